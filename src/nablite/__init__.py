@@ -1,0 +1,19 @@
+"""nablite: NNabla's Python API on modern Python and NumPy.
+
+    import nablite as nn
+    import nablite.functions as F
+    import nablite.parametric_functions as PF
+    import nablite.solvers as S
+"""
+__version__ = "0.1.0"
+
+from .logger import logger  # noqa: F401
+from ._array import NdArray  # noqa: F401
+from .variable import Variable  # noqa: F401
+from .context import (Context, context_scope, get_current_context,  # noqa: F401
+                      set_default_context)
+from .graph import auto_forward, forward_all, get_auto_forward, set_auto_forward  # noqa: F401
+from .parameter import (clear_parameters, get_current_parameter_scope,  # noqa: F401
+                        get_parameters, no_grad, parameter_scope)
+from .random import seed  # noqa: F401
+from . import functions  # noqa: F401

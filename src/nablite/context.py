@@ -1,0 +1,62 @@
+"""Contexts: where new arrays live and in which precision (NNabla's ``Context``)."""
+import contextlib
+
+
+class Context:
+    """A backend list such as ``['cpu:float']``, an array class and a device id."""
+
+    def __init__(self, backend=None, array_class="", device_id="0"):
+        self.backend = list(backend) if backend is not None else ["cpu:float"]
+        self.array_class = array_class
+        self.device_id = str(device_id)
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def __eq__(self, other):
+        return (isinstance(other, Context) and self.backend == other.backend
+                and self.array_class == other.array_class
+                and self.device_id == other.device_id)
+
+    def __repr__(self):
+        return (f"Context(backend={self.backend}, array_class='{self.array_class}', "
+                f"device_id='{self.device_id}')")
+
+    @property
+    def backend_name(self):
+        """'cpu', 'cuda' or 'cudnn': the first entry without its type config."""
+        return self.backend[0].split(":")[0]
+
+
+_current = Context()
+_scope_depth = 0
+
+
+def get_current_context():
+    """The context new functions, parameters and solvers use."""
+    return _current
+
+
+def set_default_context(ctx):
+    """Set the global default context (not allowed inside ``context_scope``)."""
+    global _current
+    if _scope_depth:
+        raise AssertionError("set_default_context: cannot be called inside context_scope")
+    if not isinstance(ctx, Context):
+        raise TypeError(f"set_default_context: ctx must be a Context, got {type(ctx).__name__}")
+    _current = ctx
+
+
+@contextlib.contextmanager
+def context_scope(ctx):
+    """Use ``ctx`` as the current context inside the ``with`` block."""
+    global _current, _scope_depth
+    if not isinstance(ctx, Context):
+        raise TypeError(f"context_scope: ctx must be a Context, got {type(ctx).__name__}")
+    previous, _current = _current, ctx
+    _scope_depth += 1
+    try:
+        yield
+    finally:
+        _current = previous
+        _scope_depth -= 1

@@ -1,0 +1,53 @@
+"""Extension contexts: get_extension_context('cpu' | 'cuda' | 'cudnn')."""
+import warnings
+
+from .context import Context
+
+_TYPE_CONFIGS = {
+    "cpu": {"float": ["cpu:float"], "half": ["cpu:half", "cpu:float"]},
+    "cuda": {"float": ["cuda:float", "cpu:float"],
+             "half": ["cuda:half", "cuda:float", "cpu:float"],
+             "mixed_half": ["cuda:mixed_half", "cuda:float", "cpu:float"]},
+    "cudnn": {"float": ["cudnn:float", "cuda:float", "cpu:float"],
+              "half": ["cudnn:half", "cudnn:float", "cuda:half", "cuda:float", "cpu:float"],
+              "mixed_half": ["cudnn:mixed_half", "cudnn:half", "cudnn:float",
+                             "cuda:mixed_half", "cuda:half", "cuda:float", "cpu:float"]},
+}
+
+
+def list_extensions():
+    """Names of the usable extensions: 'cpu', plus 'cuda' and 'cudnn' with CuPy."""
+    from . import backend
+    return ["cpu"] + (["cuda", "cudnn"] if backend.cupy is not None else [])
+
+
+def import_extension_module(ext_name):
+    """Check that ``ext_name`` is usable and return this module (the CPU/CuPy switch)."""
+    get_extension_context(ext_name)
+    import sys
+    return sys.modules[__name__]
+
+
+def get_extension_context(ext_name, **kw):
+    """The Context for 'cpu', 'cuda' or 'cudnn' with ``type_config`` and ``device_id``.
+
+    CUDA contexts need CuPy and a GPU; without them this raises RuntimeError
+    saying what is missing, instead of silently running on the CPU.
+    """
+    if ext_name == "cuda.cudnn":
+        warnings.warn("'cuda.cudnn' is deprecated; use 'cudnn'", DeprecationWarning, stacklevel=2)
+        ext_name = "cudnn"
+    if ext_name not in _TYPE_CONFIGS:
+        raise ValueError(f"get_extension_context: ext_name must be one of 'cpu', 'cuda', "
+                         f"'cudnn'; got {ext_name!r}")
+    type_config = kw.get("type_config", "float")
+    configs = _TYPE_CONFIGS[ext_name]
+    if type_config not in configs:
+        raise ValueError(f"get_extension_context: type_config for '{ext_name}' must be one of "
+                         f"{sorted(configs)}; got {type_config!r}")
+    if ext_name == "cpu":
+        return Context(configs[type_config], "CpuCachedArray", "")
+    from . import backend
+    backend.module_for(ext_name)  # raises with install instructions when CuPy is absent
+    array_class = "CudaCachedArray" if ext_name == "cuda" else "CudaCachedArray"
+    return Context(configs[type_config], array_class, str(kw.get("device_id", "0")))

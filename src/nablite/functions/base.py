@@ -1,0 +1,107 @@
+"""Shared machinery for the function families: elementwise tables and helpers.
+
+Most NNabla functions are elementwise. Their math is stated once as a row:
+a forward formula and a vector-Jacobian product (the gradient of the input
+given the output gradient ``gy``). ``Unary`` and ``Binary`` hold the chain rule
+and broadcasting, so a row is all a new elementwise function needs.
+"""
+import numpy as np
+
+from ..function import Function, require
+
+__all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to",
+           "broadcast_shape", "normalize_axes", "prod"]
+
+
+def prod(shape):
+    p = 1
+    for s in shape:
+        p *= s
+    return p
+
+
+def sum_to(xp, g, shape):
+    """Sum ``g`` over the axes that broadcasting expanded, giving ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    g = g.sum(axis=axes, keepdims=True) if axes else g
+    return g.reshape(shape)
+
+
+def broadcast_shape(fn, *shapes):
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(f"{fn.name}: input shapes {', '.join(map(str, shapes))} "
+                         "cannot be broadcast together") from None
+
+
+def normalize_axes(fn, axes, ndim, arg="axis"):
+    """A tuple of non-negative axes; None means all axes. Errors name ``fn``."""
+    if axes is None:
+        return tuple(range(ndim))
+    single = isinstance(axes, (int, np.integer))
+    seq = (axes,) if single else tuple(axes)
+    out = []
+    for a in seq:
+        require(fn, isinstance(a, (int, np.integer)) and -ndim <= a < max(ndim, 1),
+                f"{arg}={axes!r} is out of range for an input of {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    require(fn, len(set(out)) == len(out), f"{arg}={axes!r} repeats an axis")
+    return tuple(out)
+
+
+class Unary(Function):
+    """Elementwise ``y = f(x)``; ``vjp(xp, gy, x, y, **args)`` gives dL/dx."""
+
+    def __init__(self, **args):
+        self.__dict__.update(args)
+        self._args = args
+
+    def forward(self, xp, x):
+        return self.f(xp, x, **self._args)
+
+    def backward(self, xp, xs, ys, gys):
+        return (self.vjp(xp, gys[0], xs[0], ys[0], **self._args),)
+
+
+def unary(name, f, vjp, doc=""):
+    """A named ``Unary`` subclass for one table row (the class name is NNabla's type)."""
+    return type(name, (Unary,), {"f": staticmethod(f), "vjp": staticmethod(vjp),
+                                 "__doc__": doc or f"Elementwise {name}."})
+
+
+class Binary(Function):
+    """Elementwise ``y = f(x0, x1)`` with numpy broadcasting.
+
+    ``vjp0``/``vjp1`` give the gradients at the broadcast shape; the base sums
+    them back to each input's shape.
+    """
+
+    def __init__(self, **args):
+        self.__dict__.update(args)
+        self._args = args
+
+    def setup(self, a, b):
+        return broadcast_shape(self, a, b)
+
+    def forward(self, xp, x0, x1):
+        return self.f(xp, x0, x1, **self._args)
+
+    def backward(self, xp, xs, ys, gys):
+        x0, x1 = xs
+        gy, y = gys[0], ys[0]
+        n0, n1 = self.need
+        g0 = sum_to(xp, self.vjp0(xp, gy, x0, x1, y, **self._args), x0.shape) if n0 else None
+        g1 = sum_to(xp, self.vjp1(xp, gy, x0, x1, y, **self._args), x1.shape) if n1 else None
+        return g0, g1
+
+
+def binary(name, f, vjp0, vjp1, doc=""):
+    """A named ``Binary`` subclass for one table row."""
+    return type(name, (Binary,), {"f": staticmethod(f), "vjp0": staticmethod(vjp0),
+                                  "vjp1": staticmethod(vjp1),
+                                  "__doc__": doc or f"Elementwise {name}."})

@@ -1,0 +1,3 @@
+"""indexing functions."""
+
+__all__ = []

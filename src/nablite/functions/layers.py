@@ -1,0 +1,3 @@
+"""layers functions."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""logical functions."""
+
+__all__ = []

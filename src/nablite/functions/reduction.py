@@ -1,0 +1,3 @@
+"""reduction functions."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""stochastic functions."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""validation functions."""
+
+__all__ = []

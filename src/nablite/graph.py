@@ -1,0 +1,255 @@
+"""Graph execution: topological order, forward, backward, buffer clearing.
+
+The order of the functions up to a variable is computed once and cached on
+that variable; it stays valid until someone re-links the graph (a parent is
+set, ``rewire_on``, ``clear_all_graph_links``), which bumps ``_version``.
+Building new functions on top never changes the graph below an existing
+variable, so it does not invalidate anything.
+"""
+import contextlib
+
+import numpy as np
+
+auto_forward_enabled = False
+_version = 0
+
+
+def graph_changed():
+    global _version
+    _version += 1
+
+
+def get_auto_forward():
+    """Whether functions run as soon as they are called (dynamic graphs)."""
+    return auto_forward_enabled
+
+
+def set_auto_forward(auto):
+    """Switch dynamic-graph mode on or off globally."""
+    global auto_forward_enabled
+    auto_forward_enabled = bool(auto)
+
+
+@contextlib.contextmanager
+def auto_forward(auto=True):
+    """Run every function as soon as it is called inside the block."""
+    global auto_forward_enabled
+    previous, auto_forward_enabled = auto_forward_enabled, bool(auto)
+    try:
+        yield
+    finally:
+        auto_forward_enabled = previous
+
+
+def order_of(root):
+    """Functions up to ``root`` in a topological (forward) order, cached."""
+    cached = root._order
+    if cached is not None and cached[0] == _version:
+        return cached[1]
+    order, seen = [], set()
+    if root._parent is not None:
+        stack = [(root._parent, False)]
+        while stack:
+            f, expanded = stack.pop()
+            if expanded:
+                order.append(f)
+                continue
+            if id(f) in seen:
+                continue
+            seen.add(id(f))
+            stack.append((f, True))
+            for x in reversed(f.inputs):
+                p = x._parent
+                if p is not None and id(p) not in seen:
+                    stack.append((p, False))
+    root._order = (_version, order)
+    return order
+
+
+def consumers(var):
+    """Functions that take ``var`` as input (a gc scan: for introspection only)."""
+    import gc
+    from .function import Function
+    return [f for f in gc.get_objects()
+            if isinstance(f, Function) and any(x is var for x in f.inputs)]
+
+
+def run_forward(f):
+    """Compute one function and store its outputs."""
+    ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
+    if len(f._outputs) == 1:
+        y = f._outputs[0]()
+        if y is not None:
+            y._data._set(ys)
+    else:
+        for o, a in zip(f._outputs, ys):
+            y = o()
+            if y is not None:
+                y._data._set(a)
+
+
+def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
+    order = order_of(root)
+    if not (clear_buffer or clear_no_need_grad or pre_hook or post_hook):
+        for f in order:
+            ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
+            if len(f._outputs) == 1:
+                y = f._outputs[0]()
+                if y is not None:
+                    y._data._set(ys)
+            else:
+                for o, a in zip(f._outputs, ys):
+                    y = o()
+                    if y is not None:
+                        y._data._set(a)
+        return
+    release = _releasable(order, root, clear_buffer, clear_no_need_grad)
+    for i, f in enumerate(order):
+        if pre_hook:
+            pre_hook(f)
+        run_forward(f)
+        if post_hook:
+            post_hook(f)
+        for x in release.get(i, ()):
+            x._data.clear()
+
+
+def _releasable(order, root, clear_buffer, clear_no_need_grad):
+    """{step: [variables whose data can go after that step]} for forward clearing."""
+    last_use, keep = {}, set()
+    for i, f in enumerate(order):
+        for x in f.inputs:
+            last_use[id(x)] = (i, x)
+    if clear_no_need_grad and not clear_buffer:
+        needs = _need_flags(order)
+        for f, need in zip(order, needs):
+            if any(need):  # its backward may read its inputs and outputs
+                keep.update(id(x) for x in f.inputs)
+                keep.update(id(o()) for o in f._outputs)
+    release = {}
+    for key, (i, x) in last_use.items():
+        if (x._parent is None or x.persistent or x is root or key in keep):
+            continue
+        release.setdefault(i, []).append(x)
+    return release
+
+
+def _need_flags(order):
+    """For each function, a tuple saying which inputs want a gradient now."""
+    wants = {}
+    flags = []
+    for f in order:
+        need = tuple(x._need_grad if x._parent is None else wants.get(id(x), False)
+                     for x in f.inputs)
+        flags.append(need)
+        if True in need:
+            for o in f._outputs:
+                wants[id(o())] = True
+    return flags
+
+
+def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
+    from ._array import NdArray
+    order = order_of(root)
+    if grad is not None:
+        if isinstance(grad, NdArray):
+            root._grad = grad
+        elif np.isscalar(grad):
+            g = root._grad
+            arr = g._arr
+            if arr is None or arr.dtype != root._data.dtype:
+                g._set(np.full(root.shape, grad, dtype=root._data.dtype))
+            else:
+                arr.fill(grad)
+                g._zeroing = False
+        else:
+            root._grad.data = grad
+    if not order:
+        return
+    grads = {id(root): root._grad._get()}
+    needs = _need_flags(order)
+    for f, need in zip(reversed(order), reversed(needs)):
+        outs = [o() for o in f._outputs]
+        gys = []
+        for y, shape in zip(outs, f.out_shapes):
+            g = grads.pop(id(y), None) if y is not None else None
+            if g is None:
+                g = f.xp.zeros(shape, np.float32 if y is None else y._data.dtype)
+            elif y is not root:
+                y._grad._set(g)
+            gys.append(g)
+        if True not in need:
+            continue
+        if pre_hook:
+            pre_hook(f)
+        f.need = need
+        xs = [x._data._get() for x in f.inputs]
+        ys = [y._data._get() if y is not None else None for y in outs]
+        gxs = f.backward(f.xp, xs, ys, gys)
+        if post_hook:
+            post_hook(f)
+        for x, n, gx in zip(f.inputs, need, gxs):
+            if not n or gx is None:
+                continue
+            if x._parent is None:
+                _accumulate_leaf(x._grad, gx)
+            else:
+                key = id(x)
+                prev = grads.get(key)
+                grads[key] = gx if prev is None else prev + gx
+        if clear_buffer:
+            for y in outs:
+                if y is not None and y is not root and not y.persistent:
+                    y._data.clear()
+                    y._grad.clear()
+
+
+def _accumulate_leaf(g, gx):
+    """Leaf gradients accumulate across backward calls, in a reused buffer."""
+    arr = g._arr
+    if arr is None or arr.shape != g._shape or (g._zeroing and arr.dtype != gx.dtype):
+        g._set(np.array(np.broadcast_to(gx, g._shape)))
+    elif g._zeroing:
+        np.copyto(arr, gx, casting="unsafe")
+        g._zeroing = False
+    else:
+        arr += gx
+
+
+def rebuild(root, need_grad=False):
+    """Copy the graph up to ``root`` with fresh function nodes (for Variable.no_grad)."""
+    import copy
+    from .variable import Variable
+    memo = {}
+
+    def clone(v):
+        if v._parent is None:
+            return v if not v._need_grad or need_grad else v.get_unlinked_variable(need_grad)
+        if id(v) in memo:
+            return memo[id(v)]
+        f = v._parent
+        g = copy.copy(f)
+        outs = g(*[clone(x) for x in f.inputs])
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        for o, new in zip(f.outputs, outs):
+            if o is not None:
+                memo[id(o)] = new
+        return memo[id(v)]
+
+    return clone(root)
+
+
+def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
+                function_pre_hook=None, function_post_hook=None):
+    """Forward several roots, running shared sub-graphs once."""
+    done = set()
+    for v in variables:
+        for f in order_of(v):
+            if id(f) in done:
+                continue
+            done.add(id(f))
+            if function_pre_hook:
+                function_pre_hook(f)
+            run_forward(f)
+            if function_post_hook:
+                function_post_hook(f)

@@ -1,0 +1,4 @@
+"""The ``nablite`` logger (NNabla's ``nnabla.logger``)."""
+import logging
+
+logger = logging.getLogger("nablite")

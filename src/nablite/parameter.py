@@ -1,0 +1,184 @@
+"""Parameters: a global tree of scopes whose leaves are Variables.
+
+``with parameter_scope('conv1'):`` descends into (or creates) a sub-scope;
+``get_parameter_or_create`` returns the parameter at a path, creating it on
+first use, so calling the same layer again in the same scope shares weights.
+"""
+import contextlib
+from collections import OrderedDict
+
+import numpy as np
+
+from .variable import Variable
+
+_root = OrderedDict()
+_current = _root
+_no_grad = False
+
+
+class _ParamInfo:
+    __slots__ = ("initializer",)
+
+    def __init__(self, initializer):
+        self.initializer = initializer
+
+
+def get_current_parameter_scope():
+    """The current scope (an OrderedDict of names to sub-scopes and Variables)."""
+    return _current
+
+
+@contextlib.contextmanager
+def parameter_scope(name, scope=None):
+    """Enter the sub-scope ``name`` ('a/b' nests); ``scope`` replaces the parent scope."""
+    global _current
+    if not isinstance(name, str):
+        raise TypeError(f"parameter_scope: name must be a str, got {type(name).__name__}")
+    previous = _current
+    node = previous if scope is None else scope
+    for part in name.split("/"):
+        if not part:
+            continue
+        child = node.get(part)
+        if child is None:
+            child = node[part] = OrderedDict()
+        elif not isinstance(child, OrderedDict):
+            raise ValueError(f"parameter_scope: '{part}' in '{name}' is a parameter, not a scope")
+        node = child
+    _current = node
+    try:
+        yield node
+    finally:
+        _current = previous
+
+
+def _split(key):
+    parts = [p for p in key.split("/") if p]
+    if not parts:
+        raise ValueError(f"parameter key {key!r} is empty")
+    return parts[:-1], parts[-1]
+
+
+def _scope_of(parts, create):
+    node = _current
+    for p in parts:
+        child = node.get(p)
+        if child is None:
+            if not create:
+                return None
+            child = node[p] = OrderedDict()
+        node = child
+    return node
+
+
+def get_parameter(key):
+    """The parameter Variable at ``key`` (relative to the current scope), or None."""
+    parts, name = _split(key)
+    node = _scope_of(parts, create=False)
+    v = None if node is None else node.get(name)
+    return v if isinstance(v, Variable) else None
+
+
+def set_parameter(key, param):
+    """Register the Variable ``param`` at ``key``."""
+    parts, name = _split(key)
+    _scope_of(parts, create=True)[name] = param
+
+
+def pop_parameter(key):
+    """Remove and return the parameter at ``key`` (None if absent)."""
+    parts, name = _split(key)
+    node = _scope_of(parts, create=False)
+    return None if node is None else node.pop(name, None)
+
+
+def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
+                            as_need_grad=None):
+    """The parameter ``name`` in the current scope, created on first use.
+
+    Args:
+        name (str): Key relative to the current scope ('W' or 'affine/W').
+        shape (tuple of int): Required shape; must match an existing parameter.
+        initializer: None (zeros), a numpy array, or a callable ``init(shape=...)``.
+        need_grad (bool): The stored flag (overwrites an existing one).
+        as_need_grad (bool): The flag of the returned unlinked Variable
+            (None: same as ``need_grad``; always False inside ``nn.no_grad()``).
+
+    Returns:
+        Variable: an unlinked Variable sharing the parameter's arrays.
+    """
+    param = get_parameter(name)
+    if param is None:
+        if isinstance(initializer, np.ndarray):
+            value = initializer
+            if shape is not None and tuple(value.shape) != tuple(shape):
+                raise ValueError(f"get_parameter_or_create: initializer array for {name!r} "
+                                 f"has shape {value.shape}, expected {tuple(shape)}")
+        elif initializer is None:
+            if shape is None:
+                raise ValueError(f"get_parameter_or_create: {name!r} does not exist; "
+                                 "give a shape to create it")
+            value = np.zeros(tuple(shape), np.float32)
+        else:
+            value = np.asarray(initializer(shape=[int(s) for s in shape]))
+        param = Variable.from_numpy_array(value, need_grad=need_grad)
+        param.info = _ParamInfo(initializer)
+        set_parameter(name, param)
+    else:
+        if shape is not None and param.shape != tuple(int(s) for s in shape):
+            raise ValueError(
+                f"get_parameter_or_create: {scope_path(name)!r} exists with shape "
+                f"{param.shape}, requested {tuple(shape)}; use a new parameter_scope "
+                "or nn.clear_parameters()")
+        if param.need_grad != need_grad:
+            param.need_grad = need_grad
+    flag = need_grad if as_need_grad is None else as_need_grad
+    v = param.get_unlinked_variable(need_grad=False if _no_grad else flag)
+    v.name = _split(name)[1]
+    return v
+
+
+def scope_path(key=""):
+    """The full '/'-separated path of ``key`` under the current scope."""
+    def find(node, prefix):
+        if node is _current:
+            return prefix
+        for k, v in node.items():
+            if isinstance(v, OrderedDict):
+                found = find(v, prefix + [k])
+                if found is not None:
+                    return found
+        return None
+    return "/".join((find(_root, []) or []) + ([key] if key else []))
+
+
+def get_parameters(params=None, path="", grad_only=True):
+    """OrderedDict of 'scope/name' -> Variable for the parameters under the current scope."""
+    out = OrderedDict() if params is None else params
+    _collect(_current, path, out, grad_only)
+    return out
+
+
+def _collect(node, prefix, out, grad_only):
+    for k, v in node.items():
+        key = f"{prefix}/{k}" if prefix else k
+        if isinstance(v, OrderedDict):
+            _collect(v, key, out, grad_only)
+        elif not grad_only or v.need_grad:
+            out[key] = v
+
+
+def clear_parameters():
+    """Delete every parameter and sub-scope in the current scope."""
+    _current.clear()
+
+
+@contextlib.contextmanager
+def no_grad(no_grad_=True):
+    """Parameters fetched inside come back with need_grad=False."""
+    global _no_grad
+    previous, _no_grad = _no_grad, bool(no_grad_)
+    try:
+        yield
+    finally:
+        _no_grad = previous

@@ -1,0 +1,396 @@
+"""Variable: a node holding data and grad arrays, linked to the function that made it."""
+import numbers
+
+import numpy as np
+
+from ._array import NdArray, _shape_of
+from . import graph
+
+_F = None
+
+
+def _functions():
+    global _F
+    if _F is None:
+        from . import functions
+        _F = functions
+    return _F
+
+
+class Variable:
+    """An n-d array in a graph: ``.d`` data, ``.g`` gradient, ``.parent`` its maker.
+
+    Args:
+        shape (tuple of int): Shape; data is float32, allocated lazily (reads as zeros).
+        need_grad (bool): Whether backward computes a gradient for it (None means False).
+        info: Any user object (PF parameters carry ``info.initializer``).
+    """
+
+    __slots__ = ("_data", "_grad", "_need_grad", "persistent", "name", "_parent",
+                 "info", "rank", "recompute", "_order", "__weakref__")
+
+    def __init__(self, shape=(), need_grad=None, info=None):
+        shape = _shape_of((shape,)) if not isinstance(shape, numbers.Integral) else (int(shape),)
+        self._data = NdArray(shape)
+        self._grad = NdArray(shape)
+        self._need_grad = bool(need_grad)
+        self.persistent = False
+        self.name = ""
+        self._parent = None
+        self.info = info
+        self.rank = 0
+        self.recompute = False
+        self._order = None
+
+    @classmethod
+    def _output(cls, shape, parent, need_grad):
+        """A function output (the engine's fast constructor)."""
+        v = cls.__new__(cls)
+        v._data = NdArray(shape)
+        v._grad = NdArray(shape)
+        v._need_grad = need_grad
+        v.persistent = False
+        v.name = ""
+        v._parent = parent
+        v.info = None
+        v.rank = parent.rank
+        v.recompute = False
+        v._order = None
+        return v
+
+    @staticmethod
+    def from_numpy_array(data, grad=None, need_grad=None):
+        """A leaf Variable holding a copy of ``data`` (dtype kept) and optionally ``grad``."""
+        arr = np.array(data)
+        v = Variable(arr.shape, need_grad=need_grad)
+        v._data._set(arr)
+        if grad is not None:
+            v._grad._set(np.array(grad, dtype=arr.dtype).reshape(arr.shape))
+        return v
+
+    # -- arrays ----------------------------------------------------------
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, NdArray):
+            raise TypeError(f"Variable.data: expected an NdArray, got {type(value).__name__}")
+        self._data = value
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if not isinstance(value, NdArray):
+            raise TypeError(f"Variable.grad: expected an NdArray, got {type(value).__name__}")
+        self._grad = value
+
+    @property
+    def d(self):
+        """The data as a numpy array (writes go through)."""
+        return self._data._get()
+
+    @d.setter
+    def d(self, value):
+        self._data.data = value
+
+    @property
+    def g(self):
+        """The gradient as a numpy array (writes go through)."""
+        return self._grad._get()
+
+    @g.setter
+    def g(self, value):
+        self._grad.data = value
+
+    @property
+    def shape(self):
+        return self._data._shape
+
+    @property
+    def size(self):
+        return self._data.size
+
+    @property
+    def ndim(self):
+        return len(self._data._shape)
+
+    def size_from_axis(self, axis=-1):
+        return self._data.size_from_axis(axis)
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def need_grad(self):
+        return self._need_grad
+
+    @need_grad.setter
+    def need_grad(self, value):
+        self._need_grad = bool(value)
+
+    @property
+    def parent(self):
+        return self._parent
+
+    @parent.setter
+    def parent(self, func):
+        self._parent = func
+        graph.graph_changed()
+
+    @property
+    def function_references(self):
+        return [f for f in graph.consumers(self)]
+
+    @property
+    def get_number_of_references(self):
+        return len(self.function_references)
+
+    # -- execution -------------------------------------------------------
+    def forward(self, clear_buffer=False, clear_no_need_grad=False,
+                function_pre_hook=None, function_post_hook=None):
+        """Compute every function up to this variable, in topological order."""
+        graph.forward(self, clear_buffer, clear_no_need_grad,
+                      function_pre_hook, function_post_hook)
+
+    def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
+                 function_pre_hook=None, function_post_hook=None):
+        """Back-propagate from this variable; leaf gradients accumulate."""
+        graph.backward(self, grad, clear_buffer, function_pre_hook, function_post_hook)
+        if communicator_callbacks is not None:
+            callbacks = communicator_callbacks
+            for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+                getattr(cb, "on_finish", lambda: None)()
+
+    def visit(self, f):
+        """Call ``f(function)`` for every function up to here, in forward order."""
+        for func in graph.order_of(self):
+            f(func)
+
+    def visit_check(self, f):
+        for func in graph.order_of(self):
+            if f(func):
+                return True
+        return False
+
+    # -- graph surgery ---------------------------------------------------
+    def get_unlinked_variable(self, need_grad=None):
+        """A new parentless Variable sharing this one's data and grad arrays."""
+        v = Variable(self.shape, need_grad=self._need_grad if need_grad is None else need_grad)
+        v._data, v._grad = self._data, self._grad
+        v.persistent, v.name, v.info = self.persistent, self.name, self.info
+        return v
+
+    def unlinked(self, need_grad=None):
+        """Deprecated alias of :meth:`get_unlinked_variable`."""
+        return self.get_unlinked_variable(need_grad)
+
+    def reset_shape(self, shape, force=False):
+        """Change this variable's shape in place."""
+        self._data.reset_shape(shape, force)
+        self._grad.reset_shape(shape, force)
+
+    def reshape(self, shape, unlink=False):
+        if unlink:
+            v = Variable(shape, need_grad=self._need_grad)
+            v._data = self._data.view(v.shape)
+            v._grad = self._grad.view(v.shape)
+            return v
+        return _functions().reshape(self, shape, inplace=True)
+
+    def rewire_on(self, var):
+        """Take over ``var``'s arrays and parent; ``var`` loses its parent."""
+        self._data, self._grad = var._data, var._grad
+        self._parent, var._parent = var._parent, None
+        if self._parent is not None:
+            outs = self._parent._outputs
+            import weakref
+            self._parent._outputs = [weakref.ref(self) if o() is var else o for o in outs]
+        graph.graph_changed()
+
+    def clear_all_graph_links(self):
+        """Cut the graph above every intermediate up to here (truncated BPTT)."""
+        for f in graph.order_of(self):
+            for y in f.outputs:
+                if y is not None and y is not self:
+                    y._parent = None
+        self._parent = None
+        graph.graph_changed()
+
+    def apply(self, **kwargs):
+        """Set attributes by name and return self."""
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+        return self
+
+    def no_grad(self):
+        """A copy of the graph up to here that needs no gradients."""
+        return graph.rebuild(self, need_grad=False)
+
+    # -- operators -------------------------------------------------------
+    def __pos__(self):
+        return self
+
+    def __neg__(self):
+        return _functions().mul_scalar(self, -1.0)
+
+    def __add__(self, other):
+        return _binary(self, other, "add2", "add_scalar", None)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.add_scalar(self, -other)
+        return F.sub2(self, _operand(other))
+
+    def __rsub__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.r_sub_scalar(self, other)
+        return F.sub2(_operand(other), self)
+
+    def __mul__(self, other):
+        return _binary(self, other, "mul2", "mul_scalar", None)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.mul_scalar(self, 1.0 / other)
+        return F.div2(self, _operand(other))
+
+    def __rtruediv__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.r_div_scalar(self, other)
+        return F.div2(_operand(other), self)
+
+    def __pow__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.pow_scalar(self, other)
+        return F.pow2(self, _operand(other))
+
+    def __rpow__(self, other):
+        F = _functions()
+        if _is_scalar(other):
+            return F.r_pow_scalar(self, other)
+        return F.pow2(_operand(other), self)
+
+    def __matmul__(self, other):
+        return _matmul(self, _operand(other))
+
+    def __rmatmul__(self, other):
+        return _matmul(_operand(other), self)
+
+    def __getitem__(self, key):
+        from .functions.indexing import getitem
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        from .functions.indexing import setitem
+        setitem(self, key, value)
+
+    def __lt__(self, other):
+        raise TypeError("'<' is not supported between Variables (NNabla defines no "
+                        "comparison operators); use F.less or F.less_scalar")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __mod__(self, other):
+        raise TypeError("'%' is not supported on Variables; use F.mod2")
+
+    __floordiv__ = __rfloordiv__ = __rmod__ = __mod__
+
+    def __abs__(self):
+        raise TypeError("abs() is not supported on Variables; use F.abs")
+
+    def __bool__(self):
+        raise TypeError("the truth value of a Variable is ambiguous (NNabla defines none)")
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d Variable")
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"<Variable({self.shape}, need_grad={self._need_grad}) at {hex(id(self))}>"
+
+
+def _is_scalar(x):
+    return isinstance(x, numbers.Number)
+
+
+def _operand(x):
+    if isinstance(x, (Variable, NdArray)):
+        return x
+    if isinstance(x, np.ndarray):
+        return Variable.from_numpy_array(x)
+    raise TypeError(f"unsupported operand type for a Variable: {type(x).__name__}")
+
+
+def _binary(a, b, pair, scalar, _):
+    F = _functions()
+    if _is_scalar(b):
+        return getattr(F, scalar)(a, b)
+    return getattr(F, pair)(a, _operand(b))
+
+
+def _matmul(a, b):
+    """numpy.matmul semantics over F.affine (2-D) and F.batch_matmul (N-D)."""
+    F = _functions()
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: operands must not be 0-d")
+    if a.ndim == 2 and b.ndim == 2:
+        return F.affine(a, b)
+    a2 = F.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+    b2 = F.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+    if a2.ndim == 2 and b2.ndim == 2:
+        y = F.affine(a2, b2)
+    else:
+        nd = max(a2.ndim, b2.ndim)
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        if a2.ndim < nd:
+            a2 = F.reshape(a2, (1,) * (nd - a2.ndim) + a2.shape)
+        if b2.ndim < nd:
+            b2 = F.reshape(b2, (1,) * (nd - b2.ndim) + b2.shape)
+        if a2.shape[:-2] != batch:
+            a2 = F.broadcast(a2, batch + a2.shape[-2:])
+        if b2.shape[:-2] != batch:
+            b2 = F.broadcast(b2, batch + b2.shape[-2:])
+        y = F.batch_matmul(a2, b2)
+    shape = y.shape
+    if a.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if b.ndim == 1:
+        shape = shape[:-1]
+    return y if shape == y.shape else F.reshape(y, shape)
+
+
+def as_variable(x, fname="function"):
+    """A leaf Variable for an input that is an NdArray or numpy array."""
+    if isinstance(x, NdArray):
+        v = Variable.__new__(Variable)
+        Variable.__init__(v, x.shape)
+        v._data = x
+        return v
+    if isinstance(x, (np.ndarray, numbers.Number)):
+        return Variable.from_numpy_array(np.asarray(x, dtype=np.float32) if isinstance(
+            x, numbers.Number) else x)
+    raise TypeError(f"{fname}: inputs must be Variables or NdArrays, got {type(x).__name__}")

@@ -1,0 +1,91 @@
+"""One helper every function test uses: forward vs a NumPy reference, backward
+vs central differences (with NNabla's gradient accumulation), static vs dynamic.
+"""
+import numpy as np
+
+import nablite as nn
+from nablite.testing import numerical_grad
+
+
+def randn(*shape, seed=0):
+    return np.random.RandomState(seed).randn(*shape)
+
+
+def uniform(low, high, shape, seed=0):
+    return np.random.RandomState(seed).uniform(low, high, shape)
+
+
+def away_from(points, x, gap=0.05):
+    """Move entries of ``x`` that lie within ``gap`` of a kink in ``points``."""
+    x = np.array(x, dtype=np.float64)
+    for p in np.atleast_1d(points):
+        close = np.abs(x - p) < gap
+        x[close] = p + np.where(x[close] >= p, gap, -gap) * 2
+    return x
+
+
+def check_function(f, inputs, ref=None, kwargs=None, grad=None, atol=1e-5, rtol=1e-4,
+                   grad_atol=1e-4, grad_rtol=1e-3, h=1e-5, seed=0, outputs=None):
+    """Check ``f(*inputs, **kwargs)`` against ``ref`` and numerical gradients.
+
+    Args:
+        inputs: numpy arrays (float arrays become float64 Variables) or None.
+        ref: NumPy reference taking the same inputs and kwargs; may return a tuple.
+        grad: indices of inputs to differentiate (default: every float input).
+        outputs: which outputs to check backward through (default: all).
+    Returns the output Variable(s) of the static graph.
+    """
+    kwargs = kwargs or {}
+    rng = np.random.RandomState(seed)
+    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
+    if grad is None:
+        grad = [i for i, a in enumerate(inputs)
+                if a is not None and np.asarray(a).dtype.kind == "f"]
+    for i in grad:
+        xs[i].need_grad = True
+    ys = f(*xs, **kwargs)
+    ys_t = ys if isinstance(ys, tuple) else (ys,)
+    for y in ys_t:
+        y.forward()
+    if ref is not None:
+        want = ref(*[None if a is None else np.array(a) for a in inputs], **kwargs)
+        want = want if isinstance(want, tuple) else (want,)
+        assert len(want) == len(ys_t), f"{len(ys_t)} outputs, reference gives {len(want)}"
+        for y, w in zip(ys_t, want):
+            assert y.shape == np.shape(w), f"shape {y.shape} != reference {np.shape(w)}"
+            np.testing.assert_allclose(y.d, w, atol=atol, rtol=rtol)
+    with nn.auto_forward():
+        dyn = f(*xs, **kwargs)
+    for y, d in zip(ys_t, dyn if isinstance(dyn, tuple) else (dyn,)):
+        np.testing.assert_allclose(d.d, y.d, atol=atol, rtol=rtol,
+                                   err_msg="auto_forward result differs from static")
+    if not grad:
+        return ys
+    chosen = [ys_t[k] for k in (outputs if outputs is not None else range(len(ys_t)))]
+    root = chosen[0] if len(chosen) == 1 else _weighted_sum(chosen, rng)
+    gy = rng.randn(*root.shape) if root.shape else np.array(rng.randn())
+    before = {i: rng.randn(*xs[i].shape) for i in grad}
+    for i in grad:
+        xs[i].g = before[i]
+    root.forward()
+    root.backward(gy)
+    for i in grad:
+        got = xs[i].g - before[i]
+
+        def value():
+            root.forward()
+            return root.d.copy()
+        want = numerical_grad(value, xs[i].d, df=gy, h=h)
+        np.testing.assert_allclose(got, want, atol=grad_atol, rtol=grad_rtol,
+                                   err_msg=f"gradient of input {i}")
+    return ys
+
+
+def _weighted_sum(ys, rng):
+    import nablite.functions as F
+    total = None
+    for y in ys:
+        w = nn.Variable.from_numpy_array(rng.randn(*y.shape))
+        term = F.sum(y * w)
+        total = term if total is None else total + term
+    return total
