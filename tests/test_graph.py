@@ -1,0 +1,185 @@
+"""Graph execution semantics that NNabla users rely on."""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+
+
+def _chain():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0, 3.0]), need_grad=True)
+    h = F.mul_scalar(x, 3.0)
+    y = F.mul2(h, x)   # y = 3 x^2, dy/dx = 6x
+    return x, h, y
+
+
+def test_static_graph_computes_only_on_forward():
+    x, h, y = _chain()
+    assert not y.d.any()
+    y.forward()
+    np.testing.assert_allclose(y.d, 3 * x.d ** 2)
+
+
+def test_leaf_gradients_accumulate_across_backward_calls():
+    x, _, y = _chain()
+    y.forward()
+    y.backward()
+    np.testing.assert_allclose(x.g, 6 * x.d)
+    y.backward()
+    np.testing.assert_allclose(x.g, 12 * x.d)
+    x.grad.zero()
+    y.backward()
+    np.testing.assert_allclose(x.g, 6 * x.d)
+
+
+def test_intermediate_gradients_are_overwritten_each_pass():
+    x, h, y = _chain()
+    y.forward()
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(h.g, x.d)
+
+
+def test_gradients_sum_over_branches():
+    x = nn.Variable.from_numpy_array(np.array([0.5, -1.0]), need_grad=True)
+    y = F.add2(F.mul_scalar(x, 2.0), F.mul2(x, x))   # 2x + x^2
+    y.forward()
+    y.backward()
+    np.testing.assert_allclose(x.g, 2 + 2 * x.d)
+
+
+def test_backward_grad_argument_forms():
+    x, _, y = _chain()
+    y.forward()
+    y.backward(grad=2)
+    np.testing.assert_allclose(x.g, 12 * x.d)
+    x.grad.zero()
+    y.backward(grad=np.array([1.0, 0.0, 2.0]))
+    np.testing.assert_allclose(x.g, 6 * x.d * [1, 0, 2])
+    x.grad.zero()
+    y.g = np.array([0.0, 1.0, 0.0])
+    y.backward(grad=None)
+    np.testing.assert_allclose(x.g, 6 * x.d * [0, 1, 0])
+
+
+def test_forward_of_a_sub_graph():
+    x, h, y = _chain()
+    h.forward()
+    np.testing.assert_allclose(h.d, 3 * x.d)
+    assert not y.d.any()
+
+
+def test_need_grad_false_leaves_get_no_gradient():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
+    w = nn.Variable.from_numpy_array(np.array([3.0, 4.0]), need_grad=True)
+    y = F.mul2(x, w)
+    y.forward()
+    y.backward()
+    np.testing.assert_allclose(w.g, x.d)
+    assert not x.g.any()
+
+
+def test_auto_forward_context_and_global_switch():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]), need_grad=True)
+    with nn.auto_forward():
+        y = F.mul2(F.add_scalar(x, 1.0), x)
+        np.testing.assert_allclose(y.d, (x.d + 1) * x.d)
+    assert not nn.get_auto_forward()
+    y.backward()
+    np.testing.assert_allclose(x.g, 2 * x.d + 1)
+    nn.set_auto_forward(True)
+    try:
+        z = F.mul_scalar(x, 4.0)
+        np.testing.assert_allclose(z.d, 4 * x.d)
+    finally:
+        nn.set_auto_forward(False)
+
+
+def test_graph_is_reusable_with_new_data():
+    x, _, y = _chain()
+    for k in range(3):
+        x.d = np.array([1.0, 2.0, 3.0]) * (k + 1)
+        y.forward()
+        np.testing.assert_allclose(y.d, 3 * x.d ** 2)
+
+
+def _deep(x):
+    h = x
+    for i in range(5):
+        h = F.mul2(F.add_scalar(h, 0.1), F.mul_scalar(h, 0.9))
+    return h
+
+
+@pytest.mark.parametrize("fwd_kw,bwd_kw", [
+    (dict(clear_no_need_grad=True), dict(clear_buffer=True)),
+    (dict(clear_buffer=False), dict(clear_buffer=True)),
+    (dict(clear_no_need_grad=True), dict()),
+])
+def test_clearing_buffers_gives_identical_results(fwd_kw, bwd_kw):
+    data = np.array([0.3, -0.2, 0.7])
+    x = nn.Variable.from_numpy_array(data, need_grad=True)
+    y = _deep(x)
+    y.forward()
+    y.backward()
+    want_y, want_g = y.d.copy(), x.g.copy()
+    x2 = nn.Variable.from_numpy_array(data, need_grad=True)
+    y2 = _deep(x2)
+    y2.forward(**fwd_kw)
+    y2.backward(**bwd_kw)
+    np.testing.assert_array_equal(y2.d, want_y)
+    np.testing.assert_array_equal(x2.g, want_g)
+
+
+def test_clear_buffer_forward_frees_intermediates_but_keeps_persistent():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
+    h = F.add_scalar(x, 1.0)
+    k = F.mul_scalar(h, 2.0).apply(persistent=True)
+    y = F.add_scalar(k, 1.0)
+    y.forward(clear_buffer=True)
+    assert h.data.clear_called
+    np.testing.assert_allclose(k.d, [4.0, 6.0])
+    np.testing.assert_allclose(y.d, [5.0, 7.0])
+
+
+def test_clear_no_need_grad_keeps_what_backward_needs():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
+    w = nn.Variable.from_numpy_array(np.array([3.0, 4.0]), need_grad=True)
+    h = F.add_scalar(x, 1.0)           # needs no grad: may be freed...
+    y = F.mul2(h, w)                   # ...but Mul2 reads h to make w's gradient
+    y.forward(clear_no_need_grad=True)
+    y.backward()
+    np.testing.assert_allclose(w.g, [2.0, 3.0])
+
+
+def test_order_cache_follows_rewiring():
+    x = nn.Variable.from_numpy_array(np.array([1.0]))
+    y = F.add_scalar(x, 1.0)
+    z = F.mul_scalar(y, 2.0)
+    z.forward()
+    np.testing.assert_allclose(z.d, [4.0])
+    y2 = F.add_scalar(x, 5.0)
+    y.rewire_on(y2)
+    z.forward()
+    np.testing.assert_allclose(z.d, [12.0])
+
+
+def test_multiple_roots_forward_all():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
+    h = F.add_scalar(x, 1.0)
+    a, b = F.mul_scalar(h, 2.0), F.mul_scalar(h, 3.0)
+    nn.forward_all([a, b])
+    np.testing.assert_allclose(a.d, [4.0, 6.0])
+    np.testing.assert_allclose(b.d, [6.0, 9.0])
+
+
+def test_hooks_see_every_function():
+    x = nn.Variable.from_numpy_array(np.array([1.0]), need_grad=True)
+    y = F.mul_scalar(F.add_scalar(x, 1.0), 2.0)
+    seen = []
+    y.forward(function_pre_hook=lambda f: seen.append(("pre", f.name)),
+              function_post_hook=lambda f: seen.append(("post", f.name)))
+    assert seen == [("pre", "AddScalar"), ("post", "AddScalar"),
+                    ("pre", "MulScalar"), ("post", "MulScalar")]
+    seen.clear()
+    y.backward(function_pre_hook=lambda f: seen.append(f.name))
+    assert seen == ["MulScalar", "AddScalar"]

@@ -1,0 +1,133 @@
+"""Variable and NdArray: construction, .d/.g semantics, operators, graph surgery."""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+
+
+def test_fresh_variable_reads_zeros_float32():
+    v = nn.Variable((2, 3))
+    assert v.shape == (2, 3) and v.size == 6 and v.ndim == 2
+    assert v.d.dtype == np.float32 and not v.d.any() and not v.g.any()
+    assert v.need_grad is False and v.persistent is False and v.name == "" and v.parent is None
+
+
+def test_scalar_variable_and_int_shape():
+    assert nn.Variable().shape == ()
+    assert nn.Variable(5).shape == (5,)
+    assert nn.Variable([2, 3]).shape == (2, 3)
+
+
+def test_d_is_writable_in_place_and_setter_copies():
+    v = nn.Variable((2, 2))
+    v.d[0, 0] = 5
+    assert v.d[0, 0] == 5
+    src = np.ones((2, 2), np.float32)
+    v.d = src
+    src[0, 0] = 7
+    assert v.d[0, 0] == 1
+    v.d = 3
+    assert (v.d == 3).all()
+    with pytest.raises(ValueError, match="shape"):
+        v.d = np.ones((3, 3), np.float32)
+
+
+def test_assigning_other_dtype_switches_dtype():
+    v = nn.Variable((2, 3))
+    v.d = np.arange(6).reshape(2, 3)
+    assert v.d.dtype == np.int64
+
+
+def test_from_numpy_array_keeps_dtype_and_grad():
+    v = nn.Variable.from_numpy_array(np.arange(3, dtype=np.float64), grad=np.ones(3), need_grad=True)
+    assert v.d.dtype == np.float64 and v.need_grad
+    np.testing.assert_array_equal(v.g, 1)
+
+
+def test_apply_and_unlinked_share_arrays():
+    v = nn.Variable((2,)).apply(need_grad=True, persistent=True, name="w")
+    assert v.need_grad and v.persistent and v.name == "w"
+    u = v.get_unlinked_variable(need_grad=False)
+    u.d[0] = 4
+    assert v.d[0] == 4 and u.need_grad is False and u.parent is None
+    assert v.unlinked().need_grad is True
+
+
+def test_operators_dispatch_to_functions():
+    a = nn.Variable.from_numpy_array(np.array([1.0, 2.0, 4.0]))
+    b = nn.Variable.from_numpy_array(np.array([2.0, 2.0, 2.0]))
+    cases = [
+        (a + b, "Add2", a.d + b.d), (a + 1, "AddScalar", a.d + 1), (1 + a, "AddScalar", 1 + a.d),
+        (a - b, "Sub2", a.d - b.d), (a - 1, "AddScalar", a.d - 1), (1 - a, "RSubScalar", 1 - a.d),
+        (a * b, "Mul2", a.d * b.d), (2 * a, "MulScalar", 2 * a.d), (a / b, "Div2", a.d / b.d),
+        (a / 2, "MulScalar", a.d / 2), (2 / a, "RDivScalar", 2 / a.d), (a ** b, "Pow2", a.d ** b.d),
+        (a ** 2, "PowScalar", a.d ** 2), (2 ** a, "RPowScalar", 2 ** a.d), (-a, "MulScalar", -a.d),
+    ]
+    for y, name, want in cases:
+        assert y.parent.name == name
+        y.forward()
+        np.testing.assert_allclose(y.d, want)
+    assert (+a) is a
+
+
+@pytest.mark.parametrize("op", ["__lt__", "__le__", "__gt__", "__ge__", "__mod__", "__floordiv__"])
+def test_comparisons_are_not_defined(op):
+    a = nn.Variable((2,))
+    with pytest.raises(TypeError):
+        getattr(a, op)(a)
+
+
+def test_abs_and_bool_raise():
+    with pytest.raises(TypeError):
+        abs(nn.Variable((2,)))
+    with pytest.raises(TypeError):
+        bool(nn.Variable((2,)))
+
+
+def test_eq_is_identity():
+    a, b = nn.Variable((2,)), nn.Variable((2,))
+    assert (a == a) is True and (a == b) is False and len({a, b, a}) == 2
+
+
+def test_function_attributes():
+    x = nn.Variable((2, 3), need_grad=True)
+    y = F.add_scalar(x, 2.5)
+    f = y.parent
+    assert f.name == "AddScalar" and f.info.args == {"val": 2.5}
+    assert f.inputs[0] is x and f.outputs[0] is y
+    assert f.rank == 1 and y.rank == 1 and x.rank == 0 and f.need_grad and y.need_grad
+
+
+def test_ndarray_lazy_zero_and_fill():
+    a = nn.NdArray(2, 3)
+    assert a.shape == (2, 3) and a.zeroing and a.clear_called
+    a.fill(2)
+    assert (a.data == 2).all() and not a.zeroing
+    a.zero()
+    assert a.zeroing and (a.data == 0).all()
+    assert nn.NdArray((4,)).shape == (4,) and nn.NdArray().shape == ()
+
+
+def test_ndarray_inputs_compute_immediately():
+    a = nn.NdArray.from_numpy_array(np.array([1.0, 2.0]))
+    y = F.add_scalar(a, 1)
+    assert isinstance(y, nn.NdArray)
+    np.testing.assert_allclose(y.data, [2.0, 3.0])
+
+
+def test_visit_lists_functions_in_forward_order():
+    x = nn.Variable((2,))
+    y = F.mul_scalar(F.add_scalar(x, 1), 2)
+    names = []
+    y.visit(lambda f: names.append(f.name))
+    assert names == ["AddScalar", "MulScalar"]
+
+
+def test_reset_shape_and_reshape_unlink():
+    v = nn.Variable((2, 3))
+    v.d = np.arange(6).reshape(2, 3)
+    v.reset_shape((3, 2))
+    assert v.shape == (3, 2) and v.d.shape == (3, 2)
+    u = v.reshape((6,), unlink=True)
+    assert u.parent is None and u.shape == (6,)
