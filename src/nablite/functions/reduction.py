@@ -1,3 +1,454 @@
-"""reduction functions."""
+"""Reductions: sum, mean, max, min, prod, norm over axes; cumulative sum/product.
 
-__all__ = []
+``Reduction`` owns what every axis reduction shares: turning ``axis`` into a
+sorted tuple of non-negative axes, the output shape with or without kept
+dimensions, and reshaping the output gradient so it broadcasts back over
+the input. Each subclass states only its local rule.
+"""
+import builtins
+import warnings
+
+from .base import Function, normalize_axes, prod as _size, require
+
+__all__ = ["sum", "mean", "max", "min", "prod", "norm", "cumsum", "cumprod",
+           "reduce_sum", "reduce_mean", "reduce"]
+
+# NNabla reports argmax/argmin positions (and other index outputs) as uint64.
+INDEX_DTYPE = "uint64"
+
+
+def _as_array(xp, y, dtype):
+    """NumPy reductions to 0-d give scalars; the engine stores real arrays."""
+    return y if isinstance(y, xp.ndarray) else xp.asarray(y, dtype=dtype)
+
+
+class Reduction(Function):
+    """Reduce ``x`` over ``axes`` (all by default), optionally keeping them as size 1."""
+
+    def __init__(self, axes=None, keep_dims=False):
+        self.axes = axes
+        self.keep_dims = keep_dims
+
+    def setup(self, x):
+        axes = normalize_axes(self, self.axes, len(x))
+        self.axes = sorted(axes)
+        self._kept_shape = tuple(1 if i in axes else s for i, s in enumerate(x))
+        if self.keep_dims:
+            return self._kept_shape
+        return tuple(s for i, s in enumerate(x) if i not in axes)
+
+    def _expand(self, xp, g, shape):
+        """``g`` broadcast back to the input ``shape`` as a writable array."""
+        out = xp.empty(shape, dtype=g.dtype)
+        out[...] = g.reshape(self._kept_shape)
+        return out
+
+
+class Sum(Reduction):
+    def forward(self, xp, x):
+        return _as_array(xp, x.sum(axis=tuple(self.axes), keepdims=self.keep_dims), x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        return (self._expand(xp, gys[0], xs[0].shape),)
+
+
+class Mean(Reduction):
+    def forward(self, xp, x):
+        return _as_array(xp, x.mean(axis=tuple(self.axes), keepdims=self.keep_dims), x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        count = _size(x.shape[a] for a in self.axes)
+        return (self._expand(xp, gys[0] * (1.0 / builtins.max(count, 1)), x.shape),)
+
+
+class Prod(Reduction):
+    def forward(self, xp, x):
+        return _as_array(xp, x.prod(axis=tuple(self.axes), keepdims=self.keep_dims), x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        # The product of all other elements, from prefix and suffix products, so
+        # zeros in x give the true gradient instead of y / x = 0 / 0.
+        x = xs[0]
+        rows, perm = _reduced_last(xp, x, self.axes)
+        ones = xp.ones(rows.shape[:-1] + (1,), dtype=x.dtype)
+        before = xp.cumprod(xp.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        after = xp.cumprod(xp.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        g = gys[0].reshape(rows.shape[:-1] + (1,)) * before * after
+        return (_undo_reduced_last(xp, g, x.shape, perm),)
+
+
+class Norm(Reduction):
+    def __init__(self, p=2.0, axes=None, keep_dims=False):
+        self.p = p
+        super().__init__(axes, keep_dims)
+
+    def forward(self, xp, x):
+        axes, p = tuple(self.axes), self.p
+        if p == 2:
+            y = xp.sqrt((x * x).sum(axis=axes, keepdims=self.keep_dims))
+        elif p == 1:
+            y = xp.abs(x).sum(axis=axes, keepdims=self.keep_dims)
+        else:
+            y = (xp.abs(x) ** p).sum(axis=axes, keepdims=self.keep_dims) ** (1.0 / p)
+        return _as_array(xp, y, x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        x, p = xs[0], self.p
+        y = ys[0].reshape(self._kept_shape)
+        gy = gys[0].reshape(self._kept_shape)
+        if p == 2:
+            return (gy * x / y,)
+        if p == 1:
+            return (gy * xp.sign(x),)
+        return (gy * xp.sign(x) * xp.abs(x) ** (p - 1) * y ** (1.0 - p),)
+
+
+class Max(Reduction):
+    """Max over axes; optionally also (or only) the flat position inside the reduced axes."""
+    pick = "argmax"
+
+    def __init__(self, axes=None, keep_dims=False, with_index=False, only_index=False):
+        super().__init__(axes, keep_dims)
+        self.with_index = with_index
+        self.only_index = only_index
+
+    def setup(self, x):
+        shape = super().setup(x)
+        if self.with_index and not self.only_index:
+            return [shape, shape]
+        return shape
+
+    def forward(self, xp, x):
+        rows, _ = _reduced_last(xp, x, self.axes)
+        index = getattr(xp, self.pick)(rows, axis=-1)
+        out_shape = self.out_shapes[0]
+        idx = index.reshape(out_shape).astype(INDEX_DTYPE)
+        if self.only_index:
+            return idx
+        y = xp.take_along_axis(rows, index[..., None], axis=-1).reshape(out_shape)
+        return (y, idx) if self.with_index else y
+
+    def backward(self, xp, xs, ys, gys):
+        if self.only_index:
+            return (None,)  # an index carries no gradient
+        x = xs[0]
+        rows, perm = _reduced_last(xp, x, self.axes)
+        idx = (ys[1] if self.with_index else None)
+        if idx is None:
+            index = getattr(xp, self.pick)(rows, axis=-1)
+        else:
+            index = idx.astype("int64").reshape(rows.shape[:-1])
+        g = xp.zeros(rows.shape, dtype=gys[0].dtype)
+        xp.put_along_axis(g, index[..., None], gys[0].reshape(rows.shape[:-1] + (1,)), axis=-1)
+        return (_undo_reduced_last(xp, g, x.shape, perm),)
+
+
+class Min(Max):
+    pick = "argmin"
+
+
+def _reduced_last(xp, x, axes):
+    """``x`` with kept axes first (flattened order kept) and reduced axes merged last."""
+    kept = [i for i in range(x.ndim) if i not in axes]
+    perm = kept + list(axes)
+    moved = x.transpose(perm) if perm != list(range(x.ndim)) else x
+    lead = tuple(x.shape[i] for i in kept)
+    return moved.reshape(lead + (_size(x.shape[a] for a in axes),)), perm
+
+
+def _undo_reduced_last(xp, g, shape, perm):
+    """Inverse of ``_reduced_last`` for an array of the same size."""
+    moved = g.reshape(tuple(shape[i] for i in perm))
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return xp.ascontiguousarray(moved.transpose(inverse))
+
+
+class ReduceSum(Function):
+    def setup(self, x):
+        return ()
+
+    def forward(self, xp, x):
+        return _as_array(xp, x.sum(), x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.full(xs[0].shape, gys[0], dtype=gys[0].dtype),)
+
+
+class ReduceMean(ReduceSum):
+    def forward(self, xp, x):
+        return _as_array(xp, x.mean(), x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        n = builtins.max(xs[0].size, 1)
+        return (xp.full(xs[0].shape, gys[0] * (1.0 / n), dtype=gys[0].dtype),)
+
+
+class CumSum(Function):
+    """Running sum along ``axis``; exclusive drops the current element, reverse runs backwards."""
+
+    def __init__(self, axis=0, exclusive=False, reverse=False):
+        self.axis = axis
+        self.exclusive = exclusive
+        self.reverse = reverse
+
+    def setup(self, x):
+        require(self, len(x) >= 1, "x must have at least one dimension, got shape ()")
+        self.axis = normalize_axes(self, self.axis, len(x))[0]
+        return x
+
+    def _scan(self, xp, x, reverse):
+        a = self.axis
+        if reverse:
+            x = xp.flip(x, a)
+        y = self._inclusive(xp, x, a)
+        if self.exclusive:
+            y = _shift_forward(xp, y, a, self._identity)
+        return xp.ascontiguousarray(xp.flip(y, a)) if reverse else y
+
+    def forward(self, xp, x):
+        return self._scan(xp, x, self.reverse)
+
+    _identity = 0
+
+    @staticmethod
+    def _inclusive(xp, x, axis):
+        return xp.cumsum(x, axis=axis)
+
+    def backward(self, xp, xs, ys, gys):
+        # The transpose of a running sum is the running sum the other way round.
+        return (self._scan(xp, gys[0], not self.reverse),)
+
+
+class CumProd(CumSum):
+    _identity = 1
+
+    @staticmethod
+    def _inclusive(xp, x, axis):
+        return xp.cumprod(x, axis=axis)
+
+    def backward(self, xp, xs, ys, gys):
+        a = self.axis
+        x, gy = xs[0], gys[0]
+        if self.reverse:
+            x, gy = xp.flip(x, a), xp.flip(gy, a)
+        if self.exclusive:
+            # exclusive y[i] is inclusive y[i-1]: pull gy one step back.
+            gy = _shift_backward(xp, gy, a)
+        gx = _cumprod_grad(xp, x, gy, a)
+        return (xp.ascontiguousarray(xp.flip(gx, a)) if self.reverse else gx,)
+
+
+def _shift_forward(xp, y, axis, fill):
+    """y shifted one step along ``axis``, ``fill`` entering at the front."""
+    head = xp.full(y.shape[:axis] + (1,) + y.shape[axis + 1:], fill, dtype=y.dtype)
+    return xp.concatenate([head, xp.delete(y, -1, axis=axis)], axis=axis)
+
+
+def _shift_backward(xp, g, axis):
+    tail = xp.zeros(g.shape[:axis] + (1,) + g.shape[axis + 1:], dtype=g.dtype)
+    return xp.concatenate([xp.delete(g, 0, axis=axis), tail], axis=axis)
+
+
+def _cumprod_grad(xp, x, gy, axis):
+    """gx[j] = sum over i >= j of gy[i] * prod(x[k] for k <= i, k != j)."""
+    y = xp.cumprod(x, axis=axis)
+    if bool((x != 0).all()):
+        tail = xp.flip(xp.cumsum(xp.flip(gy * y, axis), axis=axis), axis)
+        return tail / x
+    # With zeros, division is undefined: build prod(x[j+1..i]) for every (j, i)
+    # pair (n^2 along the axis only), then weight by the prefix product before j.
+    xm = xp.moveaxis(x, axis, -1)
+    gm = xp.moveaxis(gy, axis, -1)
+    n = xm.shape[-1]
+    later = xp.arange(n)[None, :] > xp.arange(n)[:, None]          # k > j
+    factors = xp.where(later, xm[..., None, :], xp.ones((), dtype=x.dtype))
+    partial = xp.cumprod(factors, axis=-1)                          # prod x[j+1..i]
+    partial = xp.where(xp.arange(n)[None, :] >= xp.arange(n)[:, None], partial, 0)
+    before = xp.cumprod(xp.concatenate(
+        [xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype), xm[..., :-1]], axis=-1), axis=-1)
+    gx = before * (partial * gm[..., None, :]).sum(axis=-1)
+    return xp.ascontiguousarray(xp.moveaxis(gx, -1, axis))
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum of elements over the given axes.
+
+    .. math:: y = \\sum_{i \\in \\text{axis}} x_i
+
+    Args:
+        x (Variable): Input.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+
+    Returns:
+        Variable: The sums.
+    """
+    return Sum(axis, keepdims)(x)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean of elements over the given axes.
+
+    .. math:: y = \\frac{1}{N} \\sum_{i \\in \\text{axis}} x_i
+
+    Args:
+        x (Variable): Input.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+
+    Returns:
+        Variable: The means.
+    """
+    return Mean(axis, keepdims)(x)
+
+
+def max(x, axis=None, keepdims=False, with_index=False, only_index=False):
+    """Maximum over the given axes, optionally with its position.
+
+    The index is the flat position inside the reduced axes (in their order),
+    first occurrence on ties, as uint64; the gradient goes to that element.
+
+    Args:
+        x (Variable): Input.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+        with_index (bool): Return ``(values, indices)``.
+        only_index (bool): Return only the indices.
+
+    Returns:
+        Variable or tuple of Variables.
+    """
+    return Max(axis, keepdims, with_index, only_index)(x)
+
+
+def min(x, axis=None, keepdims=False, with_index=False, only_index=False):
+    """Minimum over the given axes, optionally with its position (see :func:`max`).
+
+    Args:
+        x (Variable): Input.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+        with_index (bool): Return ``(values, indices)``.
+        only_index (bool): Return only the indices.
+
+    Returns:
+        Variable or tuple of Variables.
+    """
+    return Min(axis, keepdims, with_index, only_index)(x)
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product of elements over the given axes.
+
+    .. math:: y = \\prod_{i \\in \\text{axis}} x_i
+
+    The gradient is the product of the other elements (correct with zeros).
+
+    Args:
+        x (Variable): Input.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+
+    Returns:
+        Variable: The products.
+    """
+    return Prod(axis, keepdims)(x)
+
+
+def norm(x, p=None, axis=None, keepdims=False):
+    """p-norm over the given axes.
+
+    .. math:: y = \\left(\\sum_{i \\in \\text{axis}} |x_i|^p\\right)^{1/p}
+
+    Args:
+        x (Variable): Input.
+        p (float): Order of the norm; None means 2.
+        axis (None, int or tuple of ints): Axes to reduce; None means all.
+        keepdims (bool): Keep the reduced axes as size-1 dimensions.
+
+    Returns:
+        Variable: The norms.
+    """
+    p = 2.0 if p is None else float(p)
+    require("Norm", p >= 1, f"p={p} must be >= 1")
+    return Norm(p, axis, keepdims)(x)
+
+
+def cumsum(x, axis=None, exclusive=False, reverse=False):
+    """Cumulative sum along an axis.
+
+    .. math:: y_i = \\sum_{j \\le i} x_j \\quad (j < i \\text{ if exclusive; from the end if reverse})
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis of the running sum; None means 0.
+        exclusive (bool): Leave out the current element.
+        reverse (bool): Accumulate from the last element towards the first.
+
+    Returns:
+        Variable: Same shape as ``x``.
+    """
+    return CumSum(0 if axis is None else axis, exclusive, reverse)(x)
+
+
+def cumprod(x, axis=None, exclusive=False, reverse=False):
+    """Cumulative product along an axis.
+
+    .. math:: y_i = \\prod_{j \\le i} x_j \\quad (j < i \\text{ if exclusive; from the end if reverse})
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis of the running product; None means 0.
+        exclusive (bool): Leave out the current element.
+        reverse (bool): Accumulate from the last element towards the first.
+
+    Returns:
+        Variable: Same shape as ``x``.
+    """
+    return CumProd(0 if axis is None else axis, exclusive, reverse)(x)
+
+
+def reduce_sum(x):
+    """Sum of all elements, as a 0-d result (legacy; prefer :func:`sum`).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: Shape ``()``.
+    """
+    return ReduceSum()(x)
+
+
+def reduce_mean(x):
+    """Mean of all elements, as a 0-d result (legacy; prefer :func:`mean`).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: Shape ``()``.
+    """
+    return ReduceMean()(x)
+
+
+def reduce(x, op='sum'):
+    """Deprecated: ``op='sum'`` is :func:`reduce_sum`, ``op='mean'`` is :func:`reduce_mean`.
+
+    Args:
+        x (Variable): Input.
+        op (str): 'sum' or 'mean'.
+
+    Returns:
+        Variable: Shape ``()``.
+    """
+    warnings.warn("F.reduce is deprecated; use F.sum or F.mean", DeprecationWarning,
+                  stacklevel=2)
+    if op == 'sum':
+        return reduce_sum(x)
+    if op == 'mean':
+        return reduce_mean(x)
+    raise ValueError(f"reduce: op={op!r} is not supported; expected 'sum' or 'mean'")
