@@ -1,0 +1,81 @@
+"""The ``nnabla`` import alias: run NNabla scripts unchanged on nablite.
+
+``install()`` makes ``import nnabla`` (and every ``nnabla.x.y``) resolve to
+``nablite`` (``nablite.x.y``), and ``import tiny_digits`` (the tutorial's helper)
+to ``nablite.datasets.tiny_digits`` unless a local file of that name exists.
+It is installed only by ``nablite run`` or an explicit call, and it refuses to
+shadow a real NNabla that is already imported.
+"""
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+_ALIASES = {"nnabla": "nablite", "nnabla_ext.cpu": "nablite.ext_utils"}
+_RENAMES = {"nnabla.utils.nnabla_pb2": "nablite._param_io"}
+_FALLBACKS = {"tiny_digits": "nablite.datasets.tiny_digits"}
+
+
+def _target(fullname, table):
+    if fullname in _RENAMES:
+        return _RENAMES[fullname]
+    for alias, real in table.items():
+        if fullname == alias or fullname.startswith(alias + "."):
+            return real + fullname[len(alias):]
+    return None
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, table):
+        self.table = table
+
+    def find_spec(self, fullname, path=None, target=None):
+        real = _target(fullname, self.table)
+        if real is None or importlib.util.find_spec(real) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        return importlib.import_module(_target(spec.name, self.table))
+
+    def exec_module(self, module):
+        pass  # the real module is already executed
+
+
+_front = _AliasFinder(_ALIASES)
+_back = _AliasFinder(_FALLBACKS)
+
+
+def install():
+    """Make ``import nnabla`` load nablite in this process."""
+    real = sys.modules.get("nnabla")
+    if real is not None and not getattr(real, "__name__", "").startswith("nablite"):
+        raise RuntimeError("compat.install: a real NNabla is already imported in this "
+                           "process; nablite will not shadow it")
+    if _front not in sys.meta_path:
+        sys.meta_path.insert(0, _front)
+    if _back not in sys.meta_path:
+        sys.meta_path.append(_back)
+
+
+def uninstall():
+    """Remove the alias and forget the aliased modules."""
+    for finder in (_front, _back):
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+    for name in list(sys.modules):
+        if _target(name, _ALIASES) or name in _FALLBACKS:
+            del sys.modules[name]
+
+
+def restore_legacy_numpy_aliases():
+    """Give back ``np.int``, ``np.float``, ``np.bool``... that NumPy 1.24 removed.
+
+    The NNabla tutorials predate that removal (``astype(np.int)``); ``nablite run``
+    restores the aliases for the script's process only, so such code runs unchanged.
+    """
+    import builtins
+    import numpy as np
+    for name in ("int", "float", "bool", "object", "complex", "str"):
+        if name not in np.__dict__:
+            setattr(np, name, getattr(builtins, name))
