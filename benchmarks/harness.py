@@ -1,0 +1,186 @@
+"""Shared driver for the side-by-side training benchmarks (issue 4).
+
+A benchmark script (ref_nnabla.py, ref_torch.py, and the nablite one) defines
+
+    LIBRARY   -- a short name written into the JSON ("nnabla", "torch", ...)
+    version() -- the library's version string
+    setup()   -- optional, called once in each child process before anything
+    WORKLOADS -- {"W1": builder, ...}; builder() returns (step, batch) where
+                 step() runs one training step (forward + backward + update)
+    overhead()-- optional; returns {"add_scalar": {"forward_us": .., "backward_us": ..},
+                 "tanh": {...}}
+
+and calls ``harness.main(sys.modules[__name__])``. The parent process runs each
+workload (and the overhead test) in a fresh child process of the same Python,
+so every peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) belongs to
+that workload alone.
+
+Timing: ``warmup`` untimed steps, then ``repeat`` steps timed one by one with
+``time.perf_counter``; ms_median/ms_min/ms_max are over those steps and
+images_per_s = batch / median seconds. Inputs are random arrays of the right
+shape, set once before warm-up (the same batch is reused every step).
+
+Output JSON (also printed as a table):
+    {"library": str, "version": str,
+     "meta": {"python": str, "platform": str, "cpu_count": int, ...},
+     "workloads": {"W1": {"ms_median": float, "ms_min": float, "ms_max": float,
+                          "images_per_s": float, "peak_rss_mb": float,
+                          "batch": int, "repeat": int, "warmup": int}, ...},
+     "overhead": {"add_scalar": {"forward_us": float, "backward_us": float},
+                  "tanh": {"forward_us": float, "backward_us": float}}}
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+DESCRIPTIONS = {
+    'W1': 'logistic regression, digits 8x8, batch 64, SGD+wd',
+    'W2': 'tanh MLP 64-16-32-16-10, digits, batch 64, SGD+wd',
+    'W3': 'tutorial CNN (conv4/bn/conv8/bn/pool/fc32/fc10), batch 64, Adam',
+    'W4': 'Elman RNN over 4 quadrants, hidden 32, batch 64, Adam',
+    'W5': 'LeNet 1x28x28, batch 128, Adam',
+    'W6': 'ResNet (16/32/64, 2 blocks/stage) 3x32x32, batch 64, Momentum',
+    'W7': 'MLP 784-1024-1024-10, batch 256, Adam',
+}
+
+# Default (warmup, repeat) per workload, chosen so that each reference script
+# finishes in about three minutes on a 2-core machine.
+DEFAULT_RUNS = {
+    'W1': (50, 1000),
+    'W2': (50, 1000),
+    'W3': (30, 500),
+    'W4': (30, 500),
+    'W5': (5, 50),
+    'W6': (3, 30),
+    'W7': (5, 50),
+}
+
+
+def peak_rss_mb():
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kb / 1024.0
+
+
+def time_steps(step, batch, warmup, repeat):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return {
+        'ms_median': med * 1e3,
+        'ms_min': min(times) * 1e3,
+        'ms_max': max(times) * 1e3,
+        'images_per_s': batch / med,
+        'batch': batch,
+        'repeat': repeat,
+        'warmup': warmup,
+    }
+
+
+def time_chain(run, n_funcs, repeat):
+    """Median microseconds per function of run() over `repeat` calls."""
+    run()
+    run()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e6 / n_funcs
+
+
+def _child(mod, what, warmup, repeat):
+    if hasattr(mod, 'setup'):
+        mod.setup()
+    if what == 'overhead':
+        res = mod.overhead()
+    else:
+        step, batch = mod.WORKLOADS[what]()
+        res = time_steps(step, batch, warmup, repeat)
+    res['peak_rss_mb'] = peak_rss_mb()
+    res['version'] = mod.version()
+    print('@@RESULT@@' + json.dumps(res))
+
+
+def _run_child(script, what, warmup, repeat):
+    cmd = [sys.executable, script, '--_child', what,
+           '--warmup', str(warmup), '--repeat', str(repeat)]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    for line in p.stdout.splitlines():
+        if line.startswith('@@RESULT@@'):
+            return json.loads(line[len('@@RESULT@@'):])
+    sys.stderr.write(p.stdout[-2000:] + p.stderr[-4000:])
+    raise RuntimeError('%s failed in %s (exit %d)' % (what, script, p.returncode))
+
+
+def main(mod, argv=None):
+    ap = argparse.ArgumentParser(description='%s reference training benchmark'
+                                 % mod.LIBRARY)
+    ap.add_argument('--workloads', default=','.join(mod.WORKLOADS),
+                    help='comma-separated subset of %s' % ','.join(mod.WORKLOADS))
+    ap.add_argument('--repeat', type=int, default=None,
+                    help='timed steps per workload (default: per-workload table)')
+    ap.add_argument('--warmup', type=int, default=None,
+                    help='untimed warm-up steps (default: per-workload table)')
+    ap.add_argument('--json', default=None, help='write the results here')
+    ap.add_argument('--no-overhead', action='store_true',
+                    help='skip the per-function overhead micro-benchmark')
+    ap.add_argument('--_child', default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    script = os.path.abspath(sys.modules[mod.__name__].__file__)
+
+    if args._child:
+        _child(mod, args._child, args.warmup or 0, args.repeat or 1)
+        return
+
+    out = {'library': mod.LIBRARY, 'version': None,
+           'meta': {'python': platform.python_version(),
+                    'platform': platform.platform(),
+                    'cpu_count': os.cpu_count(),
+                    'script': os.path.basename(script)},
+           'workloads': {}, 'overhead': {}}
+    if hasattr(mod, 'META'):
+        out['meta'].update(mod.META)
+    names = [w.strip() for w in args.workloads.split(',') if w.strip()]
+    t_start = time.time()
+    print('%-4s %10s %10s %10s %12s %9s  %s' % (
+        'id', 'ms_median', 'ms_min', 'ms_max', 'images/s', 'rss_MB', 'workload'))
+    for w in names:
+        if w not in mod.WORKLOADS:
+            raise SystemExit('unknown workload %r' % w)
+        dw, dr = DEFAULT_RUNS[w]
+        warmup = dw if args.warmup is None else args.warmup
+        repeat = dr if args.repeat is None else args.repeat
+        r = _run_child(script, w, warmup, repeat)
+        out['version'] = r.pop('version')
+        out['workloads'][w] = r
+        print('%-4s %10.3f %10.3f %10.3f %12.1f %9.1f  %s' % (
+            w, r['ms_median'], r['ms_min'], r['ms_max'], r['images_per_s'],
+            r['peak_rss_mb'], DESCRIPTIONS.get(w, '')), flush=True)
+    if not args.no_overhead and hasattr(mod, 'overhead'):
+        r = _run_child(script, 'overhead', 0, 1)
+        out['version'] = r.pop('version')
+        r.pop('peak_rss_mb', None)
+        out['overhead'] = r
+        for k, v in r.items():
+            print('overhead %-10s forward %8.2f us/func  backward %8.2f us/func'
+                  % (k, v['forward_us'], v['backward_us']))
+    out['meta']['total_s'] = round(time.time() - t_start, 1)
+    print('%s %s, total %.1f s' % (mod.LIBRARY, out['version'],
+                                  out['meta']['total_s']))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(out, f, indent=1)
+            f.write('\n')
+    return out
