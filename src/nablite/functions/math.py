@@ -1,3 +1,465 @@
-"""math functions."""
+"""Math: elementwise math functions, straight-through rounding, and the
+input-free generators ``constant``, ``arange`` and ``linspace``.
 
-__all__ = []
+(``batch_matmul`` belongs to this NNabla category too; it lives in layers.py
+next to ``affine``, with which it shares its matrix code.)
+"""
+import math as _math
+
+import numpy as np
+
+from .base import Function, binary, require, unary
+
+__all__ = ["constant", "arange", "linspace", "abs", "exp", "log", "identity", "round",
+           "ceil", "floor", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan",
+           "atan2", "asinh", "acosh", "atanh", "erf"]
+
+_SQRT_PI = _math.sqrt(_math.pi)
+
+
+class _Generator(Function):
+    """A function with no inputs: its output depends only on its arguments.
+
+    Outputs are float32, NNabla's dtype for every generated array.
+    """
+
+    def backward(self, xp, xs, ys, gys):
+        return ()
+
+
+class Constant(_Generator):
+    """An array of shape ``shape`` filled with ``val``."""
+
+    def __init__(self, val, shape):
+        self.val = val
+        self.shape = shape
+
+    def setup(self):
+        require(self, all(isinstance(s, (int, np.integer)) and s >= 0 for s in self.shape),
+                f"shape={self.shape!r} must be a sequence of non-negative integers")
+        return tuple(int(s) for s in self.shape)
+
+    def forward(self, xp):
+        return xp.full(self.out_shapes[0], self.val, dtype=xp.float32)
+
+
+class Arange(_Generator):
+    """start, start + step, ... while below ``stop`` (above, for a negative step).
+
+    NNabla adds ``step`` to a float32 running value, so both the length and the
+    values follow float32 accumulation (arange(0, 3, 0.3) has 11 entries, the
+    last just below 3); we reproduce that with a sequential float32 cumsum.
+    """
+
+    def __init__(self, start, stop, step):
+        self.start = start
+        self.stop = stop
+        self.step = step
+
+    def setup(self):
+        require(self, self.step != 0, "step=0 must not be zero")
+        return (self._length(),)
+
+    def _sequence(self, xp, n):
+        steps = xp.full(n, self.step, dtype=xp.float32)
+        steps[0] = self.start
+        return xp.cumsum(steps, dtype=xp.float32)
+
+    def _length(self):
+        span = (self.stop - self.start) / self.step
+        if span <= 0:
+            return 0
+        n = int(_math.ceil(span)) + 16
+        while True:  # float32 drift can only add a few entries; grow until one is past stop
+            seq = self._sequence(np, n)
+            inside = seq < self.stop if self.step > 0 else seq > self.stop
+            if not inside[-1]:
+                return int(np.argmin(inside))
+            require(self, seq[-1] != seq[-2],
+                    f"step={self.step} is too small to move a float32 value past "
+                    f"{seq[-1]}; the sequence would never reach stop={self.stop}")
+            n *= 2
+
+    def forward(self, xp):
+        n = self.out_shapes[0][0]
+        return self._sequence(xp, n) if n else xp.zeros(0, dtype=xp.float32)
+
+
+class Linspace(_Generator):
+    """``num`` evenly spaced values from start to stop, both included."""
+
+    def __init__(self, start, stop, num):
+        self.start = start
+        self.stop = stop
+        self.num = num
+
+    def setup(self):
+        require(self, isinstance(self.num, (int, np.integer)) and self.num >= 0,
+                f"num={self.num!r} (the number of samples) must be a non-negative integer")
+        return (int(self.num),)
+
+    def forward(self, xp):
+        # float64 spacing, rounded once to float32 (within 1 ulp of NNabla's values)
+        return xp.linspace(self.start, self.stop, self.num).astype(xp.float32)
+
+
+def _round_half_away(xp, x):
+    """Round to nearest, ties away from zero (numpy's rint rounds ties to even).
+
+    ``x - trunc(x)`` is exact in floating point, so the tie test is exact too
+    (0.49999997 rounds to 0, which floor(x + 0.5) would get wrong).
+    """
+    t = xp.trunc(x)
+    return xp.where(xp.abs(x - t) >= 0.5, t + xp.sign(x), t)
+
+
+def _erf(xp, x):
+    """The error function to ~1e-15, with NumPy only (scipy is not a dependency).
+
+    |x| < 2.5: erf(a) = 2/sqrt(pi) exp(-a^2) sum_n (2a^2)^n a / (1*3*...*(2n+1)),
+    a series of positive terms (no cancellation); 35 terms reach double precision.
+    |x| >= 2.5: erfc(a) = exp(-a^2) / (sqrt(pi) (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))),
+    a continued fraction that 25 levels make exact to double precision there.
+    float32 inputs are evaluated in float64 and rounded back once.
+    """
+    out_dtype = x.dtype if x.dtype.kind == "f" else xp.float64
+    a = xp.abs(x.astype(xp.float64, copy=False))
+    small = a < 2.5
+    s = xp.where(small, a, 0.0)
+    s2 = s * s
+    term = total = s
+    for n in range(1, 35):
+        term = term * (2.0 * s2 / (2 * n + 1))
+        total = total + term
+    series = (2.0 / _SQRT_PI) * xp.exp(-s2) * total
+    c = xp.where(small, 2.5, xp.minimum(a, 10.0))  # erf(10) == 1 in double precision
+    k = c
+    for n in range(25, 0, -1):
+        k = c + (n / 2.0) / k
+    tail = 1.0 - xp.exp(-c * c) / (_SQRT_PI * k)
+    return xp.copysign(xp.where(small, series, tail), x).astype(out_dtype, copy=False)
+
+
+def _sqrt_1_minus_sq(xp, x):
+    return xp.sqrt(1 - x * x)
+
+
+#              NNabla type  forward f(xp, x)                 vjp(xp, gy, x, y): dL/dx
+Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, y: xp.where(x >= 0, g, -g))
+Exp = unary("Exp",           lambda xp, x: xp.exp(x),          lambda xp, g, x, y: g * y)
+Log = unary("Log",           lambda xp, x: xp.log(x),          lambda xp, g, x, y: g / x)
+Identity = unary("Identity", lambda xp, x: x.copy(),           lambda xp, g, x, y: g)
+# Rounding is flat almost everywhere; NNabla passes the gradient straight through.
+Round = unary("Round",       _round_half_away,                 lambda xp, g, x, y: g)
+Ceil = unary("Ceil",         lambda xp, x: xp.ceil(x),         lambda xp, g, x, y: g)
+Floor = unary("Floor",       lambda xp, x: xp.floor(x),        lambda xp, g, x, y: g)
+Sin = unary("Sin",           lambda xp, x: xp.sin(x),          lambda xp, g, x, y: g * xp.cos(x))
+Cos = unary("Cos",           lambda xp, x: xp.cos(x),          lambda xp, g, x, y: -g * xp.sin(x))
+Tan = unary("Tan",           lambda xp, x: xp.tan(x),          lambda xp, g, x, y: g * (1 + y * y))
+Sinh = unary("Sinh",         lambda xp, x: xp.sinh(x),         lambda xp, g, x, y: g * xp.cosh(x))
+Cosh = unary("Cosh",         lambda xp, x: xp.cosh(x),         lambda xp, g, x, y: g * xp.sinh(x))
+ASin = unary("ASin",         lambda xp, x: xp.arcsin(x),       lambda xp, g, x, y: g / _sqrt_1_minus_sq(xp, x))
+ACos = unary("ACos",         lambda xp, x: xp.arccos(x),       lambda xp, g, x, y: -g / _sqrt_1_minus_sq(xp, x))
+ATan = unary("ATan",         lambda xp, x: xp.arctan(x),       lambda xp, g, x, y: g / (1 + x * x))
+ASinh = unary("ASinh",       lambda xp, x: xp.arcsinh(x),      lambda xp, g, x, y: g / xp.sqrt(x * x + 1))
+ACosh = unary("ACosh",       lambda xp, x: xp.arccosh(x),      lambda xp, g, x, y: g / xp.sqrt(x * x - 1))
+ATanh = unary("ATanh",       lambda xp, x: xp.arctanh(x),      lambda xp, g, x, y: g / (1 - x * x))
+Erf = unary("Erf",           _erf,
+            lambda xp, g, x, y: g * ((2.0 / _SQRT_PI) * xp.exp(-x * x)))
+
+#               NNabla type  forward                          dL/dx0                                  dL/dx1
+ATan2 = binary("ATan2", lambda xp, a, b: xp.arctan2(a, b),
+               lambda xp, g, a, b, y: g * b / (a * a + b * b), lambda xp, g, a, b, y: -g * a / (a * a + b * b))
+
+
+def constant(val=0, shape=[]):
+    """An array filled with one value (no inputs, no gradient).
+
+    Args:
+        val (float): The fill value.
+        shape (list of int): Output shape; ``[]`` gives a 0-d array.
+
+    Returns:
+        Variable: float32 array of ``shape`` with every entry ``val``.
+    """
+    return Constant(float(val), list(shape))()
+
+
+def arange(start, stop, step=1):
+    """Evenly spaced values in the half-open interval [start, stop).
+
+    Values are ``start + step + step + ...`` accumulated in float32, as NNabla
+    does, so lengths and last digits can differ from ``numpy.arange``.
+
+    Args:
+        start (float): First value.
+        stop (float): End of the interval (excluded).
+        step (float): Spacing; must not be 0, may be negative.
+
+    Returns:
+        Variable: 1-d float32 array.
+    """
+    return Arange(float(start), float(stop), float(step))()
+
+
+def linspace(start, stop, num):
+    """``num`` evenly spaced values over [start, stop] (both ends included).
+
+    Args:
+        start (float): First value.
+        stop (float): Last value.
+        num (int): Number of values (>= 0); 1 gives ``[start]``.
+
+    Returns:
+        Variable: 1-d float32 array of length ``num``.
+    """
+    if isinstance(num, (int, np.integer)) and num < 0:
+        raise ValueError(f"Linspace: num={num} (the number of samples) must be non-negative")
+    return Linspace(float(start), float(stop), num)()
+
+
+def abs(x):
+    """Absolute value, y = |x| (gradient +1 at x = 0, as NNabla).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: |x|, same shape.
+    """
+    return Abs()(x)
+
+
+def exp(x):
+    """Natural exponential, y = e^x.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: exp(x), same shape.
+    """
+    return Exp()(x)
+
+
+def log(x):
+    """Natural logarithm, y = ln x.
+
+    Args:
+        x (Variable): Input (positive).
+
+    Returns:
+        Variable: log(x), same shape.
+    """
+    return Log()(x)
+
+
+def identity(x):
+    """A copy of the input, y = x (gradient passes unchanged).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: x, same shape.
+    """
+    return Identity()(x)
+
+
+def round(x):
+    """Round to nearest integer, halves away from zero (0.5 -> 1, -2.5 -> -3).
+
+    The backward is the identity (straight-through estimator).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: round(x), same shape.
+    """
+    return Round()(x)
+
+
+def ceil(x):
+    """Ceiling, y = ceil(x); the backward is the identity (straight-through).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: ceil(x), same shape.
+    """
+    return Ceil()(x)
+
+
+def floor(x):
+    """Floor, y = floor(x); the backward is the identity (straight-through).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: floor(x), same shape.
+    """
+    return Floor()(x)
+
+
+def sin(x):
+    """Sine, y = sin x. dy/dx = cos x.
+
+    Args:
+        x (Variable): Input in radians.
+
+    Returns:
+        Variable: sin(x), same shape.
+    """
+    return Sin()(x)
+
+
+def cos(x):
+    """Cosine, y = cos x. dy/dx = -sin x.
+
+    Args:
+        x (Variable): Input in radians.
+
+    Returns:
+        Variable: cos(x), same shape.
+    """
+    return Cos()(x)
+
+
+def tan(x):
+    """Tangent, y = tan x. dy/dx = 1 + tan^2 x.
+
+    Args:
+        x (Variable): Input in radians.
+
+    Returns:
+        Variable: tan(x), same shape.
+    """
+    return Tan()(x)
+
+
+def sinh(x):
+    """Hyperbolic sine, y = (e^x - e^-x) / 2. dy/dx = cosh x.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: sinh(x), same shape.
+    """
+    return Sinh()(x)
+
+
+def cosh(x):
+    """Hyperbolic cosine, y = (e^x + e^-x) / 2. dy/dx = sinh x.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: cosh(x), same shape.
+    """
+    return Cosh()(x)
+
+
+def asin(x):
+    """Arcsine, y = arcsin x. dy/dx = 1 / sqrt(1 - x^2).
+
+    Args:
+        x (Variable): Input in [-1, 1].
+
+    Returns:
+        Variable: arcsin(x), same shape.
+    """
+    return ASin()(x)
+
+
+def acos(x):
+    """Arccosine, y = arccos x. dy/dx = -1 / sqrt(1 - x^2).
+
+    Args:
+        x (Variable): Input in [-1, 1].
+
+    Returns:
+        Variable: arccos(x), same shape.
+    """
+    return ACos()(x)
+
+
+def atan(x):
+    """Arctangent, y = arctan x. dy/dx = 1 / (1 + x^2).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: arctan(x), same shape.
+    """
+    return ATan()(x)
+
+
+def atan2(x0, x1):
+    """Two-argument arctangent, y = arctan(x0 / x1) in the quadrant of (x1, x0).
+
+    dy/dx0 = x1 / (x0^2 + x1^2), dy/dx1 = -x0 / (x0^2 + x1^2).
+
+    Args:
+        x0 (Variable): Numerator (the y coordinate).
+        x1 (Variable): Denominator (the x coordinate).
+
+    Returns:
+        Variable: angle in (-pi, pi], the broadcast shape of x0 and x1.
+    """
+    return ATan2()(x0, x1)
+
+
+def asinh(x):
+    """Inverse hyperbolic sine. dy/dx = 1 / sqrt(x^2 + 1).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: arcsinh(x), same shape.
+    """
+    return ASinh()(x)
+
+
+def acosh(x):
+    """Inverse hyperbolic cosine. dy/dx = 1 / sqrt(x^2 - 1).
+
+    Args:
+        x (Variable): Input (>= 1).
+
+    Returns:
+        Variable: arccosh(x), same shape.
+    """
+    return ACosh()(x)
+
+
+def atanh(x):
+    """Inverse hyperbolic tangent. dy/dx = 1 / (1 - x^2).
+
+    Args:
+        x (Variable): Input in (-1, 1).
+
+    Returns:
+        Variable: arctanh(x), same shape.
+    """
+    return ATanh()(x)
+
+
+def erf(x):
+    """Gauss error function, y = 2/sqrt(pi) * integral_0^x exp(-t^2) dt.
+
+    dy/dx = 2/sqrt(pi) * exp(-x^2).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: erf(x), same shape.
+    """
+    return Erf()(x)
