@@ -16,11 +16,12 @@ Two kinds of subclass exist:
   only say how to fetch the sample with a given *original* index
   (``_get_sample(index)``); the base then serves them in ``order``.
 
-Caching wrappers (:class:`DataSourceWithMemoryCache`,
-:class:`DataSourceWithFileCache`, :class:`SlicedDataSource`,
-:class:`ConcatDataSource`) read a wrapped source sequentially, once, in the
-order it had after its last ``reset()``, and serve the copies in their own
-order.
+Wrappers (:class:`DataSourceWithMemoryCache`, :class:`DataSourceWithFileCache`,
+:class:`SlicedDataSource`, :class:`ConcatDataSource`) address the wrapped
+samples by their original index, whatever order the wrapped source is in,
+and serve them in their own order. A wrapped user source, which offers no
+access by index, is read once at wrapping time, in its order after
+``reset()``.
 """
 import csv
 import os
@@ -159,20 +160,33 @@ class _IndexedDataSource(DataSource):
         super().reset()
 
 
-class _SequentialCopy:
-    """Lazily reads another source from its start, keeping each sample, so
-    that wrappers get random access to a sequential source."""
+class _RandomAccess:
+    """Random access to the samples of another source by original index.
 
-    def __init__(self, source, count=None):
+    Sources defined here are read through ``_get_sample`` without touching
+    their position or order (``keep=True`` remembers what was read). Any
+    other source (a user subclass that only knows ``_get_data``) is read
+    once, from its start, in the order it has after ``reset()``, and reset
+    again afterwards.
+    """
+
+    def __init__(self, source, keep=False):
         self.source = source
-        self.count = source.size if count is None else count
-        self.items = []
-        source.reset()
+        self.items = {} if keep else None
+        if not isinstance(source, _IndexedDataSource):
+            source.reset()
+            self.items = [tuple(source.next()) for _ in range(source.size)]
+            source.reset()
 
     def __getitem__(self, index):
-        while len(self.items) <= index:
-            self.items.append(tuple(self.source.next()))
-        return self.items[index]
+        if isinstance(self.items, list):
+            return self.items[index]
+        if self.items is None:
+            return tuple(self.source._get_sample(index))
+        item = self.items.get(index)
+        if item is None:
+            item = self.items[index] = tuple(self.source._get_sample(index))
+        return item
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +247,7 @@ class ConcatDataSource(_IndexedDataSource):
                     f"ConcatDataSource: data_source_list[{i}] has variables "
                     f"{tuple(s.variables)}, but data_source_list[0] has {names}")
         self._sources = sources
-        self._copies = [_SequentialCopy(s) for s in sources]
+        self._copies = [_RandomAccess(s) for s in sources]
         self._offsets = np.cumsum([0] + [s.size for s in sources])
         self._size = int(self._offsets[-1])
         self._variables = sources[0].variables
@@ -250,8 +264,8 @@ class ConcatDataSource(_IndexedDataSource):
 
 
 class SlicedDataSource(_IndexedDataSource):
-    """The samples ``slice_start .. slice_end-1`` of another source (in the
-    order that source has after ``reset()``).
+    """The samples ``slice_start .. slice_end-1`` (original indices) of
+    another source.
 
     Args:
         data_source (DataSource): Source to take the slice from.
@@ -273,7 +287,7 @@ class SlicedDataSource(_IndexedDataSource):
                 f"({data_source.size})")
         self._data_source = data_source
         self._slice_start, self._slice_end = start, end
-        self._copy = _SequentialCopy(data_source)
+        self._copy = _RandomAccess(data_source)
         self._size = end - start
         self._variables = data_source.variables
         self.reset()
@@ -298,8 +312,8 @@ class DataSourceWithMemoryCache(_IndexedDataSource):
     """Keeps every sample of another source in memory after the first read.
 
     Args:
-        data_source (DataSource): Source to cache. It is read once, from its
-            start, lazily as samples are asked for.
+        data_source (DataSource): Source to cache; each sample is read from it
+            once, when first asked for.
         shuffle (bool): Shuffle each pass.
         rng (None or :obj:`numpy.random.RandomState`): Generator for shuffling.
     """
@@ -308,7 +322,7 @@ class DataSourceWithMemoryCache(_IndexedDataSource):
         super().__init__(shuffle=shuffle, rng=rng)
         logger.info("Using DataSourceWithMemoryCache")
         self._data_source = data_source
-        self._copy = _SequentialCopy(data_source)
+        self._copy = _RandomAccess(data_source, keep=True)
         self._size = data_source.size
         self._variables = data_source.variables
         logger.info("On-memory")
@@ -468,12 +482,11 @@ class DataSourceWithFileCache(_IndexedDataSource):
     def _write_all(self):
         names = [str(v) for v in self._variables]
         per = max(1, int(self.num_of_data_per_file))
-        src = self._data_source
-        src.reset()
+        src = _RandomAccess(self._data_source)
         rows = []
         for start in range(0, self._size, per):
             end = min(start + per, self._size)
-            samples = [src.next() for _ in range(start, end)]
+            samples = [src[i] for i in range(start, end)]
             arrays = [np.array([s[i] for s in samples])
                       for i in range(len(names))]
             fname = f"{self._prefix}_{start:08d}_{end - 1:08d}{self.cache_file_format}"

@@ -1,0 +1,291 @@
+"""Training monitors: log scalar series, time per interval and images to the
+console (through the ``nablite`` logger) and to files under one directory.
+
+Example::
+
+    monitor = Monitor("tmp.monitor")
+    loss_log = MonitorSeries("Training loss", monitor, interval=10)
+    timer = MonitorTimeElapsed("Training time", monitor, interval=100)
+    for i in range(1000):
+        ...
+        loss_log.add(i, loss.d)
+        timer.add(i)
+
+writes ``tmp.monitor/Training-loss.series.txt`` ("<iter> <mean>" a line,
+averaged over each interval) and ``tmp.monitor/Training-time.timer.txt``.
+"""
+import os
+import time
+
+import numpy as np
+
+from .logger import logger
+
+__all__ = [
+    "Monitor", "MonitorSeries", "MonitorTimeElapsed", "MonitorImage",
+    "MonitorImageTile", "tile_images", "plot_series", "plot_time_elapsed",
+]
+
+
+def _as_numpy(value):
+    """The data of a Variable (``.d``), an NdArray (``.data``), an array or a
+    number, as a NumPy array copy."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if hasattr(value, "d"):
+        return np.array(value.d)
+    data = getattr(value, "data", None)
+    if data is not None and not isinstance(data, memoryview):
+        return np.array(data)
+    return np.array(value)
+
+
+def _file_name(name):
+    return name.replace(" ", "-")
+
+
+class Monitor:
+    """A directory where monitors write their files.
+
+    Args:
+        save_path (str): Directory; created if missing.
+    """
+
+    def __init__(self, save_path):
+        self._save_path = str(save_path)
+        os.makedirs(self._save_path, exist_ok=True)
+
+    @property
+    def save_path(self):
+        return self._save_path
+
+
+class MonitorSeries:
+    """Averages values over an interval and logs the mean.
+
+    ``add(index, value)`` stores ``value``; once ``index`` is at least
+    ``interval`` past the last flush (the first flush counts from -1), the
+    mean of everything stored is logged as ``iter=<index> {<name>}=<mean>``
+    and appended to ``<save_path>/<name>.series.txt`` (spaces in ``name``
+    become '-') as ``"<index> <mean>"``.
+
+    Args:
+        name (str): Name of the series.
+        monitor (None or Monitor): Where to write; ``None`` only logs.
+        interval (int): Flush interval in iterations.
+        verbose (bool): Log the flushed means at INFO level.
+    """
+
+    def __init__(self, name, monitor=None, interval=1, verbose=True):
+        self.name = name
+        self.interval = interval
+        self.verbose = verbose
+        self.flush_at = -1
+        self.buf = []
+        self.path = None
+        if monitor is not None:
+            self.path = os.path.join(monitor.save_path,
+                                     _file_name(name) + ".series.txt")
+            open(self.path, "w").close()
+
+    def add(self, index, value):
+        """Store ``value`` (number, array, Variable or NdArray) for ``index``
+        and flush the mean when the interval is reached."""
+        self.buf.append(_as_numpy(value))
+        if index - self.flush_at < self.interval:
+            return
+        mean = np.mean(self.buf)
+        if self.verbose:
+            logger.info("iter={} {{{}}}={}".format(index, self.name, mean))
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write("{} {:g}\n".format(index, mean))
+        self.flush_at = index
+        self.buf = []
+
+
+class MonitorTimeElapsed:
+    """Logs wall-clock time per interval.
+
+    ``add(index)`` does nothing until ``index`` is at least ``interval`` past
+    the last flush (counting from -1); then it logs
+    ``iter=<index> {<name>}=<elapsed>[sec/<it>iter] <total>[sec]`` and appends
+    ``"<index> <elapsed> <it> <total>"`` to ``<save_path>/<name>.timer.txt``,
+    where ``elapsed`` is the time since the previous flush (or creation),
+    ``it`` the iterations since then and ``total`` the time since creation.
+
+    Args:
+        name (str): Name of the timer.
+        monitor (None or Monitor): Where to write; ``None`` only logs.
+        interval (int): Flush interval in iterations.
+        verbose (bool): Log at INFO level.
+    """
+
+    def __init__(self, name, monitor=None, interval=100, verbose=True):
+        self.name = name
+        self.interval = interval
+        self.verbose = verbose
+        self.flush_at = -1
+        self.path = None
+        if monitor is not None:
+            self.path = os.path.join(monitor.save_path,
+                                     _file_name(name) + ".timer.txt")
+            open(self.path, "w").close()
+        self.start = time.time()
+        self.lap = self.start
+
+    def add(self, index):
+        """Flush the timing for ``index`` when the interval is reached."""
+        if index - self.flush_at < self.interval:
+            return
+        now = time.time()
+        elapsed, total = now - self.lap, now - self.start
+        it = index - self.flush_at
+        self.lap = now
+        if self.verbose:
+            logger.info("iter={} {{{}}}={}[sec/{}iter] {}[sec]".format(
+                index, self.name, elapsed, it, total))
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write("{} {} {} {}\n".format(index, elapsed, it, total))
+        self.flush_at = index
+
+
+def _min_max(x):
+    lo, hi = x.min(), x.max()
+    if hi == lo:
+        return np.zeros_like(x, dtype=np.float64)
+    return (x - lo) / (hi - lo)
+
+
+class MonitorImage:
+    """Saves a few images of a mini-batch as PNG files.
+
+    ``add(index, var)`` acts at ``index == 0`` and whenever ``index + 1`` is
+    a multiple of ``interval``. ``var`` is (N, ..., C, H, W); it is reshaped
+    to (-1, C, H, W), the first ``num_images`` are kept and normalized to
+    [0, 1] by ``normalize_method`` (default: min-max over the whole batch),
+    channels beyond 3 are dropped and a two-channel image gets a third channel
+    of ones. Image ``j`` is written to
+    ``<save_path>/<name>/<index:06d>-<j:03d>.png``.
+
+    Args:
+        name (str): Name; also the sub-directory (spaces become '-').
+        monitor (Monitor): Where to write.
+        interval (int): Save interval in iterations.
+        verbose (bool): Log where images were written.
+        num_images (int): Images per save.
+        normalize_method (None or callable): Maps an (N, C, H, W) array to
+            values in [0, 1].
+    """
+
+    def __init__(self, name, monitor, interval=1000, verbose=True,
+                 num_images=16, normalize_method=None):
+        self.name = name
+        self.interval = interval
+        self.verbose = verbose
+        self.num_images = num_images
+        self.normalize_method = normalize_method or _min_max
+        self.save_dir = os.path.join(monitor.save_path, _file_name(name))
+        os.makedirs(self.save_dir, exist_ok=True)
+
+    def _due(self, index):
+        return index == 0 or (index + 1) % self.interval == 0
+
+    def _prepare(self, var):
+        data = _as_numpy(var)
+        if data.ndim <= 2:
+            raise ValueError(f"{type(self).__name__}.add: var must be "
+                             f"(N, ..., C, H, W) with ndim > 2, got shape "
+                             f"{data.shape}")
+        data = data.reshape((-1,) + data.shape[-3:])[:self.num_images]
+        data = self.normalize_method(data)
+        channels = data.shape[1]
+        if channels > 3:
+            data = data[:, :3]
+        elif channels == 2:
+            ones = np.ones((data.shape[0], 1) + data.shape[2:], dtype=data.dtype)
+            data = np.concatenate([data, ones], axis=1)
+        return data
+
+    def add(self, index, var):
+        """Save images of ``var`` if ``index`` is due."""
+        if not self._due(index):
+            return
+        from .utils.image_utils import imsave
+        data = self._prepare(var)
+        for j, img in enumerate(data):
+            img = img.transpose(1, 2, 0)
+            if img.shape[-1] == 1:
+                img = img[..., 0]
+            imsave(os.path.join(self.save_dir, f"{index:06d}-{j:03d}.png"), img)
+        if self.verbose:
+            logger.info("iter={} {{{}}} are written to {}.".format(
+                index, self.name,
+                os.path.join(self.save_dir, f"{index:06d}-*.png")))
+
+
+class MonitorImageTile(MonitorImage):
+    """Like :class:`MonitorImage`, but the images of one save are tiled into a
+    single file ``<save_path>/<name>/<index:06d>.png`` (see
+    :func:`tile_images`)."""
+
+    def add(self, index, var):
+        """Save a tile of images of ``var`` if ``index`` is due."""
+        if not self._due(index):
+            return
+        from .utils.image_utils import imsave
+        path = os.path.join(self.save_dir, f"{index:06d}.png")
+        imsave(path, tile_images(self._prepare(var)))
+        if self.verbose:
+            logger.info("iter={} {{{}}} is written to {}.".format(
+                index, self.name, path))
+
+
+def tile_images(data, padsize=1, padval=0):
+    """Arrange a batch of images (N, C, H, W) on an n x n grid,
+    n = ceil(sqrt(N)).
+
+    Every tile gets ``padsize`` pixels of ``padval`` on its bottom and right;
+    empty grid cells are filled with ``padval``.
+
+    Returns:
+        numpy.ndarray: (n*(H+padsize), n*(W+padsize), C), or 2-D when C == 1.
+    """
+    data = np.asarray(data)
+    assert data.ndim == 4, f"tile_images: data must be (N, C, H, W), got shape {data.shape}"
+    n_img, c, h, w = data.shape
+    n = int(np.ceil(np.sqrt(n_img)))
+    th, tw = h + padsize, w + padsize
+    grid = np.full((n * n, th, tw, c), padval, dtype=np.result_type(data, padval))
+    grid[:n_img, :h, :w] = data.transpose(0, 2, 3, 1)
+    out = grid.reshape(n, n, th, tw, c).transpose(0, 2, 1, 3, 4)
+    out = out.reshape(n * th, n * tw, c)
+    return out[..., 0] if c == 1 else out
+
+
+def _read_columns(filename, columns):
+    data = np.loadtxt(filename, ndmin=2, usecols=columns)
+    return data[:, 0].astype(np.int64), data[:, 1].astype(np.float64)
+
+
+def plot_series(filename, plot_kwargs=None):
+    """Plot a ``.series.txt`` file (index against value) on the current
+    matplotlib axes."""
+    import matplotlib.pyplot as plt
+    index, values = _read_columns(filename, (0, 1))
+    plt.plot(index, values, **(plot_kwargs or {}))
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def plot_time_elapsed(filename, elapsed=False, unit="s", plot_kwargs=None):
+    """Plot a ``.timer.txt`` file: time per interval, or the total time when
+    ``elapsed=True``, in ``unit`` 's', 'm', 'h' or 'd'."""
+    if unit not in _UNITS:
+        raise ValueError(f"plot_time_elapsed: unit must be one of "
+                         f"{sorted(_UNITS)}, got {unit!r}")
+    import matplotlib.pyplot as plt
+    index, values = _read_columns(filename, (0, 3 if elapsed else 1))
+    plt.plot(index, values / _UNITS[unit], **(plot_kwargs or {}))

@@ -1,0 +1,2 @@
+"""Utilities: data iterators and sources, learning-rate schedulers, image I/O,
+plotting helpers."""

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+from nablite.utils.image_utils import imread, imresize, imsave  # noqa: E402
+
+
+def test_roundtrip_gray_and_rgb(tmp_path):
+    rng = np.random.RandomState(0)
+    gray = rng.randint(0, 256, (5, 7)).astype(np.uint8)
+    imsave(str(tmp_path / "g.png"), gray)
+    back = imread(str(tmp_path / "g.png"))
+    assert back.dtype == np.uint8 and back.shape == (5, 7)
+    np.testing.assert_array_equal(back, gray)
+    rgb = rng.randint(0, 256, (3, 5, 7)).astype(np.uint8)
+    imsave(str(tmp_path / "c.png"), rgb, channel_first=True)
+    np.testing.assert_array_equal(imread(str(tmp_path / "c.png")), rgb.transpose(1, 2, 0))
+    np.testing.assert_array_equal(imread(str(tmp_path / "c.png"), channel_first=True), rgb)
+
+
+def test_imsave_float_auto_scale(tmp_path):
+    img = np.array([[0.0, 0.5, 1.0]])
+    imsave(str(tmp_path / "f.png"), img)
+    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 128, 255]])
+    imsave(str(tmp_path / "n.png"), np.array([[3.0, 200.4]]), auto_scale=False)
+    np.testing.assert_array_equal(imread(str(tmp_path / "n.png")), [[3, 200]])
+    with pytest.raises(ValueError, match=r"imsave: float image values must lie in \[0, 1\]"):
+        imsave(str(tmp_path / "bad.png"), np.array([[0.0, 2.0]]))
+    with pytest.raises(ValueError, match="imsave: img must have 1, 3 or 4 channels"):
+        imsave(str(tmp_path / "bad.png"), np.zeros((4, 4, 2)))
+
+
+def test_uint16(tmp_path):
+    img = np.array([[0, 1000, 65535]], np.uint16)
+    imsave(str(tmp_path / "u.png"), img, as_uint16=True)
+    back = imread(str(tmp_path / "u.png"), as_uint16=True)
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, img)
+    assert imread(str(tmp_path / "u.png")).tolist() == [[0, 1000 // 257, 255]]
+    imsave(str(tmp_path / "s.png"), np.array([[0, 255]], np.uint8))
+    np.testing.assert_array_equal(imread(str(tmp_path / "s.png"), as_uint16=True), [[0, 65535]])
+
+
+def test_imread_options(tmp_path):
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[..., 0] = 255
+    imsave(str(tmp_path / "r.png"), rgb)
+    g = imread(str(tmp_path / "r.png"), grayscale=True)
+    assert g.shape == (4, 6) and g[0, 0] == 76  # ITU-R 601 luma of pure red
+    assert imread(str(tmp_path / "r.png"), num_channels=1).shape == (4, 6, 1)
+    assert imread(str(tmp_path / "r.png"), num_channels=4).shape == (4, 6, 4)
+    assert imread(str(tmp_path / "r.png"), size=(3, 2)).shape == (2, 3, 3)
+    assert imread(str(tmp_path / "r.png"), size=(3, 2), channel_first=True).shape == (3, 2, 3)
+    with pytest.raises(ValueError, match="imread: num_channels"):
+        imread(str(tmp_path / "r.png"), num_channels=2)
+
+
+def test_imresize():
+    img = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
+    out = imresize(img, (2, 8), interpolate="nearest")
+    assert out.shape == (8, 2) and out.dtype == np.uint8
+    assert set(np.unique(out)) <= set(np.unique(img))
+    f = np.random.RandomState(0).rand(3, 4, 6).astype(np.float32)
+    o = imresize(f, (12, 8), channel_first=True)
+    assert o.shape == (3, 8, 12) and o.dtype == np.float32
+    const = np.full((5, 5, 3), 0.3)
+    np.testing.assert_allclose(imresize(const, (9, 7), interpolate="bicubic"), 0.3, atol=1e-6)
+    with pytest.raises(ValueError, match="imresize: interpolate"):
+        imresize(img, (2, 2), interpolate="cubic-ish")
+    with pytest.raises(ValueError, match=r"imresize: size must be"):
+        imresize(img, (0, 2))
+
+
+def test_save_curves(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nablite.utils.plot import save_curves
+    out = save_curves(str(tmp_path / "c.png"),
+                      {"train": ([0, 1, 2], [3.0, 2.0, 1.5]), "val": (range(3), [3, 2.5, 2])},
+                      title="loss", xlabel="epoch", ylabel="loss")
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > 100
+    with pytest.raises(ValueError, match=r"save_curves: series\['a'\] has 2 x values but 1"):
+        save_curves(str(tmp_path / "d.png"), {"a": ([0, 1], [1])})
