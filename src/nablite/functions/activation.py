@@ -1,3 +1,486 @@
-"""activation functions."""
+"""Activation functions: elementwise nonlinearities (table rows), the softmax
+family along an axis, the concatenated CReLU/CELU and the learnable PReLU.
 
-__all__ = []
+Gradients at kinks follow NNabla 1.39 (measured): ReLU, ReLU6 and LeakyReLU
+treat x = 0 as the negative side, ELU and PReLU as the positive side, SELU as
+the negative side; HardSigmoid and HardTanh include their boundaries.
+"""
+import math as _math
+import numbers
+
+from .base import Function, normalize_axes, require, sum_to, unary
+
+__all__ = ["sigmoid", "swish", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "elu",
+           "selu", "crelu", "celu", "prelu", "gelu", "mish", "relu6", "hard_sigmoid",
+           "hard_tanh", "log_sigmoid", "softplus", "softsign", "tanh_shrink", "sinc"]
+
+_GELU_K = _math.sqrt(2.0 / _math.pi)
+_GELU_C = 0.044715
+
+
+def _sigmoid(xp, x):
+    """1 / (1 + exp(-x)) through exp(-|x|): never overflows, and keeps relative
+    precision for very negative x (so log(sigmoid(-20)) stays finite in float32)."""
+    e = xp.abs(x)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    y = xp.where(x >= 0, 1, e)
+    e += 1
+    y /= e
+    return y
+
+
+def _elu(xp, x, alpha):
+    # expm1 only sees x <= 0, so large positive inputs raise no overflow warning
+    return xp.where(x >= 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+def _elu_vjp(xp, g, x, alpha):
+    return xp.where(x >= 0, g, g * (alpha * xp.exp(xp.minimum(x, 0))))
+
+
+def _gelu(xp, x):
+    return 0.5 * x * (1 + xp.tanh(_GELU_K * (x + _GELU_C * x * x * x)))
+
+
+def _gelu_vjp(xp, g, x, y):
+    t = xp.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_K * (1 + 3 * _GELU_C * x * x))
+
+
+def _mish_vjp(xp, g, x, y):
+    t = xp.tanh(xp.logaddexp(x, 0))
+    return g * (t + x * (1 - t * t) * _sigmoid(xp, x))
+
+
+def _sinc(xp, x):
+    zero = x == 0
+    safe = xp.where(zero, 1, x)
+    return xp.where(zero, 1, xp.sin(safe) / safe)
+
+
+def _sinc_vjp(xp, g, x, y):
+    zero = x == 0
+    safe = xp.where(zero, 1, x)
+    return xp.where(zero, 0, g * (xp.cos(safe) - y) / safe)
+
+
+#                      NNabla type  forward f(xp, x, ...)        vjp(xp, gy, x, y, ...): dL/dx
+Sigmoid = unary("Sigmoid",      _sigmoid,                        lambda xp, g, x, y: g * y * (1 - y))
+Swish = unary("Swish",          lambda xp, x: x * _sigmoid(xp, x),
+              lambda xp, g, x, y: g * (y + _sigmoid(xp, x) * (1 - y)))
+Tanh = unary("Tanh",            lambda xp, x: xp.tanh(x),        lambda xp, g, x, y: g * (1 - y * y))
+ReLU = unary("ReLU",            lambda xp, x, inplace: xp.maximum(x, 0),
+             lambda xp, g, x, y, inplace: g * (x > 0))
+LeakyReLU = unary("LeakyReLU",  lambda xp, x, alpha, inplace: xp.where(x > 0, x, alpha * x),
+                  lambda xp, g, x, y, alpha, inplace: xp.where(x > 0, g, alpha * g))
+ELU = unary("ELU",              _elu,                            lambda xp, g, x, y, alpha: _elu_vjp(xp, g, x, alpha))
+SELU = unary("SELU",            lambda xp, x, scale, alpha: scale * _elu(xp, x, alpha),
+             lambda xp, g, x, y, scale, alpha: xp.where(x > 0, scale * g, g * (y + scale * alpha)))
+GELU = unary("GELU",            _gelu,                           _gelu_vjp)
+Mish = unary("Mish",            lambda xp, x: x * xp.tanh(xp.logaddexp(x, 0)), _mish_vjp)
+ReLU6 = unary("ReLU6",          lambda xp, x: xp.clip(x, 0, 6),  lambda xp, g, x, y: g * ((x > 0) & (x < 6)))
+HardSigmoid = unary("HardSigmoid", lambda xp, x: xp.clip(0.2 * x + 0.5, 0, 1),
+                    lambda xp, g, x, y: (0.2 * g) * ((x >= -2.5) & (x <= 2.5)))
+HardTanh = unary("HardTanh",    lambda xp, x: xp.clip(x, -1, 1), lambda xp, g, x, y: g * ((x >= -1) & (x <= 1)))
+LogSigmoid = unary("LogSigmoid", lambda xp, x: -xp.logaddexp(-x, 0),
+                   lambda xp, g, x, y: g * _sigmoid(xp, -x))
+SoftPlus = unary("SoftPlus",    lambda xp, x, beta: xp.logaddexp(beta * x, 0) / beta,
+                 lambda xp, g, x, y, beta: g * _sigmoid(xp, beta * x))
+SoftSign = unary("SoftSign",    lambda xp, x: x / (1 + xp.abs(x)),
+                 lambda xp, g, x, y: g / xp.square(1 + xp.abs(x)))
+TanhShrink = unary("TanhShrink", lambda xp, x: x - xp.tanh(x),  lambda xp, g, x, y: g * xp.square(x - y))
+Sinc = unary("Sinc",            _sinc,                           _sinc_vjp)
+
+
+def _one_axis(fn, axis, ndim):
+    require(fn, isinstance(axis, numbers.Integral), f"axis={axis!r} must be an integer",
+            exc=TypeError)
+    return normalize_axes(fn, axis, ndim)[0]
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along one axis, shifted by the max for stability."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def setup(self, x):
+        require(self, len(x) >= 1, "x must have at least 1 dimension, got a 0-d input")
+        self.axis = _one_axis(self, len(x) - 1 if self.axis is None else self.axis, len(x))
+        return x
+
+    def forward(self, xp, x):
+        y = x - x.max(axis=self.axis, keepdims=True)
+        xp.exp(y, out=y)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        y, gy_y = ys[0], gys[0] * ys[0]
+        return (gy_y - y * gy_y.sum(axis=self.axis, keepdims=True),)
+
+
+class LogSoftmax(Softmax):
+    """x - log(sum(exp(x))) along one axis, through the max-shifted log-sum-exp."""
+
+    def forward(self, xp, x):
+        y = x - x.max(axis=self.axis, keepdims=True)
+        y -= xp.log(xp.exp(y).sum(axis=self.axis, keepdims=True))
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        gy = gys[0]
+        return (gy - xp.exp(ys[0]) * gy.sum(axis=self.axis, keepdims=True),)
+
+
+class CReLU(Function):
+    """concat(relu(x), relu(-x)) along ``axis``, which doubles in size."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def setup(self, x):
+        self.axis = _one_axis(self, self.axis, len(x))
+        return x[:self.axis] + (2 * x[self.axis],) + x[self.axis + 1:]
+
+    def _halves(self, xp, x):
+        return xp.maximum(x, 0), xp.maximum(-x, 0)
+
+    def forward(self, xp, x):
+        return xp.concatenate(self._halves(xp, x), axis=self.axis)
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        g_pos, g_neg = xp.split(gys[0], [x.shape[self.axis]], axis=self.axis)
+        # NNabla counts x = 0 in the negative half (gradient -1 there)
+        return (g_pos * (x > 0) - g_neg * (x <= 0),)
+
+
+class CELU(CReLU):
+    """concat(elu(x), elu(-x)) along ``axis``, which doubles in size."""
+
+    def __init__(self, alpha, axis):
+        self.alpha = alpha
+        self.axis = axis
+
+    def _halves(self, xp, x):
+        return _elu(xp, x, self.alpha), _elu(xp, -x, self.alpha)
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        g_pos, g_neg = xp.split(gys[0], [x.shape[self.axis]], axis=self.axis)
+        return (_elu_vjp(xp, g_pos, x, self.alpha) - _elu_vjp(xp, g_neg, -x, self.alpha),)
+
+
+class PReLU(Function):
+    """x if x >= 0 else w * x, with one slope (w of size 1) or one per channel
+    (w of shape (C,), C = x.shape[base_axis])."""
+
+    def __init__(self, base_axis):
+        self.base_axis = base_axis
+
+    def setup(self, x, w):
+        require(self, -len(x) <= self.base_axis < len(x),
+                f"base_axis={self.base_axis} is out of range for x of shape {x}")
+        axis = self.base_axis % len(x)
+        shared = all(s == 1 for s in w)
+        require(self, shared or w == (x[axis],),
+                f"the slope x1 {w} must have one element or shape ({x[axis]},), "
+                f"the size of x {x} at base_axis={self.base_axis}")
+        self._slope_shape = () if shared else (x[axis],) + (1,) * (len(x) - axis - 1)
+        return x
+
+    def forward(self, xp, x, w):
+        return xp.where(x >= 0, x, w.reshape(self._slope_shape) * x)
+
+    def backward(self, xp, xs, ys, gys):
+        x, w = xs
+        gy = gys[0]
+        negative = x < 0
+        gx = gw = None
+        if self.need[0]:
+            gx = xp.where(negative, w.reshape(self._slope_shape) * gy, gy)
+        if self.need[1]:
+            gw = sum_to(xp, gy * x * negative, self._slope_shape).reshape(w.shape)
+        return gx, gw
+
+
+def sigmoid(x):
+    """Logistic sigmoid, y = 1 / (1 + exp(-x)).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in (0, 1), same shape.
+    """
+    return Sigmoid()(x)
+
+
+def swish(x):
+    """Swish (SiLU), y = x * sigmoid(x).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: same shape.
+    """
+    return Swish()(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent, y = tanh(x).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in (-1, 1), same shape.
+    """
+    return Tanh()(x)
+
+
+def relu(x, inplace=False):
+    """Rectified linear unit, y = max(x, 0) (gradient 0 at x = 0).
+
+    Args:
+        x (Variable): Input.
+        inplace (bool): Accepted for NNabla compatibility; a new array is always made.
+
+    Returns:
+        Variable: same shape.
+    """
+    return ReLU(inplace=inplace)(x)
+
+
+def leaky_relu(x, alpha=0.1, inplace=False):
+    """Leaky ReLU, y = x if x > 0 else alpha * x.
+
+    Args:
+        x (Variable): Input.
+        alpha (float): Slope of the negative side.
+        inplace (bool): Accepted for NNabla compatibility; a new array is always made.
+
+    Returns:
+        Variable: same shape.
+    """
+    return LeakyReLU(alpha=float(alpha), inplace=inplace)(x)
+
+
+def softmax(x, axis=None):
+    """Softmax along one axis, y_i = exp(x_i) / sum_j exp(x_j).
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis to normalise over; None means the last axis.
+
+    Returns:
+        Variable: non-negative values summing to 1 along ``axis``, same shape.
+    """
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=None):
+    """Log of softmax along one axis, y_i = x_i - log(sum_j exp(x_j)), computed stably.
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis to normalise over; None means the last axis.
+
+    Returns:
+        Variable: same shape.
+    """
+    return LogSoftmax(axis)(x)
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit, y = x if x >= 0 else alpha * (exp(x) - 1).
+
+    Args:
+        x (Variable): Input.
+        alpha (float): Scale of the negative side.
+
+    Returns:
+        Variable: same shape.
+    """
+    return ELU(alpha=float(alpha))(x)
+
+
+def selu(x, scale=1.05070098735548, alpha=1.673263242354377):
+    """Scaled ELU, y = scale * (x if x > 0 else alpha * (exp(x) - 1)).
+
+    Args:
+        x (Variable): Input.
+        scale (float): Output scale (lambda in the paper).
+        alpha (float): Scale of the negative side.
+
+    Returns:
+        Variable: same shape.
+    """
+    return SELU(scale=float(scale), alpha=float(alpha))(x)
+
+
+def crelu(x, axis=1):
+    """Concatenated ReLU, y = concat(relu(x), relu(-x)) along ``axis``.
+
+    Args:
+        x (Variable): Input.
+        axis (int): Concatenation axis; its size doubles.
+
+    Returns:
+        Variable: x's shape with ``axis`` doubled.
+    """
+    return CReLU(axis)(x)
+
+
+def celu(x, alpha=1.0, axis=1):
+    """Concatenated ELU, y = concat(elu(x, alpha), elu(-x, alpha)) along ``axis``.
+
+    Args:
+        x (Variable): Input.
+        alpha (float): Scale of the ELU's negative side.
+        axis (int): Concatenation axis; its size doubles.
+
+    Returns:
+        Variable: x's shape with ``axis`` doubled.
+    """
+    return CELU(float(alpha), axis)(x)
+
+
+def prelu(x0, x1, base_axis=1):
+    """Parametric ReLU, y = x0 if x0 >= 0 else x1 * x0, with a learnable slope.
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Slope: one element (shared), or shape (C,) with
+            C = x0.shape[base_axis] (one slope per channel).
+        base_axis (int): The channel axis of x0 for a per-channel slope.
+
+    Returns:
+        Variable: x0's shape.
+    """
+    return PReLU(base_axis)(x0, x1)
+
+
+def gelu(x):
+    """Gaussian error linear unit, tanh approximation:
+    y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: same shape.
+    """
+    return GELU()(x)
+
+
+def mish(x):
+    """Mish, y = x * tanh(softplus(x)).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: same shape.
+    """
+    return Mish()(x)
+
+
+def relu6(x):
+    """ReLU capped at 6, y = min(max(x, 0), 6) (gradient 1 only for 0 < x < 6).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in [0, 6], same shape.
+    """
+    return ReLU6()(x)
+
+
+def hard_sigmoid(x):
+    """Piecewise-linear sigmoid, y = clip(0.2 x + 0.5, 0, 1).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in [0, 1], same shape.
+    """
+    return HardSigmoid()(x)
+
+
+def hard_tanh(x):
+    """Piecewise-linear tanh, y = clip(x, -1, 1).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in [-1, 1], same shape.
+    """
+    return HardTanh()(x)
+
+
+def log_sigmoid(x):
+    """Log of the sigmoid, y = -log(1 + exp(-x)), computed without overflow.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: non-positive values, same shape.
+    """
+    return LogSigmoid()(x)
+
+
+def softplus(x, beta=1.0):
+    """Softplus, y = log(1 + exp(beta * x)) / beta, computed without overflow.
+
+    Args:
+        x (Variable): Input.
+        beta (float): Sharpness; larger values approach relu.
+
+    Returns:
+        Variable: positive values, same shape.
+    """
+    return SoftPlus(beta=float(beta))(x)
+
+
+def softsign(x):
+    """Softsign, y = x / (1 + |x|).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: values in (-1, 1), same shape.
+    """
+    return SoftSign()(x)
+
+
+def tanh_shrink(x):
+    """Tanh shrink, y = x - tanh(x).
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: same shape.
+    """
+    return TanhShrink()(x)
+
+
+def sinc(x):
+    """Unnormalised sinc, y = sin(x) / x, with y = 1 at x = 0.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: same shape.
+    """
+    return Sinc()(x)
