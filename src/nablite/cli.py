@@ -34,6 +34,9 @@ def main(argv=None):
     opts = parser.parse_args(argv)
     if opts.command == "train":
         from .train import train_tutorial_model
+        if opts.steps <= 0 or opts.batch_size <= 0:
+            parser.error(f"--steps and --batch-size must be positive, got {opts.steps} "
+                         f"and {opts.batch_size}")
         result = train_tutorial_model(opts.model, steps=opts.steps, batch_size=opts.batch_size,
                                       lr=opts.lr, seed=opts.seed,
                                       out=opts.out or os.path.join("runs", opts.model),

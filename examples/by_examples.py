@@ -1,0 +1,385 @@
+"""NNabla by examples (seed 000): logistic regression, MLP, CNN, Elman RNN and a
+siamese network on the 8x8 digits — the tutorial's code with only its imports
+changed (figures are saved as PNG files instead of shown inline).
+
+Run: python examples/by_examples.py [--steps N] [--out DIR] [--sections logreg,mlp,...]
+The same code also runs unchanged on NNabla's imports through `nablite run`.
+"""
+import argparse
+import os
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import nablite as nn  # noqa: E402
+import nablite.functions as F  # noqa: E402
+import nablite.parametric_functions as PF  # noqa: E402
+import nablite.solvers as S  # noqa: E402
+from nablite.monitor import tile_images  # noqa: E402
+from nablite.datasets import tiny_digits  # noqa: E402
+
+imshow_opt = dict(cmap='gray', interpolation='nearest')
+OUT = "runs/by_examples"
+history = {}
+
+
+def savefig(name):
+    plt.savefig(os.path.join(OUT, name))
+    plt.close("all")
+
+
+def logreg_forward(x):
+    with nn.parameter_scope("affine1"):
+        y = PF.affine(x, 10)
+    return y
+
+
+def logreg_loss(y, t):
+    loss = F.mean(F.softmax_cross_entropy(y, t))  # Softmax Xentropy fits multi-class classification problems
+    return loss
+
+
+def training(x, t, data, loss, steps, learning_rate, key):
+    solver = S.Sgd(learning_rate)
+    solver.set_parameters(nn.get_parameters())  # Set parameter variables to be updated.
+    for i in range(steps):
+        x.d, t.d = data.next()
+        loss.forward()
+        solver.zero_grad()  # Initialize gradients of all parameters to zero.
+        loss.backward()
+        solver.weight_decay(1e-5)  # Applying weight decay as an regularization
+        solver.update()
+        history.setdefault(key, []).append(float(loss.d))
+        if i % 100 == 0:  # Print for each 10 iterations
+            print(i, loss.d)
+
+
+def scale01(h):
+    return (h - h.min()) / (h.max() - h.min())
+
+
+def show_layers(x, hs, y, name, figsize):
+    num_plot = len(hs) + 2
+    gid = [1]
+
+    def imshow(img, title):
+        plt.subplot(num_plot, 1, gid[0])
+        gid[0] += 1
+        plt.title(title)
+        plt.imshow(img, **imshow_opt)
+        plt.axis('off')
+    plt.figure(figsize=figsize)
+    imshow(x.d[0, 0], 'x')
+    for hid, h in enumerate(hs):
+        d = h.d[0]
+        imshow(tile_images(d[:, None]) if d.ndim == 3 else scale01(d).reshape(-1, 8),
+               'h{}'.format(hid + 1))
+    imshow(scale01(y.d[0]).reshape(2, 5), 'y')
+    savefig(name)
+
+
+def section_logreg(digits, steps):
+    data = tiny_digits.data_iterator_tiny_digits(digits, batch_size=64, shuffle=True)
+    img, label = data.next()
+    plt.imshow(tile_images(img), **imshow_opt)
+    savefig("minibatch.png")
+    print("labels: {}".format(label.reshape(8, 8)))
+    print("Label shape: {}".format(label.shape))
+
+    # Static graph
+    x = nn.Variable(img.shape)  # Define an image variable
+    with nn.parameter_scope("affine1"):
+        y = PF.affine(x, 10)  # Output is 10 class
+    t = nn.Variable(label.shape)  # Define an target variable
+    loss = F.mean(F.softmax_cross_entropy(y, t))
+    print(x.shape, y.shape, t.shape, loss.shape)
+    x.d = img
+    t.d = label
+    loss.forward()
+    print("Prediction score of 0-th image: {}".format(y.d[0]))
+    print("Loss: {}".format(loss.d))
+    print(nn.get_parameters())
+    for param in nn.get_parameters().values():
+        param.grad.zero()
+    loss.backward()
+    for name, param in nn.get_parameters().items():
+        print(name, param.shape, param.g.flat[:20])  # Showing first 20.
+
+    learning_rate = 1e-3
+    training(x, t, data, loss, steps, learning_rate, "logreg")
+
+    x.d, t.d = data.next()
+    y.forward()  # You can execute a sub graph.
+    plt.imshow(tile_images(x.d), **imshow_opt)
+    savefig("logreg_prediction.png")
+    print("prediction:")
+    print(y.d.argmax(axis=1).reshape(8, 8))
+    history["logreg_accuracy"] = float(np.mean(y.d.argmax(axis=1) == t.d.ravel()))
+
+    # Dynamic graph
+    x = nn.Variable(img.shape)
+    t = nn.Variable(label.shape)
+    x.d, t.d = data.next()
+    with nn.auto_forward():  # Graph are executed
+        y = logreg_forward(x)
+        loss = logreg_loss(y, t)
+    print("Loss: {}".format(loss.d))
+    history["logreg_dynamic_loss"] = float(loss.d)
+    solver = S.Sgd(learning_rate)
+    solver.set_parameters(nn.get_parameters())
+    solver.zero_grad()
+    loss.backward()
+    return data, img
+
+
+def mlp(x, hidden=[16, 32, 16]):
+    hs = []
+    with nn.parameter_scope("mlp"):  # Parameter scope can be nested
+        h = x
+        for hid, hsize in enumerate(hidden):
+            with nn.parameter_scope("affine{}".format(hid + 1)):
+                h = F.tanh(PF.affine(h, hsize))
+                hs.append(h)
+        with nn.parameter_scope("classifier"):
+            y = PF.affine(h, 10)
+    return y, hs
+
+
+def section_mlp(data, img, steps):
+    nn.clear_parameters()  # Clear all parameters
+    x = nn.Variable(img.shape)
+    t = nn.Variable((img.shape[0], 1))
+    y, hs = mlp(x)
+    loss = logreg_loss(y, t)
+    training(x, t, data, loss, steps, 1e-2, "mlp")
+    show_layers(x, hs, y, "mlp_layers.png", (2, 5))
+
+
+def cnn(x):
+    with nn.parameter_scope("cnn"):  # Parameter scope can be nested
+        with nn.parameter_scope("conv1"):
+            c1 = F.tanh(PF.batch_normalization(
+                PF.convolution(x, 4, (3, 3), pad=(1, 1), stride=(2, 2))))
+        with nn.parameter_scope("conv2"):
+            c2 = F.tanh(PF.batch_normalization(
+                PF.convolution(c1, 8, (3, 3), pad=(1, 1))))
+            c2 = F.average_pooling(c2, (2, 2))
+        with nn.parameter_scope("fc3"):
+            fc3 = F.tanh(PF.affine(c2, 32))
+        with nn.parameter_scope("classifier"):
+            y = PF.affine(fc3, 10)
+    return y, [c1, c2, fc3]
+
+
+def section_cnn(data, img, steps):
+    from nablite.ext_utils import get_extension_context
+    nn.clear_parameters()
+    ctx = get_extension_context('cpu')  # the tutorial's 'cudnn' needs a GPU and CuPy
+    print("Context: {}".format(ctx))
+    nn.set_default_context(ctx)
+    x = nn.Variable(img.shape)
+    t = nn.Variable((img.shape[0], 1))
+    y, hs = cnn(x)
+    loss = logreg_loss(y, t)
+    training(x, t, data, loss, steps, 1e-1, "cnn")
+    show_layers(x, hs, y, "cnn_layers.png", (2, 8))
+    # training accuracy over the whole set, with the graph of the last mini-batch size
+    correct = total = 0
+    for _ in range(digits_batches(data)):
+        x.d, t.d = data.next()
+        y.forward()
+        correct += int(np.sum(y.d.argmax(axis=1) == t.d.ravel()))
+        total += t.shape[0]
+    history["cnn_accuracy"] = correct / total
+    path_cnn_params = os.path.join(OUT, "tmp.params.cnn.h5")
+    nn.save_parameters(path_cnn_params)
+    return path_cnn_params
+
+
+def digits_batches(data):
+    return max(data.size // data.batch_size, 1)
+
+
+def rnn(xs, h0, hidden=32):
+    hs = []
+    with nn.parameter_scope("rnn"):
+        h = h0
+        # Time step loop
+        for x in xs:
+            # Note: Parameter scopes are reused over time
+            # which means parameters are shared over time.
+            with nn.parameter_scope("x2h"):
+                x2h = PF.affine(x, hidden, with_bias=False)
+            with nn.parameter_scope("h2h"):
+                h2h = PF.affine(h, hidden)
+            h = F.tanh(x2h + h2h)
+            hs.append(h)
+        with nn.parameter_scope("classifier"):
+            y = PF.affine(h, 10)
+    return y, hs
+
+
+def split_grid4(x):
+    x0 = x[..., :4, :4]
+    x1 = x[..., :4, 4:]
+    x2 = x[..., 4:, :4]
+    x3 = x[..., 4:, 4:]
+    return x0, x1, x2, x3
+
+
+def section_rnn(data, img, steps):
+    nn.clear_parameters()
+    hidden = 32
+    seq_img = split_grid4(img)
+    seq_x = [nn.Variable(subimg.shape) for subimg in seq_img]
+    h0 = nn.Variable((img.shape[0], hidden))  # Initial hidden state.
+    y, hs = rnn(seq_x, h0, hidden)
+    t = nn.Variable((img.shape[0], 1))
+    loss = logreg_loss(y, t)
+    solver = S.Sgd(1e-1)
+    solver.set_parameters(nn.get_parameters())  # Set parameter variables to be updated.
+    for i in range(steps):
+        minibatch = data.next()
+        img, t.d = minibatch
+        seq_img = split_grid4(img)
+        h0.d = 0  # Initialize as 0
+        for x, subimg in zip(seq_x, seq_img):
+            x.d = subimg
+        loss.forward()
+        solver.zero_grad()  # Initialize gradients of all parameters to zero.
+        loss.backward()
+        solver.weight_decay(1e-5)  # Applying weight decay as an regularization
+        solver.update()
+        history.setdefault("rnn", []).append(float(loss.d))
+        if i % 100 == 0:  # Print for each 10 iterations
+            print(i, loss.d)
+    show_layers(seq_x[0], hs, y, "rnn_layers.png", (2, 8))
+
+
+def cnn_embed(x, test=False):
+    # Note: Identical configuration with the CNN example above.
+    # Parameters pretrained in the above CNN example are used.
+    with nn.parameter_scope("cnn"):
+        with nn.parameter_scope("conv1"):
+            c1 = F.tanh(PF.batch_normalization(PF.convolution(x, 4, (3, 3), pad=(1, 1), stride=(2, 2)), batch_stat=not test))
+        with nn.parameter_scope("conv2"):
+            c2 = F.tanh(PF.batch_normalization(PF.convolution(c1, 8, (3, 3), pad=(1, 1)), batch_stat=not test))
+            c2 = F.average_pooling(c2, (2, 2))
+        with nn.parameter_scope("fc3"):
+            fc3 = PF.affine(c2, 32)
+    # Additional affine for map into 2D.
+    with nn.parameter_scope("embed2d"):
+        embed = PF.affine(c2, 2)
+    return embed, [c1, c2, fc3]
+
+
+def siamese_loss(e0, e1, t, margin=1.0, eps=1e-4):
+    dist = F.sum(F.squared_error(e0, e1), axis=1)  # Squared distance
+    # Contrastive loss
+    sim_cost = t * dist
+    dissim_cost = (1 - t) * \
+        (F.maximum_scalar(margin - (dist + eps) ** (0.5), 0) ** 2)
+    return F.mean(sim_cost + dissim_cost)
+
+
+def section_siamese(digits, data, img, path_cnn_params, steps):
+    nn.clear_parameters()
+    # Loading CNN pretrained parameters.
+    _ = nn.load_parameters(path_cnn_params)
+    x0 = nn.Variable(img.shape)
+    x1 = nn.Variable(img.shape)
+    t = nn.Variable((img.shape[0],))  # Same class or not
+    e0, hs0 = cnn_embed(x0)
+    e1, hs1 = cnn_embed(x1)  # NOTE: parameters are shared
+    loss = siamese_loss(e0, e1, t)
+
+    def training_siamese(steps):
+        for i in range(steps):
+            minibatchs = []
+            for _ in range(2):
+                minibatch = data.next()
+                minibatchs.append((minibatch[0].copy(), minibatch[1].copy()))
+            x0.d, label0 = minibatchs[0]
+            x1.d, label1 = minibatchs[1]
+            t.d = (label0 == label1).astype(int).flat
+            loss.forward()
+            solver.zero_grad()  # Initialize gradients of all parameters to zero.
+            loss.backward()
+            solver.weight_decay(1e-5)  # Applying weight decay as an regularization
+            solver.update()
+            history.setdefault("siamese", []).append(float(loss.d))
+            if i % 100 == 0:  # Print for each 10 iterations
+                print(i, loss.d)
+
+    learning_rate = 1e-2
+    solver = S.Sgd(learning_rate)
+    with nn.parameter_scope("embed2d"):
+        # Only 2d embedding affine will be updated.
+        solver.set_parameters(nn.get_parameters())
+    training_siamese(steps)
+    # Decay learning rate
+    solver.set_learning_rate(solver.learning_rate() * 0.1)
+    history["siamese_lr"] = solver.learning_rate()
+    training_siamese(steps)
+
+    all_image = digits.images[:512, None]
+    all_label = digits.target[:512]
+    x_all = nn.Variable(all_image.shape)
+    x_all.d = all_image
+    with nn.auto_forward():
+        embed, _ = cnn_embed(x_all, test=True)
+    plt.figure(figsize=(16, 9))
+    for i in range(10):
+        c = plt.cm.Set1(i / 10.)
+        plt.plot(embed.d[all_label == i, 0].flatten(), embed.d[
+                 all_label == i, 1].flatten(), '.', c=c)
+    plt.legend(map(str, range(10)))
+    plt.grid()
+    savefig("siamese_embedding.png")
+
+
+SECTIONS = ["logreg", "mlp", "cnn", "rnn", "siamese"]
+
+
+def main(out="runs/by_examples", steps=1000, sections=SECTIONS, seed=0):
+    global OUT
+    OUT = out
+    os.makedirs(out, exist_ok=True)
+    history.clear()
+    np.random.seed(seed)
+    nn.seed(seed)
+    nn.clear_parameters()
+    digits = tiny_digits.load_digits(n_class=10)
+    tiny_digits.plot_stats(digits)
+    savefig("digits.png")
+    data, img = section_logreg(digits, steps)
+    if "mlp" in sections:
+        section_mlp(data, img, steps)
+    params = None
+    if "cnn" in sections or "siamese" in sections:
+        params = section_cnn(data, img, steps)
+    if "rnn" in sections:
+        section_rnn(data, img, steps)
+    if "siamese" in sections:
+        section_siamese(digits, data, img, params, 2 * steps)
+    for key in ("logreg", "mlp", "cnn", "rnn", "siamese"):
+        if key in history:
+            plt.figure()
+            plt.plot(history[key])
+            plt.title(f"{key}: training loss")
+            plt.xlabel("iteration")
+            savefig(f"{key}_loss.png")
+    return history
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=OUT)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--sections", default=",".join(SECTIONS))
+    opts = p.parse_args()
+    main(opts.out, opts.steps, opts.sections.split(","))
+    if "cnn_accuracy" in history:
+        print("CNN training accuracy: {:.2%}".format(history["cnn_accuracy"]))
