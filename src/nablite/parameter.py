@@ -5,6 +5,7 @@
 first use, so calling the same layer again in the same scope shares weights.
 """
 import contextlib
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -182,3 +183,75 @@ def no_grad(no_grad_=True):
         yield
     finally:
         _no_grad = previous
+
+
+def save_parameters(path, params=None, extension=None):
+    """Save parameters to ``path`` in NNabla's format (``.h5`` or ``.protobuf``).
+
+    The write is atomic: a crash leaves the previous file intact.
+
+    Args:
+        path (str or file object): Destination; the format follows its extension.
+        params (dict): ``key -> Variable`` (default: ``get_parameters(grad_only=False)``).
+        extension (str): The format when ``path`` is a file object.
+    """
+    from . import _param_io
+    from .logger import logger
+    params = get_parameters(grad_only=False) if params is None else params
+    _param_io.save_parameters(path, params, extension)
+    logger.info(f"Parameter save ({_ext_of(path, extension)}): {path}")
+
+
+def load_parameters(path, proto=None, needs_proto=False, extension=".nntxt"):
+    """Load parameters from ``.h5``, ``.protobuf``, ``.nntxt``/``.prototxt`` or ``.nnp``.
+
+    Keys are registered relative to the current scope; missing parameters are
+    created with the stored ``need_grad``. The file is read and checked in full
+    before anything changes, so a missing, corrupt or mismatching file
+    (FileNotFoundError / ValueError) leaves the current parameters untouched.
+
+    Args:
+        path (str or file object): The file.
+        proto: An ``NNablaProtoBuf`` to merge the file's parameters into.
+        needs_proto (bool): Also fill the returned proto when reading ``.h5``.
+        extension (str): The format when ``path`` is a file object.
+
+    Returns:
+        NNablaProtoBuf: the parsed message (parameters included).
+    """
+    from . import _param_io
+    from .logger import logger
+    items, parsed = _param_io.read_parameters(path, extension)
+    _assign_parameters(items, f"load_parameters({path!r})")
+    if needs_proto and not parsed.parameter:
+        _param_io.params_to_proto(items, parsed)
+    if proto is not None:
+        proto.MergeFromString(parsed.SerializeToString())
+        parsed = proto
+    logger.info(f"Parameter load ({_ext_of(path, extension)}): {path}")
+    return parsed
+
+
+def set_parameter_from_proto(proto):
+    """Create or overwrite parameters from the ``proto.parameter`` entries."""
+    from . import _param_io
+    _assign_parameters(_param_io.proto_parameters(proto), "set_parameter_from_proto")
+
+
+def _ext_of(path, extension):
+    if isinstance(path, (str, os.PathLike)):
+        return os.path.splitext(os.fspath(path))[1] or extension
+    return extension
+
+
+def _assign_parameters(items, where):
+    """Register (key, array, need_grad) items; all shapes are checked before any write."""
+    for key, arr, _ in items:
+        old = get_parameter(key)
+        if old is not None and old.shape != arr.shape:
+            raise ValueError(f"{where}: {scope_path(key)!r} exists with shape {old.shape}, "
+                             f"the file has {arr.shape}; no parameter was changed "
+                             "(use nn.clear_parameters() or another parameter_scope)")
+    for key, arr, need_grad in items:
+        param = get_parameter_or_create(key, arr.shape, need_grad=need_grad)
+        param.d = arr

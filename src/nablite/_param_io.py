@@ -1,0 +1,305 @@
+"""Parameter and solver-state files, in NNabla's layouts (core.md §5, solvers.md §4).
+
+Parameters:  ``.h5`` (one dataset per key with ``need_grad``/``index`` attributes),
+             ``.protobuf`` (binary ``NNablaProtoBuf``), ``.nntxt``/``.prototxt``
+             (its text form) and ``.nnp`` (a zip holding those).
+Solver states: ``.h5`` (a group per parameter: ``t`` and one dataset per state),
+             ``.protobuf`` (binary ``Optimizer``), ``.nntxt``/``.prototxt`` (text).
+
+Writes are atomic: the file is written next to its destination under a
+temporary name, flushed to disk and renamed over it, so a crash leaves either
+the old file or the new one. Reads parse and validate everything before a
+single parameter changes. h5py is an optional dependency (``nablite[io]``);
+the protobuf formats need no extra package (see nnabla_pb2.py).
+"""
+import io
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+from . import nnabla_pb2
+
+PARAM_EXTENSIONS = (".h5", ".protobuf", ".nntxt", ".prototxt", ".nnp")
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading or writing .h5 files needs h5py: "
+                          "pip install nablite[io]  (or pip install h5py)") from None
+    return h5py
+
+
+def _extension(path, extension, fn):
+    if isinstance(path, (str, os.PathLike)):
+        ext = os.path.splitext(os.fspath(path))[1].lower()
+        return ext if ext else (extension or "")
+    if extension is None:
+        raise ValueError(f"{fn}: give extension= ('.h5' or '.protobuf') when path is a file object")
+    return extension if extension.startswith(".") else "." + extension
+
+
+def atomic_write(path, write):
+    """Run ``write(tmp_path)``, flush the result to disk and rename it onto ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    try:  # make the rename itself durable; not possible on every platform
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _write_target(path, extension, fn, write_file):
+    """Write with ``write_file(file_or_path)`` atomically to a path, or into a file object."""
+    if isinstance(path, (str, os.PathLike)):
+        atomic_write(path, write_file)
+    else:
+        write_file(path)
+
+
+def _open_error(path, fn):
+    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
+        raise FileNotFoundError(f"{fn}: no such file: {os.fspath(path)!r}")
+
+
+# -- parameters ----------------------------------------------------------------
+def save_parameters(path, params, extension=None):
+    """Write ``params`` (OrderedDict key -> Variable) as ``.h5`` or ``.protobuf``."""
+    ext = _extension(path, extension, "save_parameters")
+    items = [(k, np.ascontiguousarray(v.d), bool(v.need_grad)) for k, v in params.items()]
+    if ext == ".h5":
+        h5py = _h5py()
+
+        def write(target):
+            with h5py.File(target, "w") as f:
+                for i, (key, arr, need_grad) in enumerate(items):
+                    ds = f.create_dataset(key, data=arr)
+                    ds.attrs["need_grad"] = need_grad
+                    ds.attrs["index"] = i
+    elif ext == ".protobuf":
+        proto = params_to_proto(items)
+        data = proto.SerializeToString()
+
+        def write(target):
+            if isinstance(target, str):
+                with open(target, "wb") as f:
+                    f.write(data)
+            else:
+                target.write(data)
+    else:
+        raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
+                         "use '.h5' or '.protobuf'")
+    _write_target(path, extension, "save_parameters", write)
+
+
+def params_to_proto(items, proto=None):
+    """An NNablaProtoBuf with one Parameter per (key, array, need_grad)."""
+    proto = nnabla_pb2.NNablaProtoBuf() if proto is None else proto
+    for key, arr, need_grad in items:
+        p = proto.parameter.add()
+        p.variable_name = key
+        p.shape.dim.extend(int(s) for s in arr.shape)
+        p.data.extend(np.asarray(arr, np.float32).ravel().tolist())
+        p.need_grad = need_grad
+    return proto
+
+
+def read_parameters(path, extension=".nntxt"):
+    """Parse a parameter file: (list of (key, float32 array, need_grad), NNablaProtoBuf)."""
+    fn = "load_parameters"
+    _open_error(path, fn)
+    ext = _extension(path, extension, fn)
+    try:
+        if ext == ".h5":
+            return _read_h5_params(path), nnabla_pb2.NNablaProtoBuf()
+        if ext in (".protobuf", ".nntxt", ".prototxt"):
+            data = _read_bytes(path)
+            proto = nnabla_pb2.NNablaProtoBuf()
+            if ext == ".protobuf":
+                proto.ParseFromString(data)
+            else:
+                nnabla_pb2.merge_text(data.decode("utf-8"), proto)
+            return proto_parameters(proto, fn), proto
+        if ext == ".nnp":
+            return _read_nnp(path)
+    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError,
+            zipfile.BadZipFile) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<file object>"
+        raise ValueError(f"{fn}: cannot read {name!r} as {ext} ({type(e).__name__}: {e}); "
+                         "the file is missing parts or corrupt. No parameter was changed.") from e
+    raise ValueError(f"{fn}: unsupported extension {ext!r}; use one of {PARAM_EXTENSIONS}")
+
+
+def _read_bytes(path):
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as f:
+            return f.read()
+    data = path.read()
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _read_h5_params(path):
+    h5py = _h5py()
+    found = []
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                index = int(obj.attrs.get("index", len(found)))
+                found.append((index, name, np.array(obj[()]), bool(obj.attrs.get("need_grad", True))))
+        f.visititems(visit)
+    found.sort(key=lambda item: item[0])
+    return [(name, arr, need_grad) for _, name, arr, need_grad in found]
+
+
+def proto_parameters(proto, fn="set_parameter_from_proto"):
+    """(key, float32 array, need_grad) for each ``proto.parameter`` entry, validated."""
+    out = []
+    for p in proto.parameter:
+        shape = tuple(int(d) for d in p.shape.dim)
+        data = np.asarray(p.data, dtype=np.float32)
+        if data.size != int(np.prod(shape, dtype=np.int64)):
+            raise ValueError(f"{fn}: parameter {p.variable_name!r} has {data.size} values "
+                             f"but shape {shape}")
+        out.append((p.variable_name, data.reshape(shape), bool(p.need_grad)))
+    return out
+
+
+def _read_nnp(path):
+    items, proto = [], nnabla_pb2.NNablaProtoBuf()
+    with zipfile.ZipFile(path if isinstance(path, (str, os.PathLike)) else path) as z:
+        for name in z.namelist():
+            ext = os.path.splitext(name)[1].lower()
+            if ext in (".nntxt", ".prototxt"):
+                nnabla_pb2.merge_text(z.read(name).decode("utf-8"), proto)
+        items.extend(proto_parameters(proto, "load_parameters"))
+        for name in z.namelist():
+            ext = os.path.splitext(name)[1].lower()
+            if ext == ".protobuf":
+                part = nnabla_pb2.NNablaProtoBuf()
+                part.ParseFromString(z.read(name))
+                items.extend(proto_parameters(part, "load_parameters"))
+            elif ext == ".h5":
+                items.extend(_read_h5_params(io.BytesIO(z.read(name))))
+    return items, proto
+
+
+# -- solver states ---------------------------------------------------------------
+# A state record is OrderedDict key -> (t, OrderedDict state name -> array).
+def save_states(path, records):
+    ext = _extension(path, None, "save_states") if isinstance(path, (str, os.PathLike)) \
+        else ".h5"
+    if ext == ".h5":
+        h5py = _h5py()
+
+        def write(target):
+            with h5py.File(target, "w") as f:
+                for i, (key, (t, arrays)) in enumerate(records.items()):
+                    group = f.create_group(key)
+                    group.attrs["index"] = i
+                    group.create_dataset("t", data=np.int64(t))
+                    for j, (name, arr) in enumerate(arrays.items()):
+                        ds = group.create_dataset(name, data=np.asarray(arr, np.float32))
+                        ds.attrs["index"] = j
+    elif ext == ".protobuf":
+        data = states_to_optimizer(records, nnabla_pb2.Optimizer()).SerializeToString()
+
+        def write(target):
+            with open(target, "wb") as f:
+                f.write(data)
+    else:
+        raise ValueError(f"save_states: unsupported extension {ext!r} of {path!r}; "
+                         "use '.h5' or '.protobuf'")
+    _write_target(path, None, "save_states", write)
+
+
+def load_states(path):
+    fn = "load_states"
+    _open_error(path, fn)
+    ext = _extension(path, None, fn)
+    if ext == ".nnp":
+        raise NotImplementedError("load_states: .nnp files hold no solver states")
+    try:
+        if ext == ".h5":
+            return _read_h5_states(path)
+        if ext in (".protobuf", ".nntxt", ".prototxt"):
+            data = _read_bytes(path)
+            opt = nnabla_pb2.Optimizer()
+            if ext == ".protobuf":
+                opt.ParseFromString(data)
+            else:
+                nnabla_pb2.merge_text(data.decode("utf-8"), opt)
+            return states_from_optimizer(opt)
+    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
+        raise ValueError(f"{fn}: cannot read {os.fspath(path)!r} as {ext} "
+                         f"({type(e).__name__}: {e}); no state was changed.") from e
+    raise ValueError(f"{fn}: unsupported extension {ext!r}; use .h5, .protobuf or .nntxt")
+
+
+def _read_h5_states(path):
+    h5py = _h5py()
+    groups = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset):
+                return
+            key, _, leaf = name.rpartition("/")
+            entry = groups.setdefault(key, [int(obj.parent.attrs.get("index", len(groups))),
+                                            0, []])
+            if leaf == "t":
+                entry[1] = int(obj[()])
+            else:
+                entry[2].append((int(obj.attrs.get("index", 0)), leaf, np.array(obj[()])))
+        f.visititems(visit)
+    records = OrderedDict()
+    for key, (_, t, arrays) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        records[key] = (t, OrderedDict((n, a) for _, n, a in sorted(arrays, key=lambda x: x[0])))
+    return records
+
+
+def states_to_optimizer(records, optimizer):
+    for key, (t, arrays) in records.items():
+        state = optimizer.solver.states[key]
+        state.t = int(t)
+        for name, arr in arrays.items():
+            sp = state.state_parameter[name]
+            arr = np.asarray(arr, np.float32)
+            sp.shape.dim.extend(int(s) for s in arr.shape)
+            sp.data.extend(arr.ravel().tolist())
+    return optimizer
+
+
+def states_from_optimizer(optimizer):
+    records = OrderedDict()
+    for key, state in optimizer.solver.states.items():
+        arrays = OrderedDict()
+        for name, sp in state.state_parameter.items():
+            shape = tuple(int(d) for d in sp.shape.dim)
+            data = np.asarray(sp.data, np.float32)
+            if data.size != int(np.prod(shape, dtype=np.int64)):
+                raise ValueError(f"state {name!r} of {key!r} has {data.size} values "
+                                 f"but shape {shape}")
+            arrays[name] = data.reshape(shape)
+        records[key] = (int(state.t), arrays)
+    return records

@@ -1,0 +1,406 @@
+"""Solvers (``import nablite.solvers as S``): NNabla's 18 update rules.
+
+Each class states its constructor (NNabla's exact signature), the names of its
+state arrays and an ``_update(w, g, s, t)`` that changes ``w`` in place, with
+``t`` the parameter's step count after this update (1 on the first). The base
+class ``Solver`` (solver.py) does everything else. ``self.lr`` is the current
+learning rate (``alpha``/``eta`` for the solvers that call it so), ``self.lr0``
+its constructor value and ``self._decay`` the fused weight-decay rate of this
+update. Typical use::
+
+    solver = S.Adam(alpha=1e-3)
+    solver.set_parameters(nn.get_parameters())
+    for x, t in data:
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.weight_decay(1e-4)
+        solver.update()
+"""
+import math
+
+import numpy as np
+
+from .solver import (Solver, SolverState, set_solver_post_hook,  # noqa: F401
+                     set_solver_pre_hook, unset_solver_post_hook, unset_solver_pre_hook)
+
+__all__ = ["Solver", "SolverState", "Sgd", "SgdW", "Momentum", "Lars", "Nesterov",
+           "Adadelta", "Adagrad", "AdaBelief", "RMSprop", "RMSpropGraves", "Adam", "AdamW",
+           "AdaBound", "Adamax", "AMSGRAD", "AMSBound", "Lamb", "Lion"]
+
+
+def _moments(s, g, beta1, beta2, m="mean", v="var"):
+    """Exponential moving averages of g and g**2, in place."""
+    s[m] *= beta1
+    s[m] += (1 - beta1) * g
+    s[v] *= beta2
+    s[v] += (1 - beta2) * (g * g)
+    return s[m], s[v]
+
+
+def _adam_rate(alpha, beta1, beta2, t):
+    """Adam's bias-corrected step size alpha * sqrt(1 - beta2^t) / (1 - beta1^t)."""
+    return alpha * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+
+
+def _norm(a):
+    flat = a.reshape(-1)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+class Sgd(Solver):
+    """Stochastic gradient descent: w -= lr * g."""
+
+    def __init__(self, lr=0.001):
+        super().__init__(lr=lr)
+
+    def _update(self, w, g, s, t):
+        w -= self.lr * g
+
+
+class SgdW(Solver):
+    """SGD with momentum and decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    m = momentum * m + lr * g;  w -= m + (lr / lr0) * decay * w.
+    """
+
+    _state_names = ("m",)
+    _fused, _decay_arg = True, "wd"
+
+    def __init__(self, lr=0.001, momentum=0.9, wd=0.0001):
+        super().__init__(lr=lr, momentum=momentum, wd=wd)
+
+    def _update(self, w, g, s, t):
+        m = s["m"]
+        m *= self.momentum
+        m += self.lr * g
+        decay = self.lr / self.lr0 * self._decay if self.lr0 else 0.0
+        w -= m + decay * w if decay else m
+
+
+class Momentum(Solver):
+    """SGD with momentum: m = momentum * m + lr * g;  w -= m."""
+
+    _state_names = ("m",)
+
+    def __init__(self, lr=0.001, momentum=0.9):
+        super().__init__(lr=lr, momentum=momentum)
+
+    def _update(self, w, g, s, t):
+        m = s["m"]
+        m *= self.momentum
+        m += self.lr * g
+        w -= m
+
+
+class Lars(Solver):
+    """Layer-wise adaptive rate scaling (You et al., 2017), weight decay fused.
+
+    The local rate lr * coefficient * |w| / (|g| + decay * |w|) scales a
+    momentum step on g + decay * w.
+    """
+
+    _state_names = ("v",)
+    _fused = True
+
+    def __init__(self, lr=0.001, momentum=0.9, coefficient=0.001, eps=1e-06):
+        super().__init__(lr=lr, momentum=momentum, coefficient=coefficient, eps=eps)
+
+    def _update(self, w, g, s, t):
+        decay, eps = self._decay, self.eps
+        g_norm, w_norm = _norm(g), _norm(w)
+        x = g_norm + decay * w_norm
+        if x < eps:
+            x += eps
+        local_lr = self.lr if w_norm < eps else self.lr * self.coefficient * w_norm / x
+        v = s["v"]
+        v *= self.momentum
+        v += local_lr * (g + decay * w)
+        w -= v
+
+
+class Nesterov(Solver):
+    """Nesterov accelerated gradient: m' = mu * m - lr * g;  w += -mu * m + (1 + mu) * m'."""
+
+    _state_names = ("m",)
+
+    def __init__(self, lr=0.001, momentum=0.9):
+        super().__init__(lr=lr, momentum=momentum)
+
+    def _update(self, w, g, s, t):
+        m, mu = s["m"], self.momentum
+        w -= mu * m
+        m *= mu
+        m -= self.lr * g
+        w += (1 + mu) * m
+
+
+class Adadelta(Solver):
+    """Adadelta (Zeiler, 2012): steps scaled by RMS(past steps) / RMS(gradients)."""
+
+    _state_names = ("e_sqr_grad", "e_sqr_delta")
+
+    def __init__(self, lr=1.0, decay=0.95, eps=1e-06):
+        super().__init__(lr=lr, decay=decay, eps=eps)
+
+    def _update(self, w, g, s, t):
+        rho, eps = self.decay, self.eps
+        e_g, e_d = s["e_sqr_grad"], s["e_sqr_delta"]
+        e_g *= rho
+        e_g += (1 - rho) * (g * g)
+        delta = np.sqrt((e_d + eps) / (e_g + eps)) * g
+        e_d *= rho
+        e_d += (1 - rho) * (delta * delta)
+        w -= self.lr * delta
+
+
+class Adagrad(Solver):
+    """Adagrad (Duchi et al., 2011): v += g**2;  w -= lr * g / (sqrt(v) + eps)."""
+
+    _state_names = ("v",)
+
+    def __init__(self, lr=0.01, eps=1e-08):
+        super().__init__(lr=lr, eps=eps)
+
+    def _update(self, w, g, s, t):
+        v = s["v"]
+        v += g * g
+        w -= self.lr * g / (np.sqrt(v) + self.eps)
+
+
+class AdaBelief(Solver):
+    """AdaBelief (Zhuang et al., 2020): Adam whose second moment tracks (g - m)**2.
+
+    Options: amsgrad (running max of that moment), weight_decouple (decay
+    applied to w inside the update, fused; else weight_decay() adds to g),
+    fixed_decay (decay not scaled by alpha), rectify (RAdam's variance rectification).
+    """
+
+    _lr_name, _decay_arg = "alpha", "wd"
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, wd=0.0, amsgrad=False,
+                 weight_decouple=False, fixed_decay=False, rectify=False):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps, wd=wd, amsgrad=amsgrad,
+                         weight_decouple=weight_decouple, fixed_decay=fixed_decay,
+                         rectify=rectify)
+        self._fused = self.weight_decouple
+        self._state_names = ("mean", "var", "s_max") if amsgrad else ("mean", "var")
+
+    def _update(self, w, g, s, t):
+        b1, b2, eps, alpha = self.beta1, self.beta2, self.eps, self.lr
+        m, var = s["mean"], s["var"]
+        m *= b1
+        m += (1 - b1) * g
+        diff = g - m
+        var *= b2
+        var += (1 - b2) * (diff * diff)
+        if self.weight_decouple:
+            w *= 1 - (self._decay if self.fixed_decay else self._decay * alpha)
+        if self.amsgrad:
+            s_hat = s["s_max"]
+            np.maximum(s_hat, var, out=s_hat)
+            s_hat += eps
+        else:
+            var += eps
+            s_hat = var
+        rate = 1.0
+        if self.rectify:
+            rho_inf = 2 / (1 - b2) - 1
+            rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+            if rho_t <= 4:
+                w -= alpha * m
+                return
+            rate = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        alpha_t = alpha * rate / (1 - b1 ** t)
+        w -= alpha_t * m / (np.sqrt(s_hat) / math.sqrt(1 - b2 ** t) + eps)
+
+
+class RMSprop(Solver):
+    """RMSprop (Tieleman & Hinton, 2012): v = decay * v + (1 - decay) * g**2."""
+
+    _state_names = ("v",)
+
+    def __init__(self, lr=0.001, decay=0.9, eps=1e-08):
+        super().__init__(lr=lr, decay=decay, eps=eps)
+
+    def _update(self, w, g, s, t):
+        v = s["v"]
+        v *= self.decay
+        v += (1 - self.decay) * (g * g)
+        w -= self.lr * g / (np.sqrt(v) + self.eps)
+
+
+class RMSpropGraves(Solver):
+    """RMSprop of Graves (2013): normalizes by the running variance of g, with momentum."""
+
+    _state_names = ("n", "g", "d")
+
+    def __init__(self, lr=0.0001, decay=0.95, momentum=0.9, eps=0.0001):
+        super().__init__(lr=lr, decay=decay, momentum=momentum, eps=eps)
+
+    def _update(self, w, g, s, t):
+        rho = self.decay
+        n, g_avg, d = s["n"], s["g"], s["d"]
+        n *= rho
+        n += (1 - rho) * (g * g)
+        g_avg *= rho
+        g_avg += (1 - rho) * g
+        d *= self.momentum
+        d -= self.lr * g / np.sqrt(n - g_avg * g_avg + self.eps)
+        w += d
+
+
+class Adam(Solver):
+    """Adam (Kingma & Ba, 2014). mean, var: running moments of g and g**2."""
+
+    _lr_name, _state_names = "alpha", ("mean", "var")
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2)
+        w -= _adam_rate(self.lr, self.beta1, self.beta2, t) * m / (np.sqrt(v) + self.eps)
+
+
+class AdamW(Solver):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), fused.
+
+    w -= alpha_t * m / (sqrt(v) + eps) + (alpha / alpha0) * decay * w.
+    """
+
+    _lr_name, _state_names = "alpha", ("mean", "var")
+    _fused, _decay_arg = True, "wd"
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, wd=0.0001):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps, wd=wd)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2)
+        step = _adam_rate(self.lr, self.beta1, self.beta2, t) * m / (np.sqrt(v) + self.eps)
+        decay = self.lr / self.lr0 * self._decay if self.lr0 else 0.0
+        w -= step + decay * w if decay else step
+
+
+def _bounded_step(self, m, v, alpha_t, t, hi):
+    """AdaBound/AMSBound: the per-element rate clipped to [lo, hi] around final_lr."""
+    final = self.final_lr * self.lr / self.lr0 if self.lr0 else 0.0
+    lo = final * (1 - 1 / (self.gamma * t + 1))
+    rate = np.clip(alpha_t / (np.sqrt(v) + self.eps), lo, final * hi)
+    return rate * m
+
+
+class AdaBound(Solver):
+    """AdaBound (Luo et al., 2019): Adam with a rate bounded towards final_lr."""
+
+    _lr_name, _state_names = "alpha", ("mean", "var")
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
+                 gamma=0.001):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps, final_lr=final_lr,
+                         gamma=gamma)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2)
+        alpha_t = _adam_rate(self.lr, self.beta1, self.beta2, t)
+        w -= _bounded_step(self, m, v, alpha_t, t, 1 + 1 / (self.gamma * t))
+
+
+class Adamax(Solver):
+    """Adamax (Kingma & Ba, 2014): Adam with the infinity norm u = max(beta2 * u, |g|)."""
+
+    _lr_name, _state_names = "alpha", ("m", "u")
+
+    def __init__(self, alpha=0.002, beta1=0.9, beta2=0.999, eps=1e-08):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
+
+    def _update(self, w, g, s, t):
+        m, u = s["m"], s["u"]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        u *= self.beta2
+        np.maximum(u, np.abs(g), out=u)
+        w -= self.lr / (1 - self.beta1 ** t) * m / (u + self.eps)
+
+
+class AMSGRAD(Solver):
+    """AMSGrad (Reddi et al., 2018): Adam normalized by the running max v_hat of v."""
+
+    _lr_name, _state_names = "alpha", ("m", "v", "v_hat")
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=False):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps,
+                         bias_correction=bias_correction)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2, "m", "v")
+        v_hat = np.maximum(s["v_hat"], v, out=s["v_hat"])
+        alpha_t = (_adam_rate(self.lr, self.beta1, self.beta2, t) if self.bias_correction
+                   else self.lr)
+        w -= alpha_t * m / (np.sqrt(v_hat) + self.eps)
+
+
+class AMSBound(Solver):
+    """AMSBound (Luo et al., 2019): AMSGrad with AdaBound's clipping.
+
+    NNabla 1.39's upper bound is final_lr * (1 + t / gamma) (AdaBound divides).
+    """
+
+    _lr_name, _state_names = "alpha", ("m", "v", "v_hat")
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
+                 gamma=0.001, bias_correction=False):
+        super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps, final_lr=final_lr,
+                         gamma=gamma, bias_correction=bias_correction)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2, "m", "v")
+        v_hat = np.maximum(s["v_hat"], v, out=s["v_hat"])
+        alpha_t = (_adam_rate(self.lr, self.beta1, self.beta2, t) if self.bias_correction
+                   else self.lr)
+        w -= _bounded_step(self, m, v_hat, alpha_t, t, 1 + t / self.gamma)
+
+
+class Lamb(Solver):
+    """LAMB (You et al., 2020): an Adam direction plus decay, scaled by a trust ratio
+    clip(|w|, gamma_l, gamma_u) / |r|, weight decay fused."""
+
+    _lr_name, _state_names = "eta", ("mean", "var")
+    _fused = True
+
+    def __init__(self, eta=0.001, beta1=0.9, beta2=0.999, gamma_l=0.0, gamma_u=10.0,
+                 eps=1e-06, bias_correction=False):
+        super().__init__(eta=eta, beta1=beta1, beta2=beta2, gamma_l=gamma_l, gamma_u=gamma_u,
+                         eps=eps, bias_correction=bias_correction)
+
+    def _update(self, w, g, s, t):
+        m, v = _moments(s, g, self.beta1, self.beta2)
+        c1, c2 = ((1 - self.beta1 ** t, 1 - self.beta2 ** t) if self.bias_correction
+                  else (1.0, 1.0))
+        r = (m / c1) / (np.sqrt(v / c2) + self.eps)
+        if self._decay:
+            r += self._decay * w
+        phi = min(max(_norm(w), self.gamma_l), self.gamma_u)
+        r_norm = _norm(r)
+        ratio = phi / r_norm if r_norm > self.eps else 1.0
+        w -= self.lr * ratio * r
+
+
+class Lion(Solver):
+    """Lion (Chen et al., 2023): step by the sign of an interpolated momentum, decay fused."""
+
+    _state_names = ("m",)
+    _fused = True
+
+    def __init__(self, lr=0.0001, beta1=0.9, beta2=0.99):
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2)
+
+    def _update(self, w, g, s, t):
+        m = s["m"]
+        u = np.sign(self.beta1 * m + (1 - self.beta1) * g)
+        m *= self.beta2
+        m += (1 - self.beta2) * g
+        if self._decay:
+            u += self._decay * w
+        w -= self.lr * u
