@@ -1,3 +1,960 @@
-"""array functions."""
+"""Array manipulation: reshape, transpose, broadcast, join/split, slice, pad, tile, ...
 
-__all__ = []
+Gather/scatter style functions (gather, gather_nd, scatter_nd, bool_* ...) live
+in ``indexing.py`` next to the ``x[key]`` machinery built on them.
+"""
+import numpy as np
+
+from .base import Function, normalize_axes, prod, require, sum_to
+
+__all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split",
+           "stack", "slice", "pad", "tile", "flip", "shift", "sort", "shape",
+           "matrix_diag", "matrix_diag_part", "trilu", "meshgrid", "batch_det", "batch_inv",
+           "batch_logdet", "batch_cholesky", "assign", "clip_by_value", "clip_by_norm", "dot"]
+
+INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (sort with_index)
+_pyslice = slice  # the builtin; this module defines F.slice
+
+
+def _axis(fn, axis, ndim, arg="axis"):
+    return normalize_axes(fn, axis, ndim, arg)[0]
+
+
+def _trailing(values, ndim, fill):
+    """Per-axis values given for the trailing axes only, padded in front with ``fill``."""
+    values = list(values)
+    return [fill] * (ndim - len(values)) + values
+
+
+class Reshape(Function):
+    def __init__(self, shape, inplace=True):
+        self.shape = shape
+        self.inplace = inplace
+
+    def setup(self, x):
+        shape = [int(s) for s in self.shape]
+        size = prod(x)
+        unknown = [i for i, s in enumerate(shape) if s < 0]
+        require(self, len(unknown) <= 1 and all(s == -1 for s in shape if s < 0),
+                f"shape={tuple(shape)} may have only one -1 and no other negative size")
+        if unknown:
+            known = prod(s for s in shape if s >= 0)
+            require(self, known > 0 and size % known == 0,
+                    f"cannot infer -1 in shape={tuple(shape)} for an input of shape {x} "
+                    f"({size} elements)")
+            shape[unknown[0]] = size // known
+        require(self, prod(shape) == size,
+                f"shape={tuple(self.shape)} has {prod(shape)} elements but the input "
+                f"{x} has {size}")
+        self.shape = shape
+        return tuple(shape)
+
+    def forward(self, xp, x):
+        # A view, as NNabla's in-place reshape shares the input's memory.
+        return x.reshape(self.out_shapes[0])
+
+    def backward(self, xp, xs, ys, gys):
+        return (gys[0].reshape(xs[0].shape),)
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def setup(self, x):
+        axes = normalize_axes(self, self.axes, len(x), "axes")
+        require(self, len(axes) == len(x),
+                f"axes={tuple(self.axes)} must list each of the {len(x)} axes of {x} once")
+        self.axes = list(axes)
+        return tuple(x[a] for a in axes)
+
+    def forward(self, xp, x):
+        return xp.ascontiguousarray(x.transpose(self.axes))
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.ascontiguousarray(gys[0].transpose(np.argsort(self.axes))),)
+
+
+class Broadcast(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def setup(self, x):
+        shape = tuple(int(s) for s in self.shape)
+        ok = len(shape) >= len(x) and all(
+            a == b or a == 1 for a, b in zip(x[::-1], shape[::-1]))
+        require(self, ok, f"cannot broadcast an input of shape {x} to shape={shape} "
+                          "(only size-1 dimensions can grow)")
+        self.shape = list(shape)
+        return shape
+
+    def forward(self, xp, x):
+        return xp.ascontiguousarray(xp.broadcast_to(x, self.out_shapes[0]))
+
+    def backward(self, xp, xs, ys, gys):
+        return (sum_to(xp, gys[0], xs[0].shape),)
+
+
+class BroadcastTo(Function):
+    """z = y broadcast to x's shape, y's dims matching x's from ``axis`` on (legacy)."""
+
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def setup(self, x, y):
+        axis = len(x) - len(y) if self.axis < 0 else self.axis
+        require(self, 0 <= axis and axis + len(y) <= len(x) and
+                tuple(x[axis:axis + len(y)]) == tuple(y),
+                f"y {y} must match x {x} at axis={self.axis} (x.shape[axis:axis+{len(y)}])")
+        self._at = axis
+        return x
+
+    def forward(self, xp, x, y):
+        shape = (1,) * self._at + y.shape + (1,) * (x.ndim - self._at - y.ndim)
+        return xp.ascontiguousarray(xp.broadcast_to(y.reshape(shape), x.shape))
+
+    def backward(self, xp, xs, ys, gys):
+        raise NotImplementedError("BroadcastTo: backward is not supported (as in NNabla); "
+                                  "use F.broadcast for a differentiable broadcast")
+
+
+class Concatenate(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def setup(self, *shapes):
+        require(self, len(shapes) >= 1, "needs at least one input")
+        first = shapes[0]
+        axis = _axis(self, self.axis, len(first))
+        for i, s in enumerate(shapes[1:], 1):
+            require(self, len(s) == len(first) and all(
+                a == b for j, (a, b) in enumerate(zip(s, first)) if j != axis),
+                f"input {i} has shape {s}, which must match input 0 {first} on every "
+                f"axis except axis={self.axis}")
+        self.axis = axis
+        return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+
+    def forward(self, xp, *xs):
+        return xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, xp, xs, ys, gys):
+        cuts = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+        return tuple(xp.split(gys[0], cuts, axis=self.axis))
+
+
+class Split(Function):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def setup(self, x):
+        axis = _axis(self, self.axis, len(x))
+        self.axis = axis
+        return [x[:axis] + x[axis + 1:]] * x[axis]
+
+    def forward(self, xp, x):
+        moved = xp.moveaxis(x, self.axis, 0)
+        return tuple(xp.ascontiguousarray(m) for m in moved)
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.stack(gys, axis=self.axis),)
+
+
+class Stack(Function):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def setup(self, *shapes):
+        require(self, len(shapes) >= 1, "needs at least one input")
+        for i, s in enumerate(shapes[1:], 1):
+            require(self, s == shapes[0],
+                    f"input {i} has shape {s}; all inputs must have shape {shapes[0]}")
+        axis = _axis(self, self.axis, len(shapes[0]) + 1)
+        self.axis = axis
+        return shapes[0][:axis] + (len(shapes),) + shapes[0][axis:]
+
+    def forward(self, xp, *xs):
+        return xp.stack(xs, axis=self.axis)
+
+    def backward(self, xp, xs, ys, gys):
+        return tuple(xp.moveaxis(gys[0], self.axis, 0))
+
+
+class Slice(Function):
+    """x[start:stop:step] per axis, Python slice semantics (negative steps included)."""
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+    def setup(self, x):
+        n = len(x)
+        for name in ("start", "stop", "step"):
+            v = getattr(self, name)
+            if v is not None and len(v) > n:
+                require(self, False, f"{name}={tuple(v)} has more entries than the {n} "
+                                     f"axes of {x}")
+        start = _trailing(self.start or (), n, None)
+        stop = _trailing(self.stop or (), n, None)
+        step = _trailing(self.step or (), n, None)
+        require(self, all(s != 0 for s in step), f"step={tuple(step)} must not contain 0")
+        self._key = tuple(_pyslice(a, b, c) for a, b, c in zip(start, stop, step))
+        # NNabla reports explicit integers for every axis.
+        self.start = [k.indices(s)[0] for k, s in zip(self._key, x)]
+        self.stop = [_stop_arg(k, s) for k, s in zip(self._key, x)]
+        self.step = [k.indices(s)[2] for k, s in zip(self._key, x)]
+        return tuple(len(range(*k.indices(s))) for k, s in zip(self._key, x))
+
+    def forward(self, xp, x):
+        return xp.ascontiguousarray(x[self._key])
+
+    def backward(self, xp, xs, ys, gys):
+        gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
+        gx[self._key] = gys[0]
+        return (gx,)
+
+
+def _stop_arg(key, size):
+    """The stop as an integer that keeps its meaning (-size-1: before the first element)."""
+    start, stop, step = key.indices(size)
+    return stop - size if stop < 0 else stop
+
+
+class Pad(Function):
+    def __init__(self, pad_width, mode='constant', constant_value=0):
+        self.pad_width = pad_width
+        self.mode = mode
+        self.constant_value = constant_value
+
+    def setup(self, x):
+        pw = [int(p) for p in self.pad_width]
+        require(self, len(pw) % 2 == 0 and len(pw) // 2 <= len(x),
+                f"pad_width={tuple(pw)} must hold (before, after) pairs for at most "
+                f"the {len(x)} axes of {x}")
+        require(self, all(p >= 0 for p in pw), f"pad_width={tuple(pw)} must be non-negative")
+        require(self, self.mode in ("constant", "reflect", "repeat"),
+                f"mode={self.mode!r} must be 'constant', 'reflect' or 'repeat'")
+        pairs = [(0, 0)] * (len(x) - len(pw) // 2) + list(zip(pw[0::2], pw[1::2]))
+        if self.mode == "reflect":
+            require(self, all(s > 1 or (a, b) == (0, 0) for s, (a, b) in zip(x, pairs)),
+                    f"mode='reflect' needs at least 2 elements on every padded axis, got {x}")
+        self._pairs = pairs
+        self.pad_width = pw
+        return tuple(s + a + b for s, (a, b) in zip(x, pairs))
+
+    def _maps(self, shape):
+        """Per padded axis, the input position each output position reads."""
+        np_mode = "reflect" if self.mode == "reflect" else "edge"
+        return [(ax, np.pad(np.arange(n), pair, mode=np_mode))
+                for ax, (n, pair) in enumerate(zip(shape, self._pairs)) if pair != (0, 0)]
+
+    def forward(self, xp, x):
+        if self.mode == "constant":
+            return xp.pad(x, self._pairs, mode="constant",
+                          constant_values=xp.asarray(self.constant_value, dtype=x.dtype))
+        for ax, index in self._maps(x.shape):
+            x = xp.take(x, xp.asarray(index), axis=ax)
+        return x
+
+    def backward(self, xp, xs, ys, gys):
+        g = gys[0]
+        if self.mode == "constant":
+            key = tuple(_pyslice(a, a + n) for n, (a, b) in zip(xs[0].shape, self._pairs))
+            return (g[key],)
+        for ax, index in reversed(self._maps(xs[0].shape)):
+            g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
+        return (g,)
+
+
+def _take_grad(xp, g, index, n, axis):
+    """Gradient of ``take(x, index, axis)``: sum g over the outputs that read each input.
+
+    A (len(index), n) one-hot matrix makes this one BLAS product along the axis.
+    """
+    onehot = xp.zeros((len(index), n), dtype=g.dtype)
+    onehot[np.arange(len(index)), index] = 1
+    moved = xp.moveaxis(g, axis, -1)
+    return xp.ascontiguousarray(xp.moveaxis(moved @ onehot, -1, axis))
+
+
+class Tile(Function):
+    def __init__(self, reps):
+        self.reps = reps
+
+    def setup(self, x):
+        reps = [int(r) for r in ([self.reps] if np.isscalar(self.reps) else self.reps)]
+        require(self, all(r >= 1 for r in reps), f"reps={tuple(reps)} must be positive")
+        n = max(len(reps), len(x))
+        self._reps = [1] * (n - len(reps)) + reps
+        self._xshape = (1,) * (n - len(x)) + tuple(x)
+        self.reps = reps
+        return tuple(r * s for r, s in zip(self._reps, self._xshape))
+
+    def forward(self, xp, x):
+        return xp.tile(x, self._reps)
+
+    def backward(self, xp, xs, ys, gys):
+        split = [d for r, s in zip(self._reps, self._xshape) for d in (r, s)]
+        g = gys[0].reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return (g.reshape(xs[0].shape),)
+
+
+class Flip(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def setup(self, x):
+        self.axes = list(normalize_axes(self, self.axes, len(x), "axes"))
+        return x
+
+    def forward(self, xp, x):
+        return xp.ascontiguousarray(xp.flip(x, tuple(self.axes)))
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.ascontiguousarray(xp.flip(gys[0], tuple(self.axes))),)
+
+
+class Shift(Function):
+    """y[i] = x[i - shift] per trailing axis, borders filled by 'nearest' or 'reflect'."""
+
+    def __init__(self, shifts, border_mode='nearest'):
+        self.shifts = shifts
+        self.border_mode = border_mode
+
+    def setup(self, x):
+        require(self, len(self.shifts) <= len(x),
+                f"shifts={tuple(self.shifts)} has more entries than the {len(x)} axes of {x}")
+        require(self, self.border_mode in ("nearest", "reflect"),
+                f"border_mode={self.border_mode!r} must be 'nearest' or 'reflect'")
+        self.shifts = [int(s) for s in self.shifts]
+        return x
+
+    def _maps(self, shape):
+        out = []
+        for ax, s in enumerate(_trailing(self.shifts, len(shape), 0)):
+            if s:
+                n = shape[ax]
+                src = np.arange(n) - s
+                if self.border_mode == "nearest":
+                    src = np.clip(src, 0, n - 1)
+                else:  # mirror including the edge: -1 -> 0, -2 -> 1, n -> n-1
+                    period = 2 * n
+                    src = np.mod(src, period)
+                    src = np.where(src >= n, period - 1 - src, src)
+                out.append((ax, src))
+        return out
+
+    def forward(self, xp, x):
+        for ax, index in self._maps(x.shape):
+            x = xp.take(x, xp.asarray(index), axis=ax)
+        return x if self._maps(x.shape) else x.copy()
+
+    def backward(self, xp, xs, ys, gys):
+        g = gys[0]
+        for ax, index in reversed(self._maps(xs[0].shape)):
+            g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
+        return (g,)
+
+
+class Sort(Function):
+    def __init__(self, axis=-1, reverse=False, with_index=False, only_index=False):
+        self.axis = axis
+        self.reverse = reverse
+        self.with_index = with_index
+        self.only_index = only_index
+
+    def setup(self, x):
+        self.axis = _axis(self, self.axis, len(x))
+        if self.with_index and not self.only_index:
+            return [x, x]
+        return x
+
+    def _order(self, xp, x):
+        return xp.argsort(-x if self.reverse else x, axis=self.axis, kind="stable")
+
+    def forward(self, xp, x):
+        order = self._order(xp, x)
+        if self.only_index:
+            return order.astype(INDEX_DTYPE)
+        y = xp.take_along_axis(x, order, axis=self.axis)
+        return (y, order.astype(INDEX_DTYPE)) if self.with_index else y
+
+    def backward(self, xp, xs, ys, gys):
+        # The true gradient scatters gy back through the permutation (NNabla 1.39's
+        # CPU kernel gathers instead, which is only right for self-inverse orders).
+        if self.only_index:
+            return (None,)
+        order = self._order(xp, xs[0])
+        gx = xp.empty_like(gys[0])
+        xp.put_along_axis(gx, order, gys[0], axis=self.axis)
+        return (gx,)
+
+
+class Shape(Function):
+    def __init__(self, start=0, end=0):
+        self.start = start
+        self.end = end
+
+    def setup(self, x):
+        self._value = list(x)[self.start:(self.end if self.end else None)]
+        return (len(self._value),)
+
+    def forward(self, xp, x):
+        # NNabla reads the shape back as float32 data.
+        return xp.asarray(self._value, dtype=np.float32)
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
+class MatrixDiag(Function):
+    def setup(self, x):
+        require(self, len(x) >= 1, "x must have at least one dimension, got shape ()")
+        return x + (x[-1],)
+
+    def forward(self, xp, x):
+        n = x.shape[-1]
+        y = xp.zeros(x.shape + (n,), dtype=x.dtype)
+        idx = np.arange(n)
+        y[..., idx, idx] = x
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.ascontiguousarray(xp.diagonal(gys[0], axis1=-2, axis2=-1)),)
+
+
+class MatrixDiagPart(Function):
+    def setup(self, x):
+        require(self, len(x) >= 2 and x[-1] == x[-2],
+                f"x must end with a square matrix (..., n, n), got shape {x}")
+        return x[:-1]
+
+    def forward(self, xp, x):
+        return xp.ascontiguousarray(xp.diagonal(x, axis1=-2, axis2=-1))
+
+    def backward(self, xp, xs, ys, gys):
+        return (MatrixDiag.forward(self, xp, gys[0]),)
+
+
+class Trilu(Function):
+    def __init__(self, k=0, upper=True):
+        self.k = k
+        self.upper = upper
+
+    def setup(self, x):
+        require(self, len(x) >= 2, f"x must have at least 2 dimensions, got shape {x}")
+        return x
+
+    def _mask(self, xp, x):
+        rows, cols = x.shape[-2:]
+        tri = xp.triu if self.upper else xp.tril
+        return tri(xp.ones((rows, cols), dtype=bool), self.k)
+
+    def forward(self, xp, x):
+        return xp.where(self._mask(xp, x), x, xp.zeros((), dtype=x.dtype))
+
+    def backward(self, xp, xs, ys, gys):
+        return (xp.where(self._mask(xp, xs[0]), gys[0], xp.zeros((), dtype=gys[0].dtype)),)
+
+
+class Meshgrid(Function):
+    def __init__(self, ij_indexing=False):
+        self.ij_indexing = ij_indexing
+
+    def setup(self, *shapes):
+        require(self, len(shapes) >= 1, "needs at least one input")
+        for i, s in enumerate(shapes):
+            require(self, len(s) == 1, f"input {i} must be 1-D, got shape {s}")
+        dims = [s[0] for s in shapes]
+        if not self.ij_indexing and len(dims) >= 2:
+            dims[0], dims[1] = dims[1], dims[0]
+        return [tuple(dims)] * len(shapes)
+
+    def forward(self, xp, *xs):
+        grids = xp.meshgrid(*xs, indexing="ij" if self.ij_indexing else "xy")
+        return tuple(xp.ascontiguousarray(g) for g in grids)
+
+    def backward(self, xp, xs, ys, gys):
+        n = len(xs)
+        grads = []
+        for i, gy in enumerate(gys):
+            axis = i
+            if not self.ij_indexing and n >= 2 and i < 2:
+                axis = 1 - i
+            grads.append(gy.sum(axis=tuple(a for a in range(n) if a != axis)))
+        return tuple(grads)
+
+
+class _BatchMatrix(Function):
+    """Base of the batch_* linear algebra: input (B, n, n)."""
+
+    def setup(self, x):
+        require(self, len(x) == 3 and x[1] == x[2],
+                f"x must be a batch of square matrices (B, n, n), got shape {x}")
+        return self._out(x)
+
+    def _out(self, x):
+        return x
+
+
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+class BatchDet(_BatchMatrix):
+    def _out(self, x):
+        return x[:1]
+
+    def forward(self, xp, x):
+        return xp.linalg.det(x)
+
+    def backward(self, xp, xs, ys, gys):
+        # d det(X) / dX = det(X) X^{-T}
+        inv = xp.linalg.inv(xs[0])
+        return ((gys[0] * ys[0])[:, None, None] * _t(inv),)
+
+
+class BatchLogdet(BatchDet):
+    def forward(self, xp, x):
+        return xp.linalg.slogdet(x)[1].astype(x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        return (gys[0][:, None, None] * _t(xp.linalg.inv(xs[0])),)
+
+
+class BatchInv(_BatchMatrix):
+    def forward(self, xp, x):
+        return xp.linalg.inv(x)
+
+    def backward(self, xp, xs, ys, gys):
+        yt = _t(ys[0])
+        return (-(yt @ gys[0] @ yt),)
+
+
+class BatchCholesky(_BatchMatrix):
+    def __init__(self, upper=False):
+        self.upper = upper
+
+    def forward(self, xp, x):
+        lower = xp.linalg.cholesky(x)
+        return xp.ascontiguousarray(_t(lower)) if self.upper else lower
+
+    def backward(self, xp, xs, ys, gys):
+        # Symmetric gradient of A = L L^T (Murray 2016):
+        #   gA = 1/2 L^{-T} Phi(L^T gL) L^{-1}, symmetrised, Phi = lower triangle, half diagonal.
+        lower = _t(ys[0]) if self.upper else ys[0]
+        g = _t(gys[0]) if self.upper else gys[0]
+        phi = xp.tril(_t(lower) @ g)
+        n = lower.shape[-1]
+        phi[..., np.arange(n), np.arange(n)] *= 0.5
+        inv = xp.linalg.inv(lower)
+        ga = _t(inv) @ phi @ inv
+        return (0.5 * (ga + _t(ga)),)
+
+
+class Assign(Function):
+    def setup(self, dst, src):
+        require(self, dst == src, f"src {src} must have the shape of dst {dst}")
+        return dst
+
+    def forward(self, xp, dst, src):
+        # The point of Assign is the side effect: dst's buffer takes src's values.
+        dst[...] = src
+        return src.copy()
+
+    def backward(self, xp, xs, ys, gys):
+        return gys[0], None
+
+
+def reshape(x, shape, inplace=True):
+    """Reshape to ``shape``; one entry may be -1 (inferred from the size).
+
+    Args:
+        x (Variable): Input.
+        shape (tuple of int): Target shape with the same number of elements.
+        inplace (bool): Share memory with the input (always the case here).
+
+    Returns:
+        Variable: The reshaped array.
+    """
+    return Reshape(tuple(shape) if not np.isscalar(shape) else (shape,), inplace)(x)
+
+
+def transpose(x, axes):
+    """Permute the axes: ``y.shape[i] = x.shape[axes[i]]``.
+
+    Args:
+        x (Variable): Input.
+        axes (tuple of int): A permutation of the axes.
+
+    Returns:
+        Variable: The transposed array.
+    """
+    return Transpose(axes)(x)
+
+
+def broadcast(x, shape):
+    """Broadcast size-1 dimensions (and new leading ones) to ``shape``.
+
+    Args:
+        x (Variable): Input.
+        shape (tuple of int): Target shape.
+
+    Returns:
+        Variable: Shape ``shape``; the gradient sums over the broadcast axes.
+    """
+    return Broadcast(shape)(x)
+
+
+def broadcast_to(x, y, axis=None):
+    """Legacy broadcast: ``y`` repeated to the shape of ``x``, aligned at ``axis``.
+
+    ``y.shape`` must equal ``x.shape[axis:axis + y.ndim]``; axis None (-1) aligns
+    y with the trailing axes of x. Not differentiable (as in NNabla).
+
+    Args:
+        x (Variable): Gives the output shape.
+        y (Variable): The values to broadcast.
+        axis (int): First axis of x that y's axes match.
+
+    Returns:
+        Variable: Shape ``x.shape``.
+    """
+    return BroadcastTo(-1 if axis is None else axis)(x, y)
+
+
+def concatenate(*x, **kw):
+    """Join arrays along an existing axis.
+
+    Args:
+        *x (Variable): Inputs with equal shapes except along ``axis``.
+        axis (int): Axis to join along; default the last (``len(x[0].shape) - 1``).
+
+    Returns:
+        Variable: The joined array.
+    """
+    axis = kw.pop("axis", None)
+    require("Concatenate", not kw, f"unexpected arguments {sorted(kw)}", TypeError)
+    return Concatenate(len(x[0].shape) - 1 if axis is None else axis)(*x)
+
+
+def split(x, axis=0):
+    """Split into ``x.shape[axis]`` arrays along ``axis``, removing that axis.
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis to split along.
+
+    Returns:
+        tuple of Variable: One per index along ``axis``.
+    """
+    return Split(axis)(x)
+
+
+def stack(*x, **kw):
+    """Join same-shape arrays along a new axis.
+
+    Args:
+        *x (Variable): Inputs of one shape.
+        axis (int): Position of the new axis.
+
+    Returns:
+        Variable: Shape with ``len(x)`` inserted at ``axis``.
+    """
+    axis = kw.pop("axis", 0)
+    require("Stack", not kw, f"unexpected arguments {sorted(kw)}", TypeError)
+    return Stack(axis)(*x)
+
+
+def slice(x, start=None, stop=None, step=None):
+    """Strided slice ``x[start:stop:step]`` per axis (Python slice semantics).
+
+    Shorter tuples apply to the trailing axes; None entries mean the slice default.
+
+    Args:
+        x (Variable): Input.
+        start (tuple of int): First index per axis (default 0).
+        stop (tuple of int): End index per axis, exclusive (default the size).
+        step (tuple of int): Step per axis, may be negative (default 1).
+
+    Returns:
+        Variable: The slice.
+    """
+    return Slice(None if start is None else list(start), None if stop is None else list(stop),
+                 None if step is None else list(step))(x)
+
+
+def pad(x, pad_width, mode='constant', constant_value=0):
+    """Pad the trailing axes.
+
+    Args:
+        x (Variable): Input.
+        pad_width (tuple of int): (before, after) pairs for the last len/2 axes.
+        mode (str): 'constant' (constant_value), 'reflect' (mirror without the
+            edge) or 'repeat' (repeat the edge value).
+        constant_value (float): Fill value for 'constant'.
+
+    Returns:
+        Variable: The padded array.
+    """
+    return Pad(list(pad_width), mode, constant_value)(x)
+
+
+def tile(x, reps):
+    """Repeat the array ``reps`` times per axis (numpy.tile semantics).
+
+    Args:
+        x (Variable): Input.
+        reps (int or tuple of int): Repetitions per (trailing) axis.
+
+    Returns:
+        Variable: The tiled array.
+    """
+    return Tile(reps)(x)
+
+
+def flip(x, axes=None):
+    """Reverse the order of elements along ``axes`` (default the last axis).
+
+    Args:
+        x (Variable): Input.
+        axes (tuple of int): Axes to reverse.
+
+    Returns:
+        Variable: The flipped array.
+    """
+    return Flip([len(x.shape) - 1] if axes is None else axes)(x)
+
+
+def shift(x, shifts=None, border_mode='nearest'):
+    """Shift elements along the trailing axes: ``y[i] = x[i - shift]``.
+
+    Args:
+        x (Variable): Input.
+        shifts (tuple of int): Shift per trailing axis (default none).
+        border_mode (str): 'nearest' repeats the edge; 'reflect' mirrors it.
+
+    Returns:
+        Variable: Same shape as ``x``.
+    """
+    return Shift((0,) * len(x.shape) if shifts is None else tuple(shifts), border_mode)(x)
+
+
+def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
+    """Sort along an axis, optionally returning the permutation (uint64 indices).
+
+    Args:
+        x (Variable): Input.
+        axis (int): Axis to sort along.
+        reverse (bool): Descending order.
+        with_index (bool): Return ``(values, indices)``.
+        only_index (bool): Return only the indices.
+
+    Returns:
+        Variable or tuple of Variables.
+    """
+    return Sort(axis, reverse, with_index, only_index)(x)
+
+
+def shape(x, start=None, end=None):
+    """The shape of ``x`` (from ``start`` to ``end``; end 0 means to the last) as a 1-D array.
+
+    Args:
+        x (Variable): Input.
+        start (int): First axis.
+        end (int): Stop axis (exclusive); 0 means all remaining axes.
+
+    Returns:
+        Variable: 1-D float32 array of sizes.
+    """
+    return Shape(0 if start is None else start, 0 if end is None else end)(x)
+
+
+def matrix_diag(x):
+    """Diagonal matrices whose diagonals are the last dimension of ``x``.
+
+    Args:
+        x (Variable): Input (..., n).
+
+    Returns:
+        Variable: Shape (..., n, n).
+    """
+    return MatrixDiag()(x)
+
+
+def matrix_diag_part(x):
+    """Diagonals of the (square) matrices in the last two dimensions.
+
+    Args:
+        x (Variable): Input (..., n, n).
+
+    Returns:
+        Variable: Shape (..., n).
+    """
+    return MatrixDiagPart()(x)
+
+
+def trilu(x, k=0, upper=True):
+    """Keep the upper (or lower) triangle of the last two dims relative to diagonal k.
+
+    Args:
+        x (Variable): Input (..., M, N).
+        k (int): Diagonal offset (positive: above the main diagonal).
+        upper (bool): Keep the upper triangle (True) or the lower one.
+
+    Returns:
+        Variable: Same shape, the other entries zero.
+    """
+    return Trilu(k, upper)(x)
+
+
+def meshgrid(*x, ij_indexing=False):
+    """Coordinate grids from 1-D arrays (numpy.meshgrid).
+
+    Args:
+        *x (Variable): 1-D inputs.
+        ij_indexing (bool): Matrix ('ij') indexing; default Cartesian ('xy').
+
+    Returns:
+        tuple of Variable: One grid per input.
+    """
+    return Meshgrid(ij_indexing)(*x)
+
+
+def batch_det(x):
+    """Determinant of each matrix in a batch.
+
+    Args:
+        x (Variable): Input (B, n, n).
+
+    Returns:
+        Variable: Shape (B,).
+    """
+    return BatchDet()(x)
+
+
+def batch_inv(x):
+    """Inverse of each matrix in a batch.
+
+    Args:
+        x (Variable): Input (B, n, n).
+
+    Returns:
+        Variable: Shape (B, n, n).
+    """
+    return BatchInv()(x)
+
+
+def batch_logdet(x):
+    """log|det| of each matrix in a batch.
+
+    Args:
+        x (Variable): Input (B, n, n).
+
+    Returns:
+        Variable: Shape (B,).
+    """
+    return BatchLogdet()(x)
+
+
+def batch_cholesky(x, upper=False):
+    """Cholesky factor of each symmetric positive-definite matrix in a batch.
+
+    Args:
+        x (Variable): Input (B, n, n).
+        upper (bool): Return U with x = U^T U instead of L with x = L L^T.
+
+    Returns:
+        Variable: Shape (B, n, n).
+    """
+    return BatchCholesky(upper)(x)
+
+
+def assign(dst, src):
+    """Copy ``src`` into ``dst``'s data during forward and output it.
+
+    The gradient passes through to ``dst``; ``src`` gets none (as in NNabla).
+
+    Args:
+        dst (Variable): Destination, written in place.
+        src (Variable): Values, same shape.
+
+    Returns:
+        Variable: The assigned values.
+    """
+    return Assign()(dst, src)
+
+
+def clip_by_value(x, min, max):
+    """Clip values into [min, max]: ``y = minimum(maximum(x, min), max)``.
+
+    Args:
+        x (Variable): Input.
+        min (float or Variable): Lower bound (broadcastable).
+        max (float or Variable): Upper bound (broadcastable).
+
+    Returns:
+        Variable: The clipped values.
+    """
+    from . import logical as L
+    lo = L.maximum_scalar(x, min) if np.isscalar(min) else L.maximum2(x, min)
+    return L.minimum_scalar(lo, max) if np.isscalar(max) else L.minimum2(lo, max)
+
+
+def clip_by_norm(x, clip_norm, axis=None):
+    """Rescale so the L2 norm over ``axis`` is at most ``clip_norm``.
+
+    .. math:: y = x \\cdot \\frac{c}{\\max(\\|x\\|_2, c)}
+
+    Args:
+        x (Variable): Input.
+        clip_norm (float or Variable): The maximum norm (> 0).
+        axis (None, int or tuple of ints): Axes of the norm; None means all.
+
+    Returns:
+        Variable: The rescaled values.
+    """
+    from . import logical as L
+    from .reduction import sum as reduce_sum_axes
+    if np.isscalar(clip_norm):
+        require("clip_by_norm", clip_norm > 0, f"clip_norm={clip_norm} must be > 0")
+    axes = tuple(range(len(x.shape))) if axis is None else axis
+    norm = reduce_sum_axes(x * x, axes, keepdims=True) ** 0.5
+    if np.isscalar(clip_norm):
+        return x * clip_norm / L.maximum_scalar(norm, clip_norm)
+    return x * clip_norm / L.maximum2(norm, clip_norm)
+
+
+def dot(a, b, out=None):
+    """numpy.dot: inner product of 1-D arrays, matrix product of 2-D ones.
+
+    N-D ``a`` with 1-D ``b`` sums over the last axis of a; N-D with M-D
+    contracts a's last axis with b's second-to-last.
+
+    Args:
+        a (Variable): Left operand.
+        b (Variable): Right operand.
+        out (Variable): Unused (kept for the signature).
+
+    Returns:
+        Variable: The product.
+    """
+    from .layers import affine
+    from .reduction import sum as reduce_sum_axes
+    require("dot", out is None, "out= is not supported; use the returned Variable")
+    if len(a.shape) == 0 or len(b.shape) == 0:
+        return a * b
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        return reduce_sum_axes(a * b)
+    if len(b.shape) == 1:
+        return reduce_sum_axes(a * b, axis=len(a.shape) - 1)
+    if len(b.shape) == 2:
+        if len(a.shape) == 1:
+            return reshape(affine(reshape(a, (1, -1)), b), (b.shape[1],))
+        return affine(a, b, base_axis=len(a.shape) - 1)
+    # b is N-D (N > 2): move b's contracted axis first and flatten the rest.
+    k = b.shape[-2]
+    perm = (len(b.shape) - 2,) + tuple(range(len(b.shape) - 2)) + (len(b.shape) - 1,)
+    flat = reshape(transpose(b, perm), (k, -1))
+    rows = a if len(a.shape) > 1 else reshape(a, (1, -1))
+    y = affine(rows, flat, base_axis=len(rows.shape) - 1)
+    shape_out = a.shape[:-1] + b.shape[:-2] + b.shape[-1:]
+    return reshape(y, shape_out)
