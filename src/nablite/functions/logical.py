@@ -1,3 +1,569 @@
-"""logical functions."""
+"""Logical: comparisons and logical operators (0/1 outputs), sign, elementwise
+min/max, NaN/Inf handling, where and searchsorted.
 
-__all__ = []
+Tests (comparisons, logical operators, isnan, isinf, searchsorted) return 0/1
+(or indices) in the input's float dtype (float32 for non-float inputs), as
+NNabla returns them in its float arrays. They have no gradient: NNabla raises
+"not implemented" when a gradient is requested through them; nablite instead
+propagates nothing (the derivative of a step is 0 almost everywhere), so a
+script that runs on NNabla runs unchanged, and a mask built from a Variable
+that needs a gradient, e.g. ``x * F.greater_scalar(x, 0)``, also works.
+``where`` passes nothing to its condition either (NNabla gives it 0).
+
+Gradient tie rules follow NNabla 1.39 (measured): ``minimum2``/``maximum2``
+send a tie's gradient to x1; ``minimum_scalar``/``maximum_scalar`` give 0 to x
+when x == val. ``sign`` passes its gradient straight through.
+"""
+from .base import Binary, Function, Unary, binary, prod, require, unary
+
+__all__ = ["sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and",
+           "logical_or", "logical_xor", "equal", "not_equal", "greater_equal", "greater",
+           "less_equal", "less", "searchsorted", "logical_and_scalar", "logical_or_scalar",
+           "logical_xor_scalar", "equal_scalar", "not_equal_scalar", "greater_equal_scalar",
+           "greater_scalar", "less_equal_scalar", "less_scalar", "logical_not", "isnan",
+           "isinf", "reset_nan", "reset_inf", "where"]
+
+
+def _float_dtype(xp, *xs):
+    """The float dtype the inputs share (float32 when none is float)."""
+    floats = [x.dtype for x in xs if x.dtype.kind == "f"]
+    return xp.result_type(*floats) if floats else xp.float32
+
+
+class _UnaryTest(Unary):
+    """An elementwise test of one input: 0/1 output, no gradient."""
+
+    def forward(self, xp, x):
+        return self.f(xp, x, **self._args).astype(_float_dtype(xp, x))
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
+class _BinaryTest(Binary):
+    """An elementwise test of two broadcast inputs: 0/1 output, no gradient."""
+
+    def forward(self, xp, x0, x1):
+        return self.f(xp, x0, x1).astype(_float_dtype(xp, x0, x1))
+
+    def backward(self, xp, xs, ys, gys):
+        return None, None
+
+
+def unary_test(name, test):
+    return type(name, (_UnaryTest,), {"f": staticmethod(test), "__doc__": f"Elementwise {name} (0/1)."})
+
+
+def binary_test(name, test):
+    return type(name, (_BinaryTest,), {"f": staticmethod(test), "__doc__": f"Elementwise {name} (0/1)."})
+
+
+#                        NNabla type   test(xp, x0, x1) -> bool array
+LogicalAnd = binary_test("LogicalAnd",     lambda xp, a, b: xp.logical_and(a, b))
+LogicalOr = binary_test("LogicalOr",       lambda xp, a, b: xp.logical_or(a, b))
+LogicalXor = binary_test("LogicalXor",     lambda xp, a, b: xp.logical_xor(a, b))
+Equal = binary_test("Equal",               lambda xp, a, b: a == b)
+NotEqual = binary_test("NotEqual",         lambda xp, a, b: a != b)
+GreaterEqual = binary_test("GreaterEqual", lambda xp, a, b: a >= b)
+Greater = binary_test("Greater",           lambda xp, a, b: a > b)
+LessEqual = binary_test("LessEqual",       lambda xp, a, b: a <= b)
+Less = binary_test("Less",                 lambda xp, a, b: a < b)
+
+#                                NNabla type    test(xp, x, ...) -> bool array
+LogicalAndScalar = unary_test("LogicalAndScalar",     lambda xp, x, val: xp.logical_and(x, val))
+LogicalOrScalar = unary_test("LogicalOrScalar",       lambda xp, x, val: xp.logical_or(x, val))
+LogicalXorScalar = unary_test("LogicalXorScalar",     lambda xp, x, val: xp.logical_xor(x, val))
+EqualScalar = unary_test("EqualScalar",               lambda xp, x, val: x == val)
+NotEqualScalar = unary_test("NotEqualScalar",         lambda xp, x, val: x != val)
+GreaterEqualScalar = unary_test("GreaterEqualScalar", lambda xp, x, val: x >= val)
+GreaterScalar = unary_test("GreaterScalar",           lambda xp, x, val: x > val)
+LessEqualScalar = unary_test("LessEqualScalar",       lambda xp, x, val: x <= val)
+LessScalar = unary_test("LessScalar",                 lambda xp, x, val: x < val)
+LogicalNot = unary_test("LogicalNot",                 lambda xp, x: xp.logical_not(x))
+IsNaN = unary_test("IsNaN",                           lambda xp, x: xp.isnan(x))
+IsInf = unary_test("IsInf",                           lambda xp, x: xp.isinf(x))
+
+#                  NNabla type  forward f(xp, x, ...)           vjp(xp, gy, x, y, ...): dL/dx
+Sign = unary("Sign",            lambda xp, x, alpha: xp.where(x == 0, alpha, xp.sign(x)),
+             lambda xp, g, x, y, alpha: g)
+MinimumScalar = unary("MinimumScalar", lambda xp, x, val: xp.minimum(x, val),
+                      lambda xp, g, x, y, val: g * (x < val))
+MaximumScalar = unary("MaximumScalar", lambda xp, x, val: xp.maximum(x, val),
+                      lambda xp, g, x, y, val: g * (x > val))
+ResetNaN = unary("ResetNaN",    lambda xp, x, val: xp.where(xp.isnan(x), val, x),
+                 lambda xp, g, x, y, val: g * ~xp.isnan(x))
+ResetInf = unary("ResetInf",    lambda xp, x, val: xp.where(xp.isinf(x), val, x),
+                 lambda xp, g, x, y, val: g * ~xp.isinf(x))
+
+#                    NNabla type  forward                       dL/dx0                       dL/dx1 (gets ties)
+Minimum2 = binary("Minimum2", lambda xp, a, b: xp.minimum(a, b),
+                  lambda xp, g, a, b, y: g * (a < b), lambda xp, g, a, b, y: g * (a >= b))
+Maximum2 = binary("Maximum2", lambda xp, a, b: xp.maximum(a, b),
+                  lambda xp, g, a, b, y: g * (a > b), lambda xp, g, a, b, y: g * (a <= b))
+
+
+class Where(Function):
+    """x_true where condition is non-zero, else x_false.
+
+    As in NNabla, condition's shape must be the leading dimensions of x_true's
+    (it is broadcast over the trailing ones), and x_true and x_false must share
+    one shape.
+    """
+
+    def setup(self, condition, x_true, x_false):
+        require(self, x_true == x_false,
+                f"x_true {x_true} and x_false {x_false} must have the same shape")
+        require(self, x_true[:len(condition)] == condition,
+                f"condition {condition} must equal the leading dimensions of "
+                f"x_true {x_true}")
+        return x_true
+
+    @staticmethod
+    def _mask(condition, x):
+        return (condition != 0).reshape(condition.shape + (1,) * (x.ndim - condition.ndim))
+
+    def forward(self, xp, condition, x_true, x_false):
+        return xp.where(self._mask(condition, x_true), x_true, x_false)
+
+    def backward(self, xp, xs, ys, gys):
+        condition, x_true, _ = xs
+        gy = gys[0]
+        mask = self._mask(condition, x_true)
+        return (None, gy * mask if self.need[1] else None,
+                gy * ~mask if self.need[2] else None)
+
+
+class SearchSorted(Function):
+    """Indices at which ``values`` would be inserted into ``sorted_sequence``
+    along the last axis (leading axes are a batch of independent rows)."""
+
+    def __init__(self, right):
+        self.right = right
+
+    def setup(self, seq, values):
+        require(self, len(seq) >= 1 and len(values) >= 1,
+                f"sorted_sequence {seq} and values {values} must have at least 1 dimension")
+        require(self, len(seq) == len(values) and seq[:-1] == values[:-1],
+                f"sorted_sequence {seq} and values {values} must have the same shape "
+                "except in the last axis")
+        return values
+
+    def forward(self, xp, seq, values):
+        side = "right" if self.right else "left"
+        dtype = _float_dtype(xp, values)
+        if seq.ndim == 1:
+            return xp.searchsorted(seq, values, side=side).astype(dtype)
+        n, m = seq.shape[-1], values.shape[-1]
+        rows = prod(seq.shape[:-1])
+        # All rows at once: stable-sort each row of sequence and values together;
+        # for side=left the values come first, so they sort before equal entries.
+        # A value's index is the number of sequence entries sorted before it.
+        parts = [values.reshape(rows, m), seq.reshape(rows, n)]
+        if self.right:
+            parts.reverse()
+        order = xp.argsort(xp.concatenate(parts, axis=1), axis=1, kind="stable")
+        from_seq = order >= m if not self.right else order < n
+        before = xp.cumsum(from_seq, axis=1) - from_seq
+        at = xp.empty_like(before)
+        at[xp.arange(rows)[:, None], order] = before
+        found = at[:, :m] if not self.right else at[:, n:]
+        return found.reshape(values.shape).astype(dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        return None, None
+
+
+def sign(x, alpha=1.0):
+    """Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.
+
+    The backward is the identity (straight-through estimator), as in NNabla.
+
+    Args:
+        x (Variable): Input.
+        alpha (float): Value output where x == 0.
+
+    Returns:
+        Variable: same shape.
+    """
+    return Sign(alpha=float(alpha))(x)
+
+
+def minimum2(x0, x1):
+    """Elementwise minimum, y = min(x0, x1), with broadcasting (ties send the gradient to x1).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: the broadcast shape of x0 and x1.
+    """
+    return Minimum2()(x0, x1)
+
+
+def maximum2(x0, x1):
+    """Elementwise maximum, y = max(x0, x1), with broadcasting (ties send the gradient to x1).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: the broadcast shape of x0 and x1.
+    """
+    return Maximum2()(x0, x1)
+
+
+def minimum_scalar(x, val=1.0):
+    """y = min(x, val); the gradient is 1 where x < val, else 0.
+
+    Args:
+        x (Variable): Input.
+        val (float): The cap.
+
+    Returns:
+        Variable: same shape.
+    """
+    return MinimumScalar(val=float(val))(x)
+
+
+def maximum_scalar(x, val=1.0):
+    """y = max(x, val); the gradient is 1 where x > val, else 0.
+
+    Args:
+        x (Variable): Input.
+        val (float): The floor.
+
+    Returns:
+        Variable: same shape.
+    """
+    return MaximumScalar(val=float(val))(x)
+
+
+def logical_and(x0, x1):
+    """Elementwise AND of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return LogicalAnd()(x0, x1)
+
+
+def logical_or(x0, x1):
+    """Elementwise OR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return LogicalOr()(x0, x1)
+
+
+def logical_xor(x0, x1):
+    """Elementwise XOR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return LogicalXor()(x0, x1)
+
+
+def equal(x0, x1):
+    """Elementwise x0 == x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return Equal()(x0, x1)
+
+
+def not_equal(x0, x1):
+    """Elementwise x0 != x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return NotEqual()(x0, x1)
+
+
+def greater_equal(x0, x1):
+    """Elementwise x0 >= x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return GreaterEqual()(x0, x1)
+
+
+def greater(x0, x1):
+    """Elementwise x0 > x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return Greater()(x0, x1)
+
+
+def less_equal(x0, x1):
+    """Elementwise x0 <= x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return LessEqual()(x0, x1)
+
+
+def less(x0, x1):
+    """Elementwise x0 < x1, as 0/1 (broadcasting).
+
+    Args:
+        x0 (Variable): Input.
+        x1 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, the broadcast shape.
+    """
+    return Less()(x0, x1)
+
+
+def searchsorted(sorted_sequence, values, right=None):
+    """Insertion indices of ``values`` into ``sorted_sequence`` along the last axis.
+
+    Leading axes are a batch: row i of values is searched in row i of the sequence.
+
+    Args:
+        sorted_sequence (Variable): Shape (..., N), sorted ascending along the last axis.
+        values (Variable): Shape (..., M), the same leading axes.
+        right (bool): False/None: the first index i with values <= sequence[i]
+            (side='left'); True: the first index with values < sequence[i].
+
+    Returns:
+        Variable: indices (as float values) of values' shape.
+    """
+    return SearchSorted(bool(right))(sorted_sequence, values)
+
+
+def logical_and_scalar(x0, val):
+    """Elementwise (x0 != 0) AND val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (bool): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LogicalAndScalar(val=bool(val))(x0)
+
+
+def logical_or_scalar(x0, val):
+    """Elementwise (x0 != 0) OR val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (bool): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LogicalOrScalar(val=bool(val))(x0)
+
+
+def logical_xor_scalar(x0, val):
+    """Elementwise (x0 != 0) XOR val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (bool): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LogicalXorScalar(val=bool(val))(x0)
+
+
+def equal_scalar(x0, val=1):
+    """Elementwise x0 == val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return EqualScalar(val=float(val))(x0)
+
+
+def not_equal_scalar(x0, val=1):
+    """Elementwise x0 != val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return NotEqualScalar(val=float(val))(x0)
+
+
+def greater_equal_scalar(x0, val=1):
+    """Elementwise x0 >= val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return GreaterEqualScalar(val=float(val))(x0)
+
+
+def greater_scalar(x0, val=1):
+    """Elementwise x0 > val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return GreaterScalar(val=float(val))(x0)
+
+
+def less_equal_scalar(x0, val=1):
+    """Elementwise x0 <= val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LessEqualScalar(val=float(val))(x0)
+
+
+def less_scalar(x0, val=1):
+    """Elementwise x0 < val, as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+        val (float): The scalar operand.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LessScalar(val=float(val))(x0)
+
+
+def logical_not(x0):
+    """Elementwise NOT (x0 == 0), as 0/1.
+
+    Args:
+        x0 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return LogicalNot()(x0)
+
+
+def isnan(x0):
+    """1 where x0 is NaN, else 0.
+
+    Args:
+        x0 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return IsNaN()(x0)
+
+
+def isinf(x0):
+    """1 where x0 is +inf or -inf, else 0.
+
+    Args:
+        x0 (Variable): Input.
+
+    Returns:
+        Variable: 0/1 values, same shape.
+    """
+    return IsInf()(x0)
+
+
+def reset_nan(x0, val=0):
+    """Replace NaN entries by ``val`` (their gradient is 0, others pass through).
+
+    Args:
+        x0 (Variable): Input.
+        val (float): Replacement value.
+
+    Returns:
+        Variable: same shape.
+    """
+    return ResetNaN(val=float(val))(x0)
+
+
+def reset_inf(x0, val=0):
+    """Replace +inf and -inf entries by ``val`` (their gradient is 0, others pass through).
+
+    Args:
+        x0 (Variable): Input.
+        val (float): Replacement value.
+
+    Returns:
+        Variable: same shape.
+    """
+    return ResetInf(val=float(val))(x0)
+
+
+def where(condition, x_true, x_false):
+    """Select x_true where condition != 0, else x_false.
+
+    Args:
+        condition (Variable): Its shape is the leading dimensions of x_true's
+            shape; it is broadcast over the remaining ones.
+        x_true (Variable): Values taken where the condition holds.
+        x_false (Variable): Values taken elsewhere; same shape as x_true.
+
+    Returns:
+        Variable: x_true's shape. Gradients flow to the selected input;
+        condition gets none.
+    """
+    return Where()(condition, x_true, x_false)
