@@ -4,8 +4,10 @@ Convolutions are im2col + one BLAS product; the window views and the col2im
 scatter live in ``_conv_utils``.
 """
 from .base import Function, require, sum_to, prod
+from ._conv_utils import spatial_tuple, im2col, col2im
 
-__all__ = ["affine", "batch_matmul"]
+__all__ = ["affine", "batch_matmul", "convolution", "depthwise_convolution", "deconvolution",
+           "depthwise_deconvolution", "embed"]
 
 
 def _base_axis(fn, base_axis, ndim):
@@ -102,6 +104,341 @@ class BatchMatmul(Function):
         return ga, gb
 
 
+def _last_to_second(a):
+    """View (A, *S, C) as (A, C, *S)."""
+    return a.transpose((0, a.ndim - 1) + tuple(range(1, a.ndim - 1)))
+
+
+class _ConvolutionFamily(Function):
+    """Geometry and array plumbing shared by (depthwise) (de)convolution.
+
+    Internally x is (N, C, *S) (a view: batch axes flattened, channel moved to
+    axis 1 for channel_last) and the weight a stack of per-group matrices
+    (group, OC/group, C/group * prod(K)) for convolution, (group, C/group,
+    OC/group * prod(K)) for deconvolution. Each group is then one BLAS product
+    against im2col's matrix (ONE product when group == 1).
+    """
+
+    channel_last = False
+
+    def _geometry(self, x, w, base_axis, group, channel_last, weight_channel_axes,
+                  depthwise=False):
+        """Validate shapes, fill self._* and resolve pad/stride/dilation."""
+        ndim = len(x)
+        require(self, -ndim <= base_axis < ndim - 1,
+                f"base_axis={base_axis} must leave a channel axis and at least one "
+                f"spatial axis in x {x}")
+        ba = base_axis % ndim
+        d = ndim - ba - 1
+        self._lead = tuple(x[:ba])
+        self._c = x[-1] if channel_last else x[ba]
+        self._spatial = tuple(x[ba:-1] if channel_last else x[ba + 1:])
+        want = d + 1 if depthwise else d + 2
+        require(self, len(w) == want,
+                f"weight {w} must have {want} dimensions ({weight_channel_axes}, *kernel) for "
+                f"x {x} with {d} spatial dimension(s) after base_axis={base_axis}")
+        if depthwise:
+            self._kernel = tuple(w[1:])
+        else:
+            self._kernel = tuple(w[1:-1] if channel_last else w[2:])
+        self.pad = list(spatial_tuple(self, "pad", self.pad, d, 0))
+        self.stride = list(spatial_tuple(self, "stride", self.stride, d, 1))
+        self.dilation = list(spatial_tuple(self, "dilation", self.dilation, d, 1))
+        require(self, min(self.stride) >= 1 and min(self.dilation) >= 1 and min(self.pad) >= 0,
+                f"stride={self.stride} and dilation={self.dilation} must be >= 1, "
+                f"pad={self.pad} >= 0")
+        require(self, isinstance(group, int) and group >= 1, f"group={group} must be >= 1")
+        self._group = group
+        self._cl = channel_last
+        self._n = prod(self._lead)
+
+    def _conv_out(self, sizes):
+        """Output sizes of a convolution over ``sizes``; errors if a kernel does not fit."""
+        out = []
+        for i, (s, k, p, st, dl) in enumerate(zip(sizes, self._kernel, self.pad, self.stride,
+                                                 self.dilation)):
+            span = dl * (k - 1) + 1
+            require(self, s + 2 * p >= span,
+                    f"kernel {tuple(self._kernel)} (dilation {self.dilation}) spans {span} "
+                    f"at spatial axis {i}, larger than the padded input {s} + 2*{p}")
+            out.append((s + 2 * p - span) // st + 1)
+        return tuple(out)
+
+    def _shape_out(self, channels, spatial):
+        body = tuple(spatial) + (channels,) if self._cl else (channels,) + tuple(spatial)
+        return self._lead + body
+
+    def _check_bias(self, b, channels):
+        if b is not None:
+            require(self, tuple(b) == (channels,),
+                    f"bias {b} must have shape ({channels},), one value per output channel")
+
+    def _to_ncs(self, a, channels, spatial):
+        """(B..., C, *S) or (B..., *S, C) -> (N, C, *S), a view when possible."""
+        if self._cl:
+            return _last_to_second(a.reshape((self._n,) + tuple(spatial) + (channels,)))
+        return a.reshape((self._n, channels) + tuple(spatial))
+
+    def _from_cns(self, a):
+        """(C, N, *S) -> the caller's layout (B..., C, *S) or (B..., *S, C), as a view."""
+        if self._cl:
+            a = a.transpose(tuple(range(1, a.ndim)) + (0,))
+        else:
+            a = a.swapaxes(0, 1)
+        return a.reshape(self._lead + a.shape[1:])
+
+    def _to_cns_matrix(self, a, channels, spatial):
+        """(B..., C, *S) -> (group, C/group, N*prod(S)) (a copy unless laid out so)."""
+        a = self._to_ncs(a, channels, spatial).swapaxes(0, 1)
+        return a.reshape(self._group, channels // self._group, -1)
+
+    def _weight_stack(self, w):
+        """Weight -> (group, rows, cols) with the kernel flattened into the last axis."""
+        g = self._group
+        if self._cl and not self._depthwise:
+            w = _last_to_second(w)  # (A, *K, B) -> (A, B, *K)
+        return w.reshape(g, w.shape[0] // g, -1)
+
+    def _weight_grad(self, gw2, w_shape):
+        if self._cl and not self._depthwise:
+            a, b = w_shape[0], w_shape[-1]
+            gw = gw2.reshape((a, b) + self._kernel)
+            return gw.transpose((0,) + tuple(range(2, gw.ndim)) + (1,))
+        return gw2.reshape(w_shape)
+
+    def _keep_for_backward(self, index):
+        return self.inputs[index].need_grad
+
+    _depthwise = False
+
+
+class Convolution(_ConvolutionFamily):
+    """y = W * x + b: N-D cross-correlation with pad, stride, dilation and groups."""
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                 channel_last=False):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+        self.channel_last = channel_last
+
+    def setup(self, x, w, b=None):
+        self._geometry(x, w, self.base_axis, self.group, self.channel_last,
+                       "out_channels, in_channels/group")
+        oc = w[0]
+        cg = w[-1] if self.channel_last else w[1]
+        self._check_channels(x, w, oc, cg)
+        self._check_bias(b, oc)
+        self._oc = oc
+        self._out = self._conv_out(self._spatial)
+        return self._shape_out(oc, self._out)
+
+    def _check_channels(self, x, w, oc, cg):
+        g = self._group
+        require(self, self._c == cg * g,
+                f"x {x} has {self._c} channels, but weight {w} expects {cg} per group "
+                f"x group={g} = {cg * g}")
+        require(self, oc % g == 0, f"weight {w} has {oc} output channels, not a multiple "
+                f"of group={g}")
+
+    def forward(self, xp, x, w, b=None):
+        col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel, self.pad,
+                     self.stride, self.dilation, self._out)
+        self._col = col if self._keep_for_backward(1) else None
+        g = self._group
+        w2 = self._weight_stack(w)
+        col2 = col.reshape(g, -1, col.shape[-1 - len(self._out)] * prod(self._out))
+        y = w2[0] @ col2[0] if g == 1 else xp.matmul(w2, col2)
+        y = y.reshape((self._oc, self._n) + self._out)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * (y.ndim - 1))
+        return self._from_cns(y)
+
+    def backward(self, xp, xs, ys, gys):
+        x, w = xs[0], xs[1]
+        need = self.need
+        g = self._group
+        gy2 = self._to_cns_matrix(gys[0], self._oc, self._out)  # (g, OC/g, N*O)
+        w2 = self._weight_stack(w)
+        gx = gw = gb = None
+        if need[1]:
+            col = getattr(self, "_col", None)
+            if col is None:
+                col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel,
+                             self.pad, self.stride, self.dilation, self._out)
+            col2 = col.reshape(g, -1, gy2.shape[-1])
+            gw = self._weight_grad(xp.matmul(gy2, col2.swapaxes(-1, -2)), w.shape)
+        self._col = None
+        if need[0]:
+            gcol = xp.matmul(w2.swapaxes(-1, -2), gy2)
+            gcol = gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out)
+            gx = col2im(xp, gcol, self._spatial, self._kernel, self.pad, self.stride,
+                        self.dilation)
+            gx = self._from_cns(gx.swapaxes(0, 1))
+        if len(xs) == 3 and need[2]:
+            gb = gy2.sum(axis=-1).reshape(-1)
+        return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+
+class DepthwiseConvolution(Convolution):
+    """Convolution of each channel with its own ``multiplier`` filters (group = C)."""
+
+    _depthwise = True
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, multiplier=1):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.multiplier = multiplier
+
+    def setup(self, x, w, b=None):
+        ndim = len(x)
+        require(self, -ndim <= self.base_axis < ndim - 1,
+                f"base_axis={self.base_axis} must leave a channel axis and at least one "
+                f"spatial axis in x {x}")
+        c = x[self.base_axis % ndim]
+        self._geometry(x, w, self.base_axis, c, False, "channels*multiplier",
+                       depthwise=True)
+        m = self.multiplier
+        require(self, w[0] == c * m, f"weight {w} must have channels*multiplier = {c}*{m} = "
+                f"{c * m} filters for x {x}")
+        self._check_bias(b, c * m)
+        self._oc = c * m
+        self._out = self._conv_out(self._spatial)
+        return self._shape_out(c * m, self._out)
+
+
+class Deconvolution(_ConvolutionFamily):
+    """Transposed convolution: the gradient of convolution with respect to its input."""
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                 channel_last=False, output_padding=None):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+        self.channel_last = channel_last
+        self.output_padding = output_padding
+
+    def setup(self, x, w, b=None):
+        self._geometry(x, w, self.base_axis, self.group, self.channel_last,
+                       "in_channels, out_channels/group")
+        ocg = w[-1] if self.channel_last else w[1]
+        g = self._group
+        require(self, w[0] == self._c, f"x {x} has {self._c} channels, but weight {w} "
+                f"expects {w[0]}")
+        require(self, self._c % g == 0, f"x {x} has {self._c} channels, not a multiple of "
+                f"group={g}")
+        self.output_padding = self._finish(ocg * g, b, self.output_padding)
+        return self._shape_out(self._oc, self._out)
+
+    def _finish(self, oc, b, output_padding):
+        """Output channels and sizes; returns output_padding resolved to a list."""
+        d = len(self._spatial)
+        output_padding = list(spatial_tuple(self, "output_padding", output_padding, d, 0))
+        for op, st, dl in zip(output_padding, self.stride, self.dilation):
+            require(self, 0 <= op < max(st, dl),
+                    f"output_padding={output_padding} must be >= 0 and smaller than "
+                    f"stride={self.stride} or dilation={self.dilation}")
+        self._check_bias(b, oc)
+        self._oc = oc
+        self._out = tuple((s - 1) * st - 2 * p + dl * (k - 1) + 1 + op for s, k, p, st, dl, op in
+                          zip(self._spatial, self._kernel, self.pad, self.stride,
+                              self.dilation, output_padding))
+        require(self, min(self._out) > 0, f"output size {self._out} is not positive "
+                f"(pad={self.pad} too large for input {self._spatial})")
+        return output_padding
+
+    def forward(self, xp, x, w, b=None):
+        x2 = self._to_cns_matrix(x, self._c, self._spatial)  # (g, C/g, N*I)
+        w2 = self._weight_stack(w)                            # (g, C/g, OC/g*K)
+        g = self._group
+        gcol = (w2[0].T @ x2[0])[None] if g == 1 else xp.matmul(w2.swapaxes(-1, -2), x2)
+        gcol = gcol.reshape((self._oc,) + self._kernel + (self._n,) + self._spatial)
+        y = col2im(xp, gcol, self._out, self._kernel, self.pad, self.stride, self.dilation)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * len(self._out))  # y is a view of a fresh buffer
+        return self._from_cns(y.swapaxes(0, 1))
+
+    def backward(self, xp, xs, ys, gys):
+        x, w = xs[0], xs[1]
+        need = self.need
+        g = self._group
+        col = im2col(xp, self._to_ncs(gys[0], self._oc, self._out), self._kernel, self.pad,
+                     self.stride, self.dilation, self._spatial)
+        col2 = col.reshape(g, -1, self._n * prod(self._spatial))  # (g, OC/g*K, N*I)
+        gx = gw = gb = None
+        if need[0]:
+            gx2 = xp.matmul(self._weight_stack(w), col2)          # (g, C/g, N*I)
+            gx = self._from_cns(gx2.reshape((self._c, self._n) + self._spatial))
+        if need[1]:
+            x2 = self._to_cns_matrix(x, self._c, self._spatial)
+            gw = self._weight_grad(xp.matmul(x2, col2.swapaxes(-1, -2)), w.shape)
+        if len(xs) == 3 and need[2]:
+            gy = self._to_ncs(gys[0], self._oc, self._out)
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+        return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+
+class DepthwiseDeconvolution(Deconvolution):
+    """Transposed depthwise convolution: every ``divisor`` channels sum into one."""
+
+    _depthwise = True
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, divisor=1):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.divisor = divisor
+
+    def setup(self, x, w, b=None):
+        ndim = len(x)
+        require(self, -ndim <= self.base_axis < ndim - 1,
+                f"base_axis={self.base_axis} must leave a channel axis and at least one "
+                f"spatial axis in x {x}")
+        c = x[self.base_axis % ndim]
+        dv = self.divisor
+        require(self, isinstance(dv, int) and dv >= 1 and c % dv == 0,
+                f"divisor={dv} must divide the {c} channels of x {x}")
+        self._geometry(x, w, self.base_axis, c // dv, False, "channels", depthwise=True)
+        require(self, w[0] == c, f"weight {w} must have {c} filters, one per channel of x {x}")
+        self._finish(c // dv, b, None)
+        return self._shape_out(self._oc, self._out)
+
+
+class Embed(Function):
+    """y = w[x0]: rows of the table w picked by integer indices x0."""
+
+    def setup(self, x0, w):
+        require(self, len(w) >= 1, f"weight {w} must have at least 1 dimension")
+        return tuple(x0) + tuple(w[1:])
+
+    def forward(self, xp, x0, w):
+        return xp.take(w, x0.astype(xp.intp, copy=False), axis=0)
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[1]:
+            return None, None
+        x0, w = xs
+        rows = x0.reshape(-1).astype(xp.intp, copy=False)
+        gy = gys[0].reshape(rows.size, -1)
+        # Scatter-add without np.add.at (slow): sort the indices, sum each run of
+        # equal indices with one reduceat, write every distinct row once.
+        order = xp.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        starts = xp.flatnonzero(xp.concatenate(
+            (xp.ones(min(rows.size, 1), dtype=bool), sorted_rows[1:] != sorted_rows[:-1])))
+        gw = xp.zeros((w.shape[0], gy.shape[1]), dtype=gy.dtype)
+        if rows.size:
+            gw[sorted_rows[starts]] = xp.add.reduceat(gy[order], starts, axis=0)
+        return None, gw.reshape(w.shape)
+
+
 def affine(x, weight, bias=None, base_axis=1, n_outputs=-1, outputs=None):
     """Fully connected layer.
 
@@ -142,3 +479,116 @@ def batch_matmul(a, b, transpose_a=False, transpose_b=False, n_outputs=-1, outpu
         Variable: shape (B..., M, N).
     """
     return BatchMatmul(transpose_a, transpose_b)(a, b, n_outputs=n_outputs, outputs=outputs)
+
+
+def convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
+                group=1, channel_last=False, n_outputs=-1, outputs=None):
+    """N-D convolution (cross-correlation) with optional bias.
+
+    .. math:: y_{n, o, \\mathbf{j}} = \\sum_{c, \\mathbf{k}}
+              w_{o, c, \\mathbf{k}} \\, x_{n, g(o) C_g + c, \\mathbf{j} s + \\mathbf{k} d - p} + b_o
+
+    Computed as im2col over a strided window view plus one BLAS product per group.
+
+    Args:
+        x (Variable): (B..., C, *S), or (B..., *S, C) with channel_last.
+        weight (Variable): (OC, C / group, *K), or (OC, *K, C / group) with channel_last.
+        bias (Variable, optional): (OC,).
+        base_axis (int): first non-batch axis (the channel axis unless channel_last).
+        pad (tuple of int): zero padding per spatial axis (default 0).
+        stride (tuple of int): step per spatial axis (default 1).
+        dilation (tuple of int): kernel dilation per spatial axis (default 1).
+        group (int): number of channel groups.
+        channel_last (bool): channels are the last axis.
+
+    Returns:
+        Variable: (B..., OC, *O), O = (S + 2 pad - dilation (K - 1) - 1) // stride + 1.
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Convolution(base_axis, pad, stride, dilation, group, channel_last)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
+                          dilation=None, multiplier=1, n_outputs=-1, outputs=None):
+    """Depthwise convolution: each channel convolved with its own ``multiplier`` filters.
+
+    Output channel ``c * multiplier + m`` reads only input channel ``c``.
+
+    Args:
+        x (Variable): (B..., C, *S).
+        weight (Variable): (C * multiplier, *K).
+        bias (Variable, optional): (C * multiplier,).
+        base_axis (int): the channel axis.
+        pad, stride, dilation (tuple of int): as in :func:`convolution`.
+        multiplier (int): filters per input channel.
+
+    Returns:
+        Variable: (B..., C * multiplier, *O).
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return DepthwiseConvolution(base_axis, pad, stride, dilation, multiplier)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
+                  group=1, channel_last=False, output_padding=None, n_outputs=-1,
+                  outputs=None):
+    """N-D transposed convolution (the adjoint of :func:`convolution` in x).
+
+    Args:
+        x (Variable): (B..., C, *S), or (B..., *S, C) with channel_last.
+        weight (Variable): (C, OC / group, *K), or (C, *K, OC / group) with channel_last.
+        bias (Variable, optional): (OC,).
+        base_axis (int): the channel axis unless channel_last.
+        pad, stride, dilation (tuple of int): those of the convolution being transposed.
+        group (int): number of channel groups.
+        channel_last (bool): channels are the last axis.
+        output_padding (tuple of int): extra size added at the end of each spatial axis,
+            smaller than stride (or dilation).
+
+    Returns:
+        Variable: (B..., OC, *O), O = (S - 1) stride - 2 pad + dilation (K - 1) + 1
+        + output_padding.
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Deconvolution(base_axis, pad, stride, dilation, group, channel_last,
+                         output_padding)(*inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def depthwise_deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
+                            dilation=None, divisor=1, n_outputs=-1, outputs=None):
+    """Depthwise transposed convolution: channels ``j*divisor .. j*divisor + divisor - 1``,
+    each through its own filter, sum into output channel ``j``.
+
+    Args:
+        x (Variable): (B..., C, *S).
+        weight (Variable): (C, *K).
+        bias (Variable, optional): (C / divisor,).
+        base_axis (int): the channel axis.
+        pad, stride, dilation (tuple of int): as in :func:`deconvolution`.
+        divisor (int): input channels per output channel.
+
+    Returns:
+        Variable: (B..., C / divisor, *O).
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return DepthwiseDeconvolution(base_axis, pad, stride, dilation, divisor)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def embed(x0, w, n_outputs=-1, outputs=None):
+    """Embedding: look up rows of ``w`` by integer indices.
+
+    .. math:: y_{i_1..i_n, :} = w_{x0_{i_1..i_n}, :}
+
+    Only ``w`` gets a gradient (repeated indices add up).
+
+    Args:
+        x0 (Variable): integer indices in [0, w.shape[0]), any shape.
+        w (Variable): table of shape (V, E...).
+
+    Returns:
+        Variable: x0.shape + (E...).
+    """
+    return Embed()(x0, w, n_outputs=n_outputs, outputs=outputs)
