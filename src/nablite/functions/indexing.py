@@ -1,3 +1,590 @@
-"""indexing functions."""
+"""Indexing: gather/scatter functions and the ``x[key]`` / ``x[key] = v`` machinery.
 
-__all__ = []
+``getitem`` follows numpy's rules. Basic keys (ints, slices, ``...``, ``None``)
+become ``F.slice`` plus an ``F.reshape`` when ints drop axes or ``None`` adds
+them. Advanced keys (int lists and arrays, index Variables, bool masks) become
+``F.gather_nd``; bool masks are turned into indices from their current values
+when the graph is built, as in NNabla. ``setitem`` builds ``F.scatter_nd`` with
+``out=`` the old variable and rewires the variable onto the result.
+"""
+import numbers
+
+import numpy as np
+
+from .base import Function, normalize_axes, prod, require
+from ..backend import scatter_add as _scatter_add
+
+__all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
+           "bool_scatter", "bool_fill", "nonzero"]
+
+INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (nonzero)
+
+
+def _ints(xp, a):
+    """Index arrays may arrive as floats (NNabla's default dtype); index with integers."""
+    return a if a.dtype.kind in "iu" else a.astype(np.int64)
+
+
+class OneHot(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def setup(self, x):
+        shape = [int(s) for s in self.shape]
+        require(self, len(x) >= 1 and x[-1] == len(shape),
+                f"the last dimension of x {x} must hold one index per entry of "
+                f"shape={tuple(shape)} ({len(shape)})")
+        self.shape = shape
+        return x[:-1] + tuple(shape)
+
+    def forward(self, xp, x):
+        idx = _ints(xp, x).reshape(-1, len(self.shape))
+        n = prod(self.shape)
+        flat = xp.ravel_multi_index(tuple(idx.T), self.shape) if len(idx) else idx[:, 0]
+        y = xp.zeros((len(idx), n), dtype=np.float32)
+        y[np.arange(len(idx)), flat] = 1
+        return y.reshape(self.out_shapes[0])
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
+class GatherNd(Function):
+    """y[i...] = x[indices[0, i...], ..., indices[M-1, i...], ...]."""
+
+    def setup(self, x, indices):
+        require(self, len(indices) >= 1 and indices[0] <= len(x),
+                f"indices {indices} must have shape (M, ...) with M <= x.ndim = {len(x)}")
+        return indices[1:] + x[indices[0]:]
+
+    def forward(self, xp, x, indices):
+        return x[tuple(_ints(xp, indices))]
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None
+        gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
+        _scatter_add(xp, gx, tuple(_ints(xp, xs[1])), gys[0])
+        return gx, None
+
+
+class ScatterNd(Function):
+    """y = zeros(shape) (or a copy of ``out``); y[indices] = data (or += with add)."""
+
+    def __init__(self, shape=None, add=False):
+        self.shape = shape
+        self.add = add
+
+    def setup(self, data, indices, out=None):
+        require(self, self.shape is not None or out is not None,
+                "give the output shape= or an out= array")
+        shape = tuple(int(s) for s in (self.shape if self.shape is not None else out))
+        require(self, out is None or tuple(out) == shape,
+                f"out {out} must have shape={shape}")
+        require(self, len(indices) >= 1 and indices[0] <= len(shape),
+                f"indices {indices} must have shape (M, ...) with M <= {len(shape)}")
+        want = indices[1:] + shape[indices[0]:]
+        require(self, data == want,
+                f"data {data} must have shape {want} (indices.shape[1:] + shape[M:])")
+        self.shape = list(shape)
+        return shape
+
+    def forward(self, xp, data, indices, out=None):
+        y = xp.zeros(self.out_shapes[0], dtype=data.dtype) if out is None else out.copy()
+        key = tuple(_ints(xp, indices))
+        if self.add:
+            _scatter_add(xp, y, key, data)
+        else:
+            y[key] = data
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        gy = gys[0]
+        key = tuple(_ints(xp, xs[1]))
+        g_data = gy[key] if self.need[0] else None
+        g_out = None
+        if len(xs) > 2 and self.need[2]:
+            # Entries that were overwritten do not reach the output.
+            g_out = gy.copy()
+            if not self.add:
+                g_out[key] = 0
+        return (g_data, None) + ((g_out,) if len(xs) > 2 else ())
+
+
+class Gather(Function):
+    """Take slices along ``axis`` by indices, with ``batch_dims`` leading dims shared."""
+
+    def __init__(self, axis=0, batch_dims=0):
+        self.axis = axis
+        self.batch_dims = batch_dims
+
+    def setup(self, x, indices):
+        b = self.batch_dims
+        require(self, 0 <= b <= len(indices) and b <= len(x) - 1,
+                f"batch_dims={b} must be within the ranks of x {x} and indices {indices}")
+        axis = normalize_axes(self, self.axis, len(x))[0]
+        require(self, axis >= b, f"axis={self.axis} must not be one of the "
+                                 f"batch_dims={b} leading axes")
+        require(self, tuple(x[:b]) == tuple(indices[:b]),
+                f"x {x} and indices {indices} must share their first batch_dims={b} sizes")
+        self.axis = axis
+        return x[:axis] + indices[b:] + x[axis + 1:]
+
+    def _layout(self, x_shape, idx_shape):
+        b, a = self.batch_dims, self.axis
+        batch = prod(x_shape[:b])
+        mid = x_shape[b:a]
+        return b, a, batch, mid
+
+    def _key(self, xp, x_shape, indices):
+        b, a, batch, mid = self._layout(x_shape, indices.shape)
+        idx = _ints(xp, indices).reshape((batch,) + indices.shape[b:])
+        bidx = xp.arange(batch).reshape((batch,) + (1,) * (idx.ndim - 1))
+        return bidx, idx
+
+    def forward(self, xp, x, indices):
+        b, a, batch, mid = self._layout(x.shape, indices.shape)
+        # (B, n, mid..., rest...): the gathered axis right after the merged batch.
+        xm = xp.moveaxis(x.reshape((batch,) + x.shape[b:]), 1 + a - b, 1)
+        picked = xm[self._key(xp, x.shape, indices)]       # (B, I..., mid..., rest...)
+        n_i = indices.ndim - b
+        picked = xp.moveaxis(picked, tuple(range(1, 1 + n_i)),
+                             tuple(range(1 + len(mid), 1 + len(mid) + n_i)))
+        return xp.ascontiguousarray(picked.reshape(self.out_shapes[0]))
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None
+        x, indices = xs
+        b, a, batch, mid = self._layout(x.shape, indices.shape)
+        n_i = indices.ndim - b
+        g = gys[0].reshape((batch,) + gys[0].shape[b:])
+        g = xp.moveaxis(g, tuple(range(1 + len(mid), 1 + len(mid) + n_i)),
+                        tuple(range(1, 1 + n_i)))
+        moved_shape = (batch, x.shape[a]) + x.shape[b:a] + x.shape[a + 1:]
+        gxm = xp.zeros(moved_shape, dtype=g.dtype)
+        _scatter_add(xp, gxm, self._key(xp, x.shape, indices), g)
+        gx = xp.moveaxis(gxm, 1, 1 + a - b).reshape(x.shape)
+        return xp.ascontiguousarray(gx), None
+
+
+class ScatterAdd(Function):
+    """y = x0; y[..., indices[p], ...] += x1[p] along ``axis`` for every p in indices."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def setup(self, x0, indices, x1):
+        axis = normalize_axes(self, self.axis, len(x0))[0]
+        require(self, len(indices) == len(x0) == len(x1),
+                f"x0 {x0}, indices {indices} and x1 {x1} must have the same rank")
+        require(self, all(i <= s for i, s in zip(indices, x1)) and all(
+            i <= s for d, (i, s) in enumerate(zip(indices, x0)) if d != axis),
+            f"indices {indices} must fit in x1 {x1}, and in x0 {x0} except at axis={axis}")
+        self.axis = axis
+        return x0
+
+    def _key(self, xp, indices):
+        grid = list(xp.indices(indices.shape, sparse=True))
+        grid[self.axis] = _ints(xp, indices)
+        return tuple(grid)
+
+    def forward(self, xp, x0, indices, x1):
+        y = x0.copy()
+        region = tuple(slice(0, n) for n in indices.shape)
+        _scatter_add(xp, y, self._key(xp, indices), x1[region])
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        x0, indices, x1 = xs
+        gy = gys[0]
+        g1 = None
+        if self.need[2]:
+            g1 = xp.zeros(x1.shape, dtype=gy.dtype)
+            g1[tuple(slice(0, n) for n in indices.shape)] = gy[self._key(xp, indices)]
+        return (gy if self.need[0] else None), None, g1
+
+
+def _mask_of(fn, mask, prefix):
+    require(fn, tuple(mask) == tuple(prefix[:len(mask)]) and len(mask) <= len(prefix),
+            f"mask {mask} must match the leading dimensions of {prefix}")
+
+
+class BoolGather(Function):
+    def setup(self, x, mask):
+        _mask_of(self, mask, x)
+        count = int(np.count_nonzero(self.inputs[1].d))  # known only from the mask's values
+        return (count,) + x[len(mask):]
+
+    def forward(self, xp, x, mask):
+        return x[mask != 0]
+
+    def backward(self, xp, xs, ys, gys):
+        gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
+        gx[xs[1] != 0] = gys[0]
+        return gx, None
+
+
+class BoolScatter(Function):
+    def setup(self, x, mask, output=None):
+        count = int(np.count_nonzero(self.inputs[1].d))
+        require(self, len(x) >= 1 and x[0] == count,
+                f"input {x} must have one row per non-zero mask entry ({count})")
+        shape = tuple(mask) + tuple(x[1:])
+        require(self, output is None or tuple(output) == shape,
+                f"output {output} must have shape {shape}")
+        return shape
+
+    def forward(self, xp, x, mask, output=None):
+        y = xp.zeros(self.out_shapes[0], dtype=x.dtype) if output is None else output.copy()
+        y[mask != 0] = x
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        m = xs[1] != 0
+        g_out = None
+        if len(xs) > 2 and self.need[2]:
+            g_out = gys[0].copy()
+            g_out[m] = 0
+        return (gys[0][m], None) + ((g_out,) if len(xs) > 2 else ())
+
+
+class BoolFill(Function):
+    def __init__(self, value=0):
+        self.value = value
+
+    def setup(self, data, mask):
+        try:
+            out = np.broadcast_shapes(data, mask)
+        except ValueError:
+            out = None
+        require(self, out == tuple(data),
+                f"mask {mask} must broadcast to the shape of data {data}")
+        return data
+
+    def forward(self, xp, data, mask):
+        return xp.where(mask != 0, xp.asarray(self.value, dtype=data.dtype), data)
+
+    def backward(self, xp, xs, ys, gys):
+        return xp.where(xs[1] != 0, xp.zeros((), dtype=gys[0].dtype), gys[0]), None
+
+
+class NonZero(Function):
+    def setup(self, x):
+        return (len(x), int(np.count_nonzero(self.inputs[0].d)))
+
+    def forward(self, xp, x):
+        return xp.stack(xp.nonzero(x)).reshape(self.out_shapes[0]).astype(INDEX_DTYPE)
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
+def one_hot(x, shape):
+    """One-hot encoding: the last dimension of ``x`` (one index per entry of ``shape``)
+    is replaced by ``shape``, holding 1 at the indexed position and 0 elsewhere.
+
+    Args:
+        x (Variable): Integer indices (..., len(shape)).
+        shape (tuple of int): Sizes of the one-hot axes.
+
+    Returns:
+        Variable: float32, shape ``x.shape[:-1] + shape``.
+    """
+    return OneHot(shape)(x)
+
+
+def gather(x, Indices, axis=None, batch_dims=None):
+    """Take slices of ``x`` along ``axis`` at ``Indices``.
+
+    .. math:: y[b..., m..., i..., r...] = x[b..., m..., Indices[b..., i...], r...]
+
+    Args:
+        x (Variable): Data.
+        Indices (Variable): Integer indices; its first ``batch_dims`` dims match x's.
+        axis (int): Axis to gather along (default 0).
+        batch_dims (int): Leading dims shared by x and Indices (default 0).
+
+    Returns:
+        Variable: Shape ``x.shape[:axis] + Indices.shape[batch_dims:] + x.shape[axis+1:]``.
+    """
+    return Gather(0 if axis is None else axis, 0 if batch_dims is None else batch_dims)(
+        x, Indices)
+
+
+def gather_nd(data, indices):
+    """Gather by N-D index tuples: ``y[i...] = data[indices[:, i...]]``.
+
+    Args:
+        data (Variable): Data.
+        indices (Variable): Shape (M, ...); column entries index the first M axes.
+
+    Returns:
+        Variable: Shape ``indices.shape[1:] + data.shape[M:]``.
+    """
+    return GatherNd()(data, indices)
+
+
+def bool_gather(input, mask):
+    """Rows of ``input`` where ``mask`` (over its leading dims) is non-zero.
+
+    Args:
+        input (Variable): Data.
+        mask (Variable): 0/1 mask matching the leading dims of input.
+
+    Returns:
+        Variable: Shape ``(count,) + input.shape[mask.ndim:]``.
+    """
+    return BoolGather()(input, mask)
+
+
+def scatter_nd(data, indices, shape=None, out=None, add=False):
+    """Scatter ``data`` to the positions ``indices`` of a zero array (or a copy of ``out``).
+
+    Repeated positions keep the last value, or sum with ``add=True``. The gradient
+    of ``out`` is ``dy`` except where values were overwritten.
+
+    Args:
+        data (Variable): Values, shape ``indices.shape[1:] + shape[M:]``.
+        indices (Variable): Shape (M, ...), integer positions in the first M axes.
+        shape (tuple of int): Output shape (or taken from ``out``).
+        out (Variable): Base values of the output.
+        add (bool): Accumulate instead of overwriting.
+
+    Returns:
+        Variable: Shape ``shape``.
+    """
+    fn = ScatterNd(None if shape is None else list(shape), add)
+    return fn(data, indices) if out is None else fn(data, indices, out)
+
+
+def scatter_add(x0, indices, x1, axis=None):
+    """Add ``x1`` into a copy of ``x0`` at ``indices`` along ``axis``.
+
+    .. math:: y[\\ldots, indices[p], \\ldots] \\mathrel{+}= x1[p]
+
+    Args:
+        x0 (Variable): Base values.
+        indices (Variable): Integer positions along ``axis``, same rank as x0.
+        x1 (Variable): Values added (at least indices' shape).
+        axis (int): Axis the indices refer to (default 0).
+
+    Returns:
+        Variable: Shape of ``x0``.
+    """
+    return ScatterAdd(0 if axis is None else axis)(x0, indices, x1)
+
+
+def bool_scatter(input, mask, output=None):
+    """Inverse of :func:`bool_gather`: place the rows of ``input`` at the non-zero mask positions.
+
+    Args:
+        input (Variable): Rows, shape ``(count,) + rest``.
+        mask (Variable): 0/1 mask.
+        output (Variable): Base values of the output (zeros when None).
+
+    Returns:
+        Variable: Shape ``mask.shape + rest``.
+    """
+    return BoolScatter()(input, mask) if output is None else BoolScatter()(input, mask, output)
+
+
+def bool_fill(data, mask, value=0):
+    """Fill ``data`` with ``value`` where ``mask`` (broadcast) is non-zero.
+
+    Args:
+        data (Variable): Data.
+        mask (Variable): 0/1 mask, broadcastable to data.
+        value (float): Fill value.
+
+    Returns:
+        Variable: Same shape as data; gradient zero at filled positions.
+    """
+    return BoolFill(value)(data, mask)
+
+
+def nonzero(x):
+    """Indices of the non-zero elements, one row per dimension.
+
+    Args:
+        x (Variable): Input.
+
+    Returns:
+        Variable: uint64, shape ``(x.ndim, count)``.
+    """
+    return NonZero()(x)
+
+
+# -- x[key] and x[key] = value ------------------------------------------------
+
+def _is_advanced(k):
+    from ..variable import Variable
+    from .._array import NdArray
+    if isinstance(k, (Variable, NdArray, list)):
+        return True
+    return isinstance(k, np.ndarray) and (k.ndim > 0 or k.dtype == bool)
+
+
+def _values(k):
+    """The current values of an index given as a Variable/NdArray/list/array."""
+    from ..variable import Variable
+    if isinstance(k, Variable):
+        return k.d
+    return np.asarray(k)
+
+
+def _expand(key, ndim, fn):
+    """The key as a tuple without Ellipsis (bool masks count for their rank)."""
+    key = key if isinstance(key, tuple) else (key,)
+    used = 0
+    for k in key:
+        if k is None or k is Ellipsis:
+            continue
+        if _is_advanced(k) and _values(k).dtype == bool:
+            used += _values(k).ndim
+        else:
+            used += 1
+    require(fn, sum(k is Ellipsis for k in key) <= 1, "an index can only have one '...'")
+    require(fn, used <= ndim, f"too many indices ({used}) for a variable of {ndim} dimensions")
+    out = []
+    for k in key:
+        if k is Ellipsis:
+            out.extend([slice(None)] * (ndim - used))
+        else:
+            out.append(k)
+    if not any(k is Ellipsis for k in key):
+        out.extend([slice(None)] * (ndim - used))
+    return out
+
+
+def getitem(var, key):
+    """``var[key]`` with numpy's semantics, built from F.slice/F.reshape/F.gather_nd."""
+    from .array import reshape
+    ndim = len(var.shape)
+    key = _expand(key, ndim, "getitem")
+    if any(_is_advanced(k) for k in key):
+        return _advanced_getitem(var, key)
+    start, stop, step, out_shape, axis = [], [], [], [], 0
+    for k in key:
+        if k is None:
+            out_shape.append(1)
+            continue
+        n = var.shape[axis]
+        if isinstance(k, (numbers.Integral, np.integer)):
+            require("getitem", -n <= k < n,
+                    f"index {k} is out of bounds for axis {axis} with size {n}")
+            k = int(k) % n
+            start.append(k), stop.append(k + 1), step.append(1)
+        elif isinstance(k, slice):
+            start.append(k.start), stop.append(k.stop), step.append(k.step)
+            out_shape.append(len(range(*k.indices(n))))
+        else:
+            raise TypeError(f"getitem: unsupported index {k!r} of type {type(k).__name__}")
+        axis += 1
+    full = all(s is None for s in start + stop) and all(s in (None, 1) for s in step)
+    from .array import slice as slice_fn
+    y = var if full else slice_fn(var, start, stop, step)
+    return y if tuple(out_shape) == y.shape else reshape(y, out_shape)
+
+
+def _advanced_getitem(var, key):
+    """Advanced keys: gather_nd, leading index arrays fed as they are, others expanded."""
+    from ..variable import Variable
+    from .array import reshape, stack, broadcast
+    if any(k is None for k in key):  # new axes first, then index the reshaped variable
+        shape = []
+        it = iter(var.shape)
+        new_key = []
+        for k in key:
+            if k is None:
+                shape.append(1)
+                new_key.append(slice(None))
+            else:
+                n_axes = _values(k).ndim if (_is_advanced(k) and
+                                             _values(k).dtype == bool) else 1
+                shape.extend(next(it) for _ in range(n_axes))
+                new_key.append(k)
+        return _advanced_getitem(reshape(var, shape), new_key)
+    # Bool masks become their indices from the current values (NNabla does the same).
+    parts = []
+    for k in key:
+        if _is_advanced(k) and _values(k).dtype == bool:
+            parts.extend(np.nonzero(_values(k)))
+        else:
+            parts.append(k)
+    lead = 0
+    while lead < len(parts) and not isinstance(parts[lead], slice):
+        lead += 1
+    rest_full = all(isinstance(p, slice) and p == slice(None) for p in parts[lead:])
+    if rest_full and lead > 0:
+        arrays = parts[:lead]
+        if any(isinstance(a, Variable) for a in arrays):
+            vs = [a if isinstance(a, Variable) else Variable.from_numpy_array(
+                np.asarray(a, dtype=np.int64)) for a in arrays]
+            shape = np.broadcast_shapes(*[v.shape for v in vs])
+            vs = [v if v.shape == shape else broadcast(reshape(
+                v, (1,) * (len(shape) - len(v.shape)) + v.shape), shape) for v in vs]
+            indices = stack(*vs, axis=0)
+        else:
+            vals = np.broadcast_arrays(*[np.asarray(_values(a), dtype=np.int64) for a in arrays])
+            indices = Variable.from_numpy_array(np.stack(vals))
+        return gather_nd(var, indices)
+    # General case: every output element's full coordinates, from numpy applied to positions.
+    coords = _coordinates(var.shape, tuple(
+        _values(p) if not isinstance(p, (slice, numbers.Integral)) else p for p in parts))
+    return gather_nd(var, Variable.from_numpy_array(coords))
+
+
+def _coordinates(shape, key):
+    """(ndim, *result_shape) coordinates of the elements ``key`` selects from ``shape``."""
+    positions = np.arange(prod(shape), dtype=np.int64).reshape(shape)[key]
+    return np.stack(np.unravel_index(positions, shape)).reshape((len(shape),) +
+                                                                 positions.shape)
+
+
+def setitem(var, key, value):
+    """``var[key] = value``: scatter_nd onto the old variable, then ``var`` is rewired onto it."""
+    from ..variable import Variable
+    from .._array import NdArray
+    from .array import reshape, broadcast
+    ndim = len(var.shape)
+    parts = []
+    for k in _expand(key, ndim, "setitem"):
+        if k is None:
+            continue
+        parts.append(_values(k) if _is_advanced(k) else k)
+    coords = _coordinates(var.shape, tuple(parts))
+    region = coords.shape[1:]
+    if isinstance(value, (Variable, NdArray)):
+        v = value
+        require("setitem", len(v.shape) <= len(region) and all(
+            a in (1, b) for a, b in zip(v.shape[::-1], region[::-1])),
+            f"value of shape {v.shape} cannot be broadcast to the indexed region {region}")
+        if v.shape != region:
+            v = broadcast(reshape(v, (1,) * (len(region) - len(v.shape)) + v.shape), region)
+    else:
+        arr = np.asarray(value, dtype=var.dtype)
+        try:
+            v = Variable.from_numpy_array(np.broadcast_to(arr, region))
+        except ValueError:
+            raise ValueError(f"setitem: value of shape {arr.shape} cannot be broadcast to "
+                             f"the indexed region {region}") from None
+    old = _stand_in(var)
+    y = scatter_nd(v, Variable.from_numpy_array(coords), out=old)
+    var.rewire_on(y)
+    var.rank = y.rank
+
+
+def _stand_in(var):
+    """A Variable that takes ``var``'s place (arrays, parent) so ``var`` can be rewired."""
+    import weakref
+    from ..variable import Variable
+    old = Variable.__new__(Variable)
+    for name in ("_data", "_grad", "_need_grad", "persistent", "name", "_parent", "info",
+                 "rank", "recompute"):
+        setattr(old, name, getattr(var, name))
+    old._order = None
+    if old._parent is not None:
+        old._parent._outputs = [weakref.ref(old) if o() is var else o
+                                for o in old._parent._outputs]
+    return old
