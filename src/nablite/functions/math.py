@@ -110,34 +110,58 @@ def _round_half_away(xp, x):
     (0.49999997 rounds to 0, which floor(x + 0.5) would get wrong).
     """
     t = xp.trunc(x)
-    return xp.where(xp.abs(x - t) >= 0.5, t + xp.sign(x), t)
+    return t + xp.sign(x) * (xp.abs(x - t) >= 0.5)
+
+
+def _erf_series_coefficients(terms=36):
+    """q_n = 1 / (1 * 3 * 5 * ... * (2n + 1)), for the series in ``_erf``."""
+    q = [1.0]
+    for n in range(1, terms):
+        q.append(q[-1] / (2 * n + 1))
+    return q
+
+
+_ERF_SERIES = _erf_series_coefficients()
 
 
 def _erf(xp, x):
     """The error function to ~1e-15, with NumPy only (scipy is not a dependency).
 
-    |x| < 2.5: erf(a) = 2/sqrt(pi) exp(-a^2) sum_n (2a^2)^n a / (1*3*...*(2n+1)),
-    a series of positive terms (no cancellation); 35 terms reach double precision.
+    |x| < 2.5: erf(a) = 2/sqrt(pi) a exp(-a^2) sum_n q_n (2a^2)^n, a series of
+    positive terms (no cancellation), summed by Horner's rule; 36 terms reach
+    double precision there.
     |x| >= 2.5: erfc(a) = exp(-a^2) / (sqrt(pi) (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))),
-    a continued fraction that 25 levels make exact to double precision there.
-    float32 inputs are evaluated in float64 and rounded back once.
+    a continued fraction that 25 levels make exact to double precision.
+    Each branch only sees its own entries. float32 inputs are evaluated in
+    float64 and rounded once.
     """
     out_dtype = x.dtype if x.dtype.kind == "f" else xp.float64
     a = xp.abs(x.astype(xp.float64, copy=False))
+    y = xp.empty_like(a)
     small = a < 2.5
-    s = xp.where(small, a, 0.0)
-    s2 = s * s
-    term = total = s
-    for n in range(1, 35):
-        term = term * (2.0 * s2 / (2 * n + 1))
-        total = total + term
-    series = (2.0 / _SQRT_PI) * xp.exp(-s2) * total
-    c = xp.where(small, 2.5, xp.minimum(a, 10.0))  # erf(10) == 1 in double precision
-    k = c
+    s = a[small]
+    c = 2.0 * s * s
+    acc = xp.full_like(s, _ERF_SERIES[-1])
+    for q in reversed(_ERF_SERIES[:-1]):
+        acc *= c
+        acc += q
+    y[small] = (2.0 / _SQRT_PI) * s * xp.exp(-0.5 * c) * acc
+    large = ~small  # also NaN, which stays NaN
+    b = xp.minimum(a[large], 10.0)  # erf(10) == 1 in double precision
+    k = b
     for n in range(25, 0, -1):
-        k = c + (n / 2.0) / k
-    tail = 1.0 - xp.exp(-c * c) / (_SQRT_PI * k)
-    return xp.copysign(xp.where(small, series, tail), x).astype(out_dtype, copy=False)
+        k = b + (n / 2.0) / k
+    y[large] = 1.0 - xp.exp(-b * b) / (_SQRT_PI * k)
+    return xp.copysign(y, x).astype(out_dtype, copy=False)
+
+
+def _sign_plus_at_zero(x):
+    """+1 for x >= 0, -1 below (NNabla's abs gradient at 0), in x's dtype;
+    arithmetic rather than where(), which is ~5x slower on mixed signs."""
+    s = (x >= 0).astype(x.dtype)
+    s *= 2
+    s -= 1
+    return s
 
 
 def _sqrt_1_minus_sq(xp, x):
@@ -145,7 +169,7 @@ def _sqrt_1_minus_sq(xp, x):
 
 
 #              NNabla type  forward f(xp, x)                 vjp(xp, gy, x, y): dL/dx
-Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, y: xp.where(x >= 0, g, -g))
+Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, y: g * _sign_plus_at_zero(x))
 Exp = unary("Exp",           lambda xp, x: xp.exp(x),          lambda xp, g, x, y: g * y)
 Log = unary("Log",           lambda xp, x: xp.log(x),          lambda xp, g, x, y: g / x)
 Identity = unary("Identity", lambda xp, x: x.copy(),           lambda xp, g, x, y: g)
