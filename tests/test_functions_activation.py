@@ -9,6 +9,7 @@ import nablite as nn
 import nablite.functions as F
 from nablite.functions import activation as activation_module
 from gradcheck import away_from, check_function, randn, uniform
+from nnabla_parity import check_parity
 
 
 def ref_sigmoid(x):
@@ -135,7 +136,7 @@ def grad_at(f, x, **kwargs):
 
 
 # Gradients at kinks and boundaries, as measured on NNabla 1.39.
-@pytest.mark.parametrize("f,x,kwargs,grad", [
+KINKS = [
     (F.relu, [0.0, -1.0, 1.0], {}, [0, 0, 1]),
     (F.leaky_relu, [0.0, -1.0, 1.0], {}, [0.1, 0.1, 1]),
     (F.elu, [0.0, 1.0], {"alpha": 2.0}, [1, 1]),
@@ -146,7 +147,10 @@ def grad_at(f, x, **kwargs):
     (F.crelu, [[0.0, -1.0, 1.0]], {}, [[-1, -1, 1]]),
     (F.celu, [[0.0, 2.0]], {}, [[0, 1 - math.exp(-2)]]),
     (F.sinc, [0.0], {}, [0]),
-])
+]
+
+
+@pytest.mark.parametrize("f,x,kwargs,grad", KINKS)
 def test_gradient_at_kinks(f, x, kwargs, grad):
     _, g = grad_at(f, x, **kwargs)
     np.testing.assert_allclose(g, grad, rtol=1e-7)
@@ -234,6 +238,12 @@ def test_bad_arguments(call, match):
 def test_axis_must_be_an_integer():
     with pytest.raises(TypeError, match="Softmax: axis=1.5 must be an integer"):
         F.softmax(nn.Variable((2, 3)), axis=1.5)
+
+
+def test_parity_with_real_nnabla():
+    cases = [(f.__name__, inputs, kwargs, range(len(inputs))) for f, inputs, _, kwargs in CASES]
+    cases += [(f.__name__, [x], kwargs, [0]) for f, x, kwargs, _ in KINKS]
+    assert check_parity(cases) == len(cases)
 
 
 def test_every_function_has_a_case():

@@ -9,6 +9,7 @@ import nablite as nn
 import nablite.functions as F
 from nablite.functions import math as math_module
 from gradcheck import away_from, check_function, randn, uniform
+from nnabla_parity import check_parity
 
 
 def ref_round(x):
@@ -201,6 +202,13 @@ def test_ndarray_input_computes_at_once():
     y = F.exp(a)
     assert isinstance(y, nn.NdArray)
     np.testing.assert_allclose(y.data, np.exp([0.0, 1.0]))
+
+
+def test_parity_with_real_nnabla():
+    cases = [(f.__name__, inputs, kwargs, range(len(inputs))) for f, inputs, _, kwargs in CASES]
+    cases += [(f.__name__, [x], {}, [0]) for f, x, _ in STE_CASES]
+    cases += [(f.__name__, [], kwargs, []) for f, kwargs, _ in GENERATOR_CASES]
+    assert check_parity(cases) >= len(cases) - 1  # NNabla rejects atan2 across ranks
 
 
 def test_every_function_has_a_case():
