@@ -35,17 +35,18 @@ class Reshape(Function):
         shape = [int(s) for s in self.shape]
         size = prod(x)
         unknown = [i for i, s in enumerate(shape) if s < 0]
-        require(self, len(unknown) <= 1 and all(s == -1 for s in shape if s < 0),
-                f"shape={tuple(shape)} may have only one -1 and no other negative size")
+        if len(unknown) > 1 or any(s < -1 for s in shape):
+            require(self, False, f"shape={tuple(shape)} may have only one -1 and no other "
+                                 "negative size")
         if unknown:
             known = prod(s for s in shape if s >= 0)
-            require(self, known > 0 and size % known == 0,
-                    f"cannot infer -1 in shape={tuple(shape)} for an input of shape {x} "
-                    f"({size} elements)")
+            if known == 0 or size % known:
+                require(self, False, f"cannot infer -1 in shape={tuple(shape)} for an input "
+                                     f"of shape {x} ({size} elements)")
             shape[unknown[0]] = size // known
-        require(self, prod(shape) == size,
-                f"shape={tuple(self.shape)} has {prod(shape)} elements but the input "
-                f"{x} has {size}")
+        if prod(shape) != size:
+            require(self, False, f"shape={tuple(self.shape)} has {prod(shape)} elements but "
+                                 f"the input {x} has {size}")
         self.shape = shape
         return tuple(shape)
 
@@ -63,8 +64,9 @@ class Transpose(Function):
 
     def setup(self, x):
         axes = normalize_axes(self, self.axes, len(x), "axes")
-        require(self, len(axes) == len(x),
-                f"axes={tuple(self.axes)} must list each of the {len(x)} axes of {x} once")
+        if len(axes) != len(x):
+            require(self, False, f"axes={tuple(self.axes)} must list each of the {len(x)} "
+                                 f"axes of {x} once")
         self.axes = list(axes)
         return tuple(x[a] for a in axes)
 
@@ -83,8 +85,9 @@ class Broadcast(Function):
         shape = tuple(int(s) for s in self.shape)
         ok = len(shape) >= len(x) and all(
             a == b or a == 1 for a, b in zip(x[::-1], shape[::-1]))
-        require(self, ok, f"cannot broadcast an input of shape {x} to shape={shape} "
-                          "(only size-1 dimensions can grow)")
+        if not ok:
+            require(self, False, f"cannot broadcast an input of shape {x} to shape={shape} "
+                                 "(only size-1 dimensions can grow)")
         self.shape = list(shape)
         return shape
 
@@ -127,10 +130,10 @@ class Concatenate(Function):
         first = shapes[0]
         axis = _axis(self, self.axis, len(first))
         for i, s in enumerate(shapes[1:], 1):
-            require(self, len(s) == len(first) and all(
-                a == b for j, (a, b) in enumerate(zip(s, first)) if j != axis),
-                f"input {i} has shape {s}, which must match input 0 {first} on every "
-                f"axis except axis={self.axis}")
+            if len(s) != len(first) or any(
+                    a != b for j, (a, b) in enumerate(zip(s, first)) if j != axis):
+                require(self, False, f"input {i} has shape {s}, which must match input 0 "
+                                     f"{first} on every axis except axis={self.axis}")
         self.axis = axis
         return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
 
@@ -166,8 +169,9 @@ class Stack(Function):
     def setup(self, *shapes):
         require(self, len(shapes) >= 1, "needs at least one input")
         for i, s in enumerate(shapes[1:], 1):
-            require(self, s == shapes[0],
-                    f"input {i} has shape {s}; all inputs must have shape {shapes[0]}")
+            if s != shapes[0]:
+                require(self, False, f"input {i} has shape {s}; all inputs must have shape "
+                                     f"{shapes[0]}")
         axis = _axis(self, self.axis, len(shapes[0]) + 1)
         self.axis = axis
         return shapes[0][:axis] + (len(shapes),) + shapes[0][axis:]
@@ -195,13 +199,16 @@ class Slice(Function):
         start = _trailing(self.start or (), n, None)
         stop = _trailing(self.stop or (), n, None)
         step = _trailing(self.step or (), n, None)
-        require(self, all(s != 0 for s in step), f"step={tuple(step)} must not contain 0")
-        self._key = tuple(_pyslice(a, b, c) for a, b, c in zip(start, stop, step))
-        # NNabla reports explicit integers for every axis.
-        self.start = [k.indices(s)[0] for k, s in zip(self._key, x)]
-        self.stop = [_stop_arg(k, s) for k, s in zip(self._key, x)]
-        self.step = [k.indices(s)[2] for k, s in zip(self._key, x)]
-        return tuple(len(range(*k.indices(s))) for k, s in zip(self._key, x))
+        if 0 in step:
+            require(self, False, f"step={tuple(step)} must not contain 0")
+        self._key = key = tuple(_pyslice(a, b, c) for a, b, c in zip(start, stop, step))
+        bounds = [k.indices(s) for k, s in zip(key, x)]
+        # NNabla reports explicit integers for every axis; a negative stop keeps
+        # its meaning (-size-1: before the first element).
+        self.start = [b[0] for b in bounds]
+        self.stop = [b[1] - s if b[1] < 0 else b[1] for b, s in zip(bounds, x)]
+        self.step = [b[2] for b in bounds]
+        return tuple(len(range(*b)) for b in bounds)
 
     def forward(self, xp, x):
         return xp.ascontiguousarray(x[self._key])
@@ -210,12 +217,6 @@ class Slice(Function):
         gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
         gx[self._key] = gys[0]
         return (gx,)
-
-
-def _stop_arg(key, size):
-    """The stop as an integer that keeps its meaning (-size-1: before the first element)."""
-    start, stop, step = key.indices(size)
-    return stop - size if stop < 0 else stop
 
 
 class Pad(Function):

@@ -8,11 +8,15 @@ when the graph is built, as in NNabla. ``setitem`` builds ``F.scatter_nd`` with
 ``out=`` the old variable and rewires the variable onto the result.
 """
 import numbers
+import weakref
 
 import numpy as np
 
 from .base import Function, normalize_axes, prod, require
+from . import array as _array_fns
+from .._array import NdArray
 from ..backend import scatter_add as _scatter_add
+from ..variable import Variable
 
 __all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
            "bool_scatter", "bool_fill", "nonzero"]
@@ -417,9 +421,12 @@ def nonzero(x):
 
 # -- x[key] and x[key] = value ------------------------------------------------
 
+_BASIC = (slice, int, type(None), type(Ellipsis))
+
+
 def _is_advanced(k):
-    from ..variable import Variable
-    from .._array import NdArray
+    if isinstance(k, _BASIC):
+        return False
     if isinstance(k, (Variable, NdArray, list)):
         return True
     return isinstance(k, np.ndarray) and (k.ndim > 0 or k.dtype == bool)
@@ -427,7 +434,6 @@ def _is_advanced(k):
 
 def _values(k):
     """The current values of an index given as a Variable/NdArray/list/array."""
-    from ..variable import Variable
     if isinstance(k, Variable):
         return k.d
     return np.asarray(k)
@@ -459,7 +465,6 @@ def _expand(key, ndim, fn):
 
 def getitem(var, key):
     """``var[key]`` with numpy's semantics, built from F.slice/F.reshape/F.gather_nd."""
-    from .array import reshape
     ndim = len(var.shape)
     key = _expand(key, ndim, "getitem")
     if any(_is_advanced(k) for k in key):
@@ -482,15 +487,13 @@ def getitem(var, key):
             raise TypeError(f"getitem: unsupported index {k!r} of type {type(k).__name__}")
         axis += 1
     full = all(s is None for s in start + stop) and all(s in (None, 1) for s in step)
-    from .array import slice as slice_fn
-    y = var if full else slice_fn(var, start, stop, step)
-    return y if tuple(out_shape) == y.shape else reshape(y, out_shape)
+    y = var if full else _array_fns.slice(var, start, stop, step)
+    return y if tuple(out_shape) == y.shape else _array_fns.reshape(y, out_shape)
 
 
 def _advanced_getitem(var, key):
     """Advanced keys: gather_nd, leading index arrays fed as they are, others expanded."""
-    from ..variable import Variable
-    from .array import reshape, stack, broadcast
+    reshape, stack, broadcast = _array_fns.reshape, _array_fns.stack, _array_fns.broadcast
     if any(k is None for k in key):  # new axes first, then index the reshaped variable
         shape = []
         it = iter(var.shape)
@@ -544,9 +547,7 @@ def _coordinates(shape, key):
 
 def setitem(var, key, value):
     """``var[key] = value``: scatter_nd onto the old variable, then ``var`` is rewired onto it."""
-    from ..variable import Variable
-    from .._array import NdArray
-    from .array import reshape, broadcast
+    reshape, broadcast = _array_fns.reshape, _array_fns.broadcast
     ndim = len(var.shape)
     parts = []
     for k in _expand(key, ndim, "setitem"):
@@ -577,8 +578,6 @@ def setitem(var, key, value):
 
 def _stand_in(var):
     """A Variable that takes ``var``'s place (arrays, parent) so ``var`` can be rewired."""
-    import weakref
-    from ..variable import Variable
     old = Variable.__new__(Variable)
     for name in ("_data", "_grad", "_need_grad", "persistent", "name", "_parent", "info",
                  "rank", "recompute"):

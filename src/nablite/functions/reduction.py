@@ -380,7 +380,9 @@ def norm(x, p=None, axis=None, keepdims=False):
 def cumsum(x, axis=None, exclusive=False, reverse=False):
     """Cumulative sum along an axis.
 
-    .. math:: y_i = \\sum_{j \\le i} x_j \\quad (j < i \\text{ if exclusive; from the end if reverse})
+    .. math:: y_i = \\sum_{j \\le i} x_j
+
+    (``j < i`` if exclusive; counted from the end if reverse.)
 
     Args:
         x (Variable): Input.
@@ -397,7 +399,9 @@ def cumsum(x, axis=None, exclusive=False, reverse=False):
 def cumprod(x, axis=None, exclusive=False, reverse=False):
     """Cumulative product along an axis.
 
-    .. math:: y_i = \\prod_{j \\le i} x_j \\quad (j < i \\text{ if exclusive; from the end if reverse})
+    .. math:: y_i = \\prod_{j \\le i} x_j
+
+    (``j < i`` if exclusive; counted from the end if reverse.)
 
     Args:
         x (Variable): Input.
