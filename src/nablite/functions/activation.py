@@ -66,6 +66,11 @@ def _elu_vjp(xp, g, x, alpha):
     return d
 
 
+def _selu_vjp(xp, g, x, y, scale, alpha):
+    """g * (scale if x > 0 else scale * alpha * exp(x) = y + scale * alpha); x = 0 is negative."""
+    return (scale * g) * (x > 0) + (g * (y + scale * alpha)) * (x <= 0)
+
+
 def _gelu(xp, x):
     return 0.5 * x * (1 + xp.tanh(_GELU_K * (x + _GELU_C * x * x * x)))
 
@@ -99,11 +104,11 @@ Swish = unary("Swish",          lambda xp, x: x * _sigmoid(xp, x),
 Tanh = unary("Tanh",            lambda xp, x: xp.tanh(x),        lambda xp, g, x, y: g * (1 - y * y))
 ReLU = unary("ReLU",            lambda xp, x, inplace: xp.maximum(x, 0),
              lambda xp, g, x, y, inplace: g * (x > 0))
-LeakyReLU = unary("LeakyReLU",  lambda xp, x, alpha, inplace: xp.maximum(x, 0) + alpha * xp.minimum(x, 0),
+LeakyReLU = unary("LeakyReLU",
+                  lambda xp, x, alpha, inplace: xp.maximum(x, 0) + alpha * xp.minimum(x, 0),
                   lambda xp, g, x, y, alpha, inplace: _select(g, x > 0, alpha))
 ELU = unary("ELU",              _elu,                            lambda xp, g, x, y, alpha: _elu_vjp(xp, g, x, alpha))
-SELU = unary("SELU",            lambda xp, x, scale, alpha: scale * _elu(xp, x, alpha),
-             lambda xp, g, x, y, scale, alpha: (scale * g) * (x > 0) + (g * (y + scale * alpha)) * (x <= 0))
+SELU = unary("SELU",            lambda xp, x, scale, alpha: scale * _elu(xp, x, alpha), _selu_vjp)
 GELU = unary("GELU",            _gelu,                           _gelu_vjp)
 Mish = unary("Mish",            lambda xp, x: x * xp.tanh(_softplus(xp, x)), _mish_vjp)
 ReLU6 = unary("ReLU6",          lambda xp, x: xp.clip(x, 0, 6),  lambda xp, g, x, y: g * ((x > 0) & (x < 6)))
