@@ -1,3 +1,350 @@
-"""pooling functions."""
+"""Pooling: max, average, sum over sliding windows; global average; unpooling.
 
-__all__ = []
+Windowed pooling loops only over the prod(kernel) offsets inside a window; each
+step is one vectorized operation over every window of the whole batch (a
+strided slice of the padded input). Window geometry follows NNabla exactly:
+  ignore_border=True:  O = trunc((S + 2 pad - k) / stride) + 1
+  ignore_border=False: O = (S + pad - 1) // stride + 1   (partial windows kept)
+and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
+"""
+from .base import Function, require, prod
+from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
+
+__all__ = ["max_pooling", "average_pooling", "sum_pooling", "global_average_pooling",
+           "unpooling"]
+
+
+def _to_last(a, d):
+    """(..., *S, C) -> (..., C, *S) view: channel_last inputs pool over the same axes."""
+    n = a.ndim
+    return a.transpose(tuple(range(n - d - 1)) + (n - 1,) + tuple(range(n - d - 1, n - 1)))
+
+
+def _from_last(a, d):
+    n = a.ndim
+    return a.transpose(tuple(range(n - d - 1)) + tuple(range(n - d, n)) + (n - d - 1,))
+
+
+class _WindowPooling(Function):
+    """Geometry and layout shared by max, average and sum pooling."""
+
+    def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False):
+        self.kernel = kernel
+        self.stride = stride
+        self.ignore_border = ignore_border
+        self.pad = pad
+        self.channel_last = channel_last
+
+    def setup(self, x):
+        kernel = self.kernel
+        kernel = [int(kernel)] if isinstance(kernel, int) else [int(k) for k in kernel]
+        d = len(kernel)
+        require(self, d >= 1 and min(kernel) >= 1, f"kernel={self.kernel} must be positive")
+        stride = kernel if self.stride is None else self.stride
+        stride = [int(stride)] * d if isinstance(stride, int) else [int(s) for s in stride]
+        pad = [0] * d if self.pad is None else self.pad
+        pad = [int(pad)] * d if isinstance(pad, int) else [int(p) for p in pad]
+        require(self, len(stride) == d and len(pad) == d,
+                f"stride={self.stride} and pad={self.pad} must have {d} entries like "
+                f"kernel={self.kernel}")
+        require(self, min(stride) >= 1 and min(pad) >= 0,
+                f"stride={stride} must be >= 1 and pad={pad} >= 0")
+        need = d + 1 if self.channel_last else d
+        require(self, len(x) >= need, f"x {x} has fewer than the {need} dimensions that "
+                f"kernel={self.kernel} (channel_last={self.channel_last}) needs")
+        self.kernel, self.stride, self.pad = kernel, stride, pad
+        spatial = tuple(x[len(x) - d - 1:-1] if self.channel_last else x[len(x) - d:])
+        out = []
+        for s, k, st, p in zip(spatial, kernel, stride, pad):
+            if self.ignore_border:
+                o = int((s + 2 * p - k) / st) + 1  # C++ division truncates toward zero
+            else:
+                o = (s + p - 1) // st + 1
+            require(self, o >= 1, f"kernel={kernel} with pad={pad} gives no window over "
+                    f"spatial size {spatial} of x {x}")
+            out.append(o)
+        self._spatial, self._out = spatial, tuple(out)
+        # Right padding so that every window lies inside the padded array.
+        self._hi = tuple(max(0, (o - 1) * st + k - s - p)
+                         for o, st, k, s, p in zip(out, stride, kernel, spatial, pad))
+        lead = tuple(x[:len(x) - d - 1]) if self.channel_last else tuple(x[:len(x) - d])
+        if self.channel_last:
+            return lead + tuple(out) + (x[-1],)
+        return lead + tuple(out)
+
+    def _slices(self):
+        ones = (1,) * len(self.kernel)
+        for offset in kernel_offsets(self.kernel):
+            yield (Ellipsis,) + offset_slices(offset, self.stride, ones, self._out)
+
+    def _padded(self, xp, x, value=0):
+        if self.channel_last:
+            x = _to_last(x, len(self.kernel))
+        return pad_spatial(xp, x, self.pad, self._hi, value)
+
+    def _unpadded(self, gxpad):
+        d = len(self.kernel)
+        gx = gxpad[(Ellipsis,) + tuple(slice(p, p + s) for p, s in zip(self.pad, self._spatial))]
+        return _from_last(gx, d) if self.channel_last else gx
+
+    def _output(self, y):
+        return _from_last(y, len(self.kernel)) if self.channel_last else y
+
+    def _disjoint(self):
+        return all(s >= k for s, k in zip(self.stride, self.kernel))
+
+
+class _SumLikePooling(_WindowPooling):
+    """sum of each window, divided by ``_divisor`` (1 for sum pooling)."""
+
+    def _divisor(self, xp, dtype):
+        return None
+
+    def forward(self, xp, x):
+        xpad = self._padded(xp, x)
+        y = None
+        for sl in self._slices():
+            y = xpad[sl].copy() if y is None else y.__iadd__(xpad[sl])
+        div = self._divisor(xp, x.dtype)
+        if div is not None:
+            y /= div
+        return self._output(y)
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        gy = gys[0]
+        if self.channel_last:
+            gy = _to_last(gy, len(self.kernel))
+        div = self._divisor(xp, x.dtype)
+        if div is not None:
+            gy = gy / div
+        shape = (x.shape if not self.channel_last else _to_last(x, len(self.kernel)).shape)
+        padded = shape[:len(shape) - len(self.kernel)] + tuple(
+            s + p + h for s, p, h in zip(self._spatial, self.pad, self._hi))
+        gxpad = xp.zeros(padded, dtype=gy.dtype)
+        disjoint = self._disjoint()
+        for sl in self._slices():
+            if disjoint:
+                gxpad[sl] = gy
+            else:
+                gxpad[sl] += gy
+        return (self._unpadded(gxpad),)
+
+
+class SumPooling(_SumLikePooling):
+    """Sum over sliding windows."""
+
+
+class AveragePooling(_SumLikePooling):
+    """Mean over sliding windows; including_pad decides what the mean divides by."""
+
+    def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
+                 including_pad=True):
+        super().__init__(kernel, stride, ignore_border, pad, channel_last)
+        self.including_pad = including_pad
+
+    def _divisor(self, xp, dtype):
+        """Window sizes: separable, so an outer product of one count per axis."""
+        div = None
+        uniform = True
+        for i, (o, s, k, st, p) in enumerate(zip(self._out, self._spatial, self.kernel,
+                                                 self.stride, self.pad)):
+            start = xp.arange(o) * st - p
+            end = xp.minimum(start + k, s + p)
+            count = (end - start) if self.including_pad else (
+                xp.minimum(end, s) - xp.maximum(start, 0))
+            uniform = uniform and bool((count == k).all())
+            count = count.reshape((o,) + (1,) * (len(self._out) - i - 1))
+            div = count if div is None else div * count
+        if uniform:
+            return float(prod(self.kernel))
+        return div.astype(dtype)
+
+
+class MaxPooling(_WindowPooling):
+    """Max over sliding windows; the gradient goes to the first maximum of each window."""
+
+    def forward(self, xp, x):
+        xpad = self._padded(xp, x, -xp.inf)
+        y = None
+        for sl in self._slices():
+            if y is None:
+                y = xpad[sl].copy()
+            else:
+                xp.maximum(y, xpad[sl], out=y)
+        return self._output(y)
+
+    def backward(self, xp, xs, ys, gys):
+        d = len(self.kernel)
+        xpad = self._padded(xp, xs[0], -xp.inf)
+        y, gy = ys[0], gys[0]
+        if self.channel_last:
+            y, gy = _to_last(y, d), _to_last(gy, d)
+        # Walk the offsets in order; once an offset takes a window's maximum, that
+        # window's remaining max becomes NaN so that later ties never match again.
+        remaining = y.copy()
+        gxpad = xp.zeros(xpad.shape, dtype=gy.dtype)
+        disjoint = self._disjoint()
+        slices = list(self._slices())
+        for i, sl in enumerate(slices):
+            hit = xpad[sl] == remaining
+            if i + 1 < len(slices):
+                xp.copyto(remaining, xp.nan, where=hit)
+            if disjoint:
+                xp.multiply(hit, gy, out=gxpad[sl])
+            else:
+                gxpad[sl] += hit * gy
+        return (self._unpadded(gxpad),)
+
+
+class GlobalAveragePooling(Function):
+    """Mean over every axis after the channel axis 1; output (N, C, 1, 1)."""
+
+    def setup(self, x):
+        require(self, len(x) >= 2, f"x {x} must have at least 2 dimensions (N, C, ...)")
+        return (x[0], x[1], 1, 1)
+
+    def forward(self, xp, x):
+        y = x.reshape(x.shape[0], x.shape[1], -1).mean(axis=-1, dtype=x.dtype)
+        return y.reshape(self.out_shapes[0])
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        count = prod(x.shape[2:])
+        gx = xp.empty(x.shape, dtype=gys[0].dtype)
+        gx.reshape(x.shape[0], x.shape[1], -1)[...] = gys[0].reshape(x.shape[0], x.shape[1], 1)
+        gx *= 1.0 / count
+        return (gx,)
+
+
+class Unpooling(Function):
+    """Nearest-neighbour upsampling: every element repeated kernel[i] times along axis i."""
+
+    def __init__(self, kernel, channel_last=False):
+        self.kernel = kernel
+        self.channel_last = channel_last
+
+    def setup(self, x):
+        kernel = [int(self.kernel)] if isinstance(self.kernel, int) else [
+            int(k) for k in self.kernel]
+        d = len(kernel)
+        require(self, d >= 1 and min(kernel) >= 1, f"kernel={self.kernel} must be positive")
+        need = d + 1 if self.channel_last else d
+        require(self, len(x) >= need, f"x {x} has fewer than the {need} dimensions that "
+                f"kernel={self.kernel} (channel_last={self.channel_last}) needs")
+        self.kernel = kernel
+        first = len(x) - need
+        self._first = first
+        return tuple(x[:first]) + tuple(s * k for s, k in zip(x[first:first + d], kernel)) + \
+            tuple(x[first + d:])
+
+    def _interleaved(self, shape):
+        """shape with a unit axis after each pooled axis: (..., S0, 1, S1, 1, ...)."""
+        f, d = self._first, len(self.kernel)
+        out = list(shape[:f])
+        for s in shape[f:f + d]:
+            out += [s, 1]
+        return tuple(out) + tuple(shape[f + d:])
+
+    def forward(self, xp, x):
+        f, d = self._first, len(self.kernel)
+        expanded = list(self._interleaved(x.shape))
+        for i, k in enumerate(self.kernel):
+            expanded[f + 2 * i + 1] = k
+        y = xp.broadcast_to(x.reshape(self._interleaved(x.shape)), tuple(expanded))
+        return y.reshape(self.out_shapes[0])
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        f, d = self._first, len(self.kernel)
+        split = list(self._interleaved(x.shape))
+        for i, k in enumerate(self.kernel):
+            split[f + 2 * i + 1] = k
+        g = gys[0].reshape(split).sum(axis=tuple(f + 2 * i + 1 for i in range(d)))
+        return (g,)
+
+
+def max_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
+                n_outputs=-1, outputs=None):
+    """Max pooling over the last len(kernel) axes (those before the channel if channel_last).
+
+    .. math:: y_{\\mathbf{o}} = \\max_{\\mathbf{k}} x_{\\mathbf{o} s + \\mathbf{k} - p}
+
+    Padding never wins a maximum. On ties the gradient goes to the first element
+    of the window (row-major order), as in NNabla.
+
+    Args:
+        x (Variable): input.
+        kernel (tuple of int): window size.
+        stride (tuple of int): window step (default: kernel).
+        ignore_border (bool): drop (True) or keep (False) partial windows at the end.
+        pad (tuple of int): padding on both sides of each axis (default 0).
+        channel_last (bool): the last axis is the channel axis.
+
+    Returns:
+        Variable: pooled output.
+    """
+    return MaxPooling(kernel, stride, ignore_border, pad, channel_last)(
+        x, n_outputs=n_outputs, outputs=outputs)
+
+
+def average_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
+                    including_pad=True, n_outputs=-1, outputs=None):
+    """Average pooling over the last len(kernel) axes.
+
+    With including_pad=True the mean divides by the window size clipped to the
+    padded input (padding counts as zeros); with False, by the number of real
+    input elements in the window.
+
+    Args:
+        x (Variable): input.
+        kernel (tuple of int): window size.
+        stride (tuple of int): window step (default: kernel).
+        ignore_border (bool): drop (True) or keep (False) partial windows at the end.
+        pad (tuple of int): padding on both sides of each axis (default 0).
+        channel_last (bool): the last axis is the channel axis.
+        including_pad (bool): count padding in the window size.
+
+    Returns:
+        Variable: pooled output.
+    """
+    return AveragePooling(kernel, stride, ignore_border, pad, channel_last, including_pad)(
+        x, n_outputs=n_outputs, outputs=outputs)
+
+
+def sum_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
+                n_outputs=-1, outputs=None):
+    """Sum pooling over the last len(kernel) axes (arguments as :func:`max_pooling`).
+
+    Returns:
+        Variable: pooled output.
+    """
+    return SumPooling(kernel, stride, ignore_border, pad, channel_last)(
+        x, n_outputs=n_outputs, outputs=outputs)
+
+
+def global_average_pooling(x, n_outputs=-1, outputs=None):
+    """Mean over all axes after axis 1.
+
+    Args:
+        x (Variable): (N, C, ...).
+
+    Returns:
+        Variable: (N, C, 1, 1).
+    """
+    return GlobalAveragePooling()(x, n_outputs=n_outputs, outputs=outputs)
+
+
+def unpooling(x, kernel, channel_last=False, n_outputs=-1, outputs=None):
+    """Upsampling by repetition: each element is copied kernel[i] times along axis i.
+
+    Args:
+        x (Variable): input; the last len(kernel) axes (before the channel axis if
+            channel_last) are upsampled.
+        kernel (tuple of int): repetition factor per axis.
+        channel_last (bool): the last axis is the channel axis.
+
+    Returns:
+        Variable: upsampled output.
+    """
+    return Unpooling(kernel, channel_last)(x, n_outputs=n_outputs, outputs=outputs)
