@@ -1,6 +1,8 @@
 """NNabla Step by Step 3 (seed 004): a solver and its gradients on y = a x + b.
 
-Only the imports differ from the tutorial (and plt.show() saves PNGs instead).
+Only the imports differ from the tutorial, plt.show() saves PNGs instead, and
+``float(a.d)`` on the (1, 1) parameters reads ``a.d.item()``: NumPy 2.4 no longer
+converts 1-element arrays with float().
 Run: python examples/linear_regression.py [--out DIR]
 """
 import argparse
@@ -28,8 +30,8 @@ def show_result(a, b, X, Y, path, with_info=False, iteration=None, loss=None):
     if with_info:
         plt.text(-3.95, 2.30, r'Iter:{}'.format(iteration), size=15)
         plt.text(-3.95, 2.05, r'Loss={:.3f}'.format(float(loss.d)), size=15)
-        plt.text(-3.95, 1.80, r'a={:.3f}'.format(float(a.d)), size=15)
-        plt.text(-3.95, 1.55, r'b={:.3f}'.format(float(b.d)), size=15)
+        plt.text(-3.95, 1.80, r'a={:.3f}'.format(a.d.item()), size=15)
+        plt.text(-3.95, 1.55, r'b={:.3f}'.format(b.d.item()), size=15)
     plt.savefig(path)
     plt.close()
 
@@ -106,7 +108,7 @@ def main(out="runs/linear_regression", seed=0, steps=200, verbose=True):
             log("loss: {}".format(loss.d))
             log("a: {}, b: {}".format(a.d, b.d))
     show_result(a, b, X, Y, os.path.join(out, "fitted.png"), True, steps, loss)
-    facts["final"] = (float(a.d), float(b.d))
+    facts["final"] = (a.d.item(), b.d.item())
     return facts
 
 
