@@ -52,6 +52,25 @@ def ref_bool_fill(x, mask, value=0):
     return np.where(mask != 0, value, x)
 
 
+def ref_pack(x, lengths, batch_first=False):
+    x = x.swapaxes(0, 1) if batch_first else x
+    steps = int(lengths.max())
+    rows = [x[t, b] for t in range(steps) for b in range(len(lengths)) if t < lengths[b]]
+    sizes = np.array([(lengths > t).sum() for t in range(steps)], np.int32)
+    return np.stack(rows), sizes
+
+
+def ref_unpack(packed, sizes, batch_first=False, padding_value=None, total_length=None):
+    batch, steps = int(sizes[0]), max(len(sizes), total_length or 0)
+    y = np.full((steps, batch) + packed.shape[1:], 0.0 if padding_value is None else padding_value)
+    rows = iter(packed)
+    for t, n in enumerate(sizes):
+        for b in range(n):
+            y[t, b] = next(rows)
+    lengths = np.array([(sizes > b).sum() for b in range(batch)], np.int32)
+    return (y.swapaxes(0, 1) if batch_first else y), lengths
+
+
 MASK = np.array([[1, 0, 1], [0, 0, 1]], np.float64)
 
 #       function         inputs                                   kwargs                   reference
@@ -85,6 +104,11 @@ CASES = [
      lambda x, m, o: ref_scatter_nd(x, np.stack(np.nonzero(m)), out=o)),
     (F.bool_fill,      [X, np.array([1.0, 0.0, 0.0, 1.0])],        dict(value=9.0),          ref_bool_fill),
     (F.bool_fill,      [X, MASK[..., None]],                      {},                       ref_bool_fill),
+    (F.pack_padded_sequence, [randn(4, 3, 2), I(4, 2, 1)],        {},                       ref_pack),
+    (F.pack_padded_sequence, [randn(3, 5), I(5, 5, 2)],           dict(batch_first=True),   ref_pack),
+    (F.pad_packed_sequence, [randn(7, 2), np.array([3, 2, 1, 1], np.int32)], {},            ref_unpack),
+    (F.pad_packed_sequence, [randn(7, 2), np.array([3, 2, 1, 1], np.int32)],
+     dict(batch_first=True, padding_value=-1.0, total_length=6), ref_unpack),
     (F.nonzero,        [MASK],                                    {},
      lambda m: np.stack(np.nonzero(m)).astype(np.uint64)),
     (F.nonzero,        [X > 0],                                   {},
@@ -104,7 +128,8 @@ def test_function(f, inputs, kwargs, ref):
         grad = [i for i in grad if i < len(inputs)]
     if f is F.gather_nd and inputs[1].dtype.kind == "f":
         grad = [0]
-    check_function(f, inputs, ref=ref, kwargs=kwargs, grad=grad)
+    outputs = [0] if f in (F.pack_padded_sequence, F.pad_packed_sequence) else None
+    check_function(f, inputs, ref=ref, kwargs=kwargs, grad=grad, outputs=outputs)
 
 
 def test_output_dtypes():
@@ -136,6 +161,10 @@ def test_scatter_nd_keeps_last_value_on_repeats():
     (lambda x: F.scatter_add(x, nn.Variable((2, 3)), x), r"ScatterAdd: x0 \(2, 3, 4\), indices \(2, 3\)"),
     (lambda x: F.bool_gather(x, nn.Variable((3,))), r"BoolGather: mask \(3,\) must match"),
     (lambda x: F.bool_fill(x, nn.Variable((3,))), r"BoolFill: mask \(3,\) must broadcast"),
+    (lambda x: F.pack_padded_sequence(x, nn.Variable.from_numpy_array(I(1, 2, 3))),
+     r"PackPaddedSequence: lengths \[1, 2, 3\] must hold B=3 values in 1..2, sorted"),
+    (lambda x: F.pad_packed_sequence(nn.Variable((5, 2)), nn.Variable.from_numpy_array(I(2, 2))),
+     r"PadPackedSequence: batch_sizes \[2, 2\] must be non-increasing and sum to the 5"),
 ])
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):

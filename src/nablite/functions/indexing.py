@@ -19,7 +19,8 @@ from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
 
 __all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
-           "bool_scatter", "bool_fill", "nonzero"]
+           "bool_scatter", "bool_fill", "nonzero", "pack_padded_sequence",
+           "pad_packed_sequence"]
 
 INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (nonzero)
 
@@ -284,6 +285,79 @@ class NonZero(Function):
         return (None,)
 
 
+def _time_mask(lengths, steps):
+    """(steps, B) mask of the valid time steps: t < lengths[b]."""
+    return np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
+
+
+class PackPaddedSequence(Function):
+    """Valid steps of a padded (T, B, ...) batch, time-major: step 0 of every sequence first."""
+
+    def __init__(self, batch_first=False):
+        self.batch_first = batch_first
+
+    def setup(self, x, lengths):
+        require(self, len(x) >= 2 and len(lengths) == 1,
+                f"padded_sequence {x} must be (T, B, ...) and lengths {lengths} 1-D")
+        steps, batch = (x[1], x[0]) if self.batch_first else (x[0], x[1])
+        lens = np.asarray(self.inputs[1].d).astype(np.int64)  # shapes follow the values
+        require(self, lengths[0] == batch and bool(np.all(lens[:-1] >= lens[1:])) and
+                (len(lens) == 0 or (lens.max() <= steps and lens.min() >= 1)),
+                f"lengths {lens.tolist()} must hold B={batch} values in 1..{steps}, sorted "
+                "in decreasing order")
+        self._mask = _time_mask(lens, int(lens.max()) if len(lens) else 0)
+        sizes = self._mask.sum(axis=1)
+        self._sizes = sizes.astype(np.int32)
+        return [(int(sizes.sum()),) + tuple(x[2:]), (len(sizes),)]
+
+    def _time_major(self, xp, x):
+        return x.swapaxes(0, 1) if self.batch_first else x
+
+    def forward(self, xp, x, lengths):
+        x = self._time_major(xp, x)[:self._mask.shape[0]]
+        return x[xp.asarray(self._mask)], xp.asarray(self._sizes)
+
+    def backward(self, xp, xs, ys, gys):
+        x = xs[0]
+        g = xp.zeros(x.shape, dtype=gys[0].dtype)
+        self._time_major(xp, g)[:self._mask.shape[0]][xp.asarray(self._mask)] = gys[0]
+        return g, None
+
+
+class PadPackedSequence(Function):
+    """Inverse of PackPaddedSequence: back to (T, B, ...) filled with padding_value."""
+
+    def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
+        self.batch_first = batch_first
+        self.padding_value = padding_value
+        self.total_length = total_length
+
+    def setup(self, packed, batch_sizes):
+        sizes = np.asarray(self.inputs[1].d).astype(np.int64)
+        require(self, len(batch_sizes) == 1 and len(sizes) >= 1 and
+                bool(np.all(sizes[:-1] >= sizes[1:])) and int(sizes.sum()) == packed[0],
+                f"batch_sizes {sizes.tolist()} must be non-increasing and sum to the "
+                f"{packed[0]} packed rows")
+        batch = int(sizes[0])
+        lens = (sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
+        steps = max(len(sizes), self.total_length)
+        self._mask = _time_mask(lens, steps)
+        self._lengths = lens.astype(np.int32)
+        shape = (batch, steps) if self.batch_first else (steps, batch)
+        return [shape + tuple(packed[1:]), (batch,)]
+
+    def forward(self, xp, packed, batch_sizes):
+        steps, batch = self._mask.shape
+        y = xp.full((steps, batch) + packed.shape[1:], self.padding_value, dtype=packed.dtype)
+        y[xp.asarray(self._mask)] = packed
+        y = xp.ascontiguousarray(y.swapaxes(0, 1)) if self.batch_first else y
+        return y, xp.asarray(self._lengths)
+
+    def backward(self, xp, xs, ys, gys):
+        g = gys[0].swapaxes(0, 1) if self.batch_first else gys[0]
+        return g[xp.asarray(self._mask)], None
+
+
 def one_hot(x, shape):
     """One-hot encoding: the last dimension of ``x`` (one index per entry of ``shape``)
     is replaced by ``shape``, holding 1 at the indexed position and 0 elsewhere.
@@ -417,6 +491,43 @@ def nonzero(x):
         Variable: uint64, shape ``(x.ndim, count)``.
     """
     return NonZero()(x)
+
+
+def pack_padded_sequence(padded_sequence, lengths, batch_first=False):
+    """Pack a padded batch of variable-length sequences (for RNNs).
+
+    Rows are ordered by time step, then by sequence: step 0 of every sequence,
+    then step 1 of those at least 2 long, and so on.
+
+    Args:
+        padded_sequence (Variable): (T, B, ...) or (B, T, ...) with batch_first.
+        lengths (Variable): (B,) lengths, sorted in decreasing order.
+        batch_first (bool): Whether the batch axis comes first.
+
+    Returns:
+        tuple of Variable: packed (sum(lengths), ...) and batch_sizes (int32, one
+        entry per time step).
+    """
+    return PackPaddedSequence(batch_first)(padded_sequence, lengths)
+
+
+def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=None,
+                        total_length=None):
+    """Unpack a packed sequence to a padded batch (inverse of :func:`pack_padded_sequence`).
+
+    Args:
+        packed_sequence (Variable): Packed rows.
+        batch_sizes (Variable): Sequences alive at each time step.
+        batch_first (bool): Return (B, T, ...) instead of (T, B, ...).
+        padding_value (float): Value of the padded positions (default 0).
+        total_length (int): Pad the time axis to at least this length.
+
+    Returns:
+        tuple of Variable: padded sequence and lengths (int32).
+    """
+    return PadPackedSequence(batch_first, 0.0 if padding_value is None else padding_value,
+                             -1 if total_length is None else total_length)(
+        packed_sequence, batch_sizes)
 
 
 # -- x[key] and x[key] = value ------------------------------------------------
