@@ -74,7 +74,8 @@ class Transpose(Function):
         return xp.ascontiguousarray(x.transpose(self.axes))
 
     def backward(self, xp, xs, ys, gys):
-        return (xp.ascontiguousarray(gys[0].transpose(np.argsort(self.axes))),)
+        inverse = tuple(int(i) for i in np.argsort(self.axes))
+        return (xp.ascontiguousarray(gys[0].transpose(inverse)),)
 
 
 class Broadcast(Function):
@@ -141,7 +142,7 @@ class Concatenate(Function):
         return xp.concatenate(xs, axis=self.axis)
 
     def backward(self, xp, xs, ys, gys):
-        cuts = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+        cuts = [int(c) for c in np.cumsum([x.shape[self.axis] for x in xs])[:-1]]
         return tuple(xp.split(gys[0], cuts, axis=self.axis))
 
 
@@ -271,7 +272,7 @@ def _take_grad(xp, g, index, n, axis):
     A (len(index), n) one-hot matrix makes this one BLAS product along the axis.
     """
     onehot = xp.zeros((len(index), n), dtype=g.dtype)
-    onehot[np.arange(len(index)), index] = 1
+    onehot[xp.arange(len(index)), xp.asarray(index)] = 1
     moved = xp.moveaxis(g, axis, -1)
     return xp.ascontiguousarray(xp.moveaxis(moved @ onehot, -1, axis))
 
@@ -414,7 +415,7 @@ class MatrixDiag(Function):
     def forward(self, xp, x):
         n = x.shape[-1]
         y = xp.zeros(x.shape + (n,), dtype=x.dtype)
-        idx = np.arange(n)
+        idx = xp.arange(n)
         y[..., idx, idx] = x
         return y
 
@@ -545,7 +546,8 @@ class BatchCholesky(_BatchMatrix):
         g = _t(gys[0]) if self.upper else gys[0]
         phi = xp.tril(_t(lower) @ g)
         n = lower.shape[-1]
-        phi[..., np.arange(n), np.arange(n)] *= 0.5
+        diag = xp.arange(n)
+        phi[..., diag, diag] *= 0.5
         inv = xp.linalg.inv(lower)
         ga = _t(inv) @ phi @ inv
         return (0.5 * (ga + _t(ga)),)
@@ -622,7 +624,7 @@ def broadcast_to(x, y, axis=None):
     return BroadcastTo(-1 if axis is None else axis)(x, y)
 
 
-def concatenate(*x, **kw):
+def concatenate(*x, axis=None):
     """Join arrays along an existing axis.
 
     Args:
@@ -632,8 +634,6 @@ def concatenate(*x, **kw):
     Returns:
         Variable: The joined array.
     """
-    axis = kw.pop("axis", None)
-    require("Concatenate", not kw, f"unexpected arguments {sorted(kw)}", TypeError)
     return Concatenate(len(x[0].shape) - 1 if axis is None else axis)(*x)
 
 
@@ -650,7 +650,7 @@ def split(x, axis=0):
     return Split(axis)(x)
 
 
-def stack(*x, **kw):
+def stack(*x, axis=0):
     """Join same-shape arrays along a new axis.
 
     Args:
@@ -660,8 +660,6 @@ def stack(*x, **kw):
     Returns:
         Variable: Shape with ``len(x)`` inserted at ``axis``.
     """
-    axis = kw.pop("axis", 0)
-    require("Stack", not kw, f"unexpected arguments {sorted(kw)}", TypeError)
     return Stack(axis)(*x)
 
 

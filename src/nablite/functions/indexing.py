@@ -47,7 +47,7 @@ class OneHot(Function):
         n = prod(self.shape)
         flat = xp.ravel_multi_index(tuple(idx.T), self.shape) if len(idx) else idx[:, 0]
         y = xp.zeros((len(idx), n), dtype=np.float32)
-        y[np.arange(len(idx)), flat] = 1
+        y[xp.arange(len(idx)), flat] = 1
         return y.reshape(self.out_shapes[0])
 
     def backward(self, xp, xs, ys, gys):
@@ -190,7 +190,9 @@ class ScatterAdd(Function):
         return x0
 
     def _key(self, xp, indices):
-        grid = list(xp.indices(indices.shape, sparse=True))
+        n = indices.ndim
+        grid = [xp.arange(s).reshape((1,) * d + (s,) + (1,) * (n - d - 1))
+                for d, s in enumerate(indices.shape)]
         grid[self.axis] = _ints(xp, indices)
         return tuple(grid)
 

@@ -244,12 +244,14 @@ class CumProd(CumSum):
 def _shift_forward(xp, y, axis, fill):
     """y shifted one step along ``axis``, ``fill`` entering at the front."""
     head = xp.full(y.shape[:axis] + (1,) + y.shape[axis + 1:], fill, dtype=y.dtype)
-    return xp.concatenate([head, xp.delete(y, -1, axis=axis)], axis=axis)
+    body = y[(slice(None),) * axis + (slice(None, -1),)]
+    return xp.concatenate([head, body], axis=axis)
 
 
 def _shift_backward(xp, g, axis):
     tail = xp.zeros(g.shape[:axis] + (1,) + g.shape[axis + 1:], dtype=g.dtype)
-    return xp.concatenate([xp.delete(g, 0, axis=axis), tail], axis=axis)
+    body = g[(slice(None),) * axis + (slice(1, None),)]
+    return xp.concatenate([body, tail], axis=axis)
 
 
 def _cumprod_grad(xp, x, gy, axis):
