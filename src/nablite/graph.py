@@ -41,11 +41,35 @@ def auto_forward(auto=True):
         auto_forward_enabled = previous
 
 
+class _Plan:
+    """What running the graph up to one root needs, computed once per graph version:
+    the forward order, which inputs of each function want a gradient, the
+    functions backward must visit, and the buffers each clearing mode may free.
+    """
+    __slots__ = ("version", "order", "needs", "backward_steps", "releases")
+
+    def __init__(self, root):
+        self.version = _version
+        self.order = _topological_order(root)
+        self.needs = _need_flags(self.order)
+        self.backward_steps = [(f, n) for f, n in zip(reversed(self.order), reversed(self.needs))
+                               if True in n]
+        self.releases = {}
+
+
+def _plan(root):
+    plan = root._order
+    if plan is None or plan.version != _version:
+        plan = root._order = _Plan(root)
+    return plan
+
+
 def order_of(root):
     """Functions up to ``root`` in a topological (forward) order, cached."""
-    cached = root._order
-    if cached is not None and cached[0] == _version:
-        return cached[1]
+    return _plan(root).order
+
+
+def _topological_order(root):
     order, seen = [], set()
     if root._parent is not None:
         stack = [(root._parent, False)]
@@ -62,7 +86,6 @@ def order_of(root):
                 p = x._parent
                 if p is not None and id(p) not in seen:
                     stack.append((p, False))
-    root._order = (_version, order)
     return order
 
 
@@ -89,9 +112,9 @@ def run_forward(f):
 
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
-    order = order_of(root)
+    plan = _plan(root)
     if not (clear_buffer or clear_no_need_grad or pre_hook or post_hook):
-        for f in order:
+        for f in plan.order:
             ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
             if len(f._outputs) == 1:
                 y = f._outputs[0]()
@@ -103,34 +126,35 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                     if y is not None:
                         y._data._set(a)
         return
-    release = _releasable(order, root, clear_buffer, clear_no_need_grad)
-    for i, f in enumerate(order):
+    key = (bool(clear_buffer), bool(clear_no_need_grad), id(root))
+    release = plan.releases.get(key)
+    if release is None:
+        release = plan.releases[key] = _releasable(plan, root, clear_buffer, clear_no_need_grad)
+    for f, free in zip(plan.order, release):
         if pre_hook:
             pre_hook(f)
         run_forward(f)
         if post_hook:
             post_hook(f)
-        for x in release.get(i, ()):
-            x._data.clear()
+        for nd in free:
+            nd.clear()
 
 
-def _releasable(order, root, clear_buffer, clear_no_need_grad):
-    """{step: [variables whose data can go after that step]} for forward clearing."""
+def _releasable(plan, root, clear_buffer, clear_no_need_grad):
+    """For each step, the data arrays that forward clearing may free after it."""
     last_use, keep = {}, set()
-    for i, f in enumerate(order):
+    for i, f in enumerate(plan.order):
         for x in f.inputs:
             last_use[id(x)] = (i, x)
     if clear_no_need_grad and not clear_buffer:
-        needs = _need_flags(order)
-        for f, need in zip(order, needs):
-            if any(need):  # its backward may read its inputs and outputs
+        for f, need in zip(plan.order, plan.needs):
+            if True in need:  # its backward may read its inputs and outputs
                 keep.update(id(x) for x in f.inputs)
                 keep.update(id(o()) for o in f._outputs)
-    release = {}
+    release = [[] for _ in plan.order]
     for key, (i, x) in last_use.items():
-        if (x._parent is None or x.persistent or x is root or key in keep):
-            continue
-        release.setdefault(i, []).append(x)
+        if not (x._parent is None or x.persistent or x is root or key in keep):
+            release[i].append(x._data)
     return release
 
 
@@ -150,7 +174,7 @@ def _need_flags(order):
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     from ._array import NdArray
-    order = order_of(root)
+    plan = _plan(root)
     if grad is not None:
         if isinstance(grad, NdArray):
             root._grad = grad
@@ -164,11 +188,10 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 g._zeroing = False
         else:
             root._grad.data = grad
-    if not order:
+    if not plan.backward_steps:
         return
     grads = {id(root): root._grad._get()}
-    needs = _need_flags(order)
-    for f, need in zip(reversed(order), reversed(needs)):
+    for f, need in plan.backward_steps:
         outs = [o() for o in f._outputs]
         gys = []
         for y, shape in zip(outs, f.out_shapes):
@@ -178,14 +201,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             elif y is not root:
                 y._grad._set(g)
             gys.append(g)
-        if True not in need:
-            continue
         if pre_hook:
             pre_hook(f)
         f.need = need
-        xs = [x._data._get() for x in f.inputs]
-        ys = [y._data._get() if y is not None else None for y in outs]
-        gxs = f.backward(f.xp, xs, ys, gys)
+        gxs = f.backward(f.xp, [x._data._get() for x in f.inputs],
+                         [y._data._get() if y is not None else None for y in outs], gys)
         if post_hook:
             post_hook(f)
         for x, n, gx in zip(f.inputs, need, gxs):

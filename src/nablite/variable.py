@@ -26,7 +26,7 @@ class Variable:
         info: Any user object (PF parameters carry ``info.initializer``).
     """
 
-    __slots__ = ("_data", "_grad", "_need_grad", "persistent", "name", "_parent",
+    __slots__ = ("_data", "_grad", "_need_grad", "_persistent", "name", "_parent",
                  "info", "rank", "recompute", "_order", "__weakref__")
 
     def __init__(self, shape=(), need_grad=None, info=None):
@@ -34,7 +34,7 @@ class Variable:
         self._data = NdArray(shape)
         self._grad = NdArray(shape)
         self._need_grad = bool(need_grad)
-        self.persistent = False
+        self._persistent = False
         self.name = ""
         self._parent = None
         self.info = info
@@ -49,7 +49,7 @@ class Variable:
         v._data = NdArray(shape)
         v._grad = NdArray(shape)
         v._need_grad = need_grad
-        v.persistent = False
+        v._persistent = False
         v.name = ""
         v._parent = parent
         v.info = None
@@ -133,6 +133,17 @@ class Variable:
     @need_grad.setter
     def need_grad(self, value):
         self._need_grad = bool(value)
+        graph.graph_changed()  # which gradients backward computes may change
+
+    @property
+    def persistent(self):
+        """Whether clear_buffer / clear_no_need_grad must keep this variable's arrays."""
+        return self._persistent
+
+    @persistent.setter
+    def persistent(self, value):
+        self._persistent = bool(value)
+        graph.graph_changed()
 
     @property
     def parent(self):
