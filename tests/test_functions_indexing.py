@@ -142,6 +142,21 @@ def test_output_dtypes():
     assert h.d.dtype == np.float32
 
 
+@pytest.mark.parametrize("call", [
+    lambda x: F.gather(x, nn.Variable.from_numpy_array(I(1, 0)), axis=1),
+    lambda x: F.gather_nd(x, nn.Variable.from_numpy_array(I([0, 1]))),
+    lambda x: F.scatter_nd(x, nn.Variable.from_numpy_array(I([0, 1])), shape=(3, 3, 4)),
+    lambda x: F.scatter_add(x, nn.Variable.from_numpy_array(np.zeros((1, 1, 1), np.int64)), x),
+    lambda x: F.bool_gather(x, nn.Variable.from_numpy_array(MASK)),
+    lambda x: F.bool_fill(x, nn.Variable.from_numpy_array(MASK[0, :, None]), 2.0),
+    lambda x: x[::-1, [0, 2]],
+])
+def test_float32_stays_float32(call):
+    y = call(nn.Variable.from_numpy_array(X.astype(np.float32)))
+    y.forward()
+    assert y.d.dtype == np.float32
+
+
 def test_scatter_nd_keeps_last_value_on_repeats():
     y = F.scatter_nd(nn.Variable.from_numpy_array(np.array([1.0, 2.0])),
                      nn.Variable.from_numpy_array(I([0, 0], [1, 1])), shape=(2, 3))

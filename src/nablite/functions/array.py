@@ -634,6 +634,7 @@ def concatenate(*x, axis=None):
     Returns:
         Variable: The joined array.
     """
+    require("Concatenate", len(x) >= 1, "needs at least one input")
     return Concatenate(len(x[0].shape) - 1 if axis is None else axis)(*x)
 
 
