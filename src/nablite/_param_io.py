@@ -216,9 +216,9 @@ def save_states(path, records):
         def write(target):
             with h5py.File(target, "w") as f:
                 for i, (key, (t, arrays)) in enumerate(records.items()):
-                    group = f.create_group(key)
-                    group.attrs["index"] = i
+                    group = f.create_group(key)  # this order gives NNabla's bytes
                     group.create_dataset("t", data=np.int64(t))
+                    group.attrs["index"] = i
                     for j, (name, arr) in enumerate(arrays.items()):
                         ds = group.create_dataset(name, data=np.asarray(arr, np.float32))
                         ds.attrs["index"] = j

@@ -4,7 +4,7 @@ A solver keeps, per registered parameter, a dict of state arrays (zeros of
 the parameter's shape at registration) and a step counter ``t``. A subclass
 in ``solvers.py`` states only its rule:
 
-    _state_names            names of its state arrays, in NNabla's order
+    _state_names            names of its state arrays, in the order NNabla lists them
     _update(w, g, s, t)     updates ``w`` (and the arrays of ``s``) in place
 
 Everything else lives here: registration, lazily zeroed gradients (a

@@ -138,7 +138,7 @@ class Nesterov(Solver):
 class Adadelta(Solver):
     """Adadelta (Zeiler, 2012): steps scaled by RMS(past steps) / RMS(gradients)."""
 
-    _state_names = ("e_sqr_grad", "e_sqr_delta")
+    _state_names = ("e_sqr_delta", "e_sqr_grad")
 
     def __init__(self, lr=1.0, decay=0.95, eps=1e-06):
         super().__init__(lr=lr, decay=decay, eps=eps)
@@ -184,7 +184,7 @@ class AdaBelief(Solver):
                          weight_decouple=weight_decouple, fixed_decay=fixed_decay,
                          rectify=rectify)
         self._fused = self.weight_decouple
-        self._state_names = ("mean", "var", "s_max") if amsgrad else ("mean", "var")
+        self._state_names = ("s_max", "mean", "var") if amsgrad else ("var", "mean")
 
     def _update(self, w, g, s, t):
         b1, b2, eps, alpha = self.beta1, self.beta2, self.eps, self.lr
@@ -234,7 +234,7 @@ class RMSprop(Solver):
 class RMSpropGraves(Solver):
     """RMSprop of Graves (2013): normalizes by the running variance of g, with momentum."""
 
-    _state_names = ("n", "g", "d")
+    _state_names = ("g", "d", "n")
 
     def __init__(self, lr=0.0001, decay=0.95, momentum=0.9, eps=0.0001):
         super().__init__(lr=lr, decay=decay, momentum=momentum, eps=eps)
@@ -254,7 +254,7 @@ class RMSpropGraves(Solver):
 class Adam(Solver):
     """Adam (Kingma & Ba, 2014). mean, var: running moments of g and g**2."""
 
-    _lr_name, _state_names = "alpha", ("mean", "var")
+    _lr_name, _state_names = "alpha", ("var", "mean")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08):
         super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
@@ -270,7 +270,7 @@ class AdamW(Solver):
     w -= alpha_t * m / (sqrt(v) + eps) + (alpha / alpha0) * decay * w.
     """
 
-    _lr_name, _state_names = "alpha", ("mean", "var")
+    _lr_name, _state_names = "alpha", ("var", "mean")
     _fused, _decay_arg = True, "wd"
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, wd=0.0001):
@@ -294,7 +294,7 @@ def _bounded_step(self, m, v, alpha_t, t, hi):
 class AdaBound(Solver):
     """AdaBound (Luo et al., 2019): Adam with a rate bounded towards final_lr."""
 
-    _lr_name, _state_names = "alpha", ("mean", "var")
+    _lr_name, _state_names = "alpha", ("var", "mean")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
                  gamma=0.001):
@@ -310,7 +310,7 @@ class AdaBound(Solver):
 class Adamax(Solver):
     """Adamax (Kingma & Ba, 2014): Adam with the infinity norm u = max(beta2 * u, |g|)."""
 
-    _lr_name, _state_names = "alpha", ("m", "u")
+    _lr_name, _state_names = "alpha", ("u", "m")
 
     def __init__(self, alpha=0.002, beta1=0.9, beta2=0.999, eps=1e-08):
         super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
@@ -327,7 +327,7 @@ class Adamax(Solver):
 class AMSGRAD(Solver):
     """AMSGrad (Reddi et al., 2018): Adam normalized by the running max v_hat of v."""
 
-    _lr_name, _state_names = "alpha", ("m", "v", "v_hat")
+    _lr_name, _state_names = "alpha", ("v_hat", "v", "m")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=False):
         super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps,
@@ -347,7 +347,7 @@ class AMSBound(Solver):
     NNabla 1.39's upper bound is final_lr * (1 + t / gamma) (AdaBound divides).
     """
 
-    _lr_name, _state_names = "alpha", ("m", "v", "v_hat")
+    _lr_name, _state_names = "alpha", ("v_hat", "v", "m")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
                  gamma=0.001, bias_correction=False):
@@ -366,7 +366,7 @@ class Lamb(Solver):
     """LAMB (You et al., 2020): an Adam direction plus decay, scaled by a trust ratio
     clip(|w|, gamma_l, gamma_u) / |r|, weight decay fused."""
 
-    _lr_name, _state_names = "eta", ("mean", "var")
+    _lr_name, _state_names = "eta", ("var", "mean")
     _fused = True
 
     def __init__(self, eta=0.001, beta1=0.9, beta2=0.999, gamma_l=0.0, gamma_u=10.0,

@@ -1,3 +1,581 @@
-"""normalization functions."""
+"""Normalization: batch/layer/instance/group/tensor normalization, weight
+reparametrizations, running-mean subtraction and gradient clipping.
 
-__all__ = []
+Most of them standardize ``x`` over some axes, y = (x - mean) / sqrt(var + eps),
+then scale by ``gamma`` and shift by ``beta``. ``Standardization`` holds that
+math (one forward, one backward) for a "view" of x (group normalization splits
+the channel axis) and a set of reduced axes; each function only states which.
+Batch normalization adds NNabla's running statistics, updated in place.
+"""
+from .base import Function, require, normalize_axes, prod, sum_to
+
+__all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
+           "instance_normalization", "group_normalization", "tensor_normalization",
+           "weight_standardization", "norm_normalization", "weight_normalization",
+           "spectral_norm", "mean_subtraction", "clip_grad_by_value", "clip_grad_by_norm"]
+
+
+def _axes_list(a):
+    return [a] if isinstance(a, int) else list(a)
+
+
+class Standardization(Function):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta, statistics over ``_red`` of ``_view``.
+
+    Inputs are x, then beta unless ``no_bias``, then gamma unless ``no_scale``;
+    beta and gamma broadcast to x. With ``_output_stat`` the mean and the
+    (biased) variance are extra outputs, and gradients flow back from them too.
+    A subclass's ``_plan(x_shape)`` returns (view shape, reduced axes of the view).
+    """
+
+    no_bias = no_scale = False
+    _output_stat = False
+    _n_params = 0
+
+    def _plan(self, x):
+        raise NotImplementedError
+
+    def setup(self, x, *params):
+        view, red = self._plan(x)
+        self._view, self._red = view, red
+        self._n = prod(view[i] for i in red)
+        for label, p in zip(self._param_names(), params):
+            ok = len(p) <= len(x) and all(a in (1, b) for a, b in zip(p[::-1], x[::-1]))
+            require(self, ok, f"{label} of shape {p} does not broadcast to x {x}")
+        stat = tuple(1 if i in red else s for i, s in enumerate(view))
+        return [x, stat, stat] if self._output_stat else x
+
+    def _param_names(self):
+        return [n for n, absent in (("beta", self.no_bias), ("gamma", self.no_scale)) if not absent]
+
+    def _split(self, params):
+        params = list(params)
+        beta = None if self.no_bias else params.pop(0)
+        gamma = None if self.no_scale else params.pop(0)
+        return beta, gamma, params
+
+    def _standardize(self, xp, x, beta, gamma):
+        """The normalized output; keeps mean and 1/std for backward."""
+        xv = x.reshape(self._view)
+        mean = xv.mean(axis=self._red, keepdims=True)
+        y = xv - mean
+        var = (y * y).mean(axis=self._red, keepdims=True)
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        self._mean, self._inv_std = mean, inv_std
+        y *= inv_std
+        y = y.reshape(x.shape)
+        if gamma is not None:
+            y *= gamma
+        if beta is not None:
+            y += beta
+        return y, mean, var
+
+    def forward(self, xp, x, *params):
+        beta, gamma, _ = self._split(params)
+        y, mean, var = self._standardize(xp, x, beta, gamma)
+        return (y, mean, var) if self._output_stat else y
+
+    def _standardize_backward(self, xp, x, beta, gamma, gys, mean, inv_std):
+        """Gradients (gx, gbeta, ggamma) of the batch-statistics normalization."""
+        gy = gys[0]
+        red, need = self._red, self.need
+        xv = x.reshape(self._view)
+        x_hat = (xv - mean) * inv_std
+        gbeta = ggamma = gx = None
+        if beta is not None and need[1]:
+            gbeta = sum_to(xp, gy, beta.shape)
+        if gamma is not None and need[1 + (beta is not None)]:
+            ggamma = sum_to(xp, gy * x_hat.reshape(gy.shape), gamma.shape)
+        if need[0]:
+            gxh = (gy if gamma is None else gy * gamma).reshape(self._view)
+            gx = gxh - gxh.mean(axis=red, keepdims=True)
+            gx -= x_hat * (gxh * x_hat).mean(axis=red, keepdims=True)
+            gx *= inv_std
+            if self._output_stat:
+                gmean, gvar = gys[1], gys[2]
+                gx += gmean / self._n + gvar * (2 / self._n) * (xv - mean)
+            gx = gx.reshape(x.shape)
+        return gx, gbeta, ggamma
+
+    def backward(self, xp, xs, ys, gys):
+        x, params = xs[0], xs[1:]
+        beta, gamma, _ = self._split(params)
+        gx, gbeta, ggamma = self._standardize_backward(xp, x, beta, gamma, gys, self._mean,
+                                                       self._inv_std)
+        return (gx,) + tuple(g for g, p in ((gbeta, beta), (ggamma, gamma)) if p is not None)
+
+
+class BatchNormalization(Standardization):
+    """Batch normalization over every axis except ``axes``, with running statistics.
+
+    batch_stat=True: normalize with the batch mean and biased variance, and
+    update the running ``mean``/``variance`` inputs in place,
+    m = d m + (1 - d) mean, v = d v + (1 - d) var n / (n - 1) (NNabla's unbiased
+    update; n = elements per statistic). batch_stat=False: use the running ones.
+    mean and variance never get a gradient.
+    """
+
+    def __init__(self, axes=(1,), decay_rate=0.9, eps=1e-05, batch_stat=True, no_scale=False,
+                 no_bias=False, output_stat=False, has_running=True):
+        self.axes = list(axes)
+        self.decay_rate = decay_rate
+        self.eps = eps
+        self.batch_stat = batch_stat
+        self.no_scale = no_scale
+        self.no_bias = no_bias
+        self._output_stat = output_stat
+        self._has_running = has_running
+
+    def _plan(self, x):
+        axes = normalize_axes(self, self.axes, len(x), "axes")
+        return x, tuple(i for i in range(len(x)) if i not in axes)
+
+    def setup(self, x, *params):
+        out = super().setup(x, *params[:2 - self.no_bias - self.no_scale])
+        stat = tuple(1 if i in self._red else s for i, s in enumerate(x))
+        names = self._param_names() + (["mean", "variance"] if self._has_running else [])
+        for label, p in zip(names, params):
+            require(self, p == stat, f"{label} has shape {p}; with axes={self.axes} and x {x} "
+                                     f"it must be {stat}")
+        require(self, self.batch_stat or self._has_running,
+                "batch_stat=False needs the running mean and variance")
+        return out
+
+    def forward(self, xp, x, *params):
+        beta, gamma, running = self._split(params)
+        if not self.batch_stat:
+            rmean, rvar = running
+            inv_std = 1 / xp.sqrt(rvar + self.eps)
+            scale = inv_std if gamma is None else gamma * inv_std
+            y = (x - rmean) * scale
+            if beta is not None:
+                y += beta
+            return (y, rmean.copy(), rvar.copy()) if self._output_stat else y
+        y, mean, var = self._standardize(xp, x, beta, gamma)
+        if running:
+            rmean, rvar = running
+            d, n = self.decay_rate, self._n
+            # n == 1 gives NaN, as in NNabla (the unbiased variance is undefined).
+            unbias = n / (n - 1) if n > 1 else float("nan")
+            rmean *= d
+            rmean += (1 - d) * mean
+            rvar *= d
+            rvar += (1 - d) * unbias * var
+        return (y, mean, var) if self._output_stat else y
+
+    def backward(self, xp, xs, ys, gys):
+        x, params = xs[0], xs[1:]
+        beta, gamma, running = self._split(params)
+        if self.batch_stat:
+            gx, gbeta, ggamma = self._standardize_backward(xp, x, beta, gamma, gys, self._mean,
+                                                           self._inv_std)
+        else:
+            gx, gbeta, ggamma = self._running_backward(xp, x, beta, gamma, running, gys[0])
+        grads = (gx,) + tuple(g for g, p in ((gbeta, beta), (ggamma, gamma)) if p is not None)
+        return grads + (None,) * len(running)
+
+    def _running_backward(self, xp, x, beta, gamma, running, gy):
+        rmean, rvar = running
+        inv_std = 1 / xp.sqrt(rvar + self.eps)
+        red, need = self._red, self.need
+        gbeta = gy.sum(axis=red, keepdims=True) if beta is not None and need[1] else None
+        ggamma = None
+        if gamma is not None and need[1 + (beta is not None)]:
+            ggamma = (gy * ((x - rmean) * inv_std)).sum(axis=red, keepdims=True)
+        gx = gy * (inv_std if gamma is None else gamma * inv_std) if need[0] else None
+        return gx, gbeta, ggamma
+
+
+class FusedBatchNormalization(BatchNormalization):
+    """relu(batch_normalization(x) + z), z optional (the last input)."""
+
+    def __init__(self, axes=(1,), decay_rate=0.9, eps=1e-05, batch_stat=True, nonlinearity="relu",
+                 no_scale=False, no_bias=False, output_stat=False, has_running=True, has_z=False):
+        super().__init__(axes, decay_rate, eps, batch_stat, no_scale, no_bias, output_stat,
+                         has_running)
+        require(self, nonlinearity == "relu",
+                f"nonlinearity={nonlinearity!r} is not supported; use 'relu'")
+        self.nonlinearity = nonlinearity
+        self._has_z = has_z
+
+    def setup(self, x, *params):
+        if self._has_z:
+            require(self, params[-1] == x, f"z has shape {params[-1]}, x has {x}")
+            params = params[:-1]
+        return super().setup(x, *params)
+
+    def forward(self, xp, x, *params):
+        z = params[-1] if self._has_z else None
+        out = super().forward(xp, x, *(params[:-1] if self._has_z else params))
+        y = out[0] if self._output_stat else out
+        if z is not None:
+            y += z
+        xp.maximum(y, 0, out=y)
+        return out
+
+    def backward(self, xp, xs, ys, gys):
+        g = gys[0] * (ys[0] > 0)
+        need = self.need
+        if self._has_z:
+            xs, self.need = xs[:-1], need[:-1]
+        grads = super().backward(xp, xs, ys, (g,) + tuple(gys[1:]))
+        self.need = need
+        return grads + ((g if need[-1] else None),) if self._has_z else grads
+
+
+class LayerNormalization(Standardization):
+    """Normalize each sample over all axes except the batch axes."""
+
+    def __init__(self, batch_axis=(0,), eps=1e-05, no_scale=False, no_bias=False,
+                 output_stat=False):
+        self.batch_axis = _axes_list(batch_axis)
+        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
+        self._output_stat = output_stat
+
+    def _plan(self, x):
+        keep = normalize_axes(self, self.batch_axis, len(x), "batch_axis")
+        return x, tuple(i for i in range(len(x)) if i not in keep)
+
+
+class InstanceNormalization(Standardization):
+    """Normalize each (sample, channel) over the remaining (spatial) axes."""
+
+    def __init__(self, channel_axis=1, batch_axis=(0,), eps=1e-05, no_scale=False,
+                 no_bias=False, output_stat=False):
+        self.channel_axis = channel_axis
+        self.batch_axis = _axes_list(batch_axis)
+        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
+        self._output_stat = output_stat
+
+    def _plan(self, x):
+        keep = normalize_axes(self, self.batch_axis, len(x), "batch_axis")
+        keep += normalize_axes(self, self.channel_axis, len(x), "channel_axis")
+        return x, tuple(i for i in range(len(x)) if i not in keep)
+
+
+class GroupNormalization(Standardization):
+    """Split the channels into ``num_groups`` groups; normalize each (sample, group)."""
+
+    def __init__(self, num_groups=1, channel_axis=1, batch_axis=(0,), eps=1e-05, no_scale=False,
+                 no_bias=False, output_stat=False):
+        self.num_groups = num_groups
+        self.channel_axis = channel_axis
+        self.batch_axis = _axes_list(batch_axis)
+        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
+        self._output_stat = output_stat
+
+    def _plan(self, x):
+        c = normalize_axes(self, self.channel_axis, len(x), "channel_axis")[0]
+        g = self.num_groups
+        require(self, isinstance(g, int) and g > 0 and x[c] % g == 0,
+                f"num_groups={g} must divide the {x[c]} channels of x {x}")
+        view = x[:c] + (g, x[c] // g) + x[c + 1:]
+        keep = [a if a < c else a + 1 for a in
+                normalize_axes(self, self.batch_axis, len(x), "batch_axis")] + [c]
+        return view, tuple(i for i in range(len(view)) if i not in keep)
+
+
+class TensorNormalization(Standardization):
+    """Normalize over every axis except ``axes`` with the current batch only."""
+
+    def __init__(self, axes=(1,), eps=1e-05, no_scale=False, no_bias=False, output_stat=False):
+        self.axes = _axes_list(axes)
+        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
+        self._output_stat = output_stat
+
+    def _plan(self, x):
+        keep = normalize_axes(self, self.axes, len(x), "axes")
+        return x, tuple(i for i in range(len(x)) if i not in keep)
+
+
+class WeightStandardization(Standardization):
+    """Standardize a weight over every axis except ``channel_axis``."""
+
+    no_bias = no_scale = True
+
+    def __init__(self, channel_axis=0, eps=1e-05, output_stat=False):
+        self.channel_axis = channel_axis
+        self.eps = eps
+        self._output_stat = output_stat
+
+    def _plan(self, x):
+        keep = normalize_axes(self, self.channel_axis, len(x), "channel_axis")
+        return x, tuple(i for i in range(len(x)) if i not in keep)
+
+
+class NormNormalization(Function):
+    """y = x / max(||x||_p, eps), the p-norm taken over ``axes``."""
+
+    def __init__(self, p=2, axes=None, eps=1e-12):
+        self.p, self.axes, self.eps = p, axes, eps
+
+    def setup(self, x):
+        require(self, self.p > 0, f"p={self.p} must be positive")
+        self._red = normalize_axes(self, self.axes, len(x), "axes")
+        return x
+
+    def forward(self, xp, x):
+        a = xp.abs(x)
+        norm = ((a ** self.p).sum(axis=self._red, keepdims=True)) ** (1 / self.p)
+        return x / xp.maximum(norm, self.eps)
+
+    def backward(self, xp, xs, ys, gys):
+        x, gy, p = xs[0], gys[0], self.p
+        a = xp.abs(x)
+        norm = ((a ** p).sum(axis=self._red, keepdims=True)) ** (1 / p)
+        big = norm > self.eps
+        denom = xp.maximum(norm, self.eps)
+        dn = xp.sign(x) * a ** (p - 1) / xp.where(big, norm, 1) ** (p - 1)
+        inner = (gy * x).sum(axis=self._red, keepdims=True)
+        return (gy / denom - big * inner / (denom * denom) * dn,)
+
+
+class WeightNormalization(Function):
+    """w_wn = g * w / sqrt(sum of w**2 over all axes but ``dim`` + eps)."""
+
+    def __init__(self, dim=0, eps=1e-12):
+        self.dim, self.eps = dim, eps
+
+    def setup(self, w, g):
+        require(self, -len(w) <= self.dim < len(w), f"dim={self.dim} is out of range for w {w}")
+        self._dim = self.dim % len(w)
+        require(self, g == (w[self._dim],), f"g has shape {g}, expected ({w[self._dim]},)")
+        self._red = tuple(i for i in range(len(w)) if i != self._dim)
+        self._bshape = tuple(s if i == self._dim else 1 for i, s in enumerate(w))
+        return w
+
+    def forward(self, xp, w, g):
+        inv = 1 / xp.sqrt((w * w).sum(axis=self._red, keepdims=True) + self.eps)
+        return w * (g.reshape(self._bshape) * inv)
+
+    def backward(self, xp, xs, ys, gys):
+        w, g = xs
+        gy = gys[0]
+        inv = 1 / xp.sqrt((w * w).sum(axis=self._red, keepdims=True) + self.eps)
+        dot = (gy * w).sum(axis=self._red, keepdims=True)
+        gg = (dot * inv).reshape(g.shape) if self.need[1] else None
+        gw = g.reshape(self._bshape) * inv * (gy - w * dot * inv * inv) if self.need[0] else None
+        return gw, gg
+
+
+class SpectralNorm(Function):
+    """w / sigma, sigma the largest singular value of w (``dim`` first, the rest flattened),
+    estimated by ``itr`` power iterations from ``u``; test=False updates u in place."""
+
+    def __init__(self, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
+        self.dim, self.itr, self.eps, self.test, self.output_u = dim, itr, eps, test, output_u
+
+    def setup(self, w, u):
+        require(self, -len(w) <= self.dim < len(w), f"dim={self.dim} is out of range for w {w}")
+        self._dim = self.dim % len(w)
+        require(self, u == (w[self._dim],), f"u has shape {u}, expected ({w[self._dim]},)")
+        require(self, self.itr >= 1, f"itr={self.itr} must be at least 1")
+        return [w, u] if self.output_u else w
+
+    def _matrix(self, xp, w):
+        return xp.moveaxis(w, self._dim, 0).reshape(w.shape[self._dim], -1)
+
+    def forward(self, xp, w, u):
+        wm = self._matrix(xp, w)
+        u_new = u
+        for _ in range(self.itr):
+            v = wm.T @ u_new
+            v = v / xp.sqrt((v * v).sum() + self.eps)
+            u_new = wm @ v
+            u_new = u_new / xp.sqrt((u_new * u_new).sum() + self.eps)
+        if not self.test:
+            u[...] = u_new  # NNabla keeps the power iteration going across calls
+        self._u, self._v = u_new, v
+        self._sigma = sigma = u_new @ wm @ v
+        y = w / sigma
+        return (y, u_new.copy()) if self.output_u else y
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None
+        w, gy = xs[0], gys[0]
+        sigma, u, v = self._sigma, self._u, self._v
+        # d sigma / d W = u v^T (u, v held constant), mapped back to w's layout.
+        uv = xp.outer(u, v).reshape((w.shape[self._dim],) + tuple(
+            s for i, s in enumerate(w.shape) if i != self._dim))
+        uv = xp.moveaxis(uv, 0, self._dim)
+        return gy / sigma - (gy * w).sum() / (sigma * sigma) * uv, None
+
+
+class MeanSubtraction(Function):
+    """y = x - running mean; in training the running mean (and count ``t``) are
+    updated in place first: rmean += (batch mean - rmean) / (t + 1), t += 1."""
+
+    def __init__(self, base_axis=1, update_running_mean=True):
+        self.base_axis, self.update_running_mean = base_axis, update_running_mean
+
+    def setup(self, x, rmean, t):
+        require(self, 0 < self.base_axis <= len(x),
+                f"base_axis={self.base_axis} is out of range for x {x}")
+        require(self, rmean == x[self.base_axis:],
+                f"mean has shape {rmean}, expected {x[self.base_axis:]}")
+        require(self, prod(t) == 1, f"t must hold one value, got shape {t}")
+        self._n = prod(x[:self.base_axis])
+        return x
+
+    def forward(self, xp, x, rmean, t):
+        if self.update_running_mean:
+            batch_axes = tuple(range(self.base_axis))
+            rmean += (x.mean(axis=batch_axes) - rmean) / (t.reshape(()) + 1)
+            t += 1
+        self._t = float(t.reshape(-1)[0])
+        return x - rmean
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None, None
+        if not self.update_running_mean:
+            return gys[0], None, None
+        # NNabla's gradient keeps only the element's own share of the new mean.
+        return gys[0] * (1 - 1 / (self._t * self._n)), None, None
+
+
+class ClipGradByValue(Function):
+    """Identity forward; backward clips the gradient to [min, max] elementwise."""
+
+    def setup(self, x, lo, hi):
+        require(self, lo == x and hi == x, f"min {lo} and max {hi} must have x's shape {x}")
+        return x
+
+    def forward(self, xp, x, lo, hi):
+        return x.copy()
+
+    def backward(self, xp, xs, ys, gys):
+        return xp.clip(gys[0], xs[1], xs[2]) if self.need[0] else None, None, None
+
+
+class ClipGradByNorm(Function):
+    """Identity forward; backward rescales the gradient to L2 norm ``clip_norm`` over ``axes``."""
+
+    def __init__(self, clip_norm=1.0, axes=None):
+        self.clip_norm, self.axes = clip_norm, axes
+
+    def setup(self, x):
+        require(self, self.clip_norm > 0, f"clip_norm={self.clip_norm} must be positive")
+        self._red = normalize_axes(self, self.axes, len(x), "axes")
+        return x
+
+    def forward(self, xp, x):
+        return x.copy()
+
+    def backward(self, xp, xs, ys, gys):
+        gy = gys[0]
+        norm = xp.sqrt((gy * gy).sum(axis=self._red, keepdims=True))
+        return (gy * (self.clip_norm / norm),)
+
+
+def _present(*xs):
+    return [x for x in xs if x is not None]
+
+
+def batch_normalization(x, beta, gamma, mean, variance, axes=[1], decay_rate=0.9, eps=1e-05,
+                        batch_stat=True, output_stat=False, n_outputs=None):
+    r"""Batch normalization.
+
+    .. math:: y = \gamma \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+
+    With ``batch_stat=True`` :math:`\mu, \sigma^2` are the statistics of this
+    batch over every axis but ``axes``, and the running ``mean``/``variance``
+    are updated in place: ``mean = decay_rate*mean + (1-decay_rate)*mu``,
+    ``variance = decay_rate*variance + (1-decay_rate)*sigma^2*n/(n-1)``.
+    With ``batch_stat=False`` the running statistics are used.
+
+    Args:
+        x (Variable): Input.
+        beta, gamma (Variable or None): Shift and scale (shape 1 except at ``axes``).
+        mean, variance (Variable or None): Running statistics (no gradient).
+        axes (list of int): Axes with their own statistics.
+        decay_rate (float), eps (float), batch_stat (bool): See above.
+        output_stat (bool): Also return the batch mean and (biased) variance.
+
+    Returns:
+        Variable, or (y, mean, variance) if output_stat.
+    """
+    f = BatchNormalization(axes, decay_rate, eps, batch_stat, gamma is None, beta is None,
+                           output_stat, mean is not None and variance is not None)
+    running = [mean, variance] if mean is not None and variance is not None else []
+    return f(*_present(x, beta, gamma), *running)
+
+
+def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1], decay_rate=0.9,
+                              eps=1e-05, batch_stat=True, nonlinearity='relu', output_stat=False,
+                              n_outputs=None):
+    """relu(batch_normalization(x, ...) + z): batch normalization, an optional
+    residual ``z`` (x's shape) and ReLU in one function. Arguments as
+    :func:`batch_normalization`; ``nonlinearity`` must be 'relu'."""
+    has_running = mean is not None and variance is not None
+    f = FusedBatchNormalization(axes, decay_rate, eps, batch_stat, nonlinearity, gamma is None,
+                                beta is None, output_stat, has_running, z is not None)
+    running = [mean, variance] if has_running else []
+    return f(*_present(x, beta, gamma), *running, *_present(z))
+
+
+def layer_normalization(x, beta, gamma, batch_axis=0, eps=1e-05, output_stat=False):
+    """Layer normalization: standardize each sample over all non-batch axes, then
+    ``gamma * x_hat + beta`` (either may be None). Returns y (and mean, var if output_stat)."""
+    return LayerNormalization(batch_axis, eps, gamma is None, beta is None,
+                              output_stat)(*_present(x, beta, gamma))
+
+
+def instance_normalization(x, beta, gamma, channel_axis=1, batch_axis=0, eps=1e-05,
+                           output_stat=False):
+    """Instance normalization: standardize each (sample, channel) over the other axes."""
+    return InstanceNormalization(channel_axis, batch_axis, eps, gamma is None, beta is None,
+                                 output_stat)(*_present(x, beta, gamma))
+
+
+def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0, eps=1e-05,
+                        output_stat=False):
+    """Group normalization: channels split into ``num_groups``; each (sample, group)
+    is standardized. Statistics have the grouped shape, e.g. (B, G, 1, 1, 1)."""
+    return GroupNormalization(num_groups, channel_axis, batch_axis, eps, gamma is None,
+                              beta is None, output_stat)(*_present(x, beta, gamma))
+
+
+def tensor_normalization(x, axes, beta=None, gamma=None, eps=1e-05, output_stat=False):
+    """Standardize over every axis except ``axes`` (batch statistics, no running ones)."""
+    return TensorNormalization(axes, eps, gamma is None, beta is None,
+                               output_stat)(*_present(x, beta, gamma))
+
+
+def weight_standardization(w, channel_axis=0, eps=1e-05, output_stat=False):
+    """Standardize a weight to zero mean and unit variance over all axes but ``channel_axis``."""
+    return WeightStandardization(channel_axis, eps, output_stat)(w)
+
+
+def norm_normalization(x, p=None, axes=None, eps=1e-12):
+    """y = x / max(||x||_p, eps) with the p-norm (default 2) over ``axes`` (default all)."""
+    return NormNormalization(2 if p is None else p, axes, eps)(x)
+
+
+def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
+    """Weight normalization: w_wn = g * w / ||w||, the norm over all axes but ``dim``."""
+    return WeightNormalization(dim, eps)(w, g)
+
+
+def spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
+    """Spectral normalization w / sigma(w) by power iteration from ``u``
+    (updated in place unless ``test``); ``output_u`` also returns the new u."""
+    return SpectralNorm(dim, itr, eps, test, output_u)(w, u)
+
+
+def mean_subtraction(x, mean, t, base_axis=1, update_running_mean=True):
+    """y = x - running mean over the batch axes (before ``base_axis``); with
+    ``update_running_mean`` the running ``mean`` and count ``t`` update in place."""
+    return MeanSubtraction(base_axis, update_running_mean)(x, mean, t)
+
+
+def clip_grad_by_value(x, min, max, n_outputs=-1, outputs=None):
+    """Identity; in backward the gradient is clipped to [min, max] (Variables of x's shape)."""
+    return ClipGradByValue()(x, min, max)
+
+
+def clip_grad_by_norm(x, clip_norm=None, axes=None, n_outputs=-1, outputs=None):
+    """Identity; in backward the gradient is rescaled to L2 norm ``clip_norm`` (default 1)
+    over ``axes`` (default all)."""
+    return ClipGradByNorm(1.0 if clip_norm is None else clip_norm, axes)(x)
