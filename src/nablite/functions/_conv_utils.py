@@ -15,6 +15,32 @@ from .base import require
 
 __all__ = []
 
+# Scratch arrays (im2col matrices and their gradients) are tens of MB. A fresh
+# allocation that large is mmap'ed and page-faulted in on every call, which costs
+# as much as filling it, so released scratch arrays are kept for the next call
+# that asks for the same shape. Only scratch goes here, never an array handed to
+# the engine.
+_pool = {}
+_POOL_PER_SHAPE = 2
+
+
+def take_scratch(xp, shape, dtype):
+    """An uninitialised array of ``shape``, recycled when one is free."""
+    key = (xp.__name__, tuple(shape), str(dtype))
+    free = _pool.get(key)
+    if free:
+        return free.pop()
+    return xp.empty(shape, dtype=dtype)
+
+
+def give_scratch(xp, arr):
+    """Return ``arr`` (from take_scratch, no longer referenced) for reuse."""
+    if arr is None:
+        return
+    free = _pool.setdefault((xp.__name__, arr.shape, str(arr.dtype)), [])
+    if len(free) < _POOL_PER_SHAPE:
+        free.append(arr)
+
 
 def spatial_tuple(fn, name, value, n, default):
     """``value`` as a tuple of ``n`` ints (``default`` when None); errors name ``fn``."""
@@ -62,12 +88,12 @@ def kernel_offsets(kernel):
 
 
 def im2col(xp, x, kernel, pad, stride, dilation, out):
-    """x (N, C, *S) -> col (C, *K, N, *O), contiguous."""
+    """x (N, C, *S) -> col (C, *K, N, *O), contiguous, from the scratch pool."""
     d = len(kernel)
     xpad = pad_spatial(xp, x, pad, pad)
     win = window_view(xp, xpad, kernel, stride, dilation, out)  # (N, C, *O, *K)
     order = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))
-    col = xp.empty(tuple(win.shape[i] for i in order), dtype=x.dtype)
+    col = take_scratch(xp, tuple(win.shape[i] for i in order), x.dtype)
     col[...] = win.transpose(order)
     return col
 

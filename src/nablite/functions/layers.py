@@ -4,7 +4,7 @@ Convolutions are im2col + one BLAS product; the window views and the col2im
 scatter live in ``_conv_utils``.
 """
 from .base import Function, require, sum_to, prod
-from ._conv_utils import spatial_tuple, im2col, col2im
+from ._conv_utils import spatial_tuple, im2col, col2im, take_scratch, give_scratch
 
 __all__ = ["affine", "batch_matmul", "convolution", "depthwise_convolution", "deconvolution",
            "depthwise_deconvolution", "embed"]
@@ -124,6 +124,7 @@ class _ConvolutionFamily(Function):
     def _geometry(self, x, w, base_axis, group, channel_last, weight_channel_axes,
                   depthwise=False):
         """Validate shapes, fill self._* and resolve pad/stride/dilation."""
+        self._col = None  # a copied node (graph rebuild) must not share a cached matrix
         ndim = len(x)
         require(self, -ndim <= base_axis < ndim - 1,
                 f"base_axis={base_axis} must leave a channel axis and at least one "
@@ -210,6 +211,7 @@ class _ConvolutionFamily(Function):
         return self.inputs[index].need_grad
 
     _depthwise = False
+    _col = None
 
 
 class Convolution(_ConvolutionFamily):
@@ -246,11 +248,15 @@ class Convolution(_ConvolutionFamily):
     def forward(self, xp, x, w, b=None):
         col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel, self.pad,
                      self.stride, self.dilation, self._out)
-        self._col = col if self._keep_for_backward(1) else None
         g = self._group
         w2 = self._weight_stack(w)
-        col2 = col.reshape(g, -1, col.shape[-1 - len(self._out)] * prod(self._out))
+        col2 = col.reshape(g, -1, self._n * prod(self._out))
         y = w2[0] @ col2[0] if g == 1 else xp.matmul(w2, col2)
+        # The weight gradient needs col again: keep it rather than redo im2col.
+        if self._keep_for_backward(1):
+            self._col = col
+        else:
+            give_scratch(xp, col)
         y = y.reshape((self._oc, self._n) + self._out)
         if b is not None:
             y += b.reshape((-1,) + (1,) * (y.ndim - 1))
@@ -261,21 +267,22 @@ class Convolution(_ConvolutionFamily):
         need = self.need
         g = self._group
         gy2 = self._to_cns_matrix(gys[0], self._oc, self._out)  # (g, OC/g, N*O)
-        w2 = self._weight_stack(w)
         gx = gw = gb = None
+        col, self._col = self._col, None
         if need[1]:
-            col = getattr(self, "_col", None)
             if col is None:
                 col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel,
                              self.pad, self.stride, self.dilation, self._out)
             col2 = col.reshape(g, -1, gy2.shape[-1])
             gw = self._weight_grad(xp.matmul(gy2, col2.swapaxes(-1, -2)), w.shape)
-        self._col = None
+            give_scratch(xp, col)
         if need[0]:
-            gcol = xp.matmul(w2.swapaxes(-1, -2), gy2)
-            gcol = gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out)
-            gx = col2im(xp, gcol, self._spatial, self._kernel, self.pad, self.stride,
-                        self.dilation)
+            w2 = self._weight_stack(w)
+            gcol = take_scratch(xp, (g, w2.shape[2], gy2.shape[2]), gy2.dtype)
+            xp.matmul(w2.swapaxes(-1, -2), gy2, out=gcol)
+            gx = col2im(xp, gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out),
+                        self._spatial, self._kernel, self.pad, self.stride, self.dilation)
+            give_scratch(xp, gcol)
             gx = self._from_cns(gx.swapaxes(0, 1))
         if len(xs) == 3 and need[2]:
             gb = gy2.sum(axis=-1).reshape(-1)
@@ -356,10 +363,11 @@ class Deconvolution(_ConvolutionFamily):
     def forward(self, xp, x, w, b=None):
         x2 = self._to_cns_matrix(x, self._c, self._spatial)  # (g, C/g, N*I)
         w2 = self._weight_stack(w)                            # (g, C/g, OC/g*K)
-        g = self._group
-        gcol = (w2[0].T @ x2[0])[None] if g == 1 else xp.matmul(w2.swapaxes(-1, -2), x2)
-        gcol = gcol.reshape((self._oc,) + self._kernel + (self._n,) + self._spatial)
-        y = col2im(xp, gcol, self._out, self._kernel, self.pad, self.stride, self.dilation)
+        gcol = take_scratch(xp, (self._group, w2.shape[2], x2.shape[2]), x2.dtype)
+        xp.matmul(w2.swapaxes(-1, -2), x2, out=gcol)
+        y = col2im(xp, gcol.reshape((self._oc,) + self._kernel + (self._n,) + self._spatial),
+                   self._out, self._kernel, self.pad, self.stride, self.dilation)
+        give_scratch(xp, gcol)
         if b is not None:
             y += b.reshape((-1,) + (1,) * len(self._out))  # y is a view of a fresh buffer
         return self._from_cns(y.swapaxes(0, 1))
@@ -378,6 +386,7 @@ class Deconvolution(_ConvolutionFamily):
         if need[1]:
             x2 = self._to_cns_matrix(x, self._c, self._spatial)
             gw = self._weight_grad(xp.matmul(x2, col2.swapaxes(-1, -2)), w.shape)
+        give_scratch(xp, col)
         if len(xs) == 3 and need[2]:
             gy = self._to_ncs(gys[0], self._oc, self._out)
             gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
