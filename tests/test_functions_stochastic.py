@@ -1,0 +1,234 @@
+"""Stochastic functions: distributions, seeding, masks reused in backward,
+adjoint checks for the random geometric ops, top-k selection (NNabla's values)."""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+from gradcheck import check_function, randn
+
+
+def V(a, need_grad=False):
+    return nn.Variable.from_numpy_array(np.asarray(a), need_grad=need_grad)
+
+
+def run(y):
+    for v in (y if isinstance(y, tuple) else (y,)):
+        v.forward()
+    return y
+
+
+def backward_of(x, y, gy):
+    x.g = np.zeros(x.shape, x.d.dtype)
+    y.backward(gy)
+    return x.g.copy()
+
+
+def test_dropout_mask_scale_and_backward():
+    x = V(randn(50, 40).astype(np.float32) + 3, need_grad=True)
+    y = run(F.dropout(x, p=0.3, seed=1))
+    kept = y.d != 0
+    np.testing.assert_allclose(y.d[kept], x.d[kept] / 0.7, rtol=1e-6)
+    assert abs(kept.mean() - 0.7) < 0.05 and y.d.dtype == np.float32
+    gy = randn(50, 40, seed=2)
+    np.testing.assert_allclose(backward_of(x, y, gy), gy * kept / 0.7, rtol=1e-6)
+
+
+def test_dropout_seeds():
+    x = V(np.ones((20, 20), np.float32))
+    a, b = run(F.dropout(x, 0.5, seed=42)), run(F.dropout(x, 0.5, seed=42))
+    np.testing.assert_array_equal(a.d, b.d)  # same seed, same first mask
+    first = a.d.copy()
+    a.forward()
+    assert not np.array_equal(first, a.d)  # the function's generator advances
+    nn.seed(5)
+    c = run(F.dropout(x, 0.5)).d.copy()
+    nn.seed(5)
+    np.testing.assert_array_equal(run(F.dropout(x, 0.5)).d, c)
+    np.testing.assert_array_equal(run(F.dropout(x, 0.0)).d, x.d)
+    with pytest.raises(ValueError, match="Dropout: p=1"):
+        F.dropout(x, 1.0)
+
+
+@pytest.mark.parametrize("f,kw,check", [
+    (F.rand, dict(low=1, high=2), lambda a: a.min() >= 1 and a.max() < 2 and abs(a.mean() - 1.5) < 0.05),
+    (F.randint, dict(low=1, high=5), lambda a: a.dtype == np.int32 and set(np.unique(a)) == {1, 2, 3, 4}),
+    (F.randn, dict(mu=2, sigma=3), lambda a: abs(a.mean() - 2) < 0.3 and abs(a.std() - 3) < 0.3),
+    (F.rand_binomial, dict(n=3, p=0.5), lambda a: set(np.unique(a)) <= {0, 1, 2, 3} and abs(a.mean() - 1.5) < 0.1),
+    (F.rand_beta, dict(alpha=2, beta=2), lambda a: a.min() > 0 and a.max() < 1 and abs(a.mean() - 0.5) < 0.05),
+    (F.rand_gamma, dict(k=2, theta=1.5), lambda a: a.min() > 0 and abs(a.mean() - 3) < 0.2),
+])
+def test_generators(f, kw, check):
+    y = run(f(shape=(40, 50), seed=3, **kw))
+    assert y.shape == (40, 50) and check(y.d)
+    if f is not F.randint:
+        assert y.d.dtype == np.float32
+    z = run(f(shape=(40, 50), seed=3, **kw))
+    np.testing.assert_array_equal(y.d, z.d)
+    assert f().shape == ()
+
+
+def test_random_choice_with_replacement():
+    x = V(np.arange(8.0).reshape(2, 4), need_grad=True)
+    w = V(np.array([[1.0, 3.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]), need_grad=True)
+    y = run(F.random_choice(x, w, shape=(2000,), seed=0))
+    assert y.shape == (2, 2000)
+    assert set(np.unique(y.d[0])) == {0.0, 1.0} and set(np.unique(y.d[1])) == {6.0, 7.0}
+    assert abs((y.d[0] == 1).mean() - 0.75) < 0.05
+    gy = np.ones((2, 2000))
+    gx = backward_of(x, y, gy)
+    np.testing.assert_array_equal(gx, [[(y.d[0] == v).sum() for v in range(4)],
+                                       [(y.d[1] == v).sum() for v in range(4, 8)]])
+    np.testing.assert_array_equal(w.g, gx)
+
+
+def test_random_choice_without_replacement():
+    x = V(np.arange(12.0).reshape(3, 4))
+    w = V(np.array([[1.0, 1, 1, 1], [0, 2, 1, 1], [5, 0, 0, 1]]))
+    y = run(F.random_choice(x, w, shape=(2,), replace=False, seed=0))
+    for row, vals in zip(range(3), y.d):
+        assert len(set(vals)) == 2 and all(v in x.d[row][w.d[row] > 0] for v in vals)
+    with pytest.raises(ValueError, match="replace=False"):
+        F.random_choice(x, w, shape=(5,), replace=False)
+
+
+def adjoint_check(f, x_shape, **kw):
+    """For a random linear map y = A x (fixed by the draw): <A x, gy> == <x, A^T gy>."""
+    x = V(randn(*x_shape), need_grad=True)
+    y = run(f(x, **kw))
+    gy = randn(*y.shape, seed=1)
+    gx = backward_of(x, y, gy)
+    np.testing.assert_allclose((y.d * gy).sum(), (x.d * gx).sum(), rtol=1e-10)
+    return x, y
+
+
+def test_random_crop():
+    x, y = adjoint_check(F.random_crop, (3, 2, 5, 6), shape=(3, 4), seed=0)
+    assert y.shape == (3, 2, 3, 4)
+    for b in range(3):
+        hits = [(i, j) for i in range(3) for j in range(3)
+                if np.array_equal(x.d[b, :, i:i + 3, j:j + 4], y.d[b])]
+        assert hits
+    assert run(F.random_crop(V(np.zeros((2, 3, 4))))).shape == (2, 3, 4)
+    with pytest.raises(ValueError, match="RandomCrop: shape"):
+        F.random_crop(V(np.zeros((2, 3, 4))), shape=(5,))
+
+
+def test_random_flip():
+    x, y = adjoint_check(F.random_flip, (16, 3, 4), axes=[1, 2], seed=0)
+    seen = set()
+    for b in range(16):
+        for k, cand in enumerate([x.d[b], x.d[b, ::-1], x.d[b, :, ::-1], x.d[b, ::-1, ::-1]]):
+            if np.array_equal(cand, y.d[b]):
+                seen.add(k)
+                break
+        else:
+            raise AssertionError(f"sample {b} is not a flip of its input")
+    assert len(seen) > 1
+    x2 = V(np.arange(12.0).reshape(4, 3))
+    y2 = run(F.random_flip(x2, seed=1))
+    assert all(np.array_equal(r, o) or np.array_equal(r, o[::-1]) for r, o in zip(y2.d, x2.d))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "constant"])
+def test_random_shift(mode):
+    adjoint_check(F.random_shift, (6, 2, 5), shifts=(1, 3), border_mode=mode, seed=0)
+    x = np.arange(25.0).reshape(5, 5)
+    y = run(F.random_shift(V(x), shifts=(2,), border_mode=mode, constant_value=-1, seed=3)).d
+    n = 5
+
+    def shifted(row, s):
+        idx = np.arange(n) - s
+        if mode == "nearest":
+            return row[np.clip(idx, 0, n - 1)]
+        if mode == "reflect":
+            idx = np.where(idx < 0, -idx - 1, np.where(idx >= n, 2 * n - 1 - idx, idx))
+            return row[idx]
+        return np.where((idx >= 0) & (idx < n), row[np.clip(idx, 0, n - 1)], -1)
+    for r in range(5):
+        assert any(np.array_equal(y[r], shifted(x[r], s)) for s in range(-2, 3)), (r, y[r])
+
+
+def test_random_erase():
+    x = V(np.ones((4, 3, 8, 8)), need_grad=True)
+    y = run(F.random_erase(x, prob=1.0, area_ratios=(0.1, 0.2), replacements=(5.0, 6.0), seed=0))
+    erased = y.d != 1
+    assert erased.any() and ((y.d[erased] >= 5) & (y.d[erased] < 6)).all()
+    assert (erased == erased[:, :1]).all()  # share=True: same box in every channel
+    gy = randn(4, 3, 8, 8)
+    np.testing.assert_array_equal(backward_of(x, y, gy), gy * ~erased)
+    y = run(F.random_erase(x, prob=1.0, ste_fine_grained=False, seed=0))
+    np.testing.assert_array_equal(backward_of(x, y, gy), gy)
+    y = run(F.random_erase(x, prob=0.0, seed=0))
+    np.testing.assert_array_equal(y.d, x.d)
+    xc = V(np.ones((2, 8, 8, 3)))
+    yc = run(F.random_erase(xc, prob=1.0, replacements=(0.0, 0.0), share=False, n=2,
+                            channel_last=True, seed=1))
+    assert yc.shape == (2, 8, 8, 3) and (yc.d == 0).any()
+
+
+X = np.array([[3, -5, 1, 4], [0, 2, -1, -7]], np.float32)
+GY = np.array([[1, 2], [3, 4]], np.float32)
+
+
+@pytest.mark.parametrize("kw,y_want,gx_want", [  # values measured with NNabla 1.39
+    (dict(k=2), [[4, 3], [2, 0]], [[2, 0, 0, 1], [4, 3, 0, 0]]),
+    (dict(k=2, abs=True), [[-5, 4], [-7, 2]], [[0, 1, 0, 2], [0, 4, 0, 3]]),
+    (dict(k=2, largest=False), [[-5, 1], [-7, -1]], [[0, 1, 2, 0], [0, 0, 4, 3]]),
+])
+def test_top_k_data(kw, y_want, gx_want):
+    x = V(X, need_grad=True)
+    y = run(F.top_k_data(x, **kw))
+    np.testing.assert_array_equal(y.d, y_want)
+    np.testing.assert_array_equal(backward_of(x, y, GY), gx_want)
+
+
+def test_top_k_data_unreduced_and_index():
+    x = V(X, need_grad=True)
+    y = run(F.top_k_data(x, k=2, reduce=False))
+    np.testing.assert_array_equal(y.d, [[3, 0, 0, 4], [0, 2, 0, 0]])
+    gy = np.arange(1, 9, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(backward_of(x, y, gy), gy)  # the whole gradient passes
+    y, idx = run(F.top_k_data(x, k=2, with_index=True))
+    np.testing.assert_array_equal(idx.d, [[3, 0], [1, 0]])
+    y = run(F.top_k_data(V(np.arange(24.0).reshape(2, 3, 4)), k=2, base_axis=2))
+    np.testing.assert_array_equal(y.d[1, 2], [23, 22])
+    with pytest.raises(ValueError, match="TopKData: k=5"):
+        F.top_k_data(x, k=5)
+
+
+def test_top_k_grad():
+    x = V(X, need_grad=True)
+    y = run(F.top_k_grad(x, k=2))
+    np.testing.assert_array_equal(y.d, X)
+    gy = np.array([[1, -3, 2, 0.5], [4, 1, -2, -5]], np.float32)
+    np.testing.assert_array_equal(backward_of(x, y, gy), [[1, 0, 2, 0], [4, 1, 0, 0]])
+    y = run(F.top_k_grad(x, k=1, abs=True))
+    np.testing.assert_array_equal(backward_of(x, y, gy), [[0, -3, 0, 0], [0, 0, 0, -5]])
+
+
+def test_image_augmentation():
+    x = V(np.arange(2 * 1 * 4 * 6, dtype=np.float32).reshape(2, 1, 4, 6), need_grad=True)
+    y = run(F.image_augmentation(x))
+    np.testing.assert_array_equal(y.d, x.d)  # the defaults change nothing
+    y = run(F.image_augmentation(x, shape=(1, 2, 4), seed=0))
+    assert y.shape == (2, 1, 2, 4) and y.d.dtype == np.float32
+    assert (y.d >= x.d.min()).all() and (y.d <= x.d.max()).all()
+    y = run(F.image_augmentation(x, flip_lr=True, seed=1))
+    for b in range(2):
+        assert np.allclose(y.d[b], x.d[b]) or np.allclose(y.d[b], x.d[b, :, :, ::-1])
+    y = run(F.image_augmentation(x, brightness=0.5, seed=1))
+    diff = (y.d - x.d).reshape(2, -1)
+    assert np.allclose(diff, diff[:, :1], atol=1e-5) and (np.abs(diff) <= 0.5).all()
+    y = run(F.image_augmentation(x, min_scale=2, max_scale=2, angle=0.5, contrast=2,
+                                 noise=0.1, seed=2))
+    assert np.isfinite(y.d).all()
+    x.g = 0
+    y.backward(np.ones(y.shape, np.float32))
+    assert not x.g.any()  # no gradient reaches x (as in NNabla)
+    with pytest.raises(ValueError, match="ImageAugmentation"):
+        F.image_augmentation(V(np.zeros((4, 4))))
+
+
+def test_identity_forwards_have_gradients():
+    check_function(F.top_k_grad, [randn(2, 5)], ref=lambda x, k: x, kwargs=dict(k=5))
