@@ -108,6 +108,8 @@ def test_average_pooling(shape, kernel, kwargs, including_pad):
     ((1, 2, 4, 3, 5), (2, 2, 3), {"stride": (1, 2, 2), "pad": (1, 0, 1)}),  # 3-D
     ((3, 5, 5), (2, 2), {"ignore_border": False}),                     # no channel axis
     ((2, 2, 2), (3, 3), {}),                                           # kernel > input
+    ((2, 3, 4, 5), (4, 5), {}),                                        # one whole window
+    ((2, 4, 4, 3), (4, 4), {"channel_last": True}),
 ])
 def test_pooling_other_ranks(f, ref, shape, kernel, kwargs):
     x = _distinct(*shape)

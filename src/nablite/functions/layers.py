@@ -3,6 +3,7 @@
 Convolutions are im2col + one BLAS product; the window views and the col2im
 scatter live in ``_conv_utils``.
 """
+from ..backend import scatter_add
 from .base import Function, require, sum_to, prod
 from ._conv_utils import spatial_tuple, im2col, col2im, take_scratch, give_scratch
 
@@ -435,16 +436,10 @@ class Embed(Function):
             return None, None
         x0, w = xs
         rows = x0.reshape(-1).astype(xp.intp, copy=False)
-        gy = gys[0].reshape(rows.size, -1)
-        # Scatter-add without np.add.at (slow): sort the indices, sum each run of
-        # equal indices with one reduceat, write every distinct row once.
-        order = xp.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        starts = xp.flatnonzero(xp.concatenate(
-            (xp.ones(min(rows.size, 1), dtype=bool), sorted_rows[1:] != sorted_rows[:-1])))
-        gw = xp.zeros((w.shape[0], gy.shape[1]), dtype=gy.dtype)
-        if rows.size:
-            gw[sorted_rows[starts]] = xp.add.reduceat(gy[order], starts, axis=0)
+        gw = xp.zeros((w.shape[0], prod(w.shape[1:])), dtype=gys[0].dtype)
+        # NumPy >= 1.25's add.at is a fast indexed loop (faster here than sorting
+        # the indices and summing runs with reduceat); cupyx.scatter_add on GPU.
+        scatter_add(xp, gw, rows, gys[0].reshape(rows.size, -1))
         return None, gw.reshape(w.shape)
 
 

@@ -7,6 +7,7 @@ strided slice of the padded input). Window geometry follows NNabla exactly:
   ignore_border=False: O = (S + pad - 1) // stride + 1   (partial windows kept)
 and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
 """
+from ..backend import scatter_add
 from .base import Function, require, prod
 from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 
@@ -100,7 +101,19 @@ class _SumLikePooling(_WindowPooling):
     def _divisor(self, xp, dtype):
         return None
 
+    def _whole(self):
+        """One window covering all of the pooled axes (global pooling)."""
+        return tuple(self.kernel) == self._spatial and not any(self.pad)
+
     def forward(self, xp, x):
+        if self._whole():
+            d = len(self.kernel)
+            xs = _to_last(x, d) if self.channel_last else x
+            y = xs.reshape(xs.shape[:xs.ndim - d] + (-1,)).sum(axis=-1, dtype=x.dtype)
+            div = self._divisor(xp, x.dtype)
+            if div is not None:
+                y /= div
+            return self._output(y.reshape(y.shape + (1,) * d))
         xpad = self._padded(xp, x)
         y = None
         for sl in self._slices():
@@ -119,6 +132,10 @@ class _SumLikePooling(_WindowPooling):
         if div is not None:
             gy = gy / div
         shape = (x.shape if not self.channel_last else _to_last(x, len(self.kernel)).shape)
+        if self._whole():
+            gx = xp.empty(shape, dtype=gy.dtype)
+            gx[...] = gy
+            return (_from_last(gx, len(self.kernel)) if self.channel_last else gx,)
         padded = shape[:len(shape) - len(self.kernel)] + tuple(
             s + p + h for s, p, h in zip(self._spatial, self.pad, self._hi))
         gxpad = xp.zeros(padded, dtype=gy.dtype)
@@ -180,21 +197,41 @@ class MaxPooling(_WindowPooling):
         y, gy = ys[0], gys[0]
         if self.channel_last:
             y, gy = _to_last(y, d), _to_last(gy, d)
-        # Walk the offsets in order; once an offset takes a window's maximum, that
-        # window's remaining max becomes NaN so that later ties never match again.
-        remaining = y.copy()
-        gxpad = xp.zeros(xpad.shape, dtype=gy.dtype)
-        disjoint = self._disjoint()
+        # Which offset holds each window's first maximum: walk the offsets backwards
+        # and overwrite on every hit. Arithmetic blends (arg += hit * (i - arg)) are
+        # far faster than masked writes on unpredictable masks.
         slices = list(self._slices())
-        for i, sl in enumerate(slices):
-            hit = xpad[sl] == remaining
-            if i + 1 < len(slices):
-                xp.copyto(remaining, xp.nan, where=hit)
-            if disjoint:
-                xp.multiply(hit, gy, out=gxpad[sl])
-            else:
-                gxpad[sl] += hit * gy
-        return (self._unpadded(gxpad),)
+        arg_type = xp.int8 if len(slices) < 128 else xp.int32
+        arg = xp.zeros(y.shape, dtype=arg_type)
+        for i in range(len(slices) - 1, -1, -1):
+            hit = (xpad[slices[i]] == y).astype(arg_type, copy=False)
+            hit *= arg_type(i) - arg
+            arg += hit
+        padded = xpad.shape[xpad.ndim - d:]
+        lead = xpad.shape[:xpad.ndim - d]
+        # Flat index into the padded input of every window's winning element:
+        # window origin (batch part + strided spatial part) + offset of the winner.
+        size = prod(padded)
+        total = prod(lead) * size
+        itype = xp.int32 if total < 2 ** 31 else xp.int64
+        index = xp.arange(prod(lead), dtype=itype).reshape(lead + (1,) * d) * itype(size)
+        step = size
+        offsets = xp.zeros(1, dtype=itype)
+        for i in range(d):
+            step //= padded[i]
+            origin = xp.arange(self._out[i], dtype=itype) * itype(self.stride[i] * step)
+            index = index + origin.reshape((-1,) + (1,) * (d - 1 - i))
+            offsets = (offsets[:, None] + xp.arange(self.kernel[i], dtype=itype) *
+                       itype(step)).reshape(-1)
+        index += offsets[arg]
+        index = index.reshape(-1)
+        if self._disjoint():
+            # Each input element wins at most one window: plain assignment.
+            gxpad = xp.zeros(total, dtype=gy.dtype)
+            gxpad[index] = gy.reshape(-1)
+        else:
+            gxpad = scatter_add(xp, xp.zeros(total, dtype=gy.dtype), index, gy.reshape(-1))
+        return (self._unpadded(gxpad.reshape(lead + padded)),)
 
 
 class GlobalAveragePooling(Function):
