@@ -549,3 +549,17 @@ def test_parity_with_real_nnabla():
             s.update()
         np.testing.assert_allclose(p.d.ravel(), want, rtol=1e-5, atol=2e-6,
                                    err_msg=f"{name}({kwargs}) decays={decays}")
+
+
+def test_saved_states_equal_nnabla_file_bytes(tmp_path):
+    """Registered in NNabla's order, the .h5 state file is NNabla's byte for byte."""
+    h5py = pytest.importorskip("h5py")
+    path = _fixture("nnabla_adam_states.h5")
+    rec, params = _adam_fixture_setup()
+    with h5py.File(path, "r") as f:
+        order = sorted(rec["states"], key=lambda k: int(f[k].attrs["index"]))
+    s = S.Adam(alpha=rec["alpha"])
+    s.set_parameters({k: params[k] for k in order})
+    s.load_states(path)
+    s.save_states(str(tmp_path / "s.h5"))
+    assert (tmp_path / "s.h5").read_bytes() == open(path, "rb").read()

@@ -86,14 +86,15 @@ def _open_error(path, fn):
 def save_parameters(path, params, extension=None):
     """Write ``params`` (OrderedDict key -> Variable) as ``.h5`` or ``.protobuf``."""
     ext = _extension(path, extension, "save_parameters")
-    items = [(k, np.ascontiguousarray(v.d), bool(v.need_grad)) for k, v in params.items()]
+    items = [(k, np.asarray(v.d, order="C"), bool(v.need_grad)) for k, v in params.items()]
     if ext == ".h5":
         h5py = _h5py()
 
         def write(target):
             with h5py.File(target, "w") as f:
                 for i, (key, arr, need_grad) in enumerate(items):
-                    ds = f.create_dataset(key, data=arr)
+                    f[key] = arr  # not create_dataset: this is the call that gives NNabla's bytes
+                    ds = f[key]
                     ds.attrs["need_grad"] = need_grad
                     ds.attrs["index"] = i
     elif ext == ".protobuf":
