@@ -1,6 +1,4 @@
 """Layer functions: forward vs NumPy (naive loops for convolution), backward vs numeric."""
-import itertools
-
 import numpy as np
 import pytest
 
@@ -314,3 +312,62 @@ def test_every_layer_function_is_tested():
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     missing = [n for n in layers_module.__all__ if n not in tested]
     assert not missing, missing
+
+
+def _act(name, args):
+    return {"identity": lambda y: y, "relu": lambda y: np.maximum(y, 0),
+            "sigmoid": lambda y: 1 / (1 + np.exp(-y)), "tanh": np.tanh,
+            "leaky_relu": lambda y: np.where(y > 0, y, args[0] * y),
+            "elu": lambda y: np.where(y > 0, y, args[0] * np.expm1(y)),
+            "relu6": lambda y: np.clip(y, 0, 6)}[name]
+
+
+def ref_fused_convolution(x, w, b=None, beta=None, gamma=None, mean=None, variance=None, z=None,
+                          pad=None, stride=None, batch_stat=True, nonlinearity="relu",
+                          nonlinearity_args=(), pad_mode="constant", eps=1e-5):
+    if pad is not None and pad_mode != "constant":
+        mode = {"reflect": "reflect", "repeat": "edge"}[pad_mode]
+        x = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pad], mode=mode)
+        pad = None
+    y = ref_convolution(x, w, b, pad=pad, stride=stride)
+    if beta is not None:
+        if batch_stat:
+            mu, var = y.mean(axis=(0, 2, 3), keepdims=True), y.var(axis=(0, 2, 3), keepdims=True)
+        else:
+            mu, var = mean, variance
+        y = gamma * (y - mu) / np.sqrt(var + eps) + beta
+    if z is not None:
+        y = y + z
+    return _act(nonlinearity, nonlinearity_args)(y)
+
+
+def _bn_params(c, seed=3):
+    rng = np.random.RandomState(seed)
+    return [rng.randn(1, c, 1, 1), rng.rand(1, c, 1, 1) + 0.5, rng.randn(1, c, 1, 1) * 0.1,
+            rng.rand(1, c, 1, 1) + 0.5]
+
+
+@pytest.mark.parametrize("inputs,kwargs,grad", [
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), randn(4, seed=2)],
+     {"pad": (1, 1), "nonlinearity": "identity"}, None),
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), randn(4, seed=2)],
+     {"pad": (2, 1), "stride": (2, 1), "pad_mode": "reflect", "nonlinearity": "tanh"}, None),
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + _bn_params(4) + [randn(2, 4, 5, 5)],
+     {"pad": (1, 1), "nonlinearity": "sigmoid"}, [0, 1, 3, 4, 7]),
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + _bn_params(4) + [None],
+     {"pad": (1, 1), "pad_mode": "repeat", "batch_stat": False, "nonlinearity": "elu",
+      "nonlinearity_args": [0.7]}, [0, 1, 3, 4]),
+])
+def test_fused_convolution(inputs, kwargs, grad):
+    check_function(F.fused_convolution, inputs, ref=ref_fused_convolution, kwargs=kwargs,
+                   grad=grad)
+
+
+def test_fused_convolution_bad_inputs():
+    x, w = nn.Variable((2, 3, 5, 5)), nn.Variable((4, 3, 3, 3))
+    with pytest.raises(ValueError, match="FusedConvolution: bias and the batch"):
+        F.fused_convolution(x, w, nn.Variable((4,)), beta=nn.Variable((1, 4, 1, 1)))
+    with pytest.raises(ValueError, match="FusedConvolution: nonlinearity='leaky_relu' needs"):
+        F.fused_convolution(x, w, nonlinearity="leaky_relu")
+    with pytest.raises(ValueError, match="FusedConvolution: nonlinearity='swish'"):
+        F.fused_convolution(x, w, nonlinearity="swish")

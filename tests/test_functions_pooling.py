@@ -25,7 +25,8 @@ def ref_pool(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=
         x = np.moveaxis(x, -1, x.ndim - d - 1)
     spatial = x.shape[-d:]
     if ignore_border:
-        out = [_trunc_div(s + 2 * p - k, st) + 1 for s, k, st, p in zip(spatial, kernel, stride, pad)]
+        out = [_trunc_div(s + 2 * p - k, st) + 1
+               for s, k, st, p in zip(spatial, kernel, stride, pad)]
     else:
         out = [(s + p - 1) // st + 1 for s, st, p in zip(spatial, stride, pad)]
     lead = x.shape[:-d]
@@ -185,7 +186,8 @@ def test_pooling_keeps_float32():
     (F.max_pooling, (2, 3, 5, 5), {"kernel": (0, 2)}, "MaxPooling: kernel="),
     (F.average_pooling, (5,), {"kernel": (2, 2)}, "AveragePooling: x .* fewer than"),
     (F.sum_pooling, (2, 2), {"kernel": (2, 2), "channel_last": True}, "SumPooling: x"),
-    (F.max_pooling, (2, 3, 2, 2), {"kernel": (5, 5), "stride": (1, 1)}, "MaxPooling: kernel=.* gives no window"),
+    (F.max_pooling, (2, 3, 2, 2), {"kernel": (5, 5), "stride": (1, 1)},
+     "MaxPooling: kernel=.* gives no window"),
     (F.global_average_pooling, (3,), {}, "GlobalAveragePooling: x"),
     (F.unpooling, (4,), {"kernel": (2, 2)}, "Unpooling: x"),
 ])

@@ -1,6 +1,9 @@
 """Shared array plumbing for convolution and pooling: argument tuples, padding,
 strided window views, im2col and col2im.
 
+``ConvolutionFamily`` holds the shape checks and layout changes that the
+(depthwise) (de)convolution functions in layers.py share.
+
 Layouts (channel-first, batch flattened to one axis N, D spatial axes):
   x    (N, C, *S)        any strides: windows are views, never copies
   col  (C, *K, N, *O)    contiguous, so that ``w (OC, C*K) @ col (C*K, N*O)`` is ONE
@@ -11,7 +14,7 @@ over the whole batch.
 """
 import itertools
 
-from .base import require
+from .base import Function, require, prod
 
 __all__ = []
 
@@ -115,3 +118,113 @@ def col2im(xp, col, spatial, kernel, pad, stride, dilation):
         target += col[(slice(None),) + offset]
     buf = buf[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pad, spatial))]
     return buf.swapaxes(0, 1)
+
+
+def _last_to_second(a):
+    """View (A, *S, C) as (A, C, *S)."""
+    return a.transpose((0, a.ndim - 1) + tuple(range(1, a.ndim - 1)))
+
+
+class ConvolutionFamily(Function):
+    """Geometry and array plumbing shared by (depthwise) (de)convolution.
+
+    Internally x is (N, C, *S) (a view: batch axes flattened, channel moved to
+    axis 1 for channel_last) and the weight a stack of per-group matrices
+    (group, OC/group, C/group * prod(K)) for convolution, (group, C/group,
+    OC/group * prod(K)) for deconvolution. Each group is then one BLAS product
+    against im2col's matrix (ONE product when group == 1).
+    """
+
+    channel_last = False
+
+    def _geometry(self, x, w, base_axis, group, channel_last, weight_channel_axes,
+                  depthwise=False):
+        """Validate shapes, fill self._* and resolve pad/stride/dilation."""
+        self._col = None  # a copied node (graph rebuild) must not share a cached matrix
+        ndim = len(x)
+        require(self, -ndim <= base_axis < ndim - 1,
+                f"base_axis={base_axis} must leave a channel axis and at least one "
+                f"spatial axis in x {x}")
+        ba = base_axis % ndim
+        d = ndim - ba - 1
+        self._lead = tuple(x[:ba])
+        self._c = x[-1] if channel_last else x[ba]
+        self._spatial = tuple(x[ba:-1] if channel_last else x[ba + 1:])
+        want = d + 1 if depthwise else d + 2
+        require(self, len(w) == want,
+                f"weight {w} must have {want} dimensions ({weight_channel_axes}, *kernel) for "
+                f"x {x} with {d} spatial dimension(s) after base_axis={base_axis}")
+        if depthwise:
+            self._kernel = tuple(w[1:])
+        else:
+            self._kernel = tuple(w[1:-1] if channel_last else w[2:])
+        self.pad = list(spatial_tuple(self, "pad", self.pad, d, 0))
+        self.stride = list(spatial_tuple(self, "stride", self.stride, d, 1))
+        self.dilation = list(spatial_tuple(self, "dilation", self.dilation, d, 1))
+        require(self, min(self.stride) >= 1 and min(self.dilation) >= 1 and min(self.pad) >= 0,
+                f"stride={self.stride} and dilation={self.dilation} must be >= 1, "
+                f"pad={self.pad} >= 0")
+        require(self, isinstance(group, int) and group >= 1, f"group={group} must be >= 1")
+        self._group = group
+        self._cl = channel_last
+        self._n = prod(self._lead)
+
+    def _conv_out(self, sizes):
+        """Output sizes of a convolution over ``sizes``; errors if a kernel does not fit."""
+        out = []
+        for i, (s, k, p, st, dl) in enumerate(zip(sizes, self._kernel, self.pad, self.stride,
+                                                 self.dilation)):
+            span = dl * (k - 1) + 1
+            require(self, s + 2 * p >= span,
+                    f"kernel {tuple(self._kernel)} (dilation {self.dilation}) spans {span} "
+                    f"at spatial axis {i}, larger than the padded input {s} + 2*{p}")
+            out.append((s + 2 * p - span) // st + 1)
+        return tuple(out)
+
+    def _shape_out(self, channels, spatial):
+        body = tuple(spatial) + (channels,) if self._cl else (channels,) + tuple(spatial)
+        return self._lead + body
+
+    def _check_bias(self, b, channels):
+        if b is not None:
+            require(self, tuple(b) == (channels,),
+                    f"bias {b} must have shape ({channels},), one value per output channel")
+
+    def _to_ncs(self, a, channels, spatial):
+        """(B..., C, *S) or (B..., *S, C) -> (N, C, *S), a view when possible."""
+        if self._cl:
+            return _last_to_second(a.reshape((self._n,) + tuple(spatial) + (channels,)))
+        return a.reshape((self._n, channels) + tuple(spatial))
+
+    def _from_cns(self, a):
+        """(C, N, *S) -> the caller's layout (B..., C, *S) or (B..., *S, C), as a view."""
+        if self._cl:
+            a = a.transpose(tuple(range(1, a.ndim)) + (0,))
+        else:
+            a = a.swapaxes(0, 1)
+        return a.reshape(self._lead + a.shape[1:])
+
+    def _to_cns_matrix(self, a, channels, spatial):
+        """(B..., C, *S) -> (group, C/group, N*prod(S)) (a copy unless laid out so)."""
+        a = self._to_ncs(a, channels, spatial).swapaxes(0, 1)
+        return a.reshape(self._group, channels // self._group, -1)
+
+    def _weight_stack(self, w):
+        """Weight -> (group, rows, cols) with the kernel flattened into the last axis."""
+        g = self._group
+        if self._cl and not self._depthwise:
+            w = _last_to_second(w)  # (A, *K, B) -> (A, B, *K)
+        return w.reshape(g, w.shape[0] // g, -1)
+
+    def _weight_grad(self, gw2, w_shape):
+        if self._cl and not self._depthwise:
+            a, b = w_shape[0], w_shape[-1]
+            gw = gw2.reshape((a, b) + self._kernel)
+            return gw.transpose((0,) + tuple(range(2, gw.ndim)) + (1,))
+        return gw2.reshape(w_shape)
+
+    def _keep_for_backward(self, index):
+        return self.inputs[index].need_grad
+
+    _depthwise = False
+    _col = None

@@ -5,10 +5,11 @@ scatter live in ``_conv_utils``.
 """
 from ..backend import scatter_add
 from .base import Function, require, sum_to, prod
-from ._conv_utils import spatial_tuple, im2col, col2im, take_scratch, give_scratch
+from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
+                          give_scratch)
 
-__all__ = ["affine", "batch_matmul", "convolution", "depthwise_convolution", "deconvolution",
-           "depthwise_deconvolution", "embed"]
+__all__ = ["affine", "batch_matmul", "convolution", "fused_convolution", "depthwise_convolution",
+           "deconvolution", "depthwise_deconvolution", "embed"]
 
 
 def _base_axis(fn, base_axis, ndim):
@@ -105,117 +106,7 @@ class BatchMatmul(Function):
         return ga, gb
 
 
-def _last_to_second(a):
-    """View (A, *S, C) as (A, C, *S)."""
-    return a.transpose((0, a.ndim - 1) + tuple(range(1, a.ndim - 1)))
-
-
-class _ConvolutionFamily(Function):
-    """Geometry and array plumbing shared by (depthwise) (de)convolution.
-
-    Internally x is (N, C, *S) (a view: batch axes flattened, channel moved to
-    axis 1 for channel_last) and the weight a stack of per-group matrices
-    (group, OC/group, C/group * prod(K)) for convolution, (group, C/group,
-    OC/group * prod(K)) for deconvolution. Each group is then one BLAS product
-    against im2col's matrix (ONE product when group == 1).
-    """
-
-    channel_last = False
-
-    def _geometry(self, x, w, base_axis, group, channel_last, weight_channel_axes,
-                  depthwise=False):
-        """Validate shapes, fill self._* and resolve pad/stride/dilation."""
-        self._col = None  # a copied node (graph rebuild) must not share a cached matrix
-        ndim = len(x)
-        require(self, -ndim <= base_axis < ndim - 1,
-                f"base_axis={base_axis} must leave a channel axis and at least one "
-                f"spatial axis in x {x}")
-        ba = base_axis % ndim
-        d = ndim - ba - 1
-        self._lead = tuple(x[:ba])
-        self._c = x[-1] if channel_last else x[ba]
-        self._spatial = tuple(x[ba:-1] if channel_last else x[ba + 1:])
-        want = d + 1 if depthwise else d + 2
-        require(self, len(w) == want,
-                f"weight {w} must have {want} dimensions ({weight_channel_axes}, *kernel) for "
-                f"x {x} with {d} spatial dimension(s) after base_axis={base_axis}")
-        if depthwise:
-            self._kernel = tuple(w[1:])
-        else:
-            self._kernel = tuple(w[1:-1] if channel_last else w[2:])
-        self.pad = list(spatial_tuple(self, "pad", self.pad, d, 0))
-        self.stride = list(spatial_tuple(self, "stride", self.stride, d, 1))
-        self.dilation = list(spatial_tuple(self, "dilation", self.dilation, d, 1))
-        require(self, min(self.stride) >= 1 and min(self.dilation) >= 1 and min(self.pad) >= 0,
-                f"stride={self.stride} and dilation={self.dilation} must be >= 1, "
-                f"pad={self.pad} >= 0")
-        require(self, isinstance(group, int) and group >= 1, f"group={group} must be >= 1")
-        self._group = group
-        self._cl = channel_last
-        self._n = prod(self._lead)
-
-    def _conv_out(self, sizes):
-        """Output sizes of a convolution over ``sizes``; errors if a kernel does not fit."""
-        out = []
-        for i, (s, k, p, st, dl) in enumerate(zip(sizes, self._kernel, self.pad, self.stride,
-                                                 self.dilation)):
-            span = dl * (k - 1) + 1
-            require(self, s + 2 * p >= span,
-                    f"kernel {tuple(self._kernel)} (dilation {self.dilation}) spans {span} "
-                    f"at spatial axis {i}, larger than the padded input {s} + 2*{p}")
-            out.append((s + 2 * p - span) // st + 1)
-        return tuple(out)
-
-    def _shape_out(self, channels, spatial):
-        body = tuple(spatial) + (channels,) if self._cl else (channels,) + tuple(spatial)
-        return self._lead + body
-
-    def _check_bias(self, b, channels):
-        if b is not None:
-            require(self, tuple(b) == (channels,),
-                    f"bias {b} must have shape ({channels},), one value per output channel")
-
-    def _to_ncs(self, a, channels, spatial):
-        """(B..., C, *S) or (B..., *S, C) -> (N, C, *S), a view when possible."""
-        if self._cl:
-            return _last_to_second(a.reshape((self._n,) + tuple(spatial) + (channels,)))
-        return a.reshape((self._n, channels) + tuple(spatial))
-
-    def _from_cns(self, a):
-        """(C, N, *S) -> the caller's layout (B..., C, *S) or (B..., *S, C), as a view."""
-        if self._cl:
-            a = a.transpose(tuple(range(1, a.ndim)) + (0,))
-        else:
-            a = a.swapaxes(0, 1)
-        return a.reshape(self._lead + a.shape[1:])
-
-    def _to_cns_matrix(self, a, channels, spatial):
-        """(B..., C, *S) -> (group, C/group, N*prod(S)) (a copy unless laid out so)."""
-        a = self._to_ncs(a, channels, spatial).swapaxes(0, 1)
-        return a.reshape(self._group, channels // self._group, -1)
-
-    def _weight_stack(self, w):
-        """Weight -> (group, rows, cols) with the kernel flattened into the last axis."""
-        g = self._group
-        if self._cl and not self._depthwise:
-            w = _last_to_second(w)  # (A, *K, B) -> (A, B, *K)
-        return w.reshape(g, w.shape[0] // g, -1)
-
-    def _weight_grad(self, gw2, w_shape):
-        if self._cl and not self._depthwise:
-            a, b = w_shape[0], w_shape[-1]
-            gw = gw2.reshape((a, b) + self._kernel)
-            return gw.transpose((0,) + tuple(range(2, gw.ndim)) + (1,))
-        return gw2.reshape(w_shape)
-
-    def _keep_for_backward(self, index):
-        return self.inputs[index].need_grad
-
-    _depthwise = False
-    _col = None
-
-
-class Convolution(_ConvolutionFamily):
+class Convolution(ConvolutionFamily):
     """y = W * x + b: N-D cross-correlation with pad, stride, dilation and groups."""
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
@@ -319,7 +210,7 @@ class DepthwiseConvolution(Convolution):
         return self._shape_out(c * m, self._out)
 
 
-class Deconvolution(_ConvolutionFamily):
+class Deconvolution(ConvolutionFamily):
     """Transposed convolution: the gradient of convolution with respect to its input."""
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
@@ -511,6 +402,76 @@ def convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilati
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Convolution(base_axis, pad, stride, dilation, group, channel_last)(
         *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, variance=None,
+                      z=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                      channel_last=False, decay_rate=0.9, eps=1e-05, batch_stat=True,
+                      nonlinearity='relu', nonlinearity_args=[], pad_mode='constant',
+                      constant_value=0, n_outputs=-1, outputs=None):
+    """Convolution, then batch normalization, a residual add and an activation.
+
+    .. math:: y = \\phi(\\mathrm{BN}(\\mathrm{pad}(x) * W [+ b]) + z)
+
+    Built from :func:`convolution`, ``F.pad`` (for pad_mode 'reflect'/'repeat' or a
+    non-zero constant), ``F.batch_normalization`` and the activation, so the graph
+    holds those functions rather than one FusedConvolution node; the values and
+    gradients are the same.
+
+    Args:
+        x, weight, bias: as :func:`convolution`; bias excludes the batch-norm inputs.
+        beta, gamma, mean, variance (Variable, optional): batch-norm parameters and
+            running statistics (channel axis kept, other axes of size 1).
+        z (Variable, optional): residual added before the activation.
+        base_axis, pad, stride, dilation, group, channel_last: as :func:`convolution`.
+        decay_rate, eps, batch_stat: as ``F.batch_normalization``.
+        nonlinearity (str): 'identity', 'relu', 'sigmoid', 'tanh', 'leaky_relu',
+            'elu' or 'relu6'.
+        nonlinearity_args (list of float): [alpha] for leaky_relu and elu (required).
+        pad_mode (str): 'constant', 'reflect' or 'repeat'.
+        constant_value (float): fill value of 'constant' padding.
+
+    Returns:
+        Variable: same shape as :func:`convolution`'s output.
+    """
+    from . import activation, array, normalization
+    name = "FusedConvolution"
+    bn_inputs = [v for v in (beta, gamma, mean, variance) if v is not None]
+    require(name, not (bias is not None and bn_inputs),
+            "bias and the batch-normalization inputs (beta, gamma, mean, variance) are "
+            "mutually exclusive")
+    activations = {
+        "identity": lambda y: y,
+        "relu": activation.relu,
+        "sigmoid": activation.sigmoid,
+        "tanh": activation.tanh,
+        "leaky_relu": lambda y: activation.leaky_relu(y, nonlinearity_args[0]),
+        "elu": lambda y: activation.elu(y, nonlinearity_args[0]),
+        "relu6": activation.relu6,
+    }
+    require(name, nonlinearity in activations,
+            f"nonlinearity={nonlinearity!r} is not one of {sorted(activations)}")
+    if nonlinearity in ("leaky_relu", "elu"):
+        require(name, len(nonlinearity_args) == 1,
+                f"nonlinearity={nonlinearity!r} needs nonlinearity_args=[alpha], got "
+                f"{nonlinearity_args!r}")
+    require(name, pad_mode in ("constant", "reflect", "repeat"),
+            f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
+    n_spatial = len(x.shape) - (base_axis % len(x.shape)) - 1
+    pads = spatial_tuple(name, "pad", pad, n_spatial, 0)
+    if any(pads) and (pad_mode != "constant" or constant_value != 0):
+        width = [p for p in pads for _ in (0, 1)] + ([0, 0] if channel_last else [])
+        x = array.pad(x, width, mode=pad_mode, constant_value=constant_value)
+        pads = (0,) * n_spatial
+    y = convolution(x, weight, bias, base_axis, pads, stride, dilation, group, channel_last)
+    if bn_inputs:
+        axis = len(y.shape) - 1 if channel_last else base_axis % len(y.shape)
+        y = normalization.batch_normalization(y, beta, gamma, mean, variance, axes=[axis],
+                                              decay_rate=decay_rate, eps=eps,
+                                              batch_stat=batch_stat)
+    if z is not None:
+        y = y + z
+    return activations[nonlinearity](y)
 
 
 def depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,

@@ -149,7 +149,8 @@ def _sign_d(xp, g, a, b):
 #     NNabla type, forward, dL/dx0, dL/dx1
 BinaryCrossEntropy = binary("BinaryCrossEntropy", _bce, _bce_dx, _bce_dt)
 SquaredError = binary("SquaredError", lambda xp, a, b: (a - b) ** 2,
-                      lambda xp, g, a, b, y: 2 * g * (a - b), lambda xp, g, a, b, y: -2 * g * (a - b))
+                      lambda xp, g, a, b, y: 2 * g * (a - b),
+                      lambda xp, g, a, b, y: -2 * g * (a - b))
 AbsoluteError = binary("AbsoluteError", lambda xp, a, b: xp.abs(a - b),
                        lambda xp, g, a, b, y: _sign_d(xp, g, a, b),
                        lambda xp, g, a, b, y: -_sign_d(xp, g, a, b))
