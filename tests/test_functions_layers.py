@@ -371,3 +371,28 @@ def test_fused_convolution_bad_inputs():
         F.fused_convolution(x, w, nonlinearity="leaky_relu")
     with pytest.raises(ValueError, match="FusedConvolution: nonlinearity='swish'"):
         F.fused_convolution(x, w, nonlinearity="swish")
+
+
+def test_parity_with_real_nnabla():
+    from nnabla_parity import check_parity
+    r = np.random.RandomState(0).randn
+    cases = [
+        ("affine", [r(2, 3, 4), r(12, 5), r(5)], {}, [0, 1, 2]),
+        ("affine", [r(2, 3, 4), r(4, 2, 3)], {"base_axis": 2}, [0, 1]),
+        ("batch_matmul", [r(2, 4, 3), r(2, 5, 4)], {"transpose_a": True, "transpose_b": True},
+         [0, 1]),
+        ("convolution", [r(2, 3, 7, 7), r(4, 3, 3, 3), r(4)], {}, [0, 1, 2]),
+        ("convolution", [r(2, 4, 7, 6), r(6, 2, 3, 2), r(6)],
+         {"group": 2, "pad": (1, 2), "stride": (2, 1), "dilation": (1, 2)}, [0, 1, 2]),
+        ("convolution", [r(2, 3, 9), r(4, 3, 3)], {"pad": (2,), "stride": (3,),
+                                                   "dilation": (2,)}, [0, 1]),
+        ("convolution", [r(2, 3, 5, 6, 5), r(4, 3, 2, 3, 2)], {"pad": (1, 0, 1)}, [0, 1]),
+        ("deconvolution", [r(2, 4, 4, 5), r(4, 3, 3, 2), r(6)],
+         {"group": 2, "pad": (1, 0), "stride": (2, 3), "dilation": (1, 2),
+          "output_padding": (1, 2)}, [0, 1, 2]),
+        ("depthwise_convolution", [r(2, 3, 7, 7), r(6, 3, 3), r(6)],
+         {"multiplier": 2, "pad": (1, 1)}, [0, 1, 2]),
+        ("depthwise_deconvolution", [r(2, 4, 4, 5), r(4, 3, 3), r(2)],
+         {"divisor": 2, "stride": (2, 2), "pad": (1, 1)}, [0, 1, 2]),
+    ]
+    assert check_parity(cases, rtol=1e-4, atol=1e-5) == len(cases)

@@ -151,3 +151,24 @@ def test_log_of_zero_is_clamped_like_nnabla():
 def test_bad_inputs(f, shapes, kwargs, match):
     with pytest.raises(ValueError, match=match):
         f(*[nn.Variable(s) for s in shapes], **kwargs)
+
+
+def test_parity_with_real_nnabla():
+    from nnabla_parity import check_parity
+    x, t = randn(4, 5), labels((4, 1), 5)
+    p, q = probs(3, 4), probs(3, 4, seed=1)
+    a, b = randn(3, 4), randn(3, 4, seed=1)
+    cases = [
+        ("softmax_cross_entropy", [x, t], {}, [0]),
+        ("softmax_cross_entropy", [randn(3, 4, 2), labels((3, 1, 2), 4)], {"axis": 1}, [0]),
+        ("categorical_cross_entropy", [p, labels((3, 1), 4)], {}, [0]),
+        ("sigmoid_cross_entropy", [a, labels((3, 4), 2)], {}, [0]),
+        ("binary_cross_entropy", [uniform(0.1, 0.9, (3, 4)), uniform(0, 1, (3, 4), seed=1)], {},
+         [0, 1]),
+        ("squared_error", [a, b], {}, [0, 1]),
+        ("absolute_error", [a, b], {}, [0, 1]),
+        ("huber_loss", [a * 2, b], {"delta": 1.5}, [0, 1]),
+        ("epsilon_insensitive_loss", [a, b], {"epsilon": 0.5}, [0, 1]),
+        ("kl_multinomial", [p, q], {}, [0, 1]),
+    ]
+    assert check_parity(cases, rtol=1e-4, atol=1e-5) == len(cases)

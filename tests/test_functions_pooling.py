@@ -199,3 +199,20 @@ def test_bad_inputs(f, shape, kwargs, match):
 def test_every_pooling_function_is_tested():
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     assert not [n for n in pooling_module.__all__ if n not in tested]
+
+
+def test_parity_with_real_nnabla():
+    from nnabla_parity import check_parity
+    ties = np.round(randn(2, 3, 6, 7) * 2) / 2  # many ties: NNabla routes to the first
+    cases = []
+    for kernel, kwargs in WINDOW_ARGS:
+        if kwargs.get("channel_last"):
+            continue  # NNabla's CPU pooling has no channel_last
+        cases.append(("max_pooling", [ties], dict(kernel=kernel, **kwargs), [0]))
+        cases.append(("sum_pooling", [ties], dict(kernel=kernel, **kwargs), [0]))
+        for including_pad in (True, False):
+            cases.append(("average_pooling", [ties],
+                          dict(kernel=kernel, including_pad=including_pad, **kwargs), [0]))
+    cases += [("global_average_pooling", [randn(2, 3, 4, 5)], {}, [0]),
+              ("unpooling", [randn(2, 3, 4, 5)], {"kernel": (2, 3)}, [0])]
+    assert check_parity(cases) == len(cases)

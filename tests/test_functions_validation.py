@@ -101,3 +101,9 @@ def test_no_gradient_flows():
 def test_bad_inputs(f, shapes, kwargs, match):
     with pytest.raises(ValueError, match=match):
         f(*[nn.Variable(s) for s in shapes], **kwargs)
+
+
+def test_parity_with_real_nnabla():
+    from nnabla_parity import check_parity
+    cases = [(f.__name__, inputs, kwargs, []) for f, inputs, kwargs, _ in CASES]
+    assert check_parity(cases) == len(cases)
