@@ -20,29 +20,36 @@ __all__ = []
 
 # Scratch arrays (im2col matrices and their gradients) are tens of MB. A fresh
 # allocation that large is mmap'ed and page-faulted in on every call, which costs
-# as much as filling it, so released scratch arrays are kept for the next call
-# that asks for the same shape. Only scratch goes here, never an array handed to
-# the engine.
+# as much as filling it, so released scratch arrays are kept (flat, keyed by size
+# so that a matrix of one shape can serve another) for the next call. Only
+# scratch goes here, never an array handed to the engine.
 _pool = {}
-_POOL_PER_SHAPE = 2
+_POOL_PER_SIZE = 2
+_POOL_MAX_BYTES = 1 << 30
+_pooled_bytes = 0
 
 
 def take_scratch(xp, shape, dtype):
-    """An uninitialised array of ``shape``, recycled when one is free."""
-    key = (xp.__name__, tuple(shape), str(dtype))
-    free = _pool.get(key)
+    """An uninitialised C-contiguous array of ``shape``, recycled when one is free."""
+    global _pooled_bytes
+    size = prod(shape)
+    free = _pool.get((xp.__name__, size, xp.dtype(dtype).str))
     if free:
-        return free.pop()
+        flat = free.pop()
+        _pooled_bytes -= flat.nbytes
+        return flat.reshape(shape)
     return xp.empty(shape, dtype=dtype)
 
 
 def give_scratch(xp, arr):
     """Return ``arr`` (from take_scratch, no longer referenced) for reuse."""
-    if arr is None:
+    global _pooled_bytes
+    if arr is None or _pooled_bytes + arr.nbytes > _POOL_MAX_BYTES:
         return
-    free = _pool.setdefault((xp.__name__, arr.shape, str(arr.dtype)), [])
-    if len(free) < _POOL_PER_SHAPE:
-        free.append(arr)
+    free = _pool.setdefault((xp.__name__, arr.size, arr.dtype.str), [])
+    if len(free) < _POOL_PER_SIZE:
+        free.append(arr.reshape(-1))
+        _pooled_bytes += arr.nbytes
 
 
 def spatial_tuple(fn, name, value, n, default):
