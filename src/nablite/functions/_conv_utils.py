@@ -77,13 +77,15 @@ def pad_spatial(xp, x, lo, hi, value=0):
 
 
 def window_view(xp, x, kernel, stride, dilation, out):
-    """Read-only view x[..., *O, *K] of the windows over the last len(kernel) axes."""
+    """View x[..., *O, *K] of the windows over the last len(kernel) axes (read it only)."""
     d = len(kernel)
     spatial = x.strides[x.ndim - d:]
     shape = x.shape[:x.ndim - d] + tuple(out) + tuple(kernel)
     strides = (x.strides[:x.ndim - d] + tuple(st * s for st, s in zip(spatial, stride))
                + tuple(st * dl for st, dl in zip(spatial, dilation)))
-    return xp.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    # Overlapping windows alias each other: callers only ever read this view.
+    # (No writeable=False: CuPy's as_strided does not take it.)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
 def offset_slices(offset, stride, dilation, out):
