@@ -275,13 +275,13 @@ class Solver:
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
                 rule(w, g, slot.state, t)
         else:
-            for slot in self._slots.values():
+            for slot in self._slots.values():  # the hot loop: engine internals, no properties
                 p = slot.param
-                grad = p.grad
-                if grad.zeroing:
+                grad = p._grad
+                if grad._zeroing:
                     continue
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
-                rule(p.data.data, grad.data, slot.state, t)
+                rule(p._data._get(), grad._get(), slot.state, t)
         self._decay = self._default_decay
 
     def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):

@@ -33,9 +33,20 @@ def _moments(s, g, beta1, beta2, m="mean", v="var"):
     """Exponential moving averages of g and g**2, in place."""
     s[m] *= beta1
     s[m] += (1 - beta1) * g
+    sq = g * g
+    sq *= 1 - beta2
     s[v] *= beta2
-    s[v] += (1 - beta2) * (g * g)
+    s[v] += sq
     return s[m], s[v]
+
+
+def _adam_step(w, rate, m, v, eps):
+    """w -= rate * m / (sqrt(v) + eps), with a single temporary array."""
+    d = np.sqrt(v)
+    d += eps
+    np.divide(m, d, out=d)
+    d *= rate
+    w -= d
 
 
 def _adam_rate(alpha, beta1, beta2, t):
@@ -261,7 +272,7 @@ class Adam(Solver):
 
     def _update(self, w, g, s, t):
         m, v = _moments(s, g, self.beta1, self.beta2)
-        w -= _adam_rate(self.lr, self.beta1, self.beta2, t) * m / (np.sqrt(v) + self.eps)
+        _adam_step(w, _adam_rate(self.lr, self.beta1, self.beta2, t), m, v, self.eps)
 
 
 class AdamW(Solver):
@@ -278,9 +289,10 @@ class AdamW(Solver):
 
     def _update(self, w, g, s, t):
         m, v = _moments(s, g, self.beta1, self.beta2)
-        step = _adam_rate(self.lr, self.beta1, self.beta2, t) * m / (np.sqrt(v) + self.eps)
         decay = self.lr / self.lr0 * self._decay if self.lr0 else 0.0
-        w -= step + decay * w if decay else step
+        if decay:  # decoupled decay uses the old w
+            w -= decay * w
+        _adam_step(w, _adam_rate(self.lr, self.beta1, self.beta2, t), m, v, self.eps)
 
 
 def _bounded_step(self, m, v, alpha_t, t, hi):
@@ -338,7 +350,7 @@ class AMSGRAD(Solver):
         v_hat = np.maximum(s["v_hat"], v, out=s["v_hat"])
         alpha_t = (_adam_rate(self.lr, self.beta1, self.beta2, t) if self.bias_correction
                    else self.lr)
-        w -= alpha_t * m / (np.sqrt(v_hat) + self.eps)
+        _adam_step(w, alpha_t, m, v_hat, self.eps)
 
 
 class AMSBound(Solver):

@@ -19,6 +19,14 @@ def _axes_list(a):
     return [a] if isinstance(a, int) else list(a)
 
 
+def _dot_over(xp, a, b, red):
+    """sum(a * b) over the axes ``red`` (kept as 1s), without the product array."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[:a.ndim]
+    kept = "".join(c for i, c in enumerate(letters) if i not in red)
+    out = xp.einsum(f"{letters},{letters}->{kept}", a, b)
+    return out.reshape(tuple(1 if i in red else s for i, s in enumerate(a.shape)))
+
+
 class Standardization(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta, statistics over ``_red`` of ``_view``.
 
@@ -59,13 +67,17 @@ class Standardization(Function):
         xv = x.reshape(self._view)
         mean = xv.mean(axis=self._red, keepdims=True)
         y = xv - mean
-        var = (y * y).mean(axis=self._red, keepdims=True)
+        var = _dot_over(xp, y, y, self._red) * (1 / self._n)
         inv_std = 1 / xp.sqrt(var + self.eps)
         self._mean, self._inv_std = mean, inv_std
-        y *= inv_std
-        y = y.reshape(x.shape)
-        if gamma is not None:
-            y *= gamma
+        if gamma is not None and self._constant_over_red(x, gamma):
+            y *= inv_std * gamma  # one pass instead of two
+            y = y.reshape(x.shape)
+        else:
+            y *= inv_std
+            y = y.reshape(x.shape)
+            if gamma is not None:
+                y *= gamma
         if beta is not None:
             y += beta
         return y, mean, var
@@ -78,24 +90,53 @@ class Standardization(Function):
     def _standardize_backward(self, xp, x, beta, gamma, gys, mean, inv_std):
         """Gradients (gx, gbeta, ggamma) of the batch-statistics normalization."""
         gy = gys[0]
-        red, need = self._red, self.need
+        red, need, n = self._red, self.need, self._n
         xv = x.reshape(self._view)
         x_hat = (xv - mean) * inv_std
-        gbeta = ggamma = gx = None
-        if beta is not None and need[1]:
-            gbeta = sum_to(xp, gy, beta.shape)
-        if gamma is not None and need[1 + (beta is not None)]:
-            ggamma = sum_to(xp, gy * x_hat.reshape(gy.shape), gamma.shape)
-        if need[0]:
-            gxh = (gy if gamma is None else gy * gamma).reshape(self._view)
-            gx = gxh - gxh.mean(axis=red, keepdims=True)
-            gx -= x_hat * (gxh * x_hat).mean(axis=red, keepdims=True)
-            gx *= inv_std
+        need_beta = beta is not None and need[1]
+        need_gamma = gamma is not None and need[1 + (beta is not None)]
+        gx = gbeta = ggamma = None
+        if self._constant_over_red(x, gamma):
+            # One gamma per statistic (batch norm's case): two sums give gbeta,
+            # ggamma and gx alike, and x_hat's buffer becomes gx.
+            s1 = gy.sum(axis=red, keepdims=True)
+            s2 = _dot_over(xp, gy, x_hat, red)
+            if need_beta:
+                gbeta = (sum_to(xp, s1, beta.shape) if self._constant_over_red(x, beta)
+                         else sum_to(xp, gy, beta.shape))
+            if need_gamma:
+                ggamma = sum_to(xp, s2, gamma.shape)
+            if need[0]:
+                gx = x_hat
+                gx *= s2 * (1 / n)
+                gx += s1 * (1 / n)
+                xp.subtract(gy, gx, out=gx)
+                gx *= inv_std if gamma is None else gamma * inv_std
+        else:
+            if need_beta:
+                gbeta = sum_to(xp, gy, beta.shape)
+            if need_gamma:
+                ggamma = sum_to(xp, gy * x_hat.reshape(gy.shape), gamma.shape)
+            if need[0]:
+                gxh = (gy if gamma is None else gy * gamma).reshape(self._view)
+                gx = gxh - gxh.mean(axis=red, keepdims=True)
+                gx -= x_hat * (gxh * x_hat).mean(axis=red, keepdims=True)
+                gx *= inv_std
+        if gx is not None:
             if self._output_stat:
                 gmean, gvar = gys[1], gys[2]
-                gx += gmean / self._n + gvar * (2 / self._n) * (xv - mean)
+                gx += gmean / n + gvar * (2 / n) * (xv - mean)
             gx = gx.reshape(x.shape)
         return gx, gbeta, ggamma
+
+    def _constant_over_red(self, x, param):
+        """Whether ``param`` (None counts) has one value per statistic."""
+        if self._view != x.shape:
+            return False
+        if param is None:
+            return True
+        shape = (1,) * (x.ndim - param.ndim) + param.shape
+        return all(shape[i] == 1 for i in self._red)
 
     def backward(self, xp, xs, ys, gys):
         x, params = xs[0], xs[1:]
