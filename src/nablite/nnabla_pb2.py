@@ -226,16 +226,6 @@ def _key(out, number, wire):
     _varint(out, (number << 3) | wire)
 
 
-def _scalar_bytes(type_, v):
-    if type_ == "float":
-        return struct.pack("<f", v)
-    if type_ == "double":
-        return struct.pack("<d", v)
-    out = bytearray()
-    _varint(out, int(v))
-    return bytes(out)
-
-
 def _encode_value(out, f_type, number, v):
     if f_type in _VARINT:
         _key(out, number, 0)

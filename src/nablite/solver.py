@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .backend import array_module, to_numpy
 from .context import get_current_context
 
 __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
@@ -202,11 +203,12 @@ class Solver:
             new = {}
             for name, old in slot.state.items():
                 v = pstate[name]
-                arr = np.asarray(v.d if hasattr(v, "d") else getattr(v, "data", v))
-                if arr.shape != old.shape:
+                arr = v.d if hasattr(v, "d") else getattr(v, "data", v)
+                if tuple(arr.shape) != old.shape:
                     raise ValueError(f"{self.name}.set_states: state {name!r} of {key!r} has "
-                                     f"shape {arr.shape}, the parameter has {old.shape}")
-                new[name] = np.array(arr, dtype=old.dtype)
+                                     f"shape {tuple(arr.shape)}, the parameter has {old.shape}")
+                xp = array_module(old)  # the state stays on the parameter's device
+                new[name] = xp.array(arr, dtype=old.dtype)
             staged.append((slot, new, int(t)))
         for slot, new, t in staged:
             slot.state, slot.t = new, t
@@ -233,7 +235,8 @@ class Solver:
         self._set_state_records(_param_io.states_from_optimizer(optimizer_proto))
 
     def _state_records(self):
-        return OrderedDict((k, (s.t, s.state)) for k, s in self._slots.items())
+        return OrderedDict((k, (s.t, OrderedDict((n, to_numpy(a)) for n, a in s.state.items())))
+                           for k, s in self._slots.items())
 
     def _set_state_records(self, records):
         states = OrderedDict()
