@@ -227,3 +227,27 @@ def test_parametric_function_api_adds_name():
     p = layer(None, name="top")
     assert p.shape == (2,) and "top/mine/p" in params()
     assert list(inspect.signature(PF.affine).parameters)[-1] == "name"
+
+
+@pytest.mark.parametrize("pf,fname,gates,bias_gates", [
+    (PF.rnn, "rnn", (), ()), (PF.lstm, "lstm", (4,), (4,)), (PF.gru, "gru", (3,), (4,))])
+@pytest.mark.parametrize("layers,d", [(1, 1), (3, 2)])
+def test_recurrent_parameters(monkeypatch, pf, fname, gates, bias_gates, layers, d):
+    calls = []
+    monkeypatch.setattr(F, fname, lambda *a, **k: calls.append((a, k)), raising=False)
+    t, b, i, hidden = 5, 2, 3, 4
+    x, h = var(t, b, i), var(layers, d, b, hidden)
+    args = (x, h, var(layers, d, b, hidden)) if fname == "lstm" else (x, h)
+    pf(*args, bidirectional=d == 2)
+    p = params()
+    assert p[f"{fname}/weight_l0"] == ((d,) + gates + (hidden, i + hidden), True)
+    assert p[f"{fname}/bias"] == ((layers, d) + bias_gates + (hidden,), True)
+    if layers > 1:
+        assert p[f"{fname}/weight"] == ((layers - 1, d) + gates + (hidden, d * hidden + hidden), True)
+    else:
+        assert f"{fname}/weight" not in p
+    w0 = nn.get_parameters()[f"{fname}/weight_l0"].d
+    assert np.abs(w0[..., :i]).max() <= I.calc_uniform_lim_glorot(i, hidden)[1]
+    assert np.abs(w0[..., i:]).max() <= I.calc_uniform_lim_glorot(hidden, hidden)[1]
+    (a, k), = calls
+    assert k["num_layers"] == layers and k["bidirectional"] == (d == 2)

@@ -29,7 +29,7 @@ __all__ = ["parametric_function_api", "affine", "convolution", "deconvolution",
            "depthwise_convolution", "depthwise_deconvolution", "embed", "prelu",
            "batch_normalization", "fused_batch_normalization", "layer_normalization",
            "instance_normalization", "group_normalization", "mean_subtraction",
-           "weight_normalization", "spectral_norm", "lstm_cell", "LSTMCell",
+           "weight_normalization", "spectral_norm", "lstm_cell", "LSTMCell", "rnn", "lstm", "gru",
            "get_parameter_or_create", "get_parameter"]
 
 
@@ -363,6 +363,84 @@ def spectral_norm(w, dim=0, itr=1, eps=1e-12, test=False, u_init=None, fix_param
         u_init = NormalInitializer()
     u = get_parameter_or_create("u", (w.shape[dim],), u_init, False, False)
     return F.spectral_norm(w, u, dim, itr, eps, test)
+
+
+def _recurrent_weights(x, h, gates, w0_init, w_init, b_init, bias_gates, rng, with_bias,
+                       fix_parameters):
+    """weight_l0, weight and bias of a stacked (bi)directional RNN: the input and
+    hidden parts of each weight drawn Glorot-uniform separately, then concatenated."""
+    i_size, hidden, layers = x.shape[2], h.shape[3], h.shape[0]
+    d = h.shape[1]
+    lead = (d,) + ((gates,) if gates else ())
+
+    def glorot_concat(in_size):
+        def init(shape):
+            w_in = UniformInitializer(calc_uniform_lim_glorot(in_size, hidden), rng=rng)(
+                tuple(shape[:-1]) + (in_size,))
+            w_h = UniformInitializer(calc_uniform_lim_glorot(hidden, hidden), rng=rng)(
+                tuple(shape[:-1]) + (hidden,))
+            return np.concatenate([w_in, w_h], axis=-1)
+        return init
+
+    w0 = _param("weight_l0", lead + (hidden, i_size + hidden),
+                w0_init or glorot_concat(i_size), fix_parameters)
+    w = None
+    if layers > 1:
+        w = _param("weight", (layers - 1,) + lead + (hidden, d * hidden + hidden),
+                   w_init or glorot_concat(d * hidden), fix_parameters)
+    b = None
+    if with_bias:
+        shape = (layers, d) + ((bias_gates,) if bias_gates else ()) + (hidden,)
+        b = _param("bias", shape, b_init or ConstantInitializer(), fix_parameters)
+    return w0, w, b, layers
+
+
+@parametric_function_api("rnn")
+def rnn(x, h, w0_init=None, w_init=None, b_init=None, num_layers=1, nonlinearity='tanh',
+        dropout=0.0, bidirectional=False, training=True, rng=None, with_bias=True,
+        fix_parameters=False):
+    """Elman RNN over a (T, B, I) sequence with initial state h (L, D, B, H).
+
+    Parameters: ``rnn/weight_l0`` (D, H, I + H), ``rnn/weight`` (L - 1, D, H, D*H + H)
+    if L > 1, ``rnn/bias`` (L, D, H). The number of layers L comes from h.
+
+    Returns:
+        tuple of Variable: (y, h_n).
+    """
+    w0, w, b, layers = _recurrent_weights(x, h, 0, w0_init, w_init, b_init, 0, rng, with_bias,
+                                          fix_parameters)
+    return F.rnn(x, h, w0, w, b, num_layers=layers, nonlinearity=nonlinearity, dropout=dropout,
+                 bidirectional=bidirectional, training=training)
+
+
+@parametric_function_api("lstm")
+def lstm(x, h, c, w0_init=None, w_init=None, b_init=None, num_layers=1, dropout=0.0,
+         bidirectional=False, training=True, rng=None, with_bias=True, fix_parameters=False):
+    """LSTM over a (T, B, I) sequence; parameters ``lstm/weight_l0`` (D, 4, H, I + H),
+    ``lstm/weight`` (L - 1, D, 4, H, D*H + H), ``lstm/bias`` (L, D, 4, H).
+
+    Returns:
+        tuple of Variable: (y, h_n, c_n).
+    """
+    w0, w, b, layers = _recurrent_weights(x, h, 4, w0_init, w_init, b_init, 4, rng, with_bias,
+                                          fix_parameters)
+    return F.lstm(x, h, c, w0, w, b, num_layers=layers, dropout=dropout,
+                  bidirectional=bidirectional, training=training)
+
+
+@parametric_function_api("gru")
+def gru(x, h, w0_init=None, w_init=None, b_init=None, num_layers=1, dropout=0.0,
+        bidirectional=False, training=True, rng=None, with_bias=True, fix_parameters=False):
+    """GRU over a (T, B, I) sequence; parameters ``gru/weight_l0`` (D, 3, H, I + H),
+    ``gru/weight`` (L - 1, D, 3, H, D*H + H), ``gru/bias`` (L, D, 4, H) (NNabla's shape).
+
+    Returns:
+        tuple of Variable: (y, h_n).
+    """
+    w0, w, b, layers = _recurrent_weights(x, h, 3, w0_init, w_init, b_init, 4, rng, with_bias,
+                                          fix_parameters)
+    return F.gru(x, h, w0, w, b, num_layers=layers, dropout=dropout,
+                 bidirectional=bidirectional, training=training)
 
 
 @parametric_function_api("lstm")
