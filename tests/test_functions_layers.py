@@ -174,6 +174,7 @@ CONV_CASES = [
     ([randn(1, 6, 6, 7), randn(3, 2, 3, 2, seed=1), randn(3, seed=2)],
      {"group": 3, "pad": (1, 0), "stride": (2, 2), "dilation": (1, 2)}),
     ([randn(2, 2, 2, 2), randn(2, 2, 3, 3, seed=1)], {"pad": (1, 1)}),
+    ([randn(1, 2, 3, 3), randn(2, 2, 2, 2, seed=1)], {"pad": (2, 1)}),  # pad > kernel - 1
     # 1-D and 3-D
     ([randn(2, 3, 9), randn(4, 3, 3, seed=1), randn(4, seed=2)],
      {"pad": (2,), "stride": (2,), "dilation": (2,)}),

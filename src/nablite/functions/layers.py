@@ -169,16 +169,34 @@ class Convolution(ConvolutionFamily):
             gw = self._weight_grad(xp.matmul(gy2, col2.swapaxes(-1, -2)), w.shape)
             give_scratch(xp, col)
         if need[0]:
-            w2 = self._weight_stack(w)
-            gcol = take_scratch(xp, (g, w2.shape[2], gy2.shape[2]), gy2.dtype)
-            xp.matmul(w2.swapaxes(-1, -2), gy2, out=gcol)
-            gx = col2im(xp, gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out),
-                        self._spatial, self._kernel, self.pad, self.stride, self.dilation)
-            give_scratch(xp, gcol)
-            gx = self._from_cns(gx.swapaxes(0, 1))
+            gx = self._input_grad(xp, w, gy2, gys[0])
         if len(xs) == 3 and need[2]:
             gb = gy2.sum(axis=-1).reshape(-1)
         return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+    def _input_grad(self, xp, w, gy2, gy):
+        g = self._group
+        w2 = self._weight_stack(w)  # (g, OC/g, C/g * K)
+        full_pad = [dl * (k - 1) - p for k, p, dl in zip(self._kernel, self.pad, self.dilation)]
+        if max(self.stride) == 1 and min(full_pad) >= 0 and prod(self._kernel) > 1:
+            # Stride 1: dx is gy correlated with the flipped kernel ("full" padding
+            # d(k-1) - p). An im2col of gy and one product give dx directly, with no
+            # gradient matrix to scatter back: about half the memory traffic.
+            d = len(self._kernel)
+            wt = w2.reshape((g, self._oc // g, self._c // g) + self._kernel)
+            wt = wt[(Ellipsis,) + (slice(None, None, -1),) * d].swapaxes(1, 2)
+            wt = wt.reshape(g, self._c // g, -1)  # (g, C/g, OC/g * K)
+            col = im2col(xp, self._to_ncs(gy, self._oc, self._out), self._kernel, full_pad,
+                         self.stride, self.dilation, self._spatial)
+            gx = xp.matmul(wt, col.reshape(g, wt.shape[2], -1))
+            give_scratch(xp, col)
+            return self._from_cns(gx.reshape((self._c, self._n) + self._spatial))
+        gcol = take_scratch(xp, (g, w2.shape[2], gy2.shape[2]), gy2.dtype)
+        xp.matmul(w2.swapaxes(-1, -2), gy2, out=gcol)
+        gx = col2im(xp, gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out),
+                    self._spatial, self._kernel, self.pad, self.stride, self.dilation)
+        give_scratch(xp, gcol)
+        return self._from_cns(gx.swapaxes(0, 1))
 
 
 class DepthwiseConvolution(Convolution):
