@@ -309,6 +309,11 @@ def test_convolution_bad_inputs(f, shapes, kwargs, match):
         f(*[nn.Variable(s) for s in shapes], **kwargs)
 
 
+def test_convolution_group_must_be_an_int():
+    with pytest.raises(TypeError, match="Convolution: group=2.0 must be an int"):
+        F.convolution(nn.Variable((2, 4, 5, 5)), nn.Variable((4, 2, 3, 3)), group=2.0)
+
+
 def test_every_layer_function_is_tested():
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     missing = [n for n in layers_module.__all__ if n not in tested]

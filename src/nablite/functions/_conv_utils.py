@@ -13,6 +13,7 @@ col2im loops only over the prod(K) kernel offsets; each step is one strided add
 over the whole batch.
 """
 import itertools
+import numbers
 
 from .base import Function, require, prod
 
@@ -173,7 +174,9 @@ class ConvolutionFamily(Function):
         require(self, min(self.stride) >= 1 and min(self.dilation) >= 1 and min(self.pad) >= 0,
                 f"stride={self.stride} and dilation={self.dilation} must be >= 1, "
                 f"pad={self.pad} >= 0")
-        require(self, isinstance(group, int) and group >= 1, f"group={group} must be >= 1")
+        require(self, isinstance(group, numbers.Integral) and not isinstance(group, bool),
+                f"group={group!r} must be an int", TypeError)
+        require(self, group >= 1, f"group={group} must be >= 1")
         self._group = group
         self._cl = channel_last
         self._n = prod(self._lead)
