@@ -1,7 +1,10 @@
 """Neural network layers: affine, batch_matmul, convolutions, embed.
 
-Convolutions are im2col + one BLAS product; the window views and the col2im
-scatter live in ``_conv_utils``.
+Convolutions are im2col + one BLAS product per group (one in all when group=1);
+the window views, im2col/col2im, the shared shape checks and the scratch-matrix
+pool live in ``_conv_utils``. The im2col matrix of a forward pass is kept until
+backward when the weight needs a gradient (NNabla keeps a column buffer too).
+fused_convolution is a composition of existing functions.
 """
 from ..backend import scatter_add
 from .base import Function, require, sum_to, prod
