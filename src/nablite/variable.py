@@ -101,11 +101,17 @@ class Variable:
     @property
     def g(self):
         """The gradient as a numpy array (writes go through)."""
-        return self._grad._get()
+        grad = self._grad
+        if grad._arr is None:  # allocate in the data's dtype (float64 data, float64 grad)
+            grad._dtype = self._data.dtype
+        return grad._get()
 
     @g.setter
     def g(self, value):
-        self._grad.data = value
+        grad = self._grad
+        if grad._arr is None:
+            grad._dtype = self._data.dtype
+        grad.data = value
 
     @property
     def shape(self):
