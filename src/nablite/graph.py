@@ -113,31 +113,41 @@ def run_forward(f):
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
-    if not (clear_buffer or clear_no_need_grad or pre_hook or post_hook):
+    release = None
+    if clear_buffer or clear_no_need_grad:
+        key = (bool(clear_buffer), bool(clear_no_need_grad))
+        if key in plan.releases:
+            release = plan.releases[key]
+        else:
+            release = _releasable(plan, root, clear_buffer, clear_no_need_grad)
+            if not any(release):
+                release = None  # nothing to free: take the fast loop below
+            plan.releases[key] = release
+    if release is None and not (pre_hook or post_hook):
         for f in plan.order:
             ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
-            if len(f._outputs) == 1:
-                y = f._outputs[0]()
+            outs = f._outputs
+            if len(outs) == 1:
+                y = outs[0]()
                 if y is not None:
-                    y._data._set(ys)
+                    nd = y._data
+                    nd._arr = ys
+                    nd._zeroing = False
             else:
-                for o, a in zip(f._outputs, ys):
+                for o, a in zip(outs, ys):
                     y = o()
                     if y is not None:
                         y._data._set(a)
         return
-    key = (bool(clear_buffer), bool(clear_no_need_grad), id(root))
-    release = plan.releases.get(key)
-    if release is None:
-        release = plan.releases[key] = _releasable(plan, root, clear_buffer, clear_no_need_grad)
-    for f, free in zip(plan.order, release):
+    for i, f in enumerate(plan.order):
         if pre_hook:
             pre_hook(f)
         run_forward(f)
         if post_hook:
             post_hook(f)
-        for nd in free:
-            nd.clear()
+        if release is not None:
+            for nd in release[i]:
+                nd.clear()
 
 
 def _releasable(plan, root, clear_buffer, clear_no_need_grad):
@@ -191,15 +201,18 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     if not plan.backward_steps:
         return
     grads = {id(root): root._grad._get()}
+    pop, get = grads.pop, grads.get
     for f, need in plan.backward_steps:
         outs = [o() for o in f._outputs]
         gys = []
         for y, shape in zip(outs, f.out_shapes):
-            g = grads.pop(id(y), None) if y is not None else None
+            g = pop(id(y), None) if y is not None else None
             if g is None:
                 g = f.xp.zeros(shape, np.float32 if y is None else y._data.dtype)
             elif y is not root:
-                y._grad._set(g)
+                nd = y._grad
+                nd._arr = g
+                nd._zeroing = False
             gys.append(g)
         if pre_hook:
             pre_hook(f)
@@ -211,29 +224,26 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         for x, n, gx in zip(f.inputs, need, gxs):
             if not n or gx is None:
                 continue
-            if x._parent is None:
-                _accumulate_leaf(x._grad, gx)
+            if x._parent is None:  # a leaf: accumulate into its reused buffer
+                nd = x._grad
+                arr = nd._arr
+                if nd._zeroing or arr is None:
+                    if arr is None or arr.dtype != gx.dtype or arr.shape != nd._shape:
+                        nd._arr = np.array(np.broadcast_to(gx, nd._shape))
+                    else:
+                        np.copyto(arr, gx)
+                    nd._zeroing = False
+                else:
+                    arr += gx
             else:
                 key = id(x)
-                prev = grads.get(key)
+                prev = get(key)
                 grads[key] = gx if prev is None else prev + gx
         if clear_buffer:
             for y in outs:
-                if y is not None and y is not root and not y.persistent:
+                if y is not None and y is not root and not y._persistent:
                     y._data.clear()
                     y._grad.clear()
-
-
-def _accumulate_leaf(g, gx):
-    """Leaf gradients accumulate across backward calls, in a reused buffer."""
-    arr = g._arr
-    if arr is None or arr.shape != g._shape or (g._zeroing and arr.dtype != gx.dtype):
-        g._set(np.array(np.broadcast_to(gx, g._shape)))
-    elif g._zeroing:
-        np.copyto(arr, gx, casting="unsafe")
-        g._zeroing = False
-    else:
-        arr += gx
 
 
 def rebuild(root, need_grad=False):

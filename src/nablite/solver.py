@@ -250,7 +250,7 @@ class Solver:
     def zero_grad(self):
         """Mark every registered gradient as zero (no memory is written now)."""
         for slot in self._slots.values():
-            slot.param.grad.zero()
+            slot.param._grad._zeroing = True
 
     def _written(self, pre_hook=None, post_hook=None):
         """(w, g) of each parameter whose gradient was written, running the hooks."""
@@ -294,8 +294,15 @@ class Solver:
             return
         if decay_rate == 0:
             return
-        for _, w, g in self._written(pre_hook, post_hook):
-            g += decay_rate * w
+        if pre_hook or post_hook or _pre_hooks or _post_hooks:
+            for _, w, g in self._written(pre_hook, post_hook):
+                g += decay_rate * w
+            return
+        for slot in self._slots.values():  # hot path: engine internals, no generator
+            grad = slot.param._grad
+            if not grad._zeroing:
+                g = grad._get()
+                g += decay_rate * slot.param._data._get()
 
     def clip_grad_by_norm(self, clip_norm, pre_hook=None, post_hook=None):
         """Rescale each gradient whose L2 norm exceeds ``clip_norm`` to that norm."""

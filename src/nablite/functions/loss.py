@@ -34,6 +34,13 @@ class _LabelLoss(Function):
                 f"target {t} must have x's shape {x} with axis {axis} of size 1, i.e. {want}")
         return want
 
+    def _rows(self, xp, n):
+        """0..n-1, kept between calls (the batch size rarely changes)."""
+        rows = getattr(self, "_row_index", None)
+        if rows is None or len(rows) != n:
+            rows = self._row_index = xp.arange(n)
+        return rows
+
     def _labels(self, xp, t):
         """(index array safe for take_along_axis, mask of non-ignored samples)."""
         t = t.astype(xp.intp, copy=False)
@@ -46,6 +53,10 @@ class SoftmaxCrossEntropy(_LabelLoss):
 
     def forward(self, xp, x, t):
         axis = self._axis
+        if x.ndim == 2 and axis == 1:
+            y = self._forward_rows(xp, x, t)
+            if y is not None:
+                return y
         z = x - x.max(axis=axis, keepdims=True)
         e = xp.exp(z)
         total = e.sum(axis=axis, keepdims=True)
@@ -56,6 +67,27 @@ class SoftmaxCrossEntropy(_LabelLoss):
         y = xp.log(total) - xp.take_along_axis(z, idx, axis)
         return xp.where(valid, y, 0).astype(x.dtype, copy=False)
 
+    def _forward_rows(self, xp, x, t):
+        """The everyday (batch, classes) case with valid labels, in fewer passes.
+
+        Shifting by the max of the whole batch instead of each row's max avoids
+        a slow reduction along the short class axis. It is exact unless a row
+        lies so far below the batch max that its exponentials underflow; then
+        (row sum below 1e-30) this returns None and the per-row path runs.
+        """
+        labels = t.reshape(-1).astype(xp.intp, copy=False)
+        if not labels.size or labels.min() < 0:
+            return None
+        z = x - x.max()
+        e = xp.exp(z)
+        total = xp.add.reduce(e, axis=1)
+        if total.min() < 1e-30:
+            return None
+        e /= total[:, None]
+        self._softmax = e
+        picked = z[self._rows(xp, len(labels)), labels]
+        return (xp.log(total) - picked).reshape(-1, 1)
+
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
             return None, None
@@ -65,8 +97,15 @@ class SoftmaxCrossEntropy(_LabelLoss):
         if softmax is None or softmax.shape != x.shape:
             z = xp.exp(x - x.max(axis=axis, keepdims=True))
             softmax = z / z.sum(axis=axis, keepdims=True)
+        gy = gys[0]
+        if x.ndim == 2 and axis == 1:
+            labels = t.reshape(-1).astype(xp.intp, copy=False)
+            if labels.size and labels.min() >= 0:
+                gx = softmax * gy
+                gx[self._rows(xp, len(labels)), labels] -= gy[:, 0]
+                return gx, None
         idx, valid = self._labels(xp, t)
-        gy = xp.where(valid, gys[0], 0).astype(x.dtype, copy=False)
+        gy = xp.where(valid, gy, 0).astype(x.dtype, copy=False)
         gx = softmax * gy
         xp.put_along_axis(gx, idx, xp.take_along_axis(gx, idx, axis) - gy, axis)
         return gx, None

@@ -32,6 +32,8 @@ class Reduction(Function):
     def setup(self, x):
         axes = normalize_axes(self, self.axes, len(x))
         self.axes = sorted(axes)
+        self._axes = tuple(self.axes)
+        self._count = builtins.max(_size(x[a] for a in axes), 1)
         self._kept_shape = tuple(1 if i in axes else s for i, s in enumerate(x))
         if self.keep_dims:
             return self._kept_shape
@@ -46,7 +48,8 @@ class Reduction(Function):
 
 class Sum(Reduction):
     def forward(self, xp, x):
-        return _as_array(xp, x.sum(axis=tuple(self.axes), keepdims=self.keep_dims), x.dtype)
+        return _as_array(xp, xp.add.reduce(x, axis=self._axes, keepdims=self.keep_dims),
+                         x.dtype)
 
     def backward(self, xp, xs, ys, gys):
         return (self._expand(xp, gys[0], xs[0].shape),)
@@ -54,12 +57,14 @@ class Sum(Reduction):
 
 class Mean(Reduction):
     def forward(self, xp, x):
-        return _as_array(xp, x.mean(axis=tuple(self.axes), keepdims=self.keep_dims), x.dtype)
+        if x.dtype.kind != "f":
+            return _as_array(xp, x.mean(axis=self._axes, keepdims=self.keep_dims), x.dtype)
+        # add.reduce then scale: the same sum, without ndarray.mean's Python-level wrapper.
+        total = xp.add.reduce(x, axis=self._axes, keepdims=self.keep_dims)
+        return _as_array(xp, total * (1.0 / self._count), x.dtype)
 
     def backward(self, xp, xs, ys, gys):
-        x = xs[0]
-        count = _size(x.shape[a] for a in self.axes)
-        return (self._expand(xp, gys[0] * (1.0 / builtins.max(count, 1)), x.shape),)
+        return (self._expand(xp, gys[0] * (1.0 / self._count), xs[0].shape),)
 
 
 class Prod(Reduction):
