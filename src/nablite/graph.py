@@ -10,6 +10,8 @@ import contextlib
 
 import numpy as np
 
+from ._array import NdArray
+
 auto_forward_enabled = False
 _version = 0
 
@@ -183,7 +185,6 @@ def _need_flags(order):
 
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
-    from ._array import NdArray
     plan = _plan(root)
     if grad is not None:
         if isinstance(grad, NdArray):
