@@ -335,7 +335,7 @@ def section_siamese(digits, data, img, path_cnn_params, steps):
         c = plt.cm.Set1(i / 10.)
         plt.plot(embed.d[all_label == i, 0].flatten(), embed.d[
                  all_label == i, 1].flatten(), '.', c=c)
-    plt.legend(map(str, range(10)))
+    plt.legend(list(map(str, range(10))))  # a list: newer matplotlib ignores a map
     plt.grid()
     savefig("siamese_embedding.png")
 

@@ -39,3 +39,35 @@ def test_spiral_linear_about_49_and_net_above_95_percent(tmp_path):
     assert 0.45 <= linear <= 0.56
     assert net >= 0.95
     assert (tmp_path / "loss.png").stat().st_size > 0
+
+
+def test_by_examples_every_section_shortened(tmp_path):
+    history = load_example("by_examples").main(str(tmp_path), steps=150)
+    for key in ("logreg", "mlp", "cnn", "rnn"):
+        losses = history[key]
+        assert len(losses) == 150
+        assert np.mean(losses[-20:]) < 0.85 * np.mean(losses[:5]), key
+    assert len(history["siamese"]) == 2 * 2 * 150
+    assert abs(history["siamese_lr"] - 1e-3) < 1e-9          # the decayed learning rate
+    assert history["cnn_accuracy"] > 0.8
+    for name in ("digits.png", "minibatch.png", "mlp_layers.png", "cnn_layers.png",
+                 "rnn_layers.png", "siamese_embedding.png", "tmp.params.cnn.h5"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_by_examples_runs_unchanged_on_nnabla_imports(tmp_path):
+    """The tutorial code with `import nnabla` left as it is, through `nablite run`."""
+    import subprocess
+    import sys
+    code = open(os.path.join(EXAMPLES, "by_examples.py")).read()
+    code = code.replace("import nablite", "import nnabla").replace("from nablite", "from nnabla")
+    code = code.replace("from nnabla.datasets import tiny_digits", "import tiny_digits")
+    assert not [line for line in code.splitlines() if line.startswith(("import ", "from ")) and "nablite" in line]
+    script = tmp_path / "by_examples_nnabla.py"
+    script.write_text(code)
+    proc = subprocess.run([sys.executable, "-m", "nablite.cli", "run", str(script),
+                           "--steps", "60", "--out", str(tmp_path / "out"),
+                           "--sections", "logreg,mlp,rnn"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "out" / "rnn_layers.png").stat().st_size > 0
