@@ -15,6 +15,22 @@ compat.install()
 import harness  # noqa: E402
 import ref_nnabla  # noqa: E402
 
+if os.environ.get("NABLITE_BENCH_NO_CLEAR"):
+    # For the memory comparison in run.py: the same steps without buffer clearing.
+    def _trainer_no_clear(loss, solver, wd=None):
+        import nnabla as nn
+        solver.set_parameters(nn.get_parameters())
+
+        def step():
+            loss.forward()
+            solver.zero_grad()
+            loss.backward()
+            if wd is not None:
+                solver.weight_decay(wd)
+            solver.update()
+        return step
+    ref_nnabla._trainer = _trainer_no_clear
+
 LIBRARY = "nablite"
 WORKLOADS = ref_nnabla.WORKLOADS
 overhead = ref_nnabla.overhead
