@@ -15,11 +15,13 @@ from .normalization import *  # noqa: F401,F403
 from .stochastic import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .validation import *  # noqa: F401,F403
+from .recurrent import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
 from ..graph import get_auto_forward  # noqa: F401
 from ..context import get_current_context  # noqa: F401
 from . import (arithmetic, math, activation, logical, reduction, array, indexing, layers,
-               pooling, normalization, stochastic, loss, validation)
+               pooling, normalization, stochastic, loss, validation, recurrent, special)
 
 __all__ = [name for m in (arithmetic, math, activation, logical, reduction, array, indexing,
-                          layers, pooling, normalization, stochastic, loss, validation)
+                          layers, pooling, normalization, stochastic, loss, validation, recurrent, special)
            for name in m.__all__]

@@ -1,0 +1,3 @@
+"""recurrent functions."""
+
+__all__ = []

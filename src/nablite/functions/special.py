@@ -1,0 +1,3 @@
+"""special functions."""
+
+__all__ = []
