@@ -185,6 +185,13 @@ CONV_CASES = [
     ([randn(2, 5, 4, 4), randn(6, 3, 2, 2, seed=1), randn(6, seed=2)],
      {"channel_last": True, "group": 2, "pad": (1, 0), "stride": (1, 2)}),
     ([randn(2, 3, 7, 5, 3), randn(4, 3, 2, 3, seed=1)], {"channel_last": True, "base_axis": 2}),
+    # images large enough for the padded-grid ("wide") stride-1 path: same-size
+    # output; different x and gradient grids; 1-D; channel_last
+    ([randn(2, 3, 12, 12), randn(4, 3, 3, 3, seed=1), randn(4, seed=2)], {"pad": (1, 1)}),
+    ([randn(2, 2, 11, 12), randn(3, 2, 3, 2, seed=1)], {"pad": (1, 0), "dilation": (1, 2)}),
+    ([randn(2, 3, 20), randn(2, 3, 3, seed=1)], {"pad": (1,)}),
+    ([randn(2, 2, 12, 12), randn(3, 2, 2, 2, seed=1)], {"pad": (2, 2)}),  # pad > d(K-1)
+    ([randn(2, 10, 10, 3), randn(4, 3, 3, 3, seed=1)], {"channel_last": True, "pad": (1, 1)}),
 ]
 
 

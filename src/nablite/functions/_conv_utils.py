@@ -216,6 +216,12 @@ class ConvolutionFamily(Function):
             a = a.swapaxes(0, 1)
         return a.reshape(self._lead + a.shape[1:])
 
+    def _from_ncs(self, a):
+        """(N, C, *S) -> the caller's layout (B..., C, *S) or (B..., *S, C), as a view."""
+        if self._cl:
+            a = a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
+        return a.reshape(self._lead + a.shape[1:])
+
     def _to_cns_matrix(self, a, channels, spatial):
         """(B..., C, *S) -> (group, C/group, N*prod(S)) (a copy unless laid out so)."""
         a = self._to_ncs(a, channels, spatial).swapaxes(0, 1)

@@ -1,15 +1,18 @@
 """Neural network layers: affine, batch_matmul, convolutions, embed.
 
-Convolutions are im2col + one BLAS product per group (one in all when group=1);
-the window views, im2col/col2im, the shared shape checks and the scratch-matrix
-pool live in ``_conv_utils``. The im2col matrix of a forward pass is kept until
-backward when the weight needs a gradient (NNabla keeps a column buffer too).
+A group-1 convolution runs in ``_conv_blocked``: a batch-last copy of the input
+and cache-sized blocks of im2col columns, one BLAS product per block. Grouped
+and depthwise convolutions and deconvolutions are im2col + one BLAS product per
+group over the whole batch (the im2col matrix of a forward pass is kept until
+backward when the weight needs a gradient); the window views, im2col/col2im,
+the shared shape checks and the scratch pool live in ``_conv_utils``.
 fused_convolution is a composition of existing functions.
 """
 from ..backend import scatter_add
 from .base import Function, require, sum_to, prod
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
                           give_scratch)
+from ._conv_blocked import BlockedConvolution
 
 __all__ = ["affine", "batch_matmul", "convolution", "fused_convolution", "depthwise_convolution",
            "deconvolution", "depthwise_deconvolution", "embed"]
@@ -131,6 +134,10 @@ class Convolution(ConvolutionFamily):
         self._check_bias(b, oc)
         self._oc = oc
         self._out = self._conv_out(self._spatial)
+        self._blocked = None
+        if self._group == 1:
+            self._blocked = BlockedConvolution(self._n, self._c, self._spatial, oc, self._kernel,
+                                               self.pad, self.stride, self.dilation, self._out)
         return self._shape_out(oc, self._out)
 
     def _check_channels(self, x, w, oc, cg):
@@ -141,7 +148,13 @@ class Convolution(ConvolutionFamily):
         require(self, oc % g == 0, f"weight {w} has {oc} output channels, not a multiple "
                 f"of group={g}")
 
+    _blocked = None
+
     def forward(self, xp, x, w, b=None):
+        if self._blocked is not None:
+            y = self._blocked.forward(xp, self._to_ncs(x, self._c, self._spatial),
+                                      self._weight_stack(w)[0], b)
+            return self._from_ncs(y)
         col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel, self.pad,
                      self.stride, self.dilation, self._out)
         g = self._group
@@ -159,6 +172,8 @@ class Convolution(ConvolutionFamily):
         return self._from_cns(y)
 
     def backward(self, xp, xs, ys, gys):
+        if self._blocked is not None:
+            return self._blocked_backward(xp, xs, gys[0])
         x, w = xs[0], xs[1]
         need = self.need
         g = self._group
@@ -177,6 +192,19 @@ class Convolution(ConvolutionFamily):
         if len(xs) == 3 and need[2]:
             gb = gy2.sum(axis=-1).reshape(-1)
         return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+    def _blocked_backward(self, xp, xs, gy):
+        x, w = xs[0], xs[1]
+        need = self.need
+        gy = self._to_ncs(gy, self._oc, self._out)
+        gx, gw2 = self._blocked.backward(xp, self._to_ncs(x, self._c, self._spatial),
+                                         self._weight_stack(w)[0], gy, need[0], need[1])
+        gx = None if gx is None else self._from_ncs(gx)
+        gw = None if gw2 is None else self._weight_grad(gw2, w.shape)
+        if len(xs) == 2:
+            return gx, gw
+        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+        return gx, gw, gb
 
     def _input_grad(self, xp, w, gy2, gy):
         g = self._group

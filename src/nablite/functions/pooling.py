@@ -197,6 +197,8 @@ class MaxPooling(_WindowPooling):
         y, gy = ys[0], gys[0]
         if self.channel_last:
             y, gy = _to_last(y, d), _to_last(gy, d)
+        if self._disjoint():
+            return (self._unpadded(self._disjoint_backward(xp, xpad, y, gy)),)
         # Which offset holds each window's first maximum: walk the offsets backwards
         # and overwrite on every hit. Arithmetic blends (arg += hit * (i - arg)) are
         # far faster than masked writes on unpredictable masks.
@@ -232,6 +234,31 @@ class MaxPooling(_WindowPooling):
         else:
             gxpad = scatter_add(xp, xp.zeros(total, dtype=gy.dtype), index, gy.reshape(-1))
         return (self._unpadded(gxpad.reshape(lead + padded)),)
+
+
+    def _disjoint_backward(self, xp, xpad, y, gy):
+        """Windows that do not overlap: every input element is in at most one window,
+        so each offset's share is written straight into its strided slice, with
+        no index arithmetic: first-hit masks in window order (first maximum wins)."""
+        slices = list(self._slices())
+        # Windows that tile the padded input exactly cover every element.
+        padded = xpad.shape[xpad.ndim - len(self._out):]
+        covered = all(s == k and o * k == p
+                      for s, k, o, p in zip(self.stride, self.kernel, self._out, padded))
+        gxpad = xp.empty(xpad.shape, gy.dtype) if covered else xp.zeros(xpad.shape, gy.dtype)
+        free = None  # windows whose maximum is not yet found
+        hit = xp.empty(y.shape, dtype=bool)
+        for sl in slices:
+            xp.equal(xpad[sl], y, out=hit)
+            if free is None:
+                free = ~hit
+            else:
+                hit &= free
+                free ^= hit
+            xp.multiply(hit, gy, out=gxpad[sl])
+        if free.any():  # NaN windows (no element equals the max): offset 0, as NNabla
+            gxpad[slices[0]] += free * gy
+        return gxpad
 
 
 class GlobalAveragePooling(Function):

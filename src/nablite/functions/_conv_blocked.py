@@ -1,0 +1,212 @@
+"""Group-1 convolution in a batch-last layout, over cache-sized blocks of output rows.
+
+Why not one im2col over the whole batch: the column matrix is prod(K) times the
+input (38 MB for a 16-channel 32x32 batch of 64 and a 3x3 kernel), written once
+and read back by BLAS with only OC multiply-adds per element, so the product
+runs at memory speed; and in the (N, C, H, W) layout every window row is only
+OW elements long, so the copies into it (and col2im's adds out of it) are
+loops over 8 to 32 elements.
+
+Here the input is first copied to (C, *S_padded, N) ("batch last"). A window
+row (kernel offset fixed, W axis) together with the batch is then ONE
+contiguous run of OW * N elements (stride 1 along W), so building columns and
+scattering their gradients back are long contiguous copies and adds. The
+output rows (first spatial axis) are cut into blocks whose column matrix fits
+half of a core's L2 cache (``_BLOCK_BYTES``); each block's columns are built,
+multiplied and dropped while still in cache:
+
+    forward   y2[:, block]  = W2 (OC, C*K) @ col_block (C*K, rows*OW*N)
+    weight    dW2          += gy2[:, block] @ col_block^T
+    input     gcol_block    = W2^T @ gy2[:, block], added back window by window
+
+The loops run over row blocks (tens at most) and kernel offsets, never over
+elements, pixels or images. Results are copied back to (N, C, *S) through
+transposes chunked so that their strided side stays in the L1 cache.
+"""
+import itertools
+
+from .base import prod
+from ._conv_utils import take_scratch, give_scratch
+
+# A block's column matrix is about this size: half of a 2 MiB L2 cache, the rest
+# holding the weight and the block's output. Other array modules (GPU): one block.
+_BLOCK_BYTES = 1 << 20
+# Transposes back to batch-first copy chunks whose strided reads span about this
+# many cache lines (measured: 5-10x faster than one big strided copy).
+_TRANSPOSE_LINES = 96
+# Rough single-core costs (ns) of one BLAS flop on these shapes, one element
+# copied into a column block, one element added back by col2im (measured on
+# the 2-core benchmark machine); only their ratios matter.
+_NS_PER_FLOP = 0.0125
+_NS_PER_COPY = 0.1
+_NS_PER_ADD = 0.55
+
+
+def _is_numpy(xp):
+    return xp.__name__ == "numpy"
+
+
+def to_batch_last(xp, a, out):
+    """out (C, *S, N) = a (N, C, *S), any strides (reads stride along N, writes contiguous)."""
+    out[...] = a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
+def from_batch_last(xp, a, out):
+    """out (N, C, *S) = a (C, *S, N): chunked so that a chunk's source lines stay cached."""
+    if not _is_numpy(xp) or a.ndim < 3:
+        out[...] = a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+        return
+    c, first = a.shape[0], a.shape[1]
+    rest = prod(a.shape[2:-1])
+    step = max(1, _TRANSPOSE_LINES // max(1, rest))
+    order = (a.ndim - 2,) + tuple(range(a.ndim - 2))  # (S0 chunk, *S', N) -> (N, S0, *S')
+    for ci in range(c):
+        for r0 in range(0, first, step):
+            out[:, ci, r0:r0 + step] = a[ci, r0:r0 + step].transpose(order)
+
+
+class BlockedConvolution:
+    """One group-1 convolution x (N, C, *S) -> y (N, OC, *O); any pad/stride/dilation."""
+
+    def __init__(self, n, c, spatial, oc, kernel, pad, stride, dilation, out):
+        self.n, self.c, self.spatial, self.oc = n, c, tuple(spatial), oc
+        self.kernel, self.pad = tuple(kernel), tuple(pad)
+        self.stride, self.dilation, self.out = tuple(stride), tuple(dilation), tuple(out)
+        self.padded = tuple(s + 2 * p for s, p in zip(spatial, pad))
+        self.ck = c * prod(kernel)
+        self.p_out = prod(out)
+        self._flipped = None
+        # Stride 1: dx is also the correlation of gy, zero padded by d(K-1) - p,
+        # with the flipped kernel: the forward machinery, no scatter. Its product
+        # is bigger when the output is much smaller than the input (C * OC * K
+        # multiply-adds per input position instead of per output position), so
+        # it is taken only when its estimated cost (products plus column copies)
+        # beats products plus col2im's adds.
+        full_pad = tuple(dl * (k - 1) - p for k, p, dl in zip(kernel, pad, dilation))
+        if max(stride) == 1 and min(full_pad) >= 0:
+            p_in, k = prod(spatial), prod(kernel)
+            flipped = 2 * c * oc * k * p_in * _NS_PER_FLOP + oc * k * p_in * _NS_PER_COPY
+            scatter = 2 * c * oc * k * self.p_out * _NS_PER_FLOP + c * k * self.p_out * _NS_PER_ADD
+            if flipped < scatter:
+                self._flipped = (n, oc, out, c, kernel, full_pad, stride, dilation, spatial)
+
+    # -- layout helpers ------------------------------------------------------
+    def _padded_batch_last(self, xp, x):
+        """x (N, C, *S) -> zero-padded (C, *S_padded, N) scratch."""
+        buf = take_scratch(xp, (self.c,) + self.padded + (self.n,), x.dtype)
+        if any(self.pad):
+            buf.fill(0)
+        inner = (slice(None),) + tuple(slice(p, p + s) for p, s in zip(self.pad, self.spatial))
+        to_batch_last(xp, x, buf[inner])
+        return buf
+
+    def _windows(self, xp, xt):
+        """View (C, *O, *K, N) of xt (C, *S_padded, N): [c, o, k, n] = xt[c, o*s + k*d, n]."""
+        st = xt.strides
+        d = len(self.kernel)
+        shape = (self.c,) + self.out + self.kernel + (self.n,)
+        strides = ((st[0],) + tuple(s * st[1 + i] for i, s in enumerate(self.stride))
+                   + tuple(dl * st[1 + i] for i, dl in enumerate(self.dilation)) + (st[d + 1],))
+        return xp.lib.stride_tricks.as_strided(xt, shape, strides)
+
+    def _blocks(self, xp, itemsize):
+        """(first, rows) of each block of output rows (first spatial axis)."""
+        first = self.out[0]
+        per_row = self.ck * (self.p_out // first) * self.n * itemsize
+        rows = first if not _is_numpy(xp) else max(1, min(first, _BLOCK_BYTES // per_row))
+        return [(r0, min(rows, first - r0)) for r0 in range(0, first, rows)], rows
+
+    def _columns(self, win, r0, rows, col):
+        """Block of columns (C*K, rows * prod(O[1:]) * N) copied out of the window view."""
+        d = len(self.kernel)
+        order = (0,) + tuple(range(1 + d, 1 + 2 * d)) + tuple(range(1, 1 + d)) + (1 + 2 * d,)
+        block = win[:, r0:r0 + rows].transpose(order)
+        cb = col[:block.size].reshape(block.shape)
+        cb[...] = block
+        return cb.reshape(self.ck, -1)
+
+    # -- forward -------------------------------------------------------------
+    def forward(self, xp, x, w2, bias=None):
+        """x (N, C, *S) any strides, w2 (OC, C*K) -> y (N, OC, *O) contiguous."""
+        xt = self._padded_batch_last(xp, x)
+        win = self._windows(xp, xt)
+        blocks, rows = self._blocks(xp, x.itemsize)
+        span = (self.p_out // self.out[0]) * self.n  # columns per output row
+        col = take_scratch(xp, (self.ck * rows * span,), x.dtype)
+        y2 = take_scratch(xp, (self.oc, self.p_out * self.n), x.dtype)
+        for r0, m in blocks:
+            xp.matmul(w2, self._columns(win, r0, m, col), out=y2[:, r0 * span:(r0 + m) * span])
+        give_scratch(xp, col)
+        give_scratch(xp, xt)
+        y2 = y2.reshape((self.oc,) + self.out + (self.n,))
+        if bias is not None:
+            y2 += bias.reshape((-1,) + (1,) * (y2.ndim - 1))
+        y = xp.empty((self.n, self.oc) + self.out, dtype=x.dtype)
+        from_batch_last(xp, y2, y)
+        give_scratch(xp, y2)
+        return y
+
+    # -- backward ------------------------------------------------------------
+    def backward(self, xp, x, w2, gy, need_x, need_w):
+        """Gradients (dx (N, C, *S) or None, dW2 (OC, C*K) or None)."""
+        if not (need_x or need_w):
+            return None, None
+        gx = None
+        if need_x and self._flipped is not None:
+            d = len(self.kernel)
+            wf = w2.reshape((self.oc, self.c) + self.kernel)
+            wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * d].swapaxes(0, 1)
+            if not isinstance(self._flipped, BlockedConvolution):
+                self._flipped = BlockedConvolution(*self._flipped)
+            gx = self._flipped.forward(xp, gy, wf.reshape(self.c, -1))
+            need_x = False
+            if not need_w:
+                return gx, None
+        dtype = gy.dtype
+        blocks, rows = self._blocks(xp, gy.itemsize)
+        span = (self.p_out // self.out[0]) * self.n
+        gy2 = take_scratch(xp, (self.oc,) + self.out + (self.n,), dtype)
+        to_batch_last(xp, gy, gy2)
+        gy2 = gy2.reshape(self.oc, -1)
+        col = take_scratch(xp, (self.ck * rows * span,), dtype)
+        xt = win = gwt = part = gxt = None
+        if need_w:
+            xt = self._padded_batch_last(xp, x)
+            win = self._windows(xp, xt)
+            # dW2^T = columns @ gy^T: BLAS runs this (C*K, OC) shape faster than
+            # the (OC, C*K) one with its long inner dimension.
+            gwt = xp.zeros((self.ck, self.oc), dtype=dtype)
+            part = xp.empty_like(gwt)
+        if need_x:
+            gxt = take_scratch(xp, (self.c,) + self.padded + (self.n,), dtype)
+            gxt.fill(0)
+        w2t = w2.T
+        for r0, m in blocks:
+            g = gy2[:, r0 * span:(r0 + m) * span]
+            if need_w:
+                xp.matmul(self._columns(win, r0, m, col), g.T, out=part)
+                gwt += part
+            if need_x:
+                gcol = col[:self.ck * m * span].reshape(self.ck, m * span)
+                xp.matmul(w2t, g, out=gcol)
+                self._add_windows(gxt, gcol, r0, m)
+        give_scratch(xp, col)
+        give_scratch(xp, gy2)
+        if xt is not None:
+            give_scratch(xp, xt)
+        if need_x:
+            gx = xp.empty((self.n, self.c) + self.spatial, dtype=dtype)
+            inner = (slice(None),) + tuple(slice(p, p + s) for p, s in zip(self.pad, self.spatial))
+            from_batch_last(xp, gxt[inner], gx)
+            give_scratch(xp, gxt)
+        return gx, (None if gwt is None else gwt.T)
+
+    def _add_windows(self, gxt, gcol, r0, rows):
+        """col2im of one block: gxt[c, o*s + k*d, n] += gcol[c, k, o, n] per offset k."""
+        out = (rows,) + self.out[1:]
+        gcol = gcol.reshape((self.c,) + self.kernel + out + (self.n,))
+        first = (r0,) + (0,) * (len(out) - 1)
+        for k in itertools.product(*[range(n) for n in self.kernel]):
+            target = tuple(slice(kk * dl + f * s, kk * dl + (f + o - 1) * s + 1, s)
+                           for kk, dl, s, f, o in zip(k, self.dilation, self.stride, first, out))
+            gxt[(slice(None),) + target] += gcol[(slice(None),) + k]
