@@ -154,6 +154,7 @@ class Lars(Solver):
     The local rate lr * coefficient * |w| / (|g| + decay * |w|) scales a
     momentum step on g + decay * w.
     """
+    _elementwise = False  # norms of each whole parameter
 
     _state_names = ("v",)
     _fused = True
@@ -421,6 +422,7 @@ class AMSBound(Solver):
 class Lamb(Solver):
     """LAMB (You et al., 2020): an Adam direction plus decay, scaled by a trust ratio
     clip(|w|, gamma_l, gamma_u) / |r|, weight decay fused."""
+    _elementwise = False  # norms of each whole parameter
 
     _lr_name, _state_names = "eta", ("var", "mean")
     _fused = True
