@@ -51,6 +51,14 @@ def to_batch_last(xp, a, out):
     out[...] = a.transpose(tuple(range(1, a.ndim)) + (0,))
 
 
+def batch_first_view(a):
+    """(C, *S, N) -> an (N, C, *S) view. Results stay in batch-last memory order:
+    elementwise functions keep that order (NumPy's K order), a following
+    convolution then reads its input with contiguous copies, and pooling walks
+    the batch as its contiguous inner axis."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+
+
 def from_batch_last(xp, a, out):
     """out (N, C, *S) = a (C, *S, N): chunked so that a chunk's source lines stay cached."""
     if not _is_numpy(xp) or a.ndim < 3:
@@ -126,14 +134,19 @@ class BlockedConvolution:
         return cb.reshape(self.ck, -1)
 
     # -- forward -------------------------------------------------------------
-    def forward(self, xp, x, w2, bias=None):
-        """x (N, C, *S) any strides, w2 (OC, C*K) -> y (N, OC, *O) contiguous."""
-        xt = self._padded_batch_last(xp, x)
+    def forward(self, xp, x, w2, bias=None, xt=None):
+        """x (N, C, *S) any strides, w2 (OC, C*K) -> y (N, OC, *O) contiguous.
+
+        ``xt``: x already in the padded batch-last scratch layout (then x is unused);
+        the buffer goes back to the scratch pool either way.
+        """
+        if xt is None:
+            xt = self._padded_batch_last(xp, x)
         win = self._windows(xp, xt)
-        blocks, rows = self._blocks(xp, x.itemsize)
+        blocks, rows = self._blocks(xp, xt.itemsize)
         span = (self.p_out // self.out[0]) * self.n  # columns per output row
-        col = take_scratch(xp, (self.ck * rows * span,), x.dtype)
-        y2 = take_scratch(xp, (self.oc, self.p_out * self.n), x.dtype)
+        col = take_scratch(xp, (self.ck * rows * span,), xt.dtype)
+        y2 = xp.empty((self.oc, self.p_out * self.n), dtype=xt.dtype)
         for r0, m in blocks:
             xp.matmul(w2, self._columns(win, r0, m, col), out=y2[:, r0 * span:(r0 + m) * span])
         give_scratch(xp, col)
@@ -141,10 +154,7 @@ class BlockedConvolution:
         y2 = y2.reshape((self.oc,) + self.out + (self.n,))
         if bias is not None:
             y2 += bias.reshape((-1,) + (1,) * (y2.ndim - 1))
-        y = xp.empty((self.n, self.oc) + self.out, dtype=x.dtype)
-        from_batch_last(xp, y2, y)
-        give_scratch(xp, y2)
-        return y
+        return batch_first_view(y2)
 
     # -- backward ------------------------------------------------------------
     def backward(self, xp, x, w2, gy, need_x, need_w):
@@ -152,21 +162,28 @@ class BlockedConvolution:
         if not (need_x or need_w):
             return None, None
         gx = None
+        dtype = gy.dtype
+        gy2 = take_scratch(xp, (self.oc,) + self.out + (self.n,), dtype)
         if need_x and self._flipped is not None:
             d = len(self.kernel)
             wf = w2.reshape((self.oc, self.c) + self.kernel)
             wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * d].swapaxes(0, 1)
             if not isinstance(self._flipped, BlockedConvolution):
                 self._flipped = BlockedConvolution(*self._flipped)
-            gx = self._flipped.forward(xp, gy, wf.reshape(self.c, -1))
+            flipped = self._flipped
+            gpad = flipped._padded_batch_last(xp, gy)
+            if need_w:  # gy batch-last for dW: a plain copy out of the padded one
+                gy2[...] = gpad[(slice(None),) + tuple(slice(p, p + o) for p, o in
+                                                       zip(flipped.pad, self.out))]
+            gx = flipped.forward(xp, None, wf.reshape(self.c, -1), xt=gpad)
             need_x = False
-            if not need_w:
-                return gx, None
-        dtype = gy.dtype
+        else:
+            to_batch_last(xp, gy, gy2)
+        if not need_w and not need_x:
+            give_scratch(xp, gy2)
+            return gx, None
         blocks, rows = self._blocks(xp, gy.itemsize)
         span = (self.p_out // self.out[0]) * self.n
-        gy2 = take_scratch(xp, (self.oc,) + self.out + (self.n,), dtype)
-        to_batch_last(xp, gy, gy2)
         gy2 = gy2.reshape(self.oc, -1)
         col = take_scratch(xp, (self.ck * rows * span,), dtype)
         xt = win = gwt = part = gxt = None
@@ -178,8 +195,7 @@ class BlockedConvolution:
             gwt = xp.zeros((self.ck, self.oc), dtype=dtype)
             part = xp.empty_like(gwt)
         if need_x:
-            gxt = take_scratch(xp, (self.c,) + self.padded + (self.n,), dtype)
-            gxt.fill(0)
+            gxt = xp.zeros((self.c,) + self.padded + (self.n,), dtype=dtype)
         w2t = w2.T
         for r0, m in blocks:
             g = gy2[:, r0 * span:(r0 + m) * span]
@@ -195,10 +211,8 @@ class BlockedConvolution:
         if xt is not None:
             give_scratch(xp, xt)
         if need_x:
-            gx = xp.empty((self.n, self.c) + self.spatial, dtype=dtype)
             inner = (slice(None),) + tuple(slice(p, p + s) for p, s in zip(self.pad, self.spatial))
-            from_batch_last(xp, gxt[inner], gx)
-            give_scratch(xp, gxt)
+            gx = batch_first_view(gxt[inner])
         return gx, (None if gwt is None else gwt.T)
 
     def _add_windows(self, gxt, gcol, r0, rows):

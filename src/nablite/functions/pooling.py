@@ -11,6 +11,9 @@ from ..backend import scatter_add
 from .base import Function, require, prod
 from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 
+# Max pooling works on blocks of the batch this size (see _batch_blocks).
+_BLOCK_BYTES = 256 << 10
+
 __all__ = ["max_pooling", "average_pooling", "sum_pooling", "global_average_pooling",
            "unpooling"]
 
@@ -90,6 +93,22 @@ class _WindowPooling(Function):
 
     def _output(self, y):
         return _from_last(y, len(self.kernel)) if self.channel_last else y
+
+    def _batch_blocks(self, xp, xpad):
+        """Index tuples cutting xpad into blocks of about _BLOCK_BYTES along the
+        leading (not pooled) axis that is outermost in memory (the batch of an
+        (N, C, H, W) array, the channels of a batch-last one). Each of the
+        prod(kernel) strided passes then reads a block still in the L2 cache
+        instead of the whole input from memory (2-3x faster for 2x2 windows over
+        a few MB). One block when there is no leading axis or off NumPy."""
+        lead = xpad.ndim - len(self.kernel)
+        if lead == 0 or xp.__name__ != "numpy":
+            return [(Ellipsis,)]
+        axis = max(range(lead), key=lambda i: abs(xpad.strides[i]))
+        per = max(1, xpad.nbytes // max(1, xpad.shape[axis]))
+        nb = max(1, _BLOCK_BYTES // per)
+        return [(slice(None),) * axis + (slice(i, i + nb),)
+                for i in range(0, xpad.shape[axis], nb)]
 
     def _disjoint(self):
         return all(s >= k for s, k in zip(self.stride, self.kernel))
@@ -183,12 +202,13 @@ class MaxPooling(_WindowPooling):
 
     def forward(self, xp, x):
         xpad = self._padded(xp, x, -xp.inf)
-        y = None
-        for sl in self._slices():
-            if y is None:
-                y = xpad[sl].copy()
-            else:
-                xp.maximum(y, xpad[sl], out=y)
+        slices = list(self._slices())
+        y = xp.empty_like(xpad[slices[0]])  # x's memory order (a batch-last x stays so)
+        for b in self._batch_blocks(xp, xpad):
+            xb, yb = xpad[b], y[b]
+            xp.copyto(yb, xb[slices[0]])
+            for sl in slices[1:]:
+                xp.maximum(yb, xb[sl], out=yb)
         return self._output(y)
 
     def backward(self, xp, xs, ys, gys):
@@ -245,19 +265,27 @@ class MaxPooling(_WindowPooling):
         padded = xpad.shape[xpad.ndim - len(self._out):]
         covered = all(s == k and o * k == p
                       for s, k, o, p in zip(self.stride, self.kernel, self._out, padded))
-        gxpad = xp.empty(xpad.shape, gy.dtype) if covered else xp.zeros(xpad.shape, gy.dtype)
-        free = None  # windows whose maximum is not yet found
-        hit = xp.empty(y.shape, dtype=bool)
-        for sl in slices:
-            xp.equal(xpad[sl], y, out=hit)
-            if free is None:
-                free = ~hit
-            else:
-                hit &= free
-                free ^= hit
-            xp.multiply(hit, gy, out=gxpad[sl])
-        if free.any():  # NaN windows (no element equals the max): offset 0, as NNabla
-            gxpad[slices[0]] += free * gy
+        gxpad = (xp.empty_like if covered else xp.zeros_like)(xpad, dtype=gy.dtype)
+        if gy.strides != y.strides:
+            # A gradient in another memory order (from an affine layer, say) would
+            # make every pass below a transposing one: one copy into y's order.
+            same = xp.empty_like(y, dtype=gy.dtype)
+            same[...] = gy
+            gy = same
+        for b in self._batch_blocks(xp, xpad):
+            xb, yb, gyb, gxb = xpad[b], y[b], gy[b], gxpad[b]
+            free = None  # windows whose maximum is not yet found
+            hit = xp.empty_like(yb, dtype=bool)
+            for sl in slices:
+                xp.equal(xb[sl], yb, out=hit)
+                if free is None:
+                    free = ~hit
+                else:
+                    hit &= free
+                    free ^= hit
+                xp.multiply(hit, gyb, out=gxb[sl])
+            if free.any():  # NaN windows (no element equals the max): offset 0, as NNabla
+                gxb[slices[0]] += free * gyb
         return gxpad
 
 
