@@ -5,7 +5,7 @@ import pytest
 import nablite as nn
 import nablite.functions as F
 from nablite.functions import layers as layers_module
-from gradcheck import check_function, randn
+from gradcheck import away_from, check_function, randn
 
 
 def ref_affine(x, w, b=None, base_axis=1):
@@ -258,6 +258,24 @@ def test_embed_gradient_counts_repeats():
     y.backward(np.ones((4, 2), np.float32))
     np.testing.assert_array_equal(w.g, [[1, 1], [3, 3], [0, 0]])
     assert w.g.dtype == np.float32
+
+
+def test_chained_convolutions_and_pooling():
+    # A convolution's result is a batch-last view; the next convolution (no
+    # padding), pooling and the gradients coming back read that memory order.
+    def net(x, w1, w2, w3):
+        h = F.max_pooling(F.relu(F.convolution(x, w1, pad=(1, 1))), (2, 2))
+        return F.convolution(F.convolution(h, w2), w3, pad=(1, 1))
+
+    def ref(x, w1, w2, w3):
+        h = np.maximum(ref_convolution(x, w1, pad=(1, 1)), 0)
+        n, c, hh, ww = h.shape
+        h = h.reshape(n, c, hh // 2, 2, ww // 2, 2).max(axis=(3, 5))
+        return ref_convolution(ref_convolution(h, w2), w3, pad=(1, 1))
+
+    x = away_from(0, randn(3, 2, 8, 8))
+    check_function(net, [x, randn(4, 2, 3, 3, seed=1), randn(3, 4, 2, 2, seed=2),
+                         randn(2, 3, 3, 3, seed=3)], ref=ref, grad=[1, 2, 3])
 
 
 def test_convolution_family_keeps_float32():

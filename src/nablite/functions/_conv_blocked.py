@@ -20,8 +20,10 @@ multiplied and dropped while still in cache:
     input     gcol_block    = W2^T @ gy2[:, block], added back window by window
 
 The loops run over row blocks (tens at most) and kernel offsets, never over
-elements, pixels or images. Results are copied back to (N, C, *S) through
-transposes chunked so that their strided side stays in the L1 cache.
+elements, pixels or images. Results (y, dx) are returned as (N, C, *S) views
+of batch-last arrays: the elementwise functions that follow keep that memory
+order, so the next convolution reads its input (or gradient) with a plain
+copy, or with none at all when there is no padding.
 """
 import itertools
 
@@ -31,9 +33,6 @@ from ._conv_utils import take_scratch, give_scratch
 # A block's column matrix is about this size: half of a 2 MiB L2 cache, the rest
 # holding the weight and the block's output. Other array modules (GPU): one block.
 _BLOCK_BYTES = 1 << 20
-# Transposes back to batch-first copy chunks whose strided reads span about this
-# many cache lines (measured: 5-10x faster than one big strided copy).
-_TRANSPOSE_LINES = 96
 # Rough single-core costs (ns) of one BLAS flop on these shapes, one element
 # copied into a column block, one element added back by col2im (measured on
 # the 2-core benchmark machine); only their ratios matter.
@@ -46,9 +45,14 @@ def _is_numpy(xp):
     return xp.__name__ == "numpy"
 
 
+def batch_last_view(a):
+    """(N, C, *S) -> a (C, *S, N) view."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
 def to_batch_last(xp, a, out):
     """out (C, *S, N) = a (N, C, *S), any strides (reads stride along N, writes contiguous)."""
-    out[...] = a.transpose(tuple(range(1, a.ndim)) + (0,))
+    out[...] = batch_last_view(a)
 
 
 def batch_first_view(a):
@@ -57,20 +61,6 @@ def batch_first_view(a):
     convolution then reads its input with contiguous copies, and pooling walks
     the batch as its contiguous inner axis."""
     return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
-
-
-def from_batch_last(xp, a, out):
-    """out (N, C, *S) = a (C, *S, N): chunked so that a chunk's source lines stay cached."""
-    if not _is_numpy(xp) or a.ndim < 3:
-        out[...] = a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
-        return
-    c, first = a.shape[0], a.shape[1]
-    rest = prod(a.shape[2:-1])
-    step = max(1, _TRANSPOSE_LINES // max(1, rest))
-    order = (a.ndim - 2,) + tuple(range(a.ndim - 2))  # (S0 chunk, *S', N) -> (N, S0, *S')
-    for ci in range(c):
-        for r0 in range(0, first, step):
-            out[:, ci, r0:r0 + step] = a[ci, r0:r0 + step].transpose(order)
 
 
 class BlockedConvolution:
@@ -100,7 +90,12 @@ class BlockedConvolution:
 
     # -- layout helpers ------------------------------------------------------
     def _padded_batch_last(self, xp, x):
-        """x (N, C, *S) -> zero-padded (C, *S_padded, N) scratch."""
+        """x (N, C, *S) -> zero-padded (C, *S_padded, N) scratch, or, without padding,
+        x's own memory when x is a batch-last view already (give_scratch ignores it)."""
+        if not any(self.pad):
+            xt = batch_last_view(x)
+            if xt.flags.c_contiguous:
+                return xt
         buf = take_scratch(xp, (self.c,) + self.padded + (self.n,), x.dtype)
         if any(self.pad):
             buf.fill(0)
@@ -177,6 +172,9 @@ class BlockedConvolution:
                                                        zip(flipped.pad, self.out))]
             gx = flipped.forward(xp, None, wf.reshape(self.c, -1), xt=gpad)
             need_x = False
+        elif batch_last_view(gy).flags.c_contiguous:  # gy is batch-last already
+            give_scratch(xp, gy2)
+            gy2 = batch_last_view(gy)
         else:
             to_batch_last(xp, gy, gy2)
         if not need_w and not need_x:

@@ -297,14 +297,17 @@ class GlobalAveragePooling(Function):
         return (x[0], x[1], 1, 1)
 
     def forward(self, xp, x):
-        y = x.reshape(x.shape[0], x.shape[1], -1).mean(axis=-1, dtype=x.dtype)
+        # Reduce the axes in place rather than through a reshape, which would copy
+        # an x that is not C-contiguous (a convolution's batch-last result).
+        y = x.mean(axis=tuple(range(2, x.ndim)), dtype=x.dtype)
         return y.reshape(self.out_shapes[0])
 
     def backward(self, xp, xs, ys, gys):
         x = xs[0]
         count = prod(x.shape[2:])
-        gx = xp.empty(x.shape, dtype=gys[0].dtype)
-        gx.reshape(x.shape[0], x.shape[1], -1)[...] = gys[0].reshape(x.shape[0], x.shape[1], 1)
+        # In x's memory order, so the activation gradient it meets next is alike.
+        gx = xp.empty_like(x, dtype=gys[0].dtype)
+        gx[...] = gys[0].reshape(gys[0].shape[:2] + (1,) * (x.ndim - 2))
         gx *= 1.0 / count
         return (gx,)
 
