@@ -68,6 +68,18 @@ def _bias(name, shape, init, fix_parameters, with_bias):
     return _param(name, shape, init if init is not None else ConstantInitializer(), fix_parameters)
 
 
+def _weight_and_bias(w_shape, w_init, b_shape, b_init, fix_parameters, with_bias,
+                     apply_w=None, apply_b=None):
+    """``W`` and ``b`` (None without bias) of a layer, each passed through its apply_* hook."""
+    w = _param("W", w_shape, w_init, fix_parameters)
+    if apply_w is not None:
+        w = apply_w(w)
+    b = _bias("b", b_shape, b_init, fix_parameters, with_bias)
+    if b is not None and apply_b is not None:
+        b = apply_b(b)
+    return w, b
+
+
 def _glorot(inmaps, outmaps, kernel, rng):
     return UniformInitializer(calc_uniform_lim_glorot(inmaps, outmaps, tuple(kernel)), rng=rng)
 
@@ -99,12 +111,8 @@ def affine(inp, n_outmaps, base_axis=1, w_init=None, b_init=None, fix_parameters
     inmaps = int(np.prod(inp.shape[base_axis:]))
     if w_init is None:
         w_init = _glorot(inmaps, int(np.prod(outs)), (1, 1), rng)
-    w = _param("W", [inmaps] + outs, w_init, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = _bias("b", outs, b_init, fix_parameters, with_bias)
-    if b is not None and apply_b is not None:
-        b = apply_b(b)
+    w, b = _weight_and_bias([inmaps] + outs, w_init, outs, b_init, fix_parameters, with_bias,
+                            apply_w, apply_b)
     return F.affine(inp, w, b, base_axis)
 
 
@@ -138,12 +146,8 @@ def convolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, grou
         w_init = _glorot(c, outmaps, kernel, rng)
     shape = ((outmaps,) + kernel + (c // group,) if channel_last
              else (outmaps, c // group) + kernel)
-    w = _param("W", shape, w_init, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = _bias("b", (outmaps,), b_init, fix_parameters, with_bias)
-    if b is not None and apply_b is not None:
-        b = apply_b(b)
+    w, b = _weight_and_bias(shape, w_init, (outmaps,), b_init, fix_parameters, with_bias,
+                            apply_w, apply_b)
     return F.convolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last)
 
 
@@ -162,12 +166,8 @@ def deconvolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, gr
         w_init = _glorot(outmaps, c, kernel, rng)
     shape = ((c,) + kernel + (outmaps // group,) if channel_last
              else (c, outmaps // group) + kernel)
-    w = _param("W", shape, w_init, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = _bias("b", (outmaps,), b_init, fix_parameters, with_bias)
-    if b is not None and apply_b is not None:
-        b = apply_b(b)
+    w, b = _weight_and_bias(shape, w_init, (outmaps,), b_init, fix_parameters, with_bias,
+                            apply_w, apply_b)
     return F.deconvolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last,
                            output_padding)
 
