@@ -129,11 +129,13 @@ class BlockedConvolution:
         return cb.reshape(self.ck, -1)
 
     # -- forward -------------------------------------------------------------
-    def forward(self, xp, x, w2, bias=None, xt=None):
-        """x (N, C, *S) any strides, w2 (OC, C*K) -> y (N, OC, *O) contiguous.
+    def forward(self, xp, x, w2, bias=None, xt=None, outer=None):
+        """x (N, C, *S) any strides, w2 (OC, C*K) -> y (N, OC, *O) (a batch-last view).
 
         ``xt``: x already in the padded batch-last scratch layout (then x is unused);
-        the buffer goes back to the scratch pool either way.
+        the buffer goes back to the scratch pool either way. ``outer``: a pair
+        (a (A, prod(O) * N), acc (C*K, A)) to which each block adds
+        columns @ a[:, block]^T, the columns' other use (see backward).
         """
         if xt is None:
             xt = self._padded_batch_last(xp, x)
@@ -142,8 +144,13 @@ class BlockedConvolution:
         span = (self.p_out // self.out[0]) * self.n  # columns per output row
         col = take_scratch(xp, (self.ck * rows * span,), xt.dtype)
         y2 = xp.empty((self.oc, self.p_out * self.n), dtype=xt.dtype)
+        part = None if outer is None else xp.empty_like(outer[1])
         for r0, m in blocks:
-            xp.matmul(w2, self._columns(win, r0, m, col), out=y2[:, r0 * span:(r0 + m) * span])
+            cb = self._columns(win, r0, m, col)
+            xp.matmul(w2, cb, out=y2[:, r0 * span:(r0 + m) * span])
+            if outer is not None:
+                xp.matmul(cb, outer[0][:, r0 * span:(r0 + m) * span].T, out=part)
+                outer[1][...] += part
         give_scratch(xp, col)
         give_scratch(xp, xt)
         y2 = y2.reshape((self.oc,) + self.out + (self.n,))
@@ -156,9 +163,7 @@ class BlockedConvolution:
         """Gradients (dx (N, C, *S) or None, dW2 (OC, C*K) or None)."""
         if not (need_x or need_w):
             return None, None
-        gx = None
         dtype = gy.dtype
-        gy2 = take_scratch(xp, (self.oc,) + self.out + (self.n,), dtype)
         if need_x and self._flipped is not None:
             d = len(self.kernel)
             wf = w2.reshape((self.oc, self.c) + self.kernel)
@@ -167,24 +172,33 @@ class BlockedConvolution:
                 self._flipped = BlockedConvolution(*self._flipped)
             flipped = self._flipped
             gpad = flipped._padded_batch_last(xp, gy)
-            if need_w:  # gy batch-last for dW: a plain copy out of the padded one
-                gy2[...] = gpad[(slice(None),) + tuple(slice(p, p + o) for p, o in
-                                                       zip(flipped.pad, self.out))]
-            gx = flipped.forward(xp, None, wf.reshape(self.c, -1), xt=gpad)
-            need_x = False
-        elif batch_last_view(gy).flags.c_contiguous:  # gy is batch-last already
-            give_scratch(xp, gy2)
-            gy2 = batch_last_view(gy)
-        else:
+            outer = xt = None
+            if need_w:
+                # The flipped correlation's columns are gy shifted by every kernel
+                # offset over x's positions: dW is those columns times x, so one
+                # pass gives both gradients, with no columns of x to build.
+                #   G[(oc, k'), c] = sum_q gpad[oc, q + k'] x[c, q],  k' = K-1-k
+                xt = batch_last_view(x)
+                if not xt.flags.c_contiguous:
+                    xt = take_scratch(xp, (self.c,) + self.spatial + (self.n,), dtype)
+                    to_batch_last(xp, x, xt)
+                outer = (xt.reshape(self.c, -1), xp.zeros((flipped.ck, self.c), dtype=dtype))
+            gx = flipped.forward(xp, None, wf.reshape(self.c, -1), xt=gpad, outer=outer)
+            if not need_w:
+                return gx, None
+            give_scratch(xp, xt)
+            g = outer[1].reshape((self.oc,) + self.kernel + (self.c,))
+            g = g[(slice(None),) + (slice(None, None, -1),) * d]
+            return gx, g.transpose((0, d + 1) + tuple(range(1, d + 1))).reshape(self.oc, -1)
+        gy2 = batch_last_view(gy)
+        if not gy2.flags.c_contiguous:  # gy is not batch-last already
+            gy2 = take_scratch(xp, (self.oc,) + self.out + (self.n,), dtype)
             to_batch_last(xp, gy, gy2)
-        if not need_w and not need_x:
-            give_scratch(xp, gy2)
-            return gx, None
         blocks, rows = self._blocks(xp, gy.itemsize)
         span = (self.p_out // self.out[0]) * self.n
         gy2 = gy2.reshape(self.oc, -1)
         col = take_scratch(xp, (self.ck * rows * span,), dtype)
-        xt = win = gwt = part = gxt = None
+        xt = win = gwt = part = gxt = gx = None
         if need_w:
             xt = self._padded_batch_last(xp, x)
             win = self._windows(xp, xt)
