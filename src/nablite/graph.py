@@ -204,17 +204,29 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     grads = {id(root): root._grad._get()}
     pop, get = grads.pop, grads.get
     for f, need in plan.backward_steps:
-        outs = [o() for o in f._outputs]
-        gys = []
-        for y, shape in zip(outs, f.out_shapes):
+        refs = f._outputs
+        if len(refs) == 1:  # the common case, without the general loop's lists
+            y = refs[0]()
             g = pop(id(y), None) if y is not None else None
             if g is None:
-                g = f.xp.zeros(shape, np.float32 if y is None else y._data.dtype)
+                g = f.xp.zeros(f.out_shapes[0], np.float32 if y is None else y._data.dtype)
             elif y is not root:
                 nd = y._grad
                 nd._arr = g
                 nd._zeroing = False
-            gys.append(g)
+            outs, gys = [y], [g]
+        else:
+            outs = [o() for o in refs]
+            gys = []
+            for y, shape in zip(outs, f.out_shapes):
+                g = pop(id(y), None) if y is not None else None
+                if g is None:
+                    g = f.xp.zeros(shape, np.float32 if y is None else y._data.dtype)
+                elif y is not root:
+                    nd = y._grad
+                    nd._arr = g
+                    nd._zeroing = False
+                gys.append(g)
         if pre_hook:
             pre_hook(f)
         f.need = need
