@@ -4,7 +4,7 @@ import pytest
 
 import nablite as nn
 import nablite.functions as F
-from nablite.functions import array
+from nablite.functions import array, linalg
 from gradcheck import away_from, check_function, randn, uniform
 
 X = randn(2, 3, 4)
@@ -286,4 +286,5 @@ def test_bad_input(call, message):
 
 def test_every_name_has_a_case():
     tested = {c[0].__name__ for c in CASES} | {"assign"}
-    assert set(array.__all__) <= tested, set(array.__all__) - tested
+    public = set(array.__all__) | set(linalg.__all__)
+    assert public <= tested, public - tested

@@ -8,6 +8,7 @@ from .activation import *  # noqa: F401,F403
 from .logical import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .array import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
@@ -19,9 +20,10 @@ from .recurrent import *  # noqa: F401,F403
 from .special import *  # noqa: F401,F403
 from ..graph import get_auto_forward  # noqa: F401
 from ..context import get_current_context  # noqa: F401
-from . import (arithmetic, math, activation, logical, reduction, array, indexing, layers,
-               pooling, normalization, stochastic, loss, validation, recurrent, special)
+from . import (arithmetic, math, activation, logical, reduction, array, linalg, indexing,
+               layers, pooling, normalization, stochastic, loss, validation, recurrent, special)
 
-__all__ = [name for m in (arithmetic, math, activation, logical, reduction, array, indexing,
-                          layers, pooling, normalization, stochastic, loss, validation, recurrent, special)
+__all__ = [name for m in (arithmetic, math, activation, logical, reduction, array, linalg,
+                          indexing, layers, pooling, normalization, stochastic, loss, validation,
+                          recurrent, special)
            for name in m.__all__]
