@@ -49,5 +49,4 @@ def get_extension_context(ext_name, **kw):
         return Context(configs[type_config], "CpuCachedArray", "")
     from . import backend
     backend.module_for(ext_name)  # raises with install instructions when CuPy is absent
-    array_class = "CudaCachedArray" if ext_name == "cuda" else "CudaCachedArray"
-    return Context(configs[type_config], array_class, str(kw.get("device_id", "0")))
+    return Context(configs[type_config], "CudaCachedArray", str(kw.get("device_id", "0")))

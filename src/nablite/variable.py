@@ -257,7 +257,7 @@ class Variable:
         return _functions().mul_scalar(self, -1.0)
 
     def __add__(self, other):
-        return _binary(self, other, "add2", "add_scalar", None)
+        return _binary(self, other, "add2", "add_scalar")
 
     __radd__ = __add__
 
@@ -274,7 +274,7 @@ class Variable:
         return F.sub2(_operand(other), self)
 
     def __mul__(self, other):
-        return _binary(self, other, "mul2", "mul_scalar", None)
+        return _binary(self, other, "mul2", "mul_scalar")
 
     __rmul__ = __mul__
 
@@ -362,7 +362,7 @@ def _operand(x):
     raise TypeError(f"unsupported operand type for a Variable: {type(x).__name__}")
 
 
-def _binary(a, b, pair, scalar, _):
+def _binary(a, b, pair, scalar):
     F = _functions()
     if _is_scalar(b):
         return getattr(F, scalar)(a, b)
