@@ -68,7 +68,12 @@ def peak_rss_mb():
 
 
 def time_steps(step, batch, warmup, repeat):
-    for _ in range(warmup):
+    # The first step is timed on its own: it carries one-off costs (graph
+    # planning, first allocations) that a median over later steps hides.
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    for _ in range(max(warmup - 1, 0)):
         step()
     times = []
     for _ in range(repeat):
@@ -81,6 +86,7 @@ def time_steps(step, batch, warmup, repeat):
         'ms_min': min(times) * 1e3,
         'ms_max': max(times) * 1e3,
         'images_per_s': batch / med,
+        'first_step_ms': first * 1e3,
         'batch': batch,
         'repeat': repeat,
         'warmup': warmup,

@@ -96,6 +96,18 @@ def overhead_table(results):
     return "\n".join(rows)
 
 
+def first_steps(results, names):
+    """One line: the first step's time (one-off costs included) per library."""
+    parts = []
+    for lib, r in results.items():
+        cells = [f"{w} {r['workloads'][w]['first_step_ms']:.3g}" for w in names
+                 if w in r["workloads"] and "first_step_ms" in r["workloads"][w]]
+        if cells:
+            parts.append(f"{lib}: " + ", ".join(cells))
+    return "First training step in ms (graph set-up and first allocations included): " + \
+        "; ".join(parts) + "."
+
+
 def chart(results, names, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -169,6 +181,7 @@ def main(argv=None):
              "", table(results, names), "",
              "Per-function overhead (100 chained functions on a (64, 10) input):", "",
              overhead_table(results), "",
+             first_steps(results, names), "",
              "Import time: " + ", ".join(f"`import {k}` {v:.2f} s" for k, v in imports.items()
                                          if v is not None) + "."]
     if no_clear:
