@@ -231,6 +231,15 @@ class Convolution(ConvolutionFamily):
         return self._from_cns(gx.swapaxes(0, 1))
 
 
+def _depthwise_channels(fn, x):
+    """The channel count of x at ``fn.base_axis``, which must leave a spatial axis."""
+    ndim = len(x)
+    require(fn, -ndim <= fn.base_axis < ndim - 1,
+            f"base_axis={fn.base_axis} must leave a channel axis and at least one "
+            f"spatial axis in x {x}")
+    return x[fn.base_axis % ndim]
+
+
 class DepthwiseConvolution(Convolution):
     """Convolution of each channel with its own ``multiplier`` filters (group = C)."""
 
@@ -244,11 +253,7 @@ class DepthwiseConvolution(Convolution):
         self.multiplier = multiplier
 
     def setup(self, x, w, b=None):
-        ndim = len(x)
-        require(self, -ndim <= self.base_axis < ndim - 1,
-                f"base_axis={self.base_axis} must leave a channel axis and at least one "
-                f"spatial axis in x {x}")
-        c = x[self.base_axis % ndim]
+        c = _depthwise_channels(self, x)
         self._geometry(x, w, self.base_axis, c, False, "channels*multiplier",
                        depthwise=True)
         m = self.multiplier
@@ -348,11 +353,7 @@ class DepthwiseDeconvolution(Deconvolution):
         self.divisor = divisor
 
     def setup(self, x, w, b=None):
-        ndim = len(x)
-        require(self, -ndim <= self.base_axis < ndim - 1,
-                f"base_axis={self.base_axis} must leave a channel axis and at least one "
-                f"spatial axis in x {x}")
-        c = x[self.base_axis % ndim]
+        c = _depthwise_channels(self, x)
         dv = self.divisor
         require(self, isinstance(dv, int) and dv >= 1 and c % dv == 0,
                 f"divisor={dv} must divide the {c} channels of x {x}")

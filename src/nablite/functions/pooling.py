@@ -342,7 +342,7 @@ class Unpooling(Function):
         return tuple(out) + tuple(shape[f + d:])
 
     def forward(self, xp, x):
-        f, d = self._first, len(self.kernel)
+        f = self._first
         expanded = list(self._interleaved(x.shape))
         for i, k in enumerate(self.kernel):
             expanded[f + 2 * i + 1] = k

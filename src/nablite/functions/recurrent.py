@@ -102,7 +102,7 @@ class _Recurrent(Function):
 
     def forward(self, xp, *arrays):
         x, h0, c0, w0, w, b = self._unpack(arrays)
-        d_count, hidden = h0.shape[1], h0.shape[3]
+        d_count = h0.shape[1]
         hn = xp.empty_like(h0)
         cn = xp.empty_like(c0) if self.has_cell else None
         layer_in, tape = x, []
@@ -148,7 +148,7 @@ class _Recurrent(Function):
         x, h0, c0, w0, w, b = self._unpack(xs)
         gy, ghn = gys[0], gys[1]
         gcn = gys[2] if self.has_cell else None
-        d_count, hidden = h0.shape[1], h0.shape[3]
+        hidden = h0.shape[3]
         gh0 = xp.empty_like(h0)
         gc0 = xp.empty_like(c0) if self.has_cell else None
         gw0 = xp.empty_like(w0)
