@@ -12,7 +12,7 @@ from . import backend
 def _shape_of(args):
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
-    return tuple(int(s) for s in args)
+    return tuple(map(int, args))
 
 
 class NdArray:
@@ -26,6 +26,17 @@ class NdArray:
         self._arr = None
         self._zeroing = True
         self.modification_count = 0
+
+    @classmethod
+    def _empty(cls, shape):
+        """A lazily allocated float32 array of an already normalized shape (engine use)."""
+        a = cls.__new__(cls)
+        a._shape = shape
+        a._dtype = np.float32
+        a._arr = None
+        a._zeroing = True
+        a.modification_count = 0
+        return a
 
     @staticmethod
     def from_numpy_array(nparr):

@@ -12,8 +12,10 @@ which inputs want a gradient, so a function may skip work nobody asked for.
 import weakref
 
 from . import context as _context
+from . import graph
 from ._array import NdArray
 from .backend import module_for
+from .variable import Variable, as_variable
 
 
 class _Info:
@@ -44,8 +46,6 @@ class Function:
 
     # -- graph construction ------------------------------------------------
     def __call__(self, *inputs, n_outputs=-1, outputs=None):
-        from .variable import Variable, as_variable
-        from . import graph
         immediate = False
         vs = []
         for x in inputs:

@@ -46,8 +46,9 @@ class Variable:
     def _output(cls, shape, parent, need_grad):
         """A function output (the engine's fast constructor)."""
         v = cls.__new__(cls)
-        v._data = NdArray(shape)
-        v._grad = NdArray(shape)
+        shape = tuple(map(int, shape))
+        v._data = NdArray._empty(shape)
+        v._grad = NdArray._empty(shape)
         v._need_grad = need_grad
         v._persistent = False
         v.name = ""
@@ -198,9 +199,11 @@ class Variable:
     # -- graph surgery ---------------------------------------------------
     def get_unlinked_variable(self, need_grad=None):
         """A new parentless Variable sharing this one's data and grad arrays."""
-        v = Variable(self.shape, need_grad=self._need_grad if need_grad is None else need_grad)
+        v = Variable.__new__(Variable)
         v._data, v._grad = self._data, self._grad
-        v.persistent, v.name, v.info = self.persistent, self.name, self.info
+        v._need_grad = self._need_grad if need_grad is None else bool(need_grad)
+        v._persistent, v.name, v.info = self._persistent, self.name, self.info
+        v._parent, v.rank, v.recompute, v._order = None, 0, False, None
         return v
 
     def unlinked(self, need_grad=None):
