@@ -1,10 +1,13 @@
 """Graph execution: topological order, forward, backward, buffer clearing.
 
-The order of the functions up to a variable is computed once and cached on
-that variable; it stays valid until someone re-links the graph (a parent is
-set, ``rewire_on``, ``clear_all_graph_links``), which bumps ``_version``.
-Building new functions on top never changes the graph below an existing
-variable, so it does not invalidate anything.
+What running the graph up to a variable needs (the order of its functions,
+which inputs want gradients, what clearing may free) is computed once and
+cached on that variable as a plan. It stays valid until someone re-links the
+graph (a parent is set, ``rewire_on``, ``clear_all_graph_links``) or changes a
+``need_grad`` / ``persistent`` flag, which bumps ``_version``. Building new
+functions on top never changes the graph below an existing variable, so it
+invalidates nothing. The forward and backward loops inline what ``run_forward``
+and ``NdArray._set`` do: they run once per function per step.
 """
 import contextlib
 
