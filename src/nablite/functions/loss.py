@@ -4,7 +4,7 @@ Label inputs (``target`` of the categorical losses) are integer class indices
 (float arrays holding integers are accepted, as in NNabla); they never get a
 gradient. A negative label marks a sample to ignore: its loss and gradient are 0.
 """
-from .base import Function, binary, require, prod
+from .base import Function, binary, require, prod, sum_rows
 
 __all__ = ["sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy",
            "categorical_cross_entropy", "squared_error", "absolute_error", "huber_loss",
@@ -80,7 +80,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
             return None
         z = x - x.max()
         e = xp.exp(z)
-        total = xp.add.reduce(e, axis=1)
+        total = sum_rows(xp, e)
         if total.min() < 1e-30:
             return None
         e /= total[:, None]
