@@ -130,6 +130,55 @@ def test_clearing_buffers_gives_identical_results(fwd_kw, bwd_kw):
     np.testing.assert_array_equal(x2.g, want_g)
 
 
+def _loss_graph(reduce, labels, share_mid=False, persistent_mid=False, **kw):
+    rng = np.random.RandomState(3)
+    x = nn.Variable.from_numpy_array(rng.randn(6, 5).astype(np.float32), need_grad=True)
+    w = nn.Variable.from_numpy_array(rng.randn(5, 4).astype(np.float32), need_grad=True)
+    t = nn.Variable.from_numpy_array(np.array(labels, dtype=np.float32).reshape(6, 1))
+    per_sample = F.softmax_cross_entropy(F.affine(x, w), t)
+    if persistent_mid:
+        per_sample.persistent = True
+    loss = reduce(per_sample, **kw)
+    if share_mid:  # the per-sample loss also feeds a second term
+        loss = loss + F.sum(per_sample * 0.5)
+    return loss, per_sample, (x, w)
+
+
+@pytest.mark.parametrize("reduce,kw", [(F.mean, {}), (F.sum, {}), (F.mean, dict(axis=1)),
+                                       (F.mean, dict(axis=0, keepdims=True))])
+@pytest.mark.parametrize("labels", [[0, 1, 2, 3, 1, 0], [0, -1, 2, 3, -1, 0]])
+@pytest.mark.parametrize("share_mid,persistent_mid", [(False, False), (True, False),
+                                                      (False, True)])
+def test_reduced_loss_backward_with_clearing_matches_plain_backward(
+        reduce, kw, labels, share_mid, persistent_mid):
+    """backward(clear_buffer=True) runs mean/sum(softmax_cross_entropy) as one step;
+    gradients must equal those of the step-by-step backward."""
+    want = []
+    for clear in (False, True):
+        loss, mid, params = _loss_graph(reduce, labels, share_mid, persistent_mid, **kw)
+        loss.forward(clear_no_need_grad=clear)
+        want.append(mid.d.copy())
+        loss.backward(clear_buffer=clear)
+        want.append([p.g.copy() for p in params])
+        if clear:
+            assert mid.data.clear_called != persistent_mid
+    np.testing.assert_array_equal(want[0], want[2])
+    for a, b in zip(want[1], want[3]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_reduced_loss_step_is_used_only_where_it_applies():
+    from nablite import graph
+    loss, _, _ = _loss_graph(F.mean, [0, 1, 2, 3, 1, 0])
+    plan = graph._plan(loss)
+    fused = plan.clearing_steps(loss)
+    assert len(fused) == len(plan.backward_steps) - 1
+    assert type(fused[0][0]).__name__ == "_ReducedLoss"
+    shared, _, _ = _loss_graph(F.mean, [0, 1, 2, 3, 1, 0], share_mid=True)
+    plan = graph._plan(shared)
+    assert len(plan.clearing_steps(shared)) == len(plan.backward_steps)
+
+
 def test_clear_buffer_forward_frees_intermediates_but_keeps_persistent():
     x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
     h = F.add_scalar(x, 1.0)

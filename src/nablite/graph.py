@@ -51,7 +51,7 @@ class _Plan:
     the forward order, which inputs of each function want a gradient, the
     functions backward must visit, and the buffers each clearing mode may free.
     """
-    __slots__ = ("version", "order", "needs", "backward_steps", "releases")
+    __slots__ = ("version", "order", "needs", "backward_steps", "fused_steps", "releases")
 
     def __init__(self, root):
         self.version = _version
@@ -59,7 +59,66 @@ class _Plan:
         self.needs = _need_flags(self.order)
         self.backward_steps = [(f, n) for f, n in zip(reversed(self.order), reversed(self.needs))
                                if True in n]
+        self.fused_steps = None
         self.releases = {}
+
+    def clearing_steps(self, root):
+        """``backward_steps`` for ``backward(clear_buffer=True)``: a reduction of a
+        per-sample loss (``F.mean(F.softmax_cross_entropy(y, t))``) becomes one step
+        that hands the loss the reduction's gradient unbroadcast. Only when the
+        buffers are cleared: the intermediate's gradient is never materialized.
+        """
+        if self.fused_steps is None:
+            self.fused_steps = _fuse_reductions(self.order, self.backward_steps, root)
+        return self.fused_steps
+
+
+class _ReducedLoss:
+    """The backward of ``reduce(loss(...))`` as one step (see ``_Plan.clearing_steps``).
+
+    It looks like a function to the backward loop: the loss's inputs, the
+    reduction's outputs. The loss's backward accepts a gradient that only
+    broadcasts to its output, which the reduction gives without expanding it.
+    """
+    __slots__ = ("reduction", "loss", "mid", "inputs", "_outputs", "out_shapes", "xp", "need")
+
+    def __init__(self, reduction, loss):
+        self.reduction, self.loss, self.mid = reduction, loss, reduction.inputs[0]
+        self.inputs, self._outputs = loss.inputs, reduction._outputs
+        self.out_shapes, self.xp = reduction.out_shapes, loss.xp
+
+    def backward(self, xp, xs, ys, gys):
+        loss, mid = self.loss, self.mid
+        loss.need = self.need
+        gxs = loss.backward(xp, xs, [mid._data._arr], [self.reduction.broadcastable_grad(xp, gys[0])])
+        mid._data.clear()
+        mid._grad.clear()
+        return gxs
+
+
+def _fuse_reductions(order, steps, root):
+    uses = {}
+    for f in order:
+        for x in f.inputs:
+            uses[id(x)] = uses.get(id(x), 0) + 1
+    fused, merged = [], {}
+    for f, need in steps:
+        if id(f) in merged:
+            continue
+        if getattr(f, "broadcastable_grad", None) is not None and len(f.inputs) == 1:
+            mid = f.inputs[0]
+            loss = mid._parent
+            if (loss is not None and getattr(loss, "takes_broadcast_grad", False)
+                    and len(loss._outputs) == 1 and uses[id(mid)] == 1 and mid is not root
+                    and not mid._persistent):
+                loss_need = next((n for g, n in steps if g is loss), None)
+                if loss_need is not None:
+                    step = _ReducedLoss(f, loss)
+                    fused.append((step, loss_need))
+                    merged[id(loss)] = True
+                    continue
+        fused.append((f, need))
+    return fused
 
 
 def _plan(root):
@@ -202,11 +261,14 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 g._zeroing = False
         else:
             root._grad.data = grad
-    if not plan.backward_steps:
+    steps = plan.backward_steps
+    if not steps:
         return
+    if clear_buffer and not (pre_hook or post_hook):
+        steps = plan.clearing_steps(root)
     grads = {id(root): root._grad._get()}
     pop, get = grads.pop, grads.get
-    for f, need in plan.backward_steps:
+    for f, need in steps:
         refs = f._outputs
         if len(refs) == 1:  # the common case, without the general loop's lists
             y = refs[0]()

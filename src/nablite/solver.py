@@ -112,10 +112,13 @@ class _Pack:
             offset += n
 
     def valid(self):
+        """Whether every parameter still uses its views, had its gradient written
+        and is at the pack's step count."""
         t = self.t
         for slot, data, grad, wv, gv in self.views:
-            if (data._arr is not wv or grad._arr is not gv or grad._zeroing or slot.t != t
-                    or slot.param._data is not data or slot.param._grad is not grad):
+            param = slot.param
+            if (param._data is not data or param._grad is not grad or data._arr is not wv
+                    or grad._arr is not gv or grad._zeroing or slot.t != t):
                 return False
         return True
 

@@ -51,8 +51,11 @@ class _LabelLoss(Function):
 class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
 
+    takes_broadcast_grad = True  # backward accepts a gy that only broadcasts to y
+
     def forward(self, xp, x, t):
         axis = self._axis
+        self._valid_labels = None
         if x.ndim == 2 and axis == 1:
             y = self._forward_rows(xp, x, t)
             if y is not None:
@@ -74,6 +77,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
         a slow reduction along the short class axis. It is exact unless a row
         lies so far below the batch max that its exponentials underflow; then
         (row sum below 1e-30) this returns None and the per-row path runs.
+        The checked labels are kept for backward, with the softmax.
         """
         labels = t.reshape(-1).astype(xp.intp, copy=False)
         if not labels.size or labels.min() < 0:
@@ -85,6 +89,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
             return None
         e /= total[:, None]
         self._softmax = e
+        self._valid_labels = labels
         picked = z[self._rows(xp, len(labels)), labels]
         return (xp.log(total) - picked).reshape(-1, 1)
 
@@ -97,12 +102,17 @@ class SoftmaxCrossEntropy(_LabelLoss):
         if softmax is None or softmax.shape != x.shape:
             z = xp.exp(x - x.max(axis=axis, keepdims=True))
             softmax = z / z.sum(axis=axis, keepdims=True)
+            self._valid_labels = None
         gy = gys[0]
         if x.ndim == 2 and axis == 1:
-            labels = t.reshape(-1).astype(xp.intp, copy=False)
-            if labels.size and labels.min() >= 0:
+            labels = self._valid_labels
+            if labels is None:
+                labels = t.reshape(-1).astype(xp.intp, copy=False)
+                if not labels.size or labels.min() < 0:
+                    labels = None
+            if labels is not None:
                 gx = softmax * gy
-                gx[self._rows(xp, len(labels)), labels] -= gy[:, 0]
+                gx[self._rows(xp, len(labels)), labels] -= gy.reshape(-1)
                 return gx, None
         idx, valid = self._labels(xp, t)
         gy = xp.where(valid, gy, 0).astype(x.dtype, copy=False)

@@ -54,6 +54,10 @@ class Sum(Reduction):
     def backward(self, xp, xs, ys, gys):
         return (self._expand(xp, gys[0], xs[0].shape),)
 
+    def broadcastable_grad(self, xp, gy):
+        """The input's gradient as an array that broadcasts to the input (not expanded)."""
+        return gy.reshape(self._kept_shape)
+
 
 class Mean(Reduction):
     def forward(self, xp, x):
@@ -65,6 +69,10 @@ class Mean(Reduction):
 
     def backward(self, xp, xs, ys, gys):
         return (self._expand(xp, gys[0] * (1.0 / self._count), xs[0].shape),)
+
+    def broadcastable_grad(self, xp, gy):
+        """The input's gradient as an array that broadcasts to the input (not expanded)."""
+        return gy.reshape(self._kept_shape) * (1.0 / self._count)
 
 
 class Prod(Reduction):
