@@ -57,8 +57,8 @@ class _Plan:
         self.version = _version
         self.order = _topological_order(root)
         self.needs = _need_flags(self.order)
-        self.backward_steps = [(f, n) for f, n in zip(reversed(self.order), reversed(self.needs))
-                               if True in n]
+        self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
+                                                           reversed(self.needs)) if True in n]
         self.fused_steps = None
         self.releases = {}
 
@@ -71,6 +71,13 @@ class _Plan:
         if self.fused_steps is None:
             self.fused_steps = _fuse_reductions(self.order, self.backward_steps, root)
         return self.fused_steps
+
+
+def _step(f, need):
+    """A backward step: the function, its need flags, and (index, input, is_leaf)
+    of each input whose gradient is wanted."""
+    return f, need, [(i, x, x._parent is None) for i, (x, n) in enumerate(zip(f.inputs, need))
+                     if n]
 
 
 class _ReducedLoss:
@@ -102,7 +109,7 @@ def _fuse_reductions(order, steps, root):
         for x in f.inputs:
             uses[id(x)] = uses.get(id(x), 0) + 1
     fused, merged = [], {}
-    for f, need in steps:
+    for f, need, targets in steps:
         if id(f) in merged:
             continue
         if getattr(f, "broadcastable_grad", None) is not None and len(f.inputs) == 1:
@@ -111,13 +118,12 @@ def _fuse_reductions(order, steps, root):
             if (loss is not None and getattr(loss, "takes_broadcast_grad", False)
                     and len(loss._outputs) == 1 and uses[id(mid)] == 1 and mid is not root
                     and not mid._persistent):
-                loss_need = next((n for g, n in steps if g is loss), None)
+                loss_need = next((n for g, n, _ in steps if g is loss), None)
                 if loss_need is not None:
-                    step = _ReducedLoss(f, loss)
-                    fused.append((step, loss_need))
+                    fused.append(_step(_ReducedLoss(f, loss), loss_need))
                     merged[id(loss)] = True
                     continue
-        fused.append((f, need))
+        fused.append((f, need, targets))
     return fused
 
 
@@ -246,12 +252,15 @@ def _need_flags(order):
     return flags
 
 
+_SCALARS = (int, float)
+
+
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
     if grad is not None:
         if isinstance(grad, NdArray):
             root._grad = grad
-        elif np.isscalar(grad):
+        elif grad.__class__ in _SCALARS or np.isscalar(grad):
             g = root._grad
             arr = g._arr
             if arr is None or arr.dtype != root._data.dtype:
@@ -268,7 +277,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         steps = plan.clearing_steps(root)
     grads = {id(root): root._grad._get()}
     pop, get = grads.pop, grads.get
-    for f, need in steps:
+    for f, need, targets in steps:
         refs = f._outputs
         if len(refs) == 1:  # the common case, without the general loop's lists
             y = refs[0]()
@@ -299,10 +308,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                          [y._data._get() if y is not None else None for y in outs], gys)
         if post_hook:
             post_hook(f)
-        for x, n, gx in zip(f.inputs, need, gxs):
-            if not n or gx is None:
+        for i, x, leaf in targets:
+            gx = gxs[i]
+            if gx is None:
                 continue
-            if x._parent is None:  # a leaf: accumulate into its reused buffer
+            if leaf:  # accumulate into its reused buffer
                 nd = x._grad
                 arr = nd._arr
                 if nd._zeroing or arr is None:

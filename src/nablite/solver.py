@@ -85,7 +85,7 @@ class _Pack:
     sends the update back to the per-parameter loop.
     """
 
-    __slots__ = ("w", "g", "state", "views", "t")
+    __slots__ = ("w", "g", "state", "views", "slots", "t")
 
     def __init__(self, slots, state_names, dtype):
         total = sum(s.param._data._get().size for s in slots)
@@ -93,6 +93,7 @@ class _Pack:
         self.g = np.empty(total, dtype)
         self.state = {k: np.empty(total, dtype) for k in state_names}
         self.views = []
+        self.slots = list(slots)
         self.t = slots[0].t
         offset = 0
         for slot in slots:
@@ -364,11 +365,13 @@ class Solver:
         """
         rule = self._update
         if not (update_pre_hook or update_post_hook or _pre_hooks or _post_hooks):
-            pack = self._packed()
+            pack = self._pack
+            if pack is None or not pack.valid():
+                pack = self._packed()
             if pack is not None:
                 t = pack.t = pack.t + 1 if pack.t < _T_MAX else pack.t
                 rule(pack.w, pack.g, pack.state, t)
-                for slot, *_ in pack.views:
+                for slot in pack.slots:
                     slot.t = t
                 self._decay = self._default_decay
                 return
@@ -397,7 +400,9 @@ class Solver:
             for _, w, g in self._written(pre_hook, post_hook):
                 g += decay_rate * w
             return
-        pack = self._packed()
+        pack = self._pack
+        if pack is None or not pack.valid():
+            pack = self._packed()
         if pack is not None:
             pack.g += decay_rate * pack.w
             return
