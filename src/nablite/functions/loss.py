@@ -22,6 +22,7 @@ class _LabelLoss(Function):
 
     def __init__(self, axis=None):
         self.axis = axis
+        self._row_index = None
 
     def setup(self, x, t):
         ndim = len(x)
@@ -36,7 +37,7 @@ class _LabelLoss(Function):
 
     def _rows(self, xp, n):
         """0..n-1, kept between calls (the batch size rarely changes)."""
-        rows = getattr(self, "_row_index", None)
+        rows = self._row_index
         if rows is None or len(rows) != n:
             rows = self._row_index = xp.arange(n)
         return rows
@@ -84,14 +85,17 @@ class SoftmaxCrossEntropy(_LabelLoss):
             return None
         z = x - x.max()
         e = xp.exp(z)
-        total = sum_rows(xp, e)
+        total = sum_rows(xp, e).reshape(-1, 1)
         if total.min() < 1e-30:
             return None
-        e /= total[:, None]
+        e /= total
         self._softmax = e
         self._valid_labels = labels
-        picked = z[self._rows(xp, len(labels)), labels]
-        return (xp.log(total) - picked).reshape(-1, 1)
+        rows = self._row_index
+        if rows is None or len(rows) != len(labels):
+            rows = self._rows(xp, len(labels))
+        picked = z[rows, labels].reshape(-1, 1)
+        return xp.log(total) - picked
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
