@@ -51,11 +51,15 @@ class _Plan:
     the forward order, which inputs of each function want a gradient, the
     functions backward must visit, and the buffers each clearing mode may free.
     """
-    __slots__ = ("version", "order", "needs", "backward_steps", "fused_steps", "releases")
+    __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
+                 "releases")
 
     def __init__(self, root):
         self.version = _version
         self.order = _topological_order(root)
+        # (function, inputs, the weakref of its only output or None)
+        self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1 else None)
+                              for f in self.order]
         self.needs = _need_flags(self.order)
         self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
                                                            reversed(self.needs)) if True in n]
@@ -194,17 +198,16 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                 release = None  # nothing to free: take the fast loop below
             plan.releases[key] = release
     if release is None and not (pre_hook or post_hook):
-        for f in plan.order:
-            ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
-            outs = f._outputs
-            if len(outs) == 1:
-                y = outs[0]()
+        for f, inputs, single in plan.forward_steps:
+            ys = f.forward(f.xp, *[x._data._get() for x in inputs])
+            if single is not None:
+                y = single()
                 if y is not None:
                     nd = y._data
                     nd._arr = ys
                     nd._zeroing = False
             else:
-                for o, a in zip(outs, ys):
+                for o, a in zip(f._outputs, ys):
                     y = o()
                     if y is not None:
                         y._data._set(a)
