@@ -69,16 +69,44 @@ def check_function(f, inputs, ref=None, kwargs=None, grad=None, atol=1e-5, rtol=
         xs[i].g = before[i]
     root.forward()
     root.backward(gy)
+    root_value = root.d.copy()
+    got = {i: xs[i].g - before[i] for i in grad}
     for i in grad:
-        got = xs[i].g - before[i]
-
         def value():
             root.forward()
             return root.d.copy()
         want = numerical_grad(value, xs[i].d, df=gy, h=h)
-        np.testing.assert_allclose(got, want, atol=grad_atol, rtol=grad_rtol,
+        np.testing.assert_allclose(got[i], want, atol=grad_atol, rtol=grad_rtol,
                                    err_msg=f"gradient of input {i}")
+    _check_with_clearing(f, xs, kwargs, outputs, got, root_value, gy, seed)
     return ys
+
+
+def _check_with_clearing(f, xs, kwargs, outputs, got, root_value, gy, seed):
+    """The same gradients with the differentiated inputs and the outputs of ``f``
+    intermediates and the buffers cleared: forward(clear_no_need_grad=True) frees what
+    ``f.grad_reads_inputs`` / ``grad_reads_outputs`` say backward does not read,
+    so a wrong flag shows up here as a wrong gradient."""
+    import nablite.functions as F
+    # Only the differentiated inputs: others (labels, masks, lengths) may be
+    # read by setup, which an intermediate's values are not ready for.
+    ys = f(*[F.identity(x) if i in got else x for i, x in enumerate(xs)], **kwargs)
+    ys_t = ys if isinstance(ys, tuple) else (ys,)
+    chosen = [F.mul_scalar(ys_t[k], 1.0)
+              for k in (outputs if outputs is not None else range(len(ys_t)))]
+    root = (chosen[0] if len(chosen) == 1
+            else _weighted_sum(chosen, np.random.RandomState(seed)))
+    if root.shape != root_value.shape:
+        return  # a data-dependent shape: set up from values an intermediate lacks
+    for i in got:
+        xs[i].g = 0
+    root.forward(clear_no_need_grad=True)
+    if not np.allclose(root.d, root_value, rtol=1e-6, atol=1e-8, equal_nan=True):
+        return  # a random function made another draw: nothing to compare
+    root.backward(gy, clear_buffer=True)
+    for i, want in got.items():
+        np.testing.assert_allclose(xs[i].g, want, rtol=1e-6, atol=1e-8,
+                                   err_msg=f"gradient of input {i} with buffers cleared")
 
 
 def _weighted_sum(ys, rng):

@@ -157,7 +157,7 @@ def test_reduced_loss_backward_with_clearing_matches_plain_backward(
     for clear in (False, True):
         loss, mid, params = _loss_graph(reduce, labels, share_mid, persistent_mid, **kw)
         loss.forward(clear_no_need_grad=clear)
-        want.append(mid.d.copy())
+        want.append(loss.d.copy())
         loss.backward(clear_buffer=clear)
         want.append([p.g.copy() for p in params])
         if clear:
@@ -177,6 +177,36 @@ def test_reduced_loss_step_is_used_only_where_it_applies():
     shared, _, _ = _loss_graph(F.mean, [0, 1, 2, 3, 1, 0], share_mid=True)
     plan = graph._plan(shared)
     assert len(plan.clearing_steps(shared)) == len(plan.backward_steps)
+
+
+def _residual_net(seed=0):
+    import nablite.parametric_functions as PF
+    nn.clear_parameters()
+    rng = np.random.RandomState(seed)
+    x = nn.Variable.from_numpy_array(rng.randn(4, 3, 6, 6).astype(np.float32))
+    t = nn.Variable.from_numpy_array(rng.randint(0, 5, (4, 1)).astype(np.float32))
+    h = PF.convolution(x, 4, (3, 3), pad=(1, 1), name="c1")
+    bn = PF.batch_normalization(h, name="bn1")
+    r = F.relu(bn)
+    s = F.relu(PF.batch_normalization(PF.convolution(r, 4, (3, 3), pad=(1, 1), name="c2"),
+                                      name="bn2") + r)
+    y = PF.affine(F.tanh(F.global_average_pooling(s)), 5, name="fc")
+    return F.mean(F.softmax_cross_entropy(y, t)), bn
+
+
+def test_clear_no_need_grad_frees_what_no_backward_reads_with_identical_gradients():
+    grads = []
+    for clear in (False, True):
+        nn.seed(1)
+        loss, bn = _residual_net()
+        loss.forward(clear_no_need_grad=clear)
+        # batch norm's output feeds only ReLU, whose backward reads its own output
+        assert bn.data.clear_called == clear
+        loss.backward(clear_buffer=clear)
+        grads.append({k: p.g.copy() for k, p in nn.get_parameters().items()})
+    assert grads[0].keys() == grads[1].keys()
+    for k in grads[0]:
+        np.testing.assert_allclose(grads[1][k], grads[0][k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 def test_clear_buffer_forward_frees_intermediates_but_keeps_persistent():

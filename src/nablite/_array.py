@@ -124,7 +124,9 @@ class NdArray:
         self._get()[...] = value
 
     def clear(self):
-        """Release the memory; the next read sees zeros."""
+        """Release the memory; the next read sees zeros (of the same dtype)."""
+        if self._arr is not None:
+            self._dtype = self._arr.dtype.type
         self._arr = None
         self._zeroing = True
 

@@ -33,6 +33,12 @@ class Function:
     _outputs = ()
     need = ()
     rank = 0
+    # Whether backward reads the values of the inputs / the outputs (NNabla's
+    # "grad depends on input/output data"). forward(clear_no_need_grad=True)
+    # frees what no backward to come reads; a freed array reaches backward as a
+    # read-only zero view of the right shape and dtype.
+    grad_reads_inputs = True
+    grad_reads_outputs = True
 
     # -- the three parts a subclass states ---------------------------------
     def setup(self, *shapes):

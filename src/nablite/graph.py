@@ -49,7 +49,8 @@ def auto_forward(auto=True):
 class _Plan:
     """What running the graph up to one root needs, computed once per graph version:
     the forward order, which inputs of each function want a gradient, the
-    functions backward must visit, and the buffers each clearing mode may free.
+    functions backward must visit, and per clearing mode the forward steps with
+    the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
                  "releases")
@@ -187,18 +188,15 @@ def run_forward(f):
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
-    release = None
-    if clear_buffer or clear_no_need_grad:
-        key = (bool(clear_buffer), bool(clear_no_need_grad))
-        if key in plan.releases:
-            release = plan.releases[key]
-        else:
-            release = _releasable(plan, root, clear_buffer, clear_no_need_grad)
-            if not any(release):
-                release = None  # nothing to free: take the fast loop below
-            plan.releases[key] = release
-    if release is None and not (pre_hook or post_hook):
-        for f, inputs, single in plan.forward_steps:
+    key = (bool(clear_buffer), bool(clear_no_need_grad))
+    steps = plan.releases.get(key)
+    if steps is None:  # the forward steps, each with the arrays to free after it
+        release = (_releasable(plan, root, clear_buffer, clear_no_need_grad) if any(key)
+                   else [() for _ in plan.order])
+        steps = plan.releases[key] = [step + (tuple(rel),)
+                                      for step, rel in zip(plan.forward_steps, release)]
+    if not (pre_hook or post_hook):
+        for f, inputs, single, release in steps:
             ys = f.forward(f.xp, *[x._data._get() for x in inputs])
             if single is not None:
                 y = single()
@@ -211,16 +209,18 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                     y = o()
                     if y is not None:
                         y._data._set(a)
+            if release:
+                for nd in release:
+                    nd.clear()
         return
-    for i, f in enumerate(plan.order):
+    for f, _, _, release in steps:
         if pre_hook:
             pre_hook(f)
         run_forward(f)
         if post_hook:
             post_hook(f)
-        if release is not None:
-            for nd in release[i]:
-                nd.clear()
+        for nd in release:
+            nd.clear()
 
 
 def _releasable(plan, root, clear_buffer, clear_no_need_grad):
@@ -231,9 +231,11 @@ def _releasable(plan, root, clear_buffer, clear_no_need_grad):
             last_use[id(x)] = (i, x)
     if clear_no_need_grad and not clear_buffer:
         for f, need in zip(plan.order, plan.needs):
-            if True in need:  # its backward may read its inputs and outputs
-                keep.update(id(x) for x in f.inputs)
-                keep.update(id(o()) for o in f._outputs)
+            if True in need:  # its backward runs: keep what it reads
+                if f.grad_reads_inputs:
+                    keep.update(id(x) for x in f.inputs)
+                if f.grad_reads_outputs:
+                    keep.update(id(o()) for o in f._outputs)
     release = [[] for _ in plan.order]
     for key, (i, x) in last_use.items():
         if not (x._parent is None or x.persistent or x is root or key in keep):
@@ -256,6 +258,19 @@ def _need_flags(order):
 
 
 _SCALARS = (int, float)
+
+
+def _read(xp, nd):
+    """A data array as backward gets it. One that forward clearing freed (no
+    backward reads its values: ``Function.grad_reads_*``) comes as a read-only
+    zero view of its shape and dtype instead of a newly allocated array."""
+    arr = nd._arr
+    if arr is None:
+        return xp.broadcast_to(xp.zeros((), nd._dtype), nd._shape)
+    if nd._zeroing:
+        arr[...] = 0
+        nd._zeroing = False
+    return arr
 
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
@@ -307,8 +322,9 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         if pre_hook:
             pre_hook(f)
         f.need = need
-        gxs = f.backward(f.xp, [x._data._get() for x in f.inputs],
-                         [y._data._get() if y is not None else None for y in outs], gys)
+        xp = f.xp
+        gxs = f.backward(xp, [_read(xp, x._data) for x in f.inputs],
+                         [_read(xp, y._data) if y is not None else None for y in outs], gys)
         if post_hook:
             post_hook(f)
         for i, x, leaf in targets:

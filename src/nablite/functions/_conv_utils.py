@@ -164,6 +164,8 @@ class ConvolutionFamily(Function):
     against im2col's matrix (ONE product when group == 1).
     """
 
+    grad_reads_outputs = False  # gradients need x, W and gy only
+
     channel_last = False
 
     def _geometry(self, x, w, base_axis, group, channel_last, weight_channel_axes,

@@ -98,12 +98,12 @@ def _sinc_vjp(xp, g, x, y):
 
 
 #                      NNabla type  forward f(xp, x, ...)        vjp(xp, gy, x, y, ...): dL/dx
-Sigmoid = unary("Sigmoid",      _sigmoid,                        lambda xp, g, x, y: g * y * (1 - y))
+Sigmoid = unary("Sigmoid",      _sigmoid,                        lambda xp, g, x, y: g * y * (1 - y), reads="y")
 Swish = unary("Swish",          lambda xp, x: x * _sigmoid(xp, x),
               lambda xp, g, x, y: g * (y + _sigmoid(xp, x) * (1 - y)))
-Tanh = unary("Tanh",            lambda xp, x: xp.tanh(x),        lambda xp, g, x, y: g * (1 - y * y))
+Tanh = unary("Tanh",            lambda xp, x: xp.tanh(x),        lambda xp, g, x, y: g * (1 - y * y), reads="y")
 ReLU = unary("ReLU",            lambda xp, x, inplace: xp.maximum(x, 0),
-             lambda xp, g, x, y, inplace: g * (x > 0))
+             lambda xp, g, x, y, inplace: g * (y > 0), reads="y")  # y > 0 exactly where x > 0
 LeakyReLU = unary("LeakyReLU",
                   lambda xp, x, alpha, inplace: xp.maximum(x, 0) + alpha * xp.minimum(x, 0),
                   lambda xp, g, x, y, alpha, inplace: _select(g, x > 0, alpha))

@@ -6,20 +6,20 @@ __all__ = ["add2", "sub2", "mul2", "div2", "pow2", "add_n", "mul_n", "bc_add2",
            "r_pow_scalar"]
 
 #             NNabla type  forward                       dL/dx0                     dL/dx1
-Add2 = binary("Add2", lambda xp, a, b: a + b,           lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: g)
-BcAdd2 = binary("BcAdd2", lambda xp, a, b: a + b,       lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: g)
-Sub2 = binary("Sub2", lambda xp, a, b: a - b,           lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: -g)
-Mul2 = binary("Mul2", lambda xp, a, b: a * b,           lambda xp, g, a, b, y: g * b, lambda xp, g, a, b, y: g * a)
+Add2 = binary("Add2", lambda xp, a, b: a + b,           lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: g, reads="")
+BcAdd2 = binary("BcAdd2", lambda xp, a, b: a + b,       lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: g, reads="")
+Sub2 = binary("Sub2", lambda xp, a, b: a - b,           lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: -g, reads="")
+Mul2 = binary("Mul2", lambda xp, a, b: a * b,           lambda xp, g, a, b, y: g * b, lambda xp, g, a, b, y: g * a, reads="x")
 Div2 = binary("Div2", lambda xp, a, b: a / b,           lambda xp, g, a, b, y: g / b, lambda xp, g, a, b, y: -g * y / b)
 Pow2 = binary("Pow2", lambda xp, a, b: a ** b,
               lambda xp, g, a, b, y: g * b * a ** (b - 1),
               lambda xp, g, a, b, y: g * y * xp.log(xp.where(a > 0, a, 1)))
 
 #                 NNabla type     forward                     dL/dx
-AddScalar = unary("AddScalar",   lambda xp, x, val: x + val,   lambda xp, g, x, y, val: g)
-MulScalar = unary("MulScalar",   lambda xp, x, val: x * val,   lambda xp, g, x, y, val: g * val)
+AddScalar = unary("AddScalar",   lambda xp, x, val: x + val,   lambda xp, g, x, y, val: g, reads="")
+MulScalar = unary("MulScalar",   lambda xp, x, val: x * val,   lambda xp, g, x, y, val: g * val, reads="")
 PowScalar = unary("PowScalar",   lambda xp, x, val: x ** val,  lambda xp, g, x, y, val: g * val * x ** (val - 1))
-RSubScalar = unary("RSubScalar", lambda xp, x, val: val - x,   lambda xp, g, x, y, val: -g)
+RSubScalar = unary("RSubScalar", lambda xp, x, val: val - x,   lambda xp, g, x, y, val: -g, reads="")
 RDivScalar = unary("RDivScalar", lambda xp, x, val: val / x,   lambda xp, g, x, y, val: -g * y / x)
 RPowScalar = unary("RPowScalar", lambda xp, x, val: val ** x,
                    lambda xp, g, x, y, val: g * y * xp.log(val))

@@ -95,9 +95,12 @@ class Unary(Function):
         return (self.vjp(xp, gys[0], xs[0], ys[0], **self._args),)
 
 
-def unary(name, f, vjp, doc=""):
-    """A named ``Unary`` subclass for one table row (the class name is NNabla's type)."""
+def unary(name, f, vjp, doc="", reads="xy"):
+    """A named ``Unary`` subclass for one table row (the class name is NNabla's type).
+    ``reads``: which values ``vjp`` uses, "x" (input) and/or "y" (output)."""
     return type(name, (Unary,), {"f": staticmethod(f), "vjp": staticmethod(vjp),
+                                 "grad_reads_inputs": "x" in reads,
+                                 "grad_reads_outputs": "y" in reads,
                                  "__doc__": doc or f"Elementwise {name}."})
 
 
@@ -127,8 +130,11 @@ class Binary(Function):
         return g0, g1
 
 
-def binary(name, f, vjp0, vjp1, doc=""):
-    """A named ``Binary`` subclass for one table row."""
+def binary(name, f, vjp0, vjp1, doc="", reads="xy"):
+    """A named ``Binary`` subclass for one table row; ``reads`` as for ``unary``
+    ("x": either input)."""
     return type(name, (Binary,), {"f": staticmethod(f), "vjp0": staticmethod(vjp0),
                                   "vjp1": staticmethod(vjp1),
+                                  "grad_reads_inputs": "x" in reads,
+                                  "grad_reads_outputs": "y" in reads,
                                   "__doc__": doc or f"Elementwise {name}."})

@@ -32,6 +32,8 @@ def _rows_of(x, n):
 class Affine(Function):
     """y = x @ W + b, with x flattened to a matrix at base_axis."""
 
+    grad_reads_outputs = False
+
     def __init__(self, base_axis=1):
         self.base_axis = base_axis
 

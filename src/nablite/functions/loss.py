@@ -53,6 +53,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
 
     takes_broadcast_grad = True  # backward accepts a gy that only broadcasts to y
+    grad_reads_outputs = False
 
     def forward(self, xp, x, t):
         axis = self._axis

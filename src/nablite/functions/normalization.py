@@ -39,6 +39,7 @@ class Standardization(Function):
     no_bias = no_scale = False
     _output_stat = False
     _n_params = 0
+    grad_reads_outputs = False  # backward recomputes from x and the kept statistics
 
     def _plan(self, x):
         raise NotImplementedError
@@ -229,6 +230,8 @@ class BatchNormalization(Standardization):
 
 class FusedBatchNormalization(BatchNormalization):
     """relu(batch_normalization(x) + z), z optional (the last input)."""
+
+    grad_reads_outputs = True  # the ReLU's mask comes from y
 
     def __init__(self, axes=(1,), decay_rate=0.9, eps=1e-05, batch_stat=True, nonlinearity="relu",
                  no_scale=False, no_bias=False, output_stat=False, has_running=True, has_z=False):

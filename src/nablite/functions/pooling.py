@@ -292,6 +292,8 @@ class MaxPooling(_WindowPooling):
 class GlobalAveragePooling(Function):
     """Mean over every axis after the channel axis 1; output (N, C, 1, 1)."""
 
+    grad_reads_outputs = False
+
     def setup(self, x):
         require(self, len(x) >= 2, f"x {x} must have at least 2 dimensions (N, C, ...)")
         return (x[0], x[1], 1, 1)
