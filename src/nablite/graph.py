@@ -260,13 +260,22 @@ def _need_flags(order):
 _SCALARS = (int, float)
 
 
+_zero_views = {}
+
+
 def _read(xp, nd):
     """A data array as backward gets it. One that forward clearing freed (no
     backward reads its values: ``Function.grad_reads_*``) comes as a read-only
-    zero view of its shape and dtype instead of a newly allocated array."""
+    zero view of its shape and dtype, made once per shape, not a new array."""
     arr = nd._arr
     if arr is None:
-        return xp.broadcast_to(xp.zeros((), nd._dtype), nd._shape)
+        key = (nd._shape, nd._dtype, xp.__name__)
+        view = _zero_views.get(key)
+        if view is None:
+            if len(_zero_views) >= 256:  # many shapes (dynamic graphs): start over
+                _zero_views.clear()
+            view = _zero_views[key] = xp.broadcast_to(xp.zeros((), nd._dtype), nd._shape)
+        return view
     if nd._zeroing:
         arr[...] = 0
         nd._zeroing = False
