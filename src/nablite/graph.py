@@ -187,8 +187,10 @@ def run_forward(f):
 
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
-    plan = _plan(root)
-    key = (bool(clear_buffer), bool(clear_no_need_grad))
+    plan = root._order
+    if plan is None or plan.version != _version:
+        plan = _plan(root)
+    key = (clear_buffer, clear_no_need_grad)  # True/1 and False/0 are the same key
     steps = plan.releases.get(key)
     if steps is None:  # the forward steps, each with the arrays to free after it
         release = (_releasable(plan, root, clear_buffer, clear_no_need_grad) if any(key)

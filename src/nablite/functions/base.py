@@ -44,11 +44,12 @@ def _ones_vector(xp, n, dtype):
 
 # For the small matrices of the tutorial's models, a BLAS product with a ones
 # vector sums a matrix's rows or columns about 3x faster than ufunc.reduce.
-def sum_rows(xp, a):
-    """a (m, n) -> (m,): the sum of each row."""
+def sum_rows(xp, a, keepdims=False):
+    """a (m, n) -> (m,) (or (m, 1) with keepdims): the sum of each row."""
     if a.dtype.kind == "f" and a.shape[1] <= 4096:
-        return xp.dot(a, _ones_vector(xp, a.shape[1], a.dtype))
-    return xp.add.reduce(a, axis=1)
+        ones = _ones_vector(xp, a.shape[1], a.dtype)
+        return xp.dot(a, ones[:, None] if keepdims else ones)
+    return xp.add.reduce(a, axis=1, keepdims=keepdims)
 
 
 def sum_cols(xp, a):

@@ -85,17 +85,17 @@ class SoftmaxCrossEntropy(_LabelLoss):
         if not labels.size or labels.min() < 0:
             return None
         z = x - x.max()
-        e = xp.exp(z)
-        total = sum_rows(xp, e).reshape(-1, 1)
+        rows = self._row_index
+        if rows is None or len(rows) != len(labels):
+            rows = self._rows(xp, len(labels))
+        picked = z[rows, labels].reshape(-1, 1)
+        e = xp.exp(z, out=z)
+        total = sum_rows(xp, e, keepdims=True)
         if total.min() < 1e-30:
             return None
         e /= total
         self._softmax = e
         self._valid_labels = labels
-        rows = self._row_index
-        if rows is None or len(rows) != len(labels):
-            rows = self._rows(xp, len(labels))
-        picked = z[rows, labels].reshape(-1, 1)
         return xp.log(total) - picked
 
     def backward(self, xp, xs, ys, gys):
