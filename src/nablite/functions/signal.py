@@ -1,0 +1,3 @@
+"""Signal processing: complex FFT / inverse FFT and the short-time Fourier transform pair."""
+
+__all__ = []
