@@ -1,3 +1,537 @@
-"""Spatial transforms: affine sampling grids, warping by a grid or a flow field, RoIAlign."""
+"""Spatial transforms: affine sampling grids, warping by a grid or a flow field, RoIAlign.
 
-__all__ = []
+Sampling is written once per corner of the interpolation cell (4 in 2-D, 8 in
+3-D): each corner is one gather over the whole batch, each gradient one
+scatter-add. Coordinates are computed in the input's dtype in NNabla's order of
+operations, so float32 results land on the same cells as NNabla's kernels.
+"""
+import itertools
+
+from ..backend import scatter_add
+from .base import Function, require, prod
+
+__all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "roi_align"]
+
+
+def _ints(value):
+    return [int(value)] if isinstance(value, int) else [int(v) for v in value]
+
+
+class AffineGrid(Function):
+    """grid[b, ..., :] = theta[b] @ (x, y[, z], 1) over a regular target grid."""
+
+    grad_reads_inputs = False
+    grad_reads_outputs = False
+
+    def __init__(self, size, align_corners=False):
+        self.size = size
+        self.align_corners = align_corners
+
+    def setup(self, theta):
+        size = _ints(self.size)
+        d = len(size)
+        require(self, d in (2, 3), f"size={self.size} must be (H, W) or (D, H, W)")
+        require(self, min(size) >= 1, f"size={self.size} must be positive")
+        require(self, len(theta) == 3 and tuple(theta[1:]) == (d, d + 1),
+                f"theta {theta} must have shape (B, {d}, {d + 1}) for a {d}-D size={self.size}")
+        self.size = size
+        return (theta[0],) + tuple(size) + (d,)
+
+    def _target(self, xp, dtype):
+        """(prod(size), d + 1) rows of (x, y[, z], 1), x varying fastest."""
+        axes = []
+        for s in self.size:
+            i = xp.arange(s, dtype=dtype)
+            with _quiet(xp):  # a size of 1 divides 0 by 0: NaN, as in NNabla
+                c = i * 2 / dtype.type(s - 1) - 1
+            axes.append(c if self.align_corners else c * (dtype.type(s - 1) / dtype.type(s)))
+        mesh = xp.meshgrid(*axes, indexing="ij")  # (z,) y, x
+        cols = [m.reshape(-1) for m in reversed(mesh)] + [xp.ones(prod(self.size), dtype)]
+        return xp.stack(cols, axis=1)
+
+    def forward(self, xp, theta):
+        base = self._target(xp, theta.dtype)
+        y = xp.matmul(base, theta.transpose(0, 2, 1))
+        return y.reshape(self.out_shapes[0])
+
+    def backward(self, xp, xs, ys, gys):
+        theta = xs[0]
+        d = len(self.size)
+        gy = gys[0].reshape(theta.shape[0], -1, d)
+        return (xp.matmul(gy.transpose(0, 2, 1), self._target(xp, gy.dtype)),)
+
+
+def affine_grid(theta, size, align_corners=False):
+    """Sampling grid of a batch of affine transforms (for warp_by_grid).
+
+    For every target position ``p = (x, y[, z])`` on a regular grid over
+    [-1, 1] (cell centres when ``align_corners`` is False, the corner pixels
+    when True), ``grid[b, ..., :] = theta[b] @ (p, 1)``.
+
+    Args:
+        theta (~nnabla.Variable): (B, 2, 3) for 2-D or (B, 3, 4) for 3-D.
+        size (tuple of int): (H, W) or (D, H, W) of the grid.
+        align_corners (bool): whether -1 and 1 are the centres of the corner pixels.
+
+    Returns:
+        ~nnabla.Variable: (B, H, W, 2) or (B, D, H, W, 3); the last axis is
+        (x, y) or (x, y, z).
+    """
+    return AffineGrid(size, align_corners)(theta)
+
+
+class _quiet:
+    """0 / 0 and inf * 0 give NaN without warnings, as in C++ (numpy's errstate;
+    a no-op for array modules without one)."""
+
+    def __init__(self, xp):
+        errstate = getattr(xp, "errstate", None)
+        self.ctx = errstate(divide="ignore", invalid="ignore") if errstate else None
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        return self.ctx.__exit__(*exc) if self.ctx is not None else None
+
+
+def _reflect(xp, s, lo, hi):
+    """Fold ``s`` back into [lo, hi] like a mirror; also d(folded)/ds (+-1)."""
+    length = hi - lo
+    if length <= 0:  # a one-pixel axis: everything maps onto it, nothing moves it
+        return xp.full_like(s, lo), xp.zeros_like(s)
+    below, above = s < lo, s > hi
+    d = xp.where(below, lo - s, xp.where(above, s - hi, xp.zeros_like(s)))
+    n = xp.floor(d / length)
+    r = d - n * length
+    even = n % 2 == 0
+    folded = xp.where(below, xp.where(even, lo + r, hi - r),
+                      xp.where(above, xp.where(even, hi - r, lo + r), s))
+    slope = xp.where((below | above) & even, -1, 1).astype(s.dtype)
+    return folded, slope
+
+
+def _source_coord(xp, g, size, align_corners, padding_mode):
+    """Normalised grid values -> pixel coordinates along one axis, after padding,
+    and the derivative of those coordinates w.r.t. the grid values."""
+    if align_corners:
+        f0 = (g + 1) * (size - 1) / 2
+        scale = (size - 1) / 2
+    else:
+        f0 = ((g + 1) * size - 1) / 2
+        scale = size / 2
+    if padding_mode == "zero":
+        return f0, xp.full_like(f0, scale)
+    if padding_mode == "repeat":
+        inside = ((f0 >= 0) & (f0 <= size - 1)).astype(f0.dtype)
+        return xp.clip(f0, 0, size - 1), inside * f0.dtype.type(scale)
+    if align_corners:
+        f, slope = _reflect(xp, f0, 0, size - 1)
+        return f, slope * f0.dtype.type(scale)
+    # Borders at -0.5 and size - 0.5: fold at twice the scale to stay on integers.
+    f, slope = _reflect(xp, f0 * 2, -1, 2 * size - 1)
+    f = f * f0.dtype.type(0.5)
+    inside = ((f >= 0) & (f <= size - 1)).astype(f0.dtype)
+    return xp.clip(f, 0, size - 1), slope * inside * f0.dtype.type(scale)
+
+
+def _round_half_away(xp, f):
+    """C's round(): halves go away from zero (numpy's round goes to even). Not
+    floor(f + 0.5), which rounds 0.49999997 up in float32."""
+    a = xp.abs(f)
+    r = xp.floor(a)
+    return xp.copysign(r + (a - r >= 0.5), f)
+
+
+class WarpByGrid(Function):
+    """y[b, c, p] = x[b, c] sampled at grid[b, p] (linear or nearest)."""
+
+    grad_reads_outputs = False
+
+    def __init__(self, mode="linear", padding_mode="zero", align_corners=False,
+                 channel_last=False):
+        self.mode = mode
+        self.padding_mode = padding_mode
+        self.align_corners = align_corners
+        self.channel_last = channel_last
+
+    def setup(self, x, grid):
+        require(self, self.mode in ("linear", "nearest"),
+                f"mode={self.mode!r} is not one of 'linear', 'nearest'")
+        require(self, self.padding_mode in ("zero", "repeat", "reflect"),
+                f"padding_mode={self.padding_mode!r} is not one of 'zero', 'repeat', 'reflect'")
+        n = len(grid)
+        require(self, n in (4, 5) and grid[-1] == n - 2,
+                f"grid {grid} must be (B, H, W, 2) or (B, D, H, W, 3)")
+        require(self, len(x) == n, f"x {x} must have {n} dimensions like grid {grid} "
+                f"({'(B, *spatial, C)' if self.channel_last else '(B, C, *spatial)'})")
+        require(self, x[0] == grid[0], f"x {x} and grid {grid} differ in batch size")
+        out = tuple(grid[1:-1])
+        if self.channel_last:
+            self._in, channels = tuple(x[1:-1]), x[-1]
+            return (x[0],) + out + (channels,)
+        self._in, channels = tuple(x[2:]), x[1]
+        return (x[0], channels) + out
+
+    def _to_rows(self, x):
+        """x as (B, pixels, C): the layout the gathers index."""
+        b, c = x.shape[0], (x.shape[-1] if self.channel_last else x.shape[1])
+        if self.channel_last:
+            return x.reshape(b, -1, c)
+        return x.reshape(b, c, -1).transpose(0, 2, 1)
+
+    def _from_rows(self, rows, spatial):
+        b, c = rows.shape[0], rows.shape[-1]
+        if self.channel_last:
+            return rows.reshape((b,) + spatial + (c,))
+        return rows.transpose(0, 2, 1).reshape((b, c) + spatial)
+
+    def _corners(self, xp, grid):
+        """For each corner of the sampling cell: (flat pixel index, inside the
+        image, [weight along each axis]), each (B, Q), in the order of
+        itertools.product((0, 1), repeat=d); and d(coordinate)/d(grid) per axis.
+        Axes run (z,) y, x; grid component k belongs to the k-th axis from the last."""
+        d = len(self._in)
+        b = grid.shape[0]
+        per_axis, coefs = [], []
+        for i, size in enumerate(self._in):
+            f, coef = _source_coord(xp, grid[..., d - 1 - i].reshape(b, -1), size,
+                                    self.align_corners, self.padding_mode)
+            coefs.append(coef)
+            if self.mode == "nearest":
+                j = _round_half_away(xp, f)
+                per_axis.append([(j, xp.ones_like(f))])
+            else:
+                j0 = xp.floor(f)
+                w1 = f - j0
+                per_axis.append([(j0, 1 - w1), (j0 + 1, w1)])
+        strides = [prod(self._in[i + 1:]) for i in range(d)]
+        corners = []
+        for choice in itertools.product(*per_axis):
+            valid = None
+            flat = 0
+            weights = []
+            for (j, w), size, stride in zip(choice, self._in, strides):
+                ok = (j >= 0) & (j <= size - 1)
+                valid = ok if valid is None else valid & ok
+                flat = flat + xp.where(ok, j, 0).astype(xp.int64) * stride
+                weights.append(w)
+            corners.append((flat, valid, weights))
+        return corners, coefs
+
+    def forward(self, xp, x, grid):
+        rows = xp.ascontiguousarray(self._to_rows(x))
+        bidx = xp.arange(x.shape[0])[:, None]
+        y = None
+        for flat, valid, weights in self._corners(xp, grid)[0]:
+            w = (prod(weights) * valid).astype(x.dtype)
+            term = rows[bidx, flat] * w[..., None]
+            y = term if y is None else y + term
+        return self._from_rows(y, tuple(grid.shape[1:-1]))
+
+    def backward(self, xp, xs, ys, gys):
+        x, grid = xs
+        need_x, need_grid = self.need
+        if need_grid and self.mode == "nearest":
+            raise NotImplementedError(
+                "WarpByGrid: the gradient w.r.t. grid is not defined for mode='nearest' "
+                "(as in NNabla); use mode='linear' or set grid.need_grad = False")
+        gy = self._to_rows(gys[0])
+        bidx = xp.arange(x.shape[0])[:, None]
+        corners, coefs = self._corners(xp, grid)
+        gx = ggrid = None
+        if need_x:
+            gx = xp.zeros((x.shape[0], prod(self._in), gy.shape[-1]), dtype=gy.dtype)
+            for flat, valid, weights in corners:
+                w = (prod(weights) * valid).astype(gy.dtype)
+                scatter_add(xp, gx, (bidx, flat), gy * w[..., None])
+            gx = self._from_rows(gx, self._in)
+        if need_grid:
+            rows = xp.ascontiguousarray(self._to_rows(x))
+            d = len(self._in)
+            slopes = [0] * d
+            # d y / d coordinate along axis a: the other axes' weights times +-1.
+            for bits, (flat, valid, weights) in zip(itertools.product((0, 1), repeat=d),
+                                                    corners):
+                v = (rows[bidx, flat] * gy).sum(-1) * valid
+                for a in range(d):
+                    others = prod([w for i, w in enumerate(weights) if i != a])
+                    term = v * others
+                    slopes[a] = slopes[a] + term if bits[a] else slopes[a] - term
+            ggrid = xp.empty(grid.shape, dtype=grid.dtype)
+            for a in range(d):
+                ggrid[..., d - 1 - a] = (slopes[a] * coefs[a]).reshape(grid.shape[:-1])
+        return gx, ggrid
+
+
+def warp_by_grid(x, grid, mode="linear", padding_mode="zero", align_corners=False,
+                 channel_last=False):
+    """Sample ``x`` at the normalised positions of ``grid`` (spatial transformer).
+
+    ``grid[..., 0]`` is x (width), ``grid[..., 1]`` y (height), ``grid[..., 2]``
+    z (depth), each in [-1, 1] over the input: pixel centres of the corner pixels
+    when ``align_corners`` is True, the outer edges of the corner pixels when False.
+
+    Args:
+        x (~nnabla.Variable): (B, C, H, W) or (B, C, D, H, W); (B, ..., C) with
+            ``channel_last``.
+        grid (~nnabla.Variable): (B, Ho, Wo, 2) or (B, Do, Ho, Wo, 3), e.g. from
+            ``affine_grid``.
+        mode (str): 'linear' (bi/trilinear) or 'nearest'.
+        padding_mode (str): values outside the input: 'zero', 'repeat' (the
+            border pixel) or 'reflect' (mirrored at the border).
+        align_corners (bool): see above.
+        channel_last (bool): channels on the last axis of ``x`` and of the output.
+
+    Returns:
+        ~nnabla.Variable: (B, C, Ho, Wo) or (B, C, Do, Ho, Wo) (channels last with
+        ``channel_last``). In 'nearest' mode there is no gradient w.r.t. ``grid``.
+    """
+    return WarpByGrid(mode, padding_mode, align_corners, channel_last)(x, grid)
+
+
+class WarpByFlow(Function):
+    """y[n, c, i, j] = data[n, c] bilinearly sampled at (i + flow_y, j + flow_x)."""
+
+    grad_reads_outputs = False
+
+    def setup(self, data, flow):
+        require(self, len(data) == 4, f"data {data} must be (N, C, H, W)")
+        require(self, len(flow) == 4 and flow[1] == 2 and flow[0] == data[0]
+                and tuple(flow[2:]) == tuple(data[2:]),
+                f"flow {flow} must be (N, 2, H, W) = {(data[0], 2) + tuple(data[2:])} "
+                f"for data {data}")
+        return tuple(data)
+
+    def _cell(self, xp, flow):
+        """Corner indices (clamped to the image, so outside it repeats the border)
+        and the fractions alpha (x) and beta (y), measured from the clamped corner."""
+        n, _, h, w = flow.shape
+        xf = flow[:, 0] + xp.arange(w, dtype=flow.dtype)
+        yf = flow[:, 1] + xp.arange(h, dtype=flow.dtype)[:, None]
+        x0, y0 = xp.floor(xf), xp.floor(yf)
+        xl, xr = xp.clip(x0, 0, w - 1), xp.clip(x0 + 1, 0, w - 1)
+        yt, yb = xp.clip(y0, 0, h - 1), xp.clip(y0 + 1, 0, h - 1)
+        flat = {}
+        for name, yi, xi in (("tl", yt, xl), ("tr", yt, xr), ("bl", yb, xl), ("br", yb, xr)):
+            flat[name] = (yi * w + xi).astype(xp.int64).reshape(n, 1, -1)
+        return flat, xf, yf, xl, xr, yt, yb
+
+    @staticmethod
+    def _gather(xp, data, flat):
+        n, c = data.shape[:2]
+        rows = data.reshape(n, c, -1)
+        return {k: xp.take_along_axis(rows, xp.broadcast_to(v, (n, c, v.shape[-1])), axis=2)
+                for k, v in flat.items()}
+
+    def forward(self, xp, data, flow):
+        flat, xf, yf, xl, _, yt, _ = self._cell(xp, flow)
+        v = self._gather(xp, data, flat)
+        n, c = data.shape[:2]
+        alpha = (xf - xl).reshape(n, 1, -1)
+        beta = (yf - yt).reshape(n, 1, -1)
+        upper = alpha * (v["tr"] - v["tl"]) + v["tl"]
+        lower = alpha * (v["br"] - v["bl"]) + v["bl"]
+        return (beta * (lower - upper) + upper).reshape(data.shape)
+
+    def backward(self, xp, xs, ys, gys):
+        data, flow = xs
+        need_data, need_flow = self.need
+        n, c, h, w = data.shape
+        flat, xf, yf, xl, xr, yt, yb = self._cell(xp, flow)
+        gy = gys[0].reshape(n, c, -1)
+        gdata = gflow = None
+        if need_data:
+            alpha = (xf - xl).reshape(n, 1, -1)
+            beta = (yf - yt).reshape(n, 1, -1)
+            weights = {"tl": (1 - alpha) * (1 - beta), "tr": alpha * (1 - beta),
+                       "bl": (1 - alpha) * beta, "br": alpha * beta}
+            # One flat index over (N, C, H*W) for each corner: a 1-D scatter-add.
+            base = (xp.arange(n * c, dtype=xp.int64) * (h * w)).reshape(n, c, 1)
+            gdata = xp.zeros(n * c * h * w, dtype=gy.dtype)
+            for k, idx in flat.items():
+                scatter_add(xp, gdata, (idx + base).reshape(-1),
+                            (gy * weights[k]).reshape(-1))
+            gdata = gdata.reshape(data.shape)
+        if need_flow:
+            v = self._gather(xp, data, flat)
+            # Derivatives as NNabla states them: from the clamped far corners, so a
+            # sample on a clamped (border) axis gets zero slope along that axis.
+            ay = (yb - yf).reshape(n, 1, -1)
+            ax = (xr - xf).reshape(n, 1, -1)
+            dx = ay * (v["tr"] - v["tl"]) + (1 - ay) * (v["br"] - v["bl"])
+            dy = ax * (v["bl"] - v["tl"]) + (1 - ax) * (v["br"] - v["tr"])
+            gflow = xp.stack([(gy * dx).sum(1), (gy * dy).sum(1)], axis=1).reshape(flow.shape)
+        return gdata, gflow
+
+
+def warp_by_flow(data, flow):
+    """Warp images by a dense flow field with bilinear interpolation.
+
+    ``y[n, c, i, j] = data[n, c]`` sampled at row ``i + flow[n, 1, i, j]`` and
+    column ``j + flow[n, 0, i, j]``; positions outside the image take the
+    nearest border pixel.
+
+    Args:
+        data (~nnabla.Variable): (N, C, H, W).
+        flow (~nnabla.Variable): (N, 2, H, W), displacements in pixels (x, y).
+
+    Returns:
+        ~nnabla.Variable: (N, C, H, W).
+    """
+    return WarpByFlow()(data, flow)
+
+
+class RoiAlign(Function):
+    """Average of bilinear samples on a regular grid inside each box cell.
+
+    Sampling is separable: along each axis, a box gives an (outputs, pixels)
+    matrix of summed interpolation weights, so a box's output is Ay @ x @ Ax^T.
+    """
+
+    grad_reads_outputs = False
+
+    def __init__(self, output_size, spatial_scale=(1.0, 1.0), sampling_ratio=-1,
+                 channel_last=False):
+        self.output_size = output_size
+        self.spatial_scale = spatial_scale
+        self.sampling_ratio = sampling_ratio
+        self.channel_last = channel_last
+
+    def setup(self, x, boxes):
+        out = _ints(self.output_size)
+        require(self, len(out) == 2 and min(out) >= 1,
+                f"output_size={self.output_size} must be a positive (height, width)")
+        scale = [float(s) for s in (self.spatial_scale if hasattr(self.spatial_scale, "__len__")
+                                    else [self.spatial_scale])]
+        require(self, len(scale) == 2, f"spatial_scale={self.spatial_scale} must be (y, x)")
+        require(self, len(x) == 4, f"input {x} must be 4-D "
+                f"({'(N, H, W, C)' if self.channel_last else '(N, C, H, W)'})")
+        require(self, len(boxes) == 2 and boxes[1] == 5,
+                f"boxes {boxes} must be (K, 5) rows of (batch index, x1, y1, x2, y2)")
+        self.output_size, self.spatial_scale = out, scale
+        self.sampling_ratio = int(self.sampling_ratio)
+        channels = x[3] if self.channel_last else x[1]
+        if self.channel_last:
+            return (boxes[0],) + tuple(out) + (channels,)
+        return (boxes[0], channels) + tuple(out)
+
+    def _axis_weights(self, xp, lo, hi, scale, n_out, size):
+        """(K, n_out, size) weights of the samples of each box along one axis (summed
+        over the axis' sampling points), and the number of those points per box."""
+        dtype = lo.dtype
+        # The half-pixel shift of 'aligned' RoIAlign, which NNabla 1.39 always applies.
+        lo = lo * dtype.type(scale) - dtype.type(0.5)
+        hi = hi * dtype.type(scale) - dtype.type(0.5)
+        step = (hi - lo) / dtype.type(n_out)
+        if self.sampling_ratio > 0:
+            count = xp.full(lo.shape, self.sampling_ratio, dtype=xp.int64)
+        else:
+            count = xp.ceil(step).astype(xp.int64)
+        k = lo.shape[0]
+        most = int(count.max()) if k else 0
+        if most <= 0:
+            return xp.zeros((k, n_out, size), dtype), count
+        o = xp.arange(n_out, dtype=dtype)[None, :, None]
+        j = xp.arange(most, dtype=dtype)[None, None, :]
+        with _quiet(xp):  # boxes without samples divide by 0; they are masked out
+            sub = step / count.astype(dtype)
+            half = dtype.type(0.5) * sub
+            start = lo[:, None, None] + o * step[:, None, None]
+            pos = start + j * sub[:, None, None] + half[:, None, None]
+            use = (j < count[:, None, None]) & ~((pos < -1) | (pos > size))
+        pos = xp.where(use, xp.maximum(pos, 0), xp.zeros_like(pos))
+        low = xp.floor(pos)
+        last = low >= size - 1
+        low = xp.where(last, dtype.type(size - 1), low)
+        pos = xp.where(last, low, pos)
+        high = xp.where(last, low, low + 1)
+        frac = pos - low
+        weights = xp.zeros(k * n_out * size, dtype)
+        row = (xp.arange(k * n_out, dtype=xp.int64) * size).reshape(k, n_out, 1)
+        for idx, w in ((low, 1 - frac), (high, frac)):
+            scatter_add(xp, weights, (row + idx.astype(xp.int64)).reshape(-1),
+                        (w * use.astype(dtype)).reshape(-1))
+        return weights.reshape(k, n_out, size), count
+
+    def _plan(self, xp, x_shape, boxes):
+        """Per box: its image, row and column weight matrices and 1 / sample count.
+        ``x_shape`` is (N, C, H, W)."""
+        b, h, w = x_shape[0], x_shape[2], x_shape[3]
+        image = boxes[:, 0].astype(xp.int64)  # truncation toward zero, as in C++
+        bad = (image < 0) | (image >= b)
+        if bool(bad.any()):
+            raise ValueError(f"RoiAlign: boxes[:, 0] holds batch indices "
+                             f"{boxes[bad, 0].tolist()} outside the {b} input samples")
+        (oh, ow), (sy, sx) = self.output_size, self.spatial_scale
+        ay, cy = self._axis_weights(xp, boxes[:, 2], boxes[:, 4], sy, oh, h)
+        ax, cx = self._axis_weights(xp, boxes[:, 1], boxes[:, 3], sx, ow, w)
+        with _quiet(xp):  # no samples: 0 / 0, NaN as in NNabla
+            inv = (1 / (cy * cx).astype(boxes.dtype)).astype(boxes.dtype)
+        return image, ay, ax, inv
+
+    def forward(self, xp, x, boxes):
+        if self.channel_last:
+            x = x.transpose(0, 3, 1, 2)
+        image, ay, ax, inv = self._plan(xp, x.shape, boxes)
+        y = xp.zeros((boxes.shape[0], x.shape[1]) + tuple(self.output_size), x.dtype)
+        c, h, w = x.shape[1:]
+        oh, ow = self.output_size
+        # One pass per image: its boxes share the feature map, so no per-box copy.
+        # Rows of all its boxes in one BLAS product, then columns box by box.
+        for b in sorted(set(image.tolist())):
+            sel = image == b
+            k = int(sel.sum())
+            rows = ay[sel].reshape(k * oh, h) @ x[b].transpose(1, 0, 2).reshape(h, c * w)
+            cells = rows.reshape(k, oh * c, w) @ ax[sel].transpose(0, 2, 1)
+            y[sel] = cells.reshape(k, oh, c, ow).transpose(0, 2, 1, 3)
+        with _quiet(xp):
+            y *= inv[:, None, None, None]
+        return y.transpose(0, 2, 3, 1) if self.channel_last else y
+
+    def backward(self, xp, xs, ys, gys):
+        x, boxes = xs
+        if not self.need[0]:
+            return None, None
+        gy = gys[0].transpose(0, 3, 1, 2) if self.channel_last else gys[0]
+        shape = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if self.channel_last \
+            else x.shape
+        image, ay, ax, inv = self._plan(xp, shape, boxes)
+        # A box without samples (NaN output) sends nothing back, as in NNabla.
+        gy = gy * xp.where(xp.isfinite(inv), inv, 0)[:, None, None, None]
+        gx = xp.zeros(shape, dtype=gy.dtype)
+        c, h, w = shape[1:]
+        oh, ow = self.output_size
+        for b in sorted(set(image.tolist())):
+            sel = image == b
+            k = int(sel.sum())
+            cols = gy[sel].transpose(0, 2, 1, 3).reshape(k, oh * c, ow) @ ax[sel]
+            gx[b] = (ay[sel].reshape(k * oh, h).T @ cols.reshape(k * oh, c * w)).reshape(
+                h, c, w).transpose(1, 0, 2)
+        return (gx.transpose(0, 2, 3, 1) if self.channel_last else gx), None
+
+
+def roi_align(input, boxes, output_size, spatial_scale=(1.0, 1.0), sampling_ratio=None,
+              channel_last=None):
+    """RoIAlign (He et al., Mask R-CNN): fixed-size bilinear crops of feature maps.
+
+    Each box ``(b, x1, y1, x2, y2)`` is scaled by ``spatial_scale`` (y, x),
+    shifted by half a pixel, and cut into ``output_size`` cells; a cell's value is
+    the mean of bilinear samples on a ``sampling_ratio`` x ``sampling_ratio``
+    grid (``ceil(cell size)`` per axis when ``sampling_ratio`` is None or <= 0).
+
+    Args:
+        input (~nnabla.Variable): (N, C, H, W), or (N, H, W, C) with ``channel_last``.
+        boxes (~nnabla.Variable): (K, 5) rows of (batch index, x1, y1, x2, y2).
+        output_size (tuple of int): (height, width) of each crop.
+        spatial_scale (tuple of float): (y, x) factors from box to input coordinates.
+        sampling_ratio (int): sampling points per cell and axis.
+        channel_last (bool): channels on the last axis.
+
+    Returns:
+        ~nnabla.Variable: (K, C, height, width), or (K, height, width, C). No
+        gradient flows to ``boxes``.
+    """
+    return RoiAlign(output_size, spatial_scale, -1 if sampling_ratio is None else sampling_ratio,
+                    bool(channel_last))(input, boxes)
