@@ -83,3 +83,17 @@ def check_parity(cases, rtol=1e-5, atol=1e-6, grad_rtol=1e-4, grad_atol=1e-5):
                                        atol=grad_atol, err_msg=f"gradient {i} of {where}")
         compared += 1
     return compared
+
+
+def run_in_nnabla(script, **values):
+    """Run ``script`` in the real NNabla with ``values`` bound as globals (JSON
+    data) and return the JSON-able ``RESULT`` it sets; None when NNabla is absent."""
+    if not os.path.exists(NNABLA_PYTHON):
+        return None
+    runner = ("import json, sys\nglobals().update(json.loads(sys.stdin.read()))\n" + script
+              + "\nprint(json.dumps(RESULT))\n")
+    proc = subprocess.run([NNABLA_PYTHON, "-c", runner], input=json.dumps(values),
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the NNabla script failed: {proc.stderr[-500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
