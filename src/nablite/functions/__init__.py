@@ -23,14 +23,16 @@ from .signal import *  # noqa: F401,F403
 from .quantized import *  # noqa: F401,F403
 from .detection import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .deformable import *  # noqa: F401,F403
+from .onnx import *  # noqa: F401,F403
 from ..graph import get_auto_forward  # noqa: F401
 from ..context import get_current_context  # noqa: F401
 from . import (arithmetic, math, activation, logical, reduction, array, linalg, indexing,
                layers, pooling, normalization, stochastic, loss, validation, recurrent, special,
-               spatial, signal, quantized, detection, attention)
+               spatial, signal, quantized, detection, attention, deformable, onnx)
 
 __all__ = [name for m in (arithmetic, math, activation, logical, reduction, array, linalg,
                           indexing, layers, pooling, normalization, stochastic, loss, validation,
                           recurrent, special, spatial, signal, quantized, detection,
-                          attention)
+                          attention, deformable, onnx)
            for name in m.__all__]
