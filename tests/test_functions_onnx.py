@@ -21,14 +21,16 @@ def _coord(mode, o, scale, n_in, n_out, start, end):
     if mode == "pytorch_half_pixel":
         return (o + f32(0.5)) / s - f32(0.5) if n_out > 1 else f32(0)
     if mode == "align_corners":
-        return f32(0) if n_out == 1 else o * (L - 1) / (R - 1)
+        return f32(0) if n_out == 1 else o * (L - f32(1)) / (R - f32(1))
     if mode == "asymmetric":
         return o / s
     if mode == "tf_half_pixel_for_nn":
         return (o + f32(0.5)) / s
+    # f32 constants throughout: NumPy 1.x would compute float32-scalar-and-int in float64
+    one = f32(1)
     if n_out > 1:
-        return f32(start) * (L - 1) + o * (f32(end) - f32(start)) * (L - 1) / (R - 1)
-    return f32(0.5) * (f32(start) + f32(end)) * (L - 1)
+        return f32(start) * (L - one) + o * (f32(end) - f32(start)) * (L - one) / (R - one)
+    return f32(0.5) * (f32(start) + f32(end)) * (L - one)
 
 
 def _row(fx, n, mode, nearest_mode, a, exclude_outside):
