@@ -60,16 +60,10 @@ def check_parity(cases, rtol=1e-5, atol=1e-6, grad_rtol=1e-4, grad_atol=1e-5):
     Cases NNabla rejects (nablite accepts more, e.g. numpy broadcasting across
     ranks) are skipped. Returns the number of cases compared.
     """
-    if not os.path.exists(NNABLA_PYTHON):
-        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
     payload = [(name, [np.asarray(a, dtype=np.float64).tolist() for a in inputs],
                 {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
                 list(need)) for name, inputs, kwargs, need in cases]
-    proc = subprocess.run([NNABLA_PYTHON, "-c", _SCRIPT], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = nnabla_output(_SCRIPT, payload)
     compared = 0
     for (name, inputs, kwargs, need), want in zip(cases, results):
         if "error" in want:
@@ -85,6 +79,24 @@ def check_parity(cases, rtol=1e-5, atol=1e-6, grad_rtol=1e-4, grad_atol=1e-5):
     return compared
 
 
+def _run(script, payload):
+    """The finished NNabla process of ``script``, fed ``payload`` as JSON on stdin."""
+    return subprocess.run([NNABLA_PYTHON, "-c", script], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=300)
+
+
+def nnabla_output(script, payload):
+    """Run ``script`` in the real NNabla with ``payload`` (JSON) on stdin and return
+    the JSON of its last output line; skips the calling test when NNabla is absent
+    or cannot run the script."""
+    if not os.path.exists(NNABLA_PYTHON):
+        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    proc = _run(script, payload)
+    if proc.returncode != 0:
+        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_in_nnabla(script, **values):
     """Run ``script`` in the real NNabla with ``values`` bound as globals (JSON
     data) and return the JSON-able ``RESULT`` it sets; None when NNabla is absent."""
@@ -92,8 +104,7 @@ def run_in_nnabla(script, **values):
         return None
     runner = ("import json, sys\nglobals().update(json.loads(sys.stdin.read()))\n" + script
               + "\nprint(json.dumps(RESULT))\n")
-    proc = subprocess.run([NNABLA_PYTHON, "-c", runner], input=json.dumps(values),
-                          capture_output=True, text=True, timeout=300)
+    proc = _run(runner, values)
     if proc.returncode != 0:
         raise RuntimeError(f"the NNabla script failed: {proc.stderr[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

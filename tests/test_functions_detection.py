@@ -4,9 +4,6 @@ vs numerical gradients where differentiable, NNabla's quirks (dynamic-only uniqu
 vat_noise writing into w.d), bad input, and parity with NNabla 1.39 when present."""
 import builtins
 import itertools
-import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -492,17 +489,11 @@ print(json.dumps([out, w.d.tolist()]))
 
 
 def test_parity_unique_and_vat_noise_write_with_real_nnabla():
-    from nnabla_parity import NNABLA_PYTHON
-    if not os.path.exists(NNABLA_PYTHON):
-        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    from nnabla_parity import nnabla_output
     x = np.random.RandomState(0).randint(0, 3, (5, 4)).astype(np.float32)
     cases = [dict(kw, with_index=True, with_inverse=True, with_counts=True) for kw in UNIQUE_ARGS]
     cases.append(dict(axis=0))
-    proc = subprocess.run([NNABLA_PYTHON, "-c", _NNABLA_UNIQUE], capture_output=True, text=True,
-                          input=json.dumps([x.tolist(), cases]), timeout=300)
-    if proc.returncode != 0:
-        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
-    want, w_data = json.loads(proc.stdout.strip().splitlines()[-1])
+    want, w_data = nnabla_output(_NNABLA_UNIQUE, [x.tolist(), cases])
     with nn.auto_forward():
         for kw, outs in zip(cases, want):
             got = F.unique(nn.Variable.from_numpy_array(x), **kw)

@@ -2,9 +2,6 @@
 references of test_functions_layers), what forward writes into its inputs,
 straight-through weight gradients, the INQ schedule over several steps, and
 min-max quantization in its four range modes; parity with NNabla 1.39."""
-import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -567,7 +564,6 @@ def test_min_max_quantize_bad_inputs(shapes, match):
 
 # ---------------------------------------------------------------- parity with NNabla 1.39
 
-NNABLA_PYTHON = os.environ.get("NNABLA_PYTHON", "/tmp/nnref/bin/python")
 
 # Runs a function for several steps: forward, backward with a fixed gy, then a
 # plain gradient step on the inputs that need one (so that INQ's fixed weights
@@ -620,16 +616,11 @@ def _steps_nablite(name, inputs, kwargs, need, steps, lr):
 def check_steps_parity(cases, rtol=1e-5, atol=1e-5):
     """cases: (name, inputs as (array, dtype) or None, kwargs, indices needing a
     gradient, number of steps, step size)."""
-    if not os.path.exists(NNABLA_PYTHON):
-        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    from nnabla_parity import nnabla_output
     payload = [(name, [None if a is None else (np.asarray(a[0]).tolist(), a[1]) for a in inputs],
                 {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
                 list(need), steps, lr) for name, inputs, kwargs, need, steps, lr in cases]
-    proc = subprocess.run([NNABLA_PYTHON, "-c", _STEPS_SCRIPT], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = nnabla_output(_STEPS_SCRIPT, payload)
     for (name, inputs, kwargs, need, steps, lr), want in zip(cases, results):
         assert "error" not in want, f"NNabla rejected {name} {kwargs}: {want}"
         got = _steps_nablite(name, inputs, kwargs, need, steps, lr)

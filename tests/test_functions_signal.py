@@ -2,9 +2,6 @@
 CUDA), stft / istft against a direct per-frame DFT reference and, where it is
 installed, the real NNabla 1.39 (its CPU runs both); backward vs numeric
 gradients, and the as_*_backward flags against the adjoints they stand for."""
-import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ import pytest
 import nablite as nn
 import nablite.functions as F
 from gradcheck import check_function, randn
-from nnabla_parity import NNABLA_PYTHON, check_parity
+from nnabla_parity import check_parity, nnabla_output
 
 
 def _complex(x):
@@ -309,8 +306,6 @@ print(json.dumps(out))
 
 
 def test_stft_parity_with_real_nnabla():
-    if not os.path.exists(NNABLA_PYTHON):
-        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
     cases = list(STFT_CASES)
     cases += [((2, 16), dict(window_size=8, stride=4, fft_size=8, pad_mode="constant",
                              as_istft_backward=True)),
@@ -329,11 +324,7 @@ def test_stft_parity_with_real_nnabla():
         yi.backward(gi)
         mine.append((yr.d.copy(), yi.d.copy(), v.g.copy()))
         payload.append((x.tolist(), kwargs, gr.tolist(), gi.tolist()))
-    proc = subprocess.run([NNABLA_PYTHON, "-c", _STFT_SCRIPT], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = nnabla_output(_STFT_SCRIPT, payload)
     for (shape, kwargs), got, want in zip(cases, mine, results):
         for name, a, b in zip(("y_r", "y_i", "grad x"), got, want):
             np.testing.assert_allclose(a, np.array(b, dtype=np.float32), rtol=1e-4,
