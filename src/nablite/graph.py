@@ -113,7 +113,8 @@ def _fuse_reductions(order, steps, root):
     for f in order:
         for x in f.inputs:
             uses[id(x)] = uses.get(id(x), 0) + 1
-    fused, merged = [], {}
+    need_of = {id(f): need for f, need, _ in steps}
+    fused, merged = [], set()
     for f, need, targets in steps:
         if id(f) in merged:
             continue
@@ -123,10 +124,10 @@ def _fuse_reductions(order, steps, root):
             if (loss is not None and getattr(loss, "takes_broadcast_grad", False)
                     and len(loss._outputs) == 1 and uses[id(mid)] == 1 and mid is not root
                     and not mid._persistent):
-                loss_need = next((n for g, n, _ in steps if g is loss), None)
+                loss_need = need_of.get(id(loss))
                 if loss_need is not None:
                     fused.append(_step(_ReducedLoss(f, loss), loss_need))
-                    merged[id(loss)] = True
+                    merged.add(id(loss))
                     continue
         fused.append((f, need, targets))
     return fused

@@ -365,9 +365,7 @@ class Solver:
         """
         rule = self._update
         if not (update_pre_hook or update_post_hook or _pre_hooks or _post_hooks):
-            pack = self._pack
-            if pack is None or not pack.valid():
-                pack = self._packed()
+            pack = self._packed()
             if pack is not None:
                 t = pack.t = pack.t + 1 if pack.t < _T_MAX else pack.t
                 rule(pack.w, pack.g, pack.state, t)
@@ -400,9 +398,7 @@ class Solver:
             for _, w, g in self._written(pre_hook, post_hook):
                 g += decay_rate * w
             return
-        pack = self._pack
-        if pack is None or not pack.valid():
-            pack = self._packed()
+        pack = self._packed()
         if pack is not None:
             pack.g += decay_rate * pack.w
             return

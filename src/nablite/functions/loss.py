@@ -85,10 +85,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
         if not labels.size or labels.min() < 0:
             return None
         z = x - x.max()
-        rows = self._row_index
-        if rows is None or len(rows) != len(labels):
-            rows = self._rows(xp, len(labels))
-        picked = z[rows, labels].reshape(-1, 1)
+        picked = z[self._rows(xp, len(labels)), labels].reshape(-1, 1)
         e = xp.exp(z, out=z)
         total = sum_rows(xp, e, keepdims=True)
         if total.min() < 1e-30:
