@@ -15,6 +15,79 @@ def _shape_of(args):
     return tuple(map(int, args))
 
 
+# -- NdArray operators ---------------------------------------------------------
+# NNabla runs NdArray arithmetic as float32 functions: every result (and every
+# array an in-place operator or item assignment writes) is float32, whatever
+# the operands' dtypes. A scalar divisor is inverted first (a / s is
+# a * float32(1 / s), bit for bit NNabla's result), so dividing by the scalar 0
+# raises ZeroDivisionError as NNabla does; array zeros give inf/nan quietly.
+_F32 = np.float32
+_SCALARS = (int, float, np.integer, np.floating, np.bool_)
+_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+
+
+def _kind(x):
+    shape = getattr(x, "shape", None)
+    return f"{type(x).__name__} of shape {tuple(shape)}" if shape is not None else type(x).__name__
+
+
+def _operand(x, expr, name, matrix=False):
+    """``x`` as a float32 array, or as a Python float when it is a real scalar."""
+    if isinstance(x, NdArray):
+        arr = x._get()
+    elif isinstance(x, _SCALARS) and not matrix:
+        return float(x)
+    elif isinstance(x, np.ndarray) or (backend.cupy is not None
+                                       and isinstance(x, backend.cupy.ndarray)):
+        arr = x
+    else:
+        from .variable import Variable
+        if not isinstance(x, Variable):
+            what = ("an NdArray, a Variable or a numpy array" if matrix else
+                    "an NdArray, a Variable, a numpy array or a real number")
+            raise TypeError(f"NdArray {expr}: {name} must be {what}; got {_kind(x)}")
+        arr = x._data._get()
+    return arr if arr.dtype == _F32 else arr.astype(_F32)
+
+
+def _compute(ufunc, x, y, expr):
+    """ufunc(x, y) in float32 (x, y: float32 arrays or Python floats) as a new NdArray."""
+    with np.errstate(**_QUIET):
+        if type(x) is float:
+            x = _F32(x)
+        if type(y) is float:
+            y = _F32(y)
+        if backend.cupy is not None:
+            xp = backend.array_module(x, y)
+            x, y = xp.asarray(x), xp.asarray(y)
+        try:
+            r = ufunc(x, y)
+        except ValueError as e:
+            raise ValueError(f"NdArray {expr}: shapes {np.shape(x)} and {np.shape(y)} "
+                             f"do not {'multiply' if ufunc is np.matmul else 'broadcast'} "
+                             f"({e})") from None
+    return _wrap(r)
+
+
+def _wrap(arr):
+    if isinstance(arr, np.generic):
+        arr = np.asarray(arr)
+    out = NdArray._empty(arr.shape)
+    out._set(arr)
+    return out
+
+
+def _index(key):
+    """NdArray keys as arrays; float index arrays truncated to integers (as NNabla)."""
+    if type(key) is tuple:
+        return tuple(_index(k) for k in key)
+    if isinstance(key, NdArray):
+        key = key._get()
+    if isinstance(key, np.ndarray) and key.dtype.kind == "f":
+        key = key.astype(np.intp)
+    return key
+
+
 class NdArray:
     """An n-d array with NNabla's lazily allocated storage (``.data`` is a numpy view)."""
 
@@ -168,9 +241,191 @@ class NdArray:
                                  "pass force=True to reallocate")
         self._shape = shape
 
+    # -- operators: + - * / ** @, reflected, unary, in-place, indexing ---------
+    # Results are new float32 NdArrays (see _operand); operands are NdArrays,
+    # Variables (their data), numpy arrays or real scalars, broadcast as NumPy
+    # does. In-place forms return this NdArray and write into its storage when
+    # that is float32 (another dtype is replaced by float32 storage, as NNabla
+    # does). As in NNabla there are no comparison operators (== is identity),
+    # no len() and no in-place @ (a @= b rebinds a to a new array).
+    __array_priority__ = 1000  # numpy_array + NdArray defers to NdArray.__radd__
+
+    def _binary(self, other, ufunc, expr, reflected=False):
+        x = self._get()
+        x = x if x.dtype == _F32 else x.astype(_F32)
+        y = _operand(other, expr, "the left operand" if reflected else "the right operand")
+        return _compute(ufunc, y, x, expr) if reflected else _compute(ufunc, x, y, expr)
+
+    def _inplace(self, other, ufunc, expr):
+        y = _operand(other, expr, "the right operand")
+        arr = self._get()
+        if arr.dtype != _F32 or (backend.cupy is not None
+                                 and backend.array_module(arr) is not backend.array_module(y)):
+            r = self._binary(y, ufunc, expr)._arr
+            if r.shape != self._shape:
+                raise ValueError(f"NdArray {expr}: the result has shape {r.shape}, this "
+                                 f"array {self._shape}; an in-place operator keeps the shape")
+            self._set(r)
+        else:
+            with np.errstate(**_QUIET):
+                try:
+                    ufunc(arr, _F32(y) if type(y) is float else y, out=arr)
+                except ValueError:
+                    raise ValueError(f"NdArray {expr}: an operand of shape {np.shape(y)} does "
+                                     f"not broadcast to this array's shape {self._shape} "
+                                     "(an in-place operator keeps the shape)") from None
+        self.modification_count += 1
+        return self
+
+    @staticmethod
+    def _reciprocal(other, expr):
+        """A scalar divisor as the float 1 / other (NNabla multiplies by it), else other."""
+        if isinstance(other, _SCALARS):
+            if other == 0:
+                raise ZeroDivisionError(f"NdArray {expr}: division by the scalar {other!r} "
+                                        "(divide by an array to get inf/nan instead)")
+            return 1.0 / float(other)
+        return None
+
+    def __add__(self, other):
+        return self._binary(other, np.add, "a + b")
+
+    def __radd__(self, other):
+        return self._binary(other, np.add, "b + a", True)
+
+    def __iadd__(self, other):
+        return self._inplace(other, np.add, "a += b")
+
+    def __sub__(self, other):
+        return self._binary(other, np.subtract, "a - b")
+
+    def __rsub__(self, other):
+        return self._binary(other, np.subtract, "b - a", True)
+
+    def __isub__(self, other):
+        return self._inplace(other, np.subtract, "a -= b")
+
+    def __mul__(self, other):
+        return self._binary(other, np.multiply, "a * b")
+
+    def __rmul__(self, other):
+        return self._binary(other, np.multiply, "b * a", True)
+
+    def __imul__(self, other):
+        return self._inplace(other, np.multiply, "a *= b")
+
+    def __truediv__(self, other):
+        inv = self._reciprocal(other, "a / b")
+        if inv is not None:
+            return self._binary(inv, np.multiply, "a / b")
+        return self._binary(other, np.divide, "a / b")
+
+    def __rtruediv__(self, other):
+        return self._binary(other, np.divide, "b / a", True)
+
+    def __itruediv__(self, other):
+        inv = self._reciprocal(other, "a /= b")
+        if inv is not None:
+            return self._inplace(inv, np.multiply, "a /= b")
+        return self._inplace(other, np.divide, "a /= b")
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            raise TypeError("NdArray pow(a, b, modulo): modulo is not supported; got "
+                            f"{_kind(modulo)}, expected None")
+        return self._binary(other, np.power, "a ** b")
+
+    def __rpow__(self, other):
+        return self._binary(other, np.power, "b ** a", True)
+
+    def __ipow__(self, other):
+        return self._inplace(other, np.power, "a **= b")
+
+    def __matmul__(self, other):
+        x = self._get()
+        x = x if x.dtype == _F32 else x.astype(_F32)
+        return _compute(np.matmul, x, _operand(other, "a @ b", "the right operand", True),
+                        "a @ b")
+
+    def __rmatmul__(self, other):
+        x = self._get()
+        x = x if x.dtype == _F32 else x.astype(_F32)
+        return _compute(np.matmul, _operand(other, "b @ a", "the left operand", True), x,
+                        "b @ a")
+
+    def __neg__(self):
+        x = self._get()
+        return _wrap(-(x if x.dtype == _F32 else x.astype(_F32)))
+
+    def __pos__(self):
+        return self  # NNabla's +a is a itself
+
+    def __getitem__(self, key):
+        """``a[key]``: a new float32 NdArray holding a copy of the selected values."""
+        arr = self._get()
+        try:
+            r = arr[_index(key)]
+        except IndexError as e:
+            raise IndexError(f"NdArray a[key]: key {_kind(key)} does not index an array "
+                             f"of shape {self._shape}: {e}") from None
+        return _wrap(backend.array_module(arr).array(r, dtype=_F32))
+
+    def __setitem__(self, key, value):
+        """``a[key] = value`` in place (a non-float32 array becomes float32, as in NNabla)."""
+        if isinstance(value, NdArray):
+            value = value._get()
+        elif value is None or isinstance(value, (str, bytes)):
+            raise TypeError(f"NdArray a[key] = value: value must be an NdArray, a Variable, "
+                            f"an array, a sequence or a real number; got {_kind(value)}")
+        elif not isinstance(value, _SCALARS + (np.ndarray, list, tuple)):
+            from .variable import Variable
+            if isinstance(value, Variable):
+                value = value._data._get()
+        arr = self._get()
+        out = arr if arr.dtype == _F32 else arr.astype(_F32)
+        try:
+            out[_index(key)] = value
+        except IndexError as e:
+            raise IndexError(f"NdArray a[key] = value: key {_kind(key)} does not index an "
+                             f"array of shape {self._shape}: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"NdArray a[key] = value: value {_kind(value)} does not fit "
+                             f"a[key] of an array of shape {self._shape}: {e}") from None
+        if out is not arr:
+            self._set(out)
+        self.modification_count += 1
+
     def __repr__(self):
         return f"<NdArray({self._shape}) at {hex(id(self))}>"
 
     def __array__(self, dtype=None, copy=None):
         arr = self._get()
         return arr if dtype is None else arr.astype(dtype)
+
+
+class _ReshapedView(NdArray):
+    """The data of an in-place reshape's output (``F.reshape(x, shape)``,
+    ``x.reshape(shape)``), which shares the input's memory as in NNabla: until a
+    forward gives it a buffer, reads and writes go to the input's storage."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, base, shape):
+        NdArray.__init__(self, shape)
+        self._base = base
+        self._dtype = base._dtype
+
+    def _get(self):
+        if self._arr is None:
+            return self._base._get().reshape(self._shape)
+        return NdArray._get(self)
+
+    @property
+    def data(self):
+        return self._get()
+
+    @data.setter
+    def data(self, value):
+        if self._arr is None:
+            self._set(self._get())  # bind the input's storage, then write into it
+        NdArray.data.fset(self, value)
