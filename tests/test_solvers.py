@@ -563,3 +563,90 @@ def test_saved_states_equal_nnabla_file_bytes(tmp_path):
     s.load_states(path)
     s.save_states(str(tmp_path / "s.h5"))
     assert (tmp_path / "s.h5").read_bytes() == open(path, "rb").read()
+
+
+# -- packing is opt-in: a rule that takes norms is never packed ----------------------
+def _two_params(rng):
+    # different shapes and scales, so one norm over both would give other steps
+    return [rng.randn(3, 4).astype(np.float32), 5 * rng.randn(5).astype(np.float32)]
+
+
+@pytest.mark.parametrize("cls,kwargs,ref", [c for c in CASES if c[0] in (S.Lars, S.Lamb)],
+                         ids=lambda c: getattr(c, "__name__", ""))
+def test_norm_solvers_use_each_parameters_own_norm(cls, kwargs, ref):
+    rng = np.random.RandomState(0)
+    w0s = _two_params(rng)
+    grads = [[rng.randn(*w.shape).astype(np.float32) for w in w0s] for _ in range(4)]
+    decays = [0.05, None, 0.1, 0.0]
+    params = {f"p{i}": nn.Variable.from_numpy_array(w.copy(), need_grad=True)
+              for i, w in enumerate(w0s)}
+    solver = cls(**kwargs)
+    solver.set_parameters(params)
+    for step, rate in enumerate(decays):
+        solver.zero_grad()
+        for i, p in enumerate(params.values()):
+            p.g = grads[step][i]
+        if rate is not None:
+            solver.weight_decay(rate)
+        solver.update()
+    for i, p in enumerate(params.values()):
+        want, _ = run_reference(cls, kwargs, ref, w0s[i], [g[i] for g in grads], decays)
+        np.testing.assert_allclose(p.d, want, rtol=2e-5, atol=2e-6, err_msg=f"p{i}")
+    assert cls.packable is False and solver._pack is None
+    # the test can tell: one norm across both parameters gives other values
+    flat, _ = run_reference(cls, kwargs, ref, np.concatenate([w.ravel() for w in w0s]),
+                            [np.concatenate([x.ravel() for x in g]) for g in grads], decays)
+    assert not np.allclose(params["p0"].d.ravel(), flat[:12], rtol=1e-4, atol=1e-5)
+
+
+class _NormalizedSgd(S.Solver):
+    """A rule written without the packing flag: w -= lr * g / |g| per parameter."""
+
+    def __init__(self, lr=0.1):
+        super().__init__(lr=lr)
+
+    def _update(self, w, g, s, t):
+        w -= self.lr * g / np.sqrt(np.sum(g * g))
+
+
+def test_packable_is_false_unless_a_rule_states_it():
+    assert S.Solver.packable is False and _NormalizedSgd.packable is False
+    elementwise = {n for n in S.__all__ if n not in ("Solver", "SolverState", "Lars", "Lamb")}
+    for name in S.__all__:
+        if name not in ("Solver", "SolverState"):
+            assert getattr(S, name).packable is (name in elementwise), name
+            assert "packable" in vars(getattr(S, name)), f"{name} states the flag itself"
+    rng = np.random.RandomState(1)
+    w0s = _two_params(rng)
+    gs = [rng.randn(*w.shape).astype(np.float32) for w in w0s]
+    params = {f"p{i}": nn.Variable.from_numpy_array(w.copy(), need_grad=True)
+              for i, w in enumerate(w0s)}
+    solver = _NormalizedSgd(lr=0.1)
+    solver.set_parameters(params)
+    for _ in range(2):
+        solver.zero_grad()
+        for p, g in zip(params.values(), gs):
+            p.g = g
+        solver.update()
+    assert solver._pack is None
+    for p, w, g in zip(params.values(), w0s, gs):
+        g64 = g.astype(np.float64)
+        want = w - 2 * 0.1 * g64 / np.sqrt(np.sum(g64 * g64))
+        np.testing.assert_allclose(p.d, want, rtol=1e-5, atol=1e-6)
+    s = S.Adam(0.01)
+    s.set_parameters(params)
+    s.zero_grad()
+    for p, g in zip(params.values(), gs):
+        p.g = g
+    s.update()
+    assert s._pack is not None   # an elementwise rule still takes the packed path
+
+
+def test_nablite_solver_is_nnablas_public_module_name():
+    import nablite.solver as S1
+    from nablite.solver import Solver, set_solver_pre_hook  # noqa: F401
+    for name in S.__all__:
+        assert getattr(S1, name) is getattr(S, name), name
+    assert set(S.__all__) <= set(S1.__all__)
+    assert S1.Adam(alpha=0.01).learning_rate() == f32(0.01)
+    assert S1.set_solver_pre_hook is nn.set_solver_pre_hook

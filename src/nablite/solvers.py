@@ -2,8 +2,11 @@
 
 Each class states its constructor (NNabla's exact signature), the names of its
 state arrays and an ``_update(w, g, s, t)`` that changes ``w`` in place, with
-``t`` the parameter's step count after this update (1 on the first). The base
-class ``Solver`` (solver.py) does everything else. ``self.lr`` is the current
+``t`` the parameter's step count after this update (1 on the first), and
+``packable = True`` when that rule is elementwise (all but Lars and Lamb), which
+lets the base update every parameter in one flat pass. The base class ``Solver``
+(_solver_base.py) does everything else. ``nablite.solver`` (NNabla's other name
+for this module) exposes the same classes. ``self.lr`` is the current
 learning rate (``alpha``/``eta`` for the solvers that call it so), ``self.lr0``
 its constructor value and ``self._decay`` the fused weight-decay rate of this
 update. Typical use::
@@ -21,8 +24,9 @@ import math
 
 import numpy as np
 
-from .solver import (Solver, SolverState, set_solver_post_hook,  # noqa: F401
-                     set_solver_pre_hook, unset_solver_post_hook, unset_solver_pre_hook)
+from ._solver_base import (Solver, SolverState, set_solver_post_hook,  # noqa: F401
+                           set_solver_pre_hook, unset_solver_post_hook,
+                           unset_solver_pre_hook)
 
 __all__ = ["Solver", "SolverState", "Sgd", "SgdW", "Momentum", "Lars", "Nesterov",
            "Adadelta", "Adagrad", "AdaBelief", "RMSprop", "RMSpropGraves", "Adam", "AdamW",
@@ -102,6 +106,8 @@ def _norm(a):
 class Sgd(Solver):
     """Stochastic gradient descent: w -= lr * g."""
 
+    packable = True  # elementwise
+
     def __init__(self, lr=0.001):
         super().__init__(lr=lr)
 
@@ -115,6 +121,7 @@ class SgdW(Solver):
     m = momentum * m + lr * g;  w -= m + (lr / lr0) * decay * w.
     """
 
+    packable = True  # elementwise
     _state_names = ("m",)
     _fused, _decay_arg = True, "wd"
 
@@ -132,6 +139,7 @@ class SgdW(Solver):
 class Momentum(Solver):
     """SGD with momentum: m = momentum * m + lr * g;  w -= m."""
 
+    packable = True  # elementwise
     _state_names = ("m",)
 
     def __init__(self, lr=0.001, momentum=0.9):
@@ -154,8 +162,8 @@ class Lars(Solver):
     The local rate lr * coefficient * |w| / (|g| + decay * |w|) scales a
     momentum step on g + decay * w.
     """
-    _elementwise = False  # norms of each whole parameter
 
+    packable = False  # norms of each whole parameter: never packed
     _state_names = ("v",)
     _fused = True
 
@@ -178,6 +186,7 @@ class Lars(Solver):
 class Nesterov(Solver):
     """Nesterov accelerated gradient: m' = mu * m - lr * g;  w += -mu * m + (1 + mu) * m'."""
 
+    packable = True  # elementwise
     _state_names = ("m",)
 
     def __init__(self, lr=0.001, momentum=0.9):
@@ -194,6 +203,7 @@ class Nesterov(Solver):
 class Adadelta(Solver):
     """Adadelta (Zeiler, 2012): steps scaled by RMS(past steps) / RMS(gradients)."""
 
+    packable = True  # elementwise
     _state_names = ("e_sqr_delta", "e_sqr_grad")
 
     def __init__(self, lr=1.0, decay=0.95, eps=1e-06):
@@ -213,6 +223,7 @@ class Adadelta(Solver):
 class Adagrad(Solver):
     """Adagrad (Duchi et al., 2011): v += g**2;  w -= lr * g / (sqrt(v) + eps)."""
 
+    packable = True  # elementwise
     _state_names = ("v",)
 
     def __init__(self, lr=0.01, eps=1e-08):
@@ -232,6 +243,7 @@ class AdaBelief(Solver):
     fixed_decay (decay not scaled by alpha), rectify (RAdam's variance rectification).
     """
 
+    packable = True  # elementwise
     _lr_name, _decay_arg = "alpha", "wd"
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, wd=0.0, amsgrad=False,
@@ -275,6 +287,7 @@ class AdaBelief(Solver):
 class RMSprop(Solver):
     """RMSprop (Tieleman & Hinton, 2012): v = decay * v + (1 - decay) * g**2."""
 
+    packable = True  # elementwise
     _state_names = ("v",)
 
     def __init__(self, lr=0.001, decay=0.9, eps=1e-08):
@@ -290,6 +303,7 @@ class RMSprop(Solver):
 class RMSpropGraves(Solver):
     """RMSprop of Graves (2013): normalizes by the running variance of g, with momentum."""
 
+    packable = True  # elementwise
     _state_names = ("g", "d", "n")
 
     def __init__(self, lr=0.0001, decay=0.95, momentum=0.9, eps=0.0001):
@@ -310,6 +324,7 @@ class RMSpropGraves(Solver):
 class Adam(Solver):
     """Adam (Kingma & Ba, 2014). mean, var: running moments of g and g**2."""
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("var", "mean")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08):
@@ -326,6 +341,7 @@ class AdamW(Solver):
     w -= alpha_t * m / (sqrt(v) + eps) + (alpha / alpha0) * decay * w.
     """
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("var", "mean")
     _fused, _decay_arg = True, "wd"
 
@@ -351,6 +367,7 @@ def _bounded_step(self, m, v, alpha_t, t, hi):
 class AdaBound(Solver):
     """AdaBound (Luo et al., 2019): Adam with a rate bounded towards final_lr."""
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("var", "mean")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
@@ -367,6 +384,7 @@ class AdaBound(Solver):
 class Adamax(Solver):
     """Adamax (Kingma & Ba, 2014): Adam with the infinity norm u = max(beta2 * u, |g|)."""
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("u", "m")
 
     def __init__(self, alpha=0.002, beta1=0.9, beta2=0.999, eps=1e-08):
@@ -384,6 +402,7 @@ class Adamax(Solver):
 class AMSGRAD(Solver):
     """AMSGrad (Reddi et al., 2018): Adam normalized by the running max v_hat of v."""
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("v_hat", "v", "m")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=False):
@@ -404,6 +423,7 @@ class AMSBound(Solver):
     NNabla 1.39's upper bound is final_lr * (1 + t / gamma) (AdaBound divides).
     """
 
+    packable = True  # elementwise
     _lr_name, _state_names = "alpha", ("v_hat", "v", "m")
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-08, final_lr=0.1,
@@ -422,7 +442,7 @@ class AMSBound(Solver):
 class Lamb(Solver):
     """LAMB (You et al., 2020): an Adam direction plus decay, scaled by a trust ratio
     clip(|w|, gamma_l, gamma_u) / |r|, weight decay fused."""
-    _elementwise = False  # norms of each whole parameter
+    packable = False  # norms of each whole parameter: never packed
 
     _lr_name, _state_names = "eta", ("var", "mean")
     _fused = True
@@ -448,6 +468,7 @@ class Lamb(Solver):
 class Lion(Solver):
     """Lion (Chen et al., 2023): step by the sign of an interpolated momentum, decay fused."""
 
+    packable = True  # elementwise
     _state_names = ("m",)
     _fused = True
 

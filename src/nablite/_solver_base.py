@@ -1,0 +1,455 @@
+"""Solver: the bookkeeping every optimizer shares (NNabla's ``nnabla.solver.Solver``).
+
+Private: the public modules are ``nablite.solvers`` and ``nablite.solver``
+(NNabla's two names for the solver classes), which re-export what is here.
+
+A solver keeps, per registered parameter, a dict of state arrays (zeros of
+the parameter's shape at registration) and a step counter ``t``. A subclass
+in ``solvers.py`` states only its rule:
+
+    _state_names            names of its state arrays, in the order NNabla lists them
+    _update(w, g, s, t)     updates ``w`` (and the arrays of ``s``) in place
+    packable = True         only if the rule is elementwise (see Solver.packable)
+
+Everything else lives here: registration, lazily zeroed gradients (a
+parameter whose gradient was not written since ``zero_grad()`` is skipped
+by every method), weight decay (added to the gradient, or handed to the rule
+when the solver fuses it), gradient clipping and scaling, inf/NaN checks,
+learning-rate access, hooks and state files.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .backend import array_module, to_numpy
+from .context import get_current_context
+
+__all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
+           "unset_solver_pre_hook", "unset_solver_post_hook"]
+
+_T_MAX = 2 ** 32 - 2  # NNabla's step counter saturates here
+_pre_hooks = OrderedDict()
+_post_hooks = OrderedDict()
+
+
+def set_solver_pre_hook(key, solver_pre_hook):
+    """Call ``solver_pre_hook()`` before every per-parameter step of every solver."""
+    _pre_hooks[key] = solver_pre_hook
+
+
+def set_solver_post_hook(key, solver_post_hook):
+    """Call ``solver_post_hook()`` after every per-parameter step of every solver."""
+    _post_hooks[key] = solver_post_hook
+
+
+def unset_solver_pre_hook(key):
+    _pre_hooks.pop(key, None)
+
+
+def unset_solver_post_hook(key):
+    _post_hooks.pop(key, None)
+
+
+def _f32(v):
+    """NNabla stores solver hyper-parameters as C floats; bools stay bools."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    return float(np.float32(v))
+
+
+class SolverState:
+    """The state of one parameter: ``pstate`` (name -> Variable) and step count ``t``."""
+
+    def __init__(self):
+        self.pstate = {}
+        self.t = 0
+
+    def __repr__(self):
+        return f"SolverState(t={self.t}, pstate={list(self.pstate)})"
+
+
+class _Slot:
+    """A registered parameter with its state arrays (the hot loop's record)."""
+
+    __slots__ = ("param", "state", "t")
+
+    def __init__(self, param, state, t=0):
+        self.param, self.state, self.t = param, state, t
+
+
+class _Pack:
+    """Every parameter, gradient and state array of a solver laid end to end.
+
+    The parameters' own arrays become views into ``w`` and ``g``, so an
+    elementwise rule (one that states ``packable = True``; not Lars and Lamb,
+    which take norms per parameter) updates all of them in one pass of a few NumPy calls instead of a few calls
+    per parameter: what makes small models (many small parameters) fast.
+    ``valid()`` re-checks the views each update; anything that swapped an
+    array out (a user assigning ``.d`` of another dtype, a skipped gradient)
+    sends the update back to the per-parameter loop.
+    """
+
+    __slots__ = ("w", "g", "state", "views", "slots", "t")
+
+    def __init__(self, slots, state_names, dtype):
+        total = sum(s.param._data._get().size for s in slots)
+        self.w = np.empty(total, dtype)
+        self.g = np.empty(total, dtype)
+        self.state = {k: np.empty(total, dtype) for k in state_names}
+        self.views = []
+        self.slots = list(slots)
+        self.t = slots[0].t
+        offset = 0
+        for slot in slots:
+            data, grad = slot.param._data, slot.param._grad
+            shape = data._shape
+            n = data._get().size
+            wv = self.w[offset:offset + n].reshape(shape)
+            gv = self.g[offset:offset + n].reshape(shape)
+            wv[...] = data._arr
+            gv[...] = grad._arr
+            data._arr, grad._arr = wv, gv
+            for k, flat in self.state.items():
+                view = flat[offset:offset + n].reshape(shape)
+                view[...] = slot.state[k]
+                slot.state[k] = view
+            self.views.append((slot, data, grad, wv, gv))
+            offset += n
+
+    def valid(self):
+        """Whether every parameter still uses its views, had its gradient written
+        and is at the pack's step count."""
+        t = self.t
+        for slot, data, grad, wv, gv in self.views:
+            param = slot.param
+            if (param._data is not data or param._grad is not grad or data._arr is not wv
+                    or grad._arr is not gv or grad._zeroing or slot.t != t):
+                return False
+        return True
+
+
+def _packable(slots, state_names):
+    """Whether the parameters can share flat arrays (same dtype, NumPy, equal t)."""
+    if len(slots) < 2:
+        return None
+    first = slots[0].param._data._arr
+    if type(first) is not np.ndarray:
+        return None
+    for s in slots:
+        d, g = s.param._data._arr, s.param._grad._arr
+        if (type(d) is not np.ndarray or type(g) is not np.ndarray or d.dtype != first.dtype
+                or g.dtype != first.dtype or g.shape != d.shape or s.param._grad._zeroing
+                or s.t != slots[0].t or any(s.state[k].dtype != first.dtype
+                                            for k in state_names)):
+            return None
+    return first.dtype
+
+
+def _state_variable(arr):
+    from .variable import Variable
+    v = Variable(arr.shape)
+    v._data._set(arr)  # shares memory with the solver's array
+    return v
+
+
+class Solver:
+    """Base class of the solvers; see ``nablite.solvers`` for the rules.
+
+    Hyper-parameters are the constructor's keyword arguments, stored as
+    float32-rounded attributes and listed in ``info``. ``_lr_name`` names the
+    one ``learning_rate()`` reads (kept in ``self.lr``; ``self.lr0`` is its
+    constructor value, for rules that scale by ``lr / lr0``).
+
+    Packing protocol: a rule that sets ``packable = True`` promises that its
+    ``_update`` treats every element alike (no norms, sums or other reductions
+    over ``w``, ``g`` or the states, no dependence on the shape). Such a solver
+    may lay all its parameters end to end in one flat array (``_Pack``) and call
+    ``_update`` once on that array instead of once per parameter. The default is
+    ``False``: a rule that takes per-parameter norms (Lars, Lamb) or that does
+    not state the flag is always updated parameter by parameter, so it can
+    never compute a norm across all parameters by mistake.
+    """
+
+    _lr_name = "lr"
+    _state_names = ()
+    _fused = False        # weight decay folded into the rule
+    packable = False      # a rule sets True only if elementwise (see the class docstring)
+    _decay_arg = None     # constructor argument giving the default fused rate
+
+    def __init__(self, **hyper):
+        self.info = {k: _f32(v) for k, v in hyper.items()}
+        for k, v in self.info.items():
+            if k != self._lr_name:
+                setattr(self, k, v)
+        self.lr = self.lr0 = self.info[self._lr_name]
+        self._default_decay = self.info[self._decay_arg] if self._decay_arg else 0.0
+        self._decay = self._default_decay
+        self._slots = OrderedDict()
+        self._pack = None
+        self._pack_builds = 0
+        self.ctx = get_current_context()
+
+    # -- what a subclass states -----------------------------------------------
+    def _init_state(self, w):
+        return {name: np.zeros_like(w) for name in self._state_names}
+
+    def _update(self, w, g, s, t):
+        raise NotImplementedError
+
+    # -- identity and learning rate ------------------------------------------
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def learning_rate(self):
+        """The current learning rate (float32-rounded)."""
+        return self.lr
+
+    def set_learning_rate(self, learning_rate):
+        """Set the learning rate used by the next ``update()``."""
+        self.lr = _f32(learning_rate)
+
+    def weight_decay_is_fused(self):
+        """True if ``weight_decay(rate)`` only hands ``rate`` to the next ``update()``."""
+        return self._fused
+
+    def setup(self, params):
+        raise RuntimeError("Deprecated. Call set_parameters(param_dict).")
+
+    def __repr__(self):
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.info.items())})"
+
+    # -- registration -----------------------------------------------------------
+    def set_parameters(self, param_dict, reset=True, retain_state=False):
+        """Register ``{name: Variable}``; new parameters start with zero state.
+
+        Args:
+            param_dict (dict): Parameters, e.g. ``nn.get_parameters()``.
+            reset (bool): Drop all registered parameters and states first.
+            retain_state (bool): With ``reset=False``, keep the state of a name
+                that is already registered (shapes must match) instead of
+                zeroing it. The first registered Variable stays in either case.
+        """
+        if reset:
+            self._slots.clear()
+        self._pack = None
+        for key, p in param_dict.items():
+            slot = self._slots.get(key)
+            if slot is None:
+                self._slots[key] = _Slot(p, self._init_state(p.d))
+            elif retain_state:
+                if tuple(p.shape) != tuple(slot.param.shape):
+                    raise ValueError(
+                        f"{self.name}.set_parameters: retain_state=True but {key!r} has shape "
+                        f"{tuple(p.shape)}, while the registered one has {slot.param.shape}")
+            else:
+                slot.state, slot.t = self._init_state(slot.param.d), 0
+
+    def remove_parameters(self, keys):
+        """Unregister the parameters ``keys`` and drop their states."""
+        for key in keys:
+            self._slots.pop(key, None)
+        self._pack = None
+
+    def clear_parameters(self):
+        """Unregister every parameter and drop every state."""
+        self._slots.clear()
+        self._pack = None
+
+    def get_parameters(self):
+        """OrderedDict of the registered ``name -> Variable``."""
+        return OrderedDict((k, s.param) for k, s in self._slots.items())
+
+    # -- states ------------------------------------------------------------------
+    def get_states(self):
+        """OrderedDict ``name -> SolverState``; its Variables share the solver's arrays."""
+        out = OrderedDict()
+        for key, slot in self._slots.items():
+            st = SolverState()
+            st.pstate = {k: _state_variable(a) for k, a in slot.state.items()}
+            st.t = slot.t
+            out[key] = st
+        return out
+
+    def set_states(self, states):
+        """Replace the states of registered parameters (values are copied).
+
+        Everything is validated first, so a bad entry changes nothing.
+        """
+        staged = []
+        for key, st in states.items():
+            slot = self._slots.get(key)
+            if slot is None:
+                raise ValueError(f"{self.name}.set_states: Set weight parameter {key!r} first "
+                                 "(call set_parameters before setting its state)")
+            pstate = st.pstate if hasattr(st, "pstate") else st["pstate"]
+            t = st.t if hasattr(st, "t") else st["t"]
+            if set(pstate) != set(slot.state):
+                raise ValueError(f"{self.name}.set_states: {key!r} has states {sorted(pstate)}, "
+                                 f"{self.name} expects {sorted(slot.state)}")
+            new = {}
+            for name, old in slot.state.items():
+                v = pstate[name]
+                arr = v.d if hasattr(v, "d") else getattr(v, "data", v)
+                if tuple(arr.shape) != old.shape:
+                    raise ValueError(f"{self.name}.set_states: state {name!r} of {key!r} has "
+                                     f"shape {tuple(arr.shape)}, the parameter has {old.shape}")
+                xp = array_module(old)  # the state stays on the parameter's device
+                new[name] = xp.array(arr, dtype=old.dtype)
+            staged.append((slot, new, int(t)))
+        for slot, new, t in staged:
+            slot.state, slot.t = new, t
+        self._pack = None
+
+    def save_states(self, path):
+        """Write the states to ``path`` (``.h5`` or ``.protobuf``, NNabla's layouts)."""
+        from . import _param_io
+        _param_io.save_states(path, self._state_records())
+
+    def load_states(self, path):
+        """Read states from ``.h5``, ``.protobuf`` or ``.nntxt``/``.prototxt`` into
+        the registered parameters (register them first)."""
+        from . import _param_io
+        self._set_state_records(_param_io.load_states(path))
+
+    def set_states_to_protobuf(self, optimizer):
+        """Write the states into an ``nnabla_pb2.Optimizer`` message."""
+        from . import _param_io
+        _param_io.states_to_optimizer(self._state_records(), optimizer)
+
+    def set_states_from_protobuf(self, optimizer_proto):
+        """Read the states from an ``nnabla_pb2.Optimizer`` message."""
+        from . import _param_io
+        self._set_state_records(_param_io.states_from_optimizer(optimizer_proto))
+
+    def _state_records(self):
+        return OrderedDict((k, (s.t, OrderedDict((n, to_numpy(a)) for n, a in s.state.items())))
+                           for k, s in self._slots.items())
+
+    def _set_state_records(self, records):
+        states = OrderedDict()
+        for key, (t, arrays) in records.items():
+            st = SolverState()
+            st.t, st.pstate = t, arrays
+            states[key] = st
+        self.set_states(states)
+
+    # -- gradients ---------------------------------------------------------------
+    def zero_grad(self):
+        """Mark every registered gradient as zero (no memory is written now)."""
+        for slot in self._slots.values():
+            slot.param._grad._zeroing = True
+
+    def _packed(self):
+        """The valid flat pack of all parameters, building it when possible, else None."""
+        pack = self._pack
+        if pack is not None and pack.valid():
+            return pack
+        self._pack = None
+        if not self.packable or self._pack_builds >= 3:  # stop retrying what breaks
+            return None
+        slots = list(self._slots.values())
+        dtype = _packable(slots, self._state_names)
+        if dtype is None:
+            return None
+        self._pack_builds += 1
+        self._pack = _Pack(slots, self._state_names, dtype)
+        return self._pack
+
+    def _written(self, pre_hook=None, post_hook=None):
+        """(w, g) of each parameter whose gradient was written, running the hooks."""
+        pres = [h for h in (*_pre_hooks.values(), pre_hook) if h is not None]
+        posts = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+        for slot in self._slots.values():
+            grad = slot.param.grad
+            if grad.zeroing:
+                continue
+            for h in pres:
+                h()
+            yield slot, slot.param.data.data, grad.data
+            for h in posts:
+                h()
+
+    def update(self, update_pre_hook=None, update_post_hook=None):
+        """Apply the rule to every parameter whose gradient was written since ``zero_grad()``.
+
+        Skipped parameters keep their state and step count. A fused weight-decay
+        rate set by ``weight_decay()`` applies to this update only.
+        """
+        rule = self._update
+        if not (update_pre_hook or update_post_hook or _pre_hooks or _post_hooks):
+            pack = self._packed()
+            if pack is not None:
+                t = pack.t = pack.t + 1 if pack.t < _T_MAX else pack.t
+                rule(pack.w, pack.g, pack.state, t)
+                for slot in pack.slots:
+                    slot.t = t
+                self._decay = self._default_decay
+                return
+        if update_pre_hook or update_post_hook or _pre_hooks or _post_hooks:
+            for slot, w, g in self._written(update_pre_hook, update_post_hook):
+                t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
+                rule(w, g, slot.state, t)
+        else:
+            for slot in self._slots.values():  # the hot loop: engine internals, no properties
+                p = slot.param
+                grad = p._grad
+                if grad._zeroing:
+                    continue
+                t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
+                rule(p._data._get(), grad._get(), slot.state, t)
+        self._decay = self._default_decay
+
+    def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):
+        """``g += decay_rate * w``; a fused solver applies it inside the next ``update()``."""
+        if self._fused:
+            self._decay = _f32(decay_rate)
+            return
+        if decay_rate == 0:
+            return
+        if pre_hook or post_hook or _pre_hooks or _post_hooks:
+            for _, w, g in self._written(pre_hook, post_hook):
+                g += decay_rate * w
+            return
+        pack = self._packed()
+        if pack is not None:
+            pack.g += decay_rate * pack.w
+            return
+        for slot in self._slots.values():  # hot path: engine internals, no generator
+            grad = slot.param._grad
+            if not grad._zeroing:
+                g = grad._get()
+                g += decay_rate * slot.param._data._get()
+
+    def clip_grad_by_norm(self, clip_norm, pre_hook=None, post_hook=None):
+        """Rescale each gradient whose L2 norm exceeds ``clip_norm`` to that norm."""
+        if clip_norm == 0:
+            return
+        for _, _, g in self._written(pre_hook, post_hook):
+            flat = g.reshape(-1)
+            norm = float(np.sqrt(np.dot(flat, flat)))
+            if norm > clip_norm:
+                g *= clip_norm / norm
+
+    def scale_grad(self, scale, pre_hook=None, post_hook=None):
+        """``g *= scale`` for every written gradient."""
+        for _, _, g in self._written(pre_hook, post_hook):
+            g *= scale
+
+    def check_inf_grad(self, pre_hook=None, post_hook=None):
+        """True if any written gradient contains +-inf."""
+        return self._any_grad(np.isinf, pre_hook, post_hook)
+
+    def check_nan_grad(self, pre_hook=None, post_hook=None):
+        """True if any written gradient contains NaN."""
+        return self._any_grad(np.isnan, pre_hook, post_hook)
+
+    def check_inf_or_nan_grad(self, pre_hook=None, post_hook=None):
+        """True if any written gradient contains inf or NaN."""
+        return self._any_grad(lambda g: ~np.isfinite(g), pre_hook, post_hook)
+
+    def _any_grad(self, test, pre_hook, post_hook):
+        found = False
+        for _, _, g in self._written(pre_hook, post_hook):
+            found = found or bool(test(g).any())
+        return found
