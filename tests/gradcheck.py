@@ -4,6 +4,7 @@ vs central differences (with NNabla's gradient accumulation), static vs dynamic.
 import numpy as np
 
 import nablite as nn
+import nablite.functions as F
 from nablite.testing import numerical_grad
 
 
@@ -117,3 +118,61 @@ def _weighted_sum(ys, rng):
         term = F.sum(y * w)
         total = term if total is None else total + term
     return total
+
+
+def check_double_backward(f, inputs, kwargs=None, grad=None, outputs=None, atol=1e-4,
+                          rtol=1e-3, h=1e-5, seed=0):
+    """Check ``nn.grad`` of ``f`` to the second order, in float64.
+
+    First order: the Variables ``nn.grad`` builds compute what ``backward()``
+    leaves in ``.g``. Second order: for a random weighting ``S = sum(r * g)`` of
+    those gradients, ``nn.grad(S)`` (a graph) and ``S.backward()`` (arrays) both
+    equal central differences of ``S`` with respect to each input.
+    """
+    kwargs = kwargs or {}
+    rng = np.random.RandomState(seed)
+    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
+    if grad is None:
+        grad = [i for i, a in enumerate(inputs)
+                if a is not None and np.asarray(a).dtype.kind == "f"]
+    for i in grad:
+        xs[i].need_grad = True
+    ys = f(*xs, **kwargs)
+    ys = list(ys) if isinstance(ys, tuple) else [ys]
+    ys = [ys[i] for i in (outputs if outputs is not None else range(len(ys)))]
+    wrt = [xs[i] for i in grad]
+    gys = [rng.randn(*y.shape) for y in ys]
+    gs = nn.grad(ys, wrt, grad_outputs=gys)
+    rs = [rng.randn(*x.shape) for x in wrt]
+    terms = [F.sum(g * nn.Variable.from_numpy_array(r)) for g, r in zip(gs, rs)]
+    s = terms[0] if len(terms) == 1 else F.add_n(*terms)
+
+    # first order: the graph's values are backward's
+    for y in ys:
+        y.forward()
+    for x in wrt:
+        x.g = 0
+    for y, gy in zip(ys, gys):
+        y.backward(gy)
+    want = [x.g.copy() for x in wrt]
+    s.forward()
+    for g, w in zip(gs, want):
+        np.testing.assert_allclose(g.d, w, atol=atol, rtol=rtol,
+                                   err_msg="first-order nn.grad differs from backward()")
+
+    def value():
+        s.forward()
+        return float(s.d)
+
+    numeric = [numerical_grad(value, x.d, h=h) for x in wrt]
+    graph_grads = nn.grad([s], wrt)
+    for x in wrt:
+        x.g = 0
+    s.forward()
+    s.backward()
+    for x, gg, num in zip(wrt, graph_grads, numeric):
+        np.testing.assert_allclose(x.g, num, atol=atol, rtol=rtol,
+                                   err_msg="second order through backward() differs")
+        gg.forward()
+        np.testing.assert_allclose(gg.d, num, atol=atol, rtol=rtol,
+                                   err_msg="second order through nn.grad differs")

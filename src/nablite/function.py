@@ -39,6 +39,19 @@ class Function:
     # read-only zero view of the right shape and dtype.
     grad_reads_inputs = True
     grad_reads_outputs = True
+    # How ``nn.grad`` builds this function's gradient as a graph (grad.py):
+    # ``grad_graph(need, xs, ys, gys)`` returns gradient Variables (None: use the
+    # next rule); ``composite(*xs)`` states the function as a composition of
+    # others; ``linear`` functions (y = J x) get the adjoint J^T, whose gradient
+    # is the function again. Without any, nn.grad wraps ``backward`` in one
+    # node: a first-order gradient that cannot be differentiated again.
+    grad_graph = None
+    composite = None
+    linear = False
+    bilinear = False
+    # attributes that forward sets for backward (gradient nodes copy the function
+    # without them)
+    forward_state = ()
 
     # -- the three parts a subclass states ---------------------------------
     def setup(self, *shapes):
@@ -132,3 +145,6 @@ def require(fn, condition, message, exc=ValueError):
     if not condition:
         name = fn if isinstance(fn, str) else fn.name
         raise exc(f"{name}: {message}")
+
+
+from .python_function import PythonFunction  # noqa: E402,F401  (needs Function above)

@@ -53,17 +53,21 @@ class _Plan:
     the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
-                 "releases")
+                 "releases", "consumed")
 
     def __init__(self, root):
         self.version = _version
         self.order = _topological_order(root)
-        # (function, inputs, the weakref of its only output or None)
-        self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1 else None)
+        # (function, inputs, the weakref of its only output, or None for the general
+        # loop: several outputs, or one the user holds whose buffer forward reuses)
+        self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1
+                               and not _held(f._outputs[0](), root) else None)
                               for f in self.order]
         self.needs = _need_flags(self.order)
         self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
                                                            reversed(self.needs)) if True in n]
+        # variables some function of this backward takes as input (see _unwritten_grad)
+        self.consumed = {id(x) for f, _, _ in self.backward_steps for x in f.inputs}
         self.fused_steps = None
         self.releases = {}
 
@@ -173,18 +177,35 @@ def consumers(var):
             if isinstance(f, Function) and any(x is var for x in f.inputs)]
 
 
-def run_forward(f):
+def _held(y, root):
+    """Whether forward writes ``y``'s values into its existing buffer, as NNabla
+    does for every variable: a user who kept ``root.d`` (or a persistent
+    variable's ``.d``) without copying sees the next forward's values."""
+    return y is not None and (y is root or y._persistent)
+
+
+def _store(y, a, root):
+    """Store a forward result; into the old buffer for a variable the user holds."""
+    nd = y._data
+    old = nd._arr
+    if (old is not None and old is not a and (y is root or y._persistent)
+            and type(old) is type(a) and not isinstance(old, np.generic) and old.base is None
+            and old.shape == a.shape and old.dtype == a.dtype):
+        old[...] = a
+        nd._zeroing = False
+    else:
+        nd._set(a)
+
+
+def run_forward(f, root=None):
     """Compute one function and store its outputs."""
     ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
     if len(f._outputs) == 1:
-        y = f._outputs[0]()
+        ys = (ys,)
+    for o, a in zip(f._outputs, ys):
+        y = o()
         if y is not None:
-            y._data._set(ys)
-    else:
-        for o, a in zip(f._outputs, ys):
-            y = o()
-            if y is not None:
-                y._data._set(a)
+            _store(y, a, root)
 
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
@@ -208,10 +229,12 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                     nd._arr = ys
                     nd._zeroing = False
             else:
+                if len(f._outputs) == 1:
+                    ys = (ys,)
                 for o, a in zip(f._outputs, ys):
                     y = o()
                     if y is not None:
-                        y._data._set(a)
+                        _store(y, a, root)
             if release:
                 for nd in release:
                     nd.clear()
@@ -219,7 +242,7 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
     for f, _, _, release in steps:
         if pre_hook:
             pre_hook(f)
-        run_forward(f)
+        run_forward(f, root)
         if post_hook:
             post_hook(f)
         for nd in release:
@@ -285,6 +308,23 @@ def _read(xp, nd):
     return arr
 
 
+def _unwritten_grad(xp, y, shape, consumed):
+    """The gradient of an output that no function of this backward wrote, as NNabla
+    has it: what ``.g`` holds when some function here takes the output as input
+    (gradients set by hand, ``F.sink(..., one_input_grad=False)``), zeros when
+    nothing here consumes it (an unused output of ``split``, ``max``'s indices)."""
+    if y is None:
+        return xp.zeros(shape, np.float32)
+    nd = y._grad
+    if id(y) in consumed:
+        if nd._arr is None:
+            nd._dtype = y._data.dtype
+        return nd._get()
+    g = xp.zeros(shape, y._data.dtype)
+    nd._set(g)
+    return g
+
+
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
     if grad is not None:
@@ -307,13 +347,14 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         steps = plan.clearing_steps(root)
     grads = {id(root): root._grad._get()}
     pop, get = grads.pop, grads.get
+    consumed = plan.consumed
     for f, need, targets in steps:
         refs = f._outputs
         if len(refs) == 1:  # the common case, without the general loop's lists
             y = refs[0]()
             g = pop(id(y), None) if y is not None else None
             if g is None:
-                g = f.xp.zeros(f.out_shapes[0], np.float32 if y is None else y._data.dtype)
+                g = _unwritten_grad(f.xp, y, f.out_shapes[0], consumed)
             elif y is not root:
                 nd = y._grad
                 nd._arr = g
@@ -325,7 +366,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             for y, shape in zip(outs, f.out_shapes):
                 g = pop(id(y), None) if y is not None else None
                 if g is None:
-                    g = f.xp.zeros(shape, np.float32 if y is None else y._data.dtype)
+                    g = _unwritten_grad(f.xp, y, shape, consumed)
                 elif y is not root:
                     nd = y._grad
                     nd._arr = g
@@ -399,6 +440,6 @@ def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
             done.add(id(f))
             if function_pre_hook:
                 function_pre_hook(f)
-            run_forward(f)
+            run_forward(f, v)
             if function_post_hook:
                 function_post_hook(f)

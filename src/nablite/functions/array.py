@@ -6,6 +6,8 @@ triangles and batched matrix algebra in ``linalg.py``.
 """
 import numpy as np
 
+from .._array import _ReshapedView
+from ..variable import Variable
 from .base import Function, normalize_axes, prod, require, sum_to
 
 __all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split",
@@ -26,6 +28,7 @@ def _trailing(values, ndim, fill):
 
 
 class Reshape(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     grad_reads_inputs = grad_reads_outputs = False  # only x's shape
 
     def __init__(self, shape, inplace=True):
@@ -51,6 +54,12 @@ class Reshape(Function):
         self.shape = shape
         return tuple(shape)
 
+    def __call__(self, *inputs, **kwargs):
+        y = Function.__call__(self, *inputs, **kwargs)
+        if self.inplace and isinstance(y, Variable):  # shares x's memory, as NNabla's
+            y._data = _ReshapedView(self.inputs[0]._data, y.shape)
+        return y
+
     def forward(self, xp, x):
         # A view, as NNabla's in-place reshape shares the input's memory.
         return x.reshape(self.out_shapes[0])
@@ -60,6 +69,7 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, axes):
         self.axes = axes
 
@@ -80,6 +90,7 @@ class Transpose(Function):
 
 
 class Broadcast(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, shape):
         self.shape = shape
 
@@ -124,6 +135,7 @@ class BroadcastTo(Function):
 
 
 class Concatenate(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, axis):
         self.axis = axis
 
@@ -148,6 +160,7 @@ class Concatenate(Function):
 
 
 class Split(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, axis=0):
         self.axis = axis
 
@@ -165,6 +178,7 @@ class Split(Function):
 
 
 class Stack(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, axis=0):
         self.axis = axis
 
@@ -187,6 +201,7 @@ class Stack(Function):
 
 class Slice(Function):
     """x[start:stop:step] per axis, Python slice semantics (negative steps included)."""
+    linear = True  # nn.grad: its gradient is its adjoint
 
     def __init__(self, start, stop, step):
         self.start, self.stop, self.step = start, stop, step
@@ -222,6 +237,10 @@ class Slice(Function):
 
 
 class Pad(Function):
+    @property
+    def linear(self):  # nn.grad: padding with a non-zero constant is affine, not linear
+        return self.mode != "constant" or self.constant_value == 0
+
     def __init__(self, pad_width, mode='constant', constant_value=0):
         self.pad_width = pad_width
         self.mode = mode
@@ -279,6 +298,7 @@ def _take_grad(xp, g, index, n, axis):
 
 
 class Tile(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, reps):
         self.reps = reps
 
@@ -301,6 +321,7 @@ class Tile(Function):
 
 
 class Flip(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def __init__(self, axes):
         self.axes = axes
 

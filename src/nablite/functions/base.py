@@ -7,6 +7,7 @@ and broadcasting, so a row is all a new elementwise function needs.
 """
 import numpy as np
 
+from .. import grad
 from ..function import Function, require
 
 __all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to",
@@ -95,6 +96,14 @@ class Unary(Function):
     def backward(self, xp, xs, ys, gys):
         return (self.vjp(xp, gys[0], xs[0], ys[0], **self._args),)
 
+    def grad_graph(self, need, xs, ys, gys):
+        # The row's formula on Variables (xp -> F); one that compares values
+        # (a mask) has no graph form here and falls back to the array backward.
+        try:
+            return [self.vjp(grad.vmath, gys[0], xs[0], ys[0], **self._args)]
+        except (TypeError, AttributeError):
+            return None
+
 
 def unary(name, f, vjp, doc="", reads="xy"):
     """A named ``Unary`` subclass for one table row (the class name is NNabla's type).
@@ -129,6 +138,16 @@ class Binary(Function):
         g0 = sum_to(xp, self.vjp0(xp, gy, x0, x1, y, **self._args), x0.shape) if n0 else None
         g1 = sum_to(xp, self.vjp1(xp, gy, x0, x1, y, **self._args), x1.shape) if n1 else None
         return g0, g1
+
+    def grad_graph(self, need, xs, ys, gys):
+        (x0, x1), gy, y, vm = xs, gys[0], ys[0], grad.vmath
+        try:
+            return [grad.sum_to(self.vjp0(vm, gy, x0, x1, y, **self._args), x0.shape)
+                    if need[0] else None,
+                    grad.sum_to(self.vjp1(vm, gy, x0, x1, y, **self._args), x1.shape)
+                    if need[1] else None]
+        except (TypeError, AttributeError):
+            return None
 
 
 def binary(name, f, vjp0, vjp1, doc="", reads="xy"):

@@ -31,6 +31,7 @@ def _rows_of(x, n):
 
 class Affine(Function):
     """y = x @ W + b, with x flattened to a matrix at base_axis."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
 
     grad_reads_outputs = False
 
@@ -90,6 +91,7 @@ class Affine(Function):
 
 class BatchMatmul(Function):
     """y = op(a) @ op(b) over the last two axes; leading (batch) axes broadcast."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
 
     def __init__(self, transpose_a=False, transpose_b=False):
         self.transpose_a = transpose_a
@@ -139,6 +141,8 @@ class BatchMatmul(Function):
 
 class Convolution(ConvolutionFamily):
     """y = W * x + b: N-D cross-correlation with pad, stride, dilation and groups."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
+    forward_state = ("_col",)  # im2col columns kept for the weight gradient
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                  channel_last=False):
@@ -291,6 +295,7 @@ class DepthwiseConvolution(Convolution):
 
 class Deconvolution(ConvolutionFamily):
     """Transposed convolution: the gradient of convolution with respect to its input."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                  channel_last=False, output_padding=None):

@@ -169,10 +169,12 @@ class _SumLikePooling(_WindowPooling):
 
 class SumPooling(_SumLikePooling):
     """Sum over sliding windows."""
+    linear = True  # nn.grad: its gradient is its adjoint
 
 
 class AveragePooling(_SumLikePooling):
     """Mean over sliding windows; including_pad decides what the mean divides by."""
+    linear = True  # nn.grad: its gradient is its adjoint
 
     def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
                  including_pad=True):
@@ -291,6 +293,7 @@ class MaxPooling(_WindowPooling):
 
 class GlobalAveragePooling(Function):
     """Mean over every axis after the channel axis 1; output (N, C, 1, 1)."""
+    linear = True  # nn.grad: its gradient is its adjoint
 
     grad_reads_outputs = False
 

@@ -47,6 +47,7 @@ class Reduction(Function):
 
 
 class Sum(Reduction):
+    linear = True  # nn.grad: its gradient is its adjoint
     grad_reads_inputs = grad_reads_outputs = False  # only x's shape
 
     def forward(self, xp, x):
@@ -62,6 +63,7 @@ class Sum(Reduction):
 
 
 class Mean(Reduction):
+    linear = True  # nn.grad: its gradient is its adjoint
     grad_reads_inputs = grad_reads_outputs = False  # only x's shape
 
     def forward(self, xp, x):
@@ -184,6 +186,7 @@ def _undo_reduced_last(xp, g, shape, perm):
 
 
 class ReduceSum(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
     def setup(self, x):
         return ()
 
