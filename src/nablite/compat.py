@@ -14,6 +14,13 @@ import sys
 _ALIASES = {"nnabla": "nablite", "nnabla_ext.cpu": "nablite.ext_utils"}
 _RENAMES = {"nnabla.utils.nnabla_pb2": "nablite._param_io"}
 _FALLBACKS = {"tiny_digits": "nablite.datasets.tiny_digits"}
+# Submodules the package attribute of the same name hides: ``nnabla.logger`` is
+# NNabla's Logger object (what ``import nnabla.logger as logger`` reads) while
+# sys.modules["nnabla.logger"] is the module (for ``from nnabla.logger import
+# logger``). Loading such a module through the finder would make the import
+# system bind the module over the package attribute, so install() registers
+# them as already loaded.
+_PRELOADED = {"nnabla.logger": "nablite.logger"}
 
 
 def _target(fullname, table):
@@ -52,6 +59,8 @@ def install():
     if real is not None and not getattr(real, "__name__", "").startswith("nablite"):
         raise RuntimeError("compat.install: a real NNabla is already imported in this "
                            "process; nablite will not shadow it")
+    for alias, real in _PRELOADED.items():
+        sys.modules.setdefault(alias, importlib.import_module(real))
     if _front not in sys.meta_path:
         sys.meta_path.insert(0, _front)
     if _back not in sys.meta_path:

@@ -1,0 +1,151 @@
+"""NNabla import forms that example scripts use: ``import nnabla.logger as logger``,
+``import nnabla.solver as S``, ``nnabla.utils.communicator_util`` — on nablite
+directly and under ``nablite run`` (the nnabla alias)."""
+import logging
+import subprocess
+import sys
+import textwrap
+import types
+
+import pytest
+
+import nablite
+import nablite.solvers as S
+from nablite.utils import communicator_util as cu
+from nnabla_parity import run_in_nnabla
+
+
+def run_script(tmp_path, source):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(source))
+    return subprocess.run([sys.executable, "-m", "nablite.cli", "run", str(script)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+# -- logger -------------------------------------------------------------------------
+def test_logger_import_forms_give_the_logger_object(caplog):
+    import nablite.logger as by_import
+    from nablite.logger import logger as by_from
+    assert isinstance(by_import, logging.Logger)
+    assert by_import is by_from is nablite.logger
+    assert isinstance(sys.modules["nablite.logger"], types.ModuleType)
+    with caplog.at_level(logging.INFO, logger=by_import.name):
+        by_import.info("hello %d", 3)
+    assert ("nablite", logging.INFO, "hello 3") in caplog.record_tuples
+
+
+@pytest.mark.parametrize("first", ["import nnabla.logger as logger",
+                                   "from nnabla.logger import logger",
+                                   "import nnabla"])
+def test_logger_import_forms_under_the_alias(tmp_path, first):
+    proc = run_script(tmp_path, f"""
+        {first}
+        import logging, sys, types
+        import nnabla
+        import nnabla.logger as logger
+        from nnabla.logger import logger as logger2
+        assert isinstance(logger, logging.Logger), logger
+        assert logger is logger2 is nnabla.logger
+        assert isinstance(sys.modules["nnabla.logger"], types.ModuleType)
+        logging.basicConfig(level=logging.INFO, format="%(name)s:%(message)s")
+        logger.info("step 1 loss 0.5")
+        print("ok")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+    assert "nablite:step 1 loss 0.5" in proc.stderr
+
+
+# -- nnabla.solver ------------------------------------------------------------------
+def test_nnabla_solver_module_under_the_alias(tmp_path):
+    proc = run_script(tmp_path, """
+        import numpy as np
+        import nnabla as nn
+        import nnabla.solver as S
+        import nnabla.solvers as S2
+        from nnabla.solver import Solver
+        assert S.Adam is S2.Adam and issubclass(S.Adam, Solver)
+        p = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32), need_grad=True)
+        s = S.Adam(alpha=0.1)
+        s.set_parameters({"w": p})
+        s.zero_grad()
+        p.g = np.ones((2, 3), np.float32)
+        s.update()
+        print(np.round(p.d.astype(float), 4).tolist())
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str([[0.9] * 3] * 2)   # Adam's first step is alpha
+
+
+def test_nnabla_solver_has_the_classes_nnabla_exposes():
+    want = run_in_nnabla("""
+import inspect, nnabla.solver as s
+RESULT = sorted(n for n, o in vars(s).items() if inspect.isclass(o) and not n.startswith("_")
+                and o.__module__.startswith("nnabla"))
+""")
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    import nablite.solver as ours
+    for name in want:
+        assert getattr(ours, name) is getattr(S, name), name
+
+
+# -- communicator_util --------------------------------------------------------------
+@pytest.fixture
+def no_mpi(monkeypatch):
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+
+
+def test_single_process_helpers(no_mpi):
+    assert cu.current_communicator() is None
+    assert cu.single_or_rankzero() is True
+    assert cu.create_communicator() is None
+    assert cu.create_communicator(ignore_error=True, extension_module="cpu") is None
+    assert cu.current_communicator() is None and cu.single_or_rankzero() is True
+    assert "mpi4py" not in sys.modules
+
+
+def test_single_or_rankzero_follows_the_communicator_rank(monkeypatch):
+    monkeypatch.setattr(cu, "_current_communicator", types.SimpleNamespace(rank=1))
+    assert cu.single_or_rankzero() is False
+    monkeypatch.setattr(cu, "_current_communicator", types.SimpleNamespace(rank=0))
+    assert cu.single_or_rankzero() is True
+
+
+def test_create_communicator_in_a_multi_process_launch(monkeypatch, caplog):
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "1")
+    assert cu.create_communicator() is None          # a one-process job is a single run
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    with pytest.raises(RuntimeError, match=r"create_communicator: OMPI_COMM_WORLD_SIZE=4 says "
+                                           r"this process is one of 4 MPI processes, but "
+                                           r"nablite has no multi-process communicator "
+                                           r"\(extension_module='cudnn'.*ignore_error=True"):
+        cu.create_communicator()
+    with caplog.at_level(logging.WARNING, logger="nablite"):
+        assert cu.create_communicator(ignore_error=True, extension_module="cpu") is None
+    assert any("OMPI_COMM_WORLD_SIZE=4" in r.getMessage() and r.levelno == logging.WARNING
+               for r in caplog.records)
+    assert cu.current_communicator() is None
+
+
+def test_communicator_util_has_nnablas_functions():
+    want = run_in_nnabla("""
+import inspect, nnabla.utils.communicator_util as c
+RESULT = sorted(n for n, o in vars(c).items() if inspect.isfunction(o) and not n.startswith("_"))
+""")
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    assert want == sorted(cu.__all__)
+    for name in want:
+        assert callable(getattr(cu, name))
+
+
+def test_communicator_util_under_the_alias(tmp_path):
+    proc = run_script(tmp_path, """
+        import nnabla.utils.communicator_util as cu
+        from nnabla.utils.communicator_util import current_communicator, single_or_rankzero
+        comm = cu.create_communicator(ignore_error=True)
+        print(comm, current_communicator(), single_or_rankzero())
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "None None True"
