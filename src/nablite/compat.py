@@ -59,8 +59,8 @@ def install():
     if real is not None and not getattr(real, "__name__", "").startswith("nablite"):
         raise RuntimeError("compat.install: a real NNabla is already imported in this "
                            "process; nablite will not shadow it")
-    for alias, real in _PRELOADED.items():
-        sys.modules.setdefault(alias, importlib.import_module(real))
+    for alias, name in _PRELOADED.items():
+        sys.modules.setdefault(alias, importlib.import_module(name))
     if _front not in sys.meta_path:
         sys.meta_path.insert(0, _front)
     if _back not in sys.meta_path:
