@@ -20,3 +20,5 @@ from .random import seed  # noqa: F401
 from . import functions  # noqa: F401
 from .solver import (set_solver_post_hook, set_solver_pre_hook,  # noqa: F401
                      unset_solver_post_hook, unset_solver_pre_hook)
+from .core.module import Module  # noqa: F401,E402
+from .core.sequential import Sequential  # noqa: F401,E402

@@ -1,0 +1,1 @@
+"""Experimental APIs (NNabla's ``nnabla.experimental``): ``parametric_function_class``."""

@@ -1,0 +1,50 @@
+"""N-d convolution layer as an object."""
+from ... import functions as F
+from ...initializer import ConstantInitializer, UniformInitializer, calc_uniform_lim_glorot
+from .module import Module, kernel_tuple, parameter
+
+__all__ = ["Convolution", "Conv1d", "Conv2d", "Conv3d", "ConvNd"]
+
+
+class Convolution(Module):
+    """N-d convolution with weight ``W`` (outmaps, inmaps // group, *kernel) and bias ``b``.
+
+    Args:
+        inmaps (int): Input channels.
+        outmaps (int): Output channels.
+        kernel (tuple of int): Kernel shape.
+        pad, stride, dilation (tuple of int): Per spatial axis (defaults 0, 1, 1).
+        group (int): Channel groups (must divide inmaps).
+        w_init, b_init: Initializers or arrays (default: Glorot uniform, zeros).
+        base_axis (int): Axes before it are batch axes.
+        fix_parameters (bool): Create W and b with need_grad=False.
+        rng (numpy.random.RandomState): For the default W initializer.
+        with_bias (bool): Create ``b``.
+    """
+
+    def __init__(self, inmaps, outmaps, kernel, pad=None, stride=None, dilation=None, group=1,
+                 w_init=None, b_init=None, base_axis=1, fix_parameters=False, rng=None,
+                 with_bias=True):
+        kernel = kernel_tuple("Convolution", kernel)
+        if group < 1 or inmaps % group:
+            raise ValueError(f"Convolution: group={group} must divide inmaps={inmaps}")
+        if w_init is None:
+            w_init = UniformInitializer(calc_uniform_lim_glorot(inmaps, outmaps, kernel), rng=rng)
+        self.W = parameter("Convolution", "w_init", w_init, (outmaps, inmaps // group) + kernel,
+                           not fix_parameters)
+        self.b = None
+        if with_bias:
+            self.b = parameter("Convolution", "b_init", ConstantInitializer() if b_init is None
+                               else b_init, (outmaps,), not fix_parameters)
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+
+    def __call__(self, inp):
+        return F.convolution(inp, self.W, self.b, self.base_axis, self.pad, self.stride,
+                             self.dilation, self.group)
+
+
+Conv1d = Conv2d = Conv3d = ConvNd = Convolution

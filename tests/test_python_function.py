@@ -1,0 +1,311 @@
+"""nn.function.PythonFunction: user-defined functions with NNabla's contract."""
+import inspect
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+from nablite.function import PythonFunction
+from gradcheck import check_function, randn
+from nnabla_parity import run_in_nnabla
+
+
+class Square(PythonFunction):
+    """y = x ** 2, written the way NNabla's users write it (numpy on .d / .g)."""
+
+    @property
+    def name(self):
+        return "Square"
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].d = inputs[0].d ** 2
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        if propagate_down[0]:
+            g = 2 * inputs[0].d * outputs[0].g
+            if accum[0]:
+                inputs[0].g += g
+            else:
+                inputs[0].g = g
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return True
+
+
+class AddMul(PythonFunction):
+    """Two outputs: (a + b, a * b)."""
+
+    @property
+    def name(self):
+        return "AddMul"
+
+    def min_outputs(self):
+        return 2
+
+    def setup_impl(self, inputs, outputs):
+        for o in outputs[:2]:
+            o.reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].d = inputs[0].d + inputs[1].d
+        outputs[1].d = inputs[0].d * inputs[1].d
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        g_sum, g_prod = outputs[0].g, outputs[1].g
+        for i, other in ((0, inputs[1].d), (1, inputs[0].d)):
+            if propagate_down[i]:
+                g = g_sum + g_prod * other
+                if accum[i]:
+                    inputs[i].g += g
+                else:
+                    inputs[i].g = g
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return i != j
+
+
+class Mul2(PythonFunction):
+    """NNabla's documented example: NdArray operations, copy_from and +=."""
+
+    def __init__(self, ctx=None):
+        super().__init__(ctx)
+
+    @property
+    def name(self):
+        return self.__class__.__name__
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].data.copy_from(F.mul2(inputs[0].data, inputs[1].data))
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        x0, x1, dy = inputs[0].data, inputs[1].data, outputs[0].grad
+        for i, other in ((0, x1), (1, x0)):
+            if propagate_down[i]:
+                if accum[i]:
+                    inputs[i].grad += F.mul2(dy, other)
+                else:
+                    inputs[i].grad.copy_from(F.mul2(dy, other))
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return True
+
+
+class Scale3(PythonFunction):
+    """y = 3 x: backward reads no data, so forward clearing may free everything."""
+
+    @property
+    def name(self):
+        return "Scale3"
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].d = 3 * inputs[0].d
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        if propagate_down[0]:
+            inputs[0].g = 3 * outputs[0].g
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return False
+
+
+def test_square_forward_backward_accumulation_and_clearing():
+    check_function(lambda x: Square()(x), [randn(3, 4)], ref=lambda x: x ** 2)
+
+
+def test_two_outputs_against_numpy_and_numerical_gradients():
+    a, b = randn(2, 3), randn(2, 3, seed=1)
+    check_function(lambda a, b: AddMul()(a, b), [a, b], ref=lambda a, b: (a + b, a * b))
+    check_function(lambda a, b: AddMul()(a, b), [a, b], ref=lambda a, b: (a + b, a * b),
+                   outputs=[1])
+
+
+def test_ndarray_style_example_from_nnabla_docs():
+    check_function(lambda a, b: Mul2()(a, b), [randn(4), randn(4, seed=1)],
+                   ref=lambda a, b: a * b)
+
+    class AlwaysAccumulate(Mul2):  # ignores accum: in-place NdArray += must work
+        def backward_impl(self, inputs, outputs, propagate_down, accum):
+            dy = outputs[0].grad
+            for i, other in ((0, inputs[1].data), (1, inputs[0].data)):
+                inputs[i].grad += F.mul2(dy, other)
+                inputs[i].grad *= 2.0
+                inputs[i].grad /= 2.0
+
+    check_function(lambda a, b: AlwaysAccumulate()(a, b), [randn(4), randn(4, seed=1)],
+                   ref=lambda a, b: a * b)
+
+
+def test_grad_depends_flags_drive_buffer_clearing():
+    check_function(lambda x: Scale3()(x), [randn(5)], ref=lambda x: 3 * x)
+    x = nn.Variable.from_numpy_array(randn(5), need_grad=True)
+    h = F.identity(x)
+    y = F.mul_scalar(Scale3()(h), 1.0)
+    f = y.parent.inputs[0].parent
+    assert (f.grad_reads_inputs, f.grad_reads_outputs) == (False, False)
+    assert (Square()(x).parent.grad_reads_inputs, AddMul()(x, x)[0].parent.grad_reads_outputs) \
+        == (True, False)
+    y.forward(clear_no_need_grad=True)
+    assert h.data.clear_called  # the input of Scale3 was freed: its backward never reads it
+    x.g = 0
+    y.backward(np.ones(5))
+    np.testing.assert_allclose(x.g, 3.0)
+
+
+def test_leaf_gradients_accumulate_across_backward_calls():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0, 3.0], np.float32), need_grad=True)
+    y = Square()(x)
+    y.forward()
+    np.testing.assert_allclose(y.d, [1, 4, 9])
+    x.g = 10
+    y.backward(np.ones(3, np.float32))
+    np.testing.assert_allclose(x.g, [12, 14, 16])
+    y.backward(np.ones(3, np.float32))
+    np.testing.assert_allclose(x.g, [14, 18, 22])
+
+
+def test_same_input_twice_and_partial_need_grad():
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0], np.float32), need_grad=True)
+    t = F.identity(x)
+    s, p = AddMul()(t, t)
+    w = F.add2(s, p)
+    w.forward()
+    x.g = 0
+    w.backward(np.ones(2, np.float32))
+    np.testing.assert_allclose(x.g, [4, 6])  # 2 + 2x, as NNabla gives
+
+    seen = []
+
+    class Spy(AddMul):
+        def backward_impl(self, inputs, outputs, propagate_down, accum):
+            seen.append((list(propagate_down), list(accum)))
+            super().backward_impl(inputs, outputs, propagate_down, accum)
+
+    c = nn.Variable.from_numpy_array(np.array([3.0, 5.0], np.float32))
+    x.g = 0
+    s, p = Spy()(x, c)
+    p.forward()
+    p.backward(np.array([1.0, 2.0], np.float32))
+    assert seen == [([True, False], [False, False])]
+    np.testing.assert_allclose(x.g, [3, 10])
+    assert not c.g.any()
+
+
+def test_graph_node_looks_like_nnabla_callback():
+    x = nn.Variable((2, 3), need_grad=True)
+    y = Square()(x)
+    assert y.shape == (2, 3) and y.need_grad
+    assert y.parent.name == "Callback"
+    assert y.parent.info.type_name == "Square"
+    assert y.parent.args == {} and y.parent.inputs[0] is x
+    ys = AddMul()(x, x, n_outputs=3)
+    assert len(ys) == 3 and isinstance(ys, tuple) and ys[2].shape == ()
+
+
+def test_auto_forward_and_ndarray_inputs():
+    a, b = randn(2, 3).astype(np.float32), randn(2, 3, seed=1).astype(np.float32)
+    with nn.auto_forward():
+        s, p = AddMul()(nn.Variable.from_numpy_array(a), nn.Variable.from_numpy_array(b))
+    np.testing.assert_allclose(s.d, a + b)
+    np.testing.assert_allclose(p.d, a * b)
+    s, p = AddMul()(nn.NdArray.from_numpy_array(a), nn.NdArray.from_numpy_array(b))
+    assert isinstance(s, nn.NdArray) and isinstance(p, nn.NdArray)
+    np.testing.assert_allclose(p.data, a * b)
+
+
+def test_context_defaults_to_the_current_one():
+    ctx = nn.Context(["cpu:half", "cpu:float"], "CpuCachedArray", "")
+    with nn.context_scope(ctx):
+        f = Square()
+    assert f.ctx == ctx
+    assert Square(ctx).ctx == ctx
+    assert Square().ctx == nn.get_current_context()
+    with pytest.raises(TypeError, match=r"Square: ctx must be an nn.Context or None, got str"):
+        Square("cpu")
+
+
+def test_clear_errors():
+    class NoName(PythonFunction):
+        pass
+
+    x = nn.Variable((3,))
+    with pytest.raises(NotImplementedError, match=r"NoName: .* must define the `name` property"):
+        NoName()(x)
+    with pytest.raises(ValueError, match=r"AddMul: needs at least 2 outputs .* n_outputs=1"):
+        AddMul()(x, x, n_outputs=1)
+
+    class WrongShape(Square):
+        def forward_impl(self, inputs, outputs):
+            outputs[0].reset_shape((5,), True)
+            outputs[0].d = 1
+
+    with pytest.raises(ValueError, match=r"Square.forward_impl: output 0 has shape \(5,\), "
+                                         r"but setup_impl gave \(3,\)"):
+        WrongShape()(x).forward()
+
+
+_NNABLA_CASE = """
+import numpy as np
+import nnabla as nn
+import nnabla.functions as F
+from nnabla.function import PythonFunction
+""" + "\n".join(inspect.getsource(c) for c in (Square, AddMul, Mul2)) + """
+a = nn.Variable.from_numpy_array(np.array(A, np.float32), need_grad=True)
+b = nn.Variable.from_numpy_array(np.array(B, np.float32), need_grad=True)
+s, p = AddMul()(Square()(a), b)
+y = F.add2(Mul2()(s, p), F.mul_scalar(s, 2.0))
+y.forward()
+a.g = 1.0
+b.g = 0.0
+y.backward(np.array(GY, np.float32))
+RESULT = {"y": y.d.tolist(), "ga": a.g.tolist(), "gb": b.g.tolist()}
+"""
+
+
+def test_parity_with_nnabla_running_the_same_classes():
+    rng = np.random.RandomState(0)
+    A, B, GY = (rng.randn(2, 3).round(3).tolist() for _ in range(3))
+    want = run_in_nnabla(_NNABLA_CASE, A=A, B=B, GY=GY)
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    a = nn.Variable.from_numpy_array(np.array(A, np.float32), need_grad=True)
+    b = nn.Variable.from_numpy_array(np.array(B, np.float32), need_grad=True)
+    s, p = AddMul()(Square()(a), b)
+    y = F.add2(Mul2()(s, p), F.mul_scalar(s, 2.0))
+    y.forward()
+    a.g = 1.0
+    b.g = 0.0
+    y.backward(np.array(GY, np.float32))
+    np.testing.assert_allclose(y.d, want["y"], rtol=1e-6)
+    np.testing.assert_allclose(a.g, want["ga"], rtol=1e-5)
+    np.testing.assert_allclose(b.g, want["gb"], rtol=1e-5)
