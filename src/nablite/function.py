@@ -49,6 +49,9 @@ class Function:
     composite = None
     linear = False
     bilinear = False
+    # Whether backward leaves the inputs' gradients as they are (writes nothing),
+    # so that gradients set on them by hand flow on (graph._unwritten_grad).
+    leaves_input_grads = False
     # attributes that forward sets for backward (gradient nodes copy the function
     # without them)
     forward_state = ()

@@ -112,7 +112,7 @@ def grad_graph(f, need, gys):
     if gxs is None and getattr(f, "composite", None) is not None:
         gxs = composite_grad(f, need, gys)
     if gxs is None and f.linear:
-        gxs = _adjoint_node(f, need, gys)
+        gxs = adjoint_node(f, need, gys)
     if gxs is None and f.bilinear:
         gxs = [BilinearGrad(f, i)(*_bilinear_args(f, i, gys[0])) if n else None
                for i, n in enumerate(need)]
@@ -216,7 +216,7 @@ class BilinearGrad(Function):
     grad_reads_outputs = False
 
     def __init__(self, target, slot):
-        self._target = _detached_copy(target)
+        self._target = detached_copy(target)
         self._slot = slot
 
     @property
@@ -283,12 +283,12 @@ def _bilinear_args(f, slot, gy):
 
 def _apply_graph(f, x, w, b):
     """``f`` applied to other Variables (zeros where None), as a new node."""
-    again = _detached_copy(f)
+    again = detached_copy(f)
     args = [x, w] if len(f.inputs) == 2 else [x, w, b]
     return again(*[a if a is not None else zeros(v.shape) for a, v in zip(args, f.inputs)])
 
 
-def _detached_copy(f):
+def detached_copy(f):
     """A copy of ``f`` for gradient nodes: the same arguments and geometry, none of
     the state its forward keeps for its own backward (``forward_state``)."""
     import copy
@@ -306,7 +306,7 @@ def _zero_view(xp, shape, dtype):
     return xp.broadcast_to(xp.zeros((), dtype), shape)
 
 
-def _adjoint_node(f, need, gys):
+def adjoint_node(f, need, gys):
     outs = Adjoint(f, need)(*gys)
     outs = list(outs) if isinstance(outs, tuple) else [outs]
     return [outs.pop(0) if n else None for n in need]
@@ -348,9 +348,11 @@ class VariableMath:
                   "arccosh": "acosh", "arctanh": "atanh", "arctan2": "atan2",
                   "maximum": "maximum2", "minimum": "minimum2"}.get(name, name)
         if target in ("exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asin",
-                      "acos", "atan", "asinh", "acosh", "atanh", "atan2", "abs", "sign",
+                      "acos", "atan", "asinh", "acosh", "atanh", "atan2", "abs",
                       "erf", "maximum2", "minimum2"):
             return getattr(F, target)
+        if name == "sign":  # a constant (F.sign's own gradient is straight-through)
+            return lambda x: F.greater_scalar(x, 0.0) - F.less_scalar(x, 0.0)
         if name == "sqrt":
             return lambda x: F.pow_scalar(x, 0.5)
         if name == "square":

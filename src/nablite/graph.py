@@ -66,8 +66,10 @@ class _Plan:
         self.needs = _need_flags(self.order)
         self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
                                                            reversed(self.needs)) if True in n]
-        # variables some function of this backward takes as input (see _unwritten_grad)
-        self.consumed = {id(x) for f, _, _ in self.backward_steps for x in f.inputs}
+        # inputs of functions whose backward leaves their gradients as they are
+        # (``F.sink(..., one_input_grad=False)``; see _unwritten_grad)
+        self.consumed = {id(x) for f, _, _ in self.backward_steps if f.leaves_input_grads
+                         for x in f.inputs}
         self.fused_steps = None
         self.releases = {}
 
@@ -310,9 +312,10 @@ def _read(xp, nd):
 
 def _unwritten_grad(xp, y, shape, consumed):
     """The gradient of an output that no function of this backward wrote, as NNabla
-    has it: what ``.g`` holds when some function here takes the output as input
-    (gradients set by hand, ``F.sink(..., one_input_grad=False)``), zeros when
-    nothing here consumes it (an unused output of ``split``, ``max``'s indices)."""
+    has it: what ``.g`` holds when it feeds a function that leaves its inputs'
+    gradients alone (gradients set by hand, then ``F.sink(..., one_input_grad=False)``),
+    zeros otherwise (an unused output of ``split``, ``max``'s indices, the input
+    of a comparison)."""
     if y is None:
         return xp.zeros(shape, np.float32)
     nd = y._grad

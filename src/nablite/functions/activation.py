@@ -8,7 +8,7 @@ the negative side; HardSigmoid and HardTanh include their boundaries.
 import math as _math
 import numbers
 
-from .base import Function, normalize_axes, require, sum_to, unary
+from .base import _F, Function, normalize_axes, require, sum_to, unary
 
 __all__ = ["sigmoid", "swish", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "elu",
            "selu", "crelu", "celu", "prelu", "gelu", "mish", "relu6", "hard_sigmoid",
@@ -43,6 +43,12 @@ def _softplus(xp, x):
     xp.log1p(y, out=y)
     y += xp.maximum(x, 0)
     return y
+
+
+def _where_positive(F, x, a, b):
+    """``a`` where x > 0, ``b`` elsewhere, on Variables (``a`` a number)."""
+    m = F.greater_scalar(x, 0.0)
+    return a * m + (1 - m) * b
 
 
 def _select(g, positive, slope):
@@ -100,25 +106,39 @@ def _sinc_vjp(xp, g, x, y):
 #                      NNabla type  forward f(xp, x, ...)        vjp(xp, gy, x, y, ...): dL/dx
 Sigmoid = unary("Sigmoid",      _sigmoid,                        lambda xp, g, x, y: g * y * (1 - y), reads="y")
 Swish = unary("Swish",          lambda xp, x: x * _sigmoid(xp, x),
-              lambda xp, g, x, y: g * (y + _sigmoid(xp, x) * (1 - y)))
+              lambda xp, g, x, y: g * (y + _sigmoid(xp, x) * (1 - y)),
+              graph=lambda F, g, x, y: g * (y + F.sigmoid(x) * (1 - y)))
 Tanh = unary("Tanh",            lambda xp, x: xp.tanh(x),        lambda xp, g, x, y: g * (1 - y * y), reads="y")
 ReLU = unary("ReLU",            lambda xp, x, inplace: xp.maximum(x, 0),
-             lambda xp, g, x, y, inplace: g * (y > 0), reads="y")  # y > 0 exactly where x > 0
+             lambda xp, g, x, y, inplace: g * (y > 0), reads="y",  # y > 0 exactly where x > 0
+             graph=lambda F, g, x, y, inplace: g * F.greater_scalar(y, 0.0))
 LeakyReLU = unary("LeakyReLU",
                   lambda xp, x, alpha, inplace: xp.maximum(x, 0) + alpha * xp.minimum(x, 0),
-                  lambda xp, g, x, y, alpha, inplace: _select(g, x > 0, alpha))
-ELU = unary("ELU",              _elu,                            lambda xp, g, x, y, alpha: _elu_vjp(xp, g, x, alpha))
-SELU = unary("SELU",            lambda xp, x, scale, alpha: scale * _elu(xp, x, alpha), _selu_vjp)
+                  lambda xp, g, x, y, alpha, inplace: _select(g, x > 0, alpha),
+                  graph=lambda F, g, x, y, alpha, inplace:
+                  g * (alpha + (1 - alpha) * F.greater_scalar(x, 0.0)))
+ELU = unary("ELU",              _elu,                            lambda xp, g, x, y, alpha: _elu_vjp(xp, g, x, alpha),
+            graph=lambda F, g, x, y, alpha: g * _where_positive(F, x, 1.0, y + alpha))
+SELU = unary("SELU",            lambda xp, x, scale, alpha: scale * _elu(xp, x, alpha), _selu_vjp,
+             graph=lambda F, g, x, y, scale, alpha:
+             g * _where_positive(F, x, scale, y + scale * alpha))
 GELU = unary("GELU",            _gelu,                           _gelu_vjp)
 Mish = unary("Mish",            lambda xp, x: x * xp.tanh(_softplus(xp, x)), _mish_vjp)
-ReLU6 = unary("ReLU6",          lambda xp, x: xp.clip(x, 0, 6),  lambda xp, g, x, y: g * ((x > 0) & (x < 6)))
+ReLU6 = unary("ReLU6",          lambda xp, x: xp.clip(x, 0, 6),  lambda xp, g, x, y: g * ((x > 0) & (x < 6)),
+              graph=lambda F, g, x, y: g * F.greater_scalar(x, 0.0) * F.less_scalar(x, 6.0))
 HardSigmoid = unary("HardSigmoid", lambda xp, x: xp.clip(0.2 * x + 0.5, 0, 1),
-                    lambda xp, g, x, y: (0.2 * g) * ((x >= -2.5) & (x <= 2.5)))
-HardTanh = unary("HardTanh",    lambda xp, x: xp.clip(x, -1, 1), lambda xp, g, x, y: g * ((x >= -1) & (x <= 1)))
+                    lambda xp, g, x, y: (0.2 * g) * ((x >= -2.5) & (x <= 2.5)),
+                    graph=lambda F, g, x, y: (0.2 * g) * F.greater_equal_scalar(x, -2.5)
+                    * F.less_equal_scalar(x, 2.5))
+HardTanh = unary("HardTanh",    lambda xp, x: xp.clip(x, -1, 1), lambda xp, g, x, y: g * ((x >= -1) & (x <= 1)),
+                 graph=lambda F, g, x, y: g * F.greater_equal_scalar(x, -1.0)
+                 * F.less_equal_scalar(x, 1.0))
 LogSigmoid = unary("LogSigmoid", lambda xp, x: -_softplus(xp, -x),
-                   lambda xp, g, x, y: g * _sigmoid(xp, -x))
+                   lambda xp, g, x, y: g * _sigmoid(xp, -x),
+                   graph=lambda F, g, x, y: g * F.sigmoid(-x))
 SoftPlus = unary("SoftPlus",    lambda xp, x, beta: _softplus(xp, beta * x) / beta,
-                 lambda xp, g, x, y, beta: g * _sigmoid(xp, beta * x))
+                 lambda xp, g, x, y, beta: g * _sigmoid(xp, beta * x),
+                 graph=lambda F, g, x, y, beta: g * F.sigmoid(beta * x))
 SoftSign = unary("SoftSign",    lambda xp, x: x / (1 + xp.abs(x)),
                  lambda xp, g, x, y: g / xp.square(1 + xp.abs(x)))
 TanhShrink = unary("TanhShrink", lambda xp, x: x - xp.tanh(x),  lambda xp, g, x, y: g * xp.square(x - y))
@@ -152,6 +172,11 @@ class Softmax(Function):
         y, gy_y = ys[0], gys[0] * ys[0]
         return (gy_y - y * gy_y.sum(axis=self.axis, keepdims=True),)
 
+    def grad_graph(self, need, xs, ys, gys):
+        F = _F()
+        y, gy_y = ys[0], gys[0] * ys[0]
+        return [gy_y - y * F.sum(gy_y, axis=self.axis, keepdims=True)]
+
 
 class LogSoftmax(Softmax):
     """x - log(sum(exp(x))) along one axis, through the max-shifted log-sum-exp."""
@@ -164,6 +189,11 @@ class LogSoftmax(Softmax):
     def backward(self, xp, xs, ys, gys):
         gy = gys[0]
         return (gy - xp.exp(ys[0]) * gy.sum(axis=self.axis, keepdims=True),)
+
+    def grad_graph(self, need, xs, ys, gys):
+        F = _F()
+        gy = gys[0]
+        return [gy - F.exp(ys[0]) * F.sum(gy, axis=self.axis, keepdims=True)]
 
 
 class CReLU(Function):

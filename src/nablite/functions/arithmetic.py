@@ -13,7 +13,9 @@ Mul2 = binary("Mul2", lambda xp, a, b: a * b,           lambda xp, g, a, b, y: g
 Div2 = binary("Div2", lambda xp, a, b: a / b,           lambda xp, g, a, b, y: g / b, lambda xp, g, a, b, y: -g * y / b)
 Pow2 = binary("Pow2", lambda xp, a, b: a ** b,
               lambda xp, g, a, b, y: g * b * a ** (b - 1),
-              lambda xp, g, a, b, y: g * y * xp.log(xp.where(a > 0, a, 1)))
+              lambda xp, g, a, b, y: g * y * xp.log(xp.where(a > 0, a, 1)),
+              graph=(lambda F, g, a, b, y: g * b * a ** (b - 1),
+                     lambda F, g, a, b, y: g * y * F.log(a)))  # nn.grad: for a > 0
 
 #                 NNabla type     forward                     dL/dx
 AddScalar = unary("AddScalar",   lambda xp, x, val: x + val,   lambda xp, g, x, y, val: g, reads="")

@@ -241,6 +241,14 @@ class Pad(Function):
     def linear(self):  # nn.grad: padding with a non-zero constant is affine, not linear
         return self.mode != "constant" or self.constant_value == 0
 
+    def grad_graph(self, need, xs, ys, gys):
+        if self.linear:
+            return None  # the adjoint (nn.grad's rule for linear functions)
+        from ..grad import adjoint_node, detached_copy
+        zero_pad = detached_copy(self)  # affine: the gradient is its linear part's
+        zero_pad.constant_value = 0
+        return adjoint_node(zero_pad, need, gys)
+
     def __init__(self, pad_width, mode='constant', constant_value=0):
         self.pad_width = pad_width
         self.mode = mode

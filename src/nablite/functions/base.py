@@ -7,7 +7,7 @@ and broadcasting, so a row is all a new elementwise function needs.
 """
 import numpy as np
 
-from .. import grad
+from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, require
 
 __all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to",
@@ -96,19 +96,32 @@ class Unary(Function):
     def backward(self, xp, xs, ys, gys):
         return (self.vjp(xp, gys[0], xs[0], ys[0], **self._args),)
 
+    vjp_graph = None
+
     def grad_graph(self, need, xs, ys, gys):
-        # The row's formula on Variables (xp -> F); one that compares values
-        # (a mask) has no graph form here and falls back to the array backward.
+        # The row's graph formula, else its vjp on Variables (xp -> F); a vjp that
+        # compares values (a mask) has no graph form and falls back to the array
+        # backward (first order only).
+        if self.vjp_graph is not None:
+            return [self.vjp_graph(_F(), gys[0], xs[0], ys[0], **self._args)]
         try:
-            return [self.vjp(grad.vmath, gys[0], xs[0], ys[0], **self._args)]
+            return [self.vjp(_vmath, gys[0], xs[0], ys[0], **self._args)]
         except (TypeError, AttributeError):
             return None
 
 
-def unary(name, f, vjp, doc="", reads="xy"):
+def _F():
+    from .. import functions
+    return functions
+
+
+def unary(name, f, vjp, doc="", reads="xy", graph=None):
     """A named ``Unary`` subclass for one table row (the class name is NNabla's type).
-    ``reads``: which values ``vjp`` uses, "x" (input) and/or "y" (output)."""
+    ``reads``: which values ``vjp`` uses, "x" (input) and/or "y" (output).
+    ``graph(F, gy, x, y, ...)``: the vjp with F functions on Variables, for rows
+    whose ``vjp`` compares values (nn.grad differentiates it again)."""
     return type(name, (Unary,), {"f": staticmethod(f), "vjp": staticmethod(vjp),
+                                 "vjp_graph": None if graph is None else staticmethod(graph),
                                  "grad_reads_inputs": "x" in reads,
                                  "grad_reads_outputs": "y" in reads,
                                  "__doc__": doc or f"Elementwise {name}."})
@@ -139,21 +152,27 @@ class Binary(Function):
         g1 = sum_to(xp, self.vjp1(xp, gy, x0, x1, y, **self._args), x1.shape) if n1 else None
         return g0, g1
 
+    vjp_graph = None
+
     def grad_graph(self, need, xs, ys, gys):
-        (x0, x1), gy, y, vm = xs, gys[0], ys[0], grad.vmath
+        (x0, x1), gy, y = xs, gys[0], ys[0]
+        if self.vjp_graph is not None:  # (vjp0, vjp1) on Variables, with F
+            v0, v1 = self.vjp_graph
+            m, args = _F(), self._args
+        else:
+            v0, v1, m, args = self.vjp0, self.vjp1, _vmath, self._args
         try:
-            return [grad.sum_to(self.vjp0(vm, gy, x0, x1, y, **self._args), x0.shape)
-                    if need[0] else None,
-                    grad.sum_to(self.vjp1(vm, gy, x0, x1, y, **self._args), x1.shape)
-                    if need[1] else None]
+            return [_sum_to_graph(v0(m, gy, x0, x1, y, **args), x0.shape) if need[0] else None,
+                    _sum_to_graph(v1(m, gy, x0, x1, y, **args), x1.shape) if need[1] else None]
         except (TypeError, AttributeError):
             return None
 
 
-def binary(name, f, vjp0, vjp1, doc="", reads="xy"):
+def binary(name, f, vjp0, vjp1, doc="", reads="xy", graph=None):
     """A named ``Binary`` subclass for one table row; ``reads`` as for ``unary``
-    ("x": either input)."""
+    ("x": either input); ``graph``: (vjp0, vjp1) with F on Variables."""
     return type(name, (Binary,), {"f": staticmethod(f), "vjp0": staticmethod(vjp0),
+                                  "vjp_graph": graph,
                                   "vjp1": staticmethod(vjp1),
                                   "grad_reads_inputs": "x" in reads,
                                   "grad_reads_outputs": "y" in reads,

@@ -169,7 +169,8 @@ def _sqrt_1_minus_sq(xp, x):
 
 
 #              NNabla type  forward f(xp, x)                 vjp(xp, gy, x, y): dL/dx
-Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, y: g * _sign_plus_at_zero(x))
+Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, y: g * _sign_plus_at_zero(x),
+            graph=lambda F, g, x, y: g * (2 * F.greater_equal_scalar(x, 0.0) - 1))
 Exp = unary("Exp",           lambda xp, x: xp.exp(x),          lambda xp, g, x, y: g * y)
 Log = unary("Log",           lambda xp, x: xp.log(x),          lambda xp, g, x, y: g / x)
 Identity = unary("Identity", lambda xp, x: x.copy(),           lambda xp, g, x, y: g, reads="")

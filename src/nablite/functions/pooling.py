@@ -202,6 +202,12 @@ class AveragePooling(_SumLikePooling):
 class MaxPooling(_WindowPooling):
     """Max over sliding windows; the gradient goes to the first maximum of each window."""
 
+    def grad_graph(self, need, xs, ys, gys):
+        # gx = max_pooling_backward(gy, x): linear in gy, piecewise constant in x
+        from .detection import max_pooling_backward
+        return [max_pooling_backward(gys[0], xs[0], self.kernel, self.stride, self.ignore_border,
+                                     self.pad, self.channel_last)]
+
     def forward(self, xp, x):
         xpad = self._padded(xp, x, -xp.inf)
         slices = list(self._slices())

@@ -37,6 +37,10 @@ class Sink(Function):
     def __init__(self, one_input_grad=True):
         self.one_input_grad = one_input_grad
 
+    @property
+    def leaves_input_grads(self):  # one_input_grad=False: the user sets the inputs' .g
+        return not self.one_input_grad
+
     def setup(self, *shapes):
         require(self, len(shapes) >= 1, "needs at least one input")
         return ()
