@@ -90,3 +90,8 @@ def test_readme_quick_start_trains_the_cnn(tmp_path):
 def test_readme_tour_runs():
     code = _readme_block("## A short tour", "python")
     exec(compile(code, "README tour", "exec"), {})
+
+
+def test_readme_higher_order_gradients_runs():
+    code = _readme_block("### Higher-order gradients", "python")
+    exec(compile(code, "README nn.grad", "exec"), {})
