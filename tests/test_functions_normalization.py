@@ -386,3 +386,57 @@ def test_batch_normalization_parity_with_real_nnabla():
         y.backward(gy)
         for got, w in zip((y.d, xv.g, bv.g, gv.g, m.d, v.d), want[str(bs)]):
             np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-5)
+
+
+class _Communicator:
+    """Stands in for a communicator: only ``size`` is read."""
+
+    def __init__(self, size):
+        self.size = size
+
+
+@pytest.mark.parametrize("comm", [None, _Communicator(1)], ids=["none", "size1"])
+@pytest.mark.parametrize("shape,axes,kw", [BN_CASES[1], BN_CASES[3], BN_CASES[4], BN_CASES[5]])
+def test_sync_batch_normalization_one_process(comm, shape, axes, kw):
+    inputs = bn_case(shape, axes)
+
+    def sync(x, beta, gamma, mean, variance, **kwargs):
+        return F.sync_batch_normalization(x, beta, gamma, mean, variance, comm, **kwargs)
+
+    check_function(sync, inputs, ref=ref_bn, kwargs=dict(axes=axes, **kw), grad=[0, 1, 2])
+
+
+def test_sync_batch_normalization_is_batch_normalization_with_its_running_update():
+    x = randn(6, 3, 2).astype(np.float32)
+    outs = []
+    for f in (F.batch_normalization, F.sync_batch_normalization):
+        args = [nn.Variable.from_numpy_array(a) for a in (
+            x, np.zeros((1, 3, 1), np.float32), np.ones((1, 3, 1), np.float32),
+            np.full((1, 3, 1), 0.5, np.float32), np.full((1, 3, 1), 2.0, np.float32))]
+        extra = [None] if f is F.sync_batch_normalization else []
+        y = f(*args, *extra, decay_rate=0.7, output_stat=True)
+        for v in y:
+            v.forward()
+        outs.append([v.d.copy() for v in y] + [args[3].d.copy(), args[4].d.copy()])
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(outs[1][3], 0.5)  # the running mean was updated
+    y = F.sync_batch_normalization(nn.Variable.from_numpy_array(x), None, None, None, None,
+                                   None, group="sub")
+    assert y.parent.name == "SyncBatchNormalization" and y.parent.args["group"] == "sub"
+
+
+@pytest.mark.parametrize("comm, group, exc, match", [
+    (_Communicator(2), "world", NotImplementedError,
+     r"F.sync_batch_normalization: comm has size 2.*nablite.communicators"),
+    (_Communicator(0), "world", ValueError, r"F.sync_batch_normalization: comm has size 0"),
+    (object(), "world", TypeError, r"F.sync_batch_normalization: comm must be None or a "
+                                   r"communicator with an integer size, got object"),
+    (None, 3, TypeError, r"F.sync_batch_normalization: group must be a str, got 3"),
+])
+def test_sync_batch_normalization_errors(comm, group, exc, match):
+    x, beta, gamma, mean, var = [nn.Variable.from_numpy_array(a) for a in bn_case((4, 3), [1])]
+    with pytest.raises(exc, match=match):
+        F.sync_batch_normalization(x, beta, gamma, mean, var, comm, group=group)
+    with pytest.raises(ValueError, match="batch_stat=False needs the running mean"):
+        F.sync_batch_normalization(x, beta, gamma, None, None, None, batch_stat=False)
