@@ -256,7 +256,8 @@ def ref_max_pooling_backward(dy, x, kernel, stride=None, ignore_border=True, pad
                     continue
                 if x[lead + pos] > best:
                     best, where = x[lead + pos], pos
-            dx[lead + where] += dy[lead + o]
+            if where is not None:  # a window wholly in the padding passes nothing
+                dx[lead + where] += dy[lead + o]
     return np.moveaxis(dx, dx.ndim - d - 1, -1) if channel_last else dx
 
 
@@ -507,3 +508,74 @@ def test_parity_unique_and_vat_noise_write_with_real_nnabla():
     y.forward()
     y.backward(np.arange(6, dtype=np.float32).reshape(2, 3))
     np.testing.assert_allclose(w.d, np.array(w_data))
+
+
+# ------------------------------------------- max_pooling_backward with padding
+
+MPB_PADDED = [((2, 2), dict(pad=(1, 1))),
+              ((2, 2), dict(stride=(1, 1), pad=(1, 1), ignore_border=False)),
+              ((4, 4), dict(stride=(2, 2), pad=(3, 3), ignore_border=False)),
+              ((3, 3), dict(stride=(3, 3), pad=(2, 1))), ((5, 5), dict(pad=(1, 1)))]
+
+
+@pytest.mark.parametrize("kernel,kwargs", MPB_PADDED)
+def test_max_pooling_backward_padded(kernel, kwargs):
+    x = randn(2, 3, 4, 5, seed=1)
+    dy_shape = F.max_pooling(nn.Variable(x.shape), kernel, **kwargs).shape
+    check_function(F.max_pooling_backward, [randn(*dy_shape, seed=2), x],
+                   ref=ref_max_pooling_backward, kwargs=dict(kernel=kernel, **kwargs), grad=[0])
+
+
+def test_max_pooling_backward_window_wholly_in_padding():
+    # pad >= kernel: the first row/column of windows holds only padding. They pass no
+    # gradient here; NNabla takes the element at the clamped window start (README).
+    x = randn(1, 2, 4, 5, seed=1)
+    check_function(F.max_pooling_backward, [randn(1, 2, 4, 4, seed=2), x],
+                   ref=ref_max_pooling_backward, kwargs=dict(kernel=(2, 2), pad=(2, 2)),
+                   grad=[0])
+
+
+def test_max_pooling_backward_needs_the_pooled_dy_shape():
+    # NNabla checks neither dy's shape nor the lengths of stride/pad (see README).
+    x = nn.Variable((1, 2, 5, 5))
+    for dy in [(1, 2, 2, 2), (1, 2, 4, 4), (1, 1, 3, 3), (2, 2, 3, 3), (1, 2, 9)]:
+        with pytest.raises(ValueError, match=r"MaxPoolingBackward: dy .* must have the "
+                                             r"max-pooled shape \(1, 2, 3, 3\)"):
+            F.max_pooling_backward(nn.Variable(dy), x, (2, 2), pad=(1, 1))
+    with pytest.raises(ValueError, match="must have 2 entries"):
+        F.max_pooling_backward(nn.Variable((1, 2, 3, 3)), x, (2, 2), pad=(1,))
+
+
+def test_max_pooling_backward_padded_parity_with_real_nnabla():
+    from nnabla_parity import check_parity
+    ties = np.round(randn(2, 3, 4, 5, seed=3) * 2) / 2
+    cases = []
+    for kernel, kwargs in MPB_PADDED:
+        dy_shape = F.max_pooling(nn.Variable(ties.shape), kernel, **kwargs).shape
+        cases.append(("max_pooling_backward", [randn(*dy_shape, seed=4), ties],
+                      dict(kernel=kernel, **kwargs), [0]))
+    assert check_parity(cases, rtol=1e-5, atol=1e-6) == len(cases)
+
+
+_NNABLA_MPB_SMALL_DY = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+x = nn.Variable.from_numpy_array(np.array(x, np.float32))
+y = F.max_pooling_backward(nn.Variable.from_numpy_array(np.array(dy, np.float32)), x,
+                           (2, 2), pad=(1, 1))
+y.forward()
+RESULT = y.d.tolist()
+"""
+
+
+def test_nnabla_accepts_a_dy_of_the_wrong_shape():
+    # What NNabla does instead of raising: a dy smaller than the pooled grid is taken
+    # as the gradient of the first windows only (larger ones read outside the arrays).
+    from nnabla_parity import run_in_nnabla
+    x, dy = randn(1, 2, 5, 5, seed=1), randn(1, 2, 2, 2, seed=2)
+    got = run_in_nnabla(_NNABLA_MPB_SMALL_DY, x=x.tolist(), dy=dy.tolist())
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    full = np.zeros((1, 2, 3, 3))
+    full[:, :, :2, :2] = dy
+    np.testing.assert_allclose(got, ref_max_pooling_backward(full, x, (2, 2), pad=(1, 1)),
+                               rtol=1e-5, atol=1e-6)

@@ -321,3 +321,206 @@ def test_setitem_value_shape_error():
 def test_every_name_has_a_case():
     tested = {c[0].__name__ for c in CASES}
     assert set(indexing.__all__) <= tested, set(indexing.__all__) - tested
+
+
+# -- the in-place out= / output= forms of scatter_nd and bool_scatter -------------
+
+def _v(a, need_grad=False):
+    return nn.Variable.from_numpy_array(np.asarray(a), need_grad=need_grad)
+
+
+def test_scatter_nd_out_is_written_in_place():
+    out = _v(np.arange(8.0) + 100)
+    y = F.scatter_nd(_v([9.0, 10.0, 11.0]), _v(I([4, 3, 1])), out=out)
+    y.forward()
+    want = np.arange(8.0) + 100
+    want[[4, 3, 1]] = [9, 10, 11]
+    np.testing.assert_array_equal(y.d, want)
+    np.testing.assert_array_equal(out.d, want)  # NNabla: out holds the result
+    assert np.shares_memory(y.d, out.d)
+    acc = _v(np.zeros(5))
+    y = F.scatter_nd(_v([1.0, 1.0]), _v(I([0, 3])), out=acc, add=True)
+    y.forward()
+    y.forward()  # each forward adds into the same array again, as in NNabla
+    np.testing.assert_array_equal(acc.d, [2, 0, 0, 2, 0])
+    with nn.auto_forward():  # the return value may be ignored
+        buf = _v(np.zeros(5))
+        F.scatter_nd(_v([1.0, 2.0]), _v(I([0, 4])), out=buf)
+        np.testing.assert_array_equal(buf.d, [1, 0, 0, 0, 2])
+    # NdArray inputs run at once and write into the NdArray
+    arr = nn.NdArray.from_numpy_array(np.zeros(4))
+    F.scatter_nd(nn.NdArray.from_numpy_array(np.array([5.0])),
+                 nn.NdArray.from_numpy_array(I([2])), out=arr)
+    np.testing.assert_array_equal(arr.data, [0, 0, 5, 0])
+
+
+def test_bool_scatter_output_is_written_in_place():
+    mask = _v(np.array([1, 0, 1]))
+    out = _v(np.array([[10.0, 20], [30, 40], [50, 60]]))
+    y = F.bool_scatter(_v(np.array([[1.0, 2], [3, 4]])), mask, out)
+    y.forward()
+    np.testing.assert_array_equal(out.d, [[1, 2], [30, 40], [3, 4]])
+    assert np.shares_memory(y.d, out.d)
+
+
+def test_scatter_nd_and_bool_scatter_out_gradients_numerically():
+    # ``out`` as an intermediate, recomputed each forward, as in-place use expects.
+    check_function(lambda d, i, o: F.scatter_nd(d, i, out=o * 1.0),
+                   [randn(3), I([0, 1, 0], [2, 0, 1]), randn(2, 3, seed=1)],
+                   ref=lambda d, i, o: ref_scatter_nd(d, i, out=o), grad=[0, 2])
+    check_function(lambda d, i, o: F.scatter_nd(d, i, out=o * 1.0, add=True),
+                   [randn(3), I([0, 1, 0], [1, 0, 1]), randn(2, 3, seed=1)],
+                   ref=lambda d, i, o: ref_scatter_nd(d, i, out=o, add=True), grad=[0, 2])
+    check_function(lambda x, m, o: F.bool_scatter(x, m, o * 1.0),
+                   [randn(3, 4), MASK, randn(2, 3, 4, seed=1)],
+                   ref=lambda x, m, o: ref_scatter_nd(x, np.stack(np.nonzero(m)), out=o),
+                   grad=[0, 2])
+
+
+def test_scatter_nd_repeated_positions_true_gradient():
+    # Position (0, 1) is written twice: the last value stays, the first gets no gradient.
+    data, idx = randn(4), I([0, 1, 0, 1], [1, 2, 1, 0])
+    for add in (False, True):
+        check_function(lambda d, i: F.scatter_nd(d, i, shape=(2, 3), add=add), [data, idx],
+                       ref=lambda d, i: ref_scatter_nd(d, i, shape=(2, 3), add=add), grad=[0])
+    d = _v(data, need_grad=True)
+    y = F.scatter_nd(d, _v(idx), shape=(2, 3))
+    y.forward()
+    d.g = 0
+    y.backward(np.arange(6.0).reshape(2, 3) + 1)
+    np.testing.assert_array_equal(d.g, [0, 6, 2, 4])
+    # trailing slices: rows 1 and 1 again
+    check_function(lambda d, i: F.scatter_nd(d, i, shape=(3, 2)), [randn(3, 2), I([1, 0, 1])],
+                   ref=lambda d, i: ref_scatter_nd(d, i, shape=(3, 2)), grad=[0])
+
+
+def test_scatter_out_whose_parent_reads_its_output_is_not_overwritten():
+    # exp's backward reads its output: the scatter writes into a copy (NNabla refuses).
+    x = _v(randn(3, 2), need_grad=True)
+    e = F.exp(x)
+    y = F.bool_scatter(_v(np.ones((2, 2))), _v(np.array([1, 0, 1])), e)
+    y.forward()
+    np.testing.assert_allclose(e.d, np.exp(x.d))
+    x.g = 0
+    y.backward(np.ones((3, 2)))
+    np.testing.assert_allclose(x.g, np.exp(x.d) * np.array([[0], [1], [0]]))
+    check_function(lambda x, d, i: F.scatter_nd(d, i, out=F.exp(x)),
+                   [randn(4), randn(2, seed=1), I([0, 2])],
+                   ref=lambda x, d, i: ref_scatter_nd(d, i, out=np.exp(x)), grad=[0, 1])
+
+
+def test_scatter_nd_argument_forms():
+    y = F.scatter_nd(_v([1.0, 2.0]), [[0, 2]], shape=(3,))  # list indices, as NNabla
+    y.forward()
+    np.testing.assert_array_equal(y.d, [1, 0, 2])
+    with pytest.raises(TypeError, match="only one of"):
+        F.scatter_nd(_v([1.0]), [[0]], shape=(3,), out=_v(np.zeros(3)))
+    with pytest.raises(TypeError, match="must be a Variable or an NdArray"):
+        F.scatter_nd(_v([1.0]), [[0]], out=np.zeros(3))
+
+
+_NNABLA_SCATTER = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+f32 = lambda a: np.array(a, np.float32)
+RESULT = {}
+for add in (False, True):
+    d = nn.Variable.from_numpy_array(f32(data), need_grad=True)
+    out = nn.Variable.from_numpy_array(f32(base), need_grad=True)
+    y = F.scatter_nd(d, nn.Variable.from_numpy_array(np.array(idx)), out=out, add=add)
+    y.forward()
+    d.g = 0
+    out.g = 0
+    y.backward(f32(gy))
+    RESULT[str(add)] = [y.d.tolist(), out.d.tolist(), d.g.tolist(), out.g.tolist()]
+x = nn.Variable.from_numpy_array(f32(rows), need_grad=True)
+o = nn.Variable.from_numpy_array(f32(dest), need_grad=True)
+y = F.bool_scatter(x, nn.Variable.from_numpy_array(f32(mask)), o)
+y.forward()
+x.g = 0
+o.g = 0
+y.backward(f32(gyb))
+RESULT["bool"] = [y.d.tolist(), o.d.tolist(), x.g.tolist(), o.g.tolist()]
+"""
+
+
+def test_in_place_scatter_vs_nnabla():
+    from nnabla_parity import run_in_nnabla
+    data, idx, base = randn(3), I([4, 3, 1]), randn(8, seed=1)
+    gy = randn(8, seed=2)
+    rows, mask, dest, gyb = randn(2, 2), np.array([1, 0, 1]), randn(3, 2, seed=3), randn(3, 2, seed=4)
+    got = run_in_nnabla(_NNABLA_SCATTER, data=data.tolist(), idx=idx.tolist(),
+                        base=base.tolist(), gy=gy.tolist(), rows=rows.tolist(),
+                        mask=mask.tolist(), dest=dest.tolist(), gyb=gyb.tolist())
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    for add in (False, True):
+        d, out = _v(f32(data), need_grad=True), _v(f32(base), need_grad=True)
+        y = F.scatter_nd(d, _v(idx), out=out, add=add)
+        y.forward()
+        d.g = 0
+        out.g = 0
+        y.backward(f32(gy))
+        want_y, want_out, want_gd, want_gout = got[str(add)]
+        np.testing.assert_allclose(y.d, want_y, rtol=1e-6)
+        np.testing.assert_allclose(out.d, want_out, rtol=1e-6)  # both write in place
+        np.testing.assert_allclose(d.g, want_gd, rtol=1e-6)
+        # NNabla gives out no gradient at all; nablite gives the true one (README).
+        assert not np.any(want_gout)
+        kept = np.ones(8) if add else np.isin(np.arange(8), idx[0], invert=True)
+        np.testing.assert_allclose(out.g, gy * kept, rtol=1e-6)
+    x, o = _v(f32(rows), need_grad=True), _v(f32(dest), need_grad=True)
+    y = F.bool_scatter(x, _v(f32(mask)), o)
+    y.forward()
+    x.g = 0
+    o.g = 0
+    y.backward(f32(gyb))
+    for a, w in zip([y.d, o.d, x.g, o.g], got["bool"]):  # bool_scatter: all the same
+        np.testing.assert_allclose(a, w, rtol=1e-6)
+
+
+# -- pad_packed_sequence: total_length, batch_first, padding_value -----------------
+
+_NNABLA_PAD_PACKED = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+RESULT = []
+for kw in cases:
+    p = nn.Variable.from_numpy_array(np.array(packed, np.float32), need_grad=True)
+    y, lengths = F.pad_packed_sequence(p, nn.Variable.from_numpy_array(
+        np.array(sizes, np.int32)), **kw)
+    y.forward()
+    p.g = 0
+    y.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape))
+    RESULT.append([y.d.tolist(), lengths.d.tolist(), str(lengths.d.dtype), p.g.tolist()])
+"""
+
+
+def test_pad_packed_sequence_vs_nnabla():
+    from nnabla_parity import run_in_nnabla
+    packed, sizes = randn(7, 2), np.array([3, 2, 1, 1], np.int32)
+    cases = [dict(batch_first=bf, total_length=tl) for bf in (False, True)
+             for tl in (None, 4, 6, 2)]  # 2 < the longest: NNabla pads to 4, no error
+    cases.append(dict(batch_first=True, total_length=6, padding_value=-1.0))
+    got = run_in_nnabla(_NNABLA_PAD_PACKED, packed=packed.tolist(), sizes=sizes.tolist(),
+                        cases=cases)
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    for kw, (want_y, want_len, want_dtype, want_g) in zip(cases, got):
+        p = _v(packed.astype(np.float32), need_grad=True)
+        y, lengths = F.pad_packed_sequence(p, _v(sizes), **kw)
+        y.forward()
+        lengths.forward()
+        p.g = 0
+        y.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape))
+        want_y = np.array(want_y)
+        ref_y, _ = ref_unpack(packed, sizes, kw["batch_first"], kw.get("padding_value"),
+                              kw["total_length"])
+        np.testing.assert_allclose(y.d, ref_y, rtol=1e-6)
+        if "padding_value" in kw:  # NNabla ignores padding_value and pads with 0 (README)
+            np.testing.assert_allclose(want_y, ref_unpack(packed, sizes, kw["batch_first"], 0.0,
+                                                          kw["total_length"])[0], rtol=1e-6)
+        else:
+            np.testing.assert_allclose(y.d, want_y, rtol=1e-6, err_msg=str(kw))
+        np.testing.assert_array_equal(lengths.d, want_len)
+        assert lengths.d.dtype == np.dtype(want_dtype)
+        np.testing.assert_allclose(p.g, want_g, rtol=1e-6, err_msg=str(kw))

@@ -172,3 +172,63 @@ def test_parity_with_real_nnabla():
         ("kl_multinomial", [p, q], {}, [0, 1]),
     ]
     assert check_parity(cases, rtol=1e-4, atol=1e-5) == len(cases)
+
+
+# -- sigmoid_cross_entropy with soft targets ------------------------------------
+
+SOFT_X = np.array([[-3.0, -0.5, 0.0, 0.5, 3.0, 20.0], [1.0, 1.0, 1.0, 1.0, -20.0, 7.0]])
+SOFT_T = np.array([[0.3, 0.7, 0.5, 0.2, 0.9, 0.1], [1.0, 0.0, 0.25, 0.75, 0.6, 0.4]])
+
+
+def test_sigmoid_cross_entropy_soft_targets_forward_and_gradient():
+    # The documented formula with the targets as given (NNabla truncates them to int).
+    check_function(F.sigmoid_cross_entropy, [SOFT_X, SOFT_T], ref=ref_sigmoid_ce, grad=[0])
+    x = nn.Variable.from_numpy_array(SOFT_X, need_grad=True)
+    y = F.sigmoid_cross_entropy(x, nn.Variable.from_numpy_array(SOFT_T))
+    y.forward()
+    x.g = 0
+    y.backward(np.ones(SOFT_X.shape))
+    np.testing.assert_allclose(x.g, 1 / (1 + np.exp(-SOFT_X)) - SOFT_T, rtol=1e-12)
+    # sigmoid + binary_cross_entropy computes the same loss (NNabla's note says so too).
+    bce = F.binary_cross_entropy(F.sigmoid(x), nn.Variable.from_numpy_array(SOFT_T))
+    bce.forward()
+    np.testing.assert_allclose(y.d[:, :4], bce.d[:, :4], rtol=1e-10)
+
+
+_NNABLA_SIGMOID_CE = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+RESULT = []
+for t in targets:
+    x = nn.Variable.from_numpy_array(np.array(logits, np.float32), need_grad=True)
+    y = F.sigmoid_cross_entropy(x, nn.Variable.from_numpy_array(np.array(t, np.float32)))
+    y.forward()
+    x.g = 0
+    y.backward(np.ones(y.shape, np.float32))
+    RESULT.append([y.d.tolist(), x.g.tolist()])
+"""
+
+
+def test_sigmoid_cross_entropy_soft_targets_vs_nnabla():
+    from nnabla_parity import run_in_nnabla
+    hard = np.array([[0, 1, 1, 0, 1, 0], [1, 0, 2, -1, 0, 1]], np.float64)  # ints in float
+    got = run_in_nnabla(_NNABLA_SIGMOID_CE, logits=SOFT_X.tolist(),
+                        targets=[hard.tolist(), SOFT_T.tolist()])
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    x32 = SOFT_X.astype(np.float32)
+    for t, (want_y, want_g) in zip([hard, SOFT_T], got):
+        x = nn.Variable.from_numpy_array(x32, need_grad=True)
+        y = F.sigmoid_cross_entropy(x, nn.Variable.from_numpy_array(t.astype(np.float32)))
+        y.forward()
+        x.g = 0
+        y.backward(np.ones(y.shape, np.float32))
+        if t is hard:  # integer-valued targets (even outside {0, 1}): the same numbers
+            np.testing.assert_allclose(y.d, want_y, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(x.g, want_g, rtol=1e-5, atol=1e-6)
+        else:  # NNabla casts each target to int (0.9 -> 0); nablite keeps it (README)
+            truncated = np.trunc(t)
+            np.testing.assert_allclose(want_y, ref_sigmoid_ce(SOFT_X, truncated), rtol=1e-5,
+                                       atol=1e-6)
+            np.testing.assert_allclose(want_g, 1 / (1 + np.exp(-SOFT_X)) - truncated,
+                                       rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(y.d, ref_sigmoid_ce(SOFT_X, t), rtol=1e-5, atol=1e-6)

@@ -182,3 +182,81 @@ def test_norm_rejects_p_below_one():
 def test_every_name_has_a_case():
     tested = {c[0].__name__ for c in CASES} | {"reduce"}
     assert set(reduction.__all__) <= tested, set(reduction.__all__) - tested
+
+
+# -- max/min with_index and only_index: backward -----------------------------------
+
+TIES = np.array([[[5.0, 1.0, 5.0, -2.0], [0.5, 3.0, 3.0, 1.0], [-1.0, -1.0, -4.0, 2.0]],
+                 [[0.25, 0.0, -3.0, 2.5], [1.5, -0.5, 4.0, 4.0], [-2.0, 0.75, 0.75, 6.0]]])
+INDEX_ARGS = [dict(axis=2, with_index=True), dict(axis=1, with_index=True, keepdims=True),
+              dict(axis=(0, 2), with_index=True), dict(with_index=True),
+              dict(axis=2, only_index=True), dict(axis=-1, only_index=True, keepdims=True),
+              dict(only_index=True), dict(axis=2, with_index=True, only_index=True)]
+
+
+@pytest.mark.parametrize("pick", ["max", "min"])
+@pytest.mark.parametrize("kwargs", INDEX_ARGS, ids=str)
+def test_max_min_index_outputs_backward(pick, kwargs):
+    f = getattr(F, pick)
+    # values: the gradient goes to the first extreme (ties included); index: none
+    x = away_from([], randn(2, 3, 4))
+    check_function(f, [x], ref=ref_arg(pick), kwargs=kwargs)
+    xv = nn.Variable.from_numpy_array(TIES, need_grad=True)
+    out = f(xv, **kwargs)
+    outs = out if isinstance(out, tuple) else (out,)
+    loss = F.sum(outs[0] * 2.0) + (F.sum(outs[1] * 3.0) if len(outs) > 1 else 0.0)
+    loss.forward()
+    xv.g = 0
+    loss.backward()
+    want = np.zeros(TIES.shape)
+    if not kwargs.get("only_index"):  # 2 at the first extreme of each reduced group
+        _, idx = ref_arg(pick)(TIES, **dict(kwargs, with_index=True))
+        axes = kwargs.get("axis")
+        axes = list(range(3)) if axes is None else sorted(np.atleast_1d(axes) % 3)
+        perm = [i for i in range(3) if i not in axes] + axes
+        moved = np.zeros(np.transpose(TIES, perm).shape)
+        rows = moved.reshape(-1, int(np.prod([TIES.shape[a] for a in axes])))
+        rows[np.arange(len(rows)), idx.reshape(-1).astype(int)] = 2.0
+        want = np.transpose(moved, np.argsort(perm))
+    np.testing.assert_array_equal(xv.g, want)
+
+
+_NNABLA_ARG = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+RESULT = []
+for pick, kw in cases:
+    x = nn.Variable.from_numpy_array(np.array(data, np.float32), need_grad=True)
+    out = getattr(F, pick)(x, **kw)
+    outs = out if isinstance(out, tuple) else (out,)
+    F.sink(*outs).forward() if len(outs) > 1 else outs[0].forward()
+    values = [o.d.tolist() for o in outs]
+    x.g = 0
+    outs[0].backward(np.ones(outs[0].shape, np.float32) * 2)
+    RESULT.append([values, [str(o.d.dtype) for o in outs], x.g.tolist()])
+"""
+
+
+def test_max_min_index_outputs_vs_nnabla():
+    from nnabla_parity import run_in_nnabla
+    cases = [(pick, kw) for pick in ("max", "min") for kw in INDEX_ARGS]
+    got = run_in_nnabla(_NNABLA_ARG, data=TIES.tolist(), cases=cases)
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    for (pick, kw), (values, dtypes, want_g) in zip(cases, got):
+        x = nn.Variable.from_numpy_array(TIES.astype(np.float32), need_grad=True)
+        out = getattr(F, pick)(x, **kw)
+        outs = out if isinstance(out, tuple) else (out,)
+        for o, v, dt in zip(outs, values, dtypes):
+            o.forward()
+            np.testing.assert_array_equal(o.d, np.array(v).reshape(o.shape), err_msg=str(kw))
+            assert o.d.dtype == np.dtype(dt)
+        x.g = 0
+        outs[0].backward(np.ones(outs[0].shape, np.float32) * 2)
+        if kw.get("only_index"):
+            # NNabla sends the index output's gradient to x at the selected element, as
+            # if it were the value; an index has no gradient here (README).
+            assert not np.any(x.g)
+            _, idx = ref_arg(pick)(TIES, **dict(kw, with_index=True, only_index=False))
+            assert np.count_nonzero(want_g) == idx.size and np.sum(want_g) == 2 * idx.size
+        else:
+            np.testing.assert_array_equal(x.g, want_g, err_msg=f"{pick} {kw}")

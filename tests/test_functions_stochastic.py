@@ -1,5 +1,7 @@
 """Stochastic functions: distributions, seeding, masks reused in backward,
 adjoint checks for the random geometric ops, top-k selection (NNabla's values)."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -232,3 +234,135 @@ def test_image_augmentation():
 
 def test_identity_forwards_have_gradients():
     check_function(F.top_k_grad, [randn(2, 5)], ref=lambda x, k: x, kwargs=dict(k=5))
+
+
+# -- random_shift: NNabla's per-axis shifts --------------------------------------
+
+def _shift_along(a, axis, s, mode, cval):
+    """a shifted by s along axis: out[i] = a[i - s], the border filled per mode."""
+    n = a.shape[axis]
+    idx = np.arange(n) - s
+    inside = (idx >= 0) & (idx < n)
+    if mode == "reflect":  # mirror with the edge repeated, periodically
+        m = np.mod(idx, 2 * n)
+        idx = np.where(m >= n, 2 * n - 1 - m, m)
+    else:
+        idx = np.clip(idx, 0, n - 1)
+    out = np.take(a, idx, axis=axis)
+    if mode == "constant":
+        shape = [1] * a.ndim
+        shape[axis] = n
+        out = np.where(inside.reshape(shape), out, cval)
+    return out
+
+
+def _shift_draws(x, y, lead, axes, shifts, mode, cval=0.0):
+    """For each index of the first ``lead`` axes, the shifts (one per axis in ``axes``,
+    each within its maximum) that turn x into y there; fails if there is none."""
+    found = []
+    for g in np.ndindex(*x.shape[:lead]):
+        options = [s for s in itertools.product(*[range(-shifts[a], shifts[a] + 1)
+                                                  for a in axes])
+                   if np.array_equal(_reshift(x[g], [a - lead for a in axes], s, mode, cval),
+                                     y[g])]
+        assert options, f"{g}: no shift within {shifts} gives the output"
+        found.append(options)
+    return found
+
+
+def _reshift(a, axes, s, mode, cval):
+    for axis, v in zip(axes, s):
+        a = _shift_along(a, axis, v, mode, cval)
+    return a
+
+
+# (x shape, kwargs, axes before the ones shifted independently, axes shifted)
+SHIFT_CASES = [((5, 2, 6, 7), dict(shifts=(0, 0, 2, 2)), 1, [2, 3]),
+               ((5, 2, 6, 7), dict(shifts=(2,)), 1, [3]),
+               ((5, 2, 6, 7), dict(shifts=(0, 0, 1, 2), base_axis=2), 2, [2, 3]),
+               ((4, 6, 2, 3), dict(shifts=(0, 2, 0, 0), base_axis=2), 1, [1]),
+               ((6, 2, 3, 3), dict(shifts=(2, 0, 0, 0)), 0, [0]),
+               ((3, 5, 6), dict(shifts=(0, 1, 2), base_axis=-2), 1, [1, 2])]
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "constant"])
+@pytest.mark.parametrize("shape,kw,lead,axes", SHIFT_CASES)
+def test_random_shift_per_axis_shifts(mode, shape, kw, lead, axes):
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) + 1
+    y = run(F.random_shift(V(x), border_mode=mode, constant_value=-1.0, seed=4, **kw)).d
+    full = (0,) * (len(shape) - len(kw["shifts"])) + tuple(kw["shifts"])
+    _shift_draws(x, y, lead, axes, full, mode, -1.0)
+    adjoint_check(F.random_shift, shape, border_mode=mode, seed=4, **kw)
+
+
+def test_random_shift_numerical_gradient():
+    # A fixed seed makes each new function draw the same shifts: y = A x for one A.
+    from nablite.testing import numerical_grad
+    x0, gy = randn(3, 2, 4, 5), randn(3, 2, 4, 5, seed=1)
+    for mode in ("nearest", "reflect", "constant"):
+        x = V(x0.copy(), need_grad=True)
+        y = run(F.random_shift(x, shifts=(0, 0, 2, 2), border_mode=mode, seed=9))
+        got = backward_of(x, y, gy)
+        arr = x0.copy()
+        want = numerical_grad(lambda: run(F.random_shift(
+            V(arr), shifts=(0, 0, 2, 2), border_mode=mode, seed=9)).d, arr, df=gy)
+        np.testing.assert_allclose(got, want, atol=1e-8)
+
+
+def test_random_shift_draws_per_sample_and_shares_channels():
+    x = np.tile(np.arange(11.0) + 1, (400, 3, 1, 1))
+    y = run(F.random_shift(V(x), shifts=(0, 0, 0, 3), border_mode="constant", seed=5)).d
+    assert np.array_equal(y[:, 0], y[:, 1]) and np.array_equal(y[:, 1], y[:, 2])
+    s = 5 - (y[:, 0, 0, 5] - 1)
+    assert set(s.astype(int)) == set(range(-3, 4))  # every shift in [-3, 3], no other
+    a = run(F.random_shift(V(x), shifts=(0, 0, 0, 3), seed=5)).d
+    b = run(F.random_shift(V(x), shifts=(3,), seed=5)).d  # lines up with the last axis
+    np.testing.assert_array_equal(a, b)
+    # extra leading entries (more than x has axes) are not used, as in NNabla
+    c = run(F.random_shift(V(x[:2]), shifts=(7, 0, 0, 0, 0), seed=5)).d
+    np.testing.assert_array_equal(c, x[:2])
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(shifts=(0, 0, -2, 0)), r"RandomShift: shifts=\(0, 0, -2, 0\) must be maximum"),
+    (dict(base_axis=4), r"RandomShift: base_axis=4 is out of range"),
+    (dict(border_mode="wrap"), r"RandomShift: border_mode='wrap'"),
+])
+def test_random_shift_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        F.random_shift(V(np.zeros((2, 3, 4, 5))), **kw)
+
+
+_NNABLA_SHIFT = r"""
+import numpy as np, nnabla as nn, nnabla.functions as F
+RESULT = []
+for shape, kw, mode in cases:
+    x0 = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) + 1
+    x = nn.Variable.from_numpy_array(x0, need_grad=True)
+    y = F.random_shift(x, border_mode=mode, constant_value=-1.0, seed=4, **kw)
+    y.forward()
+    gy = np.random.RandomState(1).randn(*y.shape).astype(np.float32)
+    x.g = 0
+    y.backward(gy)
+    linear_part = np.where(y.d == -1.0, 0.0, y.d.astype(np.float64))  # x >= 1
+    RESULT.append([y.d.tolist(), float((linear_part * gy).sum()),
+                   float((x0.astype(np.float64) * x.g).sum())])
+"""
+
+
+def test_random_shift_semantics_match_nnabla():
+    # NNabla's generator is not NumPy's, so the draws differ; what is checked is that
+    # NNabla's outputs obey the same model as nablite's (axes, ranges, grouping,
+    # borders) and that its backward is the adjoint, as here.
+    from nnabla_parity import run_in_nnabla
+    cases = [(shape, kw, mode) for shape, kw, _, _ in SHIFT_CASES
+             for mode in ("nearest", "reflect", "constant")]
+    got = run_in_nnabla(_NNABLA_SHIFT, cases=cases)
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    for (shape, kw, mode), (y, lhs, rhs), (_, _, lead, axes) in zip(
+            cases, got, [c for c in SHIFT_CASES for _ in range(3)]):
+        x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) + 1
+        full = (0,) * (len(shape) - len(kw["shifts"])) + tuple(kw["shifts"])
+        _shift_draws(x, np.array(y), lead, axes, full, mode, -1.0)
+        assert abs(lhs - rhs) <= 1e-4 * max(1.0, abs(lhs))

@@ -73,12 +73,36 @@ class GatherNd(Function):
         return gx, None
 
 
-class ScatterNd(Function):
-    """y = zeros(shape) (or a copy of ``out``); y[indices] = data (or += with add)."""
+def _writable_out(out, base_var):
+    """``out``'s own array when the scatter may write into it (NNabla's in-place
+    ``out=``/``output=``), else a copy: when the array is read-only, or when the
+    function that made ``base_var`` reads its output in backward (NNabla refuses
+    such a graph; writing over that value would corrupt the gradient)."""
+    parent = base_var._parent
+    if (not getattr(getattr(out, "flags", None), "writeable", True)
+            or (parent is not None and parent.grad_reads_outputs)):
+        return out.copy()
+    return out
 
-    def __init__(self, shape=None, add=False):
+
+def _last_writers(xp, key, index_shape, base_shape):
+    """True for each index column whose value survives an overwriting scatter
+    (of repeated positions the last one wins, in the forward as in numpy)."""
+    n = prod(index_shape)
+    order = xp.arange(n).reshape(index_shape)
+    winner = xp.full(base_shape, -1, dtype=order.dtype)
+    winner[key] = order
+    return winner[key] == order
+
+
+class ScatterNd(Function):
+    """y = zeros(shape), or ``out`` itself (written in place, as in NNabla);
+    y[indices] = data (or += with add)."""
+
+    def __init__(self, shape=None, add=False, _in_place=True):
         self.shape = shape
         self.add = add
+        self._in_place = _in_place
 
     def setup(self, data, indices, out=None):
         require(self, self.shape is not None or out is not None,
@@ -95,7 +119,10 @@ class ScatterNd(Function):
         return shape
 
     def forward(self, xp, data, indices, out=None):
-        y = xp.zeros(self.out_shapes[0], dtype=data.dtype) if out is None else out.copy()
+        if out is None:
+            y = xp.zeros(self.out_shapes[0], dtype=data.dtype)
+        else:
+            y = _writable_out(out, self.inputs[2]) if self._in_place else out.copy()
         key = tuple(_ints(xp, indices))
         if self.add:
             _scatter_add(xp, y, key, data)
@@ -106,7 +133,14 @@ class ScatterNd(Function):
     def backward(self, xp, xs, ys, gys):
         gy = gys[0]
         key = tuple(_ints(xp, xs[1]))
-        g_data = gy[key] if self.need[0] else None
+        g_data = None
+        if self.need[0]:
+            g_data = gy[key]
+            if not self.add:  # a value overwritten by a later repeat gets no gradient
+                m = xs[1].shape[0]
+                keep = _last_writers(xp, key, xs[1].shape[1:], gy.shape[:m])
+                if not keep.all():
+                    g_data = g_data * keep.reshape(keep.shape + (1,) * (gy.ndim - m))
         g_out = None
         if len(xs) > 2 and self.need[2]:
             # Entries that were overwritten do not reach the output.
@@ -243,7 +277,10 @@ class BoolScatter(Function):
         return shape
 
     def forward(self, xp, x, mask, output=None):
-        y = xp.zeros(self.out_shapes[0], dtype=x.dtype) if output is None else output.copy()
+        if output is None:
+            y = xp.zeros(self.out_shapes[0], dtype=x.dtype)
+        else:  # in place, as in NNabla
+            y = _writable_out(output, self.inputs[2])
         y[mask != 0] = x
         return y
 
@@ -419,21 +456,32 @@ def bool_gather(input, mask):
 
 
 def scatter_nd(data, indices, shape=None, out=None, add=False):
-    """Scatter ``data`` to the positions ``indices`` of a zero array (or a copy of ``out``).
+    """Scatter ``data`` to the positions ``indices`` of a zero array, or into ``out``.
 
-    Repeated positions keep the last value, or sum with ``add=True``. The gradient
-    of ``out`` is ``dy`` except where values were overwritten.
+    Give exactly one of ``shape`` and ``out``. With ``out`` the scatter happens in
+    place, as in NNabla: the result shares ``out``'s array, so ``out.d`` holds the
+    scattered values after the forward (and a repeated forward with ``add=True``
+    adds again). Repeated positions keep the last value, or sum with ``add=True``.
+    Gradients are the true ones: an overwritten value (in ``out`` or an earlier
+    repeat in ``data``) gets none; NNabla gives ``out`` no gradient at all.
 
     Args:
         data (Variable): Values, shape ``indices.shape[1:] + shape[M:]``.
-        indices (Variable): Shape (M, ...), integer positions in the first M axes.
-        shape (tuple of int): Output shape (or taken from ``out``).
-        out (Variable): Base values of the output.
+        indices (Variable, numpy array or list): Shape (M, ...), integer positions
+            in the first M axes.
+        shape (tuple of int): Output shape.
+        out (Variable or NdArray): Array scattered into (its shape is the output's).
         add (bool): Accumulate instead of overwriting.
 
     Returns:
         Variable: Shape ``shape``.
     """
+    if not isinstance(indices, (Variable, NdArray)):
+        indices = Variable.from_numpy_array(np.asarray(indices, dtype=int))
+    if shape is not None and out is not None:
+        raise TypeError("scatter_nd: give only one of `shape` and `out`")
+    if out is not None and not isinstance(out, (Variable, NdArray)):
+        raise TypeError("scatter_nd: `out` must be a Variable or an NdArray")
     fn = ScatterNd(None if shape is None else list(shape), add)
     return fn(data, indices) if out is None else fn(data, indices, out)
 
@@ -455,18 +503,20 @@ def scatter_add(x0, indices, x1, axis=None):
     return ScatterAdd(0 if axis is None else axis)(x0, indices, x1)
 
 
-def bool_scatter(input, mask, output=None):
+def bool_scatter(input, mask, output=None, n_outputs=-1, outputs=None):
     """Inverse of :func:`bool_gather`: place the rows of ``input`` at the non-zero mask positions.
 
     Args:
         input (Variable): Rows, shape ``(count,) + rest``.
         mask (Variable): 0/1 mask.
-        output (Variable): Base values of the output (zeros when None).
+        output (Variable): Array written into in place, as in NNabla: the result
+            shares its array (zeros when None). Its gradient is ``dy`` outside the mask.
 
     Returns:
         Variable: Shape ``mask.shape + rest``.
     """
-    return BoolScatter()(input, mask) if output is None else BoolScatter()(input, mask, output)
+    inputs = (input, mask) if output is None else (input, mask, output)
+    return BoolScatter()(*inputs, n_outputs=n_outputs, outputs=outputs)
 
 
 def bool_fill(data, mask, value=0):
@@ -684,7 +734,8 @@ def setitem(var, key, value):
             raise ValueError(f"setitem: value of shape {arr.shape} cannot be broadcast to "
                              f"the indexed region {region}") from None
     old = _stand_in(var)
-    y = scatter_nd(v, Variable.from_numpy_array(coords), out=old)
+    # Not in place: functions that read the old value still see it.
+    y = ScatterNd(_in_place=False)(v, Variable.from_numpy_array(coords), old)
     var.rewire_on(y)
     var.rank = y.rank
 

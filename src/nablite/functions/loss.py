@@ -252,11 +252,12 @@ class KLMultinomial(Function):
 
 
 def sigmoid_cross_entropy(x, target, n_outputs=-1, outputs=None):
-    """Element-wise cross-entropy between sigmoid(x) and binary targets.
+    """Element-wise cross-entropy between sigmoid(x) and targets in [0, 1].
 
     .. math:: y_i = -\\left(t_i \\log \\sigma(x_i) + (1 - t_i) \\log(1 - \\sigma(x_i))\\right)
 
     computed stably from the logits. Only x gets a gradient: sigma(x) - t.
+    Soft targets are used as given (NNabla 1.39 truncates them to integers).
 
     Args:
         x (Variable): logits.

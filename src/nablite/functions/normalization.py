@@ -427,12 +427,13 @@ class SpectralNorm(Function):
             v = v / xp.sqrt((v * v).sum() + self.eps)
             u_new = wm @ v
             u_new = u_new / xp.sqrt((u_new * u_new).sum() + self.eps)
+        u_in = u.copy() if self.output_u else None  # NNabla outputs u as it came in
         if not self.test:
             u[...] = u_new  # NNabla keeps the power iteration going across calls
         self._u, self._v = u_new, v
         self._sigma = sigma = u_new @ wm @ v
         y = w / sigma
-        return (y, u_new.copy()) if self.output_u else y
+        return (y, u_in) if self.output_u else y
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
@@ -603,8 +604,10 @@ def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
 
 
 def spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
-    """Spectral normalization w / sigma(w) by power iteration from ``u``
-    (updated in place unless ``test``); ``output_u`` also returns the new u."""
+    """Spectral normalization w / sigma(w) by ``itr`` power iterations from ``u``
+    (``u`` is updated in place unless ``test``; with ``test`` sigma still comes from
+    the iterations). ``output_u`` also returns u as it was before this forward, as
+    NNabla does. The gradient holds u and v constant; u gets none."""
     return SpectralNorm(dim, itr, eps, test, output_u)(w, u)
 
 

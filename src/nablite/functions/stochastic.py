@@ -255,8 +255,15 @@ def _border(idx, n, mode):
 
 
 class RandomShift(RandomFunction):
-    """Shift each sample by a random amount in [-s, s] along each axis with shift s
-    (``shifts`` line up with the trailing axes); borders: nearest, reflect or constant."""
+    """Shift x by a random whole amount in [-s, s] along each axis with maximum shift s.
+
+    As in NNabla, ``shifts`` lines up with the trailing axes of x (one entry per
+    axis, e.g. (0, 0, 2, 2) for NCHW; a shorter tuple covers the last axes, a
+    longer one's extra leading entries are unused). An axis from ``base_axis`` on
+    gets its own shift per sample (per index of the axes before ``base_axis``);
+    an axis d before ``base_axis`` gets one per index of the axes before d.
+    Positions shifted in from outside: nearest (edge value), reflect (mirror,
+    edge repeated: -1 -> 0) or constant."""
 
     def __init__(self, shifts=None, border_mode="nearest", constant_value=0, base_axis=1,
                  seed=-1):
@@ -267,38 +274,45 @@ class RandomShift(RandomFunction):
     def setup(self, x):
         require(self, self.border_mode in ("nearest", "reflect", "constant"),
                 f"border_mode={self.border_mode!r} must be 'nearest', 'reflect' or 'constant'")
-        tail = x[self.base_axis:]
-        shifts = tuple(self.shifts or ())
-        require(self, len(shifts) <= len(tail),
-                f"shifts={shifts} has more entries than the sample axes {tail}")
-        self._shifts = (0,) * (len(tail) - len(shifts)) + shifts
+        nd = len(x)
+        require(self, -nd <= self.base_axis < max(nd, 1),
+                f"base_axis={self.base_axis} is out of range for x of {nd} dimensions")
+        self._base = self.base_axis % max(nd, 1)
+        shifts = tuple(int(v) for v in (self.shifts or ()))
+        require(self, all(v >= 0 for v in shifts),
+                f"shifts={shifts} must be maximum shifts (>= 0)")
+        shifts = shifts[len(shifts) - nd:] if len(shifts) > nd else shifts
+        self._shifts = (0,) * (nd - len(shifts)) + shifts
         return x
 
     def forward(self, xp, x):
-        b, sample = _batch_view(x.shape, self.base_axis)
-        offsets = [-self.rng.randint(-s, s + 1, size=b) if s else None for s in self._shifts]
-        idx = _grid(b, sample, offsets)
-        valid = np.ones((b,) + (1,) * len(sample), bool)
-        for j, n in enumerate(sample):
-            if offsets[j] is not None:
-                valid = valid & (idx[j + 1] >= 0) & (idx[j + 1] < n)
-                idx[j + 1] = _border(idx[j + 1], n, self.border_mode)
+        shape, nd = x.shape, x.ndim
+        idx, valid = [], None
+        for d, (n, s) in enumerate(zip(shape, self._shifts)):
+            src = np.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
+            if s:
+                lead = shape[:min(d, self._base)]
+                shift = self.rng.randint(-s, s + 1, size=lead)
+                src = src - shift.reshape(lead + (1,) * (nd - len(lead)))
+                inside = (src >= 0) & (src < n)
+                valid = inside if valid is None else valid & inside
+                src = _border(src, n, self.border_mode)
+            idx.append(src)
         self._idx = tuple(_on(xp, a) for a in idx)
-        self._valid = _on(xp, valid) if self.border_mode == "constant" else None
-        y = x.reshape((b,) + sample)[self._idx]
+        self._valid = (_on(xp, valid) if self.border_mode == "constant" and valid is not None
+                       else None)
+        y = x[self._idx]
         if self._valid is not None:
             y = xp.where(self._valid, y, xp.asarray(self.constant_value, y.dtype))
-        return y.reshape(x.shape)
+        return y
 
     def backward(self, xp, xs, ys, gys):
-        x = xs[0]
-        b, sample = _batch_view(x.shape, self.base_axis)
-        gy = gys[0].reshape((b,) + sample)
+        gy = gys[0]
         if self._valid is not None:
             gy = gy * self._valid
-        gx = xp.zeros((b,) + sample, gy.dtype)
+        gx = xp.zeros(xs[0].shape, gy.dtype)
         scatter_add(xp, gx, tuple(xp.broadcast_to(i, gy.shape) for i in self._idx), gy)
-        return (gx.reshape(x.shape),)
+        return (gx,)
 
 
 class RandomErase(RandomFunction):
@@ -606,7 +620,9 @@ def random_flip(x, axes=None, base_axis=1, seed=-1, n_outputs=-1, outputs=None):
 
 def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_axis=1, seed=-1,
                  n_outputs=-1, outputs=None):
-    """Shift each sample by up to ``shifts`` (trailing axes) with the given border mode."""
+    """Shift x randomly by up to ``shifts[i]`` along each axis (NNabla's one entry per
+    axis, lined up with the trailing axes), a new shift per sample for the axes from
+    ``base_axis`` on; border_mode 'nearest', 'reflect' or 'constant'."""
     return RandomShift(shifts, border_mode, constant_value, base_axis, seed)(
         x, n_outputs=n_outputs, outputs=outputs)
 
