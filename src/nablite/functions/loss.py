@@ -4,6 +4,8 @@ Label inputs (``target`` of the categorical losses) are integer class indices
 (float arrays holding integers are accepted, as in NNabla); they never get a
 gradient. A negative label marks a sample to ignore: its loss and gradient are 0.
 """
+import numpy as np
+
 from .base import Function, binary, require, prod, sum_rows
 
 __all__ = ["sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy",
@@ -42,6 +44,16 @@ class _LabelLoss(Function):
             rows = self._row_index = xp.arange(n)
         return rows
 
+    def _onehot(self, x, t):
+        """A constant Variable: 1 where the class index along axis equals the label
+        (all 0 for an ignored, negative label)."""
+        from ..variable import Variable
+        from . import equal
+        shape = [1] * len(x.shape)
+        shape[self._axis] = x.shape[self._axis]
+        classes = np.arange(x.shape[self._axis], dtype=np.float64).reshape(shape)
+        return equal(t, Variable.from_numpy_array(classes))
+
     def _labels(self, xp, t):
         """(index array safe for take_along_axis, mask of non-ignored samples)."""
         t = t.astype(xp.intp, copy=False)
@@ -51,6 +63,11 @@ class _LabelLoss(Function):
 
 class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
+
+    def composite(self, x, t):
+        from . import log_softmax, sum as f_sum
+        return -f_sum(log_softmax(x, self._axis) * self._onehot(x, t), axis=self._axis,
+                      keepdims=True)
 
     takes_broadcast_grad = True  # backward accepts a gy that only broadcasts to y
     grad_reads_outputs = False
@@ -126,6 +143,10 @@ class SoftmaxCrossEntropy(_LabelLoss):
 class CategoricalCrossEntropy(_LabelLoss):
     """y = -log x[label] along axis (x holds probabilities)."""
 
+    def composite(self, x, t):
+        from . import log, sum as f_sum
+        return -f_sum(log(x) * self._onehot(x, t), axis=self._axis, keepdims=True)
+
     def forward(self, xp, x, t):
         idx, valid = self._labels(xp, t)
         picked = xp.maximum(xp.take_along_axis(x, idx, self._axis), _tiny(xp, x))
@@ -144,6 +165,11 @@ class CategoricalCrossEntropy(_LabelLoss):
 
 class SigmoidCrossEntropy(Function):
     """y = -(t log s(x) + (1 - t) log(1 - s(x))), s the logistic sigmoid."""
+
+    def composite(self, x, t):
+        from . import log_sigmoid
+        # t log s(x) + (1 - t) log s(-x), and log s(-x) = log s(x) - x
+        return x - x * t - log_sigmoid(x)
 
     def setup(self, x, t):
         require(self, tuple(x) == tuple(t), f"x {x} and target {t} must have the same shape")
@@ -198,7 +224,9 @@ def _sign_d(xp, g, a, b):
 
 
 #     NNabla type, forward, dL/dx0, dL/dx1
-BinaryCrossEntropy = binary("BinaryCrossEntropy", _bce, _bce_dx, _bce_dt)
+BinaryCrossEntropy = binary("BinaryCrossEntropy", _bce, _bce_dx, _bce_dt,
+                            graph=(lambda F, g, x, t, y: g * ((1 - t) / (1 - x) - t / x),
+                                   lambda F, g, x, t, y: g * (F.log(1 - x) - F.log(x))))
 SquaredError = binary("SquaredError", lambda xp, a, b: (a - b) ** 2,
                       lambda xp, g, a, b, y: 2 * g * (a - b),
                       lambda xp, g, a, b, y: -2 * g * (a - b))

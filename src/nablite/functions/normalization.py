@@ -216,6 +216,24 @@ class BatchNormalization(Standardization):
         grads = (gx,) + tuple(g for g, p in ((gbeta, beta), (ggamma, gamma)) if p is not None)
         return grads + (None,) * len(running)
 
+    def composite(self, x, *params):
+        """The same outputs from F functions (nn.grad differentiates this; the
+        running statistics are not updated here)."""
+        from . import mean as f_mean, pow_scalar
+        beta, gamma, running = self._split(params)
+        red = list(self._red)
+        if self.batch_stat:
+            mean = f_mean(x, axis=red, keepdims=True)
+            var = f_mean(pow_scalar(x - mean, 2.0), axis=red, keepdims=True)
+        else:
+            mean, var = running
+        y = (x - mean) * pow_scalar(var + self.eps, -0.5)
+        if gamma is not None:
+            y = y * gamma
+        if beta is not None:
+            y = y + beta
+        return (y, mean, var) if self._output_stat else y
+
     def _running_backward(self, xp, x, beta, gamma, running, gy):
         rmean, rvar = running
         inv_std = 1 / xp.sqrt(rvar + self.eps)
