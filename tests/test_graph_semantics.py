@@ -9,6 +9,7 @@ import pytest
 
 import nablite as nn
 import nablite.functions as F
+import nablite.parametric_functions as PF
 from gradcheck import randn
 
 
@@ -167,3 +168,70 @@ def test_reshape_shares_its_input_memory():
     y = F.sum(F.reshape(F.tanh(x), (6,)) * 2)
     y.forward(clear_no_need_grad=True)
     np.testing.assert_allclose(y.d, 2 * np.sum(np.tanh(x.d)))
+
+
+def test_state_kept_for_backward_is_freed_with_the_buffers():
+    x = V(randn(4, 3, 2), True)
+    beta, gamma = V(np.zeros((1, 3, 1)), True), V(np.ones((1, 3, 1)), True)
+    bn = F.batch_normalization(x, beta, gamma, V(np.zeros((1, 3, 1))), V(np.ones((1, 3, 1))))
+    t = V(np.array([[1], [0], [2], [1]]))
+    loss = F.mean(F.softmax_cross_entropy(F.reshape(bn, (4, 6)), t))
+    loss.forward()
+    f_bn, f_ce = bn.parent, loss.parent.inputs[0].parent
+    assert f_bn._mean is not None and f_ce._softmax is not None
+    loss.backward(clear_buffer=True)
+    assert f_bn._mean is None and f_bn._inv_std is None and f_ce._softmax is None
+    # and kept when the buffers are kept (a second backward may follow)
+    loss.forward()
+    loss.backward()
+    assert f_bn._mean is not None
+
+
+def _mlp(x, recompute):
+    h = x
+    for i in range(3):
+        with nn.parameter_scope(f"l{i}"), nn.recompute(recompute):
+            h = F.tanh(PF.affine(h, 16))
+    return F.mean(F.squared_error(PF.affine(h, 1, name="out"), V(np.ones((8, 1)))))
+
+
+def test_recompute_gives_the_same_gradients_and_frees_the_marked_buffers():
+    nn.clear_parameters()
+    nn.seed(0)
+    x = V(randn(8, 5))
+    grads = []
+    for recompute in (False, True):
+        loss = _mlp(x, recompute)
+        hidden = [f.outputs[0] for f in graph_order(loss) if f.name == "Tanh"]
+        assert all(h.recompute == recompute for h in hidden)
+        loss.forward(clear_no_need_grad=True)
+        # marked intermediates are freed after their last use, even without clearing
+        assert all(h.data.clear_called == recompute for h in hidden)
+        for p in nn.get_parameters().values():
+            p.grad.zero()
+        loss.backward(clear_buffer=True)
+        grads.append({k: p.g.copy() for k, p in nn.get_parameters().items()})
+    for k in grads[0]:
+        np.testing.assert_allclose(grads[1][k], grads[0][k], rtol=1e-12, atol=0)
+    nn.clear_parameters()
+
+
+def test_recompute_flag_and_nesting():
+    x = V(randn(2, 3), True)
+    with nn.recompute():
+        a = F.tanh(x)
+        with nn.recompute(False):
+            b = F.sin(a)
+    c = F.exp(b)
+    assert (a.recompute, b.recompute, c.recompute) == (True, False, False)
+    nn.set_global_recompute(True)
+    try:
+        assert F.cos(x).recompute and nn.get_global_recompute()
+    finally:
+        nn.set_global_recompute(False)
+
+
+def graph_order(v):
+    out = []
+    v.visit(out.append)
+    return out

@@ -12,7 +12,8 @@ from ._array import NdArray  # noqa: F401
 from .variable import Variable  # noqa: F401
 from .context import (Context, context_scope, get_current_context,  # noqa: F401
                       set_default_context)
-from .graph import auto_forward, forward_all, get_auto_forward, set_auto_forward  # noqa: F401
+from .graph import (auto_forward, forward_all, get_auto_forward, set_auto_forward,  # noqa: F401
+                    recompute, get_global_recompute, set_global_recompute)
 from .parameter import (clear_parameters, get_current_parameter_scope,  # noqa: F401
                         load_parameters, save_parameters,
                         get_parameters, no_grad, parameter_scope)

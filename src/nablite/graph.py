@@ -16,6 +16,7 @@ import numpy as np
 from ._array import NdArray
 
 auto_forward_enabled = False
+recompute_enabled = False  # the flag new function outputs get (nn.recompute)
 _version = 0
 
 
@@ -46,6 +47,29 @@ def auto_forward(auto=True):
         auto_forward_enabled = previous
 
 
+def set_global_recompute(recompute):
+    """Mark every function output created from now on for recomputation."""
+    global recompute_enabled
+    recompute_enabled = bool(recompute)
+
+
+def get_global_recompute():
+    return recompute_enabled
+
+
+@contextlib.contextmanager
+def recompute(recompute_=True):
+    """Outputs of functions called inside the block are recomputed in backward:
+    forward frees their data after its last use, backward runs their function
+    again when a gradient needs them. Blocks nest."""
+    global recompute_enabled
+    previous, recompute_enabled = recompute_enabled, bool(recompute_)
+    try:
+        yield
+    finally:
+        recompute_enabled = previous
+
+
 class _Plan:
     """What running the graph up to one root needs, computed once per graph version:
     the forward order, which inputs of each function want a gradient, the
@@ -53,7 +77,7 @@ class _Plan:
     the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
-                 "releases", "consumed")
+                 "releases", "consumed", "recompute", "stateful")
 
     def __init__(self, root):
         self.version = _version
@@ -72,6 +96,11 @@ class _Plan:
                          for x in f.inputs}
         self.fused_steps = None
         self.releases = {}
+        # intermediates forward frees and backward computes again (Variable.recompute)
+        self.recompute = any(x._recompute and x._parent is not None and x is not root
+                             for f in self.order for x in f.inputs)
+        # functions holding arrays from forward for backward (Function.forward_state)
+        self.stateful = [f for f in self.order if f.forward_state]
 
     def clearing_steps(self, root):
         """``backward_steps`` for ``backward(clear_buffer=True)``: a reduction of a
@@ -217,8 +246,8 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
     key = (clear_buffer, clear_no_need_grad)  # True/1 and False/0 are the same key
     steps = plan.releases.get(key)
     if steps is None:  # the forward steps, each with the arrays to free after it
-        release = (_releasable(plan, root, clear_buffer, clear_no_need_grad) if any(key)
-                   else [() for _ in plan.order])
+        release = (_releasable(plan, root, clear_buffer, clear_no_need_grad)
+                   if any(key) or plan.recompute else [() for _ in plan.order])
         steps = plan.releases[key] = [step + (tuple(rel),)
                                       for step, rel in zip(plan.forward_steps, release)]
     if not (pre_hook or post_hook):
@@ -240,6 +269,8 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
             if release:
                 for nd in release:
                     nd.clear()
+        if clear_buffer and plan.stateful:
+            _free_forward_state(plan)
         return
     for f, _, _, release in steps:
         if pre_hook:
@@ -264,9 +295,15 @@ def _releasable(plan, root, clear_buffer, clear_no_need_grad):
                     keep.update(id(x) for x in f.inputs)
                 if f.grad_reads_outputs:
                     keep.update(id(o()) for o in f._outputs)
+    if plan.recompute:  # what recomputation reads must stay
+        for f in plan.order:
+            if any(y is not None and y._recompute for y in f.outputs):
+                keep.update(id(x) for x in f.inputs if not x._recompute)
     release = [[] for _ in plan.order]
     for key, (i, x) in last_use.items():
-        if not (x._parent is None or x.persistent or x is root or key in keep):
+        if x._parent is None or x.persistent or x is root:
+            continue
+        if x._recompute or ((clear_buffer or clear_no_need_grad) and key not in keep):
             release[i].append(x._data)
     return release
 
@@ -377,12 +414,16 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 gys.append(g)
         if pre_hook:
             pre_hook(f)
+        restored = _restore(f.inputs) + _restore(outs) if plan.recompute else None
         f.need = need
         xp = f.xp
         gxs = f.backward(xp, [_read(xp, x._data) for x in f.inputs],
                          [_read(xp, y._data) if y is not None else None for y in outs], gys)
         if post_hook:
             post_hook(f)
+        if restored:
+            for nd in restored:
+                nd.clear()
         for i, x, leaf in targets:
             gx = gxs[i]
             if gx is None:
@@ -407,6 +448,31 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 if y is not None and y is not root and not y._persistent:
                     y._data.clear()
                     y._grad.clear()
+    if clear_buffer and plan.stateful:
+        _free_forward_state(plan)
+
+
+def _free_forward_state(plan):
+    """Drop what functions kept from forward for backward, with the buffers."""
+    for f in plan.stateful:
+        for name in f.forward_state:
+            setattr(f, name, None)
+
+
+def _restore(variables):
+    """Compute again the data of recompute variables that forward freed; returns
+    their arrays, which the caller frees after use. What only served to compute
+    them again is freed here."""
+    restored = []
+    for v in variables:
+        if v is not None and v._recompute and v._data._arr is None and v._parent is not None:
+            f = v._parent
+            temporaries = _restore(f.inputs)
+            run_forward(f)
+            for nd in temporaries:
+                nd.clear()
+            restored.extend(y._data for y in f.outputs if y is not None and y._recompute)
+    return restored
 
 
 def rebuild(root, need_grad=False):

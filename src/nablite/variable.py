@@ -27,7 +27,7 @@ class Variable:
     """
 
     __slots__ = ("_data", "_grad", "_need_grad", "_persistent", "name", "_parent",
-                 "info", "rank", "recompute", "_order", "__weakref__")
+                 "info", "rank", "_recompute", "_order", "__weakref__")
 
     def __init__(self, shape=(), need_grad=None, info=None):
         shape = _shape_of((shape,)) if not isinstance(shape, numbers.Integral) else (int(shape),)
@@ -39,7 +39,7 @@ class Variable:
         self._parent = None
         self.info = info
         self.rank = 0
-        self.recompute = False
+        self._recompute = False
         self._order = None
 
     @classmethod
@@ -55,7 +55,7 @@ class Variable:
         v._parent = parent
         v.info = None
         v.rank = parent.rank
-        v.recompute = False
+        v._recompute = graph.recompute_enabled
         v._order = None
         return v
 
@@ -153,6 +153,17 @@ class Variable:
         graph.graph_changed()
 
     @property
+    def recompute(self):
+        """Whether forward frees this intermediate's data after its last use and
+        backward computes it again when needed (less memory, more arithmetic)."""
+        return self._recompute
+
+    @recompute.setter
+    def recompute(self, value):
+        self._recompute = bool(value)
+        graph.graph_changed()
+
+    @property
     def parent(self):
         return self._parent
 
@@ -203,7 +214,7 @@ class Variable:
         v._data, v._grad = self._data, self._grad
         v._need_grad = self._need_grad if need_grad is None else bool(need_grad)
         v._persistent, v.name, v.info = self._persistent, self.name, self.info
-        v._parent, v.rank, v.recompute, v._order = None, 0, False, None
+        v._parent, v.rank, v._recompute, v._order = None, 0, False, None
         return v
 
     def unlinked(self, need_grad=None):

@@ -365,6 +365,7 @@ class PackPaddedSequence(Function):
 
 class PadPackedSequence(Function):
     """Inverse of PackPaddedSequence: back to (T, B, ...) filled with padding_value."""
+    forward_state = ('_mask',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
         self.batch_first = batch_first

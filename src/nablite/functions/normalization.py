@@ -35,6 +35,7 @@ class Standardization(Function):
     (biased) variance are extra outputs, and gradients flow back from them too.
     A subclass's ``_plan(x_shape)`` returns (view shape, reduced axes of the view).
     """
+    forward_state = ('_mean', '_inv_std')  # kept from forward for backward; freed with the buffers
 
     no_bias = no_scale = False
     _output_stat = False

@@ -42,6 +42,7 @@ class _Recurrent(Function):
     (hidden projection + hidden bias) and returns the new state plus what its
     backward needs; its backward returns the gradients of ``ax`` and ``ah``.
     """
+    forward_state = ('_tape',)  # kept from forward for backward; freed with the buffers
     gates = 1          # G: rows of H in a weight (1 for the Elman RNN)
     bias_rows = None   # rows of H in a bias (None: bias is (L, D, H))
     has_cell = False   # LSTM: a second state c

@@ -116,6 +116,7 @@ class RandGamma(_Generator):
 
 class RandomChoice(RandomFunction):
     """Sample ``shape`` indices per row of w (last axis), output the matching x values."""
+    forward_state = ('_idx',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, shape=(), replace=True, seed=-1):
         super().__init__(seed)
@@ -182,6 +183,7 @@ def _grid(b, sizes, offsets):
 class RandomCrop(RandomFunction):
     """Crop each sample (axes from base_axis on) to ``shape`` at a random position;
     ``shape`` lines up with the trailing axes."""
+    forward_state = ('_idx',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, shape=None, base_axis=1, seed=-1):
         super().__init__(seed)
@@ -264,6 +266,7 @@ class RandomShift(RandomFunction):
     an axis d before ``base_axis`` gets one per index of the axes before d.
     Positions shifted in from outside: nearest (edge value), reflect (mirror,
     edge repeated: -1 -> 0) or constant."""
+    forward_state = ('_idx', '_valid')  # kept from forward for backward; freed with the buffers
 
     def __init__(self, shifts=None, border_mode="nearest", constant_value=0, base_axis=1,
                  seed=-1):
@@ -321,6 +324,7 @@ class RandomErase(RandomFunction):
     with a value drawn from ``replacements``, per sample (and per channel unless
     ``share``). The last two axes (or those before the channel with channel_last)
     are the image. ste_fine_grained: no gradient at erased positions."""
+    forward_state = ('_erased',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.3333),
                  replacements=(0.0, 255.0), n=1, share=True, inplace=False, base_axis=1, seed=-1,
@@ -391,6 +395,7 @@ class RandomErase(RandomFunction):
 class TopKData(Function):
     """Per sample (axes from base_axis on, flattened), the k largest (or smallest,
     or largest in magnitude) values: gathered (reduce) or kept in place with zeros."""
+    forward_state = ('_idx',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False):
         self.k, self.abs, self.reduce, self.base_axis = k, abs, reduce, base_axis
