@@ -53,7 +53,8 @@ SECOND_ORDER = {
     "slice", "pad", "tile", "flip",
     # losses
     "squared_error", "softmax_cross_entropy", "categorical_cross_entropy",
-    "sigmoid_cross_entropy", "binary_cross_entropy",
+    "sigmoid_cross_entropy", "binary_cross_entropy", "absolute_error", "huber_loss",
+    "epsilon_insensitive_loss", "kl_multinomial", "max", "min",
 }
 
 
@@ -87,6 +88,9 @@ LAYERS = ([(F.affine, i, k) for i, k in layer_tests.AFFINE_CASES]
                                 randn(3, seed=2)], {"stride": (2, 2)}),
              (F.deconvolution, [randn(2, 4, 3, 3), randn(4, 1, 2, 2, seed=1)],
               {"group": 2, "pad": (1, 0)}),
+             (F.depthwise_convolution, [randn(1, 2, 4, 4), randn(2, 3, 3, seed=1)], {}),
+             (F.depthwise_deconvolution, [randn(1, 2, 3, 3), randn(2, 2, 2, seed=1)],
+              {"stride": (2, 2)}),
              (F.max_pooling, [randn(2, 2, 4, 4)], {"kernel": (2, 2)}),
              (F.max_pooling, [randn(1, 2, 5, 5)], {"kernel": (3, 3), "stride": (2, 2),
                                                    "pad": (1, 1)}),

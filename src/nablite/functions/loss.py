@@ -231,20 +231,47 @@ BinaryCrossEntropy = binary("BinaryCrossEntropy", _bce, _bce_dx, _bce_dt,
 SquaredError = binary("SquaredError", lambda xp, a, b: (a - b) ** 2,
                       lambda xp, g, a, b, y: 2 * g * (a - b),
                       lambda xp, g, a, b, y: -2 * g * (a - b))
+def _sign_d_graph(F, g, a, b):
+    return g * (2 * F.greater(a, b) - 1)
+
+
+def _huber_d_graph(F, g, a, b, delta):
+    d = a - b  # 2d inside the band (where it has a derivative), +-2 delta outside
+    inside = F.less_scalar(F.abs(d), delta)
+    return g * (2 * d * inside + (2 * delta) * (1 - inside) * (2 * F.greater_scalar(d, 0.0) - 1))
+
+
+def _eps_d_graph(F, g, a, b, epsilon):
+    d = a - b
+    return g * F.greater_scalar(F.abs(d), epsilon) * (2 * F.greater_scalar(d, 0.0) - 1)
+
+
 AbsoluteError = binary("AbsoluteError", lambda xp, a, b: xp.abs(a - b),
                        lambda xp, g, a, b, y: _sign_d(xp, g, a, b),
-                       lambda xp, g, a, b, y: -_sign_d(xp, g, a, b))
+                       lambda xp, g, a, b, y: -_sign_d(xp, g, a, b),
+                       graph=(lambda F, g, a, b, y: _sign_d_graph(F, g, a, b),
+                              lambda F, g, a, b, y: -_sign_d_graph(F, g, a, b)))
 HuberLoss = binary("HuberLoss", _huber,
                    lambda xp, g, a, b, y, delta: _huber_d(xp, g, a, b, delta),
-                   lambda xp, g, a, b, y, delta: -_huber_d(xp, g, a, b, delta))
+                   lambda xp, g, a, b, y, delta: -_huber_d(xp, g, a, b, delta),
+                   graph=(lambda F, g, a, b, y, delta: _huber_d_graph(F, g, a, b, delta),
+                          lambda F, g, a, b, y, delta: -_huber_d_graph(F, g, a, b, delta)))
 EpsilonInsensitiveLoss = binary(
     "EpsilonInsensitiveLoss", lambda xp, a, b, epsilon: xp.maximum(xp.abs(a - b) - epsilon, 0),
     lambda xp, g, a, b, y, epsilon: _eps_d(xp, g, a, b, epsilon),
-    lambda xp, g, a, b, y, epsilon: -_eps_d(xp, g, a, b, epsilon))
+    lambda xp, g, a, b, y, epsilon: -_eps_d(xp, g, a, b, epsilon),
+    graph=(lambda F, g, a, b, y, epsilon: _eps_d_graph(F, g, a, b, epsilon),
+           lambda F, g, a, b, y, epsilon: -_eps_d_graph(F, g, a, b, epsilon)))
 
 
 class KLMultinomial(Function):
     """D = sum_i p_i (log p_i - log q_i) over the axes from base_axis on."""
+
+    def composite(self, p, q):
+        from . import log, reshape, sum as f_sum
+        lead = p.shape[:self._axis]
+        d = p * (log(p) - log(q))  # for p, q > 0 (forward clamps at the tiniest float)
+        return reshape(f_sum(reshape(d, (prod(lead), -1)), axis=1), lead + (1,))
 
     def __init__(self, base_axis=1):
         self.base_axis = base_axis

@@ -163,6 +163,38 @@ class Max(Reduction):
         return (_undo_reduced_last(xp, g, x.shape, perm),)
 
 
+    def grad_graph(self, need, xs, ys, gys):
+        if self.only_index:
+            return [None]
+        from . import broadcast, reshape
+        gy = broadcast(reshape(gys[0], self._kept_shape), xs[0].shape)
+        return [gy * _SelectionMask(self)(xs[0])]
+
+
+class _SelectionMask(Function):
+    """1 at the element max/min picks in each reduction (the first of ties), 0
+    elsewhere; a constant for gradients."""
+
+    grad_reads_outputs = False
+
+    def __init__(self, reduction):
+        import copy
+        self._reduction = copy.copy(reduction)
+        self._reduction.with_index = self._reduction.only_index = False
+
+    @property
+    def name(self):
+        return f"{self._reduction.name}Mask"
+
+    def forward(self, xp, x):
+        r = self._reduction
+        ones = xp.ones(r._kept_shape, dtype=x.dtype)
+        return r.backward(xp, [x], [None], [ones])[0]
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
 class Min(Max):
     pick = "argmin"
 
