@@ -95,3 +95,11 @@ def test_readme_tour_runs():
 def test_readme_higher_order_gradients_runs():
     code = _readme_block("### Higher-order gradients", "python")
     exec(compile(code, "README nn.grad", "exec"), {})
+
+
+def test_run_shows_an_nnabla_scripts_log_messages(tmp_path):
+    script = tmp_path / "logs.py"
+    script.write_text("import nnabla.logger as logger\nlogger.info('epoch 1 done')\n")
+    proc = nablite("run", str(script))
+    assert proc.returncode == 0, proc.stderr
+    assert "[INFO]: epoch 1 done" in proc.stderr

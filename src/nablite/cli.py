@@ -59,6 +59,7 @@ def run_script(script, args):
     from . import compat
     compat.install()
     compat.restore_legacy_numpy_aliases()
+    compat.log_like_nnabla()
     sys.argv = [script] + list(args)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     try:

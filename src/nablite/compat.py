@@ -88,3 +88,12 @@ def restore_legacy_numpy_aliases():
     for name in ("int", "float", "bool", "object", "complex", "str"):
         if name not in np.__dict__:
             setattr(np, name, getattr(builtins, name))
+
+
+def log_like_nnabla():
+    """Show INFO messages on stderr as ``import nnabla`` does (NNabla configures the
+    root logger when it is imported), so an NNabla script's ``logger.info(...)``
+    prints. Only ``nablite run`` calls this: importing nablite configures nothing."""
+    import logging
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s [%(name)s][%(levelname)s]: %(message)s")
