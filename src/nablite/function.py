@@ -52,6 +52,13 @@ class Function:
     # Whether backward leaves the inputs' gradients as they are (writes nothing),
     # so that gradients set on them by hand flow on (graph._unwritten_grad).
     leaves_input_grads = False
+    # The reduced-loss fusion (graph._fuse_reductions: backward(clear_buffer=True)
+    # runs ``reduction(loss(...))`` as one step): a reduction that can give its
+    # input's gradient as an array that only broadcasts to the input defines
+    # ``broadcastable_grad(xp, gy)`` (Sum, Mean); a loss whose backward accepts
+    # such a gradient sets ``takes_broadcast_grad`` (SoftmaxCrossEntropy).
+    broadcastable_grad = None
+    takes_broadcast_grad = False
     # attributes that forward sets for backward (gradient nodes copy the function
     # without them)
     forward_state = ()

@@ -10,6 +10,7 @@ invalidates nothing. The forward and backward loops inline what ``run_forward``
 and ``NdArray._set`` do: they run once per function per step.
 """
 import contextlib
+import sys
 
 import numpy as np
 
@@ -82,10 +83,10 @@ class _Plan:
     def __init__(self, root):
         self.version = _version
         self.order = _topological_order(root)
-        # (function, inputs, the weakref of its only output, or None for the general
-        # loop: several outputs, or one the user holds whose buffer forward reuses)
-        self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1
-                               and not _held(f._outputs[0](), root) else None)
+        # (function, inputs, the weakref of its only output or None, whether an
+        # output is one the user holds, whose buffer forward reuses: see _store)
+        self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1 else None,
+                               any(_held(o(), root) for o in f._outputs))
                               for f in self.order]
         self.needs = _need_flags(self.order)
         self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
@@ -99,8 +100,10 @@ class _Plan:
         # intermediates forward frees and backward computes again (Variable.recompute)
         self.recompute = any(x._recompute and x._parent is not None and x is not root
                              for f in self.order for x in f.inputs)
-        # functions holding arrays from forward for backward (Function.forward_state)
-        self.stateful = [f for f in self.order if f.forward_state]
+        # what functions keep from forward for backward (Function.forward_state),
+        # as (the function's __dict__, {name: None}) to drop it with one update
+        self.stateful = [(vars(f), dict.fromkeys(f.forward_state))
+                         for f in self.order if f.forward_state]
 
     def clearing_steps(self, root):
         """``backward_steps`` for ``backward(clear_buffer=True)``: a reduction of a
@@ -153,10 +156,10 @@ def _fuse_reductions(order, steps, root):
     for f, need, targets in steps:
         if id(f) in merged:
             continue
-        if getattr(f, "broadcastable_grad", None) is not None and len(f.inputs) == 1:
+        if f.broadcastable_grad is not None and len(f.inputs) == 1:
             mid = f.inputs[0]
             loss = mid._parent
-            if (loss is not None and getattr(loss, "takes_broadcast_grad", False)
+            if (loss is not None and loss.takes_broadcast_grad
                     and len(loss._outputs) == 1 and uses[id(mid)] == 1 and mid is not root
                     and not mid._persistent):
                 loss_need = need_of.get(id(loss))
@@ -216,10 +219,13 @@ def _held(y, root):
 
 
 def _store(y, a, root):
-    """Store a forward result; into the old buffer for a variable the user holds."""
+    """Store a forward result; for a root or persistent variable into its old
+    buffer when something besides the variable still refers to that buffer (a
+    kept ``loss.d``), so the holder sees the new values."""
     nd = y._data
     old = nd._arr
     if (old is not None and old is not a and (y is root or y._persistent)
+            and sys.getrefcount(old) > 3  # more than nd._arr, ``old`` and the call
             and type(old) is type(a) and not isinstance(old, np.generic) and old.base is None
             and old.shape == a.shape and old.dtype == a.dtype):
         old[...] = a
@@ -251,14 +257,19 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
         steps = plan.releases[key] = [step + (tuple(rel),)
                                       for step, rel in zip(plan.forward_steps, release)]
     if not (pre_hook or post_hook):
-        for f, inputs, single, release in steps:
+        for f, inputs, single, held, release in steps:
             ys = f.forward(f.xp, *[x._data._get() for x in inputs])
             if single is not None:
                 y = single()
                 if y is not None:
                     nd = y._data
-                    nd._arr = ys
-                    nd._zeroing = False
+                    # a held variable's old buffer that someone still refers to
+                    # (more than nd._arr and getrefcount's argument) gets the values
+                    if held and nd._arr is not None and sys.getrefcount(nd._arr) > 2:
+                        _store(y, ys, root)
+                    else:
+                        nd._arr = ys
+                        nd._zeroing = False
             else:
                 if len(f._outputs) == 1:
                     ys = (ys,)
@@ -269,10 +280,11 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
             if release:
                 for nd in release:
                     nd.clear()
-        if clear_buffer and plan.stateful:
-            _free_forward_state(plan)
+        if clear_buffer:
+            for state, nones in plan.stateful:
+                state.update(nones)
         return
-    for f, _, _, release in steps:
+    for f, _, _, _, release in steps:
         if pre_hook:
             pre_hook(f)
         run_forward(f, root)
@@ -387,7 +399,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         steps = plan.clearing_steps(root)
     grads = {id(root): root._grad._get()}
     pop, get = grads.pop, grads.get
-    consumed = plan.consumed
+    consumed, recompute = plan.consumed, plan.recompute
     for f, need, targets in steps:
         refs = f._outputs
         if len(refs) == 1:  # the common case, without the general loop's lists
@@ -414,7 +426,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 gys.append(g)
         if pre_hook:
             pre_hook(f)
-        restored = _restore(f.inputs) + _restore(outs) if plan.recompute else None
+        restored = _restore(f.inputs) + _restore(outs) if recompute else None
         f.need = need
         xp = f.xp
         gxs = f.backward(xp, [_read(xp, x._data) for x in f.inputs],
@@ -448,15 +460,9 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 if y is not None and y is not root and not y._persistent:
                     y._data.clear()
                     y._grad.clear()
-    if clear_buffer and plan.stateful:
-        _free_forward_state(plan)
-
-
-def _free_forward_state(plan):
-    """Drop what functions kept from forward for backward, with the buffers."""
-    for f in plan.stateful:
-        for name in f.forward_state:
-            setattr(f, name, None)
+    if clear_buffer:  # what functions kept from forward for backward goes too
+        for state, nones in plan.stateful:
+            state.update(nones)
 
 
 def _restore(variables):

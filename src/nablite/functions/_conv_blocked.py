@@ -33,9 +33,11 @@ from ._conv_utils import take_scratch, give_scratch
 # A block's column matrix is about this size: half of a 2 MiB L2 cache, the rest
 # holding the weight and the block's output. Other array modules (GPU): one block.
 _BLOCK_BYTES = 1 << 20
-# Rough single-core costs (ns) of one BLAS flop on these shapes, one element
-# copied into a column block, one element added back by col2im (measured on
-# the 2-core benchmark machine); only their ratios matter.
+# Named defaults: single-core costs (ns) of one BLAS flop on these shapes, one
+# element copied into a column block, one element added back by col2im. They
+# only choose between two correct input-gradient paths, and only their ratios
+# matter; `python benchmarks/calibrate_conv.py` measures them on a machine and
+# prints them next to these values.
 _NS_PER_FLOP = 0.0125
 _NS_PER_COPY = 0.1
 _NS_PER_ADD = 0.55

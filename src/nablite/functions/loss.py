@@ -63,7 +63,7 @@ class _LabelLoss(Function):
 
 class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
-    forward_state = ('_softmax', '_valid_labels')  # kept from forward for backward; freed with the buffers
+    forward_state = ('_softmax',)  # kept from forward for backward; freed with the buffers
 
     def composite(self, x, t):
         from . import log_softmax, sum as f_sum
