@@ -251,3 +251,30 @@ def test_recurrent_parameters(monkeypatch, pf, fname, gates, bias_gates, layers,
     assert np.abs(w0[..., i:]).max() <= I.calc_uniform_lim_glorot(hidden, hidden)[1]
     (a, k), = calls
     assert k["num_layers"] == layers and k["bidirectional"] == (d == 2)
+
+
+FAMILY_MODULES = ["_api", "layers", "recurrent", "normalization", "quantized", "quantized_copy",
+                  "low_rank", "attention"]
+
+
+def test_all_is_union_of_family_modules():
+    import importlib
+    family = [importlib.import_module(f"nablite.parametric_functions.{m}") for m in FAMILY_MODULES]
+    names = [n for mod in family for n in mod.__all__]
+    assert len(names) == len(set(names)), "a name is listed by two family modules"
+    assert len(PF.__all__) == len(set(PF.__all__))
+    assert set(PF.__all__) == set(names)
+    for mod in family:
+        for n in mod.__all__:
+            assert getattr(PF, n) is getattr(mod, n), n
+
+
+def test_every_name_in_all_is_exported():
+    ns = {}
+    exec("from nablite.parametric_functions import *", ns)
+    for n in PF.__all__:
+        assert hasattr(PF, n), n
+        assert ns[n] is getattr(PF, n), n
+    # names NNabla's PF module also offers, outside __all__
+    for n in ["parameter_scope", "ConstantInitializer", "UniformInitializer", "F"]:
+        assert hasattr(PF, n), n

@@ -1,0 +1,84 @@
+"""Shared machinery of the parametric functions.
+
+The :func:`parametric_function_api` decorator (runs a layer in its sub-scope and
+adds ``name=``), parameter creation (``_param``, ``_bias``, ``_weight_and_bias``),
+default initializers (``_glorot``), axis/channel helpers and ``_into``, which lets
+a function output keep its values in a stored parameter. ``get_parameter`` and
+``get_parameter_or_create`` are re-exported here, as NNabla's PF module does.
+"""
+import functools
+import inspect
+
+from ..initializer import ConstantInitializer, UniformInitializer, calc_uniform_lim_glorot
+from ..parameter import get_parameter, get_parameter_or_create, parameter_scope
+
+__all__ = ["parametric_function_api", "get_parameter_or_create", "get_parameter"]
+
+
+def parametric_function_api(scope_name=None, param_desc=None):
+    """Decorator: run the function in ``parameter_scope(scope_name)`` and add ``name=None``.
+
+    With ``name`` given, the scope becomes ``name/scope_name``. ``param_desc``
+    (a list of (name, description, shape, need_grad)) is kept for documentation.
+    """
+    def decorator(func):
+        scope = scope_name or func.__name__
+
+        @functools.wraps(func)
+        def wrapped(*args, name=None, **kwargs):
+            with parameter_scope(scope if name is None else f"{name}/{scope}"):
+                return func(*args, **kwargs)
+
+        sig = inspect.signature(func)
+        params = list(sig.parameters.values())
+        params.append(inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None))
+        wrapped.__signature__ = sig.replace(parameters=params)
+        wrapped.param_desc = param_desc
+        return wrapped
+    return decorator
+
+
+def _param(name, shape, init, fix_parameters, need_grad=True):
+    """A trainable parameter as the graph should see it (no gradient when fixed)."""
+    return get_parameter_or_create(name, tuple(int(s) for s in shape), init, need_grad,
+                                   not fix_parameters)
+
+
+def _bias(name, shape, init, fix_parameters, with_bias):
+    if not with_bias:
+        return None
+    return _param(name, shape, init if init is not None else ConstantInitializer(), fix_parameters)
+
+
+def _weight_and_bias(w_shape, w_init, b_shape, b_init, fix_parameters, with_bias,
+                     apply_w=None, apply_b=None):
+    """``W`` and ``b`` (None without bias) of a layer, each passed through its apply_* hook."""
+    w = _param("W", w_shape, w_init, fix_parameters)
+    if apply_w is not None:
+        w = apply_w(w)
+    b = _bias("b", b_shape, b_init, fix_parameters, with_bias)
+    if b is not None and apply_b is not None:
+        b = apply_b(b)
+    return w, b
+
+
+def _glorot(inmaps, outmaps, kernel, rng):
+    return UniformInitializer(calc_uniform_lim_glorot(inmaps, outmaps, tuple(kernel)), rng=rng)
+
+
+def _axis(axis, ndim):
+    return axis + ndim if axis < 0 else axis
+
+
+def _channels(inp, base_axis, channel_last):
+    return inp.shape[-1] if channel_last else inp.shape[_axis(base_axis, inp.ndim)]
+
+
+def _into(y, param):
+    """Let the function output ``y`` keep its values in ``param``'s array (NNabla's
+    ``outputs=[param.data]``); persistent, so clearing buffers keeps it."""
+    if not y.data.clear_called:  # computed already, under auto_forward
+        param.d = y.d
+    y.data = param.data
+    y.persistent = True
+    return y
