@@ -1,38 +1,68 @@
 """nablite.functions: NNabla's functions (imported as ``F``).
 
-Each module holds one NNabla category; this file only re-exports them.
+Every public function is imported here by name, grouped by the module that
+defines it, so the whole ``F`` namespace reads in one place. Each module holds
+one kind of function (its docstring says which); ``__all__`` is the union of
+the modules' ``__all__`` (tests/test_functions_namespace.py checks that the
+names below are exactly those).
 """
-from .arithmetic import *  # noqa: F401,F403
-from .math import *  # noqa: F401,F403
-from .activation import *  # noqa: F401,F403
-from .logical import *  # noqa: F401,F403
-from .reduction import *  # noqa: F401,F403
-from .array import *  # noqa: F401,F403
-from .linalg import *  # noqa: F401,F403
-from .indexing import *  # noqa: F401,F403
-from .layers import *  # noqa: F401,F403
-from .pooling import *  # noqa: F401,F403
-from .normalization import *  # noqa: F401,F403
-from .stochastic import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
-from .validation import *  # noqa: F401,F403
-from .recurrent import *  # noqa: F401,F403
-from .special import *  # noqa: F401,F403
-from .spatial import *  # noqa: F401,F403
-from .signal import *  # noqa: F401,F403
-from .quantized import *  # noqa: F401,F403
-from .detection import *  # noqa: F401,F403
-from .attention import *  # noqa: F401,F403
-from .deformable import *  # noqa: F401,F403
-from .onnx import *  # noqa: F401,F403
-from ..graph import get_auto_forward  # noqa: F401
+from .arithmetic import (add2, sub2, mul2, div2, pow2, add_n, mul_n, bc_add2, add_scalar,
+                         mul_scalar, pow_scalar, r_sub_scalar, r_div_scalar, r_pow_scalar)
+from .math import (constant, arange, linspace, abs, exp, log, identity, round, ceil, floor, sin,
+                   cos, tan, sinh, cosh, asin, acos, atan, atan2, asinh, acosh, atanh, erf)
+from .activation import (sigmoid, swish, tanh, relu, leaky_relu, softmax, log_softmax, elu, selu,
+                         crelu, celu, prelu, gelu, mish, relu6, hard_sigmoid, hard_tanh,
+                         log_sigmoid, softplus, softsign, tanh_shrink, sinc)
+from .logical import (sign, minimum2, maximum2, minimum_scalar, maximum_scalar, logical_and,
+                      logical_or, logical_xor, equal, not_equal, greater_equal, greater,
+                      less_equal, less, searchsorted, logical_and_scalar, logical_or_scalar,
+                      logical_xor_scalar, equal_scalar, not_equal_scalar, greater_equal_scalar,
+                      greater_scalar, less_equal_scalar, less_scalar, logical_not, isnan, isinf,
+                      reset_nan, reset_inf, where)
+from .reduction import (sum, mean, max, min, prod, norm, cumsum, cumprod, reduce_sum, reduce_mean,
+                        reduce)
+from .array import (reshape, transpose, broadcast, broadcast_to, concatenate, split, stack, slice,
+                    pad, tile, flip, shift, sort, shape, meshgrid, assign, clip_by_value,
+                    clip_by_norm, dot)
+from .linalg import (matrix_diag, matrix_diag_part, trilu, batch_det, batch_inv, batch_logdet,
+                     batch_cholesky)
+from .indexing import (one_hot, gather, gather_nd, bool_gather, scatter_nd, scatter_add,
+                       bool_scatter, bool_fill, nonzero, pack_padded_sequence, pad_packed_sequence)
+from .layers import (affine, batch_matmul, convolution, fused_convolution, depthwise_convolution,
+                     deconvolution, depthwise_deconvolution, embed)
+from .pooling import (max_pooling, average_pooling, sum_pooling, global_average_pooling, unpooling)
+from .normalization import (batch_normalization, fused_batch_normalization, layer_normalization,
+                            instance_normalization, group_normalization, tensor_normalization,
+                            weight_standardization, norm_normalization, weight_normalization,
+                            spectral_norm, mean_subtraction, clip_grad_by_value, clip_grad_by_norm,
+                            sync_batch_normalization)
+from .stochastic import (dropout, rand, randint, randn, rand_binomial, rand_beta, rand_gamma,
+                         random_choice, random_crop, random_flip, random_shift, random_erase,
+                         top_k_data, top_k_grad, image_augmentation)
+from .loss import (sigmoid_cross_entropy, binary_cross_entropy, softmax_cross_entropy,
+                   categorical_cross_entropy, squared_error, absolute_error, huber_loss,
+                   epsilon_insensitive_loss, kl_multinomial)
+from .validation import (top_n_error, binary_error, confusion_matrix)
+from .recurrent import (rnn, lstm, gru)
+from .special import (unlink, sink, eye_like, mod2, bit_shift, einsum, interpolate, binary_sigmoid,
+                      binary_tanh, prune, fixed_point_quantize, pow2_quantize, quantize_linear,
+                      dequantize_linear)
+from .spatial import (affine_grid, warp_by_grid, warp_by_flow, roi_align)
+from .signal import (fft, ifft, stft, istft)
+from .quantized import (binary_connect_affine, binary_connect_convolution, binary_weight_affine,
+                        binary_weight_convolution, inq_affine, inq_convolution, min_max_quantize)
+from .detection import (unique, nms_detection2d, max_pooling_backward, patch_correlation,
+                        vat_noise)
+from .attention import (multi_head_attention)
+from .deformable import (deformable_convolution, adaptive_separable_convolution)
+from .onnx import (onnx_resize, onnx_non_max_suppression)
+from ..graph import get_auto_forward  # noqa: F401  (F.get_auto_forward, as in NNabla)
 from ..context import get_current_context  # noqa: F401
-from . import (arithmetic, math, activation, logical, reduction, array, linalg, indexing,
-               layers, pooling, normalization, stochastic, loss, validation, recurrent, special,
-               spatial, signal, quantized, detection, attention, deformable, onnx)
+from . import (arithmetic, math, activation, logical, reduction, array, linalg, indexing, layers,
+               pooling, normalization, stochastic, loss, validation, recurrent, special, spatial,
+               signal, quantized, detection, attention, deformable, onnx)
 
-__all__ = [name for m in (arithmetic, math, activation, logical, reduction, array, linalg,
-                          indexing, layers, pooling, normalization, stochastic, loss, validation,
-                          recurrent, special, spatial, signal, quantized, detection,
-                          attention, deformable, onnx)
-           for name in m.__all__]
+_MODULES = (arithmetic, math, activation, logical, reduction, array, linalg, indexing, layers,
+            pooling, normalization, stochastic, loss, validation, recurrent, special, spatial,
+            signal, quantized, detection, attention, deformable, onnx)
+__all__ = [name for m in _MODULES for name in m.__all__]
