@@ -3,9 +3,12 @@ and compare with nablite, in float32. Tests using this skip when NNabla is absen
 
 Set NNABLA_PYTHON to that environment's interpreter (default /tmp/nnref/bin/python).
 """
+import inspect
 import json
 import os
 import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -108,3 +111,151 @@ def run_in_nnabla(script, **values):
     if proc.returncode != 0:
         raise RuntimeError(f"the NNabla script failed: {proc.stderr[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- one source, both libraries ------------------------------------------------------
+# The same runner executes a case in the real NNabla (NNABLA_PYTHON) and in nablite
+# (this interpreter, ``import nnabla`` resolved to nablite by nablite.compat), so
+# the two computations cannot drift apart.
+_SHARED_RUNNER = r"""
+import json, sys
+if sys.argv[1] == "nablite":
+    from nablite import compat
+    compat.install()
+import numpy as np
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+assert (nn.__name__ == "nablite") == (sys.argv[1] == "nablite"), nn.__name__
+
+
+def dec(v):
+    if isinstance(v, dict) and "__ndarray__" in v:
+        return np.array(v["__ndarray__"], dtype=v["dtype"]).reshape(v["shape"])
+    if isinstance(v, list):
+        return [dec(x) for x in v]
+    if isinstance(v, dict):
+        return {k: dec(x) for k, x in v.items()}
+    return v
+
+
+def enc(v):
+    if isinstance(v, nn.Variable):
+        v = v.d
+    if isinstance(v, (list, tuple)):
+        return [enc(x) for x in v]
+    if isinstance(v, dict):
+        return {k: enc(x) for k, x in v.items()}
+    a = np.asarray(v)
+    if a.dtype == object:
+        raise TypeError(f"cannot compare a {type(v).__name__}")
+    return {"__ndarray__": a.ravel().tolist(), "dtype": a.dtype.str, "shape": list(a.shape)}
+
+
+job = json.loads(sys.stdin.read())
+values = {k: dec(v) for k, v in job["values"].items()}
+ns = {"nn": nn, "F": F, "PF": PF, "np": np, "__name__": "parity_case"}
+if job["call"]:
+    exec(compile(job["source"], "<parity case>", "exec"), ns)
+    out = ns[job["call"]](**values)
+else:
+    ns.update(values)
+    exec(compile(job["source"], "<parity case>", "exec"), ns)
+    out = ns["OUT"]
+print(json.dumps({"out": {k: enc(v) for k, v in out.items()}}))
+"""
+
+
+def _encode(v):
+    if isinstance(v, np.ndarray) or isinstance(v, np.generic):
+        a = np.asarray(v)
+        return {"__ndarray__": a.ravel().tolist(), "dtype": a.dtype.str, "shape": list(a.shape)}
+    if isinstance(v, (list, tuple)):
+        return [_encode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _encode(x) for k, x in v.items()}
+    return v
+
+
+def _decode(v):
+    if isinstance(v, dict) and "__ndarray__" in v:
+        return np.array(v["__ndarray__"], dtype=v["dtype"]).reshape(v["shape"])
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _decode(x) for k, x in v.items()}
+    return v
+
+
+def _case_source(case):
+    """(source, name of the function to call or None) of a case."""
+    if isinstance(case, str):
+        return textwrap.dedent(case), None
+    src = textwrap.dedent(inspect.getsource(case))
+    lines = src.splitlines()
+    while lines and lines[0].lstrip().startswith("@"):  # decorators stay in the test
+        lines.pop(0)
+    return "\n".join(lines) + "\n", case.__name__
+
+
+def run_source(python, library, case, **values):
+    """The named outputs of ``case`` run by ``python`` with ``nnabla`` being
+    ``library`` ("nnabla" or "nablite")."""
+    source, call = _case_source(case)
+    payload = {"source": source, "call": call, "values": {k: _encode(v) for k, v in values.items()}}
+    proc = subprocess.run([python, "-c", _SHARED_RUNNER, library], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the case failed under {library}:\n{proc.stderr[-2000:]}")
+    return _decode(json.loads(proc.stdout.strip().splitlines()[-1])["out"])
+
+
+def _nnabla_runs():
+    if not os.path.exists(NNABLA_PYTHON):
+        return False
+    proc = subprocess.run([NNABLA_PYTHON, "-c", "import nnabla.functions, "
+                           "nnabla.parametric_functions"], capture_output=True, timeout=120)
+    return proc.returncode == 0
+
+
+def _compare(mine, want, where, rtol, atol, dtypes):
+    if isinstance(want, list):
+        assert isinstance(mine, list) and len(mine) == len(want), f"{where}: lengths differ"
+        for k, (a, b) in enumerate(zip(mine, want)):
+            _compare(a, b, f"{where}[{k}]", rtol, atol, dtypes)
+        return
+    if isinstance(want, dict):
+        assert isinstance(mine, dict) and set(mine) == set(want), f"{where}: keys differ"
+        for k in want:
+            _compare(mine[k], want[k], f"{where}[{k!r}]", rtol, atol, dtypes)
+        return
+    mine, want = np.asarray(mine), np.asarray(want)
+    assert mine.shape == want.shape, f"{where}: shape {mine.shape} != NNabla's {want.shape}"
+    if dtypes:
+        assert mine.dtype == want.dtype, f"{where}: dtype {mine.dtype} != NNabla's {want.dtype}"
+    if want.dtype.kind in "fc" or mine.dtype.kind in "fc":
+        np.testing.assert_allclose(mine, want, rtol=rtol, atol=atol, equal_nan=True,
+                                   err_msg=where)
+    else:
+        np.testing.assert_array_equal(mine, want, err_msg=where)
+
+
+def check_same_source(case, rtol=1e-5, atol=1e-6, tol=None, dtypes=True, **values):
+    """Run one case under NNabla and under nablite and compare its named outputs.
+
+    ``case`` is a function (its source is sent; it is called with ``values`` as
+    keyword arguments and returns {name: Variable, array or list of them}) or a
+    string (run with ``values`` as globals; it sets ``OUT``), written against
+    ``nn``, ``F``, ``PF`` and ``np`` (given as globals in both). ``values`` are
+    NumPy arrays or JSON data. ``tol`` maps an output name to its (rtol, atol);
+    ``dtypes`` also compares the outputs' dtypes. Skips the calling test when
+    NNabla is absent. Returns (nablite's outputs, NNabla's)."""
+    if not _nnabla_runs():
+        pytest.skip(f"NNabla 1.39 is not available at {NNABLA_PYTHON}")
+    want = run_source(NNABLA_PYTHON, "nnabla", case, **values)
+    mine = run_source(sys.executable, "nablite", case, **values)
+    assert set(mine) == set(want), f"outputs {sorted(mine)} != NNabla's {sorted(want)}"
+    for name in want:
+        r, a = (tol or {}).get(name, (rtol, atol))
+        _compare(mine[name], want[name], name, r, a, dtypes)
+    return mine, want
