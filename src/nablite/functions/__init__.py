@@ -7,7 +7,8 @@ the modules' ``__all__`` (tests/test_functions_namespace.py checks that the
 names below are exactly those).
 """
 from .arithmetic import (add2, sub2, mul2, div2, pow2, add_n, mul_n, bc_add2, add_scalar,
-                         mul_scalar, pow_scalar, r_sub_scalar, r_div_scalar, r_pow_scalar)
+                         mul_scalar, pow_scalar, r_sub_scalar, r_div_scalar, r_pow_scalar, mod2,
+                         bit_shift)
 from .math import (constant, arange, linspace, abs, exp, log, identity, round, ceil, floor, sin,
                    cos, tan, sinh, cosh, asin, acos, atan, atan2, asinh, acosh, atanh, erf)
 from .activation import (sigmoid, swish, tanh, relu, leaky_relu, softmax, log_softmax, elu, selu,
@@ -22,15 +23,17 @@ from .logical import (sign, minimum2, maximum2, minimum_scalar, maximum_scalar, 
 from .reduction import (sum, mean, max, min, prod, norm, cumsum, cumprod, reduce_sum, reduce_mean,
                         reduce)
 from .array import (reshape, transpose, broadcast, broadcast_to, concatenate, split, stack, slice,
-                    pad, tile, flip, shift, sort, shape, meshgrid, assign, clip_by_value,
-                    clip_by_norm, dot)
+                    pad, tile, flip, shift, shape, meshgrid, assign, clip_by_value, clip_by_norm,
+                    dot)
+from .sorting import (unique, sort, top_k_data, top_k_grad)
 from .linalg import (matrix_diag, matrix_diag_part, trilu, batch_det, batch_inv, batch_logdet,
-                     batch_cholesky)
+                     batch_cholesky, eye_like, einsum)
 from .indexing import (one_hot, gather, gather_nd, bool_gather, scatter_nd, scatter_add,
                        bool_scatter, bool_fill, nonzero, pack_padded_sequence, pad_packed_sequence)
 from .layers import (affine, batch_matmul, convolution, fused_convolution, depthwise_convolution,
                      deconvolution, depthwise_deconvolution, embed)
-from .pooling import (max_pooling, average_pooling, sum_pooling, global_average_pooling, unpooling)
+from .pooling import (max_pooling, average_pooling, sum_pooling, global_average_pooling, unpooling,
+                      max_pooling_backward)
 from .normalization import (batch_normalization, fused_batch_normalization, layer_normalization,
                             instance_normalization, group_normalization, tensor_normalization,
                             weight_standardization, norm_normalization, weight_normalization,
@@ -38,31 +41,31 @@ from .normalization import (batch_normalization, fused_batch_normalization, laye
                             sync_batch_normalization)
 from .stochastic import (dropout, rand, randint, randn, rand_binomial, rand_beta, rand_gamma,
                          random_choice, random_crop, random_flip, random_shift, random_erase,
-                         top_k_data, top_k_grad, image_augmentation)
+                         image_augmentation, vat_noise)
 from .loss import (sigmoid_cross_entropy, binary_cross_entropy, softmax_cross_entropy,
                    categorical_cross_entropy, squared_error, absolute_error, huber_loss,
                    epsilon_insensitive_loss, kl_multinomial)
 from .validation import (top_n_error, binary_error, confusion_matrix)
 from .recurrent import (rnn, lstm, gru)
-from .special import (unlink, sink, eye_like, mod2, bit_shift, einsum, interpolate, binary_sigmoid,
-                      binary_tanh, prune, fixed_point_quantize, pow2_quantize, quantize_linear,
-                      dequantize_linear)
-from .spatial import (affine_grid, warp_by_grid, warp_by_flow, roi_align)
+from .special import (unlink, sink)
+from .spatial import (affine_grid, warp_by_grid, warp_by_flow, roi_align, interpolate,
+                      patch_correlation)
 from .signal import (fft, ifft, stft, istft)
 from .quantized import (binary_connect_affine, binary_connect_convolution, binary_weight_affine,
-                        binary_weight_convolution, inq_affine, inq_convolution, min_max_quantize)
-from .detection import (unique, nms_detection2d, max_pooling_backward, patch_correlation,
-                        vat_noise)
+                        binary_weight_convolution, inq_affine, inq_convolution)
+from .quantizers import (binary_sigmoid, binary_tanh, prune, fixed_point_quantize, pow2_quantize,
+                         quantize_linear, dequantize_linear, min_max_quantize)
+from .detection import (nms_detection2d)
 from .attention import (multi_head_attention)
 from .deformable import (deformable_convolution, adaptive_separable_convolution)
 from .onnx import (onnx_resize, onnx_non_max_suppression)
 from ..graph import get_auto_forward  # noqa: F401  (F.get_auto_forward, as in NNabla)
 from ..context import get_current_context  # noqa: F401
-from . import (arithmetic, math, activation, logical, reduction, array, linalg, indexing, layers,
-               pooling, normalization, stochastic, loss, validation, recurrent, special, spatial,
-               signal, quantized, detection, attention, deformable, onnx)
+from . import (arithmetic, math, activation, logical, reduction, array, sorting, linalg, indexing,
+               layers, pooling, normalization, stochastic, loss, validation, recurrent, special,
+               spatial, signal, quantized, quantizers, detection, attention, deformable, onnx)
 
-_MODULES = (arithmetic, math, activation, logical, reduction, array, linalg, indexing, layers,
-            pooling, normalization, stochastic, loss, validation, recurrent, special, spatial,
-            signal, quantized, detection, attention, deformable, onnx)
+_MODULES = (arithmetic, math, activation, logical, reduction, array, sorting, linalg, indexing,
+            layers, pooling, normalization, stochastic, loss, validation, recurrent, special,
+            spatial, signal, quantized, quantizers, detection, attention, deformable, onnx)
 __all__ = [name for m in _MODULES for name in m.__all__]

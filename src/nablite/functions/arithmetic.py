@@ -1,9 +1,16 @@
-"""Arithmetic: two-input, n-input and scalar forms of + - * / **."""
-from .base import Function, Unary, Binary, binary, unary, require
+"""Arithmetic: two-input, n-input and scalar forms of + - * / **, and the integer
+ops mod2 and bit_shift.
 
-__all__ = ["add2", "sub2", "mul2", "div2", "pow2", "add_n", "mul_n", "bc_add2",
-           "add_scalar", "mul_scalar", "pow_scalar", "r_sub_scalar", "r_div_scalar",
-           "r_pow_scalar"]
+mod2 and bit_shift have no gradient (NNabla 1.39 raises when asked; nablite
+passes nothing, as for logical ops).
+"""
+import numpy as np
+
+from .base import Function, Unary, Binary, binary, broadcast_shape, unary, require
+
+__all__ = ["add2", "sub2", "mul2", "div2", "pow2", "add_n", "mul_n", "bc_add2", "add_scalar",
+           "mul_scalar", "pow_scalar", "r_sub_scalar", "r_div_scalar", "r_pow_scalar", "mod2",
+           "bit_shift"]
 
 #             NNabla type  forward                       dL/dx0                     dL/dx1
 Add2 = binary("Add2", lambda xp, a, b: a + b,           lambda xp, g, a, b, y: g,  lambda xp, g, a, b, y: g, reads="")
@@ -134,3 +141,60 @@ def r_div_scalar(x, val=1):
 def r_pow_scalar(x, val=1):
     """y = val ** x."""
     return RPowScalar(val=val)(x)
+
+
+def _mod(xp, x0, x1, fmod):
+    # Floats always take C's fmod (sign of x0), whatever `fmod` says (NNabla 1.39).
+    if fmod or x0.dtype.kind == "f" or x1.dtype.kind == "f":
+        return xp.fmod(x0, x1)
+    return xp.mod(x0, x1)
+
+
+class _NoGradBinary(Binary):
+    """Elementwise with broadcasting, no gradient."""
+
+    def backward(self, xp, xs, ys, gys):
+        return None, None
+
+
+Mod2 = type("Mod2", (_NoGradBinary,), {
+    "f": staticmethod(lambda xp, a, b, fmod: _mod(xp, a, b, fmod)),
+    "__doc__": "Elementwise remainder (Python-style for integers unless fmod; C fmod for floats)."})
+
+
+class BitShift(_NoGradBinary):
+    """Elementwise x << shift or x >> shift on integers (floats are shifted as int64)."""
+
+    def setup(self, a, b):
+        require(self, self.direction in ("LEFT", "RIGHT"),
+                f"direction must be 'LEFT' or 'RIGHT', got {self.direction!r}")
+        return broadcast_shape(self, a, b)
+
+    def f(self, xp, x, shift, direction):
+        op = xp.left_shift if direction == "LEFT" else xp.right_shift
+        if x.dtype.kind in "iu" and shift.dtype.kind in "iu":
+            return op(x, shift.astype(x.dtype, copy=False))
+        return op(x.astype(np.int64), shift.astype(np.int64)).astype(x.dtype)
+
+
+def mod2(x0, x1, fmod=False, n_outputs=-1, outputs=None):
+    """Elementwise remainder of x0 / x1, broadcasting; no gradient.
+
+    Integers take the sign of x1 (Python's %) unless ``fmod``; floats always take
+    C's fmod (the sign of x0), as NNabla does.
+
+    Args:
+        x0, x1 (Variable): dividend and divisor.
+        fmod (bool): C's fmod for integers too.
+
+    Returns:
+        Variable: the remainder.
+    """
+    return Mod2(fmod=fmod)(x0, x1, n_outputs=n_outputs, outputs=outputs)
+
+
+def bit_shift(x, shift, direction='LEFT', n_outputs=-1, outputs=None):
+    """Elementwise x << shift (direction 'LEFT') or x >> shift ('RIGHT'), broadcasting,
+    in x's dtype; no gradient. NNabla accepts unsigned integers only; nablite takes
+    any integer type and shifts floats as int64."""
+    return BitShift(direction=direction)(x, shift, n_outputs=n_outputs, outputs=outputs)

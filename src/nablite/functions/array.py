@@ -10,8 +10,9 @@ from .._array import _ReshapedView
 from ..variable import Variable
 from .base import Function, normalize_axes, prod, require, sum_to
 
-__all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split",
-           "stack", "slice", "pad", "tile", "flip", "shift", "sort", "shape", "meshgrid", "assign", "clip_by_value", "clip_by_norm", "dot"]
+__all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split", "stack",
+           "slice", "pad", "tile", "flip", "shift", "shape", "meshgrid", "assign", "clip_by_value",
+           "clip_by_norm", "dot"]
 
 INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (sort with_index)
 _pyslice = slice  # the builtin; this module defines F.slice
@@ -386,40 +387,6 @@ class Shift(Function):
         return (g,)
 
 
-class Sort(Function):
-    def __init__(self, axis=-1, reverse=False, with_index=False, only_index=False):
-        self.axis = axis
-        self.reverse = reverse
-        self.with_index = with_index
-        self.only_index = only_index
-
-    def setup(self, x):
-        self.axis = _axis(self, self.axis, len(x))
-        if self.with_index and not self.only_index:
-            return [x, x]
-        return x
-
-    def _order(self, xp, x):
-        return xp.argsort(-x if self.reverse else x, axis=self.axis, kind="stable")
-
-    def forward(self, xp, x):
-        order = self._order(xp, x)
-        if self.only_index:
-            return order.astype(INDEX_DTYPE)
-        y = xp.take_along_axis(x, order, axis=self.axis)
-        return (y, order.astype(INDEX_DTYPE)) if self.with_index else y
-
-    def backward(self, xp, xs, ys, gys):
-        # The true gradient scatters gy back through the permutation (NNabla 1.39's
-        # CPU kernel gathers instead, which is only right for self-inverse orders).
-        if self.only_index:
-            return (None,)
-        order = self._order(xp, xs[0])
-        gx = xp.empty_like(gys[0])
-        xp.put_along_axis(gx, order, gys[0], axis=self.axis)
-        return (gx,)
-
-
 class Shape(Function):
     def __init__(self, start=0, end=0):
         self.start = start
@@ -648,22 +615,6 @@ def shift(x, shifts=None, border_mode='nearest'):
         Variable: Same shape as ``x``.
     """
     return Shift((0,) * len(x.shape) if shifts is None else tuple(shifts), border_mode)(x)
-
-
-def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
-    """Sort along an axis, optionally returning the permutation (uint64 indices).
-
-    Args:
-        x (Variable): Input.
-        axis (int): Axis to sort along.
-        reverse (bool): Descending order.
-        with_index (bool): Return ``(values, indices)``.
-        only_index (bool): Return only the indices.
-
-    Returns:
-        Variable or tuple of Variables.
-    """
-    return Sort(axis, reverse, with_index, only_index)(x)
 
 
 def shape(x, start=None, end=None):

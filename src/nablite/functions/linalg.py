@@ -1,11 +1,19 @@
-"""Matrix functions over the last two axes: diagonals, triangles, and the
-batched determinant, log-determinant, inverse and Cholesky factor."""
+"""Linear algebra: matrix functions over the last two axes (diagonals, eye_like,
+triangles, the batched determinant, log-determinant, inverse and Cholesky
+factor) and einsum.
+
+eye_like passes no gradient (x only gives the shape); einsum has gradients for
+every operand.
+"""
+import re
+import string
+
 import numpy as np
 
-from .base import Function, require
+from .base import Function, require, sum_to
 
 __all__ = ["matrix_diag", "matrix_diag_part", "trilu", "batch_det", "batch_inv", "batch_logdet",
-           "batch_cholesky"]
+           "batch_cholesky", "eye_like", "einsum"]
 
 class MatrixDiag(Function):
     def setup(self, x):
@@ -210,3 +218,131 @@ def batch_cholesky(x, upper=False):
         Variable: Shape (B, n, n).
     """
     return BatchCholesky(upper)(x)
+
+
+class EyeLike(Function):
+    """Ones on diagonal k of a matrix shaped like x (which only gives the shape)."""
+
+    def __init__(self, k=0):
+        self.k = k
+
+    def setup(self, x):
+        require(self, len(x) == 2, f"x must be 2-D, got shape {x}")
+        return x
+
+    def forward(self, xp, x):
+        return xp.eye(x.shape[0], x.shape[1], self.k, dtype=x.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        return (None,)
+
+
+_LETTERS = string.ascii_letters
+
+
+class Einsum(Function):
+    """Einstein summation (numpy.einsum) with its gradient.
+
+    The gradient of operand k is an einsum of the output gradient and the
+    other operands into operand k's labels; labels that only operand k has
+    are broadcast back, repeated labels (diagonals) are scattered back, and
+    ellipsis dimensions that operand k broadcast are summed.
+    """
+
+    def __init__(self, equation):
+        self.equation = equation
+
+    def setup(self, *shapes):
+        eq = self.equation.replace(" ", "") if isinstance(self.equation, str) else None
+        require(self, eq is not None and re.fullmatch(r"[A-Za-z.,]*(->[A-Za-z.]*)?", eq),
+                f"equation must be a string of letters, ',', '...' and '->', "
+                f"got {self.equation!r}")
+        lhs, arrow, out = eq.partition("->")
+        terms = lhs.split(",")
+        require(self, len(terms) == len(shapes),
+                f"equation {self.equation!r} has {len(terms)} input terms for "
+                f"{len(shapes)} inputs")
+        for k, (term, shape) in enumerate(zip(terms, shapes)):
+            n_labels = len(term.replace("...", ""))
+            require(self, term.count("...") <= 1 and "." not in term.replace("...", ""),
+                    f"term {term!r} of equation {self.equation!r} is malformed")
+            require(self, len(shape) >= n_labels if "..." in term else len(shape) == n_labels,
+                    f"input {k} has shape {shape}, which does not fit term {term!r} of "
+                    f"equation {self.equation!r}")
+        n_ell = max((len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes)
+                     if "..." in t), default=0)
+        ell = "".join(c for c in _LETTERS if c not in eq)[:n_ell]
+        sizes, subs = {}, []
+        for k, (term, shape) in enumerate(zip(terms, shapes)):
+            own = len(shape) - len(term.replace("...", ""))
+            labels = term.replace("...", ell[n_ell - own:])
+            for label, size in zip(labels, shape):
+                old = sizes.get(label)
+                if label in ell:  # ellipsis dimensions broadcast as numpy does
+                    require(self, old is None or old == size or 1 in (old, size),
+                            f"ellipsis dimensions of input {k} {shape} do not broadcast "
+                            f"in {self.equation!r}")
+                    sizes[label] = size if old in (None, 1) else old
+                else:
+                    require(self, old is None or old == size,
+                            f"label {label!r} has size {size} in input {k} {shape} but "
+                            f"{old} elsewhere in {self.equation!r}")
+                    sizes[label] = size
+            subs.append(labels)
+        if arrow:
+            require(self, out.count("...") <= (1 if any("..." in t for t in terms) else 0),
+                    f"output {out!r} of {self.equation!r} uses '...' that no input has")
+            out = out.replace("...", ell)
+            require(self, len(set(out)) == len(out) and all(c in sizes for c in out),
+                    f"output {out!r} of {self.equation!r} repeats a label or uses one "
+                    "no input has")
+        else:  # implicit: ellipsis, then labels seen once, in alphabetical order
+            once = sorted(c for c in set(lhs) if c.isalpha() and lhs.count(c) == 1)
+            out = ell + "".join(once)
+        self._subs, self._out, self._sizes = subs, out, sizes
+        return tuple(sizes[c] for c in out)
+
+    def _full(self, xp, x, labels):
+        return xp.broadcast_to(x, tuple(self._sizes[c] for c in labels))
+
+    def forward(self, xp, *xs):
+        ops = [self._full(xp, x, s) for x, s in zip(xs, self._subs)]
+        y = xp.einsum(",".join(self._subs) + "->" + self._out, *ops, optimize=len(ops) > 1)
+        return xp.asarray(y, dtype=y.dtype)
+
+    def backward(self, xp, xs, ys, gys):
+        ops = [self._full(xp, x, s) for x, s in zip(xs, self._subs)]
+        grads = []
+        for k, (x, labels) in enumerate(zip(xs, self._subs)):
+            if not self.need[k]:
+                grads.append(None)
+                continue
+            others = [(s, o) for j, (s, o) in enumerate(zip(self._subs, ops)) if j != k]
+            unique = "".join(dict.fromkeys(labels))
+            known = set(self._out).union(*[set(s) for s, _ in others])
+            target = "".join(c for c in unique if c in known)
+            eq = ",".join([self._out] + [s for s, _ in others]) + "->" + target
+            g = xp.einsum(eq, gys[0], *[o for _, o in others], optimize=bool(others))
+            # labels that only this operand has were summed away: broadcast back
+            g = g.reshape(tuple(self._sizes[c] if c in target else 1 for c in unique))
+            g = xp.broadcast_to(g, tuple(self._sizes[c] for c in unique))
+            if len(unique) < len(labels):  # repeated labels: write onto the diagonal
+                full = xp.zeros(tuple(self._sizes[c] for c in labels), dtype=g.dtype)
+                index = tuple(xp.arange(self._sizes[c]).reshape(
+                    [-1 if u == c else 1 for u in unique]) for c in labels)
+                full[index] = g
+                g = full
+            grads.append(sum_to(xp, xp.ascontiguousarray(g), x.shape))
+        return tuple(grads)
+
+
+def eye_like(x, k=0, n_outputs=-1, outputs=None):
+    """A Variable of x's 2-D shape and dtype with ones on diagonal k (int; above the
+    main one if k > 0) and zeros elsewhere. x only gives the shape (no gradient)."""
+    return EyeLike(k)(x, n_outputs=n_outputs, outputs=outputs)
+
+
+def einsum(*x, equation, n_outputs=-1, outputs=None):
+    """Einstein summation of the operands (Variables), as numpy.einsum, with gradients.
+    ``equation`` (str) is e.g. ``'ij,jk->ik'``, ``'...ij,...jk'`` or ``'ii->i'``."""
+    return Einsum(equation)(*x, n_outputs=n_outputs, outputs=outputs)

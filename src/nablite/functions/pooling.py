@@ -1,4 +1,6 @@
-"""Pooling: max, average, sum over sliding windows; global average; unpooling.
+"""Pooling: max, average, sum over sliding windows; global average; unpooling;
+max_pooling_backward (the gradient of max pooling as a function of dy: linear in
+dy, so it has a gradient w.r.t. dy; none w.r.t. x).
 
 Windowed pooling loops only over the prod(kernel) offsets inside a window; each
 step is one vectorized operation over every window of the whole batch (a
@@ -14,8 +16,8 @@ from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 # Max pooling works on blocks of the batch this size (see _batch_blocks).
 _BLOCK_BYTES = 256 << 10
 
-__all__ = ["max_pooling", "average_pooling", "sum_pooling", "global_average_pooling",
-           "unpooling"]
+__all__ = ["max_pooling", "average_pooling", "sum_pooling", "global_average_pooling", "unpooling",
+           "max_pooling_backward"]
 
 
 def _to_last(a, d):
@@ -204,7 +206,6 @@ class MaxPooling(_WindowPooling):
 
     def grad_graph(self, need, xs, ys, gys):
         # gx = max_pooling_backward(gy, x): linear in gy, piecewise constant in x
-        from .detection import max_pooling_backward
         return [max_pooling_backward(gys[0], xs[0], self.kernel, self.stride, self.ignore_border,
                                      self.pad, self.channel_last)]
 
@@ -454,3 +455,74 @@ def unpooling(x, kernel, channel_last=False, n_outputs=-1, outputs=None):
         Variable: upsampled output.
     """
     return Unpooling(kernel, channel_last)(x, n_outputs=n_outputs, outputs=outputs)
+
+
+class MaxPoolingBackward(Function):
+    """dx = the gradient of max_pooling(x) for output gradient dy (first maximum wins)."""
+
+    grad_reads_outputs = False
+
+    def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False):
+        self.kernel = kernel
+        self.stride = stride
+        self.ignore_border = ignore_border
+        self.pad = pad
+        self.channel_last = channel_last
+
+    def setup(self, dy, x):
+        pool = self._pool = MaxPooling(self.kernel, self.stride, self.ignore_border, self.pad,
+                                       self.channel_last)
+        try:
+            pooled = pool.setup(x)
+        except ValueError as e:  # the same checks, named after this function
+            raise ValueError(f"{self.name}: {str(e).split(': ', 1)[-1]}") from None
+        self.kernel, self.stride, self.pad = pool.kernel, pool.stride, pool.pad
+        require(self, tuple(dy) == tuple(pooled),
+                f"dy {dy} must have the max-pooled shape {pooled} of x {x}")
+        return x
+
+    def forward(self, xp, dy, x):
+        pool = self._pool
+        return pool.backward(xp, [x], [pool.forward(xp, x)], [dy])[0]
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None
+        # Linear in dy: gdy gathers gdx at each window's first maximum.
+        pool, d = self._pool, len(self.kernel)
+        x = xs[1]
+        y = pool.forward(xp, x)
+        if self.channel_last:
+            y = _to_last(y, d)
+        xpad = pool._padded(xp, x, -xp.inf)
+        gpad = pool._padded(xp, gys[0], 0)
+        slices = list(pool._slices())
+        gdy = xp.zeros(y.shape, dtype=gys[0].dtype)
+        free = xp.ones(y.shape, dtype=bool)  # windows whose maximum is not yet found
+        for sl in slices:
+            hit = (xpad[sl] == y) & free
+            free &= ~hit
+            gdy += xp.where(hit, gpad[sl], 0)
+        # NaN windows (no element equals the max) route to offset 0, as max_pooling does.
+        gdy += xp.where(free, gpad[slices[0]], 0)
+        return pool._output(gdy), None
+
+
+def max_pooling_backward(dy, x, kernel, stride=None, ignore_border=True, pad=None,
+                         channel_last=False, n_outputs=-1, outputs=None):
+    """The gradient of ``max_pooling(x, ...)`` w.r.t. x for output gradient ``dy``.
+
+    Each window's gradient goes to its first maximum (row-major order), as in
+    :func:`max_pooling`. Being linear in dy, it is differentiable w.r.t. dy (which
+    gives higher-order gradients of max pooling); x gets no gradient.
+
+    Args:
+        dy (Variable): gradient of the pooled output (its shape).
+        x (Variable): the pooling input.
+        kernel, stride, ignore_border, pad, channel_last: as for :func:`max_pooling`.
+
+    Returns:
+        Variable: dx, shaped like x.
+    """
+    return MaxPoolingBackward(kernel, stride, ignore_border, pad, channel_last)(
+        dy, x, n_outputs=n_outputs, outputs=outputs)

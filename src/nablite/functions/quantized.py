@@ -1,4 +1,5 @@
-"""Quantized layers: binary-connect / binary-weight affine and convolution, INQ, min-max quantization.
+"""Quantized layers: binary-connect / binary-weight affine and convolution, INQ.
+(The elementwise quantizers, min_max_quantize among them, are in quantizers.py.)
 
 The quantized layers are the ordinary ``Affine`` / ``Convolution`` run on a
 quantized weight. As in NNabla, forward writes its by-products into inputs:
@@ -6,7 +7,6 @@ quantized weight. As in NNabla, forward writes its by-products into inputs:
   binary_weight_*    binary_weight <- the same, alpha <- mean |weight| per output
   inq_*              weight <- fixed entries as powers of two, indicator_fixedweights
                      <- 1 for the entries fixed so far (updated at inq_iterations)
-  min_max_quantize   qr_min / qr_max <- the ranges it tracks or nudges.
 Backward runs the product's backward on the weight that forward used and hands
 the weight gradient to the float weight (straight-through); binary_weight, alpha
 and the indicator get none.
@@ -16,12 +16,11 @@ import math
 import numpy as np
 
 from .. import random as _random
-from .base import Function, require, prod
+from .base import require, prod
 from .layers import Affine, Convolution
-from .math import _round_half_away
 
 __all__ = ["binary_connect_affine", "binary_connect_convolution", "binary_weight_affine",
-           "binary_weight_convolution", "inq_affine", "inq_convolution", "min_max_quantize"]
+           "binary_weight_convolution", "inq_affine", "inq_convolution"]
 
 
 class _ProductOnQuantizedWeight:
@@ -244,76 +243,6 @@ class INQConvolution(_INQ, _QuantizedConvolution):
         self._init_inq(num_bits, inq_iterations, selection_algorithm, seed)
 
 
-class MinMaxQuantize(Function):
-    """Uniform quantization between a (nudged) range [qr_min, qr_max] into the levels
-    [ql_min, ql_max]; the ranges hold one value per slice of x (size-1 axes reduce)."""
-
-    def __init__(self, decay=0.999, x_min_max=False, ema=False, ste_fine_grained=True,
-                 eps=0.01):
-        self.decay = decay
-        self.x_min_max = x_min_max
-        self.ema = ema
-        self.ste_fine_grained = ste_fine_grained
-        self.eps = eps
-
-    def setup(self, x, qr_min, qr_max, ql_min, ql_max):
-        for name, s in (("qr_max", qr_max), ("ql_min", ql_min), ("ql_max", ql_max)):
-            require(self, tuple(s) == tuple(qr_min),
-                    f"{name} {s} must have the shape of qr_min {qr_min}")
-        require(self, len(qr_min) == len(x),
-                f"qr_min {qr_min} must have as many dimensions as x {x} (size 1 where "
-                "x's axis is reduced)")
-        require(self, all(q in (1, s) for q, s in zip(qr_min, x)),
-                f"qr_min {qr_min} must match x {x} on every axis that is not of size 1")
-        self._axes = tuple(i for i, q in enumerate(qr_min) if q == 1)
-        return tuple(x)
-
-    def forward(self, xp, x, qr_min, qr_max, ql_min, ql_max):
-        if self.x_min_max:
-            lo = x.min(axis=self._axes, keepdims=True)
-            hi = x.max(axis=self._axes, keepdims=True)
-            if self.ema:
-                d = self.decay
-                qr_min[...] = d * qr_min + (1 - d) * lo
-                qr_max[...] = d * qr_max + (1 - d) * hi
-            else:
-                qr_min[...] = lo
-                qr_max[...] = hi
-        # Keep the range at least eps wide, in the qr_max input itself (as NNabla does).
-        narrow = qr_max - qr_min < self.eps
-        if narrow.any():
-            qr_max[narrow] = qr_min[narrow] + self.eps
-        lo, hi, scale = self._nudged(xp, qr_min, qr_max, ql_min, ql_max)
-        y = xp.minimum(xp.maximum(x, lo), hi)
-        return (_round_half_away(xp, (y - lo) / scale) * scale + lo).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def _nudged(xp, qr_min, qr_max, ql_min, ql_max):
-        """The range moved so that the real 0 falls on a level (an integer zero point)."""
-        scale = (qr_max - qr_min) / (ql_max - ql_min)
-        zp = ql_min - qr_min / scale
-        zp = xp.where(zp <= ql_min, ql_min, xp.where(zp >= ql_max, ql_max,
-                                                     _round_half_away(xp, zp)))
-        return (ql_min - zp) * scale, (ql_max - zp) * scale, scale
-
-    def backward(self, xp, xs, ys, gys):
-        x, qr_min, qr_max, ql_min, ql_max = xs
-        gy = gys[0]
-        need = self.need
-        require(self, not (need[3] or need[4]),
-                "ql_min and ql_max take no gradient; set their need_grad to False")
-        lo, hi, _ = self._nudged(xp, qr_min, qr_max, ql_min, ql_max)
-        gx = gmin = gmax = None
-        if need[0]:
-            gx = gy * ((x >= lo) & (x <= hi)) if self.ste_fine_grained else gy
-        if not (self.x_min_max or self.ema):  # tracked ranges are not learned
-            if need[1]:
-                gmin = (gy * (x < lo)).sum(axis=self._axes, keepdims=True)
-            if need[2]:
-                gmax = (gy * (x > hi)).sum(axis=self._axes, keepdims=True)
-        return gx, gmin, gmax, None, None
-
-
 def _with_bias(inputs, bias):
     return inputs if bias is None else inputs + (bias,)
 
@@ -483,49 +412,3 @@ def inq_convolution(x, weight, indicator_fixedweights, bias=None, base_axis=1, p
         *_with_bias((x, weight, indicator_fixedweights), bias), n_outputs=n_outputs,
         outputs=outputs)
 
-
-def min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay=0.999, x_min_max=False,
-                     ema=False, ste_fine_grained=True, eps=0.01, quantize=True, outputs=None):
-    """Min-max (uniform, zero-point) quantization.
-
-    .. math::
-        s = \\frac{M - m}{M_q - m_q}, \\quad
-        y = \\mathrm{round}\\left(\\frac{\\min(\\max(x, m), M) - m}{s}\\right) s + m
-
-    with levels ``m_q = ql_min``, ``M_q = ql_max`` and the range ``m = qr_min``,
-    ``M = qr_max`` nudged so that 0 is exactly representable: the zero point
-    ``zp = m_q - qr_min / s`` is rounded and clipped to the levels, and
-    ``m = (m_q - zp) s``, ``M = (M_q - zp) s``. Before that, a range narrower than
-    ``eps`` is widened in ``qr_max`` itself. The ranges hold one value per slice
-    of x: their size-1 axes are reduced over.
-
-    The range comes from:
-      * ``x_min_max`` and ``ema``: a moving average, ``qr <- decay qr + (1 - decay)
-        min/max(x)``, written into qr_min / qr_max;
-      * ``x_min_max`` only: min(x) / max(x), written into qr_min / qr_max;
-      * ``ema`` only: qr_min / qr_max as they are;
-      * neither: qr_min / qr_max as they are, learned: their gradients are the sums
-        of dy where x falls below m / above M.
-
-    Backward to x is straight-through: dy, masked to ``m <= x <= M`` when
-    ``ste_fine_grained``. ql_min / ql_max take no gradient (asking raises).
-
-    Args:
-        x (Variable): input.
-        qr_min, qr_max (Variable): quantization range, x's number of dimensions,
-            size 1 on reduced axes (modified in forward).
-        ql_min, ql_max (Variable): quantization levels (e.g. 0 and 255), qr_min's shape.
-        decay (float): decay of the moving average.
-        x_min_max (bool): take the range from min(x) and max(x).
-        ema (bool): keep the range as a moving average.
-        ste_fine_grained (bool): zero the gradient of x outside the range.
-        eps (float): smallest width of the range.
-        quantize (bool): False returns x unchanged.
-
-    Returns:
-        Variable: x's shape.
-    """
-    if not quantize:
-        return x
-    return MinMaxQuantize(decay, x_min_max, ema, ste_fine_grained, eps)(
-        x, qr_min, qr_max, ql_min, ql_max, outputs=outputs)

@@ -1,4 +1,6 @@
-"""Spatial transforms: affine sampling grids, warping by a grid or a flow field, RoIAlign.
+"""Spatial transforms: affine sampling grids, warping by a grid or a flow field,
+RoIAlign, interpolate (resizing) and patch_correlation (FlowNet-style cost volume,
+differentiable in both inputs).
 
 Sampling is written once per corner of the interpolation cell (4 in 2-D, 8 in
 3-D): each corner is one gather over the whole batch, each gradient one
@@ -7,10 +9,13 @@ operations, so float32 results land on the same cells as NNabla's kernels.
 """
 import itertools
 
+import numpy as np
+
 from ..backend import scatter_add
 from .base import Function, require, prod
 
-__all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "roi_align"]
+__all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "roi_align", "interpolate",
+           "patch_correlation"]
 
 
 def _ints(value):
@@ -535,3 +540,277 @@ def roi_align(input, boxes, output_size, spatial_scale=(1.0, 1.0), sampling_rati
     """
     return RoiAlign(output_size, spatial_scale, -1 if sampling_ratio is None else sampling_ratio,
                     bool(channel_last))(input, boxes)
+
+
+def _source_index(xp, n_in, n_out, mode, align_corners, half_pixel, half_pixel_for_nn):
+    """Input coordinate of each output position along one axis (float64)."""
+    i = xp.arange(n_out, dtype=np.float64)
+    if mode == "nearest" and half_pixel_for_nn:
+        return (i + 0.5) * n_in / n_out
+    if align_corners:
+        return i * (n_in - 1) / (n_out - 1) if n_out > 1 else i * 0
+    if half_pixel:  # NNabla 1.39 maps a single output onto input 0 here
+        return (i + 0.5) * n_in / n_out - 0.5 if n_out > 1 else i * 0
+    return i * n_in / n_out
+
+
+class Interpolate(Function):
+    """Resize the last 1-3 spatial axes by nearest or (bi/tri)linear interpolation.
+
+    Both modes are separable, so they run one axis at a time: a gather (two for
+    linear) forward, a scatter-add backward. Nearest takes floor of the source
+    coordinate, as NNabla 1.39 does.
+    """
+
+    def __init__(self, output_size, mode, align_corners=True, half_pixel=False,
+                 half_pixel_for_nn=False, channel_last=False):
+        self.output_size, self.mode = [int(s) for s in output_size], mode
+        self.align_corners, self.half_pixel = align_corners, half_pixel
+        self.half_pixel_for_nn, self.channel_last = half_pixel_for_nn, channel_last
+
+    def setup(self, x):
+        nd = len(self.output_size)
+        require(self, self.mode in ("nearest", "linear"),
+                f"mode must be 'nearest' or 'linear', got {self.mode!r}")
+        require(self, 1 <= nd <= 3, f"output_size {self.output_size} must give 1, 2 or 3 "
+                "spatial sizes")
+        require(self, len(x) >= nd + self.channel_last,
+                f"x {x} has fewer than the {nd} spatial dimensions that output_size "
+                f"{self.output_size} resizes")
+        require(self, all(s >= 1 for s in self.output_size),
+                f"output_size {self.output_size} must be positive")
+        require(self, not (self.align_corners and self.half_pixel),
+                "align_corners=True and half_pixel=True cannot be combined")
+        first = len(x) - nd - (1 if self.channel_last else 0)
+        self._axes = list(range(first, first + nd))
+        y = list(x)
+        for a, s in zip(self._axes, self.output_size):
+            y[a] = s
+        return tuple(y)
+
+    def _plan(self, xp, n_in, n_out):
+        src = _source_index(xp, n_in, n_out, self.mode, self.align_corners, self.half_pixel,
+                            self.half_pixel_for_nn)
+        if self.mode == "nearest":
+            return xp.clip(xp.floor(src), 0, n_in - 1).astype(np.int64), None, None
+        src = xp.maximum(src, 0)
+        i0 = xp.minimum(xp.floor(src), n_in - 1).astype(np.int64)
+        return i0, xp.minimum(i0 + 1, n_in - 1), src - i0
+
+    def forward(self, xp, x):
+        self._plans = []
+        for a, n_out in zip(self._axes, self.output_size):
+            i0, i1, lam = plan = self._plan(xp, x.shape[a], n_out)
+            self._plans.append(plan)
+            if lam is None:
+                x = x.take(i0, axis=a)
+            else:
+                lam = lam.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - a - 1))
+                x = x.take(i0, axis=a) * (1 - lam) + x.take(i1, axis=a) * lam
+        return x
+
+    def backward(self, xp, xs, ys, gys):
+        g = gys[0]
+        shape = list(xs[0].shape)
+        for a, (i0, i1, lam) in reversed(list(zip(self._axes, self._plans))):
+            g_front = xp.moveaxis(g, a, 0)
+            gx = xp.zeros((shape[a],) + g_front.shape[1:], dtype=g.dtype)
+            if lam is None:
+                scatter_add(xp, gx, i0, g_front)
+            else:
+                lam = lam.astype(g.dtype).reshape((-1,) + (1,) * (g.ndim - 1))
+                scatter_add(xp, gx, i0, g_front * (1 - lam))
+                scatter_add(xp, gx, i1, g_front * lam)
+            g = xp.moveaxis(gx, 0, a)
+        return (xp.ascontiguousarray(g),)
+
+
+def interpolate(x, scale=None, output_size=None, mode='linear', align_corners=False,
+                half_pixel=False, half_pixel_for_nn=False, channel_last=False):
+    """Resize the last 1-3 spatial axes by nearest or (bi/tri)linear interpolation.
+
+    Output position o reads input coordinate ``o * in / out`` by default,
+    ``o * (in - 1) / (out - 1)`` with align_corners, ``(o + 0.5) * in / out - 0.5``
+    with half_pixel, and, for nearest with half_pixel_for_nn, ``(o + 0.5) * in / out``;
+    nearest takes the floor of it, linear blends its two neighbours.
+
+    Args:
+        x (Variable): N-D input.
+        scale (tuple of float): output_size = floor(scale * input size), per axis.
+        output_size (tuple of int): sizes of the resized axes (used if given).
+        mode (str): 'nearest' or 'linear'.
+        align_corners (bool): map corner pixels onto corner pixels.
+        half_pixel (bool): pixel centres at +0.5 (not with align_corners).
+        half_pixel_for_nn (bool): NNabla's pre-1.8 nearest mapping.
+        channel_last (bool): the spatial axes are before the last one.
+
+    Returns:
+        Variable: x resized.
+    """
+    if scale is None and output_size is None:
+        raise ValueError("Interpolate: either scale or output_size must be given")
+    if output_size is None:
+        n = len(scale)
+        sizes = x.shape[-n - 1:-1] if channel_last else x.shape[-n:]
+        output_size = [int(np.floor(s * d)) for d, s in zip(sizes, scale)]
+    return Interpolate(output_size, mode, align_corners, half_pixel, half_pixel_for_nn,
+                       channel_last)(x)
+
+
+class PatchCorrelation(Function):
+    """Cost volume of (N, H, W, C) inputs: (N, H_o, W_o, C_y, C_x)."""
+
+    def __init__(self, patch=(1, 1), shift=(0, 0), patch_step=(1, 1), shift_step=(1, 1),
+                 padding=(0, 0, 0, 0)):
+        self.patch = tuple(patch)
+        self.shift = tuple(shift)
+        self.patch_step = tuple(patch_step)
+        self.shift_step = tuple(shift_step)
+        self.padding = tuple(padding)
+
+    def setup(self, x1, x2):
+        require(self, len(x1) == 4 and x1 == x2,
+                f"x1 {x1} and x2 {x2} must be 4-D (N, H, W, C) of equal shape")
+        for name, value, least, count in (("patch", self.patch, 1, 2),
+                                          ("shift", self.shift, 0, 2),
+                                          ("patch_step", self.patch_step, 1, 2),
+                                          ("shift_step", self.shift_step, 1, 2),
+                                          ("padding", self.padding, 0, 4)):
+            require(self, len(value) == count and all(int(v) >= least for v in value),
+                    f"{name}={value} must be {count} integers >= {least}")
+        n, h, w, _ = x1
+        (ph, pw), (sh, sw) = self.patch, self.shift
+        top, bottom, left, right = self.padding
+        hp, wp = h + top + bottom, w + left + right
+        require(self, hp >= ph and wp >= pw, f"patch={self.patch} does not fit in x1 {x1} "
+                f"padded by {self.padding} to {hp}x{wp}")
+        ho = (hp - ph) // self.patch_step[0] + 1
+        wo = (wp - pw) // self.patch_step[1] + 1
+        cy = 2 * sh // self.shift_step[0] + 1
+        cx = 2 * sw // self.shift_step[1] + 1
+        # Rows / columns of the padded x1 that some patch covers.
+        self._used = ((ho - 1) * self.patch_step[0] + ph, (wo - 1) * self.patch_step[1] + pw)
+        return (n, ho, wo, cy, cx)
+
+    def _padded(self, xp, x1, x2):
+        top, bottom, left, right = self.padding
+        sh, sw = self.shift
+        # x2 gets the shift range as extra zero margin, so every shifted view is a slice.
+        x1p = xp.pad(x1, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        x2p = xp.pad(x2, ((0, 0), (top + sh, bottom + sh), (left + sw, right + sw), (0, 0)))
+        return x1p, x2p
+
+    def _shifts(self):
+        """(i, j, slices of the padded x2 aligned with the used part of the padded x1)."""
+        hu, wu = self._used
+        _, _, _, cy, cx = self.out_shapes[0]
+        for i in range(cy):
+            oy = i * self.shift_step[0]
+            for j in range(cx):
+                ox = j * self.shift_step[1]
+                yield i, j, (slice(None), slice(oy, oy + hu), slice(ox, ox + wu))
+
+    def _patch_offsets(self):
+        """Slices picking, per patch offset, the patch origins out of the used area."""
+        _, ho, wo, _, _ = self.out_shapes[0]
+        (sy, sx), (ph, pw) = self.patch_step, self.patch
+        for a in range(ph):
+            for b in range(pw):
+                yield (slice(None), slice(a, a + (ho - 1) * sy + 1, sy),
+                       slice(b, b + (wo - 1) * sx + 1, sx))
+
+    def forward(self, xp, x1, x2):
+        x1p, x2p = self._padded(xp, x1, x2)
+        hu, wu = self._used
+        n, ho, wo, cy, cx = self.out_shapes[0]
+        x1u = x1p[:, :hu, :wu]
+        # Channel products per pixel and shift, then summed over each patch.
+        prods = xp.empty((n, hu, wu, cy, cx), dtype=x1.dtype)
+        for i, j, sl in self._shifts():
+            prods[..., i, j] = xp.einsum("nhwc,nhwc->nhw", x1u, x2p[sl])
+        y = xp.zeros((n, ho, wo, cy, cx), dtype=x1.dtype)
+        for sl in self._patch_offsets():
+            y += prods[sl]
+        return y
+
+    def backward(self, xp, xs, ys, gys):
+        x1, x2 = xs
+        x1p, x2p = self._padded(xp, x1, x2)
+        hu, wu = self._used
+        n, ho, wo, cy, cx = self.out_shapes[0]
+        gprods = xp.zeros((n, hu, wu, cy, cx), dtype=gys[0].dtype)
+        for sl in self._patch_offsets():
+            gprods[sl] += gys[0]
+        g1 = xp.zeros_like(x1p) if self.need[0] else None
+        g2 = xp.zeros_like(x2p) if self.need[1] else None
+        for i, j, sl in self._shifts():
+            g = gprods[..., i, j, None]
+            if g1 is not None:
+                g1[:, :hu, :wu] += g * x2p[sl]
+            if g2 is not None:
+                g2[sl] += g * x1p[:, :hu, :wu]
+        top, _, left, _ = self.padding
+        h, w = x1.shape[1:3]
+        sh, sw = self.shift
+        if g1 is not None:
+            g1 = g1[:, top:top + h, left:left + w]
+        if g2 is not None:
+            g2 = g2[:, top + sh:top + sh + h, left + sw:left + sw + w]
+        return g1, g2
+
+
+def _pair(value):
+    if isinstance(value, int):
+        return (value, value)
+    return tuple(value)
+
+
+def patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1), shift_step=(1, 1),
+                      padding=(0, 0, 0, 0), channel_last=False):
+    """Correlation of patches of x1 with shifted patches of x2 (FlowNetC's cost volume).
+
+    .. math::
+        y(s_y, s_x, h, w) = \\sum_c \\sum_{k_h, k_w} x_1(c, h + k_h, w + k_w)\\,
+                            x_2(c, h + k_h + s_y, w + k_w + s_x)
+
+    with patch origins h, w stepping by ``patch_step`` over the zero-padded image and
+    shifts s from -shift to +shift stepping by ``shift_step``; x2 is zero outside
+    the image.
+
+    Args:
+        x1, x2 (Variable): (N, C, H, W) arrays (``(N, H, W, C)`` if channel_last).
+        patch (int or tuple): patch height and width.
+        shift (int or tuple): largest vertical and horizontal shift.
+        patch_step (int or tuple): step between patch origins.
+        shift_step (int or tuple): step between shifts.
+        padding (int or tuple): top, bottom, left, right zero padding (two values:
+            top/bottom and left/right).
+        channel_last (bool): NHWC inputs and (N, H_o, W_o, C_y, C_x) output.
+
+    Returns:
+        Variable: (N, C_y, C_x, H_o, W_o) with H_o = (H + top + bottom - patch_h) //
+        patch_step_h + 1 and C_y = 2 shift_h // shift_step_h + 1 (W_o, C_x alike).
+    """
+    from .array import reshape, transpose
+    if not len(x1.shape) == len(x2.shape) == 4:
+        raise ValueError(f"patch_correlation: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} "
+                         "must both have 4 dimensions")
+    if tuple(x1.shape) != tuple(x2.shape):
+        raise ValueError(f"patch_correlation: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} "
+                         "must have equal shapes")
+    patch, shift, patch_step, shift_step = map(_pair, (patch, shift, patch_step, shift_step))
+    if isinstance(padding, int):
+        padding = (padding,) * 4
+    padding = tuple(padding)
+    if len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    if not channel_last:
+        n, c, h, w = x1.shape
+        if c == 1:  # a free reshape instead of a transpose
+            x1, x2 = reshape(x1, (n, h, w, 1)), reshape(x2, (n, h, w, 1))
+        else:
+            x1, x2 = transpose(x1, (0, 2, 3, 1)), transpose(x2, (0, 2, 3, 1))
+    y = PatchCorrelation(patch, shift, patch_step, shift_step, padding)(x1, x2)
+    if not channel_last:
+        y = transpose(y, (0, 3, 4, 1, 2))
+    return y

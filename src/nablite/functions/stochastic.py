@@ -1,5 +1,10 @@
 """Stochastic functions: dropout, random numbers, random choice/crop/flip/shift/erase,
-top-k selection and image augmentation.
+image augmentation, and vat_noise (the perturbation step of virtual adversarial
+training).
+
+vat_noise is eps * x / ||x|| per sample; its backward passes no gradient and
+instead stores eps * dy into w's DATA (the VAT power-iteration trick), as in
+NNabla 1.39.
 
 Random draws happen in ``forward`` (every forward draws anew) and the choices
 are kept for ``backward``. ``seed=-1`` draws from ``nablite.random.function_rng``
@@ -15,7 +20,7 @@ from .base import Function, require, prod
 
 __all__ = ["dropout", "rand", "randint", "randn", "rand_binomial", "rand_beta", "rand_gamma",
            "random_choice", "random_crop", "random_flip", "random_shift", "random_erase",
-           "top_k_data", "top_k_grad", "image_augmentation"]
+           "image_augmentation", "vat_noise"]
 
 
 class RandomFunction(Function):
@@ -392,84 +397,6 @@ class RandomErase(RandomFunction):
         return (gy * keep,)
 
 
-class TopKData(Function):
-    """Per sample (axes from base_axis on, flattened), the k largest (or smallest,
-    or largest in magnitude) values: gathered (reduce) or kept in place with zeros."""
-    forward_state = ('_idx',)  # kept from forward for backward; freed with the buffers
-
-    def __init__(self, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False):
-        self.k, self.abs, self.reduce, self.base_axis = k, abs, reduce, base_axis
-        self.largest, self.with_index = largest, with_index
-
-    def setup(self, x):
-        require(self, 0 <= self.base_axis < len(x),
-                f"base_axis={self.base_axis} is out of range for x {x}")
-        m = prod(x[self.base_axis:])
-        require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
-        shape = x[:self.base_axis] + (self.k,) if self.reduce else x
-        return [shape, x[:self.base_axis] + (self.k,)] if self.with_index else shape
-
-    def forward(self, xp, x):
-        b = prod(x.shape[:self.base_axis])
-        flat = x.reshape(b, -1)
-        key = xp.abs(flat) if self.abs else flat
-        self._idx = idx = _top_k(xp, key, self.k, self.largest)
-        vals = xp.take_along_axis(flat, idx, axis=1)
-        if self.reduce:
-            y = vals.reshape(self.out_shapes[0])
-        else:
-            y = xp.zeros_like(flat)
-            xp.put_along_axis(y, idx, vals, axis=1)
-            y = y.reshape(x.shape)
-        if self.with_index:
-            return y, idx.astype(np.int64).reshape(self.out_shapes[1])
-        return y
-
-    def backward(self, xp, xs, ys, gys):
-        x, gy = xs[0], gys[0]
-        if not self.reduce:
-            return (gy,)  # NNabla passes the whole gradient through
-        b = self._idx.shape[0]
-        gx = xp.zeros((b, prod(x.shape[self.base_axis:])), gy.dtype)
-        xp.put_along_axis(gx, self._idx, gy.reshape(b, -1), axis=1)
-        return (gx.reshape(x.shape),)
-
-
-def _top_k(xp, key, k, largest):
-    """Indices of the k largest (smallest) entries per row, best first."""
-    order_key = -key if largest else key
-    part = xp.argpartition(order_key, k - 1, axis=1)[:, :k] if k < key.shape[1] else \
-        xp.broadcast_to(xp.arange(key.shape[1]), key.shape).copy()
-    sub = xp.take_along_axis(order_key, part, axis=1)
-    return xp.take_along_axis(part, xp.argsort(sub, axis=1, kind="stable"), axis=1)
-
-
-class TopKGrad(Function):
-    """Identity forward; backward keeps the k largest gradient entries per sample."""
-
-    def __init__(self, k, abs=False, base_axis=1):
-        self.k, self.abs, self.base_axis = k, abs, base_axis
-
-    def setup(self, x):
-        require(self, 0 <= self.base_axis < len(x),
-                f"base_axis={self.base_axis} is out of range for x {x}")
-        m = prod(x[self.base_axis:])
-        require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
-        return x
-
-    def forward(self, xp, x):
-        return x.copy()
-
-    def backward(self, xp, xs, ys, gys):
-        gy = gys[0]
-        b = prod(gy.shape[:self.base_axis])
-        flat = gy.reshape(b, -1)
-        idx = _top_k(xp, xp.abs(flat) if self.abs else flat, self.k, True)
-        gx = xp.zeros_like(flat)
-        xp.put_along_axis(gx, idx, xp.take_along_axis(flat, idx, axis=1), axis=1)
-        return (gx.reshape(gy.shape),)
-
-
 class ImageAugmentation(RandomFunction):
     """Random geometric and photometric augmentation of images (the last three axes
     are C, H, W; earlier ones index images). Per image: zoom by a scale in
@@ -641,19 +568,6 @@ def random_erase(x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.333
         x, n_outputs=n_outputs, outputs=outputs)
 
 
-def top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False,
-               n_outputs=-1, outputs=None):
-    """The k largest values per sample (best first), or x with all others zeroed
-    (``reduce=False``); ``with_index`` also returns their flat indices."""
-    return TopKData(k, abs, reduce, base_axis, largest, with_index)(
-        x, n_outputs=n_outputs, outputs=outputs)
-
-
-def top_k_grad(x, k, abs=False, base_axis=1, n_outputs=-1, outputs=None):
-    """Identity; backward keeps only the k largest gradient entries per sample."""
-    return TopKGrad(k, abs, base_axis)(x, n_outputs=n_outputs, outputs=outputs)
-
-
 def image_augmentation(x, shape=None, pad=(0, 0), min_scale=1.0, max_scale=1.0, angle=0.0,
                        aspect_ratio=1.0, distortion=0.0, flip_lr=False, flip_ud=False,
                        brightness=0.0, brightness_each=False, contrast=1.0, contrast_center=0.0,
@@ -663,3 +577,55 @@ def image_augmentation(x, shape=None, pad=(0, 0), min_scale=1.0, max_scale=1.0, 
                              flip_lr, flip_ud, brightness, brightness_each, contrast,
                              contrast_center, contrast_each, noise, seed)(
         x, n_outputs=n_outputs, outputs=outputs)
+
+
+class VATNoise(Function):
+    """y = eps * x / sqrt(sum over each sample of x^2 + 1e-8); backward writes eps * dy
+    into w's data and passes no gradient."""
+
+    grad_reads_inputs = False
+    grad_reads_outputs = False
+
+    def __init__(self, base_axis=1, eps=1.0):
+        self.base_axis = base_axis
+        self.eps = eps
+
+    def setup(self, x, w):
+        require(self, x == w, f"w {w} must have the shape of x {x}")
+        n = len(x)
+        require(self, -n <= self.base_axis < n,
+                f"base_axis={self.base_axis} is out of range for x {x} "
+                f"(expected -{n} <= base_axis < {n})")
+        self._axis = self.base_axis % n
+        return x
+
+    def forward(self, xp, x, w):
+        axes = tuple(range(self._axis, x.ndim))
+        norm = xp.sqrt((x * x).sum(axis=axes, keepdims=True) + 1e-8)
+        return (self.eps * x / norm).astype(x.dtype, copy=False)
+
+    def backward(self, xp, xs, ys, gys):
+        # VAT's power iteration reads the gradient from w.d (NNabla's contract).
+        self.inputs[1].data.data = self.eps * gys[0]
+        return None, None
+
+
+def vat_noise(x, w, base_axis=1, eps=1.0, n_outputs=-1, outputs=None):
+    """Noise for virtual adversarial training: x scaled to L2 norm eps per sample.
+
+    .. math:: y = \\epsilon\\, x / \\sqrt{\\textstyle\\sum_k x_k^2 + 10^{-8}}
+
+    with the sum over the axes from ``base_axis`` on. Backward passes no gradient to
+    x or w; it writes :math:`\\epsilon\\, dy` into ``w.d`` (overwriting it), where the
+    VAT power iteration reads it back.
+
+    Args:
+        x (Variable): noise (Gaussian at first, then the fed-back gradient).
+        w (Variable): receives eps * dy in its data on backward; shaped like x.
+        base_axis (int): axes before it index samples.
+        eps (float): L2 norm of each sample's noise.
+
+    Returns:
+        Variable: shaped like x.
+    """
+    return VATNoise(base_axis, eps)(x, w, n_outputs=n_outputs, outputs=outputs)
