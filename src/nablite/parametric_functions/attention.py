@@ -96,6 +96,28 @@ def _dropout(x, p):
     return F.dropout(x, p) if p > 0 else x
 
 
+def _add_and_norm(x, h, dropout, name):
+    """Residual connection around a sublayer output ``h`` (dropped out), then layer norm."""
+    return layer_normalization(x + _dropout(h, dropout), batch_axis=(0, 1), name=name)
+
+
+def _self_attention(x, num_heads, add_attn_bias, additive_mask, key_padding_mask, dropout,
+                    attn_name, norm_name):
+    """The self-attention sublayer (``attn_name``) with add & norm (``norm_name``)."""
+    h = multi_head_attention(x, x, x, num_heads=num_heads, add_attn_bias=add_attn_bias,
+                             additive_mask=additive_mask, key_padding_mask=key_padding_mask,
+                             name=attn_name)[0]
+    return _add_and_norm(x, h, dropout, norm_name)
+
+
+def _feedforward(x, dim_feedforward, embed_dim, dropout, activation, prefix, norm_name):
+    """The position-wise feed-forward sublayer (``{prefix}_affine1/2``) with add & norm."""
+    h = _dropout(activation(affine(x, dim_feedforward, base_axis=2, name=f"{prefix}_affine1")),
+                 dropout)
+    return _add_and_norm(x, affine(h, embed_dim, base_axis=2, name=f"{prefix}_affine2"),
+                         dropout, norm_name)
+
+
 def _check_sequence(fn, label, x, embed_dim):
     require(fn, x.ndim == 3 and x.shape[2] == embed_dim,
             f"{label} has shape {x.shape}; expected (length, batch, embed_dim={embed_dim})")
@@ -144,15 +166,10 @@ def transformer_encode(src, embed_dim, num_heads, dim_feedforward=2048, dropout=
     _check_sequence("PF.transformer_encode", "src", src, embed_dim)
     if activation is None:
         activation = F.relu
-    h = multi_head_attention(src, src, src, num_heads=num_heads, add_attn_bias=add_attn_bias,
-                             additive_mask=src_additive_mask,
-                             key_padding_mask=src_key_padding_mask, name="src_self_attn")[0]
-    src = layer_normalization(src + _dropout(h, dropout), batch_axis=(0, 1),
-                              name="enc_layer_norm1")
-    h = _dropout(activation(affine(src, dim_feedforward, base_axis=2, name="enc_affine1")),
-                 dropout)
-    h = _dropout(affine(h, embed_dim, base_axis=2, name="enc_affine2"), dropout)
-    return layer_normalization(src + h, batch_axis=(0, 1), name="enc_layer_norm2")
+    src = _self_attention(src, num_heads, add_attn_bias, src_additive_mask, src_key_padding_mask,
+                          dropout, "src_self_attn", "enc_layer_norm1")
+    return _feedforward(src, dim_feedforward, embed_dim, dropout, activation, "enc",
+                        "enc_layer_norm2")
 
 
 @parametric_function_api("transformer_decode")
@@ -195,21 +212,15 @@ def transformer_decode(tgt, memory, embed_dim, num_heads, dim_feedforward=2048, 
     _check_sequence("PF.transformer_decode", "memory", memory, embed_dim)
     if activation is None:
         activation = F.relu
-    h = multi_head_attention(tgt, tgt, tgt, num_heads=num_heads, add_attn_bias=add_attn_bias,
-                             additive_mask=tgt_additive_mask,
-                             key_padding_mask=tgt_key_padding_mask, name="tgt_self_attn")[0]
-    tgt = layer_normalization(tgt + _dropout(h, dropout), batch_axis=(0, 1),
-                              name="dec_layer_norm1")
+    tgt = _self_attention(tgt, num_heads, add_attn_bias, tgt_additive_mask, tgt_key_padding_mask,
+                          dropout, "tgt_self_attn", "dec_layer_norm1")
     h = multi_head_attention(tgt, memory, memory, num_heads=num_heads,
                              add_attn_bias=add_attn_bias, additive_mask=memory_additive_mask,
                              key_padding_mask=memory_key_padding_mask,
                              name="tgt_memory_attn")[0]
-    tgt = layer_normalization(tgt + _dropout(h, dropout), batch_axis=(0, 1),
-                              name="dec_layer_norm2")
-    h = _dropout(activation(affine(tgt, dim_feedforward, base_axis=2, name="dec_affine1")),
-                 dropout)
-    h = _dropout(affine(h, embed_dim, base_axis=2, name="dec_affine2"), dropout)
-    return layer_normalization(tgt + h, batch_axis=(0, 1), name="dec_layer_norm3")
+    tgt = _add_and_norm(tgt, h, dropout, "dec_layer_norm2")
+    return _feedforward(tgt, dim_feedforward, embed_dim, dropout, activation, "dec",
+                        "dec_layer_norm3")
 
 
 @parametric_function_api("transformer")
