@@ -323,11 +323,11 @@ class Variable:
         return _matmul(_operand(other), self)
 
     def __getitem__(self, key):
-        from .functions.indexing import getitem
+        from .variable_indexing import getitem
         return getitem(self, key)
 
     def __setitem__(self, key, value):
-        from .functions.indexing import setitem
+        from .variable_indexing import setitem
         setitem(self, key, value)
 
     def __lt__(self, other):
