@@ -4,7 +4,7 @@ import pytest
 
 import nablite as nn
 import nablite.functions as F
-from nablite.functions import array, linalg
+from nablite.functions import array, linalg, rearrange
 from gradcheck import away_from, check_function, randn, uniform
 
 X = randn(2, 3, 4)
@@ -287,5 +287,5 @@ def test_bad_input(call, message):
 def test_every_name_has_a_case():
     tested = {c[0].__name__ for c in CASES} | {"assign"}
     tested |= {"eye_like", "einsum"}  # in linalg.py; tested in test_functions_special.py
-    public = set(array.__all__) | set(linalg.__all__)
+    public = set(array.__all__) | set(rearrange.__all__) | set(linalg.__all__)
     assert public <= tested, public - tested

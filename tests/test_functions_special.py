@@ -6,7 +6,7 @@ import pytest
 
 import nablite as nn
 import nablite.functions as F
-from nablite.functions import arithmetic, linalg, quantizers, spatial
+from nablite.functions import arithmetic, linalg, quantizers, resampling
 from nablite.functions import special as special_module
 from gradcheck import away_from, check_function, randn, uniform
 from nnabla_parity import check_parity
@@ -409,7 +409,7 @@ def test_every_public_function_is_tested():
         "unlink", "sink", "eye_like", "mod2", "bit_shift", "quantize_linear"}
     # NNabla's "special use" functions tested here live in the module of their kind.
     elsewhere = {"mod2": arithmetic, "bit_shift": arithmetic, "eye_like": linalg,
-                 "einsum": linalg, "interpolate": spatial}
+                 "einsum": linalg, "interpolate": resampling}
     elsewhere.update({n: quantizers for n in quantizers.__all__ if n != "min_max_quantize"})
     for name, module in elsewhere.items():
         assert getattr(F, name) is getattr(module, name), name

@@ -1,8 +1,11 @@
-"""Array manipulation: reshape, transpose, broadcast, join/split, slice, pad, tile, ...
+"""Array manipulation: reshape, transpose, broadcast, concatenate/split/stack,
+slice, shape, meshgrid, assign, clip_by_value, clip_by_norm and dot.
 
-Gather/scatter style functions (gather, gather_nd, scatter_nd, bool_* ...) live
-in ``indexing.py`` next to the ``x[key]`` machinery built on them; diagonals,
-triangles and batched matrix algebra in ``linalg.py``.
+pad, tile, flip and shift are in ``rearrange.py``; sort in ``sorting.py``;
+gather/scatter style functions (gather, gather_nd, scatter_nd, bool_* ...) in
+``indexing.py`` (the ``x[key]`` machinery built on them is
+``nablite/variable_indexing.py``); diagonals, triangles and batched matrix
+algebra in ``linalg.py``.
 """
 import numpy as np
 
@@ -11,8 +14,7 @@ from ..variable import Variable
 from .base import Function, normalize_axes, prod, require, sum_to
 
 __all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split", "stack",
-           "slice", "pad", "tile", "flip", "shift", "shape", "meshgrid", "assign", "clip_by_value",
-           "clip_by_norm", "dot"]
+           "slice", "shape", "meshgrid", "assign", "clip_by_value", "clip_by_norm", "dot"]
 
 INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (sort with_index)
 _pyslice = slice  # the builtin; this module defines F.slice
@@ -237,156 +239,6 @@ class Slice(Function):
         return (gx,)
 
 
-class Pad(Function):
-    @property
-    def linear(self):  # nn.grad: padding with a non-zero constant is affine, not linear
-        return self.mode != "constant" or self.constant_value == 0
-
-    def grad_graph(self, need, xs, ys, gys):
-        if self.linear:
-            return None  # the adjoint (nn.grad's rule for linear functions)
-        from ..grad import adjoint_node, detached_copy
-        zero_pad = detached_copy(self)  # affine: the gradient is its linear part's
-        zero_pad.constant_value = 0
-        return adjoint_node(zero_pad, need, gys)
-
-    def __init__(self, pad_width, mode='constant', constant_value=0):
-        self.pad_width = pad_width
-        self.mode = mode
-        self.constant_value = constant_value
-
-    def setup(self, x):
-        pw = [int(p) for p in self.pad_width]
-        require(self, len(pw) % 2 == 0 and len(pw) // 2 <= len(x),
-                f"pad_width={tuple(pw)} must hold (before, after) pairs for at most "
-                f"the {len(x)} axes of {x}")
-        require(self, all(p >= 0 for p in pw), f"pad_width={tuple(pw)} must be non-negative")
-        require(self, self.mode in ("constant", "reflect", "repeat"),
-                f"mode={self.mode!r} must be 'constant', 'reflect' or 'repeat'")
-        pairs = [(0, 0)] * (len(x) - len(pw) // 2) + list(zip(pw[0::2], pw[1::2]))
-        if self.mode == "reflect":
-            require(self, all(s > 1 or (a, b) == (0, 0) for s, (a, b) in zip(x, pairs)),
-                    f"mode='reflect' needs at least 2 elements on every padded axis, got {x}")
-        self._pairs = pairs
-        self.pad_width = pw
-        return tuple(s + a + b for s, (a, b) in zip(x, pairs))
-
-    def _maps(self, shape):
-        """Per padded axis, the input position each output position reads."""
-        np_mode = "reflect" if self.mode == "reflect" else "edge"
-        return [(ax, np.pad(np.arange(n), pair, mode=np_mode))
-                for ax, (n, pair) in enumerate(zip(shape, self._pairs)) if pair != (0, 0)]
-
-    def forward(self, xp, x):
-        if self.mode == "constant":
-            return xp.pad(x, self._pairs, mode="constant",
-                          constant_values=xp.asarray(self.constant_value, dtype=x.dtype))
-        for ax, index in self._maps(x.shape):
-            x = xp.take(x, xp.asarray(index), axis=ax)
-        return x
-
-    def backward(self, xp, xs, ys, gys):
-        g = gys[0]
-        if self.mode == "constant":
-            key = tuple(_pyslice(a, a + n) for n, (a, b) in zip(xs[0].shape, self._pairs))
-            return (g[key],)
-        for ax, index in reversed(self._maps(xs[0].shape)):
-            g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
-        return (g,)
-
-
-def _take_grad(xp, g, index, n, axis):
-    """Gradient of ``take(x, index, axis)``: sum g over the outputs that read each input.
-
-    A (len(index), n) one-hot matrix makes this one BLAS product along the axis.
-    """
-    onehot = xp.zeros((len(index), n), dtype=g.dtype)
-    onehot[xp.arange(len(index)), xp.asarray(index)] = 1
-    moved = xp.moveaxis(g, axis, -1)
-    return xp.ascontiguousarray(xp.moveaxis(moved @ onehot, -1, axis))
-
-
-class Tile(Function):
-    linear = True  # nn.grad: its gradient is its adjoint
-    def __init__(self, reps):
-        self.reps = reps
-
-    def setup(self, x):
-        reps = [int(r) for r in ([self.reps] if np.isscalar(self.reps) else self.reps)]
-        require(self, all(r >= 1 for r in reps), f"reps={tuple(reps)} must be positive")
-        n = max(len(reps), len(x))
-        self._reps = [1] * (n - len(reps)) + reps
-        self._xshape = (1,) * (n - len(x)) + tuple(x)
-        self.reps = reps
-        return tuple(r * s for r, s in zip(self._reps, self._xshape))
-
-    def forward(self, xp, x):
-        return xp.tile(x, self._reps)
-
-    def backward(self, xp, xs, ys, gys):
-        split = [d for r, s in zip(self._reps, self._xshape) for d in (r, s)]
-        g = gys[0].reshape(split).sum(axis=tuple(range(0, len(split), 2)))
-        return (g.reshape(xs[0].shape),)
-
-
-class Flip(Function):
-    linear = True  # nn.grad: its gradient is its adjoint
-    def __init__(self, axes):
-        self.axes = axes
-
-    def setup(self, x):
-        self.axes = list(normalize_axes(self, self.axes, len(x), "axes"))
-        return x
-
-    def forward(self, xp, x):
-        return xp.ascontiguousarray(xp.flip(x, tuple(self.axes)))
-
-    def backward(self, xp, xs, ys, gys):
-        return (xp.ascontiguousarray(xp.flip(gys[0], tuple(self.axes))),)
-
-
-class Shift(Function):
-    """y[i] = x[i - shift] per trailing axis, borders filled by 'nearest' or 'reflect'."""
-
-    def __init__(self, shifts, border_mode='nearest'):
-        self.shifts = shifts
-        self.border_mode = border_mode
-
-    def setup(self, x):
-        require(self, len(self.shifts) <= len(x),
-                f"shifts={tuple(self.shifts)} has more entries than the {len(x)} axes of {x}")
-        require(self, self.border_mode in ("nearest", "reflect"),
-                f"border_mode={self.border_mode!r} must be 'nearest' or 'reflect'")
-        self.shifts = [int(s) for s in self.shifts]
-        return x
-
-    def _maps(self, shape):
-        out = []
-        for ax, s in enumerate(_trailing(self.shifts, len(shape), 0)):
-            if s:
-                n = shape[ax]
-                src = np.arange(n) - s
-                if self.border_mode == "nearest":
-                    src = np.clip(src, 0, n - 1)
-                else:  # mirror including the edge: -1 -> 0, -2 -> 1, n -> n-1
-                    period = 2 * n
-                    src = np.mod(src, period)
-                    src = np.where(src >= n, period - 1 - src, src)
-                out.append((ax, src))
-        return out
-
-    def forward(self, xp, x):
-        for ax, index in self._maps(x.shape):
-            x = xp.take(x, xp.asarray(index), axis=ax)
-        return x if self._maps(x.shape) else x.copy()
-
-    def backward(self, xp, xs, ys, gys):
-        g = gys[0]
-        for ax, index in reversed(self._maps(xs[0].shape)):
-            g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
-        return (g,)
-
-
 class Shape(Function):
     def __init__(self, start=0, end=0):
         self.start = start
@@ -559,62 +411,6 @@ def slice(x, start=None, stop=None, step=None):
     """
     return Slice(None if start is None else list(start), None if stop is None else list(stop),
                  None if step is None else list(step))(x)
-
-
-def pad(x, pad_width, mode='constant', constant_value=0):
-    """Pad the trailing axes.
-
-    Args:
-        x (Variable): Input.
-        pad_width (tuple of int): (before, after) pairs for the last len/2 axes.
-        mode (str): 'constant' (constant_value), 'reflect' (mirror without the
-            edge) or 'repeat' (repeat the edge value).
-        constant_value (float): Fill value for 'constant'.
-
-    Returns:
-        Variable: The padded array.
-    """
-    return Pad(list(pad_width), mode, constant_value)(x)
-
-
-def tile(x, reps):
-    """Repeat the array ``reps`` times per axis (numpy.tile semantics).
-
-    Args:
-        x (Variable): Input.
-        reps (int or tuple of int): Repetitions per (trailing) axis.
-
-    Returns:
-        Variable: The tiled array.
-    """
-    return Tile(reps)(x)
-
-
-def flip(x, axes=None):
-    """Reverse the order of elements along ``axes`` (default the last axis).
-
-    Args:
-        x (Variable): Input.
-        axes (tuple of int): Axes to reverse.
-
-    Returns:
-        Variable: The flipped array.
-    """
-    return Flip([len(x.shape) - 1] if axes is None else axes)(x)
-
-
-def shift(x, shifts=None, border_mode='nearest'):
-    """Shift elements along the trailing axes: ``y[i] = x[i - shift]``.
-
-    Args:
-        x (Variable): Input.
-        shifts (tuple of int): Shift per trailing axis (default none).
-        border_mode (str): 'nearest' repeats the edge; 'reflect' mirrors it.
-
-    Returns:
-        Variable: Same shape as ``x``.
-    """
-    return Shift((0,) * len(x.shape) if shifts is None else tuple(shifts), border_mode)(x)
 
 
 def shape(x, start=None, end=None):

@@ -10,11 +10,12 @@ Sequences are (length, batch, features), as in NNabla. Each of the B*H
 Gradients come from the functions it is made of.
 """
 from .activation import softmax
-from .array import broadcast, concatenate, pad, reshape, transpose
+from .array import broadcast, concatenate, reshape, transpose
 from .base import require
 from .layers import affine, batch_matmul
 from .logical import where
 from .math import constant
+from .rearrange import pad
 from .stochastic import dropout as _dropout
 
 __all__ = ["multi_head_attention"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import random as _random
 from .base import require, prod
-from .layers import Affine, Convolution
+from .convolutions import Convolution
+from .layers import Affine
 
 __all__ = ["binary_connect_affine", "binary_connect_convolution", "binary_weight_affine",
            "binary_weight_convolution", "inq_affine", "inq_convolution"]

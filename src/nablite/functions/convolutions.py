@@ -1,0 +1,438 @@
+"""Convolution layers: convolution, fused_convolution, depthwise_convolution,
+deconvolution and depthwise_deconvolution.
+
+A group-1 convolution runs in ``_conv_blocked``: a batch-last copy of the input
+and cache-sized blocks of im2col columns, one BLAS product per block. Grouped
+and depthwise convolutions and deconvolutions are im2col + one BLAS product per
+group over the whole batch (the im2col matrix of a forward pass is kept until
+backward when the weight needs a gradient); the window views, im2col/col2im,
+the shared shape checks and the scratch pool live in ``_conv_utils``.
+fused_convolution is a composition of existing functions. (affine,
+batch_matmul and embed are in layers.py.)
+"""
+from .base import prod, require
+from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
+                          give_scratch)
+from ._conv_blocked import BlockedConvolution
+
+__all__ = ["convolution", "fused_convolution", "depthwise_convolution", "deconvolution",
+           "depthwise_deconvolution"]
+
+
+class Convolution(ConvolutionFamily):
+    """y = W * x + b: N-D cross-correlation with pad, stride, dilation and groups."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
+    forward_state = ("_col",)  # im2col columns kept for the weight gradient
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                 channel_last=False):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+        self.channel_last = channel_last
+
+    def setup(self, x, w, b=None):
+        self._geometry(x, w, self.base_axis, self.group, self.channel_last,
+                       "out_channels, in_channels/group")
+        oc = w[0]
+        cg = w[-1] if self.channel_last else w[1]
+        self._check_channels(x, w, oc, cg)
+        self._check_bias(b, oc)
+        self._oc = oc
+        self._out = self._conv_out(self._spatial)
+        self._blocked = None
+        if self._group == 1:
+            self._blocked = BlockedConvolution(self._n, self._c, self._spatial, oc, self._kernel,
+                                               self.pad, self.stride, self.dilation, self._out)
+        return self._shape_out(oc, self._out)
+
+    def _check_channels(self, x, w, oc, cg):
+        g = self._group
+        require(self, self._c == cg * g,
+                f"x {x} has {self._c} channels, but weight {w} expects {cg} per group "
+                f"x group={g} = {cg * g}")
+        require(self, oc % g == 0, f"weight {w} has {oc} output channels, not a multiple "
+                f"of group={g}")
+
+    _blocked = None
+
+    def forward(self, xp, x, w, b=None):
+        if self._blocked is not None:
+            y = self._blocked.forward(xp, self._to_ncs(x, self._c, self._spatial),
+                                      self._weight_stack(w)[0], b)
+            return self._from_ncs(y)
+        col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel, self.pad,
+                     self.stride, self.dilation, self._out)
+        g = self._group
+        w2 = self._weight_stack(w)
+        col2 = col.reshape(g, -1, self._n * prod(self._out))
+        y = w2[0] @ col2[0] if g == 1 else xp.matmul(w2, col2)
+        # The weight gradient needs col again: keep it rather than redo im2col.
+        if self._keep_for_backward(1):
+            self._col = col
+        else:
+            give_scratch(xp, col)
+        y = y.reshape((self._oc, self._n) + self._out)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * (y.ndim - 1))
+        return self._from_cns(y)
+
+    def backward(self, xp, xs, ys, gys):
+        if self._blocked is not None:
+            return self._blocked_backward(xp, xs, gys[0])
+        x, w = xs[0], xs[1]
+        need = self.need
+        g = self._group
+        gy2 = self._to_cns_matrix(gys[0], self._oc, self._out)  # (g, OC/g, N*O)
+        gx = gw = gb = None
+        col, self._col = self._col, None
+        if need[1]:
+            if col is None:
+                col = im2col(xp, self._to_ncs(x, self._c, self._spatial), self._kernel,
+                             self.pad, self.stride, self.dilation, self._out)
+            col2 = col.reshape(g, -1, gy2.shape[-1])
+            gw = self._weight_grad(xp.matmul(gy2, col2.swapaxes(-1, -2)), w.shape)
+            give_scratch(xp, col)
+        if need[0]:
+            gx = self._input_grad(xp, w, gy2, gys[0])
+        if len(xs) == 3 and need[2]:
+            gb = gy2.sum(axis=-1).reshape(-1)
+        return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+    def _blocked_backward(self, xp, xs, gy):
+        x, w = xs[0], xs[1]
+        need = self.need
+        gy = self._to_ncs(gy, self._oc, self._out)
+        gx, gw2 = self._blocked.backward(xp, self._to_ncs(x, self._c, self._spatial),
+                                         self._weight_stack(w)[0], gy, need[0], need[1])
+        gx = None if gx is None else self._from_ncs(gx)
+        gw = None if gw2 is None else self._weight_grad(gw2, w.shape)
+        if len(xs) == 2:
+            return gx, gw
+        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+        return gx, gw, gb
+
+    def _input_grad(self, xp, w, gy2, gy):
+        g = self._group
+        w2 = self._weight_stack(w)  # (g, OC/g, C/g * K)
+        full_pad = [dl * (k - 1) - p for k, p, dl in zip(self._kernel, self.pad, self.dilation)]
+        if max(self.stride) == 1 and min(full_pad) >= 0 and prod(self._kernel) > 1:
+            # Stride 1: dx is gy correlated with the flipped kernel ("full" padding
+            # d(k-1) - p). An im2col of gy and one product give dx directly, with no
+            # gradient matrix to scatter back: about half the memory traffic.
+            d = len(self._kernel)
+            wt = w2.reshape((g, self._oc // g, self._c // g) + self._kernel)
+            wt = wt[(Ellipsis,) + (slice(None, None, -1),) * d].swapaxes(1, 2)
+            wt = wt.reshape(g, self._c // g, -1)  # (g, C/g, OC/g * K)
+            col = im2col(xp, self._to_ncs(gy, self._oc, self._out), self._kernel, full_pad,
+                         self.stride, self.dilation, self._spatial)
+            gx = xp.matmul(wt, col.reshape(g, wt.shape[2], -1))
+            give_scratch(xp, col)
+            return self._from_cns(gx.reshape((self._c, self._n) + self._spatial))
+        gcol = take_scratch(xp, (g, w2.shape[2], gy2.shape[2]), gy2.dtype)
+        xp.matmul(w2.swapaxes(-1, -2), gy2, out=gcol)
+        gx = col2im(xp, gcol.reshape((self._c,) + self._kernel + (self._n,) + self._out),
+                    self._spatial, self._kernel, self.pad, self.stride, self.dilation)
+        give_scratch(xp, gcol)
+        return self._from_cns(gx.swapaxes(0, 1))
+
+
+def _depthwise_channels(fn, x):
+    """The channel count of x at ``fn.base_axis``, which must leave a spatial axis."""
+    ndim = len(x)
+    require(fn, -ndim <= fn.base_axis < ndim - 1,
+            f"base_axis={fn.base_axis} must leave a channel axis and at least one "
+            f"spatial axis in x {x}")
+    return x[fn.base_axis % ndim]
+
+
+class DepthwiseConvolution(Convolution):
+    """Convolution of each channel with its own ``multiplier`` filters (group = C)."""
+
+    _depthwise = True
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, multiplier=1):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.multiplier = multiplier
+
+    def setup(self, x, w, b=None):
+        c = _depthwise_channels(self, x)
+        self._geometry(x, w, self.base_axis, c, False, "channels*multiplier",
+                       depthwise=True)
+        m = self.multiplier
+        require(self, w[0] == c * m, f"weight {w} must have channels*multiplier = {c}*{m} = "
+                f"{c * m} filters for x {x}")
+        self._check_bias(b, c * m)
+        self._oc = c * m
+        self._out = self._conv_out(self._spatial)
+        return self._shape_out(c * m, self._out)
+
+
+class Deconvolution(ConvolutionFamily):
+    """Transposed convolution: the gradient of convolution with respect to its input."""
+    bilinear = True  # nn.grad: gradients from its backward, each bilinear again
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                 channel_last=False, output_padding=None):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+        self.channel_last = channel_last
+        self.output_padding = output_padding
+
+    def setup(self, x, w, b=None):
+        self._geometry(x, w, self.base_axis, self.group, self.channel_last,
+                       "in_channels, out_channels/group")
+        ocg = w[-1] if self.channel_last else w[1]
+        g = self._group
+        require(self, w[0] == self._c, f"x {x} has {self._c} channels, but weight {w} "
+                f"expects {w[0]}")
+        require(self, self._c % g == 0, f"x {x} has {self._c} channels, not a multiple of "
+                f"group={g}")
+        self.output_padding = self._finish(ocg * g, b, self.output_padding)
+        return self._shape_out(self._oc, self._out)
+
+    def _finish(self, oc, b, output_padding):
+        """Output channels and sizes; returns output_padding resolved to a list."""
+        d = len(self._spatial)
+        output_padding = list(spatial_tuple(self, "output_padding", output_padding, d, 0))
+        for op, st, dl in zip(output_padding, self.stride, self.dilation):
+            require(self, 0 <= op < max(st, dl),
+                    f"output_padding={output_padding} must be >= 0 and smaller than "
+                    f"stride={self.stride} or dilation={self.dilation}")
+        self._check_bias(b, oc)
+        self._oc = oc
+        self._out = tuple((s - 1) * st - 2 * p + dl * (k - 1) + 1 + op for s, k, p, st, dl, op in
+                          zip(self._spatial, self._kernel, self.pad, self.stride,
+                              self.dilation, output_padding))
+        require(self, min(self._out) > 0, f"output size {self._out} is not positive "
+                f"(pad={self.pad} too large for input {self._spatial})")
+        return output_padding
+
+    def forward(self, xp, x, w, b=None):
+        x2 = self._to_cns_matrix(x, self._c, self._spatial)  # (g, C/g, N*I)
+        w2 = self._weight_stack(w)                            # (g, C/g, OC/g*K)
+        gcol = take_scratch(xp, (self._group, w2.shape[2], x2.shape[2]), x2.dtype)
+        xp.matmul(w2.swapaxes(-1, -2), x2, out=gcol)
+        y = col2im(xp, gcol.reshape((self._oc,) + self._kernel + (self._n,) + self._spatial),
+                   self._out, self._kernel, self.pad, self.stride, self.dilation)
+        give_scratch(xp, gcol)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * len(self._out))  # y is a view of a fresh buffer
+        return self._from_cns(y.swapaxes(0, 1))
+
+    def backward(self, xp, xs, ys, gys):
+        x, w = xs[0], xs[1]
+        need = self.need
+        g = self._group
+        col = im2col(xp, self._to_ncs(gys[0], self._oc, self._out), self._kernel, self.pad,
+                     self.stride, self.dilation, self._spatial)
+        col2 = col.reshape(g, -1, self._n * prod(self._spatial))  # (g, OC/g*K, N*I)
+        gx = gw = gb = None
+        if need[0]:
+            gx2 = xp.matmul(self._weight_stack(w), col2)          # (g, C/g, N*I)
+            gx = self._from_cns(gx2.reshape((self._c, self._n) + self._spatial))
+        if need[1]:
+            x2 = self._to_cns_matrix(x, self._c, self._spatial)
+            gw = self._weight_grad(xp.matmul(x2, col2.swapaxes(-1, -2)), w.shape)
+        give_scratch(xp, col)
+        if len(xs) == 3 and need[2]:
+            gy = self._to_ncs(gys[0], self._oc, self._out)
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+        return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
+
+
+class DepthwiseDeconvolution(Deconvolution):
+    """Transposed depthwise convolution: every ``divisor`` channels sum into one."""
+
+    _depthwise = True
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, divisor=1):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.divisor = divisor
+
+    def setup(self, x, w, b=None):
+        c = _depthwise_channels(self, x)
+        dv = self.divisor
+        require(self, isinstance(dv, int) and dv >= 1 and c % dv == 0,
+                f"divisor={dv} must divide the {c} channels of x {x}")
+        self._geometry(x, w, self.base_axis, c // dv, False, "channels", depthwise=True)
+        require(self, w[0] == c, f"weight {w} must have {c} filters, one per channel of x {x}")
+        self._finish(c // dv, b, None)
+        return self._shape_out(self._oc, self._out)
+
+
+def convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
+                group=1, channel_last=False, n_outputs=-1, outputs=None):
+    """N-D convolution (cross-correlation) with optional bias.
+
+    .. math:: y_{n, o, \\mathbf{j}} = \\sum_{c, \\mathbf{k}}
+              w_{o, c, \\mathbf{k}} \\, x_{n, g(o) C_g + c, \\mathbf{j} s + \\mathbf{k} d - p} + b_o
+
+    Computed as im2col over a strided window view plus one BLAS product per group.
+
+    Args:
+        x (Variable): (B..., C, *S), or (B..., *S, C) with channel_last.
+        weight (Variable): (OC, C / group, *K), or (OC, *K, C / group) with channel_last.
+        bias (Variable, optional): (OC,).
+        base_axis (int): first non-batch axis (the channel axis unless channel_last).
+        pad (tuple of int): zero padding per spatial axis (default 0).
+        stride (tuple of int): step per spatial axis (default 1).
+        dilation (tuple of int): kernel dilation per spatial axis (default 1).
+        group (int): number of channel groups.
+        channel_last (bool): channels are the last axis.
+
+    Returns:
+        Variable: (B..., OC, *O), O = (S + 2 pad - dilation (K - 1) - 1) // stride + 1.
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Convolution(base_axis, pad, stride, dilation, group, channel_last)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, variance=None,
+                      z=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                      channel_last=False, decay_rate=0.9, eps=1e-05, batch_stat=True,
+                      nonlinearity='relu', nonlinearity_args=[], pad_mode='constant',
+                      constant_value=0, n_outputs=-1, outputs=None):
+    """Convolution, then batch normalization, a residual add and an activation.
+
+    .. math:: y = \\phi(\\mathrm{BN}(\\mathrm{pad}(x) * W [+ b]) + z)
+
+    Built from :func:`convolution`, ``F.pad`` (for pad_mode 'reflect'/'repeat' or a
+    non-zero constant), ``F.batch_normalization`` and the activation, so the graph
+    holds those functions rather than one FusedConvolution node; the values and
+    gradients are the same.
+
+    Args:
+        x, weight, bias: as :func:`convolution`; bias excludes the batch-norm inputs.
+        beta, gamma, mean, variance (Variable, optional): batch-norm parameters and
+            running statistics (channel axis kept, other axes of size 1).
+        z (Variable, optional): residual added before the activation.
+        base_axis, pad, stride, dilation, group, channel_last: as :func:`convolution`.
+        decay_rate, eps, batch_stat: as ``F.batch_normalization``.
+        nonlinearity (str): 'identity', 'relu', 'sigmoid', 'tanh', 'leaky_relu',
+            'elu' or 'relu6'.
+        nonlinearity_args (list of float): [alpha] for leaky_relu and elu (required).
+        pad_mode (str): 'constant', 'reflect' or 'repeat'.
+        constant_value (float): fill value of 'constant' padding.
+
+    Returns:
+        Variable: same shape as :func:`convolution`'s output.
+    """
+    from . import activation, normalization, rearrange
+    name = "FusedConvolution"
+    bn_inputs = [v for v in (beta, gamma, mean, variance) if v is not None]
+    require(name, not (bias is not None and bn_inputs),
+            "bias and the batch-normalization inputs (beta, gamma, mean, variance) are "
+            "mutually exclusive")
+    activations = {
+        "identity": lambda y: y,
+        "relu": activation.relu,
+        "sigmoid": activation.sigmoid,
+        "tanh": activation.tanh,
+        "leaky_relu": lambda y: activation.leaky_relu(y, nonlinearity_args[0]),
+        "elu": lambda y: activation.elu(y, nonlinearity_args[0]),
+        "relu6": activation.relu6,
+    }
+    require(name, nonlinearity in activations,
+            f"nonlinearity={nonlinearity!r} is not one of {sorted(activations)}")
+    if nonlinearity in ("leaky_relu", "elu"):
+        require(name, len(nonlinearity_args) == 1,
+                f"nonlinearity={nonlinearity!r} needs nonlinearity_args=[alpha], got "
+                f"{nonlinearity_args!r}")
+    require(name, pad_mode in ("constant", "reflect", "repeat"),
+            f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
+    n_spatial = len(x.shape) - (base_axis % len(x.shape)) - 1
+    pads = spatial_tuple(name, "pad", pad, n_spatial, 0)
+    if any(pads) and (pad_mode != "constant" or constant_value != 0):
+        width = [p for p in pads for _ in (0, 1)] + ([0, 0] if channel_last else [])
+        x = rearrange.pad(x, width, mode=pad_mode, constant_value=constant_value)
+        pads = (0,) * n_spatial
+    y = convolution(x, weight, bias, base_axis, pads, stride, dilation, group, channel_last)
+    if bn_inputs:
+        axis = len(y.shape) - 1 if channel_last else base_axis % len(y.shape)
+        y = normalization.batch_normalization(y, beta, gamma, mean, variance, axes=[axis],
+                                              decay_rate=decay_rate, eps=eps,
+                                              batch_stat=batch_stat)
+    if z is not None:
+        y = y + z
+    return activations[nonlinearity](y)
+
+
+def depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
+                          dilation=None, multiplier=1, n_outputs=-1, outputs=None):
+    """Depthwise convolution: each channel convolved with its own ``multiplier`` filters.
+
+    Output channel ``c * multiplier + m`` reads only input channel ``c``.
+
+    Args:
+        x (Variable): (B..., C, *S).
+        weight (Variable): (C * multiplier, *K).
+        bias (Variable, optional): (C * multiplier,).
+        base_axis (int): the channel axis.
+        pad, stride, dilation (tuple of int): as in :func:`convolution`.
+        multiplier (int): filters per input channel.
+
+    Returns:
+        Variable: (B..., C * multiplier, *O).
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return DepthwiseConvolution(base_axis, pad, stride, dilation, multiplier)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
+                  group=1, channel_last=False, output_padding=None, n_outputs=-1,
+                  outputs=None):
+    """N-D transposed convolution (the adjoint of :func:`convolution` in x).
+
+    Args:
+        x (Variable): (B..., C, *S), or (B..., *S, C) with channel_last.
+        weight (Variable): (C, OC / group, *K), or (C, *K, OC / group) with channel_last.
+        bias (Variable, optional): (OC,).
+        base_axis (int): the channel axis unless channel_last.
+        pad, stride, dilation (tuple of int): those of the convolution being transposed.
+        group (int): number of channel groups.
+        channel_last (bool): channels are the last axis.
+        output_padding (tuple of int): extra size added at the end of each spatial axis,
+            smaller than stride (or dilation).
+
+    Returns:
+        Variable: (B..., OC, *O), O = (S - 1) stride - 2 pad + dilation (K - 1) + 1
+        + output_padding.
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Deconvolution(base_axis, pad, stride, dilation, group, channel_last,
+                         output_padding)(*inputs, n_outputs=n_outputs, outputs=outputs)
+
+
+def depthwise_deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
+                            dilation=None, divisor=1, n_outputs=-1, outputs=None):
+    """Depthwise transposed convolution: channels ``j*divisor .. j*divisor + divisor - 1``,
+    each through its own filter, sum into output channel ``j``.
+
+    Args:
+        x (Variable): (B..., C, *S).
+        weight (Variable): (C, *K).
+        bias (Variable, optional): (C / divisor,).
+        base_axis (int): the channel axis.
+        pad, stride, dilation (tuple of int): as in :func:`deconvolution`.
+        divisor (int): input channels per output channel.
+
+    Returns:
+        Variable: (B..., C / divisor, *O).
+    """
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return DepthwiseDeconvolution(base_axis, pad, stride, dilation, divisor)(
+        *inputs, n_outputs=n_outputs, outputs=outputs)
