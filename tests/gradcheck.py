@@ -26,6 +26,18 @@ def away_from(points, x, gap=0.05):
     return x
 
 
+def _variables(inputs, grad):
+    """Variables for the test inputs (None stays None) and the indices to
+    differentiate, every float input by default, with need_grad set."""
+    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
+    if grad is None:
+        grad = [i for i, a in enumerate(inputs)
+                if a is not None and np.asarray(a).dtype.kind == "f"]
+    for i in grad:
+        xs[i].need_grad = True
+    return xs, grad
+
+
 def check_function(f, inputs, ref=None, kwargs=None, grad=None, atol=1e-5, rtol=1e-4,
                    grad_atol=1e-4, grad_rtol=1e-3, h=1e-5, seed=0, outputs=None):
     """Check ``f(*inputs, **kwargs)`` against ``ref`` and numerical gradients.
@@ -39,12 +51,7 @@ def check_function(f, inputs, ref=None, kwargs=None, grad=None, atol=1e-5, rtol=
     """
     kwargs = kwargs or {}
     rng = np.random.RandomState(seed)
-    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
-    if grad is None:
-        grad = [i for i, a in enumerate(inputs)
-                if a is not None and np.asarray(a).dtype.kind == "f"]
-    for i in grad:
-        xs[i].need_grad = True
+    xs, grad = _variables(inputs, grad)
     ys = f(*xs, **kwargs)
     ys_t = ys if isinstance(ys, tuple) else (ys,)
     for y in ys_t:
@@ -127,12 +134,7 @@ def check_first_order_grad(f, inputs, kwargs=None, grad=None, outputs=None, atol
     Returns (inputs differentiated, their gradient Variables, random generator)."""
     kwargs = kwargs or {}
     rng = np.random.RandomState(seed)
-    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
-    if grad is None:
-        grad = [i for i, a in enumerate(inputs)
-                if a is not None and np.asarray(a).dtype.kind == "f"]
-    for i in grad:
-        xs[i].need_grad = True
+    xs, grad = _variables(inputs, grad)
     ys = f(*xs, **kwargs)
     ys = list(ys) if isinstance(ys, tuple) else [ys]
     ys = [ys[i] for i in (outputs if outputs is not None else range(len(ys)))]
@@ -205,14 +207,10 @@ def check_directional_grad(f, inputs, kwargs=None, grad=None, outputs=None, h=1e
     # Not RandomState(seed): inputs made by randn(..., seed=0) would be the weights
     # themselves, and sum(x * f(x)) can have a near-zero gradient (batch norm's does).
     rng = np.random.RandomState([seed, 0x5EED])
-    xs = [None if a is None else nn.Variable.from_numpy_array(np.array(a)) for a in inputs]
-    if grad is None:
-        grad = [i for i, a in enumerate(inputs)
-                if a is not None and np.asarray(a).dtype.kind == "f"]
+    xs, grad = _variables(inputs, grad)
     assert grad, "nothing to differentiate"
     for i in grad:
         assert xs[i].d.dtype == np.float64, "directional checks need float64 inputs"
-        xs[i].need_grad = True
     ys = f(*xs, **kwargs)
     ys_t = ys if isinstance(ys, tuple) else (ys,)
     chosen = [ys_t[k] for k in (outputs if outputs is not None else range(len(ys_t)))]

@@ -18,18 +18,8 @@ How a function's gradient becomes a graph, from the most to the least general:
 import numpy as np
 
 from .function import Function
-from .variable import Variable
-
-_F = None
-
-
-def _functions():
-    global _F
-    if _F is None:
-        from . import functions
-        _F = functions
-    return _F
-
+from .graph import topological_order
+from .variable import Variable, _functions
 
 def grad(outputs, inputs, grad_outputs=None, persistent_outputs=[], bind_grad_output=False):
     """The gradients of ``outputs`` with respect to ``inputs``, as Variables of a graph.
@@ -77,7 +67,7 @@ def backpropagate(outputs, seeds, inputs, stop=None):
     """A dict id(variable) -> gradient Variable for ``inputs`` (and what lies between),
     given the seed gradients of ``outputs``. The walk does not go above ``stop``
     (variables at which the graph is cut, for composite functions)."""
-    order = _order(outputs, stop)
+    order = topological_order(outputs, stop)
     wants = {id(x) for x in inputs}
     for f in order:  # which variables depend on the inputs
         if any(id(x) in wants for x in f.inputs):
@@ -406,28 +396,6 @@ def _zeros(y, shape):
 def _accumulate(grads, x, g):
     prev = grads.get(id(x))
     grads[id(x)] = g if prev is None else prev + g
-
-
-def _order(outputs, stop):
-    """Functions up to ``outputs`` in forward order, not going above ``stop``."""
-    stop = set() if stop is None else {id(v) for v in stop}
-    order, seen = [], set()
-    stack = [(y.parent, False) for y in reversed(outputs)
-             if y.parent is not None and id(y) not in stop]
-    while stack:
-        f, expanded = stack.pop()
-        if expanded:
-            order.append(f)
-            continue
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        stack.append((f, True))
-        for x in reversed(f.inputs):
-            p = x.parent
-            if p is not None and id(p) not in seen and id(x) not in stop:
-                stack.append((p, False))
-    return order
 
 
 def composite_grad(f, need, gys):

@@ -184,22 +184,29 @@ def order_of(root):
 
 
 def _topological_order(root):
+    return topological_order([root])
+
+
+def topological_order(outputs, stop=None):
+    """Functions up to ``outputs`` in a forward order, not going above the
+    variables in ``stop`` (nn.grad cuts the graph there for compositions)."""
+    stop = set() if stop is None else {id(v) for v in stop}
     order, seen = [], set()
-    if root._parent is not None:
-        stack = [(root._parent, False)]
-        while stack:
-            f, expanded = stack.pop()
-            if expanded:
-                order.append(f)
-                continue
-            if id(f) in seen:
-                continue
-            seen.add(id(f))
-            stack.append((f, True))
-            for x in reversed(f.inputs):
-                p = x._parent
-                if p is not None and id(p) not in seen:
-                    stack.append((p, False))
+    stack = [(y._parent, False) for y in reversed(outputs)
+             if y._parent is not None and id(y) not in stop]
+    while stack:
+        f, expanded = stack.pop()
+        if expanded:
+            order.append(f)
+            continue
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        stack.append((f, True))
+        for x in reversed(f.inputs):
+            p = x._parent
+            if p is not None and id(p) not in seen and id(x) not in stop:
+                stack.append((p, False))
     return order
 
 
