@@ -83,7 +83,7 @@ def backpropagate(outputs, seeds, inputs, stop=None):
         gys = [grads.get(id(y)) for y in ys]
         if all(g is None for g in gys):
             continue
-        gys = [g if g is not None else _zeros(y, s) for g, y, s in zip(gys, ys, f.out_shapes)]
+        gys = [g if g is not None else zeros(s) for g, s in zip(gys, f.out_shapes)]
         gxs = grad_graph(f, need, gys)
         for x, n, gx in zip(f.inputs, need, gxs):
             if n and gx is not None:
@@ -235,8 +235,6 @@ class BilinearGrad(Function):
     def _apply_f(self, xp, x, w, b):
         f = self._target
         args = [x, w] if len(f.inputs) == 2 else [x, w, b]
-        if len(f.inputs) == 3 and b is None:
-            args[2] = _zero_view(xp, f.inputs[2].shape, x.dtype)
         y = f.forward(xp, *[a if a is not None else _zero_view(xp, v.shape, v.dtype)
                             for a, v in zip(args, f.inputs)])
         _forget_state(f)
@@ -303,7 +301,7 @@ def adjoint_node(f, need, gys):
 
 
 def _backward_node(f, need, gys):
-    ys = [y if y is not None else _zeros(None, s) for y, s in zip(f.outputs, f.out_shapes)]
+    ys = [y if y is not None else zeros(s) for y, s in zip(f.outputs, f.out_shapes)]
     outs = Backward(f, need)(*f.inputs, *ys, *gys)
     outs = list(outs) if isinstance(outs, tuple) else [outs]
     return [outs.pop(0) if n else None for n in need]
@@ -387,10 +385,6 @@ def _seed(y, g):
                          f"shape {y.shape}") from None
     return Variable.from_numpy_array(np.array(arr, dtype=arr.dtype if arr.dtype.kind == "f"
                                               else np.float32))
-
-
-def _zeros(y, shape):
-    return zeros(shape)
 
 
 def _accumulate(grads, x, g):
