@@ -5,9 +5,15 @@
     nablite bench [--quick]
 """
 import argparse
+import importlib
 import os
 import runpy
 import sys
+
+# Modules adding subcommands: each defines ``register(subparsers)``, whose parsers
+# set ``handler`` (a function of the parsed options returning the exit status)
+# with ``set_defaults``. NNabla's own commands (convert, infer, dump, ...) live there.
+COMMAND_MODULES = ()
 
 
 def main(argv=None):
@@ -31,7 +37,12 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="run the speed benchmarks (benchmarks/run.py)")
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+
     opts = parser.parse_args(argv)
+    if getattr(opts, "handler", None) is not None:
+        return opts.handler(opts)
     if opts.command == "train":
         from .train import train_tutorial_model
         if opts.steps <= 0 or opts.batch_size <= 0:
