@@ -14,13 +14,13 @@ the protobuf formats need no extra package (see nnabla_pb2.py).
 """
 import io
 import os
-import tempfile
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
 from . import nnabla_pb2
+from ._atomic_file import atomic_write
 
 PARAM_EXTENSIONS = (".h5", ".protobuf", ".nntxt", ".prototxt", ".nnp")
 
@@ -41,32 +41,6 @@ def _extension(path, extension, fn):
     if extension is None:
         raise ValueError(f"{fn}: give extension= ('.h5' or '.protobuf') when path is a file object")
     return extension if extension.startswith(".") else "." + extension
-
-
-def atomic_write(path, write):
-    """Run ``write(tmp_path)``, flush the result to disk and rename it onto ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def _write_target(path, extension, fn, write_file):
