@@ -10,10 +10,8 @@ import os
 import runpy
 import sys
 
-# Modules adding subcommands: each defines ``register(subparsers)``, whose parsers
-# set ``handler`` (a function of the parsed options returning the exit status)
-# with ``set_defaults``. NNabla's own commands (convert, infer, dump, ...) live there.
-COMMAND_MODULES = ()
+from . import commands
+
 
 
 def main(argv=None):
@@ -37,8 +35,8 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="run the speed benchmarks (benchmarks/run.py)")
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(sub)
+    for module in commands.MODULES:  # NNabla's own commands: convert, infer, dump, ...
+        importlib.import_module(f"{commands.__name__}.{module}").register(sub)
 
     opts = parser.parse_args(argv)
     if getattr(opts, "handler", None) is not None:
