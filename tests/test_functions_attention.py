@@ -126,29 +126,3 @@ def test_bad_input(change, match):
     args = {k: nn.Variable(s) for k, s in shapes.items()}
     with pytest.raises(ValueError, match=match):
         F.multi_head_attention(num_heads=heads, **args)
-
-
-def test_parity_with_real_nnabla():
-    from nnabla_parity import NNABLA_PYTHON, run_in_nnabla
-    script = """
-import numpy as np, nnabla as nn, nnabla.functions as F
-arrays = [np.array(a, np.float32) for a in INPUTS]
-xs = [nn.Variable.from_numpy_array(a, need_grad=True) for a in arrays]
-y, w = F.multi_head_attention(*xs[:3], 2, *xs[3:])
-F.sink(y, w).forward()
-for x in xs:
-    x.g = 0
-y.backward(np.full(y.shape, 0.5, np.float32))
-RESULT = [y.d.tolist(), w.d.tolist()] + [x.g.tolist() for x in xs]
-"""
-    inputs = _inputs()
-    got = run_in_nnabla(script, INPUTS=[a.tolist() for a in inputs])
-    if got is None:
-        pytest.skip(f"NNabla not found at {NNABLA_PYTHON}")
-    xs = [nn.Variable.from_numpy_array(a.astype(np.float32), need_grad=True) for a in inputs]
-    y, w = F.multi_head_attention(*xs[:3], 2, *xs[3:])
-    F.sink(y, w).forward()
-    y.backward(np.full(y.shape, 0.5, np.float32))
-    mine = [y.d, w.d] + [x.g for x in xs]
-    for a, b in zip(mine, got):
-        np.testing.assert_allclose(a, np.array(b), rtol=1e-4, atol=1e-5)

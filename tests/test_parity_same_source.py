@@ -12,7 +12,9 @@ from gradcheck import randn, uniform
 from nnabla_parity import check_same_source
 import test_functions_attention as attention
 import test_functions_deformable as deformable
+import test_functions_indexing as indexing
 import test_functions_loss as loss
+import test_functions_normalization as normalization
 import test_functions_reduction as reduction
 
 
@@ -48,11 +50,21 @@ def test_sigmoid_cross_entropy_integer_targets():
     check_same_source(sigmoid_cross_entropy_integer_targets, logits=loss.SOFT_X, target=hard)
 
 
-def spectral_norm_train(w, u0, gy):
-    # train mode only: in test mode NNabla's gradient is NaN (README)
+def test_sigmoid_cross_entropy_soft_targets_differ_on_purpose():
+    # NNabla casts each target to int (0.9 -> 0); nablite keeps it (README)
+    mine, want = check_same_source(sigmoid_cross_entropy_integer_targets, differ=("y", "gx"),
+                                   logits=loss.SOFT_X, target=loss.SOFT_T)
+    for target, got in ((np.trunc(loss.SOFT_T), want), (loss.SOFT_T, mine)):
+        np.testing.assert_allclose(got["y"], loss.ref_sigmoid_ce(loss.SOFT_X, target),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got["gx"], 1 / (1 + np.exp(-loss.SOFT_X)) - target,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def spectral_norm_case(w, u0, gy, test):
     wv = nn.Variable.from_numpy_array(w.astype(np.float32), need_grad=True)
     u = nn.Variable.from_numpy_array(u0.astype(np.float32))
-    y, u_out = F.spectral_norm(wv, u, dim=1, itr=2, output_u=True)
+    y, u_out = F.spectral_norm(wv, u, dim=1, itr=2, test=test, output_u=True)
     y.forward()
     out = {"y": y.d.copy(), "u_updated_in_place": u.d.copy(), "u_out": u_out.d.copy()}
     wv.g = 0
@@ -61,9 +73,18 @@ def spectral_norm_train(w, u0, gy):
     return out
 
 
-def test_spectral_norm():
-    check_same_source(spectral_norm_train, w=randn(4, 3, 2), u0=randn(3, seed=1),
-                      gy=randn(4, 3, 2, seed=2))
+@pytest.mark.parametrize("test", [False, True])
+def test_spectral_norm(test):
+    w, u0, gy = randn(4, 3, 2), randn(3, seed=1), randn(4, 3, 2, seed=2)
+    # in test mode NNabla's gradient is NaN; nablite's is the train-mode one (README)
+    mine, want = check_same_source(spectral_norm_case, differ=("gw",) if test else (),
+                                   w=w, u0=u0, gy=gy, test=test)
+    if test:
+        assert np.all(np.isnan(want["gw"]))
+        u_new, v_new, sigma = normalization.power_iteration(w, u0, 1, 2)
+        uv = np.moveaxis(np.outer(u_new, v_new).reshape(3, 4, 2), 0, 1)
+        np.testing.assert_allclose(mine["gw"], gy / sigma - (gy * w).sum() / sigma ** 2 * uv,
+                                   rtol=1e-4, atol=1e-5)
 
 
 def scatter_in_place(data, idx, base, gy, rows, mask, dest, gyb):
@@ -74,9 +95,10 @@ def scatter_in_place(data, idx, base, gy, rows, mask, dest, gyb):
         y = F.scatter_nd(d, nn.Variable.from_numpy_array(idx), out=o, add=add)
         y.forward()
         d.g = 0
+        o.g = 0
         y.backward(gy.astype(np.float32))
-        # out's own gradient differs on purpose (NNabla gives none, README)
         out[f"add={add}"] = [y.d.copy(), o.d.copy(), d.g.copy()]
+        out[f"out.g add={add}"] = o.g.copy()
     x = nn.Variable.from_numpy_array(rows.astype(np.float32), need_grad=True)
     o = nn.Variable.from_numpy_array(dest.astype(np.float32), need_grad=True)
     y = F.bool_scatter(x, nn.Variable.from_numpy_array(mask.astype(np.float32)), o)
@@ -89,10 +111,17 @@ def scatter_in_place(data, idx, base, gy, rows, mask, dest, gyb):
 
 
 def test_in_place_scatter():
-    check_same_source(scatter_in_place, rtol=1e-6, atol=0, data=randn(3),
-                      idx=np.array([[4, 3, 1]]), base=randn(8, seed=1), gy=randn(8, seed=2),
-                      rows=randn(2, 2), mask=np.array([1, 0, 1]), dest=randn(3, 2, seed=3),
-                      gyb=randn(3, 2, seed=4))
+    idx, gy = np.array([[4, 3, 1]]), randn(8, seed=2)
+    # out's own gradient: NNabla gives none, nablite the true one (README)
+    differ = ("out.g add=False", "out.g add=True")
+    mine, want = check_same_source(scatter_in_place, rtol=1e-6, atol=0, differ=differ,
+                                   data=randn(3), idx=idx, base=randn(8, seed=1), gy=gy,
+                                   rows=randn(2, 2), mask=np.array([1, 0, 1]),
+                                   dest=randn(3, 2, seed=3), gyb=randn(3, 2, seed=4))
+    for add in (False, True):
+        assert not np.any(want[f"out.g add={add}"])
+        kept = np.ones(8) if add else np.isin(np.arange(8), idx[0], invert=True)
+        np.testing.assert_allclose(mine[f"out.g add={add}"], gy * kept, rtol=1e-6)
 
 
 def pad_packed_sequence(packed, sizes, cases):
@@ -109,11 +138,16 @@ def pad_packed_sequence(packed, sizes, cases):
 
 
 def test_pad_packed_sequence():
-    # padding_value differs on purpose (NNabla ignores it, README): not a case here
+    packed, sizes = randn(7, 2), np.array([3, 2, 1, 1], np.int32)
     cases = [dict(batch_first=bf, total_length=tl) for bf in (False, True)
-             for tl in (None, 4, 6, 2)]
-    check_same_source(pad_packed_sequence, rtol=1e-6, atol=0, packed=randn(7, 2),
-                      sizes=np.array([3, 2, 1, 1], np.int32), cases=cases)
+             for tl in (None, 4, 6, 2)]  # 2 < the longest: NNabla pads to 4, no error
+    cases.append(dict(batch_first=True, total_length=6, padding_value=-1.0))
+    mine, want = check_same_source(pad_packed_sequence, rtol=1e-6, atol=0, differ=("8",),
+                                   packed=packed, sizes=sizes, cases=cases)
+    # NNabla ignores padding_value and pads with 0; nablite uses it (README)
+    np.testing.assert_allclose(want["8"][0], indexing.ref_unpack(packed, sizes, True, 0.0, 6)[0])
+    np.testing.assert_allclose(mine["8"][0], indexing.ref_unpack(packed, sizes, True, -1.0, 6)[0])
+    np.testing.assert_allclose(mine["8"][2], want["8"][2], rtol=1e-6)
 
 
 def max_min_with_index(data, cases):
@@ -131,10 +165,19 @@ def max_min_with_index(data, cases):
 
 
 def test_max_min_index_outputs():
-    # only_index's gradient differs on purpose (NNabla sends one to x, README)
-    cases = [(pick, kw) for pick in ("max", "min") for kw in reduction.INDEX_ARGS
-             if not kw.get("only_index")]
-    check_same_source(max_min_with_index, rtol=0, atol=0, data=reduction.TIES, cases=cases)
+    cases = [(pick, kw) for pick in ("max", "min") for kw in reduction.INDEX_ARGS]
+    only_index = [f"{pick} {kw}" for pick, kw in cases if kw.get("only_index")]
+    mine, want = check_same_source(max_min_with_index, rtol=0, atol=0, differ=only_index,
+                                   data=reduction.TIES, cases=cases)
+    for (pick, kw), name in zip([c for c in cases if c[1].get("only_index")], only_index):
+        # NNabla sends the index output's gradient to x at the selected element, as
+        # if it were the value; an index has no gradient here (README)
+        np.testing.assert_array_equal(mine[name][0], want[name][0])
+        assert not np.any(mine[name][-1])
+        _, idx = reduction.ref_arg(pick)(reduction.TIES, **dict(kw, with_index=True,
+                                                                 only_index=False))
+        assert np.count_nonzero(want[name][-1]) == idx.size
+        assert np.sum(want[name][-1]) == 2 * idx.size
 
 
 def deformable_cases(cases):
