@@ -87,6 +87,29 @@ def test_spectral_norm(test):
                                    rtol=1e-4, atol=1e-5)
 
 
+def batch_normalization_case(x, b, g, gy):
+    out = {}
+    for batch_stat in (True, False):
+        xv = nn.Variable.from_numpy_array(x.astype(np.float32), need_grad=True)
+        bv, gv = [nn.Variable.from_numpy_array(a.astype(np.float32), need_grad=True)
+                  for a in (b, g)]
+        m = nn.Variable.from_numpy_array(np.full((1, 3, 1, 1), 0.1, np.float32))
+        v = nn.Variable.from_numpy_array(np.full((1, 3, 1, 1), 1.5, np.float32))
+        y = F.batch_normalization(xv, bv, gv, m, v, batch_stat=batch_stat)
+        y.forward()
+        for a in (xv, bv, gv):
+            a.g = 0
+        y.backward(gy.astype(np.float32))
+        out[f"batch_stat={batch_stat}"] = [y.d, xv.g, bv.g, gv.g, m.d, v.d]
+    return out
+
+
+def test_batch_normalization():
+    check_same_source(batch_normalization_case, rtol=1e-4, atol=1e-5, x=randn(4, 3, 2, 2),
+                      b=randn(1, 3, 1, 1, seed=1), g=randn(1, 3, 1, 1, seed=2),
+                      gy=randn(4, 3, 2, 2, seed=3))
+
+
 def scatter_in_place(data, idx, base, gy, rows, mask, dest, gyb):
     out = {}
     for add in (False, True):
