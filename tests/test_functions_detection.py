@@ -1,8 +1,9 @@
 """Five functions that share their test machinery, each named with its module:
 unique (sorting), nms_detection2d (detection), max_pooling_backward (pooling),
-patch_correlation (spatial) and vat_noise (stochastic). Forward vs direct (loop) NumPy references, backward
-vs numerical gradients where differentiable, NNabla's quirks (dynamic-only unique,
-vat_noise writing into w.d), bad input, and parity with NNabla 1.39 when present."""
+patch_correlation (spatial) and vat_noise (stochastic). Forward vs direct (loop)
+NumPy references, backward vs numerical gradients where differentiable, NNabla's
+quirks (dynamic-only unique, vat_noise writing into w.d), bad input, and parity
+with NNabla 1.39 when present."""
 import builtins
 import itertools
 
