@@ -11,18 +11,32 @@ from gradcheck import check_function, randn
 from nnabla_parity import run_in_nnabla
 
 
-class Square(PythonFunction):
-    """y = x ** 2, written the way NNabla's users write it (numpy on .d / .g)."""
+class SameShape(PythonFunction):
+    """The contract's boilerplate, written as NNabla's users write it: the class
+    name as the function's name, outputs shaped like the first input, backward
+    reading the inputs only."""
+    n_outputs = 1
 
     @property
     def name(self):
-        return "Square"
+        return self.__class__.__name__
 
     def min_outputs(self):
-        return 1
+        return self.n_outputs
 
     def setup_impl(self, inputs, outputs):
-        outputs[0].reset_shape(inputs[0].shape, True)
+        for o in outputs[:self.n_outputs]:
+            o.reset_shape(inputs[0].shape, True)
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return True
+
+
+class Square(SameShape):
+    """y = x ** 2 (numpy on .d / .g)."""
 
     def forward_impl(self, inputs, outputs):
         outputs[0].d = inputs[0].d ** 2
@@ -35,26 +49,10 @@ class Square(PythonFunction):
             else:
                 inputs[0].g = g
 
-    def grad_depends_output_data(self, i, o):
-        return False
 
-    def grad_depends_input_data(self, i, j):
-        return True
-
-
-class AddMul(PythonFunction):
+class AddMul(SameShape):
     """Two outputs: (a + b, a * b)."""
-
-    @property
-    def name(self):
-        return "AddMul"
-
-    def min_outputs(self):
-        return 2
-
-    def setup_impl(self, inputs, outputs):
-        for o in outputs[:2]:
-            o.reset_shape(inputs[0].shape, True)
+    n_outputs = 2
 
     def forward_impl(self, inputs, outputs):
         outputs[0].d = inputs[0].d + inputs[1].d
@@ -69,9 +67,6 @@ class AddMul(PythonFunction):
                     inputs[i].g += g
                 else:
                     inputs[i].g = g
-
-    def grad_depends_output_data(self, i, o):
-        return False
 
     def grad_depends_input_data(self, i, j):
         return i != j
@@ -112,18 +107,8 @@ class Mul2(PythonFunction):
         return True
 
 
-class Scale3(PythonFunction):
+class Scale3(SameShape):
     """y = 3 x: backward reads no data, so forward clearing may free everything."""
-
-    @property
-    def name(self):
-        return "Scale3"
-
-    def min_outputs(self):
-        return 1
-
-    def setup_impl(self, inputs, outputs):
-        outputs[0].reset_shape(inputs[0].shape, True)
 
     def forward_impl(self, inputs, outputs):
         outputs[0].d = 3 * inputs[0].d
@@ -131,9 +116,6 @@ class Scale3(PythonFunction):
     def backward_impl(self, inputs, outputs, propagate_down, accum):
         if propagate_down[0]:
             inputs[0].g = 3 * outputs[0].g
-
-    def grad_depends_output_data(self, i, o):
-        return False
 
     def grad_depends_input_data(self, i, j):
         return False
@@ -269,7 +251,7 @@ def test_clear_errors():
             outputs[0].reset_shape((5,), True)
             outputs[0].d = 1
 
-    with pytest.raises(ValueError, match=r"Square.forward_impl: output 0 has shape \(5,\), "
+    with pytest.raises(ValueError, match=r"WrongShape.forward_impl: output 0 has shape \(5,\), "
                                          r"but setup_impl gave \(3,\)"):
         WrongShape()(x).forward()
 
@@ -279,7 +261,7 @@ import numpy as np
 import nnabla as nn
 import nnabla.functions as F
 from nnabla.function import PythonFunction
-""" + "\n".join(inspect.getsource(c) for c in (Square, AddMul, Mul2)) + """
+""" + "\n".join(inspect.getsource(c) for c in (SameShape, Square, AddMul, Mul2)) + """
 a = nn.Variable.from_numpy_array(np.array(A, np.float32), need_grad=True)
 b = nn.Variable.from_numpy_array(np.array(B, np.float32), need_grad=True)
 s, p = AddMul()(Square()(a), b)
