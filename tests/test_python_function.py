@@ -72,21 +72,11 @@ class AddMul(SameShape):
         return i != j
 
 
-class Mul2(PythonFunction):
+class Mul2(SameShape):
     """NNabla's documented example: NdArray operations, copy_from and +=."""
 
     def __init__(self, ctx=None):
         super().__init__(ctx)
-
-    @property
-    def name(self):
-        return self.__class__.__name__
-
-    def min_outputs(self):
-        return 1
-
-    def setup_impl(self, inputs, outputs):
-        outputs[0].reset_shape(inputs[0].shape, True)
 
     def forward_impl(self, inputs, outputs):
         outputs[0].data.copy_from(F.mul2(inputs[0].data, inputs[1].data))
@@ -99,12 +89,6 @@ class Mul2(PythonFunction):
                     inputs[i].grad += F.mul2(dy, other)
                 else:
                     inputs[i].grad.copy_from(F.mul2(dy, other))
-
-    def grad_depends_output_data(self, i, o):
-        return False
-
-    def grad_depends_input_data(self, i, j):
-        return True
 
 
 class Scale3(SameShape):
