@@ -564,77 +564,36 @@ def test_min_max_quantize_bad_inputs(shapes, match):
 
 # ---------------------------------------------------------------- parity with NNabla 1.39
 
-
-# Runs a function for several steps: forward, backward with a fixed gy, then a
-# plain gradient step on the inputs that need one (so that INQ's fixed weights
-# have something to undo). Records y, every input's data and the gradients.
-_STEPS_SCRIPT = r"""
-import json, sys, numpy as np
-import nnabla as nn, nnabla.functions as F
-out = []
-for name, inputs, kwargs, need, steps, lr in json.loads(sys.stdin.read()):
-    try:
-        xs = [None if a is None else
-              nn.Variable.from_numpy_array(np.array(a[0], dtype=a[1]), need_grad=i in need)
+def steps_cases(cases):
+    """Each case for several steps: forward, backward with a fixed gy, then a plain
+    gradient step on the inputs that need one (so that INQ's fixed weights have
+    something to undo). Records y, every input's data and the gradients."""
+    out = {}
+    for k, (name, inputs, kwargs, need, steps, lr) in enumerate(cases):
+        xs = [None if a is None else nn.Variable.from_numpy_array(a, need_grad=i in need)
               for i, a in enumerate(inputs)]
         y = getattr(F, name)(*xs, **kwargs)
-        rec = []
         for step in range(steps):
             y.forward()
             for i in need:
                 xs[i].g = 0
             y.backward(np.random.RandomState(step).randn(*y.shape).astype(np.float32))
-            rec.append({"y": y.d.tolist(),
-                        "data": [None if x is None else x.d.tolist() for x in xs],
-                        "grads": [xs[i].g.tolist() for i in need]})
+            out[f"{k} {name} {kwargs} step {step}"] = {
+                "y": y.d.copy(), "data": [x.d.copy() for x in xs if x is not None],
+                "grads": [xs[i].g.copy() for i in need]}
             for i in need:
                 xs[i].d -= lr * xs[i].g
-        out.append(rec)
-    except Exception as e:
-        out.append({"error": str(e).strip().splitlines()[-1]})
-print(json.dumps(out))
-"""
-
-
-def _steps_nablite(name, inputs, kwargs, need, steps, lr):
-    xs = [None if a is None else V(np.array(a[0], dtype=a[1]), i in need)
-          for i, a in enumerate(inputs)]
-    y = getattr(F, name)(*xs, **kwargs)
-    rec = []
-    for step in range(steps):
-        y.forward()
-        for i in need:
-            xs[i].g = 0
-        y.backward(np.random.RandomState(step).randn(*y.shape).astype(np.float32))
-        rec.append({"y": y.d.copy(), "data": [None if x is None else x.d.copy() for x in xs],
-                    "grads": [xs[i].g.copy() for i in need]})
-        for i in need:
-            xs[i].d -= lr * xs[i].g
-    return rec
+    return out
 
 
 def check_steps_parity(cases, rtol=1e-5, atol=1e-5):
     """cases: (name, inputs as (array, dtype) or None, kwargs, indices needing a
-    gradient, number of steps, step size)."""
-    from nnabla_parity import nnabla_output
-    payload = [(name, [None if a is None else (np.asarray(a[0]).tolist(), a[1]) for a in inputs],
-                {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
-                list(need), steps, lr) for name, inputs, kwargs, need, steps, lr in cases]
-    results = nnabla_output(_STEPS_SCRIPT, payload)
-    for (name, inputs, kwargs, need, steps, lr), want in zip(cases, results):
-        assert "error" not in want, f"NNabla rejected {name} {kwargs}: {want}"
-        got = _steps_nablite(name, inputs, kwargs, need, steps, lr)
-        for step, (g, w) in enumerate(zip(got, want)):
-            where = f"{name}({kwargs}) at step {step}"
-            np.testing.assert_allclose(g["y"], w["y"], rtol=rtol, atol=atol,
-                                       err_msg=f"forward of {where}")
-            for i, (a, b) in enumerate(zip(g["data"], w["data"])):
-                if a is not None:
-                    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol,
-                                               err_msg=f"input {i} after {where}")
-            for i, a, b in zip(need, g["grads"], w["grads"]):
-                np.testing.assert_allclose(a, b, rtol=rtol, atol=atol,
-                                           err_msg=f"gradient {i} of {where}")
+    gradient, number of steps, step size), run from one source in both libraries."""
+    from nnabla_parity import check_same_source
+    cases = [(name, [None if a is None else np.asarray(a[0], a[1]) for a in inputs],
+              {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
+              list(need), steps, lr) for name, inputs, kwargs, need, steps, lr in cases]
+    check_same_source(steps_cases, rtol=rtol, atol=atol, cases=cases)
 
 
 def _f32(*arrays):
