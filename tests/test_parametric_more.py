@@ -132,6 +132,33 @@ SIGNATURES = {
         "m_b=2, ste_fine_grained_b=True"),
     "min_max_quantized_affine": _AFF + _MM,
     "min_max_quantized_convolution": _CONV + "channel_last=False, " + _CONV_TAIL + _MM,
+    # binary-connect/weight, INQ and min-max layers (test_parametric_quantized)
+    "binary_connect_affine": (
+        "inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_init=None, wb_init=None, "
+        "b_init=None, fix_parameters=False, rng=None, with_bias=True"),
+    "binary_connect_convolution": (
+        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, "
+        "quantize_zero_to=1.0, w_init=None, wb_init=None, b_init=None, base_axis=1, "
+        "fix_parameters=False, rng=None, with_bias=True"),
+    "binary_weight_affine": (
+        "inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_init=None, wb_init=None, "
+        "b_init=None, fix_parameters=False, rng=None, with_bias=True"),
+    "binary_weight_convolution": (
+        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, "
+        "quantize_zero_to=1.0, w_init=None, wb_init=None, b_init=None, base_axis=1, "
+        "fix_parameters=False, rng=None, with_bias=True"),
+    "inq_affine": (
+        "inp, n_outmaps, base_axis=1, num_bits=4, inq_iterations=(), "
+        "selection_algorithm='random', seed=-1, w_init=None, i_init=None, b_init=None, "
+        "fix_parameters=False, rng=None, with_bias=True"),
+    "inq_convolution": (
+        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, num_bits=4, "
+        "inq_iterations=(), selection_algorithm='random', seed=-1, w_init=None, i_init=None, "
+        "b_init=None, base_axis=1, fix_parameters=False, rng=None, with_bias=True"),
+    "min_max_quantize": (
+        "x, ql_min=0, ql_max=255, decay=0.999, x_min_max=False, ema=False, "
+        "ste_fine_grained=True, eps=0.01, qr_min_init=None, qr_max_init=None, "
+        "fix_parameters=False, outputs=None"),
     "sync_batch_normalization": (
         "inp, comm, group='world', axes=[1], decay_rate=0.9, eps=1e-05, batch_stat=True, "
         "output_stat=False, fix_parameters=False, param_init=None, no_scale=False, "

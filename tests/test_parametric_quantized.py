@@ -3,7 +3,6 @@ min_max_quantize): signatures, parameter names / shapes / dtypes / flags /
 initial values as measured in NNabla 1.39, forward and backward against the
 plain F function on the same parameters, fix_parameters, reuse, and parity with
 the real NNabla (seeded initial values, outputs and gradients)."""
-import inspect
 
 import numpy as np
 import pytest
@@ -33,45 +32,6 @@ def params():
 
 def pvalues():
     return {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
-
-
-# -- signatures --------------------------------------------------------------
-
-SIGNATURES = {
-    "binary_connect_affine": (
-        "inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_init=None, wb_init=None, "
-        "b_init=None, fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "binary_weight_affine": (
-        "inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_init=None, wb_init=None, "
-        "b_init=None, fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "binary_connect_convolution": (
-        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, "
-        "quantize_zero_to=1.0, w_init=None, wb_init=None, b_init=None, base_axis=1, "
-        "fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "binary_weight_convolution": (
-        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, "
-        "quantize_zero_to=1.0, w_init=None, wb_init=None, b_init=None, base_axis=1, "
-        "fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "inq_affine": (
-        "inp, n_outmaps, base_axis=1, num_bits=4, inq_iterations=(), "
-        "selection_algorithm='random', seed=-1, w_init=None, i_init=None, b_init=None, "
-        "fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "inq_convolution": (
-        "inp, outmaps, kernel, pad=None, stride=None, dilation=None, group=1, num_bits=4, "
-        "inq_iterations=(), selection_algorithm='random', seed=-1, w_init=None, i_init=None, "
-        "b_init=None, base_axis=1, fix_parameters=False, rng=None, with_bias=True, *, name=None"),
-    "min_max_quantize": (
-        "x, ql_min=0, ql_max=255, decay=0.999, x_min_max=False, ema=False, "
-        "ste_fine_grained=True, eps=0.01, qr_min_init=None, qr_max_init=None, "
-        "fix_parameters=False, outputs=None, *, name=None"),
-}
-
-
-@pytest.mark.parametrize("fname", sorted(SIGNATURES))
-def test_signature_matches_nnabla(fname):
-    assert fname in PF.__all__
-    got = str(inspect.signature(getattr(PF, fname)))
-    assert got == "(" + SIGNATURES[fname] + ")"
 
 
 # -- parameters created (measured with NNabla 1.39) ----------------------------
