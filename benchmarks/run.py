@@ -130,14 +130,39 @@ def chart(results, names, path):
     fig.savefig(path, dpi=110)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+WORKLOADS = "W1,W2,W3,W4,W5,W6,W7"
+
+
+def parse_options(argv=None):
+    title, _, text = __doc__.split("\n\n", 2)
+    p = argparse.ArgumentParser(description=f"{title} {text}".replace("\n", " "))
     p.add_argument("--nnabla-python", default=os.environ.get("NNABLA_PYTHON"),
-                   help="Python 3.10 with nnabla 1.39 installed (default $NNABLA_PYTHON)")
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7")
-    p.add_argument("--quick", action="store_true", help="fewer repeats (rougher numbers)")
-    p.add_argument("--out", default=RESULTS)
+                   help="Python 3.10 with nnabla 1.39 installed, for the NNabla column "
+                        "(default: $NNABLA_PYTHON; without it the column is left out)")
+    p.add_argument("--workloads", default=WORKLOADS,
+                   help=f"comma-separated workload ids (default: {WORKLOADS})")
+    p.add_argument("--quick", action="store_true",
+                   help="30 warm-up and 30 timed steps for every workload instead of the "
+                        "defaults per workload (harness.DEFAULT_RUNS: up to 50 and 1000): "
+                        "rougher numbers")
+    p.add_argument("--out", default=RESULTS,
+                   help="folder for latest.md, latest.png and the JSON (default: %(default)s)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the options and what would run, then stop")
     opts = p.parse_args(argv)
+    unknown = [w for w in opts.workloads.split(",") if w not in harness.DESCRIPTIONS]
+    if unknown:
+        p.error(f"--workloads: unknown id(s) {','.join(unknown)}; "
+                f"choose from {','.join(harness.DESCRIPTIONS)}")
+    return opts
+
+
+def main(argv=None):
+    opts = parse_options(argv)
+    if opts.dry_run:
+        print(f"benchmarks/run.py: workloads {opts.workloads}, quick={opts.quick}, "
+              f"nnabla_python={opts.nnabla_python}, out={opts.out}")
+        return 0
     os.makedirs(opts.out, exist_ok=True)
     names = opts.workloads.split(",")
     extra = ["--repeat", "30", "--warmup", "30"] if opts.quick else []

@@ -5,7 +5,12 @@
     import nablite.parametric_functions as PF
     import nablite.solvers as S
 """
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:  # the installed distribution's version, as pyproject.toml states it
+    __version__ = _metadata.version("nablite")
+except _metadata.PackageNotFoundError:  # sources on sys.path without an install
+    __version__ = "0+unknown"
 
 from .logger import logger  # noqa: F401
 from ._array import NdArray  # noqa: F401

@@ -53,7 +53,7 @@ _front = _AliasFinder(_ALIASES)
 _back = _AliasFinder(_FALLBACKS)
 
 
-def install():
+def install() -> None:
     """Make ``import nnabla`` load nablite in this process."""
     real = sys.modules.get("nnabla")
     if real is not None and not getattr(real, "__name__", "").startswith("nablite"):
@@ -67,7 +67,7 @@ def install():
         sys.meta_path.append(_back)
 
 
-def uninstall():
+def uninstall() -> None:
     """Remove the alias and forget the aliased modules."""
     for finder in (_front, _back):
         if finder in sys.meta_path:
@@ -77,7 +77,7 @@ def uninstall():
             del sys.modules[name]
 
 
-def restore_legacy_numpy_aliases():
+def restore_legacy_numpy_aliases() -> None:
     """Give back ``np.int``, ``np.float``, ``np.bool``... that NumPy 1.24 removed.
 
     The NNabla tutorials predate that removal (``astype(np.int)``); ``nablite run``
@@ -90,10 +90,11 @@ def restore_legacy_numpy_aliases():
             setattr(np, name, getattr(builtins, name))
 
 
-def log_like_nnabla():
-    """Show INFO messages on stderr as ``import nnabla`` does (NNabla configures the
-    root logger when it is imported), so an NNabla script's ``logger.info(...)``
-    prints. Only ``nablite run`` calls this: importing nablite configures nothing."""
+def log_like_nnabla() -> None:
+    """Configure the root logger as ``import nnabla`` does (INFO, NNabla's console
+    format, stderr), so that an NNabla script's own loggers print too. Only
+    ``nablite run`` calls this: importing nablite leaves the root logger alone
+    (the ``nablite`` logger has its own console handler, see nablite/logger.py)."""
     import logging
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s [%(name)s][%(levelname)s]: %(message)s")
+    from .logger import CONSOLE_FORMAT
+    logging.basicConfig(level=logging.INFO, format=CONSOLE_FORMAT)
