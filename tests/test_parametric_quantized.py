@@ -26,6 +26,16 @@ def var(*shape, seed=0, need_grad=False):
         np.random.RandomState(seed).randn(*shape).astype(np.float32), need_grad=need_grad)
 
 
+def _forward_backward_both(y, twin_y, leaves, seed):
+    """Forward and backward the PF output and its F twin with the same random gy."""
+    gy = np.random.RandomState(seed).randn(*y.shape).astype(np.float32)
+    for v in leaves:
+        v.g = 0
+    for out in (y, twin_y):
+        out.forward()
+        out.backward(gy)
+
+
 def params():
     return {k: (v.shape, v.need_grad) for k, v in nn.get_parameters(grad_only=False).items()}
 
@@ -212,13 +222,7 @@ def test_forward_backward_equal_function_on_same_parameters(case):
              for k in keys]
     x2 = nn.Variable.from_numpy_array(x.d.copy(), need_grad=True)
     y2 = f_call(x2, *twins)
-    gy = np.random.RandomState(2).randn(*y.shape).astype(np.float32)
-    for v in list(stored.values()) + [x]:
-        v.g = 0
-    y.forward()
-    y.backward(gy)
-    y2.forward()
-    y2.backward(gy)
+    _forward_backward_both(y, y2, list(stored.values()) + [x], seed=2)
     np.testing.assert_allclose(y.d, y2.d, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(x.g, x2.g, rtol=1e-5, atol=1e-6)
     for k, twin in zip(keys, twins):
@@ -253,13 +257,7 @@ def test_min_max_quantize_equals_function_and_learns_range():
     x2 = nn.Variable.from_numpy_array(x.d.copy(), need_grad=True)
     y2 = F.min_max_quantize(x2, twins["qr_min"], twins["qr_max"], twins["ql_min"],
                             twins["ql_max"], ste_fine_grained=True)
-    gy = np.random.RandomState(4).randn(3, 4).astype(np.float32)
-    for v in list(stored.values()) + [x]:
-        v.g = 0
-    y.forward()
-    y.backward(gy)
-    y2.forward()
-    y2.backward(gy)
+    _forward_backward_both(y, y2, list(stored.values()) + [x], seed=4)
     np.testing.assert_allclose(y.d, y2.d, rtol=1e-6)
     np.testing.assert_allclose(x.g, x2.g)
     for name in ["qr_min", "qr_max"]:
