@@ -17,6 +17,18 @@ def uniform(low, high, shape, seed=0):
     return np.random.RandomState(seed).uniform(low, high, shape)
 
 
+def fit(loss, solver, steps):
+    """``steps`` solver updates on ``loss``; the loss before each, as floats."""
+    losses = []
+    for _ in range(steps):
+        loss.forward()
+        losses.append(float(loss.d))
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    return losses
+
+
 def away_from(points, x, gap=0.05):
     """Move entries of ``x`` that lie within ``gap`` of a kink in ``points``."""
     x = np.array(x, dtype=np.float64)

@@ -7,7 +7,7 @@ import nablite as nn
 import nablite.functions as F
 import nablite.parametric_functions as PF
 from nablite.functions import recurrent as recurrent_module
-from gradcheck import check_function
+from gradcheck import check_function, fit
 
 
 def sigmoid(z):
@@ -193,13 +193,7 @@ def test_parametric_end_to_end(kind, layers, bidirectional):
     loss = F.mean(F.squared_error(outs[0], F.constant(0.5, outs[0].shape)))
     solver = S.Adam(0.05)
     solver.set_parameters(nn.get_parameters())
-    losses = []
-    for _ in range(5):
-        loss.forward()
-        losses.append(float(loss.d))
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
+    losses = fit(loss, solver, 5)
     assert losses[-1] < losses[0]
     p = nn.get_parameters()
     want = ref_recurrent(kind, x.d, h.d, args[2].d if kind == "lstm" else None,

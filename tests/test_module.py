@@ -10,6 +10,7 @@ import nablite.parametric_functions as PF
 import nablite.solvers as S
 from nablite.core.modules import ConvBn as CoreConvBn, ResUnit
 from nablite.testing import numerical_grad
+from gradcheck import fit
 from nnabla_parity import run_in_nnabla
 
 
@@ -162,13 +163,7 @@ def test_zero_grad_and_training_with_a_solver():
     loss = F.mean(F.squared_error(lin(x), t))
     solver = S.Sgd(lr=0.5)
     solver.set_parameters(lin.get_parameters(grad_only=True))
-    losses = []
-    for _ in range(20):
-        loss.forward()
-        losses.append(float(loss.d))
-        lin.zero_grad()
-        loss.backward()
-        solver.update()
+    losses = fit(loss, solver, 20)
     assert losses[-1] < 0.5 * losses[0]
     for p in lin.get_parameters().values():
         p.g = 1
