@@ -108,6 +108,35 @@ def run_in_nnabla(script, **values):
 
 
 # -- one source, both libraries ------------------------------------------------------
+def _encode(v, outputs=False):
+    """JSON for arrays (and, for ``outputs``, Variables and numbers too), keeping
+    strings; lists and dicts element by element."""
+    if isinstance(v, str):
+        return v
+    if hasattr(v, "parent") and hasattr(v, "d"):  # a Variable of either library
+        v = v.d
+    if isinstance(v, (list, tuple)):
+        return [_encode(x, outputs) for x in v]
+    if isinstance(v, dict):
+        return {k: _encode(x, outputs) for k, x in v.items()}
+    if outputs or isinstance(v, (np.ndarray, np.generic)):
+        a = np.asarray(v)
+        if a.dtype == object:
+            raise TypeError(f"cannot compare a {type(v).__name__}")
+        return {"__ndarray__": a.ravel().tolist(), "dtype": a.dtype.str, "shape": list(a.shape)}
+    return v
+
+
+def _decode(v):
+    if isinstance(v, dict) and "__ndarray__" in v:
+        return np.array(v["__ndarray__"], dtype=v["dtype"]).reshape(v["shape"])
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _decode(x) for k, x in v.items()}
+    return v
+
+
 # The same runner executes a case in the real NNabla (NNABLA_PYTHON) and in nablite
 # (this interpreter, ``import nnabla`` resolved to nablite by nablite.compat), so
 # the two computations cannot drift apart.
@@ -121,35 +150,9 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 assert (nn.__name__ == "nablite") == (sys.argv[1] == "nablite"), nn.__name__
-
-
-def dec(v):
-    if isinstance(v, dict) and "__ndarray__" in v:
-        return np.array(v["__ndarray__"], dtype=v["dtype"]).reshape(v["shape"])
-    if isinstance(v, list):
-        return [dec(x) for x in v]
-    if isinstance(v, dict):
-        return {k: dec(x) for k, x in v.items()}
-    return v
-
-
-def enc(v):
-    if isinstance(v, str):
-        return v
-    if isinstance(v, nn.Variable):
-        v = v.d
-    if isinstance(v, (list, tuple)):
-        return [enc(x) for x in v]
-    if isinstance(v, dict):
-        return {k: enc(x) for k, x in v.items()}
-    a = np.asarray(v)
-    if a.dtype == object:
-        raise TypeError(f"cannot compare a {type(v).__name__}")
-    return {"__ndarray__": a.ravel().tolist(), "dtype": a.dtype.str, "shape": list(a.shape)}
-
-
+""" + inspect.getsource(_encode) + inspect.getsource(_decode) + r"""
 job = json.loads(sys.stdin.read())
-values = {k: dec(v) for k, v in job["values"].items()}
+values = {k: _decode(v) for k, v in job["values"].items()}
 ns = {"nn": nn, "F": F, "PF": PF, "np": np, "__name__": "parity_case"}
 if job["call"]:
     exec(compile(job["source"], "<parity case>", "exec"), ns)
@@ -158,29 +161,8 @@ else:
     ns.update(values)
     exec(compile(job["source"], "<parity case>", "exec"), ns)
     out = ns["OUT"]
-print(json.dumps({"out": {k: enc(v) for k, v in out.items()}}))
+print(json.dumps({"out": {k: _encode(v, outputs=True) for k, v in out.items()}}))
 """
-
-
-def _encode(v):
-    if isinstance(v, np.ndarray) or isinstance(v, np.generic):
-        a = np.asarray(v)
-        return {"__ndarray__": a.ravel().tolist(), "dtype": a.dtype.str, "shape": list(a.shape)}
-    if isinstance(v, (list, tuple)):
-        return [_encode(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _encode(x) for k, x in v.items()}
-    return v
-
-
-def _decode(v):
-    if isinstance(v, dict) and "__ndarray__" in v:
-        return np.array(v["__ndarray__"], dtype=v["dtype"]).reshape(v["shape"])
-    if isinstance(v, list):
-        return [_decode(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _decode(x) for k, x in v.items()}
-    return v
 
 
 def _case_source(case):
