@@ -26,6 +26,33 @@ _SCALARS = (int, float, np.integer, np.floating, np.bool_)
 _QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
+_REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floating point
+
+
+def check_real(arr, where):
+    """``arr`` unless its dtype is not a real number type (complex, object,
+    strings, ...): NNabla refuses those, nablite too, naming ``where``."""
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{where}: got an array of dtype {arr.dtype}; expected real numbers "
+                        "(a bool, integer or floating-point dtype)")
+    return arr
+
+
+def real_array(value, where, copy=True):
+    """``value`` (array, sequence or real number) as a numpy array of real numbers."""
+    if value is None:
+        raise TypeError(f"{where}: got None; expected an array or a real number")
+    value = backend.to_numpy(value)
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{where}: got a {type(value).__name__}; expected an array or a "
+                        "real number")
+    try:
+        arr = np.array(value) if copy else np.asarray(value)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"{where}: cannot make an array of {_kind(value)}: {e}") from None
+    return check_real(arr, where)
+
+
 def _kind(x):
     shape = getattr(x, "shape", None)
     return f"{type(x).__name__} of shape {tuple(shape)}" if shape is not None else type(x).__name__
@@ -114,7 +141,7 @@ class NdArray:
     @staticmethod
     def from_numpy_array(nparr):
         """A new NdArray holding a copy of ``nparr`` (its dtype is kept)."""
-        arr = np.array(nparr)
+        arr = real_array(nparr, "NdArray.from_numpy_array")
         a = NdArray(arr.shape)
         a._set(arr)
         return a
@@ -141,22 +168,38 @@ class NdArray:
 
     @data.setter
     def data(self, value):
-        self.modification_count += 1
+        self._assign(value, "NdArray.data")
+
+    def _assign(self, value, where):
+        """Write ``value`` (broadcast to this shape); an array of another dtype
+        replaces the storage with one of its dtype, as in NNabla."""
         if isinstance(value, NdArray):
             value = value.data
-        value = backend.to_numpy(value) if not np.isscalar(value) else value
+        if not isinstance(value, _SCALARS):
+            value = real_array(value, where, copy=False)
         arr = self._arr
         if isinstance(value, np.ndarray) and value.dtype != self.dtype:
-            self._set(np.array(np.broadcast_to(value, self._shape)))
+            try:
+                new = np.array(np.broadcast_to(value, self._shape))
+            except ValueError:
+                raise ValueError(self._shape_message(value, where)) from None
+            if value.dtype.kind != "f" and np.dtype(self.dtype).kind == "f":
+                _reading_functions_see_integers(self)
+            self.modification_count += 1
+            self._set(new)
             return
         if arr is None or arr.shape != self._shape:
             arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self._dtype)
         try:
             np.copyto(arr, value, casting="unsafe")
         except ValueError:
-            raise ValueError(f"NdArray.data: cannot assign an array of shape "
-                             f"{np.shape(value)} to an array of shape {self._shape}") from None
+            raise ValueError(self._shape_message(value, where)) from None
+        self.modification_count += 1
         self._set(arr)
+
+    def _shape_message(self, value, where):
+        return (f"{where}: cannot assign an array of shape {np.shape(value)} to an array "
+                f"of shape {self._shape} (the shapes must be equal or broadcast)")
 
     @property
     def shape(self):
@@ -209,6 +252,13 @@ class NdArray:
 
     def cast(self, dtype, ctx=None):
         """Change the storage dtype and return the numpy view."""
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            raise TypeError(f"NdArray.cast: dtype={dtype!r} is not a numpy dtype") from None
+        if kind not in _REAL_KINDS:
+            raise TypeError(f"NdArray.cast: dtype={np.dtype(dtype)} is not a real number "
+                            "type; expected a bool, integer or floating-point dtype")
         self._set(self._get().astype(dtype))
         self._dtype = np.dtype(dtype).type
         return self._arr
@@ -403,6 +453,13 @@ class NdArray:
         return arr if dtype is None else arr.astype(dtype)
 
 
+def _reading_functions_see_integers(nd):
+    """Integer values now fill ``nd``, whose graph was built for floats: the
+    functions that read it compute them as float32 from now on (function.py)."""
+    from .function import integers_arrived
+    integers_arrived(nd)
+
+
 class _ReshapedView(NdArray):
     """The data of an in-place reshape's output (``F.reshape(x, shape)``,
     ``x.reshape(shape)``), which shares the input's memory as in NNabla: until a
@@ -426,6 +483,9 @@ class _ReshapedView(NdArray):
 
     @data.setter
     def data(self, value):
+        self._assign(value, "NdArray.data")
+
+    def _assign(self, value, where):
         if self._arr is None:
             self._set(self._get())  # bind the input's storage, then write into it
-        NdArray.data.fset(self, value)
+        NdArray._assign(self, value, where)

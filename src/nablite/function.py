@@ -9,7 +9,11 @@ The engine (graph.py) does the chain rule bookkeeping: accumulation into ``.g``,
 ``need_grad`` filtering, buffer clearing. ``self.need`` holds, during backward,
 which inputs want a gradient, so a function may skip work nobody asked for.
 """
+import gc
+import os
 import weakref
+
+import numpy as np
 
 from . import context as _context
 from . import graph
@@ -19,6 +23,8 @@ from .variable import Variable, as_variable
 
 
 class _Info:
+    """NNabla's ``f.info``: the type name and the arguments as .nnp files store them
+    (function_info.py: NNabla's names, order and types)."""
     __slots__ = ("args", "type_name")
 
     def __init__(self, args, type_name):
@@ -62,6 +68,11 @@ class Function:
     # attributes that forward sets for backward (gradient nodes copy the function
     # without them)
     forward_state = ()
+    # Input positions whose integer values the function uses as they are
+    # (labels, indices, integer arithmetic); True: every input. NNabla reads any
+    # other input as floating point, so an integer or bool array there is
+    # computed as float32 (see _check_input_dtypes).
+    integer_inputs = ()
 
     # -- the three parts a subclass states ---------------------------------
     def setup(self, *shapes):
@@ -77,16 +88,27 @@ class Function:
     def __call__(self, *inputs, n_outputs=-1, outputs=None):
         immediate = False
         vs = []
+        floats = True
         for x in inputs:
             if isinstance(x, Variable):
                 vs.append(x)
             else:
                 if isinstance(x, NdArray):
                     immediate = True
-                vs.append(as_variable(x, self.name))
+                elif x is None:
+                    raise TypeError(f"{self.name}: input {len(vs)} is None; expected a "
+                                    "Variable (or an NdArray / numpy array)")
+                x = as_variable(x, self.name)
+                vs.append(x)
+            arr = x._data._arr
+            if arr is not None and arr.dtype.kind != "f":
+                floats = False
         self.inputs = vs
+        if not floats:
+            self._check_input_dtypes()
         out = self.setup(*[v.shape for v in vs])
         shapes = out if isinstance(out, list) else [out]
+        _check_output_sizes(self, shapes)
         self.out_shapes = shapes
         self.ctx = _context._current
         self.xp = module_for(self.ctx.backend_name)
@@ -101,7 +123,11 @@ class Function:
         ys = [Variable._output(s, self, need) for s in shapes]
         self._outputs = [weakref.ref(y) for y in ys]
         if immediate or graph.auto_forward_enabled:
-            graph.run_forward(self)
+            try:
+                graph.run_forward(self)
+            except MemoryError:
+                raise MemoryError(f"{self.name}: out of memory computing outputs of shapes "
+                                  f"{', '.join(map(str, shapes))}") from None
             if immediate:
                 arrays = [y.data for y in ys]
                 if outputs is not None:
@@ -110,6 +136,31 @@ class Function:
                     arrays = list(outputs)
                 return arrays[0] if not isinstance(out, list) else tuple(arrays)
         return ys[0] if not isinstance(out, list) else tuple(ys)
+
+    # -- input dtypes --------------------------------------------------------
+    def _check_input_dtypes(self):
+        """Refuse non-real inputs; compute integer inputs in float32 where NNabla
+        does. Runs when the graph is built (and when integers later arrive in a
+        float input, see integers_arrived), never per forward."""
+        keep = self.integer_inputs
+        cast = False
+        for i, v in enumerate(self.inputs):
+            kind = np.dtype(v._data.dtype).kind
+            if kind == "f":
+                continue
+            if kind not in "biu":
+                raise TypeError(f"{self.name}: input {i} has dtype {np.dtype(v._data.dtype)}; "
+                                "expected real numbers (a bool, integer or floating-point "
+                                "dtype)")
+            if keep is not True and i not in keep:
+                cast = True
+        if cast and not isinstance(self, _InFloat):
+            self.__class__ = _in_float(type(self))
+
+    def _as_float(self, xs):
+        keep = self.integer_inputs
+        return [x if x is None or x.dtype.kind == "f" or i in keep else x.astype(np.float32)
+                for i, x in enumerate(xs)]
 
     # -- what NNabla exposes on var.parent ---------------------------------
     @property
@@ -129,7 +180,8 @@ class Function:
 
     @property
     def info(self):
-        return _Info(self.args, self.name)
+        from .function_info import nnabla_args
+        return _Info(nnabla_args(self), self.name)
 
     @property
     def need_grad(self):
@@ -148,6 +200,65 @@ class Function:
 
 
 _ENGINE_FIELDS = {"inputs", "out_shapes", "ctx", "xp", "rank", "need"}
+
+
+class _InFloat:
+    """Marks a function whose integer inputs are computed as float32."""
+
+
+_in_float_classes = {}
+
+
+def _in_float(cls):
+    """``cls`` with its integer data inputs cast to float32 in forward and backward
+    (same name, so graph dumps and error messages do not change)."""
+    sub = _in_float_classes.get(cls)
+    if sub is None:
+        def forward(self, xp, *xs):
+            return cls.forward(self, xp, *self._as_float(xs))
+
+        def backward(self, xp, xs, ys, gys):
+            return cls.backward(self, xp, self._as_float(xs), ys, gys)
+
+        sub = _in_float_classes[cls] = type(cls.__name__, (_InFloat, cls), {
+            "forward": forward, "backward": backward, "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return sub
+
+
+def integers_arrived(nd):
+    """Integer values replaced the float storage of ``nd`` after graphs reading it
+    were built: those functions re-check their input dtypes. Rare (a static
+    graph's float input first given integer data), so a scan is affordable."""
+    for f in gc.get_objects():
+        if isinstance(f, Function) and not isinstance(f, _InFloat):
+            if any(x._data is nd for x in f.inputs):
+                f._check_input_dtypes()
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+_MEMORY = _physical_memory()
+
+
+def _check_output_sizes(fn, shapes):
+    """An output that could not fit in this machine's memory is refused when the
+    graph is built, naming the function and the shape (not a bare MemoryError)."""
+    if _MEMORY is None:
+        return
+    for s in shapes:
+        n = 1
+        for d in s:
+            n *= d
+        if n * 4 > _MEMORY:
+            raise MemoryError(f"{fn.name}: an output of shape {tuple(s)} needs "
+                              f"{n * 4 / 2 ** 30:.3g} GiB (float32), more than this "
+                              f"machine's {_MEMORY / 2 ** 30:.3g} GiB of memory")
 
 
 def require(fn, condition, message, exc=ValueError):

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from ._array import NdArray, _shape_of
+from ._array import NdArray, _shape_of, real_array
 from . import graph
 
 _F = None
@@ -61,12 +61,19 @@ class Variable:
 
     @staticmethod
     def from_numpy_array(data, grad=None, need_grad=None):
-        """A leaf Variable holding a copy of ``data`` (dtype kept) and optionally ``grad``."""
-        arr = np.array(data)
+        """A leaf Variable holding a copy of ``data`` (dtype kept) and optionally ``grad``
+        (of the same shape, or one that broadcasts to it)."""
+        arr = real_array(data, "Variable.from_numpy_array: data")
         v = Variable(arr.shape, need_grad=need_grad)
         v._data._set(arr)
         if grad is not None:
-            v._grad._set(np.array(grad, dtype=arr.dtype).reshape(arr.shape))
+            g = real_array(grad, "Variable.from_numpy_array: grad", copy=False)
+            try:
+                g = np.array(np.broadcast_to(g, arr.shape), dtype=arr.dtype)
+            except ValueError:
+                raise ValueError(f"Variable.from_numpy_array: grad of shape {g.shape} does "
+                                 f"not match data of shape {arr.shape}") from None
+            v._grad._set(g)
         return v
 
     # -- arrays ----------------------------------------------------------
@@ -97,7 +104,7 @@ class Variable:
 
     @d.setter
     def d(self, value):
-        self._data.data = value
+        self._data._assign(value, "Variable.d")
 
     @property
     def g(self):
@@ -112,7 +119,7 @@ class Variable:
         grad = self._grad
         if grad._arr is None:
             grad._dtype = self._data.dtype
-        grad.data = value
+        grad._assign(value, "Variable.g")
 
     @property
     def shape(self):
@@ -421,7 +428,12 @@ def as_variable(x, fname="function"):
         Variable.__init__(v, x.shape)
         v._data = x
         return v
-    if isinstance(x, (np.ndarray, numbers.Number)):
-        return Variable.from_numpy_array(np.asarray(x, dtype=np.float32) if isinstance(
-            x, numbers.Number) else x)
-    raise TypeError(f"{fname}: inputs must be Variables or NdArrays, got {type(x).__name__}")
+    if isinstance(x, numbers.Real):
+        return Variable.from_numpy_array(np.asarray(x, dtype=np.float32))
+    if isinstance(x, np.ndarray):
+        v = Variable.__new__(Variable)
+        Variable.__init__(v, x.shape)
+        v._data._set(real_array(x, fname))
+        return v
+    raise TypeError(f"{fname}: inputs must be Variables or NdArrays (or numpy arrays), "
+                    f"got {type(x).__name__}")

@@ -151,7 +151,9 @@ def _mod(xp, x0, x1, fmod):
 
 
 class _NoGradBinary(Binary):
-    """Elementwise with broadcasting, no gradient."""
+    """Elementwise with broadcasting, no gradient; integers stay integers."""
+
+    integer_inputs = True
 
     def backward(self, xp, xs, ys, gys):
         return None, None

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._array import _ReshapedView
 from ..variable import Variable
-from .base import Function, normalize_axes, prod, require, sum_to
+from .base import Function, normalize_axes, prod, require, sum_to, contiguous
 
 __all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split", "stack",
            "slice", "shape", "meshgrid", "assign", "clip_by_value", "clip_by_norm", "dot"]
@@ -31,6 +31,7 @@ def _trailing(values, ndim, fill):
 
 
 class Reshape(Function):
+    integer_inputs = True  # NNabla's reshape keeps the dtype
     linear = True  # nn.grad: its gradient is its adjoint
     grad_reads_inputs = grad_reads_outputs = False  # only x's shape
 
@@ -85,11 +86,11 @@ class Transpose(Function):
         return tuple(x[a] for a in axes)
 
     def forward(self, xp, x):
-        return xp.ascontiguousarray(x.transpose(self.axes))
+        return contiguous(xp, x.transpose(self.axes))
 
     def backward(self, xp, xs, ys, gys):
         inverse = tuple(int(i) for i in np.argsort(self.axes))
-        return (xp.ascontiguousarray(gys[0].transpose(inverse)),)
+        return (contiguous(xp, gys[0].transpose(inverse)),)
 
 
 class Broadcast(Function):
@@ -108,7 +109,7 @@ class Broadcast(Function):
         return shape
 
     def forward(self, xp, x):
-        return xp.ascontiguousarray(xp.broadcast_to(x, self.out_shapes[0]))
+        return contiguous(xp, xp.broadcast_to(x, self.out_shapes[0]))
 
     def backward(self, xp, xs, ys, gys):
         return (sum_to(xp, gys[0], xs[0].shape),)
@@ -130,7 +131,7 @@ class BroadcastTo(Function):
 
     def forward(self, xp, x, y):
         shape = (1,) * self._at + y.shape + (1,) * (x.ndim - self._at - y.ndim)
-        return xp.ascontiguousarray(xp.broadcast_to(y.reshape(shape), x.shape))
+        return contiguous(xp, xp.broadcast_to(y.reshape(shape), x.shape))
 
     def backward(self, xp, xs, ys, gys):
         raise NotImplementedError("BroadcastTo: backward is not supported (as in NNabla); "
@@ -174,7 +175,7 @@ class Split(Function):
 
     def forward(self, xp, x):
         moved = xp.moveaxis(x, self.axis, 0)
-        return tuple(xp.ascontiguousarray(m) for m in moved)
+        return tuple(contiguous(xp, m) for m in moved)
 
     def backward(self, xp, xs, ys, gys):
         return (xp.stack(gys, axis=self.axis),)
@@ -211,11 +212,20 @@ class Slice(Function):
 
     def setup(self, x):
         n = len(x)
+        given = {}
         for name in ("start", "stop", "step"):
             v = getattr(self, name)
-            if v is not None and len(v) > n:
-                require(self, False, f"{name}={tuple(v)} has more entries than the {n} "
-                                     f"axes of {x}")
+            if v is not None:
+                require(self, all(e is None or isinstance(e, (int, np.integer)) for e in v),
+                        f"{name}={tuple(v)} must hold integers (or None)", TypeError)
+                if len(v) > n:
+                    require(self, False, f"{name}={tuple(v)} has more entries than the {n} "
+                                         f"axes of {x}")
+                if len(v):
+                    given[name] = len(v)
+        require(self, len(set(given.values())) <= 1,
+                "start, stop and step must have the same length (NNabla), got "
+                + ", ".join(f"{k}={tuple(getattr(self, k))}" for k in given))
         start = _trailing(self.start or (), n, None)
         stop = _trailing(self.stop or (), n, None)
         step = _trailing(self.step or (), n, None)
@@ -231,7 +241,7 @@ class Slice(Function):
         return tuple(len(range(*b)) for b in bounds)
 
     def forward(self, xp, x):
-        return xp.ascontiguousarray(x[self._key])
+        return contiguous(xp, x[self._key])
 
     def backward(self, xp, xs, ys, gys):
         gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
@@ -240,6 +250,8 @@ class Slice(Function):
 
 
 class Shape(Function):
+    integer_inputs = True
+
     def __init__(self, start=0, end=0):
         self.start = start
         self.end = end
@@ -271,7 +283,7 @@ class Meshgrid(Function):
 
     def forward(self, xp, *xs):
         grids = xp.meshgrid(*xs, indexing="ij" if self.ij_indexing else "xy")
-        return tuple(xp.ascontiguousarray(g) for g in grids)
+        return tuple(contiguous(xp, g) for g in grids)
 
     def backward(self, xp, xs, ys, gys):
         n = len(xs)

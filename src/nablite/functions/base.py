@@ -10,7 +10,7 @@ import numpy as np
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, require
 
-__all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to",
+__all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to", "contiguous",
            "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
 
@@ -19,6 +19,12 @@ def prod(shape):
     for s in shape:
         p *= s
     return p
+
+
+def contiguous(xp, a):
+    """``a`` as a C-contiguous array (a copy only if it is not); unlike
+    ``xp.ascontiguousarray``, a 0-d array stays 0-d."""
+    return a if a.flags.c_contiguous else a.copy()
 
 
 def sum_to(xp, g, shape):
@@ -72,11 +78,20 @@ def normalize_axes(fn, axes, ndim, arg="axis"):
     """A tuple of non-negative axes; None means all axes. Errors name ``fn``."""
     if axes is None:
         return tuple(range(ndim))
-    single = isinstance(axes, (int, np.integer))
-    seq = (axes,) if single else tuple(axes)
+    single = isinstance(axes, (int, np.integer, float, np.floating))
+    try:
+        seq = (axes,) if single else tuple(axes)
+    except TypeError:
+        seq = None
+    require(fn, seq is not None and not isinstance(axes, (str, bytes)),
+            f"{arg}={axes!r}: expected an int or a sequence of ints", TypeError)
     out = []
     for a in seq:
-        require(fn, isinstance(a, (int, np.integer)) and -ndim <= a < max(ndim, 1),
+        if isinstance(a, (float, np.floating)) and float(a).is_integer():
+            a = int(a)  # NNabla accepts 1.0 for 1
+        require(fn, isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)),
+                f"{arg}={axes!r}: axes must be integers, got {type(a).__name__}", TypeError)
+        require(fn, -ndim <= a < max(ndim, 1),
                 f"{arg}={axes!r} is out of range for an input of {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     require(fn, len(set(out)) == len(out), f"{arg}={axes!r} repeats an axis")

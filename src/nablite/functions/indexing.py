@@ -6,7 +6,7 @@ nablite/variable_indexing.py, next to the Variable.
 """
 import numpy as np
 
-from .base import Function, normalize_axes, prod, require
+from .base import Function, normalize_axes, prod, require, contiguous
 from .._array import NdArray
 from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
@@ -24,6 +24,8 @@ def _ints(xp, a):
 
 
 class OneHot(Function):
+    integer_inputs = (0,)
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -38,6 +40,14 @@ class OneHot(Function):
     def forward(self, xp, x):
         idx = _ints(xp, x).reshape(-1, len(self.shape))
         n = prod(self.shape)
+        if len(idx):
+            bad = (idx < 0) | (idx >= xp.asarray(self.shape))
+            if bad.any():
+                # NNabla writes outside the row (or the array) for these
+                i, j = (int(k[0]) for k in xp.nonzero(bad))
+                raise ValueError(f"OneHot: x holds the index {int(idx[i, j])} for an axis of "
+                                 f"size {self.shape[j]} (shape={tuple(self.shape)}); indices "
+                                 f"must be in [0, size)")
         flat = xp.ravel_multi_index(tuple(idx.T), self.shape) if len(idx) else idx[:, 0]
         y = xp.zeros((len(idx), n), dtype=np.float32)
         y[xp.arange(len(idx)), flat] = 1
@@ -49,6 +59,8 @@ class OneHot(Function):
 
 class GatherNd(Function):
     """y[i...] = x[indices[0, i...], ..., indices[M-1, i...], ...]."""
+
+    integer_inputs = (1,)
 
     def setup(self, x, indices):
         require(self, len(indices) >= 1 and indices[0] <= len(x),
@@ -91,6 +103,8 @@ def _last_writers(xp, key, index_shape, base_shape):
 class ScatterNd(Function):
     """y = zeros(shape), or ``out`` itself (written in place, as in NNabla);
     y[indices] = data (or += with add)."""
+
+    integer_inputs = (1,)
 
     def __init__(self, shape=None, add=False, _in_place=True):
         self.shape = shape
@@ -146,6 +160,8 @@ class ScatterNd(Function):
 class Gather(Function):
     """Take slices along ``axis`` by indices, with ``batch_dims`` leading dims shared."""
 
+    integer_inputs = (1,)
+
     def __init__(self, axis=0, batch_dims=0):
         self.axis = axis
         self.batch_dims = batch_dims
@@ -182,7 +198,7 @@ class Gather(Function):
         n_i = indices.ndim - b
         picked = xp.moveaxis(picked, tuple(range(1, 1 + n_i)),
                              tuple(range(1 + len(mid), 1 + len(mid) + n_i)))
-        return xp.ascontiguousarray(picked.reshape(self.out_shapes[0]))
+        return contiguous(xp, picked.reshape(self.out_shapes[0]))
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
@@ -197,11 +213,13 @@ class Gather(Function):
         gxm = xp.zeros(moved_shape, dtype=g.dtype)
         _scatter_add(xp, gxm, self._key(xp, x.shape, indices), g)
         gx = xp.moveaxis(gxm, 1, 1 + a - b).reshape(x.shape)
-        return xp.ascontiguousarray(gx), None
+        return contiguous(xp, gx), None
 
 
 class ScatterAdd(Function):
     """y = x0; y[..., indices[p], ...] += x1[p] along ``axis`` for every p in indices."""
+
+    integer_inputs = (1,)
 
     def __init__(self, axis=0):
         self.axis = axis
@@ -307,6 +325,8 @@ class BoolFill(Function):
 
 
 class NonZero(Function):
+    integer_inputs = True
+
     def setup(self, x):
         return (len(x), int(np.count_nonzero(self.inputs[0].d)))
 
@@ -324,6 +344,8 @@ def _time_mask(lengths, steps):
 
 class PackPaddedSequence(Function):
     """Valid steps of a padded (T, B, ...) batch, time-major: step 0 of every sequence first."""
+
+    integer_inputs = (1,)
 
     def __init__(self, batch_first=False):
         self.batch_first = batch_first
@@ -358,6 +380,8 @@ class PackPaddedSequence(Function):
 
 class PadPackedSequence(Function):
     """Inverse of PackPaddedSequence: back to (T, B, ...) filled with padding_value."""
+
+    integer_inputs = (1,)
     forward_state = ('_mask',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
@@ -383,7 +407,7 @@ class PadPackedSequence(Function):
         steps, batch = self._mask.shape
         y = xp.full((steps, batch) + packed.shape[1:], self.padding_value, dtype=packed.dtype)
         y[xp.asarray(self._mask)] = packed
-        y = xp.ascontiguousarray(y.swapaxes(0, 1)) if self.batch_first else y
+        y = contiguous(xp, y.swapaxes(0, 1)) if self.batch_first else y
         return y, xp.asarray(self._lengths)
 
     def backward(self, xp, xs, ys, gys):

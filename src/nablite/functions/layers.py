@@ -132,22 +132,35 @@ class BatchMatmul(Function):
 class Embed(Function):
     """y = w[x0]: rows of the table w picked by integer indices x0."""
 
+    integer_inputs = (0,)
+
     def setup(self, x0, w):
         require(self, len(w) >= 1, f"weight {w} must have at least 1 dimension")
         return tuple(x0) + tuple(w[1:])
 
     def forward(self, xp, x0, w):
-        return xp.take(w, x0.astype(xp.intp, copy=False), axis=0)
+        idx = x0.astype(xp.intp, copy=False)
+        outside = (idx < 0) | (idx >= w.shape[0])
+        if not outside.any():
+            return xp.take(w, idx, axis=0)
+        # NNabla gives zeros for an index outside the table (negative or too big)
+        y = xp.take(w, xp.where(outside, 0, idx), axis=0)
+        y[outside] = 0
+        return y
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[1]:
             return None, None
         x0, w = xs
         rows = x0.reshape(-1).astype(xp.intp, copy=False)
+        gy = gys[0].reshape(rows.size, -1)
+        inside = (rows >= 0) & (rows < w.shape[0])
+        if not inside.all():  # rows outside the table got zeros: no gradient
+            rows, gy = rows[inside], gy[inside]
         gw = xp.zeros((w.shape[0], prod(w.shape[1:])), dtype=gys[0].dtype)
         # NumPy >= 1.25's add.at is a fast indexed loop (faster here than sorting
         # the indices and summing runs with reduceat); cupyx.scatter_add on GPU.
-        scatter_add(xp, gw, rows, gys[0].reshape(rows.size, -1))
+        scatter_add(xp, gw, rows, gy)
         return None, gw.reshape(w.shape)
 
 

@@ -10,7 +10,7 @@ import string
 
 import numpy as np
 
-from .base import Function, require, sum_to
+from .base import Function, require, sum_to, contiguous
 
 __all__ = ["matrix_diag", "matrix_diag_part", "trilu", "batch_det", "batch_inv", "batch_logdet",
            "batch_cholesky", "eye_like", "einsum"]
@@ -28,7 +28,7 @@ class MatrixDiag(Function):
         return y
 
     def backward(self, xp, xs, ys, gys):
-        return (xp.ascontiguousarray(xp.diagonal(gys[0], axis1=-2, axis2=-1)),)
+        return (contiguous(xp, xp.diagonal(gys[0], axis1=-2, axis2=-1)),)
 
 
 class MatrixDiagPart(Function):
@@ -38,7 +38,7 @@ class MatrixDiagPart(Function):
         return x[:-1]
 
     def forward(self, xp, x):
-        return xp.ascontiguousarray(xp.diagonal(x, axis1=-2, axis2=-1))
+        return contiguous(xp, xp.diagonal(x, axis1=-2, axis2=-1))
 
     def backward(self, xp, xs, ys, gys):
         return (MatrixDiag.forward(self, xp, gys[0]),)
@@ -117,7 +117,7 @@ class BatchCholesky(_BatchMatrix):
 
     def forward(self, xp, x):
         lower = xp.linalg.cholesky(x)
-        return xp.ascontiguousarray(_t(lower)) if self.upper else lower
+        return contiguous(xp, _t(lower)) if self.upper else lower
 
     def backward(self, xp, xs, ys, gys):
         # Symmetric gradient of A = L L^T (Murray 2016):
@@ -332,7 +332,7 @@ class Einsum(Function):
                     [-1 if u == c else 1 for u in unique]) for c in labels)
                 full[index] = g
                 g = full
-            grads.append(sum_to(xp, xp.ascontiguousarray(g), x.shape))
+            grads.append(sum_to(xp, contiguous(xp, g), x.shape))
         return tuple(grads)
 
 

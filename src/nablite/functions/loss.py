@@ -22,6 +22,8 @@ def _tiny(xp, x):
 class _LabelLoss(Function):
     """Shared setup and label handling for losses over a class axis with int labels."""
 
+    integer_inputs = (1,)
+
     def __init__(self, axis=None):
         self.axis = axis
         self._row_index = None
@@ -60,6 +62,19 @@ class _LabelLoss(Function):
         valid = t >= 0
         return xp.where(valid, t, 0), valid
 
+    def _picked(self, xp, a, idx):
+        """``a``'s entries at the labels along axis; a label past the last class is
+        an error (NNabla reads whatever memory lies there)."""
+        try:
+            return xp.take_along_axis(a, idx, self._axis)
+        except IndexError:
+            raise self._label_error(idx, a.shape[self._axis]) from None
+
+    def _label_error(self, labels, n):
+        return ValueError(f"{self.name}: target holds the label {int(labels.max())}, but x "
+                          f"has {n} classes along axis {self._axis}; labels must be in "
+                          f"[0, {n}) (a negative label ignores its sample)")
+
 
 class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
@@ -87,7 +102,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
         e /= total
         self._softmax = e
         idx, valid = self._labels(xp, t)
-        y = xp.log(total) - xp.take_along_axis(z, idx, axis)
+        y = xp.log(total) - self._picked(xp, z, idx)
         return xp.where(valid, y, 0).astype(x.dtype, copy=False)
 
     def _forward_rows(self, xp, x, t):
@@ -96,14 +111,21 @@ class SoftmaxCrossEntropy(_LabelLoss):
         Shifting by the max of the whole batch instead of each row's max avoids
         a slow reduction along the short class axis. It is exact unless a row
         lies so far below the batch max that its exponentials underflow; then
-        (row sum below 1e-30) this returns None and the per-row path runs.
-        The checked labels are kept for backward, with the softmax.
+        (row sum below 1e-30) this returns None and the per-row path runs, as
+        it does when the batch max is inf or NaN (which must spoil only its
+        own row). The checked labels are kept for backward, with the softmax.
         """
         labels = t.reshape(-1).astype(xp.intp, copy=False)
         if not labels.size or labels.min() < 0:
             return None
-        z = x - x.max()
-        picked = z[self._rows(xp, len(labels)), labels].reshape(-1, 1)
+        top = x.max()
+        if not xp.isfinite(top):
+            return None
+        z = x - top
+        try:
+            picked = z[self._rows(xp, len(labels)), labels].reshape(-1, 1)
+        except IndexError:
+            raise self._label_error(labels, x.shape[1]) from None
         e = xp.exp(z, out=z)
         total = sum_rows(xp, e, keepdims=True)
         if total.min() < 1e-30:
@@ -150,7 +172,7 @@ class CategoricalCrossEntropy(_LabelLoss):
 
     def forward(self, xp, x, t):
         idx, valid = self._labels(xp, t)
-        picked = xp.maximum(xp.take_along_axis(x, idx, self._axis), _tiny(xp, x))
+        picked = xp.maximum(self._picked(xp, x, idx), _tiny(xp, x))
         return xp.where(valid, -xp.log(picked), 0).astype(x.dtype, copy=False)
 
     def backward(self, xp, xs, ys, gys):

@@ -174,6 +174,7 @@ Abs = unary("Abs",           lambda xp, x: xp.abs(x),          lambda xp, g, x, 
 Exp = unary("Exp",           lambda xp, x: xp.exp(x),          lambda xp, g, x, y: g * y)
 Log = unary("Log",           lambda xp, x: xp.log(x),          lambda xp, g, x, y: g / x)
 Identity = unary("Identity", lambda xp, x: x.copy(),           lambda xp, g, x, y: g, reads="")
+Identity.integer_inputs = True  # NNabla's identity keeps the dtype
 # Rounding is flat almost everywhere; NNabla passes the gradient straight through.
 Round = unary("Round",       _round_half_away,                 lambda xp, g, x, y: g)
 Ceil = unary("Ceil",         lambda xp, x: xp.ceil(x),         lambda xp, g, x, y: g)

@@ -17,7 +17,7 @@ Behaviour follows NNabla 1.39's CPU kernels (measured against them):
 """
 import numpy as np
 
-from .base import Function, require
+from .base import Function, require, contiguous
 
 __all__ = ["onnx_resize", "onnx_non_max_suppression"]
 
@@ -183,7 +183,7 @@ class ONNXResize(Function):
                 outside = m if outside is None else outside | m
         if outside is not None:
             y = xp.where(outside, xp.asarray(self.extrapolation_value, dtype=x.dtype), y)
-        return xp.ascontiguousarray(y, dtype=x.dtype)
+        return contiguous(xp, y.astype(x.dtype, copy=False))
 
     def backward(self, xp, xs, ys, gys):
         raise NotImplementedError("ONNXResize: backward is not supported (as in NNabla); "

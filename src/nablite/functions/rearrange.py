@@ -5,7 +5,7 @@
 import numpy as np
 
 from .array import _pyslice, _trailing
-from .base import Function, normalize_axes, require
+from .base import Function, normalize_axes, require, contiguous
 
 __all__ = ["pad", "tile", "flip", "shift"]
 
@@ -76,7 +76,7 @@ def _take_grad(xp, g, index, n, axis):
     onehot = xp.zeros((len(index), n), dtype=g.dtype)
     onehot[xp.arange(len(index)), xp.asarray(index)] = 1
     moved = xp.moveaxis(g, axis, -1)
-    return xp.ascontiguousarray(xp.moveaxis(moved @ onehot, -1, axis))
+    return contiguous(xp, xp.moveaxis(moved @ onehot, -1, axis))
 
 
 class Tile(Function):
@@ -112,10 +112,10 @@ class Flip(Function):
         return x
 
     def forward(self, xp, x):
-        return xp.ascontiguousarray(xp.flip(x, tuple(self.axes)))
+        return contiguous(xp, xp.flip(x, tuple(self.axes)))
 
     def backward(self, xp, xs, ys, gys):
-        return (xp.ascontiguousarray(xp.flip(gys[0], tuple(self.axes))),)
+        return (contiguous(xp, xp.flip(gys[0], tuple(self.axes))),)
 
 
 class Shift(Function):

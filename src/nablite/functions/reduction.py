@@ -8,7 +8,7 @@ the input. Each subclass states only its local rule.
 import builtins
 import warnings
 
-from .base import Function, normalize_axes, prod as _size, require
+from .base import Function, normalize_axes, prod as _size, require, contiguous
 
 __all__ = ["sum", "mean", "max", "min", "prod", "norm", "cumsum", "cumprod",
            "reduce_sum", "reduce_mean", "reduce"]
@@ -214,7 +214,7 @@ def _undo_reduced_last(xp, g, shape, perm):
     inverse = [0] * len(perm)
     for i, p in enumerate(perm):
         inverse[p] = i
-    return xp.ascontiguousarray(moved.transpose(inverse))
+    return contiguous(xp, moved.transpose(inverse))
 
 
 class ReduceSum(Function):
@@ -258,7 +258,7 @@ class CumSum(Function):
         y = self._inclusive(xp, x, a)
         if self.exclusive:
             y = _shift_forward(xp, y, a, self._identity)
-        return xp.ascontiguousarray(xp.flip(y, a)) if reverse else y
+        return contiguous(xp, xp.flip(y, a)) if reverse else y
 
     def forward(self, xp, x):
         return self._scan(xp, x, self.reverse)
@@ -290,7 +290,7 @@ class CumProd(CumSum):
             # exclusive y[i] is inclusive y[i-1]: pull gy one step back.
             gy = _shift_backward(xp, gy, a)
         gx = _cumprod_grad(xp, x, gy, a)
-        return (xp.ascontiguousarray(xp.flip(gx, a)) if self.reverse else gx,)
+        return (contiguous(xp, xp.flip(gx, a)) if self.reverse else gx,)
 
 
 def _shift_forward(xp, y, axis, fill):
@@ -324,7 +324,7 @@ def _cumprod_grad(xp, x, gy, axis):
     before = xp.cumprod(xp.concatenate(
         [xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype), xm[..., :-1]], axis=-1), axis=-1)
     gx = before * (partial * gm[..., None, :]).sum(axis=-1)
-    return xp.ascontiguousarray(xp.moveaxis(gx, -1, axis))
+    return contiguous(xp, xp.moveaxis(gx, -1, axis))
 
 
 def sum(x, axis=None, keepdims=False):

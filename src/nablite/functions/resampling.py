@@ -9,7 +9,7 @@ a scatter-add over the whole batch. (Sampling grids and warping are in spatial.p
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, require
+from .base import Function, require, contiguous
 from .spatial import _ints, _quiet
 
 __all__ = ["roi_align", "interpolate"]
@@ -249,7 +249,7 @@ class Interpolate(Function):
                 scatter_add(xp, gx, i0, g_front * (1 - lam))
                 scatter_add(xp, gx, i1, g_front * lam)
             g = xp.moveaxis(gx, 0, a)
-        return (xp.ascontiguousarray(g),)
+        return (contiguous(xp, g),)
 
 
 def interpolate(x, scale=None, output_size=None, mode='linear', align_corners=False,

@@ -10,7 +10,7 @@ import numpy as np
 from .. import graph
 from .._array import NdArray
 from .array import INDEX_DTYPE, _axis
-from .base import Function, prod, require
+from .base import Function, prod, require, contiguous
 
 __all__ = ["unique", "sort", "top_k_data", "top_k_grad"]
 
@@ -63,7 +63,7 @@ class Unique(Function):
             y = y.reshape(-1)
         else:
             y = xp.moveaxis(y.reshape((-1,) + moved.shape[1:]), 0, self.axis)
-        out = [xp.ascontiguousarray(y)]
+        out = [contiguous(xp, y)]
         for want, a in ((self.with_index, index), (self.with_inverse, inverse),
                         (self.with_counts, counts)):
             if want:

@@ -10,7 +10,7 @@ operations, so float32 results land on the same cells as NNabla's kernels.
 import itertools
 
 from ..backend import scatter_add
-from .base import Function, require, prod
+from .base import Function, require, prod, contiguous
 
 __all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "patch_correlation"]
 
@@ -223,7 +223,7 @@ class WarpByGrid(Function):
         return corners, coefs
 
     def forward(self, xp, x, grid):
-        rows = xp.ascontiguousarray(self._to_rows(x))
+        rows = contiguous(xp, self._to_rows(x))
         bidx = xp.arange(x.shape[0])[:, None]
         y = None
         for flat, valid, weights in self._corners(xp, grid)[0]:
@@ -250,7 +250,7 @@ class WarpByGrid(Function):
                 scatter_add(xp, gx, (bidx, flat), gy * w[..., None])
             gx = self._from_rows(gx, self._in)
         if need_grid:
-            rows = xp.ascontiguousarray(self._to_rows(x))
+            rows = contiguous(xp, self._to_rows(x))
             d = len(self._in)
             slopes = [0] * d
             # d y / d coordinate along axis a: the other axes' weights times +-1.

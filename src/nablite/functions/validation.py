@@ -26,7 +26,7 @@ class TopNError(_NoGradient, _LabelLoss):
 
     def forward(self, xp, x, t):
         idx, valid = self._labels(xp, t)
-        label_score = xp.take_along_axis(x, idx, self._axis)
+        label_score = self._picked(xp, x, idx)
         # NNabla's rule: ties with the label's score count against it.
         rank = (x >= label_score).sum(axis=self._axis, keepdims=True)
         return ((rank > self.n) | ~valid).astype(x.dtype)
