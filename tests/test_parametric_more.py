@@ -1105,13 +1105,19 @@ PARITY_CASES = [
 
 
 
-def test_parity_with_real_nnabla():
+def check_pf_parity(cases):
+    """Run pf_cases in both libraries; returns (nablite's outputs, NNabla's)."""
     from nnabla_parity import check_same_source
     tol = {}
-    for k, case in enumerate(PARITY_CASES):
+    for k, case in enumerate(cases):
         name = f"{k} {case[0]}"
         # initial values bit-identical, except cpd3's factors (float64 in NNabla)
         tol[f"{name} init"] = (1e-4, 1e-5) if case[0] == "cpd3_convolution" else (0, 0)
         tol[f"{name} after"] = (1e-5, 1e-6)
     # values only: NNabla keeps some factorized parameters in float64
-    check_same_source(pf_cases, rtol=1e-4, atol=1e-5, tol=tol, dtypes=False, cases=PARITY_CASES)
+    return check_same_source(pf_cases, rtol=1e-4, atol=1e-5, tol=tol, dtypes=False,
+                             cases=cases)
+
+
+def test_parity_with_real_nnabla():
+    check_pf_parity(PARITY_CASES)
