@@ -1,4 +1,4 @@
-"""N-d convolution layer as an object."""
+"""N-d convolution layer as an object (and the machinery deconvolution shares)."""
 from ... import functions as F
 from ...initializer import ConstantInitializer, UniformInitializer, calc_uniform_lim_glorot
 from .module import Module, kernel_tuple, parameter
@@ -6,7 +6,34 @@ from .module import Module, kernel_tuple, parameter
 __all__ = ["Convolution", "Conv1d", "Conv2d", "Conv3d", "ConvNd"]
 
 
-class Convolution(Module):
+class _Convolutional(Module):
+    """W and b of a (de)convolution; subclasses say W's shape and the function."""
+
+    def __init__(self, inmaps, outmaps, kernel, pad=None, stride=None, dilation=None, group=1,
+                 w_init=None, b_init=None, base_axis=1, fix_parameters=False, rng=None,
+                 with_bias=True):
+        name = self._name
+        kernel = kernel_tuple(name, kernel)
+        if w_init is None:
+            w_init = UniformInitializer(calc_uniform_lim_glorot(inmaps, outmaps, kernel), rng=rng)
+        self.W = parameter(name, "w_init", w_init,
+                           self._weight_shape(inmaps, outmaps, group) + kernel, not fix_parameters)
+        self.b = None
+        if with_bias:
+            self.b = parameter(name, "b_init", ConstantInitializer() if b_init is None
+                               else b_init, (outmaps,), not fix_parameters)
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+
+    def __call__(self, inp):
+        return self._function(inp, self.W, self.b, self.base_axis, self.pad, self.stride,
+                              self.dilation, self.group)
+
+
+class Convolution(_Convolutional):
     """N-d convolution with weight ``W`` (outmaps, inmaps // group, *kernel) and bias ``b``.
 
     Args:
@@ -21,30 +48,14 @@ class Convolution(Module):
         rng (numpy.random.RandomState): For the default W initializer.
         with_bias (bool): Create ``b``.
     """
+    _name = "Convolution"
+    _function = staticmethod(F.convolution)
 
-    def __init__(self, inmaps, outmaps, kernel, pad=None, stride=None, dilation=None, group=1,
-                 w_init=None, b_init=None, base_axis=1, fix_parameters=False, rng=None,
-                 with_bias=True):
-        kernel = kernel_tuple("Convolution", kernel)
+    @staticmethod
+    def _weight_shape(inmaps, outmaps, group):
         if group < 1 or inmaps % group:
             raise ValueError(f"Convolution: group={group} must divide inmaps={inmaps}")
-        if w_init is None:
-            w_init = UniformInitializer(calc_uniform_lim_glorot(inmaps, outmaps, kernel), rng=rng)
-        self.W = parameter("Convolution", "w_init", w_init, (outmaps, inmaps // group) + kernel,
-                           not fix_parameters)
-        self.b = None
-        if with_bias:
-            self.b = parameter("Convolution", "b_init", ConstantInitializer() if b_init is None
-                               else b_init, (outmaps,), not fix_parameters)
-        self.base_axis = base_axis
-        self.pad = pad
-        self.stride = stride
-        self.dilation = dilation
-        self.group = group
-
-    def __call__(self, inp):
-        return F.convolution(inp, self.W, self.b, self.base_axis, self.pad, self.stride,
-                             self.dilation, self.group)
+        return (outmaps, inmaps // group)
 
 
 Conv1d = Conv2d = Conv3d = ConvNd = Convolution
