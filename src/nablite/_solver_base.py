@@ -17,6 +17,8 @@ by every method), weight decay (added to the gradient, or handed to the rule
 when the solver fuses it), gradient clipping and scaling, inf/NaN checks,
 learning-rate access, hooks and state files.
 """
+import math
+import numbers
 from collections import OrderedDict
 
 import numpy as np
@@ -50,11 +52,42 @@ def unset_solver_post_hook(key):
     _post_hooks.pop(key, None)
 
 
-def _f32(v):
+def _f32(v, where="Solver"):
     """NNabla stores solver hyper-parameters as C floats; bools stay bools."""
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
-    return float(np.float32(v))
+    f = _real(v, where)
+    f = float(np.float32(f)) if abs(f) <= 3.4e38 else math.inf
+    if not math.isfinite(f):
+        raise ValueError(f"{where}={v!r}: expected a finite number (float32)")
+    return f
+
+
+def _real(v, where):
+    """``v`` as a float when it is a finite real number. Anything else (None, a
+    string, NaN, inf) is refused: it would turn every parameter into NaN."""
+    if type(v) is not float:
+        if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iuf":
+            v = v.item()
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{where}={v!r}: expected a real number, got {type(v).__name__}")
+        v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{where}={v!r}: expected a finite number")
+    return v
+
+
+def _step_count(t, where):
+    """A state's step count ``t``: an integer in [0, 2**32 - 2] (NNabla's range)."""
+    if isinstance(t, np.ndarray) and t.shape == () and t.dtype.kind in "iu":
+        t = t.item()
+    if t is None:
+        raise ValueError(f"{where}: the step count t is missing")
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Integral):
+        raise TypeError(f"{where}: the step count t={t!r} must be an integer")
+    if not 0 <= t <= _T_MAX:
+        raise ValueError(f"{where}: the step count t={t} must be in [0, {_T_MAX}]")
+    return int(t)
 
 
 class SolverState:
@@ -177,7 +210,7 @@ class Solver:
     _decay_arg = None     # constructor argument giving the default fused rate
 
     def __init__(self, **hyper):
-        self.info = {k: _f32(v) for k, v in hyper.items()}
+        self.info = {k: _f32(v, f"{type(self).__name__}: {k}") for k, v in hyper.items()}
         for k, v in self.info.items():
             if k != self._lr_name:
                 setattr(self, k, v)
@@ -207,7 +240,7 @@ class Solver:
 
     def set_learning_rate(self, learning_rate):
         """Set the learning rate used by the next ``update()``."""
-        self.lr = _f32(learning_rate)
+        self.lr = _f32(learning_rate, f"{self.name}.set_learning_rate: learning_rate")
 
     def weight_decay_is_fused(self):
         """True if ``weight_decay(rate)`` only hands ``rate`` to the next ``update()``."""
@@ -230,6 +263,15 @@ class Solver:
                 that is already registered (shapes must match) instead of
                 zeroing it. The first registered Variable stays in either case.
         """
+        where = f"{self.name}.set_parameters"
+        if not hasattr(param_dict, "items"):
+            raise TypeError(f"{where}: param_dict must be a dict of name -> Variable "
+                            f"(e.g. nn.get_parameters()), got {type(param_dict).__name__}")
+        from .variable import Variable
+        for key, p in param_dict.items():
+            if not isinstance(p, Variable):
+                raise TypeError(f"{where}: {key!r} is a {type(p).__name__}, expected a "
+                                "Variable")
         if reset:
             self._slots.clear()
         self._pack = None
@@ -277,26 +319,45 @@ class Solver:
         Everything is validated first, so a bad entry changes nothing.
         """
         staged = []
+        if not hasattr(states, "items"):
+            raise TypeError(f"{self.name}.set_states: states must be a dict of name -> "
+                            f"SolverState (as get_states() returns), got {type(states).__name__}")
         for key, st in states.items():
             slot = self._slots.get(key)
             if slot is None:
                 raise ValueError(f"{self.name}.set_states: Set weight parameter {key!r} first "
                                  "(call set_parameters before setting its state)")
-            pstate = st.pstate if hasattr(st, "pstate") else st["pstate"]
-            t = st.t if hasattr(st, "t") else st["t"]
+            if isinstance(st, dict):
+                pstate, t = st.get("pstate"), st.get("t")
+            else:
+                pstate, t = getattr(st, "pstate", None), getattr(st, "t", None)
+            where = f"{self.name}.set_states: {key!r}"
+            t = _step_count(t, where)
+            if not hasattr(pstate, "items"):
+                raise TypeError(f"{where}: pstate must be a dict of state name -> array, got "
+                                f"{type(pstate).__name__}")
             if set(pstate) != set(slot.state):
                 raise ValueError(f"{self.name}.set_states: {key!r} has states {sorted(pstate)}, "
                                  f"{self.name} expects {sorted(slot.state)}")
             new = {}
             for name, old in slot.state.items():
                 v = pstate[name]
-                arr = v.d if hasattr(v, "d") else getattr(v, "data", v)
+                if hasattr(v, "d"):  # a Variable
+                    arr = v.d
+                elif hasattr(v, "dtype"):  # a numpy / cupy array
+                    arr = v
+                else:  # an NdArray, or a sequence
+                    arr = getattr(v, "data", v)
+                    arr = arr if hasattr(arr, "dtype") else np.asarray(arr)
+                if getattr(arr.dtype, "kind", "O") not in "biuf":
+                    raise TypeError(f"{where}: state {name!r} has dtype {arr.dtype}; expected "
+                                    "real numbers")
                 if tuple(arr.shape) != old.shape:
                     raise ValueError(f"{self.name}.set_states: state {name!r} of {key!r} has "
                                      f"shape {tuple(arr.shape)}, the parameter has {old.shape}")
                 xp = array_module(old)  # the state stays on the parameter's device
                 new[name] = xp.array(arr, dtype=old.dtype)
-            staged.append((slot, new, int(t)))
+            staged.append((slot, new, t))
         for slot, new, t in staged:
             slot.state, slot.t = new, t
         self._pack = None
@@ -402,6 +463,7 @@ class Solver:
 
     def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):
         """``g += decay_rate * w``; a fused solver applies it inside the next ``update()``."""
+        _real(decay_rate, f"{self.name}.weight_decay: decay_rate")
         if self._fused:
             self._decay = _f32(decay_rate)
             return
@@ -423,6 +485,7 @@ class Solver:
 
     def clip_grad_by_norm(self, clip_norm, pre_hook=None, post_hook=None):
         """Rescale each gradient whose L2 norm exceeds ``clip_norm`` to that norm."""
+        _real(clip_norm, f"{self.name}.clip_grad_by_norm: clip_norm")
         if clip_norm == 0:
             return
         for _, _, g in self._written(pre_hook, post_hook):
@@ -433,6 +496,7 @@ class Solver:
 
     def scale_grad(self, scale, pre_hook=None, post_hook=None):
         """``g *= scale`` for every written gradient."""
+        _real(scale, f"{self.name}.scale_grad: scale")
         for _, _, g in self._written(pre_hook, post_hook):
             g *= scale
 

@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._array import check_real
 from .variable import Variable
 
 _root = OrderedDict()
@@ -54,6 +55,8 @@ def parameter_scope(name, scope=None):
 
 
 def _split(key):
+    if not isinstance(key, str):
+        raise TypeError(f"parameter key must be a str, got {type(key).__name__} {key!r}")
     parts = [p for p in key.split("/") if p]
     if not parts:
         raise ValueError(f"parameter key {key!r} is empty")
@@ -62,12 +65,17 @@ def _split(key):
 
 def _scope_of(parts, create):
     node = _current
-    for p in parts:
+    for i, p in enumerate(parts):
         child = node.get(p)
         if child is None:
             if not create:
                 return None
             child = node[p] = OrderedDict()
+        elif not isinstance(child, OrderedDict):  # a parameter, not a scope
+            if not create:
+                return None
+            raise ValueError(f"parameter key {'/'.join(parts)!r}: {'/'.join(parts[:i + 1])!r} "
+                             "is a parameter, so it cannot hold parameters below it")
         node = child
     return node
 
@@ -245,13 +253,54 @@ def _ext_of(path, extension):
 
 
 def _assign_parameters(items, where):
-    """Register (key, array, need_grad) items; all shapes are checked before any write."""
+    """Register (key, array, need_grad) items: every item is checked against the
+    scope tree and the other items before anything is written, so a load that
+    fails changes nothing."""
+    items = [(key, np.asarray(arr), need_grad) for key, arr, need_grad in items]
+    planned = OrderedDict()  # path -> shape
     for key, arr, _ in items:
-        old = get_parameter(key)
-        if old is not None and old.shape != arr.shape:
-            raise ValueError(f"{where}: {scope_path(key)!r} exists with shape {old.shape}, "
-                             f"the file has {arr.shape}; no parameter was changed "
-                             "(use nn.clear_parameters() or another parameter_scope)")
+        try:
+            parts, name = _split(key)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}; no parameter was changed") from None
+        check_real(arr, f"{where}: parameter {key!r}")
+        path = tuple(parts) + (name,)
+        _check_place(path, arr.shape, where)
+        if planned.get(path, arr.shape) != arr.shape:
+            raise ValueError(f"{where}: {key!r} appears twice, with shapes {planned[path]} "
+                             f"and {arr.shape}; no parameter was changed")
+        planned[path] = arr.shape
+    for path in planned:
+        for i in range(1, len(path)):
+            if path[:i] in planned:
+                raise ValueError(f"{where}: {'/'.join(path)!r} lies below the parameter "
+                                 f"{'/'.join(path[:i])!r} of the same file; no parameter "
+                                 "was changed")
     for key, arr, need_grad in items:
         param = get_parameter_or_create(key, arr.shape, need_grad=need_grad)
         param.d = arr
+
+
+def _check_place(path, shape, where):
+    """Whether a parameter of ``shape`` may be set at ``path`` under the current
+    scope: no parameter on the way, no scope or parameter of another shape there."""
+    key = "/".join(path)
+    node = _current
+    for i, p in enumerate(path):
+        child = node.get(p)
+        if child is None:
+            return
+        last = i == len(path) - 1
+        if not last and not isinstance(child, OrderedDict):
+            raise ValueError(f"{where}: {key!r} lies below the parameter "
+                             f"{scope_path('/'.join(path[:i + 1]))!r}, which cannot hold "
+                             "parameters; no parameter was changed")
+        if last and isinstance(child, OrderedDict):
+            raise ValueError(f"{where}: {key!r} names the parameter scope "
+                             f"{scope_path(key)!r}, not a parameter; loading it would "
+                             "replace that scope's parameters, so no parameter was changed")
+        if last and child.shape != tuple(shape):
+            raise ValueError(f"{where}: {scope_path(key)!r} exists with shape {child.shape}, "
+                             f"the file has {tuple(shape)}; no parameter was changed "
+                             "(use nn.clear_parameters() or another parameter_scope)")
+        node = child
