@@ -74,6 +74,17 @@ def _channels(inp, base_axis, channel_last):
     return inp.shape[-1] if channel_last else inp.shape[_axis(base_axis, inp.ndim)]
 
 
+def _conv_filters(inp, outmaps, kernel, group, channel_last, base_axis, w_init, rng):
+    """A convolution's filter shape, (outmaps, C/group, *kernel) or channel-last
+    (outmaps, *kernel, C/group), and its initializer (default Glorot uniform)."""
+    c = _channels(inp, base_axis, channel_last)
+    if w_init is None:
+        w_init = _glorot(c, outmaps, kernel, rng)
+    shape = ((outmaps,) + kernel + (c // group,) if channel_last
+             else (outmaps, c // group) + kernel)
+    return shape, w_init
+
+
 def _into(y, param):
     """Let the function output ``y`` keep its values in ``param``'s array (NNabla's
     ``outputs=[param.data]``); persistent, so clearing buffers keeps it."""

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import functions as F
 from ..initializer import ConstantInitializer, UniformInitializer
-from ._api import (_axis, _bias, _channels, _glorot, _param, _weight_and_bias,
+from ._api import (_axis, _bias, _channels, _conv_filters, _glorot, _param, _weight_and_bias,
                    parametric_function_api)
 
 __all__ = ["affine", "convolution", "deconvolution", "depthwise_convolution",
@@ -60,11 +60,8 @@ def convolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, grou
         Variable: (B..., outmaps, *out_spatial).
     """
     kernel = tuple(kernel)
-    c = _channels(inp, base_axis, channel_last)
-    if w_init is None:
-        w_init = _glorot(c, outmaps, kernel, rng)
-    shape = ((outmaps,) + kernel + (c // group,) if channel_last
-             else (outmaps, c // group) + kernel)
+    shape, w_init = _conv_filters(inp, outmaps, kernel, group, channel_last, base_axis, w_init,
+                                  rng)
     w, b = _weight_and_bias(shape, w_init, (outmaps,), b_init, fix_parameters, with_bias,
                             apply_w, apply_b)
     return F.convolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last)
@@ -155,11 +152,8 @@ def deformable_convolution(inp, outmaps, kernel, offset, mask=None, pad=None, st
         h = PF.deformable_convolution(x, 16, (3, 3), off, pad=(1, 1), name="dcn")
     """
     kernel = tuple(kernel)
-    c = _channels(inp, base_axis, channel_last)
-    if w_init is None:
-        w_init = _glorot(c, outmaps, kernel, rng)
-    shape = ((outmaps,) + kernel + (c // group,) if channel_last
-             else (outmaps, c // group) + kernel)
+    shape, w_init = _conv_filters(inp, outmaps, kernel, group, channel_last, base_axis, w_init,
+                                  rng)
     w, b = _weight_and_bias(shape, w_init, (outmaps,), b_init, fix_parameters, with_bias,
                             apply_w, apply_b)
     return F.deformable_convolution(inp, w, offset, mask, b, base_axis, pad, stride, dilation,

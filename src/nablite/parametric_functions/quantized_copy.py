@@ -5,7 +5,7 @@ import numpy as np
 from .. import functions as F
 from ..initializer import ConstantInitializer
 from ..parameter import get_parameter_or_create
-from ._api import _channels, _glorot, _into, _param, parametric_function_api
+from ._api import _conv_filters, _glorot, _into, _param, parametric_function_api
 from .quantized import _quantized_affine_shapes, min_max_quantize
 
 __all__ = ["fixed_point_quantized_affine", "fixed_point_quantized_convolution",
@@ -50,11 +50,8 @@ def _quantized_conv_layer(inp, outmaps, kernel, pad, stride, dilation, group, ch
                           w_init, b_init, base_axis, fix_parameters, rng, with_bias,
                           quantize_w, quantize_b):
     kernel = tuple(kernel)
-    c = _channels(inp, base_axis, channel_last)
-    if w_init is None:
-        w_init = _glorot(c, outmaps, kernel, rng)
-    shape = ((outmaps,) + kernel + (c // group,) if channel_last
-             else (outmaps, c // group) + kernel)
+    shape, w_init = _conv_filters(inp, outmaps, kernel, group, channel_last, base_axis, w_init,
+                                  rng)
     w = _float_and_quantized("W", shape, w_init, fix_parameters, quantize_w)
     b = None
     if with_bias:
