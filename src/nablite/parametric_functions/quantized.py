@@ -148,20 +148,7 @@ def binary_weight_affine(inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_in
     Parameters: ``bwn_affine/W`` (inmaps, *n_outmaps), trained; ``bwn_affine/Wb``
     (same shape) and ``bwn_affine/alpha`` (*n_outmaps, starting at 0), buffers
     without gradient that each forward overwrites; ``bwn_affine/b`` (*n_outmaps).
-
-    Args:
-        inp (Variable): Input (B..., M...); M... are flattened.
-        n_outmaps (int or tuple of int): Output features.
-        base_axis (int): Axes before it are batch axes.
-        quantize_zero_to (float): What a weight of exactly 0 binarizes to.
-        w_init, wb_init, b_init: Initializers (default: Glorot uniform for W and
-            Wb, zeros for b).
-        fix_parameters (bool): Do not compute gradients of W and b.
-        rng (numpy.random.RandomState): For the default initializers.
-        with_bias (bool): Create and add ``b``.
-
-    Returns:
-        Variable: (B..., n_outmaps...).
+    Arguments and result as :func:`binary_connect_affine`.
 
     Example::
 
@@ -186,22 +173,7 @@ def binary_weight_convolution(inp, outmaps, kernel, pad=None, stride=None, dilat
     (outmaps, C, *kernel), trained; ``bwn_conv/Wb`` (same shape) and
     ``bwn_conv/alpha`` (outmaps,), buffers without gradient; ``bwn_conv/b``
     (outmaps,). As in NNabla the filters span all C input channels, so only
-    ``group=1`` runs.
-
-    Args:
-        inp (Variable): (B..., C, *spatial).
-        outmaps (int): Output channels.
-        kernel (tuple of int): Filter size.
-        pad, stride, dilation, group: As in :func:`nablite.functions.convolution`.
-        quantize_zero_to (float): What a weight of exactly 0 binarizes to.
-        w_init, wb_init, b_init: Initializers (default: Glorot uniform, zeros for b).
-        base_axis (int): The channel axis.
-        fix_parameters (bool): Do not compute gradients of W and b.
-        rng (numpy.random.RandomState): For the default initializers.
-        with_bias (bool): Create and add ``b``.
-
-    Returns:
-        Variable: (B..., outmaps, *out_spatial).
+    ``group=1`` runs. Arguments and result as :func:`binary_connect_convolution`.
 
     Example::
 
