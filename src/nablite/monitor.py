@@ -40,6 +40,31 @@ def _as_numpy(value):
     return np.array(value)
 
 
+def _real_values(value, where):
+    """``value`` as a NumPy array of real numbers, or an error naming ``where``."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{where}: value must be a number, an array, a Variable or an "
+                        f"NdArray, got {type(value).__name__}")
+    try:
+        arr = _as_numpy(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{where}: value {type(value).__name__} is not an array of "
+                        f"numbers ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: value has dtype {arr.dtype}; expected real numbers")
+    return arr
+
+
+def _save_path_of(monitor, where, optional=True):
+    if monitor is None and optional:
+        return None
+    path = getattr(monitor, "save_path", None)
+    if path is None:
+        raise TypeError(f"{where}: monitor must be a Monitor{' or None' if optional else ''}"
+                        f", got {type(monitor).__name__}")
+    return path
+
+
 def _file_name(name):
     return name.replace(" ", "-")
 
@@ -52,7 +77,10 @@ class Monitor:
     """
 
     def __init__(self, save_path):
-        self._save_path = str(save_path)
+        if not isinstance(save_path, (str, os.PathLike)):
+            raise TypeError(f"Monitor: save_path must be a str or path-like, got "
+                            f"{type(save_path).__name__} {save_path!r}")
+        self._save_path = os.fspath(save_path)
         os.makedirs(self._save_path, exist_ok=True)
 
     @property
@@ -83,15 +111,15 @@ class MonitorSeries:
         self.flush_at = -1
         self.buf = []
         self.path = None
-        if monitor is not None:
-            self.path = os.path.join(monitor.save_path,
-                                     _file_name(name) + ".series.txt")
+        save_path = _save_path_of(monitor, "MonitorSeries")
+        if save_path is not None:
+            self.path = os.path.join(save_path, _file_name(name) + ".series.txt")
             open(self.path, "w").close()
 
     def add(self, index, value):
         """Store ``value`` (number, array, Variable or NdArray) for ``index``
         and flush the mean when the interval is reached."""
-        self.buf.append(_as_numpy(value))
+        self.buf.append(_real_values(value, f"MonitorSeries({self.name!r}).add"))
         if index - self.flush_at < self.interval:
             return
         mean = np.mean(self.buf)
@@ -127,9 +155,9 @@ class MonitorTimeElapsed:
         self.verbose = verbose
         self.flush_at = -1
         self.path = None
-        if monitor is not None:
-            self.path = os.path.join(monitor.save_path,
-                                     _file_name(name) + ".timer.txt")
+        save_path = _save_path_of(monitor, "MonitorTimeElapsed")
+        if save_path is not None:
+            self.path = os.path.join(save_path, _file_name(name) + ".timer.txt")
             open(self.path, "w").close()
         self.start = time.time()
         self.lap = self.start
@@ -186,14 +214,15 @@ class MonitorImage:
         self.verbose = verbose
         self.num_images = num_images
         self.normalize_method = normalize_method or _min_max
-        self.save_dir = os.path.join(monitor.save_path, _file_name(name))
+        save_path = _save_path_of(monitor, type(self).__name__, optional=False)
+        self.save_dir = os.path.join(save_path, _file_name(name))
         os.makedirs(self.save_dir, exist_ok=True)
 
     def _due(self, index):
         return index == 0 or (index + 1) % self.interval == 0
 
     def _prepare(self, var):
-        data = _as_numpy(var)
+        data = _real_values(var, f"{type(self).__name__}.add")
         if data.ndim <= 2:
             raise ValueError(f"{type(self).__name__}.add: var must be "
                              f"(N, ..., C, H, W) with ndim > 2, got shape "
