@@ -1,6 +1,11 @@
-"""The `nablite` command: train, run (the nnabla alias), and the README's lines."""
+"""The `nablite` command through its real entry points (the console script when it
+is on PATH next to this Python, else ``python -m nablite``): train, run (the
+nnabla alias), bench, --help and --version, logging, and the README's lines."""
+import importlib.metadata
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,10 +16,22 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 README = os.path.join(ROOT, "README.md")
 
 
-def nablite(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "nablite.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-    return proc
+def _console_script():
+    script = shutil.which("nablite", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "nablite"]
+
+
+ENTRY = _console_script()
+
+
+def nablite(*args, cwd=None, env=None, timeout=600):
+    return subprocess.run([*ENTRY, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def python_m_nablite(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "nablite", *args], capture_output=True,
+                          text=True, timeout=120, **kwargs)
 
 
 def test_run_resolves_nnabla_imports_to_nablite(tmp_path):
@@ -57,16 +74,180 @@ def test_alias_is_not_installed_by_importing_nablite():
 
 @pytest.mark.parametrize("model", ["logreg", "rnn", "siamese"])
 def test_train_writes_params_log_and_plot(tmp_path, model):
+    pytest.importorskip("h5py")
+    pytest.importorskip("matplotlib")
     proc = nablite("train", model, "--steps", "30", "--out", str(tmp_path), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert "held-out accuracy" in proc.stdout
-    for name in ("params.h5", "curves.png", "training-loss.series.txt"):
+    printed = float(re.search(r"held-out accuracy: ([0-9.]+)", proc.stdout).group(1))
+    names = ["params.h5", "curves.png", "training-loss.series.txt"]
+    names += ["embedding.png"] if model == "siamese" else []
+    for name in names:
         assert (tmp_path / name).stat().st_size > 0, name
+    # the held-out accuracy is logged every 3 steps, the last entry the printed one
+    rows = (tmp_path / "held-out-accuracy.series.txt").read_text().split("\n")
+    rows = [r.split() for r in rows if r]
+    assert [int(r[0]) for r in rows] == list(range(2, 30, 3))
+    assert float(rows[-1][1]) == pytest.approx(printed, abs=1e-4)
 
 
-def test_train_rejects_bad_arguments(tmp_path):
-    proc = nablite("train", "cnn", "--steps", "0", "--out", str(tmp_path))
-    assert proc.returncode != 0 and "--steps" in proc.stderr
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be at least 1, got 0"),
+    (["--batch-size", "1501"], "--batch-size must be between 1 and 1500"),
+    (["--batch-size", "0"], "--batch-size must be between 1 and 1500"),
+    (["--lr", "-1"], "--lr must be a finite positive number, got -1.0"),
+    (["--lr", "nan"], "--lr must be a finite positive number, got nan"),
+    (["--lr", "inf"], "--lr must be a finite positive number, got inf"),
+    (["--lr", "0"], "--lr must be a finite positive number, got 0.0"),
+])
+def test_train_rejects_bad_values_in_one_line(tmp_path, args, message):
+    """--batch-size 1501 used to hang at 0/1; bad learning rates passed silently."""
+    out = tmp_path / "out"
+    proc = nablite("train", "cnn", *args, "--out", str(out), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"nablite train: error: {message}" or (
+        proc.stderr.strip().startswith(f"nablite train: error: {message}")
+        and "\n" not in proc.stderr.strip()), proc.stderr
+    assert not out.exists()                      # checked before anything is written
+
+
+def test_train_out_problems_are_one_line_errors_before_training(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [(a_file, "exists and is not a folder"),
+             (a_file / "sub", "cannot create the folder")]
+    if os.path.isdir("/proc/self"):            # a place even root cannot write
+        cases.append(("/proc/self", "cannot write files there"))
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        cases.append((locked, "cannot write files there"))
+    for out, reason in cases:
+        proc = nablite("train", "logreg", "--out", str(out), timeout=60)
+        assert proc.returncode == 2, (out, proc.stderr)
+        assert proc.stderr.strip().startswith(f"nablite train: error: --out {out}: {reason}")
+        assert "Traceback" not in proc.stderr and "train logreg" not in proc.stderr
+
+
+def test_train_creates_missing_parents_of_out(tmp_path):
+    pytest.importorskip("h5py")
+    out = tmp_path / "a" / "b"
+    proc = nablite("train", "logreg", "--steps", "5", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "params.h5").is_file()
+
+
+def test_train_stops_when_the_loss_diverges_and_keeps_the_last_good_params(tmp_path):
+    pytest.importorskip("h5py")
+    good = nablite("train", "logreg", "--steps", "5", "--out", str(tmp_path), "--no-progress")
+    assert good.returncode == 0, good.stderr
+    before = (tmp_path / "params.h5").read_bytes()
+    proc = nablite("train", "logreg", "--steps", "50", "--lr", "1e30", "--out", str(tmp_path),
+                   "--no-progress")
+    assert proc.returncode == 1
+    msg = re.search(r"nablite train: the training loss became (nan|inf|-inf) at step (\d+) "
+                    r"\(the last finite loss was ([-+0-9.e]+) at step (\d+)\); stopped without "
+                    r"saving parameters", proc.stderr)
+    assert msg, proc.stderr
+    assert int(msg.group(4)) == int(msg.group(2)) - 1
+    assert "RuntimeWarning" not in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "params.h5").read_bytes() == before
+
+
+def test_train_config_form_without_the_config_command(tmp_path):
+    if importlib.util.find_spec("nablite.commands.train_config") is not None:
+        pytest.skip("nablite.commands.train_config is installed (its own tests cover it)")
+    proc = nablite("train", "-c", str(tmp_path / "net.nnp"), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("nablite train: training from .nnp configurations "
+                                   "(-c/--config) is not available in this install")
+
+
+def test_train_wants_a_model_or_a_config_not_both(tmp_path):
+    proc = nablite("train")
+    assert proc.returncode == 2 and "give a MODEL" in proc.stderr
+    proc = nablite("train", "cnn", "-c", str(tmp_path / "net.nnp"))
+    assert proc.returncode == 2 and "not both" in proc.stderr
+
+
+def test_progress_outside_a_terminal_is_a_few_plain_lines(tmp_path):
+    pytest.importorskip("h5py")
+    proc = nablite("train", "logreg", "--steps", "300", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr
+    bars = [line for line in proc.stderr.splitlines() if line.startswith("train logreg:")]
+    assert 2 <= len(bars) <= 5, proc.stderr          # the start, every 10 s, the end
+    assert "300/300" in bars[-1] and "held_out=" in bars[-1]
+    quiet = nablite("train", "logreg", "--steps", "30", "--out", str(tmp_path), "--no-progress")
+    assert "train logreg:" not in quiet.stderr
+
+
+def test_help_of_every_command_describes_options_and_defaults():
+    top = nablite("--help")
+    assert top.returncode == 0 and "train" in top.stdout and "bench" in top.stdout
+    train = nablite("train", "--help").stdout
+    for text in ("--no-progress", "(default: 1000)", "(default: 64)", "(default: 0)",
+                 "(default: runs/MODEL)", "-c CONFIG.nnp", "-o DIR", "take about"):
+        assert text in train, text
+    run = nablite("run", "--help").stdout
+    assert "sys.argv[1:]" in run and "(optional)" in run
+    for out in (top.stdout, train, run):
+        assert "``" not in out and ":class:" not in out and ":func:" not in out
+
+
+def test_version_from_the_package_metadata():
+    import nablite as package
+    want = importlib.metadata.version("nablite")
+    assert package.__version__ == want
+    for proc in (nablite("--version"), python_m_nablite("--version")):
+        assert proc.returncode == 0 and proc.stdout.strip() == f"nablite {want}"
+
+
+def test_python_m_nablite_is_the_command(tmp_path):
+    proc = python_m_nablite("run")
+    assert proc.returncode == 2
+    assert "required: script" in proc.stderr and "args" not in proc.stderr.splitlines()[-1]
+
+
+def test_run_passes_sys_exit_messages_and_codes(tmp_path):
+    script = tmp_path / "quits.py"
+    script.write_text("import sys\nsys.exit(sys.argv[1] if sys.argv[1] != '3' else 3)\n")
+    proc = nablite("run", str(script), "the data folder is missing")
+    assert proc.returncode == 1 and proc.stderr.strip() == "the data folder is missing"
+    proc = nablite("run", str(script), "3")
+    assert proc.returncode == 3 and proc.stderr == ""
+
+
+def test_bench_options_reach_benchmarks_run_py():
+    """`nablite bench --quick` used to fail with "unrecognized arguments"."""
+    proc = nablite("bench", "--quick", "--workloads", "W1,W3", "--dry-run", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "workloads W1,W3, quick=True" in proc.stdout
+    proc = nablite("bench", "--workloads", "W9", "--dry-run", cwd=ROOT)
+    assert proc.returncode == 2 and "unknown id(s) W9" in proc.stderr
+    helped = nablite("bench", "--help", cwd=ROOT)
+    assert helped.returncode == 0 and "--quick" in helped.stdout
+
+
+LOG = "import nablite, logging\n{setup}nablite.logger.info('loaded %d', 3)\n"
+
+
+@pytest.mark.parametrize("setup, env, want", [
+    ("", {}, ["[nablite][INFO]: loaded 3"]),
+    ("", {"NABLITE_LOG_LEVEL": "WARNING"}, []),
+    ("logging.getLogger('nablite').setLevel(logging.ERROR)\n", {}, []),
+    ("logging.basicConfig(format='app %(name)s %(message)s')\n", {}, ["app nablite loaded 3"]),
+])
+def test_logger_prints_info_like_nnabla_and_is_configurable(setup, env, want):
+    proc = subprocess.run([sys.executable, "-c", LOG.format(setup=setup)], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, **env))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(want)
+    for line, w in zip(lines, want):
+        assert line.endswith(w)
+        if "[nablite]" in w:                         # NNabla's console format
+            assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[nablite\]", line)
 
 
 def _readme_block(heading, lang):

@@ -5,7 +5,7 @@ What a run needs beyond the core install is optional: parameters go to
 ``params.h5`` when h5py is there and to ``params.protobuf`` otherwise, and the
 plots are skipped with a note when matplotlib is missing.
 """
-import importlib.util
+import importlib
 import math
 import os
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -76,9 +76,17 @@ def prepare_out(out: str) -> str:
     return out
 
 
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def parameter_file_format() -> str:
     """``.h5`` where h5py is installed, else ``.protobuf`` (NNabla's two parameter files)."""
-    return ".h5" if importlib.util.find_spec("h5py") is not None else ".protobuf"
+    return ".h5" if _importable("h5py") else ".protobuf"
 
 
 def _split(images: np.ndarray, labels: np.ndarray, rng: np.random.RandomState,
@@ -169,34 +177,35 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
     last_finite: Optional[Tuple[int, float]] = None
     batches = _batches(len(xtr), batch_size, rng)
     bar = progress_bar(range(steps), desc=f"train {name}", disable=not progress, unit="step")
-    for i in bar:
-        idx = next(batches)
-        x.d = xtr[idx]
-        if siamese:
-            idx1 = next(batches)
-            x1.d = xtr[idx1]
-            t.d = (ttr[idx].ravel() == ttr[idx1].ravel())
-        else:
-            t.d = ttr[idx]
-        loss.forward(clear_no_need_grad=True)
-        value = float(loss.d)
-        if not math.isfinite(value):
-            bar.close()
-            raise TrainingDiverged(i, value, last_finite)
-        last_finite = (i, value)
-        solver.zero_grad()
-        loss.backward(clear_buffer=True)
-        solver.weight_decay(1e-5)
-        solver.update()
-        m_loss.add(i, value)
-        curve_loss.append((i, value))
-        if (i + 1) % max(steps // 10, 1) == 0 or i + 1 == steps:
-            acc = held_out_accuracy()
-            m_acc.add(i, acc)
-            curve_acc.append((i, acc))
-            bar.set_postfix(loss=f"{value:.3f}", held_out=f"{acc:.3f}", refresh=False)
-        elif i % 10 == 0:
-            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run stops below instead
+        for i in bar:
+            idx = next(batches)
+            x.d = xtr[idx]
+            if siamese:
+                idx1 = next(batches)
+                x1.d = xtr[idx1]
+                t.d = (ttr[idx].ravel() == ttr[idx1].ravel())
+            else:
+                t.d = ttr[idx]
+            loss.forward(clear_no_need_grad=True)
+            value = float(loss.d)
+            if not math.isfinite(value):
+                bar.close()
+                raise TrainingDiverged(i, value, last_finite)
+            last_finite = (i, value)
+            solver.zero_grad()
+            loss.backward(clear_buffer=True)
+            solver.weight_decay(1e-5)
+            solver.update()
+            m_loss.add(i, value)
+            curve_loss.append((i, value))
+            if (i + 1) % max(steps // 10, 1) == 0 or i + 1 == steps:
+                acc = held_out_accuracy()
+                m_acc.add(i, acc)
+                curve_acc.append((i, acc))
+                bar.set_postfix(loss=f"{value:.3f}", held_out=f"{acc:.3f}", refresh=False)
+            elif i % 10 == 0:
+                bar.set_postfix(loss=f"{value:.3f}", refresh=False)
     bar.close()
     m_time.add(steps)
 
@@ -215,8 +224,8 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
     try:
         save_parameters(params_path)
         written.append(params_path)
-    except ImportError as e:
-        notes.append(f"parameters not saved: {e} ({IO_HINT})")
+    except ImportError:  # .protobuf needs Google's protobuf where h5py is missing too
+        notes.append(f"parameters not saved: writing them needs h5py or protobuf ({IO_HINT})")
         params_path = None
     plots = _plots(out, name, curve_loss, curve_acc, model if siamese else None, images,
                    digits.target)
@@ -250,7 +259,7 @@ def _centroid_accuracy(model: Model, xref: np.ndarray, tref: np.ndarray, x: np.n
 def _plots(out: str, name: str, curve_loss: Curve, curve_acc: Curve, embed_model: Optional[Model],
            images: np.ndarray, targets: np.ndarray) -> Optional[List[str]]:
     """curves.png (and embedding.png for the siamese model); None without matplotlib."""
-    if importlib.util.find_spec("matplotlib") is None:
+    if not _importable("matplotlib"):
         return None
     from .utils.plot import save_embedding, save_training_curves
     siamese = embed_model is not None
