@@ -151,12 +151,8 @@ def fixed_point_quantized_convolution(inp, outmaps, kernel, pad=None, stride=Non
     1.39 gives W the channel-first shape there and fails to build the layer).
 
     Args:
-        inp (Variable): (B..., C, *spatial), or (B..., *spatial, C) with channel_last.
-        outmaps (int): Output channels.
-        kernel (tuple of int): Kernel shape.
-        pad, stride, dilation (tuple of int): Per spatial axis (defaults 0, 1, 1).
-        group (int): Channel groups.
-        channel_last (bool): Channels are the last axis.
+        inp, outmaps, kernel, pad, stride, dilation, group, channel_last: As in
+            :func:`convolution`.
         w_init, b_init, base_axis, fix_parameters, rng, with_bias, quantize_w,
         sign_w, n_w, delta_w, ste_fine_grained_w, quantize_b, sign_b, n_b, delta_b,
         ste_fine_grained_b: As in :func:`fixed_point_quantized_affine`.
@@ -228,11 +224,7 @@ def pow2_quantized_convolution(inp, outmaps, kernel, pad=None, stride=None, dila
     *kernel) and ``b`` (outmaps,), with the copies ``W_q``, ``b_q``.
 
     Args:
-        inp (Variable): (B..., C, *spatial).
-        outmaps (int): Output channels.
-        kernel (tuple of int): Kernel shape.
-        pad, stride, dilation (tuple of int): Per spatial axis (defaults 0, 1, 1).
-        group (int): Channel groups.
+        inp, outmaps, kernel, pad, stride, dilation, group: As in :func:`convolution`.
         w_init, b_init, base_axis, fix_parameters, rng, with_bias, quantize_w,
         with_zero_w, sign_w, n_w, m_w, ste_fine_grained_w, quantize_b, with_zero_b,
         sign_b, n_b, m_b, ste_fine_grained_b: As in :func:`pow2_quantized_affine`.
@@ -295,12 +287,8 @@ def pruned_convolution(inp, outmaps, kernel, pad=None, stride=None, dilation=Non
     there and fails to build the layer).
 
     Args:
-        inp (Variable): (B..., C, *spatial), or (B..., *spatial, C) with channel_last.
-        outmaps (int): Output channels.
-        kernel (tuple of int): Kernel shape.
-        pad, stride, dilation (tuple of int): Per spatial axis (defaults 0, 1, 1).
-        group (int): Channel groups.
-        channel_last (bool): Channels are the last axis.
+        inp, outmaps, kernel, pad, stride, dilation, group, channel_last: As in
+            :func:`convolution`.
         w_init, b_init, base_axis, fix_parameters, rng, with_bias, prune_w, rate_w,
         prune_b, rate_b: As in :func:`pruned_affine`.
 
@@ -379,12 +367,8 @@ def min_max_quantized_convolution(inp, outmaps, kernel, pad=None, stride=None, d
     (1, 1, 1, 1) for a 2-D kernel.
 
     Args:
-        inp (Variable): (B..., C, *spatial), or (B..., *spatial, C) with channel_last.
-        outmaps (int): Output channels.
-        kernel (tuple of int): Kernel shape.
-        pad, stride, dilation (tuple of int): Per spatial axis (defaults 0, 1, 1).
-        group (int): Channel groups.
-        channel_last (bool): Channels are the last axis.
+        inp, outmaps, kernel, pad, stride, dilation, group, channel_last: As in
+            :func:`convolution`.
         w_init, b_init, base_axis, fix_parameters, rng, with_bias, quantize_w,
         ql_min_w, ql_max_w, w_min_max, qr_min_w_init, qr_max_w_init,
         ste_fine_grained_w, quantize_b, ql_min_b, ql_max_b, b_min_max, qr_min_b_init,
