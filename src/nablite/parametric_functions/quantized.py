@@ -148,7 +148,13 @@ def binary_weight_affine(inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_in
     Parameters: ``bwn_affine/W`` (inmaps, *n_outmaps), trained; ``bwn_affine/Wb``
     (same shape) and ``bwn_affine/alpha`` (*n_outmaps, starting at 0), buffers
     without gradient that each forward overwrites; ``bwn_affine/b`` (*n_outmaps).
-    Arguments and result as :func:`binary_connect_affine`.
+
+    Args:
+        inp, n_outmaps, base_axis, quantize_zero_to, w_init, wb_init, b_init,
+        fix_parameters, rng, with_bias: As in :func:`binary_connect_affine`.
+
+    Returns:
+        Variable: (B..., n_outmaps...).
 
     Example::
 
@@ -173,7 +179,15 @@ def binary_weight_convolution(inp, outmaps, kernel, pad=None, stride=None, dilat
     (outmaps, C, *kernel), trained; ``bwn_conv/Wb`` (same shape) and
     ``bwn_conv/alpha`` (outmaps,), buffers without gradient; ``bwn_conv/b``
     (outmaps,). As in NNabla the filters span all C input channels, so only
-    ``group=1`` runs. Arguments and result as :func:`binary_connect_convolution`.
+    ``group=1`` runs.
+
+    Args:
+        inp, outmaps, kernel, pad, stride, dilation, group, quantize_zero_to, w_init,
+        wb_init, b_init, base_axis, fix_parameters, rng, with_bias: As in
+            :func:`binary_connect_convolution`.
+
+    Returns:
+        Variable: (B..., outmaps, *out_spatial).
 
     Example::
 
