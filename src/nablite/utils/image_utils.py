@@ -1,13 +1,25 @@
-"""Reading, writing and resizing images with Pillow.
+"""Reading, writing and resizing images, with NNabla's backend manager.
 
 Images are NumPy arrays of shape (H, W) (grayscale) or (H, W, C), or
 (C, H, W) with ``channel_first=True``. Sizes are given as ``(width, height)``.
-Pillow is imported only when a function is called; install it with
-``pip install nablite[plot]``.
+``imread``/``imsave``/``imresize`` run on the current backend: ``PilBackend``
+(Pillow, the default; ``pip install "nablite[image]"``) or ``Cv2Backend``
+(OpenCV, when ``cv2`` is installed); :func:`set_backend` chooses,
+:func:`get_available_backends` lists what is installed.
+
+Files from elsewhere are checked before they are decoded: an image whose
+header declares more pixels than ``NABLITE_MAX_IMAGE_PIXELS`` (default
+2**28) or more bytes than the read limit is refused, and a file that is not
+an image or is truncated gives an error naming it.
 """
+import os
+
 import numpy as np
 
-__all__ = ["imread", "imsave", "imresize"]
+from ._data_bounded import max_read_bytes
+
+__all__ = ["imread", "imsave", "imresize", "set_backend", "get_backend",
+           "get_available_backends"]
 
 _RESAMPLE = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")
 
@@ -18,8 +30,30 @@ def _pil(fn):
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
             f"nablite.utils.image_utils.{fn} needs Pillow; install it with "
-            "`pip install nablite[plot]` (or `pip install pillow`)") from e
+            '`pip install "nablite[image]"`') from e
     return Image
+
+
+def _max_pixels():
+    try:
+        return int(os.environ.get("NABLITE_MAX_IMAGE_PIXELS", 1 << 28))
+    except ValueError:
+        return 1 << 28
+
+
+def check_declared_size(width, height, channels, itemsize, source, fn="imread"):
+    """Refuse an image whose header declares too many pixels or bytes."""
+    pixels = int(width) * int(height)
+    if pixels > _max_pixels() or pixels * channels * itemsize > max_read_bytes():
+        raise ValueError(
+            f"{fn}: {source} declares {width} x {height} pixels, more than the "
+            f"limit of {_max_pixels()} pixels (NABLITE_MAX_IMAGE_PIXELS) or "
+            f"{max_read_bytes()} bytes; refused before decoding (a "
+            "decompression bomb?)")
+
+
+def _source(path):
+    return path if isinstance(path, str) else getattr(path, "name", repr(path))
 
 
 def _resample(Image, interpolate, fn):
@@ -56,20 +90,8 @@ def _from_hwc(img, channel_first):
     return img
 
 
-def imresize(img, size, interpolate="bilinear", channel_first=False):
-    """Resize an image to ``size = (width, height)``.
-
-    Each channel is resampled in float32 and converted back to the dtype of
-    ``img`` (integers are rounded and clipped to their range).
-
-    Args:
-        img (numpy.ndarray): (H, W), (H, W, C), or (C, H, W) with
-            ``channel_first``.
-        size (tuple of int): (width, height) of the result.
-        interpolate (str): 'nearest', 'box', 'bilinear', 'hamming',
-            'bicubic' or 'lanczos'.
-        channel_first (bool): ``img`` (and the result) is (C, H, W).
-    """
+def _pil_imresize(img, size, interpolate="bilinear", channel_first=False):
+    # Each channel is resampled in float32 and converted back to img's dtype.
     Image = _pil("imresize")
     w, h = _check_size(size, "imresize")
     method = _resample(Image, interpolate, "imresize")
@@ -89,30 +111,23 @@ def imresize(img, size, interpolate="bilinear", channel_first=False):
     return _from_hwc(out.astype(hwc.dtype), channel_first)
 
 
-def imread(path, grayscale=False, size=None, interpolate="bilinear",
-           channel_first=False, as_uint16=False, num_channels=-1):
-    """Read an image file into a NumPy array.
-
-    Args:
-        path (str or file-like): Image to read.
-        grayscale (bool): Convert to one channel; the result is (H, W).
-        size (None or tuple of int): Resize to (width, height).
-        interpolate (str): Resampling for ``size`` (see :func:`imresize`).
-        channel_first (bool): Return (C, H, W) instead of (H, W, C).
-        as_uint16 (bool): Return uint16 (8-bit files are scaled by 257).
-            Otherwise uint8 (16-bit files are scaled down by 257).
-        num_channels (int): -1 keeps the file's channels (grayscale files
-            give (H, W)); 1, 3 or 4 converts to that many channels and always
-            keeps a channel axis.
-
-    Returns:
-        numpy.ndarray: uint8 (or uint16) image.
-    """
+def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
+                channel_first=False, as_uint16=False, num_channels=-1):
     Image = _pil("imread")
     if num_channels not in (-1, 1, 3, 4):
         raise ValueError(f"imread: num_channels must be -1, 1, 3 or 4, got "
                          f"{num_channels!r}")
-    with Image.open(path) as im:
+    try:
+        im = Image.open(path)
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"imread: {_source(path)} is refused as a decompression "
+                         f"bomb ({e})") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ValueError(f"imread: cannot read {_source(path)} as an image "
+                         f"({type(e).__name__}: {e})") from None
+    with im:
+        check_declared_size(im.width, im.height, len(im.getbands()),
+                            2 if im.mode.startswith("I") else 1, _source(path))
         sixteen = im.mode in ("I;16", "I;16B", "I;16L", "I")
         if grayscale or num_channels == 1:
             im = im.convert("I") if sixteen else im.convert("L")
@@ -122,7 +137,11 @@ def imread(path, grayscale=False, size=None, interpolate="bilinear",
             im = im.convert("RGBA")
         elif im.mode not in ("L", "RGB", "RGBA") and not sixteen:
             im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
-        arr = np.asarray(im)
+        try:
+            arr = np.asarray(im)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise ValueError(f"imread: {_source(path)} is truncated or corrupt "
+                             f"({type(e).__name__}: {e})") from None
     if sixteen:
         arr = np.clip(arr, 0, 65535).astype(np.uint16)
     if as_uint16 and arr.dtype == np.uint8:
@@ -132,24 +151,11 @@ def imread(path, grayscale=False, size=None, interpolate="bilinear",
     if num_channels == 1 and not grayscale:
         arr = arr[..., None]
     if size is not None:
-        arr = imresize(arr, size, interpolate=interpolate)
+        arr = _pil_imresize(arr, size, interpolate=interpolate)
     return _from_hwc(arr, channel_first)
 
 
-def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
-    """Write an image array to a file (format from the file extension).
-
-    Args:
-        path (str): File to write.
-        img (numpy.ndarray): (H, W), (H, W, 1), (H, W, 3), (H, W, 4), or the
-            channel-first layouts with ``channel_first=True``.
-        channel_first (bool): ``img`` is (C, H, W).
-        as_uint16 (bool): Write 16-bit pixels (grayscale PNG/TIFF only with
-            Pillow).
-        auto_scale (bool): Float images must lie in [0, 1] and are scaled to
-            [0, 255] (or [0, 65535]); without it floats are rounded as they
-            are. Integer images are written as they are (clipped to range).
-    """
+def _pil_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
     Image = _pil("imsave")
     hwc = _to_hwc(img, channel_first, "imsave")
     if hwc.ndim == 3:
@@ -176,4 +182,206 @@ def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
         if out.ndim != 2:
             raise ValueError("imsave: as_uint16=True is supported for "
                              f"single-channel images only, got shape {hwc.shape}")
-    Image.fromarray(out).save(path)
+    _save_atomic(path, Image.fromarray(out))
+
+
+def _save_atomic(path, im):
+    from .._atomic_file import atomic_write
+    if not isinstance(path, (str, os.PathLike)):
+        im.save(path)
+        return
+    Image = _pil("imsave")
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None:
+        raise ValueError(f"imsave: cannot tell the image format from the "
+                         f"extension of {os.fspath(path)!r}; use .png, .jpg, "
+                         ".bmp, .tif, ...")
+    atomic_write(path, lambda tmp: im.save(tmp, format=fmt))
+
+
+# -- OpenCV ---------------------------------------------------------------------------
+def _cv2(fn):
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError(f"nablite.utils.image_utils.{fn}: the Cv2Backend needs "
+                          "OpenCV (`pip install opencv-python-headless`)") from e
+    return cv2
+
+
+def _cv2_imread(path, grayscale=False, size=None, interpolate="bilinear",
+                channel_first=False, as_uint16=False, num_channels=-1):
+    cv2 = _cv2("imread")
+    if num_channels not in (-1, 1, 3, 4):
+        raise ValueError(f"imread: num_channels must be -1, 1, 3 or 4, got "
+                         f"{num_channels!r}")
+    try:  # the header's size first, where Pillow can read it
+        Image = _pil("imread")
+        with Image.open(path) as im:
+            check_declared_size(im.width, im.height, len(im.getbands()), 2,
+                                _source(path))
+    except (ImportError, OSError):
+        pass
+    raw = np.fromfile(path, dtype=np.uint8) if isinstance(path, (str, os.PathLike)) \
+        else np.frombuffer(path.read(), dtype=np.uint8)
+    arr = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError(f"imread: cannot read {_source(path)} as an image")
+    if arr.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        arr = cv2.cvtColor(arr, code)
+    if grayscale or num_channels == 1:
+        if arr.ndim == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2GRAY if arr.shape[2] == 4
+                               else cv2.COLOR_RGB2GRAY)
+        if num_channels == 1 and not grayscale:
+            arr = arr[..., None]
+    elif num_channels in (3, 4):
+        gray = arr.ndim == 2
+        if gray:
+            arr = cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB)
+        if num_channels == 4 and arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_RGB2RGBA)
+        elif num_channels == 3 and arr.shape[2] == 4:
+            arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2RGB)
+    if as_uint16 and arr.dtype == np.uint8:
+        arr = arr.astype(np.uint16) * 257
+    elif not as_uint16 and arr.dtype == np.uint16:
+        arr = (arr // 257).astype(np.uint8)
+    if size is not None:
+        arr = _cv2_imresize(arr, size, interpolate)
+    return _from_hwc(arr, channel_first)
+
+
+_CV2_RESAMPLE = {"nearest": "INTER_NEAREST", "box": "INTER_AREA",
+                 "bilinear": "INTER_LINEAR", "hamming": "INTER_AREA",
+                 "bicubic": "INTER_CUBIC", "lanczos": "INTER_LANCZOS4"}
+
+
+def _cv2_imresize(img, size, interpolate="bilinear", channel_first=False):
+    cv2 = _cv2("imresize")
+    w, h = _check_size(size, "imresize")
+    if interpolate not in _CV2_RESAMPLE:
+        raise ValueError(f"imresize: interpolate must be one of {_RESAMPLE}, "
+                         f"got {interpolate!r}")
+    hwc = _to_hwc(img, channel_first, "imresize")
+    out = cv2.resize(np.ascontiguousarray(hwc), (w, h),
+                     interpolation=getattr(cv2, _CV2_RESAMPLE[interpolate]))
+    if hwc.ndim == 3 and out.ndim == 2:
+        out = out[..., None]
+    return _from_hwc(out, channel_first)
+
+
+def _cv2_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
+    from .._atomic_file import atomic_write
+    cv2 = _cv2("imsave")
+    hwc = _to_hwc(img, channel_first, "imsave")
+    dtype, top = (np.uint16, 65535) if as_uint16 else (np.uint8, 255)
+    if np.issubdtype(hwc.dtype, np.floating):
+        values = hwc.astype(np.float64)
+        if auto_scale:
+            if values.size and (values.min() < 0 or values.max() > 1):
+                raise ValueError("imsave: float image values must lie in [0, 1] "
+                                 "with auto_scale=True")
+            values = values * top
+        out = np.clip(np.rint(values), 0, top).astype(dtype)
+    else:
+        out = np.clip(hwc, 0, top).astype(dtype)
+    if out.ndim == 3 and out.shape[2] in (3, 4):
+        out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR if out.shape[2] == 3
+                           else cv2.COLOR_RGBA2BGRA)
+    ext = os.path.splitext(os.fspath(path))[1] or ".png"
+    ok, buf = cv2.imencode(ext, out)
+    if not ok:
+        raise ValueError(f"imsave: OpenCV cannot write {os.fspath(path)!r}")
+    atomic_write(path, lambda tmp: buf.tofile(tmp))
+
+
+# -- the backend manager ---------------------------------------------------------------
+_BACKENDS = {
+    "PilBackend": ("PIL", _pil_imread, _pil_imsave, _pil_imresize),
+    "Cv2Backend": ("cv2", _cv2_imread, _cv2_imsave, _cv2_imresize),
+}
+_current = ["PilBackend"]
+
+
+def get_available_backends():
+    """Names of the image backends whose library is installed."""
+    import importlib.util
+    return [name for name, (module, *_) in _BACKENDS.items()
+            if importlib.util.find_spec(module) is not None]
+
+
+def get_backend():
+    """Name of the backend ``imread``/``imsave``/``imresize`` use now."""
+    return _current[0]
+
+
+def set_backend(backend):
+    """Use ``backend`` ('PilBackend' or 'Cv2Backend') from now on."""
+    if backend not in _BACKENDS:
+        raise ValueError(f"set_backend: backend must be one of "
+                         f"{sorted(_BACKENDS)}, got {backend!r}")
+    if backend not in get_available_backends():
+        raise ValueError(f"set_backend: {backend} is not installed here "
+                         f"(available: {get_available_backends()})")
+    _current[0] = backend
+
+
+def imread(path, grayscale=False, size=None, interpolate="bilinear",
+           channel_first=False, as_uint16=False, num_channels=-1, **kwargs):
+    """Read an image file into a NumPy array (current backend).
+
+    Args:
+        path (str or file-like): Image to read.
+        grayscale (bool): Convert to one channel; the result is (H, W).
+        size (None or tuple of int): Resize to (width, height).
+        interpolate (str): Resampling for ``size`` (see :func:`imresize`).
+        channel_first (bool): Return (C, H, W) instead of (H, W, C).
+        as_uint16 (bool): Return uint16 (8-bit files are scaled by 257).
+            Otherwise uint8 (16-bit files are scaled down by 257).
+        num_channels (int): -1 keeps the file's channels (grayscale files
+            give (H, W)); 1, 3 or 4 converts to that many channels and always
+            keeps a channel axis.
+
+    Returns:
+        numpy.ndarray: uint8 (or uint16) image.
+    """
+    return _BACKENDS[_current[0]][1](path, grayscale, size, interpolate,
+                                     channel_first, as_uint16, num_channels)
+
+
+def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True,
+           **kwargs):
+    """Write an image array to a file (format from the extension; written
+    atomically).
+
+    Args:
+        path (str): File to write.
+        img (numpy.ndarray): (H, W), (H, W, 1), (H, W, 3), (H, W, 4), or the
+            channel-first layouts with ``channel_first=True``.
+        channel_first (bool): ``img`` is (C, H, W).
+        as_uint16 (bool): Write 16-bit pixels (grayscale PNG/TIFF only with
+            Pillow).
+        auto_scale (bool): Float images must lie in [0, 1] and are scaled to
+            [0, 255] (or [0, 65535]); without it floats are rounded as they
+            are. Integer images are written as they are (clipped to range).
+    """
+    return _BACKENDS[_current[0]][2](path, img, channel_first, as_uint16, auto_scale)
+
+
+def imresize(img, size, interpolate="bilinear", channel_first=False, **kwargs):
+    """Resize an image to ``size = (width, height)`` (current backend).
+
+    Integer images are rounded and clipped back to their dtype.
+
+    Args:
+        img (numpy.ndarray): (H, W), (H, W, C), or (C, H, W) with
+            ``channel_first``.
+        size (tuple of int): (width, height) of the result.
+        interpolate (str): 'nearest', 'box', 'bilinear', 'hamming',
+            'bicubic' or 'lanczos'.
+        channel_first (bool): ``img`` (and the result) is (C, H, W).
+    """
+    return _BACKENDS[_current[0]][3](img, size, interpolate, channel_first)

@@ -1,0 +1,123 @@
+"""Downloads into the local data home, which works offline once a file is there.
+
+``download(url)`` keeps the file as ``get_data_home()/<last part of the URL>``
+(NNabla's ``~/nnabla_data``; ``NABLITE_DATA_HOME`` moves it). A file already
+there is used without touching the network, so a user without a connection
+places the file in the data home and runs the same script. When the network
+cannot be reached the error comes after ``NABLITE_DOWNLOAD_TIMEOUT`` seconds
+(default 10) and names the URL and the path to place the file at.
+"""
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from .._atomic_file import atomic_write
+from ..logger import logger
+
+__all__ = ["download", "get_data_home", "DATA_HOME_ENV"]
+
+DATA_HOME_ENV = "NABLITE_DATA_HOME"
+_CHUNK = 1 << 20
+
+
+def get_data_home():
+    """The folder where :func:`download` keeps files (created if missing):
+    ``$NABLITE_DATA_HOME`` if set, else NNabla's ``~/nnabla_data``
+    (``./nnabla_data`` when there is no home directory)."""
+    d = os.environ.get(DATA_HOME_ENV) or os.path.expanduser("~/nnabla_data")
+    if d == "/nnabla_data":  # no usable home directory: stay local, as NNabla
+        d = "./nnabla_data"
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def _timeout():
+    try:
+        return float(os.environ.get("NABLITE_DOWNLOAD_TIMEOUT", "10"))
+    except ValueError:
+        return 10.0
+
+
+def _fetch(url, cache):
+    """Stream ``url`` into ``cache`` (atomically, with a progress bar)."""
+    from tqdm import tqdm
+    scheme = urllib.parse.urlparse(url).scheme.lower()
+    name = os.path.basename(cache)
+    if scheme == "file":
+        src = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+        if not os.path.isfile(src):
+            raise FileNotFoundError(f"download: {url} names {src!r}, which does "
+                                    "not exist")
+        atomic_write(cache, lambda tmp: shutil.copyfile(src, tmp))
+        return
+    if scheme not in ("http", "https"):
+        raise ValueError(f"download: url must start with http://, https:// or "
+                         f"file://, got {url!r}")
+    try:
+        response = urllib.request.urlopen(url, timeout=_timeout())
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ConnectionError(
+            f"download: cannot fetch {url} ({reason}). Without a network, "
+            f"place the file at {cache} (the data home is set by "
+            f"{DATA_HOME_ENV}) and run again.") from None
+
+    def write(tmp):
+        total = int(response.headers.get("Content-Length") or 0)
+        with response, open(tmp, "wb") as f, \
+                tqdm(total=total, desc=name, unit="B", unit_scale=True,
+                     unit_divisor=1024, disable=None) as bar:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK)
+                except OSError as e:
+                    raise ConnectionError(
+                        f"download: the connection to {url} broke ({e}); "
+                        f"place the file at {cache} and run again") from None
+                if not chunk:
+                    break
+                f.write(chunk)
+                bar.update(len(chunk))
+        if total and os.path.getsize(tmp) != total:
+            raise ConnectionError(
+                f"download: {url} ended after {os.path.getsize(tmp)} of "
+                f"{total} bytes; nothing was written to {cache}")
+    atomic_write(cache, write)
+
+
+def download(url, output_file=None, open_file=True, allow_overwrite=False):
+    """Fetch ``url`` into the data home (or ``output_file``) unless it is
+    there already.
+
+    Args:
+        url (str): ``http://``, ``https://`` or ``file://`` URL.
+        output_file (str, optional): Where to keep the file; default
+            ``get_data_home()/<last part of the URL>``.
+        open_file (bool): Return the kept file opened for binary reading.
+        allow_overwrite (bool): Fetch again even if the file exists.
+
+    Returns:
+        The opened file if ``open_file``, else None.
+
+    Raises:
+        ConnectionError: The server cannot be reached (the message names the
+            path to place the file at by hand).
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"download: url must be a str, got {type(url).__name__}")
+    name = url.rstrip("/").split("/")[-1].split("?")[0]
+    cache = output_file if output_file is not None else \
+        os.path.join(get_data_home(), name)
+    cache = os.fspath(cache)
+    if os.path.exists(cache) and not allow_overwrite:
+        logger.info("download: using %s, already there (delete it to fetch "
+                    "%s again)", cache, url)
+    else:
+        folder = os.path.dirname(os.path.abspath(cache))
+        os.makedirs(folder, exist_ok=True)
+        _fetch(url, cache)
+    if open_file:
+        return open(cache, "rb")
+    return None
