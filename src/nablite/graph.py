@@ -243,7 +243,11 @@ def _store(y, a, root):
 
 def run_forward(f, root=None):
     """Compute one function and store its outputs."""
-    ys = f.forward(f.xp, *[x._data._get() for x in f.inputs])
+    _store_outputs(f, f.forward(f.xp, *[x._data._get() for x in f.inputs]), root)
+
+
+def _store_outputs(f, ys, root):
+    """Store what ``f.forward`` returned (an array, or one per output) in its outputs."""
     if len(f._outputs) == 1:
         ys = (ys,)
     for o, a in zip(f._outputs, ys):
@@ -278,12 +282,7 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                         nd._arr = ys
                         nd._zeroing = False
             else:
-                if len(f._outputs) == 1:
-                    ys = (ys,)
-                for o, a in zip(f._outputs, ys):
-                    y = o()
-                    if y is not None:
-                        _store(y, a, root)
+                _store_outputs(f, ys, root)
             if release:
                 for nd in release:
                     nd.clear()
