@@ -111,8 +111,10 @@ def grad_graph(f, need, gys):
     return list(gxs)
 
 
-class Backward(Function):
-    """The array backward of one function as a node: first-order gradients only."""
+class _InputGradients(Function):
+    """A node whose outputs are the gradients of ``target``'s inputs that ``need``
+    asks for; its name is the target's with the class's ``suffix``."""
+    suffix = ""
 
     def __init__(self, target, need):
         self._target = target
@@ -120,10 +122,15 @@ class Backward(Function):
 
     @property
     def name(self):
-        return f"{self._target.name}Backward"
+        return f"{self._target.name}{self.suffix}"
 
     def setup(self, *shapes):
         return [x.shape for x, n in zip(self._target.inputs, self._need) if n]
+
+
+class Backward(_InputGradients):
+    """The array backward of one function as a node: first-order gradients only."""
+    suffix = "Backward"
 
     def forward(self, xp, *arrays):
         f = self._target
@@ -147,23 +154,12 @@ class Backward(Function):
         self.backward(None, None, None, None)
 
 
-class Adjoint(Function):
+class Adjoint(_InputGradients):
     """The gradient of a linear function ``f`` (``f.linear``): gxs = J^T gys. It is
     linear too, and its own gradient is ``f`` again, so every order is defined."""
-
+    suffix = "Adjoint"
     grad_reads_inputs = grad_reads_outputs = False
     linear = True
-
-    def __init__(self, target, need):
-        self._target = target
-        self._need = need
-
-    @property
-    def name(self):
-        return f"{self._target.name}Adjoint"
-
-    def setup(self, *shapes):
-        return [x.shape for x, n in zip(self._target.inputs, self._need) if n]
 
     def forward(self, xp, *gys):
         f = self._target
