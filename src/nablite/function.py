@@ -125,9 +125,11 @@ class Function:
         if immediate or graph.auto_forward_enabled:
             try:
                 graph.run_forward(self)
-            except MemoryError:
-                raise MemoryError(f"{self.name}: out of memory computing outputs of shapes "
-                                  f"{', '.join(map(str, shapes))}") from None
+            except _ARRAY_ERRORS as e:
+                named = named_error(e)
+                if named is e:
+                    raise
+                raise named from e
             if immediate:
                 arrays = [y.data for y in ys]
                 if outputs is not None:
@@ -234,6 +236,37 @@ def integers_arrived(nd):
         if isinstance(f, Function) and not isinstance(f, _InFloat):
             if any(x._data is nd for x in f.inputs):
                 f._check_input_dtypes()
+
+
+# What NumPy raises from inside a function's arrays (UFuncTypeError and AxisError
+# are subclasses); such an error gets the name of the function it came from.
+_ARRAY_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, FloatingPointError,
+                 OverflowError, MemoryError)
+
+
+def named_error(e):
+    """``e`` itself if its message names the function that raised it, else a new
+    exception of the same type saying ``"<Function>: <message>"``. The function
+    is the innermost Function method in the traceback (forward or backward)."""
+    fn = None
+    tb = e.__traceback__
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, Function):
+            fn = obj
+        tb = tb.tb_next
+    if fn is None:
+        return e
+    msg = str(e)
+    if msg.startswith(fn.name):
+        return e
+    if isinstance(e, MemoryError):
+        msg = (f"out of memory computing outputs of shapes "
+               f"{', '.join(map(str, fn.out_shapes))} ({msg or 'MemoryError'})")
+    try:
+        return type(e)(f"{fn.name}: {msg}")
+    except Exception:  # an exception type that takes other arguments
+        return e
 
 
 def _physical_memory():

@@ -191,13 +191,25 @@ class Variable:
     def forward(self, clear_buffer=False, clear_no_need_grad=False,
                 function_pre_hook=None, function_post_hook=None):
         """Compute every function up to this variable, in topological order."""
-        graph.forward(self, clear_buffer, clear_no_need_grad,
-                      function_pre_hook, function_post_hook)
+        try:
+            graph.forward(self, clear_buffer, clear_no_need_grad,
+                          function_pre_hook, function_post_hook)
+        except _ARRAY_ERRORS as e:  # name the function an array error came from
+            named = _named_error(e)
+            if named is e:
+                raise
+            raise named from e
 
     def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
                  function_pre_hook=None, function_post_hook=None):
         """Back-propagate from this variable; leaf gradients accumulate."""
-        graph.backward(self, grad, clear_buffer, function_pre_hook, function_post_hook)
+        try:
+            graph.backward(self, grad, clear_buffer, function_pre_hook, function_post_hook)
+        except _ARRAY_ERRORS as e:
+            named = _named_error(e)
+            if named is e:
+                raise
+            raise named from e
         if communicator_callbacks is not None:
             callbacks = communicator_callbacks
             for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
@@ -369,6 +381,15 @@ class Variable:
 
     def __repr__(self):
         return f"<Variable({self.shape}, need_grad={self._need_grad}) at {hex(id(self))}>"
+
+
+_ARRAY_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, FloatingPointError,
+                 OverflowError, MemoryError)
+
+
+def _named_error(e):
+    from .function import named_error
+    return named_error(e)
 
 
 def _is_scalar(x):
