@@ -25,6 +25,11 @@ class BaseLearningRateScheduler:
             f"{type(self).__name__}.get_learning_rate is not implemented")
 
 
+def _require_positive(scheduler, name, value):
+    if not value > 0:
+        raise ValueError(f"{scheduler}: {name} must be positive, got {value!r}")
+
+
 class PolynomialScheduler(BaseLearningRateScheduler):
     """``init_lr * (1 - iter / max_iter) ** power``.
 
@@ -35,9 +40,7 @@ class PolynomialScheduler(BaseLearningRateScheduler):
     """
 
     def __init__(self, init_lr, max_iter, power):
-        if max_iter <= 0:
-            raise ValueError(f"PolynomialScheduler: max_iter must be positive, "
-                             f"got {max_iter!r}")
+        _require_positive("PolynomialScheduler", "max_iter", max_iter)
         self.init_lr = init_lr
         self.max_iter = max_iter
         self.power = power
@@ -51,9 +54,7 @@ class CosineScheduler(BaseLearningRateScheduler):
     ``init_lr * (cos(pi * iter / max_iter) + 1) / 2``."""
 
     def __init__(self, init_lr, max_iter):
-        if max_iter <= 0:
-            raise ValueError(f"CosineScheduler: max_iter must be positive, "
-                             f"got {max_iter!r}")
+        _require_positive("CosineScheduler", "max_iter", max_iter)
         self.init_lr = init_lr
         self.max_iter = max_iter
 
@@ -67,9 +68,7 @@ class ExponentialScheduler(BaseLearningRateScheduler):
     ``init_lr * gamma ** (iter // iter_interval)``."""
 
     def __init__(self, init_lr, gamma, iter_interval=1):
-        if iter_interval <= 0:
-            raise ValueError(f"ExponentialScheduler: iter_interval must be "
-                             f"positive, got {iter_interval!r}")
+        _require_positive("ExponentialScheduler", "iter_interval", iter_interval)
         self.init_lr = init_lr
         self.gamma = gamma
         self.iter_interval = iter_interval
