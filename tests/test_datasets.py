@@ -125,23 +125,42 @@ def _write(path, data, gz):
             f.write(data)
 
 
+def _mnist_files(folder, n=7, train=False, gz=True, seed=0):
+    rng = np.random.RandomState(seed)
+    imgs = rng.randint(0, 256, (n, 28, 28)).astype(np.uint8)
+    labs = rng.randint(0, 10, n).astype(np.uint8)
+    part = "train" if train else "t10k"
+    _write(folder / f"{part}-images-idx3-ubyte", _idx(imgs), gz)
+    _write(folder / f"{part}-labels-idx1-ubyte", _idx(labs), gz)
+    return imgs, labs
+
+
 @pytest.mark.parametrize("gz", [True, False])
-def test_load_mnist(tmp_path, gz):
-    rng = np.random.RandomState(0)
-    imgs = rng.randint(0, 256, (7, 28, 28)).astype(np.uint8)
-    labs = rng.randint(0, 10, 7).astype(np.uint8)
-    _write(tmp_path / "t10k-images-idx3-ubyte", _idx(imgs), gz)
-    _write(tmp_path / "t10k-labels-idx1-ubyte", _idx(labs), gz)
-    x, t = D.load_mnist(str(tmp_path), train=False)
-    assert x.dtype == np.uint8 and x.shape == (7, 28, 28)
-    np.testing.assert_array_equal(x, imgs)
-    np.testing.assert_array_equal(t, labs)
-    xc, _ = D.load_mnist(str(tmp_path), train=False, with_channel=True)
-    assert xc.shape == (7, 1, 28, 28)
+def test_load_mnist_from_folder(tmp_path, gz):
+    imgs, labs = _mnist_files(tmp_path, gz=gz)
+    x, t = D.load_mnist(train=False, path=str(tmp_path))
+    assert x.dtype == np.uint8 and x.shape == (7, 1, 28, 28) and t.shape == (7, 1)
+    np.testing.assert_array_equal(x[:, 0], imgs)
+    np.testing.assert_array_equal(t[:, 0], labs)
     di = D.data_iterator_mnist(3, train=False, path=str(tmp_path), shuffle=False)
     bx, bt = di.next()
-    assert bx.shape == (3, 1, 28, 28) and bt.shape == (3, 1)
+    assert bx.shape == (3, 1, 28, 28) and bt.shape == (3, 1) and bt.dtype == np.uint8
     np.testing.assert_array_equal(bt[:, 0], labs[:3])
+
+
+def test_mnist_through_the_data_home(tmp_path, monkeypatch):
+    """The files placed in the data home are used as download's cache: no network."""
+    monkeypatch.setenv("NABLITE_DATA_HOME", str(tmp_path))
+    imgs, labs = _mnist_files(tmp_path, n=10, train=True)
+    di = D.data_iterator_mnist(4, train=True, rng=np.random.RandomState(3))
+    x, y = di.next()
+    # MnistDataSource draws at construction and again at the iterator's reset
+    rng = np.random.RandomState(3)
+    rng.permutation(10)
+    order = rng.permutation(10)[:4]
+    np.testing.assert_array_equal(x[:, 0], imgs[order])
+    np.testing.assert_array_equal(y[:, 0], labs[order])
+    di.close()
 
 
 def test_read_idx_other_types(tmp_path):
@@ -154,32 +173,35 @@ def test_read_idx_other_types(tmp_path):
 
 def test_mnist_errors(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
-        D.load_mnist(str(tmp_path), train=True)
+        D.load_mnist(train=True, path=str(tmp_path))
     msg = str(e.value)
-    assert "train-images-idx3-ubyte" in msg and "train-labels-idx1-ubyte" in msg
-    assert "yann.lecun.com" in msg and str(tmp_path) in msg
+    assert "train-images-idx3-ubyte" in msg and "yann.lecun.com" in msg and str(tmp_path) in msg
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78" + b"\0" * 20)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.zeros(2, np.uint8)))
     with pytest.raises(ValueError, match="not an IDX file"):
-        D.load_mnist(str(tmp_path))
+        D.load_mnist(path=str(tmp_path))
     # labels file given where images are expected: wrong number of dimensions
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(np.zeros(2, np.uint8)))
     with pytest.raises(ValueError, match="has 1 dimensions, expected 3"):
-        D.load_mnist(str(tmp_path))
+        D.load_mnist(path=str(tmp_path))
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(np.zeros((3, 28, 28), np.uint8)))
     with pytest.raises(ValueError, match="3 images but .* 2 labels"):
-        D.load_mnist(str(tmp_path))
+        D.load_mnist(path=str(tmp_path))
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(np.zeros((2, 28, 28), np.uint8))[:-5])
     with pytest.raises(ValueError, match="needs 1568"):
-        D.load_mnist(str(tmp_path))
+        D.load_mnist(path=str(tmp_path))
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx(np.zeros((2, 28, 28), np.uint8)))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx(np.array([3, 10], np.uint8)))
+    with pytest.raises(ValueError, match="label 10; MNIST labels are 0..9"):
+        D.load_mnist(path=str(tmp_path))
 
 
-# --- CIFAR-10 -------------------------------------------------------------------
-def _batch(n, seed, protocol, byte_keys=False):
+# --- CIFAR-10 / 100 -------------------------------------------------------------
+def _batch(n, seed, protocol, byte_keys=False, label_key="labels", classes=10):
     rng = np.random.RandomState(seed)
     data = rng.randint(0, 256, (n, 3072)).astype(np.uint8)
-    labels = rng.randint(0, 10, n).tolist()
-    d = {"data": data, "labels": labels, "batch_label": "fake"}
+    labels = rng.randint(0, classes, n).tolist()
+    d = {"data": data, label_key: labels, "batch_label": "fake"}
     if byte_keys:
         d = {k.encode(): v for k, v in d.items()}
     return pickle.dumps(d, protocol=protocol), data, labels
@@ -199,26 +221,57 @@ def _cifar_dir(root, protocol=2, byte_keys=False):
 @pytest.mark.parametrize("protocol,byte_keys", [(2, False), (4, True), (5, False)])
 def test_load_cifar10(tmp_path, protocol, byte_keys):
     folder, expected = _cifar_dir(tmp_path, protocol, byte_keys)
-    x, t = D.load_cifar10(str(tmp_path), train=True)  # parent directory
+    x, t = D.load_cifar10(train=True, path=str(tmp_path))  # parent folder
     assert x.shape == (20, 3, 32, 32) and x.dtype == np.uint8
-    assert t.shape == (20,) and np.issubdtype(t.dtype, np.integer)
+    assert t.shape == (20, 1) and t.dtype == np.int64
     np.testing.assert_array_equal(x[:4], expected["data_batch_1"][0].reshape(4, 3, 32, 32))
-    assert t[16:].tolist() == expected["data_batch_5"][1]
-    xt, tt = D.load_cifar10(str(folder), train=False)  # the batches directory
+    assert t[16:, 0].tolist() == expected["data_batch_5"][1]
+    xt, tt = D.load_cifar10(train=False, path=str(folder))  # the batches folder
     np.testing.assert_array_equal(xt.reshape(4, -1), expected["test_batch"][0])
-    assert tt.tolist() == expected["test_batch"][1]
+    assert tt[:, 0].tolist() == expected["test_batch"][1]
     di = D.data_iterator_cifar10(3, train=False, path=str(folder), shuffle=False)
     bx, bt = di.next()
     assert bx.shape == (3, 3, 32, 32) and bt.shape == (3, 1)
 
 
-def test_load_cifar10_from_tar(tmp_path):
+def test_cifar10_archive_through_the_data_home(tmp_path, monkeypatch):
     folder, expected = _cifar_dir(tmp_path)
-    archive = tmp_path / "cifar-10-python.tar.gz"
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("NABLITE_DATA_HOME", str(home))
+    with tarfile.open(home / "cifar-10-python.tar.gz", "w:gz") as tar:
+        for k in (3, 1, 2, 5, 4):  # archive order is the order read, as NNabla's examples
+            tar.add(folder / f"data_batch_{k}", arcname=f"cifar-10-batches-py/data_batch_{k}")
+        tar.add(folder / "test_batch", arcname="cifar-10-batches-py/test_batch")
+    x, t = D.load_cifar10(train=True)
+    np.testing.assert_array_equal(x[:4].reshape(4, -1), expected["data_batch_3"][0])
+    assert t[4:8, 0].tolist() == expected["data_batch_1"][1]
+    xt, tt = D.load_cifar10(train=False)
+    assert xt.shape == (4, 3, 32, 32) and tt[:, 0].tolist() == expected["test_batch"][1]
+
+
+def test_cifar100(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    raw, data, labels = _batch(6, 0, 2, label_key="fine_labels", classes=100)
+    (folder / "train").write_bytes(raw)
+    (folder / "test").write_bytes(_batch(2, 1, 2, label_key="fine_labels", classes=100)[0])
+    archive = tmp_path / "cifar-100-python.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname="cifar-10-batches-py")
-    xt, tt = D.load_cifar10(str(archive), train=False)
-    assert xt.shape == (4, 3, 32, 32) and tt.tolist() == expected["test_batch"][1]
+        tar.add(folder, arcname="cifar-100-python")
+    x, t = D.load_cifar100(train=True, path=str(archive))
+    np.testing.assert_array_equal(x.reshape(6, -1), data)
+    assert t[:, 0].tolist() == labels
+    di = D.data_iterator_cifar100(2, train=False, path=str(folder), shuffle=False)
+    assert di.next()[0].shape == (2, 3, 32, 32)
+
+
+def test_cifar_label_range(tmp_path):
+    folder, _ = _cifar_dir(tmp_path)
+    (folder / "test_batch").write_bytes(pickle.dumps(
+        {"data": np.zeros((2, 3072), np.uint8), "labels": [1, 12]}))
+    with pytest.raises(ValueError, match="label 12; CIFAR-10 labels are 0..9"):
+        D.load_cifar10(train=False, path=str(folder))
 
 
 class _Evil:
@@ -232,7 +285,7 @@ def test_cifar10_refuses_malicious_pickle(tmp_path, monkeypatch):
     evil = pickle.dumps({"data": _Evil(), "labels": [1]}, protocol=2)
     (folder / "test_batch").write_bytes(evil)
     with pytest.raises(pickle.UnpicklingError) as e:
-        D.load_cifar10(str(folder), train=False)
+        D.load_cifar10(train=False, path=str(folder))
     assert "system" in str(e.value) and "refusing" in str(e.value)
     assert not (tmp_path / "pwned_by_pickle").exists()
     import builtins
@@ -245,10 +298,10 @@ def test_cifar10_refuses_malicious_pickle(tmp_path, monkeypatch):
 
 def test_cifar10_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="cs.toronto.edu"):
-        D.load_cifar10(str(tmp_path / "nope"))
+        D.load_cifar10(path=str(tmp_path / "nope"))
     (tmp_path / "x").mkdir()
-    with pytest.raises(FileNotFoundError, match="data_batch_1 not found"):
-        D.load_cifar10(str(tmp_path / "x"))
+    with pytest.raises(FileNotFoundError, match="no training batch"):
+        D.load_cifar10(path=str(tmp_path / "x"))
 
 
 def test_plot_stats_draws_on_windowless_pyplot(capsys):

@@ -1,169 +1,217 @@
-"""CIFAR-10 from the local "python version" of the data set.
+"""CIFAR-10 and CIFAR-100 as NNabla's examples read them
+(``cifar10-100-collection``).
 
-nablite downloads nothing: get ``cifar-10-python.tar.gz`` from
-https://www.cs.toronto.edu/~kriz/cifar.html and pass either the archive, the
-extracted ``cifar-10-batches-py`` directory, or its parent directory.
+The "python version" archives come from NNabla's download URLs through the
+local data home (:func:`nablite.utils.data_source_loader.download`), so a
+machine without a network runs the examples once ``cifar-10-python.tar.gz``
+(or ``cifar-100-python.tar.gz``) is in ``get_data_home()``. ``path=`` reads
+an archive or an extracted folder from elsewhere.
 
 The batches are pickles. They are read with a restricted unpickler that
 builds only plain containers and NumPy arrays: a pickle that names any other
 global (``os.system``, ``builtins.eval``, ...) is refused with
-:class:`pickle.UnpicklingError` instead of being run.
+:class:`pickle.UnpicklingError` instead of being run. Archive members that
+are links are refused, sizes are checked against the read limit, and each
+batch must hold a uint8 (N, 3072) array and N integer labels in the class
+range.
 """
-import io
 import os
-import pickle
 import tarfile
 
 import numpy as np
 
-from ..utils.data_iterator import data_iterator_simple
+from ..utils._data_bounded import safe_load_pickle, tar_member_bytes
+from ..utils.data_iterator import data_iterator
+from ..utils.data_source import DataSource
+from ..utils.data_source_loader import download, get_data_home
 
-__all__ = ["load_cifar10", "data_iterator_cifar10", "safe_load_pickle",
-           "DEFAULT_CIFAR10_DIR"]
+__all__ = ["load_cifar10", "load_cifar100", "Cifar10DataSource",
+           "Cifar100DataSource", "data_iterator_cifar10", "data_iterator_cifar100",
+           "safe_load_pickle", "CIFAR10_URL", "CIFAR100_URL"]
 
-DEFAULT_CIFAR10_DIR = os.environ.get(
-    "NABLITE_CIFAR10_DIR",
-    os.path.join(os.path.expanduser("~"), "nablite_data", "cifar10"))
-_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
-_TEST = ["test_batch"]
-_SUBDIR = "cifar-10-batches-py"
-_DOWNLOAD = "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz)"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
-
-def _allowed_globals():
-    """(module, name) -> object, for the globals array pickles need."""
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    try:
-        from numpy._core import multiarray, numeric
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray, numeric
-    for mod in ("numpy.core", "numpy._core"):
-        allowed[(mod + ".multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(mod + ".multiarray", "scalar")] = multiarray.scalar
-        if hasattr(numeric, "_frombuffer"):
-            allowed[(mod + ".numeric", "_frombuffer")] = numeric._frombuffer
-    import _codecs
-    # Python 3 pickles of protocol <= 2 write bytes as _codecs.encode(str, 'latin1').
-    allowed[("_codecs", "encode")] = _codecs.encode
-    return allowed
+# classes, URL, folder in the archive, label key, member test for (train, test)
+_KINDS = {
+    10: (CIFAR10_URL, "cifar-10-batches-py", "labels",
+         (lambda n: "data_batch" in n, lambda n: "test_batch" in n)),
+    100: (CIFAR100_URL, "cifar-100-python", "fine_labels",
+          (lambda n: n.endswith("/train") or n == "train",
+           lambda n: n.endswith("/test") or n == "test")),
+}
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    _allowed = None
-
-    def __init__(self, file, source):
-        super().__init__(file, encoding="latin1")
-        self._source = source
-        if _RestrictedUnpickler._allowed is None:
-            _RestrictedUnpickler._allowed = _allowed_globals()
-
-    def find_class(self, module, name):
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"safe_load_pickle: refusing to load global '{module}.{name}' "
-                f"from {self._source}; only plain containers and NumPy arrays "
-                "are allowed (is this really a CIFAR-10 batch?)") from None
-
-
-def safe_load_pickle(data, source="<bytes>"):
-    """Unpickle ``data`` (bytes or a binary file) allowing only plain
-    containers, numbers, strings and NumPy arrays/dtypes.
-
-    Raises:
-        pickle.UnpicklingError: The pickle refers to any other global.
-    """
-    f = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
-    return _RestrictedUnpickler(f, source).load()
-
-
-def _batch_reader(path):
-    """A function name -> unpickled batch, for a directory or a tar.gz."""
-    if os.path.isfile(path) and tarfile.is_tarfile(path):
-        def read(name):
-            with tarfile.open(path, "r:*") as tar:
-                try:
-                    member = tar.getmember(f"{_SUBDIR}/{name}")
-                except KeyError:
-                    raise FileNotFoundError(
-                        f"load_cifar10: {_SUBDIR}/{name} not found in the "
-                        f"archive {path!r}") from None
-                return safe_load_pickle(tar.extractfile(member).read(),
-                                        f"{path}:{member.name}")
-        return read
-    folder = path
-    if os.path.isdir(os.path.join(path, _SUBDIR)):
-        folder = os.path.join(path, _SUBDIR)
-
-    def read(name):
-        p = os.path.join(folder, name)
-        if not os.path.isfile(p):
-            raise FileNotFoundError(
-                f"load_cifar10: {name} not found in {folder!r}; expected the "
-                f"CIFAR-10 python batches ({', '.join(_TRAIN + _TEST)}) there "
-                f"or in {_SUBDIR}/ below it. Download them from {_DOWNLOAD}.")
-        with open(p, "rb") as f:
-            return safe_load_pickle(f, p)
-    return read
-
-
-def _field(batch, key, name):
+def _field(batch, key, name, who):
     if not isinstance(batch, dict):
-        raise ValueError(f"load_cifar10: {name} holds a "
-                         f"{type(batch).__name__}, expected a dict")
+        raise ValueError(f"{who}: {name} holds a {type(batch).__name__}, expected "
+                         "a dict")
     for k in (key, key.encode()):
         if k in batch:
             return batch[k]
-    raise ValueError(f"load_cifar10: {name} has no '{key}' entry "
-                     f"(keys: {sorted(map(str, batch))})")
+    raise ValueError(f"{who}: {name} has no '{key}' entry (keys: "
+                     f"{sorted(map(str, batch))})")
 
 
-def load_cifar10(path=None, train=True):
-    """Load the CIFAR-10 training (50000) or test (10000) images.
+def _batch_arrays(batch, name, label_key, classes, who):
+    data = _field(batch, "data", name, who)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3072:
+        desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) \
+            else type(data).__name__
+        raise ValueError(f"{who}: {name} data is {desc}, expected a uint8 array "
+                         "(N, 3072)")
+    labels = _field(batch, label_key, name, who)
+    # A list of exactly N ints: anything else (nested lists sharing references
+    # can describe huge arrays in a tiny pickle) is refused before conversion.
+    if isinstance(labels, np.ndarray):
+        ok = labels.ndim == 1 and labels.dtype.kind in "iu"
+    else:
+        ok = isinstance(labels, (list, tuple)) and \
+            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                for v in labels)
+    if not ok or len(labels) != data.shape[0]:
+        raise ValueError(f"{who}: {name} must hold {data.shape[0]} integer labels "
+                         f"(one per image), got {type(labels).__name__} of length "
+                         f"{len(labels) if hasattr(labels, '__len__') else '?'}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{who}: {name} holds the label "
+                         f"{int(labels.min() if labels.min() < 0 else labels.max())}; "
+                         f"CIFAR-{classes} labels are 0..{classes - 1}")
+    return data, labels
 
-    Args:
-        path (None or str): ``cifar-10-python.tar.gz``, the
-            ``cifar-10-batches-py`` directory or its parent (``None``: the
-            ``NABLITE_CIFAR10_DIR`` environment variable, else
-            ``~/nablite_data/cifar10``).
-        train (bool): Training batches 1-5, or the test batch.
 
-    Returns:
-        tuple: images uint8 (N, 3, 32, 32), labels int64 (N,).
-    """
-    path = DEFAULT_CIFAR10_DIR if path is None else str(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"load_cifar10: {path!r} does not exist; expected "
-            f"cifar-10-python.tar.gz or the {_SUBDIR} directory. Download it "
-            f"from {_DOWNLOAD}.")
-    read = _batch_reader(path)
+def _read_batches(path, classes, train, who):
+    """[(name, unpickled batch)] of the training or test part, in archive
+    order (as the examples read them) or file name order for a folder."""
+    url, folder_name, _, tests = _KINDS[classes]
+    wanted = tests[0 if train else 1]
+    if os.path.isdir(path):
+        folder = os.path.join(path, folder_name) \
+            if os.path.isdir(os.path.join(path, folder_name)) else path
+        names = sorted(n for n in os.listdir(folder) if wanted(n))
+        if not names:
+            raise FileNotFoundError(
+                f"{who}: no {'training' if train else 'test'} batch in {folder!r}; "
+                f"expected the files of {url.split('/')[-1]} there or in "
+                f"{folder_name}/ below it. Download it from {url}.")
+        out = []
+        for n in names:
+            with open(os.path.join(folder, n), "rb") as f:
+                out.append((n, safe_load_pickle(f, os.path.join(folder, n))))
+        return out
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{who}: {path!r} does not exist; expected "
+                                f"{url.split('/')[-1]} or its extracted folder. "
+                                f"Download it from {url}.")
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            names = [m.name for m in tar.getmembers() if wanted(m.name)]
+            if not names:
+                raise FileNotFoundError(f"{who}: the archive {path} holds no "
+                                        f"{'training' if train else 'test'} batch")
+            return [(n, safe_load_pickle(tar_member_bytes(tar, n, who, path),
+                                         f"{path}:{n}")) for n in names]
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{who}: {path} is not a readable tar archive (truncated "
+                         f"or corrupt: {e})") from None
+
+
+def _load(classes, train, path, who):
+    url, _, label_key, _ = _KINDS[classes]
+    if path is None:
+        download(url, open_file=False)
+        path = os.path.join(get_data_home(), url.split("/")[-1])
     images, labels = [], []
-    for name in (_TRAIN if train else _TEST):
-        batch = read(name)
-        data = np.asarray(_field(batch, "data", name))
-        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-            raise ValueError(f"load_cifar10: {name} data is {data.dtype} "
-                             f"{data.shape}, expected uint8 (N, 3072)")
-        lab = np.asarray(_field(batch, "labels", name), dtype=np.int64)
-        if lab.shape != (data.shape[0],):
-            raise ValueError(f"load_cifar10: {name} has {data.shape[0]} "
-                             f"images but labels of shape {lab.shape}")
+    for name, batch in _read_batches(os.fspath(path), classes, train, who):
+        data, lab = _batch_arrays(batch, name, label_key, classes, who)
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(lab)
-    return np.concatenate(images), np.concatenate(labels)
+    return np.concatenate(images), np.concatenate(labels).reshape(-1, 1)
 
 
-def data_iterator_cifar10(batch_size, train=True, path=None, shuffle=True,
-                          rng=None):
-    """Mini-batches of CIFAR-10: images uint8 (B, 3, 32, 32) and labels
-    int32 (B, 1). See :func:`load_cifar10` for ``path``."""
-    images, labels = load_cifar10(path, train=train)
-    labels = labels.astype(np.int32)[:, None]
+def load_cifar10(train=True, path=None):
+    """CIFAR-10's training (50000) or test (10000) images.
 
-    def load_func(index):
-        return images[index], labels[index]
+    Args:
+        train (bool): Training batches 1-5 (in archive order), or the test
+            batch.
+        path (None or str): ``None`` fetches NNabla's URL through the data
+            home; else ``cifar-10-python.tar.gz``, the ``cifar-10-batches-py``
+            folder or its parent.
 
-    return data_iterator_simple(load_func, images.shape[0], batch_size,
-                                shuffle=shuffle, rng=rng, with_file_cache=False)
+    Returns:
+        tuple: images uint8 (N, 3, 32, 32), labels int64 (N, 1).
+    """
+    return _load(10, train, path, "load_cifar10")
+
+
+def load_cifar100(train=True, path=None):
+    """CIFAR-100's training (50000) or test (10000) images with their fine
+    labels; ``path`` as in :func:`load_cifar10` (``cifar-100-python``)."""
+    return _load(100, train, path, "load_cifar100")
+
+
+class _CifarDataSource(DataSource):
+    _classes = 10
+
+    def __init__(self, train=True, shuffle=False, rng=None, path=None):
+        super().__init__(shuffle=shuffle)
+        self._train = train
+        self._images, self._labels = _load(self._classes, train, path,
+                                           type(self).__name__)
+        self._size = self._labels.size
+        self._variables = ("x", "y")
+        self.rng = np.random.RandomState(313) if rng is None else rng
+        self.reset()
+
+    def reset(self):
+        self._indexes = self.rng.permutation(self._size) if self._shuffle \
+            else np.arange(self._size)
+        super().reset()
+
+    def _get_data(self, position):
+        i = self._indexes[position]
+        return self._images[i], self._labels[i]
+
+    @property
+    def images(self):
+        """A copy of all images, (N, 3, 32, 32)."""
+        return self._images.copy()
+
+    @property
+    def labels(self):
+        """A copy of all labels, (N, 1)."""
+        return self._labels.copy()
+
+
+class Cifar10DataSource(_CifarDataSource):
+    """CIFAR-10 samples ``(image (3, 32, 32) uint8, label (1,) int64)``, a
+    new permutation at every reset when ``shuffle`` (as NNabla's examples)."""
+    _classes = 10
+
+
+class Cifar100DataSource(_CifarDataSource):
+    """CIFAR-100 samples with fine labels, as :class:`Cifar10DataSource`."""
+    _classes = 100
+
+
+def data_iterator_cifar10(batch_size, train=True, rng=None, shuffle=True,
+                          with_memory_cache=False, with_file_cache=False, path=None):
+    """Mini-batches of CIFAR-10 as in NNabla's examples: images uint8
+    (B, 3, 32, 32), labels int64 (B, 1). ``path`` (nablite) as in
+    :func:`load_cifar10`."""
+    return data_iterator(Cifar10DataSource(train, shuffle, rng, path), batch_size,
+                         rng=rng, with_memory_cache=with_memory_cache,
+                         with_file_cache=with_file_cache)
+
+
+def data_iterator_cifar100(batch_size, train=True, rng=None, shuffle=True,
+                           with_memory_cache=False, with_file_cache=False, path=None):
+    """Mini-batches of CIFAR-100 (fine labels), as :func:`data_iterator_cifar10`."""
+    return data_iterator(Cifar100DataSource(train, shuffle, rng, path), batch_size,
+                         rng=rng, with_memory_cache=with_memory_cache,
+                         with_file_cache=with_file_cache)

@@ -1,32 +1,39 @@
-"""MNIST from local IDX files.
+"""MNIST as NNabla's examples read it (``mnist-collection/mnist_data.py``).
 
-nablite downloads nothing: put the four files of MNIST (or of a data set in
-the same format, such as Fashion-MNIST) in one directory, gzipped or not::
+The four IDX files come from NNabla's download URLs through the local data
+home (:func:`nablite.utils.data_source_loader.download`): a machine without a
+network runs the examples once the files are in ``get_data_home()``
+(``~/nnabla_data``, or ``$NABLITE_DATA_HOME``), where NNabla keeps them too::
 
     train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
     t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz
 
-They can be downloaded from https://yann.lecun.com/exdb/mnist/ or the mirror
-https://ossci-datasets.s3.amazonaws.com/mnist/ .
+``path=`` reads the same files (gzipped or not) from another folder instead.
+Every header is checked against the file and the read limit before the data
+is inflated, and labels outside 0..9 are refused.
 """
 import gzip
 import os
+import zlib
 
 import numpy as np
 
-from ..utils.data_iterator import data_iterator_simple
+from ..utils._data_bounded import max_read_bytes
+from ..utils.data_iterator import data_iterator
+from ..utils.data_source import DataSource
+from ..utils.data_source_loader import download, get_data_home
 
-__all__ = ["read_idx", "load_mnist", "data_iterator_mnist", "DEFAULT_MNIST_DIR"]
+__all__ = ["read_idx", "load_mnist", "MnistDataSource", "data_iterator_mnist",
+           "MNIST_URLS"]
 
-DEFAULT_MNIST_DIR = os.environ.get(
-    "NABLITE_MNIST_DIR", os.path.join(os.path.expanduser("~"), "nablite_data", "mnist"))
-
+MNIST_URLS = {
+    True: ("http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz",
+           "http://yann.lecun.com/exdb/mnist/train-labels-idx1-ubyte.gz"),
+    False: ("http://yann.lecun.com/exdb/mnist/t10k-images-idx3-ubyte.gz",
+            "http://yann.lecun.com/exdb/mnist/t10k-labels-idx1-ubyte.gz"),
+}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
                0x0D: ">f4", 0x0E: ">f8"}
-_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-_DOWNLOAD = ("https://yann.lecun.com/exdb/mnist/ (mirror: "
-             "https://ossci-datasets.s3.amazonaws.com/mnist/)")
 
 
 def _open(path):
@@ -38,92 +45,143 @@ def _open(path):
 def read_idx(path, ndim=None):
     """Read one IDX file (gzipped or not) into a NumPy array.
 
-    Args:
-        path (str): The file.
-        ndim (None or int): Number of dimensions the file must have.
+    The header's shape is checked against ``ndim``, the read limit
+    (``NABLITE_MAX_READ_BYTES``) and, for plain files, the file size before
+    anything more is read.
 
     Raises:
-        ValueError: The magic number is not an IDX one, the number of
-            dimensions differs from ``ndim``, or the file is truncated.
+        ValueError: Not an IDX file, the wrong number of dimensions, a size
+            over the limit, or a truncated / corrupt file.
     """
-    with _open(path) as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"read_idx: {path} is not an IDX file (magic number "
-                         f"{raw[:4].hex() or 'missing'}; expected 0000 "
-                         "followed by a type code 08/09/0b/0c/0d/0e and the "
-                         "number of dimensions)")
-    dims = raw[3]
-    if ndim is not None and dims != ndim:
-        raise ValueError(f"read_idx: {path} has {dims} dimensions, expected "
-                         f"{ndim} (magic number {raw[:4].hex()})")
-    head = 4 + 4 * dims
-    shape = tuple(int(d) for d in np.frombuffer(raw[4:head], dtype=">u4"))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    need = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - head != need:
-        raise ValueError(f"read_idx: {path} holds {len(raw) - head} bytes of "
-                         f"data, but its header {shape} needs {need}")
-    return np.frombuffer(raw, dtype=dtype, offset=head).reshape(shape) \
-        .astype(dtype.newbyteorder("="))
+    try:
+        with _open(path) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or \
+                    magic[2] not in _IDX_DTYPES:
+                raise ValueError(
+                    f"read_idx: {path} is not an IDX file (magic number "
+                    f"{magic.hex() or 'missing'}; expected 0000 followed by a type "
+                    "code 08/09/0b/0c/0d/0e and the number of dimensions)")
+            dims = magic[3]
+            if ndim is not None and dims != ndim:
+                raise ValueError(f"read_idx: {path} has {dims} dimensions, expected "
+                                 f"{ndim} (magic number {magic.hex()})")
+            head = f.read(4 * dims)
+            if len(head) != 4 * dims:
+                raise ValueError(f"read_idx: {path} ends inside its header")
+            shape = tuple(int(d) for d in np.frombuffer(head, dtype=">u4"))
+            dtype = np.dtype(_IDX_DTYPES[magic[2]])
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if need > max_read_bytes():
+                raise ValueError(f"read_idx: {path} declares {shape} ({need} bytes), "
+                                 f"more than the limit of {max_read_bytes()} bytes "
+                                 "(NABLITE_MAX_READ_BYTES)")
+            raw = f.read(need + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"read_idx: {path} is truncated or corrupt ({e})") from None
+    if len(raw) != need:
+        raise ValueError(f"read_idx: {path} holds {len(raw)}{'+' if len(raw) > need else ''} "
+                         f"bytes of data, but its header {shape} needs {need}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def _find(path, stem):
-    names = [stem, stem + ".gz", stem.replace("-idx", ".idx"),
-             stem.replace("-idx", ".idx") + ".gz"]
-    for name in names:
-        p = os.path.join(path, name)
+def _find(folder, url):
+    stem = url.split("/")[-1][:-3]
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx"),
+                 stem.replace("-idx", ".idx") + ".gz"):
+        p = os.path.join(folder, name)
         if os.path.isfile(p):
             return p
-    return None
+    raise FileNotFoundError(
+        f"load_mnist: {stem}[.gz] not found in {folder!r}; expected the MNIST IDX "
+        f"files there (from {url}, mirror https://ossci-datasets.s3.amazonaws.com/"
+        "mnist/)")
 
 
-def load_mnist(path=None, train=True, with_channel=False):
-    """Load the MNIST training or test set from IDX files in ``path``.
+def load_mnist(train=True, path=None):
+    """The MNIST training (60000) or test (10000) set, as NNabla's examples.
 
     Args:
-        path (None or str): Directory holding the files (``None``: the
-            ``NABLITE_MNIST_DIR`` environment variable, else
-            ``~/nablite_data/mnist``).
-        train (bool): Training set (60000 images) or test set (10000).
-        with_channel (bool): Return images as (N, 1, 28, 28).
+        train (bool): Training or test set.
+        path (None or str): ``None`` fetches NNabla's URLs through the data
+            home (no network needed once the files are there); a folder reads
+            the files from it.
 
     Returns:
-        tuple: images uint8 (N, 28, 28) (or (N, 1, 28, 28)), labels uint8 (N,).
+        tuple: images uint8 (N, 1, H, W), labels uint8 (N, 1).
     """
-    path = DEFAULT_MNIST_DIR if path is None else str(path)
-    image_stem, label_stem = _FILES[bool(train)]
-    image_file, label_file = _find(path, image_stem), _find(path, label_stem)
-    if image_file is None or label_file is None:
-        missing = [s + "[.gz]" for s, f in ((image_stem, image_file),
-                                            (label_stem, label_file)) if f is None]
-        raise FileNotFoundError(
-            f"load_mnist: {', '.join(missing)} not found in {path!r}; expected "
-            f"the MNIST IDX files {image_stem}[.gz] and {label_stem}[.gz] "
-            f"there. Download them from {_DOWNLOAD}.")
-    images = read_idx(image_file, ndim=3)
-    labels = read_idx(label_file, ndim=1)
+    image_url, label_url = MNIST_URLS[bool(train)]
+    if path is None:
+        files = []
+        for url in (image_url, label_url):
+            download(url, open_file=False)
+            files.append(os.path.join(get_data_home(), url.split("/")[-1]))
+    else:
+        files = [_find(os.fspath(path), u) for u in (image_url, label_url)]
+    images = read_idx(files[0], ndim=3)
+    labels = read_idx(files[1], ndim=1)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
         raise ValueError(f"load_mnist: expected unsigned byte IDX files, got "
                          f"{images.dtype} images and {labels.dtype} labels")
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"load_mnist: {image_file} has {images.shape[0]} "
-                         f"images but {label_file} has {labels.shape[0]} labels")
-    if with_channel:
-        images = images[:, None]
-    return images, labels
+        raise ValueError(f"load_mnist: {files[0]} has {images.shape[0]} images but "
+                         f"{files[1]} has {labels.shape[0]} labels")
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"load_mnist: {files[1]} holds the label {int(labels.max())}; "
+                         "MNIST labels are 0..9")
+    return images[:, None], labels[:, None]
 
 
-def data_iterator_mnist(batch_size, train=True, path=None, shuffle=True,
-                        rng=None):
-    """Mini-batches of MNIST: images uint8 (B, 1, 28, 28) and labels uint8
-    (B, 1), as in NNabla's MNIST examples (divide the images by 255 in the
-    network). See :func:`load_mnist` for ``path``."""
-    images, labels = load_mnist(path, train=train, with_channel=True)
-    labels = labels[:, None]
+class MnistDataSource(DataSource):
+    """MNIST samples ``(image (1, 28, 28) uint8, label (1,) uint8)``, with a
+    new permutation at every reset when ``shuffle`` (as NNabla's examples).
 
-    def load_func(index):
-        return images[index], labels[index]
+    Args:
+        train (bool): Training or test set.
+        shuffle (bool): Shuffle each pass.
+        rng (None or :obj:`numpy.random.RandomState`): ``None`` gives
+            ``RandomState(313)``.
+        path (None or str): See :func:`load_mnist`.
+    """
 
-    return data_iterator_simple(load_func, images.shape[0], batch_size,
-                                shuffle=shuffle, rng=rng, with_file_cache=False)
+    def __init__(self, train=True, shuffle=False, rng=None, path=None):
+        super().__init__(shuffle=shuffle)
+        self._train = train
+        self._images, self._labels = load_mnist(train, path)
+        self._size = self._labels.size
+        self._variables = ("x", "y")
+        self.rng = np.random.RandomState(313) if rng is None else rng
+        self.reset()
+
+    def reset(self):
+        self._indexes = self.rng.permutation(self._size) if self._shuffle \
+            else np.arange(self._size)
+        super().reset()
+
+    def _get_data(self, position):
+        i = self._indexes[position]
+        return self._images[i], self._labels[i]
+
+    @property
+    def images(self):
+        """A copy of all images, (N, 1, H, W)."""
+        return self._images.copy()
+
+    @property
+    def labels(self):
+        """A copy of all labels, (N, 1)."""
+        return self._labels.copy()
+
+
+def data_iterator_mnist(batch_size, train=True, rng=None, shuffle=True,
+                        with_memory_cache=False, with_file_cache=False, path=None):
+    """Mini-batches of MNIST as in NNabla's examples: images uint8
+    (B, 1, 28, 28) (divide by 255 in the network), labels uint8 (B, 1).
+
+    The batches are the examples' for the same ``rng``. ``path`` (nablite)
+    reads the IDX files from a folder instead of the data home.
+    """
+    return data_iterator(MnistDataSource(train=train, shuffle=shuffle, rng=rng,
+                                         path=path),
+                         batch_size, rng, with_memory_cache=with_memory_cache,
+                         with_file_cache=with_file_cache)
