@@ -183,10 +183,11 @@ class NdArray:
                 new = np.array(np.broadcast_to(value, self._shape))
             except ValueError:
                 raise ValueError(self._shape_message(value, where)) from None
-            if value.dtype.kind != "f" and np.dtype(self.dtype).kind == "f":
-                _reading_functions_see_integers(self)
+            was_float = np.dtype(self.dtype).kind == "f"
             self.modification_count += 1
             self._set(new)
+            if was_float and value.dtype.kind != "f":
+                _reading_functions_see_integers(self)
             return
         if arr is None or arr.shape != self._shape:
             arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self._dtype)
@@ -470,12 +471,16 @@ class _ReshapedView(NdArray):
     def __init__(self, base, shape):
         NdArray.__init__(self, shape)
         self._base = base
-        self._dtype = base._dtype
+        self._dtype = base.dtype
 
     def _get(self):
         if self._arr is None:
             return self._base._get().reshape(self._shape)
         return NdArray._get(self)
+
+    @property
+    def dtype(self):
+        return self._base.dtype if self._arr is None else self._arr.dtype.type
 
     @property
     def data(self):

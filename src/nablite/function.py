@@ -100,9 +100,13 @@ class Function:
                                     "Variable (or an NdArray / numpy array)")
                 x = as_variable(x, self.name)
                 vs.append(x)
-            arr = x._data._arr
-            if arr is not None and arr.dtype.kind != "f":
-                floats = False
+            nd = x._data
+            arr = nd._arr
+            if arr is not None:
+                if arr.dtype.kind != "f":
+                    floats = False
+            elif nd._dtype is not np.float32 and np.dtype(nd.dtype).kind != "f":
+                floats = False  # a static graph's output known to hold integers
         self.inputs = vs
         if not floats:
             self._check_input_dtypes()
@@ -121,6 +125,8 @@ class Function:
                 rank = r
         self.rank = rank + 1
         ys = [Variable._output(s, self, need) for s in shapes]
+        if not floats and self.integer_inputs is True:
+            _integer_outputs(self, ys)
         self._outputs = [weakref.ref(y) for y in ys]
         if immediate or graph.auto_forward_enabled:
             try:
@@ -228,13 +234,35 @@ def _in_float(cls):
     return sub
 
 
+def _integer_outputs(fn, ys):
+    """The outputs of a function that keeps its inputs' dtype (reshape, identity)
+    hold integers when an input does: consumers built on them know it."""
+    dtypes = [v._data.dtype for v in fn.inputs if np.dtype(v._data.dtype).kind in "biu"]
+    for y in ys:
+        if y is not None and y._data._arr is None and dtypes:
+            y._data._dtype = dtypes[0]
+
+
 def integers_arrived(nd):
     """Integer values replaced the float storage of ``nd`` after graphs reading it
-    were built: those functions re-check their input dtypes. Rare (a static
-    graph's float input first given integer data), so a scan is affordable."""
-    for f in gc.get_objects():
-        if isinstance(f, Function) and not isinstance(f, _InFloat):
-            if any(x._data is nd for x in f.inputs):
+    were built: those functions re-check their input dtypes, and the consumers of
+    functions that pass integers on (reshape) too. Rare (a static graph's float
+    input first given integer data), so a scan of the live functions is affordable."""
+    functions = [f for f in gc.get_objects() if isinstance(f, Function)]
+    pending, seen = [nd], set()
+    while pending:
+        nd = pending.pop()
+        if id(nd) in seen:
+            continue
+        seen.add(id(nd))
+        for f in functions:
+            if not any(x._data is nd for x in f.inputs):
+                continue
+            if f.integer_inputs is True:
+                ys = [y for y in f.outputs if y is not None]
+                _integer_outputs(f, ys)
+                pending.extend(y._data for y in ys)
+            elif not isinstance(f, _InFloat):
                 f._check_input_dtypes()
 
 

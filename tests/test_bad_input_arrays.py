@@ -1,0 +1,123 @@
+"""Bad input to Variables and NdArrays: non-real data, None, wrong shapes, 0-d arrays.
+
+NNabla 1.39 refuses complex, object and string arrays (RuntimeError "Unknown
+dtype"); nablite refuses them with a TypeError naming the entry point and the dtype.
+"""
+import re
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+
+NON_REAL = [np.array([1 + 2j, 3]), np.array([1, None], dtype=object), np.array(["a", "b"]),
+            np.array([b"a"]), np.array(["2020-01-01"], dtype="datetime64[D]")]
+
+
+@pytest.mark.parametrize("arr", NON_REAL, ids=lambda a: str(a.dtype))
+def test_from_numpy_array_refuses_non_real_dtypes(arr):
+    with pytest.raises(TypeError, match=r"^Variable.from_numpy_array: data: got an array of "
+                                        rf"dtype {re.escape(str(arr.dtype))}"):
+        nn.Variable.from_numpy_array(arr)
+    with pytest.raises(TypeError, match=r"^NdArray.from_numpy_array: .*dtype"):
+        nn.NdArray.from_numpy_array(arr)
+
+
+@pytest.mark.parametrize("arr", NON_REAL, ids=lambda a: str(a.dtype))
+def test_assigning_non_real_data_or_grad_is_refused_and_changes_nothing(arr):
+    x = nn.Variable((2,))
+    x.d = [1, 2]
+    x.g = [3, 4]
+    dtype = re.escape(str(arr.dtype))
+    with pytest.raises(TypeError, match=rf"^Variable.d: got an array of dtype {dtype}"):
+        x.d = np.resize(arr, 2)
+    with pytest.raises(TypeError, match=rf"^Variable.g: got an array of dtype {dtype}"):
+        x.g = np.resize(arr, 2)
+    with pytest.raises(TypeError, match="^NdArray.data"):
+        x.data.data = np.resize(arr, 2)
+    np.testing.assert_array_equal(x.d, [1, 2])
+    np.testing.assert_array_equal(x.g, [3, 4])
+
+
+def test_none_and_strings_are_not_data():
+    x = nn.Variable((2,))
+    x.d = 5
+    for bad in (None, "ab", b"ab", 1j):
+        with pytest.raises(TypeError, match="^Variable.d: got"):
+            x.d = bad
+    np.testing.assert_array_equal(x.d, [5, 5])  # not NaN, not changed
+    with pytest.raises(TypeError, match="^Variable.from_numpy_array: data: got None"):
+        nn.Variable.from_numpy_array(None)
+
+
+def test_cast_to_a_non_real_dtype_is_refused():
+    a = nn.NdArray.from_numpy_array(np.ones(2, np.float32))
+    with pytest.raises(TypeError, match="^NdArray.cast: dtype=complex64"):
+        a.cast(np.complex64)
+    assert a.dtype == np.float32
+
+
+def test_functions_refuse_non_real_numpy_inputs_by_name():
+    with pytest.raises(TypeError, match="^Sin: got an array of dtype complex128"):
+        F.sin(np.array([1j]))
+
+
+def test_mismatched_shapes_name_the_entry_point_and_both_shapes():
+    x = nn.Variable((2, 3))
+    with pytest.raises(ValueError, match=r"^Variable.d: cannot assign an array of shape "
+                                         r"\(3, 2\) to an array of shape \(2, 3\)"):
+        x.d = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"^Variable.d: .*shape \(4,\)"):
+        x.d = np.ones(4, np.int64)  # another dtype takes the other branch
+    with pytest.raises(ValueError, match=r"^Variable.g: .*\(5,\)"):
+        x.g = np.ones(5)
+    x.d = np.ones(3)  # broadcasting is fine, as in NNabla
+    np.testing.assert_array_equal(x.d, np.ones((2, 3)))
+
+
+def test_ragged_lists_are_a_value_error_naming_the_entry_point():
+    with pytest.raises(ValueError, match="^Variable.from_numpy_array: data: cannot make"):
+        nn.Variable.from_numpy_array([[1, 2], [3]])
+
+
+def test_from_numpy_array_grad_of_another_shape():
+    with pytest.raises(ValueError, match=r"grad of shape \(3, 2\) does not match data of "
+                                         r"shape \(2, 3\)"):
+        nn.Variable.from_numpy_array(np.ones((2, 3)), grad=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="grad of shape"):
+        nn.Variable.from_numpy_array(np.ones((2, 3)), grad=np.ones(6))  # no silent reshape
+    v = nn.Variable.from_numpy_array(np.ones((2, 3)), grad=np.arange(3.0))  # broadcasts
+    np.testing.assert_array_equal(v.g, np.broadcast_to(np.arange(3.0), (2, 3)))
+    with pytest.raises(TypeError, match="grad: got an array of dtype complex"):
+        nn.Variable.from_numpy_array(np.ones(2), grad=np.array([1j, 1]))
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: F.transpose(x, ()),
+    lambda x: F.flip(x, axes=[]),
+    lambda x: F.broadcast(x, ()),
+    lambda x: F.identity(x),
+    lambda x: F.reshape(x, ()),
+], ids=["transpose", "flip", "broadcast", "identity", "reshape"])
+def test_zero_dimensional_stays_zero_dimensional(build):
+    x = nn.Variable.from_numpy_array(np.array(3.0))
+    y = build(x)
+    y.forward()
+    assert y.shape == () and y.d.shape == () and y.d == 3.0
+    with nn.auto_forward():
+        z = build(x)
+    assert z.d.shape == ()
+
+
+def test_integer_data_in_a_built_static_graph_is_computed_in_float():
+    # the graph is built for float32 data; integer data arrives afterwards
+    x = nn.Variable((2, 3))
+    y = F.mean(x, axis=1)
+    z = F.global_average_pooling(F.reshape(x, (1, 2, 3, 1)))
+    x.d = np.array([[1, 2, 2], [3, 4, 4]])
+    assert x.d.dtype == np.int64  # .d keeps the assigned dtype, as in NNabla
+    y.forward()
+    z.forward()
+    np.testing.assert_allclose(y.d, [5 / 3, 11 / 3], rtol=1e-6)
+    np.testing.assert_allclose(z.d.ravel(), [5 / 3, 11 / 3], rtol=1e-6)

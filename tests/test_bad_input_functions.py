@@ -1,0 +1,199 @@
+"""Bad input to F functions: integer data per family, out-of-range labels and
+indices, list lengths, axes, None, empty and huge shapes, inf/NaN logits.
+
+Integer inputs: NNabla 1.39 reads every data input of a function as float32,
+so integer arrays give float32 results computed in floating point (checked on
+the oracle: global_average_pooling, interpolate, add2, div2, sin, exp, sum, mean,
+max, average/max pooling, relu, sigmoid, softmax, squared_error, softmax cross
+entropy all return float32). Labels and indices keep their integer values;
+reshape and identity keep the dtype, as in NNabla.
+"""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+from nnabla_parity import run_in_nnabla
+
+V = nn.Variable.from_numpy_array
+X_INT = np.array([[[[0, 1], [2, 3]], [[4, 5], [6, 9]]]], dtype=np.int32)  # (1, 2, 2, 2)
+
+
+def _run(y):
+    y.forward()
+    return y.d
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# (family, build(x), NumPy reference on the float64 values)
+INTEGER_FAMILIES = [
+    ("arithmetic", lambda x: F.add2(x, x), lambda a: a + a),
+    ("arithmetic", lambda x: F.div2(x, F.add_scalar(x, 1)), lambda a: a / (a + 1)),
+    ("arithmetic", lambda x: F.mul_scalar(x, 0.5), lambda a: a * 0.5),
+    ("arithmetic", lambda x: F.pow2(x, F.mul_scalar(x, -1)), lambda a: np.power(a, -a)),
+    ("math", F.sin, np.sin),
+    ("math", F.exp, np.exp),
+    ("activation", F.sigmoid, lambda a: 1 / (1 + np.exp(-a))),
+    ("activation", lambda x: F.softmax(x, axis=1), lambda a: _softmax(a, 1)),
+    ("activation", lambda x: F.log_softmax(x, axis=1), lambda a: np.log(_softmax(a, 1))),
+    ("reduction", lambda x: F.mean(x, axis=(2, 3)), lambda a: a.mean(axis=(2, 3))),
+    ("reduction", lambda x: F.norm(x), lambda a: np.sqrt((a ** 2).sum())),
+    ("pooling", F.global_average_pooling, lambda a: a.mean(axis=(2, 3), keepdims=True)),
+    ("pooling", lambda x: F.average_pooling(x, (2, 2)), lambda a: a.mean(axis=(2, 3), keepdims=True)),
+    ("spatial", lambda x: F.interpolate(x, output_size=(4, 4), mode="linear",
+                                        align_corners=True), None),
+    ("loss", lambda x: F.squared_error(x, F.mul_scalar(x, 0.5)), lambda a: (a / 2) ** 2),
+    ("loss", lambda x: F.binary_cross_entropy(F.sigmoid(x), F.mul_scalar(x, 0)),
+     lambda a: -np.log(1 - 1 / (1 + np.exp(-a)))),
+]
+
+
+@pytest.mark.parametrize("family,build,ref", INTEGER_FAMILIES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(INTEGER_FAMILIES)])
+def test_integer_inputs_are_computed_in_float32(family, build, ref):
+    y = _run(build(V(X_INT)))
+    assert y.dtype == np.float32
+    want = build(V(X_INT.astype(np.float32)))
+    np.testing.assert_allclose(y, _run(want), rtol=1e-6)
+    if ref is not None:
+        np.testing.assert_allclose(y, ref(X_INT.astype(np.float64)), rtol=1e-4, atol=1e-6)
+
+
+def test_integer_inputs_match_nnabla_where_it_truncated_before():
+    out = run_in_nnabla("""
+import numpy as np
+import nnabla as nn
+import nnabla.functions as F
+x = nn.Variable.from_numpy_array(np.array(X, dtype=np.int32))
+y1 = F.global_average_pooling(x); y1.forward()
+y2 = F.interpolate(x, output_size=(3, 3)); y2.forward()
+RESULT = {"gap": y1.d.tolist(), "interp": y2.d.tolist(), "dtype": str(y2.d.dtype)}
+""", X=X_INT.tolist())
+    if out is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    x = V(X_INT)
+    np.testing.assert_allclose(_run(F.global_average_pooling(x)), out["gap"], rtol=1e-6)
+    np.testing.assert_allclose(_run(F.interpolate(x, output_size=(3, 3))), out["interp"],
+                               rtol=1e-5)
+    assert out["dtype"] == "float32"
+
+
+def test_labels_indices_and_dtype_keeping_functions_keep_integers():
+    x = V(X_INT)
+    assert _run(F.reshape(x, (8,))).dtype == np.int32
+    assert _run(F.identity(x)).dtype == np.int32
+    big = V(np.array([2 ** 40 + 1, 7], dtype=np.int64))
+    np.testing.assert_array_equal(_run(F.mod2(big, V(np.array([2, 4])))), [1, 3])
+    w = V(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(_run(F.embed(V(np.array([2, 0])), w)), [[4, 5], [0, 1]])
+
+
+def test_embed_outside_the_table_gives_zeros_as_nnabla():
+    w = V(np.arange(6.0).reshape(3, 2), need_grad=True)
+    idx = V(np.array([-1, 0, 5, 2]))
+    y = F.embed(idx, w)
+    y.forward()
+    np.testing.assert_array_equal(y.d, [[0, 0], [0, 1], [0, 0], [4, 5]])
+    w.g = 0
+    y.backward(np.ones((4, 2)))
+    np.testing.assert_array_equal(w.g, [[1, 1], [0, 0], [1, 1]])  # nothing for -1 and 5
+
+
+@pytest.mark.parametrize("build,name", [
+    (lambda x, t, axis=None: F.softmax_cross_entropy(x, t, axis), "SoftmaxCrossEntropy"),
+    (lambda x, t, axis=None: F.categorical_cross_entropy(
+        F.softmax(x, axis=1 if axis is None else axis), t, axis), "CategoricalCrossEntropy"),
+    (lambda x, t, axis=None: F.top_n_error(x, t, axis), "TopNError"),
+])
+def test_labels_past_the_last_class_name_function_label_and_range(build, name):
+    x = V(np.zeros((2, 3), np.float32))
+    y = build(x, V(np.array([[3], [1]])))
+    with pytest.raises(ValueError, match=rf"^{name}: target holds the label 3, but x has 3 "
+                                         r"classes .*\[0, 3\)"):
+        y.forward()
+    x3 = V(np.zeros((2, 3, 2), np.float32))  # the general (not 2-D) path
+    with pytest.raises(ValueError, match=rf"^{name}: target holds the label 4"):
+        with nn.auto_forward():
+            build(x3, V(np.array([[[4, 0]], [[1, 1]]])), axis=1)
+
+
+def test_negative_labels_are_ignored_as_in_nnabla():
+    x = V(np.zeros((2, 3), np.float32))
+    y = _run(F.softmax_cross_entropy(x, V(np.array([[-1], [1]]))))
+    np.testing.assert_allclose(y.ravel(), [0, np.log(3)], rtol=1e-6)
+
+
+def test_one_hot_index_out_of_range():
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=rf"^OneHot: x holds the index {bad} for an axis "
+                                             r"of size 3"):
+            _run(F.one_hot(V(np.array([[bad]])), (3,)))
+
+
+def test_gather_index_out_of_range_names_the_function():
+    with pytest.raises(IndexError, match="^Gather: index 5 is out of bounds"):
+        _run(F.gather(V(np.ones((3, 2))), V(np.array([5])), axis=0))
+
+
+def test_softmax_cross_entropy_shifts_per_row():
+    # one inf or NaN logit spoils its own row only, as in NNabla
+    for bad in (np.inf, np.nan):
+        x = V(np.array([[bad, 0, 0], [1, 2, 3], [0, 0, 0]], np.float32), need_grad=True)
+        t = V(np.array([[0], [1], [2]]))
+        y = F.softmax_cross_entropy(x, t)
+        y.forward()
+        assert np.isnan(y.d[0, 0])
+        np.testing.assert_allclose(y.d[1:, 0], [np.log(np.exp([1, 2, 3]).sum()) - 2, np.log(3)],
+                                   rtol=1e-5)
+        x.g = 0
+        y.backward(np.ones((3, 1), np.float32))
+        assert np.isfinite(x.g[1:]).all()
+        p = _softmax(np.array([1.0, 2, 3]), 0)
+        np.testing.assert_allclose(x.g[1], p - [0, 1, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_slice_lists_of_unequal_lengths():
+    with pytest.raises(ValueError, match="^Slice: start, stop and step must have the same "
+                                         "length"):
+        F.slice(V(np.ones((3, 4))), start=[0, 0], stop=[2], step=[1, 1])
+    with pytest.raises(TypeError, match="^Slice: start=.*must hold integers"):
+        F.slice(V(np.ones((3, 4))), start=[0.5], stop=[2])
+
+
+def test_axes_must_be_integers():
+    x = V(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"^Sum: axis=1.5: axes must be integers"):
+        F.sum(x, axis=1.5)
+    with pytest.raises(TypeError, match=r"^Sum: axis='a': expected an int"):
+        F.sum(x, axis="a")
+    np.testing.assert_array_equal(_run(F.sum(x, axis=1.0)), [3, 3])  # NNabla takes 1.0 as 1
+
+
+def test_none_inputs_name_the_function():
+    with pytest.raises(TypeError, match="^Sin: input 0 is None"):
+        F.sin(None)
+    with pytest.raises(TypeError, match="^Add2: input 1 is None"):
+        F.add2(V(np.ones(2)), None)
+
+
+def test_zero_sized_kernels_and_batches():
+    x = V(np.ones((1, 1, 4, 4), np.float32))
+    for f in (F.average_pooling, F.max_pooling, F.sum_pooling):
+        with pytest.raises(ValueError, match="Pooling: kernel=.* must be positive"):
+            f(x, (0, 0))
+    empty = V(np.ones((0, 3, 2, 2), np.float32))
+    assert _run(F.global_average_pooling(empty)).shape == (0, 3, 1, 1)
+    assert _run(F.relu(empty)).shape == (0, 3, 2, 2)
+    with pytest.raises(ValueError, match="^Softmax: "):
+        _run(F.softmax(V(np.ones((2, 0), np.float32))))
+
+
+def test_huge_shapes_name_the_function_and_the_shape():
+    with pytest.raises(MemoryError, match=r"^Constant: an output of shape \(1000000, 1000000\)"):
+        F.constant(0, (10 ** 6, 10 ** 6))
+    with pytest.raises(MemoryError, match=r"^Broadcast: an output of shape"):
+        F.broadcast(V(np.ones((1, 1))), (10 ** 6, 10 ** 6))
