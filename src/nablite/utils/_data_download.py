@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 
 from .._atomic_file import atomic_write
-from ..logger import logger
+from ..logger import logger, progress_bar
 
 __all__ = ["download", "get_data_home", "DATA_HOME_ENV"]
 
@@ -42,7 +42,6 @@ def _timeout():
 
 def _fetch(url, cache):
     """Stream ``url`` into ``cache`` (atomically, with a progress bar)."""
-    from tqdm import tqdm
     scheme = urllib.parse.urlparse(url).scheme.lower()
     name = os.path.basename(cache)
     if scheme == "file":
@@ -58,7 +57,8 @@ def _fetch(url, cache):
     try:
         response = urllib.request.urlopen(url, timeout=_timeout())
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
+        reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) \
+            else getattr(e, "reason", e)
         raise ConnectionError(
             f"download: cannot fetch {url} ({reason}). Without a network, "
             f"place the file at {cache} (the data home is set by "
@@ -67,8 +67,8 @@ def _fetch(url, cache):
     def write(tmp):
         total = int(response.headers.get("Content-Length") or 0)
         with response, open(tmp, "wb") as f, \
-                tqdm(total=total, desc=name, unit="B", unit_scale=True,
-                     unit_divisor=1024, disable=None) as bar:
+                progress_bar(None, desc=name, unit="B", total=total or None,
+                             unit_scale=True, unit_divisor=1024) as bar:
             while True:
                 try:
                     chunk = response.read(_CHUNK)

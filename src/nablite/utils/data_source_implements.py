@@ -12,10 +12,11 @@ import numpy as np
 
 from ..logger import logger
 from ._data_cache import read_cache_folder, read_chunk
-from .data_source import DataSource
+from .data_source import DataSource, SlicedDataSource  # noqa: F401 (NNabla's names here)
 from .data_source_loader import FileReader, load
 
-__all__ = ["SimpleDataSource", "CsvDataSource", "CacheDataSource", "ConcatDataSource"]
+__all__ = ["SimpleDataSource", "CsvDataSource", "CacheDataSource", "ConcatDataSource",
+           "SlicedDataSource"]
 
 
 class SimpleDataSource(DataSource):

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._data_bounded import max_read_bytes, read_npy
 from ._data_download import _timeout, download, get_data_home
+from .image_utils import imread, imresize  # noqa: F401 (NNabla's names here)
 
 __all__ = ["FileReader", "ResourceFileReader", "get_file_extension",
            "load_image", "load_image_imread", "load_csv", "load_npy", "load",
@@ -172,7 +173,6 @@ def load_image_imread(file, shape=None, max_range=1.0):
     """An image file as (C, H, W): uint8/uint16 as stored when ``max_range``
     is negative, else float64 scaled to [0, max_range]. ``shape=(C, H, W)``
     resizes to H x W (C must match the file's channels)."""
-    from .image_utils import imread, imresize
     img = imread(file)
     if img.ndim == 2:
         img = img[:, :, None]

@@ -1,0 +1,205 @@
+"""nablite.utils.data_source_loader: the data home, download() (file://, a local
+HTTP server, the offline errors), FileReader, the loaders and their registry."""
+import functools
+import http.server
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from nablite.utils import data_source_loader as L
+from nablite.utils.data_iterator import data_iterator_csv_dataset
+from nablite.utils.data_source_implements import CsvDataSource
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    d = tmp_path / "home"
+    monkeypatch.setenv("NABLITE_DATA_HOME", str(d))
+    monkeypatch.setenv("NABLITE_DOWNLOAD_TIMEOUT", "2")
+    return d
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server on a free port of 127.0.0.1 serving tmp_path/www."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_Quiet, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_data_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("NABLITE_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert L.get_data_home() == os.path.join(str(tmp_path), "nnabla_data")
+    assert os.path.isdir(tmp_path / "nnabla_data")
+    monkeypatch.setenv("NABLITE_DATA_HOME", str(tmp_path / "elsewhere"))
+    assert L.get_data_home() == str(tmp_path / "elsewhere")
+
+
+def test_download_file_url_and_cache_hit(home, tmp_path):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"abc" * 100)
+    with L.download(src.as_uri()) as f:
+        assert f.read() == b"abc" * 100
+    assert (home / "data.bin").read_bytes() == b"abc" * 100
+    # A cache hit never touches the network: this URL's server does not exist.
+    (home / "offline.bin").write_bytes(b"placed by hand")
+    url = f"http://127.0.0.1:{_free_port()}/some/offline.bin"
+    assert L.download(url, open_file=False) is None
+    with L.download(url) as f:
+        assert f.read() == b"placed by hand"
+    out = tmp_path / "sub" / "copy.bin"
+    L.download(src.as_uri(), output_file=str(out), open_file=False)
+    assert out.read_bytes() == b"abc" * 100
+
+
+def test_download_http(home, server):
+    root, base = server
+    payload = np.random.RandomState(0).bytes(3 << 20)  # several chunks
+    (root / "big.bin").write_bytes(payload)
+    with L.download(base + "/big.bin") as f:
+        assert f.read() == payload
+    (root / "big.bin").write_bytes(b"new")
+    with L.download(base + "/big.bin") as f:  # kept file used
+        assert f.read() == payload
+    with L.download(base + "/big.bin", allow_overwrite=True) as f:
+        assert f.read() == b"new"
+    assert [n for n in os.listdir(home) if n.endswith(".tmp")] == []
+
+
+def test_download_errors_name_the_url_and_the_place(home, server):
+    root, base = server
+    url = f"http://127.0.0.1:{_free_port()}/mnist/train-images-idx3-ubyte.gz"
+    with pytest.raises(ConnectionError) as e:
+        L.download(url)
+    msg = str(e.value)
+    assert url in msg and str(home / "train-images-idx3-ubyte.gz") in msg
+    assert not (home / "train-images-idx3-ubyte.gz").exists()
+    with pytest.raises(ConnectionError, match="404"):
+        L.download(base + "/missing.bin")
+    assert not (home / "missing.bin").exists()
+    with pytest.raises(ValueError, match="download: url must start with"):
+        L.download("ftp://example.com/x.bin")
+
+
+def test_download_timeout_when_the_server_never_answers(home, monkeypatch):
+    monkeypatch.setenv("NABLITE_DOWNLOAD_TIMEOUT", "0.5")
+    with socket.socket() as s:  # listens, never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/x.tar.gz"
+        with pytest.raises(ConnectionError, match="timed out") as e:
+            L.download(url)
+    assert str(home / "x.tar.gz") in str(e.value)
+
+
+def test_file_reader_local_file_url_and_http(tmp_path, server):
+    root, base = server
+    (root / "a.csv").write_bytes(b"1,2\n3,4\n")
+    (tmp_path / "a.csv").write_bytes(b"1,2\n3,4\n")
+    for uri in (str(tmp_path / "a.csv"), (tmp_path / "a.csv").as_uri(), base + "/a.csv"):
+        with L.FileReader(uri).open() as f:
+            np.testing.assert_array_equal(L.load_csv(f), [[1, 2], [3, 4]])
+    with pytest.raises(FileNotFoundError, match="FileReader"):
+        with L.FileReader(str(tmp_path / "nope.csv")).open():
+            pass
+
+
+def _png_dataset(folder, n=5):
+    from nablite.utils.image_utils import imsave
+    rng = np.random.RandomState(1)
+    lines = ["x:image,y:label"]
+    images = []
+    for i in range(n):
+        img = rng.randint(0, 256, (4, 6, 3)).astype(np.uint8)
+        imsave(str(folder / f"{i}.png"), img)
+        images.append(img.transpose(2, 0, 1))
+        lines.append(f"{i}.png,{i % 3}")
+    (folder / "ds.csv").write_text("\n".join(lines) + "\n")
+    return np.array(images)
+
+
+def test_csv_dataset_over_http_matches_local(tmp_path, server):
+    pytest.importorskip("PIL")
+    root, base = server
+    images = _png_dataset(root)
+    local = data_iterator_csv_dataset(str(root / "ds.csv"), 5, with_file_cache=False,
+                                      use_thread=False)
+    remote = data_iterator_csv_dataset(base + "/ds.csv", 5, with_file_cache=False)
+    (xl, yl), (xr, yr) = local.next(), remote.next()
+    np.testing.assert_allclose(xl, images / 255.0)
+    np.testing.assert_array_equal(xl, xr)
+    np.testing.assert_array_equal(yr[:, 0], [0, 1, 2, 0, 1])
+    remote.close()
+
+
+def test_loaders_and_registry(tmp_path):
+    pytest.importorskip("PIL")
+    images = _png_dataset(tmp_path, 1)
+    with open(tmp_path / "0.png", "rb") as f:
+        raw = L.load_image(f)
+    assert raw.dtype == np.uint8 and raw.shape == (3, 4, 6)
+    np.testing.assert_array_equal(raw, images[0])
+    norm = L.load(".png")(str(tmp_path / "0.png"), normalize=True)
+    assert norm.dtype == np.float64
+    np.testing.assert_allclose(norm, images[0] / 255.0)
+    assert L.load_image(str(tmp_path / "0.png"), shape=(3, 2, 3)).shape == (3, 2, 3)
+    with pytest.raises(ValueError, match="load_image: .* has 3 channels, shape asks for 1"):
+        L.load_image(str(tmp_path / "0.png"), shape=(1, 4, 6))
+    np.save(tmp_path / "a.npy", np.arange(6, dtype=np.int16))
+    a = L.load(".npy")(str(tmp_path / "a.npy"), shape=(2, 3))
+    assert a.dtype == np.int16 and a.tolist() == [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(ValueError, match="load_csv: line 2 of .* not a number"):
+        L.load_csv(io.BytesIO(b"1,2\nx,3\n"))
+    with pytest.raises(ValueError, match=r"load: no loader for the file extension '.xyz'"):
+        L.load(".xyz")
+    L.register_load_function("txt", lambda f, shape=None, normalize=False: f.read().strip())
+    try:
+        (tmp_path / "t.txt").write_text("hello")
+        (tmp_path / "d.csv").write_text("x\nt.txt\n")
+        assert CsvDataSource(str(tmp_path / "d.csv")).next() == (b"hello",)
+    finally:
+        del L._load_functions[".txt"]
+    assert L.get_file_extension(io.BytesIO(open(tmp_path / "0.png", "rb").read())) == ".png"
+    assert L.get_file_extension("A/B.JPEG") == ".jpeg"
+
+
+def test_nnabla_module_names_under_nablite_run(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import nnabla.utils.data_source_loader as L\n"
+        "from nnabla.utils.data_source_loader import download, get_data_home, load_image\n"
+        "from nnabla.utils.data_source_implements import (SimpleDataSource, CsvDataSource,\n"
+        "    CacheDataSource, ConcatDataSource, SlicedDataSource)\n"
+        "from nnabla.utils.image_utils import set_backend, get_available_backends\n"
+        "assert L.__name__ == 'nablite.utils.data_source_loader', L.__name__\n"
+        "assert SlicedDataSource.__module__ == 'nablite.utils.data_source'\n"
+        "print('OK', get_data_home())\n")
+    env = dict(os.environ, NABLITE_DATA_HOME=str(tmp_path / "h"))
+    out = subprocess.run([sys.executable, "-m", "nablite.cli", "run", str(script)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"OK {tmp_path / 'h'}" in out.stdout
