@@ -14,7 +14,7 @@
 Needs the ``onnx`` package (``pip install "nablite[onnx]"``); importing this
 module does not.
 """
-from .export import export, export_rules, supported_table
+from .exporter import export, export_rules, supported_table
 from .importer import OnnxImportError, OnnxNetwork, import_model, import_rules
 from .convert import nnp_to_onnx, onnx_to_nnp
 

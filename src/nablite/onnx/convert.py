@@ -16,7 +16,7 @@ def nnp_to_onnx(nnp_path, onnx_path, network=None, batch_size=None, opset=DEFAUL
     Returns the onnx.ModelProto written.
     """
     from ..utils.nnp_graph import NnpLoader
-    from .export import export
+    from .exporter import export
 
     loader = NnpLoader(nnp_path)
     names = loader.get_network_names()

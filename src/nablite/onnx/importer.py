@@ -89,7 +89,7 @@ class _Context:
                 and np.array_equal(self.parameters[key].d, array)):
             key += "_"
         if key not in self.parameters:
-            v = Variable.from_numpy_array(np.ascontiguousarray(array, np.float32),
+            v = Variable.from_numpy_array(np.array(array, np.float32, order="C"),
                                           need_grad=need_grad)
             self.parameters[key] = v
             with parameter_scope(self.scope) if self.scope else _nullscope():

@@ -1,6 +1,6 @@
 """How each nablite function becomes ONNX nodes: one rule per NNabla type name.
 
-A rule ``convert(e, f, *names)`` gets the emitter ``e`` (export.py: ``e.node``,
+A rule ``convert(e, f, *names)`` gets the emitter ``e`` (exporter.py: ``e.node``,
 ``e.const``, ``e.ints``, ``e.scalar``, ``e.reshape``), the nablite Function
 ``f`` (its ``args``, input shapes, ``out_shapes``) and the ONNX names of its
 inputs, and returns the ONNX name of each output. Shapes are static in
@@ -542,3 +542,8 @@ def _rnn(e, f, *names):
         y = e.reshape(e.node("Transpose", [seq], perm=[0, 2, 1, 3]), (T, B, D * H))
         finals.append(e.node("Unsqueeze", [last, e.ints([0])]))
     return [y, finals[0] if L == 1 else e.node("Concat", finals, axis=0)]
+
+
+@rule("Constant", "(an initializer)")
+def _constant(e, f):
+    return e.const(np.full(f.out_shapes[0], f.args["val"], np.float32))

@@ -131,7 +131,7 @@ class Emitter:
                 rename[name] = source
         for n in self.nodes:
             n.input[:] = [rename.get(i, i) for i in n.input]
-        return [onnx.numpy_helper.from_array(np.ascontiguousarray(a), rename.get(k, k))
+        return [onnx.numpy_helper.from_array(np.array(a, order="C"), rename.get(k, k))
                 for k, a in self._arrays.items() if k in used]
 
     def to_float(self, x):

@@ -1,0 +1,299 @@
+"""nablite.onnx.export: every exported graph runs in onnxruntime and gives
+nablite's forward (1e-4), for the tutorial's models, LeNet, the small ResNet,
+an Elman RNN (the tutorial's unrolled one and F.rnn) and one case per rule of
+the export table; every rule has a case."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+import nablite.parametric_functions as PF
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from nablite.onnx import export, export_rules, supported_table  # noqa: E402
+from nablite.onnx.ops import ExportError  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+rng = np.random.RandomState(0)
+
+
+def _models():
+    """The network builders the .nnp tests use (tests/fixtures/make_nnp_fixtures.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "make_nnp_fixtures", os.path.join(HERE, "fixtures", "make_nnp_fixtures.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_onnx(path, feeds):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, feeds)))
+
+
+def check_export(tmp_path, inputs, outputs, opset=17, tol=1e-4):
+    """Forward in nablite, export, run in onnxruntime, compare every output."""
+    outs = list(outputs.values())
+    nn.forward_all(outs)
+    expected = {k: v.d.copy() for k, v in outputs.items()}
+    path = tmp_path / "model.onnx"
+    model = export(outputs, path, inputs=inputs, opset=opset)
+    got = run_onnx(path, {k: v.d.astype(np.float32) for k, v in inputs.items()})
+    assert set(got) == set(expected)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], rtol=tol, atol=tol, err_msg=k)
+    return model
+
+
+@pytest.fixture(autouse=True)
+def fresh_parameters():
+    nn.clear_parameters()
+    yield
+    nn.clear_parameters()
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lenet", "resnet", "rnn"])
+@pytest.mark.parametrize("opset", [13, 17])
+def test_models(tmp_path, name, opset):
+    m = _models()
+    inputs, outputs = m.MODELS[name](nn, F, PF)
+    m.randomize(nn, 1)
+    for v in inputs.values():
+        v.d = rng.randn(*v.shape)
+    model = check_export(tmp_path, inputs, outputs, opset)
+    assert model.opset_import[0].version == opset
+    # parameters are initializers under their nablite names, once each
+    names = [t.name for t in model.graph.initializer]
+    params = nn.get_parameters(grad_only=False)
+    assert set(params) <= set(names)
+    for t in model.graph.initializer:
+        if t.name in params:
+            np.testing.assert_array_equal(onnx.numpy_helper.to_array(t).reshape(-1),
+                                          params[t.name].d.reshape(-1))
+
+
+def test_default_inputs_and_list_outputs(tmp_path):
+    x = nn.Variable((3, 5))
+    y = PF.affine(x, 4, name="fc")
+    z = F.softmax(y)
+    x.d = rng.randn(3, 5)
+    nn.forward_all([y, z])
+    model = export([y, z], tmp_path / "m.onnx")  # x is the only non-parameter leaf
+    assert [i.name for i in model.graph.input] == ["x0"]
+    assert [o.name for o in model.graph.output] == ["y0", "y1"]
+    got = run_onnx(tmp_path / "m.onnx", {"x0": x.d.astype(np.float32)})
+    np.testing.assert_allclose(got["y0"], y.d, atol=1e-5)
+    np.testing.assert_allclose(got["y1"], z.d, atol=1e-5)
+
+
+def u(lo, hi, *shape):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def n(*shape):
+    return rng.randn(*shape).astype(np.float32)
+
+
+def ints(hi, *shape):
+    return rng.randint(0, hi, shape).astype(np.float32)
+
+
+X = n(2, 3, 4)
+POS = u(0.5, 2.0, 2, 3, 4)
+UNIT = u(-0.9, 0.9, 2, 3, 4)
+IMG = n(2, 4, 7, 7)
+BN_STATS = [n(1, 4, 1, 1), n(1, 4, 1, 1), n(1, 4, 1, 1), u(0.5, 2, 1, 4, 1, 1)]
+
+# (id, builder(*Variables) -> Variable or tuple, input arrays)
+CASES = [
+    ("relu", F.relu, [X]), ("sigmoid", F.sigmoid, [X]), ("tanh", F.tanh, [X]),
+    ("exp", F.exp, [X]), ("log", F.log, [POS]), ("abs", F.abs, [X]), ("sin", F.sin, [X]),
+    ("cos", F.cos, [X]), ("tan", F.tan, [UNIT]), ("sinh", F.sinh, [X]), ("cosh", F.cosh, [X]),
+    ("asin", F.asin, [UNIT]), ("acos", F.acos, [UNIT]), ("atan", F.atan, [X]),
+    ("asinh", F.asinh, [X]), ("acosh", F.acosh, [POS + 1]), ("atanh", F.atanh, [UNIT]),
+    ("erf", F.erf, [X]), ("sign", F.sign, [X]), ("ceil", F.ceil, [X * 3]),
+    ("floor", F.floor, [X * 3]), ("softsign", F.softsign, [X]), ("identity", F.identity, [X]),
+    ("round", F.round, [np.array([[-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.4, -0.6]], np.float32)]),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), [X]), ("elu", lambda x: F.elu(x, 0.7), [X]),
+    ("selu", F.selu, [X]), ("hard_sigmoid", F.hard_sigmoid, [X * 4]),
+    ("hard_tanh", F.hard_tanh, [X * 2]), ("relu6", F.relu6, [X * 5]),
+    ("softplus", F.softplus, [X]), ("softplus_beta", lambda x: F.softplus(x, 2.0), [X]),
+    ("swish", F.swish, [X]), ("gelu", F.gelu, [X]), ("mish", F.mish, [X]),
+    ("log_sigmoid", F.log_sigmoid, [X]), ("tanh_shrink", F.tanh_shrink, [X]),
+    ("crelu", lambda x: F.crelu(x, axis=2), [X]), ("celu", lambda x: F.celu(x, 1.5, 1), [X]),
+    ("prelu_shared", F.prelu, [X, np.array(0.3, np.float32)]),
+    ("prelu_channel", lambda x, w: F.prelu(x, w, 1), [IMG, n(4)]),
+    ("add2", F.add2, [X, n(3, 4)]), ("sub2", F.sub2, [X, n(1, 3, 1)]),
+    ("mul2", F.mul2, [X, n(4)]), ("div2", F.div2, [X, POS]), ("pow2", F.pow2, [POS, X]),
+    ("maximum2", F.maximum2, [X, n(2, 3, 4)]), ("minimum2", F.minimum2, [X, n(2, 1, 4)]),
+    ("add_scalar", lambda x: x + 1.5, [X]), ("mul_scalar", lambda x: x * -2.0, [X]),
+    ("pow_scalar", lambda x: x ** 1.5, [POS]), ("r_sub_scalar", lambda x: 3 - x, [X]),
+    ("r_div_scalar", lambda x: 2 / x, [POS]), ("r_pow_scalar", lambda x: 2 ** x, [X]),
+    ("maximum_scalar", lambda x: F.maximum_scalar(x, 0.1), [X]),
+    ("minimum_scalar", lambda x: F.minimum_scalar(x, 0.1), [X]),
+    ("add_n", lambda a, b, c: F.add_n(a, b, c), [X, X * 2, X * 3]),
+    ("mul_n", lambda a, b, c: F.mul_n(a, b, c), [X, POS, X]),
+    ("greater", F.greater, [X, n(2, 3, 4)]), ("greater_equal", F.greater_equal, [X, X * 0.5]),
+    ("less", F.less, [X, n(2, 3, 4)]), ("less_equal", F.less_equal, [X, X * 0.5]),
+    ("equal", F.equal, [ints(3, 2, 3, 4), ints(3, 2, 3, 4)]),
+    ("not_equal", F.not_equal, [ints(3, 2, 3, 4), ints(3, 2, 3, 4)]),
+    ("greater_scalar", lambda x: F.greater_scalar(x, 0.2), [X]),
+    ("greater_equal_scalar", lambda x: F.greater_equal_scalar(x, 1.0), [ints(3, 2, 3, 4)]),
+    ("less_scalar", lambda x: F.less_scalar(x, 0.2), [X]),
+    ("less_equal_scalar", lambda x: F.less_equal_scalar(x, 1.0), [ints(3, 2, 3, 4)]),
+    ("equal_scalar", lambda x: F.equal_scalar(x, 1.0), [ints(3, 2, 3, 4)]),
+    ("not_equal_scalar", lambda x: F.not_equal_scalar(x, 1.0), [ints(3, 2, 3, 4)]),
+    ("logical_and", F.logical_and, [ints(2, 2, 3, 4), ints(2, 2, 3, 4)]),
+    ("logical_or", F.logical_or, [ints(2, 2, 3, 4), ints(2, 2, 3, 4)]),
+    ("logical_xor", F.logical_xor, [ints(2, 2, 3, 4), ints(2, 2, 3, 4)]),
+    ("logical_and_scalar", lambda x: F.logical_and_scalar(x, True), [ints(2, 2, 3, 4)]),
+    ("logical_or_scalar", lambda x: F.logical_or_scalar(x, False), [ints(2, 2, 3, 4)]),
+    ("logical_xor_scalar", lambda x: F.logical_xor_scalar(x, True), [ints(2, 2, 3, 4)]),
+    ("logical_not", F.logical_not, [ints(2, 2, 3, 4)]),
+    ("where", F.where, [ints(2, 2, 3, 4), X, n(2, 3, 4)]),
+    ("sum", lambda x: F.sum(x, axis=(0, 2)), [X]),
+    ("sum_keep", lambda x: F.sum(x, axis=1, keepdims=True), [X]),
+    ("mean", lambda x: F.mean(x, axis=2, keepdims=True), [X]), ("mean_all", F.mean, [X]),
+    ("max", lambda x: F.max(x, axis=1), [X]), ("min", lambda x: F.min(x, axis=(1, 2)), [X]),
+    ("prod", lambda x: F.prod(x, axis=2), [POS]),
+    ("reshape", lambda x: F.reshape(x, (4, 6)), [X]),
+    ("transpose", lambda x: F.transpose(x, (2, 0, 1)), [X]),
+    ("concatenate", lambda a, b: F.concatenate(a, b, axis=1), [X, n(2, 5, 4)]),
+    ("slice", lambda x: x[:, 1:3, ::2], [X]), ("slice_reverse", lambda x: x[::-1, :, 3:0:-2], [X]),
+    ("flip", lambda x: F.flip(x, axes=(0, 2)), [X]),
+    ("pad_constant", lambda x: F.pad(x, (1, 2, 0, 1), constant_value=0.5), [X]),
+    ("pad_reflect", lambda x: F.pad(x, (1, 1, 2, 2), mode="reflect"), [X]),
+    ("pad_repeat", lambda x: F.pad(x, (2, 1), mode="repeat"), [X]),
+    ("broadcast", lambda x: F.broadcast(x, (2, 3, 4)), [n(2, 1, 4)]),
+    ("tile", lambda x: F.tile(x, (2, 1, 3)), [X]), ("tile_more", lambda x: F.tile(x, (2, 2)), [n(3, 4)]),
+    ("split", lambda x: F.split(x, axis=1), [X]),
+    ("stack", lambda a, b: F.stack(a, b, axis=1), [X, n(2, 3, 4)]),
+    ("softmax", lambda x: F.softmax(x, axis=1), [X]),
+    ("log_softmax", lambda x: F.log_softmax(x, axis=2), [X]),
+    ("affine", F.affine, [n(2, 3, 4), n(12, 5), n(5)]),
+    ("affine_nobias_base2", lambda x, w: F.affine(x, w, base_axis=2), [X, n(4, 2, 3)]),
+    ("batch_matmul", F.batch_matmul, [X, n(2, 4, 5)]),
+    ("batch_matmul_t", lambda a, b: F.batch_matmul(a, b, True, True), [n(2, 4, 3), n(2, 5, 4)]),
+    ("embed", F.embed, [ints(10, 2, 3), n(10, 4)]),
+    ("constant", lambda x: x + F.constant(2.0, (2, 3, 4)), [X]),
+    ("convolution", lambda x, w, b: F.convolution(x, w, b, pad=(1, 2), stride=(2, 1),
+                                                  dilation=(1, 2), group=2),
+     [IMG, n(6, 2, 3, 3), n(6)]),
+    ("convolution_1d", lambda x, w: F.convolution(x, w, pad=(1,)), [n(2, 3, 9), n(4, 3, 3)]),
+    ("convolution_base2", lambda x, w: F.convolution(x, w, base_axis=2),
+     [n(2, 2, 3, 5, 5), n(4, 3, 3, 3)]),
+    ("depthwise_convolution", lambda x, w, b: F.depthwise_convolution(
+        x, w, b, pad=(1, 1), stride=(2, 2), multiplier=2), [IMG, n(8, 3, 3), n(8)]),
+    ("deconvolution", lambda x, w, b: F.deconvolution(x, w, b, pad=(1, 0), stride=(2, 2),
+                                                      dilation=(1, 2), group=2),
+     [IMG, n(4, 3, 3, 3), n(6)]),
+    ("deconvolution_output_padding", lambda x, w: F.deconvolution(
+        x, w, stride=(2, 2), pad=(1, 1), output_padding=(1, 1)), [IMG, n(4, 2, 3, 3)]),
+    ("depthwise_deconvolution", lambda x, w: F.depthwise_deconvolution(
+        x, w, stride=(2, 2), divisor=2), [IMG, n(4, 3, 3)]),
+    ("max_pooling", lambda x: F.max_pooling(x, (3, 3), (2, 2), pad=(1, 1)), [IMG]),
+    ("max_pooling_ceil", lambda x: F.max_pooling(x, (2, 2), ignore_border=False), [IMG]),
+    ("max_pooling_3d_input", lambda x: F.max_pooling(x, (2, 2)), [n(4, 6, 6)]),
+    ("average_pooling", lambda x: F.average_pooling(x, (3, 3), (2, 2), pad=(1, 1)), [IMG]),
+    ("average_pooling_excl", lambda x: F.average_pooling(x, (3, 3), (2, 2), pad=(1, 1),
+                                                         including_pad=False), [IMG]),
+    ("sum_pooling", lambda x: F.sum_pooling(x, (2, 2)), [IMG]),
+    ("global_average_pooling", F.global_average_pooling, [IMG]),
+    ("batch_normalization", lambda x, b, g, m, v: F.batch_normalization(
+        x, b, g, m, v, batch_stat=False, eps=1e-3), [IMG] + BN_STATS),
+    ("batch_normalization_axes2", lambda x, b, g, m, v: F.batch_normalization(
+        x, b, g, m, v, axes=[2], batch_stat=False), [n(2, 3, 4)] + [n(1, 1, 4)] * 3
+     + [u(0.5, 2, 1, 1, 4)]),
+    ("batch_normalization_no_scale", lambda x, b, m, v: F.batch_normalization(
+        x, b, None, m, v, batch_stat=False), [IMG] + BN_STATS[:1] + BN_STATS[2:]),
+    ("fused_batch_normalization", lambda x, b, g, m, v, z: F.fused_batch_normalization(
+        x, b, g, m, v, z, batch_stat=False), [IMG] + BN_STATS + [n(2, 4, 7, 7)]),
+    ("layer_normalization", lambda x, b, g: F.layer_normalization(x, b, g),
+     [X, n(1, 3, 4), n(1, 3, 4)]),
+    ("rnn", lambda x, h, w, b: F.rnn(x, h, w, bias=b), [n(5, 2, 3), n(1, 1, 2, 4),
+                                                        n(1, 4, 7) * 0.5, n(1, 1, 4)]),
+    ("rnn_2layer_bidirectional_relu", lambda x, h, w0, w, b: F.rnn(
+        x, h, w0, w, b, num_layers=2, nonlinearity="relu", bidirectional=True),
+     [n(4, 2, 3), n(2, 2, 2, 4), n(2, 4, 7) * 0.5, n(1, 2, 4, 12) * 0.5, n(2, 2, 4)]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_function(tmp_path, case):
+    _, build, arrays = case
+    xs = [nn.Variable.from_numpy_array(a) for a in arrays]
+    ys = build(*xs)
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    check_export(tmp_path, {f"x{i}": v for i, v in enumerate(xs)},
+                 {f"y{i}": v for i, v in enumerate(ys)}, opset=13 if len(arrays) % 2 else 17)
+
+
+def test_every_rule_has_a_case():
+    covered = set()
+    for _, build, arrays in CASES:
+        ys = build(*[nn.Variable.from_numpy_array(a) for a in arrays])
+        ys = list(ys) if isinstance(ys, tuple) else [ys]
+        covered |= {f.info.type_name for f in nn.graph.topological_order(ys)}
+    missing = set(export_rules()) - covered - {"Dropout"}  # Dropout: test_dropout_is_identity
+    assert not missing, f"export rules without a test case: {sorted(missing)}"
+
+
+def test_dropout_is_identity(tmp_path):
+    x = nn.Variable.from_numpy_array(X)
+    export({"y": F.dropout(x, 0.5)}, tmp_path / "d.onnx", inputs={"x": x})
+    np.testing.assert_array_equal(run_onnx(tmp_path / "d.onnx", {"x": X})["y"], X)
+
+
+def test_unsupported_function_names_it_and_the_opset(tmp_path):
+    x = nn.Variable((2, 3))
+    y = F.cumsum(x, axis=1)
+    with pytest.raises(ExportError, match=r"CumSum has no ONNX equivalent in opset 15"):
+        export(y, tmp_path / "m.onnx", opset=15)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_batch_stat_true_is_refused(tmp_path):
+    x = nn.Variable((2, 3, 4, 4))
+    y = PF.batch_normalization(x, batch_stat=True)
+    with pytest.raises(ExportError, match="BatchNormalization with batch_stat=True"):
+        export(y, tmp_path / "m.onnx")
+
+
+def test_bad_arguments(tmp_path):
+    x = nn.Variable((2, 3))
+    with pytest.raises(ValueError, match=r"opset=12 is not supported; use one of 13\.\.17"):
+        export(F.relu(x), tmp_path / "m.onnx", opset=12)
+    with pytest.raises(TypeError, match="outputs must be Variables"):
+        export({"y": np.zeros(3)}, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="outputs is empty"):
+        export([], tmp_path / "m.onnx")
+
+
+def test_failed_export_leaves_the_old_file(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"old")
+    x = nn.Variable((2, 3))
+    with pytest.raises(ExportError):
+        export(F.cumsum(x, axis=0), path)
+    assert path.read_bytes() == b"old"
+
+
+def test_supported_table_lists_every_rule():
+    table = supported_table()
+    rows = [line for line in table.splitlines()[2:]]
+    assert len(rows) == len(export_rules())
+    assert "| Affine | Gemm (MatMul without bias), Reshape | 13–17 |" in rows
+
+
+def test_readme_part_table_matches_the_code():
+    """The README part (written for the lead to merge) carries the generated table."""
+    part = "/tmp/readme_parts/10b_onnx.md"
+    if not os.path.exists(part):
+        pytest.skip("the README part is not on this machine")
+    with open(part, encoding="utf-8") as f:
+        assert supported_table() in f.read()
