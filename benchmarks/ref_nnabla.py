@@ -152,13 +152,13 @@ def w5():
     return _trainer(loss, S.Adam()), 128
 
 
-def w6():
+def w6(batch=64, widths=(16, 32, 64)):
     import nnabla as nn
     import nnabla.functions as F
     import nnabla.parametric_functions as PF
     import nnabla.solvers as S
     _fresh()
-    x, t = _data((64, 3, 32, 32), 10, 64)
+    x, t = _data((batch, 3, 32, 32), 10, batch)
 
     def conv_bn(h, c, stride, name):
         with nn.parameter_scope(name):
@@ -175,28 +175,28 @@ def w6():
                                    with_bias=False, name='short')
             return F.relu(r + h)
 
-    h = F.relu(conv_bn(x, 16, 1, 'stem'))
-    for si, c in enumerate((16, 32, 64)):
+    h = F.relu(conv_bn(x, widths[0], 1, 'stem'))
+    for si, c in enumerate(widths):
         for bi in range(2):
             stride = 2 if (si > 0 and bi == 0) else 1
             h = block(h, c, stride, 's%d_b%d' % (si, bi))
     h = F.global_average_pooling(h)
     y = PF.affine(h, 10, name='fc')
     loss = F.mean(F.softmax_cross_entropy(y, t))
-    return _trainer(loss, S.Momentum(0.1, 0.9)), 64
+    return _trainer(loss, S.Momentum(0.1, 0.9)), batch
 
 
-def w7():
+def w7(batch=256):
     import nnabla.functions as F
     import nnabla.parametric_functions as PF
     import nnabla.solvers as S
     _fresh()
-    x, t = _data((256, 784), 10, 256)
+    x, t = _data((batch, 784), 10, batch)
     h = F.relu(PF.affine(x, 1024, name='fc1'))
     h = F.relu(PF.affine(h, 1024, name='fc2'))
     y = PF.affine(h, 10, name='fc3')
     loss = F.mean(F.softmax_cross_entropy(y, t))
-    return _trainer(loss, S.Adam()), 256
+    return _trainer(loss, S.Adam()), batch
 
 
 WORKLOADS = {'W1': w1, 'W2': w2, 'W3': w3, 'W4': w4, 'W5': w5, 'W6': w6,

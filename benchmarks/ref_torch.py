@@ -148,7 +148,7 @@ def w5():
     return _trainer(model, _adam(model), x, t), 128
 
 
-def w6():
+def w6(batch=64, widths=(16, 32, 64)):
     import torch
     import torch.nn as tnn
 
@@ -171,26 +171,26 @@ def w6():
             s = x if self.short is None else self.short(x)
             return torch.relu(r + s)
 
-    layers = [conv_bn(3, 16, 1), tnn.ReLU()]
-    cin = 16
-    for si, c in enumerate((16, 32, 64)):
+    layers = [conv_bn(3, widths[0], 1), tnn.ReLU()]
+    cin = widths[0]
+    for si, c in enumerate(widths):
         for bi in range(2):
             layers.append(Block(cin, c, 2 if (si > 0 and bi == 0) else 1))
             cin = c
-    layers += [tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(64, 10)]
+    layers += [tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(widths[-1], 10)]
     model = tnn.Sequential(*layers)
-    x, t = _data((64, 3, 32, 32), 10, 64)
+    x, t = _data((batch, 3, 32, 32), 10, batch)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    return _trainer(model, opt, x, t), 64
+    return _trainer(model, opt, x, t), batch
 
 
-def w7():
+def w7(batch=256):
     import torch.nn as tnn
-    x, t = _data((256, 784), 10, 256)
+    x, t = _data((batch, 784), 10, batch)
     model = tnn.Sequential(
         tnn.Linear(784, 1024), tnn.ReLU(), tnn.Linear(1024, 1024), tnn.ReLU(),
         tnn.Linear(1024, 10))
-    return _trainer(model, _adam(model), x, t), 256
+    return _trainer(model, _adam(model), x, t), batch
 
 
 WORKLOADS = {'W1': w1, 'W2': w2, 'W3': w3, 'W4': w4, 'W5': w5, 'W6': w6,
