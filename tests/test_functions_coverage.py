@@ -88,6 +88,9 @@ GRADIENT_TESTS = {
     "spectral_norm": "test_functions_normalization::"
                      "test_spectral_norm_test_mode_forward_and_numerical_gradient",
     "random_shift": "test_functions_stochastic::test_random_shift_numerical_gradient",
+    # one process here; several ranks against batch_normalization in tests/test_mpi_sync_bn.py
+    "sync_batch_normalization": "test_functions_normalization::"
+                                "test_sync_batch_normalization_one_process",
 }
 
 # Module-level helpers of a test module used as a table entry's function: they
@@ -142,9 +145,6 @@ NOT_GRADIENT_CHECKED = {
                           "(not the gradient of its forward), checked against the rule",
     "mean_subtraction": "running-mean update state; NNabla's backward ignores the mean "
                         "dependence, checked against that rule",
-    "sync_batch_normalization": "batch_normalization over a process group; not yet "
-                                "in a gradient table (its one-process form is "
-                                "batch_normalization's)",
     "unlink": "passes no gradient by definition (test_unlink_passes_no_gradient)",
     "sink": "a graph terminal that seeds ones; no differentiable output",
     "vat_noise": "its backward writes the gradient into the noise buffer (NNabla's "

@@ -1,6 +1,7 @@
 """Normalization layers: batch (plain, fused, sync), layer, instance and group
 normalization, mean subtraction, weight normalization and spectral norm."""
 from .. import functions as F
+from ..functions.distributed import sync_batch_normalization as sync_bn
 from ..initializer import ConstantInitializer, NormalInitializer
 from ..parameter import get_parameter_or_create
 from ._api import _axis, _param, parametric_function_api
@@ -86,13 +87,14 @@ def sync_batch_normalization(inp, comm, group='world', axes=[1], decay_rate=0.9,
     """Batch normalization with statistics shared by the processes of ``comm``.
 
     Parameters as :func:`batch_normalization` (``bn/beta``, ``bn/gamma``,
-    ``bn/mean``, ``bn/var``). Only one process is supported for now: ``comm``
-    None or a communicator of size 1, where the layer equals
-    :func:`batch_normalization`; see :func:`nablite.functions.sync_batch_normalization`.
+    ``bn/mean``, ``bn/var``). The batch statistics are those of the batch
+    spread over the ranks of ``comm``'s ``group`` (with one process, or
+    ``comm=None``, the layer equals :func:`batch_normalization`); see
+    :func:`nablite.functions.distributed.sync_batch_normalization`.
 
     Args:
         inp (Variable): Input.
-        comm: Communicator (None or of size 1).
+        comm: A communicator of ``nablite.communicators``, or None for one process.
         group (str): Communicator group whose processes share the statistics.
         axes, decay_rate, eps, batch_stat, output_stat, fix_parameters, param_init,
         no_scale, no_bias: As in :func:`batch_normalization`.
@@ -105,8 +107,8 @@ def sync_batch_normalization(inp, comm, group='world', axes=[1], decay_rate=0.9,
         h = PF.sync_batch_normalization(h, comm=None, name="bn1")
     """
     beta, gamma, mean, var = _bn_params(inp, axes, param_init, fix_parameters, no_scale, no_bias)
-    return F.sync_batch_normalization(inp, beta, gamma, mean, var, comm, group, axes,
-                                      decay_rate, eps, batch_stat, output_stat)
+    return sync_bn(inp, beta, gamma, mean, var, comm, group, axes, decay_rate, eps,
+                   batch_stat, output_stat)
 
 
 @parametric_function_api("layer_normalization")

@@ -1,0 +1,62 @@
+"""The MPI communicator's collectives against NumPy, on 1, 2 and 4 ranks
+started by mpiexec (tests/mpi/suite.py), and what needs no MPI at all."""
+import sys
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.communicators as C
+from nablite.ext_utils import get_extension_context
+from mpi.launch import assert_check
+
+RANKS = [1, 2, 4]
+COLLECTIVES = ["basics", "all_reduce", "bcast", "reduce", "all_gather", "reduce_scatter",
+               "groups", "allreduce_registered", "bad_arguments"]
+
+
+@pytest.mark.parametrize("n", RANKS)
+@pytest.mark.parametrize("name", COLLECTIVES)
+def test_collective_matches_numpy(name, n):
+    assert_check(n, name)
+
+
+def test_nnabla_names():
+    for alias in ("MultiProcessDataParalellCommunicator", "MultiProcessCommunicator", "Comm",
+                  "Dist"):
+        assert getattr(C, alias) is C.MultiProcessDataParallelCommunicator
+    assert set(C.__all__) >= {"MultiProcessDataParallelCommunicator", "DataParallelCommunicator"}
+
+
+def test_without_mpi4py_the_error_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "nablite\[dist\]"'):
+        C.MultiProcessDataParallelCommunicator(get_extension_context("cpu"))
+
+
+def test_gpu_context_is_refused_clearly():
+    with pytest.raises(NotImplementedError, match="GPU context.*get_extension_context\\('cpu'\\)"):
+        C.MultiProcessDataParallelCommunicator(nn.Context(["cudnn:float"]))
+
+
+def test_data_parallel_communicator_reduces_between_replicas():
+    ctx = get_extension_context("cpu")
+    comm = C.DataParallelCommunicator(ctx)
+    rng = np.random.RandomState(0)
+    replicas = [{n: nn.Variable.from_numpy_array(rng.randn(2, 3), need_grad=True)
+                 for n in ("w", "b")} for _ in range(3)]
+    grads = [{n: rng.randn(2, 3).astype(np.float32) for n in ("w", "b")} for _ in replicas]
+    for params, g in zip(replicas, grads):
+        for n, v in params.items():
+            v.g = g[n]
+        comm.add_context_and_parameters((ctx, params))
+    with pytest.raises(RuntimeError, match="call init"):
+        comm.size
+    comm.init()
+    assert (comm.size, comm.rank, comm.local_rank) == (3, 0, 0)
+    comm.allreduce(division=True)
+    for params in replicas:
+        for n, v in params.items():
+            np.testing.assert_allclose(v.g, sum(g[n] for g in grads) / 3, rtol=1e-6)
+    with pytest.raises(TypeError, match="add_context_and_parameters: expected a"):
+        comm.add_context_and_parameters({"w": 1})
