@@ -1,0 +1,157 @@
+"""The data layer against the real NNabla 1.39: the same batches (shuffled with
+the same seeded generators, across epochs, with caches and slices, and the
+same epoch-callback moments), and cache folders written by one library read
+by the other. Skipped where NNabla is not installed."""
+import os
+
+import numpy as np
+import pytest
+
+from nnabla_parity import check_same_source, run_in_nnabla
+
+
+def _png_csv(folder, n=7, seed=0):
+    """A CSV of n small RGB PNGs with a label and a 2-vector per row."""
+    pytest.importorskip("PIL")
+    from PIL import Image
+    rng = np.random.RandomState(seed)
+    lines = ["x:image,y:label,v__0,v__1"]
+    for i in range(n):
+        Image.fromarray(rng.randint(0, 256, (4, 5, 3)).astype(np.uint8)).save(
+            folder / f"img{i}.png")
+        lines.append(f"img{i}.png,{i % 3},{i * 0.5},{-i}")
+    (folder / "ds.csv").write_text("\n".join(lines) + "\n")
+    return str(folder / "ds.csv")
+
+
+def orders(csv_path):
+    import nnabla.utils.data_iterator as D
+    from nnabla.utils.data_source_implements import SimpleDataSource
+    from nnabla.utils.data_source import DataSource
+
+    def take(di, n):
+        log = []
+        di.register_epoch_end_callback(lambda e: log.append(-1 - e))
+        di.register_epoch_begin_callback(lambda e: log.append(e))
+        out = []
+        for _ in range(n):
+            out.extend(di.next())
+            out.append(np.array(log + [di.epoch]))
+        di.close()
+        return out
+
+    def load(i):
+        return (np.float32(i) * np.ones(2, np.float32), np.int64(i))
+
+    class User(DataSource):  # a source in NNabla's examples' style
+        def __init__(self, shuffle, rng):
+            super().__init__(shuffle=shuffle)
+            self._size, self._variables, self.rng = 9, ("x",), rng
+            self.reset()
+
+        def reset(self):
+            self._idx = self.rng.permutation(self._size) if self._shuffle \
+                else np.arange(self._size)
+            super().reset()
+
+        def _get_data(self, position):
+            return (np.array([self._idx[position]]),)
+
+    out = {}
+    for name, kw in [("plain", {}), ("thread", {"use_thread": True}),
+                     ("memory", {"with_memory_cache": True}),
+                     ("file", {"with_file_cache": True}),
+                     ("file_only", {"with_file_cache": True, "with_memory_cache": False})]:
+        kw.setdefault("use_thread", False)
+        out["simple_" + name] = take(D.data_iterator_simple(
+            load, 10, 4, shuffle=True, rng=np.random.RandomState(5), **kw), 8)
+    big = D.data_iterator_simple(load, 250, 64, shuffle=True,
+                                 rng=np.random.RandomState(2), with_file_cache=True,
+                                 use_thread=False)  # three chunk files
+    out["file_chunks"] = take(big, 9)
+    out["direct_rng"] = take(D.data_iterator(
+        SimpleDataSource(load, 10, shuffle=True, rng=np.random.RandomState(1)), 3,
+        rng=np.random.RandomState(9), with_file_cache=True, use_thread=False), 9)
+    base = D.data_iterator_simple(load, 11, 3, shuffle=True, rng=np.random.RandomState(0),
+                                  use_thread=False)
+    for pos in range(3):
+        out[f"slice{pos}"] = take(base.slice(np.random.RandomState(pos), 3, pos), 6)
+    out["slice_drop"] = take(base.slice(None, 4, 3, drop_last=True), 4)
+    out["slice_cache"] = take(base.slice(np.random.RandomState(4), 3, 1, use_cache=True), 6)
+    out["stop"] = [b for d in D.data_iterator_simple(load, 10, 3, stop_exhausted=True,
+                                                     use_thread=False) for b in d]
+    for name, kw in [("csv_mem", {"with_file_cache": False}),
+                     ("csv_file", {}), ("csv_raw", {"with_file_cache": False,
+                                                    "with_memory_cache": False,
+                                                    "normalize": False})]:
+        out[name] = take(D.data_iterator_csv_dataset(
+            csv_path, 3, shuffle=True, rng=np.random.RandomState(7), use_thread=False,
+            **kw), 7)
+    out["concat"] = take(D.data_iterator_concat_datasets(
+        [SimpleDataSource(load, 4), SimpleDataSource(lambda i: load(10 + i), 3)], 2,
+        shuffle=True, rng=np.random.RandomState(3), use_thread=False), 8)
+    out["user"] = take(D.data_iterator(User(True, np.random.RandomState(8)), 4,
+                                       with_memory_cache=False, use_thread=False), 6)
+    return out
+
+
+def test_same_batches_as_nnabla(tmp_path):
+    csv_path = _png_csv(tmp_path)
+    mine, want = check_same_source(orders, csv_path=csv_path)
+    assert len(mine) == 18
+    assert not np.array_equal(mine["simple_plain"][0], mine["simple_plain"][3])
+
+
+def read_caches(folders):
+    import nnabla.utils.data_iterator as D
+    out = {}
+    for k, folder in enumerate(folders):
+        for shuffle in (False, True):
+            di = D.data_iterator_cache(folder, 4, shuffle=shuffle,
+                                       rng=np.random.RandomState(11), use_thread=False)
+            out[f"{k}_{shuffle}"] = [a for _ in range(6) for a in di.next()]
+            out[f"{k}_variables"] = [str(v) for v in di.variables]
+            di.close()
+    return out
+
+
+_NNABLA_WRITES = r"""
+import os
+import numpy as np
+from nnabla.utils.data_iterator import data_iterator_csv_dataset
+from nnabla.utils.create_cache import CreateCache
+os.makedirs(out_dir + "/iterator")
+os.makedirs(out_dir + "/conv")
+di = data_iterator_csv_dataset(csv_path, 4, shuffle=True, rng=np.random.RandomState(6),
+                               cache_dir=out_dir + "/iterator", use_thread=False)
+di.close()
+CreateCache(csv_path, shuffle=True, rng=np.random.RandomState(6)).create(out_dir + "/conv")
+RESULT = sorted(os.listdir(out_dir + "/conv"))
+"""
+
+
+def _files(folder):
+    return {n: open(os.path.join(folder, n), "rb").read() for n in sorted(os.listdir(folder))}
+
+
+def test_caches_both_ways(tmp_path):
+    csv_path = _png_csv(tmp_path, n=9, seed=3)
+    got = run_in_nnabla(_NNABLA_WRITES, csv_path=csv_path, out_dir=str(tmp_path / "nn"))
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    assert "cache_index.csv" in got and "order.csv" in got
+    # nablite writes the same folder as NNabla's iterator from the same CSV and rng ...
+    from nablite.utils.data_iterator import data_iterator_csv_dataset
+    di = data_iterator_csv_dataset(csv_path, 4, shuffle=True, rng=np.random.RandomState(6),
+                                   cache_dir=str(tmp_path / "nl"), use_thread=False)
+    di.close()
+    theirs, ours = _files(tmp_path / "nn" / "iterator"), _files(tmp_path / "nl")
+    assert sorted(theirs) == sorted(ours)
+    for name in ("cache_index.csv", "cache_info.csv", "order.csv", "original.csv"):
+        assert ours[name] == theirs[name], name
+    chunk = [n for n in ours if n.endswith(".npy")][0]
+    assert ours[chunk] == theirs[chunk]  # byte for byte
+    # ... and each reads the other's (and conv_dataset's) caches as NNabla does.
+    mine, _ = check_same_source(read_caches, folders=[str(tmp_path / f) for f in
+                                                      ("nn/iterator", "nn/conv", "nl")])
+    assert len(mine) == 9 and mine["0_variables"] == ["x", "y", "v"]
