@@ -13,6 +13,7 @@ import pytest
 import nablite as nn
 import nablite._param_io as param_io
 from nablite import nnabla_pb2
+from nablite._nnp.proto import parse_text, to_text
 from nablite.parameter import get_parameter_or_create, set_parameter_from_proto
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -99,7 +100,7 @@ def test_load_into_scope_and_overwrite_existing(tmp_path, ext):
 def test_text_and_nnp_formats(tmp_path):
     saved = make_params()
     items = [(k, d, g) for k, (d, g) in saved.items()]
-    text = nnabla_pb2.to_text(param_io.params_to_proto(items))
+    text = to_text(param_io.params_to_proto(items))
     (tmp_path / "p.nntxt").write_text(text)
     nn.clear_parameters()
     proto = nn.load_parameters(str(tmp_path / "p.nntxt"))
@@ -283,7 +284,7 @@ def test_text_format_parser_skips_unknown_fields():
     network { name: "n" function { name: "f" affine_param { base_axis: 1 } } }
     parameter { variable_name: "a/b" shape { dim: [2, 1] } data: [1.5, -2e-3] need_grad: true }
     """
-    proto = nnabla_pb2.merge_text(text, nnabla_pb2.NNablaProtoBuf())
+    proto = parse_text(text, nnabla_pb2.NNablaProtoBuf(), "<text>")
     assert proto.version == "1.0"
     assert proto.global_config.default_context.backends == ["cpu:float"]
     p = proto.parameter[0]

@@ -427,6 +427,7 @@ def test_states_round_trip(tmp_path, ext):
 
 def test_states_text_and_proto_messages(tmp_path):
     from nablite import nnabla_pb2
+    from nablite._nnp.proto import to_text
     p = _param([1.0, 2.0], [0.5, 0.5])
     s = S.Momentum()
     s.set_parameters({"p": p})
@@ -434,7 +435,7 @@ def test_states_text_and_proto_messages(tmp_path):
     opt = nnabla_pb2.Optimizer()
     s.set_states_to_protobuf(opt)
     path = tmp_path / "states.nntxt"
-    path.write_text(nnabla_pb2.to_text(opt))
+    path.write_text(to_text(opt))
     s2 = S.Momentum()
     s2.set_parameters({"p": p})
     s2.load_states(str(path))

@@ -9,8 +9,9 @@ Solver states: ``.h5`` (a group per parameter: ``t`` and one dataset per state),
 Writes are atomic: the file is written next to its destination under a
 temporary name, flushed to disk and renamed over it, so a crash leaves either
 the old file or the new one. Reads parse and validate everything before a
-single parameter changes. h5py is an optional dependency (``nablite[io]``);
-the protobuf formats need no extra package (see nnabla_pb2.py).
+single parameter changes. h5py and protobuf are optional dependencies
+(``nablite[io]``), imported on first use; the messages are nnabla_pb2.py's
+(generated from nnabla.proto), read and written through _nnp/proto.py.
 """
 import io
 import os
@@ -19,8 +20,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import nnabla_pb2
 from ._atomic_file import atomic_write
+from ._nnp.proto import FileFormatError, describe, parse_binary, parse_text, pb2, read_bytes
 
 PARAM_EXTENSIONS = (".h5", ".protobuf", ".nntxt", ".prototxt", ".nnp")
 
@@ -61,41 +62,49 @@ def save_parameters(path, params, extension=None):
     """Write ``params`` (OrderedDict key -> Variable) as ``.h5`` or ``.protobuf``."""
     ext = _extension(path, extension, "save_parameters")
     items = [(k, np.asarray(v.d, order="C"), bool(v.need_grad)) for k, v in params.items()]
-    if ext == ".h5":
-        h5py = _h5py()
-
-        def write(target):
-            with h5py.File(target, "w") as f:
-                for i, (key, arr, need_grad) in enumerate(items):
-                    f[key] = arr  # not create_dataset: this is the call that gives NNabla's bytes
-                    ds = f[key]
-                    ds.attrs["need_grad"] = need_grad
-                    ds.attrs["index"] = i
-    elif ext == ".protobuf":
-        proto = params_to_proto(items)
-        data = proto.SerializeToString()
-
-        def write(target):
-            if isinstance(target, str):
-                with open(target, "wb") as f:
-                    f.write(data)
-            else:
-                target.write(data)
-    else:
+    if ext not in (".h5", ".protobuf"):
         raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
                          "use '.h5' or '.protobuf'")
-    _write_target(path, extension, "save_parameters", write)
+    if ext == ".h5":
+        _h5py()  # fail before anything is written
+    else:
+        pb2()
+    _write_target(path, extension, "save_parameters",
+                  lambda target: write_parameter_items(target, items, ext))
+
+
+def write_parameter_items(target, items, ext):
+    """Write [(key, array, need_grad)] as .h5 or .protobuf to a path or file object."""
+    if ext == ".h5":
+        h5py = _h5py()
+        with h5py.File(target, "w") as f:
+            for i, (key, arr, need_grad) in enumerate(items):
+                f[key] = np.asarray(arr)  # not create_dataset: this call gives NNabla's bytes
+                ds = f[key]
+                ds.attrs["need_grad"] = bool(need_grad)
+                ds.attrs["index"] = i
+    elif ext == ".protobuf":
+        data = params_to_proto(items).SerializeToString()
+        if isinstance(target, (str, os.PathLike)):
+            with open(target, "wb") as f:
+                f.write(data)
+        else:
+            target.write(data)
+    else:
+        raise ValueError(f"unsupported parameter format {ext!r}; use '.h5' or '.protobuf'")
 
 
 def params_to_proto(items, proto=None):
     """An NNablaProtoBuf with one Parameter per (key, array, need_grad)."""
-    proto = nnabla_pb2.NNablaProtoBuf() if proto is None else proto
+    proto = pb2().NNablaProtoBuf() if proto is None else proto
     for key, arr, need_grad in items:
+        arr = np.asarray(arr, np.float32)
         p = proto.parameter.add()
         p.variable_name = key
         p.shape.dim.extend(int(s) for s in arr.shape)
-        p.data.extend(np.asarray(arr, np.float32).ravel().tolist())
-        p.need_grad = need_grad
+        p.shape.SetInParent()  # a 0-d parameter still writes its (empty) shape, as NNabla
+        p.data.extend(arr.ravel().tolist())
+        p.need_grad = bool(need_grad)
     return proto
 
 
@@ -104,46 +113,44 @@ def read_parameters(path, extension=".nntxt"):
     fn = "load_parameters"
     _open_error(path, fn)
     ext = _extension(path, extension, fn)
+    name = describe(path)
     try:
         if ext == ".h5":
-            return _read_h5_params(path), nnabla_pb2.NNablaProtoBuf()
+            return read_h5_params(path, name), pb2().NNablaProtoBuf()
         if ext in (".protobuf", ".nntxt", ".prototxt"):
-            data = _read_bytes(path)
-            proto = nnabla_pb2.NNablaProtoBuf()
+            data = read_bytes(path, name)
+            proto = pb2().NNablaProtoBuf()
             if ext == ".protobuf":
-                proto.ParseFromString(data)
+                parse_binary(data, proto, name)
             else:
-                nnabla_pb2.merge_text(data.decode("utf-8"), proto)
-            return proto_parameters(proto, fn), proto
+                parse_text(data, proto, name)
+            return proto_parameters(proto, name), proto
         if ext == ".nnp":
             return _read_nnp(path)
-    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError,
-            zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, IndexError) as e:
         if isinstance(e, FileNotFoundError):
             raise
-        name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<file object>"
-        raise ValueError(f"{fn}: cannot read {name!r} as {ext} ({type(e).__name__}: {e}); "
-                         "the file is missing parts or corrupt. No parameter was changed.") from e
+        raise FileFormatError(f"{fn}: cannot read {name} as {ext} ({e}); the file is "
+                              "missing parts or corrupt. No parameter was changed.") from e
     raise ValueError(f"{fn}: unsupported extension {ext!r}; use one of {PARAM_EXTENSIONS}")
 
 
-def _read_bytes(path):
-    if isinstance(path, (str, os.PathLike)):
-        with open(path, "rb") as f:
-            return f.read()
-    data = path.read()
-    return data.encode("utf-8") if isinstance(data, str) else data
-
-
-def _read_h5_params(path):
+def read_h5_params(path, where=None):
+    """[(key, array, need_grad)] of an .h5 parameter file, in its ``index`` order."""
     h5py = _h5py()
+    where = where or describe(path)
     found = []
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                index = int(obj.attrs.get("index", len(found)))
-                found.append((index, name, np.array(obj[()]), bool(obj.attrs.get("need_grad", True))))
-        f.visititems(visit)
+    try:
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    index = int(obj.attrs.get("index", len(found)))
+                    found.append((index, name, np.array(obj[()]),
+                                  bool(obj.attrs.get("need_grad", True))))
+            f.visititems(visit)
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise FileFormatError(f"{where}: not a readable HDF5 parameter file "
+                              f"({type(e).__name__}: {e})") from None
     found.sort(key=lambda item: item[0])
     return [(name, arr, need_grad) for _, name, arr, need_grad in found]
 
@@ -153,30 +160,21 @@ def proto_parameters(proto, fn="set_parameter_from_proto"):
     out = []
     for p in proto.parameter:
         shape = tuple(int(d) for d in p.shape.dim)
+        size = 1
+        for d in shape:  # Python ints: a hostile shape cannot overflow
+            size *= d
+        if any(d < 0 for d in shape) or size != len(p.data):
+            raise FileFormatError(f"{fn}: parameter {p.variable_name!r} has {len(p.data)} "
+                                  f"values but shape {shape}")
         data = np.asarray(p.data, dtype=np.float32)
-        if data.size != int(np.prod(shape, dtype=np.int64)):
-            raise ValueError(f"{fn}: parameter {p.variable_name!r} has {data.size} values "
-                             f"but shape {shape}")
         out.append((p.variable_name, data.reshape(shape), bool(p.need_grad)))
     return out
 
 
 def _read_nnp(path):
-    items, proto = [], nnabla_pb2.NNablaProtoBuf()
-    with zipfile.ZipFile(path if isinstance(path, (str, os.PathLike)) else path) as z:
-        for name in z.namelist():
-            ext = os.path.splitext(name)[1].lower()
-            if ext in (".nntxt", ".prototxt"):
-                nnabla_pb2.merge_text(z.read(name).decode("utf-8"), proto)
-        items.extend(proto_parameters(proto, "load_parameters"))
-        for name in z.namelist():
-            ext = os.path.splitext(name)[1].lower()
-            if ext == ".protobuf":
-                part = nnabla_pb2.NNablaProtoBuf()
-                part.ParseFromString(z.read(name))
-                items.extend(proto_parameters(part, "load_parameters"))
-            elif ext == ".h5":
-                items.extend(_read_h5_params(io.BytesIO(z.read(name))))
+    """Parameters (and the rest of the message) of an .nnp archive."""
+    from ._nnp.files import read_network_files
+    proto, items = read_network_files(path)
     return items, proto
 
 
@@ -198,7 +196,7 @@ def save_states(path, records):
                         ds = group.create_dataset(name, data=np.asarray(arr, np.float32))
                         ds.attrs["index"] = j
     elif ext == ".protobuf":
-        data = states_to_optimizer(records, nnabla_pb2.Optimizer()).SerializeToString()
+        data = states_to_optimizer(records, pb2().Optimizer()).SerializeToString()
 
         def write(target):
             with open(target, "wb") as f:
@@ -219,23 +217,24 @@ def load_states(path):
         if ext == ".h5":
             return _read_h5_states(path)
         if ext in (".protobuf", ".nntxt", ".prototxt"):
-            data = _read_bytes(path)
-            opt = nnabla_pb2.Optimizer()
+            name = describe(path)
+            data = read_bytes(path, name)
+            opt = pb2().Optimizer()
             if ext == ".protobuf":
-                opt.ParseFromString(data)
+                parse_binary(data, opt, name)
             else:
-                nnabla_pb2.merge_text(data.decode("utf-8"), opt)
+                parse_text(data, opt, name)
             return states_from_optimizer(opt)
-    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
-        raise ValueError(f"{fn}: cannot read {os.fspath(path)!r} as {ext} "
-                         f"({type(e).__name__}: {e}); no state was changed.") from e
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        raise FileFormatError(f"{fn}: cannot read {os.fspath(path)!r} as {ext} "
+                              f"({type(e).__name__}: {e}); no state was changed.") from e
     raise ValueError(f"{fn}: unsupported extension {ext!r}; use .h5, .protobuf or .nntxt")
 
 
 def _read_h5_states(path):
     h5py = _h5py()
     groups = {}
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as f:  # load_states turns h5py's OSError into its error
         def visit(name, obj):
             if not isinstance(obj, h5py.Dataset):
                 return
@@ -271,10 +270,12 @@ def states_from_optimizer(optimizer):
         arrays = OrderedDict()
         for name, sp in state.state_parameter.items():
             shape = tuple(int(d) for d in sp.shape.dim)
-            data = np.asarray(sp.data, np.float32)
-            if data.size != int(np.prod(shape, dtype=np.int64)):
-                raise ValueError(f"state {name!r} of {key!r} has {data.size} values "
-                                 f"but shape {shape}")
-            arrays[name] = data.reshape(shape)
+            size = 1
+            for d in shape:
+                size *= d
+            if any(d < 0 for d in shape) or size != len(sp.data):
+                raise FileFormatError(f"state {name!r} of {key!r} has {len(sp.data)} values "
+                                      f"but shape {shape}")
+            arrays[name] = np.asarray(sp.data, np.float32).reshape(shape)
         records[key] = (int(state.t), arrays)
     return records

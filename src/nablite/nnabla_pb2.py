@@ -1,577 +1,456 @@
-"""NNabla's protobuf messages, built at import time from ``nnabla.proto``.
-
-A small proto3 runtime, so reading and writing NNabla's ``.protobuf`` and
-``.nntxt`` files needs neither ``protoc`` nor the ``protobuf`` package. It
-covers what those files use: scalar, repeated (packed numbers), message and
-map fields, the binary wire format and the text format. The classes follow
-the familiar protobuf API (``msg.parameter.add()``, ``msg.shape.dim.extend``,
-``SerializeToString``, ``ParseFromString``, ``HasField``, ``CopyFrom``)::
-
-    from nablite import nnabla_pb2
-    proto = nnabla_pb2.NNablaProtoBuf()
-    p = proto.parameter.add()
-    p.variable_name = "fc/W"
-    p.shape.dim.extend([3, 4])
-
-Serialization writes fields in number order and omits proto3 defaults, as
-protobuf does, so files match NNabla's byte for byte (map order aside).
-"""
-import os
-import re
-import struct
-
-import numpy as np
-
-_DEFAULTS = {"string": "", "bytes": b"", "bool": False, "float": 0.0, "double": 0.0,
-             "int32": 0, "int64": 0, "uint32": 0, "uint64": 0}
-_VARINT = {"bool", "int32", "int64", "uint32", "uint64"}
-
-
-class _Field:
-    __slots__ = ("name", "number", "type", "repeated", "key_type", "value_type")
-
-    def __init__(self, name, number, type_, repeated=False, key_type=None, value_type=None):
-        self.name, self.number, self.type = name, number, type_
-        self.repeated, self.key_type, self.value_type = repeated, key_type, value_type
-
-    @property
-    def is_map(self):
-        return self.key_type is not None
-
-    @property
-    def is_message(self):
-        return self.type not in _DEFAULTS
-
-
-# -- containers that mark their owner present when changed ---------------------
-class RepeatedScalar(list):
-    __slots__ = ("_touch",)
-
-    def __init__(self, touch, items=()):
-        super().__init__(items)
-        self._touch = touch
-
-    def append(self, v):
-        super().append(v)
-        self._touch()
-
-    def extend(self, vs):
-        super().extend(vs)
-        self._touch()
-
-    def __setitem__(self, i, v):
-        super().__setitem__(i, v)
-        self._touch()
-
-
-class RepeatedMessage(list):
-    __slots__ = ("_touch", "_cls")
-
-    def __init__(self, touch, cls):
-        super().__init__()
-        self._touch, self._cls = touch, cls
-
-    def add(self, **kwargs):
-        m = self._cls(**kwargs)
-        super().append(m)
-        self._touch()
-        return m
-
-    def append(self, m):
-        self.add().CopyFrom(m)
-
-    def extend(self, ms):
-        for m in ms:
-            self.append(m)
-        self._touch()
-
-
-class MessageMap(dict):
-    """map<key, Message>: reading a missing key creates it (as in protobuf)."""
-
-    def __init__(self, touch, cls):
-        super().__init__()
-        self._touch, self._cls = touch, cls
-
-    def __missing__(self, key):
-        m = self[key] = self._cls()
-        self._touch()
-        return m
-
-    def get_or_create(self, key):
-        return self[key]
-
-
-class ScalarMap(dict):
-    def __init__(self, touch):
-        super().__init__()
-        self._touch = touch
-
-    def __setitem__(self, key, v):
-        super().__setitem__(key, v)
-        self._touch()
-
-
-class Message:
-    """Base of the generated classes; ``_fields`` maps names to field specs."""
-
-    _fields = {}
-    _by_number = {}
-
-    def __init__(self, **kwargs):
-        object.__setattr__(self, "_values", {})
-        object.__setattr__(self, "_present", set())
-        object.__setattr__(self, "_parent", None)
-        for k, v in kwargs.items():
-            if isinstance(getattr(self, k), (list, dict, Message)):
-                container = getattr(self, k)
-                container.CopyFrom(v) if isinstance(container, Message) else container.extend(v)
-            else:
-                setattr(self, k, v)
-
-    def _touch(self, name=None):
-        if name is not None:
-            self._present.add(name)
-        parent = self._parent
-        if parent is not None:
-            parent[0]._touch(parent[1])
-
-    def __getattr__(self, name):
-        f = type(self)._fields.get(name)
-        if f is None:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        values = self._values
-        if f.is_map:
-            touch = lambda: self._touch(name)  # noqa: E731
-            v = (MessageMap(touch, _CLASSES[f.value_type]) if f.value_type not in _DEFAULTS
-                 else ScalarMap(touch))
-        elif f.repeated:
-            touch = lambda: self._touch(name)  # noqa: E731
-            v = RepeatedMessage(touch, _CLASSES[f.type]) if f.is_message else RepeatedScalar(touch)
-        elif f.is_message:
-            v = _CLASSES[f.type]()
-            object.__setattr__(v, "_parent", (self, name))
-        else:
-            return _DEFAULTS[f.type]
-        values[name] = v
-        object.__setattr__(self, name, v)
-        return v
-
-    def __setattr__(self, name, value):
-        f = type(self)._fields.get(name)
-        if f is None or f.repeated or f.is_message:
-            raise AttributeError(f"{type(self).__name__}.{name}: assign only scalar fields "
-                                 "(use .add(), .extend() or .CopyFrom() for the others)")
-        object.__setattr__(self, name, _coerce(f.type, value))
-        self._values[name] = getattr(self, name)
-        self._touch(name)
-
-    def HasField(self, name):
-        return name in self._present
-
-    def Clear(self):
-        for name in list(self._values):
-            self.__dict__.pop(name, None)
-        self._values.clear()
-        self._present.clear()
-
-    def CopyFrom(self, other):
-        self.Clear()
-        self.MergeFromString(other.SerializeToString())
-        self._touch()
-
-    def SerializeToString(self):
-        out = bytearray()
-        _encode(self, out)
-        return bytes(out)
-
-    def ParseFromString(self, data):
-        self.Clear()
-        self.MergeFromString(data)
-
-    def MergeFromString(self, data):
-        _decode(self, memoryview(data), 0, len(data))
-        return len(data)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.SerializeToString() == other.SerializeToString()
-
-    def __repr__(self):
-        return to_text(self)
-
-
-def _coerce(type_, value):
-    if type_ in ("float", "double"):
-        return float(value)
-    if type_ == "bool":
-        return bool(value)
-    if type_ in _VARINT:
-        return int(value)
-    if type_ == "bytes":
-        return bytes(value)
-    return str(value)
-
-
-# -- binary wire format ------------------------------------------------------
-def _varint(out, v):
-    if v < 0:
-        v += 1 << 64
-    while v > 0x7F:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-
-
-def _key(out, number, wire):
-    _varint(out, (number << 3) | wire)
-
-
-def _encode_value(out, f_type, number, v):
-    if f_type in _VARINT:
-        _key(out, number, 0)
-        _varint(out, int(v))
-    elif f_type == "float":
-        _key(out, number, 5)
-        out += struct.pack("<f", v)
-    elif f_type == "double":
-        _key(out, number, 1)
-        out += struct.pack("<d", v)
-    else:
-        body = v.SerializeToString() if isinstance(v, Message) else (
-            v.encode("utf-8") if isinstance(v, str) else bytes(v))
-        _key(out, number, 2)
-        _varint(out, len(body))
-        out += body
-
-
-def _encode(msg, out):
-    values = msg._values
-    for f in type(msg)._by_number:
-        if f.name not in values:
-            continue
-        v = values[f.name]
-        if f.is_map:
-            for k, item in v.items():
-                entry = bytearray()
-                _encode_value(entry, f.key_type, 1, k)
-                _encode_value(entry, f.value_type, 2, item)
-                _key(out, f.number, 2)
-                _varint(out, len(entry))
-                out += entry
-        elif f.repeated:
-            if not v:
-                continue
-            if f.type in ("float", "double"):  # packed, proto3's default
-                body = np.asarray(v, "<f4" if f.type == "float" else "<f8").tobytes()
-            elif f.type in _VARINT:
-                body = bytearray()
-                for x in v:
-                    _varint(body, int(x))
-            else:
-                for x in v:
-                    _encode_value(out, f.type, f.number, x)
-                continue
-            _key(out, f.number, 2)
-            _varint(out, len(body))
-            out += body
-        elif f.is_message:
-            if f.name in msg._present:
-                _encode_value(out, f.type, f.number, v)
-        elif v != _DEFAULTS[f.type]:
-            _encode_value(out, f.type, f.number, v)
-
-
-def _read_varint(buf, pos):
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _signed(type_, v):
-    if type_ in ("int64", "int32") and v >= 1 << 63:
-        v -= 1 << 64
-    return bool(v) if type_ == "bool" else v
-
-
-def _read_value(f_type, wire, buf, pos):
-    """One (non-packed) value of type ``f_type``; returns (value, new pos)."""
-    if wire == 0:
-        v, pos = _read_varint(buf, pos)
-        return _signed(f_type, v), pos
-    if wire == 5:
-        return struct.unpack_from("<f", buf, pos)[0], pos + 4
-    if wire == 1:
-        return struct.unpack_from("<d", buf, pos)[0], pos + 8
-    n, pos = _read_varint(buf, pos)
-    end = pos + n
-    if f_type == "string":
-        return str(buf[pos:end], "utf-8"), end
-    if f_type == "bytes":
-        return bytes(buf[pos:end]), end
-    m = _CLASSES[f_type]()
-    _decode(m, buf, pos, end)
-    return m, end
-
-
-def _skip(wire, buf, pos):
-    if wire == 0:
-        return _read_varint(buf, pos)[1]
-    if wire == 1:
-        return pos + 8
-    if wire == 5:
-        return pos + 4
-    if wire == 2:
-        n, pos = _read_varint(buf, pos)
-        return pos + n
-    raise ValueError(f"protobuf: unsupported wire type {wire} (corrupt data?)")
-
-
-def _decode(msg, buf, pos, end):
-    by_number = type(msg)._by_number
-    while pos < end:
-        key, pos = _read_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        f = by_number.get(number)
-        if f is None:
-            pos = _skip(wire, buf, pos)
-            continue
-        if f.is_map:
-            n, pos = _read_varint(buf, pos)
-            entry_end, k, v = pos + n, _DEFAULTS[f.key_type], None
-            while pos < entry_end:
-                ekey, pos = _read_varint(buf, pos)
-                if ekey >> 3 == 1:
-                    k, pos = _read_value(f.key_type, ekey & 7, buf, pos)
-                elif ekey >> 3 == 2:
-                    v, pos = _read_value(f.value_type, ekey & 7, buf, pos)
-                else:
-                    pos = _skip(ekey & 7, buf, pos)
-            container = getattr(msg, f.name)
-            if v is None:
-                v = _DEFAULTS.get(f.value_type) if f.value_type in _DEFAULTS else None
-            if isinstance(container, MessageMap):
-                container[k].CopyFrom(v) if v is not None else container[k]
-            else:
-                container[k] = v
-        elif f.repeated and wire == 2 and (f.type in _VARINT or f.type in ("float", "double")):
-            n, pos = _read_varint(buf, pos)
-            stop = pos + n
-            if f.type in ("float", "double"):
-                dt = "<f4" if f.type == "float" else "<f8"
-                vals = np.frombuffer(bytes(buf[pos:stop]), dt).tolist()
-            else:
-                vals = []
-                while pos < stop:
-                    v, pos = _read_varint(buf, pos)
-                    vals.append(_signed(f.type, v))
-            getattr(msg, f.name).extend(vals)
-            pos = stop
-        else:
-            v, pos = _read_value(f.type, wire, buf, pos)
-            if f.repeated:
-                container = getattr(msg, f.name)
-                list.append(container, v)
-                container._touch()
-            elif f.is_message:
-                getattr(msg, f.name).MergeFromString(v.SerializeToString())
-                msg._touch(f.name)
-            else:
-                setattr(msg, f.name, v)
-    if pos != end:
-        raise ValueError("protobuf: message ends inside a field (corrupt or truncated data)")
-
-
-# -- text format ---------------------------------------------------------------
-_TOKEN = re.compile(r'\s*(?:#[^\n]*\n\s*)*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|'
-                    r'[-+]?[\w.+-]+|[{}<>:\[\],;])')
-
-
-def _tokens(text):
-    pos, out = 0, []
-    while True:
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            rest = text[pos:].strip()
-            if rest and not rest.startswith("#"):
-                raise ValueError(f"text protobuf: cannot parse near {rest[:40]!r}")
-            return out
-        out.append(m.group(1))
-        pos = m.end()
-
-
-def _unquote(tok):
-    body = tok[1:-1]
-    raw = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    return raw.encode("latin-1").decode("utf-8", "replace")
-
-
-def _text_scalar(type_, tok):
-    if tok[0] in "\"'":
-        s = _unquote(tok)
-        return s.encode("latin-1") if type_ == "bytes" else s
-    low = tok.lower()
-    if type_ == "bool":
-        return low in ("true", "t", "1")
-    if type_ in ("float", "double"):
-        return float(low.rstrip("f") if "inf" not in low and "nan" not in low else
-                     low.replace("infinity", "inf"))
-    if type_ in _VARINT:
-        return int(tok, 0)
-    return tok  # an enum name, kept as a string
-
-
-def merge_text(text, msg):
-    """Merge protobuf text format ``text`` into ``msg``; unknown fields are skipped."""
-    toks = _tokens(text)
-    pos = _merge_tokens(toks, 0, msg, None)
-    if pos != len(toks):
-        raise ValueError(f"text protobuf: unexpected {toks[pos]!r}")
-    return msg
-
-
-def _merge_tokens(toks, pos, msg, closer):
-    fields = msg._fields if msg is not None else {}
-    while pos < len(toks) and toks[pos] != closer:
-        name = toks[pos]
-        pos += 1
-        f = fields.get(name)
-        if pos < len(toks) and toks[pos] == ":":
-            pos += 1
-        if toks[pos] in ("{", "<"):
-            close = "}" if toks[pos] == "{" else ">"
-            if f is None:
-                child = None
-            elif f.is_map:
-                child = _MapEntry(f)
-            elif f.repeated:
-                child = getattr(msg, name).add()
-            else:
-                child = getattr(msg, name)
-                msg._touch(name)
-            pos = _merge_tokens(toks, pos + 1, child, close) + 1
-            if isinstance(child, _MapEntry):
-                child.store(getattr(msg, name))
-        else:
-            items = []
-            if toks[pos] == "[":
-                pos += 1
-                while toks[pos] != "]":
-                    if toks[pos] != ",":
-                        items.append(toks[pos])
-                    pos += 1
-                pos += 1
-            else:
-                items.append(toks[pos])
-                pos += 1
-            if f is not None:
-                vals = [_text_scalar(f.type, t) for t in items]
-                if f.repeated:
-                    getattr(msg, name).extend(vals)
-                else:
-                    setattr(msg, name, vals[-1])
-        if pos < len(toks) and toks[pos] in (",", ";"):
-            pos += 1
-    return pos
-
-
-class _MapEntry:
-    """Collects ``key``/``value`` of one text-format map entry."""
-
-    def __init__(self, field):
-        self._f = field
-        self.key = _DEFAULTS[field.key_type]
-        self.value = (_CLASSES[field.value_type]() if field.value_type not in _DEFAULTS
-                      else _DEFAULTS[field.value_type])
-        self._fields = {"key": _Field("key", 1, field.key_type),
-                        "value": _Field("value", 2, field.value_type)}
-
-    def _touch(self, name=None):
-        pass
-
-    def store(self, container):
-        if isinstance(container, MessageMap):
-            container[self.key].CopyFrom(self.value)
-        else:
-            container[self.key] = self.value
-
-
-def _text_value(type_, v):
-    if type_ == "string":
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if type_ == "bytes":
-        return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03o}"
-                             for b in v) + '"'
-    if type_ == "bool":
-        return "true" if v else "false"
-    if type_ == "float":
-        return str(np.float32(v))
-    return repr(v) if type_ == "double" else str(v)
-
-
-def to_text(msg, indent=0):
-    """Protobuf text format of ``msg`` (fields in number order, defaults omitted)."""
-    pad, lines = " " * indent, []
-    for f in type(msg)._by_number:
-        if f.name not in msg._values:
-            continue
-        v = msg._values[f.name]
-        if f.is_map:
-            for k, item in v.items():
-                lines.append(f"{pad}{f.name} {{")
-                lines.append(f"{pad}  key: {_text_value(f.key_type, k)}")
-                if isinstance(item, Message):
-                    lines.append(f"{pad}  value {{\n{to_text(item, indent + 4)}{pad}  }}")
-                else:
-                    lines.append(f"{pad}  value: {_text_value(f.value_type, item)}")
-                lines.append(f"{pad}}}")
-        elif f.repeated:
-            for item in v:
-                if f.is_message:
-                    lines.append(f"{pad}{f.name} {{\n{to_text(item, indent + 2)}{pad}}}")
-                else:
-                    lines.append(f"{pad}{f.name}: {_text_value(f.type, item)}")
-        elif f.is_message:
-            if f.name in msg._present:
-                lines.append(f"{pad}{f.name} {{\n{to_text(v, indent + 2)}{pad}}}")
-        elif v != _DEFAULTS[f.type]:
-            lines.append(f"{pad}{f.name}: {_text_value(f.type, v)}")
-    return "".join(line + "\n" for line in lines)
-
-
-# -- classes from nnabla.proto -------------------------------------------------
-_FIELD = re.compile(r"(repeated\s+)?(?:map\s*<\s*(\w+)\s*,\s*(\w+)\s*>|(\w+))\s+(\w+)\s*=\s*(\d+)\s*;")
-_CLASSES = {}
-
-
-def _build(path):
-    text = re.sub(r"//[^\n]*", "", open(path, encoding="utf-8").read())
-    for name, body in re.findall(r"message\s+(\w+)\s*\{([^{}]*)\}", text):
-        fields = {}
-        for rep, key_t, val_t, type_, fname, num in _FIELD.findall(body):
-            fields[fname] = (_Field(fname, int(num), val_t, True, key_t, val_t) if key_t
-                             else _Field(fname, int(num), type_, bool(rep)))
-        by_number = sorted(fields.values(), key=lambda f: f.number)
-        cls = type(name, (Message,), {"_fields": fields, "_by_number": by_number,
-                                       "__module__": __name__,
-                                       "__doc__": f"NNabla protobuf message {name}."})
-        _CLASSES[name] = cls
-    for cls in _CLASSES.values():  # _by_number: a list to iterate, a dict to look up
-        cls._by_number = _ByNumber(cls._by_number)
-    globals().update(_CLASSES)
-
-
-class _ByNumber(list):
-    def __init__(self, fields):
-        super().__init__(fields)
-        self._index = {f.number: f for f in fields}
-
-    def get(self, number):
-        return self._index.get(number)
-
-
-_build(os.path.join(os.path.dirname(os.path.abspath(__file__)), "nnabla.proto"))
+# -*- coding: utf-8 -*-
+# Generated by the protocol buffer compiler.  DO NOT EDIT!
+# NO CHECKED-IN PROTOBUF GENCODE
+# source: nablite/nnabla.proto
+# Protobuf Python Version: 7.35.1
+"""Generated protocol buffer code."""
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import descriptor_pool as _descriptor_pool
+from google.protobuf import runtime_version as _runtime_version
+from google.protobuf import symbol_database as _symbol_database
+from google.protobuf.internal import builder as _builder
+_runtime_version.ValidateProtobufRuntimeVersion(
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'nablite/nnabla.proto'
+)
+# @@protoc_insertion_point(imports)
+
+_sym_db = _symbol_database.Default()
+
+
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14nablite/nnabla.proto\x12\x07nablite\"\x14\n\x05Shape\x12\x0b\n\x03\x64im\x18\x01 \x03(\x03\"\x0e\n\x0c\x43ommunicator\"m\n\x07\x43ontext\x12\x10\n\x08\x62\x61\x63kends\x18\x01 \x03(\t\x12\x13\n\x0b\x61rray_class\x18\x02 \x01(\t\x12\x11\n\tdevice_id\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\x12\x17\n\x0f\x63ompute_backend\x18\x05 \x01(\t\"\xe2\x02\n\x0eNNablaProtoBuf\x12\x0f\n\x07version\x18\x01 \x01(\t\x12,\n\rglobal_config\x18\x02 \x01(\x0b\x32\x15.nablite.GlobalConfig\x12\x30\n\x0ftraining_config\x18\n \x01(\x0b\x32\x17.nablite.TrainingConfig\x12!\n\x07network\x18\x64 \x03(\x0b\x32\x10.nablite.Network\x12&\n\tparameter\x18\xc8\x01 \x03(\x0b\x32\x12.nablite.Parameter\x12\"\n\x07\x64\x61taset\x18\xac\x02 \x03(\x0b\x32\x10.nablite.Dataset\x12&\n\toptimizer\x18\x90\x03 \x03(\x0b\x32\x12.nablite.Optimizer\x12\"\n\x07monitor\x18\xf4\x03 \x03(\x0b\x32\x10.nablite.Monitor\x12$\n\x08\x65xecutor\x18\xd8\x04 \x03(\x0b\x32\x11.nablite.Executor\"9\n\x0cGlobalConfig\x12)\n\x0f\x64\x65\x66\x61ult_context\x18\x01 \x01(\x0b\x32\x10.nablite.Context\"i\n\x0eTrainingConfig\x12\x11\n\tmax_epoch\x18\x01 \x01(\x03\x12\x16\n\x0eiter_per_epoch\x18\x02 \x01(\x03\x12\x11\n\tsave_best\x18\x64 \x01(\x08\x12\x19\n\x10monitor_interval\x18\xc8\x01 \x01(\x03\"\xa0\x01\n\x07Network\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nbatch_size\x18\n \x01(\x03\x12(\n\x0brepeat_info\x18\x0b \x03(\x0b\x32\x13.nablite.RepeatInfo\x12#\n\x08variable\x18\x64 \x03(\x0b\x32\x11.nablite.Variable\x12$\n\x08\x66unction\x18\xc8\x01 \x03(\x0b\x32\x11.nablite.Function\"\'\n\nRepeatInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05times\x18\x02 \x01(\x03\"3\n\x0fRepeatParameter\x12\x11\n\trepeat_id\x18\x01 \x01(\t\x12\r\n\x05times\x18\x02 \x01(\x03\"E\n\x12RecurrentParameter\x12\x11\n\trepeat_id\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\x03\x12\x0c\n\x04\x61xis\x18\x03 \x01(\x03\"\x83\x01\n\x08Variable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\trepeat_id\x18\x03 \x03(\t\x12\x1d\n\x05shape\x18\x14 \x01(\x0b\x32\x0e.nablite.Shape\x12)\n\x0binitializer\x18\x64 \x01(\x0b\x32\x14.nablite.Initializer\"/\n\x0bInitializer\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x12\n\nmultiplier\x18\n \x01(\x02\"b\n\tParameter\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12\x1d\n\x05shape\x18\x14 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04\x64\x61ta\x18\x64 \x03(\x02\x12\x11\n\tneed_grad\x18\x65 \x01(\x08\"\xd7\x01\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\n \x01(\t\x12\x12\n\nbatch_size\x18\x14 \x01(\x03\x12\x11\n\tcache_dir\x18\x1e \x01(\t\x12\x17\n\x0foverwrite_cache\x18\x1f \x01(\x08\x12\x1f\n\x17\x63reate_cache_explicitly\x18  \x01(\x08\x12\x0f\n\x07shuffle\x18\x64 \x01(\x08\x12\x1e\n\x16no_image_normalization\x18\x65 \x01(\x08\x12\x11\n\x08variable\x18\xc8\x01 \x03(\t\"\x80\x03\n\tOptimizer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05order\x18\x03 \x01(\x03\x12\x14\n\x0cnetwork_name\x18\n \x01(\t\x12\x14\n\x0c\x64\x61taset_name\x18\x14 \x03(\t\x12\x1f\n\x06solver\x18\x1e \x01(\x0b\x32\x0f.nablite.Solver\x12\x17\n\x0fupdate_interval\x18( \x01(\x03\x12,\n\rdata_variable\x18\x32 \x03(\x0b\x32\x15.nablite.DataVariable\x12\x36\n\x12generator_variable\x18< \x03(\x0b\x32\x1a.nablite.GeneratorVariable\x12,\n\rloss_variable\x18\x46 \x03(\x0b\x32\x15.nablite.LossVariable\x12\x36\n\x12parameter_variable\x18P \x03(\x0b\x32\x1a.nablite.ParameterVariable\x12\x12\n\nstart_iter\x18\x64 \x01(\x03\x12\x10\n\x08\x65nd_iter\x18\x65 \x01(\x03\"C\n\x14SolverStateParameter\x12\x1d\n\x05shape\x18\x14 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04\x64\x61ta\x18\x64 \x03(\x02\"\xb1\x01\n\x0bSolverState\x12\t\n\x01t\x18\x01 \x01(\r\x12\x41\n\x0fstate_parameter\x18\x02 \x03(\x0b\x32(.nablite.SolverState.StateParameterEntry\x1aT\n\x13StateParameterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.nablite.SolverStateParameter:\x02\x38\x01\"\x84\r\n\x06Solver\x12\x0c\n\x04type\x18\x02 \x01(\t\x12!\n\x07\x63ontext\x18\n \x01(\x0b\x32\x10.nablite.Context\x12\x14\n\x0cweight_decay\x18\x14 \x01(\x02\x12+\n\x06states\x18( \x03(\x0b\x32\x1b.nablite.Solver.StatesEntry\x12*\n\tsgd_param\x18\x64 \x01(\x0b\x32\x15.nablite.SgdParameterH\x00\x12,\n\nsgdw_param\x18\x65 \x01(\x0b\x32\x16.nablite.SgdWParameterH\x00\x12\x34\n\x0emomentum_param\x18\x66 \x01(\x0b\x32\x1a.nablite.MomentumParameterH\x00\x12,\n\nlars_param\x18g \x01(\x0b\x32\x16.nablite.LarsParameterH\x00\x12\x34\n\x0enesterov_param\x18h \x01(\x0b\x32\x1a.nablite.NesterovParameterH\x00\x12\x34\n\x0e\x61\x64\x61\x64\x65lta_param\x18i \x01(\x0b\x32\x1a.nablite.AdadeltaParameterH\x00\x12\x32\n\radagrad_param\x18j \x01(\x0b\x32\x19.nablite.AdagradParameterH\x00\x12\x36\n\x0f\x61\x64\x61\x62\x65lief_param\x18k \x01(\x0b\x32\x1b.nablite.AdaBeliefParameterH\x00\x12\x32\n\rrmsprop_param\x18l \x01(\x0b\x32\x19.nablite.RMSpropParameterH\x00\x12?\n\x14rmsprop_graves_param\x18m \x01(\x0b\x32\x1f.nablite.RMSpropGravesParameterH\x00\x12,\n\nadam_param\x18n \x01(\x0b\x32\x16.nablite.AdamParameterH\x00\x12.\n\x0b\x61\x64\x61mw_param\x18o \x01(\x0b\x32\x17.nablite.AdamWParameterH\x00\x12\x34\n\x0e\x61\x64\x61\x62ound_param\x18p \x01(\x0b\x32\x1a.nablite.AdaBoundParameterH\x00\x12\x30\n\x0c\x61\x64\x61max_param\x18q \x01(\x0b\x32\x18.nablite.AdamaxParameterH\x00\x12\x32\n\ramsgrad_param\x18r \x01(\x0b\x32\x19.nablite.AMSGRADParameterH\x00\x12\x34\n\x0e\x61msbound_param\x18s \x01(\x0b\x32\x1a.nablite.AMSBoundParameterH\x00\x12,\n\nlamb_param\x18t \x01(\x0b\x32\x16.nablite.LambParameterH\x00\x12,\n\nlion_param\x18u \x01(\x0b\x32\x16.nablite.LionParameterH\x00\x12\x1a\n\x11lr_scheduler_type\x18\xc8\x01 \x01(\t\x12J\n\x1apolynomial_scheduler_param\x18\xd2\x01 \x01(\x0b\x32%.nablite.PolynomialSchedulerParameter\x12\x42\n\x16\x63osine_scheduler_param\x18\xd3\x01 \x01(\x0b\x32!.nablite.CosineSchedulerParameter\x12L\n\x1b\x65xponential_scheduler_param\x18\xd4\x01 \x01(\x0b\x32&.nablite.ExponentialSchedulerParameter\x12>\n\x14step_scheduler_param\x18\xd5\x01 \x01(\x0b\x32\x1f.nablite.StepSchedulerParameter\x12\x42\n\x16\x63ustom_scheduler_param\x18\xab\x02 \x01(\x0b\x32!.nablite.CustomSchedulerParameter\x12!\n\x18lr_warmup_scheduler_type\x18\xac\x02 \x01(\t\x12O\n\x1dlinear_warmup_scheduler_param\x18\xb6\x02 \x01(\x0b\x32\'.nablite.LinearWarmupSchedulerParameter\x12\x10\n\x08lr_decay\x18\x1e \x01(\x02\x12\x19\n\x11lr_decay_interval\x18\x1f \x01(\x03\x1a\x43\n\x0bStatesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.nablite.SolverState:\x02\x38\x01\x42\x0b\n\tparameter\"\x1a\n\x0cSgdParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\"9\n\rSgdWParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\x10\n\x08momentum\x18\x02 \x01(\x02\x12\n\n\x02wd\x18\x03 \x01(\x02\"1\n\x11MomentumParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\x10\n\x08momentum\x18\x02 \x01(\x02\"O\n\rLarsParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\x10\n\x08momentum\x18\x02 \x01(\x02\x12\x13\n\x0b\x63oefficient\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\"1\n\x11NesterovParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\x10\n\x08momentum\x18\x02 \x01(\x02\";\n\x11\x41\x64\x61\x64\x65ltaParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\r\n\x05\x64\x65\x63\x61y\x18\x02 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\"+\n\x10\x41\x64\x61gradParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\"\xaa\x01\n\x12\x41\x64\x61\x42\x65liefParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\n\n\x02wd\x18\x05 \x01(\x02\x12\x0f\n\x07\x61msgrad\x18\x06 \x01(\x08\x12\x17\n\x0fweight_decouple\x18\x07 \x01(\x08\x12\x13\n\x0b\x66ixed_decay\x18\x08 \x01(\x08\x12\x0f\n\x07rectify\x18\t \x01(\x08\":\n\x10RMSpropParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\r\n\x05\x64\x65\x63\x61y\x18\x02 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\"R\n\x16RMSpropGravesParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\r\n\x05\x64\x65\x63\x61y\x18\x02 \x01(\x02\x12\x10\n\x08momentum\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\"I\n\rAdamParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\"V\n\x0e\x41\x64\x61mWParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\n\n\x02wd\x18\x05 \x01(\x02\"n\n\x11\x41\x64\x61\x42oundParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\x10\n\x08\x66inal_lr\x18\x05 \x01(\x02\x12\r\n\x05gamma\x18\x06 \x01(\x02\"K\n\x0f\x41\x64\x61maxParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\"e\n\x10\x41MSGRADParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\x17\n\x0f\x62ias_correction\x18\x05 \x01(\x08\"\x87\x01\n\x11\x41MSBoundParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\x10\n\x08\x66inal_lr\x18\x05 \x01(\x02\x12\r\n\x05gamma\x18\x06 \x01(\x02\x12\x17\n\x0f\x62ias_correction\x18\x07 \x01(\x08\"\x82\x01\n\rLambParameter\x12\x0b\n\x03\x65ta\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\x12\x0f\n\x07gamma_l\x18\x04 \x01(\x02\x12\x0f\n\x07gamma_u\x18\x05 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x06 \x01(\x02\x12\x17\n\x0f\x62ias_correction\x18\x07 \x01(\x08\"9\n\rLionParameter\x12\n\n\x02lr\x18\x01 \x01(\x02\x12\r\n\x05\x62\x65ta1\x18\x02 \x01(\x02\x12\r\n\x05\x62\x65ta2\x18\x03 \x01(\x02\"?\n\x1cPolynomialSchedulerParameter\x12\x10\n\x08max_iter\x18\x01 \x01(\x02\x12\r\n\x05power\x18\x02 \x01(\x02\",\n\x18\x43osineSchedulerParameter\x12\x10\n\x08max_iter\x18\x01 \x01(\x02\"E\n\x1d\x45xponentialSchedulerParameter\x12\r\n\x05gamma\x18\x01 \x01(\x02\x12\x15\n\riter_interval\x18\x02 \x01(\x03\";\n\x16StepSchedulerParameter\x12\r\n\x05gamma\x18\x01 \x01(\x02\x12\x12\n\niter_steps\x18\x02 \x03(\x03\"\xa2\x01\n\x18\x43ustomSchedulerParameter\x12\x10\n\x08max_iter\x18\x01 \x01(\x02\x12\x14\n\x0cnetwork_name\x18\n \x01(\t\x12,\n\rdata_variable\x18\x32 \x03(\x0b\x32\x15.nablite.DataVariable\x12\x30\n\x0foutput_variable\x18P \x03(\x0b\x32\x17.nablite.OutputVariable\"5\n\x1eLinearWarmupSchedulerParameter\x12\x13\n\x0bwarmup_iter\x18\x01 \x01(\x03\"8\n\x0c\x44\x61taVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12\x11\n\tdata_name\x18\x03 \x01(\t\"L\n\x11GeneratorVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x12\n\nmultiplier\x18\x03 \x01(\x02\"%\n\x0cLossVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\"L\n\x11ParameterVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12 \n\x18learning_rate_multiplier\x18\x02 \x01(\x02\"\xdd\x01\n\x07Monitor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_name\x18\n \x01(\t\x12\x14\n\x0c\x64\x61taset_name\x18\x14 \x03(\t\x12,\n\rdata_variable\x18\x32 \x03(\x0b\x32\x15.nablite.DataVariable\x12\x36\n\x12generator_variable\x18< \x03(\x0b\x32\x1a.nablite.GeneratorVariable\x12\x32\n\x10monitor_variable\x18\x46 \x03(\x0b\x32\x18.nablite.MonitorVariable\"]\n\x0fMonitorVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\tdata_name\x18\x03 \x01(\t\x12\x12\n\nmultiplier\x18\x64 \x01(\x02\"\xa4\x03\n\x08\x45xecutor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cnetwork_name\x18\n \x01(\t\x12\x17\n\x0fnum_evaluations\x18\x14 \x01(\x03\x12\x1e\n\x16repeat_evaluation_type\x18\x15 \x01(\t\x12\x1d\n\x15need_back_propagation\x18\x1e \x01(\x08\x12,\n\rdata_variable\x18\x32 \x03(\x0b\x32\x15.nablite.DataVariable\x12\x36\n\x12generator_variable\x18< \x03(\x0b\x32\x1a.nablite.GeneratorVariable\x12,\n\rloss_variable\x18\x46 \x03(\x0b\x32\x15.nablite.LossVariable\x12\x30\n\x0foutput_variable\x18P \x03(\x0b\x32\x17.nablite.OutputVariable\x12\x36\n\x12parameter_variable\x18Z \x03(\x0b\x32\x1a.nablite.ParameterVariable\x12\x1e\n\x16no_image_normalization\x18\x65 \x01(\x08\"H\n\x0eOutputVariable\x12\x15\n\rvariable_name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\tdata_name\x18\x03 \x01(\t\"\x99K\n\x08\x46unction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\trepeat_id\x18\x03 \x03(\t\x12!\n\x07\x63ontext\x18\n \x01(\x0b\x32\x10.nablite.Context\x12\r\n\x05input\x18\x14 \x03(\t\x12\x0e\n\x06output\x18\x1e \x03(\t\x12\x31\n\x0c\x61\x66\x66ine_param\x18\xe9\x07 \x01(\x0b\x32\x18.nablite.AffineParameterH\x00\x12+\n\trnn_param\x18\xea\x07 \x01(\x0b\x32\x15.nablite.RNNParameterH\x00\x12-\n\nlstm_param\x18\xeb\x07 \x01(\x0b\x32\x16.nablite.LSTMParameterH\x00\x12+\n\tgru_param\x18\xec\x07 \x01(\x0b\x32\x15.nablite.GRUParameterH\x00\x12;\n\x11\x63onvolution_param\x18\xed\x07 \x01(\x0b\x32\x1d.nablite.ConvolutionParameterH\x00\x12\x46\n\x17\x66used_convolution_param\x18\xee\x07 \x01(\x0b\x32\".nablite.FusedConvolutionParameterH\x00\x12N\n\x1b\x64\x65pthwise_convolution_param\x18\xef\x07 \x01(\x0b\x32&.nablite.DepthwiseConvolutionParameterH\x00\x12?\n\x13\x64\x65\x63onvolution_param\x18\xf0\x07 \x01(\x0b\x32\x1f.nablite.DeconvolutionParameterH\x00\x12R\n\x1d\x64\x65pthwise_deconvolution_param\x18\xf1\x07 \x01(\x0b\x32(.nablite.DepthwiseDeconvolutionParameterH\x00\x12P\n\x1c\x64\x65\x66ormable_convolution_param\x18\xf2\x07 \x01(\x0b\x32\'.nablite.DeformableConvolutionParameterH\x00\x12:\n\x11max_pooling_param\x18\xf4\x07 \x01(\x0b\x32\x1c.nablite.MaxPoolingParameterH\x00\x12\x42\n\x15\x61verage_pooling_param\x18\xf5\x07 \x01(\x0b\x32 .nablite.AveragePoolingParameterH\x00\x12:\n\x11sum_pooling_param\x18\xf7\x07 \x01(\x0b\x32\x1c.nablite.SumPoolingParameterH\x00\x12\x37\n\x0funpooling_param\x18\xf8\x07 \x01(\x0b\x32\x1b.nablite.UnpoolingParameterH\x00\x12\x36\n\x0froi_align_param\x18\xfa\x07 \x01(\x0b\x32\x1a.nablite.RoiAlignParameterH\x00\x12-\n\nrelu_param\x18\xfe\x07 \x01(\x0b\x32\x16.nablite.ReLUParameterH\x00\x12\x38\n\x10leaky_relu_param\x18\xff\x07 \x01(\x0b\x32\x1b.nablite.LeakyReLUParameterH\x00\x12\x33\n\rsoftmax_param\x18\x80\x08 \x01(\x0b\x32\x19.nablite.SoftmaxParameterH\x00\x12:\n\x11log_softmax_param\x18\x81\x08 \x01(\x0b\x32\x1c.nablite.LogSoftmaxParameterH\x00\x12+\n\telu_param\x18\x82\x08 \x01(\x0b\x32\x15.nablite.ELUParameterH\x00\x12-\n\nselu_param\x18\x83\x08 \x01(\x0b\x32\x16.nablite.SELUParameterH\x00\x12/\n\x0b\x63relu_param\x18\x84\x08 \x01(\x0b\x32\x17.nablite.CReLUParameterH\x00\x12-\n\ncelu_param\x18\x85\x08 \x01(\x0b\x32\x16.nablite.CELUParameterH\x00\x12/\n\x0bprelu_param\x18\x86\x08 \x01(\x0b\x32\x17.nablite.PReLUParameterH\x00\x12\x35\n\x0esoftplus_param\x18\x8d\x08 \x01(\x0b\x32\x1a.nablite.SoftPlusParameterH\x00\x12U\n\x1f\x66used_batch_normalization_param\x18\x91\x08 \x01(\x0b\x32).nablite.FusedBatchNormalizationParameterH\x00\x12J\n\x19\x62\x61tch_normalization_param\x18\x92\x08 \x01(\x0b\x32$.nablite.BatchNormalizationParameterH\x00\x12J\n\x19group_normalization_param\x18\x93\x08 \x01(\x0b\x32$.nablite.GroupNormalizationParameterH\x00\x12P\n\x1cinstance_normalization_param\x18\x94\x08 \x01(\x0b\x32\'.nablite.InstanceNormalizationParameterH\x00\x12J\n\x19layer_normalization_param\x18\x95\x08 \x01(\x0b\x32$.nablite.LayerNormalizationParameterH\x00\x12H\n\x18norm_normalization_param\x18\x96\x08 \x01(\x0b\x32#.nablite.NormNormalizationParameterH\x00\x12S\n\x1esync_batch_normalization_param\x18\x97\x08 \x01(\x0b\x32(.nablite.SyncBatchNormalizationParameterH\x00\x12L\n\x1atensor_normalization_param\x18\x98\x08 \x01(\x0b\x32%.nablite.TensorNormalizationParameterH\x00\x12L\n\x1aweight_normalization_param\x18\x99\x08 \x01(\x0b\x32%.nablite.WeightNormalizationParameterH\x00\x12P\n\x1cweight_standardization_param\x18\x9a\x08 \x01(\x0b\x32\'.nablite.WeightStandardizationParameterH\x00\x12>\n\x13spectral_norm_param\x18\x9b\x08 \x01(\x0b\x32\x1e.nablite.SpectralNormParameterH\x00\x12\x44\n\x16mean_subtraction_param\x18\x9c\x08 \x01(\x0b\x32!.nablite.MeanSubtractionParameterH\x00\x12\x44\n\x17\x63lip_grad_by_norm_param\x18\x9e\x08 \x01(\x0b\x32 .nablite.ClipGradByNormParameterH\x00\x12+\n\tsum_param\x18\x9f\x08 \x01(\x0b\x32\x15.nablite.SumParameterH\x00\x12\x31\n\x0c\x63umsum_param\x18\xa0\x08 \x01(\x0b\x32\x18.nablite.CumSumParameterH\x00\x12-\n\nmean_param\x18\xa1\x08 \x01(\x0b\x32\x16.nablite.MeanParameterH\x00\x12+\n\tmax_param\x18\xa2\x08 \x01(\x0b\x32\x15.nablite.MaxParameterH\x00\x12+\n\tmin_param\x18\xa3\x08 \x01(\x0b\x32\x15.nablite.MinParameterH\x00\x12-\n\nnorm_param\x18\xa4\x08 \x01(\x0b\x32\x16.nablite.NormParameterH\x00\x12-\n\nprod_param\x18\xa5\x08 \x01(\x0b\x32\x16.nablite.ProdParameterH\x00\x12\x33\n\rcumprod_param\x18\xa6\x08 \x01(\x0b\x32\x19.nablite.CumProdParameterH\x00\x12-\n\nadd2_param\x18\xa9\x08 \x01(\x0b\x32\x16.nablite.Add2ParameterH\x00\x12\x32\n\rbc_add2_param\x18\xab\x08 \x01(\x0b\x32\x18.nablite.BcAdd2ParameterH\x00\x12-\n\nsub2_param\x18\xac\x08 \x01(\x0b\x32\x16.nablite.Sub2ParameterH\x00\x12-\n\nmul2_param\x18\xad\x08 \x01(\x0b\x32\x16.nablite.Mul2ParameterH\x00\x12-\n\ndiv2_param\x18\xaf\x08 \x01(\x0b\x32\x16.nablite.Div2ParameterH\x00\x12-\n\npow2_param\x18\xb0\x08 \x01(\x0b\x32\x16.nablite.Pow2ParameterH\x00\x12\x38\n\x10\x61\x64\x64_scalar_param\x18\xb1\x08 \x01(\x0b\x32\x1b.nablite.AddScalarParameterH\x00\x12\x38\n\x10mul_scalar_param\x18\xb2\x08 \x01(\x0b\x32\x1b.nablite.MulScalarParameterH\x00\x12\x38\n\x10pow_scalar_param\x18\xb3\x08 \x01(\x0b\x32\x1b.nablite.PowScalarParameterH\x00\x12;\n\x12r_sub_scalar_param\x18\xb4\x08 \x01(\x0b\x32\x1c.nablite.RSubScalarParameterH\x00\x12;\n\x12r_div_scalar_param\x18\xb5\x08 \x01(\x0b\x32\x1c.nablite.RDivScalarParameterH\x00\x12;\n\x12r_pow_scalar_param\x18\xb6\x08 \x01(\x0b\x32\x1c.nablite.RPowScalarParameterH\x00\x12-\n\nsign_param\x18\xb7\x08 \x01(\x0b\x32\x16.nablite.SignParameterH\x00\x12@\n\x14minimum_scalar_param\x18\xba\x08 \x01(\x0b\x32\x1f.nablite.MinimumScalarParameterH\x00\x12@\n\x14maximum_scalar_param\x18\xbb\x08 \x01(\x0b\x32\x1f.nablite.MaximumScalarParameterH\x00\x12=\n\x12searchsorted_param\x18\xc5\x08 \x01(\x0b\x32\x1e.nablite.SearchSortedParameterH\x00\x12G\n\x18logical_and_scalar_param\x18\xc6\x08 \x01(\x0b\x32\".nablite.LogicalAndScalarParameterH\x00\x12\x45\n\x17logical_or_scalar_param\x18\xc7\x08 \x01(\x0b\x32!.nablite.LogicalOrScalarParameterH\x00\x12G\n\x18logical_xor_scalar_param\x18\xc8\x08 \x01(\x0b\x32\".nablite.LogicalXorScalarParameterH\x00\x12<\n\x12\x65qual_scalar_param\x18\xc9\x08 \x01(\x0b\x32\x1d.nablite.EqualScalarParameterH\x00\x12\x43\n\x16not_equal_scalar_param\x18\xca\x08 \x01(\x0b\x32 .nablite.NotEqualScalarParameterH\x00\x12K\n\x1agreater_equal_scalar_param\x18\xcb\x08 \x01(\x0b\x32$.nablite.GreaterEqualScalarParameterH\x00\x12@\n\x14greater_scalar_param\x18\xcc\x08 \x01(\x0b\x32\x1f.nablite.GreaterScalarParameterH\x00\x12\x45\n\x17less_equal_scalar_param\x18\xcd\x08 \x01(\x0b\x32!.nablite.LessEqualScalarParameterH\x00\x12:\n\x11less_scalar_param\x18\xce\x08 \x01(\x0b\x32\x1c.nablite.LessScalarParameterH\x00\x12\x36\n\x0freset_nan_param\x18\xd2\x08 \x01(\x0b\x32\x1a.nablite.ResetNaNParameterH\x00\x12\x36\n\x0freset_inf_param\x18\xd3\x08 \x01(\x0b\x32\x1a.nablite.ResetInfParameterH\x00\x12\x35\n\x0e\x63onstant_param\x18\xd5\x08 \x01(\x0b\x32\x1a.nablite.ConstantParameterH\x00\x12\x31\n\x0c\x61range_param\x18\xd6\x08 \x01(\x0b\x32\x18.nablite.ArangeParameterH\x00\x12\x35\n\x0elinspace_param\x18\xd7\x08 \x01(\x0b\x32\x1a.nablite.LinspaceParameterH\x00\x12<\n\x12\x62\x61tch_matmul_param\x18\xdc\x08 \x01(\x0b\x32\x1d.nablite.BatchMatmulParameterH\x00\x12/\n\x0bround_param\x18\xdd\x08 \x01(\x0b\x32\x17.nablite.RoundParameterH\x00\x12-\n\nceil_param\x18\xde\x08 \x01(\x0b\x32\x16.nablite.CeilParameterH\x00\x12/\n\x0b\x66loor_param\x18\xdf\x08 \x01(\x0b\x32\x17.nablite.FloorParameterH\x00\x12;\n\x11\x63oncatenate_param\x18\xed\x08 \x01(\x0b\x32\x1d.nablite.ConcatenateParameterH\x00\x12/\n\x0bsplit_param\x18\xee\x08 \x01(\x0b\x32\x17.nablite.SplitParameterH\x00\x12/\n\x0bstack_param\x18\xef\x08 \x01(\x0b\x32\x17.nablite.StackParameterH\x00\x12/\n\x0bslice_param\x18\xf0\x08 \x01(\x0b\x32\x17.nablite.SliceParameterH\x00\x12+\n\tpad_param\x18\xf1\x08 \x01(\x0b\x32\x15.nablite.PadParameterH\x00\x12\x37\n\x0ftranspose_param\x18\xf2\x08 \x01(\x0b\x32\x1b.nablite.TransposeParameterH\x00\x12\x37\n\x0f\x62roadcast_param\x18\xf3\x08 \x01(\x0b\x32\x1b.nablite.BroadcastParameterH\x00\x12<\n\x12\x62roadcast_to_param\x18\xf4\x08 \x01(\x0b\x32\x1d.nablite.BroadcastToParameterH\x00\x12-\n\ntile_param\x18\xf5\x08 \x01(\x0b\x32\x16.nablite.TileParameterH\x00\x12\x32\n\rone_hot_param\x18\xf6\x08 \x01(\x0b\x32\x18.nablite.OneHotParameterH\x00\x12-\n\nflip_param\x18\xf7\x08 \x01(\x0b\x32\x16.nablite.FlipParameterH\x00\x12/\n\x0bshift_param\x18\xf8\x08 \x01(\x0b\x32\x17.nablite.ShiftParameterH\x00\x12-\n\nsort_param\x18\xf9\x08 \x01(\x0b\x32\x16.nablite.SortParameterH\x00\x12\x33\n\rreshape_param\x18\xfa\x08 \x01(\x0b\x32\x19.nablite.ReshapeParameterH\x00\x12/\n\x0bshape_param\x18\xfb\x08 \x01(\x0b\x32\x17.nablite.ShapeParameterH\x00\x12/\n\x0btrilu_param\x18\xfe\x08 \x01(\x0b\x32\x17.nablite.TriluParameterH\x00\x12\x35\n\x0emeshgrid_param\x18\xff\x08 \x01(\x0b\x32\x1a.nablite.MeshgridParameterH\x00\x12@\n\x14\x62\x61tch_cholesky_param\x18\x83\t \x01(\x0b\x32\x1f.nablite.BatchCholeskyParameterH\x00\x12\x31\n\x0cgather_param\x18\x85\t \x01(\x0b\x32\x18.nablite.GatherParameterH\x00\x12\x38\n\x10scatter_nd_param\x18\x88\t \x01(\x0b\x32\x1b.nablite.ScatterNdParameterH\x00\x12:\n\x11scatter_add_param\x18\x89\t \x01(\x0b\x32\x1c.nablite.ScatterAddParameterH\x00\x12\x36\n\x0f\x62ool_fill_param\x18\x8b\t \x01(\x0b\x32\x1a.nablite.BoolFillParameterH\x00\x12K\n\x1apack_padded_sequence_param\x18\x8c\t \x01(\x0b\x32$.nablite.PackPaddedSequenceParameterH\x00\x12I\n\x19pad_packed_sequence_param\x18\x8d\t \x01(\x0b\x32#.nablite.PadPackedSequenceParameterH\x00\x12;\n\x11interpolate_param\x18\x8f\t \x01(\x0b\x32\x1d.nablite.InterpolateParameterH\x00\x12:\n\x11onnx_resize_param\x18\x90\t \x01(\x0b\x32\x1c.nablite.ONNXResizeParameterH\x00\x12+\n\tfft_param\x18\x91\t \x01(\x0b\x32\x15.nablite.FFTParameterH\x00\x12-\n\nifft_param\x18\x92\t \x01(\x0b\x32\x16.nablite.IFFTParameterH\x00\x12-\n\nstft_param\x18\x93\t \x01(\x0b\x32\x16.nablite.STFTParameterH\x00\x12/\n\x0bistft_param\x18\x94\t \x01(\x0b\x32\x17.nablite.ISTFTParameterH\x00\x12\x33\n\rdropout_param\x18\x95\t \x01(\x0b\x32\x19.nablite.DropoutParameterH\x00\x12\x37\n\x10top_k_data_param\x18\x96\t \x01(\x0b\x32\x1a.nablite.TopKDataParameterH\x00\x12\x37\n\x10top_k_grad_param\x18\x97\t \x01(\x0b\x32\x1a.nablite.TopKGradParameterH\x00\x12-\n\nrand_param\x18\x98\t \x01(\x0b\x32\x16.nablite.RandParameterH\x00\x12\x33\n\rrandint_param\x18\x99\t \x01(\x0b\x32\x19.nablite.RandintParameterH\x00\x12/\n\x0brandn_param\x18\x9a\t \x01(\x0b\x32\x17.nablite.RandnParameterH\x00\x12>\n\x13rand_binomial_param\x18\x9b\t \x01(\x0b\x32\x1e.nablite.RandBinomialParameterH\x00\x12\x36\n\x0frand_beta_param\x18\x9c\t \x01(\x0b\x32\x1a.nablite.RandBetaParameterH\x00\x12\x38\n\x10rand_gamma_param\x18\x9d\t \x01(\x0b\x32\x1b.nablite.RandGammaParameterH\x00\x12>\n\x13random_choice_param\x18\x9e\t \x01(\x0b\x32\x1e.nablite.RandomChoiceParameterH\x00\x12:\n\x11random_crop_param\x18\x9f\t \x01(\x0b\x32\x1c.nablite.RandomCropParameterH\x00\x12:\n\x11random_flip_param\x18\xa0\t \x01(\x0b\x32\x1c.nablite.RandomFlipParameterH\x00\x12<\n\x12random_shift_param\x18\xa1\t \x01(\x0b\x32\x1d.nablite.RandomShiftParameterH\x00\x12<\n\x12random_erase_param\x18\xa2\t \x01(\x0b\x32\x1d.nablite.RandomEraseParameterH\x00\x12H\n\x18image_augmentation_param\x18\xa3\t \x01(\x0b\x32#.nablite.ImageAugmentationParameterH\x00\x12M\n\x1bsoftmax_cross_entropy_param\x18\xa6\t \x01(\x0b\x32%.nablite.SoftmaxCrossEntropyParameterH\x00\x12U\n\x1f\x63\x61tegorical_cross_entropy_param\x18\xa7\t \x01(\x0b\x32).nablite.CategoricalCrossEntropyParameterH\x00\x12\x38\n\x10huber_loss_param\x18\xaa\t \x01(\x0b\x32\x1b.nablite.HuberLossParameterH\x00\x12S\n\x1e\x65psilon_insensitive_loss_param\x18\xab\t \x01(\x0b\x32(.nablite.EpsilonInsensitiveLossParameterH\x00\x12@\n\x14kl_multinomial_param\x18\xac\t \x01(\x0b\x32\x1f.nablite.KLMultinomialParameterH\x00\x12:\n\x11\x61\x66\x66ine_grid_param\x18\xad\t \x01(\x0b\x32\x1c.nablite.AffineGridParameterH\x00\x12;\n\x12warp_by_grid_param\x18\xae\t \x01(\x0b\x32\x1c.nablite.WarpByGridParameterH\x00\x12M\n\x1b\x62inary_connect_affine_param\x18\xb2\t \x01(\x0b\x32%.nablite.BinaryConnectAffineParameterH\x00\x12W\n binary_connect_convolution_param\x18\xb3\t \x01(\x0b\x32*.nablite.BinaryConnectConvolutionParameterH\x00\x12K\n\x1a\x62inary_weight_affine_param\x18\xb4\t \x01(\x0b\x32$.nablite.BinaryWeightAffineParameterH\x00\x12U\n\x1f\x62inary_weight_convolution_param\x18\xb5\t \x01(\x0b\x32).nablite.BinaryWeightConvolutionParameterH\x00\x12\x38\n\x10inq_affine_param\x18\xb6\t \x01(\x0b\x32\x1b.nablite.INQAffineParameterH\x00\x12\x42\n\x15inq_convolution_param\x18\xb7\t \x01(\x0b\x32 .nablite.INQConvolutionParameterH\x00\x12K\n\x1a\x66ixed_point_quantize_param\x18\xb8\t \x01(\x0b\x32$.nablite.FixedPointQuantizeParameterH\x00\x12\x43\n\x16min_max_quantize_param\x18\xb9\t \x01(\x0b\x32 .nablite.MinMaxQuantizeParameterH\x00\x12>\n\x13pow2_quantize_param\x18\xba\t \x01(\x0b\x32\x1e.nablite.Pow2QuantizeParameterH\x00\x12/\n\x0bprune_param\x18\xbb\t \x01(\x0b\x32\x17.nablite.PruneParameterH\x00\x12\x42\n\x15quantize_linear_param\x18\xbc\t \x01(\x0b\x32 .nablite.QuantizeLinearParameterH\x00\x12\x39\n\x11top_n_error_param\x18\xbe\t \x01(\x0b\x32\x1b.nablite.TopNErrorParameterH\x00\x12\x44\n\x16\x63onfusion_matrix_param\x18\xc0\t \x01(\x0b\x32!.nablite.ConfusionMatrixParameterH\x00\x12\x36\n\x0fvat_noise_param\x18\xc1\t \x01(\x0b\x32\x1a.nablite.VATNoiseParameterH\x00\x12-\n\nsink_param\x18\xc3\t \x01(\x0b\x32\x16.nablite.SinkParameterH\x00\x12\x42\n\x15nms_detection2d_param\x18\xc4\t \x01(\x0b\x32 .nablite.NmsDetection2dParameterH\x00\x12R\n\x1eonnx_non_max_suppression_param\x18\xc5\t \x01(\x0b\x32\'.nablite.ONNXNonMaxSuppressionParameterH\x00\x12K\n\x1amax_pooling_backward_param\x18\xc6\t \x01(\x0b\x32$.nablite.MaxPoolingBackwardParameterH\x00\x12\x46\n\x17patch_correlation_param\x18\xc7\t \x01(\x0b\x32\".nablite.PatchCorrelationParameterH\x00\x12\x31\n\x0cunique_param\x18\xc8\t \x01(\x0b\x32\x18.nablite.UniqueParameterH\x00\x12\x34\n\x0e\x65ye_like_param\x18\xc9\t \x01(\x0b\x32\x19.nablite.EyeLikeParameterH\x00\x12-\n\nmod2_param\x18\xca\t \x01(\x0b\x32\x16.nablite.Mod2ParameterH\x00\x12\x36\n\x0f\x62it_shift_param\x18\xcb\t \x01(\x0b\x32\x1a.nablite.BitShiftParameterH\x00\x12\x31\n\x0c\x65insum_param\x18\xcc\t \x01(\x0b\x32\x18.nablite.EinsumParameterH\x00\x12.\n\x0crepeat_param\x18\x64 \x01(\x0b\x32\x18.nablite.RepeatParameter\x12\x34\n\x0frecurrent_param\x18\x65 \x01(\x0b\x32\x1b.nablite.RecurrentParameterB\x0b\n\tparameter\"$\n\x0f\x41\x66\x66ineParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\"r\n\x0cRNNParameter\x12\x12\n\nnum_layers\x18\x01 \x01(\x03\x12\x14\n\x0cnonlinearity\x18\x02 \x01(\t\x12\x0f\n\x07\x64ropout\x18\x03 \x01(\x02\x12\x15\n\rbidirectional\x18\x04 \x01(\x08\x12\x10\n\x08training\x18\x05 \x01(\x08\"]\n\rLSTMParameter\x12\x12\n\nnum_layers\x18\x01 \x01(\x03\x12\x0f\n\x07\x64ropout\x18\x02 \x01(\x02\x12\x15\n\rbidirectional\x18\x03 \x01(\x08\x12\x10\n\x08training\x18\x04 \x01(\x08\"\\\n\x0cGRUParameter\x12\x12\n\nnum_layers\x18\x01 \x01(\x03\x12\x0f\n\x07\x64ropout\x18\x02 \x01(\x02\x12\x15\n\rbidirectional\x18\x03 \x01(\x08\x12\x10\n\x08training\x18\x04 \x01(\x08\"\xad\x01\n\x14\x43onvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\x06 \x01(\x08\"\xc2\x02\n\x19\x46usedConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\x06 \x01(\x08\x12\x12\n\ndecay_rate\x18\x07 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x08 \x01(\x02\x12\x12\n\nbatch_stat\x18\t \x01(\x08\x12\x14\n\x0cnonlinearity\x18\n \x01(\t\x12\x19\n\x11nonlinearity_args\x18\x0b \x03(\x02\x12\x10\n\x08pad_mode\x18\x0c \x01(\t\x12\x16\n\x0e\x63onstant_value\x18\r \x01(\x02\"\xa5\x01\n\x1d\x44\x65pthwiseConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x12\n\nmultiplier\x18\x05 \x01(\x03\"\xd7\x01\n\x16\x44\x65\x63onvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\x06 \x01(\x08\x12&\n\x0eoutput_padding\x18\x07 \x01(\x0b\x32\x0e.nablite.Shape\"\xa4\x01\n\x1f\x44\x65pthwiseDeconvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0f\n\x07\x64ivisor\x18\x05 \x01(\x03\"\xd1\x01\n\x1e\x44\x65\x66ormableConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x18\n\x10\x64\x65\x66ormable_group\x18\x06 \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\x07 \x01(\x08\"\x9f\x01\n\x13MaxPoolingParameter\x12\x1e\n\x06kernel\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x15\n\rignore_border\x18\x03 \x01(\x08\x12\x1b\n\x03pad\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x14\n\x0c\x63hannel_last\x18\x05 \x01(\x08\"\xba\x01\n\x17\x41veragePoolingParameter\x12\x1e\n\x06kernel\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x15\n\rignore_border\x18\x03 \x01(\x08\x12\x1b\n\x03pad\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x14\n\x0c\x63hannel_last\x18\x05 \x01(\x08\x12\x15\n\rincluding_pad\x18\x06 \x01(\x08\"\x9f\x01\n\x13SumPoolingParameter\x12\x1e\n\x06kernel\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x15\n\rignore_border\x18\x03 \x01(\x08\x12\x1b\n\x03pad\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x14\n\x0c\x63hannel_last\x18\x05 \x01(\x08\"J\n\x12UnpoolingParameter\x12\x1e\n\x06kernel\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x14\n\x0c\x63hannel_last\x18\x02 \x01(\x08\"}\n\x11RoiAlignParameter\x12#\n\x0boutput_size\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x15\n\rspatial_scale\x18\x02 \x03(\x02\x12\x16\n\x0esampling_ratio\x18\x03 \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\x04 \x01(\x08\" \n\rReLUParameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\"4\n\x12LeakyReLUParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\x0f\n\x07inplace\x18\x02 \x01(\x08\" \n\x10SoftmaxParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"#\n\x13LogSoftmaxParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"\x1d\n\x0c\x45LUParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x01\"-\n\rSELUParameter\x12\r\n\x05scale\x18\x01 \x01(\x01\x12\r\n\x05\x61lpha\x18\x02 \x01(\x01\"\x1e\n\x0e\x43ReLUParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\",\n\rCELUParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x01\x12\x0c\n\x04\x61xis\x18\x02 \x01(\x03\"#\n\x0ePReLUParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\"!\n\x11SoftPlusParameter\x12\x0c\n\x04\x62\x65ta\x18\x01 \x01(\x01\"{\n FusedBatchNormalizationParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x12\n\ndecay_rate\x18\x02 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\x12\x12\n\nbatch_stat\x18\x04 \x01(\x08\x12\x14\n\x0cnonlinearity\x18\x05 \x01(\t\"\x83\x01\n\x1b\x42\x61tchNormalizationParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x12\n\ndecay_rate\x18\x02 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\x12\x12\n\nbatch_stat\x18\x04 \x01(\x08\x12\x10\n\x08no_scale\x18\x05 \x01(\x08\x12\x0f\n\x07no_bias\x18\x06 \x01(\x08\"\x8b\x01\n\x1bGroupNormalizationParameter\x12\x12\n\nnum_groups\x18\x01 \x01(\x03\x12\x14\n\x0c\x63hannel_axis\x18\x02 \x01(\x03\x12\x12\n\nbatch_axis\x18\x03 \x03(\x03\x12\x0b\n\x03\x65ps\x18\x04 \x01(\x02\x12\x10\n\x08no_scale\x18\x05 \x01(\x08\x12\x0f\n\x07no_bias\x18\x06 \x01(\x08\"z\n\x1eInstanceNormalizationParameter\x12\x14\n\x0c\x63hannel_axis\x18\x01 \x01(\x03\x12\x12\n\nbatch_axis\x18\x02 \x03(\x03\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\x12\x10\n\x08no_scale\x18\x04 \x01(\x08\x12\x0f\n\x07no_bias\x18\x05 \x01(\x08\"a\n\x1bLayerNormalizationParameter\x12\x12\n\nbatch_axis\x18\x01 \x03(\x03\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\x12\x10\n\x08no_scale\x18\x03 \x01(\x08\x12\x0f\n\x07no_bias\x18\x04 \x01(\x08\"B\n\x1aNormNormalizationParameter\x12\t\n\x01p\x18\x01 \x01(\x02\x12\x0c\n\x04\x61xes\x18\x02 \x03(\x03\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\"\x98\x01\n\x1fSyncBatchNormalizationParameter\x12#\n\x04\x63omm\x18\x01 \x01(\x0b\x32\x15.nablite.Communicator\x12\r\n\x05group\x18\x02 \x01(\t\x12\x0c\n\x04\x61xes\x18\x03 \x03(\x03\x12\x12\n\ndecay_rate\x18\x04 \x01(\x02\x12\x0b\n\x03\x65ps\x18\x05 \x01(\x02\x12\x12\n\nbatch_stat\x18\x06 \x01(\x08\"\\\n\x1cTensorNormalizationParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\x12\x10\n\x08no_scale\x18\x03 \x01(\x08\x12\x0f\n\x07no_bias\x18\x04 \x01(\x08\"8\n\x1cWeightNormalizationParameter\x12\x0b\n\x03\x64im\x18\x01 \x01(\x03\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\"C\n\x1eWeightStandardizationParameter\x12\x14\n\x0c\x63hannel_axis\x18\x01 \x01(\x03\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\"^\n\x15SpectralNormParameter\x12\x0b\n\x03\x64im\x18\x01 \x01(\x03\x12\x0b\n\x03itr\x18\x02 \x01(\x03\x12\x0b\n\x03\x65ps\x18\x03 \x01(\x02\x12\x0c\n\x04test\x18\x04 \x01(\x08\x12\x10\n\x08output_u\x18\x05 \x01(\x08\"J\n\x18MeanSubtractionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x13update_running_mean\x18\x02 \x01(\x08\":\n\x17\x43lipGradByNormParameter\x12\x11\n\tclip_norm\x18\x01 \x01(\x02\x12\x0c\n\x04\x61xes\x18\x02 \x03(\x03\"/\n\x0cSumParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tkeep_dims\x18\x02 \x01(\x08\"C\n\x0f\x43umSumParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\x12\x11\n\texclusive\x18\x02 \x01(\x08\x12\x0f\n\x07reverse\x18\x03 \x01(\x08\"0\n\rMeanParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tkeep_dims\x18\x02 \x01(\x08\"W\n\x0cMaxParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tkeep_dims\x18\x02 \x01(\x08\x12\x12\n\nwith_index\x18\x03 \x01(\x08\x12\x12\n\nonly_index\x18\x04 \x01(\x08\"W\n\x0cMinParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tkeep_dims\x18\x02 \x01(\x08\x12\x12\n\nwith_index\x18\x03 \x01(\x08\x12\x12\n\nonly_index\x18\x04 \x01(\x08\";\n\rNormParameter\x12\t\n\x01p\x18\x01 \x01(\x02\x12\x0c\n\x04\x61xes\x18\x02 \x03(\x03\x12\x11\n\tkeep_dims\x18\x03 \x01(\x08\"0\n\rProdParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tkeep_dims\x18\x02 \x01(\x08\"D\n\x10\x43umProdParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\x12\x11\n\texclusive\x18\x02 \x01(\x08\x12\x0f\n\x07reverse\x18\x03 \x01(\x08\" \n\rAdd2Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\"\"\n\x0f\x42\x63\x41\x64\x64\x32Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\" \n\rSub2Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\" \n\rMul2Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\" \n\rDiv2Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\" \n\rPow2Parameter\x12\x0f\n\x07inplace\x18\x01 \x01(\x08\"2\n\x12\x41\x64\x64ScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\x12\x0f\n\x07inplace\x18\x02 \x01(\x08\"2\n\x12MulScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\x12\x0f\n\x07inplace\x18\x02 \x01(\x08\"2\n\x12PowScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\x12\x0f\n\x07inplace\x18\x02 \x01(\x08\"\"\n\x13RSubScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"\"\n\x13RDivScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"\"\n\x13RPowScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"\x1e\n\rSignParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\"%\n\x16MinimumScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"%\n\x16MaximumScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"&\n\x15SearchSortedParameter\x12\r\n\x05right\x18\x01 \x01(\x08\"(\n\x19LogicalAndScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x08\"\'\n\x18LogicalOrScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x08\"(\n\x19LogicalXorScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x08\"#\n\x14\x45qualScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"&\n\x17NotEqualScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"*\n\x1bGreaterEqualScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"%\n\x16GreaterScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"\'\n\x18LessEqualScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"\"\n\x13LessScalarParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\" \n\x11ResetNaNParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\" \n\x11ResetInfParameter\x12\x0b\n\x03val\x18\x01 \x01(\x01\"?\n\x11\x43onstantParameter\x12\x0b\n\x03val\x18\x01 \x01(\x02\x12\x1d\n\x05shape\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\"<\n\x0f\x41rangeParameter\x12\r\n\x05start\x18\x01 \x01(\x02\x12\x0c\n\x04stop\x18\x02 \x01(\x02\x12\x0c\n\x04step\x18\x03 \x01(\x02\"=\n\x11LinspaceParameter\x12\r\n\x05start\x18\x01 \x01(\x02\x12\x0c\n\x04stop\x18\x02 \x01(\x02\x12\x0b\n\x03num\x18\x03 \x01(\x03\"@\n\x14\x42\x61tchMatmulParameter\x12\x13\n\x0btranspose_a\x18\x01 \x01(\x08\x12\x13\n\x0btranspose_b\x18\x02 \x01(\x08\"\x10\n\x0eRoundParameter\"\x0f\n\rCeilParameter\"\x10\n\x0e\x46loorParameter\"$\n\x14\x43oncatenateParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"\x1e\n\x0eSplitParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"\x1e\n\x0eStackParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\";\n\x0eSliceParameter\x12\r\n\x05start\x18\x01 \x03(\x03\x12\x0c\n\x04stop\x18\x02 \x03(\x03\x12\x0c\n\x04step\x18\x03 \x03(\x03\"G\n\x0cPadParameter\x12\x11\n\tpad_width\x18\x01 \x03(\x03\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x16\n\x0e\x63onstant_value\x18\x03 \x01(\x02\"\"\n\x12TransposeParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\"3\n\x12\x42roadcastParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\"$\n\x14\x42roadcastToParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"\x1d\n\rTileParameter\x12\x0c\n\x04reps\x18\x01 \x03(\x03\"0\n\x0fOneHotParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\"\x1d\n\rFlipParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\"5\n\x0eShiftParameter\x12\x0e\n\x06shifts\x18\x01 \x03(\x03\x12\x13\n\x0b\x62order_mode\x18\x02 \x01(\t\"V\n\rSortParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\x12\x0f\n\x07reverse\x18\x02 \x01(\x08\x12\x12\n\nwith_index\x18\x03 \x01(\x08\x12\x12\n\nonly_index\x18\x04 \x01(\x08\"B\n\x10ReshapeParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0f\n\x07inplace\x18\x02 \x01(\x08\",\n\x0eShapeParameter\x12\r\n\x05start\x18\x01 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x03\"*\n\x0eTriluParameter\x12\t\n\x01k\x18\x01 \x01(\x03\x12\r\n\x05upper\x18\x02 \x01(\x08\"(\n\x11MeshgridParameter\x12\x13\n\x0bij_indexing\x18\x01 \x01(\x08\"\'\n\x16\x42\x61tchCholeskyParameter\x12\r\n\x05upper\x18\x01 \x01(\x08\"3\n\x0fGatherParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\x12\x12\n\nbatch_dims\x18\x02 \x01(\x03\"0\n\x12ScatterNdParameter\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\x0b\n\x03\x61\x64\x64\x18\x02 \x01(\x08\"#\n\x13ScatterAddParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"\"\n\x11\x42oolFillParameter\x12\r\n\x05value\x18\x01 \x01(\x02\"2\n\x1bPackPaddedSequenceParameter\x12\x13\n\x0b\x62\x61tch_first\x18\x01 \x01(\x08\"^\n\x1aPadPackedSequenceParameter\x12\x13\n\x0b\x62\x61tch_first\x18\x01 \x01(\x08\x12\x15\n\rpadding_value\x18\x02 \x01(\x02\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x03\"\x95\x01\n\x14InterpolateParameter\x12\x13\n\x0boutput_size\x18\x01 \x03(\x03\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x15\n\ralign_corners\x18\x03 \x01(\x08\x12\x12\n\nhalf_pixel\x18\x04 \x01(\x08\x12\x19\n\x11half_pixel_for_nn\x18\x05 \x01(\x08\x12\x14\n\x0c\x63hannel_last\x18\x06 \x01(\x08\"\xda\x01\n\x13ONNXResizeParameter\x12\x0b\n\x03roi\x18\x01 \x03(\x02\x12\x0e\n\x06scales\x18\x02 \x03(\x02\x12\r\n\x05sizes\x18\x03 \x03(\x03\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12&\n\x1e\x63oordinate_transformation_mode\x18\x05 \x01(\t\x12\x15\n\rcubic_coeff_a\x18\x06 \x01(\x02\x12\x17\n\x0f\x65xclude_outside\x18\x07 \x01(\x03\x12\x1b\n\x13\x65xtrapolation_value\x18\x08 \x01(\x02\x12\x14\n\x0cnearest_mode\x18\t \x01(\t\"7\n\x0c\x46\x46TParameter\x12\x13\n\x0bsignal_ndim\x18\x01 \x01(\x03\x12\x12\n\nnormalized\x18\x02 \x01(\x08\"8\n\rIFFTParameter\x12\x13\n\x0bsignal_ndim\x18\x01 \x01(\x03\x12\x12\n\nnormalized\x18\x02 \x01(\x08\"\x98\x01\n\rSTFTParameter\x12\x13\n\x0bwindow_size\x18\x01 \x01(\x03\x12\x0e\n\x06stride\x18\x02 \x01(\x03\x12\x10\n\x08\x66\x66t_size\x18\x03 \x01(\x03\x12\x13\n\x0bwindow_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x65nter\x18\x05 \x01(\x08\x12\x10\n\x08pad_mode\x18\x06 \x01(\t\x12\x19\n\x11\x61s_istft_backward\x18\x07 \x01(\x08\"\x98\x01\n\x0eISTFTParameter\x12\x13\n\x0bwindow_size\x18\x01 \x01(\x03\x12\x0e\n\x06stride\x18\x02 \x01(\x03\x12\x10\n\x08\x66\x66t_size\x18\x03 \x01(\x03\x12\x13\n\x0bwindow_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x65nter\x18\x05 \x01(\x08\x12\x10\n\x08pad_mode\x18\x06 \x01(\t\x12\x18\n\x10\x61s_stft_backward\x18\x07 \x01(\x08\"+\n\x10\x44ropoutParameter\x12\t\n\x01p\x18\x01 \x01(\x01\x12\x0c\n\x04seed\x18\x02 \x01(\x03\"s\n\x11TopKDataParameter\x12\t\n\x01k\x18\x01 \x01(\x03\x12\x0b\n\x03\x61\x62s\x18\x02 \x01(\x08\x12\x0e\n\x06reduce\x18\x03 \x01(\x08\x12\x11\n\tbase_axis\x18\x04 \x01(\x03\x12\x0f\n\x07largest\x18\x05 \x01(\x08\x12\x12\n\nwith_index\x18\x06 \x01(\x08\">\n\x11TopKGradParameter\x12\t\n\x01k\x18\x01 \x01(\x03\x12\x0b\n\x03\x61\x62s\x18\x02 \x01(\x08\x12\x11\n\tbase_axis\x18\x03 \x01(\x03\"W\n\rRandParameter\x12\x0b\n\x03low\x18\x01 \x01(\x02\x12\x0c\n\x04high\x18\x02 \x01(\x02\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"Z\n\x10RandintParameter\x12\x0b\n\x03low\x18\x01 \x01(\x03\x12\x0c\n\x04high\x18\x02 \x01(\x03\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"X\n\x0eRandnParameter\x12\n\n\x02mu\x18\x01 \x01(\x02\x12\r\n\x05sigma\x18\x02 \x01(\x02\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"Z\n\x15RandBinomialParameter\x12\t\n\x01n\x18\x01 \x01(\x03\x12\t\n\x01p\x18\x02 \x01(\x02\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"]\n\x11RandBetaParameter\x12\r\n\x05\x61lpha\x18\x01 \x01(\x02\x12\x0c\n\x04\x62\x65ta\x18\x02 \x01(\x02\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"[\n\x12RandGammaParameter\x12\t\n\x01k\x18\x01 \x01(\x02\x12\r\n\x05theta\x18\x02 \x01(\x02\x12\x1d\n\x05shape\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0c\n\x04seed\x18\x04 \x01(\x03\"U\n\x15RandomChoiceParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x0f\n\x07replace\x18\x02 \x01(\x08\x12\x0c\n\x04seed\x18\x03 \x01(\x03\"U\n\x13RandomCropParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x11\n\tbase_axis\x18\x02 \x01(\x03\x12\x0c\n\x04seed\x18\x03 \x01(\x03\"D\n\x13RandomFlipParameter\x12\x0c\n\x04\x61xes\x18\x01 \x03(\x03\x12\x11\n\tbase_axis\x18\x02 \x01(\x03\x12\x0c\n\x04seed\x18\x03 \x01(\x03\"t\n\x14RandomShiftParameter\x12\x0e\n\x06shifts\x18\x01 \x03(\x03\x12\x13\n\x0b\x62order_mode\x18\x02 \x01(\t\x12\x16\n\x0e\x63onstant_value\x18\x03 \x01(\x02\x12\x11\n\tbase_axis\x18\x04 \x01(\x03\x12\x0c\n\x04seed\x18\x05 \x01(\x03\"\xe2\x01\n\x14RandomEraseParameter\x12\x0c\n\x04prob\x18\x01 \x01(\x02\x12\x13\n\x0b\x61rea_ratios\x18\x02 \x03(\x02\x12\x15\n\raspect_ratios\x18\x03 \x03(\x02\x12\x14\n\x0creplacements\x18\x04 \x03(\x02\x12\t\n\x01n\x18\x05 \x01(\x03\x12\r\n\x05share\x18\x06 \x01(\x08\x12\x0f\n\x07inplace\x18\x07 \x01(\x08\x12\x11\n\tbase_axis\x18\x08 \x01(\x03\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x14\n\x0c\x63hannel_last\x18\n \x01(\x08\x12\x18\n\x10ste_fine_grained\x18\x0b \x01(\x08\"\xe5\x02\n\x1aImageAugmentationParameter\x12\x1d\n\x05shape\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x11\n\tmin_scale\x18\x03 \x01(\x02\x12\x11\n\tmax_scale\x18\x04 \x01(\x02\x12\r\n\x05\x61ngle\x18\x05 \x01(\x02\x12\x14\n\x0c\x61spect_ratio\x18\x06 \x01(\x02\x12\x12\n\ndistortion\x18\x07 \x01(\x02\x12\x0f\n\x07\x66lip_lr\x18\x08 \x01(\x08\x12\x0f\n\x07\x66lip_ud\x18\t \x01(\x08\x12\x12\n\nbrightness\x18\n \x01(\x02\x12\x17\n\x0f\x62rightness_each\x18\x0b \x01(\x08\x12\x10\n\x08\x63ontrast\x18\x0c \x01(\x02\x12\x17\n\x0f\x63ontrast_center\x18\r \x01(\x02\x12\x15\n\rcontrast_each\x18\x0e \x01(\x08\x12\r\n\x05noise\x18\x0f \x01(\x02\x12\x0c\n\x04seed\x18\x10 \x01(\x03\",\n\x1cSoftmaxCrossEntropyParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"0\n CategoricalCrossEntropyParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"#\n\x12HuberLossParameter\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\x02\"2\n\x1f\x45psilonInsensitiveLossParameter\x12\x0f\n\x07\x65psilon\x18\x01 \x01(\x02\"+\n\x16KLMultinomialParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\":\n\x13\x41\x66\x66ineGridParameter\x12\x0c\n\x04size\x18\x01 \x03(\x03\x12\x15\n\ralign_corners\x18\x02 \x01(\x08\"f\n\x13WarpByGridParameter\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x14\n\x0cpadding_mode\x18\x02 \x01(\t\x12\x15\n\ralign_corners\x18\x03 \x01(\x08\x12\x14\n\x0c\x63hannel_last\x18\x04 \x01(\x08\"K\n\x1c\x42inaryConnectAffineParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x18\n\x10quantize_zero_to\x18\x02 \x01(\x02\"\xbe\x01\n!BinaryConnectConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x18\n\x10quantize_zero_to\x18\x06 \x01(\x02\"J\n\x1b\x42inaryWeightAffineParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x18\n\x10quantize_zero_to\x18\x02 \x01(\x02\"\xbd\x01\n BinaryWeightConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x18\n\x10quantize_zero_to\x18\x06 \x01(\x02\"|\n\x12INQAffineParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x10\n\x08num_bits\x18\x02 \x01(\x03\x12\x16\n\x0einq_iterations\x18\x03 \x03(\x03\x12\x1b\n\x13selection_algorithm\x18\x04 \x01(\t\x12\x0c\n\x04seed\x18\x05 \x01(\x03\"\xef\x01\n\x17INQConvolutionParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x1b\n\x03pad\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12 \n\x08\x64ilation\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\r\n\x05group\x18\x05 \x01(\x03\x12\x10\n\x08num_bits\x18\x06 \x01(\x03\x12\x16\n\x0einq_iterations\x18\x07 \x03(\x03\x12\x1b\n\x13selection_algorithm\x18\x08 \x01(\t\x12\x0c\n\x04seed\x18\t \x01(\x03\"_\n\x1b\x46ixedPointQuantizeParameter\x12\x0c\n\x04sign\x18\x01 \x01(\x08\x12\t\n\x01n\x18\x02 \x01(\x03\x12\r\n\x05\x64\x65lta\x18\x03 \x01(\x02\x12\x18\n\x10ste_fine_grained\x18\x04 \x01(\x08\"o\n\x17MinMaxQuantizeParameter\x12\r\n\x05\x64\x65\x63\x61y\x18\x01 \x01(\x02\x12\x11\n\tx_min_max\x18\x02 \x01(\x08\x12\x0b\n\x03\x65ma\x18\x03 \x01(\x08\x12\x18\n\x10ste_fine_grained\x18\x04 \x01(\x08\x12\x0b\n\x03\x65ps\x18\x05 \x01(\x02\"h\n\x15Pow2QuantizeParameter\x12\x0c\n\x04sign\x18\x01 \x01(\x08\x12\x11\n\twith_zero\x18\x02 \x01(\x08\x12\t\n\x01n\x18\x03 \x01(\x03\x12\t\n\x01m\x18\x04 \x01(\x03\x12\x18\n\x10ste_fine_grained\x18\x05 \x01(\x08\"\x1e\n\x0ePruneParameter\x12\x0c\n\x04rate\x18\x01 \x01(\x02\"R\n\x17QuantizeLinearParameter\x12\x12\n\nround_mode\x18\x01 \x01(\t\x12\x14\n\x0cnarrow_range\x18\x02 \x01(\x08\x12\r\n\x05\x64type\x18\x03 \x01(\x03\"-\n\x12TopNErrorParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\x12\t\n\x01n\x18\x02 \x01(\x03\"(\n\x18\x43onfusionMatrixParameter\x12\x0c\n\x04\x61xis\x18\x01 \x01(\x03\"3\n\x11VATNoiseParameter\x12\x11\n\tbase_axis\x18\x01 \x01(\x03\x12\x0b\n\x03\x65ps\x18\x02 \x01(\x02\"\'\n\rSinkParameter\x12\x16\n\x0eone_input_grad\x18\x01 \x01(\x08\"M\n\x17NmsDetection2dParameter\x12\x0e\n\x06thresh\x18\x01 \x01(\x02\x12\x0b\n\x03nms\x18\x02 \x01(\x02\x12\x15\n\rnms_per_class\x18\x03 \x01(\x08\"\x8e\x01\n\x1eONNXNonMaxSuppressionParameter\x12\x18\n\x10\x63\x65nter_point_box\x18\x01 \x01(\x03\x12\"\n\x1amax_output_boxes_per_class\x18\x02 \x01(\x03\x12\x15\n\riou_threshold\x18\x03 \x01(\x02\x12\x17\n\x0fscore_threshold\x18\x04 \x01(\x02\"\xa7\x01\n\x1bMaxPoolingBackwardParameter\x12\x1e\n\x06kernel\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1e\n\x06stride\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\x15\n\rignore_border\x18\x03 \x01(\x08\x12\x1b\n\x03pad\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x14\n\x0c\x63hannel_last\x18\x05 \x01(\x08\"\xc2\x01\n\x19PatchCorrelationParameter\x12\x1d\n\x05patch\x18\x01 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1d\n\x05shift\x18\x02 \x01(\x0b\x32\x0e.nablite.Shape\x12\"\n\npatch_step\x18\x03 \x01(\x0b\x32\x0e.nablite.Shape\x12\"\n\nshift_step\x18\x04 \x01(\x0b\x32\x0e.nablite.Shape\x12\x1f\n\x07padding\x18\x05 \x01(\x0b\x32\x0e.nablite.Shape\"\x7f\n\x0fUniqueParameter\x12\x0f\n\x07\x66latten\x18\x01 \x01(\x08\x12\x0c\n\x04\x61xis\x18\x02 \x01(\x03\x12\x0e\n\x06sorted\x18\x03 \x01(\x08\x12\x12\n\nwith_index\x18\x04 \x01(\x08\x12\x14\n\x0cwith_inverse\x18\x05 \x01(\x08\x12\x13\n\x0bwith_counts\x18\x06 \x01(\x08\"\x1d\n\x10\x45yeLikeParameter\x12\t\n\x01k\x18\x01 \x01(\x03\"\x1d\n\rMod2Parameter\x12\x0c\n\x04\x66mod\x18\x01 \x01(\x08\"&\n\x11\x42itShiftParameter\x12\x11\n\tdirection\x18\x01 \x01(\t\"#\n\x0f\x45insumParameter\x12\x10\n\x08\x65quation\x18\x01 \x01(\tb\x06proto3')
+
+_globals = globals()
+_builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nablite.nnabla_pb2', _globals)
+if not _descriptor._USE_C_DESCRIPTORS:
+  DESCRIPTOR._loaded_options = None
+  _globals['_SOLVERSTATE_STATEPARAMETERENTRY']._loaded_options = None
+  _globals['_SOLVERSTATE_STATEPARAMETERENTRY']._serialized_options = b'8\001'
+  _globals['_SOLVER_STATESENTRY']._loaded_options = None
+  _globals['_SOLVER_STATESENTRY']._serialized_options = b'8\001'
+  _globals['_SHAPE']._serialized_start=33
+  _globals['_SHAPE']._serialized_end=53
+  _globals['_COMMUNICATOR']._serialized_start=55
+  _globals['_COMMUNICATOR']._serialized_end=69
+  _globals['_CONTEXT']._serialized_start=71
+  _globals['_CONTEXT']._serialized_end=180
+  _globals['_NNABLAPROTOBUF']._serialized_start=183
+  _globals['_NNABLAPROTOBUF']._serialized_end=537
+  _globals['_GLOBALCONFIG']._serialized_start=539
+  _globals['_GLOBALCONFIG']._serialized_end=596
+  _globals['_TRAININGCONFIG']._serialized_start=598
+  _globals['_TRAININGCONFIG']._serialized_end=703
+  _globals['_NETWORK']._serialized_start=706
+  _globals['_NETWORK']._serialized_end=866
+  _globals['_REPEATINFO']._serialized_start=868
+  _globals['_REPEATINFO']._serialized_end=907
+  _globals['_REPEATPARAMETER']._serialized_start=909
+  _globals['_REPEATPARAMETER']._serialized_end=960
+  _globals['_RECURRENTPARAMETER']._serialized_start=962
+  _globals['_RECURRENTPARAMETER']._serialized_end=1031
+  _globals['_VARIABLE']._serialized_start=1034
+  _globals['_VARIABLE']._serialized_end=1165
+  _globals['_INITIALIZER']._serialized_start=1167
+  _globals['_INITIALIZER']._serialized_end=1214
+  _globals['_PARAMETER']._serialized_start=1216
+  _globals['_PARAMETER']._serialized_end=1314
+  _globals['_DATASET']._serialized_start=1317
+  _globals['_DATASET']._serialized_end=1532
+  _globals['_OPTIMIZER']._serialized_start=1535
+  _globals['_OPTIMIZER']._serialized_end=1919
+  _globals['_SOLVERSTATEPARAMETER']._serialized_start=1921
+  _globals['_SOLVERSTATEPARAMETER']._serialized_end=1988
+  _globals['_SOLVERSTATE']._serialized_start=1991
+  _globals['_SOLVERSTATE']._serialized_end=2168
+  _globals['_SOLVERSTATE_STATEPARAMETERENTRY']._serialized_start=2084
+  _globals['_SOLVERSTATE_STATEPARAMETERENTRY']._serialized_end=2168
+  _globals['_SOLVER']._serialized_start=2171
+  _globals['_SOLVER']._serialized_end=3839
+  _globals['_SOLVER_STATESENTRY']._serialized_start=3759
+  _globals['_SOLVER_STATESENTRY']._serialized_end=3826
+  _globals['_SGDPARAMETER']._serialized_start=3841
+  _globals['_SGDPARAMETER']._serialized_end=3867
+  _globals['_SGDWPARAMETER']._serialized_start=3869
+  _globals['_SGDWPARAMETER']._serialized_end=3926
+  _globals['_MOMENTUMPARAMETER']._serialized_start=3928
+  _globals['_MOMENTUMPARAMETER']._serialized_end=3977
+  _globals['_LARSPARAMETER']._serialized_start=3979
+  _globals['_LARSPARAMETER']._serialized_end=4058
+  _globals['_NESTEROVPARAMETER']._serialized_start=4060
+  _globals['_NESTEROVPARAMETER']._serialized_end=4109
+  _globals['_ADADELTAPARAMETER']._serialized_start=4111
+  _globals['_ADADELTAPARAMETER']._serialized_end=4170
+  _globals['_ADAGRADPARAMETER']._serialized_start=4172
+  _globals['_ADAGRADPARAMETER']._serialized_end=4215
+  _globals['_ADABELIEFPARAMETER']._serialized_start=4218
+  _globals['_ADABELIEFPARAMETER']._serialized_end=4388
+  _globals['_RMSPROPPARAMETER']._serialized_start=4390
+  _globals['_RMSPROPPARAMETER']._serialized_end=4448
+  _globals['_RMSPROPGRAVESPARAMETER']._serialized_start=4450
+  _globals['_RMSPROPGRAVESPARAMETER']._serialized_end=4532
+  _globals['_ADAMPARAMETER']._serialized_start=4534
+  _globals['_ADAMPARAMETER']._serialized_end=4607
+  _globals['_ADAMWPARAMETER']._serialized_start=4609
+  _globals['_ADAMWPARAMETER']._serialized_end=4695
+  _globals['_ADABOUNDPARAMETER']._serialized_start=4697
+  _globals['_ADABOUNDPARAMETER']._serialized_end=4807
+  _globals['_ADAMAXPARAMETER']._serialized_start=4809
+  _globals['_ADAMAXPARAMETER']._serialized_end=4884
+  _globals['_AMSGRADPARAMETER']._serialized_start=4886
+  _globals['_AMSGRADPARAMETER']._serialized_end=4987
+  _globals['_AMSBOUNDPARAMETER']._serialized_start=4990
+  _globals['_AMSBOUNDPARAMETER']._serialized_end=5125
+  _globals['_LAMBPARAMETER']._serialized_start=5128
+  _globals['_LAMBPARAMETER']._serialized_end=5258
+  _globals['_LIONPARAMETER']._serialized_start=5260
+  _globals['_LIONPARAMETER']._serialized_end=5317
+  _globals['_POLYNOMIALSCHEDULERPARAMETER']._serialized_start=5319
+  _globals['_POLYNOMIALSCHEDULERPARAMETER']._serialized_end=5382
+  _globals['_COSINESCHEDULERPARAMETER']._serialized_start=5384
+  _globals['_COSINESCHEDULERPARAMETER']._serialized_end=5428
+  _globals['_EXPONENTIALSCHEDULERPARAMETER']._serialized_start=5430
+  _globals['_EXPONENTIALSCHEDULERPARAMETER']._serialized_end=5499
+  _globals['_STEPSCHEDULERPARAMETER']._serialized_start=5501
+  _globals['_STEPSCHEDULERPARAMETER']._serialized_end=5560
+  _globals['_CUSTOMSCHEDULERPARAMETER']._serialized_start=5563
+  _globals['_CUSTOMSCHEDULERPARAMETER']._serialized_end=5725
+  _globals['_LINEARWARMUPSCHEDULERPARAMETER']._serialized_start=5727
+  _globals['_LINEARWARMUPSCHEDULERPARAMETER']._serialized_end=5780
+  _globals['_DATAVARIABLE']._serialized_start=5782
+  _globals['_DATAVARIABLE']._serialized_end=5838
+  _globals['_GENERATORVARIABLE']._serialized_start=5840
+  _globals['_GENERATORVARIABLE']._serialized_end=5916
+  _globals['_LOSSVARIABLE']._serialized_start=5918
+  _globals['_LOSSVARIABLE']._serialized_end=5955
+  _globals['_PARAMETERVARIABLE']._serialized_start=5957
+  _globals['_PARAMETERVARIABLE']._serialized_end=6033
+  _globals['_MONITOR']._serialized_start=6036
+  _globals['_MONITOR']._serialized_end=6257
+  _globals['_MONITORVARIABLE']._serialized_start=6259
+  _globals['_MONITORVARIABLE']._serialized_end=6352
+  _globals['_EXECUTOR']._serialized_start=6355
+  _globals['_EXECUTOR']._serialized_end=6775
+  _globals['_OUTPUTVARIABLE']._serialized_start=6777
+  _globals['_OUTPUTVARIABLE']._serialized_end=6849
+  _globals['_FUNCTION']._serialized_start=6852
+  _globals['_FUNCTION']._serialized_end=16477
+  _globals['_AFFINEPARAMETER']._serialized_start=16479
+  _globals['_AFFINEPARAMETER']._serialized_end=16515
+  _globals['_RNNPARAMETER']._serialized_start=16517
+  _globals['_RNNPARAMETER']._serialized_end=16631
+  _globals['_LSTMPARAMETER']._serialized_start=16633
+  _globals['_LSTMPARAMETER']._serialized_end=16726
+  _globals['_GRUPARAMETER']._serialized_start=16728
+  _globals['_GRUPARAMETER']._serialized_end=16820
+  _globals['_CONVOLUTIONPARAMETER']._serialized_start=16823
+  _globals['_CONVOLUTIONPARAMETER']._serialized_end=16996
+  _globals['_FUSEDCONVOLUTIONPARAMETER']._serialized_start=16999
+  _globals['_FUSEDCONVOLUTIONPARAMETER']._serialized_end=17321
+  _globals['_DEPTHWISECONVOLUTIONPARAMETER']._serialized_start=17324
+  _globals['_DEPTHWISECONVOLUTIONPARAMETER']._serialized_end=17489
+  _globals['_DECONVOLUTIONPARAMETER']._serialized_start=17492
+  _globals['_DECONVOLUTIONPARAMETER']._serialized_end=17707
+  _globals['_DEPTHWISEDECONVOLUTIONPARAMETER']._serialized_start=17710
+  _globals['_DEPTHWISEDECONVOLUTIONPARAMETER']._serialized_end=17874
+  _globals['_DEFORMABLECONVOLUTIONPARAMETER']._serialized_start=17877
+  _globals['_DEFORMABLECONVOLUTIONPARAMETER']._serialized_end=18086
+  _globals['_MAXPOOLINGPARAMETER']._serialized_start=18089
+  _globals['_MAXPOOLINGPARAMETER']._serialized_end=18248
+  _globals['_AVERAGEPOOLINGPARAMETER']._serialized_start=18251
+  _globals['_AVERAGEPOOLINGPARAMETER']._serialized_end=18437
+  _globals['_SUMPOOLINGPARAMETER']._serialized_start=18440
+  _globals['_SUMPOOLINGPARAMETER']._serialized_end=18599
+  _globals['_UNPOOLINGPARAMETER']._serialized_start=18601
+  _globals['_UNPOOLINGPARAMETER']._serialized_end=18675
+  _globals['_ROIALIGNPARAMETER']._serialized_start=18677
+  _globals['_ROIALIGNPARAMETER']._serialized_end=18802
+  _globals['_RELUPARAMETER']._serialized_start=18804
+  _globals['_RELUPARAMETER']._serialized_end=18836
+  _globals['_LEAKYRELUPARAMETER']._serialized_start=18838
+  _globals['_LEAKYRELUPARAMETER']._serialized_end=18890
+  _globals['_SOFTMAXPARAMETER']._serialized_start=18892
+  _globals['_SOFTMAXPARAMETER']._serialized_end=18924
+  _globals['_LOGSOFTMAXPARAMETER']._serialized_start=18926
+  _globals['_LOGSOFTMAXPARAMETER']._serialized_end=18961
+  _globals['_ELUPARAMETER']._serialized_start=18963
+  _globals['_ELUPARAMETER']._serialized_end=18992
+  _globals['_SELUPARAMETER']._serialized_start=18994
+  _globals['_SELUPARAMETER']._serialized_end=19039
+  _globals['_CRELUPARAMETER']._serialized_start=19041
+  _globals['_CRELUPARAMETER']._serialized_end=19071
+  _globals['_CELUPARAMETER']._serialized_start=19073
+  _globals['_CELUPARAMETER']._serialized_end=19117
+  _globals['_PRELUPARAMETER']._serialized_start=19119
+  _globals['_PRELUPARAMETER']._serialized_end=19154
+  _globals['_SOFTPLUSPARAMETER']._serialized_start=19156
+  _globals['_SOFTPLUSPARAMETER']._serialized_end=19189
+  _globals['_FUSEDBATCHNORMALIZATIONPARAMETER']._serialized_start=19191
+  _globals['_FUSEDBATCHNORMALIZATIONPARAMETER']._serialized_end=19314
+  _globals['_BATCHNORMALIZATIONPARAMETER']._serialized_start=19317
+  _globals['_BATCHNORMALIZATIONPARAMETER']._serialized_end=19448
+  _globals['_GROUPNORMALIZATIONPARAMETER']._serialized_start=19451
+  _globals['_GROUPNORMALIZATIONPARAMETER']._serialized_end=19590
+  _globals['_INSTANCENORMALIZATIONPARAMETER']._serialized_start=19592
+  _globals['_INSTANCENORMALIZATIONPARAMETER']._serialized_end=19714
+  _globals['_LAYERNORMALIZATIONPARAMETER']._serialized_start=19716
+  _globals['_LAYERNORMALIZATIONPARAMETER']._serialized_end=19813
+  _globals['_NORMNORMALIZATIONPARAMETER']._serialized_start=19815
+  _globals['_NORMNORMALIZATIONPARAMETER']._serialized_end=19881
+  _globals['_SYNCBATCHNORMALIZATIONPARAMETER']._serialized_start=19884
+  _globals['_SYNCBATCHNORMALIZATIONPARAMETER']._serialized_end=20036
+  _globals['_TENSORNORMALIZATIONPARAMETER']._serialized_start=20038
+  _globals['_TENSORNORMALIZATIONPARAMETER']._serialized_end=20130
+  _globals['_WEIGHTNORMALIZATIONPARAMETER']._serialized_start=20132
+  _globals['_WEIGHTNORMALIZATIONPARAMETER']._serialized_end=20188
+  _globals['_WEIGHTSTANDARDIZATIONPARAMETER']._serialized_start=20190
+  _globals['_WEIGHTSTANDARDIZATIONPARAMETER']._serialized_end=20257
+  _globals['_SPECTRALNORMPARAMETER']._serialized_start=20259
+  _globals['_SPECTRALNORMPARAMETER']._serialized_end=20353
+  _globals['_MEANSUBTRACTIONPARAMETER']._serialized_start=20355
+  _globals['_MEANSUBTRACTIONPARAMETER']._serialized_end=20429
+  _globals['_CLIPGRADBYNORMPARAMETER']._serialized_start=20431
+  _globals['_CLIPGRADBYNORMPARAMETER']._serialized_end=20489
+  _globals['_SUMPARAMETER']._serialized_start=20491
+  _globals['_SUMPARAMETER']._serialized_end=20538
+  _globals['_CUMSUMPARAMETER']._serialized_start=20540
+  _globals['_CUMSUMPARAMETER']._serialized_end=20607
+  _globals['_MEANPARAMETER']._serialized_start=20609
+  _globals['_MEANPARAMETER']._serialized_end=20657
+  _globals['_MAXPARAMETER']._serialized_start=20659
+  _globals['_MAXPARAMETER']._serialized_end=20746
+  _globals['_MINPARAMETER']._serialized_start=20748
+  _globals['_MINPARAMETER']._serialized_end=20835
+  _globals['_NORMPARAMETER']._serialized_start=20837
+  _globals['_NORMPARAMETER']._serialized_end=20896
+  _globals['_PRODPARAMETER']._serialized_start=20898
+  _globals['_PRODPARAMETER']._serialized_end=20946
+  _globals['_CUMPRODPARAMETER']._serialized_start=20948
+  _globals['_CUMPRODPARAMETER']._serialized_end=21016
+  _globals['_ADD2PARAMETER']._serialized_start=21018
+  _globals['_ADD2PARAMETER']._serialized_end=21050
+  _globals['_BCADD2PARAMETER']._serialized_start=21052
+  _globals['_BCADD2PARAMETER']._serialized_end=21086
+  _globals['_SUB2PARAMETER']._serialized_start=21088
+  _globals['_SUB2PARAMETER']._serialized_end=21120
+  _globals['_MUL2PARAMETER']._serialized_start=21122
+  _globals['_MUL2PARAMETER']._serialized_end=21154
+  _globals['_DIV2PARAMETER']._serialized_start=21156
+  _globals['_DIV2PARAMETER']._serialized_end=21188
+  _globals['_POW2PARAMETER']._serialized_start=21190
+  _globals['_POW2PARAMETER']._serialized_end=21222
+  _globals['_ADDSCALARPARAMETER']._serialized_start=21224
+  _globals['_ADDSCALARPARAMETER']._serialized_end=21274
+  _globals['_MULSCALARPARAMETER']._serialized_start=21276
+  _globals['_MULSCALARPARAMETER']._serialized_end=21326
+  _globals['_POWSCALARPARAMETER']._serialized_start=21328
+  _globals['_POWSCALARPARAMETER']._serialized_end=21378
+  _globals['_RSUBSCALARPARAMETER']._serialized_start=21380
+  _globals['_RSUBSCALARPARAMETER']._serialized_end=21414
+  _globals['_RDIVSCALARPARAMETER']._serialized_start=21416
+  _globals['_RDIVSCALARPARAMETER']._serialized_end=21450
+  _globals['_RPOWSCALARPARAMETER']._serialized_start=21452
+  _globals['_RPOWSCALARPARAMETER']._serialized_end=21486
+  _globals['_SIGNPARAMETER']._serialized_start=21488
+  _globals['_SIGNPARAMETER']._serialized_end=21518
+  _globals['_MINIMUMSCALARPARAMETER']._serialized_start=21520
+  _globals['_MINIMUMSCALARPARAMETER']._serialized_end=21557
+  _globals['_MAXIMUMSCALARPARAMETER']._serialized_start=21559
+  _globals['_MAXIMUMSCALARPARAMETER']._serialized_end=21596
+  _globals['_SEARCHSORTEDPARAMETER']._serialized_start=21598
+  _globals['_SEARCHSORTEDPARAMETER']._serialized_end=21636
+  _globals['_LOGICALANDSCALARPARAMETER']._serialized_start=21638
+  _globals['_LOGICALANDSCALARPARAMETER']._serialized_end=21678
+  _globals['_LOGICALORSCALARPARAMETER']._serialized_start=21680
+  _globals['_LOGICALORSCALARPARAMETER']._serialized_end=21719
+  _globals['_LOGICALXORSCALARPARAMETER']._serialized_start=21721
+  _globals['_LOGICALXORSCALARPARAMETER']._serialized_end=21761
+  _globals['_EQUALSCALARPARAMETER']._serialized_start=21763
+  _globals['_EQUALSCALARPARAMETER']._serialized_end=21798
+  _globals['_NOTEQUALSCALARPARAMETER']._serialized_start=21800
+  _globals['_NOTEQUALSCALARPARAMETER']._serialized_end=21838
+  _globals['_GREATEREQUALSCALARPARAMETER']._serialized_start=21840
+  _globals['_GREATEREQUALSCALARPARAMETER']._serialized_end=21882
+  _globals['_GREATERSCALARPARAMETER']._serialized_start=21884
+  _globals['_GREATERSCALARPARAMETER']._serialized_end=21921
+  _globals['_LESSEQUALSCALARPARAMETER']._serialized_start=21923
+  _globals['_LESSEQUALSCALARPARAMETER']._serialized_end=21962
+  _globals['_LESSSCALARPARAMETER']._serialized_start=21964
+  _globals['_LESSSCALARPARAMETER']._serialized_end=21998
+  _globals['_RESETNANPARAMETER']._serialized_start=22000
+  _globals['_RESETNANPARAMETER']._serialized_end=22032
+  _globals['_RESETINFPARAMETER']._serialized_start=22034
+  _globals['_RESETINFPARAMETER']._serialized_end=22066
+  _globals['_CONSTANTPARAMETER']._serialized_start=22068
+  _globals['_CONSTANTPARAMETER']._serialized_end=22131
+  _globals['_ARANGEPARAMETER']._serialized_start=22133
+  _globals['_ARANGEPARAMETER']._serialized_end=22193
+  _globals['_LINSPACEPARAMETER']._serialized_start=22195
+  _globals['_LINSPACEPARAMETER']._serialized_end=22256
+  _globals['_BATCHMATMULPARAMETER']._serialized_start=22258
+  _globals['_BATCHMATMULPARAMETER']._serialized_end=22322
+  _globals['_ROUNDPARAMETER']._serialized_start=22324
+  _globals['_ROUNDPARAMETER']._serialized_end=22340
+  _globals['_CEILPARAMETER']._serialized_start=22342
+  _globals['_CEILPARAMETER']._serialized_end=22357
+  _globals['_FLOORPARAMETER']._serialized_start=22359
+  _globals['_FLOORPARAMETER']._serialized_end=22375
+  _globals['_CONCATENATEPARAMETER']._serialized_start=22377
+  _globals['_CONCATENATEPARAMETER']._serialized_end=22413
+  _globals['_SPLITPARAMETER']._serialized_start=22415
+  _globals['_SPLITPARAMETER']._serialized_end=22445
+  _globals['_STACKPARAMETER']._serialized_start=22447
+  _globals['_STACKPARAMETER']._serialized_end=22477
+  _globals['_SLICEPARAMETER']._serialized_start=22479
+  _globals['_SLICEPARAMETER']._serialized_end=22538
+  _globals['_PADPARAMETER']._serialized_start=22540
+  _globals['_PADPARAMETER']._serialized_end=22611
+  _globals['_TRANSPOSEPARAMETER']._serialized_start=22613
+  _globals['_TRANSPOSEPARAMETER']._serialized_end=22647
+  _globals['_BROADCASTPARAMETER']._serialized_start=22649
+  _globals['_BROADCASTPARAMETER']._serialized_end=22700
+  _globals['_BROADCASTTOPARAMETER']._serialized_start=22702
+  _globals['_BROADCASTTOPARAMETER']._serialized_end=22738
+  _globals['_TILEPARAMETER']._serialized_start=22740
+  _globals['_TILEPARAMETER']._serialized_end=22769
+  _globals['_ONEHOTPARAMETER']._serialized_start=22771
+  _globals['_ONEHOTPARAMETER']._serialized_end=22819
+  _globals['_FLIPPARAMETER']._serialized_start=22821
+  _globals['_FLIPPARAMETER']._serialized_end=22850
+  _globals['_SHIFTPARAMETER']._serialized_start=22852
+  _globals['_SHIFTPARAMETER']._serialized_end=22905
+  _globals['_SORTPARAMETER']._serialized_start=22907
+  _globals['_SORTPARAMETER']._serialized_end=22993
+  _globals['_RESHAPEPARAMETER']._serialized_start=22995
+  _globals['_RESHAPEPARAMETER']._serialized_end=23061
+  _globals['_SHAPEPARAMETER']._serialized_start=23063
+  _globals['_SHAPEPARAMETER']._serialized_end=23107
+  _globals['_TRILUPARAMETER']._serialized_start=23109
+  _globals['_TRILUPARAMETER']._serialized_end=23151
+  _globals['_MESHGRIDPARAMETER']._serialized_start=23153
+  _globals['_MESHGRIDPARAMETER']._serialized_end=23193
+  _globals['_BATCHCHOLESKYPARAMETER']._serialized_start=23195
+  _globals['_BATCHCHOLESKYPARAMETER']._serialized_end=23234
+  _globals['_GATHERPARAMETER']._serialized_start=23236
+  _globals['_GATHERPARAMETER']._serialized_end=23287
+  _globals['_SCATTERNDPARAMETER']._serialized_start=23289
+  _globals['_SCATTERNDPARAMETER']._serialized_end=23337
+  _globals['_SCATTERADDPARAMETER']._serialized_start=23339
+  _globals['_SCATTERADDPARAMETER']._serialized_end=23374
+  _globals['_BOOLFILLPARAMETER']._serialized_start=23376
+  _globals['_BOOLFILLPARAMETER']._serialized_end=23410
+  _globals['_PACKPADDEDSEQUENCEPARAMETER']._serialized_start=23412
+  _globals['_PACKPADDEDSEQUENCEPARAMETER']._serialized_end=23462
+  _globals['_PADPACKEDSEQUENCEPARAMETER']._serialized_start=23464
+  _globals['_PADPACKEDSEQUENCEPARAMETER']._serialized_end=23558
+  _globals['_INTERPOLATEPARAMETER']._serialized_start=23561
+  _globals['_INTERPOLATEPARAMETER']._serialized_end=23710
+  _globals['_ONNXRESIZEPARAMETER']._serialized_start=23713
+  _globals['_ONNXRESIZEPARAMETER']._serialized_end=23931
+  _globals['_FFTPARAMETER']._serialized_start=23933
+  _globals['_FFTPARAMETER']._serialized_end=23988
+  _globals['_IFFTPARAMETER']._serialized_start=23990
+  _globals['_IFFTPARAMETER']._serialized_end=24046
+  _globals['_STFTPARAMETER']._serialized_start=24049
+  _globals['_STFTPARAMETER']._serialized_end=24201
+  _globals['_ISTFTPARAMETER']._serialized_start=24204
+  _globals['_ISTFTPARAMETER']._serialized_end=24356
+  _globals['_DROPOUTPARAMETER']._serialized_start=24358
+  _globals['_DROPOUTPARAMETER']._serialized_end=24401
+  _globals['_TOPKDATAPARAMETER']._serialized_start=24403
+  _globals['_TOPKDATAPARAMETER']._serialized_end=24518
+  _globals['_TOPKGRADPARAMETER']._serialized_start=24520
+  _globals['_TOPKGRADPARAMETER']._serialized_end=24582
+  _globals['_RANDPARAMETER']._serialized_start=24584
+  _globals['_RANDPARAMETER']._serialized_end=24671
+  _globals['_RANDINTPARAMETER']._serialized_start=24673
+  _globals['_RANDINTPARAMETER']._serialized_end=24763
+  _globals['_RANDNPARAMETER']._serialized_start=24765
+  _globals['_RANDNPARAMETER']._serialized_end=24853
+  _globals['_RANDBINOMIALPARAMETER']._serialized_start=24855
+  _globals['_RANDBINOMIALPARAMETER']._serialized_end=24945
+  _globals['_RANDBETAPARAMETER']._serialized_start=24947
+  _globals['_RANDBETAPARAMETER']._serialized_end=25040
+  _globals['_RANDGAMMAPARAMETER']._serialized_start=25042
+  _globals['_RANDGAMMAPARAMETER']._serialized_end=25133
+  _globals['_RANDOMCHOICEPARAMETER']._serialized_start=25135
+  _globals['_RANDOMCHOICEPARAMETER']._serialized_end=25220
+  _globals['_RANDOMCROPPARAMETER']._serialized_start=25222
+  _globals['_RANDOMCROPPARAMETER']._serialized_end=25307
+  _globals['_RANDOMFLIPPARAMETER']._serialized_start=25309
+  _globals['_RANDOMFLIPPARAMETER']._serialized_end=25377
+  _globals['_RANDOMSHIFTPARAMETER']._serialized_start=25379
+  _globals['_RANDOMSHIFTPARAMETER']._serialized_end=25495
+  _globals['_RANDOMERASEPARAMETER']._serialized_start=25498
+  _globals['_RANDOMERASEPARAMETER']._serialized_end=25724
+  _globals['_IMAGEAUGMENTATIONPARAMETER']._serialized_start=25727
+  _globals['_IMAGEAUGMENTATIONPARAMETER']._serialized_end=26084
+  _globals['_SOFTMAXCROSSENTROPYPARAMETER']._serialized_start=26086
+  _globals['_SOFTMAXCROSSENTROPYPARAMETER']._serialized_end=26130
+  _globals['_CATEGORICALCROSSENTROPYPARAMETER']._serialized_start=26132
+  _globals['_CATEGORICALCROSSENTROPYPARAMETER']._serialized_end=26180
+  _globals['_HUBERLOSSPARAMETER']._serialized_start=26182
+  _globals['_HUBERLOSSPARAMETER']._serialized_end=26217
+  _globals['_EPSILONINSENSITIVELOSSPARAMETER']._serialized_start=26219
+  _globals['_EPSILONINSENSITIVELOSSPARAMETER']._serialized_end=26269
+  _globals['_KLMULTINOMIALPARAMETER']._serialized_start=26271
+  _globals['_KLMULTINOMIALPARAMETER']._serialized_end=26314
+  _globals['_AFFINEGRIDPARAMETER']._serialized_start=26316
+  _globals['_AFFINEGRIDPARAMETER']._serialized_end=26374
+  _globals['_WARPBYGRIDPARAMETER']._serialized_start=26376
+  _globals['_WARPBYGRIDPARAMETER']._serialized_end=26478
+  _globals['_BINARYCONNECTAFFINEPARAMETER']._serialized_start=26480
+  _globals['_BINARYCONNECTAFFINEPARAMETER']._serialized_end=26555
+  _globals['_BINARYCONNECTCONVOLUTIONPARAMETER']._serialized_start=26558
+  _globals['_BINARYCONNECTCONVOLUTIONPARAMETER']._serialized_end=26748
+  _globals['_BINARYWEIGHTAFFINEPARAMETER']._serialized_start=26750
+  _globals['_BINARYWEIGHTAFFINEPARAMETER']._serialized_end=26824
+  _globals['_BINARYWEIGHTCONVOLUTIONPARAMETER']._serialized_start=26827
+  _globals['_BINARYWEIGHTCONVOLUTIONPARAMETER']._serialized_end=27016
+  _globals['_INQAFFINEPARAMETER']._serialized_start=27018
+  _globals['_INQAFFINEPARAMETER']._serialized_end=27142
+  _globals['_INQCONVOLUTIONPARAMETER']._serialized_start=27145
+  _globals['_INQCONVOLUTIONPARAMETER']._serialized_end=27384
+  _globals['_FIXEDPOINTQUANTIZEPARAMETER']._serialized_start=27386
+  _globals['_FIXEDPOINTQUANTIZEPARAMETER']._serialized_end=27481
+  _globals['_MINMAXQUANTIZEPARAMETER']._serialized_start=27483
+  _globals['_MINMAXQUANTIZEPARAMETER']._serialized_end=27594
+  _globals['_POW2QUANTIZEPARAMETER']._serialized_start=27596
+  _globals['_POW2QUANTIZEPARAMETER']._serialized_end=27700
+  _globals['_PRUNEPARAMETER']._serialized_start=27702
+  _globals['_PRUNEPARAMETER']._serialized_end=27732
+  _globals['_QUANTIZELINEARPARAMETER']._serialized_start=27734
+  _globals['_QUANTIZELINEARPARAMETER']._serialized_end=27816
+  _globals['_TOPNERRORPARAMETER']._serialized_start=27818
+  _globals['_TOPNERRORPARAMETER']._serialized_end=27863
+  _globals['_CONFUSIONMATRIXPARAMETER']._serialized_start=27865
+  _globals['_CONFUSIONMATRIXPARAMETER']._serialized_end=27905
+  _globals['_VATNOISEPARAMETER']._serialized_start=27907
+  _globals['_VATNOISEPARAMETER']._serialized_end=27958
+  _globals['_SINKPARAMETER']._serialized_start=27960
+  _globals['_SINKPARAMETER']._serialized_end=27999
+  _globals['_NMSDETECTION2DPARAMETER']._serialized_start=28001
+  _globals['_NMSDETECTION2DPARAMETER']._serialized_end=28078
+  _globals['_ONNXNONMAXSUPPRESSIONPARAMETER']._serialized_start=28081
+  _globals['_ONNXNONMAXSUPPRESSIONPARAMETER']._serialized_end=28223
+  _globals['_MAXPOOLINGBACKWARDPARAMETER']._serialized_start=28226
+  _globals['_MAXPOOLINGBACKWARDPARAMETER']._serialized_end=28393
+  _globals['_PATCHCORRELATIONPARAMETER']._serialized_start=28396
+  _globals['_PATCHCORRELATIONPARAMETER']._serialized_end=28590
+  _globals['_UNIQUEPARAMETER']._serialized_start=28592
+  _globals['_UNIQUEPARAMETER']._serialized_end=28719
+  _globals['_EYELIKEPARAMETER']._serialized_start=28721
+  _globals['_EYELIKEPARAMETER']._serialized_end=28750
+  _globals['_MOD2PARAMETER']._serialized_start=28752
+  _globals['_MOD2PARAMETER']._serialized_end=28781
+  _globals['_BITSHIFTPARAMETER']._serialized_start=28783
+  _globals['_BITSHIFTPARAMETER']._serialized_end=28821
+  _globals['_EINSUMPARAMETER']._serialized_start=28823
+  _globals['_EINSUMPARAMETER']._serialized_end=28858
+# @@protoc_insertion_point(module_scope)

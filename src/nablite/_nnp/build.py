@@ -1,0 +1,175 @@
+"""NNabla's ``Network`` messages -> nablite graphs (what ``NnpLoader`` returns).
+
+Each function message becomes a call of the ``nablite.functions`` function its
+type names (function_info.py), with the arguments read from its argument
+message; a type nablite does not know, a variable used before it is made, or a
+declared shape over ``MAX_ELEMENTS`` fails with an error naming the file, the
+function or variable and the problem, before any parameter changes.
+"""
+import inspect
+
+from .. import functions as F
+from ..function_info import SPECS, convert
+from ..variable import Variable
+from .proto import FileFormatError
+
+# Largest number of elements one declared variable may have (1 GiB of float32).
+MAX_ELEMENTS = 2 ** 28
+
+# nablite's Python names where they differ from NNabla's argument names.
+_RENAMED = {"axes": "axis", "keep_dims": "keepdims"}
+# Arguments that only say which optional inputs are absent.
+_INPUT_FLAGS = {"no_bias": "beta", "no_scale": "gamma"}
+# Python-level arguments that make a wrapper build the bare node of its type.
+_BARE_NODE = {"PatchCorrelation": {"channel_last": True}}
+
+
+def read_arguments(fproto, spec):
+    """{name: value} of a function message's arguments, as ``info.args`` holds them."""
+    if spec.param_field is None or not spec.args:
+        return {}
+    msg = getattr(fproto, spec.param_field)
+    args = {}
+    for name, kind in spec.args:
+        if kind == "comm":
+            continue
+        field = getattr(msg, name)
+        value = list(field.dim) if kind == "shape" else field
+        args[name] = convert(kind, list(value) if kind in ("ints", "floats") else value)
+    return args
+
+
+def _absent(spec, args):
+    """Names of the optional inputs a function message leaves out."""
+    absent = {inp for flag, inp in _INPUT_FLAGS.items() if args.get(flag)}
+    if spec.type_name in ("RNN", "LSTM", "GRU") and args.get("num_layers", 1) == 1:
+        absent.add("weight")
+    return absent
+
+
+def _place_inputs(spec, inputs, args, where):
+    """{input name: Variable} for a function's inputs (None for absent ones)."""
+    names = [n.rstrip("?*") for n in spec.inputs]
+    if any(n.endswith("*") for n in spec.inputs):
+        return None
+    optional = [n.rstrip("?") for n in spec.inputs if n.endswith("?")]
+    required = [n for n in names if n not in optional]
+    absent = _absent(spec, args)
+    present = [n for n in names if n in required or n not in absent]
+    extra = len(inputs) - len(required)
+    chosen = [n for n in present if n in required or
+              (n in optional and (extra := extra - 1) >= 0)]
+    if len(inputs) < len(required) or len(chosen) != len(inputs):
+        raise FileFormatError(f"{where}: {spec.type_name} takes inputs {spec.inputs}, "
+                              f"the file gives {len(inputs)}")
+    return dict(zip(chosen, inputs))
+
+
+def call(spec, inputs, args, where):
+    """The outputs (a tuple) of nablite's function for ``spec`` on ``inputs``."""
+    fn = getattr(F, spec.function, None)
+    if fn is None:
+        raise FileFormatError(f"{where}: function type {spec.type_name!r} is not "
+                              "available in nablite")
+    params = inspect.signature(fn).parameters
+    kwargs = dict(_BARE_NODE.get(spec.type_name, {}))
+    for name, value in args.items():
+        if name in _INPUT_FLAGS and name not in params:
+            continue
+        key = name if name in params else _RENAMED.get(name, name)
+        if key in params:
+            kwargs[key] = value
+    placed = _place_inputs(spec, inputs, args, where)
+    if placed is None:  # variadic inputs
+        out = fn(*inputs, **kwargs)
+    else:
+        positional = list(params)
+        for k, name in enumerate(n.rstrip("?") for n in spec.inputs):
+            key = name if name in params else positional[k]
+            if name in placed:
+                kwargs[key] = placed[name]
+            elif params[key].default is inspect.Parameter.empty:
+                kwargs[key] = None  # absent, and nablite's wrapper has no default for it
+        out = fn(**kwargs)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _shape(vproto, batch_size, where):
+    shape = [batch_size if d < 0 else int(d) for d in vproto.shape.dim]
+    size = 1
+    for d in shape:
+        size *= d
+    if any(d < 0 for d in shape) or size > MAX_ELEMENTS:
+        raise FileFormatError(f"{where}: variable {vproto.name!r} declares shape {shape} "
+                              f"({size} elements; the limit is {MAX_ELEMENTS})")
+    return tuple(shape)
+
+
+def build_network(net, parameter, batch_size=None, where="network", network_pass=None):
+    """(variables, inputs, outputs) dicts of ``net`` built with nablite's functions.
+
+    ``parameter(name, shape)`` gives the Variable of a parameter; ``network_pass``
+    (an ``NnpNetworkPass``) may edit variables and functions as they are made."""
+    batch_size = int(batch_size or net.batch_size or 1)
+    declared = {v.name: v for v in net.variable}
+    produced = {o for f in net.function for o in f.output}
+    params = {v.name for v in net.variable if v.type == "Parameter"}
+    variables = {}
+    for vp in net.variable:
+        if vp.type == "Parameter":
+            var = parameter(vp.name, _shape(vp, batch_size, where))
+        elif vp.name not in produced:
+            var = Variable(_shape(vp, batch_size, where))
+            var.name = vp.name
+        else:
+            continue
+        if network_pass is not None:
+            var = network_pass.variable(vp.name, var, vp.type == "Parameter")
+        variables[vp.name] = var
+    stop = set(network_pass.stop_after()) if network_pass is not None else set()
+    consumed = set()
+    for fp in net.function:
+        if stop and stop <= set(variables):
+            break
+        fwhere = f"{where}: function {fp.name!r}"
+        spec = SPECS.get(fp.type)
+        if spec is None:
+            raise FileFormatError(f"{fwhere} has type {fp.type!r}, which is not an NNabla "
+                                  "function nablite knows")
+        args = read_arguments(fp, spec)
+        if network_pass is not None:
+            f = network_pass.function(fp, args, variables)
+            if f.disabled:
+                i, o = getattr(f, "rewire", (0, 0))
+                variables[fp.output[o]] = variables[fp.input[i]]
+                continue
+            args = f.args
+        missing = [n for n in fp.input if n not in variables]
+        if missing:
+            raise FileFormatError(f"{fwhere} reads {missing}, which no variable or earlier "
+                                  "function provides")
+        inputs = [variables[n] for n in fp.input]
+        consumed.update(fp.input)
+        try:
+            outs = call(spec, inputs, args, fwhere)
+        except FileFormatError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, NotImplementedError) as e:
+            raise FileFormatError(f"{fwhere} ({fp.type}) cannot be built: {e}") from None
+        if len(outs) < len(fp.output):
+            raise FileFormatError(f"{fwhere} names {len(fp.output)} outputs, {fp.type} "
+                                  f"gives {len(outs)}")
+        for name, y in zip(fp.output, outs):
+            if name in declared and list(declared[name].shape.dim[1:]) != list(y.shape[1:]):
+                raise FileFormatError(f"{fwhere}: output {name!r} has shape {y.shape}, the "
+                                      f"file declares {list(declared[name].shape.dim)}")
+            y.name = name
+            variables[name] = y
+    ordered = {v.name: variables[v.name] for v in net.variable if v.name in variables}
+    ordered.update((k, v) for k, v in variables.items() if k not in ordered)
+    inputs = {k: v for k, v in ordered.items() if k not in produced and k not in params}
+    if stop:
+        outputs = {k: ordered[k] for k in network_pass.stop_after() if k in ordered}
+    else:
+        outputs = {k: v for k, v in ordered.items() if k in produced and k not in consumed}
+    return ordered, inputs, outputs

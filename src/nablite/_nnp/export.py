@@ -1,0 +1,127 @@
+"""nablite graphs -> NNabla's ``Network`` messages (what ``utils.save.save`` writes).
+
+Variables are named as NNabla 1.39 names them: the ``names``/``outputs`` keys for
+the given variables, the parameter keys for parameters, and ``@<net>/<Type>_out``
+(``_1``, ``_2``, ... on repeats) for the rest; functions ``@<net>/<Type>``.
+Arguments come from ``f.info`` (function_info.py), so they are NNabla's.
+"""
+from .. import graph
+from ..function_info import SPECS, convert
+from ..parameter import get_parameters
+from ..variable import Variable
+from .proto import pb2
+
+
+class _Names:
+    """Unique names: the first use of a base keeps it, repeats get ``_1``, ``_2``..."""
+
+    def __init__(self):
+        self.count = {}
+
+    def __call__(self, base):
+        n = self.count.get(base, 0)
+        self.count[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+
+class _Unused:
+    """Stands for a function output that no Variable holds any more."""
+    name = ""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def fill_arguments(fproto, spec, args):
+    """Write ``args`` (NNabla's info.args) into the function's argument message."""
+    if spec.param_field is None:
+        return
+    msg = getattr(fproto, spec.param_field)
+    msg.SetInParent()  # written even when every argument is a default, as NNabla does
+    for name, kind in spec.args:
+        if name not in args or args[name] is None or kind == "comm":
+            continue
+        value = convert(kind, args[name])
+        field = getattr(msg, name)
+        if kind == "shape":
+            field.dim.extend(value)
+            field.SetInParent()
+        elif kind in ("ints", "floats"):
+            field.extend(value)
+        else:
+            setattr(msg, name, value)
+
+
+def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
+                  parameters=None):
+    """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable}),
+    with ``names`` ({name: Variable}) naming inputs and other variables; returns it and
+    the parameter names it uses (in order)."""
+    net = pb2().Network()
+    net.name = name
+    net.batch_size = int(batch_size)
+    params = get_parameters(grad_only=False) if parameters is None else parameters
+    # a graph holds parameters as unlinked Variables sharing the registered arrays
+    param_of = {id(v.data): k for k, v in params.items()}
+    given = {}
+    for key, v in list((names or {}).items()) + list(outputs.items()):
+        given.setdefault(id(v), key)
+    order = graph.topological_order(list(outputs.values()))
+    fnames, vnames = _Names(), _Names()
+    for key in given.values():
+        vnames(key)
+    var_name, buffers, used_params, written = {}, [], [], set()
+
+    def param_key(v):
+        return param_of.get(id(v.data)) if isinstance(v, Variable) else None
+
+    def name_of(v, fallback):
+        if id(v) not in var_name:
+            key = param_key(v)
+            if id(v) in given:
+                var_name[id(v)] = given[id(v)]
+            elif key is not None:
+                var_name[id(v)] = key
+            else:
+                var_name[id(v)] = vnames(v.name or fallback)
+            if var_name[id(v)] not in written:  # a parameter used twice is written once
+                written.add(var_name[id(v)])
+                (used_params if key is not None else buffers).append(v)
+        return var_name[id(v)]
+
+    functions = []
+    for f in order:
+        spec = SPECS.get(f.name)
+        if spec is None:
+            raise ValueError(f"save: function {f.name!r} of network {name!r} has no NNabla "
+                             "type, so it cannot be written to a network file")
+        fname = fnames(f"@{name}/{f.name}")
+        ins = [name_of(x, "x") for x in f.inputs]
+        ys = [y if y is not None else _Unused(shape)  # an output nobody kept
+              for y, shape in zip(f.outputs, f.out_shapes)]
+        outs = [name_of(y, f"@{name}/{f.name}_out" + (f"_{k}" if len(ys) > 1 else ""))
+                for k, y in enumerate(ys)]
+        functions.append((f, spec, fname, ins, outs, ys))
+    # the batch dimension is -1 on the variables computed from a data input (a
+    # constant and what only parameters and constants make keep their size)
+    batched = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
+    for f, _, _, _, _, ys in functions:
+        if any(id(x) in batched for x in f.inputs):
+            batched.update(id(y) for y in ys)
+    for v in buffers + used_params:
+        vp = net.variable.add()
+        vp.name = var_name[id(v)]
+        is_param = param_key(v) is not None
+        vp.type = "Parameter" if is_param else "Buffer"
+        shape = list(v.shape)
+        if variable_batch_size and id(v) in batched and shape and shape[0] == batch_size:
+            shape[0] = -1
+        vp.shape.dim.extend(shape)
+        vp.shape.SetInParent()
+    for f, spec, fname, ins, outs, _ in functions:
+        fp = net.function.add()
+        fp.name, fp.type = fname, spec.type_name
+        fp.input.extend(ins)
+        fp.output.extend(outs)
+        fill_arguments(fp, spec, f.info.args)
+    return net, [param_key(v) for v in used_params]

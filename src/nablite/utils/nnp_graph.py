@@ -1,0 +1,96 @@
+"""Rebuild the networks of NNabla files (``.nnp``, ``.nntxt``, ``.protobuf``) as
+nablite graphs, as ``nnabla.utils.nnp_graph`` does::
+
+    from nablite.utils.nnp_graph import NnpLoader
+    nnp = NnpLoader("model.nnp")
+    net = nnp.get_network(nnp.get_network_names()[0], batch_size=1)
+    x, y = next(iter(net.inputs.values())), next(iter(net.outputs.values()))
+    x.d = data
+    y.forward()
+
+The file is read and checked in full when the loader is made; ``get_network``
+builds the graph first and registers the parameters (in the current parameter
+scope) only when that succeeded, so a file that fails changes nothing.
+"""
+from collections import OrderedDict
+
+from .._nnp.build import build_network
+from .._nnp.files import read_network_files
+from .._nnp.proto import describe
+from .._nnp.network_pass import NnpNetworkPass
+from ..parameter import _assign_parameters, get_parameter_or_create
+from ..variable import Variable
+
+__all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
+
+
+class NnpNetwork:
+    """A network rebuilt from a file: ``variables``, ``inputs`` (variables no
+    function makes, parameters aside) and ``outputs`` (variables no function
+    reads), each an OrderedDict name -> Variable."""
+
+    def __init__(self, proto_network, batch_size, callback=None, parameter=None,
+                 where="network"):
+        variables, inputs, outputs = build_network(
+            proto_network, parameter or _standalone({}), batch_size, where, callback)
+        self.name = proto_network.name
+        self.variables = OrderedDict(variables)
+        self.inputs = OrderedDict(inputs)
+        self.outputs = OrderedDict(outputs)
+
+
+def _standalone(arrays):
+    """A parameter source of fresh Variables holding the file's values."""
+    def parameter(name, shape):
+        arr, need_grad = arrays.get(name, (None, True))
+        if arr is None:
+            return Variable(shape, need_grad=True)
+        if tuple(arr.shape) != tuple(shape):
+            raise ValueError(f"parameter {name!r}: the file's values have shape "
+                             f"{tuple(arr.shape)}, its network declares {tuple(shape)}")
+        return Variable.from_numpy_array(arr, need_grad=need_grad)
+    return parameter
+
+
+class NnpLoader:
+    """Networks of an NNabla file, rebuilt with nablite's functions.
+
+    Args:
+        filepath (str or list of str): ``.nnp``, ``.nntxt``/``.prototxt``, ``.protobuf``
+            (several files merge, as NNabla's loader does).
+        scope: Unused (NNabla's parameter scope argument; parameters go to the current
+            scope).
+        extension (str): The format when ``filepath`` is a file object.
+    """
+
+    def __init__(self, filepath, scope=None, extension=".nntxt"):
+        self._where = describe(filepath) if not isinstance(filepath, list) else \
+            ", ".join(describe(p) for p in filepath)
+        self.proto, params = read_network_files(filepath)
+        self._params = OrderedDict((k, (a, g)) for k, a, g in params)
+        self.network_dict = OrderedDict((n.name, n) for n in self.proto.network)
+
+    def get_network_names(self):
+        """Names of the networks in the file, in file order."""
+        return list(self.network_dict)
+
+    def get_network(self, name, batch_size=None, callback=None):
+        """The network ``name`` as an ``NnpNetwork`` (its parameters registered in the
+        current scope). ``batch_size`` replaces the file's; ``callback`` is an
+        ``NnpNetworkPass`` editing the network as it is built."""
+        if name not in self.network_dict:
+            raise ValueError(f"NnpLoader: {self._where} has no network {name!r}; it has "
+                             f"{self.get_network_names()}")
+        proto = self.network_dict[name]
+        where = f"{self._where}, network {name!r}"
+        # first on standalone Variables: a network that cannot be built changes nothing
+        NnpNetwork(proto, batch_size, callback, _standalone(self._params), where)
+        used = [v.name for v in proto.variable if v.type == "Parameter"]
+        items = [(k, self._params[k][0], self._params[k][1]) for k in used
+                 if k in self._params]
+        _assign_parameters(items, f"NnpLoader.get_network({name!r})")
+
+        def registered(key, shape):
+            return get_parameter_or_create(key, shape, need_grad=self._params.get(
+                key, (None, True))[1])
+        return NnpNetwork(proto, batch_size, callback, registered, where)

@@ -1,0 +1,179 @@
+"""Whole networks as .nnp files: the tutorial's MLP, CNN and Elman RNN, LeNet and a
+small ResNet go nablite -> .nnp -> nablite, NNabla -> .nnp -> nablite (fixtures
+written by NNabla 1.39, tests/fixtures/make_nnp_fixtures.py) and, when NNabla is
+installed, nablite -> .nnp -> NNabla (NnpLoader and ``nnabla_cli infer``), with
+the same outputs."""
+import importlib.util
+import json
+import os
+import subprocess
+import zipfile
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+import nablite.parametric_functions as PF
+from nablite.utils import load as nnp_load
+from nablite.utils.nnp_graph import NnpLoader
+from nablite.utils.save import save
+
+pytest.importorskip("google.protobuf")
+pytest.importorskip("h5py")
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+NNP = os.path.join(FIXTURES, "nnp")
+NNABLA_PYTHON = os.environ.get("NNABLA_PYTHON", "/tmp/nnref/bin/python")
+NNABLA_CLI = os.path.join(os.path.dirname(NNABLA_PYTHON), "nnabla_cli")
+
+_spec = importlib.util.spec_from_file_location(
+    "make_nnp_fixtures", os.path.join(FIXTURES, "make_nnp_fixtures.py"))
+models = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(models)
+MODELS = list(models.MODELS)
+
+
+@pytest.fixture(autouse=True)
+def fresh_parameters():
+    nn.clear_parameters()
+    yield
+    nn.clear_parameters()
+
+
+def build(name, seed=0):
+    """The model in nablite with seeded parameters and input; (inputs, outputs, y)."""
+    inputs, outputs = models.MODELS[name](nn, F, PF)
+    models.randomize(nn, seed)
+    rng = np.random.RandomState(7)
+    for v in inputs.values():
+        v.d = rng.rand(*v.shape).astype(np.float32)
+    (y,) = outputs.values()
+    y.forward()
+    return inputs, outputs, y.d.copy()
+
+
+def contents(name, inputs, outputs):
+    return {"networks": [{"name": name, "batch_size": models.BATCH, "outputs": outputs,
+                          "names": inputs}],
+            "executors": [{"name": "runtime", "network": name, "data": list(inputs),
+                           "output": list(outputs)}]}
+
+
+def run_loaded(path, name, x, batch_size=None):
+    net = NnpLoader(path).get_network(name, batch_size=batch_size)
+    (xv,) = net.inputs.values()
+    (yv,) = net.outputs.values()
+    xv.d = x
+    yv.forward()
+    return yv.d.copy()
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("fmt", [".h5", ".protobuf"])
+def test_nablite_nnp_nablite(name, fmt, tmp_path):
+    inputs, outputs, want = build(name)
+    path = str(tmp_path / (name + ".nnp"))
+    save(path, contents(name, inputs, outputs), parameter_format=fmt)
+    with zipfile.ZipFile(path) as z:
+        assert z.namelist() == ["nnp_version.txt", "network.nntxt", "parameter" + fmt]
+    x = inputs["x"].d.copy()
+    nn.clear_parameters()
+    got = run_loaded(path, name, x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert set(nn.get_parameters(grad_only=False))  # registered on get_network
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_nnabla_written_fixture_gives_nnablas_output(name):
+    with open(os.path.join(NNP, name + ".json")) as f:
+        record = json.load(f)
+    x = np.array(record["inputs"]["x"], np.float32)
+    want = np.array(record["outputs"]["y"], np.float32)
+    got = run_loaded(os.path.join(NNP, name + ".nnp"), name, x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_size_on_load_and_names():
+    with open(os.path.join(NNP, "cnn.json")) as f:
+        x = np.array(json.load(f)["inputs"]["x"], np.float32)
+    net = NnpLoader(os.path.join(NNP, "cnn.nnp")).get_network("cnn", batch_size=5)
+    assert net.inputs["x"].shape == (5, 1, 8, 8) and net.outputs["y"].shape == (5, 10)
+    assert "cnn/conv1/conv/W" in net.variables and "cnn/conv1/conv/W" not in net.inputs
+    net.inputs["x"].d = np.concatenate([x, x, x[:1]])
+    net.outputs["y"].forward()
+    net2 = NnpLoader(os.path.join(NNP, "cnn.nnp")).get_network("cnn")
+    net2.inputs["x"].d = x
+    net2.outputs["y"].forward()
+    np.testing.assert_allclose(net.outputs["y"].d[:2], net2.outputs["y"].d, rtol=1e-6)
+
+
+def test_info_types_match_nnablas_file():
+    """Every function nablite writes has NNabla's type and arguments: the network
+    part of nablite's file equals NNabla's for the same model."""
+    from nablite._nnp.proto import parse_text
+    from nablite import nnabla_pb2
+    for name in MODELS:
+        nn.clear_parameters()
+        inputs, outputs, _ = build(name)
+        ours = nnabla_pb2.NNablaProtoBuf()
+        from nablite.utils.save import _contents_proto
+        ours, _, _ = _contents_proto(contents(name, inputs, outputs), True, None)
+        with zipfile.ZipFile(os.path.join(NNP, name + ".nnp")) as z:
+            theirs = parse_text(z.read("network.nntxt"), nnabla_pb2.NNablaProtoBuf(), name)
+        assert ours.network[0] == theirs.network[0], name
+        assert ours.executor[0] == theirs.executor[0], name
+
+
+def test_text_and_protobuf_network_files(tmp_path):
+    inputs, outputs, want = build("cnn")
+    x = inputs["x"].d.copy()
+    paths = [str(tmp_path / ("m" + ext)) for ext in (".nntxt", ".protobuf")]
+    for path in paths:
+        save(path, contents("cnn", inputs, outputs), include_params=True)
+    # without the parameters the network still loads, its parameters come from elsewhere
+    net_only, params = str(tmp_path / "net.nntxt"), str(tmp_path / "p.h5")
+    save(net_only, contents("cnn", inputs, outputs))
+    nn.save_parameters(params)
+    with open(net_only) as f:
+        assert "parameter {" not in f.read()
+    for files in paths + [[net_only, params]]:
+        nn.clear_parameters()
+        np.testing.assert_allclose(run_loaded(files, "cnn", x), want, rtol=1e-6)
+
+
+def test_load_gives_networks_executors_optimizers(tmp_path):
+    import nablite.solvers as S
+    x = nn.Variable((4, 5))
+    t = nn.Variable((4, 1))
+    y = PF.affine(x, 3, name="fc")
+    loss = F.mean(F.softmax_cross_entropy(y, t))
+    solver = S.Adam(0.01)
+    solver.set_parameters(nn.get_parameters())
+    c = {"training_config": {"max_epoch": 3, "iter_per_epoch": 10, "save_best": True},
+         "networks": [{"name": "train", "batch_size": 4, "outputs": {"loss": loss},
+                       "names": {"x": x, "t": t}},
+                      {"name": "run", "batch_size": 4, "outputs": {"y": y},
+                       "names": {"x": x}}],
+         "datasets": [{"name": "ds", "uri": "data.csv", "cache_dir": "cache",
+                       "variables": ["x", "t"], "shuffle": True, "batch_size": 4}],
+         "optimizers": [{"name": "opt", "solver": solver, "network": "train",
+                         "dataset": "ds", "weight_decay": 0, "lr_decay": 1,
+                         "lr_decay_interval": 1, "update_interval": 1}],
+         "monitors": [{"name": "mon", "network": "train", "dataset": "ds"}],
+         "executors": [{"name": "runtime", "network": "run", "data": ["x"],
+                        "output": ["y"]}]}
+    path = str(tmp_path / "train.nnp")
+    save(path, c)
+    nn.clear_parameters()
+    info = nnp_load.load([path])
+    assert list(info.networks) == ["train", "run"]
+    assert list(info.datasets) == ["ds"] and info.datasets["ds"].variables == ["x", "t"]
+    assert info.training_config.max_epoch == 3
+    opt = info.optimizers["opt"]
+    assert opt.solver.name == "Adam" and opt.solver.learning_rate() == np.float32(0.01)
+    assert [v.name for v in opt.loss_variables] == ["loss"]
+    e = info.executors["runtime"]
+    assert list(e.dataset_assign.values()) == ["x"] and list(e.output_assign.values()) == ["y"]
+    assert e.network is info.networks["run"]
+    assert list(info.monitors) == ["mon"]
