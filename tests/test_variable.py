@@ -94,7 +94,7 @@ def test_function_attributes():
     x = nn.Variable((2, 3), need_grad=True)
     y = F.add_scalar(x, 2.5)
     f = y.parent
-    assert f.name == "AddScalar" and f.info.args == {"val": 2.5}
+    assert f.name == "AddScalar" and f.info.args == {"val": 2.5, "inplace": False}  # NNabla's
     assert f.inputs[0] is x and f.outputs[0] is y
     assert f.rank == 1 and y.rank == 1 and x.rank == 0 and f.need_grad and y.need_grad
 

@@ -173,9 +173,12 @@ class NdArray:
     def _assign(self, value, where):
         """Write ``value`` (broadcast to this shape); an array of another dtype
         replaces the storage with one of its dtype, as in NNabla."""
-        if isinstance(value, NdArray):
+        if type(value) is np.ndarray:  # the common case, checked cheaply
+            if value.dtype.kind not in _REAL_KINDS:
+                check_real(value, where)
+        elif isinstance(value, NdArray):
             value = value.data
-        if not isinstance(value, _SCALARS):
+        elif not isinstance(value, _SCALARS):
             value = real_array(value, where, copy=False)
         arr = self._arr
         if isinstance(value, np.ndarray) and value.dtype != self.dtype:

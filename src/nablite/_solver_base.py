@@ -463,7 +463,8 @@ class Solver:
 
     def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):
         """``g += decay_rate * w``; a fused solver applies it inside the next ``update()``."""
-        _real(decay_rate, f"{self.name}.weight_decay: decay_rate")
+        if type(decay_rate) is not float or not math.isfinite(decay_rate):  # per step: cheap
+            _real(decay_rate, f"{self.name}.weight_decay: decay_rate")
         if self._fused:
             self._decay = _f32(decay_rate)
             return

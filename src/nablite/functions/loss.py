@@ -4,6 +4,8 @@ Label inputs (``target`` of the categorical losses) are integer class indices
 (float arrays holding integers are accepted, as in NNabla); they never get a
 gradient. A negative label marks a sample to ignore: its loss and gradient are 0.
 """
+import math
+
 import numpy as np
 
 from .base import Function, binary, require, prod, sum_rows
@@ -119,7 +121,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
         if not labels.size or labels.min() < 0:
             return None
         top = x.max()
-        if not xp.isfinite(top):
+        if not math.isfinite(top):  # a scalar: cheaper than xp.isfinite
             return None
         z = x - top
         try:
