@@ -177,3 +177,40 @@ def test_load_gives_networks_executors_optimizers(tmp_path):
     assert list(e.dataset_assign.values()) == ["x"] and list(e.output_assign.values()) == ["y"]
     assert e.network is info.networks["run"]
     assert list(info.monitors) == ["mon"]
+
+
+_NNABLA_RUN = """
+import numpy as np
+from nnabla.utils.nnp_graph import NnpLoader
+net = NnpLoader(path).get_network(name, batch_size=batch)
+(x,) = net.inputs.values()
+(y,) = net.outputs.values()
+x.d = np.array(xd, np.float32)
+y.forward()
+RESULT = y.d.tolist()
+"""
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_nablite_nnp_nnabla(name, tmp_path):
+    """NNabla 1.39's NnpLoader and ``nnabla_cli infer`` run nablite's file to the same
+    outputs."""
+    from nnabla_parity import run_in_nnabla
+    inputs, outputs, want = build(name)
+    path = str(tmp_path / (name + ".nnp"))
+    save(path, contents(name, inputs, outputs))
+    x = inputs["x"].d.copy()
+    got = run_in_nnabla(_NNABLA_RUN, path=path, name=name, batch=models.BATCH,
+                        xd=x.tolist())
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-5)
+    x.tofile(str(tmp_path / "x.bin"))
+    proc = subprocess.run([NNABLA_CLI, "infer", "-b", str(models.BATCH), "-c", path,
+                           "-o", str(tmp_path / "out"), str(tmp_path / "x.bin")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    rows = [np.fromfile(str(tmp_path / f"out_{k}.bin"), np.float32)
+            for k in range(models.BATCH)]  # one file per sample
+    np.testing.assert_allclose(np.stack(rows), want.reshape(models.BATCH, -1), rtol=1e-5,
+                               atol=1e-5)
