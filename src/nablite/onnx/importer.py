@@ -83,7 +83,9 @@ class _Context:
         array = np.asarray(array)
         if array.dtype.kind in "biu":
             array = array.astype(np.float32)  # nablite computes in float
-        key = name.strip("/").replace("/", "_") or "constant"
+        key = "/".join(p for p in name.split("/") if p) or "constant"
+        if any(k.startswith(key + "/") or key.startswith(k + "/") for k in self.parameters):
+            key = key.replace("/", "_")  # a parameter cannot also be a scope
         while key in self.parameters and not (
                 self.parameters[key].shape == array.shape
                 and np.array_equal(self.parameters[key].d, array)):
@@ -130,6 +132,8 @@ def _attrs(onnx, node, c):
             c.fail(node, f"attribute {a.name!r} holds a subgraph; control flow is not supported")
         else:
             v = onnx.helper.get_attribute_value(a)
+            if isinstance(v, list):
+                v = [s.decode() if isinstance(s, bytes) else s for s in v]
             out[a.name] = v.decode() if isinstance(v, bytes) else v
     return out
 

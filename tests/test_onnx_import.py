@@ -1,0 +1,369 @@
+"""nablite.onnx.import_model: PyTorch-made ONNX files (an MLP, a CNN with batch
+normalization, a residual block, an Elman RNN) give PyTorch's outputs — from
+the committed fixtures without torch, and exported afresh at opsets 13-17 when
+torch is installed — and one small graph per supported operator gives
+onnxruntime's output."""
+import glob
+import importlib.util
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from nablite.onnx import OnnxImportError, export, import_model, import_rules  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures", "onnx")
+rng = np.random.RandomState(0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_parameters():
+    nn.clear_parameters()
+    yield
+    nn.clear_parameters()
+
+
+def _fixture_maker():
+    spec = importlib.util.spec_from_file_location(
+        "make_onnx_fixtures", os.path.join(HERE, "fixtures", "make_onnx_fixtures.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_imported(path, x, **kwargs):
+    net = import_model(path, **kwargs)
+    net.inputs["x"].d = x
+    y = net.outputs["y"]
+    y.forward()
+    return y.d, net
+
+
+FIXTURE_FILES = sorted(glob.glob(os.path.join(FIXTURES, "*.onnx")))
+
+
+def test_fixtures_are_there():
+    names = {os.path.basename(p) for p in FIXTURE_FILES}
+    for model in ("mlp", "cnn_bn", "residual", "rnn"):
+        for opset in (13, 17):
+            assert f"{model}_opset{opset}.onnx" in names
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
+def test_pytorch_fixture(path):
+    data = np.load(path[:-len(".onnx")] + ".npz")
+    y, net = run_imported(path, data["x"])
+    np.testing.assert_allclose(y, data["y"], rtol=1e-4, atol=1e-5)
+    assert net.parameters and all(k in nn.get_parameters(grad_only=False)
+                                  for k in net.parameters)
+
+
+def test_batch_normalization_stays_batch_normalization():
+    net = import_model(os.path.join(FIXTURES, "cnn_bn_opset17.onnx"))
+    names = {f.info.type_name for f in nn.graph.topological_order(list(net.outputs.values()))}
+    assert {"Convolution", "BatchNormalization", "MaxPooling", "Affine"} <= names
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn_bn", "residual", "rnn"])
+@pytest.mark.parametrize("opset", [13, 15, 17])
+def test_pytorch_export_live(tmp_path, model, opset):
+    pytest.importorskip("torch")
+    path, x, expected = _fixture_maker().export(model, opset, str(tmp_path), seed=opset)
+    y, _ = run_imported(path, x)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_pytorch_folded_batch_norm_and_dynamic_batch(tmp_path):
+    torch = pytest.importorskip("torch")
+    model, _, _ = _fixture_maker().models()["cnn_bn"]
+    x = torch.randn(5, 1, 8, 8)
+    path = str(tmp_path / "dyn.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), path, opset_version=17, dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    with pytest.raises(OnnxImportError, match="symbolic dimension 'batch'; pass batch_size="):
+        import_model(path)
+    y, net = run_imported(path, x.numpy(), batch_size=5)
+    with torch.no_grad():
+        np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_scope_and_names():
+    path = os.path.join(FIXTURES, "mlp_opset17.onnx")
+    with nn.parameter_scope("imported"):
+        net = import_model(path)
+    params = nn.get_parameters(grad_only=False)
+    assert "imported/0.weight" not in params  # Flatten is module 0: the first Linear is 1
+    w = params["imported/1.weight"]
+    model = onnx.load(path)
+    stored = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    np.testing.assert_array_equal(w.d, stored["1.weight"].T)  # Gemm transB=1 -> (in, out)
+    assert list(net.inputs) == ["x"] and list(net.outputs) == ["y"]
+    inputs, outputs = net
+    assert inputs is net.inputs and outputs is net.outputs
+    nn.clear_parameters()
+    import_model(path, scope="other")
+    assert "other/1.weight" in nn.get_parameters(grad_only=False)
+
+
+def test_nablite_round_trip(tmp_path):
+    """nablite -> ONNX -> nablite gives the same outputs (the tutorial's CNN)."""
+    from nablite import tutorial
+    x = nn.Variable.from_numpy_array(rng.randn(3, 1, 8, 8).astype(np.float32))
+    y = tutorial.cnn(x, test=True)
+    for k, v in nn.get_parameters(grad_only=False).items():
+        v.d = (np.abs(rng.randn(*v.shape)) + 0.5 if k.endswith("/var")
+               else rng.randn(*v.shape) * 0.5).astype(np.float32)
+    y.forward()
+    export({"y": y}, tmp_path / "cnn.onnx", inputs={"x": x})
+    with nn.parameter_scope("back"):
+        got, net = run_imported(tmp_path / "cnn.onnx", x.d)
+    np.testing.assert_allclose(got, y.d, rtol=1e-5, atol=1e-6)
+    assert "back/cnn/conv1/conv/W" in nn.get_parameters(grad_only=False)
+
+
+# -- one graph per operator, against onnxruntime --------------------------------
+def f32(*shape):
+    return rng.randn(*shape).astype(np.float32)
+
+
+def pos(*shape):
+    return rng.uniform(0.5, 2.0, shape).astype(np.float32)
+
+
+def i64(*values):
+    return np.array(values, np.int64)
+
+
+def graph_case(op, inputs, consts=(), n_out=1, opset=17, order=None, **attrs):
+    """A one-node model: ``inputs`` [(name, array)] are graph inputs, ``consts``
+    [(name, array)] initializers; the node reads inputs then consts, or the names
+    in ``order=[...]`` ("" for an absent optional input)."""
+    return {"op": op, "inputs": list(inputs), "consts": list(consts), "n_out": n_out,
+            "opset": opset, "attrs": attrs, "order": order}
+
+
+def make_model(case):
+    ins = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+           for n, a in case["inputs"]]
+    inits = [numpy_helper.from_array(a, n) for n, a in case["consts"] if n]  # "": absent
+    names = case["order"] or [n for n, _ in case["inputs"] + case["consts"]]
+    outs = [f"y{i}" for i in range(case["n_out"])]
+    node = helper.make_node(case["op"], names, outs, **case["attrs"])
+    g = helper.make_graph([node], "case", ins,
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
+                          inits)
+    opsets = [helper.make_opsetid("", case["opset"])]
+    return helper.make_model(g, opset_imports=opsets,
+                             ir_version=helper.find_min_ir_version_for(opsets))
+
+
+X4 = f32(2, 3, 6, 6)
+X3 = f32(2, 3, 4)
+OP_CASES = {
+    "Relu": graph_case("Relu", [("x", X3)]), "Sigmoid": graph_case("Sigmoid", [("x", X3)]),
+    "Tanh": graph_case("Tanh", [("x", X3)]), "Exp": graph_case("Exp", [("x", X3)]),
+    "Log": graph_case("Log", [("x", pos(3, 4))]), "Abs": graph_case("Abs", [("x", X3)]),
+    "Sin": graph_case("Sin", [("x", X3)]), "Cos": graph_case("Cos", [("x", X3)]),
+    "Tan": graph_case("Tan", [("x", X3 * 0.5)]), "Erf": graph_case("Erf", [("x", X3)]),
+    "Floor": graph_case("Floor", [("x", X3 * 3)]), "Ceil": graph_case("Ceil", [("x", X3 * 3)]),
+    "Sign": graph_case("Sign", [("x", X3)]), "Softsign": graph_case("Softsign", [("x", X3)]),
+    "Softplus": graph_case("Softplus", [("x", X3)]),
+    "Asin": graph_case("Asin", [("x", X3 * 0.3)]), "Acos": graph_case("Acos", [("x", X3 * 0.3)]),
+    "Atan": graph_case("Atan", [("x", X3)]), "Sinh": graph_case("Sinh", [("x", X3)]),
+    "Cosh": graph_case("Cosh", [("x", X3)]), "Asinh": graph_case("Asinh", [("x", X3)]),
+    "Acosh": graph_case("Acosh", [("x", pos(3, 4) + 1)]),
+    "Atanh": graph_case("Atanh", [("x", X3 * 0.3)]), "Identity": graph_case("Identity", [("x", X3)]),
+    "Sqrt": graph_case("Sqrt", [("x", pos(3, 4))]), "Neg": graph_case("Neg", [("x", X3)]),
+    "Reciprocal": graph_case("Reciprocal", [("x", pos(3, 4))]),
+    "LeakyRelu": graph_case("LeakyRelu", [("x", X3)], alpha=0.3),
+    "Elu": graph_case("Elu", [("x", X3)], alpha=0.5), "Selu": graph_case("Selu", [("x", X3)]),
+    "HardSigmoid": graph_case("HardSigmoid", [("x", X3 * 3)], alpha=0.3, beta=0.4),
+    "HardSwish": graph_case("HardSwish", [("x", X3 * 4)]),
+    "PRelu": graph_case("PRelu", [("x", X4)], [("slope", f32(3, 1, 1))]),
+    "Clip": graph_case("Clip", [("x", X3)], [("lo", np.array(-0.5, np.float32)),
+                                             ("hi", np.array(0.7, np.float32))]),
+    "Softmax": graph_case("Softmax", [("x", X3)], axis=1),
+    "LogSoftmax": graph_case("LogSoftmax", [("x", X3)]),
+    "Add": graph_case("Add", [("x", X3)], [("c", f32(3, 1))]),
+    "Sub": graph_case("Sub", [("x", X3), ("z", f32(4))]),
+    "Mul": graph_case("Mul", [("x", X3)], [("c", np.array([2.5], np.float32))]),
+    "Div": graph_case("Div", [("x", X3)], [("c", np.array(4.0, np.float32))]),
+    "Pow": graph_case("Pow", [("x", pos(3, 4))], [("c", np.array(1.5, np.float32))]),
+    "Max": graph_case("Max", [("x", X3), ("z", f32(2, 3, 4)), ("w", f32(4))]),
+    "Min": graph_case("Min", [("x", X3), ("z", f32(2, 3, 4))]),
+    "Sum": graph_case("Sum", [("x", X3), ("z", f32(2, 3, 4)), ("w", f32(3, 1))]),
+    "Mean": graph_case("Mean", [("x", X3), ("z", f32(2, 3, 4))]),
+    "Dropout": graph_case("Dropout", [("x", X3)]),
+    "Cast": graph_case("Cast", [("x", X3)], to=TensorProto.FLOAT),
+    "Conv": graph_case("Conv", [("x", X4)], [("w", f32(4, 3, 3, 3)), ("b", f32(4))],
+                       pads=[0, 1, 2, 1], strides=[2, 1], dilations=[1, 2]),
+    "ConvTranspose": graph_case("ConvTranspose", [("x", X4)], [("w", f32(3, 2, 3, 3))],
+                                pads=[1, 1, 1, 1], strides=[2, 2], output_padding=[1, 0]),
+    "MaxPool": graph_case("MaxPool", [("x", X4)], kernel_shape=[3, 3], strides=[2, 2],
+                          pads=[1, 0, 1, 1]),
+    "AveragePool": graph_case("AveragePool", [("x", X4)], kernel_shape=[2, 2], strides=[2, 2],
+                              pads=[1, 1, 1, 1], count_include_pad=0),
+    "GlobalAveragePool": graph_case("GlobalAveragePool", [("x", X4)]),
+    "GlobalMaxPool": graph_case("GlobalMaxPool", [("x", X4)]),
+    "BatchNormalization": graph_case("BatchNormalization", [("x", X4)],
+                                     [("s", f32(3)), ("b", f32(3)), ("m", f32(3)),
+                                      ("v", pos(3))], epsilon=1e-3),
+    "Gemm": graph_case("Gemm", [("x", f32(4, 3))], [("w", f32(4, 5)), ("c", f32(5))],
+                       transA=1, alpha=0.5, beta=2.0, order=["x", "w", "c"]),
+    "MatMul": graph_case("MatMul", [("x", X3), ("z", f32(2, 4, 5))]),
+    "Flatten": graph_case("Flatten", [("x", X4)], axis=2),
+    "Reshape": graph_case("Reshape", [("x", X3)], [("s", i64(0, -1))]),
+    "Squeeze": graph_case("Squeeze", [("x", f32(2, 1, 4, 1))], [("a", i64(1, -1))]),
+    "Unsqueeze": graph_case("Unsqueeze", [("x", X3)], [("a", i64(0, -1))]),
+    "Transpose": graph_case("Transpose", [("x", X3)]),
+    "Concat": graph_case("Concat", [("x", X3), ("z", f32(2, 3, 2))], axis=-1),
+    "Slice": graph_case("Slice", [("x", f32(5, 6))], [("s", i64(-1, 1)), ("e", i64(-100, 5)),
+                                                      ("a", i64(0, 1)), ("k", i64(-2, 2))]),
+    "Split": graph_case("Split", [("x", f32(2, 7))], [("s", i64(3, 4))], n_out=2, axis=1),
+    "Pad": graph_case("Pad", [("x", X3)], [("p", i64(0, 1, 2, 0, 2, 1))], mode="reflect"),
+    "ReduceMean": graph_case("ReduceMean", [("x", X3)], axes=[1], keepdims=0),
+    "ReduceSum": graph_case("ReduceSum", [("x", X3)], [("a", i64(0, 2))]),
+    "ReduceMax": graph_case("ReduceMax", [("x", X3)], axes=[-1]),
+    "ReduceMin": graph_case("ReduceMin", [("x", X3)]),
+    "ReduceProd": graph_case("ReduceProd", [("x", pos(2, 3))], axes=[0]),
+    "Gather": graph_case("Gather", [("x", X3)], [("i", i64(2, 0, 2))], axis=1),
+    "Expand": graph_case("Expand", [("x", f32(3, 1))], [("s", i64(2, 3, 4))]),
+    "RNN": graph_case("RNN", [("x", f32(4, 2, 3))],
+                      [("W", f32(2, 5, 3) * 0.5), ("R", f32(2, 5, 5) * 0.5), ("B", f32(2, 10)),
+                       ("", None), ("h", f32(2, 2, 5))], n_out=2, hidden_size=5,
+                      direction="bidirectional", order=["x", "W", "R", "B", "", "h"]),
+}
+
+
+def _fold_case(ops):
+    """Shape arithmetic PyTorch writes (Shape -> Gather -> Unsqueeze -> Concat ->
+    Reshape, ConstantOfShape, Range, ...): folded to constants at import."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(i64(0)[0])),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Unsqueeze", ["batch", "ax0"], ["batch1"]),
+        helper.make_node("Constant", [], ["minus1"], value_ints=[-1]),
+        helper.make_node("Concat", ["batch1", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"]),
+        helper.make_node("Size", ["x"], ["size"]),
+        helper.make_node("Cast", ["size"], ["sizef"], to=TensorProto.FLOAT),
+        helper.make_node("ConstantOfShape", ["target_pos"], ["ones"],
+                         value=numpy_helper.from_array(np.array([1.0], np.float32))),
+        helper.make_node("Range", ["r0", "r1", "r2"], ["range"]),
+        helper.make_node("Cast", ["range"], ["rangef"], to=TensorProto.FLOAT),
+        helper.make_node("Squeeze", ["range2d", "ax0"], ["range1"]),
+        helper.make_node("Cast", ["range1"], ["range1f"], to=TensorProto.FLOAT),
+        helper.make_node("Equal", ["r0", "r1"], ["eq"]),
+        helper.make_node("Not", ["eq"], ["neq"]),
+        helper.make_node("Less", ["r0", "r1"], ["lt"]),
+        helper.make_node("Greater", ["r0", "r1"], ["gt"]),
+        helper.make_node("Where", ["lt", "sizef", "two"], ["w"]),
+        helper.make_node("Where", ["gt", "two", "w"], ["w2"]),
+        helper.make_node("Where", ["neq", "w2", "two"], ["w3"]),
+        helper.make_node("Div", ["sizef", "two"], ["half"]),
+        helper.make_node("Sub", ["half", "two"], ["d"]),
+        helper.make_node("Neg", ["d"], ["nd"]),
+        helper.make_node("Sqrt", ["sizef"], ["sq"]),
+        helper.make_node("Slice", ["range2d", "s0", "s1"], ["rs"]),
+        helper.make_node("Transpose", ["rs"], ["rt"]),
+        helper.make_node("Transpose", ["rt"], ["rtt"], perm=[1, 0]),
+        helper.make_node("Cast", ["rtt"], ["rtsf"], to=TensorProto.FLOAT),
+        helper.make_node("Identity", ["rangef"], ["rid"]),
+        helper.make_node("Mul", ["flat", "sq"], ["m1"]),
+        helper.make_node("Add", ["m1", "rid"], ["m2"]),
+        helper.make_node("Add", ["m2", "ones"], ["m3"]),
+        helper.make_node("Add", ["m3", "w3"], ["m4"]),
+        helper.make_node("Add", ["m4", "nd"], ["m5"]),
+        helper.make_node("Add", ["m5", "range1f"], ["m6"]),
+        helper.make_node("Add", ["m6", "rtsf"], ["y0"]),
+    ]
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("ax0", i64(0)), ("target_pos", i64(2, 12)), ("r0", i64(0)[0]), ("r1", i64(12)[0]),
+        ("r2", i64(1)[0]), ("two", np.array(2.0, np.float32)),
+        ("range2d", np.arange(12, dtype=np.int64).reshape(1, 12)), ("s0", i64(0)),
+        ("s1", i64(12))]]
+    g = helper.make_graph(nodes, "fold", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                        [2, 3, 4])],
+                          [helper.make_tensor_value_info("y0", TensorProto.FLOAT, None)], inits)
+    opsets = [helper.make_opsetid("", 17)]
+    return helper.make_model(g, opset_imports=opsets,
+                             ir_version=helper.find_min_ir_version_for(opsets))
+
+
+def _run_both(model, feeds):
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = session.run(None, feeds)
+    net = import_model(model)
+    for k, v in feeds.items():
+        net.inputs[k].d = v
+    outs = [net.outputs[o.name] for o in model.graph.output]
+    nn.forward_all(outs)
+    for o, e in zip(outs, expected):
+        np.testing.assert_allclose(o.d, e, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("op", sorted(OP_CASES))
+def test_operator(op):
+    case = OP_CASES[op]
+    _run_both(make_model(case), dict(case["inputs"]))
+
+
+def test_constant_folding():
+    _run_both(_fold_case(None), {"x": X3})
+
+
+def test_every_operator_has_a_case():
+    folded = {n.op_type for n in _fold_case(None).graph.node}
+    missing = set(import_rules()) - set(OP_CASES) - folded
+    assert not missing, f"import rules without a test case: {sorted(missing)}"
+
+
+def test_unknown_operator_names_file_node_and_op(tmp_path):
+    node = helper.make_node("NonMaxSuppression", ["x"], ["y"], name="nms1")
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = tmp_path / "unknown.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(OnnxImportError, match=r"unknown\.onnx: node 'nms1' \(NonMaxSuppression\): "
+                                              r"operator 'NonMaxSuppression' is not supported"):
+        import_model(path)
+
+
+def test_unsupported_opset(tmp_path):
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = tmp_path / "old.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]), path)
+    with pytest.raises(OnnxImportError, match=r"old\.onnx: default-domain opset 9 is not "
+                                              r"supported; import reads opsets 13\.\.17"):
+        import_model(path)
+
+
+def test_unsupported_attribute_is_named():
+    case = graph_case("MaxPool", [("x", X4)], kernel_shape=[2, 2], dilations=[2, 2])
+    with pytest.raises(OnnxImportError, match=r"\(MaxPool\): dilations=\[2, 2\] are not supported"):
+        import_model(make_model(case))
+
+
+def test_pf_parameters_usable_after_import():
+    """Imported parameters are ordinary nablite parameters: a backward reaches them."""
+    net = import_model(os.path.join(FIXTURES, "mlp_opset17.onnx"))
+    x, y = net.inputs["x"], net.outputs["y"]
+    x.d = rng.randn(*x.shape)
+    loss = F.sum(y * y)
+    loss.forward()
+    loss.backward()
+    assert np.abs(net.parameters["1.weight"].g).sum() > 0
