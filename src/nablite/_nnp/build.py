@@ -94,6 +94,31 @@ def call(spec, inputs, args, where):
     return out if isinstance(out, tuple) else (out,)
 
 
+def standalone_parameters(values):
+    """A parameter source of fresh Variables holding a file's values
+    (``values``: name -> (array, need_grad)); a network built on it changes no
+    registered parameter."""
+    def parameter(name, shape):
+        arr, need_grad = values.get(name, (None, True))
+        if arr is None:
+            return Variable(shape, need_grad=True)
+        if tuple(arr.shape) != tuple(shape):
+            raise ValueError(f"parameter {name!r}: the file's values have shape "
+                             f"{tuple(arr.shape)}, its network declares {tuple(shape)}")
+        return Variable.from_numpy_array(arr, need_grad=need_grad)
+    return parameter
+
+
+def registered_parameters(values):
+    """A parameter source of the registered parameters (current scope), created
+    where missing; ``values`` gives their need_grad flags."""
+    from ..parameter import get_parameter_or_create
+
+    def parameter(name, shape):
+        return get_parameter_or_create(name, shape, need_grad=values.get(name, (None, True))[1])
+    return parameter
+
+
 def _shape(vproto, batch_size, where):
     shape = [batch_size if d < 0 else int(d) for d in vproto.shape.dim]
     size = 1
@@ -117,7 +142,10 @@ def build_network(net, parameter, batch_size=None, where="network", network_pass
     variables = {}
     for vp in net.variable:
         if vp.type == "Parameter":
-            var = parameter(vp.name, _shape(vp, batch_size, where))
+            try:
+                var = parameter(vp.name, _shape(vp, batch_size, where))
+            except ValueError as e:
+                raise FileFormatError(f"{where}: {e}") from None
         elif vp.name not in produced:
             var = Variable(_shape(vp, batch_size, where))
             var.name = vp.name

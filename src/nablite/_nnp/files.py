@@ -15,7 +15,8 @@ import zipfile
 
 from .. import _param_io
 from .._atomic_file import atomic_write
-from .proto import FileFormatError, MAX_BYTES, describe, parse_binary, parse_text, pb2, \
+from . import proto as _proto
+from .proto import FileFormatError, describe, parse_binary, parse_text, pb2, \
     read_bytes, to_text
 
 NNP_VERSION = "0.1\n"
@@ -36,9 +37,11 @@ def _safe_member(name, where):
                               "(absolute or with '..'); refusing the archive")
 
 
-def read_nnp_members(source, limit=MAX_BYTES):
-    """[(member name, bytes)] of an .nnp archive, checked before anything is read."""
+def read_nnp_members(source, limit=None):
+    """[(member name, bytes)] of an .nnp archive, checked before anything is read;
+    the members may unpack to ``limit`` bytes in all (default ``MAX_BYTES``)."""
     where = describe(source)
+    limit = _proto.MAX_BYTES if limit is None else limit
     if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
         raise FileNotFoundError(f"no such file: {os.fspath(source)!r}")
     try:

@@ -68,9 +68,11 @@ def to_text(message):
     return _text_format().MessageToString(message)
 
 
-def read_bytes(source, where=None, limit=MAX_BYTES):
-    """All bytes of a path or file object, refusing files over ``limit``."""
+def read_bytes(source, where=None, limit=None):
+    """All bytes of a path or file object, refusing files over ``limit`` (default
+    ``MAX_BYTES``)."""
     where = where or describe(source)
+    limit = MAX_BYTES if limit is None else limit
     if isinstance(source, (str, os.PathLike)):
         if not os.path.exists(source):
             raise FileNotFoundError(f"no such file: {os.fspath(source)!r}")

@@ -6,10 +6,10 @@ in the current scope (only after everything was read and built)."""
 from collections import OrderedDict
 
 from .. import solvers as S
-from .._nnp.build import build_network
+from .._nnp.build import build_network, registered_parameters, standalone_parameters
 from .._nnp.files import read_network_files
 from .._nnp.proto import describe
-from ..parameter import _assign_parameters, get_parameter_or_create
+from ..parameter import _assign_parameters
 
 __all__ = ["load"]
 
@@ -79,18 +79,12 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
             _assign_parameters(params, f"load({where})")
         return info
 
-    def standalone(key, shape):
-        from ..variable import Variable
-        arr = values.get(key, (None, True))[0]
-        return Variable(shape) if arr is None else Variable.from_numpy_array(arr)
-
     for net in proto.network:  # check that every network builds before changing anything
-        build_network(net, standalone, batch_size, f"{where}, network {net.name!r}")
+        build_network(net, standalone_parameters(values), batch_size,
+                      f"{where}, network {net.name!r}")
     if not exclude_parameter:
         _assign_parameters(params, f"load({where})")
-
-    def registered(key, shape):
-        return get_parameter_or_create(key, shape, need_grad=values.get(key, (None, True))[1])
+    registered = registered_parameters(values)
 
     for net in proto.network:
         variables, inputs, outputs = build_network(net, registered, batch_size,

@@ -14,12 +14,11 @@ scope) only when that succeeded, so a file that fails changes nothing.
 """
 from collections import OrderedDict
 
-from .._nnp.build import build_network
+from .._nnp.build import build_network, registered_parameters, standalone_parameters
 from .._nnp.files import read_network_files
 from .._nnp.proto import describe
 from .._nnp.network_pass import NnpNetworkPass
-from ..parameter import _assign_parameters, get_parameter_or_create
-from ..variable import Variable
+from ..parameter import _assign_parameters
 
 __all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
 
@@ -32,24 +31,11 @@ class NnpNetwork:
     def __init__(self, proto_network, batch_size, callback=None, parameter=None,
                  where="network"):
         variables, inputs, outputs = build_network(
-            proto_network, parameter or _standalone({}), batch_size, where, callback)
+            proto_network, parameter or standalone_parameters({}), batch_size, where, callback)
         self.name = proto_network.name
         self.variables = OrderedDict(variables)
         self.inputs = OrderedDict(inputs)
         self.outputs = OrderedDict(outputs)
-
-
-def _standalone(arrays):
-    """A parameter source of fresh Variables holding the file's values."""
-    def parameter(name, shape):
-        arr, need_grad = arrays.get(name, (None, True))
-        if arr is None:
-            return Variable(shape, need_grad=True)
-        if tuple(arr.shape) != tuple(shape):
-            raise ValueError(f"parameter {name!r}: the file's values have shape "
-                             f"{tuple(arr.shape)}, its network declares {tuple(shape)}")
-        return Variable.from_numpy_array(arr, need_grad=need_grad)
-    return parameter
 
 
 class NnpLoader:
@@ -84,13 +70,10 @@ class NnpLoader:
         proto = self.network_dict[name]
         where = f"{self._where}, network {name!r}"
         # first on standalone Variables: a network that cannot be built changes nothing
-        NnpNetwork(proto, batch_size, callback, _standalone(self._params), where)
+        NnpNetwork(proto, batch_size, callback, standalone_parameters(self._params), where)
         used = [v.name for v in proto.variable if v.type == "Parameter"]
         items = [(k, self._params[k][0], self._params[k][1]) for k in used
                  if k in self._params]
         _assign_parameters(items, f"NnpLoader.get_network({name!r})")
-
-        def registered(key, shape):
-            return get_parameter_or_create(key, shape, need_grad=self._params.get(
-                key, (None, True))[1])
-        return NnpNetwork(proto, batch_size, callback, registered, where)
+        return NnpNetwork(proto, batch_size, callback, registered_parameters(self._params),
+                          where)
