@@ -17,6 +17,7 @@ range.
 """
 import os
 import tarfile
+import zlib
 
 import numpy as np
 
@@ -106,14 +107,19 @@ def _read_batches(path, classes, train, who):
                                 f"{url.split('/')[-1]} or its extracted folder. "
                                 f"Download it from {url}.")
     try:
+        out = []
         with tarfile.open(path, "r:*") as tar:
-            names = [m.name for m in tar.getmembers() if wanted(m.name)]
-            if not names:
-                raise FileNotFoundError(f"{who}: the archive {path} holds no "
-                                        f"{'training' if train else 'test'} batch")
-            return [(n, safe_load_pickle(tar_member_bytes(tar, n, who, path),
-                                         f"{path}:{n}")) for n in names]
-    except (tarfile.TarError, EOFError, OSError) as e:
+            # Member by member, so a hostile member is refused when it comes,
+            # before the rest of the archive is inflated.
+            for member in tar:
+                if wanted(member.name):
+                    data = tar_member_bytes(tar, member, who, path)
+                    out.append((member.name, safe_load_pickle(data, f"{path}:{member.name}")))
+        if not out:
+            raise FileNotFoundError(f"{who}: the archive {path} holds no "
+                                    f"{'training' if train else 'test'} batch")
+        return out
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"{who}: {path} is not a readable tar archive (truncated "

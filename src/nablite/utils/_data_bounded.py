@@ -9,6 +9,7 @@ default 4 GiB).
 import io
 import os
 import pickle
+import tarfile
 import zlib
 
 import numpy as np
@@ -103,13 +104,18 @@ def decompress(data, who, source, limit=None):
 
 
 def tar_member_bytes(tar, name, who, source):
-    """The bytes of the regular file ``name`` in an open tar archive; links,
-    folders and members larger than the limit are refused by name."""
-    try:
-        member = tar.getmember(name)
-    except KeyError:
-        raise FileNotFoundError(f"{who}: {name} not found in the archive "
-                                f"{source}") from None
+    """The bytes of the regular file ``name`` (a name or a ``TarInfo``) in an
+    open tar archive; links, folders and members larger than the limit are
+    refused by name (``tar.getmember`` / ``extractfile`` would raise a raw
+    ``KeyError`` for a link whose target is missing)."""
+    if isinstance(name, tarfile.TarInfo):
+        member, name = name, name.name
+    else:
+        try:
+            member = tar.getmember(name)
+        except KeyError:
+            raise FileNotFoundError(f"{who}: {name} not found in the archive "
+                                    f"{source}") from None
     if member.issym() or member.islnk():
         raise ValueError(f"{who}: {name} in the archive {source} is a "
                          f"{'symbolic' if member.issym() else 'hard'} link (to "
@@ -123,7 +129,7 @@ def tar_member_bytes(tar, name, who, source):
                          f"{max_read_bytes()} (NABLITE_MAX_READ_BYTES)")
     try:
         data = tar.extractfile(member).read()
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
         raise ValueError(f"{who}: the archive {source} is truncated or corrupt "
                          f"in {name} ({e})") from None
     if len(data) != member.size:

@@ -107,8 +107,9 @@ def _read_h5(path, who):
                                      f"limit of {max_read_bytes()}")
                 out[name] = ds[()]
             return out
-    except OSError as e:
-        raise ValueError(f"{who}: {path} is not a readable HDF5 cache file ({e})") from None
+    except (OSError, RuntimeError, KeyError) as e:  # h5py's errors on corrupt files
+        raise ValueError(f"{who}: {path} is not a readable HDF5 cache file "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def _h5_lengths(path, who):
@@ -118,8 +119,9 @@ def _h5_lengths(path, who):
         with h5py.File(path, "r") as f:
             return {k: (v.shape[0] if getattr(v, "shape", None) else 0)
                     for k, v in f.items()}
-    except OSError as e:
-        raise ValueError(f"{who}: {path} is not a readable HDF5 cache file ({e})") from None
+    except (OSError, RuntimeError, KeyError) as e:  # h5py's errors on corrupt files
+        raise ValueError(f"{who}: {path} is not a readable HDF5 cache file "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def _check_name(who, folder, name):
