@@ -1,0 +1,52 @@
+"""The type stubs of F and PF: they say what the runtime signatures say, and mypy
+uses them (a wrong argument type in user code is reported)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_committed_stubs_match_the_runtime_signatures():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_stubs.py"),
+                           "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _mypy(tmp_path, code):
+    pytest.importorskip("mypy")
+    path = tmp_path / "user_code.py"
+    path.write_text(textwrap.dedent(code))
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file",
+                           os.path.join(ROOT, "pyproject.toml"), str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_mypy_accepts_typical_code_and_reports_wrong_argument_types(tmp_path):
+    good = _mypy(tmp_path, """
+        import numpy as np
+        import nablite as nn
+        import nablite.functions as F
+        import nablite.parametric_functions as PF
+
+        def build(x: nn.Variable) -> nn.Variable:
+            h = F.relu(PF.affine(x, 16, name="fc1"))
+            h = PF.convolution(F.reshape(h, (8, 1, 4, 4)), 4, (3, 3), pad=(1, 1))
+            y, idx = F.max(h, axis=1, with_index=True)
+            return F.mean(F.softmax(F.add_scalar(y, 0.5)))
+    """)
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = _mypy(tmp_path, """
+        import nablite.functions as F
+        import nablite.parametric_functions as PF
+
+        def build(x) -> None:
+            F.relu(x, inplace="yes")
+            PF.affine(x, 16, base_axis="one")
+    """)
+    assert bad.returncode == 1
+    assert 'Argument "inplace" to "relu" has incompatible type "str"' in bad.stdout
+    assert 'Argument "base_axis" to "affine" has incompatible type "str"' in bad.stdout
