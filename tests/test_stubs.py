@@ -1,4 +1,4 @@
-"""The type stubs of F and PF: they say what the runtime signatures say, and mypy
+"""The type stubs of F, PF and S: they say what the runtime signatures say, and mypy
 uses them (a wrong argument type in user code is reported)."""
 import os
 import subprocess
@@ -31,6 +31,9 @@ def test_mypy_accepts_typical_code_and_reports_wrong_argument_types(tmp_path):
         import nablite as nn
         import nablite.functions as F
         import nablite.parametric_functions as PF
+        import nablite.solvers as S
+
+        solver = S.Adam(alpha=1e-3, beta1=0.9)
 
         def build(x: nn.Variable) -> nn.Variable:
             h = F.relu(PF.affine(x, 16, name="fc1"))
@@ -42,11 +45,14 @@ def test_mypy_accepts_typical_code_and_reports_wrong_argument_types(tmp_path):
     bad = _mypy(tmp_path, """
         import nablite.functions as F
         import nablite.parametric_functions as PF
+        import nablite.solvers as S
 
         def build(x) -> None:
             F.relu(x, inplace="yes")
             PF.affine(x, 16, base_axis="one")
+            S.Sgd(lr="0.1")
     """)
     assert bad.returncode == 1
     assert 'Argument "inplace" to "relu" has incompatible type "str"' in bad.stdout
     assert 'Argument "base_axis" to "affine" has incompatible type "str"' in bad.stdout
+    assert 'Argument "lr" to "Sgd" has incompatible type "str"' in bad.stdout

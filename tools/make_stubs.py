@@ -1,11 +1,12 @@
-"""Write the type stubs of ``nablite.functions`` (F) and ``nablite.parametric_functions`` (PF).
+"""Write the type stubs of ``nablite.functions`` (F), ``nablite.parametric_functions`` (PF)
+and ``nablite.solvers`` (S).
 
     python tools/make_stubs.py [--check]
 
 F and PF are plain functions built partly from tables (F's elementwise rows)
 and partly through a decorator that adds ``name=`` (PF), so their hints live in
-``functions/__init__.pyi`` and ``parametric_functions/__init__.pyi``, written
-from the runtime signatures: the parameter names, kinds and defaults are the
+``functions/__init__.pyi`` and ``parametric_functions/__init__.pyi`` (and the
+solvers' constructors in ``solvers.pyi``), written from the runtime signatures: the parameter names, kinds and defaults are the
 functions' own, and tests/test_stubs.py checks that the committed stubs still
 say exactly that. Types come from three places: a function's graph inputs are
 Variables (``F_INPUTS`` below, with NNabla's input names), other parameters get
@@ -198,8 +199,25 @@ def pf_stub():
     return "\n".join(lines) + "\n"
 
 
+def s_stub():
+    import nablite.solvers as S
+    base = [n for n in S.__all__ if n in ("Solver", "SolverState")]
+    hooks = sorted(n for n in dir(S) if n.endswith("_hook") and not n.startswith("_"))
+    lines = [HEADER.splitlines()[0].format(module="nablite.solvers"), HEADER.splitlines()[1],
+             "from ._solver_base import (", *(f"    {n} as {n}," for n in base + hooks), ")", ""]
+    for name in S.__all__:
+        if name in base:
+            continue
+        params = list(inspect.signature(getattr(S, name).__init__).parameters.values())[1:]
+        args = ", ".join(f"{p.name}: {_default_type(p.default)}{_default(p.default)}"
+                         for p in params)
+        lines += [f"class {name}(Solver):", f"    def __init__(self, {args}) -> None: ...", ""]
+    return "\n".join(lines)
+
+
 STUBS = {os.path.join(ROOT, "src", "nablite", "functions", "__init__.pyi"): f_stub,
-         os.path.join(ROOT, "src", "nablite", "parametric_functions", "__init__.pyi"): pf_stub}
+         os.path.join(ROOT, "src", "nablite", "parametric_functions", "__init__.pyi"): pf_stub,
+         os.path.join(ROOT, "src", "nablite", "solvers.pyi"): s_stub}
 
 
 def main(argv=None):
