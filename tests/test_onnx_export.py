@@ -297,3 +297,18 @@ def test_readme_part_table_matches_the_code():
         pytest.skip("the README part is not on this machine")
     with open(part, encoding="utf-8") as f:
         assert supported_table() in f.read()
+
+
+def test_without_the_onnx_package():
+    """nablite and nablite.onnx import without onnx; using it says what to install."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['onnx'] = None\n"
+            "import nablite, nablite.onnx\n"
+            "try:\n"
+            "    nablite.onnx.export(nablite.Variable((1,)), 'never.onnx')\n"
+            "except ImportError as e:\n"
+            "    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert 'needs the onnx package: pip install "nablite[onnx]"' in out.stdout

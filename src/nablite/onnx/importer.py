@@ -12,8 +12,8 @@ Files from elsewhere are read within bounds (safe_load.py): every tensor's
 declared size is checked against its data before anything is allocated, and
 external data may not leave the model's folder.
 """
+import contextlib
 import math
-import os
 
 import numpy as np
 
@@ -91,20 +91,16 @@ class _Context:
                 and np.array_equal(self.parameters[key].d, array)):
             key += "_"
         if key not in self.parameters:
-            v = Variable.from_numpy_array(np.array(array, np.float32, order="C"),
-                                          need_grad=need_grad)
-            self.parameters[key] = v
-            with parameter_scope(self.scope) if self.scope else _nullscope():
-                set_parameter(key, v)
+            self.parameters[key] = Variable.from_numpy_array(
+                np.array(array, np.float32, order="C"), need_grad=need_grad)
         return self.parameters[key]
 
-
-class _nullscope:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
+    def register(self):
+        """Put the parameters in the scope tree (only once the whole graph is built,
+        so that a failed import registers nothing)."""
+        with parameter_scope(self.scope) if self.scope else contextlib.nullcontext():
+            for key, v in self.parameters.items():
+                set_parameter(key, v)
 
 
 class _Const(np.ndarray):
@@ -219,6 +215,7 @@ def import_model(model, batch_size=None, scope=None):
             raise OnnxImportError(f"{where}: graph output {vi.name!r} is not computed by any node")
         outputs[vi.name] = _var(c, v, vi.name, need_grad=False)
     variables = {k: v for k, v in values.items() if isinstance(v, Variable)}
+    c.register()
     return OnnxNetwork(g.name, inputs, outputs, variables, dict(c.parameters))
 
 
@@ -239,6 +236,8 @@ def _build(c, node, ins, attrs):
         return build(c, node, attrs, *ins)
     except OnnxImportError:
         raise
+    except KeyError as e:
+        c.fail(node, f"missing attribute {e}")
     except (ValueError, TypeError, IndexError) as e:
         c.fail(node, str(e))
 
