@@ -1,29 +1,31 @@
 """Contexts: where new arrays live and in which precision (NNabla's ``Context``)."""
 import contextlib
+from typing import Any, Iterator, Sequence
 
 
 class Context:
     """A backend list such as ``['cpu:float']``, an array class and a device id."""
 
-    def __init__(self, backend=None, array_class="", device_id="0"):
+    def __init__(self, backend: Sequence[str] | None = None, array_class: str = "",
+                 device_id: str | int = "0") -> None:
         self.backend = list(backend) if backend is not None else ["cpu:float"]
         self.array_class = array_class
         self.device_id = str(device_id)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return (isinstance(other, Context) and self.backend == other.backend
                 and self.array_class == other.array_class
                 and self.device_id == other.device_id)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Context(backend={self.backend}, array_class='{self.array_class}', "
                 f"device_id='{self.device_id}')")
 
     @property
-    def backend_name(self):
+    def backend_name(self) -> str:
         """'cpu', 'cuda' or 'cudnn': the first entry without its type config."""
         return self.backend[0].split(":")[0]
 
@@ -32,12 +34,12 @@ _current = Context()
 _scope_depth = 0
 
 
-def get_current_context():
+def get_current_context() -> Context:
     """The context new functions, parameters and solvers use."""
     return _current
 
 
-def set_default_context(ctx):
+def set_default_context(ctx: Context) -> None:
     """Set the global default context (not allowed inside ``context_scope``)."""
     global _current
     if _scope_depth:
@@ -48,7 +50,7 @@ def set_default_context(ctx):
 
 
 @contextlib.contextmanager
-def context_scope(ctx):
+def context_scope(ctx: Context) -> Iterator[None]:
     """Use ``ctx`` as the current context inside the ``with`` block."""
     global _current, _scope_depth
     if not isinstance(ctx, Context):

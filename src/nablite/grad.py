@@ -15,13 +15,18 @@ How a function's gradient becomes a graph, from the most to the least general:
     a correct first-order gradient, which cannot be differentiated again
     (doing so raises an error naming the function).
 """
+from typing import Any, Sequence
+
 import numpy as np
 
 from .function import Function
 from .graph import topological_order
 from .variable import Variable, _functions
 
-def grad(outputs, inputs, grad_outputs=None, persistent_outputs=[], bind_grad_output=False):
+def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
+         grad_outputs: Sequence[Any] | None = None,
+         persistent_outputs: Sequence[Variable] = [],
+         bind_grad_output: bool = False) -> list[Variable]:
     """The gradients of ``outputs`` with respect to ``inputs``, as Variables of a graph.
 
     Args:

@@ -11,6 +11,7 @@ and ``NdArray._set`` do: they run once per function per step.
 """
 import contextlib
 import sys
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -26,19 +27,19 @@ def graph_changed():
     _version += 1
 
 
-def get_auto_forward():
+def get_auto_forward() -> bool:
     """Whether functions run as soon as they are called (dynamic graphs)."""
     return auto_forward_enabled
 
 
-def set_auto_forward(auto):
+def set_auto_forward(auto: bool) -> None:
     """Switch dynamic-graph mode on or off globally."""
     global auto_forward_enabled
     auto_forward_enabled = bool(auto)
 
 
 @contextlib.contextmanager
-def auto_forward(auto=True):
+def auto_forward(auto: bool = True) -> Iterator[None]:
     """Run every function as soon as it is called inside the block."""
     global auto_forward_enabled
     previous, auto_forward_enabled = auto_forward_enabled, bool(auto)
@@ -48,18 +49,18 @@ def auto_forward(auto=True):
         auto_forward_enabled = previous
 
 
-def set_global_recompute(recompute):
+def set_global_recompute(recompute: bool) -> None:
     """Mark every function output created from now on for recomputation."""
     global recompute_enabled
     recompute_enabled = bool(recompute)
 
 
-def get_global_recompute():
+def get_global_recompute() -> bool:
     return recompute_enabled
 
 
 @contextlib.contextmanager
-def recompute(recompute_=True):
+def recompute(recompute_: bool = True) -> Iterator[None]:
     """Outputs of functions called inside the block are recomputed in backward:
     forward frees their data after its last use, backward runs their function
     again when a gradient needs them. Blocks nest."""
@@ -510,8 +511,10 @@ def rebuild(root, need_grad=False):
     return clone(root)
 
 
-def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
-                function_pre_hook=None, function_post_hook=None):
+def forward_all(variables: Iterable[Any], clear_buffer: bool = False,
+                clear_no_need_grad: bool = False,
+                function_pre_hook: Callable[[Any], object] | None = None,
+                function_post_hook: Callable[[Any], object] | None = None) -> None:
     """Forward several roots, running shared sub-graphs once."""
     done = set()
     for v in variables:
