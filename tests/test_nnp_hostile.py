@@ -181,3 +181,15 @@ def test_file_size_limit(tmp_path, monkeypatch):
     path.write_text("# padding\n" * 50)
     refuse(str(path), "limit", loaders=("params", "loader"))
     assert nnp_files  # the module under test
+
+
+def test_protobuf_over_its_limit_points_to_h5(tmp_path, monkeypatch):
+    monkeypatch.setattr(nnp_proto, "MAX_BYTES", 4)  # keep/W holds 8 bytes
+    with pytest.raises(ValueError, match=r"save them as \.h5"):
+        nn.save_parameters(str(tmp_path / "p.protobuf"))
+    assert not os.listdir(tmp_path)
+    monkeypatch.setattr(nnp_proto, "MAX_BYTES", 2 ** 20)
+    nn.save_parameters(str(tmp_path / "p.protobuf"))
+    monkeypatch.setattr(nnp_proto, "MAX_BYTES", 4)
+    with pytest.raises(ValueError, match=r"belong in \.h5"):
+        nn.load_parameters(str(tmp_path / "p.protobuf"))

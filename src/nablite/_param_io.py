@@ -69,8 +69,19 @@ def save_parameters(path, params, extension=None):
         _h5py()  # fail before anything is written
     else:
         pb2()
+        _check_protobuf_size(sum(arr.size for _, arr, _ in items) * 4, path)
     _write_target(path, extension, "save_parameters",
                   lambda target: write_parameter_items(target, items, ext))
+
+
+def _check_protobuf_size(nbytes, path):
+    """Refuse a .protobuf that protobuf could not read back (2 GiB per message)."""
+    from ._nnp import proto
+    if nbytes > proto.MAX_BYTES:
+        raise ValueError(f"save_parameters: {nbytes / 2 ** 20:.0f} MB of parameters is over "
+                         f"the {proto.MAX_BYTES / 2 ** 20:.0f} MB a .protobuf file can hold "
+                         f"(protobuf reads at most 2 GiB); save them as .h5 instead of "
+                         f"{os.fspath(path) if isinstance(path, (str, os.PathLike)) else path!r}")
 
 
 def write_parameter_items(target, items, ext):
@@ -84,12 +95,17 @@ def write_parameter_items(target, items, ext):
                 ds.attrs["need_grad"] = bool(need_grad)
                 ds.attrs["index"] = i
     elif ext == ".protobuf":
-        data = params_to_proto(items).SerializeToString()
+        # One message per parameter, written one after another: serialized protobuf
+        # messages concatenate to their merge, so the bytes are those of the whole
+        # NNablaProtoBuf while only one parameter's copy is in memory at a time.
+        def write(f):
+            for item in items:
+                f.write(params_to_proto([item]).SerializeToString())
         if isinstance(target, (str, os.PathLike)):
             with open(target, "wb") as f:
-                f.write(data)
+                write(f)
         else:
-            target.write(data)
+            write(target)
     else:
         raise ValueError(f"unsupported parameter format {ext!r}; use '.h5' or '.protobuf'")
 
@@ -103,9 +119,24 @@ def params_to_proto(items, proto=None):
         p.variable_name = key
         p.shape.dim.extend(int(s) for s in arr.shape)
         p.shape.SetInParent()  # a 0-d parameter still writes its (empty) shape, as NNabla
-        p.data.extend(arr.ravel().tolist())
+        _set_floats(p, arr)
         p.need_grad = bool(need_grad)
     return proto
+
+
+def _set_floats(message, arr):
+    """Fill ``message.data`` (field 100, packed float) with ``arr``: handed to protobuf
+    as the field's wire bytes (little-endian float32), so no Python float is made
+    per value."""
+    raw = np.ascontiguousarray(arr, "<f4").tobytes()
+    n, length = len(raw), b""
+    while True:
+        length += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+        n >>= 7
+        if not n:
+            break
+    if raw:
+        message.MergeFromString(b"\xa2\x06" + length + raw)
 
 
 def read_parameters(path, extension=".nntxt"):
@@ -260,7 +291,7 @@ def states_to_optimizer(records, optimizer):
             sp = state.state_parameter[name]
             arr = np.asarray(arr, np.float32)
             sp.shape.dim.extend(int(s) for s in arr.shape)
-            sp.data.extend(arr.ravel().tolist())
+            _set_floats(sp, arr)
     return optimizer
 
 

@@ -78,7 +78,10 @@ def read_bytes(source, where=None, limit=None):
             raise FileNotFoundError(f"no such file: {os.fspath(source)!r}")
         size = os.path.getsize(source)
         if size > limit:
-            raise FileFormatError(f"{where}: {size} bytes is over the {limit}-byte limit")
+            hint = (" (protobuf reads at most 2 GiB; large parameter sets belong in .h5)"
+                    if os.fspath(source).endswith(".protobuf") else "")
+            raise FileFormatError(f"{where}: {size} bytes is over the {limit}-byte limit"
+                                  + hint)
         with open(source, "rb") as f:
             return f.read()
     data = source.read(limit + 1)
