@@ -12,7 +12,7 @@ from mpi.launch import assert_check
 
 RANKS = [1, 2, 4]
 COLLECTIVES = ["basics", "all_reduce", "bcast", "reduce", "all_gather", "reduce_scatter",
-               "groups", "allreduce_registered", "bad_arguments"]
+               "groups", "allreduce_registered", "bad_arguments", "create_communicator"]
 
 
 @pytest.mark.parametrize("n", RANKS)

@@ -159,6 +159,27 @@ def bad_arguments():
             raise AssertionError(f"no {exc.__name__} for {words}")
 
 
+@check
+def create_communicator():
+    from nablite.utils import communicator_util as cu
+    made = cu.create_communicator(extension_module="cpu")
+    if SIZE == 1:  # a one-process job is a single run
+        assert made is None and cu.current_communicator() is None
+    else:
+        assert cu.current_communicator() is made and (made.size, made.rank) == (SIZE, RANK)
+        x = nd(data(RANK, (3,), 7))
+        made.all_reduce(x)  # a second communicator beside ``comm``
+        close(x.data, sum(data(r, (3,), 7) for r in range(SIZE)), "create_communicator")
+    assert cu.single_or_rankzero() is (RANK == 0)
+    try:
+        cu.create_communicator()  # extension_module='cudnn' by default, as in NNabla
+    except RuntimeError as e:
+        assert SIZE > 1 and "NCCL is not supported yet" in str(e), str(e)
+    else:
+        assert SIZE == 1
+    assert cu.create_communicator(ignore_error=True) is None
+
+
 # -- data-parallel training against one process on the concatenated batch -----
 
 B, STEPS = 4, 3  # per-rank batch, steps

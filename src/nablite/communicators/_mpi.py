@@ -21,6 +21,7 @@ import time
 
 _EXIT_TAG = 7317
 _SPINS_BEFORE_SLEEP = 2000  # busy-poll short waits; sleep between polls in long ones
+_watch = None
 
 
 def mpi():
@@ -34,6 +35,15 @@ def mpi():
     return MPI
 
 
+def watch():
+    """The process's one Watch, installed on first use."""
+    global _watch
+    if _watch is None:
+        _watch = Watch(mpi())
+        _watch.install()
+    return _watch
+
+
 class Watch:
     """Which ranks of COMM_WORLD have left, and waiting that notices them."""
 
@@ -45,6 +55,13 @@ class Watch:
         self._status = MPI.Status()
         self.completed = {}  # group name -> collectives this rank has completed in it
         self.left = {}       # rank -> its ``completed`` when it left
+        self.communicators = 0
+
+    def register(self):
+        """A number for a new communicator; it names its groups' counts, the
+        same on every rank as long as the ranks create communicators alike."""
+        self.communicators += 1
+        return self.communicators
 
     def install(self):
         """Abort on uncaught exceptions; announce this rank's exit to the others."""

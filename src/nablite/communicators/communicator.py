@@ -9,7 +9,7 @@ noticed instead of waited for (see ``_mpi.py``).
 import numpy as np
 
 from ._arrays import by_dtype, host_arrays, pack, unpack
-from ._mpi import Watch, mpi
+from ._mpi import mpi, watch
 
 __all__ = ["Communicator", "MultiProcessDataParallelCommunicator"]
 
@@ -105,7 +105,8 @@ class MultiProcessDataParallelCommunicator(Communicator):
         if self._initialized:
             return
         MPI = self._MPI
-        self._watch = Watch(MPI)
+        self._watch = watch()
+        self._serial = self._watch.register()
         world = MPI.COMM_WORLD.Dup()  # the collectives' own message space
         self._rank, self._size = world.Get_rank(), world.Get_size()
         node = world.Split_type(MPI.COMM_TYPE_SHARED)
@@ -114,7 +115,6 @@ class MultiProcessDataParallelCommunicator(Communicator):
         self._world = world
         self._groups = {"world": list(range(self._size))}
         self._comms = {"world": world}
-        self._watch.install()
         self._initialized = True
 
     # -- groups -----------------------------------------------------------
@@ -163,7 +163,7 @@ class MultiProcessDataParallelCommunicator(Communicator):
     def _wait(self, requests, group, what):
         ranks = self._groups[group]
         for r in requests:
-            self._watch.wait(r, group, ranks, what)
+            self._watch.wait(r, f"{self._serial}/{group}", ranks, what)
 
     # -- collectives ------------------------------------------------------
     def _reduce_arrays(self, arrays, group, where, division=False, inplace=False):
