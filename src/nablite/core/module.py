@@ -32,6 +32,7 @@ has no ``graph_def``, so that part is absent.)
 import functools
 import inspect
 from collections import OrderedDict
+from typing import IO, Any, Callable, Mapping
 
 from .. import parameter as _parameter
 from ..variable import Variable
@@ -39,16 +40,16 @@ from ..variable import Variable
 __all__ = ["Module"]
 
 
-def _in_own_scope(method):
+def _in_own_scope(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
-    def wrapped(self, *args, **kwargs):
+    def wrapped(self: "Module", *args: Any, **kwargs: Any) -> Any:
         with _parameter.parameter_scope("", self.parameter_scope):
             return method(self, *args, **kwargs)
-    wrapped._module_scoped = True
+    setattr(wrapped, "_module_scoped", True)
     return wrapped
 
 
-def _snake_case(name):
+def _snake_case(name: str) -> str:
     """'ConvBn' -> 'conv_bn', 'ABCNet' -> 'a_b_c_net' (NNabla's rule: an '_'
     before every ASCII capital but the first character)."""
     return "".join("_" + c if "A" <= c <= "Z" and i else c for i, c in enumerate(name)).lower()
@@ -63,7 +64,7 @@ class Module:
 
     _recursive_attrs = ["training"]
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         # NNabla wraps every callable of a subclass; plain functions only here,
         # so static/class methods and nested classes keep working.
         super().__init_subclass__(**kwargs)
@@ -71,57 +72,58 @@ class Module:
             if inspect.isfunction(attr) and not getattr(attr, "_module_scoped", False):
                 setattr(cls, name, _in_own_scope(attr))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return type(self).__name__
 
     @property
-    def training(self):
+    def training(self) -> bool:
         """Whether the module is in training mode (default True)."""
         return self.__dict__.setdefault("training", True)
 
     @training.setter
-    def training(self, value):  # __setattr__ handles the assignment; kept for help()
+    def training(self, value: bool) -> None:  # __setattr__ handles the assignment; kept for help()
         self.__dict__["training"] = value
 
     @property
-    def parameter_scope(self):
+    def parameter_scope(self) -> "OrderedDict[str, Any]":
         """This module's own parameter scope (an OrderedDict)."""
         return self.__dict__.setdefault("_parameter_scope", OrderedDict())
 
     @property
-    def submodules(self):
+    def submodules(self) -> "OrderedDict[str, Module]":
         """OrderedDict of attribute name -> submodule."""
         return self.__dict__.setdefault("_submodules", OrderedDict())
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The attribute name in the parent, else the class name in snake case."""
         if "_name" in self.__dict__:
             return self.__dict__["_name"]
         return _snake_case(type(self).__name__)
 
     @property
-    def parent(self):
+    def parent(self) -> "Module | None":
         """The module this one is an attribute of (None for a root)."""
         return self.__dict__.get("_parent")
 
-    def is_root(self):
+    def is_root(self) -> bool:
         return self.parent is None
 
-    def get_path_name(self):
+    def get_path_name(self) -> str:
         """'@net/@cb1': the '@'-prefixed names from the root down to here."""
-        if self.is_root():
+        if self.parent is None:
             return "@" + self.name
         above = self.parent.get_path_name()
         return f"{above}/@{self.name}" if above else "@" + self.name
 
-    def get_scope_name(self):
+    def get_scope_name(self) -> str:
         """The '@'-path down the first submodule of each level ('' without any)."""
         for name, module in self.submodules.items():
             return f"@{name}/{module.get_scope_name()}".strip("/")
         return ""
 
-    def get_parameters(self, recursive=True, grad_only=False, memo=None):
+    def get_parameters(self, recursive: bool = True, grad_only: bool = False,
+                       memo: set[int] | None = None) -> "OrderedDict[str, Variable]":
         """OrderedDict of parameters: submodules' first (keys ``@<name>/...``),
         then this module's own. A Variable reached twice (a shared submodule)
         appears once, under its first key.
@@ -132,7 +134,7 @@ class Module:
             memo (set): Variables already listed (used by the recursion).
         """
         memo = set() if memo is None else memo
-        params = OrderedDict()
+        params: OrderedDict[str, Variable] = OrderedDict()
         if recursive:
             for name, module in self.submodules.items():
                 sub = module.get_parameters(recursive=True, grad_only=grad_only, memo=memo)
@@ -146,7 +148,7 @@ class Module:
                 params[key] = v
         return params
 
-    def set_parameter(self, key, param, raise_if_missing=False):
+    def set_parameter(self, key: str, param: Variable, raise_if_missing: bool = False) -> None:
         """Put the Variable ``param`` at ``key``; ``@name/rest`` goes to submodule ``name``.
 
         Args:
@@ -173,20 +175,21 @@ class Module:
         with _parameter.parameter_scope("", self.parameter_scope):
             _parameter.set_parameter(key, param)
 
-    def set_parameters(self, params, raise_if_missing=False):
+    def set_parameters(self, params: Mapping[str, Variable],
+                       raise_if_missing: bool = False) -> None:
         """``set_parameter`` for every ``key -> Variable`` of ``params``."""
         for key, param in params.items():
             self.set_parameter(key, param, raise_if_missing=raise_if_missing)
 
-    def update_parameter(self):
+    def update_parameter(self) -> None:
         self.set_parameters(self.get_parameters())
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every parameter's gradient to zero."""
         for param in self.get_parameters().values():
             param.grad.zero()
 
-    def save_parameters(self, path, extension=".h5"):
+    def save_parameters(self, path: str | IO[bytes], extension: str = ".h5") -> None:
         """Save ``get_parameters(grad_only=False)`` (keys as listed there).
 
         Args:
@@ -196,7 +199,8 @@ class Module:
         _parameter.save_parameters(path, params=self.get_parameters(grad_only=False),
                                    extension=extension)
 
-    def load_parameters(self, path, extension=".h5", raise_if_missing=True):
+    def load_parameters(self, path: str | IO[bytes], extension: str = ".h5",
+                        raise_if_missing: bool = True) -> None:
         """Load a file written by ``save_parameters`` into this module.
 
         The loaded Variables replace the module's (graphs built earlier keep
@@ -207,16 +211,16 @@ class Module:
             extension (str): The format when ``path`` is a file object.
             raise_if_missing (bool): Raise on an ``@name/`` key without such a submodule.
         """
-        scope = OrderedDict()
+        scope: OrderedDict[str, Any] = OrderedDict()
         with _parameter.parameter_scope("", scope):
             _parameter.load_parameters(path, extension=extension)
             params = _parameter.get_parameters(grad_only=False)
         self.set_parameters(params, raise_if_missing=raise_if_missing)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.submodules)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Module):
             self.submodules[name] = value
             value.__dict__["_name"] = name
@@ -227,7 +231,7 @@ class Module:
             for module in self.submodules.values():
                 setattr(module, name, value)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # only reached when normal lookup fails: submodules live outside __dict__
         if not name.startswith("__"):
             subs = self.__dict__.get("_submodules")
@@ -235,10 +239,10 @@ class Module:
                 return subs[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
-    def call(self, *args, **kwargs):
+    def call(self, *args: Any, **kwargs: Any) -> Any:
         """Build the graph of this module (a subclass defines it)."""
         raise NotImplementedError(f"{type(self).__name__}.call is not implemented: a Module "
                                   "subclass defines call(self, ...) to build its graph")

@@ -1,4 +1,6 @@
 """Sequential: modules applied one after another (``nn.Sequential``)."""
+from typing import Any
+
 from .module import Module
 
 __all__ = ["Sequential"]
@@ -17,7 +19,7 @@ class Sequential(Module):
     a call go to every module.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: "Module | tuple[str, Module]", **kwargs: Any) -> None:
         for index, item in enumerate(args):
             if isinstance(item, tuple) and len(item) != 2:
                 raise TypeError(f"Sequential: argument {index} must be an nn.Module or a "
@@ -28,7 +30,7 @@ class Sequential(Module):
                                 f"(name, nn.Module) pair, got {type(module).__name__}")
             self.submodules[f"{module.name}_{index}" if name is None else name] = module
 
-    def call(self, *args, **kwargs):
+    def call(self, *args: Any, **kwargs: Any) -> Any:
         result = args[0] if len(args) == 1 else args
         for module in self.submodules.values():
             result = module(*args, **kwargs)
