@@ -367,3 +367,75 @@ def test_pf_parameters_usable_after_import():
     loss.forward()
     loss.backward()
     assert np.abs(net.parameters["1.weight"].g).sum() > 0
+
+
+# -- the converters `nablite convert` calls ------------------------------------------
+NNP_FIXTURES = os.path.join(HERE, "fixtures", "nnp")
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lenet", "resnet", "rnn"])
+def test_nnp_to_onnx_of_nnabla_files(tmp_path, model):
+    """.nnp files written by NNabla 1.39 -> ONNX -> onnxruntime gives NNabla's outputs."""
+    import json
+    ort = pytest.importorskip("onnxruntime")
+    from nablite.onnx import nnp_to_onnx
+    with open(os.path.join(NNP_FIXTURES, f"{model}.json")) as f:
+        recorded = json.load(f)
+    path = tmp_path / f"{model}.onnx"
+    nnp_to_onnx(os.path.join(NNP_FIXTURES, f"{model}.nnp"), str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {k: np.asarray(v, np.float32) for k, v in recorded["inputs"].items()}
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    for k, v in recorded["outputs"].items():
+        np.testing.assert_allclose(got[k], np.asarray(v), rtol=1e-4, atol=1e-5)
+
+
+def test_nnp_to_onnx_errors(tmp_path):
+    from nablite.onnx import nnp_to_onnx
+    with pytest.raises(ValueError, match=r"has no network 'nope'; it has \['mlp'\]"):
+        nnp_to_onnx(os.path.join(NNP_FIXTURES, "mlp.nnp"), str(tmp_path / "m.onnx"),
+                    network="nope")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+NNABLA_LOADS = """
+import numpy as np
+import nnabla as nn
+from nnabla.utils.nnp_graph import NnpLoader
+loader = NnpLoader(path)
+net = loader.get_network(loader.get_network_names()[0])
+net.inputs["x"].d = np.array(x, np.float32)
+net.outputs["y"].forward()
+RESULT = net.outputs["y"].d.tolist()
+"""
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn_bn", "residual", "rnn"])
+def test_onnx_to_nnp(tmp_path, model):
+    """PyTorch's ONNX -> .nnp loads in nablite's NnpLoader (and in NNabla 1.39
+    when installed) and gives PyTorch's outputs."""
+    from nablite.onnx import onnx_to_nnp
+    from nablite.utils.nnp_graph import NnpLoader
+    from nnabla_parity import run_in_nnabla
+    base = os.path.join(FIXTURES, f"{model}_opset17")
+    data = np.load(base + ".npz")
+    nnp = str(tmp_path / f"{model}.nnp")
+    onnx_to_nnp(base + ".onnx", nnp)
+    nn.clear_parameters()
+    loader = NnpLoader(nnp)
+    net = loader.get_network(loader.get_network_names()[0])
+    net.inputs["x"].d = data["x"]
+    net.outputs["y"].forward()
+    np.testing.assert_allclose(net.outputs["y"].d, data["y"], rtol=1e-4, atol=1e-5)
+    theirs = run_in_nnabla(NNABLA_LOADS, path=nnp, x=data["x"].tolist())
+    if theirs is not None:
+        np.testing.assert_allclose(np.array(theirs), data["y"], rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_to_nnp_failure_writes_nothing(tmp_path):
+    from nablite.onnx import onnx_to_nnp
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(OnnxImportError, match="bad.onnx"):
+        onnx_to_nnp(str(bad), str(tmp_path / "out.nnp"))
+    assert not (tmp_path / "out.nnp").exists()
