@@ -158,3 +158,207 @@ def test_function_info_lists_and_queries(tmp_path):
     assert "Affine" not in listed and "Convolution" in listed
     one_line_error(cli("function_info", "-q", "Nope"), "function_info", "unknown function 'Nope'")
     one_line_error(cli("function_info", "-f", "NNB"), "function_info", "ONNX only")
+
+
+# -- model files: infer, forward, dump, convert, draw_graph ----------------------
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "nnp")
+
+
+@pytest.fixture
+def model(tmp_path):
+    """An .nnp nablite writes: y = relu(x @ W + b), and its parameters."""
+    pytest.importorskip("google.protobuf")
+    import nablite.functions as F
+    from nablite.utils.save import save
+    nn.clear_parameters()
+    x = nn.Variable((2, 3))
+    y = F.relu(PF.affine(x, 4, name="fc"))
+    rng = np.random.RandomState(1)
+    params = {k: rng.randn(*v.shape).astype(np.float32)
+              for k, v in nn.get_parameters(grad_only=False).items()}
+    for k, v in nn.get_parameters(grad_only=False).items():
+        v.d = params[k]
+    path = tmp_path / "m.nnp"
+    save(str(path), {"networks": [{"name": "net", "batch_size": 2, "outputs": {"y": y},
+                                   "names": {"x": x}}],
+                     "executors": [{"name": "runtime", "network": "net", "data": ["x"],
+                                    "output": ["y"]}]})
+    nn.clear_parameters()
+
+    def ref(xd):
+        return np.maximum(xd @ params["fc/affine/W"] + params["fc/affine/b"], 0)
+    return path, ref
+
+
+def test_infer_raw_binary(model, tmp_path):
+    path, ref = model
+    xd = np.arange(3, dtype=np.float32) - 1
+    xd.tofile(tmp_path / "x.bin")
+    proc = cli("infer", "-c", path, "-o", tmp_path / "out", tmp_path / "x.bin")
+    assert proc.returncode == 0, proc.stderr
+    got = np.fromfile(tmp_path / "out_0.bin", np.float32)
+    np.testing.assert_allclose(got, ref(xd[None])[0], rtol=1e-6)
+    proc = cli("infer", "-c", path, "-b", "-1", tmp_path / "x.bin")  # file's batch 2: 6 values
+    one_line_error(proc, "infer", "holds 12 bytes", "needs 6 float32 values")
+    np.tile(xd, 2).astype(np.uint8 if False else np.float32).tofile(tmp_path / "x2.bin")
+    proc = cli("infer", "-c", path, "-b", "-1", tmp_path / "x2.bin")
+    assert proc.returncode == 0 and "y (2, 4):" in proc.stdout
+
+
+def test_infer_nnabla_written_file(tmp_path):
+    pytest.importorskip("google.protobuf")
+    import json
+    rec = json.load(open(os.path.join(FIXTURES, "cnn.json")))
+    x = np.asarray(rec["inputs"]["x"], np.float32)
+    x.tofile(tmp_path / "x.bin")
+    proc = cli("infer", "-c", os.path.join(FIXTURES, "cnn.nnp"), "-b", "-1", "-o",
+               tmp_path / "o", tmp_path / "x.bin")
+    assert proc.returncode == 0, proc.stderr
+    want = np.asarray(rec["outputs"]["y"], np.float32)
+    np.testing.assert_allclose(np.fromfile(tmp_path / "o_0.bin", np.float32).reshape(want.shape),
+                               want, rtol=1e-4, atol=1e-5)
+
+
+def test_infer_matches_nnabla_cli_on_a_nablite_file(model, tmp_path):
+    if not os.path.exists(NNABLA_CLI):
+        pytest.skip("NNabla 1.39's nnabla_cli is not installed")
+    path, ref = model
+    np.array([0.5, -1.0, 2.0], np.float32).tofile(tmp_path / "x.bin")
+    subprocess.run([NNABLA_CLI, "infer", "-c", str(path), "-o", str(tmp_path / "ref"),
+                    str(tmp_path / "x.bin")], capture_output=True, timeout=120, check=True)
+    cli("infer", "-c", path, "-o", tmp_path / "mine", tmp_path / "x.bin")
+    np.testing.assert_allclose(np.fromfile(tmp_path / "mine_0.bin", np.float32),
+                               np.fromfile(tmp_path / "ref_0.bin", np.float32), rtol=1e-6)
+
+
+def test_infer_errors(model, tmp_path):
+    path, _ = model
+    np.zeros(3, np.float32).tofile(tmp_path / "x.bin")
+    one_line_error(cli("infer", "-c", tmp_path / "none.nnp", tmp_path / "x.bin"), "infer",
+                   "no such model file")
+    one_line_error(cli("infer", "-c", path, tmp_path / "x.bin", tmp_path / "x.bin"), "infer",
+                   "takes 1 input file(s)")
+    one_line_error(cli("infer", "-c", path, tmp_path / "nothere.bin"), "infer",
+                   "no such input file")
+    one_line_error(cli("infer", "-c", path, "-t", "int8", tmp_path / "x.bin"), "infer",
+                   "-t/--data_type")
+    (tmp_path / "junk.nnp").write_bytes(b"PK\x03\x04 truncated")
+    one_line_error(cli("infer", "-c", tmp_path / "junk.nnp", tmp_path / "x.bin"), "infer",
+                   "junk.nnp")
+    (tmp_path / "m.txt").write_text("x")
+    one_line_error(cli("infer", "-c", tmp_path / "m.txt", tmp_path / "x.bin"), "infer",
+                   "not a model file")
+
+
+def test_forward_over_a_csv_dataset(model, tmp_path):
+    path, ref = model
+    xd = np.random.RandomState(3).randn(3, 3).astype(np.float32)
+    rows = ["x__0,x__1,x__2"] + [",".join(repr(float(v)) for v in r) for r in xd]
+    (tmp_path / "ds.csv").write_text("\n".join(rows) + "\n")
+    proc = cli("forward", "-c", path, "-d", tmp_path / "ds.csv", "-o", tmp_path / "res")
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "res" / "output_result.csv").read_text().splitlines()
+    assert lines[0] == "x__0,x__1,x__2,y__0,y__1,y__2,y__3" and len(lines) == 4
+    got = np.array([[float(c) for c in line.split(",")[3:]] for line in lines[1:]])
+    np.testing.assert_allclose(got, ref(xd), rtol=1e-5, atol=1e-6)
+    one_line_error(cli("forward", "-c", path, "-o", tmp_path / "r2"), "forward", "-d/--dataset")
+    (tmp_path / "bad.csv").write_text("z__0\n1\n")
+    one_line_error(cli("forward", "-c", path, "-d", tmp_path / "bad.csv", "-o", tmp_path / "r3"),
+                   "forward", "no column for x")
+
+
+def test_dump(model):
+    path, _ = model
+    proc = cli("dump", "-F", "-V", "-v", path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Executor [0]: runtime (network net)" in out
+    assert "Network: net (batch size 2, 5 variables, 2 functions)" in out
+    assert "Function[0]: Affine" in out and "Function[1]: ReLU" in out
+    assert "fc/affine/W" in out and "Parameter  shape [3, 4]" in out
+    proc = cli("dump", "-n", "y", path)
+    assert "Variable y: type Buffer, shape [-1, 4]" in proc.stdout
+    one_line_error(cli("dump", "-n", "nope", path), "dump", "no variable 'nope'")
+    one_line_error(cli("dump", "-E", "3", path), "dump", "-E 3")
+
+
+def _infer_values(path, tmp_path, tag):
+    np.array([0.5, -1.0, 2.0], np.float32).tofile(tmp_path / "x.bin")
+    proc = cli("infer", "-c", path, "-o", tmp_path / tag, tmp_path / "x.bin")
+    assert proc.returncode == 0, proc.stderr
+    return np.fromfile(tmp_path / f"{tag}_0.bin", np.float32)
+
+
+def test_convert_among_nnabla_formats(model, tmp_path):
+    path, ref = model
+    want = ref(np.array([[0.5, -1.0, 2.0]], np.float32))[0]
+    for out, extra in [("m.nntxt", ["--nnp-parameter-nntxt"]), ("m.protobuf", []),
+                       ("h5.nnp", ["--nnp-parameter-h5"])]:
+        proc = cli("convert", path, tmp_path / out, *extra)
+        assert proc.returncode == 0, proc.stderr
+        np.testing.assert_allclose(_infer_values(tmp_path / out, tmp_path, out[:2]), want,
+                                   rtol=1e-6)
+    import zipfile
+    assert "parameter.h5" in zipfile.ZipFile(tmp_path / "h5.nnp").namelist()
+    proc = cli("convert", tmp_path / "m.nntxt", tmp_path / "back.nnp", "-b", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "batch size 5" in cli("dump", tmp_path / "back.nnp").stdout
+    one_line_error(cli("convert", path, tmp_path / "m.nntxt"), "convert", "exists",
+                   "-f/--force")
+    one_line_error(cli("convert", path, tmp_path / "m.nnb"), "convert", "extension")
+    one_line_error(cli("convert", "-O", "NNB", path, tmp_path / "m.nnb"), "convert", "NNB")
+    one_line_error(cli("convert", path), "convert", "output file")
+
+
+def test_convert_to_and_from_onnx(model, tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    path, ref = model
+    proc = cli("convert", path, tmp_path / "m.onnx", "-d", "opset_13")
+    assert proc.returncode == 0, proc.stderr
+    import onnx
+    m = onnx.load(str(tmp_path / "m.onnx"))
+    assert m.opset_import[0].version == 13
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    feed = np.random.RandomState(0).randn(2, 3).astype(np.float32)
+    (got,) = sess.run(None, {sess.get_inputs()[0].name: feed})
+    np.testing.assert_allclose(got, ref(feed), rtol=1e-5, atol=1e-6)
+    proc = cli("convert", tmp_path / "m.onnx", tmp_path / "from_onnx.nnp")
+    assert proc.returncode == 0, proc.stderr
+    feed.tofile(tmp_path / "x.bin")  # the ONNX file keeps the batch size 2 it was made with
+    proc = cli("infer", "-c", tmp_path / "from_onnx.nnp", "-b", "-1", "-o", tmp_path / "o",
+               tmp_path / "x.bin")
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.fromfile(tmp_path / "o_0.bin", np.float32),
+                               ref(feed).ravel(), rtol=1e-5, atol=1e-6)
+    one_line_error(cli("convert", path, tmp_path / "x.onnx", "-d", "opset_99"), "convert",
+                   "99")
+
+
+def test_draw_graph(model, tmp_path):
+    pytest.importorskip("graphviz")
+    path, _ = model
+    proc = cli("draw_graph", path, "-o", tmp_path / "g.dot")
+    assert proc.returncode == 0, proc.stderr
+    dot = (tmp_path / "g.dot").read_text()
+    assert dot.startswith("digraph {") and 'label="Affine\nfc/affine"' in dot
+    assert "label=ReLU" in dot and "label=W " in dot and "label=x " in dot
+    proc = cli("draw_graph", path, "-o", tmp_path / "dir", "-f", "dot")
+    assert proc.returncode == 0 and (tmp_path / "dir" / "net.dot").exists()
+    one_line_error(cli("draw_graph", path, "-n", "other", "-o", tmp_path / "g2.dot"),
+                   "draw_graph", "no network 'other'", "it has net")
+    one_line_error(cli("draw_graph", tmp_path / "none.nnp"), "draw_graph", "no such model file")
+    import shutil
+    if shutil.which("dot") is None:
+        one_line_error(cli("draw_graph", path, "-o", tmp_path / "g.png"), "draw_graph",
+                       "'dot'", "apt install graphviz")
+    else:
+        assert cli("draw_graph", path, "-o", tmp_path / "g.png").returncode == 0
+        assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_function_info_of_a_model(model):
+    path, _ = model
+    proc = cli("function_info", path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"functions used in {path}:", "Affine", "ReLU"]

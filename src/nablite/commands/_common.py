@@ -1,6 +1,8 @@
 """What the command modules share: a handler wrapper turning expected failures
 into one-line errors, and checks of the files a command is given."""
+import contextlib
 import functools
+import logging
 import os
 import sys
 
@@ -46,3 +48,15 @@ def existing_dir(path, what="directory"):
     if not os.path.isdir(path):
         raise CommandError(f"no such {what}: {path}")
     return path
+
+
+@contextlib.contextmanager
+def quiet():
+    """Hide nablite's INFO lines (e.g. about temporary files a command writes)."""
+    log = logging.getLogger("nablite")
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -43,7 +43,7 @@ def require_dot(where, fmt):
     """Raise a clear error unless Graphviz's ``dot`` program is on PATH."""
     if shutil.which("dot") is None:
         raise RuntimeError(
-            f"{where}: drawing {fmt.upper()} needs Graphviz's 'dot' program, which is not on "
+            f"{where + ': ' if where else ''}drawing {fmt.upper()} needs Graphviz's 'dot' program, which is not on "
             f"PATH; install Graphviz (apt install graphviz, brew install graphviz, conda "
             f"install graphviz) or write the DOT source (format='dot', or a .dot file)")
 

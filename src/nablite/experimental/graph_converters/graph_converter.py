@@ -19,17 +19,13 @@ def _as_list(o):
     return list(o) if isinstance(o, (list, tuple)) else [o]
 
 
-_BY_TYPE = {}
-
-
 def function_by_type(type_name):
     """The public ``F`` function building NNabla function type ``type_name``
     (``"BatchNormalization"`` -> ``F.batch_normalization``)."""
-    if not _BY_TYPE:
-        from ... import functions as F
-        for name in F.__all__:
-            _BY_TYPE.setdefault(name.replace("_", "").lower(), getattr(F, name))
-    fn = _BY_TYPE.get(type_name.replace("_", "").lower())
+    from ... import function_info
+    from ... import functions as F
+    spec = function_info.SPECS.get(type_name)
+    fn = getattr(F, spec.function, None) if spec is not None else None
     if fn is None:
         raise ValueError(f"graph_converters: no nablite function builds a {type_name!r} node")
     return fn

@@ -1,0 +1,484 @@
+"""Commands on model files (.nnp, .nntxt, .protobuf, .onnx): infer, forward,
+dump, convert, draw_graph.
+
+They read files through nablite.utils.load / nnp_graph (and nablite.onnx for
+ONNX), so a file these commands accept is one nablite's Python API accepts.
+"""
+import csv
+import os
+import tempfile
+
+import numpy as np
+
+from ._common import CommandError, existing_file, handler, quiet
+
+MODEL_EXTENSIONS = (".nnp", ".nntxt", ".prototxt", ".protobuf", ".onnx")
+_DATA_TYPES = {"uint8": np.uint8, "int32": np.int32, "float32": np.float32}
+
+
+def _ext(path):
+    return os.path.splitext(os.fspath(path))[1].lower()
+
+
+def model_file(path):
+    existing_file(path, "model file")
+    if _ext(path) not in MODEL_EXTENSIONS:
+        raise CommandError(f"{path}: not a model file nablite reads (expected one of "
+                           f"{', '.join(MODEL_EXTENSIONS)})")
+    return path
+
+
+def read_model(path, params=False):
+    """The NNablaProtoBuf of a model file (ONNX converted first); with
+    ``params``, also its [(key, array, need_grad)] parameters."""
+    from .._nnp.files import read_network_files
+    model_file(path)
+    if _ext(path) == ".onnx":
+        with tempfile.TemporaryDirectory() as tmp:
+            from ..onnx import onnx_to_nnp
+            nnp = os.path.join(tmp, "model.nnp")
+            with quiet():
+                onnx_to_nnp(path, nnp)
+            proto, items = read_network_files([nnp])
+    else:
+        proto, items = read_network_files([path])
+    return (proto, items) if params else proto
+
+
+def _load(config, param=None, batch_size=None):
+    from ..utils.load import load
+    files = [model_file(config)]
+    if param:
+        files.append(existing_file(param, "parameter file"))
+    return load(files, batch_size=batch_size)
+
+
+def _executor(info, config):
+    if not info.executors:
+        raise CommandError(f"{config} has no executor (an executor names the network, its "
+                           f"inputs and outputs; nablite.utils.save.save writes one from "
+                           f"contents['executors'])")
+    return next(iter(info.executors.values()))
+
+
+def _batch(b):
+    return None if b == -1 else b
+
+
+# -- infer -----------------------------------------------------------------------
+@handler("infer")
+def infer(opts):
+    info = _load(opts.config, opts.param, _batch(opts.batch_size))
+    e = _executor(info, opts.config)
+    inputs = list(e.dataset_assign)
+    if len(opts.inputs) != len(inputs):
+        raise CommandError(f"the executor {e.name!r} takes {len(inputs)} input file(s) "
+                           f"({', '.join(e.dataset_assign.values())}), got {len(opts.inputs)}")
+    dtype = _DATA_TYPES.get(opts.data_type)
+    if dtype is None:
+        raise CommandError(f"-t/--data_type must be one of {', '.join(_DATA_TYPES)}, "
+                           f"got {opts.data_type!r}")
+    for x, path in zip(inputs, opts.inputs):
+        existing_file(path, "input file")
+        if os.path.getsize(path) != x.size * np.dtype(dtype).itemsize:
+            raise CommandError(f"{path} holds {os.path.getsize(path)} bytes; input "
+                               f"{e.dataset_assign[x]!r} of shape {tuple(x.shape)} needs "
+                               f"{x.size} {opts.data_type} values")
+        x.d = np.fromfile(path, dtype).reshape(x.shape).astype(np.float32)
+    from ..graph import forward_all
+    outputs = e.forward_target
+    forward_all(outputs)
+    for k, y in enumerate(outputs):
+        if opts.output:
+            data = np.ascontiguousarray(y.d, np.float32)
+            from .._atomic_file import atomic_write
+            atomic_write(f"{opts.output}_{k}.bin", lambda tmp: data.tofile(tmp))
+            print(f"wrote {opts.output}_{k}.bin ({e.output_assign[y]}, shape {tuple(y.shape)})")
+        else:
+            print(f"{e.output_assign[y]} {tuple(y.shape)}:")
+            print(np.array2string(np.asarray(y.d), threshold=1000))
+
+
+# -- forward ---------------------------------------------------------------------
+def _dataset_uri(opts, info):
+    if opts.dataset:
+        return existing_file(opts.dataset, "dataset")
+    if not info.datasets:
+        raise CommandError(f"give the dataset CSV with -d/--dataset ({opts.config} names none)")
+    return next(iter(info.datasets.values())).uri
+
+
+def _columns(e, y):
+    """Result columns of output ``y``: its name, or name__<i> per element of a vector."""
+    name, shape = e.output_assign[y], y.shape[1:]
+    if len(shape) == 0 or (len(shape) == 1 and shape[0] == 1):
+        return [name]
+    if len(shape) == 1:
+        return [f"{name}__{i}" for i in range(shape[0])]
+    return [name]
+
+
+@handler("forward")
+def forward(opts):
+    from ..graph import forward_all
+    from ..utils.data_iterator import data_iterator_csv_dataset
+    info = _load(opts.config, opts.param, _batch(opts.batch_size))
+    e = _executor(info, opts.config)
+    uri = _dataset_uri(opts, info)
+    batch = next(iter(e.dataset_assign)).shape[0]
+    with open(uri, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], rows[1:]
+    if opts.replace_path:
+        base = os.path.dirname(os.path.abspath(uri))
+        rows = [[os.path.join(base, c) if os.path.exists(os.path.join(base, c)) else c
+                 for c in row] for row in rows]
+    with quiet():  # the iterator's INFO lines say nothing a user of this command needs
+        it = data_iterator_csv_dataset(uri, batch, shuffle=False, normalize=not
+                                       e.no_image_normalization, with_file_cache=False,
+                                       use_thread=False)
+    names = list(it.variables)
+    missing = [n for n in e.dataset_assign.values() if n not in names]
+    if missing:
+        raise CommandError(f"{uri} has no column for {', '.join(missing)} (it has "
+                           f"{', '.join(names)})")
+    outdir = opts.result_outdir or opts.outdir
+    os.makedirs(outdir, exist_ok=True)
+    results, done = [], 0
+    from ..logger import progress_bar
+    with progress_bar(None, desc="forward", total=it.size, unit="row") as bar:
+        while done < it.size:
+            data = dict(zip(names, it.next()))
+            for x, name in e.dataset_assign.items():
+                x.d = np.asarray(data[name]).reshape(x.shape)
+            forward_all(e.forward_target)
+            n = min(batch, it.size - done)
+            for i in range(n):
+                cells = []
+                for y in e.forward_target:
+                    value = np.asarray(y.d[i], np.float32)
+                    if value.ndim <= 1:  # one column per element, as NNabla writes
+                        cells += [str(v) for v in value.reshape(-1)]
+                    else:
+                        name = e.output_assign[y].replace("/", "_")
+                        rel = os.path.join(name, f"{done + i}.csv")
+                        os.makedirs(os.path.join(outdir, name), exist_ok=True)
+                        np.savetxt(os.path.join(outdir, rel),
+                                   value.reshape(value.shape[0], -1), delimiter=",")
+                        cells.append(rel)
+                results.append(rows[done + i] + cells)
+            done += n
+            bar.update(n)
+    out = os.path.join(opts.outdir, opts.outfile)
+    os.makedirs(opts.outdir, exist_ok=True)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(header + [c for y in e.forward_target for c in _columns(e, y)])
+            w.writerows(results)
+    from .._atomic_file import atomic_write
+    atomic_write(out, write)
+    print(f"wrote {out} ({len(results)} rows)")
+
+
+# -- dump ------------------------------------------------------------------------
+def _shape(v):
+    return list(v.shape.dim)
+
+
+def _dump_network(net, opts, emit):
+    emit(f"  Network: {net.name} (batch size {net.batch_size}, {len(net.variable)} "
+         f"variables, {len(net.function)} functions)")
+    if opts.dump_variable_name:
+        found = [v for v in net.variable if v.name == opts.dump_variable_name]
+        for v in found:
+            made = [f.name for f in net.function if v.name in f.output]
+            read = [f.name for f in net.function if v.name in f.input]
+            emit(f"   Variable {v.name}: type {v.type}, shape {_shape(v)}, made by "
+                 f"{made or '-'}, read by {read or '-'}")
+        return bool(found)
+    limit = opts.dump_limit if opts.dump_limit and opts.dump_limit > 0 else None
+    if opts.dump_variables:
+        for k, v in enumerate(net.variable[:limit]):
+            emit(f"   Variable[{k}]: {v.name:<28} {v.type:<10} shape {_shape(v)}")
+    if opts.dump_functions:
+        from .._nnp.proto import to_text
+        for k, f in enumerate(net.function[:limit]):
+            emit(f"   Function[{k}]: {f.type:<22} {f.name}")
+            if opts.dump_verbose:
+                emit(f"     inputs {list(f.input)} -> outputs {list(f.output)}")
+                field = f.WhichOneof("parameter") if f.DESCRIPTOR.oneofs else None
+                if field:
+                    emit("     " + to_text(getattr(f, field)).strip().replace("\n", ", "))
+    return True
+
+
+@handler("dump")
+def dump(opts):
+    for path in opts.files:
+        if opts.import_format:
+            fmt = opts.import_format.upper()
+            if fmt not in ("NNP", "ONNX"):
+                raise CommandError(f"-I/--import-format: nablite reads NNP and ONNX, got {fmt!r}")
+        proto = read_model(path)
+        print(f"{path}:")
+        executors = list(proto.executor)
+        if opts.nnp_import_executor_index is not None:
+            k = opts.nnp_import_executor_index
+            if not 0 <= k < len(executors):
+                raise CommandError(f"{path} has {len(executors)} executor(s); -E {k} is none")
+            executors = [executors[k]]
+        nets = {n.name: n for n in proto.network}
+        for k, e in enumerate(executors):
+            print(f"  Executor [{k}]: {e.name} (network {e.network_name})")
+            for d in e.data_variable:
+                print(f"   (In)  {d.variable_name:<28} data {d.data_name}")
+            for o in e.output_variable:
+                print(f"   (Out) {o.variable_name:<28} data {o.data_name}")
+        shown = [nets[e.network_name] for e in executors if e.network_name in nets] \
+            if opts.nnp_import_executor_index is not None else list(proto.network)
+        found = [_dump_network(net, opts, print) for net in shown]
+        if opts.dump_variable_name and not any(found):
+            raise CommandError(f"{path} has no variable {opts.dump_variable_name!r}")
+
+
+# -- convert ---------------------------------------------------------------------
+_EXPORT_FORMATS = {"NNP": ".nnp", "ONNX": ".onnx"}
+_NNABLA_ONLY = ("NNB", "CSRC", "SAVED_MODEL", "TFLITE", "TF_PB", "TF_CKPT_V1", "TF_CKPT_V2")
+
+
+def _opset(define_version):
+    if not define_version:
+        return None
+    text = define_version.lower()
+    if text.startswith("opset_") and text[6:].isdigit():
+        return int(text[6:])
+    raise CommandError(f"-d/--define_version: nablite takes opset_<N> (13-17), got "
+                       f"{define_version!r}")
+
+
+def _set_batch_size(proto, batch_size):
+    for net in proto.network:
+        net.batch_size = batch_size
+
+
+@handler("convert")
+def convert(opts):
+    if len(opts.files) < 2:
+        raise CommandError("give the input file(s) and then the output file")
+    *inputs, output = opts.files
+    for fmt in (opts.import_format, opts.export_format):
+        if fmt and fmt.upper() in _NNABLA_ONLY:
+            raise CommandError(f"format {fmt.upper()} is NNabla's (its C runtime or "
+                               f"TensorFlow); nablite converts between NNP and ONNX")
+    out_ext = _EXPORT_FORMATS.get((opts.export_format or "").upper(), _ext(output))
+    if opts.export_format and opts.export_format.upper() not in _EXPORT_FORMATS:
+        raise CommandError(f"-O/--export-format must be NNP or ONNX, got {opts.export_format!r}")
+    if out_ext not in MODEL_EXTENSIONS:
+        raise CommandError(f"{output}: the output's extension says no format nablite writes "
+                           f"(use one of {', '.join(MODEL_EXTENSIONS)})")
+    if os.path.exists(output) and not opts.force:
+        raise CommandError(f"{output} exists; add -f/--force to overwrite it")
+    for path in inputs:
+        model_file(path)
+    opset = _opset(opts.define_version)
+    batch = opts.batch_size if opts.batch_size and opts.batch_size > 0 else None
+    if out_ext == ".onnx":
+        from ..onnx import nnp_to_onnx
+        src = inputs[0]
+        if len(inputs) > 1 or _ext(src) != ".nnp":
+            with tempfile.TemporaryDirectory() as tmp:
+                merged = os.path.join(tmp, "model.nnp")
+                _write(inputs, merged, opts, batch)
+                nnp_to_onnx(merged, output, batch_size=batch, **_kw(opset))
+        else:
+            nnp_to_onnx(src, output, batch_size=batch, **_kw(opset))
+    else:
+        _write(inputs, output, opts, batch)
+    print(f"wrote {output}")
+
+
+def _kw(opset):
+    return {} if opset is None else {"opset": opset}
+
+
+def _write(inputs, output, opts, batch):
+    from .._nnp.files import read_network_files, write_network_file
+    if len(inputs) == 1 and _ext(inputs[0]) == ".onnx":
+        proto, items = read_model(inputs[0], params=True)
+    else:
+        proto, items = read_network_files(list(inputs))
+    if batch:
+        _set_batch_size(proto, batch)
+    if opts.nnp_import_executor_index is not None:
+        k = opts.nnp_import_executor_index
+        if not 0 <= k < len(proto.executor):
+            raise CommandError(f"the input has {len(proto.executor)} executor(s); -E {k} is none")
+        keep = proto.executor[k]
+        del proto.executor[:]
+        proto.executor.add().CopyFrom(keep)
+    if opts.nnp_exclude_parameter:
+        items = []
+    fmt = ".h5" if opts.nnp_parameter_h5 else ".protobuf"
+    include = opts.nnp_parameter_nntxt or _ext(output) == ".protobuf"
+    write_network_file(output, proto, items, fmt, include_params=include and bool(items))
+
+
+# -- draw_graph ------------------------------------------------------------------
+_DRAW_EXTENSIONS = (".png", ".svg", ".pdf", ".dot", ".gv", ".jpg", ".jpeg")
+
+
+@handler("draw_graph")
+def draw_graph(opts):
+    from .. import parameter
+    from ..experimental.viewers import SimpleGraph, require_dot
+    from ..utils.nnp_graph import NnpLoader
+    path = model_file(opts.input)
+    out = opts.output_dir or "."
+    to_file = _ext(out) in _DRAW_EXTENSIONS
+    fmt = (opts.format or (_ext(out)[1:] if to_file else "png")).lower()
+    if fmt == "gv":
+        fmt = "dot"
+    if fmt != "dot":
+        require_dot("", fmt)
+    if _ext(path) == ".onnx":
+        with tempfile.TemporaryDirectory() as tmp:
+            from ..onnx import onnx_to_nnp
+            nnp = os.path.join(tmp, "model.nnp")
+            with quiet():
+                onnx_to_nnp(path, nnp)
+            loader = NnpLoader(nnp)
+    else:
+        loader = NnpLoader(path)
+    names = loader.get_network_names()
+    wanted = opts.network or names
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        raise CommandError(f"{path} has no network {unknown[0]!r}; it has "
+                           f"{', '.join(names) or 'none'}")
+    if to_file and len(wanted) > 1:
+        raise CommandError(f"{path} has {len(wanted)} networks; name one with -n, or give "
+                           f"-o a folder")
+    for name in wanted:
+        with parameter.parameter_scope(f"draw_graph/{name}"):
+            net = loader.get_network(name)
+            params = parameter.get_parameters(grad_only=False)
+        for vname, v in net.variables.items():
+            v.name = vname
+        g = SimpleGraph(format=fmt).create_graphviz_digraph(
+            list(net.outputs.values())[0] if len(net.outputs) == 1 else
+            _sink(net.outputs.values()), params=params)
+        target = out if to_file else os.path.join(out, f"{name}.{fmt}")
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        _save_digraph(g, target, fmt)
+        print(f"wrote {target}")
+
+
+def _sink(outputs):
+    from .. import functions as F
+    return F.sink(*outputs)
+
+
+def _save_digraph(g, target, fmt):
+    from .._atomic_file import atomic_write
+    if fmt == "dot":
+        def write(tmp):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(g.source)
+        atomic_write(target, write)
+        return
+    from ..experimental.viewers import _render
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "graph.dot")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(g.source)
+        atomic_write(target, lambda t: _render(g, src, t, fmt))
+
+
+# -- the parsers -----------------------------------------------------------------
+def _nnp_import_options(p):
+    p.add_argument("-I", "--import-format", help="input format: NNP or ONNX (default: by "
+                   "extension)")
+    p.add_argument("-E", "--nnp-import-executor-index", type=int,
+                   help="take only the executor of this index")
+    p.add_argument("--nnp-exclude-preprocess", action="store_true",
+                   help="(NNabla's preprocess removal; nablite keeps the network whole)")
+    p.add_argument("--nnp-no-expand-network", action="store_true",
+                   help="(nablite never expands repeat/recurrent blocks)")
+
+
+def register(subparsers):
+    p = subparsers.add_parser("infer", help="run a model's executor on raw binary input files",
+                              description="Run the first executor of a model file on one "
+                              "raw binary file per input; print the outputs or write them as "
+                              "<prefix>_<k>.bin (float32).")
+    p.add_argument("inputs", nargs="+", help="one raw binary file per executor input")
+    p.add_argument("-c", "--config", required=True, help="model file (.nnp, .nntxt, ...)")
+    p.add_argument("-o", "--output", help="prefix of the output files (default: print)")
+    p.add_argument("-p", "--param", help="parameter file to load over the model's")
+    p.add_argument("-t", "--data_type", default="float32",
+                   help="type of the input files' values: uint8, int32 or float32")
+    p.add_argument("-b", "--batch_size", type=int, default=1,
+                   help="batch size (default 1; -1 keeps the file's)")
+    p.set_defaults(handler=infer)
+
+    p = subparsers.add_parser("forward", help="run a model's executor over a CSV dataset",
+                              description="Run the first executor of a model file over every "
+                              "row of a CSV dataset and write the rows with the outputs added.")
+    p.add_argument("-c", "--config", required=True, help="model file (.nnp, .nntxt, ...)")
+    p.add_argument("-p", "--param", help="parameter file to load over the model's")
+    p.add_argument("-d", "--dataset", help="CSV dataset (default: the model's first dataset)")
+    p.add_argument("-o", "--outdir", required=True, help="folder for the result")
+    p.add_argument("-f", "--outfile", default="output_result.csv", help="result file name")
+    p.add_argument("--replace_path", action="store_true",
+                   help="write the dataset's relative file paths as absolute ones")
+    p.add_argument("--result_outdir", help="folder for per-row output files (default -o)")
+    p.add_argument("-b", "--batch_size", type=int, default=-1,
+                   help="batch size (default -1: the file's)")
+    p.set_defaults(handler=forward)
+
+    p = subparsers.add_parser("dump", help="print the networks and executors of model files",
+                              description="Print the executors, networks, variables and "
+                              "functions of model files.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="model file(s)")
+    p.add_argument("-v", "--dump-verbose", action="store_true",
+                   help="with -F, also each function's inputs, outputs and arguments")
+    p.add_argument("-F", "--dump-functions", action="store_true", help="list the functions")
+    p.add_argument("-V", "--dump-variables", action="store_true", help="list the variables")
+    p.add_argument("--dump-limit", type=int, default=-1, help="at most this many items a list")
+    p.add_argument("-n", "--dump-variable-name", help="show only this variable")
+    _nnp_import_options(p)
+    p.set_defaults(handler=dump)
+
+    p = subparsers.add_parser("convert", help="convert between .nnp, .nntxt, .protobuf, .onnx",
+                              description="Convert model files: NNabla's .nnp/.nntxt/.protobuf "
+                              "among themselves and to and from ONNX. The last FILE is the "
+                              "output; several inputs merge (e.g. an .nntxt and an .h5).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="input file(s), then the output")
+    _nnp_import_options(p)
+    p.add_argument("-O", "--export-format", help="output format: NNP or ONNX (default: by "
+                   "extension)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite the output file")
+    p.add_argument("-b", "--batch-size", type=int, help="set the networks' batch size")
+    p.add_argument("-d", "--define_version", help="ONNX opset, as opset_<N> (13-17)")
+    p.add_argument("--nnp-parameter-h5", action="store_true",
+                   help="store the parameters of an .nnp as .h5 (default .protobuf)")
+    p.add_argument("--nnp-parameter-nntxt", action="store_true",
+                   help="store the parameters inside an .nntxt output")
+    p.add_argument("--nnp-exclude-parameter", action="store_true",
+                   help="write no parameters")
+    p.set_defaults(handler=convert)
+
+    p = subparsers.add_parser("draw_graph", help="draw the networks of a model file",
+                              description="Draw each network of a model file with Graphviz: "
+                              "-o a folder (one <network>.<format> each) or a file (.png, "
+                              ".svg, .pdf, .dot). DOT needs only the graphviz package; other "
+                              "formats also need Graphviz's dot program.")
+    p.add_argument("input", help="model file (.nnp, .nntxt, .protobuf, .onnx)")
+    p.add_argument("-o", "--output-dir", help="output folder, or output file by its extension")
+    p.add_argument("-n", "--network", action="append", help="network to draw (repeatable; "
+                   "default: all)")
+    p.add_argument("-f", "--format", help="png, svg, pdf, dot, ... (default: the -o "
+                   "extension, else png)")
+    p.set_defaults(handler=draw_graph)
