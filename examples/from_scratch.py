@@ -70,6 +70,7 @@ def normal(std, rng, dtype=np.float64):
 
 
 def zeros(dtype=np.float64):
+    """Zeros of ``dtype`` as a PF initializer (PF's own default is float32)."""
     return lambda shape: np.zeros(shape, dtype)
 
 
@@ -113,7 +114,8 @@ def derivative_1d(x0):
 
 
 def gradient_field():
-    """The seed's grid, -grad of x0**2 + x1**2 by backward, and its errors."""
+    """The seed's grid of points, the gradient of x0**2 + x1**2 there by backward,
+    and its largest differences from 2x and from central differences."""
     x0 = np.arange(-2, 2.5, 0.25)
     X, Y = np.meshgrid(x0, x0)
     points = nn.Variable.from_numpy_array(np.stack([X.ravel(), Y.ravel()], 1), need_grad=True)
@@ -123,8 +125,9 @@ def gradient_field():
     f.backward()
     grad = points.g.copy()
     numeric = numerical_grad(lambda: value(f), points.d, h=H)
-    return points.d.copy(), grad, {"backward_vs_closed_form": float(np.abs(grad - 2 * points.d).max()),
-                                   "numerical_vs_backward": float(np.abs(numeric - grad).max())}
+    errors = {"backward_vs_closed_form": float(np.abs(grad - 2 * points.d).max()),
+              "numerical_vs_backward": float(np.abs(numeric - grad).max())}
+    return points.d.copy(), grad, errors
 
 
 def gradient_descent(lr, steps=100, init=(-3.0, 4.0), numerical=False):
@@ -234,7 +237,7 @@ def section_numerical(out, log):
     for lr in (0.1, 10.0, 1e-10):
         paths[lr], lr32 = gradient_descent(lr)
         numeric_paths[lr], _ = gradient_descent(lr, numerical=True)
-        closed = (1 - 2 * lr32) ** 100 * init     # x_k = (1 - 2 lr)**k x_0, lr as the solver has it
+        closed = (1 - 2 * lr32) ** 100 * init     # x_k = (1 - 2 lr)**k x_0
         rounded = "" if lr32 == lr else f" (S.Sgd keeps {lr32!r}: float32, as NNabla)"
         log(f"  lr {lr:g}{rounded}:")
         for name, end in (("backward + S.Sgd", paths[lr][-1]),
@@ -303,7 +306,8 @@ def train_two_layer(X, y, n_train, epochs, seed, log, batch_size=100, lr=0.1, ve
 
 def gradient_check(X, y, seed, n=3, avoid_kinks=True):
     """Mean |backward - central difference| per parameter of a fresh TwoLayerNet
-    on ``n`` samples, and the indices of the samples used.
+    on ``n`` samples, the indices of those samples, and for every sample up to
+    the last one used the distance of its nearest hidden pre-activation to 0.
 
     The seed takes the first three samples. A central difference straddling
     ReLU's kink (a hidden pre-activation within h of 0) measures no
@@ -436,7 +440,7 @@ def layer_backward_errors(seed):
     return OrderedDict((k, float(v)) for k, v in errors.items())
 
 
-def section_graph(out, log, seed):
+def section_graph(log, seed):
     price, grads, closed, functions = buy_apple_orange()
     log(f"the graph: {' -> '.join(functions)}")
     log(f"price: {price:g}")
@@ -452,9 +456,9 @@ def section_graph(out, log, seed):
 # -- batchnorm: ch. 6 ---------------------------------------------------------
 
 # The book's BatchNormalization starts its running mean and variance at 0 and
-# adds 1e-6 to the variance; nablite's (NNabla's) defaults are 1 and 1e-5.
-# With var = 1 at the start, inference at the small weight scales would use a
-# variance many orders too large for the first epochs.
+# adds 1e-6 to the variance; nablite's (NNabla's) starts the variance at 1 and
+# adds 1e-5. Starting at 1, inference at the small weight scales would divide
+# by a variance orders of magnitude too large for the first epochs.
 BOOK_BN = dict(eps=1e-6, param_init={"mean": zeros(np.float32), "var": zeros(np.float32)})
 
 
@@ -547,10 +551,10 @@ def section_batchnorm(out, log, epochs, n_scales, seed, verbose, n_train=1000):
         with np.errstate(over="ignore", invalid="ignore"):
             acc, diverged = train_batchnorm(x_train, t_train, scale, epochs, rng)
         results[float(scale)] = acc
+        final = {k: f"{v[-1]:.3f}" + (" (diverged: loss not finite)" if diverged[k] else "")
+                 for k, v in acc.items()}
         log(f"{i + 1}/{n_scales} W:{scale:.3g}  final training accuracy: normal "
-            f"{acc['normal'][-1]:.3f}{' (diverged: loss not finite)' if diverged['normal'] else ''}"
-            f" - batchnorm {acc['batchnorm'][-1]:.3f}"
-            f"{' (diverged: loss not finite)' if diverged['batchnorm'] else ''}")
+            f"{final['normal']} - batchnorm {final['batchnorm']}")
     plot_batchnorm(os.path.join(out, "batch_norm_test.png"), results, n_train)
     ahead_final = sum(a["batchnorm"][-1] > a["normal"][-1] for a in results.values())
     ahead_mean = sum(np.mean(a["batchnorm"]) > np.mean(a["normal"]) for a in results.values())
@@ -588,7 +592,7 @@ def main(out="runs/from_scratch", sections=SECTIONS, epochs=None, bn_epochs=None
         facts["twolayer"] = section_twolayer(out, log, settings["epochs"], seed, verbose)
     if "graph" in sections:
         log("== graph: ch. 5, the computational graph ==")
-        facts["graph"] = section_graph(out, log, seed)
+        facts["graph"] = section_graph(log, seed)
     if "batchnorm" in sections:
         log("== batchnorm: ch. 6, batch normalization ==")
         facts["batchnorm"] = section_batchnorm(out, log, settings["bn_epochs"],

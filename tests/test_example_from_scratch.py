@@ -14,8 +14,11 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "examples", "from_scratch
 
 
 def run_script(*args):
+    # One BLAS thread: the matrices are small, and on a shared machine two
+    # spinning OpenBLAS threads made the run over ten times slower.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
