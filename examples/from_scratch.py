@@ -81,8 +81,13 @@ def integer_ticks(axis):
 
 
 def new_figure(figsize, **kw):
-    from matplotlib.figure import Figure
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """A matplotlib Figure on the Agg canvas (no window, no pyplot state)."""
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError as e:
+        raise ImportError('from_scratch.py draws its figures with matplotlib; '
+                          'pip install "nablite[plot]"') from e
     fig = Figure(figsize=figsize, **kw)
     FigureCanvasAgg(fig)
     return fig
