@@ -60,3 +60,39 @@ def test_data_parallel_communicator_reduces_between_replicas():
             np.testing.assert_allclose(v.g, sum(g[n] for g in grads) / 3, rtol=1e-6)
     with pytest.raises(TypeError, match="add_context_and_parameters: expected a"):
         comm.add_context_and_parameters({"w": 1})
+
+
+_NNABLA_API = """
+import re
+import nnabla.communicators as C
+methods = {}
+for name in dir(C.Communicator):
+    if name.startswith('_'):
+        continue
+    doc = getattr(C.Communicator, name).__doc__ or ''
+    m = re.match(r'Communicator\\.%s\\((.*?)\\)' % name, doc.strip())
+    methods[name] = None if m is None else m.group(1)
+RESULT = {'names': sorted(n for n in dir(C) if n[0].isupper() and n != 'Context'),
+          'methods': methods}
+"""
+
+
+def _untyped(signature):
+    """'self, data, bool division=False' -> '(data, division=False)'."""
+    args = [a.strip().split(" ")[-1] for a in signature.split(",")][1:]
+    return "(" + ", ".join(args) + ")"
+
+
+def test_api_matches_nnabla():
+    import inspect
+    from nnabla_parity import run_in_nnabla
+    ref = run_in_nnabla(_NNABLA_API)
+    if ref is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    assert set(ref["names"]) <= set(C.__all__), set(ref["names"]) - set(C.__all__)
+    ours = C.MultiProcessDataParallelCommunicator
+    for name, signature in ref["methods"].items():
+        assert hasattr(ours, name), name
+        if signature is not None:  # a method (the rest are properties)
+            assert str(inspect.signature(getattr(ours, name))).replace("(self, ", "(") \
+                .replace("(self)", "()") == _untyped(signature), name

@@ -371,6 +371,15 @@ def sync_bn_function():
         close(local_gg.data, gg1, f"{what}: sum of gamma grads", 1e-4, 1e-5)
         if SIZE > 1:
             assert not np.allclose(gb, gb1), "beta's gradient is local, not reduced"
+    if SIZE > 1:  # nn.grad would differentiate the local statistics: refused
+        xv = nn.Variable.from_numpy_array(mine3(x_all), need_grad=True)
+        y = sync_batch_normalization(xv, None, None, None, None, comm)
+        try:
+            nn.grad([y], [xv])
+        except NotImplementedError as e:
+            assert "nn.grad through batch statistics of several processes" in str(e)
+        else:
+            raise AssertionError("nn.grad through multi-process sync BN did not raise")
     # batch_stat=False normalizes with the running statistics, exchanging nothing
     x = nn.Variable.from_numpy_array(mine3(x_all))
     rm, rv = (nn.Variable.from_numpy_array(np.full(stat, v, np.float32)) for v in (.5, 2.))

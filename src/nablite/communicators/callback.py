@@ -39,8 +39,7 @@ class AllReduceCallback:
         self._pack_size = int(pack_size)
         self._division = division
         self._scale_grad = scale_grad
-        shared = comm.__dict__.setdefault("_shared_grads", set())
-        self._held = {i for i, nd in enumerate(self._nds) if id(nd) in shared}
+        self._held = {i for i, nd in enumerate(self._nds) if id(nd) in comm._shared_grads}
         self._early_messages = 0  # sent before on_finish, over this callback's life
         self._start()
 

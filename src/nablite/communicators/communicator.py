@@ -98,6 +98,7 @@ class MultiProcessDataParallelCommunicator(Communicator):
                 "supported yet); pass get_extension_context('cpu')")
         super().__init__(ctx)
         self._MPI = mpi()
+        self._shared_grads = set()  # ids of gradient arrays all_reduce_callback saw shared
 
     def init(self):
         """Join the MPI job: learn rank, size and local rank, create the world

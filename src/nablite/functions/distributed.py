@@ -62,6 +62,13 @@ class SyncBatchNormalization(BatchNormalization):
         self._local_n = self._n
         return out
 
+    def composite(self, x, *params):
+        if self.batch_stat and self._comm is not None and self._comm.size > 1:
+            raise NotImplementedError(
+                "F.sync_batch_normalization: nn.grad through batch statistics of several "
+                "processes is not supported; use backward() for the gradients")
+        return super().composite(x, *params)
+
     def backward(self, xp, xs, ys, gys):
         if not self.batch_stat:
             return super().backward(xp, xs, ys, gys)
