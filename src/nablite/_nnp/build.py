@@ -130,54 +130,70 @@ def _shape(vproto, batch_size, where):
     return tuple(shape)
 
 
+def _make_variable(vp, batch_size, where, parameter):
+    if vp.type == "Parameter":
+        try:
+            return parameter(vp.name, _shape(vp, batch_size, where))
+        except ValueError as e:
+            raise FileFormatError(f"{where}: {e}") from None
+    var = Variable(_shape(vp, batch_size, where))
+    var.name = vp.name
+    return var
+
+
 def build_network(net, parameter, batch_size=None, where="network", network_pass=None):
     """(variables, inputs, outputs) dicts of ``net`` built with nablite's functions.
 
     ``parameter(name, shape)`` gives the Variable of a parameter; ``network_pass``
-    (an ``NnpNetworkPass``) may edit variables and functions as they are made."""
+    (an ``NnpNetworkPass``) may replace variables, edit, drop or leave out functions
+    and stop early, as NNabla's does."""
     batch_size = int(batch_size or net.batch_size or 1)
     declared = {v.name: v for v in net.variable}
     produced = {o for f in net.function for o in f.output}
     params = {v.name for v in net.variable if v.type == "Parameter"}
-    variables = {}
+    variables, removed = {}, set()
     for vp in net.variable:
-        if vp.type == "Parameter":
-            try:
-                var = parameter(vp.name, _shape(vp, batch_size, where))
-            except ValueError as e:
-                raise FileFormatError(f"{where}: {e}") from None
-        elif vp.name not in produced:
-            var = Variable(_shape(vp, batch_size, where))
-            var.name = vp.name
-        else:
+        if vp.type != "Parameter" and vp.name in produced:
             continue
         if network_pass is not None:
-            var = network_pass.variable(vp.name, var, vp.type == "Parameter")
+            var = network_pass.variable(vp, lambda vp=vp: _make_variable(
+                vp, batch_size, where, parameter))
+        else:
+            var = _make_variable(vp, batch_size, where, parameter)
         variables[vp.name] = var
     stop = set(network_pass.stop_after()) if network_pass is not None else set()
-    consumed = set()
-    for fp in net.function:
-        if stop and stop <= set(variables):
+    edited = network_pass.edit_functions(net) if network_pass is not None else None
+    consumed, used, made = set(), set(), set()
+    for k, fp in enumerate(net.function):
+        if stop and stop <= used:
             break
         fwhere = f"{where}: function {fp.name!r}"
+        if edited is not None:
+            f = edited[k]
+            if f.disabled:  # dropped: its outputs become inputs of the network
+                for name in fp.output:
+                    variables[name] = _make_variable(declared[name], batch_size, where,
+                                                     parameter)
+                continue
+            if f.rewire is not None:  # left out: output o is input i from now on
+                i, o = f.rewire
+                variables[fp.output[o]] = variables[fp.input[i]]
+                removed.add(fp.output[o])
+                continue
+            fp = f.proto
         spec = SPECS.get(fp.type)
         if spec is None:
             raise FileFormatError(f"{fwhere} has type {fp.type!r}, which is not an NNabla "
                                   "function nablite knows")
         args = read_arguments(fp, spec)
-        if network_pass is not None:
-            f = network_pass.function(fp, args, variables)
-            if f.disabled:
-                i, o = getattr(f, "rewire", (0, 0))
-                variables[fp.output[o]] = variables[fp.input[i]]
-                continue
-            args = f.args
         missing = [n for n in fp.input if n not in variables]
         if missing:
             raise FileFormatError(f"{fwhere} reads {missing}, which no variable or earlier "
                                   "function provides")
         inputs = [variables[n] for n in fp.input]
-        consumed.update(fp.input)
+        consumed.update(id(x) for x in inputs)
+        used.update(fp.input)
+        used.update(fp.output)
         try:
             outs = call(spec, inputs, args, fwhere)
         except FileFormatError:
@@ -187,17 +203,16 @@ def build_network(net, parameter, batch_size=None, where="network", network_pass
         if len(outs) < len(fp.output):
             raise FileFormatError(f"{fwhere} names {len(fp.output)} outputs, {fp.type} "
                                   f"gives {len(outs)}")
-        for name, y in zip(fp.output, outs):
-            if name in declared and list(declared[name].shape.dim[1:]) != list(y.shape[1:]):
-                raise FileFormatError(f"{fwhere}: output {name!r} has shape {y.shape}, the "
-                                      f"file declares {list(declared[name].shape.dim)}")
+        for name, y in zip(fp.output, outs):  # computed shapes rule, as in NNabla
             y.name = name
             variables[name] = y
-    ordered = {v.name: variables[v.name] for v in net.variable if v.name in variables}
-    ordered.update((k, v) for k, v in variables.items() if k not in ordered)
-    inputs = {k: v for k, v in ordered.items() if k not in produced and k not in params}
+            made.add(name)
+    keep = [k for k in [v.name for v in net.variable] + list(variables)
+            if k in variables and k not in removed and (not stop or k in used)]
+    ordered = {k: variables[k] for k in dict.fromkeys(keep)}
+    inputs = {k: v for k, v in ordered.items() if k not in made and k not in params}
     if stop:
         outputs = {k: ordered[k] for k in network_pass.stop_after() if k in ordered}
     else:
-        outputs = {k: v for k, v in ordered.items() if k in produced and k not in consumed}
+        outputs = {k: v for k, v in ordered.items() if k in made and id(v) not in consumed}
     return ordered, inputs, outputs

@@ -9,18 +9,26 @@ nablite graphs, as ``nnabla.utils.nnp_graph`` does::
     y.forward()
 
 The file is read and checked in full when the loader is made; ``get_network``
-builds the graph first and registers the parameters (in the current parameter
-scope) only when that succeeded, so a file that fails changes nothing.
+uses the parameters already registered in the current scope and registers the
+missing ones from the file only once the graph is built, so a file that fails
+changes nothing.
 """
 from collections import OrderedDict
 
-from .._nnp.build import build_network, registered_parameters, standalone_parameters
+from .._nnp.build import build_network, standalone_parameters
 from .._nnp.files import read_network_files
 from .._nnp.proto import describe
 from .._nnp.network_pass import NnpNetworkPass
-from ..parameter import _assign_parameters
+from ..parameter import _check_place, _split, get_parameter, get_parameter_or_create, \
+    set_parameter
 
 __all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
+
+
+def check_parameter_place(key, shape, where):
+    """Raise unless a parameter of ``shape`` may be registered at ``key``."""
+    parts, leaf = _split(key)
+    _check_place(tuple(parts) + (leaf,), shape, where)
 
 
 class NnpNetwork:
@@ -61,19 +69,34 @@ class NnpLoader:
         return list(self.network_dict)
 
     def get_network(self, name, batch_size=None, callback=None):
-        """The network ``name`` as an ``NnpNetwork`` (its parameters registered in the
-        current scope). ``batch_size`` replaces the file's; ``callback`` is an
-        ``NnpNetworkPass`` editing the network as it is built."""
+        """The network ``name`` as an ``NnpNetwork``. Its parameters are the ones
+        registered in the current scope; those missing are created with the file's
+        values (as NNabla's loader does). ``batch_size`` replaces the file's;
+        ``callback`` is an ``NnpNetworkPass`` editing the network as it is built."""
         if name not in self.network_dict:
             raise ValueError(f"NnpLoader: {self._where} has no network {name!r}; it has "
                              f"{self.get_network_names()}")
         proto = self.network_dict[name]
         where = f"{self._where}, network {name!r}"
-        # first on standalone Variables: a network that cannot be built changes nothing
-        NnpNetwork(proto, batch_size, callback, standalone_parameters(self._params), where)
-        used = [v.name for v in proto.variable if v.type == "Parameter"]
-        items = [(k, self._params[k][0], self._params[k][1]) for k in used
-                 if k in self._params]
-        _assign_parameters(items, f"NnpLoader.get_network({name!r})")
-        return NnpNetwork(proto, batch_size, callback, registered_parameters(self._params),
-                          where)
+        # As NNabla's loader: a parameter already registered is used as it is, a
+        # missing one is made from the file's values; those are registered only
+        # once the whole network is built, so a file that fails changes nothing.
+        made = OrderedDict()
+        standalone = standalone_parameters(self._params)
+
+        def parameter(key, shape):
+            if get_parameter(key) is not None:
+                return get_parameter_or_create(key, shape,
+                                               need_grad=get_parameter(key).need_grad)
+            made[key] = var = standalone(key, shape)
+            return var
+        network = NnpNetwork(proto, batch_size, callback, parameter, where)
+        for key, var in made.items():
+            check_parameter_place(key, var.shape, f"NnpLoader.get_network({name!r})")
+        for key, var in made.items():
+            set_parameter(key, var)
+        if getattr(callback, "_fix_parameters", False):
+            for key in (v.name for v in proto.variable if v.type == "Parameter"):
+                if get_parameter(key) is not None:
+                    get_parameter(key).need_grad = False
+        return network
