@@ -1,5 +1,6 @@
 """examples/data_parallel.py, shortened, under mpiexec: two ranks reach the
-accuracy of one rank trained on the same global batch."""
+accuracy of one rank trained on the same global batch; and the README's
+Python example (tests/mpi/readme_snippet.py, the same text) runs on 2 ranks."""
 import os
 import re
 
@@ -19,3 +20,8 @@ def test_two_ranks_reach_the_single_process_accuracy():
     one, two = held_out(1), held_out(2)
     assert one > 0.85, one  # the short single-process run learns (about 0.90)
     assert two >= one - 0.02, (one, two)
+
+
+def test_readme_snippet_runs_on_two_ranks():
+    out = check_ok(mpiexec("readme_snippet.py", 2, timeout=60))
+    assert re.search(r"^2 ranks, loss [0-9.]+$", out, re.M), out

@@ -29,10 +29,13 @@ class SyncBatchNormalization(BatchNormalization):
         self.group = group
         super().__init__(*bn_args)
 
+    def _several(self):
+        """Whether there are other ranks to share statistics with (with one
+        process this is exactly BatchNormalization, bit for bit)."""
+        return self._comm is not None and self._comm.size > 1
+
     def _sum_over_group(self, xp, *parts):
         """``parts`` summed over the group's ranks, in one message."""
-        if self._comm is None or self._comm.size == 1:
-            return parts
         flat = NdArray.from_numpy_array(np.concatenate([np.ravel(p) for p in parts]))
         self._comm.all_reduce(flat, division=False, inplace=True, group=self.group)
         total, out, offset = flat.data, [], 0
@@ -42,6 +45,8 @@ class SyncBatchNormalization(BatchNormalization):
         return out
 
     def _standardize(self, xp, x, beta, gamma):
+        if not self._several():
+            return super()._standardize(xp, x, beta, gamma)
         red = self._red
         local_sum = x.sum(axis=red, keepdims=True)
         total, count = self._sum_over_group(xp, local_sum,
@@ -63,14 +68,14 @@ class SyncBatchNormalization(BatchNormalization):
         return out
 
     def composite(self, x, *params):
-        if self.batch_stat and self._comm is not None and self._comm.size > 1:
+        if self.batch_stat and self._several():
             raise NotImplementedError(
                 "F.sync_batch_normalization: nn.grad through batch statistics of several "
                 "processes is not supported; use backward() for the gradients")
         return super().composite(x, *params)
 
     def backward(self, xp, xs, ys, gys):
-        if not self.batch_stat:
+        if not (self.batch_stat and self._several()):
             return super().backward(xp, xs, ys, gys)
         x, params = xs[0], xs[1:]
         beta, gamma, running = self._split(params)
