@@ -1,0 +1,225 @@
+"""``nablite train -c CONFIG.nnp -o OUT``: train from an NNabla training
+configuration (NNabla's ``nnabla_cli train``), with nablite's progress bar and
+monitors.
+
+The file gives the networks, the datasets (CSV files or NNabla cache folders;
+relative paths are looked up from the working folder, then from the file's),
+the optimizers (solver, data assignment, loss, weight decay, learning-rate
+decay, update interval), the monitors and ``training_config`` (epochs,
+iterations per epoch). Training starts from the parameters the file holds
+(``-p``/``--param``, where the command has it, loads others over them); NNabla's
+own ``train`` starts from the variables' initializers unless given ``-p``.
+
+OUT receives what ``nablite train`` writes: ``params.h5`` (``params.protobuf``
+without h5py) and the monitor files (``cost.series.txt``, one
+``<monitor>.series.txt`` per monitor, ``training-time.timer.txt``); and, as
+NNabla writes them, ``results.nnp`` (the configuration with the trained
+parameters, which ``nablite infer`` runs) and ``monitoring_report.yml``.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+
+from ._common import CommandError, existing_file, quiet
+
+
+def main(opts):
+    """Train as ``opts`` says (``config``, ``outdir``, ``no_progress``); the exit status."""
+    try:
+        summary = train(opts.config, opts.outdir or os.path.join(
+            "runs", os.path.splitext(os.path.basename(opts.config))[0]),
+            param=getattr(opts, "param", None), progress=not opts.no_progress)
+    except (CommandError, FileNotFoundError, ValueError, TypeError, KeyError, ImportError,
+            RuntimeError, NotImplementedError) as e:
+        message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        print(f"nablite train: {message.splitlines()[0]}", file=sys.stderr)
+        return 1
+    for line in summary:
+        print(line)
+    return 0
+
+
+def _dataset_path(uri, config):
+    if os.path.exists(uri):
+        return uri
+    beside = os.path.join(os.path.dirname(os.path.abspath(config)), uri)
+    if os.path.exists(beside):
+        return beside
+    raise CommandError(f"{config}: dataset {uri!r} is neither in the working folder nor "
+                       f"next to the configuration")
+
+
+def _iterator(record, batch_size, config, shuffle=None):
+    """A data iterator over a dataset record of the configuration."""
+    from ..utils.data_iterator import data_iterator_cache, data_iterator_csv_dataset
+    path = _dataset_path(record.uri, config)
+    shuffle = record.shuffle if shuffle is None else shuffle
+    normalize = not record.no_image_normalization
+    with quiet():
+        if os.path.isdir(path):
+            return data_iterator_cache(path, batch_size, shuffle=shuffle, normalize=normalize)
+        return data_iterator_csv_dataset(path, batch_size, shuffle=shuffle, normalize=normalize,
+                                         with_file_cache=False, use_thread=False)
+
+
+def _feed(assignments, network, it, where):
+    """Load the next batch of ``it`` into the variables of ``assignments``
+    (proto data_variable entries: variable name -> data name)."""
+    names = list(it.variables)
+    batch = dict(zip(names, it.next()))
+    for a in assignments:
+        if a.data_name not in batch:
+            raise CommandError(f"{where}: the dataset has no {a.data_name!r} (it has "
+                               f"{', '.join(names)})")
+        v = network.variables.get(a.variable_name)
+        if v is None:
+            raise CommandError(f"{where}: network {network.name!r} has no variable "
+                               f"{a.variable_name!r}")
+        data = np.asarray(batch[a.data_name])
+        if data.size != v.size:
+            raise CommandError(f"{where}: {a.data_name!r} gives batches of shape "
+                               f"{data.shape}; variable {a.variable_name!r} is {tuple(v.shape)}")
+        v.d = data.reshape(v.shape)
+
+
+def _monitor_value(m, it, config):
+    """The mean of the monitor's variables over one pass of its dataset."""
+    batch = next(iter(m.network.inputs.values())).shape[0] if m.network.inputs else 1
+    steps = max(int(math.ceil(it.size / batch)), 1)
+    total = 0.0
+    for _ in range(steps):
+        _feed(m.proto.data_variable, m.network, it, f"{config}: monitor {m.name!r}")
+        for v in m.monitor_variables:
+            v.forward(clear_no_need_grad=True)
+        total += float(np.mean([np.mean(v.d) for v in m.monitor_variables]))
+    return total / steps
+
+
+def _write_report(path, report):
+    from .._atomic_file import atomic_write
+    lines = []
+    for epoch, values in report.items():
+        lines.append(f"{epoch}:")
+        lines += [f"  {k}: {v!r}" for k, v in values.items()]
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    atomic_write(path, write)
+
+
+def train(config, out, param=None, progress=True):
+    """Train from ``config``; writes into ``out`` and returns summary lines."""
+    from .. import train as _train
+    from .._nnp.files import read_network_files, write_network_file
+    from ..logger import progress_bar
+    from ..monitor import Monitor, MonitorSeries, MonitorTimeElapsed
+    from ..parameter import get_parameters, save_parameters
+    from ..utils.load import load
+
+    files = [existing_file(config, "configuration")]
+    if param:
+        files.append(existing_file(param, "parameter file"))
+    with quiet():
+        info = load(files)
+    if not info.optimizers:
+        raise CommandError(f"{config} has no optimizer: it is not a training configuration")
+    tc = info.training_config
+    max_epoch = int(tc.max_epoch) or 1
+    try:
+        _train.prepare_out(out)
+    except _train.TrainingError as e:
+        raise CommandError(str(e)) from None
+
+    optimizers = list(info.optimizers.values())
+    train_its = {}
+    for o in optimizers:
+        if not o.dataset_name:
+            raise CommandError(f"{config}: optimizer {o.name!r} names no dataset")
+        record = info.datasets.get(o.dataset_name[0])
+        if record is None:
+            raise CommandError(f"{config}: optimizer {o.name!r} names dataset "
+                               f"{o.dataset_name[0]!r}, which the file does not define")
+        batch = next(iter(o.network.inputs.values())).shape[0] if o.network.inputs else 1
+        train_its[o.name] = _iterator(record, batch, config)
+    iter_per_epoch = int(tc.iter_per_epoch) or max(
+        int(math.ceil(next(iter(train_its.values())).size /
+                      next(iter(optimizers[0].network.inputs.values())).shape[0])), 1)
+    monitor_its = {}
+    for m in info.monitors.values():
+        record = info.datasets.get(m.dataset_name[0]) if m.dataset_name else None
+        if record is None:
+            raise CommandError(f"{config}: monitor {m.name!r} names no dataset the file defines")
+        batch = next(iter(m.network.inputs.values())).shape[0] if m.network.inputs else 1
+        monitor_its[m.name] = _iterator(record, batch, config, shuffle=False)
+
+    monitor = Monitor(out)
+    m_cost = MonitorSeries("cost", monitor, interval=1, verbose=False)
+    m_values = {name: MonitorSeries(name, monitor, interval=1, verbose=False)
+                for name in monitor_its}
+    m_time = MonitorTimeElapsed("training time", monitor, interval=1, verbose=False)
+    for o in optimizers:
+        o.solver.zero_grad()
+    report, iteration = {}, 0
+    bar = progress_bar(range(max_epoch * iter_per_epoch), desc=f"train {os.path.basename(config)}",
+                       disable=not progress, unit="it")
+    costs = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for iteration in bar:
+            epoch = iteration // iter_per_epoch
+            for o in optimizers:
+                if o.end_iter and not o.start_iter <= iteration < o.end_iter:
+                    continue
+                _feed(o.proto.data_variable, o.network, train_its[o.name],
+                      f"{config}: optimizer {o.name!r}")
+                loss = o.loss_variables[0] if len(o.loss_variables) == 1 else None
+                for v in o.loss_variables:
+                    v.forward(clear_no_need_grad=True)
+                value = float(np.mean([np.mean(v.d) for v in o.loss_variables]))
+                if not math.isfinite(value):
+                    bar.close()
+                    raise CommandError(f"the loss of optimizer {o.name!r} became {value} at "
+                                       f"iteration {iteration}; stopped without saving")
+                costs.append(value)
+                for v in o.loss_variables:
+                    v.backward(clear_buffer=loss is not None)
+                if (iteration + 1) % o.update_interval == 0:
+                    if o.weight_decay:
+                        o.solver.weight_decay(o.weight_decay)
+                    o.solver.update()
+                    o.solver.zero_grad()
+                if o.lr_decay != 1 and (iteration + 1) % max(o.lr_decay_interval, 1) == 0:
+                    o.solver.set_learning_rate(o.solver.learning_rate() * o.lr_decay)
+            bar.set_postfix(cost=f"{costs[-1]:.4f}", refresh=False)
+            if (iteration + 1) % iter_per_epoch == 0:
+                cost = float(np.mean(costs))
+                costs = []
+                m_cost.add(epoch, cost)
+                report[epoch] = {"cost": cost}
+                for name, it in monitor_its.items():
+                    value = _monitor_value(info.monitors[name], it, config)
+                    m_values[name].add(epoch, value)
+                    report[epoch][name] = value
+                m_time.add(epoch)
+    bar.close()
+
+    written = []
+    params = get_parameters(grad_only=False)
+    path = os.path.join(out, "params" + _train.parameter_file_format())
+    with quiet():
+        save_parameters(path, params)
+    written.append(path)
+    proto, _ = read_network_files(files)
+    results = os.path.join(out, "results.nnp")
+    write_network_file(results, proto, [(k, v.d, v.need_grad) for k, v in params.items()])
+    written.append(results)
+    report_path = os.path.join(out, "monitoring_report.yml")
+    _write_report(report_path, report)
+    written.append(report_path)
+    last = report[max(report)] if report else {}
+    summary = [f"{config}: {max_epoch} epochs of {iter_per_epoch} iterations"]
+    summary += [f"final {k}: {v:.6g}" for k, v in last.items()]
+    summary.append(f"wrote {', '.join(written + ['monitor logs'])}")
+    return summary

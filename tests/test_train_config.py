@@ -1,0 +1,99 @@
+"""nablite train -c CONFIG.nnp: training from an NNabla training configuration
+(tests/fixtures/train_nnp, written by NNabla 1.39 with make_train_nnp.py) gives
+the parameters and per-epoch costs NNabla's own ``nnabla_cli train`` recorded,
+writes what nablite train writes, and fails with one-line errors."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nablite as nn
+
+HERE = os.path.join(os.path.dirname(__file__), "fixtures", "train_nnp")
+CONFIG = os.path.join(HERE, "mlp_train.nnp")
+
+pytest.importorskip("google.protobuf")
+pytest.importorskip("h5py")
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nablite.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_training_matches_nnabla_cli_train(tmp_path):
+    out = tmp_path / "out"
+    proc = cli("train", "-c", CONFIG, "-o", out, "--no-progress", cwd=HERE)
+    assert proc.returncode == 0, proc.stderr
+    assert "final cost:" in proc.stdout and "final valid_error:" in proc.stdout
+    ref = json.load(open(os.path.join(HERE, "reference.json")))
+    nn.clear_parameters()
+    nn.load_parameters(str(out / "params.h5"))
+    got = {k: v.d for k, v in nn.get_parameters(grad_only=False).items()}
+    nn.clear_parameters()
+    assert set(got) == set(ref["params"])
+    for k, want in ref["params"].items():
+        np.testing.assert_allclose(got[k], np.asarray(want, np.float32), rtol=1e-4, atol=1e-6,
+                                   err_msg=k)
+    report = {}
+    for line in (out / "monitoring_report.yml").read_text().splitlines():
+        if not line.startswith(" "):
+            epoch = line.rstrip(":")
+            report[epoch] = {}
+        else:
+            k, v = line.strip().split(": ")
+            report[epoch][k] = float(v)
+    assert set(report) == set(ref["monitoring_report"])
+    for epoch, values in ref["monitoring_report"].items():
+        for k, v in values.items():
+            assert report[epoch][k] == pytest.approx(v, rel=1e-5), (epoch, k)
+    series = np.loadtxt(out / "cost.series.txt")
+    np.testing.assert_allclose(series[:, 1], [ref["monitoring_report"][e]["cost"]
+                                              for e in ("0", "1", "2")], rtol=1e-5)
+    assert (out / "valid_error.series.txt").exists()
+    assert (out / "training-time.timer.txt").exists()
+
+
+def test_results_nnp_runs_with_the_trained_parameters(tmp_path):
+    out = tmp_path / "out"
+    assert cli("train", "-c", CONFIG, "-o", out, "--no-progress", cwd=HERE).returncode == 0
+    from nablite.utils.nnp_graph import NnpLoader
+    nn.clear_parameters()
+    net = NnpLoader(str(out / "results.nnp")).get_network("training")
+    trained = {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
+    nn.clear_parameters()
+    nn.load_parameters(str(out / "params.h5"))
+    for k, v in nn.get_parameters(grad_only=False).items():
+        np.testing.assert_array_equal(trained[k], v.d)
+    nn.clear_parameters()
+    assert set(net.inputs) == {"x", "y"} and "loss" in net.outputs
+
+
+def test_datasets_are_found_next_to_the_configuration(tmp_path):
+    proc = cli("train", "-c", CONFIG, "-o", tmp_path / "o", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_errors(tmp_path):
+    def error(proc, *words):
+        assert proc.returncode != 0
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nablite train: "), proc.stderr
+        for w in words:
+            assert w in lines[0], (w, lines[0])
+
+    error(cli("train", "-c", tmp_path / "none.nnp", "-o", tmp_path / "o"),
+          "no such configuration")
+    mlp = os.path.join(os.path.dirname(__file__), "fixtures", "nnp", "mlp.nnp")
+    error(cli("train", "-c", mlp, "-o", tmp_path / "o"), "has no optimizer")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(CONFIG, alone / "mlp_train.nnp")
+    error(cli("train", "-c", alone / "mlp_train.nnp", "-o", tmp_path / "o", cwd=alone),
+          "dataset 'train.csv'")
+    (tmp_path / "file").write_text("x")
+    error(cli("train", "-c", CONFIG, "-o", tmp_path / "file", cwd=HERE), "not a folder")
