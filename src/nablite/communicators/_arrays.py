@@ -5,16 +5,21 @@ import numpy as np
 from .._array import NdArray
 
 
-def host_arrays(data, where):
-    """The host arrays behind ``data`` (an NdArray or a list/tuple of them);
-    in-place writes to them are writes to the NdArrays."""
+def ndarrays(data, where):
+    """``data`` (an NdArray or a list/tuple of them) as a list, checked."""
     items = list(data) if isinstance(data, (list, tuple)) else [data]
     for i, d in enumerate(items):
         if not isinstance(d, NdArray):
             hint = " (pass x.data or x.grad)" if hasattr(d, "parent") else ""
             raise TypeError(f"{where}: data must be an NdArray or a list of NdArrays, but "
                             f"item {i} is {type(d).__name__}{hint}")
-    return [d.data for d in items]
+    return items
+
+
+def host_arrays(data, where):
+    """The host arrays behind ``data`` (an NdArray or a list/tuple of them);
+    in-place writes to them are writes to the NdArrays."""
+    return [d.data for d in ndarrays(data, where)]
 
 
 def pack(arrays):

@@ -26,7 +26,7 @@ class AllReduceCallback:
     """Returned by ``all_reduce_callback``; pass it to
     ``Variable.backward(communicator_callbacks=...)``."""
 
-    def __init__(self, comm, arrays, ndarrays, pack_size, division, group, scale_grad):
+    def __init__(self, comm, ndarrays, pack_size, division, group, scale_grad):
         if isinstance(pack_size, bool) or not isinstance(pack_size, (int, np.integer)) \
                 or pack_size < 1:
             raise ValueError(f"all_reduce_callback: pack_size must be a positive int, got "
@@ -34,7 +34,7 @@ class AllReduceCallback:
         self._comm = comm
         self._mpi = comm._comm(group, "all_reduce_callback")
         self._group = group
-        self._nds = list(ndarrays) if isinstance(ndarrays, (list, tuple)) else [ndarrays]
+        self._nds = ndarrays
         self._index = {id(nd): i for i, nd in enumerate(self._nds)}
         self._pack_size = int(pack_size)
         self._division = division

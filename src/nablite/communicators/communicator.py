@@ -8,7 +8,7 @@ noticed instead of waited for (see ``_mpi.py``).
 """
 import numpy as np
 
-from ._arrays import by_dtype, host_arrays, pack, unpack
+from ._arrays import by_dtype, host_arrays, ndarrays, pack, unpack
 from ._mpi import mpi, watch
 
 __all__ = ["Communicator", "MultiProcessDataParallelCommunicator"]
@@ -221,8 +221,9 @@ class MultiProcessDataParallelCommunicator(Communicator):
                 keep their dtype here.
         """
         from .callback import AllReduceCallback
-        return AllReduceCallback(self, host_arrays(data, "all_reduce_callback"), data,
-                                 pack_size, division, group, scale_grad)
+        # NdArrays, not their arrays: a gradient zeroed by zero_grad() stays lazily zero
+        return AllReduceCallback(self, ndarrays(data, "all_reduce_callback"), pack_size,
+                                 division, group, scale_grad)
 
     def allreduce(self, division=False, inplace=False):
         """All-reduce the gradients of the parameters registered with
