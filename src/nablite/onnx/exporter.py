@@ -13,6 +13,7 @@ from .._atomic_file import atomic_write
 from ..parameter import get_parameters
 from ..variable import Variable
 from ._deps import DEFAULT_OPSET, OPSETS, require_onnx
+from . import ops_layers, ops_losses, ops_tensors  # noqa: F401  (they register their rules)
 from .ops import EXPORT_RULES, ExportError
 
 

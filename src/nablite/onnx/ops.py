@@ -150,10 +150,63 @@ def _prelu(e, f, x, w):
     return e.node("PRelu", [x, w])
 
 
-_BINARY = {"Add2": "Add", "Sub2": "Sub", "Mul2": "Mul", "Div2": "Div", "Pow2": "Pow",
+_BINARY = {"Add2": "Add", "BcAdd2": "Add", "Sub2": "Sub", "Mul2": "Mul", "Div2": "Div", "Pow2": "Pow",
            "Maximum2": "Max", "Minimum2": "Min"}
 for _name, _op in _BINARY.items():
     rule(_name, _op)(lambda e, f, a, b, _op=_op: e.node(_op, [a, b]))
+
+@rule("Mod2", "Mod (fmod)")
+def _mod2(e, f, a, b):
+    # nablite's floats always take C's fmod (as NNabla 1.39)
+    return e.node("Mod", [a, b], fmod=1)
+
+
+@rule("Sinc", "Sin, Div, Equal, Where")
+def _sinc(e, f, x):
+    # NNabla's sinc is sin(x) / x (not normalized by pi), 1 at 0
+    zero = e.node("Equal", [x, e.scalar(0.0)])
+    safe = e.node("Where", [zero, e.scalar(1.0), x])
+    return e.node("Where", [zero, e.scalar(1.0), e.node("Div", [e.node("Sin", [safe]), safe])])
+
+
+@rule("BinaryTanh", "Greater, Where")
+def _binary_tanh(e, f, x):
+    return e.node("Where", [e.node("Greater", [x, e.scalar(0.0)]), e.scalar(1.0), e.scalar(-1.0)])
+
+
+@rule("BinarySigmoid", "Greater, Cast")
+def _binary_sigmoid(e, f, x):
+    return e.to_float(e.node("Greater", [x, e.scalar(0.0)]))
+
+
+@rule("IsNaN", "IsNaN, Cast")
+def _isnan(e, f, x):
+    return e.to_float(e.node("IsNaN", [x]))
+
+
+@rule("IsInf", "IsInf, Cast")
+def _isinf(e, f, x):
+    return e.to_float(e.node("IsInf", [x]))
+
+
+@rule("ResetNaN", "IsNaN, Where")
+def _reset_nan(e, f, x):
+    return e.node("Where", [e.node("IsNaN", [x]), e.scalar(float(f.args["val"])), x])
+
+
+@rule("ResetInf", "IsInf, Where")
+def _reset_inf(e, f, x):
+    return e.node("Where", [e.node("IsInf", [x]), e.scalar(float(f.args["val"])), x])
+
+
+for _name in ("Unlink", "ClipGradByNorm"):
+    rule(_name, "Identity (forward)")(lambda e, f, x: e.node("Identity", [x]))
+
+
+@rule("ClipGradByValue", "Identity (forward)")
+def _clip_grad_by_value(e, f, x, lo, hi):
+    return e.node("Identity", [x])
+
 
 # (ONNX op, whether the scalar is the first operand)
 _SCALAR = {"AddScalar": ("Add", False), "MulScalar": ("Mul", False),
@@ -219,12 +272,24 @@ def _where(e, f, c, a, b):
 
 
 # -- reductions -------------------------------------------------------------
+def _arg(e, f, x, axes, keep):
+    if len(axes) != 1:
+        unsupported(f, f"with an index over axes {axes} has no ONNX form; give one axis")
+    arg = "ArgMax" if f.name == "Max" else "ArgMin"
+    return e.to_float(e.node(arg, [x], axis=axes[0], keepdims=int(keep),
+                             select_last_index=0))
+
+
 def _reduce(op):
     def convert(e, f, x):
         axes, keep = list(f.args.get("axes", range(len(in_shape(f))))), f.args["keep_dims"]
-        if f.args.get("with_index") or f.args.get("only_index"):
-            unsupported(f, "with with_index/only_index has no ONNX form here; use F.max/F.min "
-                           "without indices")
+        if f.args.get("only_index"):
+            return _arg(e, f, x, axes, keep)
+        if f.args.get("with_index"):
+            return [convert_values(e, x, axes, keep), _arg(e, f, x, axes, keep)]
+        return convert_values(e, x, axes, keep)
+
+    def convert_values(e, x, axes, keep):
         if not axes:
             return e.node("Identity", [x])
         if op == "ReduceSum":  # axes became an input in opset 13, for the others in 18
@@ -235,7 +300,32 @@ def _reduce(op):
 
 for _name, _op in {"Sum": "ReduceSum", "Mean": "ReduceMean", "Max": "ReduceMax",
                    "Min": "ReduceMin", "Prod": "ReduceProd"}.items():
-    rule(_name, _op)(_reduce(_op))
+    rule(_name, _op + (" (ArgMax/ArgMin for the index)" if _name in ("Max", "Min") else ""))(
+        _reduce(_op))
+
+
+def _p_norm(e, x, p, axes, keep):
+    if p == 2:
+        return e.node("ReduceL2", [x], axes=list(axes), keepdims=int(keep))
+    if p == 1:
+        return e.node("ReduceL1", [x], axes=list(axes), keepdims=int(keep))
+    powered = e.node("Pow", [e.node("Abs", [x]), e.scalar(float(p))])
+    total = e.node("ReduceSum", [powered, e.ints(list(axes))], keepdims=int(keep))
+    return e.node("Pow", [total, e.scalar(1.0 / p)])
+
+
+@rule("Norm", "ReduceL2 / ReduceL1 / Pow, ReduceSum")
+def _norm(e, f, x):
+    axes = f.args["axes"] if f.args["axes"] is not None else range(len(in_shape(f)))
+    return _p_norm(e, x, float(f.args["p"]), axes, f.args["keep_dims"])
+
+
+@rule("NormNormalization", "ReduceL2 / ReduceL1 / Pow, Max, Div")
+def _norm_normalization(e, f, x):
+    axes = f.args["axes"]
+    axes = range(len(in_shape(f))) if axes is None else ([axes] if isinstance(axes, int) else axes)
+    norm = _p_norm(e, x, float(f.args["p"]), [a % len(in_shape(f)) for a in axes], True)
+    return e.node("Div", [x, e.node("Max", [norm, e.scalar(float(f.args["eps"]))])])
 
 
 # -- shapes and arrangement --------------------------------------------------
@@ -323,225 +413,6 @@ def _softmax(e, f, x):
 @rule("LogSoftmax", "LogSoftmax")
 def _log_softmax(e, f, x):
     return e.node("LogSoftmax", [x], axis=f.args["axis"])
-
-
-# -- layers -----------------------------------------------------------------
-@rule("Affine", "Gemm (MatMul without bias), Reshape")
-def _affine(e, f, x, w, b=None):
-    xs, ws, ba = in_shape(f), in_shape(f, 1), f.args["base_axis"]
-    rows, n_in, n_out = math.prod(xs[:ba]), ws[0], math.prod(ws[1:])
-    x2 = e.reshape(x, (rows, n_in)) if xs != (rows, n_in) else x
-    w2 = e.reshape(w, (n_in, n_out)) if len(ws) != 2 else w
-    if b is None:
-        y = e.node("MatMul", [x2, w2])
-    else:
-        y = e.node("Gemm", [x2, w2, e.reshape(b, (n_out,)) if in_shape(f, 2) != (n_out,) else b])
-    out = tuple(f.out_shapes[0])
-    return y if out == (rows, n_out) else e.reshape(y, out)
-
-
-@rule("BatchMatmul", "Transpose, MatMul")
-def _batch_matmul(e, f, a, b):
-    def maybe_t(v, i, flag):
-        nd = len(in_shape(f, i))
-        return e.node("Transpose", [v], perm=list(range(nd - 2)) + [nd - 1, nd - 2]) if flag else v
-    return e.node("MatMul", [maybe_t(a, 0, f.args["transpose_a"]),
-                             maybe_t(b, 1, f.args["transpose_b"])])
-
-
-@rule("Embed", "Cast, Gather")
-def _embed(e, f, x, w):
-    return e.node("Gather", [w, e.node("Cast", [x], to=e.INT64)], axis=0)
-
-
-def _batched(e, f, x, spatial, op):
-    """Run ``op(x4)`` on x reshaped to ONNX's (N, C, *spatial) and give the result
-    nablite's shape back (inputs with several or no batch axes)."""
-    xs = in_shape(f)
-    lead = xs[:len(xs) - spatial - 1]
-    if len(lead) == 1:
-        return op(x)
-    y = op(e.reshape(x, (math.prod(lead),) + xs[len(lead):]))
-    return e.reshape(y, f.out_shapes[0])
-
-
-def _channel_first(f):
-    if f.args.get("channel_last"):
-        unsupported(f, "with channel_last=True is not exported; build the graph channel-first")
-
-
-@rule("Convolution", "Conv")
-def _convolution(e, f, x, w, b=None):
-    _channel_first(f)
-    a, ws = f.args, in_shape(f, 1)
-    nsp = len(ws) - 2
-    if a["base_axis"] != len(in_shape(f)) - nsp - 1:
-        unsupported(f, f"base_axis={a['base_axis']} does not leave one channel axis before "
-                       f"the {nsp} spatial axes of x {in_shape(f)}")
-    ins = [x, w] + ([b] if b is not None else [])
-    return _batched(e, f, x, nsp, lambda x4: e.node(
-        "Conv", [x4] + ins[1:], pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(ws[2:])))
-
-
-@rule("DepthwiseConvolution", "Conv (group = channels)")
-def _depthwise_convolution(e, f, x, w, b=None):
-    a, ws = f.args, in_shape(f, 1)
-    nsp = len(ws) - 1
-    channels = in_shape(f)[a["base_axis"]]
-    w4 = e.reshape(w, (ws[0], 1) + ws[1:])
-    ins = [w4] + ([b] if b is not None else [])
-    return _batched(e, f, x, nsp, lambda x4: e.node(
-        "Conv", [x4] + ins, pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=channels, kernel_shape=list(ws[1:])))
-
-
-@rule("Deconvolution", "ConvTranspose")
-def _deconvolution(e, f, x, w, b=None):
-    _channel_first(f)
-    a, ws = f.args, in_shape(f, 1)
-    nsp = len(ws) - 2
-    ins = [w] + ([b] if b is not None else [])
-    return _batched(e, f, x, nsp, lambda x4: e.node(
-        "ConvTranspose", [x4] + ins, pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(ws[2:]),
-        output_padding=list(a.get("output_padding") or [0] * nsp)))
-
-
-@rule("DepthwiseDeconvolution", "ConvTranspose (grouped)")
-def _depthwise_deconvolution(e, f, x, w, b=None):
-    a, ws = f.args, in_shape(f, 1)
-    nsp = len(ws) - 1
-    channels = in_shape(f)[a["base_axis"]]
-    groups = channels // a["divisor"]
-    w4 = e.reshape(w, (ws[0], 1) + ws[1:])
-    ins = [w4] + ([b] if b is not None else [])
-    return _batched(e, f, x, nsp, lambda x4: e.node(
-        "ConvTranspose", [x4] + ins, pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=groups, kernel_shape=list(ws[1:])))
-
-
-def _pool(op):
-    def convert(e, f, x):
-        _channel_first(f)
-        a = f.args
-        k = list(a["kernel"])
-        attrs = dict(kernel_shape=k, strides=list(a["stride"]), pads=list(a["pad"]) * 2,
-                     ceil_mode=int(not a["ignore_border"]))
-        if op == "AveragePool":
-            attrs["count_include_pad"] = int(a.get("including_pad", True))
-        return _batched(e, f, x, len(k), lambda x4: e.node(op, [x4], **attrs))
-    return convert
-
-
-rule("MaxPooling", "MaxPool")(_pool("MaxPool"))
-rule("AveragePooling", "AveragePool")(_pool("AveragePool"))
-
-
-@rule("SumPooling", "AveragePool, Mul")
-def _sum_pooling(e, f, x):
-    if not f.args["ignore_border"]:
-        unsupported(f, "with ignore_border=False has no ONNX form here")
-    a = f.args
-    k = list(a["kernel"])
-    y = _batched(e, f, x, len(k), lambda x4: e.node(
-        "AveragePool", [x4], kernel_shape=k, strides=list(a["stride"]),
-        pads=list(a["pad"]) * 2, count_include_pad=1))
-    return e.node("Mul", [y, e.scalar(float(math.prod(k)))])
-
-
-@rule("GlobalAveragePooling", "GlobalAveragePool")
-def _global_average_pooling(e, f, x):
-    return e.node("GlobalAveragePool", [x])
-
-
-def _bn_params(e, f, names):
-    """beta, gamma, mean, variance of a batch normalization (absent ones as 0 / 1)."""
-    a = f.args
-    names = list(names)
-    shape = in_shape(f, 1)
-    beta = None if a["no_bias"] else names.pop(0)
-    gamma = None if a["no_scale"] else names.pop(0)
-    if not getattr(f, "_has_running", True) or a["batch_stat"]:
-        unsupported(f, "with batch_stat=True (training form) has no ONNX equivalent; export "
-                       "the graph built with batch_stat=False (test=True)")
-    mean, var = names[:2]
-    beta = beta or e.const(np.zeros(shape, np.float32))
-    gamma = gamma or e.const(np.ones(shape, np.float32))
-    return beta, gamma, mean, var, names[2:]
-
-
-def _batch_norm(e, f, x, beta, gamma, mean, var):
-    xs, axes, eps = in_shape(f), list(f.args["axes"]), float(f.args["eps"])
-    if axes == [1] and len(xs) >= 2:
-        c = (xs[1],)
-        return e.node("BatchNormalization", [x] + [e.reshape(p, c) for p in (gamma, beta, mean, var)],
-                      epsilon=eps)
-    inv = e.node("Reciprocal", [e.node("Sqrt", [e.node("Add", [var, e.scalar(eps)])])])
-    y = e.node("Mul", [e.node("Sub", [x, mean]), e.node("Mul", [inv, gamma])])
-    return e.node("Add", [y, beta])
-
-
-@rule("BatchNormalization", "BatchNormalization (inference)")
-def _batch_normalization(e, f, x, *params):
-    beta, gamma, mean, var, _ = _bn_params(e, f, params)
-    return _batch_norm(e, f, x, beta, gamma, mean, var)
-
-
-@rule("FusedBatchNormalization", "BatchNormalization, Add, Relu")
-def _fused_batch_normalization(e, f, x, *params):
-    beta, gamma, mean, var, rest = _bn_params(e, f, params)
-    y = _batch_norm(e, f, x, beta, gamma, mean, var)
-    if getattr(f, "_has_z", False):
-        y = e.node("Add", [y, rest[0]])
-    return e.node("Relu", [y])
-
-
-@rule("LayerNormalization", "ReduceMean, Sub, Mul, Sqrt, Div, Add")
-def _layer_normalization(e, f, x, *params):
-    xs, a = in_shape(f), f.args
-    batch_axes = a["batch_axis"] if isinstance(a["batch_axis"], (list, tuple)) else [a["batch_axis"]]
-    batch_axes = [b % len(xs) for b in batch_axes]
-    axes = [i for i in range(len(xs)) if i not in batch_axes]
-    params = list(params)
-    beta = None if a.get("no_bias") else params.pop(0)
-    gamma = None if a.get("no_scale") else params.pop(0)
-    d = e.node("Sub", [x, e.node("ReduceMean", [x], axes=axes, keepdims=1)])
-    var = e.node("ReduceMean", [e.node("Mul", [d, d])], axes=axes, keepdims=1)
-    y = e.node("Div", [d, e.node("Sqrt", [e.node("Add", [var, e.scalar(float(a["eps"]))])])])
-    if gamma is not None:
-        y = e.node("Mul", [y, gamma])
-    return e.node("Add", [y, beta]) if beta is not None else y
-
-
-@rule("RNN", "RNN (one per layer), Transpose, Reshape, Concat")
-def _rnn(e, f, *names):
-    """F.rnn as one ONNX RNN node per layer: the weight's columns split into
-    ONNX's W (input) and R (hidden) parts, the bias padded with zeros for ONNX's
-    second (recurrent) bias."""
-    a = f.args
-    x, h, w0 = names[:3]
-    w = names[3] if getattr(f, "_has_weight", False) else None
-    b = names[-1] if getattr(f, "_has_bias", False) else None
-    T, B, n_in = in_shape(f)
-    L, D, _, H = in_shape(f, 1)
-    act = {"tanh": "Tanh", "relu": "Relu"}[a["nonlinearity"]]
-    zeros = e.const(np.zeros((D, H), np.float32))
-    y, finals = x, []
-    for layer in range(L):
-        width = n_in if layer == 0 else D * H
-        wl = w0 if layer == 0 else e.node("Gather", [w, e.ints(layer - 1)], axis=0)
-        wx = e.node("Slice", [wl, e.ints([0]), e.ints([width]), e.ints([2])])
-        wh = e.node("Slice", [wl, e.ints([width]), e.ints([width + H]), e.ints([2])])
-        bias = (e.node("Concat", [e.node("Gather", [b, e.ints(layer)], axis=0), zeros], axis=1)
-                if b is not None else e.const(np.zeros((D, 2 * H), np.float32)))
-        h0 = e.node("Gather", [h, e.ints(layer)], axis=0)
-        seq, last = e.node("RNN", [y, wx, wh, bias, "", h0], n_out=2, hidden_size=H,
-                           activations=[act] * D,
-                           direction="bidirectional" if D == 2 else "forward")
-        y = e.reshape(e.node("Transpose", [seq], perm=[0, 2, 1, 3]), (T, B, D * H))
-        finals.append(e.node("Unsqueeze", [last, e.ints([0])]))
-    return [y, finals[0] if L == 1 else e.node("Concat", finals, axis=0)]
 
 
 @rule("Constant", "(an initializer)")
