@@ -214,3 +214,65 @@ def test_nablite_nnp_nnabla(name, tmp_path):
             for k in range(models.BATCH)]  # one file per sample
     np.testing.assert_allclose(np.stack(rows), want.reshape(models.BATCH, -1), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_save_of_a_training_config_equals_nnablas(tmp_path):
+    """The same contents (global and training config, network, parameters, dataset,
+    optimizer with its solver, monitor, executor) saved by both libraries give the
+    same message, field for field."""
+    import test_protobuf_schema as schema
+    from nnabla_parity import run_in_nnabla
+    want = run_in_nnabla(schema._WRITE_ALL, path=str(tmp_path / "nnabla.protobuf"))
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    source = (schema._WRITE_ALL.replace("import nnabla as nn", "import nablite as nn")
+              .replace("nnabla.", "nablite.").replace("from nnabla.utils import nnabla_pb2",
+                                                       "from nablite import nnabla_pb2")
+              .replace("from nablite.utils import nnabla_pb2", "from nablite import nnabla_pb2"))
+    ns = {"path": str(tmp_path / "nablite.protobuf")}
+    exec(source, ns)
+    assert ns["RESULT"] == want
+
+
+def test_nnabla_written_training_config_loads():
+    """NNabla's training .nnp (fixture): networks compute NNabla's values, the
+    optimizer is an Adam over the network's parameters with the stored states."""
+    with open(os.path.join(NNP, "training.json")) as f:
+        facts = json.load(f)
+    info = nnp_load.load([os.path.join(NNP, "training.nnp")])
+    assert list(info.networks) == ["train", "run"]
+    assert info.training_config.max_epoch == 3 and info.training_config.iter_per_epoch == 10
+    ds = info.datasets["ds"]
+    assert (ds.uri, ds.variables, ds.shuffle, ds.batch_size) == ("data.csv", ["x", "t"],
+                                                                  True, 4)
+    run = info.executors["runtime"]
+    (x,) = run.dataset_assign
+    x.d = np.array(facts["x"], np.float32)
+    (y,) = run.forward_target
+    y.forward()
+    np.testing.assert_allclose(y.d, facts["y"], rtol=1e-5, atol=1e-6)
+    opt = info.optimizers["opt"]
+    assert opt.solver.name == "Adam" and opt.solver.learning_rate() == np.float32(0.01)
+    states = opt.solver.get_states()
+    assert set(states) == set(facts["states"])
+    for key, want in facts["states"].items():
+        assert states[key].t == want["t"]
+        for name, value in want.items():
+            if name != "t":
+                np.testing.assert_allclose(states[key].pstate[name].d, value, rtol=1e-6)
+    assert [v.name for v in info.monitors["mon"].monitor_variables] == ["loss"]
+
+
+def test_solver_states_round_trip(tmp_path):
+    import nablite.solvers as S
+    contents, facts = models.training(nn, F, PF, S)
+    path = str(tmp_path / "t.nnp")
+    save(path, contents, include_solver_state=True)
+    with zipfile.ZipFile(path) as z:
+        assert "opt_Adam_optimizer.h5.optimizer" in z.namelist()
+    nn.clear_parameters()
+    opt = nnp_load.load([path]).optimizers["opt"]
+    for key, want in facts["states"].items():
+        st = opt.solver.get_states()[key]
+        assert st.t == want["t"] == 1
+        np.testing.assert_allclose(st.pstate["mean"].d, want["mean"], rtol=1e-6)

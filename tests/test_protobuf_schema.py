@@ -69,3 +69,94 @@ def test_import_without_protobuf_and_the_error_naming_the_extra(tmp_path):
     assert out.returncode == 0, out.stderr
     assert 'pip install "nablite[io]"' in out.stdout
     assert not os.listdir(tmp_path)
+
+
+_DESCRIBE = """
+from google.protobuf.descriptor import FieldDescriptor as FD
+def describe(pool_file):
+    out = {}
+    for m in pool_file.message_types_by_name.values():
+        fields = []
+        for f in m.fields:
+            kind = f.message_type.name if f.type == FD.TYPE_MESSAGE else f.type
+            oneof = f.containing_oneof.name if f.containing_oneof else None
+            fields.append([f.name, f.number, kind, f.label == FD.LABEL_REPEATED
+                           if hasattr(f, "label") else f.is_repeated, oneof])
+        out[m.name] = fields
+    return out
+"""
+
+
+def test_every_message_and_field_is_nnablas():
+    """Message names, field names, numbers, types, repetition and oneofs equal those
+    of NNabla 1.39's own generated module."""
+    pytest.importorskip("google.protobuf")
+    from nnabla_parity import run_in_nnabla
+    want = run_in_nnabla(_DESCRIBE + "import nnabla.utils.nnabla_pb2 as pb\n"
+                         "RESULT = describe(pb.DESCRIPTOR)\n")
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    from nablite import nnabla_pb2
+    ns = {}
+    exec(_DESCRIBE, ns)
+    mine = ns["describe"](nnabla_pb2.DESCRIPTOR)
+    # map entries are nested types in both; compare by message name
+    assert sorted(mine) == sorted(want)
+    for name in want:
+        assert mine[name] == want[name], name
+
+
+_WRITE_ALL = """
+import nnabla as nn, nnabla.functions as F, nnabla.parametric_functions as PF
+import nnabla.solvers as S
+from nnabla.utils.save import save
+from nnabla.utils import nnabla_pb2
+from google.protobuf import text_format
+x = nn.Variable((4, 5)); t = nn.Variable((4, 1))
+y = PF.affine(x, 3, name="fc"); loss = F.mean(F.softmax_cross_entropy(y, t))
+import numpy as np
+for v in nn.get_parameters().values():  # values that do not depend on an RNG's state
+    v.d = (np.arange(v.size).reshape(v.shape) % 7) * 0.25 - 0.5
+solver = S.Adam(0.01); solver.set_parameters(nn.get_parameters())
+contents = {
+ "global_config": {"default_context": nn.get_current_context()},
+ "training_config": {"max_epoch": 3, "iter_per_epoch": 10, "save_best": True},
+ "networks": [{"name": "train", "batch_size": 4, "outputs": {"loss": loss},
+               "names": {"x": x, "t": t}}],
+ "datasets": [{"name": "ds", "uri": "data.csv", "cache_dir": "cache",
+               "variables": ["x", "t"], "shuffle": True, "batch_size": 4,
+               "no_image_normalization": False}],
+ "optimizers": [{"name": "opt", "solver": solver, "network": "train", "dataset": "ds",
+                 "weight_decay": 0, "lr_decay": 1, "lr_decay_interval": 1,
+                 "update_interval": 1}],
+ "monitors": [{"name": "mon", "network": "train", "dataset": "ds"}],
+ "executors": [{"name": "runtime", "network": "train", "data": ["x"], "output": ["loss"]}],
+}
+save(path, contents, include_params=True)
+m = nnabla_pb2.NNablaProtoBuf()
+m.ParseFromString(open(path, "rb").read())
+RESULT = text_format.MessageToString(m)
+"""
+
+
+def test_nnabla_written_protobuf_reads_field_for_field(tmp_path):
+    """A binary file NNabla writes (networks, parameters, datasets, optimizers,
+    monitors, executors, training and global config) parses with nablite's schema
+    to the text NNabla's own schema gives."""
+    pytest.importorskip("google.protobuf")
+    from nnabla_parity import run_in_nnabla
+    path = str(tmp_path / "all.protobuf")
+    want = run_in_nnabla(_WRITE_ALL, path=path)
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    from nablite import nnabla_pb2
+    from nablite._nnp.proto import to_text
+    m = nnabla_pb2.NNablaProtoBuf()
+    with open(path, "rb") as f:
+        data = f.read()
+    m.ParseFromString(data)
+    assert to_text(m) == want
+    assert m.SerializeToString() == data
+    for field in ("global_config", "training_config", "network", "parameter", "dataset",
+                  "optimizer", "monitor", "executor"):
+        assert m.HasField(field) if field.endswith("config") else len(getattr(m, field))

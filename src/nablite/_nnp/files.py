@@ -89,9 +89,11 @@ def _merge_part(name, data, ext, proto, params, where):
         params.extend(_param_io.read_h5_params(io.BytesIO(data), where))
 
 
-def read_network_files(files):
+def read_network_files(files, states=None):
     """One NNablaProtoBuf (without parameters) and the parameters
-    [(key, float32 array, need_grad)] of ``files`` (a path or a list of paths)."""
+    [(key, float32 array, need_grad)] of ``files`` (a path or a list of paths);
+    the solver states an .nnp holds (``<optimizer>_<Solver>_optimizer<fmt>.optimizer``
+    members) go into ``states`` (member name -> bytes) when given."""
     if isinstance(files, (str, os.PathLike)) or hasattr(files, "read"):
         files = [files]
     proto, params = pb2().NNablaProtoBuf(), []
@@ -101,6 +103,8 @@ def read_network_files(files):
         if ext == ".nnp":
             for name, data in read_nnp_members(path):
                 member_ext = posixpath.splitext(name)[1].lower()
+                if member_ext == ".optimizer" and states is not None:
+                    states[name] = data
                 _merge_part(name, data, member_ext, proto, params,
                             f"{where} (member {name!r})")
         elif ext in NETWORK_EXTENSIONS:

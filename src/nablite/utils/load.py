@@ -68,7 +68,8 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
     if not isinstance(filenames, (list, tuple)):
         filenames = [filenames]
     where = ", ".join(describe(f) for f in filenames)
-    proto, params = read_network_files(list(filenames))
+    states = {}
+    proto, params = read_network_files(list(filenames), states)
     values = OrderedDict((k, (a, g)) for k, a, g in params)
     info = Info(proto=proto, batch_size=batch_size, networks=OrderedDict(),
                 executors=OrderedDict(), optimizers=OrderedDict(), datasets=OrderedDict(),
@@ -120,6 +121,7 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
         names = [p.variable_name for p in o.parameter_variable]
         solver.set_parameters(OrderedDict((k, network.variables[k]) for k in names
                                           if k in network.variables))
+        _restore_states(solver, o.name, states, where)
         info.optimizers[o.name] = Optimizer(
             name=o.name, solver=solver, network=network, proto=o,
             dataset_name=list(o.dataset_name), weight_decay=o.solver.weight_decay,
@@ -141,3 +143,24 @@ def _network_of(info, name, who, where):
         raise ValueError(f"load: {who} of {where} names network {name!r}, which the files "
                          f"do not have (they have {list(info.networks)})")
     return info.networks[name]
+
+
+def _restore_states(solver, name, states, where):
+    """Load the solver states an .nnp stored for optimizer ``name``, if any."""
+    import os
+    import tempfile
+    prefix = f"{name}_{solver.name}_optimizer"
+    for member, data in states.items():
+        if not member.startswith(prefix) or not member.endswith(".optimizer"):
+            continue
+        fmt = member[len(prefix):-len(".optimizer")]
+        if fmt not in (".h5", ".protobuf"):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "states" + fmt)
+            with open(path, "wb") as f:
+                f.write(data)
+            try:
+                solver.load_states(path)
+            except ValueError as e:
+                raise ValueError(f"load: {where}, member {member!r}: {e}") from None
