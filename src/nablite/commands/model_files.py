@@ -88,13 +88,17 @@ def infer(opts):
     from ..graph import forward_all
     outputs = e.forward_target
     forward_all(outputs)
-    for k, y in enumerate(outputs):
-        if opts.output:
-            data = np.ascontiguousarray(y.d, np.float32)
-            from .._atomic_file import atomic_write
+    if opts.output:
+        # NNabla's files: one per output, or one per sample when there is one output
+        arrays = [np.asarray(y.d, np.float32) for y in outputs]
+        pieces = list(arrays[0]) if len(arrays) == 1 else arrays
+        from .._atomic_file import atomic_write
+        for k, a in enumerate(pieces):
+            data = np.ascontiguousarray(a)
             atomic_write(f"{opts.output}_{k}.bin", lambda tmp: data.tofile(tmp))
-            print(f"wrote {opts.output}_{k}.bin ({e.output_assign[y]}, shape {tuple(y.shape)})")
-        else:
+            print(f"wrote {opts.output}_{k}.bin (shape {data.shape})")
+    else:
+        for y in outputs:
             print(f"{e.output_assign[y]} {tuple(y.shape)}:")
             print(np.array2string(np.asarray(y.d), threshold=1000))
 
@@ -412,7 +416,8 @@ def register(subparsers):
     p = subparsers.add_parser("infer", help="run a model's executor on raw binary input files",
                               description="Run the first executor of a model file on one "
                               "raw binary file per input; print the outputs or write them as "
-                              "<prefix>_<k>.bin (float32).")
+                              "float32 files <prefix>_<k>.bin, as NNabla does: one per output, "
+                              "or one per sample when there is a single output.")
     p.add_argument("inputs", nargs="+", help="one raw binary file per executor input")
     p.add_argument("-c", "--config", required=True, help="model file (.nnp, .nntxt, ...)")
     p.add_argument("-o", "--output", help="prefix of the output files (default: print)")
