@@ -276,3 +276,31 @@ def test_solver_states_round_trip(tmp_path):
         st = opt.solver.get_states()[key]
         assert st.t == want["t"] == 1
         np.testing.assert_allclose(st.pstate["mean"].d, want["mean"], rtol=1e-6)
+
+
+def _readme_python_block():
+    """The first Python block of the README's "Model files (.nnp)" section (or of
+    its draft in /tmp/readme_parts before the README carries it)."""
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for path in (os.path.join(root, "README.md"), "/tmp/readme_parts/10a_nnp.md"):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            text = f.read()
+        start = text.find("## Model files (.nnp)")
+        if start < 0:
+            continue
+        block = re.search(r"```python\n(.*?)```", text[start:], re.S)
+        if block:
+            return block.group(1)
+    return None
+
+
+def test_readme_example(tmp_path, monkeypatch):
+    code = _readme_python_block()
+    if code is None:
+        pytest.skip("the README has no 'Model files (.nnp)' section")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README: Model files (.nnp)", "exec"), {"__name__": "readme"})
+    assert os.path.exists(tmp_path / "model.nnp")
