@@ -304,3 +304,15 @@ def test_readme_example(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README: Model files (.nnp)", "exec"), {"__name__": "readme"})
     assert os.path.exists(tmp_path / "model.nnp")
+
+
+def test_protobuf_parameters_in_nnp_load_in_nnabla(tmp_path):
+    from nnabla_parity import run_in_nnabla
+    inputs, outputs, want = build("cnn")
+    path = str(tmp_path / "cnn.nnp")
+    save(path, contents("cnn", inputs, outputs), parameter_format=".protobuf")
+    got = run_in_nnabla(_NNABLA_RUN, path=path, name="cnn", batch=models.BATCH,
+                        xd=inputs["x"].d.tolist())
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-5)
