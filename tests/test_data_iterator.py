@@ -325,3 +325,53 @@ def test_logs_info(caplog):
     text = caplog.text
     assert "DataSource with shuffle(False)" in text
     assert "Using DataSourceWithMemoryCache" in text and "Using DataIterator" in text
+
+
+# --- the prefetch thread ----------------------------------------------------------
+def test_prefetch_gives_the_same_batches():
+    def run(use_thread):
+        di = _di(size=10, batch=4, shuffle=True, rng=np.random.RandomState(2),
+                 use_thread=use_thread, with_memory_cache=True)
+        out = [(_first_col(di.next()), di.epoch) for _ in range(7)]
+        di.close()
+        return out
+    assert run(False) == run(True)
+
+
+def test_prefetch_reads_while_the_caller_works():
+    import threading
+    asked = threading.Event()
+    main = threading.get_ident()
+    reader = {}
+
+    def load(i):
+        reader[i] = threading.get_ident()
+        if i == 4:
+            asked.set()
+        return (i,)
+    di = data_iterator_simple(load, 8, 4, use_thread=True)
+    assert di.next()[0].tolist() == [0, 1, 2, 3]
+    # nobody calls next(): the next batch is being read in the background
+    assert asked.wait(10)
+    assert reader[4] != main and reader[7] != main
+    assert di.next()[0].tolist() == [4, 5, 6, 7]
+    di.close()
+
+
+def test_prefetch_errors_reach_the_caller():
+    def load(i):
+        if i == 6:
+            raise OSError("disk gone at sample 6")
+        return (i,)
+    di = data_iterator_simple(load, 10, 3, use_thread=True)
+    assert di.next()[0].tolist() == [0, 1, 2]
+    assert di.next()[0].tolist() == [3, 4, 5]
+    with pytest.raises(OSError, match="disk gone at sample 6"):
+        di.next()
+    di.close()
+
+
+def test_ragged_samples_named():
+    di = data_iterator_simple(lambda i: (np.zeros(i % 2 + 1),), 4, 2, use_thread=False)
+    with pytest.raises(ValueError, match="variable 'x0' have different shapes"):
+        di.next()

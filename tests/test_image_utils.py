@@ -83,3 +83,32 @@ def test_save_curves(tmp_path):
         assert im.format == "PNG" and im.size[0] > 100
     with pytest.raises(ValueError, match=r"save_curves: series\['a'\] has 2 x values but 1"):
         save_curves(str(tmp_path / "d.png"), {"a": ([0, 1], [1])})
+
+
+def test_backend_manager(tmp_path):
+    from nablite.utils import image_utils as iu
+    assert "PilBackend" in iu.get_available_backends()
+    assert iu.get_backend() == "PilBackend"
+    with pytest.raises(ValueError, match="set_backend: backend must be one of"):
+        iu.set_backend("TkBackend")
+    if "Cv2Backend" not in iu.get_available_backends():
+        with pytest.raises(ValueError, match="Cv2Backend is not installed"):
+            iu.set_backend("Cv2Backend")
+    iu.set_backend("PilBackend")
+    assert iu.get_backend() == "PilBackend"
+
+
+def test_cv2_backend_reads_what_pillow_writes(tmp_path):
+    pytest.importorskip("cv2")
+    from nablite.utils import image_utils as iu
+    rgb = np.random.RandomState(0).randint(0, 256, (5, 7, 3)).astype(np.uint8)
+    iu.imsave(str(tmp_path / "c.png"), rgb)
+    iu.set_backend("Cv2Backend")
+    try:
+        np.testing.assert_array_equal(iu.imread(str(tmp_path / "c.png")), rgb)
+        assert iu.imread(str(tmp_path / "c.png"), channel_first=True).shape == (3, 5, 7)
+        assert iu.imresize(rgb, (3, 2)).shape == (2, 3, 3)
+        iu.imsave(str(tmp_path / "d.png"), rgb)
+    finally:
+        iu.set_backend("PilBackend")
+    np.testing.assert_array_equal(iu.imread(str(tmp_path / "d.png")), rgb)
