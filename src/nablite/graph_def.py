@@ -1,0 +1,360 @@
+"""NNabla's ``nn.graph_def``: networks as data (ProtoGraph, ProtoNetwork,
+ProtoFunction, ProtoVariable) between nablite graphs and NNabla files.
+
+    x = nn.ProtoVariable((1, 3))
+    with nn.graph_def.graph() as g:        # record what runs on ProtoVariables
+        y = F.relu(PF.affine(x, 4))
+    g.save("model.nnp")                      # or g.as_proto()
+    y2 = g(nn.Variable.from_numpy_array(data))   # the network on real Variables
+
+    g = nn.graph_def.create_graph_from_variable("net", y)   # from a nablite graph
+    g = nn.graph_def.load("model.nnp")
+
+A ProtoVariable is a Variable without data, so every nablite function builds
+on it; a ProtoGraph holds the file form of the network (nablite.utils.save's
+``Network`` message) and its parameters, and calling it rebuilds the network
+with nablite's functions on the given inputs.
+"""
+import contextlib
+import gc
+import weakref
+from collections import OrderedDict
+
+from .variable import Variable
+
+__all__ = ["ProtoVariable", "ProtoFunction", "ProtoNetwork", "ProtoGraph", "graph",
+           "graph_name", "create_graph_from_variable", "get_default_graph",
+           "get_default_graph_by_variable", "reset_default_graph", "load", "save"]
+
+
+class ProtoVariable(Variable):
+    """A variable of a network definition: shape, name, need_grad, type
+    ('Buffer' or 'Parameter'); a Variable with no data until given some."""
+
+    def __init__(self, shape, name=None, need_grad=False, var_type="Buffer"):
+        super().__init__(tuple(shape), need_grad=need_grad)
+        self.name = name
+        self.type = var_type
+        self.required = True
+
+
+class ProtoFunction:
+    """A function of a network definition: NNabla type, name, input and output
+    variable names and arguments (what a file's ``Function`` message holds)."""
+
+    def __init__(self, func, f_type, args, name=None, owner=None):
+        self.func = func
+        self.type = f_type
+        self.args = dict(args)
+        self.name = name
+        self.owner = weakref.ref(owner) if owner is not None else None
+        self.inputs = []
+        self.outputs = []
+
+    @classmethod
+    def _from_proto(cls, fp, owner):
+        from .function_info import SPECS
+        spec = SPECS.get(fp.type)
+        args = {}
+        if spec is not None and spec.param_field and fp.HasField(spec.param_field):
+            from ._nnp.build import read_arguments
+            args = read_arguments(fp, spec)
+        f = cls(None, fp.type, args, fp.name, owner)
+        f.inputs, f.outputs = list(fp.input), list(fp.output)
+        return f
+
+    def __repr__(self):
+        return f"<ProtoFunction {self.type} {self.name!r}: {self.inputs} -> {self.outputs}>"
+
+
+class ProtoNetwork:
+    """One network: ``functions`` and ``variables`` (OrderedDicts by name), the
+    names of its ``inputs`` and ``outputs``, and its ``parameters`` (name ->
+    Variable). Calling it on Variables builds the network on them."""
+
+    def __init__(self, owner, name=None, batch_size=None):
+        self.owner = weakref.ref(owner)
+        self.name = name
+        self.batch_size = batch_size
+        self.functions = OrderedDict()
+        self.variables = OrderedDict()
+        self.inputs = []
+        self.outputs = []
+        self.parameters = OrderedDict()
+        self._proto = None
+
+    @classmethod
+    def from_proto(cls, owner, proto, parameters):
+        n = cls(owner, proto.name, proto.batch_size)
+        n._proto = proto
+        made = {o for f in proto.function for o in f.output}
+        for vp in proto.variable:
+            shape = [int(d) for d in vp.shape.dim]
+            v = ProtoVariable(tuple(abs(d) for d in shape), vp.name, var_type=vp.type)
+            n.variables[vp.name] = v
+            if vp.type == "Parameter":
+                if vp.name in parameters:
+                    n.parameters[vp.name] = parameters[vp.name]
+            elif vp.name not in made:
+                n.inputs.append(vp.name)
+        read = {i for f in proto.function for i in f.input}
+        n.outputs = [o for f in proto.function for o in f.output if o not in read]
+        for fp in proto.function:
+            n.functions[fp.name] = ProtoFunction._from_proto(fp, n)
+        return n
+
+    def as_proto(self, **kwargs):
+        """The ``Network`` message of this network."""
+        return self._proto
+
+    def __call__(self, *args, **kwargs):
+        """The network built with nablite's functions on ``args`` (one Variable per
+        input, in ``inputs`` order, or by name in ``kwargs``); its output
+        Variable, or a tuple of them."""
+        from ._nnp.build import build_network
+        from .experimental.graph_converters import GraphConverter, IdentityModifier
+        given = dict(zip(self.inputs, args))
+        given.update(kwargs)
+        missing = [n for n in self.inputs if n not in given]
+        if missing or len(args) > len(self.inputs):
+            raise TypeError(f"ProtoNetwork {self.name!r}: takes inputs {self.inputs}, got "
+                            f"{len(args)} positional and {sorted(kwargs)}")
+        batch = next(iter(given.values())).shape[0] if given else self.batch_size
+
+        def parameter(name, shape):
+            p = self.parameters.get(name)
+            if p is None:
+                raise ValueError(f"ProtoNetwork {self.name!r}: parameter {name!r} has no "
+                                 f"values; load them or set them with ProtoGraph.set_parameter")
+            return p
+        variables, inputs, outputs = build_network(self._proto, parameter, batch,
+                                                   f"network {self.name!r}")
+        built = [outputs[n] for n in self.outputs]
+        mapping = {inputs[n]: given[n] for n in self.inputs if n in inputs}
+        ys = GraphConverter([IdentityModifier(mapping)]).convert(built)
+        return ys[0] if len(ys) == 1 else tuple(ys)
+
+    def save(self, filename, include_parameter=False, variable_batch_size=True, executors=None):
+        self.owner().save(filename, include_parameter, variable_batch_size, executors,
+                          networks=[self.name])
+
+
+class ProtoGraph:
+    """Networks by name (``networks``) and the parameters they use.
+
+    Args:
+        networks (OrderedDict): name -> ProtoNetwork.
+        parameter_scope (OrderedDict): name -> parameter Variable.
+    """
+
+    def __init__(self, networks=None, parameter_scope=None):
+        self.networks = OrderedDict(networks or {})
+        self.parameters = OrderedDict(parameter_scope or {})
+
+    @classmethod
+    def from_proto(cls, proto, parameters=None):
+        g = cls(parameter_scope=parameters)
+        for net in proto.network:
+            g.networks[net.name] = ProtoNetwork.from_proto(g, net, g.parameters)
+        g._proto = proto
+        return g
+
+    def default_graph(self):
+        """The first network."""
+        if not self.networks:
+            raise ValueError("ProtoGraph: the graph holds no network")
+        return next(iter(self.networks.values()))
+
+    def __getattr__(self, name):
+        networks = self.__dict__.get("networks", {})
+        if name in networks:
+            return networks[name]
+        raise AttributeError(f"ProtoGraph has no network or attribute {name!r}")
+
+    def __call__(self, *args, **kwargs):
+        return self.default_graph()(*args, **kwargs)
+
+    def get_parameters(self, grad_only=False):
+        return OrderedDict((k, v) for k, v in self.parameters.items()
+                           if not grad_only or v.need_grad)
+
+    def set_parameter(self, key, param):
+        self.parameters[key] = param
+        for n in self.networks.values():
+            if key in n.variables:
+                n.parameters[key] = param
+
+    def set_parameters(self, params):
+        for k, v in params.items():
+            self.set_parameter(k, v)
+
+    def as_proto(self, **kwargs):
+        """The ``NNablaProtoBuf`` message of all the networks (no parameters)."""
+        from ._nnp.proto import pb2
+        proto = pb2().NNablaProtoBuf()
+        for n in self.networks.values():
+            proto.network.add().CopyFrom(n.as_proto())
+        return proto
+
+    def save(self, filename, include_parameter=False, variable_batch_size=True, executors=None,
+             networks=None):
+        """Write the networks (and an executor per network unless ``executors``
+        gives them) as .nnp, .nntxt or .protobuf."""
+        from ._nnp.files import write_network_file
+        proto = self.as_proto()
+        if networks is not None:
+            keep = [n for n in proto.network if n.name in networks]
+            del proto.network[:]
+            proto.network.extend(keep)
+        for n in proto.network:
+            entries = executors if executors is not None else [None]
+            for e in entries:
+                net = self.networks[n.name]
+                ex = proto.executor.add()
+                ex.name = (e or {}).get("name", f"{n.name}_runtime") if e else f"{n.name}_runtime"
+                ex.network_name = n.name
+                for name in net.inputs:
+                    d = ex.data_variable.add()
+                    d.variable_name = d.data_name = name
+                for name in net.outputs:
+                    o = ex.output_variable.add()
+                    o.variable_name = o.data_name = name
+                for name in net.parameters:
+                    p = ex.parameter_variable.add()
+                    p.variable_name = name
+        items = [(k, v.d, v.need_grad) for k, v in self.parameters.items()]
+        write_network_file(filename, proto, items, include_params=include_parameter)
+
+
+def create_graph_from_variable(name, variables, names=None, parameter_scope=None):
+    """The ProtoGraph of the nablite graph up to ``variables`` (a Variable or a
+    list), as network ``name``; ``names`` ({name: Variable}) names inputs and
+    outputs, ``parameter_scope`` ({name: Variable}) the parameters (default:
+    all registered ones)."""
+    from ._nnp.export import network_proto
+    from .parameter import get_parameters
+    outs = variables if isinstance(variables, (list, tuple)) else [variables]
+    given = dict(names or {})
+    by_id = {id(v): k for k, v in given.items()}
+    outputs = OrderedDict()
+    for k, v in enumerate(outs):
+        outputs[by_id.get(id(v), f"y{k}" if len(outs) > 1 else "y")] = v
+    params = get_parameters(grad_only=False) if parameter_scope is None else parameter_scope
+    inputs = {k: v for k, v in given.items() if id(v) not in {id(o) for o in outs}}
+    proto, used = network_proto(name, outs[0].shape[0] if outs[0].shape else 1, outputs,
+                                inputs, True, params)
+    used_params = OrderedDict((k, params[k]) for k in used if k in params)
+    from ._nnp.proto import pb2
+    full = pb2().NNablaProtoBuf()
+    full.network.add().CopyFrom(proto)
+    g = ProtoGraph.from_proto(full, used_params)
+    return g
+
+
+# -- recording networks: with graph() as g ---------------------------------------
+_default = None
+_names = ["model"]
+_owner_of = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def graph_name(name):
+    """Name the network the enclosed ``graph()`` records (default 'model')."""
+    _names.append(name)
+    try:
+        yield
+    finally:
+        _names.pop()
+
+
+def _functions():
+    from .function import Function
+    return [o for o in gc.get_objects() if isinstance(o, Function)]
+
+
+@contextlib.contextmanager
+def graph(**kwargs):
+    """Record the functions run on ProtoVariables inside the block as one
+    network; the ProtoGraph is filled when the block ends."""
+    global _default
+    existing = _functions()  # held, so that no new function can take an old one's id
+    before = {id(f) for f in existing}
+    g = ProtoGraph()
+    yield g
+    new = [f for f in _functions() if id(f) not in before
+           and any(isinstance(x, ProtoVariable) or x.parent is not None for x in f.inputs)]
+    read = {id(x) for f in new for x in f.inputs}
+    outputs = [y for f in new for y in f.outputs if y is not None and id(y) not in read]
+    del existing
+    if not outputs:
+        raise ValueError("graph(): no function ran on a ProtoVariable inside the block "
+                         "(keep the output Variables in names: a graph nobody holds is gone)")
+    names = {}
+    for f in new:
+        for x in f.inputs:
+            if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer":
+                names.setdefault(x.name or f"x{len(names)}", x)
+    made = create_graph_from_variable(_names[-1], outputs, names=names)
+    g.networks.update(made.networks)
+    g.parameters.update(made.parameters)
+    for n in g.networks.values():
+        n.owner = weakref.ref(g)
+    for v in list(names.values()) + outputs:
+        try:
+            _owner_of[v] = g
+        except TypeError:
+            pass
+    _default = g
+
+
+def get_default_graph(*args, **kwargs):
+    """The ProtoGraph the last ``graph()`` block recorded (an empty one if none)."""
+    global _default
+    if _default is None:
+        _default = ProtoGraph()
+    return _default
+
+
+def get_default_graph_by_variable(proto_variable):
+    """The ProtoGraph a recorded variable belongs to."""
+    g = _owner_of.get(proto_variable)
+    if g is None:
+        raise ValueError("get_default_graph_by_variable: the variable belongs to no recorded "
+                         "graph")
+    return g
+
+
+def reset_default_graph():
+    """Forget the recorded default graph."""
+    global _default
+    _default = None
+
+
+def load(filename, batch_size=None, exclude_parameter=False, parameter_only=False,
+         extension=".nntxt", parameter_scope=None, rng=None):
+    """The ProtoGraph of an NNabla file (.nnp, .nntxt, .protobuf); its parameters
+    are also registered in the current scope unless ``exclude_parameter``."""
+    from ._nnp.files import read_network_files
+    from .parameter import _assign_parameters, get_parameter_or_create
+    proto, items = read_network_files(filename)
+    if batch_size:
+        for n in proto.network:
+            n.batch_size = int(batch_size)
+    params = OrderedDict()
+    if not exclude_parameter:
+        _assign_parameters(items, f"graph_def.load({filename!r})")
+        for k, arr, need_grad in items:
+            params[k] = get_parameter_or_create(k, arr.shape, need_grad=need_grad)
+    if parameter_only:
+        return ProtoGraph(parameter_scope=params)
+    return ProtoGraph.from_proto(proto, params)
+
+
+def save(filename, content, include_parameters=False, variable_batch_size=True,
+         extension=".nnp", executors=None):
+    """Save a ProtoGraph, or NNabla's ``contents`` dict (nablite.utils.save.save)."""
+    if isinstance(content, ProtoGraph):
+        return content.save(filename, include_parameters, variable_batch_size, executors)
+    from .utils.save import save as save_contents
+    return save_contents(filename, content, include_params=include_parameters,
+                         variable_batch_size=variable_batch_size, extension=extension)

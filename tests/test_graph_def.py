@@ -1,0 +1,126 @@
+"""nablite.graph_def (NNabla's nn.graph_def): recording networks on
+ProtoVariables, ProtoGraph from a nablite graph, calling it on Variables, and
+files both ways with NNabla 1.39 (skipped without it)."""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+import nablite.parametric_functions as PF
+
+pytest.importorskip("google.protobuf")
+import nablite.graph_def as G  # noqa: E402
+
+from nnabla_parity import check_same_source, run_in_nnabla  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    nn.clear_parameters()
+    G.reset_default_graph()
+    yield
+    nn.clear_parameters()
+
+
+def params():
+    p = nn.get_parameters()
+    return p["fc/affine/W"].d, p["fc/affine/b"].d
+
+
+def test_record_a_network_and_call_it():
+    x = G.ProtoVariable((2, 3))
+    with G.graph() as g:
+        y = F.relu(PF.affine(x, 4, name="fc"))
+    assert G.get_default_graph() is g and G.get_default_graph_by_variable(y) is g
+    net = g.default_graph()
+    assert net.name == "model" and list(g.networks) == ["model"]
+    assert [f.type for f in net.functions.values()] == ["Affine", "ReLU"]
+    assert list(net.functions.values())[0].args == {"base_axis": 1}
+    assert len(net.inputs) == 1 and len(net.outputs) == 1
+    assert list(net.parameters) == ["fc/affine/W", "fc/affine/b"]
+    xd = np.random.RandomState(0).randn(2, 3).astype(np.float32)
+    xv = nn.Variable.from_numpy_array(xd, need_grad=True)
+    out = g(xv)
+    out.forward()
+    w, b = params()
+    np.testing.assert_allclose(out.d, np.maximum(xd @ w + b, 0), rtol=1e-6)
+    F.sum(out).backward()  # the built graph reads the caller's Variable
+    np.testing.assert_allclose(xv.g, ((xd @ w + b) > 0) @ w.T, rtol=1e-5)
+
+
+def test_graph_name_and_errors():
+    x = G.ProtoVariable((1, 2))
+    with G.graph_name("net"):
+        with G.graph() as g:
+            y = F.tanh(x)  # noqa: F841 (the graph lives while its output does)
+    assert list(g.networks) == ["net"] and g.net is g.default_graph()
+    with pytest.raises(TypeError, match="takes inputs"):
+        g(nn.Variable((1, 2)), nn.Variable((1, 2)))
+    with pytest.raises(ValueError, match="no function ran"):
+        with G.graph():
+            pass
+    with pytest.raises(AttributeError, match="no network or attribute 'other'"):
+        g.other
+
+
+def test_create_graph_from_variable_and_files(tmp_path):
+    x = nn.Variable((2, 3))
+    y = F.sigmoid(PF.affine(x, 4, name="fc"))
+    g = G.create_graph_from_variable("net", y, names={"x": x})
+    net = g.default_graph()
+    assert net.inputs == ["x"] and net.outputs == ["y"]
+    assert [f.type for f in net.functions.values()] == ["Affine", "Sigmoid"]
+    g.save(str(tmp_path / "g.nnp"))
+    nn.clear_parameters()
+    g2 = G.load(str(tmp_path / "g.nnp"))
+    xd = np.random.RandomState(1).randn(2, 3).astype(np.float32)
+    out = g2(nn.Variable.from_numpy_array(xd))
+    out.forward()
+    w, b = params()
+    np.testing.assert_allclose(out.d, 1 / (1 + np.exp(-(xd @ w + b))), rtol=1e-6)
+
+
+def recorded_in_both(x):
+    import importlib
+    G = nn.graph_def if hasattr(nn, "graph_def") else importlib.import_module("nablite.graph_def")
+    nn.clear_parameters()
+    px = G.ProtoVariable(x.shape)
+    with G.graph() as g:
+        y = F.max_pooling(F.relu(PF.convolution(px, 3, (3, 3), pad=(1, 1), name="c")), (2, 2))
+    rng = np.random.RandomState(0)
+    for k, p in sorted(g.get_parameters().items()):
+        p.d = rng.randn(*p.shape).astype(np.float32)
+    out = g(nn.Variable.from_numpy_array(x))
+    out.forward()
+    net = g.default_graph()
+    return {"y": out.d, "types": [f.type for f in net.functions.values()],
+            "args": [sorted(f.args.items()) for f in net.functions.values()],
+            "parameters": sorted(net.parameters)}
+
+
+def test_parity_with_nnabla_graph_def():
+    x = np.random.RandomState(2).randn(2, 2, 4, 4).astype(np.float32)
+    mine, want = check_same_source(recorded_in_both, x=x, differ=("args",))
+    assert [dict(a) for a in mine["args"]] == [dict(a) for a in want["args"]]
+
+
+def test_nnabla_reads_what_nablite_saves(tmp_path):
+    x = G.ProtoVariable((2, 3))
+    with G.graph() as g:
+        y = F.relu(PF.affine(x, 4, name="fc"))  # noqa: F841
+    path = str(tmp_path / "g.nnp")
+    g.save(path)
+    xd = np.random.RandomState(3).randn(2, 3).astype(np.float32)
+    out = g(nn.Variable.from_numpy_array(xd))
+    out.forward()
+    got = run_in_nnabla("""
+import numpy as np
+import nnabla as nn
+g = nn.graph_def.load(path)
+y = g(nn.Variable.from_numpy_array(np.array(x, np.float32)))
+y.forward()
+RESULT = y.d.tolist()
+""", path=path, x=xd.tolist())
+    if got is None:
+        pytest.skip("NNabla 1.39 is not installed")
+    np.testing.assert_allclose(np.array(got), out.d, rtol=1e-6)
