@@ -52,7 +52,7 @@ FIXTURE_FILES = sorted(glob.glob(os.path.join(FIXTURES, "*.onnx")))
 
 def test_fixtures_are_there():
     names = {os.path.basename(p) for p in FIXTURE_FILES}
-    for model in ("mlp", "cnn_bn", "residual", "rnn"):
+    for model in ("mlp", "cnn_bn", "residual", "rnn", "sequences", "tokens", "decoder"):
         for opset in (13, 17):
             assert f"{model}_opset{opset}.onnx" in names
 
@@ -72,7 +72,8 @@ def test_batch_normalization_stays_batch_normalization():
     assert {"Convolution", "BatchNormalization", "MaxPooling", "Affine"} <= names
 
 
-@pytest.mark.parametrize("model", ["mlp", "cnn_bn", "residual", "rnn"])
+@pytest.mark.parametrize("model", ["mlp", "cnn_bn", "residual", "rnn", "sequences", "tokens",
+                                   "decoder"])
 @pytest.mark.parametrize("opset", [13, 15, 17])
 def test_pytorch_export_live(tmp_path, model, opset):
     pytest.importorskip("torch")
@@ -158,8 +159,11 @@ def make_model(case):
     inits = [numpy_helper.from_array(a, n) for n, a in case["consts"] if n]  # "": absent
     names = case["order"] or [n for n, _ in case["inputs"] + case["consts"]]
     outs = [f"y{i}" for i in range(case["n_out"])]
-    node = helper.make_node(case["op"], names, outs, **case["attrs"])
-    g = helper.make_graph([node], "case", ins,
+    nodes = [helper.make_node(case["op"], names, outs, **case["attrs"])]
+    if case["op"] in OUTPUT_CAST:
+        nodes[0].output[0] = "index"
+        nodes.append(helper.make_node("Cast", ["index"], ["y0"], to=TensorProto.FLOAT))
+    g = helper.make_graph(nodes, "case", ins,
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
                           inits)
     opsets = [helper.make_opsetid("", case["opset"])]
@@ -242,7 +246,57 @@ OP_CASES = {
                       [("W", f32(2, 5, 3) * 0.5), ("R", f32(2, 5, 5) * 0.5), ("B", f32(2, 10)),
                        ("", None), ("h", f32(2, 2, 5))], n_out=2, hidden_size=5,
                       direction="bidirectional", order=["x", "W", "R", "B", "", "h"]),
+    "LayerNormalization": graph_case("LayerNormalization", [("x", X3)],
+                                     [("s", f32(4)), ("b", f32(4))], axis=-1, epsilon=1e-3),
+    "InstanceNormalization": graph_case("InstanceNormalization", [("x", X4)],
+                                        [("s", f32(3)), ("b", f32(3))]),
+    "Resize": graph_case("Resize", [("x", X4)], [("roi", np.zeros(0, np.float32)),
+                                                 ("sc", np.array([1, 1, 2, 1.5], np.float32))],
+                         mode="linear", coordinate_transformation_mode="pytorch_half_pixel"),
+    "Tile": graph_case("Tile", [("x", X3)], [("r", i64(1, 2, 3))]),
+    "ArgMax": graph_case("ArgMax", [("x", X3)], axis=1, n_out=1),
+    "ArgMin": graph_case("ArgMin", [("x", X3)], axis=-1, keepdims=0),
+    "ReduceL1": graph_case("ReduceL1", [("x", X3)], axes=[1]),
+    "ReduceL2": graph_case("ReduceL2", [("x", X3)], axes=[0, 2], keepdims=0),
+    "CumSum": graph_case("CumSum", [("x", X3)], [("a", np.array(1, np.int64))], exclusive=1),
+    "Einsum": graph_case("Einsum", [("x", X3), ("z", f32(2, 4, 5))], equation="bij,bjk->bik"),
+    "Trilu": graph_case("Trilu", [("x", f32(2, 4, 4))], [("k", np.array(1, np.int64))], upper=0),
+    "Mod": graph_case("Mod", [("x", X3 * 5), ("z", pos(2, 3, 4))], fmod=1),
+    "LSTM": graph_case("LSTM", [("x", f32(4, 2, 3))],
+                       [("W", f32(2, 20, 3) * 0.5), ("R", f32(2, 20, 5) * 0.5), ("B", f32(2, 40)),
+                        ("", None), ("h", f32(2, 2, 5)), ("c", f32(2, 2, 5))], n_out=3,
+                       hidden_size=5, direction="bidirectional",
+                       order=["x", "W", "R", "B", "", "h", "c"]),
+    "GRU": graph_case("GRU", [("x", f32(4, 2, 3))],
+                      [("W", f32(1, 15, 3) * 0.5), ("R", f32(1, 15, 5) * 0.5), ("B", f32(1, 30))],
+                      n_out=2, hidden_size=5, linear_before_reset=1),
 }
+# the ArgMax/ArgMin outputs are int64 in ONNX: the test reads them through a Cast
+OUTPUT_CAST = {"ArgMax", "ArgMin"}
+
+
+def _logic_case():
+    """Comparisons and logic on computed values, read through Where (ONNX's are booleans)."""
+    nodes = [helper.make_node("Floor", ["x"], ["xr"]),
+             helper.make_node("Floor", ["z"], ["zr"]),
+             helper.make_node("Less", ["x", "z"], ["lt"]),
+             helper.make_node("Greater", ["x", "c"], ["gt"]),
+             helper.make_node("LessOrEqual", ["x", "z"], ["le"]),
+             helper.make_node("GreaterOrEqual", ["z", "c"], ["ge"]),
+             helper.make_node("Equal", ["xr", "zr"], ["eq"]),
+             helper.make_node("And", ["lt", "gt"], ["a"]),
+             helper.make_node("Or", ["a", "eq"], ["o"]),
+             helper.make_node("Xor", ["o", "le"], ["xo"]),
+             helper.make_node("Not", ["ge"], ["n"]),
+             helper.make_node("Or", ["xo", "n"], ["cond"]),
+             helper.make_node("Where", ["cond", "x", "c"], ["y0"])]
+    g = helper.make_graph(nodes, "logic", [helper.make_tensor_value_info(n, TensorProto.FLOAT,
+                                                                         [2, 3, 4]) for n in "xz"],
+                          [helper.make_tensor_value_info("y0", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(f32(3, 1), "c")])
+    opsets = [helper.make_opsetid("", 17)]
+    return helper.make_model(g, opset_imports=opsets,
+                             ir_version=helper.find_min_ir_version_for(opsets))
 
 
 def _fold_case(ops):
@@ -324,8 +378,12 @@ def test_constant_folding():
     _run_both(_fold_case(None), {"x": X3})
 
 
+def test_logic_on_computed_values():
+    _run_both(_logic_case(), {"x": X3 * 3, "z": f32(2, 3, 4) * 3})
+
+
 def test_every_operator_has_a_case():
-    folded = {n.op_type for n in _fold_case(None).graph.node}
+    folded = {n.op_type for m in (_fold_case(None), _logic_case()) for n in m.graph.node}
     missing = set(import_rules()) - set(OP_CASES) - folded
     assert not missing, f"import rules without a test case: {sorted(missing)}"
 
