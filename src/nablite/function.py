@@ -110,7 +110,13 @@ class Function:
         self.inputs = vs
         if not floats:
             self._check_input_dtypes()
-        out = self.setup(*[v.shape for v in vs])
+        try:
+            out = self.setup(*[v.shape for v in vs])
+        except _ARRAY_ERRORS as e:  # an argument setup could not use: name the function
+            named = named_error(e)
+            if named is e:
+                raise
+            raise named from e
         shapes = out if isinstance(out, list) else [out]
         _check_output_sizes(self, shapes)
         self.out_shapes = shapes
@@ -291,10 +297,19 @@ def named_error(e):
     if isinstance(e, MemoryError):
         msg = (f"out of memory computing outputs of shapes "
                f"{', '.join(map(str, fn.out_shapes))} ({msg or 'MemoryError'})")
-    try:
-        return type(e)(f"{fn.name}: {msg}")
-    except Exception:  # an exception type that takes other arguments
-        return e
+    return renamed(e, f"{fn.name}: {msg}")
+
+
+def renamed(e, message):
+    """An exception like ``e`` saying ``message``: of e's type, or of the nearest
+    built-in type above it when e's type takes other arguments (NumPy's
+    UFuncTypeError, AxisError)."""
+    for cls in type(e).__mro__:
+        try:
+            return cls(message)
+        except Exception:  # noqa: BLE001 - a constructor with other arguments
+            continue
+    return e
 
 
 def _physical_memory():
@@ -316,10 +331,12 @@ def _check_output_sizes(fn, shapes):
         n = 1
         for d in s:
             n *= d
-        if n * 4 > _MEMORY:
-            raise MemoryError(f"{fn.name}: an output of shape {tuple(s)} needs "
-                              f"{n * 4 / 2 ** 30:.3g} GiB (float32), more than this "
-                              f"machine's {_MEMORY / 2 ** 30:.3g} GiB of memory")
+        if n * 4 > _MEMORY // 2:  # the inputs' widest dtype decides, when it comes to it
+            size = max([4] + [np.dtype(v._data.dtype).itemsize for v in fn.inputs])
+            if n * size > _MEMORY:
+                raise MemoryError(f"{fn.name}: an output of shape {tuple(s)} needs "
+                                  f"{n * size / 2 ** 30:.3g} GiB, more than this machine's "
+                                  f"{_MEMORY / 2 ** 30:.3g} GiB of memory")
 
 
 def require(fn, condition, message, exc=ValueError):

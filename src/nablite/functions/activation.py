@@ -8,7 +8,7 @@ the negative side; HardSigmoid and HardTanh include their boundaries.
 import math as _math
 import numbers
 
-from .base import _F, Function, normalize_axes, require, sum_to, unary
+from .base import _F, Function, normalize_axes, require, sum_to, unary, named
 
 __all__ = ["sigmoid", "swish", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "elu",
            "selu", "crelu", "celu", "prelu", "gelu", "mish", "relu6", "hard_sigmoid",
@@ -267,6 +267,7 @@ class PReLU(Function):
         return gx, gw
 
 
+@named
 def sigmoid(x):
     """Logistic sigmoid, y = 1 / (1 + exp(-x)).
 
@@ -279,6 +280,7 @@ def sigmoid(x):
     return Sigmoid()(x)
 
 
+@named
 def swish(x):
     """Swish (SiLU), y = x * sigmoid(x).
 
@@ -291,6 +293,7 @@ def swish(x):
     return Swish()(x)
 
 
+@named
 def tanh(x):
     """Hyperbolic tangent, y = tanh(x).
 
@@ -303,6 +306,7 @@ def tanh(x):
     return Tanh()(x)
 
 
+@named
 def relu(x, inplace=False):
     """Rectified linear unit, y = max(x, 0) (gradient 0 at x = 0).
 
@@ -316,6 +320,7 @@ def relu(x, inplace=False):
     return ReLU(inplace=inplace)(x)
 
 
+@named
 def leaky_relu(x, alpha=0.1, inplace=False):
     """Leaky ReLU, y = x if x > 0 else alpha * x.
 
@@ -330,6 +335,7 @@ def leaky_relu(x, alpha=0.1, inplace=False):
     return LeakyReLU(alpha=float(alpha), inplace=inplace)(x)
 
 
+@named
 def softmax(x, axis=None):
     """Softmax along one axis, y_i = exp(x_i) / sum_j exp(x_j).
 
@@ -343,6 +349,7 @@ def softmax(x, axis=None):
     return Softmax(axis)(x)
 
 
+@named
 def log_softmax(x, axis=None):
     """Log of softmax along one axis, y_i = x_i - log(sum_j exp(x_j)), computed stably.
 
@@ -356,6 +363,7 @@ def log_softmax(x, axis=None):
     return LogSoftmax(axis)(x)
 
 
+@named
 def elu(x, alpha=1.0):
     """Exponential linear unit, y = x if x >= 0 else alpha * (exp(x) - 1).
 
@@ -369,6 +377,7 @@ def elu(x, alpha=1.0):
     return ELU(alpha=float(alpha))(x)
 
 
+@named
 def selu(x, scale=1.05070098735548, alpha=1.673263242354377):
     """Scaled ELU, y = scale * (x if x > 0 else alpha * (exp(x) - 1)).
 
@@ -383,6 +392,7 @@ def selu(x, scale=1.05070098735548, alpha=1.673263242354377):
     return SELU(scale=float(scale), alpha=float(alpha))(x)
 
 
+@named
 def crelu(x, axis=1):
     """Concatenated ReLU, y = concat(relu(x), relu(-x)) along ``axis``.
 
@@ -396,6 +406,7 @@ def crelu(x, axis=1):
     return CReLU(axis)(x)
 
 
+@named
 def celu(x, alpha=1.0, axis=1):
     """Concatenated ELU, y = concat(elu(x, alpha), elu(-x, alpha)) along ``axis``.
 
@@ -410,6 +421,7 @@ def celu(x, alpha=1.0, axis=1):
     return CELU(float(alpha), axis)(x)
 
 
+@named
 def prelu(x0, x1, base_axis=1):
     """Parametric ReLU, y = x0 if x0 >= 0 else x1 * x0, with a learnable slope.
 
@@ -425,6 +437,7 @@ def prelu(x0, x1, base_axis=1):
     return PReLU(base_axis)(x0, x1)
 
 
+@named
 def gelu(x):
     """Gaussian error linear unit, tanh approximation:
     y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
@@ -438,6 +451,7 @@ def gelu(x):
     return GELU()(x)
 
 
+@named
 def mish(x):
     """Mish, y = x * tanh(softplus(x)).
 
@@ -450,6 +464,7 @@ def mish(x):
     return Mish()(x)
 
 
+@named
 def relu6(x):
     """ReLU capped at 6, y = min(max(x, 0), 6) (gradient 1 only for 0 < x < 6).
 
@@ -462,6 +477,7 @@ def relu6(x):
     return ReLU6()(x)
 
 
+@named
 def hard_sigmoid(x):
     """Piecewise-linear sigmoid, y = clip(0.2 x + 0.5, 0, 1).
 
@@ -474,6 +490,7 @@ def hard_sigmoid(x):
     return HardSigmoid()(x)
 
 
+@named
 def hard_tanh(x):
     """Piecewise-linear tanh, y = clip(x, -1, 1).
 
@@ -486,6 +503,7 @@ def hard_tanh(x):
     return HardTanh()(x)
 
 
+@named
 def log_sigmoid(x):
     """Log of the sigmoid, y = -log(1 + exp(-x)), computed without overflow.
 
@@ -498,6 +516,7 @@ def log_sigmoid(x):
     return LogSigmoid()(x)
 
 
+@named
 def softplus(x, beta=1.0):
     """Softplus, y = log(1 + exp(beta * x)) / beta, computed without overflow.
 
@@ -511,6 +530,7 @@ def softplus(x, beta=1.0):
     return SoftPlus(beta=float(beta))(x)
 
 
+@named
 def softsign(x):
     """Softsign, y = x / (1 + |x|).
 
@@ -523,6 +543,7 @@ def softsign(x):
     return SoftSign()(x)
 
 
+@named
 def tanh_shrink(x):
     """Tanh shrink, y = x - tanh(x).
 
@@ -535,6 +556,7 @@ def tanh_shrink(x):
     return TanhShrink()(x)
 
 
+@named
 def sinc(x):
     """Unnormalised sinc, y = sin(x) / x, with y = 1 at x = 0.
 

@@ -6,7 +6,7 @@ passes nothing, as for logical ops).
 """
 import numpy as np
 
-from .base import Function, Unary, Binary, binary, broadcast_shape, unary, require
+from .base import Function, Unary, Binary, binary, broadcast_shape, unary, require, named
 
 __all__ = ["add2", "sub2", "mul2", "div2", "pow2", "add_n", "mul_n", "bc_add2", "add_scalar",
            "mul_scalar", "pow_scalar", "r_sub_scalar", "r_div_scalar", "r_pow_scalar", "mod2",
@@ -73,71 +73,85 @@ class MulN(AddN):
         return tuple(grads)
 
 
+@named
 def add2(x0, x1, inplace=False):
     """Elementwise addition with broadcasting: y = x0 + x1."""
     return Add2()(x0, x1)
 
 
+@named
 def bc_add2(x0, x1, inplace=False):
     """Broadcasting addition (NNabla's legacy BcAdd2): y = x0 + x1."""
     return BcAdd2()(x0, x1)
 
 
+@named
 def sub2(x0, x1, inplace=False):
     """Elementwise subtraction with broadcasting: y = x0 - x1."""
     return Sub2()(x0, x1)
 
 
+@named
 def mul2(x0, x1, inplace=False):
     """Elementwise multiplication with broadcasting: y = x0 * x1."""
     return Mul2()(x0, x1)
 
 
+@named
 def div2(x0, x1, inplace=False):
     """Elementwise division with broadcasting: y = x0 / x1."""
     return Div2()(x0, x1)
 
 
+@named
 def pow2(x0, x1, inplace=False):
     """Elementwise power with broadcasting: y = x0 ** x1 (x1's gradient uses log x0, x0 > 0)."""
     return Pow2()(x0, x1)
 
 
+@named
 def add_n(*x):
     """Sum of any number of same-shape inputs."""
     return AddN()(*x)
 
 
+@named
 def mul_n(*x):
     """Product of any number of same-shape inputs."""
     return MulN()(*x)
 
 
+@named
 def add_scalar(x, val=1, inplace=False):
     """y = x + val."""
     return AddScalar(val=val)(x)
 
 
+@named
 def mul_scalar(x, val=1, inplace=False):
     """y = x * val."""
     return MulScalar(val=val)(x)
 
 
+@named
 def pow_scalar(x, val=1, inplace=False):
     """y = x ** val."""
     return PowScalar(val=val)(x)
 
 
+@named
 def r_sub_scalar(x, val=1):
     """y = val - x."""
     return RSubScalar(val=val)(x)
 
 
+@named
 def r_div_scalar(x, val=1):
     """y = val / x."""
     return RDivScalar(val=val)(x)
 
 
+@named
 def r_pow_scalar(x, val=1):
     """y = val ** x."""
     return RPowScalar(val=val)(x)
@@ -179,6 +193,7 @@ class BitShift(_NoGradBinary):
         return op(x.astype(np.int64), shift.astype(np.int64)).astype(x.dtype)
 
 
+@named
 def mod2(x0, x1, fmod=False, n_outputs=-1, outputs=None):
     """Elementwise remainder of x0 / x1, broadcasting; no gradient.
 
@@ -195,6 +210,7 @@ def mod2(x0, x1, fmod=False, n_outputs=-1, outputs=None):
     return Mod2(fmod=fmod)(x0, x1, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def bit_shift(x, shift, direction='LEFT', n_outputs=-1, outputs=None):
     """Elementwise x << shift (direction 'LEFT') or x >> shift ('RIGHT'), broadcasting,
     in x's dtype; no gradient. NNabla accepts unsigned integers only; nablite takes

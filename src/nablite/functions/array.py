@@ -10,8 +10,8 @@ algebra in ``linalg.py``.
 import numpy as np
 
 from .._array import _ReshapedView
-from ..variable import Variable
-from .base import Function, normalize_axes, prod, require, sum_to, contiguous
+from ..variable import Variable, as_variable
+from .base import Function, normalize_axes, prod, require, sum_to, contiguous, named
 
 __all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split", "stack",
            "slice", "shape", "meshgrid", "assign", "clip_by_value", "clip_by_norm", "dot"]
@@ -297,6 +297,8 @@ class Meshgrid(Function):
 
 
 class Assign(Function):
+    integer_inputs = (0,)  # dst is written in place
+
     def setup(self, dst, src):
         require(self, dst == src, f"src {src} must have the shape of dst {dst}")
         return dst
@@ -310,6 +312,7 @@ class Assign(Function):
         return gys[0], None
 
 
+@named
 def reshape(x, shape, inplace=True):
     """Reshape to ``shape``; one entry may be -1 (inferred from the size).
 
@@ -324,6 +327,7 @@ def reshape(x, shape, inplace=True):
     return Reshape(tuple(shape) if not np.isscalar(shape) else (shape,), inplace)(x)
 
 
+@named
 def transpose(x, axes):
     """Permute the axes: ``y.shape[i] = x.shape[axes[i]]``.
 
@@ -337,6 +341,7 @@ def transpose(x, axes):
     return Transpose(axes)(x)
 
 
+@named
 def broadcast(x, shape):
     """Broadcast size-1 dimensions (and new leading ones) to ``shape``.
 
@@ -350,6 +355,7 @@ def broadcast(x, shape):
     return Broadcast(shape)(x)
 
 
+@named
 def broadcast_to(x, y, axis=None):
     """Legacy broadcast: ``y`` repeated to the shape of ``x``, aligned at ``axis``.
 
@@ -367,6 +373,7 @@ def broadcast_to(x, y, axis=None):
     return BroadcastTo(-1 if axis is None else axis)(x, y)
 
 
+@named
 def concatenate(*x, axis=None):
     """Join arrays along an existing axis.
 
@@ -381,6 +388,7 @@ def concatenate(*x, axis=None):
     return Concatenate(len(x[0].shape) - 1 if axis is None else axis)(*x)
 
 
+@named
 def split(x, axis=0):
     """Split into ``x.shape[axis]`` arrays along ``axis``, removing that axis.
 
@@ -394,6 +402,7 @@ def split(x, axis=0):
     return Split(axis)(x)
 
 
+@named
 def stack(*x, axis=0):
     """Join same-shape arrays along a new axis.
 
@@ -407,6 +416,7 @@ def stack(*x, axis=0):
     return Stack(axis)(*x)
 
 
+@named
 def slice(x, start=None, stop=None, step=None):
     """Strided slice ``x[start:stop:step]`` per axis (Python slice semantics).
 
@@ -425,6 +435,7 @@ def slice(x, start=None, stop=None, step=None):
                  None if step is None else list(step))(x)
 
 
+@named
 def shape(x, start=None, end=None):
     """The shape of ``x`` (from ``start`` to ``end``; end 0 means to the last) as a 1-D array.
 
@@ -439,6 +450,7 @@ def shape(x, start=None, end=None):
     return Shape(0 if start is None else start, 0 if end is None else end)(x)
 
 
+@named
 def meshgrid(*x, ij_indexing=False):
     """Coordinate grids from 1-D arrays (numpy.meshgrid).
 
@@ -452,6 +464,7 @@ def meshgrid(*x, ij_indexing=False):
     return Meshgrid(ij_indexing)(*x)
 
 
+@named
 def assign(dst, src):
     """Copy ``src`` into ``dst``'s data during forward and output it.
 
@@ -467,6 +480,7 @@ def assign(dst, src):
     return Assign()(dst, src)
 
 
+@named
 def clip_by_value(x, min, max):
     """Clip values into [min, max]: ``y = minimum(maximum(x, min), max)``.
 
@@ -483,6 +497,7 @@ def clip_by_value(x, min, max):
     return L.minimum_scalar(lo, max) if np.isscalar(max) else L.minimum2(lo, max)
 
 
+@named
 def clip_by_norm(x, clip_norm, axis=None):
     """Rescale so the L2 norm over ``axis`` is at most ``clip_norm``.
 
@@ -507,6 +522,7 @@ def clip_by_norm(x, clip_norm, axis=None):
     return x * clip_norm / L.maximum2(norm, clip_norm)
 
 
+@named
 def dot(a, b, out=None):
     """numpy.dot: inner product of 1-D arrays, matrix product of 2-D ones.
 
@@ -524,6 +540,7 @@ def dot(a, b, out=None):
     from .layers import affine
     from .reduction import sum as reduce_sum_axes
     require("dot", out is None, "out= is not supported; use the returned Variable")
+    a, b = (x if isinstance(x, Variable) else as_variable(x, "dot") for x in (a, b))
     if len(a.shape) == 0 or len(b.shape) == 0:
         return a * b
     if len(a.shape) == 1 and len(b.shape) == 1:

@@ -11,7 +11,7 @@ Gradients come from the functions it is made of.
 """
 from .activation import softmax
 from .array import broadcast, concatenate, reshape, transpose
-from .base import require
+from .base import require, named
 from .layers import affine, batch_matmul
 from .logical import where
 from .math import constant
@@ -26,6 +26,7 @@ def _split_heads(h, batch, heads, dim):
     return transpose(reshape(h, (h.shape[0], batch * heads, dim)), (1, 0, 2))
 
 
+@named
 def multi_head_attention(query, key, value, num_heads, q_weight, k_weight, v_weight,
                          out_weight, q_bias=None, k_bias=None, v_bias=None, out_bias=None,
                          attn_bias_k=None, attn_bias_v=None, dropout=0.0, additive_mask=None,

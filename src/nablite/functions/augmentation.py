@@ -10,7 +10,7 @@ differ from NNabla's generator.
 import numpy as np
 
 from ..backend import scatter_add
-from .base import prod, require
+from .base import prod, require, named
 from .stochastic import RandomFunction, _on, _shape_tuple
 
 __all__ = ["random_crop", "random_flip", "random_shift", "random_erase", "image_augmentation"]
@@ -336,16 +336,19 @@ def _bilinear(xp, imgs, sy, sx):
     return top * _on(xp, (1 - wy).astype(dt)) + bottom * _on(xp, wy.astype(dt))
 
 
+@named
 def random_crop(x, shape=None, base_axis=1, seed=-1, n_outputs=-1, outputs=None):
     """Crop each sample to ``shape`` (trailing axes) at a random position."""
     return RandomCrop(shape, base_axis, seed)(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def random_flip(x, axes=None, base_axis=1, seed=-1, n_outputs=-1, outputs=None):
     """Flip each sample along each of ``axes`` (default: the last) with probability 1/2."""
     return RandomFlip(axes, base_axis, seed)(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_axis=1, seed=-1,
                  n_outputs=-1, outputs=None):
     """Shift x randomly by up to ``shifts[i]`` along each axis (NNabla's one entry per
@@ -355,6 +358,7 @@ def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_a
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def random_erase(x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.3333),
                  replacements=(0.0, 255.0), n=None, share=True, inplace=False, base_axis=1,
                  seed=-1, channel_last=False, ste_fine_grained=True, n_outputs=-1, outputs=None):
@@ -364,6 +368,7 @@ def random_erase(x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.333
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def image_augmentation(x, shape=None, pad=(0, 0), min_scale=1.0, max_scale=1.0, angle=0.0,
                        aspect_ratio=1.0, distortion=0.0, flip_lr=False, flip_ud=False,
                        brightness=0.0, brightness_each=False, contrast=1.0, contrast_center=0.0,

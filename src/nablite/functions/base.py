@@ -5,13 +5,48 @@ a forward formula and a vector-Jacobian product (the gradient of the input
 given the output gradient ``gy``). ``Unary`` and ``Binary`` hold the chain rule
 and broadcasting, so a row is all a new elementwise function needs.
 """
+import functools
+import re
+
 import numpy as np
 
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
-from ..function import Function, require
+from ..function import Function, renamed, require
 
-__all__ = ["Function", "require", "Unary", "Binary", "unary", "binary", "sum_to", "contiguous",
+__all__ = ["Function", "require", "named", "Unary", "Binary", "unary", "binary", "sum_to",
+           "contiguous",
            "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
+
+
+_NAMED = re.compile(r"[A-Za-z_][\w.]*(\(\S*\))?: ")  # "Affine: ...", "F.slice: ..."
+# What a public function's own argument handling raises from Python or NumPy for
+# an argument of the wrong kind (None for a Variable, a string for a number).
+_ARGUMENT_ERRORS = (TypeError, ValueError, IndexError, AttributeError, KeyError,
+                    ZeroDivisionError, OverflowError)
+
+
+def named(f):
+    """Decorator of a public F function: an error that its own argument handling
+    raises before a Function node exists (``float(alpha)`` of None, ``x.shape``
+    of None, ``list(pad_width)`` of an int) says the function's name, as every
+    error of a Function's setup, forward and backward does (function.py). An
+    AttributeError there means an input of the wrong type: it becomes a TypeError."""
+    name = f.__name__
+
+    @functools.wraps(f)
+    def public(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except _ARGUMENT_ERRORS as e:
+            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            if _NAMED.match(msg):
+                raise
+            if isinstance(e, AttributeError):
+                err = TypeError(f"{name}: an argument has the wrong type ({msg})")
+            else:
+                err = renamed(e, f"{name}: {msg}")
+            raise err from e
+    return public
 
 
 def prod(shape):

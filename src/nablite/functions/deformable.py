@@ -14,7 +14,7 @@ NNabla 1.39's layout, measured on the real library:
   the next channel its column shift. Deformable group d covers the channels
   [d*C/dg, (d+1)*C/dg) of x.
 """
-from .base import Function, require, prod
+from .base import Function, require, prod, named
 from ._conv_utils import spatial_tuple
 
 __all__ = ["deformable_convolution", "adaptive_separable_convolution"]
@@ -250,6 +250,7 @@ class DeformableConvolution(Function):
         return gx.reshape(x.shape), goff, gm
 
 
+@named
 def deformable_convolution(x, weight, offset, mask=None, bias=None, base_axis=1, pad=None,
                            stride=None, dilation=None, group=1, deformable_group=1,
                            channel_last=False, n_outputs=-1, outputs=None):
@@ -344,6 +345,7 @@ class AdaptiveSeparableConvolution(Function):
         return gx, gkv, gkh
 
 
+@named
 def adaptive_separable_convolution(x, vertical_kernel, horizontal_kernel, n_outputs=-1,
                                    outputs=None):
     """Per-pixel filtering with a vertical and a horizontal 1-D kernel.

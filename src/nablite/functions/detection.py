@@ -5,7 +5,7 @@ suppression; no gradient), following NNabla 1.39's CPU kernel.
 """
 import numpy as np
 
-from .base import Function, require
+from .base import Function, require, named
 
 __all__ = ["nms_detection2d"]
 
@@ -85,6 +85,7 @@ class NmsDetection2d(Function):
         return (None,)  # NNabla propagates nothing
 
 
+@named
 def nms_detection2d(x, thresh=None, nms=None, nms_per_class=None, n_outputs=-1, outputs=None):
     """Non-maximum suppression of YOLO-style 2-D detections.
 

@@ -6,7 +6,7 @@ nablite/variable_indexing.py, next to the Variable.
 """
 import numpy as np
 
-from .base import Function, normalize_axes, prod, require, contiguous
+from .base import Function, normalize_axes, prod, require, contiguous, named
 from .._array import NdArray
 from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
@@ -86,7 +86,10 @@ def _writable_out(out, base_var):
     parent = base_var._parent
     if (not getattr(getattr(out, "flags", None), "writeable", True)
             or (parent is not None and parent.grad_reads_outputs)):
-        return out.copy()
+        return out.copy() if out.dtype.kind == "f" else out.astype(np.float32)
+    if out.dtype.kind != "f":  # NNabla turns an integer ``out`` into float32, then writes
+        out = out.astype(np.float32)
+        base_var._data._set(out)
     return out
 
 
@@ -104,7 +107,7 @@ class ScatterNd(Function):
     """y = zeros(shape), or ``out`` itself (written in place, as in NNabla);
     y[indices] = data (or += with add)."""
 
-    integer_inputs = (1,)
+    integer_inputs = (1, 2)  # indices; ``out`` is written in place
 
     def __init__(self, shape=None, add=False, _in_place=True):
         self.shape = shape
@@ -129,7 +132,8 @@ class ScatterNd(Function):
         if out is None:
             y = xp.zeros(self.out_shapes[0], dtype=data.dtype)
         else:
-            y = _writable_out(out, self.inputs[2]) if self._in_place else out.copy()
+            y = (_writable_out(out, self.inputs[2]) if self._in_place
+                 else out.copy() if out.dtype.kind == "f" else out.astype(np.float32))
         key = tuple(_ints(xp, indices))
         if self.add:
             _scatter_add(xp, y, key, data)
@@ -278,6 +282,8 @@ class BoolGather(Function):
 
 
 class BoolScatter(Function):
+    integer_inputs = (1, 2)  # the mask; ``output`` is written in place
+
     def setup(self, x, mask, output=None):
         count = int(np.count_nonzero(self.inputs[1].d))
         require(self, len(x) >= 1 and x[0] == count,
@@ -415,6 +421,7 @@ class PadPackedSequence(Function):
         return g[xp.asarray(self._mask)], None
 
 
+@named
 def one_hot(x, shape):
     """One-hot encoding: the last dimension of ``x`` (one index per entry of ``shape``)
     is replaced by ``shape``, holding 1 at the indexed position and 0 elsewhere.
@@ -429,6 +436,7 @@ def one_hot(x, shape):
     return OneHot(shape)(x)
 
 
+@named
 def gather(x, Indices, axis=None, batch_dims=None):
     """Take slices of ``x`` along ``axis`` at ``Indices``.
 
@@ -447,6 +455,7 @@ def gather(x, Indices, axis=None, batch_dims=None):
         x, Indices)
 
 
+@named
 def gather_nd(data, indices):
     """Gather by N-D index tuples: ``y[i...] = data[indices[:, i...]]``.
 
@@ -460,6 +469,7 @@ def gather_nd(data, indices):
     return GatherNd()(data, indices)
 
 
+@named
 def bool_gather(input, mask):
     """Rows of ``input`` where ``mask`` (over its leading dims) is non-zero.
 
@@ -473,6 +483,7 @@ def bool_gather(input, mask):
     return BoolGather()(input, mask)
 
 
+@named
 def scatter_nd(data, indices, shape=None, out=None, add=False):
     """Scatter ``data`` to the positions ``indices`` of a zero array, or into ``out``.
 
@@ -504,6 +515,7 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
     return fn(data, indices) if out is None else fn(data, indices, out)
 
 
+@named
 def scatter_add(x0, indices, x1, axis=None):
     """Add ``x1`` into a copy of ``x0`` at ``indices`` along ``axis``.
 
@@ -521,6 +533,7 @@ def scatter_add(x0, indices, x1, axis=None):
     return ScatterAdd(0 if axis is None else axis)(x0, indices, x1)
 
 
+@named
 def bool_scatter(input, mask, output=None, n_outputs=-1, outputs=None):
     """Inverse of :func:`bool_gather`: place the rows of ``input`` at the non-zero mask positions.
 
@@ -537,6 +550,7 @@ def bool_scatter(input, mask, output=None, n_outputs=-1, outputs=None):
     return BoolScatter()(*inputs, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def bool_fill(data, mask, value=0):
     """Fill ``data`` with ``value`` where ``mask`` (broadcast) is non-zero.
 
@@ -551,6 +565,7 @@ def bool_fill(data, mask, value=0):
     return BoolFill(value)(data, mask)
 
 
+@named
 def nonzero(x):
     """Indices of the non-zero elements, one row per dimension.
 
@@ -563,6 +578,7 @@ def nonzero(x):
     return NonZero()(x)
 
 
+@named
 def pack_padded_sequence(padded_sequence, lengths, batch_first=False):
     """Pack a padded batch of variable-length sequences (for RNNs).
 
@@ -581,6 +597,7 @@ def pack_padded_sequence(padded_sequence, lengths, batch_first=False):
     return PackPaddedSequence(batch_first)(padded_sequence, lengths)
 
 
+@named
 def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=None,
                         total_length=None):
     """Unpack a packed sequence to a padded batch (inverse of :func:`pack_padded_sequence`).

@@ -3,7 +3,7 @@
 (The convolution layers are in convolutions.py.)
 """
 from ..backend import scatter_add
-from .base import Function, require, sum_to, prod, sum_cols
+from .base import Function, require, sum_to, prod, sum_cols, named
 
 __all__ = ["affine", "batch_matmul", "embed"]
 
@@ -164,6 +164,7 @@ class Embed(Function):
         return None, gw.reshape(w.shape)
 
 
+@named
 def affine(x, weight, bias=None, base_axis=1, n_outputs=-1, outputs=None):
     """Fully connected layer.
 
@@ -185,6 +186,7 @@ def affine(x, weight, bias=None, base_axis=1, n_outputs=-1, outputs=None):
     return Affine(base_axis)(*inputs, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def batch_matmul(a, b, transpose_a=False, transpose_b=False, n_outputs=-1, outputs=None):
     """Batched matrix product over the last two axes.
 
@@ -206,6 +208,7 @@ def batch_matmul(a, b, transpose_a=False, transpose_b=False, n_outputs=-1, outpu
     return BatchMatmul(transpose_a, transpose_b)(a, b, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def embed(x0, w, n_outputs=-1, outputs=None):
     """Embedding: look up rows of ``w`` by integer indices.
 

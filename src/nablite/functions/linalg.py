@@ -10,7 +10,7 @@ import string
 
 import numpy as np
 
-from .base import Function, require, sum_to, contiguous
+from .base import Function, require, sum_to, contiguous, named
 
 __all__ = ["matrix_diag", "matrix_diag_part", "trilu", "batch_det", "batch_inv", "batch_logdet",
            "batch_cholesky", "eye_like", "einsum"]
@@ -133,6 +133,7 @@ class BatchCholesky(_BatchMatrix):
         return (0.5 * (ga + _t(ga)),)
 
 
+@named
 def matrix_diag(x):
     """Diagonal matrices whose diagonals are the last dimension of ``x``.
 
@@ -145,6 +146,7 @@ def matrix_diag(x):
     return MatrixDiag()(x)
 
 
+@named
 def matrix_diag_part(x):
     """Diagonals of the (square) matrices in the last two dimensions.
 
@@ -157,6 +159,7 @@ def matrix_diag_part(x):
     return MatrixDiagPart()(x)
 
 
+@named
 def trilu(x, k=0, upper=True):
     """Keep the upper (or lower) triangle of the last two dims relative to diagonal k.
 
@@ -171,6 +174,7 @@ def trilu(x, k=0, upper=True):
     return Trilu(k, upper)(x)
 
 
+@named
 def batch_det(x):
     """Determinant of each matrix in a batch.
 
@@ -183,6 +187,7 @@ def batch_det(x):
     return BatchDet()(x)
 
 
+@named
 def batch_inv(x):
     """Inverse of each matrix in a batch.
 
@@ -195,6 +200,7 @@ def batch_inv(x):
     return BatchInv()(x)
 
 
+@named
 def batch_logdet(x):
     """log|det| of each matrix in a batch.
 
@@ -207,6 +213,7 @@ def batch_logdet(x):
     return BatchLogdet()(x)
 
 
+@named
 def batch_cholesky(x, upper=False):
     """Cholesky factor of each symmetric positive-definite matrix in a batch.
 
@@ -336,12 +343,14 @@ class Einsum(Function):
         return tuple(grads)
 
 
+@named
 def eye_like(x, k=0, n_outputs=-1, outputs=None):
     """A Variable of x's 2-D shape and dtype with ones on diagonal k (int; above the
     main one if k > 0) and zeros elsewhere. x only gives the shape (no gradient)."""
     return EyeLike(k)(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def einsum(*x, equation, n_outputs=-1, outputs=None):
     """Einstein summation of the operands (Variables), as numpy.einsum, with gradients.
     ``equation`` (str) is e.g. ``'ij,jk->ik'``, ``'...ij,...jk'`` or ``'ii->i'``."""

@@ -14,7 +14,7 @@ Gradient tie rules follow NNabla 1.39 (measured): ``minimum2``/``maximum2``
 send a tie's gradient to x1; ``minimum_scalar``/``maximum_scalar`` give 0 to x
 when x == val. ``sign`` passes its gradient straight through.
 """
-from .base import Binary, Function, Unary, binary, prod, require, unary
+from .base import Binary, Function, Unary, binary, prod, require, unary, named
 
 __all__ = ["sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and",
            "logical_or", "logical_xor", "equal", "not_equal", "greater_equal", "greater",
@@ -179,6 +179,7 @@ class SearchSorted(Function):
         return None, None
 
 
+@named
 def sign(x, alpha=1.0):
     """Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.
 
@@ -194,6 +195,7 @@ def sign(x, alpha=1.0):
     return Sign(alpha=float(alpha))(x)
 
 
+@named
 def minimum2(x0, x1):
     """Elementwise minimum, y = min(x0, x1), with broadcasting (ties send the gradient to x1).
 
@@ -207,6 +209,7 @@ def minimum2(x0, x1):
     return Minimum2()(x0, x1)
 
 
+@named
 def maximum2(x0, x1):
     """Elementwise maximum, y = max(x0, x1), with broadcasting (ties send the gradient to x1).
 
@@ -220,6 +223,7 @@ def maximum2(x0, x1):
     return Maximum2()(x0, x1)
 
 
+@named
 def minimum_scalar(x, val=1.0):
     """y = min(x, val); the gradient is 1 where x < val, else 0.
 
@@ -233,6 +237,7 @@ def minimum_scalar(x, val=1.0):
     return MinimumScalar(val=float(val))(x)
 
 
+@named
 def maximum_scalar(x, val=1.0):
     """y = max(x, val); the gradient is 1 where x > val, else 0.
 
@@ -246,6 +251,7 @@ def maximum_scalar(x, val=1.0):
     return MaximumScalar(val=float(val))(x)
 
 
+@named
 def logical_and(x0, x1):
     """Elementwise AND of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
 
@@ -259,6 +265,7 @@ def logical_and(x0, x1):
     return LogicalAnd()(x0, x1)
 
 
+@named
 def logical_or(x0, x1):
     """Elementwise OR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
 
@@ -272,6 +279,7 @@ def logical_or(x0, x1):
     return LogicalOr()(x0, x1)
 
 
+@named
 def logical_xor(x0, x1):
     """Elementwise XOR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
 
@@ -285,6 +293,7 @@ def logical_xor(x0, x1):
     return LogicalXor()(x0, x1)
 
 
+@named
 def equal(x0, x1):
     """Elementwise x0 == x1, as 0/1 (broadcasting).
 
@@ -298,6 +307,7 @@ def equal(x0, x1):
     return Equal()(x0, x1)
 
 
+@named
 def not_equal(x0, x1):
     """Elementwise x0 != x1, as 0/1 (broadcasting).
 
@@ -311,6 +321,7 @@ def not_equal(x0, x1):
     return NotEqual()(x0, x1)
 
 
+@named
 def greater_equal(x0, x1):
     """Elementwise x0 >= x1, as 0/1 (broadcasting).
 
@@ -324,6 +335,7 @@ def greater_equal(x0, x1):
     return GreaterEqual()(x0, x1)
 
 
+@named
 def greater(x0, x1):
     """Elementwise x0 > x1, as 0/1 (broadcasting).
 
@@ -337,6 +349,7 @@ def greater(x0, x1):
     return Greater()(x0, x1)
 
 
+@named
 def less_equal(x0, x1):
     """Elementwise x0 <= x1, as 0/1 (broadcasting).
 
@@ -350,6 +363,7 @@ def less_equal(x0, x1):
     return LessEqual()(x0, x1)
 
 
+@named
 def less(x0, x1):
     """Elementwise x0 < x1, as 0/1 (broadcasting).
 
@@ -363,6 +377,7 @@ def less(x0, x1):
     return Less()(x0, x1)
 
 
+@named
 def searchsorted(sorted_sequence, values, right=None):
     """Insertion indices of ``values`` into ``sorted_sequence`` along the last axis.
 
@@ -380,6 +395,7 @@ def searchsorted(sorted_sequence, values, right=None):
     return SearchSorted(bool(right))(sorted_sequence, values)
 
 
+@named
 def logical_and_scalar(x0, val):
     """Elementwise (x0 != 0) AND val, as 0/1.
 
@@ -393,6 +409,7 @@ def logical_and_scalar(x0, val):
     return LogicalAndScalar(val=bool(val))(x0)
 
 
+@named
 def logical_or_scalar(x0, val):
     """Elementwise (x0 != 0) OR val, as 0/1.
 
@@ -406,6 +423,7 @@ def logical_or_scalar(x0, val):
     return LogicalOrScalar(val=bool(val))(x0)
 
 
+@named
 def logical_xor_scalar(x0, val):
     """Elementwise (x0 != 0) XOR val, as 0/1.
 
@@ -419,6 +437,7 @@ def logical_xor_scalar(x0, val):
     return LogicalXorScalar(val=bool(val))(x0)
 
 
+@named
 def equal_scalar(x0, val=1):
     """Elementwise x0 == val, as 0/1.
 
@@ -432,6 +451,7 @@ def equal_scalar(x0, val=1):
     return EqualScalar(val=float(val))(x0)
 
 
+@named
 def not_equal_scalar(x0, val=1):
     """Elementwise x0 != val, as 0/1.
 
@@ -445,6 +465,7 @@ def not_equal_scalar(x0, val=1):
     return NotEqualScalar(val=float(val))(x0)
 
 
+@named
 def greater_equal_scalar(x0, val=1):
     """Elementwise x0 >= val, as 0/1.
 
@@ -458,6 +479,7 @@ def greater_equal_scalar(x0, val=1):
     return GreaterEqualScalar(val=float(val))(x0)
 
 
+@named
 def greater_scalar(x0, val=1):
     """Elementwise x0 > val, as 0/1.
 
@@ -471,6 +493,7 @@ def greater_scalar(x0, val=1):
     return GreaterScalar(val=float(val))(x0)
 
 
+@named
 def less_equal_scalar(x0, val=1):
     """Elementwise x0 <= val, as 0/1.
 
@@ -484,6 +507,7 @@ def less_equal_scalar(x0, val=1):
     return LessEqualScalar(val=float(val))(x0)
 
 
+@named
 def less_scalar(x0, val=1):
     """Elementwise x0 < val, as 0/1.
 
@@ -497,6 +521,7 @@ def less_scalar(x0, val=1):
     return LessScalar(val=float(val))(x0)
 
 
+@named
 def logical_not(x0):
     """Elementwise NOT (x0 == 0), as 0/1.
 
@@ -509,6 +534,7 @@ def logical_not(x0):
     return LogicalNot()(x0)
 
 
+@named
 def isnan(x0):
     """1 where x0 is NaN, else 0.
 
@@ -521,6 +547,7 @@ def isnan(x0):
     return IsNaN()(x0)
 
 
+@named
 def isinf(x0):
     """1 where x0 is +inf or -inf, else 0.
 
@@ -533,6 +560,7 @@ def isinf(x0):
     return IsInf()(x0)
 
 
+@named
 def reset_nan(x0, val=0):
     """Replace NaN entries by ``val`` (their gradient is 0, others pass through).
 
@@ -546,6 +574,7 @@ def reset_nan(x0, val=0):
     return ResetNaN(val=float(val))(x0)
 
 
+@named
 def reset_inf(x0, val=0):
     """Replace +inf and -inf entries by ``val`` (their gradient is 0, others pass through).
 
@@ -559,6 +588,7 @@ def reset_inf(x0, val=0):
     return ResetInf(val=float(val))(x0)
 
 
+@named
 def where(condition, x_true, x_false):
     """Select x_true where condition != 0, else x_false.
 

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .base import Function, binary, require, prod, sum_rows
+from .base import Function, binary, require, prod, sum_rows, named
 
 __all__ = ["sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy",
            "categorical_cross_entropy", "squared_error", "absolute_error", "huber_loss",
@@ -331,6 +331,7 @@ class KLMultinomial(Function):
         return gp, gq
 
 
+@named
 def sigmoid_cross_entropy(x, target, n_outputs=-1, outputs=None):
     """Element-wise cross-entropy between sigmoid(x) and targets in [0, 1].
 
@@ -349,6 +350,7 @@ def sigmoid_cross_entropy(x, target, n_outputs=-1, outputs=None):
     return SigmoidCrossEntropy()(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def binary_cross_entropy(x, target, n_outputs=-1, outputs=None):
     """Element-wise cross-entropy between probabilities x and target probabilities.
 
@@ -366,6 +368,7 @@ def binary_cross_entropy(x, target, n_outputs=-1, outputs=None):
     return BinaryCrossEntropy()(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def softmax_cross_entropy(x, target, axis=None, n_outputs=-1, outputs=None):
     """Cross-entropy of softmax(x) against integer labels, fused and stable.
 
@@ -385,6 +388,7 @@ def softmax_cross_entropy(x, target, axis=None, n_outputs=-1, outputs=None):
     return SoftmaxCrossEntropy(axis)(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def categorical_cross_entropy(x, target, axis=None, n_outputs=-1, outputs=None):
     """Cross-entropy of probabilities x against integer labels.
 
@@ -401,6 +405,7 @@ def categorical_cross_entropy(x, target, axis=None, n_outputs=-1, outputs=None):
     return CategoricalCrossEntropy(axis)(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def squared_error(x0, x1, n_outputs=-1, outputs=None):
     """Element-wise squared error: y = (x0 - x1)^2.
 
@@ -414,6 +419,7 @@ def squared_error(x0, x1, n_outputs=-1, outputs=None):
     return SquaredError()(x0, x1, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def absolute_error(x0, x1, n_outputs=-1, outputs=None):
     """Element-wise absolute error: y = |x0 - x1|.
 
@@ -427,6 +433,7 @@ def absolute_error(x0, x1, n_outputs=-1, outputs=None):
     return AbsoluteError()(x0, x1, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def huber_loss(x0, x1, delta=1.0, n_outputs=-1, outputs=None):
     """Element-wise Huber loss (NNabla's scaling: twice the textbook one).
 
@@ -444,6 +451,7 @@ def huber_loss(x0, x1, delta=1.0, n_outputs=-1, outputs=None):
     return HuberLoss(delta=delta)(x0, x1, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def epsilon_insensitive_loss(x0, x1, epsilon, n_outputs=-1, outputs=None):
     """Element-wise epsilon-insensitive loss: y = max(|x0 - x1| - epsilon, 0).
 
@@ -458,6 +466,7 @@ def epsilon_insensitive_loss(x0, x1, epsilon, n_outputs=-1, outputs=None):
     return EpsilonInsensitiveLoss(epsilon=epsilon)(x0, x1, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def kl_multinomial(p, q, base_axis=1, n_outputs=-1, outputs=None):
     """Kullback-Leibler divergence between categorical distributions.
 

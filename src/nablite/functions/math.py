@@ -8,7 +8,7 @@ import math as _math
 
 import numpy as np
 
-from .base import Function, binary, require, unary
+from .base import Function, binary, require, unary, named
 
 __all__ = ["constant", "arange", "linspace", "abs", "exp", "log", "identity", "round",
            "ceil", "floor", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan",
@@ -198,6 +198,7 @@ ATan2 = binary("ATan2", lambda xp, a, b: xp.arctan2(a, b),
                lambda xp, g, a, b, y: g * b / (a * a + b * b), lambda xp, g, a, b, y: -g * a / (a * a + b * b))
 
 
+@named
 def constant(val=0, shape=[]):
     """An array filled with one value (no inputs, no gradient).
 
@@ -211,6 +212,7 @@ def constant(val=0, shape=[]):
     return Constant(float(val), list(shape))()
 
 
+@named
 def arange(start, stop, step=1):
     """Evenly spaced values in the half-open interval [start, stop).
 
@@ -228,6 +230,7 @@ def arange(start, stop, step=1):
     return Arange(float(start), float(stop), float(step))()
 
 
+@named
 def linspace(start, stop, num):
     """``num`` evenly spaced values over [start, stop] (both ends included).
 
@@ -244,6 +247,7 @@ def linspace(start, stop, num):
     return Linspace(float(start), float(stop), num)()
 
 
+@named
 def abs(x):
     """Absolute value, y = |x| (gradient +1 at x = 0, as NNabla).
 
@@ -256,6 +260,7 @@ def abs(x):
     return Abs()(x)
 
 
+@named
 def exp(x):
     """Natural exponential, y = e^x.
 
@@ -268,6 +273,7 @@ def exp(x):
     return Exp()(x)
 
 
+@named
 def log(x):
     """Natural logarithm, y = ln x.
 
@@ -280,6 +286,7 @@ def log(x):
     return Log()(x)
 
 
+@named
 def identity(x):
     """A copy of the input, y = x (gradient passes unchanged).
 
@@ -292,6 +299,7 @@ def identity(x):
     return Identity()(x)
 
 
+@named
 def round(x):
     """Round to nearest integer, halves away from zero (0.5 -> 1, -2.5 -> -3).
 
@@ -306,6 +314,7 @@ def round(x):
     return Round()(x)
 
 
+@named
 def ceil(x):
     """Ceiling, y = ceil(x); the backward is the identity (straight-through).
 
@@ -318,6 +327,7 @@ def ceil(x):
     return Ceil()(x)
 
 
+@named
 def floor(x):
     """Floor, y = floor(x); the backward is the identity (straight-through).
 
@@ -330,6 +340,7 @@ def floor(x):
     return Floor()(x)
 
 
+@named
 def sin(x):
     """Sine, y = sin x. dy/dx = cos x.
 
@@ -342,6 +353,7 @@ def sin(x):
     return Sin()(x)
 
 
+@named
 def cos(x):
     """Cosine, y = cos x. dy/dx = -sin x.
 
@@ -354,6 +366,7 @@ def cos(x):
     return Cos()(x)
 
 
+@named
 def tan(x):
     """Tangent, y = tan x. dy/dx = 1 + tan^2 x.
 
@@ -366,6 +379,7 @@ def tan(x):
     return Tan()(x)
 
 
+@named
 def sinh(x):
     """Hyperbolic sine, y = (e^x - e^-x) / 2. dy/dx = cosh x.
 
@@ -378,6 +392,7 @@ def sinh(x):
     return Sinh()(x)
 
 
+@named
 def cosh(x):
     """Hyperbolic cosine, y = (e^x + e^-x) / 2. dy/dx = sinh x.
 
@@ -390,6 +405,7 @@ def cosh(x):
     return Cosh()(x)
 
 
+@named
 def asin(x):
     """Arcsine, y = arcsin x. dy/dx = 1 / sqrt(1 - x^2).
 
@@ -402,6 +418,7 @@ def asin(x):
     return ASin()(x)
 
 
+@named
 def acos(x):
     """Arccosine, y = arccos x. dy/dx = -1 / sqrt(1 - x^2).
 
@@ -414,6 +431,7 @@ def acos(x):
     return ACos()(x)
 
 
+@named
 def atan(x):
     """Arctangent, y = arctan x. dy/dx = 1 / (1 + x^2).
 
@@ -426,6 +444,7 @@ def atan(x):
     return ATan()(x)
 
 
+@named
 def atan2(x0, x1):
     """Two-argument arctangent, y = arctan(x0 / x1) in the quadrant of (x1, x0).
 
@@ -441,6 +460,7 @@ def atan2(x0, x1):
     return ATan2()(x0, x1)
 
 
+@named
 def asinh(x):
     """Inverse hyperbolic sine. dy/dx = 1 / sqrt(x^2 + 1).
 
@@ -453,6 +473,7 @@ def asinh(x):
     return ASinh()(x)
 
 
+@named
 def acosh(x):
     """Inverse hyperbolic cosine. dy/dx = 1 / sqrt(x^2 - 1).
 
@@ -465,6 +486,7 @@ def acosh(x):
     return ACosh()(x)
 
 
+@named
 def atanh(x):
     """Inverse hyperbolic tangent. dy/dx = 1 / (1 - x^2).
 
@@ -477,6 +499,7 @@ def atanh(x):
     return ATanh()(x)
 
 
+@named
 def erf(x):
     """Gauss error function, y = 2/sqrt(pi) * integral_0^x exp(-t^2) dt.
 

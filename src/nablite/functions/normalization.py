@@ -9,7 +9,7 @@ math (one forward, one backward) for a "view" of x (group normalization splits
 the channel axis) and a set of reduced axes; each function only states which.
 Batch normalization adds NNabla's running statistics, updated in place.
 """
-from .base import Function, require, normalize_axes, prod, sum_to
+from .base import Function, require, normalize_axes, prod, sum_to, named
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
            "instance_normalization", "group_normalization", "tensor_normalization",
@@ -439,6 +439,7 @@ def _present(*xs):
     return [x for x in xs if x is not None]
 
 
+@named
 def batch_normalization(x, beta, gamma, mean, variance, axes=[1], decay_rate=0.9, eps=1e-05,
                         batch_stat=True, output_stat=False, n_outputs=None):
     r"""Batch normalization.
@@ -468,6 +469,7 @@ def batch_normalization(x, beta, gamma, mean, variance, axes=[1], decay_rate=0.9
     return f(*_present(x, beta, gamma), *running)
 
 
+@named
 def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1], decay_rate=0.9,
                               eps=1e-05, batch_stat=True, nonlinearity='relu', output_stat=False,
                               n_outputs=None):
@@ -481,6 +483,7 @@ def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1], 
     return f(*_present(x, beta, gamma), *running, *_present(z))
 
 
+@named
 def layer_normalization(x, beta, gamma, batch_axis=0, eps=1e-05, output_stat=False):
     """Layer normalization: standardize each sample over all non-batch axes, then
     ``gamma * x_hat + beta`` (either may be None). Returns y (and mean, var if output_stat)."""
@@ -488,6 +491,7 @@ def layer_normalization(x, beta, gamma, batch_axis=0, eps=1e-05, output_stat=Fal
                               output_stat)(*_present(x, beta, gamma))
 
 
+@named
 def instance_normalization(x, beta, gamma, channel_axis=1, batch_axis=0, eps=1e-05,
                            output_stat=False):
     """Instance normalization: standardize each (sample, channel) over the other axes."""
@@ -495,6 +499,7 @@ def instance_normalization(x, beta, gamma, channel_axis=1, batch_axis=0, eps=1e-
                                  output_stat)(*_present(x, beta, gamma))
 
 
+@named
 def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0, eps=1e-05,
                         output_stat=False):
     """Group normalization: channels split into ``num_groups``; each (sample, group)
@@ -503,28 +508,33 @@ def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0
                               beta is None, output_stat)(*_present(x, beta, gamma))
 
 
+@named
 def tensor_normalization(x, axes, beta=None, gamma=None, eps=1e-05, output_stat=False):
     """Standardize over every axis except ``axes`` (batch statistics, no running ones)."""
     return TensorNormalization(axes, eps, gamma is None, beta is None,
                                output_stat)(*_present(x, beta, gamma))
 
 
+@named
 def weight_standardization(w, channel_axis=0, eps=1e-05, output_stat=False):
     """Standardize a weight to zero mean and unit variance over all axes but ``channel_axis``."""
     return WeightStandardization(channel_axis, eps, output_stat)(w)
 
 
+@named
 def mean_subtraction(x, mean, t, base_axis=1, update_running_mean=True):
     """y = x - running mean over the batch axes (before ``base_axis``); with
     ``update_running_mean`` the running ``mean`` and count ``t`` update in place."""
     return MeanSubtraction(base_axis, update_running_mean)(x, mean, t)
 
 
+@named
 def clip_grad_by_value(x, min, max, n_outputs=-1, outputs=None):
     """Identity; in backward the gradient is clipped to [min, max] (Variables of x's shape)."""
     return ClipGradByValue()(x, min, max)
 
 
+@named
 def clip_grad_by_norm(x, clip_norm=None, axes=None, n_outputs=-1, outputs=None):
     """Identity; in backward the gradient is rescaled to L2 norm ``clip_norm`` (default 1)
     over ``axes`` (default all)."""
@@ -543,6 +553,7 @@ class SyncBatchNormalization(BatchNormalization):
         super().__init__(*bn_args)
 
 
+@named
 def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group='world', axes=[1],
                              decay_rate=0.9, eps=1e-05, batch_stat=True, output_stat=False,
                              n_outputs=None):

@@ -17,7 +17,7 @@ Behaviour follows NNabla 1.39's CPU kernels (measured against them):
 """
 import numpy as np
 
-from .base import Function, require, contiguous
+from .base import Function, require, contiguous, named
 
 __all__ = ["onnx_resize", "onnx_non_max_suppression"]
 
@@ -190,6 +190,7 @@ class ONNXResize(Function):
                                   "set x.need_grad = False")
 
 
+@named
 def onnx_resize(x, roi=(), scales=(), sizes=(), mode="nearest",
                 coordinate_transformation_mode="half_pixel", cubic_coeff_a=None,
                 exclude_outside=None, extrapolation_value=None,
@@ -306,6 +307,7 @@ class ONNXNonMaxSuppression(Function):
         return None, None  # no gradient; NNabla leaves boxes.g and scores.g as they are
 
 
+@named
 def onnx_non_max_suppression(boxes, scores, center_point_box=None,
                              max_output_boxes_per_class=None, iou_threshold=None,
                              score_threshold=None, n_outputs=-1, outputs=None):

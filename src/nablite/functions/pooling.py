@@ -10,7 +10,7 @@ strided slice of the padded input). Window geometry follows NNabla exactly:
 and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
 """
 from ..backend import scatter_add
-from .base import Function, require, prod
+from .base import Function, require, prod, named
 from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 
 # Max pooling works on blocks of the batch this size (see _batch_blocks).
@@ -371,6 +371,7 @@ class Unpooling(Function):
         return (g,)
 
 
+@named
 def max_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
                 n_outputs=-1, outputs=None):
     """Max pooling over the last len(kernel) axes (those before the channel if channel_last).
@@ -395,6 +396,7 @@ def max_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_la
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def average_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
                     including_pad=True, n_outputs=-1, outputs=None):
     """Average pooling over the last len(kernel) axes.
@@ -419,6 +421,7 @@ def average_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channe
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def sum_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_last=False,
                 n_outputs=-1, outputs=None):
     """Sum pooling over the last len(kernel) axes (arguments as :func:`max_pooling`).
@@ -430,6 +433,7 @@ def sum_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_la
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def global_average_pooling(x, n_outputs=-1, outputs=None):
     """Mean over all axes after axis 1.
 
@@ -442,6 +446,7 @@ def global_average_pooling(x, n_outputs=-1, outputs=None):
     return GlobalAveragePooling()(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def unpooling(x, kernel, channel_last=False, n_outputs=-1, outputs=None):
     """Upsampling by repetition: each element is copied kernel[i] times along axis i.
 
@@ -508,6 +513,7 @@ class MaxPoolingBackward(Function):
         return pool._output(gdy), None
 
 
+@named
 def max_pooling_backward(dy, x, kernel, stride=None, ignore_border=True, pad=None,
                          channel_last=False, n_outputs=-1, outputs=None):
     """The gradient of ``max_pooling(x, ...)`` w.r.t. x for output gradient ``dy``.

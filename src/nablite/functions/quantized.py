@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .. import random as _random
-from .base import require, prod
+from .base import require, prod, named
 from .convolutions import Convolution
 from .layers import Affine
 
@@ -29,6 +29,7 @@ class _ProductOnQuantizedWeight:
     ``len(extra) == _n_extra``; the product runs on ``_quantize``'s weight."""
 
     _n_extra = 1
+    integer_inputs = (2,)  # the extra input is state written in place (INQ's int indicators)
 
     def setup(self, x, w, *rest):
         extra, b = rest[:self._n_extra], rest[self._n_extra:]
@@ -248,6 +249,7 @@ def _with_bias(inputs, bias):
     return inputs if bias is None else inputs + (bias,)
 
 
+@named
 def binary_connect_affine(x, weight, binary_weight, bias=None, base_axis=1,
                           quantize_zero_to=1.0, n_outputs=-1, outputs=None):
     """Affine layer with binarized weights (BinaryConnect).
@@ -275,6 +277,7 @@ def binary_connect_affine(x, weight, binary_weight, bias=None, base_axis=1,
         *_with_bias((x, weight, binary_weight), bias), n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def binary_connect_convolution(x, weight, binary_weight, bias=None, base_axis=1, pad=None,
                                stride=None, dilation=None, group=1, quantize_zero_to=1.0,
                                n_outputs=-1, outputs=None):
@@ -299,6 +302,7 @@ def binary_connect_convolution(x, weight, binary_weight, bias=None, base_axis=1,
         *_with_bias((x, weight, binary_weight), bias), n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def binary_weight_affine(x, weight, binary_weight, alpha, bias=None, base_axis=1,
                          quantize_zero_to=1.0, n_outputs=-1, outputs=None):
     """Affine layer with binarized weights scaled per output (Binary Weight Network).
@@ -329,6 +333,7 @@ def binary_weight_affine(x, weight, binary_weight, alpha, bias=None, base_axis=1
         outputs=outputs)
 
 
+@named
 def binary_weight_convolution(x, weight, binary_weight, alpha, bias=None, base_axis=1,
                               pad=None, stride=None, dilation=None, group=1,
                               quantize_zero_to=1.0, n_outputs=-1, outputs=None):
@@ -354,6 +359,7 @@ def binary_weight_convolution(x, weight, binary_weight, alpha, bias=None, base_a
         outputs=outputs)
 
 
+@named
 def inq_affine(x, weight, indicator_fixedweights, bias=None, base_axis=1, num_bits=4,
                inq_iterations=(), selection_algorithm='largest_abs', seed=-1, n_outputs=-1,
                outputs=None):
@@ -389,6 +395,7 @@ def inq_affine(x, weight, indicator_fixedweights, bias=None, base_axis=1, num_bi
         outputs=outputs)
 
 
+@named
 def inq_convolution(x, weight, indicator_fixedweights, bias=None, base_axis=1, pad=None,
                     stride=None, dilation=None, group=1, num_bits=4, inq_iterations=(),
                     selection_algorithm='largest_abs', seed=-1, n_outputs=-1, outputs=None):

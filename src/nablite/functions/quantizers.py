@@ -13,7 +13,7 @@ nudges into qr_min / qr_max during forward, as NNabla does.
 """
 import numpy as np
 
-from .base import Function, require, sum_to, unary
+from .base import Function, require, sum_to, unary, named
 from .math import _round_half_away
 
 __all__ = ["binary_sigmoid", "binary_tanh", "prune", "fixed_point_quantize", "pow2_quantize",
@@ -180,18 +180,21 @@ class DequantizeLinear(Function):
         return sum_to(xp, gys[0] * xs[1], xs[0].shape).astype(gys[0].dtype), None, None
 
 
+@named
 def binary_sigmoid(x, n_outputs=-1, outputs=None):
     """Binary step of x (Variable): 1 where x > 0, else 0. Gradient (straight-through,
     clipped): 0.5 dy where |x| < 1, else 0."""
     return BinarySigmoid()(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def binary_tanh(x, n_outputs=-1, outputs=None):
     """Binary step of x (Variable): 1 where x > 0, else -1. Gradient (straight-through,
     clipped): dy where |x| < 1, else 0."""
     return BinaryTanh()(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def prune(x, rate=0.9, n_outputs=-1, outputs=None):
     """Zero about a fraction ``rate`` of x, the entries of smallest |x|.
 
@@ -208,6 +211,7 @@ def prune(x, rate=0.9, n_outputs=-1, outputs=None):
     return Prune(rate)(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def fixed_point_quantize(x, sign=True, n=8, delta=0.0625, quantize=True,
                          ste_fine_grained=True, outputs=None):
     """Simulated fixed-point quantization with step delta and n bits.
@@ -234,6 +238,7 @@ def fixed_point_quantize(x, sign=True, n=8, delta=0.0625, quantize=True,
     return FixedPointQuantize(sign, n, delta, ste_fine_grained)(x, outputs=outputs)
 
 
+@named
 def pow2_quantize(x, sign=True, with_zero=True, n=8, m=1, quantize=True,
                   ste_fine_grained=True, outputs=None):
     """Simulated power-of-two quantization.
@@ -260,6 +265,7 @@ def pow2_quantize(x, sign=True, with_zero=True, n=8, m=1, quantize=True,
     return Pow2Quantize(sign, with_zero, n, m, ste_fine_grained)(x, outputs=outputs)
 
 
+@named
 def quantize_linear(x, scale, zero_point, round_mode='HALF_AWAY_FROM_ZERO', narrow_range=False,
                     dtype=np.int8):
     """Linear quantization: y = saturate(round(x / scale) + round(zero_point)).
@@ -286,6 +292,7 @@ def quantize_linear(x, scale, zero_point, round_mode='HALF_AWAY_FROM_ZERO', narr
         x, scale, zero_point)
 
 
+@named
 def dequantize_linear(x, scale, zero_point, n_outputs=-1, outputs=None):
     """Linear dequantization: y = (x - zero_point) * scale.
 
@@ -302,6 +309,8 @@ def dequantize_linear(x, scale, zero_point, n_outputs=-1, outputs=None):
 class MinMaxQuantize(Function):
     """Uniform quantization between a (nudged) range [qr_min, qr_max] into the levels
     [ql_min, ql_max]; the ranges hold one value per slice of x (size-1 axes reduce)."""
+
+    integer_inputs = (1, 2)  # qr_min, qr_max: running ranges written in place
 
     def __init__(self, decay=0.999, x_min_max=False, ema=False, ste_fine_grained=True,
                  eps=0.01):
@@ -369,6 +378,7 @@ class MinMaxQuantize(Function):
         return gx, gmin, gmax, None, None
 
 
+@named
 def min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay=0.999, x_min_max=False,
                      ema=False, ste_fine_grained=True, eps=0.01, quantize=True, outputs=None):
     """Min-max (uniform, zero-point) quantization.

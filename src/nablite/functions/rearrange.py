@@ -5,7 +5,7 @@
 import numpy as np
 
 from .array import _pyslice, _trailing
-from .base import Function, normalize_axes, require, contiguous
+from .base import Function, normalize_axes, require, contiguous, named
 
 __all__ = ["pad", "tile", "flip", "shift"]
 
@@ -160,6 +160,7 @@ class Shift(Function):
         return (g,)
 
 
+@named
 def pad(x, pad_width, mode='constant', constant_value=0):
     """Pad the trailing axes.
 
@@ -176,6 +177,7 @@ def pad(x, pad_width, mode='constant', constant_value=0):
     return Pad(list(pad_width), mode, constant_value)(x)
 
 
+@named
 def tile(x, reps):
     """Repeat the array ``reps`` times per axis (numpy.tile semantics).
 
@@ -189,6 +191,7 @@ def tile(x, reps):
     return Tile(reps)(x)
 
 
+@named
 def flip(x, axes=None):
     """Reverse the order of elements along ``axes`` (default the last axis).
 
@@ -202,6 +205,7 @@ def flip(x, axes=None):
     return Flip([len(x.shape) - 1] if axes is None else axes)(x)
 
 
+@named
 def shift(x, shifts=None, border_mode='nearest'):
     """Shift elements along the trailing axes: ``y[i] = x[i - shift]``.
 

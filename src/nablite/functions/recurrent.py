@@ -26,7 +26,7 @@ nablite computes the (well-defined) gradients anyway.
 Forward loops over time steps only (the input projections of all steps are
 one matrix product); it keeps the gate activations so that backward is exact.
 """
-from .base import Function, require
+from .base import Function, require, named
 
 __all__ = ["rnn", "lstm", "gru"]
 
@@ -305,6 +305,7 @@ def _inputs(first, weight, bias):
         ([bias] if bias is not None else [])
 
 
+@named
 def rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity='tanh',
         dropout=None, bidirectional=False, training=True, n_outputs=-1, outputs=None):
     """Elman recurrent network over a whole sequence.
@@ -334,6 +335,7 @@ def rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity='tan
     return f(*_inputs((x, h, weight_l0), weight, bias), n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=None,
          bidirectional=False, training=True, n_outputs=-1, outputs=None):
     """Long short-term memory over a whole sequence.
@@ -360,6 +362,7 @@ def lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=None,
              outputs=outputs)
 
 
+@named
 def gru(x, h, weight_l0, weight=None, bias=None, num_layers=1, dropout=None,
         bidirectional=False, training=True, n_outputs=-1, outputs=None):
     """Gated recurrent unit over a whole sequence.

@@ -8,7 +8,7 @@ the input. Each subclass states only its local rule.
 import builtins
 import warnings
 
-from .base import Function, normalize_axes, prod as _size, require, contiguous
+from .base import Function, normalize_axes, prod as _size, require, contiguous, named
 
 __all__ = ["sum", "mean", "max", "min", "prod", "norm", "cumsum", "cumprod",
            "reduce_sum", "reduce_mean", "reduce"]
@@ -327,6 +327,7 @@ def _cumprod_grad(xp, x, gy, axis):
     return contiguous(xp, xp.moveaxis(gx, -1, axis))
 
 
+@named
 def sum(x, axis=None, keepdims=False):
     """Sum of elements over the given axes.
 
@@ -343,6 +344,7 @@ def sum(x, axis=None, keepdims=False):
     return Sum(axis, keepdims)(x)
 
 
+@named
 def mean(x, axis=None, keepdims=False):
     """Mean of elements over the given axes.
 
@@ -359,6 +361,7 @@ def mean(x, axis=None, keepdims=False):
     return Mean(axis, keepdims)(x)
 
 
+@named
 def max(x, axis=None, keepdims=False, with_index=False, only_index=False):
     """Maximum over the given axes, optionally with its position.
 
@@ -378,6 +381,7 @@ def max(x, axis=None, keepdims=False, with_index=False, only_index=False):
     return Max(axis, keepdims, with_index, only_index)(x)
 
 
+@named
 def min(x, axis=None, keepdims=False, with_index=False, only_index=False):
     """Minimum over the given axes, optionally with its position (see :func:`max`).
 
@@ -394,6 +398,7 @@ def min(x, axis=None, keepdims=False, with_index=False, only_index=False):
     return Min(axis, keepdims, with_index, only_index)(x)
 
 
+@named
 def prod(x, axis=None, keepdims=False):
     """Product of elements over the given axes.
 
@@ -412,6 +417,7 @@ def prod(x, axis=None, keepdims=False):
     return Prod(axis, keepdims)(x)
 
 
+@named
 def norm(x, p=None, axis=None, keepdims=False):
     """p-norm over the given axes.
 
@@ -431,6 +437,7 @@ def norm(x, p=None, axis=None, keepdims=False):
     return Norm(p, axis, keepdims)(x)
 
 
+@named
 def cumsum(x, axis=None, exclusive=False, reverse=False):
     """Cumulative sum along an axis.
 
@@ -450,6 +457,7 @@ def cumsum(x, axis=None, exclusive=False, reverse=False):
     return CumSum(0 if axis is None else axis, exclusive, reverse)(x)
 
 
+@named
 def cumprod(x, axis=None, exclusive=False, reverse=False):
     """Cumulative product along an axis.
 
@@ -469,6 +477,7 @@ def cumprod(x, axis=None, exclusive=False, reverse=False):
     return CumProd(0 if axis is None else axis, exclusive, reverse)(x)
 
 
+@named
 def reduce_sum(x):
     """Sum of all elements, as a 0-d result (legacy; prefer :func:`sum`).
 
@@ -481,6 +490,7 @@ def reduce_sum(x):
     return ReduceSum()(x)
 
 
+@named
 def reduce_mean(x):
     """Mean of all elements, as a 0-d result (legacy; prefer :func:`mean`).
 
@@ -493,6 +503,7 @@ def reduce_mean(x):
     return ReduceMean()(x)
 
 
+@named
 def reduce(x, op='sum'):
     """Deprecated: ``op='sum'`` is :func:`reduce_sum`, ``op='mean'`` is :func:`reduce_mean`.
 

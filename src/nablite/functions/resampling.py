@@ -9,7 +9,7 @@ a scatter-add over the whole batch. (Sampling grids and warping are in spatial.p
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, require, contiguous
+from .base import Function, require, contiguous, named
 from .spatial import _ints, _quiet
 
 __all__ = ["roi_align", "interpolate"]
@@ -144,6 +144,7 @@ class RoiAlign(Function):
         return (gx.transpose(0, 2, 3, 1) if self.channel_last else gx), None
 
 
+@named
 def roi_align(input, boxes, output_size, spatial_scale=(1.0, 1.0), sampling_ratio=None,
               channel_last=None):
     """RoIAlign (He et al., Mask R-CNN): fixed-size bilinear crops of feature maps.
@@ -252,6 +253,7 @@ class Interpolate(Function):
         return (contiguous(xp, g),)
 
 
+@named
 def interpolate(x, scale=None, output_size=None, mode='linear', align_corners=False,
                 half_pixel=False, half_pixel_for_nn=False, channel_last=False):
     """Resize the last 1-3 spatial axes by nearest or (bi/tri)linear interpolation.

@@ -5,7 +5,7 @@ and spectral_norm.
 (Standardizing normalizations - batch, layer, instance, group, tensor - are in
 normalization.py.)
 """
-from .base import Function, normalize_axes, require
+from .base import Function, normalize_axes, require, named
 
 __all__ = ["norm_normalization", "weight_normalization", "spectral_norm"]
 
@@ -69,6 +69,8 @@ class SpectralNorm(Function):
     """w / sigma, sigma the largest singular value of w (``dim`` first, the rest flattened),
     estimated by ``itr`` power iterations from ``u``; test=False updates u in place."""
 
+    integer_inputs = (1,)  # u: the power iteration's vector, written in place
+
     def __init__(self, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
         self.dim, self.itr, self.eps, self.test, self.output_u = dim, itr, eps, test, output_u
 
@@ -110,16 +112,19 @@ class SpectralNorm(Function):
         return gy / sigma - (gy * w).sum() / (sigma * sigma) * uv, None
 
 
+@named
 def norm_normalization(x, p=None, axes=None, eps=1e-12):
     """y = x / max(||x||_p, eps) with the p-norm (default 2) over ``axes`` (default all)."""
     return NormNormalization(2 if p is None else p, axes, eps)(x)
 
 
+@named
 def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
     """Weight normalization: w_wn = g * w / ||w||, the norm over all axes but ``dim``."""
     return WeightNormalization(dim, eps)(w, g)
 
 
+@named
 def spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     """Spectral normalization w / sigma(w) by ``itr`` power iterations from ``u``
     (``u`` is updated in place unless ``test``; with ``test`` sigma still comes from

@@ -26,7 +26,7 @@ backward passes of the ordinary transforms.
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, require
+from .base import Function, require, named
 
 __all__ = ["fft", "ifft", "stft", "istft"]
 
@@ -83,6 +83,7 @@ class IFFT(_ComplexFFT):
         return (self._transform(xp, gys[0], inverse=False, norm="forward"),)
 
 
+@named
 def fft(x, signal_ndim, normalized=False):
     """Complex-to-complex discrete Fourier transform.
 
@@ -103,6 +104,7 @@ def fft(x, signal_ndim, normalized=False):
     return FFT(signal_ndim, normalized)(x)
 
 
+@named
 def ifft(x, signal_ndim, normalized=False):
     """Complex-to-complex inverse discrete Fourier transform.
 
@@ -371,6 +373,7 @@ class ISTFT(_STFTBase):
         return (gr if self.need[0] else None, gi if self.need[1] else None)
 
 
+@named
 def stft(x, window_size, stride, fft_size, window_type='hanning', center=True,
          pad_mode='reflect', as_istft_backward=False):
     """Short-time Fourier transform.
@@ -400,6 +403,7 @@ def stft(x, window_size, stride, fft_size, window_type='hanning', center=True,
                 as_istft_backward)(x)
 
 
+@named
 def istft(y_r, y_i, window_size, stride, fft_size, window_type='hanning', center=True,
           pad_mode='reflect', as_stft_backward=False):
     """Inverse short-time Fourier transform (windowed overlap-add).

@@ -10,7 +10,7 @@ import numpy as np
 from .. import graph
 from .._array import NdArray
 from .array import INDEX_DTYPE, _axis
-from .base import Function, prod, require, contiguous
+from .base import Function, prod, require, contiguous, named
 
 __all__ = ["unique", "sort", "top_k_data", "top_k_grad"]
 
@@ -78,6 +78,7 @@ class Unique(Function):
         return (None,)  # not differentiable (NNabla raises; nablite passes nothing)
 
 
+@named
 def unique(x, flatten=True, axis=None, sorted=True, with_index=False, with_inverse=False,
            with_counts=False, n_outputs=-1, outputs=None):
     """Unique elements of x, or unique slices of x along ``axis``.
@@ -142,6 +143,7 @@ class Sort(Function):
         return (gx,)
 
 
+@named
 def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     """Sort along an axis, optionally returning the permutation (uint64 indices).
 
@@ -236,6 +238,7 @@ class TopKGrad(Function):
         return (gx.reshape(gy.shape),)
 
 
+@named
 def top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False,
                n_outputs=-1, outputs=None):
     """The k largest values per sample (best first), or x with all others zeroed
@@ -244,6 +247,7 @@ def top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_ind
         x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def top_k_grad(x, k, abs=False, base_axis=1, n_outputs=-1, outputs=None):
     """Identity; backward keeps only the k largest gradient entries per sample."""
     return TopKGrad(k, abs, base_axis)(x, n_outputs=n_outputs, outputs=outputs)

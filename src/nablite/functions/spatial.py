@@ -10,7 +10,7 @@ operations, so float32 results land on the same cells as NNabla's kernels.
 import itertools
 
 from ..backend import scatter_add
-from .base import Function, require, prod, contiguous
+from .base import Function, require, prod, contiguous, named
 
 __all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "patch_correlation"]
 
@@ -63,6 +63,7 @@ class AffineGrid(Function):
         return (xp.matmul(gy.transpose(0, 2, 1), self._target(xp, gy.dtype)),)
 
 
+@named
 def affine_grid(theta, size, align_corners=False):
     """Sampling grid of a batch of affine transforms (for warp_by_grid).
 
@@ -267,6 +268,7 @@ class WarpByGrid(Function):
         return gx, ggrid
 
 
+@named
 def warp_by_grid(x, grid, mode="linear", padding_mode="zero", align_corners=False,
                  channel_last=False):
     """Sample ``x`` at the normalised positions of ``grid`` (spatial transformer).
@@ -368,6 +370,7 @@ class WarpByFlow(Function):
         return gdata, gflow
 
 
+@named
 def warp_by_flow(data, flow):
     """Warp images by a dense flow field with bilinear interpolation.
 
@@ -493,6 +496,7 @@ def _pair(value):
     return tuple(value)
 
 
+@named
 def patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1), shift_step=(1, 1),
                       padding=(0, 0, 0, 0), channel_last=False):
     """Correlation of patches of x1 with shifted patches of x2 (FlowNetC's cost volume).

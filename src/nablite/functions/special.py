@@ -4,7 +4,7 @@ unlink (identity forward, no gradient back) and sink (one () output depending on
 several roots, so one forward / backward runs them all). Gradients follow NNabla
 1.39: unlink passes nothing; sink gives each input ones (with one_input_grad).
 """
-from .base import Function, require
+from .base import Function, require, named
 
 __all__ = ["unlink", "sink"]
 
@@ -43,12 +43,14 @@ class Sink(Function):
         return tuple(xp.ones_like(x) if n else None for x, n in zip(xs, self.need))
 
 
+@named
 def unlink(x, n_outputs=-1, outputs=None):
     """Identity forward that stops gradients: returns a copy of x (Variable) that
     no gradient flows back through."""
     return Unlink()(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def sink(*x, one_input_grad=True, n_outputs=-1, outputs=None):
     """A dummy () Variable depending on every input (Variables, typically losses),
     to forward and backward several roots at once. With ``one_input_grad``, backward

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import random as _random
 from ..backend import scatter_add
-from .base import Function, require, prod
+from .base import Function, require, prod, named
 
 __all__ = ["dropout", "rand", "randint", "randn", "rand_binomial", "rand_beta", "rand_gamma",
            "random_choice", "vat_noise"]
@@ -165,6 +165,7 @@ class RandomChoice(RandomFunction):
         return (g if self.need[0] else None), (g if self.need[1] else None)
 
 
+@named
 def dropout(x, p=0.5, seed=-1, n_outputs=-1, outputs=None):
     """Dropout: each element is zeroed with probability ``p``, the others are
     scaled by 1/(1-p); backward uses the same mask.
@@ -180,36 +181,43 @@ def dropout(x, p=0.5, seed=-1, n_outputs=-1, outputs=None):
     return Dropout(p, seed)(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def rand(low=0, high=1, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Uniform random numbers in [low, high) (float32) of ``shape``."""
     return Rand(shape, seed, low=low, high=high)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def randint(low=0, high=1, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Uniform random integers in [low, high) (int32) of ``shape``."""
     return Randint(shape, seed, low=low, high=high)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def randn(mu=0, sigma=1, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Normal random numbers N(mu, sigma^2) (float32) of ``shape``."""
     return Randn(shape, seed, mu=mu, sigma=sigma)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def rand_binomial(n=1, p=0.5, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Binomial(n, p) random numbers (as float32) of ``shape``."""
     return RandBinomial(shape, seed, n=n, p=p)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def rand_beta(alpha=0.5, beta=0.5, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Beta(alpha, beta) random numbers (float32) of ``shape``."""
     return RandBeta(shape, seed, alpha=alpha, beta=beta)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def rand_gamma(k=0.5, theta=1, shape=[], seed=-1, n_outputs=-1, outputs=None):
     """Gamma(k, theta) random numbers (shape k, scale theta; float32) of ``shape``."""
     return RandGamma(shape, seed, k=k, theta=theta)(n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def random_choice(x, w, shape=[], replace=True, seed=-1, n_outputs=-1, outputs=None):
     """Sample from the last axis of ``x`` with (unnormalized) weights ``w``.
 
@@ -251,6 +259,7 @@ class VATNoise(Function):
         return None, None
 
 
+@named
 def vat_noise(x, w, base_axis=1, eps=1.0, n_outputs=-1, outputs=None):
     """Noise for virtual adversarial training: x scaled to L2 norm eps per sample.
 

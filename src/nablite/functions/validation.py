@@ -2,7 +2,7 @@
 
 They pass no gradient (NNabla's backward runs and propagates nothing).
 """
-from .base import Function, require
+from .base import Function, require, named
 from .loss import _LabelLoss
 
 __all__ = ["top_n_error", "binary_error", "confusion_matrix"]
@@ -60,6 +60,7 @@ class ConfusionMatrix(_NoGradient, _LabelLoss):
         return xp.bincount(flat, minlength=c * c).reshape(c, c).astype(xp.int32)
 
 
+@named
 def top_n_error(x, target, axis=None, n=1, n_outputs=-1, outputs=None):
     """Top-n error: 1 if the label is not among the n highest scores, else 0.
 
@@ -78,6 +79,7 @@ def top_n_error(x, target, axis=None, n=1, n_outputs=-1, outputs=None):
     return TopNError(axis, n)(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def binary_error(x, target, n_outputs=-1, outputs=None):
     """Element-wise binary error: 1 where (x >= 0.5) != (target >= 0.5).
 
@@ -91,6 +93,7 @@ def binary_error(x, target, n_outputs=-1, outputs=None):
     return BinaryError()(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
+@named
 def confusion_matrix(x, target, axis=None, n_outputs=-1, outputs=None):
     """Confusion matrix: counts[label, prediction], prediction = argmax of x along axis.
 

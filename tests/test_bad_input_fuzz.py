@@ -1,0 +1,283 @@
+"""A hypothesis-driven fuzz over the public F functions.
+
+Each example takes one valid call from the function tests' case tables (the
+function, its inputs, its arguments and a NumPy reference) and spoils one
+thing: an input's dtype (integers, bool, float16/64, complex, object), its
+values (NaN, inf), its shape (empty, 0-d, an extra or a missing axis), an
+input replaced by None, or an argument (an axis out of range, a float, a
+string, None). The call must then either
+
+* return a result of real numbers, equal to the NumPy reference on the same
+  values where the change keeps the values (integer, bool and other float
+  dtypes are computed in floating point, as NNabla does), or
+* raise an exception whose message starts with the name of the function (its
+  public name or a nablite Function type, e.g. ``Sum:`` for a composite's
+  part) -- never a raw NumPy/h5py/struct message,
+
+within a per-call time limit (no hang). In CI it runs a fixed, derandomized set
+of examples in well under a minute. A longer run, with new examples each time::
+
+    NABLITE_FUZZ_EXAMPLES=5000 NABLITE_FUZZ_RANDOM=1 python -m pytest -q tests/test_bad_input_fuzz.py
+"""
+import importlib
+import os
+import re
+import signal
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+import nablite as nn  # noqa: E402
+import nablite.functions as F  # noqa: E402
+from nablite.function import Function  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+EXAMPLES = int(os.environ.get("NABLITE_FUZZ_EXAMPLES", "1500"))
+RANDOM = bool(os.environ.get("NABLITE_FUZZ_RANDOM"))
+TIME_LIMIT = float(os.environ.get("NABLITE_FUZZ_TIME_LIMIT", "5"))  # seconds per call
+
+# Tables of (function, inputs, ref, kwargs) or (function, inputs, kwargs, ref[, ...]).
+TABLES = ["math", "arithmetic", "activation", "logical", "special", "normalization", "array",
+          "indexing", "loss", "reduction"]
+# Functions whose result a case table's reference cannot judge after a change
+# of values (random draws), or whose reference takes other arguments.
+NO_REFERENCE = {"dropout", "random_erase", "rand", "randn", "randint"}
+
+
+def _cases():
+    cases = []
+    for name in TABLES:
+        mod = importlib.import_module("test_functions_" + name)
+        for entry in mod.CASES:
+            f, inputs = entry[0], entry[1]
+            if not callable(f) or not isinstance(inputs, (list, tuple)):
+                continue
+            kwargs, ref = (entry[2], entry[3]) if isinstance(entry[2], dict) else (entry[3],
+                                                                                   entry[2])
+            if not isinstance(kwargs, dict):
+                continue
+            cases.append((f, list(inputs), dict(kwargs), ref if callable(ref) else None))
+    return cases
+
+
+CASES = _cases()
+
+
+def _function_names():
+    names, todo = set(), [Function]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            names.add(sub.__name__)
+            todo.append(sub)
+    return names | set(F.__all__)
+
+
+NAMES = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in _function_names()}
+
+
+def _names_a_function(message):
+    head = re.split(r"[:(\s]", message.strip(), maxsplit=1)[0]
+    head = head[2:] if head.startswith("F.") else head
+    return re.sub(r"[^a-z0-9]", "", head.lower()) in NAMES
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Timeout()
+
+
+def _float_inputs(inputs):
+    return [i for i, a in enumerate(inputs) if a is not None and np.asarray(a).dtype.kind == "f"]
+
+
+def _spoil(draw, inputs, kwargs):
+    """One change to a valid call: (inputs, kwargs, whether the values were kept
+    (True), replaced by NaN/inf ("nan") or changed (False), the changed input)."""
+    inputs = [None if a is None else np.array(a) for a in inputs]
+    kwargs = dict(kwargs)
+    floats = _float_inputs(inputs)
+    kinds = ["dtype", "nan", "shape", "none", "argument"] if floats else ["none", "argument"]
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("dtype", "nan", "shape"):
+        i = draw(st.sampled_from(floats))
+        a = inputs[i]
+        if kind == "dtype":
+            dtype = draw(st.sampled_from(["int32", "int64", "uint8", "bool", "float16",
+                                          "float64", "complex64", "object", "<U3"]))
+            if dtype in ("int32", "int64"):
+                inputs[i] = np.round(a * 2).astype(dtype)
+            elif dtype == "uint8":
+                inputs[i] = np.abs(np.round(a * 2)).astype(dtype)
+            elif dtype == "bool":
+                inputs[i] = a > 0
+            elif dtype == "<U3":
+                inputs[i] = a.astype(str).astype("<U3")
+            else:
+                inputs[i] = a.astype(dtype)
+            return inputs, kwargs, dtype not in ("complex64", "object", "<U3"), i
+        if kind == "nan":
+            if a.size:
+                a = a.astype(np.float64)
+                flat = a.reshape(-1)
+                flat[draw(st.integers(0, a.size - 1))] = draw(
+                    st.sampled_from([np.nan, np.inf, -np.inf]))
+                inputs[i] = a
+            return inputs, kwargs, "nan", i
+        change = draw(st.sampled_from(["empty", "0d", "extra", "missing"]))
+        if change == "empty" and a.ndim:
+            shape = list(a.shape)
+            shape[draw(st.integers(0, a.ndim - 1))] = 0
+            inputs[i] = np.zeros(shape, a.dtype)
+        elif change == "0d":
+            inputs[i] = np.array(a.reshape(-1)[0] if a.size else 0.0)
+        elif change == "extra":
+            inputs[i] = a[None]
+        elif a.ndim:
+            inputs[i] = a.reshape(-1)[:max(1, a.size // 2)]
+        return inputs, kwargs, False, i
+    if kind == "none":
+        present = [i for i, a in enumerate(inputs) if a is not None]
+        if present:
+            inputs[draw(st.sampled_from(present))] = None
+        return inputs, kwargs, False, None
+    if kwargs:
+        key = draw(st.sampled_from(sorted(kwargs)))
+        if "axis" in key or key == "axes":
+            kwargs[key] = draw(st.sampled_from([99, -99, 1.5, "a", None, (0, 0), [99]]))
+        else:
+            kwargs[key] = draw(st.sampled_from([None, "a", -1, 0, 10 ** 12, float("nan")]))
+    return inputs, kwargs, False, None
+
+
+@st.composite
+def calls(draw):
+    f, inputs, kwargs, ref = CASES[draw(st.integers(0, len(CASES) - 1))]
+    spoiled, new_kwargs, kept, i = _spoil(draw, inputs, kwargs)
+    if kept is False or i is None:
+        return f, inputs, kwargs, ref, spoiled, new_kwargs, False
+    return f, inputs, kwargs, ref, spoiled, new_kwargs, (i, kept == "nan")
+
+
+def _as_variable(a):
+    if a is None:
+        return None
+    if a.dtype.kind not in "biuf":
+        return a  # as a raw numpy array: the function itself must refuse it
+    return nn.Variable.from_numpy_array(a)
+
+
+def _outputs(y):
+    ys = y if isinstance(y, tuple) else (y,)
+    for v in ys:
+        v.forward()
+    return [v.d for v in ys]
+
+
+def _reference(ref, inputs, kwargs, changed):
+    """NumPy's result on the same values, the changed (once float) input as float64."""
+    inputs = list(inputs)
+    inputs[changed] = inputs[changed].astype(np.float64)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        want = ref(*inputs, **kwargs)
+    return list(want) if isinstance(want, tuple) else [want]
+
+
+def _check(call):
+    # kept: False, or (the changed input, whether NaN/inf went in) when values were kept
+    f, inputs, kwargs, ref, spoiled, new_kwargs, kept = call
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                got = _outputs(f(*[_as_variable(a) for a in spoiled], **new_kwargs))
+            except _Timeout:
+                pytest.fail(f"{f.__name__} ran for more than {TIME_LIMIT} s")
+            except Exception as e:  # noqa: BLE001 - what the fuzz is about
+                assert _names_a_function(str(e)), (
+                    f"{f.__name__}({_describe(spoiled)}, {new_kwargs}) raised "
+                    f"{type(e).__name__}: {e!s:.300} -- the message does not start with a "
+                    "function's name")
+                return
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    for out in got:
+        assert np.asarray(out).dtype.kind in "biuf", f"{f.__name__} returned {out.dtype}"
+    if not kept or ref is None or f.__name__ in NO_REFERENCE:
+        return
+    changed, nan = kept
+    if nan and f.__name__ in NAN_IS_NOT_COMPARABLE:
+        return
+    try:
+        want = _reference(ref, spoiled, new_kwargs, changed)
+    except Exception:  # noqa: BLE001 - the reference does not take these values
+        return
+    for g, w in zip(got, want):
+        w = np.asarray(w)
+        assert np.shape(g) == w.shape, f"{f.__name__}: shape {np.shape(g)}, NumPy {w.shape}"
+        if w.dtype.kind in "biuf":
+            _close(f, np.asarray(g, np.float64), w.astype(np.float64), spoiled)
+
+
+# Functions whose NaN/inf handling is a documented choice that a NumPy reference
+# on the same values does not make (NNabla's): the fuzz still checks that they
+# return real numbers of the right shape or a named error.
+NAN_IS_NOT_COMPARABLE = {
+    "max", "min", "maximum2", "minimum2", "maximum_scalar", "minimum_scalar", "clip_by_value",
+    "relu", "relu6", "hard_tanh", "hard_sigmoid", "sort", "argmax", "argmin", "prelu",
+    "reset_nan", "reset_inf", "sign", "where", "leaky_relu", "elu", "selu", "celu", "crelu",
+    "huber_loss", "epsilon_insensitive_loss", "absolute_error", "batch_det", "batch_inv",
+    "batch_logdet", "batch_cholesky", "clip_by_norm", "norm", "layer_normalization",
+    "instance_normalization", "group_normalization", "tensor_normalization",
+    "weight_standardization", "softmax", "log_softmax", "softmax_cross_entropy",
+    "categorical_cross_entropy", "kl_multinomial", "sigmoid_cross_entropy", "einsum",
+    "interpolate", "cumprod", "prod", "pow2", "pow_scalar", "r_pow_scalar", "gelu", "mish",
+    "swish", "softplus", "log_sigmoid", "tanh_shrink", "sinc", "atan2",
+}
+
+
+# Functions that clamp their logarithms' arguments at float32's tiniest value, as
+# NNabla does: where NumPy's reference is inf or NaN (log of 0 or of a negative
+# number) they give finite values (-log(FLT_MIN) = 87.3 at most per term).
+CLAMPS_LOG = {"categorical_cross_entropy", "binary_cross_entropy", "kl_multinomial"}
+
+
+def _close(f, got, want, inputs):
+    if f.__name__ in CLAMPS_LOG:
+        clamped = ~np.isfinite(want)
+        got, want = got[~clamped], want[~clamped]
+    with np.errstate(all="ignore"):
+        scale = max(1.0, float(np.nanmax(np.abs(want[np.isfinite(want)]), initial=0.0)))
+    # float16 inputs and integer values far from the tables' ranges: float32 precision
+    tol = 1e-2 if any(a is not None and a.dtype == np.float16 for a in inputs) else 1e-3
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, equal_nan=True,
+                               err_msg=f"{f.__name__}({_describe(inputs)}) differs from NumPy")
+
+
+def _describe(inputs):
+    return ", ".join("None" if a is None else f"{a.dtype}{a.shape}" for a in inputs)
+
+
+@settings(max_examples=EXAMPLES, derandomize=not RANDOM, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(calls())
+def test_fuzz_public_functions(call):
+    nn.clear_parameters()
+    _check(call)
+
+
+def test_the_fuzz_covers_many_functions():
+    assert len({c[0].__name__ for c in CASES}) >= 100
