@@ -222,3 +222,54 @@ def test_missing_attribute_and_custom_domain(tmp_path):
 def test_shape_mismatch_is_named(tmp_path):
     w = numpy_helper.from_array(np.ones((5, 3), np.float32), "W")  # x has 4 features
     import_fails(save(affine_model(w), tmp_path / "mismatch.onnx"), r"node .* \(MatMul\): Affine")
+
+
+def _shape_graph(nodes, inits, out="y"):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_huge_folded_constants_are_refused(tmp_path):
+    """Constants computed at import (ConstantOfShape, Range, Gather) are bounded too."""
+    cases = {
+        "cos": ([helper.make_node("ConstantOfShape", ["s"], ["c"], name="n"),
+                 helper.make_node("Add", ["x", "c"], ["y"])],
+                [numpy_helper.from_array(np.array([1 << 20, 1 << 20], np.int64), "s")],
+                r"node 'n' \(ConstantOfShape\): ConstantOfShape \[1048576, 1048576\] would make"),
+        "range": ([helper.make_node("Range", ["a", "b", "d"], ["r"], name="n"),
+                   helper.make_node("Cast", ["r"], ["y"], to=TensorProto.FLOAT)],
+                  [numpy_helper.from_array(np.array(v, np.int64), k)
+                   for k, v in (("a", 0), ("b", 1 << 40), ("d", 1))],
+                  r"node 'n' \(Range\): Range would make 1099511627776 elements"),
+        "gather": ([helper.make_node("Gather", ["t", "i"], ["y"], name="n")],
+                   [numpy_helper.from_array(np.ones((2, 1 << 16), np.float32), "t"),
+                    numpy_helper.from_array(np.zeros(1 << 16, np.int64), "i")],
+                   r"node 'n' \(Gather\): Gather would make"),
+    }
+    for name, (nodes, inits, match) in cases.items():
+        path = save(_shape_graph(nodes, inits), tmp_path / f"{name}.onnx")
+        tracemalloc.start()
+        try:
+            import_fails(path, match)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * 2 ** 20, name
+
+
+def test_huge_input_shape_fails_at_build(tmp_path):
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"], name="r"),
+                           helper.make_node("Add", ["h", "h"], ["y"], name="a")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1 << 30, 1 << 30])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "wide.onnx")
+    tracemalloc.start()
+    try:
+        import_fails(path, r"node 'r' \(Relu\): ReLU: an output of shape "
+                           r"\(1073741824, 1073741824\) needs")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2 ** 20

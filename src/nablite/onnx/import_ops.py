@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import functions as F
 from ..variable import Variable
+from .safe_load import OnnxImportError
 
 IMPORT_RULES = {}
 # ops that are folded in NumPy when all their inputs are constants
@@ -66,9 +67,31 @@ fold("Greater")(lambda a, b: np.greater(a, b))
 fold("Not")(lambda x: np.logical_not(x))
 fold("Where")(lambda cnd, a, b: np.where(cnd, a, b))
 fold("Concat")(lambda *xs, axis: np.concatenate([np.asarray(x) for x in xs], axis))
-fold("Gather")(lambda x, i, axis=0: np.take(x, i, axis=axis))
 fold("Transpose")(lambda x, perm=None: np.transpose(x, perm))
-fold("Range")(lambda start, limit, delta: np.arange(start, limit, delta))
+
+
+def _bounded(count, itemsize, what):
+    """Refuse a folded constant larger than safe_load.MAX_TENSOR_BYTES before making it."""
+    from . import safe_load
+    if count * itemsize > safe_load.MAX_TENSOR_BYTES:
+        raise OnnxImportError(f"{what} would make {count} elements ({count * itemsize} bytes), "
+                              f"over the {safe_load.MAX_TENSOR_BYTES}-byte limit")
+
+
+@fold("Range")
+def _fold_range(start, limit, delta):
+    start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
+    if delta == 0:
+        raise OnnxImportError("Range with delta 0")
+    _bounded(max(0, math.ceil((limit - start) / delta)), 8, "Range")
+    return np.arange(start, limit, delta)
+
+
+@fold("Gather")
+def _fold_gather(x, i, axis=0):
+    x, i = np.asarray(x), np.asarray(i)
+    _bounded(i.size * (x.size // max(1, x.shape[axis])), x.itemsize, "Gather")
+    return np.take(x, i, axis=axis)
 
 
 @fold("Cast")
@@ -100,6 +123,10 @@ def _fold_reshape(x, shape, allowzero=0):
 @fold("ConstantOfShape")
 def _fold_constant_of_shape(shape, value=None):
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
+    dims = [int(s) for s in np.asarray(shape).reshape(-1)]
+    if min(dims, default=0) < 0:
+        raise OnnxImportError(f"ConstantOfShape with negative dims {dims}")
+    _bounded(math.prod(dims), value.itemsize, f"ConstantOfShape {dims}")
     return np.full([int(s) for s in np.asarray(shape).reshape(-1)], value[0], value.dtype)
 
 

@@ -199,9 +199,9 @@ def _build(c, node, ins, attrs):
     if kind in FOLD and all(not isinstance(v, Variable) for v in present):
         try:
             return FOLD[kind](*ins, **attrs)
-        except OnnxImportError:
-            raise
-        except Exception as e:  # numpy's message, with the node named
+        except OnnxImportError as e:
+            c.fail(node, str(e))
+        except Exception as e:  # numpy's message (or MemoryError), with the node named
             c.fail(node, f"cannot compute on constant inputs: {e}")
     build = IMPORT_RULES.get(kind)
     if build is None:
@@ -212,7 +212,7 @@ def _build(c, node, ins, attrs):
         raise
     except KeyError as e:
         c.fail(node, f"missing attribute {e}")
-    except (ValueError, TypeError, IndexError) as e:
-        c.fail(node, str(e))
+    except (ValueError, TypeError, IndexError, MemoryError) as e:
+        c.fail(node, str(e))  # nablite's own message (shapes, sizes), with the node named
 
 
