@@ -1,8 +1,9 @@
 """nablite graphs -> NNabla's ``Network`` messages (what ``utils.save.save`` writes).
 
 Variables are named as NNabla 1.39 names them: the ``names``/``outputs`` keys for
-the given variables, the parameter keys for parameters, and ``@<net>/<Type>_out``
-(``_1``, ``_2``, ... on repeats) for the rest; functions ``@<net>/<Type>``.
+the given variables, the parameter keys for parameters, ``@<net>/<Type>_out`` for
+function outputs and ``@<net>/<Type>_in`` for other inputs (``_1``, ``_2``, ... on
+repeats); functions ``@<net>/<Type>``.
 Arguments come from ``f.info`` (function_info.py), so they are NNabla's.
 """
 from .. import graph
@@ -34,7 +35,7 @@ class _Unused:
 
 def fill_arguments(fproto, spec, args):
     """Write ``args`` (NNabla's info.args) into the function's argument message."""
-    if spec.param_field is None:
+    if spec.param_field is None or not spec.args:  # NNabla leaves Round's etc. out
         return
     msg = getattr(fproto, spec.param_field)
     msg.SetInParent()  # written even when every argument is a default, as NNabla does
@@ -96,14 +97,17 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
             raise ValueError(f"save: function {f.name!r} of network {name!r} has no NNabla "
                              "type, so it cannot be written to a network file")
         fname = fnames(f"@{name}/{f.name}")
-        ins = [name_of(x, "x") for x in f.inputs]
+        ins = [name_of(x, f"@{name}/{f.name}_in") for x in f.inputs]
         ys = [y if y is not None else _Unused(shape)  # an output nobody kept
               for y, shape in zip(f.outputs, f.out_shapes)]
-        outs = [name_of(y, f"@{name}/{f.name}_out" + (f"_{k}" if len(ys) > 1 else ""))
-                for k, y in enumerate(ys)]
+        outs = [name_of(y, f"@{name}/{f.name}_out") for y in ys]
         functions.append((f, spec, fname, ins, outs, ys))
-    # the batch dimension is -1 on the variables computed from a data input (a
-    # constant and what only parameters and constants make keep their size)
+    # As NNabla 1.39: the batch dimension is written as -1 only in networks with a
+    # function that has a base_axis (affine, convolution, ...), and there on the
+    # inputs whose first dimension is the batch size and on what is computed from
+    # them (a constant, and what only parameters and constants make, keep theirs).
+    variable_batch_size = variable_batch_size and any(
+        "base_axis" in dict(spec.args) for _, spec, _, _, _, _ in functions)
     batched = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
     for f, _, _, _, _, ys in functions:
         if any(id(x) in batched for x in f.inputs):
