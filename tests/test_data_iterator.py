@@ -375,3 +375,27 @@ def test_ragged_samples_named():
     di = data_iterator_simple(lambda i: (np.zeros(i % 2 + 1),), 4, 2, use_thread=False)
     with pytest.raises(ValueError, match="variable 'x0' have different shapes"):
         di.next()
+
+
+def test_csv_errors_name_the_row_and_file(tmp_path):
+    (tmp_path / "d.csv").write_text("x,y\n1,2\nweird.xyz,3\n")
+    src = CsvDataSource(str(tmp_path / "d.csv"))
+    src.next()
+    with pytest.raises(ValueError, match=r"CsvDataSource: data row 2 of .*d.csv: load: no "
+                                         r"loader for the file extension '.xyz'"):
+        src.next()
+    (tmp_path / "e.csv").write_text("x,y\n1,2\n3\n")
+    with pytest.raises(ValueError, match="line 3 of .*e.csv' has 1 cells, the header has 2"):
+        CsvDataSource(str(tmp_path / "e.csv"))
+
+
+def test_source_without_variables_is_named():
+    class NoVars(DataSource):
+        def __init__(self):
+            super().__init__()
+            self._size = 3
+
+        def _get_data(self, position):
+            return (position,)
+    with pytest.raises(ValueError, match="NoVars.variables must be a tuple or list"):
+        DataIterator(NoVars(), 2)

@@ -89,6 +89,11 @@ class DataIterator:
         if not data_source.size or data_source.size <= 0:
             raise ValueError(f"DataIterator: data_source {type(data_source).__name__} "
                              "holds no samples")
+        if isinstance(data_source.variables, (str, bytes)) or \
+                not hasattr(data_source.variables, "__len__"):
+            raise ValueError(f"DataIterator: {type(data_source).__name__}.variables must "
+                             f"be a tuple or list of names, got {data_source.variables!r} "
+                             "(set self._variables in the source's __init__)")
         self._data_source = data_source
         self._batch_size = int(batch_size)
         self._rng = np.random.RandomState(313) if rng is None else rng

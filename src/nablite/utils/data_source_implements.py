@@ -152,13 +152,21 @@ class CsvDataSource(DataSource):
             return loader(f, normalize=self._normalize)
 
     def _get_data(self, position):
-        row = self._rows[self._order[position]]
+        row_index = self._order[position]
         values = {}
-        for cell, (var, index, _) in zip(row, self._columns):
-            if index is None:
-                values[var] = self._value(cell, vector=True)
-            else:
-                values.setdefault(var, []).append(self._value(cell, vector=False))
+        try:
+            for cell, (var, index, _) in zip(self._rows[row_index], self._columns):
+                if index is None:
+                    values[var] = self._value(cell, vector=True)
+                else:
+                    values.setdefault(var, []).append(self._value(cell, vector=False))
+        except (ValueError, OSError) as e:  # say which row of which CSV
+            msg = f"CsvDataSource: data row {row_index + 1} of {self._filename}: {e}"
+            try:
+                again = type(e)(msg)
+            except TypeError:  # exceptions with other constructors (UnicodeError)
+                again = ValueError(msg)
+            raise again from None
         return tuple(values.values())
 
 
