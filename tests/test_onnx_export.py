@@ -197,6 +197,24 @@ CASES = [
         x, w, stride=(2, 2), pad=(1, 1), output_padding=(1, 1)), [IMG, n(4, 2, 3, 3)]),
     ("depthwise_deconvolution", lambda x, w: F.depthwise_deconvolution(
         x, w, stride=(2, 2), divisor=2), [IMG, n(4, 3, 3)]),
+    ("convolution_channel_last", lambda x, w, b: F.convolution(
+        x, w, b, pad=(1, 0), stride=(1, 2), group=2, channel_last=True),
+     [n(2, 7, 7, 4), n(6, 3, 3, 2), n(6)]),
+    ("deconvolution_channel_last", lambda x, w: F.deconvolution(
+        x, w, stride=(2, 2), pad=(1, 1), channel_last=True), [n(2, 5, 5, 4), n(4, 3, 3, 3)]),
+    ("max_pooling_channel_last", lambda x: F.max_pooling(x, (2, 2), pad=(1, 1),
+                                                         channel_last=True), [n(2, 6, 6, 3)]),
+    ("average_pooling_channel_last", lambda x: F.average_pooling(
+        x, (3, 3), (2, 2), channel_last=True), [n(2, 7, 7, 3)]),
+    ("sum_pooling_channel_last", lambda x: F.sum_pooling(x, (2, 2), channel_last=True),
+     [n(2, 6, 6, 3)]),
+    ("interpolate_channel_last", lambda x: F.interpolate(x, output_size=(9, 8), channel_last=True),
+     [n(2, 5, 4, 3)]),
+    ("unpooling_channel_last", lambda x: F.unpooling(x, (2, 2), channel_last=True),
+     [n(2, 3, 3, 4)]),
+    ("batch_normalization_channel_last", lambda x, b, g, m, v: F.batch_normalization(
+        x, b, g, m, v, axes=[3], batch_stat=False), [n(2, 3, 3, 4)] + [n(1, 1, 1, 4)] * 3
+     + [u(0.5, 2, 1, 1, 1, 4)]),
     ("max_pooling", lambda x: F.max_pooling(x, (3, 3), (2, 2), pad=(1, 1)), [IMG]),
     ("max_pooling_ceil", lambda x: F.max_pooling(x, (2, 2), ignore_border=False), [IMG]),
     ("max_pooling_3d_input", lambda x: F.max_pooling(x, (2, 2)), [n(4, 6, 6)]),
@@ -390,8 +408,11 @@ def _readme_onnx_texts():
 
 
 def test_readme_table_matches_the_code():
+    from nablite.onnx import import_rules
     for text in _readme_onnx_texts():
         assert supported_table() in text
+        listed = text.split("Import reads these ONNX operators", 1)[1].split("\n\n", 1)[0]
+        assert sorted(listed.split("`")[1::2]) == import_rules()
 
 
 def test_readme_part(tmp_path):

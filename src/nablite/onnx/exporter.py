@@ -120,6 +120,15 @@ class Emitter:
             n.input[:] = [new if i == old else i for i in n.input]
             n.output[:] = [new if o == old else o for o in n.output]
 
+    def transpose(self, x, perm):
+        perm = [int(p) for p in perm]
+        if x in self._arrays and x not in self._consts.values():  # a parameter: store it so
+            name = self.initializer(self._arrays[x].transpose(perm),
+                                    self.fresh(x + "_transposed"))
+            self._derived[name] = self._derived.get(x, x)
+            return name
+        return self.node("Transpose", [x], perm=perm)
+
     def finish(self, outputs):
         """The initializers the nodes use; a reshaped parameter whose original is
         no longer used takes the original's name."""

@@ -37,9 +37,16 @@ def _embed(e, f, x, w):
 
 
 def _batched(e, f, x, spatial, op):
-    """Run ``op(x4)`` on x reshaped to ONNX's (N, C, *spatial) and give the result
-    nablite's shape back (inputs with several or no batch axes)."""
+    """Run ``op(x4)`` on x as ONNX's (N, C, *spatial) and give the result nablite's
+    layout back: inputs with several or no batch axes are reshaped, and
+    channel_last ones (N, *spatial, C) transposed."""
     xs = in_shape(f)
+    if f.args.get("channel_last"):
+        if len(xs) != spatial + 2:
+            unsupported(f, f"with channel_last=True needs x of {spatial + 2} dimensions, "
+                           f"got {xs}")
+        y = op(e.transpose(x, _TO_FIRST[spatial]))
+        return e.transpose(y, [0] + list(range(2, spatial + 2)) + [1])
     lead = xs[:len(xs) - spatial - 1]
     if len(lead) == 1:
         return op(x)
@@ -47,23 +54,27 @@ def _batched(e, f, x, spatial, op):
     return e.reshape(y, f.out_shapes[0])
 
 
-def _channel_first(f):
-    if f.args.get("channel_last"):
-        unsupported(f, "with channel_last=True is not exported; build the graph channel-first")
+# (N, *spatial, C) -> (N, C, *spatial); the same permutation moves a channel-last
+# filter's last axis to ONNX's second place
+_TO_FIRST = {n: [0, n + 1] + list(range(1, n + 1)) for n in range(1, 4)}
 
 
-@rule("Convolution", "Conv")
+def _filter(e, f, w, nsp):
+    return e.transpose(w, _TO_FIRST[nsp]) if f.args.get("channel_last") else w
+
+
+@rule("Convolution", "Conv (Transpose for channel_last)")
 def _convolution(e, f, x, w, b=None):
-    _channel_first(f)
     a, ws = f.args, in_shape(f, 1)
     nsp = len(ws) - 2
     if a["base_axis"] != len(in_shape(f)) - nsp - 1:
         unsupported(f, f"base_axis={a['base_axis']} does not leave one channel axis before "
                        f"the {nsp} spatial axes of x {in_shape(f)}")
-    ins = [x, w] + ([b] if b is not None else [])
+    ins = [_filter(e, f, w, nsp)] + ([b] if b is not None else [])
+    kernel = ws[1:-1] if a["channel_last"] else ws[2:]
     return _batched(e, f, x, nsp, lambda x4: e.node(
-        "Conv", [x4] + ins[1:], pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(ws[2:])))
+        "Conv", [x4] + ins, pads=list(a["pad"]) * 2, strides=list(a["stride"]),
+        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(kernel)))
 
 
 @rule("DepthwiseConvolution", "Conv (group = channels)")
@@ -78,15 +89,15 @@ def _depthwise_convolution(e, f, x, w, b=None):
         dilations=list(a["dilation"]), group=channels, kernel_shape=list(ws[1:])))
 
 
-@rule("Deconvolution", "ConvTranspose")
+@rule("Deconvolution", "ConvTranspose (Transpose for channel_last)")
 def _deconvolution(e, f, x, w, b=None):
-    _channel_first(f)
     a, ws = f.args, in_shape(f, 1)
     nsp = len(ws) - 2
-    ins = [w] + ([b] if b is not None else [])
+    ins = [_filter(e, f, w, nsp)] + ([b] if b is not None else [])
+    kernel = ws[1:-1] if a["channel_last"] else ws[2:]
     return _batched(e, f, x, nsp, lambda x4: e.node(
         "ConvTranspose", [x4] + ins, pads=list(a["pad"]) * 2, strides=list(a["stride"]),
-        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(ws[2:]),
+        dilations=list(a["dilation"]), group=a["group"], kernel_shape=list(kernel),
         output_padding=list(a.get("output_padding") or [0] * nsp)))
 
 
@@ -105,7 +116,6 @@ def _depthwise_deconvolution(e, f, x, w, b=None):
 
 def _pool(op):
     def convert(e, f, x):
-        _channel_first(f)
         a = f.args
         k = list(a["kernel"])
         attrs = dict(kernel_shape=k, strides=list(a["stride"]), pads=list(a["pad"]) * 2,
@@ -116,8 +126,8 @@ def _pool(op):
     return convert
 
 
-rule("MaxPooling", "MaxPool")(_pool("MaxPool"))
-rule("AveragePooling", "AveragePool")(_pool("AveragePool"))
+rule("MaxPooling", "MaxPool (Transpose for channel_last)")(_pool("MaxPool"))
+rule("AveragePooling", "AveragePool (Transpose for channel_last)")(_pool("AveragePool"))
 
 
 @rule("SumPooling", "AveragePool, Mul")
@@ -227,9 +237,8 @@ def _onnx_resize(e, f, x):
                   nearest_mode=a["nearest_mode"])
 
 
-@rule("Interpolate", "Resize")
+@rule("Interpolate", "Resize (Transpose for channel_last)")
 def _interpolate(e, f, x):
-    _channel_first(f)
     a = f.args
     if a["mode"] == "nearest":
         coord = "tf_half_pixel_for_nn" if a["half_pixel_for_nn"] else "asymmetric"
@@ -240,13 +249,18 @@ def _interpolate(e, f, x):
         attrs = dict(mode="linear")
     else:
         unsupported(f, f"with mode={a['mode']!r} is not exported (nearest, linear)")
-    return e.node("Resize", [x, "", "", e.ints(f.out_shapes[0])],
-                  coordinate_transformation_mode=coord, **attrs)
+    out = list(f.out_shapes[0])
+    if not a["channel_last"]:
+        return e.node("Resize", [x, "", "", e.ints(out)], coordinate_transformation_mode=coord,
+                      **attrs)
+    first = [out[0], out[-1]] + out[1:-1]
+    return _batched(e, f, x, len(out) - 2, lambda x4: e.node(
+        "Resize", [x4, "", "", e.ints(first)], coordinate_transformation_mode=coord, **attrs))
 
 
 @rule("Unpooling", "Resize (nearest)")
 def _unpooling(e, f, x):
-    _channel_first(f)
+    # the sizes cover every axis, so the layout does not matter
     return e.node("Resize", [x, "", "", e.ints(f.out_shapes[0])], mode="nearest",
                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
