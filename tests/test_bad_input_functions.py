@@ -190,6 +190,12 @@ def test_zero_sized_kernels_and_batches():
     assert _run(F.relu(empty)).shape == (0, 3, 2, 2)
     with pytest.raises(ValueError, match="^Softmax: "):
         _run(F.softmax(V(np.ones((2, 0), np.float32))))
+    # statistics of no samples: an error, not NaN written into the running mean
+    stat = [V(np.zeros((1, 3))), V(np.ones((1, 3))), V(np.zeros((1, 3))), V(np.ones((1, 3)))]
+    with pytest.raises(ValueError, match=r"^BatchNormalization: x \(0, 3\) has no elements"):
+        F.batch_normalization(V(np.ones((0, 3), np.float32)), *stat, batch_stat=True)
+    # the mean of no elements is NaN, as NumPy's (it was 0)
+    assert np.isnan(_run(F.mean(V(np.ones((0, 3), np.float32)), axis=0))).all()
 
 
 def test_huge_shapes_name_the_function_and_the_shape():

@@ -51,6 +51,8 @@ class Standardization(Function):
         view, red = self._plan(x)
         self._view, self._red = view, red
         self._n = prod(view[i] for i in red)
+        require(self, self._n > 0 or not getattr(self, "batch_stat", True),
+                f"x {x} has no elements to take statistics over (axes {red} are empty)")
         for label, p in zip(self._param_names(), params):
             ok = len(p) <= len(x) and all(a in (1, b) for a, b in zip(p[::-1], x[::-1]))
             require(self, ok, f"{label} of shape {p} does not broadcast to x {x}")

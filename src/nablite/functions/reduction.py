@@ -33,7 +33,9 @@ class Reduction(Function):
         axes = normalize_axes(self, self.axes, len(x))
         self.axes = sorted(axes)
         self._axes = tuple(self.axes)
-        self._count = builtins.max(_size(x[a] for a in axes), 1)
+        count = _size(x[a] for a in axes)
+        # 1 / count; the mean of no elements is NaN, as NumPy's
+        self._inv_count = 1.0 / count if count else float("nan")
         self._kept_shape = tuple(1 if i in axes else s for i, s in enumerate(x))
         if self.keep_dims:
             return self._kept_shape
@@ -71,14 +73,14 @@ class Mean(Reduction):
             return _as_array(xp, x.mean(axis=self._axes, keepdims=self.keep_dims), x.dtype)
         # add.reduce then scale: the same sum, without ndarray.mean's Python-level wrapper.
         total = xp.add.reduce(x, axis=self._axes, keepdims=self.keep_dims)
-        return _as_array(xp, total * (1.0 / self._count), x.dtype)
+        return _as_array(xp, total * self._inv_count, x.dtype)
 
     def backward(self, xp, xs, ys, gys):
-        return (self._expand(xp, gys[0] * (1.0 / self._count), xs[0].shape),)
+        return (self._expand(xp, gys[0] * self._inv_count, xs[0].shape),)
 
     def broadcastable_grad(self, xp, gy):
         """The input's gradient as an array that broadcasts to the input (not expanded)."""
-        return gy.reshape(self._kept_shape) * (1.0 / self._count)
+        return gy.reshape(self._kept_shape) * self._inv_count
 
 
 class Prod(Reduction):
