@@ -39,11 +39,13 @@ def read_arguments(fproto, spec):
     return args
 
 
-def _absent(spec, args):
+def _absent(spec, args, n_inputs):
     """Names of the optional inputs a function message leaves out."""
     absent = {inp for flag, inp in _INPUT_FLAGS.items() if args.get(flag)}
     if spec.type_name in ("RNN", "LSTM", "GRU") and args.get("num_layers", 1) == 1:
         absent.add("weight")
+    if spec.type_name == "FusedConvolution" and n_inputs >= 6:  # batch norm, not bias
+        absent.add("bias")
     return absent
 
 
@@ -54,7 +56,7 @@ def _place_inputs(spec, inputs, args, where):
         return None
     optional = [n.rstrip("?") for n in spec.inputs if n.endswith("?")]
     required = [n for n in names if n not in optional]
-    absent = _absent(spec, args)
+    absent = _absent(spec, args, len(inputs))
     present = [n for n in names if n in required or n not in absent]
     extra = len(inputs) - len(required)
     chosen = [n for n in present if n in required or
