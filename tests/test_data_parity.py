@@ -155,3 +155,42 @@ def test_caches_both_ways(tmp_path):
     mine, _ = check_same_source(read_caches, folders=[str(tmp_path / f) for f in
                                                       ("nn/iterator", "nn/conv", "nl")])
     assert len(mine) == 9 and mine["0_variables"] == ["x", "y", "v"]
+
+
+def read_images(folder):
+    import os
+    from nnabla.utils.image_utils import imread, imresize
+    from nnabla.utils.data_source_loader import load_image
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        for k, kw in enumerate([{}, {"grayscale": True}, {"num_channels": 3},
+                                {"num_channels": 4}, {"size": (4, 3)},
+                                {"size": (9, 7), "interpolate": "bicubic"},
+                                {"channel_first": True},
+                                {"grayscale": True, "num_channels": 3}]):
+            out[f"{name}_{k}"] = imread(path, **kw)
+        out[name + "_load"] = load_image(path, normalize=True)
+    a = np.random.RandomState(0).randint(0, 256, (6, 8, 3)).astype(np.uint8)
+    for interp in ["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]:
+        out["resize_" + interp] = imresize(a, (5, 3), interpolate=interp)
+        out["resize_f_" + interp] = imresize(a.astype(np.float32) / 255, (5, 3),
+                                             interpolate=interp)
+    return out
+
+
+def test_same_images_as_nnabla(tmp_path):
+    """8-bit files read, converted and resized as NNabla's Pillow backend does."""
+    pytest.importorskip("PIL")
+    from PIL import Image
+    rng = np.random.RandomState(0)
+    Image.fromarray(rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)).save(tmp_path / "rgb.png")
+    Image.fromarray(rng.randint(0, 256, (5, 7, 4)).astype(np.uint8)).save(tmp_path / "rgba.png")
+    Image.fromarray(rng.randint(0, 256, (5, 7)).astype(np.uint8)).save(tmp_path / "gray.png")
+    Image.fromarray(rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)).convert("P").save(
+        tmp_path / "pal.png")
+    Image.fromarray(rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)).save(
+        tmp_path / "photo.jpg", quality=90)
+    Image.fromarray(rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)).save(tmp_path / "c.bmp")
+    mine, _ = check_same_source(read_images, folder=str(tmp_path))
+    assert len(mine) == 6 * 9 + 12

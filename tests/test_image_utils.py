@@ -112,3 +112,16 @@ def test_cv2_backend_reads_what_pillow_writes(tmp_path):
     finally:
         iu.set_backend("PilBackend")
     np.testing.assert_array_equal(iu.imread(str(tmp_path / "d.png")), rgb)
+
+
+def test_sixteen_bit_channels(tmp_path):
+    img = np.array([[0, 257 * 100, 65535]], np.uint16)
+    imsave(str(tmp_path / "g16.png"), img, as_uint16=True)
+    rgb = imread(str(tmp_path / "g16.png"), num_channels=3)
+    assert rgb.dtype == np.uint8 and rgb.shape == (1, 3, 3)
+    np.testing.assert_array_equal(rgb, np.repeat([[[0], [100], [255]]], 3, axis=-1))
+    rgba = imread(str(tmp_path / "g16.png"), num_channels=4, as_uint16=True)
+    np.testing.assert_array_equal(rgba[..., 3], 65535)
+    np.testing.assert_array_equal(rgba[..., 0], img)
+    g3 = imread(str(tmp_path / "g16.png"), grayscale=True, num_channels=3)
+    assert g3.shape == (1, 3, 3)

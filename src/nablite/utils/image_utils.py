@@ -7,6 +7,11 @@ Images are NumPy arrays of shape (H, W) (grayscale) or (H, W, C), or
 (OpenCV, when ``cv2`` is installed); :func:`set_backend` chooses,
 :func:`get_available_backends` lists what is installed.
 
+8-bit files are read, converted and resized as NNabla's Pillow backend does
+(tests/test_data_parity.py). 16-bit files are scaled to uint8 by 257 (NNabla
+keeps their low byte) or kept with ``as_uint16=True``, and ``num_channels=1``
+or ``as_uint16`` need no other backend (NNabla's Pillow backend refuses them).
+
 Files from elsewhere are checked before they are decoded: an image whose
 header declares more pixels than ``NABLITE_MAX_IMAGE_PIXELS`` (default
 2**28) or more bytes than the read limit is refused, and a file that is not
@@ -91,11 +96,18 @@ def _from_hwc(img, channel_first):
 
 
 def _pil_imresize(img, size, interpolate="bilinear", channel_first=False):
-    # Each channel is resampled in float32 and converted back to img's dtype.
+    # uint8 L/RGB/RGBA images are resampled by Pillow as they are (NNabla's
+    # results); any other image channel by channel in float32, then rounded
+    # and clipped back to its dtype.
     Image = _pil("imresize")
     w, h = _check_size(size, "imresize")
     method = _resample(Image, interpolate, "imresize")
     hwc = _to_hwc(img, channel_first, "imresize")
+    if hwc.dtype == np.uint8 and (hwc.ndim == 2 or hwc.shape[-1] in (1, 3, 4)):
+        squeeze = hwc.ndim == 3 and hwc.shape[-1] == 1
+        plane = np.ascontiguousarray(hwc[..., 0] if squeeze else hwc)
+        out = np.asarray(Image.fromarray(plane).resize((w, h), method))
+        return _from_hwc(out[..., None] if squeeze else out, channel_first)
     planes = hwc[..., None] if hwc.ndim == 2 else hwc
     out = np.stack([
         np.asarray(Image.fromarray(np.ascontiguousarray(
@@ -114,8 +126,8 @@ def _pil_imresize(img, size, interpolate="bilinear", channel_first=False):
 def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
                 channel_first=False, as_uint16=False, num_channels=-1):
     Image = _pil("imread")
-    if num_channels not in (-1, 1, 3, 4):
-        raise ValueError(f"imread: num_channels must be -1, 1, 3 or 4, got "
+    if num_channels not in (-1, 0, 1, 3, 4):
+        raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
                          f"{num_channels!r}")
     try:
         im = Image.open(path)
@@ -128,16 +140,20 @@ def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
     with im:
         check_declared_size(im.width, im.height, len(im.getbands()),
                             2 if im.mode.startswith("I") else 1, _source(path))
+        # 16-bit files keep one plane (Pillow's conversions would clip them);
+        # their channels are made in NumPy below.
         sixteen = im.mode in ("I;16", "I;16B", "I;16L", "I")
-        if grayscale or num_channels == 1:
-            im = im.convert("I") if sixteen else im.convert("L")
-        elif num_channels == 3:
-            im = im.convert("RGB")
-        elif num_channels == 4:
-            im = im.convert("RGBA")
-        elif im.mode not in ("L", "RGB", "RGBA") and not sixteen:
-            im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
         try:
+            if not sixteen:
+                if grayscale or num_channels == 1:
+                    im = im.convert("L")
+                elif num_channels == 3:
+                    im = im.convert("RGB")
+                elif num_channels == 4:
+                    im = im.convert("RGBA")
+                elif im.mode not in ("L", "RGB", "RGBA"):
+                    im = im.convert("RGBA" if "A" in im.getbands() or
+                                    "transparency" in im.info else "RGB")
             arr = np.asarray(im)
         except (OSError, ValueError, SyntaxError) as e:
             raise ValueError(f"imread: {_source(path)} is truncated or corrupt "
@@ -148,8 +164,15 @@ def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
         arr = arr.astype(np.uint16) * 257
     elif not as_uint16 and arr.dtype == np.uint16:
         arr = (arr // 257).astype(np.uint8)
-    if num_channels == 1 and not grayscale:
-        arr = arr[..., None]
+    if arr.ndim == 2 and num_channels in (1, 3) and (num_channels == 1 or grayscale
+                                                   or sixteen):
+        arr = np.repeat(arr[..., None], num_channels, axis=-1)
+    elif arr.ndim == 2 and num_channels == 4 and sixteen:
+        top = np.iinfo(arr.dtype).max
+        arr = np.concatenate([np.repeat(arr[..., None], 3, axis=-1),
+                              np.full(arr.shape + (1,), top, arr.dtype)], axis=-1)
+    elif arr.ndim == 2 and num_channels == 4 and grayscale:
+        arr = np.repeat(arr[..., None], 4, axis=-1)
     if size is not None:
         arr = _pil_imresize(arr, size, interpolate=interpolate)
     return _from_hwc(arr, channel_first)
