@@ -50,18 +50,21 @@ def _absent(spec, args, n_inputs):
 
 
 def _place_inputs(spec, inputs, args, where):
-    """{input name: Variable} for a function's inputs (None for absent ones)."""
-    names = [n.rstrip("?*") for n in spec.inputs]
+    """{input name: Variable}: the required inputs in order, and as many of the
+    optional ones (in order, less those the arguments say are absent) as the file
+    gives; None for variadic functions."""
     if any(n.endswith("*") for n in spec.inputs):
         return None
-    optional = [n.rstrip("?") for n in spec.inputs if n.endswith("?")]
-    required = [n for n in names if n not in optional]
     absent = _absent(spec, args, len(inputs))
-    present = [n for n in names if n in required or n not in absent]
-    extra = len(inputs) - len(required)
-    chosen = [n for n in present if n in required or
-              (n in optional and (extra := extra - 1) >= 0)]
-    if len(inputs) < len(required) or len(chosen) != len(inputs):
+    spare = len(inputs) - sum(not n.endswith("?") for n in spec.inputs)
+    chosen = []
+    for n in spec.inputs:
+        if not n.endswith("?"):
+            chosen.append(n)
+        elif spare > 0 and n[:-1] not in absent:
+            chosen.append(n[:-1])
+            spare -= 1
+    if spare < 0 or len(chosen) != len(inputs):
         raise FileFormatError(f"{where}: {spec.type_name} takes inputs {spec.inputs}, "
                               f"the file gives {len(inputs)}")
     return dict(zip(chosen, inputs))

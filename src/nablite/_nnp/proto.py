@@ -2,7 +2,10 @@
 and their two encodings, read with the checks a file from elsewhere needs.
 
 protobuf is an optional dependency (``nablite[io]``): it is imported on first use,
-so ``import nablite`` works without it.
+so ``import nablite`` works without it. nnabla_pb2.py is generated from
+nnabla.proto and committed; regenerate it from the repository root with
+
+    python -m grpc_tools.protoc -I src --python_out=src src/nablite/nnabla.proto
 """
 import os
 
