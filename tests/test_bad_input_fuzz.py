@@ -66,7 +66,85 @@ def _cases():
     return cases
 
 
-CASES = _cases()
+def _r(*shape, seed=0):
+    return np.random.RandomState(seed).randn(*shape)
+
+
+def _pool(op):
+    """NumPy's non-overlapping 2x2 pooling over the last two axes."""
+    def ref(x, kernel):
+        n, c, h, w = x.shape
+        return op(x.reshape(n, c, h // 2, 2, w // 2, 2), axis=(3, 5))
+    return ref
+
+
+def _bn(x, beta, gamma, mean, var, batch_stat):
+    m, v = x.mean(0, keepdims=True), x.var(0, keepdims=True)
+    return (x - m) / np.sqrt(v + 1e-5) * gamma + beta
+
+
+_LABELS = np.array([[0], [2], [1]])
+# Functions no case table above lists: one valid call each, a NumPy reference
+# where one is short (None: only "a result of real numbers or a named error").
+EXTRA = [
+    (F.affine, [_r(2, 3), _r(3, 4, seed=1), _r(4, seed=2)], lambda x, w, b: x @ w + b, {}),
+    (F.batch_matmul, [_r(2, 3, 4), _r(2, 4, 5, seed=1)], np.matmul, {}),
+    (F.convolution, [_r(2, 3, 5, 5), _r(4, 3, 3, 3, seed=1)], None, {"pad": (1, 1)}),
+    (F.deconvolution, [_r(2, 3, 4, 4), _r(3, 2, 3, 3, seed=1)], None, {"stride": (2, 2)}),
+    (F.depthwise_convolution, [_r(2, 3, 5, 5), _r(3, 3, 3, seed=1)], None, {}),
+    (F.average_pooling, [_r(2, 3, 4, 6)], _pool(np.mean), {"kernel": (2, 2)}),
+    (F.max_pooling, [_r(2, 3, 4, 6)], _pool(np.max), {"kernel": (2, 2)}),
+    (F.sum_pooling, [_r(2, 3, 4, 6)], _pool(np.sum), {"kernel": (2, 2)}),
+    (F.global_average_pooling, [_r(2, 3, 4, 5)],
+     lambda x: x.mean(axis=(2, 3), keepdims=True), {}),
+    (F.unpooling, [_r(2, 3, 2, 2)], lambda x, kernel: x.repeat(2, 2).repeat(2, 3),
+     {"kernel": (2, 2)}),
+    (F.embed, [np.array([[0, 2], [1, 1]]), _r(3, 4)], lambda i, w: w[i], {}),
+    (F.top_n_error, [_r(3, 4), _LABELS], None, {"n": 2}),
+    (F.binary_error, [_r(3, 4), _r(3, 4, seed=1)],
+     lambda x, t: ((x >= 0.5) != (t >= 0.5)).astype(float), {}),
+    (F.confusion_matrix, [_r(3, 4), _LABELS], None, {}),
+    (F.equal, [np.round(_r(3, 4)), np.round(_r(3, 4, seed=1))], np.equal, {}),
+    (F.greater, [_r(3, 4), _r(3, 4, seed=1)], np.greater, {}),
+    (F.less_equal_scalar, [_r(3, 4)], lambda x, val: x <= val, {"val": 0.3}),
+    (F.logical_and, [_r(3, 4), _r(3, 4, seed=1)], np.logical_and, {}),
+    (F.logical_not, [np.round(_r(3, 4))], np.logical_not, {}),
+    (F.isnan, [_r(3, 4)], np.isnan, {}),
+    (F.isinf, [_r(3, 4)], np.isinf, {}),
+    (F.round, [_r(3, 4) * 3], lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5), {}),
+    (F.ceil, [_r(3, 4) * 3], np.ceil, {}),
+    (F.floor, [_r(3, 4) * 3], np.floor, {}),
+    (F.sign, [_r(3, 4)], lambda x, alpha: np.where(x == 0, alpha, np.sign(x)), {"alpha": 1.0}),
+    (F.mod2, [np.array([5.0, -7, 9]), np.array([3.0, 3, -4])], np.fmod, {}),
+    (F.constant, [], lambda val, shape: np.full(shape, val), {"val": 2.0, "shape": (2, 3)}),
+    (F.arange, [], None, {"start": 0, "stop": 5, "step": 0.5}),
+    (F.linspace, [], None, {"start": 0, "stop": 1, "num": 5}),
+    (F.rand, [], None, {"low": 0, "high": 1, "shape": (2, 3)}),
+    (F.randn, [], None, {"mu": 0, "sigma": 1, "shape": (2, 3)}),
+    (F.randint, [], None, {"low": 0, "high": 5, "shape": (2, 3)}),
+    (F.dropout, [_r(3, 4)], None, {"p": 0.5}),
+    (F.batch_normalization, [_r(4, 3), np.zeros((1, 3)), np.ones((1, 3)), np.zeros((1, 3)),
+                             np.ones((1, 3))], _bn, {"batch_stat": True}),
+    (F.mean_subtraction, [_r(4, 3), np.zeros((3,)), np.zeros(())], None, {}),
+    (F.fft, [_r(4, 2)], None, {"signal_ndim": 1}),
+    (F.binary_sigmoid, [_r(3, 4)], lambda x: (x > 0).astype(float), {}),
+    (F.binary_tanh, [_r(3, 4)], lambda x: np.where(x > 0, 1.0, -1.0), {}),
+    (F.prune, [_r(3, 4)], None, {"rate": 0.5}),
+    (F.top_k_data, [_r(3, 5)], None, {"k": 2}),
+    (F.unique, [np.round(_r(8))], None, {"axis": 0}),
+    (F.searchsorted, [np.sort(_r(2, 5), axis=1), _r(2, 3, seed=1)], None, {}),
+    (F.random_flip, [_r(2, 3, 4, 4)], None, {}),
+    (F.random_crop, [_r(2, 3, 6, 6)], None, {"shape": (3, 4, 4)}),
+    (F.random_shift, [_r(2, 3, 4, 4)], None, {"shifts": (1, 1)}),
+    (F.warp_by_flow, [_r(1, 2, 4, 4), _r(1, 2, 4, 4, seed=1)], None, {}),
+    (F.affine_grid, [_r(2, 2, 3)], None, {"size": (4, 4)}),
+    (F.spectral_norm, [_r(4, 3), _r(4)], None, {}),
+    (F.weight_normalization, [_r(4, 3), np.abs(_r(4)) + 0.5], None, {}),
+    (F.norm_normalization, [_r(4, 3)], lambda x, axes: x / np.sqrt((x ** 2).sum()), {"axes": None}),
+    (F.sink, [_r(3, 4)], None, {}),
+]
+
+CASES = _cases() + [(f, inputs, kwargs, ref) for f, inputs, ref, kwargs in EXTRA]
 
 
 def _function_names():
@@ -280,4 +358,4 @@ def test_fuzz_public_functions(call):
 
 
 def test_the_fuzz_covers_many_functions():
-    assert len({c[0].__name__ for c in CASES}) >= 100
+    assert len({c[0].__name__ for c in CASES}) >= 170
