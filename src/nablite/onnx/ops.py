@@ -121,11 +121,28 @@ def _tanh_shrink(e, f, x):
     return e.node("Sub", [x, e.node("Tanh", [x])])
 
 
-@rule("Round", "Sign, Abs, Floor, Mul")
-def _round(e, f, x):
+def round_half_away(e, x):
     # NNabla rounds halves away from zero; ONNX Round rounds them to even
     up = e.node("Floor", [e.node("Add", [e.node("Abs", [x]), e.scalar(0.5)])])
     return e.node("Mul", [e.node("Sign", [x]), up])
+
+
+@rule("Round", "Sign, Abs, Floor, Mul")
+def _round(e, f, x):
+    return round_half_away(e, x)
+
+
+@rule("ATan2", "Div, Atan, Where")
+def _atan2(e, f, y, x):
+    base = e.node("Atan", [e.node("Div", [y, x])])
+    y_neg = e.node("Less", [y, e.scalar(0.0)])
+    x_neg = e.node("Less", [x, e.scalar(0.0)])
+    x_zero = e.node("Equal", [x, e.scalar(0.0)])
+    # x < 0: move to the left half-plane; x == 0: +-pi/2 by y's sign (0 at the origin)
+    shift = e.node("Where", [y_neg, e.scalar(-math.pi), e.scalar(math.pi)])
+    left = e.node("Add", [base, shift])
+    axis = e.node("Mul", [e.node("Sign", [y]), e.scalar(math.pi / 2)])
+    return e.node("Where", [x_zero, axis, e.node("Where", [x_neg, left, base])])
 
 
 @rule("CReLU", "Relu, Neg, Concat")
@@ -296,6 +313,12 @@ def _reduce(op):
             return e.node(op, [x, e.ints(axes)], keepdims=int(keep))
         return e.node(op, [x], axes=axes, keepdims=int(keep))
     return convert
+
+
+@rule("ReduceSum ReduceMean", "ReduceSum / ReduceMean (every axis)")
+def _reduce_all(e, f, x):
+    op = "ReduceSum" if f.name == "ReduceSum" else "ReduceMean"
+    return e.node(op, [x], keepdims=0)
 
 
 for _name, _op in {"Sum": "ReduceSum", "Mean": "ReduceMean", "Max": "ReduceMax",

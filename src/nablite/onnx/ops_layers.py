@@ -174,7 +174,7 @@ def _batch_norm(e, f, x, beta, gamma, mean, var):
     return e.node("Add", [y, beta])
 
 
-@rule("BatchNormalization", "BatchNormalization (inference)")
+@rule("BatchNormalization SyncBatchNormalization", "BatchNormalization (inference)")
 def _batch_normalization(e, f, x, *params):
     beta, gamma, mean, var, _ = _bn_params(e, f, params)
     return _batch_norm(e, f, x, beta, gamma, mean, var)
@@ -213,6 +213,13 @@ def _normalization(e, f, x, *params):
     if getattr(f, "_output_stat", False):
         unsupported(f, "with output_stat=True is not exported")
     return _standardized(e, f, x, params, f._view, f._red, f.args["eps"])
+
+
+@rule("WeightNormalization", "Mul, ReduceSum, Sqrt, Div")
+def _weight_normalization(e, f, w, g):
+    sq = e.node("ReduceSum", [e.node("Mul", [w, w]), e.ints(list(f._red))], keepdims=1)
+    norm = e.node("Sqrt", [e.node("Add", [sq, e.scalar(float(f.args["eps"]))])])
+    return e.node("Mul", [w, e.node("Div", [e.reshape(g, f._bshape), norm])])
 
 
 @rule("MeanSubtraction", "Sub (inference)")

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .ops import in_shape, rule, unsupported
+from .ops import in_shape, round_half_away, rule, unsupported
 
 
 @rule("Gather", "Cast, Gather")
@@ -103,3 +103,39 @@ def _shape(e, f, x):
 @rule("Einsum", "Einsum")
 def _einsum(e, f, *xs):
     return e.node("Einsum", list(xs), equation=f.args["equation"])
+
+
+@rule("Shift", "Gather")
+def _shift(e, f, x):
+    for axis, index in f._maps(in_shape(f)):
+        x = e.node("Gather", [x, e.ints(index)], axis=axis)
+    return x
+
+
+@rule("BatchDet", "Det")
+def _batch_det(e, f, x):
+    return e.node("Det", [x])
+
+
+@rule("BatchLogdet", "Det, Abs, Log")
+def _batch_logdet(e, f, x):
+    return e.node("Log", [e.node("Abs", [e.node("Det", [x])])])
+
+
+def _quantize_round(e, f, x):
+    if f.args["round_mode"] == "HALF_TO_EVEN":
+        return e.node("Round", [x])
+    return round_half_away(e, x)
+
+
+@rule("QuantizeLinear", "Div, Round, Add, Clip (values as floats)")
+def _quantize_linear(e, f, x, scale, zero_point):
+    low, high = (e.scalar(float(v)) for v in f._range())
+    zp = e.node("Clip", [_quantize_round(e, f, zero_point), low, high])
+    y = e.node("Add", [_quantize_round(e, f, e.node("Div", [x, scale])), zp])
+    return e.node("Clip", [y, low, high])
+
+
+@rule("DequantizeLinear", "Sub, Mul")
+def _dequantize_linear(e, f, x, scale, zero_point):
+    return e.node("Mul", [e.node("Sub", [x, zero_point]), scale])
