@@ -13,9 +13,7 @@ single parameter changes. h5py and protobuf are optional dependencies
 (``nablite[io]``), imported on first use; the messages are nnabla_pb2.py's
 (generated from nnabla.proto), read and written through _nnp/proto.py.
 """
-import io
 import os
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
