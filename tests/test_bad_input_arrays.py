@@ -121,3 +121,18 @@ def test_integer_data_in_a_built_static_graph_is_computed_in_float():
     z.forward()
     np.testing.assert_allclose(y.d, [5 / 3, 11 / 3], rtol=1e-6)
     np.testing.assert_allclose(z.d.ravel(), [5 / 3, 11 / 3], rtol=1e-6)
+
+
+def test_readme_errors_section_runs_as_written():
+    """The code of README.md's "Errors and files" section (once merged) runs."""
+    import os
+    import re
+    readme = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+    text = open(readme).read()
+    section = re.search(r"^## Errors and files\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    if section is None:
+        pytest.skip("README.md has no 'Errors and files' section yet")
+    blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README Errors and files", "exec"), {})
