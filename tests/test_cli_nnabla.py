@@ -1,6 +1,9 @@
 """NNabla's command-line tools as nablite subcommands, run through the real entry
 point (``python -m nablite.cli``): outputs checked against NumPy, the files the
-commands write, NNabla 1.39's own CLI where installed, and the one-line errors."""
+commands write, NNabla 1.39's own CLI where installed, and the one-line errors
+(those through ``nablite.cli.main`` in this process, to keep the tests quick)."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -17,6 +20,19 @@ NNABLA_CLI = "/tmp/nnref/bin/nnabla_cli"
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "nablite.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def main(*args):
+    """``nablite.cli.main`` in this process, as a CompletedProcess."""
+    from nablite import cli as nablite_cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = nablite_cli.main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code
+    nn.clear_parameters()
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def one_line_error(proc, command, *words):
@@ -49,8 +65,9 @@ def test_version_and_help():
     proc = cli("version")
     assert proc.returncode == 0 and proc.stdout.startswith(f"nablite {nn.__version__}")
     for command in ("decode_param", "encode_param", "plot_series", "plot_timer",
-                    "function_info", "version"):
-        proc = cli(command, "--help")
+                    "function_info", "version", "infer", "forward", "dump", "convert",
+                    "draw_graph"):
+        proc = main(command, "--help")
         assert proc.returncode == 0 and f"nablite {command}" in proc.stdout
 
 
@@ -88,21 +105,21 @@ def test_decode_matches_nnabla_cli(param_file, tmp_path):
 
 
 def test_param_errors(tmp_path):
-    one_line_error(cli("decode_param", "-p", tmp_path / "none.h5", "-o", tmp_path / "o"),
+    one_line_error(main("decode_param", "-p", tmp_path / "none.h5", "-o", tmp_path / "o"),
                    "decode_param", "no such parameter file", "none.h5")
-    one_line_error(cli("decode_param", "-o", tmp_path / "o"), "decode_param", "-p/--param")
-    one_line_error(cli("encode_param", "-i", tmp_path / "nodir", "-p", tmp_path / "x.h5"),
+    one_line_error(main("decode_param", "-o", tmp_path / "o"), "decode_param", "-p/--param")
+    one_line_error(main("encode_param", "-i", tmp_path / "nodir", "-p", tmp_path / "x.h5"),
                    "encode_param", "no such input directory")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "w.txt").write_text("(2, 2)\n1.0\n2.0\n3.0")
-    one_line_error(cli("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
+    one_line_error(main("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
                    "shape (2, 2) needs 4 values, the file has 3")
     (bad / "w.txt").write_text("(2**40, 2**40)\n1.0")
-    one_line_error(cli("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
+    one_line_error(main("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
                    "first line must be a shape")
     (bad / "w.txt").write_text("(65536, 65536, 65536)\n1.0")
-    one_line_error(cli("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
+    one_line_error(main("encode_param", "-i", bad, "-p", tmp_path / "x.h5"), "encode_param",
                    "at most")
     assert not (tmp_path / "x.h5").exists()
 
@@ -129,15 +146,15 @@ def test_plot_series_and_timer(tmp_path):
 
 
 def test_plot_errors(tmp_path):
-    one_line_error(cli("plot_series", tmp_path / "x.series.txt"), "plot_series",
+    one_line_error(main("plot_series", tmp_path / "x.series.txt"), "plot_series",
                    "no such series file")
     (tmp_path / "a.timer.txt").write_text("0 1.0\n")
-    one_line_error(cli("plot_timer", tmp_path / "a.timer.txt"), "plot_timer",
+    one_line_error(main("plot_timer", tmp_path / "a.timer.txt"), "plot_timer",
                    "at least 4 columns")
     (tmp_path / "a.series.txt").write_text("0 1.0\n1 0.5\n")
-    one_line_error(cli("plot_series", tmp_path / "a.series.txt", "-l", "a", "-l", "b"),
+    one_line_error(main("plot_series", tmp_path / "a.series.txt", "-l", "a", "-l", "b"),
                    "plot_series", "2 --label for 1 files")
-    one_line_error(cli("plot_timer", tmp_path / "a.timer.txt", "-u", "w"), "plot_timer",
+    one_line_error(main("plot_timer", tmp_path / "a.timer.txt", "-u", "w"), "plot_timer",
                    "--time-unit")
 
 
@@ -156,8 +173,8 @@ def test_function_info_lists_and_queries(tmp_path):
     proc = cli("function_info", "-x", "Affine,ReLU", "-o", tmp_path / "f.txt")
     listed = (tmp_path / "f.txt").read_text().splitlines()[1:]
     assert "Affine" not in listed and "Convolution" in listed
-    one_line_error(cli("function_info", "-q", "Nope"), "function_info", "unknown function 'Nope'")
-    one_line_error(cli("function_info", "-f", "NNB"), "function_info", "ONNX only")
+    one_line_error(main("function_info", "-q", "Nope"), "function_info", "unknown function 'Nope'")
+    one_line_error(main("function_info", "-f", "NNB"), "function_info", "ONNX only")
 
 
 # -- model files: infer, forward, dump, convert, draw_graph ----------------------
@@ -235,19 +252,19 @@ def test_infer_matches_nnabla_cli_on_a_nablite_file(model, tmp_path):
 def test_infer_errors(model, tmp_path):
     path, _ = model
     np.zeros(3, np.float32).tofile(tmp_path / "x.bin")
-    one_line_error(cli("infer", "-c", tmp_path / "none.nnp", tmp_path / "x.bin"), "infer",
+    one_line_error(main("infer", "-c", tmp_path / "none.nnp", tmp_path / "x.bin"), "infer",
                    "no such model file")
-    one_line_error(cli("infer", "-c", path, tmp_path / "x.bin", tmp_path / "x.bin"), "infer",
+    one_line_error(main("infer", "-c", path, tmp_path / "x.bin", tmp_path / "x.bin"), "infer",
                    "takes 1 input file(s)")
-    one_line_error(cli("infer", "-c", path, tmp_path / "nothere.bin"), "infer",
+    one_line_error(main("infer", "-c", path, tmp_path / "nothere.bin"), "infer",
                    "no such input file")
-    one_line_error(cli("infer", "-c", path, "-t", "int8", tmp_path / "x.bin"), "infer",
+    one_line_error(main("infer", "-c", path, "-t", "int8", tmp_path / "x.bin"), "infer",
                    "-t/--data_type")
     (tmp_path / "junk.nnp").write_bytes(b"PK\x03\x04 truncated")
-    one_line_error(cli("infer", "-c", tmp_path / "junk.nnp", tmp_path / "x.bin"), "infer",
+    one_line_error(main("infer", "-c", tmp_path / "junk.nnp", tmp_path / "x.bin"), "infer",
                    "junk.nnp")
     (tmp_path / "m.txt").write_text("x")
-    one_line_error(cli("infer", "-c", tmp_path / "m.txt", tmp_path / "x.bin"), "infer",
+    one_line_error(main("infer", "-c", tmp_path / "m.txt", tmp_path / "x.bin"), "infer",
                    "not a model file")
 
 
@@ -262,9 +279,9 @@ def test_forward_over_a_csv_dataset(model, tmp_path):
     assert lines[0] == "x__0,x__1,x__2,y__0,y__1,y__2,y__3" and len(lines) == 4
     got = np.array([[float(c) for c in line.split(",")[3:]] for line in lines[1:]])
     np.testing.assert_allclose(got, ref(xd), rtol=1e-5, atol=1e-6)
-    one_line_error(cli("forward", "-c", path, "-o", tmp_path / "r2"), "forward", "-d/--dataset")
+    one_line_error(main("forward", "-c", path, "-o", tmp_path / "r2"), "forward", "-d/--dataset")
     (tmp_path / "bad.csv").write_text("z__0\n1\n")
-    one_line_error(cli("forward", "-c", path, "-d", tmp_path / "bad.csv", "-o", tmp_path / "r3"),
+    one_line_error(main("forward", "-c", path, "-d", tmp_path / "bad.csv", "-o", tmp_path / "r3"),
                    "forward", "no column for x")
 
 
@@ -279,8 +296,8 @@ def test_dump(model):
     assert "fc/affine/W" in out and "Parameter  shape [3, 4]" in out
     proc = cli("dump", "-n", "y", path)
     assert "Variable y: type Buffer, shape [-1, 4]" in proc.stdout
-    one_line_error(cli("dump", "-n", "nope", path), "dump", "no variable 'nope'")
-    one_line_error(cli("dump", "-E", "3", path), "dump", "-E 3")
+    one_line_error(main("dump", "-n", "nope", path), "dump", "no variable 'nope'")
+    one_line_error(main("dump", "-E", "3", path), "dump", "-E 3")
 
 
 def _infer_values(path, tmp_path, tag):
@@ -304,11 +321,11 @@ def test_convert_among_nnabla_formats(model, tmp_path):
     proc = cli("convert", tmp_path / "m.nntxt", tmp_path / "back.nnp", "-b", "5")
     assert proc.returncode == 0, proc.stderr
     assert "batch size 5" in cli("dump", tmp_path / "back.nnp").stdout
-    one_line_error(cli("convert", path, tmp_path / "m.nntxt"), "convert", "exists",
+    one_line_error(main("convert", path, tmp_path / "m.nntxt"), "convert", "exists",
                    "-f/--force")
-    one_line_error(cli("convert", path, tmp_path / "m.nnb"), "convert", "extension")
-    one_line_error(cli("convert", "-O", "NNB", path, tmp_path / "m.nnb"), "convert", "NNB")
-    one_line_error(cli("convert", path), "convert", "output file")
+    one_line_error(main("convert", path, tmp_path / "m.nnb"), "convert", "extension")
+    one_line_error(main("convert", "-O", "NNB", path, tmp_path / "m.nnb"), "convert", "NNB")
+    one_line_error(main("convert", path), "convert", "output file")
 
 
 def test_convert_to_and_from_onnx(model, tmp_path):
@@ -332,7 +349,7 @@ def test_convert_to_and_from_onnx(model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose([np.fromfile(tmp_path / f"o_{k}.bin", np.float32)
                                 for k in range(2)], ref(feed), rtol=1e-5, atol=1e-6)
-    one_line_error(cli("convert", path, tmp_path / "x.onnx", "-d", "opset_99"), "convert",
+    one_line_error(main("convert", path, tmp_path / "x.onnx", "-d", "opset_99"), "convert",
                    "99")
 
 
@@ -346,12 +363,12 @@ def test_draw_graph(model, tmp_path):
     assert "label=ReLU" in dot and "label=W " in dot and "label=x " in dot
     proc = cli("draw_graph", path, "-o", tmp_path / "dir", "-f", "dot")
     assert proc.returncode == 0 and (tmp_path / "dir" / "net.dot").exists()
-    one_line_error(cli("draw_graph", path, "-n", "other", "-o", tmp_path / "g2.dot"),
+    one_line_error(main("draw_graph", path, "-n", "other", "-o", tmp_path / "g2.dot"),
                    "draw_graph", "no network 'other'", "it has net")
-    one_line_error(cli("draw_graph", tmp_path / "none.nnp"), "draw_graph", "no such model file")
+    one_line_error(main("draw_graph", tmp_path / "none.nnp"), "draw_graph", "no such model file")
     import shutil
     if shutil.which("dot") is None:
-        one_line_error(cli("draw_graph", path, "-o", tmp_path / "g.png"), "draw_graph",
+        one_line_error(main("draw_graph", path, "-o", tmp_path / "g.png"), "draw_graph",
                        "'dot'", "apt install graphviz")
     else:
         assert cli("draw_graph", path, "-o", tmp_path / "g.png").returncode == 0
