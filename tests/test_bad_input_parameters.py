@@ -110,3 +110,22 @@ def test_keys_must_be_non_empty_strings():
         _assign_parameters([(3, np.ones(2, np.float32), True)], "load")
     with pytest.raises(ValueError, match="^load: parameter key '//' is empty"):
         _assign_parameters([("//", np.ones(2, np.float32), True)], "load")
+
+
+@pytest.mark.parametrize("bad", [np.array([[1j, 2], [3, 4]]), np.array([b"ab", b"cd"])],
+                         ids=["complex", "bytes"])
+def test_an_h5_file_with_non_real_data_is_refused_and_nothing_changes(bad, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    before = _model()
+    path = _saved(tmp_path, {"fc1/affine/b": np.full((4,), 9, np.float32),
+                             "z/W": np.ones((2, 2), np.float32)})
+    with h5py.File(path, "r+") as f:
+        attrs = dict(f["z/W"].attrs)
+        del f["z/W"]
+        d = f.create_dataset("z/W", data=bad)
+        for k, v in attrs.items():
+            d.attrs[k] = v
+    with pytest.raises(TypeError, match=rf"^load_parameters\(.*\): parameter 'z/W': got an "
+                                        rf"array of dtype {bad.dtype}"):
+        nn.load_parameters(path)
+    assert _same(_snapshot(), before)
