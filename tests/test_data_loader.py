@@ -203,3 +203,23 @@ def test_nnabla_module_names_under_nablite_run(tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"OK {tmp_path / 'h'}" in out.stdout
+
+
+def test_load_wav(tmp_path):
+    import wave
+    frames = (np.arange(40, dtype=np.int16).reshape(20, 2) - 20) * 1000
+    with wave.open(str(tmp_path / "a.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(frames.tobytes())
+    got = L.load(".wav")(str(tmp_path / "a.wav"))
+    assert got.dtype == np.int16 and got.shape == (20, 2)
+    np.testing.assert_array_equal(got, frames)
+    data = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[:60])
+    with pytest.raises(ValueError, match="load_wav: .*cut.wav is truncated"):
+        L.load_wav(str(tmp_path / "cut.wav"))
+    (tmp_path / "junk.wav").write_bytes(b"RIFF" + b"\0" * 40)
+    with pytest.raises(ValueError, match="load_wav: .*junk.wav is not a readable"):
+        L.load_wav(str(tmp_path / "junk.wav"))

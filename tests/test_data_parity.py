@@ -194,3 +194,25 @@ def test_same_images_as_nnabla(tmp_path):
     Image.fromarray(rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)).save(tmp_path / "c.bmp")
     mine, _ = check_same_source(read_images, folder=str(tmp_path))
     assert len(mine) == 6 * 9 + 12
+
+
+def read_wavs(folder):
+    import os
+    from nnabla.utils.data_source_loader import load
+    return {n: load(".wav")(os.path.join(folder, n)) for n in sorted(os.listdir(folder))}
+
+
+def test_same_wav_as_nnabla(tmp_path):
+    import wave
+    rng = np.random.RandomState(0)
+    for width, channels in [(1, 1), (2, 1), (2, 2), (4, 1)]:
+        dtype = {1: np.uint8, 2: "<i2", 4: "<i4"}[width]
+        info = np.iinfo(np.dtype(dtype))
+        frames = rng.randint(info.min, info.max, (50, channels)).astype(dtype)
+        with wave.open(str(tmp_path / f"s{width}_{channels}.wav"), "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(width)
+            w.setframerate(8000)
+            w.writeframes(frames.tobytes())
+    mine, _ = check_same_source(read_wavs, folder=str(tmp_path))
+    assert mine["s2_2.wav"].shape == (50, 2)

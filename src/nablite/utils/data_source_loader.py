@@ -3,7 +3,7 @@
 * :class:`FileReader` opens a path or URL (local files, ``file://``,
   ``http(s)://``) and the files it names relative to it, as NNabla's.
 * ``load(ext)`` gives the loader of an extension from the registry
-  ``_load_functions`` (images, ``.csv``, ``.npy``); add your own with
+  ``_load_functions`` (images, ``.csv``, ``.npy``, ``.wav``); add your own with
   :func:`register_load_function`. Each loader is
   ``loader(file, shape=None, normalize=False)``.
 * :func:`download` and :func:`get_data_home` (the local data home) come from
@@ -26,7 +26,7 @@ from ._data_download import _timeout, download, get_data_home
 from .image_utils import imread, imresize  # noqa: F401 (NNabla's names here)
 
 __all__ = ["FileReader", "ResourceFileReader", "get_file_extension",
-           "load_image", "load_image_imread", "load_csv", "load_npy", "load",
+           "load_image", "load_image_imread", "load_csv", "load_npy", "load_wav", "load",
            "register_load_function", "download", "get_data_home"]
 
 _REMOTE = ("http://", "https://")
@@ -166,6 +166,8 @@ class ResourceFileReader:
 
 
 def _source_name(file):
+    if isinstance(file, (str, os.PathLike)):
+        return os.fspath(file)
     return getattr(file, "name", None) or repr(file)
 
 
@@ -247,10 +249,39 @@ def load_npy(path, shape=None, normalize=False):
                          f"to {shape} ({e})") from None
 
 
+def load_wav(path, shape=None, normalize=False):
+    """A PCM ``.wav`` file (path or binary file object) as (frames, channels):
+    uint8 for 8-bit, int16 / int32 for 16 / 32-bit samples (as stored, like
+    NNabla's ``scipy.io.wavfile`` reader); ``shape`` reshapes."""
+    import wave
+    name = _source_name(path)
+    try:
+        with wave.open(path if not isinstance(path, os.PathLike) else os.fspath(path),
+                       "rb") as w:
+            width, channels, frames = w.getsampwidth(), w.getnchannels(), w.getnframes()
+            if width not in (1, 2, 4):
+                raise ValueError(f"load_wav: {name} has {8 * width}-bit samples; "
+                                 "8, 16 and 32-bit PCM are read")
+            need = width * channels * frames
+            if need > max_read_bytes():
+                raise ValueError(f"load_wav: {name} declares {frames} frames of "
+                                 f"{channels} channels ({need} bytes), more than the "
+                                 f"limit of {max_read_bytes()} bytes")
+            data = w.readframes(frames)
+    except (wave.Error, EOFError) as e:
+        raise ValueError(f"load_wav: {name} is not a readable PCM .wav file ({e})") from None
+    if len(data) != need:
+        raise ValueError(f"load_wav: {name} is truncated: {len(data)} of the {need} "
+                         "bytes its header declares")
+    a = np.frombuffer(data, dtype={1: np.uint8, 2: "<i2", 4: "<i4"}[width])
+    a = a.astype(a.dtype.newbyteorder("=")).reshape(-1, channels)
+    return a if shape is None else a.reshape(shape)
+
+
 _load_functions = {
     ".bmp": load_image, ".jpg": load_image, ".jpeg": load_image,
     ".png": load_image, ".gif": load_image, ".tif": load_image,
-    ".tiff": load_image, ".csv": load_csv, ".npy": load_npy,
+    ".tiff": load_image, ".csv": load_csv, ".npy": load_npy, ".wav": load_wav,
 }
 
 
