@@ -184,8 +184,9 @@ class DataIterator:
         """Return the next mini-batch as a tuple of arrays."""
         if self._closed:
             raise RuntimeError("DataIterator.next: the iterator is closed")
-        if self._use_thread:
-            got, self._pending = self._pending.result(), None
+        if self._use_thread and self._pending is not None:
+            pending, self._pending = self._pending, None  # gone even if it raised
+            got = pending.result()
         else:
             got = self._read_batch()
         if self._use_thread:
