@@ -61,9 +61,10 @@ class Emitter:
         self.names = {}        # id(Variable) -> ONNX name
         self._keep = []        # the Variables named above, so that their ids stay theirs
         self._used = set()
-        self._consts = {}
+        self._consts = {}      # (dtype, shape, bytes) of a small constant -> its name
+        self._const_names = set()
         self._arrays = {}      # initializer name -> its array
-        self._derived = {}     # initializer made by reshaping another -> that one
+        self._derived = {}     # parameter stored in another layout -> the parameter
 
     def fresh(self, hint):
         name, i = hint, 0
@@ -97,6 +98,7 @@ class Emitter:
         if key is not None and key in self._consts:
             return self._consts[key]
         name = self.initializer(array, self.fresh("const"))
+        self._const_names.add(name)
         if key is not None:
             self._consts[key] = name
         return name
@@ -107,31 +109,33 @@ class Emitter:
     def scalar(self, value):
         return self.const(np.array(value, np.float32))
 
+    def _derived_parameter(self, x, array_of, suffix):
+        """A parameter initializer ``x`` stored again in another layout (so that ONNX
+        reads no Reshape/Transpose of a weight), or None when x is not one."""
+        if x not in self._arrays or x in self._const_names:
+            return None
+        name = self.initializer(array_of(self._arrays[x]), self.fresh(x + suffix))
+        self._derived[name] = self._derived.get(x, x)
+        return name
+
     def reshape(self, x, shape):
         shape = tuple(int(s) for s in shape)
-        if x in self._arrays and x not in self._consts.values():  # a parameter: store it reshaped
-            name = self.initializer(self._arrays[x].reshape(shape), self.fresh(x + "_reshaped"))
-            self._derived[name] = self._derived.get(x, x)
-            return name
-        return self.node("Reshape", [x, self.ints(shape)])
+        return (self._derived_parameter(x, lambda a: a.reshape(shape), "_reshaped")
+                or self.node("Reshape", [x, self.ints(shape)]))
+
+    def transpose(self, x, perm):
+        perm = [int(p) for p in perm]
+        return (self._derived_parameter(x, lambda a: a.transpose(perm), "_transposed")
+                or self.node("Transpose", [x], perm=perm))
 
     def rename(self, old, new):
         for n in self.nodes:
             n.input[:] = [new if i == old else i for i in n.input]
             n.output[:] = [new if o == old else o for o in n.output]
 
-    def transpose(self, x, perm):
-        perm = [int(p) for p in perm]
-        if x in self._arrays and x not in self._consts.values():  # a parameter: store it so
-            name = self.initializer(self._arrays[x].transpose(perm),
-                                    self.fresh(x + "_transposed"))
-            self._derived[name] = self._derived.get(x, x)
-            return name
-        return self.node("Transpose", [x], perm=perm)
-
     def finish(self, outputs):
-        """The initializers the nodes use; a reshaped parameter whose original is
-        no longer used takes the original's name."""
+        """The initializers the nodes use; a parameter stored in another layout
+        whose original is no longer used takes the original's name."""
         onnx = self.onnx
         used = {i for n in self.nodes for i in n.input} | set(outputs)
         rename = {}
