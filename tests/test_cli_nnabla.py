@@ -380,3 +380,48 @@ def test_function_info_of_a_model(model):
     proc = cli("function_info", path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [f"functions used in {path}:", "Affine", "ReLU"]
+
+
+# -- the README's section, as written ----------------------------------------------
+def _readme_section():
+    """The "Graph tools" + "NNabla's commands" text of README.md (or, before the
+    README carries it, of the part written for it)."""
+    root = os.path.join(os.path.dirname(__file__), "..")
+    for path in (os.path.join(root, "README.md"), "/tmp/readme_parts/10c_tools.md"):
+        if os.path.exists(path):
+            text = open(path, encoding="utf-8").read()
+            if "## Graph tools" in text and "## NNabla's commands" in text:
+                start = text.index("## Graph tools")
+                end = text.find("\n## ", text.index("## NNabla's commands") + 3)
+                return text[start:end if end > 0 else len(text)]
+    pytest.skip("README.md has no Graph tools section yet")
+
+
+def _blocks(text, lang):
+    parts = text.split(f"```{lang}\n")[1:]
+    return [p.split("```")[0] for p in parts]
+
+
+def test_readme_tools_section(tmp_path):
+    for module in ("graphviz", "onnx", "h5py", "google.protobuf"):
+        pytest.importorskip(module)
+    import shutil
+    text = _readme_section()
+    (py,), (sh,) = _blocks(text, "python"), _blocks(text, "sh")
+    proc = subprocess.run([sys.executable, "-c", py], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert float(proc.stdout.splitlines()[0]) < 1e-4  # folding kept the output
+    exe = shutil.which("nablite")
+    for line in sh.splitlines():
+        command = line.split("#")[0].split()
+        if not command:
+            continue
+        assert command[0] == "nablite"
+        argv = [exe] if exe else [sys.executable, "-m", "nablite.cli"]
+        proc = subprocess.run(argv + command[1:], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, (line, proc.stderr[-1000:])
+    for name in ("folded.dot", "profile.csv", "model.nnp", "out_0.bin", "model.nntxt",
+                 "model.onnx", "graph.dot", "params.h5"):
+        assert (tmp_path / name).exists(), name
