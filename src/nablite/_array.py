@@ -118,7 +118,10 @@ def _index(key):
 class NdArray:
     """An n-d array with NNabla's lazily allocated storage (``.data`` is a numpy view)."""
 
-    __slots__ = ("_shape", "_dtype", "_arr", "_zeroing", "modification_count", "__weakref__")
+    # _read: whether a function of a graph reads this array (function.py), so that
+    # integers replacing its float values must reach that function
+    __slots__ = ("_shape", "_dtype", "_arr", "_zeroing", "modification_count", "_read",
+                 "__weakref__")
 
     def __init__(self, *shape):
         self._shape = _shape_of(shape)
@@ -126,6 +129,7 @@ class NdArray:
         self._arr = None
         self._zeroing = True
         self.modification_count = 0
+        self._read = False
 
     @classmethod
     def _empty(cls, shape):
@@ -136,6 +140,7 @@ class NdArray:
         a._arr = None
         a._zeroing = True
         a.modification_count = 0
+        a._read = False
         return a
 
     @staticmethod
@@ -189,7 +194,7 @@ class NdArray:
             was_float = np.dtype(self.dtype).kind == "f"
             self.modification_count += 1
             self._set(new)
-            if was_float and value.dtype.kind != "f":
+            if was_float and self._read and value.dtype.kind != "f":
                 _reading_functions_see_integers(self)
             return
         if arr is None or arr.shape != self._shape:

@@ -101,6 +101,7 @@ class Function:
                 x = as_variable(x, self.name)
                 vs.append(x)
             nd = x._data
+            nd._read = True
             arr = nd._arr
             if arr is not None:
                 if arr.dtype.kind != "f":
