@@ -223,3 +223,19 @@ def test_load_wav(tmp_path):
     (tmp_path / "junk.wav").write_bytes(b"RIFF" + b"\0" * 40)
     with pytest.raises(ValueError, match="load_wav: .*junk.wav is not a readable"):
         L.load_wav(str(tmp_path / "junk.wav"))
+
+
+def test_download_gives_up_when_name_resolution_hangs(home, monkeypatch):
+    release = threading.Event()
+
+    def stuck(*args, **kwargs):  # a resolver that never answers
+        release.wait(60)
+        raise socket.gaierror("released")
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    monkeypatch.setenv("NABLITE_DOWNLOAD_TIMEOUT", "0.2")
+    try:
+        with pytest.raises(ConnectionError, match="no answer within 0.2 s") as e:
+            L.download("http://data.example.org/cifar-10-python.tar.gz")
+        assert str(home / "cifar-10-python.tar.gz") in str(e.value)
+    finally:
+        release.set()

@@ -4,11 +4,12 @@
 (NNabla's ``~/nnabla_data``; ``NABLITE_DATA_HOME`` moves it). A file already
 there is used without touching the network, so a user without a connection
 places the file in the data home and runs the same script. When the network
-cannot be reached the error comes after ``NABLITE_DOWNLOAD_TIMEOUT`` seconds
-(default 10) and names the URL and the path to place the file at.
+cannot be reached the error comes within ``NABLITE_DOWNLOAD_TIMEOUT`` seconds
+(default 10, name resolution included) and names the URL and the path to place the file at.
 """
 import os
 import shutil
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,6 +41,26 @@ def _timeout():
         return 10.0
 
 
+def urlopen_with_deadline(url, timeout):
+    """``urlopen(url)`` that gives up after ``timeout`` seconds in all, name
+    resolution included (which a socket timeout does not bound)."""
+    result = {}
+
+    def run():
+        try:
+            result["response"] = urllib.request.urlopen(url, timeout=timeout)
+        except BaseException as e:  # handed to the caller
+            result["error"] = e
+    worker = threading.Thread(target=run, daemon=True, name="nablite-urlopen")
+    worker.start()
+    worker.join(timeout + 1.0)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in result:
+        raise result["error"]
+    return result["response"]
+
+
 def _fetch(url, cache):
     """Stream ``url`` into ``cache`` (atomically, with a progress bar)."""
     scheme = urllib.parse.urlparse(url).scheme.lower()
@@ -55,7 +76,7 @@ def _fetch(url, cache):
         raise ValueError(f"download: url must start with http://, https:// or "
                          f"file://, got {url!r}")
     try:
-        response = urllib.request.urlopen(url, timeout=_timeout())
+        response = urlopen_with_deadline(url, _timeout())
     except (urllib.error.URLError, OSError) as e:
         reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) \
             else getattr(e, "reason", e)

@@ -22,7 +22,7 @@ import urllib.request
 import numpy as np
 
 from ._data_bounded import max_read_bytes, read_npy
-from ._data_download import _timeout, download, get_data_home
+from ._data_download import _timeout, download, get_data_home, urlopen_with_deadline
 from .image_utils import imread, imresize  # noqa: F401 (NNabla's names here)
 
 __all__ = ["FileReader", "ResourceFileReader", "get_file_extension",
@@ -76,7 +76,7 @@ class FileReader:
         name = self._resolve(filename)
         if _is_remote(name):
             try:
-                with urllib.request.urlopen(name, timeout=_timeout()) as r:
+                with urlopen_with_deadline(name, _timeout()) as r:
                     data = r.read(max_read_bytes() + 1)
             except OSError as e:
                 raise ConnectionError(f"FileReader: cannot fetch {name} "
