@@ -86,7 +86,8 @@ def recorded_in_both(x):
     nn.clear_parameters()
     px = G.ProtoVariable(x.shape)
     with G.graph() as g:
-        y = F.max_pooling(F.relu(PF.convolution(px, 3, (3, 3), pad=(1, 1), name="c")), (2, 2))
+        y = F.max_pooling(F.relu(PF.convolution(px, 3, (3, 3), pad=(1, 1), name="c")),  # noqa: F841
+                          (2, 2))
     rng = np.random.RandomState(0)
     for k, p in sorted(g.get_parameters().items()):
         p.d = rng.randn(*p.shape).astype(np.float32)

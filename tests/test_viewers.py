@@ -3,7 +3,6 @@ Graphviz's dot program exists (a clear error when it does not)."""
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 import nablite as nn

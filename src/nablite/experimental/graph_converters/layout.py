@@ -6,7 +6,6 @@ after a 4-d input are rearranged into new parameters (``W_cl``/``W_cf``,
 unpooling and concatenation switch their channel axis; other functions are
 copied unchanged (elementwise ones are layout-free).
 """
-import numpy as np
 
 from ... import functions as F
 from ... import variable as _variable
