@@ -239,3 +239,28 @@ def test_download_gives_up_when_name_resolution_hangs(home, monkeypatch):
         assert str(home / "cifar-10-python.tar.gz") in str(e.value)
     finally:
         release.set()
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)  # then the connection closes
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_cut_short_leaves_nothing(home):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/part.bin"
+        with pytest.raises(ConnectionError, match="part.bin") as e:
+            L.download(url)
+        assert str(home / "part.bin") in str(e.value)
+        assert os.listdir(home) == []  # no partial file, no temporary file
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -7,6 +7,7 @@ places the file in the data home and runs the same script. When the network
 cannot be reached the error comes within ``NABLITE_DOWNLOAD_TIMEOUT`` seconds
 (default 10, name resolution included) and names the URL and the path to place the file at.
 """
+import http.client
 import os
 import shutil
 import threading
@@ -93,7 +94,7 @@ def _fetch(url, cache):
             while True:
                 try:
                     chunk = response.read(_CHUNK)
-                except OSError as e:
+                except (OSError, http.client.HTTPException) as e:
                     raise ConnectionError(
                         f"download: the connection to {url} broke ({e}); "
                         f"place the file at {cache} and run again") from None
