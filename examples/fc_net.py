@@ -13,12 +13,14 @@ Run: python examples/fc_net.py [--out DIR] [--epochs N]
 import argparse
 import os
 from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import nablite as nn
 import nablite.functions as F
 import nablite.solvers as S
+from nablite.cli import positive_int
 from nablite.datasets import load_digits
 from nablite.parameter import get_parameter_or_create
 from nablite.testing import numerical_grad, rel_error
@@ -27,21 +29,23 @@ from nablite.testing import numerical_grad, rel_error
 # --------------------------------------------------------------------------------------
 # Layers: each builds graph nodes; the engine provides the backward pass.
 # --------------------------------------------------------------------------------------
-def affine_forward(x, w, b):
+def affine_forward(x: nn.Variable, w: nn.Variable, b: nn.Variable) -> nn.Variable:
     """x (N, d1, ..., dk) flattened to (N, D), times w (D, M), plus b (M,)."""
     return F.affine(x, w, b)
 
 
-def relu_forward(x):
+def relu_forward(x: nn.Variable) -> nn.Variable:
     return F.relu(x)
 
 
-def affine_relu(x, w, b):
+def affine_relu(x: nn.Variable, w: nn.Variable, b: nn.Variable) -> nn.Variable:
     """The "sandwich" layer: affine followed by ReLU."""
     return F.relu(F.affine(x, w, b))
 
 
-def affine_bn_relu(x, w, b, gamma, beta, mean, var, train):
+def affine_bn_relu(x: nn.Variable, w: nn.Variable, b: nn.Variable, gamma: nn.Variable,
+                   beta: nn.Variable, mean: nn.Variable, var: nn.Variable,
+                   train: bool) -> nn.Variable:
     """affine -> batch normalization (batch statistics when training, running
     statistics at test time, momentum 0.9 and eps 1e-5 as in CS231n) -> ReLU."""
     h = F.batch_normalization(F.affine(x, w, b), beta, gamma, mean, var, axes=[1],
@@ -49,12 +53,12 @@ def affine_bn_relu(x, w, b, gamma, beta, mean, var, train):
     return F.relu(h)
 
 
-def softmax_loss(scores, labels):
+def softmax_loss(scores: nn.Variable, labels: nn.Variable) -> nn.Variable:
     """Mean softmax cross entropy; ``labels`` is an (N, 1) integer Variable."""
     return F.mean(F.softmax_cross_entropy(scores, labels))
 
 
-def svm_loss(scores, labels):
+def svm_loss(scores: nn.Variable, labels: np.ndarray) -> nn.Variable:
     """Multiclass SVM (hinge) loss sum_{j != y} max(0, s_j - s_y + 1) / N.
     ``labels`` is a NumPy integer array; the class mask is a constant."""
     n, c = scores.shape
@@ -66,7 +70,8 @@ def svm_loss(scores, labels):
     return F.sum(margins) / n
 
 
-def gradient_errors(out, inputs, dout=None):
+def gradient_errors(out: nn.Variable, inputs: Sequence[nn.Variable],
+                    dout: Optional[np.ndarray] = None) -> List[float]:
     """rel_error between backward's gradients of sum(out * dout) and central
     differences (CS231n's eval_numerical_gradient_array), one per input."""
     for v in inputs:
@@ -75,7 +80,7 @@ def gradient_errors(out, inputs, dout=None):
     out.backward(1 if dout is None else dout)
     analytic = [v.g.copy() for v in inputs]
 
-    def value():
+    def value() -> np.ndarray:
         out.forward()
         return out.d.copy()
 
@@ -84,11 +89,11 @@ def gradient_errors(out, inputs, dout=None):
     return errors
 
 
-def _var(a):
+def _var(a: Any) -> nn.Variable:
     return nn.Variable.from_numpy_array(np.asarray(a), need_grad=True)
 
 
-def _labels(y):
+def _labels(y: Any) -> nn.Variable:
     return nn.Variable.from_numpy_array(np.asarray(y).reshape(-1, 1))
 
 
@@ -115,8 +120,10 @@ class FullyConnectedNet:
     models coexist without touching the global parameter scope.
     """
 
-    def __init__(self, hidden_dims, input_dim=64, num_classes=10, dropout=0,
-                 use_batchnorm=False, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None):
+    def __init__(self, hidden_dims: Sequence[int], input_dim: int = 64, num_classes: int = 10,
+                 dropout: float = 0, use_batchnorm: bool = False, reg: float = 0.0,
+                 weight_scale: float = 1e-2, dtype: Any = np.float32,
+                 seed: Optional[int] = None) -> None:
         self.use_batchnorm = use_batchnorm
         self.use_dropout = dropout > 0
         self.dropout = dropout
@@ -124,8 +131,8 @@ class FullyConnectedNet:
         self.dtype = dtype
         self.seed = -1 if seed is None else seed
         self.num_layers = 1 + len(hidden_dims)
-        self.scope = OrderedDict()
-        self._graphs = {}
+        self.scope: Dict[str, Any] = OrderedDict()
+        self._graphs: Dict[Tuple[bool, int, float], Tuple[nn.Variable, ...]] = {}
         dims = [input_dim] + list(hidden_dims) + [num_classes]
         with nn.parameter_scope("", self.scope):
             for i in range(self.num_layers):
@@ -144,7 +151,7 @@ class FullyConnectedNet:
             self.params = nn.get_parameters()                 # trainable ones
             self.state = nn.get_parameters(grad_only=False)   # plus running statistics
 
-    def _graph(self, train, n):
+    def _graph(self, train: bool, n: int) -> Tuple[nn.Variable, ...]:
         """The static graph for a batch of n samples, built once per (mode, n, reg)."""
         key = (train, n, self.reg)
         if key not in self._graphs:
@@ -170,7 +177,7 @@ class FullyConnectedNet:
             self._graphs[key] = (x, t, scores, loss)
         return self._graphs[key]
 
-    def loss(self, X, y=None):
+    def loss(self, X: Any, y: Any = None) -> Any:
         """Scores (N, C) as a NumPy array when y is None (test mode); else
         (loss, grads) with grads the parameters' gradients (their .g arrays)."""
         X = np.asarray(X, dtype=self.dtype).reshape(len(X), -1)
@@ -190,7 +197,7 @@ class FullyConnectedNet:
 # --------------------------------------------------------------------------------------
 # The Solver: CS231n's training loop on top of nablite's solvers
 # --------------------------------------------------------------------------------------
-def make_solver(update_rule, optim_config):
+def make_solver(update_rule: str, optim_config: Optional[Dict[str, float]]) -> Any:
     """A nablite solver for one of CS231n's update rules. The rules agree with
     CS231n's optim.py (Momentum's m is minus CS231n's velocity; Adam's eps
     sits outside the bias correction, a difference of order eps)."""
@@ -221,9 +228,12 @@ class Solver:
     The learning rate is multiplied by ``lr_decay`` after each epoch.
     """
 
-    def __init__(self, model, data, update_rule="sgd", optim_config=None, lr_decay=1.0,
-                 batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
-                 print_every=10, verbose=True, seed=None):
+    def __init__(self, model: FullyConnectedNet, data: Dict[str, np.ndarray],
+                 update_rule: str = "sgd", optim_config: Optional[Dict[str, float]] = None,
+                 lr_decay: float = 1.0, batch_size: int = 100, num_epochs: int = 10,
+                 num_train_samples: Optional[int] = 1000,
+                 num_val_samples: Optional[int] = None, print_every: int = 10,
+                 verbose: bool = True, seed: Optional[int] = None) -> None:
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
@@ -233,20 +243,23 @@ class Solver:
         self.batch_size, self.num_epochs = batch_size, num_epochs
         self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
         self.print_every, self.verbose = print_every, verbose
-        self._log = print if verbose else (lambda msg: None)
+        self._log: Callable[[str], None] = print if verbose else (lambda msg: None)
         self.rng = np.random.RandomState(seed)
         self.epoch = 0
         self.best_val_acc = -1.0  # so the first check always stores best_params
-        self.best_params = {}
-        self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
+        self.best_params: Dict[str, np.ndarray] = {}
+        self.loss_history: List[float] = []
+        self.train_acc_history: List[float] = []
+        self.val_acc_history: List[float] = []
 
-    def _step(self):
+    def _step(self) -> None:
         mask = self.rng.choice(len(self.X_train), self.batch_size)
         loss, _ = self.model.loss(self.X_train[mask], self.y_train[mask])
         self.loss_history.append(loss)
         self.optim.update()
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X: np.ndarray, y: np.ndarray, num_samples: Optional[int] = None,
+                       batch_size: int = 100) -> float:
         """Accuracy of the model on (a random subsample of) X, y, in test mode."""
         if num_samples is not None and len(X) > num_samples:
             mask = self.rng.choice(len(X), num_samples)
@@ -255,7 +268,7 @@ class Solver:
                 for i in range(0, len(X), batch_size)]
         return float(np.mean(np.concatenate(pred) == y))
 
-    def train(self):
+    def train(self) -> None:
         """Run num_epochs epochs; record accuracies before training and after each epoch."""
         per_epoch = max(len(self.X_train) // self.batch_size, 1)
         num_iterations = self.num_epochs * per_epoch
@@ -271,7 +284,7 @@ class Solver:
         for k, v in self.best_params.items():
             self.model.state[k].d[...] = v
 
-    def _record_accuracy(self):
+    def _record_accuracy(self) -> None:
         train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
         val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
@@ -286,7 +299,7 @@ class Solver:
 # --------------------------------------------------------------------------------------
 # The assignment's checks (float64 Variables; the numbers are the seed's)
 # --------------------------------------------------------------------------------------
-def layer_checks(log=print):
+def layer_checks(log: Callable[..., None] = print) -> Dict[str, float]:
     """Affine/ReLU/sandwich layers, losses, the two-layer net and the update
     rules, each against the seed's expected numbers or numerical gradients.
     Returns {check name: relative error (or value)}."""
@@ -338,7 +351,7 @@ def layer_checks(log=print):
     return r
 
 
-def two_layer_net_checks():
+def two_layer_net_checks() -> Dict[str, float]:
     """The seed's TwoLayerNet test, run on FullyConnectedNet([H]) in float64."""
     r = OrderedDict()
     np.random.seed(231)
@@ -371,7 +384,8 @@ def two_layer_net_checks():
     return r
 
 
-def _param_grad_errors(model, X, y, prefix, h=1e-5):
+def _param_grad_errors(model: FullyConnectedNet, X: np.ndarray, y: np.ndarray, prefix: str,
+                       h: float = 1e-5) -> Dict[str, float]:
     """rel_error of each parameter's gradient against central differences."""
     _, grads = model.loss(X, y)
     grads = {k: g.copy() for k, g in grads.items()}
@@ -382,7 +396,7 @@ def _param_grad_errors(model, X, y, prefix, h=1e-5):
     return out
 
 
-def fc_net_gradient_checks():
+def fc_net_gradient_checks() -> Dict[str, float]:
     """Initial loss and gradient check of a 3-layer net with and without L2.
     Weights come from NumPy's generator in CS231n's order, so the initial losses
     are the seed's 2.307941433441618 and 6.765122333792326."""
@@ -399,14 +413,15 @@ def fc_net_gradient_checks():
     return r
 
 
-def update_rule_checks():
+def update_rule_checks() -> Dict[str, float]:
     """CS231n's sgd_momentum / rmsprop / adam tests run through nablite's
     solvers, with the solver state set to the test's starting values."""
     N, D = 4, 5
     w0 = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
     dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
 
-    def one_step(solver, state, t=0):
+    def one_step(solver: Any, state: Dict[str, Any],
+                 t: int = 0) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
         w = _var(w0.copy())
         solver.set_parameters({"w": w})
         st = solver.get_states()["w"]
@@ -466,7 +481,8 @@ def update_rule_checks():
 # --------------------------------------------------------------------------------------
 # Data, plots and the training experiments
 # --------------------------------------------------------------------------------------
-def get_digits_data(num_val=250, num_test=250, seed=0):
+def get_digits_data(num_val: int = 250, num_test: int = 250,
+                    seed: int = 0) -> Dict[str, np.ndarray]:
     """The 1797 digits shuffled and split into train / val / test, pixels scaled
     to [0, 1] and centered by the training mean (CS231n's preprocessing)."""
     digits = load_digits()
@@ -480,7 +496,7 @@ def get_digits_data(num_val=250, num_test=250, seed=0):
             "X_test": X[n_train + num_val:], "y_test": y[n_train + num_val:]}
 
 
-def plot_histories(path, solvers, title=""):
+def plot_histories(path: str, solvers: Dict[str, "Solver"], title: str = "") -> str:
     """Training loss per iteration, train and validation accuracy per epoch,
     one curve per solver, as the notebook's three panels."""
     from matplotlib.figure import Figure
@@ -503,8 +519,9 @@ def plot_histories(path, solvers, title=""):
     return path
 
 
-def overfit_small_data(data, hidden_dims, weight_scale, learning_rate, num_train=100,
-                       num_epochs=20, verbose=False, seed=0):
+def overfit_small_data(data: Dict[str, np.ndarray], hidden_dims: Sequence[int],
+                       weight_scale: float, learning_rate: float, num_train: int = 100,
+                       num_epochs: int = 20, verbose: bool = False, seed: int = 0) -> Solver:
     """Sanity check: a net overfits num_train samples (train accuracy -> 100%)."""
     np.random.seed(seed)
     small = {"X_train": data["X_train"][:num_train], "y_train": data["y_train"][:num_train],
@@ -517,9 +534,10 @@ def overfit_small_data(data, hidden_dims, weight_scale, learning_rate, num_train
     return solver
 
 
-def compare(data, configs, num_epochs, verbose=False, **solver_kwargs):
+def compare(data: Dict[str, np.ndarray], configs: Dict[str, Tuple[Dict[str, Any], str, float]],
+            num_epochs: int, verbose: bool = False, **solver_kwargs: Any) -> Dict[str, Solver]:
     """Train one model per {label: (model kwargs, update_rule, learning_rate)}."""
-    solvers = OrderedDict()
+    solvers: Dict[str, Solver] = OrderedDict()
     for label, (model_kwargs, rule, lr) in configs.items():
         if verbose:
             print("running with", label)
@@ -534,11 +552,14 @@ def compare(data, configs, num_epochs, verbose=False, **solver_kwargs):
     return solvers
 
 
-def main(out="runs/fc_net", epochs=10, seed=0, verbose=True):
+def main(out: str = "runs/fc_net", epochs: int = 10, seed: int = 0,
+         verbose: bool = True) -> Dict[str, Any]:
     """Run the checks and the experiments; save PNGs under ``out``; return the facts."""
-    log = print if verbose else (lambda *a, **k: None)
+    if epochs < 1:
+        raise ValueError(f"fc_net.main: epochs must be at least 1, got {epochs}")
+    log: Callable[..., None] = print if verbose else (lambda *a, **k: None)
     os.makedirs(out, exist_ok=True)
-    facts = {"checks": layer_checks(log)}
+    facts: Dict[str, Any] = {"checks": layer_checks(log)}
     np.random.seed(seed)
     nn.seed(seed)
     data = get_digits_data(seed=seed)
@@ -596,8 +617,16 @@ def main(out="runs/fc_net", epochs=10, seed=0, verbose=True):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/fc_net")
-    p.add_argument("--epochs", type=int, default=10)
+    p = argparse.ArgumentParser(description=(
+        "CS231n assignment 2, \"Fully-Connected Neural Nets\", on the bundled 8x8 digits: "
+        "modular affine/ReLU/batch-norm layers built from nablite functions and checked "
+        "against the assignment's numbers and numerical gradients, a FullyConnectedNet "
+        "with batch normalization and dropout, and a Solver comparing SGD, Momentum, "
+        "RMSprop and Adam; writes five PNGs of loss and accuracy histories. The default "
+        "run takes about 40 s on a 2-core machine."))
+    p.add_argument("--out", default="runs/fc_net", help="folder for the plots "
+                   "(default: %(default)s)")
+    p.add_argument("--epochs", type=positive_int, default=10,
+                   help="training epochs of the main experiments (default: %(default)s)")
     opts = p.parse_args()
     main(opts.out, opts.epochs)

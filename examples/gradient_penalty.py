@@ -18,34 +18,36 @@ generated digits in ``wgan_gp_samples.png``.
 """
 import argparse
 import os
+from typing import Any, Dict, List
 
 import numpy as np
-from tqdm import tqdm
 
 import nablite as nn
 import nablite.functions as F
 import nablite.parametric_functions as PF
 import nablite.solvers as S
+from nablite.cli import positive_int
 from nablite.datasets.digits import load_digits
+from nablite.logger import progress_bar
 
 Z_DIM = 16
 
 
-def generator(z):
+def generator(z: nn.Variable) -> nn.Variable:
     with nn.parameter_scope("generator"):
         h = F.relu(PF.affine(z, 128, name="fc1"))
         h = F.relu(PF.affine(h, 128, name="fc2"))
         return F.tanh(PF.affine(h, 64, name="out"))
 
 
-def critic(x):
+def critic(x: nn.Variable) -> nn.Variable:
     with nn.parameter_scope("critic"):
         h = F.leaky_relu(PF.affine(x, 128, name="fc1"), 0.2)
         h = F.leaky_relu(PF.affine(h, 128, name="fc2"), 0.2)
         return PF.affine(h, 1, name="out")
 
 
-def build(batch_size, lam):
+def build(batch_size: int, lam: float) -> Dict[str, nn.Variable]:
     """The two losses as static graphs sharing the parameters."""
     real = nn.Variable((batch_size, 64))
     fake = nn.Variable((batch_size, 64))           # a generator sample, as data
@@ -62,11 +64,13 @@ def build(batch_size, lam):
                 loss_d=loss_d, sample=sample, loss_g=loss_g)
 
 
-def main(out=".", iterations=1500, batch_size=64, n_critic=5, lam=10.0, lr=1e-3, seed=0,
-         verbose=True):
+def main(out: str = ".", iterations: int = 1500, batch_size: int = 64, n_critic: int = 5,
+         lam: float = 10.0, lr: float = 1e-3, seed: int = 0,
+         verbose: bool = True) -> Dict[str, List[float]]:
     """Train; returns the per-iteration history (distance, mean gradient norm)."""
     if iterations < 1:
-        raise SystemExit(f"gradient_penalty: --iterations must be at least 1, got {iterations}")
+        raise ValueError(f"gradient_penalty.main: iterations must be at least 1, "
+                         f"got {iterations}")
     nn.clear_parameters()
     nn.seed(seed)
     rng = np.random.RandomState(seed)
@@ -79,8 +83,8 @@ def main(out=".", iterations=1500, batch_size=64, n_critic=5, lam=10.0, lr=1e-3,
         solver_g = S.Adam(lr, beta1=0.5, beta2=0.9)
         solver_g.set_parameters(nn.get_parameters())
 
-    history = {"distance": [], "grad_norm": []}
-    for _ in tqdm(range(iterations), desc="WGAN-GP", disable=not verbose):
+    history: Dict[str, List[float]] = {"distance": [], "grad_norm": []}
+    for _ in progress_bar(range(iterations), desc="WGAN-GP", disable=not verbose):
         for _ in range(n_critic):
             real = data[rng.randint(0, len(data), batch_size)]
             g["z"].d = rng.randn(batch_size, Z_DIM)
@@ -111,32 +115,47 @@ def main(out=".", iterations=1500, batch_size=64, n_critic=5, lam=10.0, lr=1e-3,
     return history
 
 
-def _plots(out, history, g):
+def _plots(out: str, history: Dict[str, List[float]], g: Dict[str, nn.Variable]) -> None:
     try:
+        from matplotlib.figure import Figure
         from nablite.utils.plot import save_curves
-        from nablite.monitor import tile_images
-        from PIL import Image
     except ImportError:
-        print("gradient_penalty: plots skipped (pip install \"nablite[plot]\")")
+        print('gradient_penalty: plots skipped (pip install "nablite[plot]")')
         return
+    from nablite.monitor import tile_images
     steps = range(len(history["distance"]))
     save_curves(os.path.join(out, "wgan_gp.png"),
-                {"critic's Wasserstein estimate": (steps, history["distance"]),
-                 "mean |dD/dx| at x_hat": (steps, history["grad_norm"])},
-                title="WGAN-GP on the 8x8 digits", xlabel="generator iteration")
+                {"critic's Wasserstein estimate E[D(real)] - E[D(fake)]":
+                     (steps, history["distance"]),
+                 "mean |dD/dx| at x_hat (the penalty's target: 1)":
+                     (steps, history["grad_norm"])},
+                title="WGAN-GP on the 8x8 digits", xlabel="generator iteration",
+                ylabel="critic output units (D is unbounded)")
     g["sample"].forward()
     digits = (g["sample"].d[:36].reshape(36, 1, 8, 8) + 1) / 2
-    tile = tile_images(digits)
-    img = np.clip(np.squeeze(tile) * 255, 0, 255).astype(np.uint8)
-    Image.fromarray(img).resize((img.shape[1] * 8, img.shape[0] * 8), Image.NEAREST).save(
-        os.path.join(out, "wgan_gp_samples.png"))
+    fig = Figure(figsize=(4.5, 4.8))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(np.squeeze(tile_images(digits)), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_title(f"36 generated digits after {len(steps)} iterations")
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "wgan_gp_samples.png"))
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--iterations", type=int, default=1500, help="generator updates")
-    p.add_argument("--out", default=".", help="folder for the plots")
-    p.add_argument("--seed", type=int, default=0)
+    p = argparse.ArgumentParser(description=(
+        "A small WGAN-GP on the bundled 8x8 digits: the critic's gradient norm at points "
+        "between real and generated digits is penalized through nn.grad, so the critic's "
+        "backward is a second-order gradient. Prints and plots (wgan_gp.png) the critic's "
+        "Wasserstein estimate and the gradient norm the penalty holds near 1, and tiles "
+        "generated digits (wgan_gp_samples.png). The default run takes about 2 minutes "
+        "on a 2-core machine."))
+    p.add_argument("--iterations", type=positive_int, default=1500,
+                   help="generator updates, each after 5 critic updates (default: %(default)s)")
+    p.add_argument("--out", default=".", help="folder for the plots (default: the current "
+                   "folder)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the "
+                   "batches (default: %(default)s)")
     a = p.parse_args()
     main(a.out, iterations=a.iterations, seed=a.seed)

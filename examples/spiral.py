@@ -2,10 +2,11 @@
 
 A linear softmax classifier reaches about 49% training accuracy on the
 three-armed spiral; a two-layer ReLU net with 100 hidden units reaches 98%.
-Run: python examples/spiral.py [--out DIR]
+Run: python examples/spiral.py [--out DIR] [--net-steps N]
 """
 import argparse
 import os
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -13,10 +14,11 @@ import nablite as nn
 import nablite.functions as F
 import nablite.initializer as I
 import nablite.solvers as S
+from nablite.cli import positive_int
 from nablite.datasets import make_spiral
 
 
-def dense(h, n_out, name):
+def dense(h: nn.Variable, n_out: int, name: str) -> Tuple[nn.Variable, nn.Variable]:
     """h @ W + b with W ~ 0.01 N(0, 1) and b = 0, as in the case study."""
     with nn.parameter_scope(name):
         W = nn.parameter.get_parameter_or_create("W", (h.shape[1], n_out),
@@ -25,7 +27,9 @@ def dense(h, n_out, name):
     return F.affine(h, W) + b, W
 
 
-def train(X, y, hidden=None, steps=200, step_size=1.0, reg=1e-3, log=print):
+def train(X: np.ndarray, y: np.ndarray, hidden: Optional[int] = None, steps: int = 200,
+          step_size: float = 1.0, reg: float = 1e-3,
+          log: Callable[..., None] = print) -> Tuple[float, List[float]]:
     """Full-batch gradient descent on softmax loss + 0.5 * reg * sum(W^2)."""
     nn.clear_parameters()
     x = nn.Variable.from_numpy_array(X)
@@ -58,8 +62,12 @@ def train(X, y, hidden=None, steps=200, step_size=1.0, reg=1e-3, log=print):
     return accuracy, history
 
 
-def main(out="runs/spiral", seed=0, linear_steps=200, net_steps=10000, verbose=True):
-    log = print if verbose else (lambda *a, **k: None)
+def main(out: str = "runs/spiral", seed: int = 0, linear_steps: int = 200,
+         net_steps: int = 10000, verbose: bool = True) -> Tuple[float, float]:
+    if min(linear_steps, net_steps) < 1:
+        raise ValueError(f"spiral.main: linear_steps and net_steps must be at least 1, got "
+                         f"{linear_steps} and {net_steps}")
+    log: Callable[..., None] = print if verbose else (lambda *a, **k: None)
     nn.seed(seed)
     X, y = make_spiral(n_per_class=100, n_classes=3, seed=seed)
     linear_acc, linear_hist = train(X, y, None, linear_steps, log=log)
@@ -67,16 +75,24 @@ def main(out="runs/spiral", seed=0, linear_steps=200, net_steps=10000, verbose=T
     os.makedirs(out, exist_ok=True)
     from nablite.utils.plot import save_curves
     save_curves(os.path.join(out, "loss.png"),
-                {"linear softmax": (np.arange(len(linear_hist)), linear_hist),
-                 "2-layer ReLU net": (np.arange(len(net_hist)), net_hist)},
-                title="spiral: training loss", xlabel="iteration", ylabel="loss")
+                {"linear softmax": (np.arange(1, len(linear_hist) + 1), linear_hist),
+                 "2-layer ReLU net": (np.arange(1, len(net_hist) + 1), net_hist)},
+                title="CS231n spiral (300 points, 3 classes): full-batch training loss",
+                xlabel="iteration (gradient steps, log scale)", xscale="log",
+                ylabel="softmax loss + L2 penalty (nats)")
     return linear_acc, net_acc
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/spiral")
-    p.add_argument("--net-steps", type=int, default=10000)
+    p = argparse.ArgumentParser(description=(
+        "CS231n's spiral case study: a linear softmax classifier (about 49% training "
+        "accuracy) and a two-layer ReLU net with 100 hidden units (about 98%) trained by "
+        "full-batch gradient descent on 300 points of three spiral arms; writes loss.png. "
+        "The default run takes about 3 s on a 2-core machine."))
+    p.add_argument("--out", default="runs/spiral", help="folder for loss.png "
+                   "(default: %(default)s)")
+    p.add_argument("--net-steps", type=positive_int, default=10000,
+                   help="gradient steps of the two-layer net (default: %(default)s)")
     opts = p.parse_args()
     lin, net = main(opts.out, net_steps=opts.net_steps)
     print(f"linear classifier: {lin:.2%}   2-layer net: {net:.2%}")

@@ -13,6 +13,7 @@ Run: python examples/weight_init.py [--out DIR] [--iterations N]
 import argparse
 import os
 from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -21,11 +22,12 @@ import nablite.functions as F
 import nablite.initializer as I
 import nablite.parametric_functions as PF
 import nablite.solvers as S
+from nablite.cli import positive_int
 from nablite.datasets import load_digits
 from nablite.utils.plot import save_curves
 
 # name -> (activation, std of the weights as a function of the fan-in n)
-HISTOGRAM_CASES = OrderedDict([
+HISTOGRAM_CASES: Dict[str, Tuple[Callable[..., Any], Callable[[int], float]]] = OrderedDict([
     ("std 1, sigmoid", (F.sigmoid, lambda n: 1.0)),
     ("std 0.01, sigmoid", (F.sigmoid, lambda n: 0.01)),
     ("Xavier, sigmoid", (F.sigmoid, lambda n: 1.0 / np.sqrt(n))),
@@ -34,7 +36,8 @@ HISTOGRAM_CASES = OrderedDict([
 ])
 
 
-def activations(activation, std_of, layers=5, nodes=100, n=1000, seed=0):
+def activations(activation: Callable[..., Any], std_of: Callable[[int], float], layers: int = 5,
+                nodes: int = 100, n: int = 1000, seed: int = 0) -> List[np.ndarray]:
     """The outputs of each layer for N(0, 1) inputs, as a list of arrays."""
     nn.seed(seed)
     x = nn.Variable.from_numpy_array(np.random.RandomState(seed).randn(n, nodes)
@@ -53,7 +56,7 @@ def activations(activation, std_of, layers=5, nodes=100, n=1000, seed=0):
     return out
 
 
-def plot_histograms(path, results):
+def plot_histograms(path: str, results: Dict[str, List[np.ndarray]]) -> str:
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     rows, cols = len(results), len(next(iter(results.values())))
@@ -65,22 +68,30 @@ def plot_histograms(path, results):
             ax.hist(a.ravel(), bins=30, range=(0, 1) if "sigmoid" in name else None)
             ax.set_yticks([])
             ax.set_title(f"{name}: layer {c + 1}", fontsize="small")
+            if r == rows - 1:
+                ax.set_xlabel("activation value")
+            if c == 0:
+                ax.set_ylabel("count of\n100,000 values")
+    fig.suptitle("Activations of five 100-unit layers for 1000 N(0, 1) inputs, "
+                 "by initial weight std and activation")
     fig.tight_layout()
     fig.savefig(path)
     return path
 
 
-def train_losses(iterations=2000, batch_size=128, seed=0, log=print):
+def train_losses(iterations: int = 2000, batch_size: int = 128, seed: int = 0,
+                 log: Callable[..., None] = print) -> Dict[str, List[float]]:
     """The seed's comparison: one 4 x 100 ReLU MLP per initialization, SGD lr 0.01."""
     digits = load_digits()
     X, y = (digits.data / 16.0).astype(np.float32), digits.target.reshape(-1, 1)
     rng = np.random.RandomState(seed)
     nn.seed(seed)
     x, t = nn.Variable((batch_size, 64)), nn.Variable((batch_size, 1))
-    inits = OrderedDict([("std=0.01", lambda n_in, n_out: 0.01),
-                         ("Xavier", lambda n_in, n_out: 1.0 / np.sqrt(n_in)),
-                         ("He", I.calc_normal_std_he_forward)])
-    nets = OrderedDict()
+    inits: Dict[str, Callable[[int, int], float]] = OrderedDict([
+        ("std=0.01", lambda n_in, n_out: 0.01),
+        ("Xavier", lambda n_in, n_out: 1.0 / np.sqrt(n_in)),
+        ("He", I.calc_normal_std_he_forward)])
+    nets: Dict[str, Tuple[nn.Variable, Any, List[float]]] = OrderedDict()
     for name, std_of in inits.items():
         with nn.parameter_scope(f"weight_init_mlp/{name}"):
             h = x
@@ -108,8 +119,11 @@ def train_losses(iterations=2000, batch_size=128, seed=0, log=print):
     return OrderedDict((k, v[2]) for k, v in nets.items())
 
 
-def main(out="runs/weight_init", iterations=2000, seed=0, verbose=True):
-    log = print if verbose else (lambda *a, **k: None)
+def main(out: str = "runs/weight_init", iterations: int = 2000, seed: int = 0,
+         verbose: bool = True) -> Dict[str, Any]:
+    if iterations < 1:
+        raise ValueError(f"weight_init.main: iterations must be at least 1, got {iterations}")
+    log: Callable[..., None] = print if verbose else (lambda *a, **k: None)
     os.makedirs(out, exist_ok=True)
     acts = OrderedDict((name, activations(act, std, seed=seed))
                        for name, (act, std) in HISTOGRAM_CASES.items())
@@ -120,18 +134,27 @@ def main(out="runs/weight_init", iterations=2000, seed=0, verbose=True):
     losses = train_losses(iterations, seed=seed, log=log)
     window = max(iterations // 20, 1)
     save_curves(os.path.join(out, "weight_init_compare.png"),
-                OrderedDict((k, (np.arange(len(v)), np.convolve(v, np.ones(window) / window,
-                                                                "same")))
+                OrderedDict((k, (np.arange(window - 1, len(v)),   # each average at its end
+                                 np.convolve(v, np.ones(window) / window, "valid")))
                             for k, v in losses.items()),
-                title="4x100 ReLU MLP, SGD lr 0.01", xlabel="iterations", ylabel="loss")
+                title="4x100 ReLU MLP on the 8x8 digits, SGD lr 0.01, by initialization",
+                xlabel="iteration (mini-batches of 128)",
+                ylabel=f"cross-entropy loss (nats, moving average of {window})")
     final = OrderedDict((k, float(np.mean(v[-window:]))) for k, v in losses.items())
     log("final loss: " + "  ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return {"activations": acts, "losses": losses, "final_loss": final}
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/weight_init")
-    p.add_argument("--iterations", type=int, default=2000)
+    p = argparse.ArgumentParser(description=(
+        "Initial weights after \"Deep Learning from Scratch\" ch. 6: histograms of the "
+        "activations of five 100-unit layers for weights of std 1, 0.01, Xavier and He, "
+        "with sigmoid and ReLU (activation_histograms.png), and a 4x100 ReLU MLP trained "
+        "on the 8x8 digits from std 0.01, Xavier and He weights "
+        "(weight_init_compare.png). The default run takes about 15 s on a 2-core machine."))
+    p.add_argument("--out", default="runs/weight_init", help="folder for the two plots "
+                   "(default: %(default)s)")
+    p.add_argument("--iterations", type=positive_int, default=2000,
+                   help="training iterations of the MLPs (default: %(default)s)")
     opts = p.parse_args()
     main(opts.out, opts.iterations)

@@ -1,6 +1,7 @@
 """The examples run and show what their tutorials describe."""
 import importlib.util
 import os
+import re
 
 import numpy as np
 import pytest
@@ -84,3 +85,52 @@ def test_gradient_penalty_holds_the_critic_near_1_lipschitz(tmp_path):
     # without the penalty (whose gradient is second order) nothing holds the norm
     free = example.main(str(tmp_path / "free"), iterations=40, lam=0.0, verbose=False)
     assert np.mean(free["grad_norm"][-10:]) > 5
+
+
+# -- the examples' command lines ------------------------------------------------------
+# example -> its count option (each must reject 0 before doing any work)
+COUNT_OPTIONS = {"by_examples": "--steps", "fc_net": "--epochs", "gradient_penalty": "--iterations",
+                 "linear_regression": "--steps", "optimizers": "--iterations",
+                 "spiral": "--net-steps", "weight_init": "--iterations"}
+
+
+def run_example(name, *args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, os.path.join(EXAMPLES, f"{name}.py"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("name", sorted(COUNT_OPTIONS))
+def test_example_help_and_bad_counts(name):
+    helped = run_example(name, "--help")
+    assert helped.returncode == 0, helped.stderr
+    text = " ".join(helped.stdout.split())
+    assert "takes about" in text and "``" not in text and ":func:" not in text
+    blocks = re.split(r"\n  (?=-)", helped.stdout.split("options:", 1)[1])[1:]
+    assert len(blocks) >= 2
+    for block in blocks:                     # every option but --help states its default
+        assert block.startswith("-h") or "(default" in block, block
+    option = COUNT_OPTIONS[name]
+    proc = run_example(name, option, "0", "--out", os.devnull)
+    assert proc.returncode == 2
+    assert f"argument {option}: must be at least 1, got 0" in proc.stderr
+
+
+def test_by_examples_rejects_unknown_sections():
+    proc = run_example("by_examples", "--sections", "logreg,nope")
+    assert proc.returncode == 2
+    assert "unknown section(s) nope; choose from logreg,mlp,cnn,rnn,siamese" in proc.stderr
+    with pytest.raises(ValueError, match=r"by_examples.main: unknown section\(s\) nope"):
+        load_example("by_examples").main(os.devnull, steps=1, sections=["nope"])
+
+
+@pytest.mark.parametrize("name, kwargs", [("gradient_penalty", {"iterations": 0}),
+                                          ("weight_init", {"iterations": 0}),
+                                          ("optimizers", {"iterations": 0}),
+                                          ("fc_net", {"epochs": 0}),
+                                          ("linear_regression", {"steps": 0}),
+                                          ("spiral", {"net_steps": 0})])
+def test_example_mains_reject_zero_counts(name, kwargs):
+    with pytest.raises(ValueError, match=rf"{name}.main: .*must be at least 1"):
+        load_example(name).main(os.devnull, **kwargs)

@@ -46,7 +46,8 @@ on to it (--quick, --workloads, --nnabla-python, --out, --dry-run): see
 `nablite bench --help`."""
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type for counts (steps, iterations, epochs): an int of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -101,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="run the speed benchmarks (benchmarks/run.py)",
                    description=BENCH_DESCRIPTION, formatter_class=fmt, add_help=False)
 
-    for module in commands.MODULES:  # NNabla's own commands: convert, infer, dump, ...
+    modules: Sequence[str] = commands.MODULES  # NNabla's own commands: convert, infer, ...
+    for module in modules:
         importlib.import_module(f"{commands.__name__}.{module}").register(sub)
     return parser
 

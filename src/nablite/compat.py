@@ -10,6 +10,8 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+from types import ModuleType
+from typing import Any, Dict, Optional, Sequence
 
 _ALIASES = {"nnabla": "nablite", "nnabla_ext.cpu": "nablite.ext_utils"}
 _RENAMES = {"nnabla.utils.nnabla_pb2": "nablite._param_io"}
@@ -23,7 +25,7 @@ _FALLBACKS = {"tiny_digits": "nablite.datasets.tiny_digits"}
 _PRELOADED = {"nnabla.logger": "nablite.logger"}
 
 
-def _target(fullname, table):
+def _target(fullname: str, table: Dict[str, str]) -> Optional[str]:
     if fullname in _RENAMES:
         return _RENAMES[fullname]
     for alias, real in table.items():
@@ -33,19 +35,22 @@ def _target(fullname, table):
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, table):
+    def __init__(self, table: Dict[str, str]) -> None:
         self.table = table
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
+                  target: Optional[ModuleType] = None) -> Any:
         real = _target(fullname, self.table)
         if real is None or importlib.util.find_spec(real) is None:
             return None
         return importlib.util.spec_from_loader(fullname, self, is_package=True)
 
-    def create_module(self, spec):
-        return importlib.import_module(_target(spec.name, self.table))
+    def create_module(self, spec: Any) -> ModuleType:
+        real = _target(spec.name, self.table)
+        assert real is not None  # find_spec made the spec only for a target
+        return importlib.import_module(real)
 
-    def exec_module(self, module):
+    def exec_module(self, module: ModuleType) -> None:
         pass  # the real module is already executed
 
 

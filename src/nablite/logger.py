@@ -27,7 +27,7 @@ CONSOLE_FORMAT = "%(asctime)s [%(name)s][%(levelname)s]: %(message)s"  # NNabla'
 LEVEL_ENV = "NABLITE_LOG_LEVEL"
 
 
-class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _ConsoleHandler(logging.StreamHandler):
     """stderr, unless the application has configured the root logger itself."""
 
     def __init__(self) -> None:

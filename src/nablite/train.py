@@ -219,14 +219,16 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
         acc_tr, acc_te = _evaluate(model, xtr, ttr), _evaluate(model, xte, tte)
     summary += [f"training accuracy: {acc_tr:.4f}", f"held-out accuracy: {acc_te:.4f}"]
 
-    written, notes = [], []
-    params_path: Optional[str] = os.path.join(out, "params" + parameter_file_format())
+    written: List[str] = []
+    notes: List[str] = []
+    params_path: Optional[str] = None
+    path = os.path.join(out, "params" + parameter_file_format())
     try:
-        save_parameters(params_path)
-        written.append(params_path)
+        save_parameters(path)
+        written.append(path)
+        params_path = path
     except ImportError:  # .protobuf needs Google's protobuf where h5py is missing too
         notes.append(f"parameters not saved: writing them needs h5py or protobuf ({IO_HINT})")
-        params_path = None
     plots = _plots(out, name, curve_loss, curve_acc, model if siamese else None, images,
                    digits.target)
     if plots is None:

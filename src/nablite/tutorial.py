@@ -3,19 +3,22 @@
 Each builder takes an input Variable (B, 1, 8, 8) and returns the class scores
 (B, 10), creating its parameters under the tutorial's scope names.
 """
+from typing import Any, Callable, Dict, Sequence, Tuple
+
 import numpy as np
 
 from . import functions as F
 from . import parametric_functions as PF
 from .parameter import parameter_scope
+from .variable import Variable
 
 
-def logreg(x, test=False):
+def logreg(x: Variable, test: bool = False) -> Variable:
     with parameter_scope("affine1"):
         return PF.affine(x, 10)
 
 
-def mlp(x, hidden=(16, 32, 16), test=False):
+def mlp(x: Variable, hidden: Sequence[int] = (16, 32, 16), test: bool = False) -> Variable:
     with parameter_scope("mlp"):
         h = x
         for i, size in enumerate(hidden):
@@ -25,7 +28,7 @@ def mlp(x, hidden=(16, 32, 16), test=False):
             return PF.affine(h, 10)
 
 
-def cnn_features(x, test=False):
+def cnn_features(x: Variable, test: bool = False) -> Variable:
     """conv 4 (stride 2) + BN + tanh, conv 8 + BN + tanh + avg-pool: the tutorial's trunk."""
     with parameter_scope("cnn"):
         with parameter_scope("conv1"):
@@ -38,7 +41,7 @@ def cnn_features(x, test=False):
     return c2
 
 
-def cnn(x, test=False):
+def cnn(x: Variable, test: bool = False) -> Variable:
     c2 = cnn_features(x, test)
     with parameter_scope("cnn"):
         with parameter_scope("fc3"):
@@ -47,14 +50,13 @@ def cnn(x, test=False):
             return PF.affine(fc3, 10)
 
 
-def split_grid4(x):
+def split_grid4(x: Any) -> Tuple[Any, Any, Any, Any]:
     """The four 4x4 quadrants of (..., 8, 8) images, as the tutorial's RNN reads them."""
     return x[..., :4, :4], x[..., :4, 4:], x[..., 4:, :4], x[..., 4:, 4:]
 
 
-def rnn(x, hidden=32, test=False):
+def rnn(x: Variable, hidden: int = 32, test: bool = False) -> Variable:
     """Elman RNN over the quadrants; the affine parameters are shared over time."""
-    from .variable import Variable
     h = Variable((x.shape[0], hidden))
     with parameter_scope("rnn"):
         for xt in split_grid4(x):
@@ -67,14 +69,15 @@ def rnn(x, hidden=32, test=False):
             return PF.affine(h, 10)
 
 
-def siamese_embed(x, test=False):
+def siamese_embed(x: Variable, test: bool = False) -> Variable:
     """The CNN trunk followed by a 2-D embedding (the tutorial's siamese tower)."""
     c2 = cnn_features(x, test)
     with parameter_scope("embed2d"):
         return PF.affine(c2, 2)
 
 
-def contrastive_loss(e0, e1, t, margin=1.0, eps=1e-4):
+def contrastive_loss(e0: Variable, e1: Variable, t: Variable, margin: float = 1.0,
+                     eps: float = 1e-4) -> Variable:
     """Contrastive loss: pull same-class pairs together, push others beyond ``margin``."""
     dist = F.sum(F.squared_error(e0, e1), axis=1)
     sim = t * dist
@@ -82,10 +85,10 @@ def contrastive_loss(e0, e1, t, margin=1.0, eps=1e-4):
     return F.mean(sim + dissim)
 
 
-MODELS = {"logreg": logreg, "mlp": mlp, "cnn": cnn, "rnn": rnn}
+MODELS: Dict[str, Callable[..., Variable]] = {"logreg": logreg, "mlp": mlp, "cnn": cnn, "rnn": rnn}
 # The tutorial's learning rates (SGD with weight decay 1e-5).
 LEARNING_RATES = {"logreg": 1e-3, "mlp": 1e-2, "cnn": 1e-1, "rnn": 1e-1, "siamese": 1e-2}
 
 
-def accuracy(scores, labels):
+def accuracy(scores: Any, labels: Any) -> float:
     return float(np.mean(np.argmax(scores, axis=1) == np.ravel(labels)))

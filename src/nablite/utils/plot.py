@@ -8,14 +8,15 @@ Each figure has a title, labelled axes and a legend placed where it does not
 cover the data. Needs matplotlib (``pip install "nablite[plot]"``).
 """
 import os
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["save_curves", "save_training_curves", "save_embedding", "PLOT_HINT"]
 
 PLOT_HINT = 'pip install "nablite[plot]"'
-Curve = Tuple[Sequence[float], Sequence[float]]
+Curve = Tuple[ArrayLike, ArrayLike]   # (x values, y values)
 
 
 def _figure(fn: str, figsize: Tuple[float, float]) -> Any:
@@ -50,7 +51,8 @@ def _pair(fn: str, label: str, xy: Any) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def save_curves(path: str, series: Mapping[str, Curve], title: str = "",
-                xlabel: str = "iteration", ylabel: str = "value") -> str:
+                xlabel: str = "iteration", ylabel: str = "value", xscale: str = "linear",
+                yscale: str = "linear") -> str:
     """Save a line plot of several curves to a PNG file.
 
     Args:
@@ -60,6 +62,7 @@ def save_curves(path: str, series: Mapping[str, Curve], title: str = "",
         title (str): Plot title.
         xlabel (str): Label of the x axis (with its unit).
         ylabel (str): Label of the y axis (with its unit).
+        xscale, yscale (str): matplotlib axis scales ('linear', 'log', ...).
 
     Returns:
         str: ``path``.
@@ -72,6 +75,8 @@ def save_curves(path: str, series: Mapping[str, Curve], title: str = "",
     ax = fig.add_subplot(1, 1, 1)
     for label, (x, y) in curves.items():
         ax.plot(x, y, label=str(label))
+    ax.set_xscale(xscale)
+    ax.set_yscale(yscale)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
