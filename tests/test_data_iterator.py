@@ -403,3 +403,22 @@ def test_source_without_variables_is_named():
             return (position,)
     with pytest.raises(ValueError, match="NoVars.variables must be a tuple or list"):
         DataIterator(NoVars(), 2)
+
+
+def test_memory_cache_passes_large_sources_through(monkeypatch):
+    monkeypatch.setattr(DataSourceWithMemoryCache, "buffer_max_size", 10)
+    calls = []
+
+    def load(i):
+        calls.append(i)
+        return (np.full(4, i, np.float32),)
+    di = data_iterator_simple(load, 6, 3, with_memory_cache=True, use_thread=False,
+                              shuffle=True, rng=np.random.RandomState(1))
+    assert not di._data_source._on_memory
+    calls.clear()
+    batches = [di.next()[0][:, 0].tolist() for _ in range(4)]
+    assert len(calls) == 12  # read from the source every time
+    # NNabla 1.39 does the same (checked): the wrapped source keeps its first
+    # permutation, as nothing asks it for a new one.
+    first = np.random.RandomState(1).permutation(6).tolist()
+    assert batches == [first[:3], first[3:]] * 2
