@@ -53,6 +53,24 @@ def fill_arguments(fproto, spec, args):
             setattr(msg, name, value)
 
 
+def _batched(functions, buffers):
+    """ids of the buffers whose first dimension NNabla 1.39 writes as -1 (the
+    batch): the batch size is the first dimension of the first input of the first
+    function with a ``base_axis`` (affine, convolution, ...; none: no -1 at all),
+    and a buffer is batched when its first dimension is that size and it is, or
+    is computed from, a data input (not from constants and parameters only)."""
+    first = next((f for f, spec, *_ in functions if "base_axis" in dict(spec.args)), None)
+    if first is None or not first.inputs[0].shape:
+        return set()
+    size = first.inputs[0].shape[0]
+    from_data = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
+    for f, _, _, _, _, ys in functions:
+        if any(id(x) in from_data for x in f.inputs):
+            from_data.update(id(y) for y in ys)
+    return {id(v) for v in buffers
+            if id(v) in from_data and v.shape and v.shape[0] == size}
+
+
 def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
                   parameters=None):
     """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable}),
@@ -102,30 +120,22 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
               for y, shape in zip(f.outputs, f.out_shapes)]
         outs = [name_of(y, f"@{name}/{f.name}_out") for y in ys]
         functions.append((f, spec, fname, ins, outs, ys))
-    # As NNabla 1.39: the batch dimension is written as -1 only in networks with a
-    # function that has a base_axis (affine, convolution, ...), and there on the
-    # inputs whose first dimension is the batch size and on what is computed from
-    # them (a constant, and what only parameters and constants make, keep theirs).
-    variable_batch_size = variable_batch_size and any(
-        "base_axis" in dict(spec.args) for _, spec, _, _, _, _ in functions)
-    batched = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
-    for f, _, _, _, _, ys in functions:
-        if any(id(x) in batched for x in f.inputs):
-            batched.update(id(y) for y in ys)
+    batched = _batched(functions, buffers) if variable_batch_size else set()
     for v in buffers + used_params:
         vp = net.variable.add()
         vp.name = var_name[id(v)]
-        is_param = param_key(v) is not None
-        vp.type = "Parameter" if is_param else "Buffer"
+        vp.type = "Parameter" if param_key(v) is not None else "Buffer"
         shape = list(v.shape)
-        if variable_batch_size and id(v) in batched and shape and shape[0] == batch_size:
+        if id(v) in batched:
             shape[0] = -1
         vp.shape.dim.extend(shape)
         vp.shape.SetInParent()
-    for f, spec, fname, ins, outs, _ in functions:
+    for f, spec, fname, ins, outs, ys in functions:
         fp = net.function.add()
         fp.name, fp.type = fname, spec.type_name
         fp.input.extend(ins)
         fp.output.extend(outs)
         fill_arguments(fp, spec, f.info.args)
+        if spec.type_name == "Reshape" and id(ys[0]) in batched:
+            fp.reshape_param.shape.dim[0] = -1  # the target shape follows the batch
     return net, [param_key(v) for v in used_params]
