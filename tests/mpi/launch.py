@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def mpiexec(script, n, *args, timeout=60):
     """Run tests/mpi/``script`` on ``n`` ranks; returns the CompletedProcess
     (``returncode``, ``stdout``, ``stderr``), or fails the test on a timeout."""
-    if importlib.util.find_spec("mpi4py") is None:  # found, not imported: MPI starts in the ranks only
+    # looked up, not imported: MPI is started in the ranks only, never in pytest's process
+    if importlib.util.find_spec("mpi4py") is None:
         pytest.skip("mpi4py is not installed (pip install \"nablite[dist]\")")
     launcher = shutil.which("mpiexec") or os.path.join(os.path.dirname(sys.executable), "mpiexec")
     if not os.path.exists(launcher):
