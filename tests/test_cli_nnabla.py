@@ -343,8 +343,8 @@ def test_convert_to_and_from_onnx(model, tmp_path):
     np.testing.assert_allclose(got, ref(feed), rtol=1e-5, atol=1e-6)
     proc = cli("convert", tmp_path / "m.onnx", tmp_path / "from_onnx.nnp")
     assert proc.returncode == 0, proc.stderr
-    feed.tofile(tmp_path / "x.bin")  # the ONNX file keeps the batch size 2 it was made with
-    proc = cli("infer", "-c", tmp_path / "from_onnx.nnp", "-b", "-1", "-o", tmp_path / "o",
+    feed.tofile(tmp_path / "x.bin")
+    proc = cli("infer", "-c", tmp_path / "from_onnx.nnp", "-b", "2", "-o", tmp_path / "o",
                tmp_path / "x.bin")
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose([np.fromfile(tmp_path / f"o_{k}.bin", np.float32)
@@ -425,3 +425,29 @@ def test_readme_tools_section(tmp_path):
     for name in ("folded.dot", "profile.csv", "model.nnp", "out_0.bin", "model.nntxt",
                  "model.onnx", "graph.dot", "params.h5"):
         assert (tmp_path / name).exists(), name
+
+
+def test_unknown_function_and_nnabla_only_options(model, tmp_path):
+    path, ref = model
+    text = tmp_path / "m.nntxt"
+    assert main("convert", path, text, "--nnp-parameter-nntxt").returncode == 0
+    (tmp_path / "bad.nntxt").write_text(text.read_text().replace('type: "ReLU"',
+                                                                 'type: "FooBar"'))
+    np.zeros(3, np.float32).tofile(tmp_path / "x.bin")
+    for args in (("infer", "-c", tmp_path / "bad.nntxt", tmp_path / "x.bin"),
+                 ("draw_graph", tmp_path / "bad.nntxt", "-o", tmp_path / "g.dot"),
+                 ("convert", tmp_path / "bad.nntxt", tmp_path / "b.onnx")):
+        one_line_error(main(*args), args[0], "bad.nntxt", "'FooBar'")
+    proc = main("function_info", tmp_path / "bad.nntxt")
+    assert "1 unsupported by nablite: FooBar" in proc.stdout
+    one_line_error(main("convert", "--channel-last", path, tmp_path / "c.onnx"), "convert",
+                   "--channel-last", "nablite converts between NNP and ONNX")
+    # an .nntxt without parameters and an .h5 merge into one .nnp
+    assert main("convert", path, tmp_path / "bare.nntxt").returncode == 0
+    nn.load_parameters(str(path))
+    nn.save_parameters(str(tmp_path / "p.h5"))
+    nn.clear_parameters()
+    assert main("convert", tmp_path / "bare.nntxt", tmp_path / "p.h5",
+                tmp_path / "merged.nnp").returncode == 0
+    np.testing.assert_allclose(_infer_values(tmp_path / "merged.nnp", tmp_path, "mg"),
+                               ref(np.array([[0.5, -1.0, 2.0]], np.float32))[0], rtol=1e-6)

@@ -20,9 +20,9 @@ def _ext(path):
     return os.path.splitext(os.fspath(path))[1].lower()
 
 
-def model_file(path):
+def model_file(path, parameters_too=False):
     existing_file(path, "model file")
-    if _ext(path) not in MODEL_EXTENSIONS:
+    if _ext(path) not in MODEL_EXTENSIONS + ((".h5",) if parameters_too else ()):
         raise CommandError(f"{path}: not a model file nablite reads (expected one of "
                            f"{', '.join(MODEL_EXTENSIONS)})")
     return path
@@ -267,8 +267,23 @@ def _set_batch_size(proto, batch_size):
         net.batch_size = batch_size
 
 
+# NNabla's convert options for its C runtime, TensorFlow and TFLite targets
+_NNABLA_ONLY_OPTIONS = (("outputs", "--outputs"), ("inputs", "--inputs"), ("split", "-S/--split"),
+                        ("enable_optimize_pb", "--enable-optimize-pb"),
+                        ("channel_last", "--channel-last"), ("quantization", "--quantization"),
+                        ("dataset", "--dataset"), ("ir_version", "--ir_version"),
+                        ("config", "-c/--config"), ("nnp_version", "--nnp-version"),
+                        ("default_variable_type", "-T/--default-variable-type"),
+                        ("settings", "-s/--settings"), ("api", "--api"))
+
+
 @handler("convert")
 def convert(opts):
+    for attr, flag in _NNABLA_ONLY_OPTIONS:
+        if getattr(opts, attr, None) not in (None, False):
+            raise CommandError(f"{flag} is an option of NNabla's converters for TensorFlow, "
+                               f"TFLite, NNB and C sources; nablite converts between NNP and "
+                               f"ONNX and does not take it")
     if len(opts.files) < 2:
         raise CommandError("give the input file(s) and then the output file")
     *inputs, output = opts.files
@@ -285,19 +300,23 @@ def convert(opts):
     if os.path.exists(output) and not opts.force:
         raise CommandError(f"{output} exists; add -f/--force to overwrite it")
     for path in inputs:
-        model_file(path)
+        model_file(path, parameters_too=len(inputs) > 1)  # e.g. an .nntxt and its .h5
     opset = _opset(opts.define_version)
     batch = opts.batch_size if opts.batch_size and opts.batch_size > 0 else None
     if out_ext == ".onnx":
         from ..onnx import nnp_to_onnx
-        src = inputs[0]
-        if len(inputs) > 1 or _ext(src) != ".nnp":
+        if len(inputs) == 1 and _ext(inputs[0]) != ".onnx":  # NnpLoader reads every NNabla format
+            nnp_to_onnx(inputs[0], output, batch_size=batch, **_kw(opset))
+        else:
             with tempfile.TemporaryDirectory() as tmp:
                 merged = os.path.join(tmp, "model.nnp")
                 _write(inputs, merged, opts, batch)
-                nnp_to_onnx(merged, output, batch_size=batch, **_kw(opset))
-        else:
-            nnp_to_onnx(src, output, batch_size=batch, **_kw(opset))
+                try:
+                    with quiet():
+                        nnp_to_onnx(merged, output, batch_size=batch, **_kw(opset))
+                except (ValueError, TypeError, KeyError, NotImplementedError) as e:
+                    raise CommandError(str(e).replace(repr(merged), " + ".join(inputs))
+                                       .replace(merged, " + ".join(inputs))) from None
     else:
         _write(inputs, output, opts, batch)
     print(f"wrote {output}")
@@ -473,6 +492,16 @@ def register(subparsers):
                    help="store the parameters inside an .nntxt output")
     p.add_argument("--nnp-exclude-parameter", action="store_true",
                    help="write no parameters")
+    nnabla_only = p.add_argument_group("NNabla's options for other targets (TensorFlow, "
+                                       "TFLite, NNB, C); nablite refuses them")
+    for flags, kw in ((("--outputs",), {}), (("--inputs",), {}), (("-S", "--split"), {}),
+                      (("--enable-optimize-pb",), {"action": "store_true"}),
+                      (("--channel-last",), {"action": "store_true"}),
+                      (("--quantization",), {"action": "store_true"}), (("--dataset",), {}),
+                      (("--ir_version",), {}), (("-c", "--config"), {}), (("--nnp-version",), {}),
+                      (("-T", "--default-variable-type"), {}), (("-s", "--settings"), {}),
+                      (("--api",), {})):
+        nnabla_only.add_argument(*flags, help="(not in nablite)", **kw)
     p.set_defaults(handler=convert)
 
     p = subparsers.add_parser("draw_graph", help="draw the networks of a model file",
