@@ -451,3 +451,29 @@ def test_unknown_function_and_nnabla_only_options(model, tmp_path):
                 tmp_path / "merged.nnp").returncode == 0
     np.testing.assert_allclose(_infer_values(tmp_path / "merged.nnp", tmp_path, "mg"),
                                ref(np.array([[0.5, -1.0, 2.0]], np.float32))[0], rtol=1e-6)
+
+
+def test_nnabla_cli_reads_what_nablite_converts_and_forwards_alike(model, tmp_path):
+    if not os.path.exists(NNABLA_CLI):
+        pytest.skip("NNabla 1.39's nnabla_cli is not installed")
+    path, ref = model
+    assert main("convert", path, tmp_path / "m.protobuf").returncode == 0
+    np.array([0.5, -1.0, 2.0], np.float32).tofile(tmp_path / "x.bin")
+    subprocess.run([NNABLA_CLI, "infer", "-c", str(tmp_path / "m.protobuf"), "-o",
+                    str(tmp_path / "ref"), str(tmp_path / "x.bin")], capture_output=True,
+                   timeout=120, check=True)
+    np.testing.assert_allclose(np.fromfile(tmp_path / "ref_0.bin", np.float32),
+                               ref(np.array([[0.5, -1.0, 2.0]], np.float32))[0], rtol=1e-6)
+    xd = np.random.RandomState(4).randn(5, 3).astype(np.float32)
+    rows = ["x__0,x__1,x__2"] + [",".join(repr(float(v)) for v in r) for r in xd]
+    (tmp_path / "ds.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "theirs").mkdir()
+    subprocess.run([NNABLA_CLI, "forward", "-c", str(path), "-d", str(tmp_path / "ds.csv"),
+                    "-o", str(tmp_path / "theirs")], capture_output=True, timeout=120, check=True)
+    assert cli("forward", "-c", path, "-d", tmp_path / "ds.csv", "-o",
+               tmp_path / "mine").returncode == 0
+    theirs = (tmp_path / "theirs" / "output_result.csv").read_text().splitlines()
+    mine = (tmp_path / "mine" / "output_result.csv").read_text().splitlines()
+    assert mine[0] == theirs[0] and len(mine) == len(theirs) == 6
+    np.testing.assert_allclose([[float(c) for c in r.split(",")] for r in mine[1:]],
+                               [[float(c) for c in r.split(",")] for r in theirs[1:]], rtol=1e-5)
