@@ -55,11 +55,15 @@ def onnx_to_nnp(onnx_path, nnp_path, batch_size=1, network_name=None):
 
     net = import_model(onnx_path, batch_size=batch_size)
     name = network_name or net.name or "network"
+    # the imported graph's shapes are static: the .nnp keeps them as they are (no -1
+    # batch axis) and states the first input's leading size as its batch size
+    first = next(iter(net.inputs.values()), None)
+    batch = first.shape[0] if first is not None and first.ndim else batch_size
     contents = {
-        "networks": [{"name": name, "batch_size": batch_size,
+        "networks": [{"name": name, "batch_size": batch,
                       "outputs": dict(net.outputs), "names": dict(net.inputs)}],
         "executors": [{"name": "runtime", "network": name, "data": list(net.inputs),
                        "output": list(net.outputs)}],
     }
-    save(nnp_path, contents, parameters=dict(net.parameters))
+    save(nnp_path, contents, variable_batch_size=False, parameters=dict(net.parameters))
     return net

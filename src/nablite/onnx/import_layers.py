@@ -270,3 +270,12 @@ def _recurrent(c, node, attrs, x, w, r, b=None, seq_lens=None, h0=None, c0=None,
         outs = F.gru(x, h, weight, bias=bias, bidirectional=bidirectional, training=False)
     seq = F.transpose(F.reshape(outs[0], (T, B, D, H)), (0, 2, 1, 3))
     return [seq] + [F.reshape(s, (D, B, H)) for s in outs[1:]]
+
+
+@op("Det")
+def _det(c, node, attrs, x):
+    if x.ndim == 2:
+        return F.reshape(F.batch_det(F.reshape(x, (1,) + x.shape)), ())
+    lead = x.shape[:-2]
+    y = F.batch_det(F.reshape(x, (int(np.prod(lead)),) + x.shape[-2:]))
+    return F.reshape(y, lead)

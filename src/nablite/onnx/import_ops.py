@@ -406,9 +406,9 @@ def _gather(c, node, attrs, data, indices):
         if axis != 0:
             c.fail(node, "a constant table gathered along an axis other than 0")
         return F.embed(indices, c.param(data, getattr(data, "onnx_name", "embed_W")))
-    if isinstance(indices, Variable):
-        c.fail(node, "gathering a computed value at computed indices is not supported")
     axis %= data.ndim
+    if isinstance(indices, Variable):
+        return F.gather(data, indices, axis=axis)
     idx = np.asarray(indices)
     picks = [int(i) % data.shape[axis] for i in idx.reshape(-1)]
     parts = []
@@ -502,3 +502,83 @@ def _mod(c, node, attrs, a, b):
     return F.mod2(_var(c, a, need_grad=False), _var(c, b, need_grad=False), fmod=True)
 
 
+
+
+@op("IsNaN", "IsInf")
+def _is_special(c, node, attrs, x):
+    if node.op_type == "IsInf" and not (attrs.get("detect_positive", 1)
+                                        and attrs.get("detect_negative", 1)):
+        c.fail(node, "detect_positive/detect_negative=0 are not supported")
+    return (F.isnan if node.op_type == "IsNaN" else F.isinf)(x)
+
+
+@op("Round")
+def _round(c, node, attrs, x):
+    # ONNX rounds halves to even; nablite's round takes them away from zero
+    up = F.floor(F.add_scalar(x, 0.5))
+    tie = F.equal(up, F.add_scalar(x, 0.5))
+    odd = F.not_equal_scalar(F.mod2(up, _var(c, np.array(2.0, np.float32), "two", False)), 0.0)
+    return F.sub2(up, F.mul2(tie, odd))
+
+
+@op("EyeLike")
+def _eye_like(c, node, attrs, x):
+    n, m = x.shape if isinstance(x, Variable) else np.shape(x)
+    return np.eye(n, m, attrs.get("k", 0), dtype=np.float32)
+
+
+@op("OneHot")
+def _one_hot(c, node, attrs, indices, depth, values):
+    if isinstance(depth, Variable) or isinstance(values, Variable):
+        c.fail(node, "computed depth or values are not supported")
+    depth = int(np.asarray(depth).reshape(-1)[0])
+    off, on = (float(v) for v in np.asarray(values).reshape(-1)[:2])
+    x = _var(c, indices, need_grad=False)
+    y = F.one_hot(F.reshape(x, x.shape + (1,)), (depth,))  # nablite reads (..., 1) labels
+    axis = attrs.get("axis", -1) % y.ndim
+    if axis != y.ndim - 1:
+        y = F.transpose(y, tuple(range(axis)) + (y.ndim - 1,) + tuple(range(axis, y.ndim - 1)))
+    return F.add_scalar(F.mul_scalar(y, on - off), off) if (off, on) != (0.0, 1.0) else y
+
+
+@op("GatherND")
+def _gather_nd(c, node, attrs, data, indices):
+    if attrs.get("batch_dims", 0):
+        c.fail(node, "batch_dims is not supported")
+    idx = _var(c, indices, need_grad=False)
+    # ONNX's indices are (..., M); nablite's (M, ...)
+    idx = F.transpose(idx, (idx.ndim - 1,) + tuple(range(idx.ndim - 1))) if idx.ndim > 1 else idx
+    return F.gather_nd(_var(c, data, need_grad=False), idx)
+
+
+@op("GatherElements")
+def _gather_elements(c, node, attrs, data, indices):
+    """Only the form a loss picks one entry per row with (indices of size 1 along
+    ``axis``): the sum of data times (position == index) along the axis."""
+    x = _var(c, data, need_grad=False)
+    axis = attrs.get("axis", 0) % x.ndim
+    if np.shape(indices)[axis] != 1 if not isinstance(indices, Variable) else \
+            indices.shape[axis] != 1:
+        c.fail(node, "indices longer than 1 along the axis are not supported")
+    positions = np.arange(x.shape[axis], dtype=np.float32).reshape(
+        [x.shape[axis] if i == axis else 1 for i in range(x.ndim)])
+    hit = F.equal(_var(c, positions, "positions", False), _var(c, indices, need_grad=False))
+    return F.sum(F.mul2(x, hit), axis=axis, keepdims=True)
+
+
+@op("TopK")
+def _top_k(c, node, attrs, x, k):
+    k = int(np.asarray(k).reshape(-1)[0])
+    axis = attrs.get("axis", -1) % x.ndim
+    largest = attrs.get("largest", 1)
+    last = x.ndim - 1
+    perm = tuple(i for i in range(x.ndim) if i != axis) + (axis,)
+    xt = F.transpose(x, perm) if axis != last else x
+    values, index = F.top_k_data(xt if largest else F.mul_scalar(xt, -1.0), k, base_axis=last,
+                                 with_index=True)
+    if not largest:
+        values = F.mul_scalar(values, -1.0)
+    if axis != last:
+        back = tuple(perm.index(i) for i in range(x.ndim))
+        values, index = F.transpose(values, back), F.transpose(index, back)
+    return [values, index]

@@ -134,10 +134,11 @@ def _round(e, f, x):
 
 @rule("ATan2", "Div, Atan, Where")
 def _atan2(e, f, y, x):
-    base = e.node("Atan", [e.node("Div", [y, x])])
+    x_zero = e.node("Equal", [x, e.scalar(0.0)])
+    safe_x = e.node("Where", [x_zero, e.scalar(1.0), x])
+    base = e.node("Atan", [e.node("Div", [y, safe_x])])
     y_neg = e.node("Less", [y, e.scalar(0.0)])
     x_neg = e.node("Less", [x, e.scalar(0.0)])
-    x_zero = e.node("Equal", [x, e.scalar(0.0)])
     # x < 0: move to the left half-plane; x == 0: +-pi/2 by y's sign (0 at the origin)
     shift = e.node("Where", [y_neg, e.scalar(-math.pi), e.scalar(math.pi)])
     left = e.node("Add", [base, shift])
