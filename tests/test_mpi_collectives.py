@@ -28,6 +28,13 @@ def test_nnabla_names():
     assert set(C.__all__) >= {"MultiProcessDataParallelCommunicator", "DataParallelCommunicator"}
 
 
+def test_nnabla_communicator_module_is_the_same_api():
+    import nablite.communicator as single
+    assert single.__all__ == C.__all__
+    for name in C.__all__:
+        assert getattr(single, name) is getattr(C, name)
+
+
 def test_without_mpi4py_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "nablite\[dist\]"'):
