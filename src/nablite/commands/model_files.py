@@ -124,6 +124,7 @@ def _columns(e, y):
 
 @handler("forward")
 def forward(opts):
+    from .._atomic_file import atomic_write
     from ..graph import forward_all
     from ..utils.data_iterator import data_iterator_csv_dataset
     info = _load(opts.config, opts.param, _batch(opts.batch_size))
@@ -167,8 +168,9 @@ def forward(opts):
                         name = e.output_assign[y].replace("/", "_")
                         rel = os.path.join(name, f"{done + i}.csv")
                         os.makedirs(os.path.join(outdir, name), exist_ok=True)
-                        np.savetxt(os.path.join(outdir, rel),
-                                   value.reshape(value.shape[0], -1), delimiter=",")
+                        rows2d = value.reshape(value.shape[0], -1)
+                        atomic_write(os.path.join(outdir, rel),
+                                     lambda tmp: np.savetxt(tmp, rows2d, delimiter=","))
                         cells.append(rel)
                 results.append(rows[done + i] + cells)
             done += n
@@ -181,7 +183,6 @@ def forward(opts):
             w = csv.writer(f, lineterminator="\n")
             w.writerow(header + [c for y in e.forward_target for c in _columns(e, y)])
             w.writerows(results)
-    from .._atomic_file import atomic_write
     atomic_write(out, write)
     print(f"wrote {out} ({len(results)} rows)")
 
