@@ -127,3 +127,29 @@ def test_train_finishes_on_a_core_install(core_env, tmp_path):
     else:                   # the .protobuf writer itself needs an extra
         assert 'parameters not saved' in proc.stdout
         assert 'pip install "nablite[io]"' in proc.stdout
+
+
+HINT_CASES = {
+    "io": "import nablite as nn, nablite.parametric_functions as PF\n"
+          "PF.affine(nn.Variable((2, 3)), 4)\nnn.save_parameters(OUT + '/p.h5')",
+    "image": "from nablite.utils.image_utils import imsave\n"
+             "import numpy as np\nimsave(OUT + '/a.png', np.zeros((4, 4), np.uint8))",
+    "plot": "from nablite.utils.plot import save_curves\n"
+            "save_curves(OUT + '/c.png', {'a': ([0, 1], [1, 0])})",
+}
+
+
+@pytest.mark.parametrize("extra", [
+    pytest.param("io", marks=pytest.mark.xfail(
+        reason="_param_io._h5py says pip install nablite[io] unquoted (zsh globs the "
+               "brackets); its owner is to quote it", strict=False)),
+    "image", "plot"])
+def test_a_missing_extra_names_the_pip_command(core_env, tmp_path, extra):
+    """The error says what to install, in a form every shell takes (quoted brackets)."""
+    code = f"OUT = {str(tmp_path)!r}\n" + HINT_CASES[extra]
+    proc = subprocess.run([sys.executable, "-c", code], env=core_env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError") and f'pip install "nablite[{extra}]"' in last, last
+    assert os.listdir(tmp_path) == ["site"]          # nothing half-written
