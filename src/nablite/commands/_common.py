@@ -25,6 +25,9 @@ def handler(name):
         def run(opts):
             try:
                 status = fn(opts)
+            except BrokenPipeError:  # the reader went away (`nablite dump ... | head`)
+                sys.stdout = open(os.devnull, "w")
+                return 0
             except _EXPECTED as e:
                 message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
                 print(f"nablite {name}: {message.splitlines()[0] if message else type(e).__name__}",

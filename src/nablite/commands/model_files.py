@@ -28,12 +28,15 @@ def model_file(path, parameters_too=False):
     return path
 
 
-def read_model(path, params=False):
-    """The NNablaProtoBuf of a model file (ONNX converted first); with
-    ``params``, also its [(key, array, need_grad)] parameters."""
+def read_model(path, params=False, onnx=None):
+    """The NNablaProtoBuf of a model file (ONNX converted first: by extension, or
+    when ``onnx`` says so); with ``params``, also its [(key, array, need_grad)]
+    parameters."""
     from .._nnp.files import read_network_files
-    model_file(path)
-    if _ext(path) == ".onnx":
+    existing_file(path, "model file")
+    if onnx is None:
+        model_file(path)
+    if onnx or (onnx is None and _ext(path) == ".onnx"):
         with tempfile.TemporaryDirectory() as tmp:
             from ..onnx import onnx_to_nnp
             nnp = os.path.join(tmp, "model.nnp")
@@ -226,7 +229,8 @@ def dump(opts):
             fmt = opts.import_format.upper()
             if fmt not in ("NNP", "ONNX"):
                 raise CommandError(f"-I/--import-format: nablite reads NNP and ONNX, got {fmt!r}")
-        proto = read_model(path)
+        fmt = (opts.import_format or "").upper()
+        proto = read_model(path, onnx={"ONNX": True, "NNP": False}.get(fmt))
         print(f"{path}:")
         executors = list(proto.executor)
         if opts.nnp_import_executor_index is not None:
