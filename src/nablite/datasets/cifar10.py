@@ -131,6 +131,9 @@ def _load(classes, train, path, who):
     if path is None:
         download(url, open_file=False)
         path = os.path.join(get_data_home(), url.split("/")[-1])
+    elif not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who}: path must be an archive or folder name, or None, got "
+                        f"{type(path).__name__}")
     images, labels = [], []
     for name, batch in _read_batches(os.fspath(path), classes, train, who):
         data, lab = _batch_arrays(batch, name, label_key, classes, who)

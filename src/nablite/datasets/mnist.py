@@ -116,6 +116,9 @@ def load_mnist(train=True, path=None):
         for url in (image_url, label_url):
             download(url, open_file=False)
             files.append(os.path.join(get_data_home(), url.split("/")[-1]))
+    elif not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_mnist: path must be a folder name or None, got "
+                        f"{type(path).__name__}")
     else:
         files = [_find(os.fspath(path), u) for u in (image_url, label_url)]
     images = read_idx(files[0], ndim=3)

@@ -138,6 +138,9 @@ def read_cache_folder(folder, who):
     ``cache_info.csv`` naming the variables, else ``.h5``); without it, every
     ``.h5`` file of the folder in name order.
     """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"{who}: the cache folder must be a path, got "
+                        f"{type(folder).__name__}")
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{who}: the cache folder {folder!r} does not exist")

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..logger import logger
 from .data_source import (DataSourceWithFileCache, DataSourceWithMemoryCache,
-                          SlicedDataSource)
+                          SlicedDataSource, check_source)
 from .data_source_implements import (CacheDataSource, ConcatDataSource,
                                      CsvDataSource, SimpleDataSource)
 
@@ -82,6 +82,7 @@ class DataIterator:
                  epoch_begin_callbacks=[], epoch_end_callbacks=[],
                  stop_exhausted=False):
         logger.info("Using DataIterator")
+        check_source(data_source, "DataIterator")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ValueError(f"DataIterator: batch_size must be a positive int, got "
@@ -271,6 +272,10 @@ class DataIterator:
         size = self._size
         if num_of_slices is not None and slice_pos is not None \
                 and slice_start is None and slice_end is None:
+            if isinstance(num_of_slices, bool) or not isinstance(
+                    num_of_slices, (int, np.integer)) or num_of_slices <= 0:
+                raise ValueError(f"DataIterator.slice: num_of_slices must be a positive "
+                                 f"int, got {num_of_slices!r}")
             if not 0 <= slice_pos < num_of_slices:
                 raise ValueError(f"DataIterator.slice: slice_pos must be in "
                                  f"[0, {num_of_slices}), got {slice_pos}")

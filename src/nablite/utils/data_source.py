@@ -139,6 +139,15 @@ class DataSource:
         return self._size
 
 
+def check_source(source, who, name="data_source"):
+    """A clear TypeError for anything that is not a data source."""
+    if not isinstance(source, DataSource) and not all(
+            hasattr(source, a) for a in ("size", "variables", "_get_data", "reset")):
+        raise TypeError(f"{who}: {name} must be a DataSource, got "
+                        f"{type(source).__name__}")
+    return source
+
+
 def _first_sample_bytes(sample):
     return sum(np.asarray(v, dtype=np.float32 if isinstance(v, list) else None).nbytes
                for v in sample)
@@ -164,7 +173,7 @@ class DataSourceWithMemoryCache(DataSource):
     def __init__(self, data_source, shuffle=False, rng=None):
         logger.info("Using DataSourceWithMemoryCache")
         super().__init__(shuffle=shuffle, rng=rng)
-        self._data_source = data_source
+        self._data_source = check_source(data_source, "DataSourceWithMemoryCache")
         self._size = data_source.size
         self._variables = data_source.variables
         self._order = list(range(self._size))
@@ -247,7 +256,7 @@ class DataSourceWithFileCache(DataSource):
         if self.cache_file_format not in (".npy", ".h5"):
             raise ValueError("DataSourceWithFileCache: cache_file_format must be "
                              f"'.npy' or '.h5', got {self.cache_file_format!r}")
-        self._data_source = data_source
+        self._data_source = check_source(data_source, "DataSourceWithFileCache")
         self._size = data_source.size
         self._variables = data_source.variables
         self._prefix = cache_file_name_prefix
@@ -364,6 +373,10 @@ class SlicedDataSource(DataSource):
                  slice_end=None):
         logger.info("Using SlicedDataSource")
         super().__init__(shuffle=shuffle, rng=rng)
+        check_source(data_source, "SlicedDataSource")
+        for name, v in (("slice_start", slice_start), ("slice_end", slice_end)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+                raise TypeError(f"SlicedDataSource: {name} must be an int, got {v!r}")
         start = 0 if slice_start is None else int(slice_start)
         end = data_source.size if slice_end is None else int(slice_end)
         if not 0 <= start < end <= data_source.size:

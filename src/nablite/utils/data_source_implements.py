@@ -12,7 +12,7 @@ import numpy as np
 
 from ..logger import logger
 from ._data_cache import read_cache_folder, read_chunk
-from .data_source import DataSource, SlicedDataSource  # noqa: F401 (NNabla's names here)
+from .data_source import DataSource, SlicedDataSource, check_source  # noqa: F401
 from .data_source_loader import FileReader, load
 
 __all__ = ["SimpleDataSource", "CsvDataSource", "CacheDataSource", "ConcatDataSource",
@@ -42,14 +42,18 @@ class SimpleDataSource(DataSource):
         if not callable(load_func):
             raise TypeError(f"SimpleDataSource: load_func must be callable, got "
                             f"{type(load_func).__name__}")
-        if isinstance(num_examples, bool) or int(num_examples) != num_examples \
+        if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)) \
                 or num_examples <= 0:
             raise ValueError(f"SimpleDataSource: num_examples must be a positive "
                              f"int, got {num_examples!r}")
         self._load_func = load_func
         self._size = int(num_examples)
         self._generation = 0
-        self._variables = [f"x{i}" for i in range(len(load_func(0)))]
+        first = load_func(0)
+        if not hasattr(first, "__len__") or isinstance(first, (str, bytes)):
+            raise TypeError(f"SimpleDataSource: load_func(0) must return a tuple of the "
+                            f"sample's values, got {type(first).__name__}")
+        self._variables = [f"x{i}" for i in range(len(first))]
         self._orders = deque(maxlen=self._kept_orders)
         self.reset()
         self._generate_order(0)
@@ -105,6 +109,9 @@ class CsvDataSource(DataSource):
 
     def __init__(self, filename, shuffle=False, rng=None, normalize=False):
         super().__init__(shuffle=shuffle, rng=rng)
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"CsvDataSource: filename must be a path or URL, got "
+                            f"{type(filename).__name__}")
         self._filename = filename
         self._normalize = normalize
         self._generation = -1
@@ -247,7 +254,11 @@ class ConcatDataSource(DataSource):
 
     def __init__(self, data_source_list, shuffle=True, rng=None):
         super().__init__(shuffle=shuffle, rng=rng)
-        sources = list(data_source_list)
+        if not isinstance(data_source_list, (list, tuple)):
+            raise TypeError("ConcatDataSource: data_source_list must be a list of "
+                            f"DataSources, got {type(data_source_list).__name__}")
+        sources = [check_source(s, "ConcatDataSource", f"data_source_list[{i}]")
+                   for i, s in enumerate(data_source_list)]
         if not sources:
             raise ValueError("ConcatDataSource: data_source_list is empty; expected "
                              "at least one DataSource")

@@ -49,6 +49,9 @@ class FileReader:
     """
 
     def __init__(self, base_uri):
+        if not isinstance(base_uri, (str, os.PathLike)):
+            raise TypeError(f"FileReader: base_uri must be a path or URL, got "
+                            f"{type(base_uri).__name__}")
         base_uri = os.fspath(base_uri)
         if base_uri[:7].lower() == "file://":
             base_uri = _file_url_path(base_uri)
@@ -88,7 +91,8 @@ class FileReader:
             f.name = name
         else:
             if not os.path.isfile(name):
-                raise FileNotFoundError(f"FileReader: {name!r} does not exist")
+                raise FileNotFoundError(f"FileReader: {name!r} is not a file (it does "
+                                        "not exist or is a folder)")
             f = open(name, "rt", encoding=encoding, newline="") if textmode \
                 else open(name, "rb")
         try:
@@ -211,6 +215,9 @@ def load_csv(file, shape=None, normalize=False):
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as f:
             return load_csv(f, shape, normalize)
+    if not hasattr(file, "read"):
+        raise TypeError(f"load_csv: file must be a path or a binary file object, got "
+                        f"{type(file).__name__}")
     data = file.read(max_read_bytes() + 1)
     name = _source_name(file)
     if len(data) > max_read_bytes():
@@ -239,6 +246,9 @@ def load_npy(path, shape=None, normalize=False):
     if isinstance(path, (str, os.PathLike)):
         with open(path, "rb") as f:
             return load_npy(f, shape, normalize)
+    if not hasattr(path, "read"):
+        raise TypeError(f"load_npy: path must be a path or a binary file object, got "
+                        f"{type(path).__name__}")
     a = read_npy(path, "load_npy", _source_name(path))
     if shape is None:
         return a

@@ -57,6 +57,15 @@ def check_declared_size(width, height, channels, itemsize, source, fn="imread"):
             "decompression bomb?)")
 
 
+def _check_source(path, fn):
+    if isinstance(path, (str, os.PathLike)):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{fn}: no image file {os.fspath(path)!r}")
+    elif not hasattr(path, "read"):
+        raise TypeError(f"{fn}: path must be a file name or a binary file object, "
+                        f"got {type(path).__name__}")
+
+
 def _source(path):
     return path if isinstance(path, str) else getattr(path, "name", repr(path))
 
@@ -80,7 +89,10 @@ def _check_size(size, fn):
 
 
 def _to_hwc(img, channel_first, fn):
-    img = np.asarray(img)
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f"{fn}: img must be a numpy.ndarray, got {type(img).__name__}")
+    if img.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: img must hold real numbers, got dtype {img.dtype}")
     if img.ndim not in (2, 3):
         raise ValueError(f"{fn}: img must have 2 or 3 dimensions, got shape "
                          f"{img.shape}")
@@ -103,6 +115,8 @@ def _pil_imresize(img, size, interpolate="bilinear", channel_first=False):
     w, h = _check_size(size, "imresize")
     method = _resample(Image, interpolate, "imresize")
     hwc = _to_hwc(img, channel_first, "imresize")
+    check_declared_size(w, h, hwc.shape[-1] if hwc.ndim == 3 else 1, 4,
+                        f"size={tuple(size)}", fn="imresize")
     if hwc.dtype == np.uint8 and (hwc.ndim == 2 or hwc.shape[-1] in (1, 3, 4)):
         squeeze = hwc.ndim == 3 and hwc.shape[-1] == 1
         plane = np.ascontiguousarray(hwc[..., 0] if squeeze else hwc)
@@ -129,6 +143,7 @@ def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
     if num_channels not in (-1, 0, 1, 3, 4):
         raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
                          f"{num_channels!r}")
+    _check_source(path, "imread")
     try:
         im = Image.open(path)
     except Image.DecompressionBombError as e:
@@ -236,7 +251,8 @@ def _cv2(fn):
 def _cv2_imread(path, grayscale=False, size=None, interpolate="bilinear",
                 channel_first=False, as_uint16=False, num_channels=-1):
     cv2 = _cv2("imread")
-    if num_channels not in (-1, 1, 3, 4):
+    _check_source(path, "imread")
+    if num_channels not in (-1, 0, 1, 3, 4):
         raise ValueError(f"imread: num_channels must be -1, 1, 3 or 4, got "
                          f"{num_channels!r}")
     try:  # the header's size first, where Pillow can read it
@@ -289,6 +305,8 @@ def _cv2_imresize(img, size, interpolate="bilinear", channel_first=False):
         raise ValueError(f"imresize: interpolate must be one of {_RESAMPLE}, "
                          f"got {interpolate!r}")
     hwc = _to_hwc(img, channel_first, "imresize")
+    check_declared_size(w, h, hwc.shape[-1] if hwc.ndim == 3 else 1, 4,
+                        f"size={tuple(size)}", fn="imresize")
     out = cv2.resize(np.ascontiguousarray(hwc), (w, h),
                      interpolation=getattr(cv2, _CV2_RESAMPLE[interpolate]))
     if hwc.ndim == 3 and out.ndim == 2:
