@@ -15,7 +15,7 @@ import pytest
 
 import nablite.datasets as D
 from nablite.utils import data_source_loader as L
-from nablite.utils._data_bounded import decompress, read_npy
+from nablite.utils._data_bounded import decompress
 from nablite.utils.data_source_implements import CacheDataSource
 
 LIMIT_MB = 64  # no hostile file may make a reader allocate more than this

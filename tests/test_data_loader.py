@@ -149,7 +149,7 @@ def test_csv_dataset_over_http_matches_local(tmp_path, server):
     local = data_iterator_csv_dataset(str(root / "ds.csv"), 5, with_file_cache=False,
                                       use_thread=False)
     remote = data_iterator_csv_dataset(base + "/ds.csv", 5, with_file_cache=False)
-    (xl, yl), (xr, yr) = local.next(), remote.next()
+    (xl, _), (xr, yr) = local.next(), remote.next()
     np.testing.assert_allclose(xl, images / 255.0)
     np.testing.assert_array_equal(xl, xr)
     np.testing.assert_array_equal(yr[:, 0], [0, 1, 2, 0, 1])
