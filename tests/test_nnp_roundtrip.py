@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -227,9 +228,14 @@ def test_save_of_a_training_config_equals_nnablas(tmp_path):
               .replace("nnabla.", "nablite.").replace("from nnabla.utils import nnabla_pb2",
                                                        "from nablite import nnabla_pb2")
               .replace("from nablite.utils import nnabla_pb2", "from nablite import nnabla_pb2"))
-    ns = {"path": str(tmp_path / "nablite.protobuf")}
-    exec(source, ns)
-    assert ns["RESULT"] == want
+    # in a fresh interpreter, as NNabla's side: no state of other tests (context,
+    # scopes) reaches the file
+    runner = (f"path = {str(tmp_path / 'nablite.protobuf')!r}\n" + source
+              + "\nimport sys\nsys.stdout.write(RESULT)\n")
+    proc = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == want
 
 
 def test_nnabla_written_training_config_loads():
