@@ -18,7 +18,7 @@ import numpy as np
 
 from ..parameter import parameter_scope, set_parameter
 from ..variable import Variable
-from . import import_layers  # noqa: F401  (registers the layers' rules)
+from . import import_fold, import_layers  # noqa: F401  (they register their rules)
 from ._deps import OPSETS, require_onnx
 from .import_ops import FOLD, IMPORT_RULES, _var, supported_operators
 from .safe_load import OnnxImportError, load_model, tensor_to_array
