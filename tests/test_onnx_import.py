@@ -3,6 +3,7 @@ normalization, a residual block, an Elman RNN) give PyTorch's outputs — from
 the committed fixtures without torch, and exported afresh at opsets 13-17 when
 torch is installed — and one small graph per supported operator gives
 onnxruntime's output."""
+import functools
 import glob
 import importlib.util
 import os
@@ -31,6 +32,7 @@ def fresh_parameters():
     nn.clear_parameters()
 
 
+@functools.lru_cache(maxsize=None)
 def _fixture_maker():
     spec = importlib.util.spec_from_file_location(
         "make_onnx_fixtures", os.path.join(HERE, "fixtures", "make_onnx_fixtures.py"))
@@ -532,3 +534,16 @@ def test_onnx_to_nnp_failure_writes_nothing(tmp_path):
     with pytest.raises(OnnxImportError, match="bad.onnx"):
         onnx_to_nnp(str(bad), str(tmp_path / "out.nnp"))
     assert not (tmp_path / "out.nnp").exists()
+
+
+def test_dynamic_batch_fixture_at_another_batch_size():
+    """The view(x.size(0), -1) fixture (dynamic batch axis) built for batch 5: the
+    shape arithmetic folds with 5, and the outputs are onnxruntime's."""
+    ort = pytest.importorskip("onnxruntime")
+    path = os.path.join(FIXTURES, "flattening_opset17.onnx")
+    x = f32(5, 1, 8, 8)
+    expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None,
+                                                                                  {"x": x})[0]
+    y, net = run_imported(path, x, batch_size=5)
+    assert net.inputs["x"].shape == (5, 1, 8, 8)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
