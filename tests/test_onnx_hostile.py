@@ -110,6 +110,9 @@ def test_limit_is_a_module_setting(tmp_path, monkeypatch):
     monkeypatch.setattr(safe_load, "MAX_TENSOR_BYTES", 2 ** 31)
     monkeypatch.setattr(safe_load, "MAX_FILE_BYTES", 10)
     import_fails(path, "bytes is over the 10-byte limit")
+    monkeypatch.setattr(safe_load, "MAX_FILE_BYTES", 2 ** 31)
+    monkeypatch.setattr(safe_load, "MAX_NODES", 0)
+    import_fails(path, "1 nodes is over the limit of 0")
 
 
 def external(location, offset=None, length=None):

@@ -14,6 +14,7 @@ from ._deps import require_onnx
 
 MAX_FILE_BYTES = 2 ** 31          # protobuf cannot hold a larger message anyway
 MAX_TENSOR_BYTES = 2 ** 31
+MAX_NODES = 2 ** 20               # nablite builds one Function per node; real models have far fewer
 
 
 class OnnxImportError(ValueError):
@@ -39,7 +40,9 @@ def load_model(model):
     """(ModelProto, the name used in errors, the folder external data may live in)."""
     onnx = require_onnx("nablite.onnx.import_model")
     if isinstance(model, onnx.ModelProto):
-        return model, f"ONNX model {model.graph.name or '(unnamed)'}", None
+        where = f"ONNX model {model.graph.name or '(unnamed)'}"
+        check_graph_size(model, where)
+        return model, where, None
     path = os.fspath(model)
     if not os.path.isfile(path):
         raise OnnxImportError(f"{path}: no such file")
@@ -58,7 +61,14 @@ def load_model(model):
     if proto.ir_version <= 0 or not proto.HasField("graph") or not proto.graph.output:
         raise OnnxImportError(f"{path}: not an ONNX model (no IR version or no graph with "
                               "outputs)")
+    check_graph_size(proto, path)
     return proto, path, os.path.dirname(os.path.abspath(path))
+
+
+def check_graph_size(model, where):
+    n = len(model.graph.node)
+    if n > MAX_NODES:
+        raise OnnxImportError(f"{where}: {n} nodes is over the limit of {MAX_NODES}")
 
 
 def tensor_to_array(t, where, base_dir):
