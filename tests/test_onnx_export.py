@@ -523,3 +523,20 @@ def test_without_the_onnx_package():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert 'needs the onnx package: pip install "nablite[onnx]"' in out.stdout
+
+
+@pytest.mark.parametrize("name", ["rnn", "rnn_2layer_bidirectional_relu"])
+def test_rnn_unrolled(tmp_path, name):
+    """F.rnn written as its time steps (unroll_rnn=True): Gemm and activation
+    nodes only, the same outputs."""
+    _, build, arrays = next(c for c in CASES if c[0] == name)
+    xs = [nn.Variable.from_numpy_array(a) for a in arrays]
+    ys = build(*xs)
+    nn.forward_all(list(ys))
+    path = tmp_path / "u.onnx"
+    model = export({f"y{i}": v for i, v in enumerate(ys)}, path,
+                   inputs={f"x{i}": v for i, v in enumerate(xs)}, unroll_rnn=True)
+    assert "RNN" not in {n.op_type for n in model.graph.node}
+    got = run_onnx(path, {f"x{i}": a for i, a in enumerate(arrays)})
+    for i, y in enumerate(ys):
+        np.testing.assert_allclose(got[f"y{i}"], y.d, rtol=1e-4, atol=1e-4)

@@ -54,8 +54,8 @@ def _named(variables, prefix, what):
 class Emitter:
     """Collects the nodes and initializers of one ONNX graph."""
 
-    def __init__(self, onnx, opset):
-        self.onnx, self.opset = onnx, opset
+    def __init__(self, onnx, opset, unroll_rnn=False):
+        self.onnx, self.opset, self.unroll_rnn = onnx, opset, unroll_rnn
         self.INT64 = onnx.TensorProto.INT64
         self.nodes = []
         self.names = {}        # id(Variable) -> ONNX name
@@ -160,7 +160,8 @@ def _value_info(onnx, name, v):
     return onnx.helper.make_tensor_value_info(name, elem, list(v.shape))
 
 
-def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, graph_name="nablite"):
+def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, unroll_rnn=False,
+                graph_name="nablite"):
     """The ONNX ModelProto of the graph up to ``outputs`` (see export)."""
     onnx = require_onnx("nablite.onnx.export")
     if opset not in OPSETS:
@@ -170,7 +171,7 @@ def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, graph_name="nablite")
     if not outs:
         raise ValueError("nablite.onnx.export: outputs is empty; give the Variables to compute")
     ins = _named(inputs, "x", "inputs")
-    e = Emitter(onnx, opset)
+    e = Emitter(onnx, opset, unroll_rnn)
     # PF hands out unlinked Variables that share the registered parameter's array
     params = {id(v._data): (k, v.shape) for k, v in get_parameters(grad_only=False).items()}
     order = graph.topological_order([v for _, v in outs])
@@ -235,7 +236,7 @@ def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, graph_name="nablite")
     return model
 
 
-def export(outputs, path, inputs=None, opset=DEFAULT_OPSET):
+def export(outputs, path, inputs=None, opset=DEFAULT_OPSET, unroll_rnn=False):
     """Write the graph that computes ``outputs`` as an ONNX file.
 
     Args:
@@ -248,6 +249,9 @@ def export(outputs, path, inputs=None, opset=DEFAULT_OPSET):
             Leaves that are neither inputs nor parameters are written as
             constants with their current values.
         opset (int): the ONNX opset, 13 to 17.
+        unroll_rnn (bool): write F.rnn (the Elman RNN) unrolled over time as
+            Gemm and activation nodes instead of ONNX RNN nodes (for runtimes
+            without RNN).
 
     Returns:
         onnx.ModelProto: the model written (passed onnx.checker).
@@ -256,7 +260,7 @@ def export(outputs, path, inputs=None, opset=DEFAULT_OPSET):
     and dropout as the identity; a function without an ONNX equivalent raises
     ``ExportError`` naming it and the opset.
     """
-    model = build_model(outputs, inputs, opset)
+    model = build_model(outputs, inputs, opset, unroll_rnn)
     onnx = require_onnx("nablite.onnx.export")
     atomic_write(path, lambda tmp: onnx.save_model(model, tmp))
     return model

@@ -295,12 +295,15 @@ def _layer_bias(e, f, b, layer, D, H):
     return e.node("Concat", [wb, rb], axis=1)
 
 
-@rule("RNN LSTM GRU", "RNN / LSTM / GRU (one per layer), Transpose, Reshape, Concat")
+@rule("RNN LSTM GRU", "RNN / LSTM / GRU (one per layer), Transpose, Reshape, Concat; "
+                      "RNN unrolled to Gemm + activation with unroll_rnn=True")
 def _recurrent(e, f, *names):
     """F.rnn / F.lstm / F.gru as one ONNX node per layer: nablite's weight rows
     reordered to ONNX's gate order and its columns split into W (input) and R
     (hidden); the biases as ONNX's B (see _layer_bias)."""
     kind = f.name
+    if kind == "RNN" and e.unroll_rnn:
+        return _rnn_unrolled(e, f, *names)
     cell = kind == "LSTM"
     x, h = names[0], names[1]
     c = names[2] if cell else None
@@ -336,3 +339,42 @@ def _recurrent(e, f, *names):
             cells.append(e.node("Unsqueeze", [outs[2], e.ints([0])]))
     stack = (lambda parts: parts[0] if L == 1 else e.node("Concat", parts, axis=0))
     return [y, stack(finals)] + ([stack(cells)] if cell else [])
+
+
+def _rnn_unrolled(e, f, x, h, w0, *rest):
+    """F.rnn as its time steps: h_t = act(x_t Wx^T + h_{t-1} Wh^T + b) per layer and
+    direction, the outputs concatenated as F.rnn gives them."""
+    rest = list(rest)
+    w = rest.pop(0) if getattr(f, "_has_weight", False) else None
+    b = rest.pop(0) if getattr(f, "_has_bias", False) else None
+    T, B, n_in = in_shape(f)
+    L, D, _, H = in_shape(f, 1)
+    act = {"tanh": "Tanh", "relu": "Relu"}[f.args["nonlinearity"]]
+    zeros = e.const(np.zeros(H, np.float32))
+    steps = [e.node("Gather", [x, e.ints(t)], axis=0) for t in range(T)]  # (B, I) each
+    finals = []
+    for layer in range(L):
+        width = n_in if layer == 0 else D * H
+        wl = w0 if layer == 0 else e.node("Gather", [w, e.ints(layer - 1)], axis=0)
+        per_direction = []
+        for d in range(D):
+            wd = e.node("Gather", [wl, e.ints(d)], axis=0)  # (H, width + H)
+            wx = e.node("Slice", [wd, e.ints([0]), e.ints([width]), e.ints([1])])
+            wh = e.node("Slice", [wd, e.ints([width]), e.ints([width + H]), e.ints([1])])
+            bias = (e.node("Gather", [e.node("Gather", [b, e.ints(layer)], axis=0), e.ints(d)],
+                           axis=0) if b is not None else zeros)
+            state = e.node("Gather", [e.node("Gather", [h, e.ints(layer)], axis=0), e.ints(d)],
+                           axis=0)
+            outs = [None] * T
+            for t in (range(T) if d == 0 else reversed(range(T))):
+                z = e.node("Gemm", [steps[t], wx, bias], transB=1)
+                state = e.node(act, [e.node("Add", [z, e.node("Gemm", [state, wh], transB=1)])])
+                outs[t] = state
+            per_direction.append(outs)
+            finals.append(state)
+        steps = [outs_t[0] if D == 1 else e.node("Concat", list(outs_t), axis=1)
+                 for outs_t in zip(*per_direction)]
+    y = e.node("Concat", [e.node("Unsqueeze", [s, e.ints([0])]) for s in steps], axis=0)
+    hn = e.reshape(e.node("Concat", [e.node("Unsqueeze", [s, e.ints([0])]) for s in finals],
+                          axis=0), (L, D, B, H))
+    return [y, hn]
