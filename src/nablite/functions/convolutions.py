@@ -14,6 +14,7 @@ from .base import prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
                           give_scratch)
 from ._conv_blocked import BlockedConvolution
+from . import _winograd
 
 __all__ = ["convolution", "fused_convolution", "depthwise_convolution", "deconvolution",
            "depthwise_deconvolution"]
@@ -42,7 +43,11 @@ class Convolution(ConvolutionFamily):
         self._check_bias(b, oc)
         self._oc = oc
         self._out = self._conv_out(self._spatial)
-        self._blocked = None
+        self._blocked = self._wino = None
+        if self._group == 1 and _winograd.applies(self._c, oc, self._n, self._out, self._kernel,
+                                                  self.pad, self.stride, self.dilation):
+            self._wino = _winograd.WinogradConvolution(self._n, self._c, self._spatial,
+                                                           oc, self.pad[0], self._out)
         if self._group == 1:
             self._blocked = BlockedConvolution(self._n, self._c, self._spatial, oc, self._kernel,
                                                self.pad, self.stride, self.dilation, self._out)
@@ -56,9 +61,13 @@ class Convolution(ConvolutionFamily):
         require(self, oc % g == 0, f"weight {w} has {oc} output channels, not a multiple "
                 f"of group={g}")
 
-    _blocked = None
+    _blocked = _wino = None
 
     def forward(self, xp, x, w, b=None):
+        if self._wino is not None and _winograd.takes(xp, x.dtype):
+            y = self._wino.forward(self._to_ncs(x, self._c, self._spatial),
+                                       self._weight_4d(w), b)
+            return self._from_ncs(y)
         if self._blocked is not None:
             y = self._blocked.forward(xp, self._to_ncs(x, self._c, self._spatial),
                                       self._weight_stack(w)[0], b)
@@ -80,8 +89,10 @@ class Convolution(ConvolutionFamily):
         return self._from_cns(y)
 
     def backward(self, xp, xs, ys, gys):
+        if self._wino is not None and _winograd.takes(xp, gys[0].dtype):
+            return self._blocked_backward(xp, xs, gys[0], self._winograd_grads)
         if self._blocked is not None:
-            return self._blocked_backward(xp, xs, gys[0])
+            return self._blocked_backward(xp, xs, gys[0], self._blocked.backward)
         x, w = xs[0], xs[1]
         need = self.need
         g = self._group
@@ -101,12 +112,23 @@ class Convolution(ConvolutionFamily):
             gb = gy2.sum(axis=-1).reshape(-1)
         return (gx, gw) if len(xs) == 2 else (gx, gw, gb)
 
-    def _blocked_backward(self, xp, xs, gy):
+    def _weight_4d(self, w):
+        """Weight as (OC, C, *K)."""
+        return self._weight_stack(w)[0].reshape((self._oc, self._c) + self._kernel)
+
+    def _winograd_grads(self, xp, x, w2, gy, need_x, need_w):
+        gx, gw = self._wino.backward(x, w2.reshape((self._oc, self._c) + self._kernel), gy,
+                                         need_x, need_w)
+        return gx, (None if gw is None else gw.reshape(self._oc, -1))
+
+    def _blocked_backward(self, xp, xs, gy, grads):
+        """Gradients from ``grads(xp, x, w2, gy, need_x, need_w)`` -> (dx, dW2), the
+        blocked or the Winograd path (both batch-last)."""
         x, w = xs[0], xs[1]
         need = self.need
         gy = self._to_ncs(gy, self._oc, self._out)
-        gx, gw2 = self._blocked.backward(xp, self._to_ncs(x, self._c, self._spatial),
-                                         self._weight_stack(w)[0], gy, need[0], need[1])
+        gx, gw2 = grads(xp, self._to_ncs(x, self._c, self._spatial), self._weight_stack(w)[0],
+                        gy, need[0], need[1])
         gx = None if gx is None else self._from_ncs(gx)
         gw = None if gw2 is None else self._weight_grad(gw2, w.shape)
         if len(xs) == 2:
