@@ -498,23 +498,31 @@ def get_digits_data(num_val: int = 250, num_test: int = 250,
 
 def plot_histories(path: str, solvers: Dict[str, "Solver"], title: str = "") -> str:
     """Training loss per iteration, train and validation accuracy per epoch,
-    one curve per solver, as the notebook's three panels."""
+    one curve per solver, as the notebook's three panels (one legend above them)."""
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    fig = Figure(figsize=(8, 10))
+    from matplotlib.ticker import MaxNLocator
+    fig = Figure(figsize=(8, 10), layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(3, 1, i) for i in (1, 2, 3)]
     for label, s in solvers.items():
         axes[0].plot(s.loss_history, "o", markersize=2, label=label)
         axes[1].plot(s.train_acc_history, "-o", label=label)
         axes[2].plot(s.val_acc_history, "-o", label=label)
-    for ax, name, x in zip(axes, ["Training loss", "Training accuracy", "Validation accuracy"],
-                           ["Iteration", "Epoch", "Epoch"]):
+    panels = [("Training loss", "Iteration (mini-batches)", "softmax loss (nats)"),
+              ("Training accuracy", "Epoch", "accuracy (fraction)"),
+              ("Validation accuracy", "Epoch", "accuracy (fraction)")]
+    for ax, (name, x, y) in zip(axes, panels):
         ax.set_title(f"{title}: {name}" if title else name)
         ax.set_xlabel(x)
+        ax.set_ylabel(y)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", ncol=4, fontsize="small")
-    fig.tight_layout()
+    for ax in axes[1:]:
+        ax.set_ylim(0, 1.05)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 4),
+               fontsize="small")
     fig.savefig(path)
     return path
 
