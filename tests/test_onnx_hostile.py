@@ -276,3 +276,18 @@ def test_huge_input_shape_fails_at_build(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 64 * 2 ** 20
+
+
+def test_control_flow_subgraphs_are_refused(tmp_path):
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "branch", [],
+                               [helper.make_tensor_value_info("o", TensorProto.FLOAT, [2])])
+    node = helper.make_node("If", ["cond"], ["y"], name="if1", then_branch=branch,
+                            else_branch=branch)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+                                        helper.make_tensor_value_info("cond", TensorProto.BOOL,
+                                                                      [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+                tmp_path / "if.onnx")
+    import_fails(path, r"node 'if1' \(If\): attribute 'else_branch' holds a subgraph; control "
+                       r"flow is not supported")
