@@ -310,7 +310,7 @@ class MinMaxQuantize(Function):
     """Uniform quantization between a (nudged) range [qr_min, qr_max] into the levels
     [ql_min, ql_max]; the ranges hold one value per slice of x (size-1 axes reduce)."""
 
-    integer_inputs = (1, 2)  # qr_min, qr_max: running ranges written in place
+    integer_inputs = (1, 2, 3, 4)  # running ranges written in place; integer levels
 
     def __init__(self, decay=0.999, x_min_max=False, ema=False, ste_fine_grained=True,
                  eps=0.01):
