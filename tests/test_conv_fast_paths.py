@@ -110,6 +110,20 @@ def test_only_weight_or_only_input_gradient(python_winograd):
     np.testing.assert_allclose(grads["w"][1], grads["both"][1], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("x_shape,w_shape,taken", [
+    ((64, 16, 32, 32), (16, 16, 3, 3), True),   # W6's first stage
+    ((64, 32, 16, 16), (32, 32, 3, 3), True),
+    ((64, 3, 32, 32), (16, 3, 3, 3), False),    # its stem: too few channels to pay
+    ((64, 64, 8, 8), (64, 64, 3, 3), False),    # 64 channels: slower backward
+    ((2, 16, 8, 8), (16, 16, 3, 3), False),     # too little work
+    ((64, 4, 4, 4), (8, 4, 3, 3), False),       # W3's second convolution
+])
+def test_selection_rule_with_numba(monkeypatch, x_shape, w_shape, taken):
+    monkeypatch.setattr(_winograd, "_numba", object())  # as if installed (nothing runs)
+    y = F.convolution(nn.Variable(x_shape), nn.Variable(w_shape), pad=(1, 1))
+    assert (_node(y)._wino is not None) == taken
+
+
 def test_not_taken_without_numba_by_default(monkeypatch):
     monkeypatch.setattr(_winograd, "_numba", None)
     y = F.convolution(nn.Variable((64, 16, 32, 32)), nn.Variable((16, 16, 3, 3)), pad=(1, 1))

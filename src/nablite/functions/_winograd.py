@@ -47,7 +47,11 @@ _BLOCK_BYTES = 1 << 20
 # calls cost less than the transforms' setup (W3's 4->8-channel 4x4 layer).
 _MIN_MACS = 1 << 20
 _PLANE_GAP = 16
-# 64-channel layers (8x8) measured slower backward: their tile blocks are short.
+# Measured faster than the direct path (benchmarks/winograd_probe.py) only with
+# 16 to 32 channels in and out: with fewer (W6's 3-channel stem: 2x slower) the
+# transforms outweigh the products saved; 64-channel layers (8x8) are slower
+# backward, their tile blocks being short.
+_MIN_CHANNELS = 16
 _MAX_CHANNELS = 32
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -244,7 +248,7 @@ def applies(c, oc, n, out, kernel, pad, stride, dilation):
     if python_kernels:
         return True
     return (_numba is not None and n * out[0] * out[1] * c * oc >= _MIN_MACS
-            and max(c, oc) <= _MAX_CHANNELS)
+            and _MIN_CHANNELS <= min(c, oc) and max(c, oc) <= _MAX_CHANNELS)
 
 
 # Tests set this to run every eligible convolution through the plain Python
@@ -277,7 +281,7 @@ class WinogradConvolution:
         self.n, self.c, self.spatial, self.oc, self.pad = n, c, tuple(spatial), oc, pad
         self.out = tuple(out)
         self.tiles = ((out[0] + 1) // 2, (out[1] + 1) // 2)
-        self.kernels = kernels(not python_kernels if compiled is None else compiled)
+        self.compiled = not python_kernels if compiled is None else compiled
 
     def _blocks(self, itemsize):
         th, tw = self.tiles
@@ -293,7 +297,7 @@ class WinogradConvolution:
 
     def forward(self, x, w, bias=None):
         """y (N, OC, OH, OW): a view of a batch-last (OC, OH, OW, N) array."""
-        transform_in, _, transform_out, _ = self.kernels
+        transform_in, _, transform_out, _ = kernels(self.compiled)
         xt = _batch_last(x)
         u = self.weight_transform(w)
         tw = self.tiles[1]
@@ -317,7 +321,7 @@ class WinogradConvolution:
         """(dx (N, C, H, W) or None, dW (OC, C, 3, 3) or None)."""
         if not (need_x or need_w):
             return None, None
-        transform_in, transform_in_adj, _, transform_out_adj = self.kernels
+        transform_in, transform_in_adj, _, transform_out_adj = kernels(self.compiled)
         dtype = gy.dtype
         gyt = _batch_last(gy)
         tw = self.tiles[1]
