@@ -255,7 +255,8 @@ def integers_arrived(nd):
     were built: those functions re-check their input dtypes, and the consumers of
     functions that pass integers on (reshape) too. Rare (a static graph's float
     input first given integer data), so a scan of the live functions is affordable."""
-    functions = [f for f in gc.get_objects() if isinstance(f, Function)]
+    # type(), not isinstance(): some objects (lazy modules) run code for __class__
+    functions = [f for f in gc.get_objects() if issubclass(type(f), Function)]
     pending, seen = [nd], set()
     while pending:
         nd = pending.pop()
