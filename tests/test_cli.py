@@ -154,10 +154,52 @@ def test_train_stops_when_the_loss_diverges_and_keeps_the_last_good_params(tmp_p
     assert (tmp_path / "params.h5").read_bytes() == before
 
 
+CONFIG_MODULE = "nablite.commands.train_config"
+# a sitecustomize that stands in for nablite.commands.train_config (or hides it)
+FAKE_CONFIG_COMMAND = """
+import importlib.abc, importlib.util, sys
+NAME = "nablite.commands.train_config"
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name != NAME:
+            return None
+        if MODE == "missing":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return importlib.util.spec_from_loader(name, self)
+
+    def exec_module(self, module):
+        def main(opts):
+            print("train_config got", opts.config, opts.outdir, opts.no_progress)
+            return 7
+        module.main = main
+
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
+def _with_config_command(tmp_path, mode):
+    site = tmp_path / f"site_{mode}"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"MODE = {mode!r}\n" + FAKE_CONFIG_COMMAND)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(site)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+
+
+def test_train_config_form_hands_over_to_the_config_command(tmp_path):
+    env = _with_config_command(tmp_path, "present")
+    proc = nablite("train", "-c", "net.nnp", "-o", "out", "--no-progress", env=env)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stdout.strip() == "train_config got net.nnp out True"
+    proc = nablite("train", "--config", "net.nnp", "--outdir", "o2", env=env)
+    assert proc.stdout.strip() == "train_config got net.nnp o2 False"
+
+
 def test_train_config_form_without_the_config_command(tmp_path):
-    if importlib.util.find_spec("nablite.commands.train_config") is not None:
-        pytest.skip("nablite.commands.train_config is installed (its own tests cover it)")
-    proc = nablite("train", "-c", str(tmp_path / "net.nnp"), "-o", str(tmp_path / "o"))
+    env = _with_config_command(tmp_path, "missing")
+    proc = nablite("train", "-c", str(tmp_path / "net.nnp"), "-o", str(tmp_path / "o"), env=env)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("nablite train: training from .nnp configurations "
                                    "(-c/--config) is not available in this install")

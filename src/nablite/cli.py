@@ -43,7 +43,8 @@ BENCH_DESCRIPTION = """\
 Run the speed benchmarks (benchmarks/run.py of a nablite checkout, found in
 the current folder or next to the installed sources); every option is passed
 on to it (--quick, --workloads, --nnabla-python, --out, --dry-run): see
-`nablite bench --help`."""
+`nablite bench --help`. Each library's default runs are sized to take about 3
+minutes on 2 CPU cores (benchmarks/harness.py's DEFAULT_RUNS)."""
 
 
 def positive_int(text: str) -> int:
