@@ -468,8 +468,15 @@ def test_pf_parameters_usable_after_import():
 NNP_FIXTURES = os.path.join(HERE, "fixtures", "nnp")
 
 
+@pytest.fixture
+def nnp_files():
+    """.nnp files need the [io] extra (protobuf, h5py)."""
+    pytest.importorskip("google.protobuf")
+    pytest.importorskip("h5py")
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn", "lenet", "resnet", "rnn"])
-def test_nnp_to_onnx_of_nnabla_files(tmp_path, model):
+def test_nnp_to_onnx_of_nnabla_files(nnp_files, tmp_path, model):
     """.nnp files written by NNabla 1.39 -> ONNX -> onnxruntime gives NNabla's outputs."""
     import json
     ort = pytest.importorskip("onnxruntime")
@@ -485,7 +492,7 @@ def test_nnp_to_onnx_of_nnabla_files(tmp_path, model):
         np.testing.assert_allclose(got[k], np.asarray(v), rtol=1e-4, atol=1e-5)
 
 
-def test_nnp_to_onnx_errors(tmp_path):
+def test_nnp_to_onnx_errors(nnp_files, tmp_path):
     from nablite.onnx import nnp_to_onnx
     with pytest.raises(ValueError, match=r"has no network 'nope'; it has \['mlp'\]"):
         nnp_to_onnx(os.path.join(NNP_FIXTURES, "mlp.nnp"), str(tmp_path / "m.onnx"),
@@ -506,7 +513,7 @@ RESULT = net.outputs["y"].d.tolist()
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn_bn", "residual", "rnn"])
-def test_onnx_to_nnp(tmp_path, model):
+def test_onnx_to_nnp(nnp_files, tmp_path, model):
     """PyTorch's ONNX -> .nnp loads in nablite's NnpLoader (and in NNabla 1.39
     when installed) and gives PyTorch's outputs."""
     from nablite.onnx import onnx_to_nnp
@@ -527,7 +534,7 @@ def test_onnx_to_nnp(tmp_path, model):
         np.testing.assert_allclose(np.array(theirs), data["y"], rtol=1e-4, atol=1e-5)
 
 
-def test_onnx_to_nnp_failure_writes_nothing(tmp_path):
+def test_onnx_to_nnp_failure_writes_nothing(nnp_files, tmp_path):
     from nablite.onnx import onnx_to_nnp
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x08\x07garbage")

@@ -103,17 +103,23 @@ def _global_pool(c, node, attrs, x):
     return F.max(x, axes, keepdims=True)
 
 
+def _stat(c, v, shape, hint, need_grad=True):
+    """A per-channel statistic or scale/shift in nablite's broadcast ``shape``: a
+    constant becomes a parameter of that shape, a computed one is reshaped."""
+    if v is None or isinstance(v, Variable):
+        return v if v is None else F.reshape(v, shape)
+    return c.param(np.reshape(v, shape), getattr(v, "onnx_name", hint), need_grad)
+
+
 @op("BatchNormalization")
 def _batch_normalization(c, node, attrs, x, scale, bias, mean, var):
     if attrs.get("training_mode", 0):
         c.fail(node, "training_mode=1 is not supported (import the inference graph)")
     stat = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-    def p(v, need_grad=True):
-        if isinstance(v, Variable):
-            return F.reshape(v, stat)
-        return c.param(np.reshape(v, stat), getattr(v, "onnx_name", "bn"), need_grad)
-    return F.batch_normalization(x, p(bias), p(scale), p(mean, False), p(var, False), axes=[1],
+    return F.batch_normalization(x, _stat(c, bias, stat, "bn_bias"),
+                                 _stat(c, scale, stat, "bn_scale"),
+                                 _stat(c, mean, stat, "bn_mean", False),
+                                 _stat(c, var, stat, "bn_var", False), axes=[1],
                                  eps=attrs.get("epsilon", 1e-5), batch_stat=False)
 
 
@@ -157,27 +163,19 @@ def _matmul(c, node, attrs, a, b):
 @op("LayerNormalization")
 def _layer_normalization(c, node, attrs, x, scale, bias=None):
     axis = attrs.get("axis", -1) % x.ndim
-    stat = (1,) * axis + x.shape[axis:]
-    gamma = c.param(np.reshape(scale, stat), getattr(scale, "onnx_name", "ln_scale")) \
-        if not isinstance(scale, Variable) else F.reshape(scale, stat)
-    beta = None
-    if bias is not None:
-        beta = c.param(np.reshape(bias, stat), getattr(bias, "onnx_name", "ln_bias")) \
-            if not isinstance(bias, Variable) else F.reshape(bias, stat)
-    return F.layer_normalization(x, beta, gamma, batch_axis=list(range(axis)) or [0],
-                                 eps=attrs.get("epsilon", 1e-5)) if axis else \
+    if axis == 0:
         c.fail(node, "axis=0 (normalizing over every axis) is not supported")
+    stat = (1,) * axis + x.shape[axis:]
+    return F.layer_normalization(x, _stat(c, bias, stat, "ln_bias"),
+                                 _stat(c, scale, stat, "ln_scale"),
+                                 batch_axis=list(range(axis)), eps=attrs.get("epsilon", 1e-5))
 
 
 @op("InstanceNormalization")
 def _instance_normalization(c, node, attrs, x, scale, bias):
     stat = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-    def p(v, hint):
-        if isinstance(v, Variable):
-            return F.reshape(v, stat)
-        return c.param(np.reshape(v, stat), getattr(v, "onnx_name", hint))
-    return F.instance_normalization(x, p(bias, "in_bias"), p(scale, "in_scale"),
+    return F.instance_normalization(x, _stat(c, bias, stat, "in_bias"),
+                                    _stat(c, scale, stat, "in_scale"),
                                     eps=attrs.get("epsilon", 1e-5))
 
 
