@@ -320,3 +320,15 @@ def test_protobuf_parameters_in_nnp_load_in_nnabla(tmp_path):
     if got is None:
         pytest.skip("NNabla 1.39 is not installed")
     np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-5)
+
+
+def test_file_objects(tmp_path):
+    import io
+    inputs, outputs, want = build("mlp")
+    buf = io.BytesIO()
+    save(buf, contents("mlp", inputs, outputs), extension=".nnp")
+    nn.clear_parameters()
+    net = NnpLoader(io.BytesIO(buf.getvalue()), extension=".nnp").get_network("mlp")
+    net.inputs["x"].d = inputs["x"].d
+    net.outputs["y"].forward()
+    np.testing.assert_allclose(net.outputs["y"].d, want, rtol=1e-6)

@@ -89,7 +89,7 @@ def _merge_part(name, data, ext, proto, params, where):
         params.extend(_param_io.read_h5_params(io.BytesIO(data), where))
 
 
-def read_network_files(files, states=None):
+def read_network_files(files, states=None, extension=None):
     """One NNablaProtoBuf (without parameters) and the parameters
     [(key, float32 array, need_grad)] of ``files`` (a path or a list of paths);
     the solver states an .nnp holds (``<optimizer>_<Solver>_optimizer<fmt>.optimizer``
@@ -99,7 +99,7 @@ def read_network_files(files, states=None):
     proto, params = pb2().NNablaProtoBuf(), []
     for path in files:
         where = describe(path)
-        ext = extension_of(path)
+        ext = extension_of(path, extension)
         if ext == ".nnp":
             for name, data in read_nnp_members(path):
                 member_ext = posixpath.splitext(name)[1].lower()

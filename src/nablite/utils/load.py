@@ -69,7 +69,7 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
         filenames = [filenames]
     where = ", ".join(describe(f) for f in filenames)
     states = {}
-    proto, params = read_network_files(list(filenames), states)
+    proto, params = read_network_files(list(filenames), states, extension)
     values = OrderedDict((k, (a, g)) for k, a, g in params)
     info = Info(proto=proto, batch_size=batch_size, networks=OrderedDict(),
                 executors=OrderedDict(), optimizers=OrderedDict(), datasets=OrderedDict(),

@@ -54,13 +54,14 @@ class NnpLoader:
             (several files merge, as NNabla's loader does).
         scope: Unused (NNabla's parameter scope argument; parameters go to the current
             scope).
-        extension (str): The format when ``filepath`` is a file object.
+        extension (str): The format when ``filepath`` is a file object
+            (``.nntxt``, ``.protobuf`` or ``.nnp``).
     """
 
     def __init__(self, filepath, scope=None, extension=".nntxt"):
         self._where = describe(filepath) if not isinstance(filepath, list) else \
             ", ".join(describe(p) for p in filepath)
-        self.proto, params = read_network_files(filepath)
+        self.proto, params = read_network_files(filepath, extension=extension)
         self._params = OrderedDict((k, (a, g)) for k, a, g in params)
         self.network_dict = OrderedDict((n.name, n) for n in self.proto.network)
 
