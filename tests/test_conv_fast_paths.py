@@ -14,7 +14,7 @@ import nablite as nn
 import nablite.functions as F
 from nablite.functions import _winograd
 from nablite.functions._conv_blocked import BlockedConvolution
-from gradcheck import check_function, check_directional_grad, randn
+from gradcheck import check_function, check_directional_grad, check_double_backward, randn
 from test_functions_layers import ref_convolution
 
 
@@ -52,6 +52,12 @@ def test_winograd_against_definition_and_numerical_gradients(python_winograd, in
 def test_winograd_directional_gradients(python_winograd, inputs, kwargs):
     results = check_directional_grad(F.convolution, inputs, kwargs=kwargs)  # asserts itself
     assert sorted(results) == list(range(len(inputs)))
+
+
+def test_winograd_second_order(python_winograd):
+    # nn.grad runs the array backward with zero views for the other inputs
+    check_double_backward(F.convolution, [randn(1, 2, 4, 5), randn(2, 2, 3, 3, seed=1)],
+                          kwargs={"pad": (1, 1)})
 
 
 @pytest.mark.parametrize("kwargs,w_shape", [
