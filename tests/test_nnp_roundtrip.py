@@ -332,3 +332,34 @@ def test_file_objects(tmp_path):
     net.inputs["x"].d = inputs["x"].d
     net.outputs["y"].forward()
     np.testing.assert_allclose(net.outputs["y"].d, want, rtol=1e-6)
+
+
+def test_a_function_nnabla_has_no_type_for_is_named_and_nothing_is_written(tmp_path):
+    from nablite.function import PythonFunction
+
+    class Double(PythonFunction):
+        @property
+        def name(self):
+            return "Double"
+
+        def min_outputs(self):
+            return 1
+
+        def setup_impl(self, inputs, outputs):
+            outputs[0].reset_shape(inputs[0].shape, True)
+
+        def forward_impl(self, inputs, outputs):
+            outputs[0].d = inputs[0].d * 2
+
+        def grad_depends_input_data(self, i, j):
+            return False
+
+        def grad_depends_output_data(self, i, o):
+            return False
+
+    x = nn.Variable((2, 3))
+    y = Double()(F.tanh(x))
+    path = tmp_path / "m.nnp"
+    with pytest.raises(ValueError, match=r"'Double \(Callback\)'.*no NNabla function type"):
+        save(str(path), {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y}}]})
+    assert not os.listdir(tmp_path)

@@ -112,8 +112,10 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
     for f in order:
         spec = SPECS.get(f.name)
         if spec is None:
-            raise ValueError(f"save: function {f.name!r} of network {name!r} has no NNabla "
-                             "type, so it cannot be written to a network file")
+            shown = f.info.type_name if f.info.type_name == f.name else \
+                f"{f.info.type_name} ({f.name})"
+            raise ValueError(f"save: function {shown!r} of network {name!r} has no NNabla "
+                             "function type, so it cannot be written to a network file")
         fname = fnames(f"@{name}/{f.name}")
         ins = [name_of(x, f"@{name}/{f.name}_in") for x in f.inputs]
         ys = [y if y is not None else _Unused(shape)  # an output nobody kept
