@@ -193,3 +193,12 @@ def test_protobuf_over_its_limit_points_to_h5(tmp_path, monkeypatch):
     monkeypatch.setattr(nnp_proto, "MAX_BYTES", 4)
     with pytest.raises(ValueError, match=r"belong in \.h5"):
         nn.load_parameters(str(tmp_path / "p.protobuf"))
+
+
+def test_large_protobuf_saves_warn_to_use_h5(tmp_path, monkeypatch, caplog):
+    from nablite import _param_io
+    monkeypatch.setattr(_param_io, "LARGE_PROTOBUF", 4)
+    with caplog.at_level("WARNING", logger="nablite"):
+        nn.save_parameters(str(tmp_path / "p.protobuf"))
+    assert any(".h5 is the format for large models" in r.getMessage() for r in caplog.records)
+    nn.load_parameters(str(tmp_path / "p.protobuf"))  # still written and readable

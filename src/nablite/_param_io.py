@@ -72,9 +72,20 @@ def save_parameters(path, params, extension=None):
                   lambda target: write_parameter_items(target, items, ext))
 
 
+# Above this many bytes of parameters a .protobuf save warns: loading one takes
+# about three times its size in memory (benchmarks/param_files.py), .h5 its size.
+LARGE_PROTOBUF = 256 * 2 ** 20
+
+
 def _check_protobuf_size(nbytes, path):
-    """Refuse a .protobuf that protobuf could not read back (2 GiB per message)."""
+    """Refuse a .protobuf that protobuf could not read back (2 GiB per message),
+    and warn about large ones."""
     from ._nnp import proto
+    from .logger import logger
+    if LARGE_PROTOBUF < nbytes <= proto.MAX_BYTES:
+        logger.warning(f"save_parameters: {nbytes / 2 ** 20:.0f} MB of parameters as "
+                       ".protobuf take about 3x that in memory to load; .h5 is the format "
+                       "for large models")
     if nbytes > proto.MAX_BYTES:
         raise ValueError(f"save_parameters: {nbytes / 2 ** 20:.0f} MB of parameters is over "
                          f"the {proto.MAX_BYTES / 2 ** 20:.0f} MB a .protobuf file can hold "
