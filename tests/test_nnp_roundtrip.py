@@ -363,3 +363,16 @@ def test_a_function_nnabla_has_no_type_for_is_named_and_nothing_is_written(tmp_p
     with pytest.raises(ValueError, match=r"'Double \(Callback\)'.*no NNabla function type"):
         save(str(path), {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y}}]})
     assert not os.listdir(tmp_path)
+
+
+def test_load_options():
+    path = os.path.join(NNP, "training.nnp")
+    info = nnp_load.load([path], batch_size=6)
+    assert info.networks["run"].inputs["x"].shape == (6, 5)
+    w = nn.get_parameters(grad_only=False)["fc/affine/W"]
+    w.d = 7.0
+    nnp_load.load([path], exclude_parameter=True)  # keeps the registered values
+    assert (nn.get_parameters(grad_only=False)["fc/affine/W"].d == 7).all()
+    info = nnp_load.load([path], parameter_only=True)
+    assert not info.networks
+    assert (nn.get_parameters(grad_only=False)["fc/affine/W"].d != 7).all()
