@@ -64,7 +64,7 @@ def step(rounds, clock):
     import bench_nablite
     from nablite.functions import _winograd
     bench_nablite.setup()
-    numba = _winograd._numba
+    numba = _winograd._numba_module()
     steps = {}
     for name, module in (("direct", None), ("winograd", numba)):
         _winograd._numba = module  # read when each convolution node is set up
@@ -92,7 +92,7 @@ def main():
     ap.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
     opts = ap.parse_args()
     from nablite.functions import _winograd
-    if _winograd._numba is None:
+    if _winograd._numba_module() is None:
         sys.exit("winograd_probe: the Winograd path needs Numba (pip install numba)")
     clock = time.perf_counter if opts.wall else time.thread_time
     if opts.layers or not opts.step:

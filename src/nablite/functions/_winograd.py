@@ -35,10 +35,21 @@ import numpy as np
 
 from ._conv_utils import take_scratch, give_scratch
 
-try:  # optional: compiled transforms
-    import numba as _numba
-except ImportError:  # pragma: no cover - depends on the environment
-    _numba = None
+_UNSET = object()
+_numba = _UNSET  # the numba module, None when absent; imported at first need
+
+
+def _numba_module():
+    """numba, or None; imported only when a convolution could use it (it takes
+    about a second to import, which no other nablite import should pay)."""
+    global _numba
+    if _numba is _UNSET:
+        try:
+            import numba
+        except ImportError:  # optional: without it the direct path runs
+            numba = None
+        _numba = numba
+    return _numba
 
 # Same block size as the direct path: the transformed block of a tile row fits
 # half of a 2 MiB L2 cache.
@@ -232,7 +243,8 @@ def kernels(compiled=True):
     if not compiled:
         return _KERNELS
     if _compiled is None:
-        _compiled = tuple(_numba.njit(cache=True, nogil=True)(f) for f in _KERNELS)
+        njit = _numba_module().njit
+        _compiled = tuple(njit(cache=True, nogil=True)(f) for f in _KERNELS)
     return _compiled
 
 
@@ -247,8 +259,9 @@ def applies(c, oc, n, out, kernel, pad, stride, dilation):
         return False
     if python_kernels:
         return True
-    return (_numba is not None and n * out[0] * out[1] * c * oc >= _MIN_MACS
-            and _MIN_CHANNELS <= min(c, oc) and max(c, oc) <= _MAX_CHANNELS)
+    return (n * out[0] * out[1] * c * oc >= _MIN_MACS
+            and _MIN_CHANNELS <= min(c, oc) and max(c, oc) <= _MAX_CHANNELS
+            and _numba_module() is not None)
 
 
 # Tests set this to run every eligible convolution through the plain Python
