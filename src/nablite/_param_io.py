@@ -73,7 +73,7 @@ def save_parameters(path, params, extension=None):
 
 
 # Above this many bytes of parameters a .protobuf save warns: loading one takes
-# about three times its size in memory (benchmarks/param_files.py), .h5 its size.
+# about twice its size in memory (benchmarks/param_files.py), .h5 its size.
 LARGE_PROTOBUF = 256 * 2 ** 20
 
 
@@ -84,7 +84,7 @@ def _check_protobuf_size(nbytes, path):
     from .logger import logger
     if LARGE_PROTOBUF < nbytes <= proto.MAX_BYTES:
         logger.warning(f"save_parameters: {nbytes / 2 ** 20:.0f} MB of parameters as "
-                       ".protobuf take about 3x that in memory to load; .h5 is the format "
+                       ".protobuf take about twice that in memory to load; .h5 is the format "
                        "for large models")
     if nbytes > proto.MAX_BYTES:
         raise ValueError(f"save_parameters: {nbytes / 2 ** 20:.0f} MB of parameters is over "
@@ -164,6 +164,7 @@ def read_parameters(path, extension=".nntxt"):
                 parse_binary(data, proto, name)
             else:
                 parse_text(data, proto, name)
+            del data  # the file's bytes go before the arrays are made (peak memory)
             return proto_parameters(proto, name), proto
         if ext == ".nnp":
             return _read_nnp(path)
