@@ -42,9 +42,9 @@ exit status is the script's (sys.exit("message") prints the message and exits 1)
 BENCH_DESCRIPTION = """\
 Run the speed benchmarks (benchmarks/run.py of a nablite checkout, found in
 the current folder or next to the installed sources); every option is passed
-on to it (--quick, --workloads, --nnabla-python, --out, --dry-run): see
-`nablite bench --help`. Each library's default runs are sized to take about 3
-minutes on 2 CPU cores (benchmarks/harness.py's DEFAULT_RUNS)."""
+on to it (run.py's options are listed below). Each library's default runs are
+sized to take about 3 minutes on 2 CPU cores (benchmarks/harness.py's
+DEFAULT_RUNS)."""
 
 
 def positive_int(text: str) -> int:
@@ -116,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if opts.command == "bench":
         return run_bench(extra)
     if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        getattr(opts, "subparser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(opts, "handler", None) is not None:
         return int(opts.handler(opts) or 0)
     if opts.command == "train":
@@ -197,6 +197,8 @@ def _exit_status(code: object) -> int:
 
 
 def run_bench(args: List[str]) -> int:
+    if "-h" in args or "--help" in args:  # what nablite adds, then run.py's own help
+        print(f"nablite bench: {BENCH_DESCRIPTION}\n")
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [os.path.join(os.getcwd(), "benchmarks", "run.py"),
                   os.path.join(here, "..", "..", "benchmarks", "run.py")]
