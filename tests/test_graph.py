@@ -262,3 +262,21 @@ def test_hooks_see_every_function():
     seen.clear()
     y.backward(function_pre_hook=lambda f: seen.append(f.name))
     assert seen == ["MulScalar", "AddScalar"]
+
+
+def test_backward_post_hook_sees_the_gradients_written_into_the_inputs():
+    # NNabla calls a function's post hook after its backward wrote the inputs' gradients
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0], np.float32), need_grad=True)
+    h = F.identity(x)
+    y = F.mul_scalar(h, 3.0)
+    y.forward()
+    x.g = 0
+    seen = {}
+
+    def post(f):
+        seen[f.name] = (h.g.copy(), x.g.copy())
+
+    y.backward(np.ones(2, np.float32), function_post_hook=post)
+    np.testing.assert_allclose(seen["MulScalar"][0], [3.0, 3.0])  # an intermediate's
+    np.testing.assert_allclose(seen["Identity"][1], [3.0, 3.0])   # a leaf's
+    np.testing.assert_allclose(x.g, [3.0, 3.0])

@@ -438,8 +438,6 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         xp = f.xp
         gxs = f.backward(xp, [_read(xp, x._data) for x in f.inputs],
                          [_read(xp, y._data) if y is not None else None for y in outs], gys)
-        if post_hook:
-            post_hook(f)
         if restored:
             for nd in restored:
                 nd.clear()
@@ -462,6 +460,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 key = id(x)
                 prev = get(key)
                 grads[key] = gx if prev is None else prev + gx
+                if post_hook:  # the hook sees x.g as accumulated so far, as in NNabla
+                    x._grad._arr = grads[key]
+                    x._grad._zeroing = False
+        if post_hook:  # after the gradients reached the inputs
+            post_hook(f)
         if clear_buffer:
             for y in outs:
                 if y is not None and y is not root and not y._persistent:
