@@ -29,3 +29,5 @@ from .solver import (set_solver_post_hook, set_solver_pre_hook,  # noqa: F401
                      unset_solver_post_hook, unset_solver_pre_hook)
 from .core.module import Module  # noqa: F401,E402
 from .core.sequential import Sequential  # noqa: F401,E402
+from . import graph_def  # noqa: F401,E402  (nn.graph_def, as NNabla)
+from .graph_def import ProtoVariable  # noqa: F401,E402
