@@ -136,3 +136,44 @@ def test_readme_errors_section_runs_as_written():
     assert blocks
     for block in blocks:
         exec(compile(block, "README Errors and files", "exec"), {})
+
+
+@pytest.mark.parametrize("shape,exc,match", [
+    ((-1, 2), ValueError, r"shape=\(-1, 2\) must hold sizes >= 0"),
+    ((2.5,), TypeError, "must hold integers, got float 2.5"),
+    ("ab", TypeError, "must hold integers, got str"),
+    ((None,), TypeError, "must hold integers, got NoneType"),
+])
+def test_variable_shapes_are_sizes(shape, exc, match):
+    with pytest.raises(exc, match=r"^Variable: (shape=.* )?" + match):
+        nn.Variable(shape)
+    assert nn.Variable((2.0, 3)).shape == (2, 3)  # NNabla takes 2.0 for 2
+
+
+def test_arrays_too_big_to_allocate_name_the_shape():
+    for shape in ((10 ** 6, 10 ** 6), (10 ** 30,)):
+        with pytest.raises(MemoryError, match=r"^NdArray: cannot allocate an array of shape"):
+            nn.Variable(shape).d
+
+
+def test_backward_grad_must_be_real_and_broadcast():
+    x = nn.Variable((2,), need_grad=True)
+    y = F.sin(x)
+    with pytest.raises(ValueError, match=r"^Variable.backward: grad of shape \(3,\) does not "
+                                         r"broadcast to the variable's shape \(2,\)"):
+        y.backward(np.ones(3))
+    with pytest.raises(TypeError, match="^Variable.backward: grad: got a str"):
+        y.backward("a")
+    with pytest.raises(TypeError, match="^Variable.backward: grad: got an array of dtype "
+                                        "complex"):
+        y.backward(np.array([1j, 1]))
+
+
+def test_complex_scalars_are_refused():
+    x = nn.Variable((2,))
+    with pytest.raises(TypeError, match="unsupported operand type for a Variable: complex"):
+        x + 1j
+    with pytest.raises(TypeError, match=r"^AddScalar: val=1j must be a real number"):
+        F.add_scalar(x, 1j)
+    with pytest.raises(TypeError, match=r"^HuberLoss: delta=1j must be a real number"):
+        F.huber_loss(x, x, delta=1j)

@@ -9,10 +9,19 @@ import numpy as np
 from . import backend
 
 
-def _shape_of(args):
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+def _shape_of(args, where="NdArray"):
+    if len(args) == 1 and isinstance(args[0], (tuple, list, np.ndarray)):
         args = args[0]
-    return tuple(map(int, args))
+    shape = []
+    for s in args:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            if not (isinstance(s, (float, np.floating)) and float(s).is_integer()):
+                raise TypeError(f"{where}: shape={tuple(args)!r} must hold integers, got "
+                                f"{type(s).__name__} {s!r}")
+        if s < 0:
+            raise ValueError(f"{where}: shape={tuple(args)!r} must hold sizes >= 0")
+        shape.append(int(s))
+    return tuple(shape)
 
 
 # -- NdArray operators ---------------------------------------------------------
@@ -160,7 +169,11 @@ class NdArray:
         """The storage, allocating or zeroing it if needed."""
         arr = self._arr
         if arr is None:
-            arr = self._arr = np.zeros(self._shape, self._dtype)
+            try:
+                arr = self._arr = np.zeros(self._shape, self._dtype)
+            except (MemoryError, ValueError) as e:  # ValueError: beyond NumPy's sizes
+                raise MemoryError(f"NdArray: cannot allocate an array of shape "
+                                  f"{self._shape} ({np.dtype(self._dtype)}): {e}") from None
         elif self._zeroing:
             arr[...] = 0
         self._zeroing = False

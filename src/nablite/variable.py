@@ -30,7 +30,8 @@ class Variable:
                  "info", "rank", "_recompute", "_order", "__weakref__")
 
     def __init__(self, shape=(), need_grad=None, info=None):
-        shape = _shape_of((shape,)) if not isinstance(shape, numbers.Integral) else (int(shape),)
+        shape = (_shape_of((shape,), "Variable") if not isinstance(shape, numbers.Integral)
+                 else _shape_of((shape,), "Variable"))
         self._data = NdArray(shape)
         self._grad = NdArray(shape)
         self._need_grad = bool(need_grad)
@@ -203,6 +204,8 @@ class Variable:
     def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
                  function_pre_hook=None, function_post_hook=None):
         """Back-propagate from this variable; leaf gradients accumulate."""
+        if not (grad is None or type(grad) in (int, float)):
+            _check_backward_grad(self, grad)
         try:
             graph.backward(self, grad, clear_buffer, function_pre_hook, function_post_hook)
         except _ARRAY_ERRORS as e:
@@ -387,13 +390,26 @@ _ARRAY_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, FloatingP
                  OverflowError, MemoryError)
 
 
+def _check_backward_grad(var, grad):
+    """``backward(grad=...)``: real numbers that broadcast to the variable's shape."""
+    where = "Variable.backward: grad"
+    if isinstance(grad, (bool, np.bool_)) or not isinstance(grad, numbers.Real):
+        arr = np.shape(real_array(grad.data if isinstance(grad, NdArray) else grad, where,
+                                  copy=False))
+        try:
+            np.broadcast_shapes(arr, var.shape)
+        except ValueError:
+            raise ValueError(f"{where} of shape {arr} does not broadcast to the variable's "
+                             f"shape {var.shape}") from None
+
+
 def _named_error(e):
     from .function import named_error
     return named_error(e)
 
 
 def _is_scalar(x):
-    return isinstance(x, numbers.Number)
+    return isinstance(x, numbers.Real)  # a complex scalar is refused (_operand)
 
 
 def _operand(x):

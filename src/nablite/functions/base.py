@@ -133,10 +133,17 @@ def normalize_axes(fn, axes, ndim, arg="axis"):
     return tuple(out)
 
 
+def _real_arguments(fn, args):
+    for k, v in args.items():
+        if isinstance(v, (complex, np.complexfloating)):
+            raise TypeError(f"{fn.name}: {k}={v!r} must be a real number")
+
+
 class Unary(Function):
     """Elementwise ``y = f(x)``; ``vjp(xp, gy, x, y, **args)`` gives dL/dx."""
 
     def __init__(self, **args):
+        _real_arguments(self, args)
         self.__dict__.update(args)
         self._args = args
 
@@ -185,6 +192,7 @@ class Binary(Function):
     """
 
     def __init__(self, **args):
+        _real_arguments(self, args)
         self.__dict__.update(args)
         self._args = args
 
