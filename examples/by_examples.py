@@ -441,7 +441,7 @@ if __name__ == "__main__":
         "digits: logistic regression, an MLP, a CNN, an Elman RNN and a siamese network "
         "(whose CNN starts from the CNN section's parameters), printing what the tutorial "
         "prints and saving its figures as PNG files. The default run (1000 steps, all "
-        "sections) takes about 20 s on a 2-core machine."))
+        "sections) takes about 15 s on a 2-core machine."))
     p.add_argument("--out", default=OUT, help="folder for the figures and the CNN's "
                    "parameters (default: %(default)s)")
     p.add_argument("--steps", type=positive_int, default=1000,

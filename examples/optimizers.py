@@ -221,8 +221,8 @@ if __name__ == "__main__":
         "(Sgd, Momentum, Adagrad, RMSprop, Adam): their paths on f(x, y) = x^2/20 + y^2 "
         "(optimizer_paths.png), f after the same number of steps at equal learning "
         "rates, and a 4x100 ReLU MLP per solver on the 8x8 digits "
-        "(optimizer_compare_digits.png). The default run takes about 25 s on a 2-core "
-        "machine (with OPENBLAS_NUM_THREADS=1 when it is busy)."))
+        "(optimizer_compare_digits.png). The default run takes about 20 s on a 2-core "
+        "machine (on a busy one set OPENBLAS_NUM_THREADS=1: 25 s instead of 240 s measured)."))
     p.add_argument("--out", default="runs/optimizers", help="folder for the two plots "
                    "(default: %(default)s)")
     p.add_argument("--steps", type=positive_int, default=30,

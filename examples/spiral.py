@@ -88,7 +88,7 @@ if __name__ == "__main__":
         "CS231n's spiral case study: a linear softmax classifier (about 49% training "
         "accuracy) and a two-layer ReLU net with 100 hidden units (about 98%) trained by "
         "full-batch gradient descent on 300 points of three spiral arms; writes loss.png. "
-        "The default run takes about 3-5 s on a 2-core machine."))
+        "The default run takes about 3 s on a 2-core machine."))
     p.add_argument("--out", default="runs/spiral", help="folder for loss.png "
                    "(default: %(default)s)")
     p.add_argument("--net-steps", type=positive_int, default=10000,

@@ -151,9 +151,8 @@ if __name__ == "__main__":
         "activations of five 100-unit layers for weights of std 1, 0.01, Xavier and He, "
         "with sigmoid and ReLU (activation_histograms.png), and a 4x100 ReLU MLP trained "
         "on the 8x8 digits from std 0.01, Xavier and He weights "
-        "(weight_init_compare.png). The default run takes about 16 s on a 2-core machine "
-        "(with OPENBLAS_NUM_THREADS=1 when other programs keep its cores busy: 10 times "
-        "longer without)."))
+        "(weight_init_compare.png). The default run takes about 7 s on a 2-core machine "
+        "(on a busy one set OPENBLAS_NUM_THREADS=1: 16 s instead of 160 s measured)."))
     p.add_argument("--out", default="runs/weight_init", help="folder for the two plots "
                    "(default: %(default)s)")
     p.add_argument("--iterations", type=positive_int, default=2000,

@@ -27,7 +27,7 @@ progress bar, then print the training and held-out accuracy and write the
 parameters (params.h5, or params.protobuf without h5py), the monitor logs and
 curves.png (loss and held-out accuracy; embedding.png too for siamese) into
 the output folder. The default 1000 steps take about 1 s (logreg, mlp, rnn),
-2 s (cnn) or 3 s (siamese) on one core of a 2-core test machine. With -c/--config instead
+1.5 s (cnn) or 2.6 s (siamese) on a 2-core machine. With -c/--config instead
 of a model, trains the network of an NNabla .nnp configuration (NNabla's
 `nnabla_cli train -c CONFIG -o DIR`), where that command is installed."""
 
