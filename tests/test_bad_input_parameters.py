@@ -129,3 +129,31 @@ def test_an_h5_file_with_non_real_data_is_refused_and_nothing_changes(bad, tmp_p
                                         rf"array of dtype {bad.dtype}"):
         nn.load_parameters(path)
     assert _same(_snapshot(), before)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda I: I.ConstantInitializer("a"), "^ConstantInitializer: value='a' must be a real"),
+    (lambda I: I.ConstantInitializer(1j), "^ConstantInitializer: value=1j must be a real"),
+    (lambda I: I.NormalInitializer(None), "^NormalInitializer: sigma=None must be a real"),
+    (lambda I: I.UniformInitializer(None), r"^UniformInitializer: lim=None must be a \(low, "),
+    (lambda I: I.UniformInitializer(("a", 1)), r"^UniformInitializer: lim\[0\]='a'"),
+    (lambda I: I.UniformIntInitializer((0, 2.5)), r"^UniformIntInitializer: lim\[1\]=2.5 must "
+                                                  "be an integer"),
+    (lambda I: I.OrthogonalInitializer("x"), "^OrthogonalInitializer: gain='x'"),
+])
+def test_initializer_arguments_are_numbers(make, match):
+    import nablite.initializer as I
+    with pytest.raises(TypeError, match=match):
+        make(I)
+
+
+def test_fan_helpers_need_connections():
+    import nablite.initializer as I
+    for f in (I.calc_uniform_lim_glorot, I.calc_normal_std_glorot,
+              I.calc_normal_std_he_forward, I.calc_normal_std_he_backward):
+        with pytest.raises(ValueError, match=rf"^{f.__name__}: inmaps=0, outmaps=0 .* must be "
+                                             "positive"):
+            f(0, 0)
+    assert I.calc_normal_std_he_forward(4, 0) == pytest.approx(np.sqrt(0.5))  # outmaps unused
+    w = I.ConstantInitializer(np.arange(3.0))((2, 3))
+    np.testing.assert_array_equal(w, [[0, 1, 2], [0, 1, 2]])

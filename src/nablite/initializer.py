@@ -11,6 +11,8 @@ Example::
     lim = I.calc_uniform_lim_glorot(64, 32, kernel=(3, 3))
     w = I.UniformInitializer(lim)((32, 64, 3, 3))
 """
+import numbers
+
 import numpy as np
 
 from . import random as _random
@@ -38,6 +40,36 @@ def _shape(shape):
     return tuple(int(s) for s in shape)
 
 
+def _real(where, name, v, integer=False):
+    """``v`` when it is a real number (an integer with ``integer``); else a
+    TypeError naming the initializer: None or a string would only fail (or be
+    cast, complex) when the parameter is created."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(v, np.ndarray) and v.shape == ():
+        v = v.item()
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, kind):
+        raise TypeError(f"{where}: {name}={v!r} must be {'an integer' if integer else 'a real number'}")
+    return v
+
+
+def _pair(where, lim, integer=False):
+    try:
+        low, high = lim
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: lim={lim!r} must be a (low, high) pair") from None
+    return (_real(where, "lim[0]", low, integer), _real(where, "lim[1]", high, integer))
+
+
+def _fan(where, inmaps, outmaps, kernel, used):
+    """k * (the maps the formula uses), which must be positive."""
+    k = int(np.prod(kernel))
+    n = k * sum(used)
+    if n <= 0:
+        raise ValueError(f"{where}: inmaps={inmaps}, outmaps={outmaps} and kernel={kernel!r} "
+                         "give no connections; they must be positive")
+    return n
+
+
 class BaseInitializer:
     """Base class: subclasses implement ``__call__(shape)`` returning an array."""
 
@@ -53,6 +85,8 @@ class ConstantInitializer(BaseInitializer):
     """
 
     def __init__(self, value=0):
+        if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
+            value = _real("ConstantInitializer", "value", value)  # an array broadcasts
         self.value = value
 
     def __call__(self, shape):
@@ -68,7 +102,7 @@ class NormalInitializer(BaseInitializer):
     """
 
     def __init__(self, sigma=1.0, rng=None):
-        self.sigma = sigma
+        self.sigma = _real("NormalInitializer", "sigma", sigma)
         self.rng = _rng(rng)
 
     def __repr__(self):
@@ -87,6 +121,7 @@ class UniformInitializer(BaseInitializer):
     """
 
     def __init__(self, lim=(-1, 1), rng=None):
+        _pair("UniformInitializer", lim)
         self.lim = lim
         self.rng = _rng(rng)
 
@@ -106,6 +141,7 @@ class UniformIntInitializer(BaseInitializer):
     """
 
     def __init__(self, lim=(0, 10), rng=None):
+        _pair("UniformIntInitializer", lim, integer=True)
         self.lim = lim
         self.rng = _rng(rng)
 
@@ -125,8 +161,8 @@ class RangeInitializer(BaseInitializer):
     """
 
     def __init__(self, start=0, step=1):
-        self.start = start
-        self.step = step
+        self.start = _real("RangeInitializer", "start", start)
+        self.step = _real("RangeInitializer", "step", step)
 
     def __call__(self, shape):
         shape = _shape(shape)
@@ -146,7 +182,7 @@ class OrthogonalInitializer(BaseInitializer):
     """
 
     def __init__(self, gain=1.0, rng=None):
-        self.gain = gain
+        self.gain = _real("OrthogonalInitializer", "gain", gain)
         self.rng = _rng(rng)
 
     def __repr__(self):
@@ -199,20 +235,24 @@ def calc_uniform_lim_glorot(inmaps, outmaps, kernel=(1, 1)):
     Returns:
         tuple of float: ``(-d, d)``.
     """
-    d = np.sqrt(6. / (np.prod(kernel) * (inmaps + outmaps)))
+    d = np.sqrt(6. / _fan("calc_uniform_lim_glorot", inmaps, outmaps, kernel,
+                          (inmaps, outmaps)))
     return -d, d
 
 
 def calc_normal_std_glorot(inmaps, outmaps, kernel=(1, 1)):
     r"""Glorot (Xavier) normal std :math:`\sqrt{2 / (k (n_{in} + n_{out}))}`."""
-    return np.sqrt(2. / (np.prod(kernel) * (inmaps + outmaps)))
+    return np.sqrt(2. / _fan("calc_normal_std_glorot", inmaps, outmaps, kernel,
+                             (inmaps, outmaps)))
 
 
 def calc_normal_std_he_forward(inmaps, outmaps, kernel=(1, 1)):
     r"""He normal std for the forward pass :math:`\sqrt{2 / (k\, n_{in})}`."""
-    return np.sqrt(2. / (np.prod(kernel) * inmaps))
+    return np.sqrt(2. / _fan("calc_normal_std_he_forward", inmaps, outmaps, kernel,
+                             (inmaps,)))
 
 
 def calc_normal_std_he_backward(inmaps, outmaps, kernel=(1, 1)):
     r"""He normal std for the backward pass :math:`\sqrt{2 / (k\, n_{out})}`."""
-    return np.sqrt(2. / (np.prod(kernel) * outmaps))
+    return np.sqrt(2. / _fan("calc_normal_std_he_backward", inmaps, outmaps, kernel,
+                             (outmaps,)))
