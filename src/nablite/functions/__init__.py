@@ -38,7 +38,7 @@ from .pooling import (max_pooling, average_pooling, sum_pooling, global_average_
 from .normalization import (batch_normalization, fused_batch_normalization, layer_normalization,
                             instance_normalization, group_normalization, tensor_normalization,
                             weight_standardization, mean_subtraction, clip_grad_by_value,
-                            clip_grad_by_norm, sync_batch_normalization)
+                            clip_grad_by_norm)
 from .rescaling import (norm_normalization, weight_normalization, spectral_norm)
 from .stochastic import (dropout, rand, randint, randn, rand_binomial, rand_beta, rand_gamma,
                          random_choice, vat_noise)
@@ -61,15 +61,16 @@ from .detection import (nms_detection2d)
 from .attention import (multi_head_attention)
 from .deformable import (deformable_convolution, adaptive_separable_convolution)
 from .onnx import (onnx_resize, onnx_non_max_suppression)
+from .distributed import (sync_batch_normalization)
 from ..graph import get_auto_forward  # noqa: F401  (F.get_auto_forward, as in NNabla)
 from ..context import get_current_context  # noqa: F401
 from . import (arithmetic, math, activation, logical, reduction, array, rearrange, sorting, linalg,
                indexing, layers, convolutions, pooling, normalization, rescaling, stochastic,
                augmentation, loss, validation, recurrent, special, spatial, resampling, signal,
-               quantized, quantizers, detection, attention, deformable, onnx)
+               quantized, quantizers, detection, attention, deformable, onnx, distributed)
 
 _MODULES = (arithmetic, math, activation, logical, reduction, array, rearrange, sorting, linalg,
             indexing, layers, convolutions, pooling, normalization, rescaling, stochastic,
             augmentation, loss, validation, recurrent, special, spatial, resampling, signal,
-            quantized, quantizers, detection, attention, deformable, onnx)
+            quantized, quantizers, detection, attention, deformable, onnx, distributed)
 __all__ = [name for m in _MODULES for name in m.__all__]

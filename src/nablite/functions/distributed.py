@@ -13,12 +13,10 @@ parameters' gradients sums them like any other.
 import numpy as np
 
 from .._array import NdArray
-from .base import require, sum_to
+from .base import named, require, sum_to
 from .normalization import BatchNormalization, _dot_over, _present
 
-# F.sync_batch_normalization is still normalization.py's one-process version
-# until that one is retired; PF.sync_batch_normalization calls this one.
-__all__ = []
+__all__ = ["sync_batch_normalization"]
 
 
 class SyncBatchNormalization(BatchNormalization):
@@ -104,6 +102,7 @@ class SyncBatchNormalization(BatchNormalization):
         return grads + (None,) * len(running)
 
 
+@named
 def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group='world', axes=[1],
                              decay_rate=0.9, eps=1e-05, batch_stat=True, output_stat=False,
                              n_outputs=None):

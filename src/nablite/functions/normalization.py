@@ -13,8 +13,7 @@ from .base import Function, require, normalize_axes, prod, sum_to, named
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
            "instance_normalization", "group_normalization", "tensor_normalization",
-           "weight_standardization", "mean_subtraction", "clip_grad_by_value", "clip_grad_by_norm",
-           "sync_batch_normalization"]
+           "weight_standardization", "mean_subtraction", "clip_grad_by_value", "clip_grad_by_norm"]
 
 
 def _axes_list(a):
@@ -541,65 +540,3 @@ def clip_grad_by_norm(x, clip_norm=None, axes=None, n_outputs=-1, outputs=None):
     """Identity; in backward the gradient is rescaled to L2 norm ``clip_norm`` (default 1)
     over ``axes`` (default all)."""
     return ClipGradByNorm(1.0 if clip_norm is None else clip_norm, axes)(x)
-
-
-
-
-class SyncBatchNormalization(BatchNormalization):
-    """Batch normalization with the statistics of all processes in a communicator
-    group. With one process these are the local statistics, so the class only
-    records ``group`` (NNabla's argument) and is BatchNormalization otherwise."""
-
-    def __init__(self, group="world", *bn_args):
-        self.group = group
-        super().__init__(*bn_args)
-
-
-@named
-def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group='world', axes=[1],
-                             decay_rate=0.9, eps=1e-05, batch_stat=True, output_stat=False,
-                             n_outputs=None):
-    r"""Synchronized batch normalization: :func:`batch_normalization` whose batch
-    statistics are those of the whole batch spread over the processes of
-    ``comm``'s ``group``, so small per-process batches normalize as one.
-
-    .. math::
-        y = \gamma \frac{x - \mu_{\mathrm{all}}}{\sqrt{\sigma^2_{\mathrm{all}} + \epsilon}}
-            + \beta
-
-    Only one process is supported for now: ``comm`` must be None or a
-    communicator whose ``size`` is 1, and the result is exactly
-    :func:`batch_normalization`. Several processes need nablite.communicators,
-    which does not exist yet; a larger communicator raises NotImplementedError.
-
-    Args:
-        x (Variable): Input.
-        beta, gamma (Variable or None): Shift and scale (shape 1 except at ``axes``).
-        mean, variance (Variable or None): Running statistics (no gradient).
-        comm: None or a communicator with ``size == 1``.
-        group (str): Communicator group sharing the statistics.
-        axes (list of int): Axes with their own statistics.
-        decay_rate (float), eps (float), batch_stat (bool), output_stat (bool):
-            As in :func:`batch_normalization`.
-
-    Returns:
-        Variable, or (y, mean, variance) if output_stat.
-    """
-    name = "F.sync_batch_normalization"
-    if comm is not None:
-        size = getattr(comm, "size", None)
-        require(name, isinstance(size, int) and not isinstance(size, bool),
-                f"comm must be None or a communicator with an integer size, got "
-                f"{type(comm).__name__} with size {size!r}", TypeError)
-        require(name, size >= 1, f"comm has size {size}; a communicator has at least 1 process")
-        require(name, size == 1,
-                f"comm has size {size}, but only one process is supported: synchronizing the "
-                "statistics of several processes needs nablite.communicators, which nablite "
-                "does not have yet (pass comm=None, or use F.batch_normalization, on one "
-                "process)", NotImplementedError)
-    require(name, isinstance(group, str), f"group must be a str, got {group!r}", TypeError)
-    has_running = mean is not None and variance is not None
-    f = SyncBatchNormalization(group, axes, decay_rate, eps, batch_stat, gamma is None,
-                               beta is None, output_stat, has_running)
-    running = [mean, variance] if has_running else []
-    return f(*_present(x, beta, gamma), *running)
