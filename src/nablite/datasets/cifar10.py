@@ -23,7 +23,7 @@ import numpy as np
 
 from ..utils._data_bounded import safe_load_pickle, tar_member_bytes
 from ..utils.data_iterator import data_iterator
-from ..utils.data_source import DataSource
+from ._in_memory import InMemoryDataSource
 from ..utils.data_source_loader import download, get_data_home
 
 __all__ = ["load_cifar10", "load_cifar100", "Cifar10DataSource",
@@ -164,37 +164,13 @@ def load_cifar100(train=True, path=None):
     return _load(100, train, path, "load_cifar100")
 
 
-class _CifarDataSource(DataSource):
+class _CifarDataSource(InMemoryDataSource):
     _classes = 10
 
     def __init__(self, train=True, shuffle=False, rng=None, path=None):
-        super().__init__(shuffle=shuffle)
         self._train = train
-        self._images, self._labels = _load(self._classes, train, path,
-                                           type(self).__name__)
-        self._size = self._labels.size
-        self._variables = ("x", "y")
-        self.rng = np.random.RandomState(313) if rng is None else rng
-        self.reset()
-
-    def reset(self):
-        self._indexes = self.rng.permutation(self._size) if self._shuffle \
-            else np.arange(self._size)
-        super().reset()
-
-    def _get_data(self, position):
-        i = self._indexes[position]
-        return self._images[i], self._labels[i]
-
-    @property
-    def images(self):
-        """A copy of all images, (N, 3, 32, 32)."""
-        return self._images.copy()
-
-    @property
-    def labels(self):
-        """A copy of all labels, (N, 1)."""
-        return self._labels.copy()
+        super().__init__(*_load(self._classes, train, path, type(self).__name__),
+                         shuffle=shuffle, rng=rng)
 
 
 class Cifar10DataSource(_CifarDataSource):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..utils._data_bounded import max_read_bytes
 from ..utils.data_iterator import data_iterator
-from ..utils.data_source import DataSource
+from ._in_memory import InMemoryDataSource
 from ..utils.data_source_loader import download, get_data_home
 
 __all__ = ["read_idx", "load_mnist", "MnistDataSource", "data_iterator_mnist",
@@ -135,7 +135,7 @@ def load_mnist(train=True, path=None):
     return images[:, None], labels[:, None]
 
 
-class MnistDataSource(DataSource):
+class MnistDataSource(InMemoryDataSource):
     """MNIST samples ``(image (1, 28, 28) uint8, label (1,) uint8)``, with a
     new permutation at every reset when ``shuffle`` (as NNabla's examples).
 
@@ -148,32 +148,8 @@ class MnistDataSource(DataSource):
     """
 
     def __init__(self, train=True, shuffle=False, rng=None, path=None):
-        super().__init__(shuffle=shuffle)
         self._train = train
-        self._images, self._labels = load_mnist(train, path)
-        self._size = self._labels.size
-        self._variables = ("x", "y")
-        self.rng = np.random.RandomState(313) if rng is None else rng
-        self.reset()
-
-    def reset(self):
-        self._indexes = self.rng.permutation(self._size) if self._shuffle \
-            else np.arange(self._size)
-        super().reset()
-
-    def _get_data(self, position):
-        i = self._indexes[position]
-        return self._images[i], self._labels[i]
-
-    @property
-    def images(self):
-        """A copy of all images, (N, 1, H, W)."""
-        return self._images.copy()
-
-    @property
-    def labels(self):
-        """A copy of all labels, (N, 1)."""
-        return self._labels.copy()
+        super().__init__(*load_mnist(train, path), shuffle=shuffle, rng=rng)
 
 
 def data_iterator_mnist(batch_size, train=True, rng=None, shuffle=True,
