@@ -17,6 +17,22 @@ def _functions():
     return _F
 
 
+def _with_callbacks(post_hook, callbacks):
+    """``post_hook`` followed by each communicator callback's
+    ``on_finish_function_backward``, so an all-reduce overlaps backward."""
+    hooks = [getattr(cb, "on_finish_function_backward", None) for cb in callbacks]
+    hooks = [h for h in hooks if h is not None]
+    if not hooks:
+        return post_hook
+
+    def hook(function):
+        if post_hook is not None:
+            post_hook(function)
+        for h in hooks:
+            h(function)
+    return hook
+
+
 class Variable:
     """An n-d array in a graph: ``.d`` data, ``.g`` gradient, ``.parent`` its maker.
 
@@ -206,17 +222,19 @@ class Variable:
         """Back-propagate from this variable; leaf gradients accumulate."""
         if not (grad is None or type(grad) in (int, float)):
             _check_backward_grad(self, grad)
+        callbacks = communicator_callbacks
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            callbacks = [callbacks]
+        post_hook = _with_callbacks(function_post_hook, callbacks or ())
         try:
-            graph.backward(self, grad, clear_buffer, function_pre_hook, function_post_hook)
+            graph.backward(self, grad, clear_buffer, function_pre_hook, post_hook)
         except _ARRAY_ERRORS as e:
             named = _named_error(e)
             if named is e:
                 raise
             raise named from e
-        if communicator_callbacks is not None:
-            callbacks = communicator_callbacks
-            for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
-                getattr(cb, "on_finish", lambda: None)()
+        for cb in callbacks or ():
+            getattr(cb, "on_finish", lambda: None)()
 
     def visit(self, f):
         """Call ``f(function)`` for every function up to here, in forward order."""

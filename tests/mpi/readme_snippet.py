@@ -21,7 +21,7 @@ for step in range(5):
     loss.forward()
     solver.zero_grad()
     cb = comm.all_reduce_callback([v.grad for v in params.values()], 1 << 20, division=True)
-    loss.backward(communicator_callbacks=cb, function_post_hook=cb.on_finish_function_backward)
+    loss.backward(communicator_callbacks=cb)   # all-reduce overlaps backward
     solver.update()
 if comm.rank == 0:
     print(f"{comm.size} ranks, loss {float(loss.d):.4f}")
