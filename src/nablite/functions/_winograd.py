@@ -26,7 +26,7 @@ padded copy of the input is made.
 The four transforms are elementwise loops over tiles: NumPy would make each of
 them some twenty strided passes over memory (measured: slower than the direct
 path; benchmarks/results/conv_winograd.md), so they run only when Numba is
-installed (``pip install numba``), compiled on first use. Without Numba,
+installed (``pip install "nablite[fast]"``), compiled on first use. Without Numba,
 convolutions take the direct path. The loops are plain Python too, which is how
 the tests check them on small shapes where Numba is absent.
 
