@@ -29,7 +29,7 @@ def _h5py():
         import h5py
     except ImportError:
         raise ImportError("reading or writing .h5 files needs h5py: "
-                          "pip install nablite[io]  (or pip install h5py)") from None
+                          'pip install "nablite[io]"  (or pip install h5py)') from None
     return h5py
 
 
