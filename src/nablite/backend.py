@@ -27,8 +27,8 @@ def module_for(backend_name):
     if cupy is None:
         raise RuntimeError(
             f"context backend '{backend_name}' needs CuPy and a CUDA GPU, and CuPy "
-            "is not importable here. Install it with pip install 'nablite[cuda13]' "
-            "(or 'nablite[cuda12]') on a machine with an NVIDIA driver, or use "
+            "is not importable here. Install it with pip install \"nablite[cuda13]\" "
+            "(or \"nablite[cuda12]\") on a machine with an NVIDIA driver, or use "
             "get_extension_context('cpu').")
     return cupy
 
