@@ -139,11 +139,7 @@ HINT_CASES = {
 }
 
 
-@pytest.mark.parametrize("extra", [
-    pytest.param("io", marks=pytest.mark.xfail(
-        reason="_param_io._h5py says pip install nablite[io] unquoted (zsh globs the "
-               "brackets); its owner is to quote it", strict=False)),
-    "image", "plot"])
+@pytest.mark.parametrize("extra", ["io", "image", "plot"])
 def test_a_missing_extra_names_the_pip_command(core_env, tmp_path, extra):
     """The error says what to install, in a form every shell takes (quoted brackets)."""
     code = f"OUT = {str(tmp_path)!r}\n" + HINT_CASES[extra]
