@@ -199,6 +199,62 @@ def test_zero_sized_kernels_and_batches():
     assert np.isnan(_run(F.mean(V(np.ones((0, 3), np.float32)), axis=0))).all()
 
 
+_CONVS = [  # (function, x shape, weight shape, bias size, kwargs)
+    (F.convolution, (2, 3, 5, 5), (4, 3, 3, 3), 4, {}),
+    (F.convolution, (2, 4, 5, 5), (4, 2, 3, 3), 4, {"group": 2}),
+    (F.convolution, (2, 5, 5, 3), (4, 3, 3, 3), 4, {"channel_last": True}),
+    (F.convolution, (2, 2, 4, 4, 4), (3, 2, 3, 3, 3), 3, {}),
+    (F.deconvolution, (2, 3, 5, 5), (3, 4, 3, 3), 4, {}),
+    (F.depthwise_convolution, (2, 3, 5, 5), (3, 3, 3), 3, {}),
+    (F.depthwise_deconvolution, (2, 3, 5, 5), (3, 3, 3), 3, {}),
+]
+
+
+@pytest.mark.parametrize("f,xs,ws,nb,kw", _CONVS)
+def test_convolutions_of_an_empty_batch_give_empty_results_as_nnabla(f, xs, ws, nb, kw):
+    """NNabla 1.39 (oracle): an N=0 batch gives a (0, ...) output; W and b keep
+    their accumulated gradients (their gradient is zero). Was ZeroDivisionError."""
+    full = f(V(np.ones(xs, np.float32)), V(np.ones(ws, np.float32)), **kw)
+    x = V(np.ones((0,) + xs[1:], np.float32), need_grad=True)
+    w = V(np.ones(ws, np.float32), need_grad=True)
+    b = V(np.full(nb, 2, np.float32), need_grad=True)
+    for v in (x, w, b):
+        v.g = 7
+    y = f(x, w, b, **kw)
+    y.forward()
+    y.backward(clear_buffer=False)
+    assert y.shape == y.d.shape == (0,) + full.shape[1:]
+    assert (w.g == 7).all() and (b.g == 7).all() and x.g.shape == x.shape
+
+
+def test_convolution_of_no_channels_is_its_bias_as_nnabla():
+    """Zero input channels: an empty sum, so y is b and b's gradient sums gy
+    (NNabla 1.39: y = 2, b.g = 25 for a 5x5 output of ones)."""
+    x = V(np.ones((2, 0, 5, 5), np.float32), need_grad=True)
+    w = V(np.ones((4, 0, 3, 3), np.float32), need_grad=True)
+    b = V(np.full(4, 2, np.float32), need_grad=True)
+    b.g = 0
+    y = F.convolution(x, w, b, pad=(1, 1))
+    y.forward()
+    y.backward(np.ones(y.shape, np.float32), clear_buffer=False)
+    assert y.shape == (2, 4, 5, 5) and (y.d == 2).all()
+    np.testing.assert_array_equal(b.g, np.full(4, 50, np.float32))
+    y = F.convolution(V(np.ones((2, 3, 5, 5), np.float32)), V(np.ones((0, 3, 3, 3), np.float32)))
+    assert _run(y).shape == (2, 0, 3, 3)  # no filters: no output channels
+
+
+@pytest.mark.parametrize("f,xs,ws,nb,kw", _CONVS)
+def test_convolutions_refuse_a_zero_size_kernel(f, xs, ws, nb, kw):
+    ws0 = list(ws)
+    ws0[-2 if kw.get("channel_last") else -1] = 0
+    name = {"convolution": "Convolution", "deconvolution": "Deconvolution",
+            "depthwise_convolution": "DepthwiseConvolution",
+            "depthwise_deconvolution": "DepthwiseDeconvolution"}[f.__name__]
+    with pytest.raises(ValueError, match=rf"^{name}: weight \({', '.join(map(str, ws0))}\) "
+                                         r"has kernel size \(.*0\); every kernel size must be >= 1"):
+        f(V(np.ones(xs, np.float32)), V(np.ones(ws0, np.float32)), **kw)
+
+
 def test_huge_shapes_name_the_function_and_the_shape():
     with pytest.raises(MemoryError, match=r"^Constant: an output of shape \(1000000, 1000000\)"):
         F.constant(0, (10 ** 6, 10 ** 6))

@@ -189,6 +189,10 @@ class ConvolutionFamily(Function):
             self._kernel = tuple(w[1:])
         else:
             self._kernel = tuple(w[1:-1] if channel_last else w[2:])
+        # A zero-size kernel has no window to slide (NNabla computes a shape from
+        # it and returns garbage): refuse it here, once per setup.
+        require(self, min(self._kernel) >= 1,
+                f"weight {w} has kernel size {self._kernel}; every kernel size must be >= 1")
         self.pad = list(spatial_tuple(self, "pad", self.pad, d, 0))
         self.stride = list(spatial_tuple(self, "stride", self.stride, d, 1))
         self.dilation = list(spatial_tuple(self, "dilation", self.dilation, d, 1))
@@ -213,6 +217,33 @@ class ConvolutionFamily(Function):
                     f"at spatial axis {i}, larger than the padded input {s} + 2*{p}")
             out.append((s + 2 * p - span) // st + 1)
         return tuple(out)
+
+    def _set_empty(self):
+        """Mark a call with nothing to compute (a zero batch, channel count or
+        spatial size): forward is then zeros + bias and backward zeros, as NNabla,
+        without the blocked/im2col paths (which divide by these sizes)."""
+        self._empty = (0 in (self._n, self._c, self._oc) or prod(self._spatial) == 0
+                       or prod(self._out) == 0)
+        return self._empty
+
+    def _empty_forward(self, xp, x, b):
+        y = xp.zeros(self._shape_out(self._oc, self._out), dtype=x.dtype)
+        if b is not None:
+            y += b if self._cl else b.reshape((-1,) + (1,) * len(self._out))
+        return y
+
+    def _empty_backward(self, xp, xs, gy):
+        """Gradients of zeros + bias: zero for x and W, gy summed per channel for b."""
+        need = self.need
+        gx = xp.zeros(xs[0].shape, dtype=gy.dtype) if need[0] else None
+        gw = xp.zeros(xs[1].shape, dtype=gy.dtype) if need[1] else None
+        if len(xs) == 2:
+            return gx, gw
+        ch = gy.ndim - 1 if self._cl else len(self._lead)
+        gb = (gy.sum(axis=tuple(i for i in range(gy.ndim) if i != ch)) if need[2] else None)
+        return gx, gw, gb
+
+    _empty = False
 
     def _shape_out(self, channels, spatial):
         body = tuple(spatial) + (channels,) if self._cl else (channels,) + tuple(spatial)

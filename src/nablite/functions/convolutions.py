@@ -44,6 +44,8 @@ class Convolution(ConvolutionFamily):
         self._oc = oc
         self._out = self._conv_out(self._spatial)
         self._blocked = self._wino = None
+        if self._set_empty():
+            return self._shape_out(oc, self._out)
         if self._group == 1 and _winograd.applies(self._c, oc, self._n, self._out, self._kernel,
                                                   self.pad, self.stride, self.dilation):
             self._wino = _winograd.WinogradConvolution(self._n, self._c, self._spatial,
@@ -64,6 +66,8 @@ class Convolution(ConvolutionFamily):
     _blocked = _wino = None
 
     def forward(self, xp, x, w, b=None):
+        if self._empty:
+            return self._empty_forward(xp, x, b)
         if self._wino is not None and _winograd.takes(xp, x.dtype):
             y = self._wino.forward(self._to_ncs(x, self._c, self._spatial),
                                        self._weight_4d(w), b)
@@ -89,6 +93,8 @@ class Convolution(ConvolutionFamily):
         return self._from_cns(y)
 
     def backward(self, xp, xs, ys, gys):
+        if self._empty:
+            return self._empty_backward(xp, xs, gys[0])
         if self._wino is not None and _winograd.takes(xp, gys[0].dtype):
             return self._blocked_backward(xp, xs, gys[0], self._winograd_grads)
         if self._blocked is not None:
@@ -192,6 +198,7 @@ class DepthwiseConvolution(Convolution):
         self._check_bias(b, c * m)
         self._oc = c * m
         self._out = self._conv_out(self._spatial)
+        self._set_empty()
         return self._shape_out(c * m, self._out)
 
 
@@ -236,9 +243,12 @@ class Deconvolution(ConvolutionFamily):
                               self.dilation, output_padding))
         require(self, min(self._out) > 0, f"output size {self._out} is not positive "
                 f"(pad={self.pad} too large for input {self._spatial})")
+        self._set_empty()
         return output_padding
 
     def forward(self, xp, x, w, b=None):
+        if self._empty:
+            return self._empty_forward(xp, x, b)
         x2 = self._to_cns_matrix(x, self._c, self._spatial)  # (g, C/g, N*I)
         w2 = self._weight_stack(w)                            # (g, C/g, OC/g*K)
         gcol = take_scratch(xp, (self._group, w2.shape[2], x2.shape[2]), x2.dtype)
@@ -251,6 +261,8 @@ class Deconvolution(ConvolutionFamily):
         return self._from_cns(y.swapaxes(0, 1))
 
     def backward(self, xp, xs, ys, gys):
+        if self._empty:
+            return self._empty_backward(xp, xs, gys[0])
         x, w = xs[0], xs[1]
         need = self.need
         g = self._group
