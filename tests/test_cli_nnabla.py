@@ -384,17 +384,15 @@ def test_function_info_of_a_model(model):
 
 # -- the README's section, as written ----------------------------------------------
 def _readme_section():
-    """The "Graph tools" + "NNabla's commands" text of README.md (or, before the
-    README carries it, of the part written for it)."""
+    """The "Graph tools" + "NNabla's commands" text of README.md."""
     root = os.path.join(os.path.dirname(__file__), "..")
-    for path in (os.path.join(root, "README.md"), "/tmp/readme_parts/10c_tools.md"):
-        if os.path.exists(path):
-            text = open(path, encoding="utf-8").read()
-            if "## Graph tools" in text and "## NNabla's commands" in text:
-                start = text.index("## Graph tools")
-                end = text.find("\n## ", text.index("## NNabla's commands") + 3)
-                return text[start:end if end > 0 else len(text)]
-    pytest.skip("README.md has no Graph tools section yet")
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    assert "## Graph tools" in text and "## NNabla's commands" in text, \
+        "README.md lacks its '## Graph tools' or '## NNabla's commands' section"
+    start = text.index("## Graph tools")
+    end = text.find("\n## ", text.index("## NNabla's commands") + 3)
+    return text[start:end if end > 0 else len(text)]
 
 
 def _blocks(text, lang):

@@ -283,31 +283,37 @@ def test_solver_states_round_trip(tmp_path):
 
 
 def _readme_python_block():
-    """The first Python block of the README's "Model files (.nnp)" section (or of
-    its draft in /tmp/readme_parts before the README carries it)."""
+    """The first Python block of README.md's "Model files (.nnp)" section."""
     import re
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for path in (os.path.join(root, "README.md"), "/tmp/readme_parts/10a_nnp.md"):
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            text = f.read()
-        start = text.find("## Model files (.nnp)")
-        if start < 0:
-            continue
-        block = re.search(r"```python\n(.*?)```", text[start:], re.S)
-        if block:
-            return block.group(1)
-    return None
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.find("## Model files (.nnp)")
+    assert start >= 0, "README.md has no '## Model files (.nnp)' section"
+    block = re.search(r"```python\n(.*?)```", text[start:].split("\n## ", 1)[0], re.S)
+    assert block, "README.md's 'Model files (.nnp)' section has no Python block"
+    return block.group(1)
 
 
 def test_readme_example(tmp_path, monkeypatch):
     code = _readme_python_block()
-    if code is None:
-        pytest.skip("the README has no 'Model files (.nnp)' section")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README: Model files (.nnp)", "exec"), {"__name__": "readme"})
     assert os.path.exists(tmp_path / "model.nnp")
+    with zipfile.ZipFile(tmp_path / "model.nnp") as z:
+        assert z.namelist() == ["nnp_version.txt", "network.nntxt", "parameter.h5"]
+
+
+def test_readme_names_the_regeneration_command():
+    """The README says how nnabla_pb2 is regenerated, with the command the schema's
+    header gives."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        section = f.read().split("## Model files (.nnp)", 1)[1].split("\n### ", 1)[0]
+    with open(os.path.join(root, "src", "nablite", "nnabla.proto"), encoding="utf-8") as f:
+        header = f.read()
+    command = "python -m grpc_tools.protoc -I src --python_out=src src/nablite/nnabla.proto"
+    assert command in header and command in section
 
 
 def test_protobuf_parameters_in_nnp_load_in_nnabla(tmp_path):

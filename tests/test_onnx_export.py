@@ -423,25 +423,14 @@ def test_supported_table_lists_every_rule():
     assert "| Affine | Gemm (MatMul without bias), Reshape | 13–17 |" in rows
 
 
-README_PART = "/tmp/readme_parts/10b_onnx.md"  # the lead merges it into README.md
-
-
 def _readme_onnx_texts():
-    """The ONNX section's text: the README part (where it exists) and README.md's
-    section once merged (the part of README.md from its heading on)."""
-    texts = []
-    if os.path.exists(README_PART):
-        with open(README_PART, encoding="utf-8") as f:
-            texts.append(f.read())
+    """README.md's ONNX section (from its heading to the next "## " heading)."""
     readme = os.path.join(HERE, os.pardir, "README.md")
     with open(readme, encoding="utf-8") as f:
         text = f.read()
-    if "### ONNX both ways" in text:
-        section = text.split("### ONNX both ways", 1)[1]
-        texts.append(section.split("\n## ", 1)[0])
-    if not texts:
-        pytest.skip("no README text for nablite.onnx on this machine yet")
-    return texts
+    assert "### ONNX both ways" in text, "README.md has no '### ONNX both ways' section"
+    section = text.split("### ONNX both ways", 1)[1]
+    return [section.split("\n## ", 1)[0]]
 
 
 def test_readme_table_matches_the_code():
