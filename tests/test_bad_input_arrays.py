@@ -177,3 +177,34 @@ def test_complex_scalars_are_refused():
         F.add_scalar(x, 1j)
     with pytest.raises(TypeError, match=r"^HuberLoss: delta=1j must be a real number"):
         F.huber_loss(x, x, delta=1j)
+
+
+@pytest.mark.parametrize("value", NON_REAL + [1 + 2j, None, "a"],
+                         ids=lambda v: getattr(v, "dtype", type(v).__name__).__str__())
+def test_setitem_refuses_non_real_values_and_changes_nothing(value):
+    """``x[key] = value`` cast complex values to their real part and None to NaN;
+    NNabla raises for both. The variable keeps its data and its (absent) parent."""
+    x = nn.Variable.from_numpy_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    with pytest.raises(TypeError, match=r"^setitem: value: got "):
+        x[0] = value
+    assert x.parent is None
+    np.testing.assert_array_equal(x.d, np.arange(6).reshape(2, 3))
+    x[0] = np.array([True, False, True])  # bool and integer values are real: cast
+    x.forward()
+    np.testing.assert_array_equal(x.d[0], [1, 0, 1])
+
+
+@pytest.mark.parametrize("op", ["get", "set"])
+@pytest.mark.parametrize("key,exc,match", [
+    (1.5, TypeError, r"unsupported index 1.5 of type float"),
+    ((0, np.float32(1)), TypeError, r"unsupported index .* of type float32"),
+    ((slice(None), [0, 7]), IndexError, r"index 7 is out of bounds for axis 1 with size 3"),
+    (np.array([True, False, True]), IndexError, r"boolean index"),
+])
+def test_index_keys_are_checked_by_name(op, key, exc, match):
+    x = nn.Variable.from_numpy_array(np.zeros((2, 3), np.float32))
+    with pytest.raises(exc, match=rf"^{op}item: {match}"):
+        if op == "get":
+            x[key].forward()
+        else:
+            x[key] = 1.0

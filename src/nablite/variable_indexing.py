@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from ._array import NdArray
+from ._array import NdArray, real_array
 from .functions import array as _array_fns
 from .functions.base import prod, require
 from .functions.indexing import ScatterNd, gather_nd
@@ -52,6 +52,11 @@ def _expand(key, ndim, fn):
             used += 1
     require(fn, sum(k is Ellipsis for k in key) <= 1, "an index can only have one '...'")
     require(fn, used <= ndim, f"too many indices ({used}) for a variable of {ndim} dimensions")
+    for k in key:
+        if not (k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral))
+                or _is_advanced(k) or (isinstance(k, np.ndarray) and k.dtype.kind in "iu")):
+            raise TypeError(f"{fn}: unsupported index {k!r} of type {type(k).__name__}; "
+                            "expected ints, slices, '...', None, int or bool arrays")
     out = []
     for k in key:
         if k is Ellipsis:
@@ -112,7 +117,13 @@ def _advanced_getitem(var, key):
     parts = []
     for k in key:
         if _is_advanced(k) and _values(k).dtype == bool:
-            parts.extend(np.nonzero(_values(k)))
+            mask, axis = _values(k), len(parts)
+            covered = tuple(var.shape[axis:axis + mask.ndim])
+            if mask.shape != covered:  # else its indices run past the axis (GatherNd's error)
+                raise IndexError(f"getitem: boolean index of shape {mask.shape} does not match "
+                                 f"axes {axis}..{axis + mask.ndim - 1} of sizes {covered} of a "
+                                 f"variable of shape {tuple(var.shape)}")
+            parts.extend(np.nonzero(mask))
         else:
             parts.append(k)
     lead = 0
@@ -138,9 +149,12 @@ def _advanced_getitem(var, key):
     return gather_nd(var, Variable.from_numpy_array(coords))
 
 
-def _coordinates(shape, key):
+def _coordinates(shape, key, fn="getitem"):
     """(ndim, *result_shape) coordinates of the elements ``key`` selects from ``shape``."""
-    positions = np.arange(prod(shape), dtype=np.int64).reshape(shape)[key]
+    try:
+        positions = np.arange(prod(shape), dtype=np.int64).reshape(shape)[key]
+    except IndexError as e:  # out of bounds, a mask of the wrong shape: NumPy's words
+        raise IndexError(f"{fn}: {e} (variable of shape {tuple(shape)})") from None
     return np.stack(np.unravel_index(positions, shape)).reshape((len(shape),) +
                                                                  positions.shape)
 
@@ -154,7 +168,7 @@ def setitem(var, key, value):
         if k is None:
             continue
         parts.append(_values(k) if _is_advanced(k) else k)
-    coords = _coordinates(var.shape, tuple(parts))
+    coords = _coordinates(var.shape, tuple(parts), "setitem")
     region = coords.shape[1:]
     if isinstance(value, (Variable, NdArray)):
         v = value
@@ -164,7 +178,9 @@ def setitem(var, key, value):
         if v.shape != region:
             v = broadcast(reshape(v, (1,) * (len(region) - len(v.shape)) + v.shape), region)
     else:
-        arr = np.asarray(value, dtype=var.dtype)
+        # Complex, None, strings, objects: refused (NNabla raises), not cast to NaN or
+        # to their real part.
+        arr = real_array(value, "setitem: value", copy=False).astype(var.dtype, copy=False)
         try:
             v = Variable.from_numpy_array(np.broadcast_to(arr, region))
         except ValueError:
