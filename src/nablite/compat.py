@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any, Dict, Optional, Sequence
 
 _ALIASES = {"nnabla": "nablite", "nnabla_ext.cpu": "nablite.ext_utils"}
-_RENAMES = {"nnabla.utils.nnabla_pb2": "nablite._param_io"}
+_RENAMES: Dict[str, str] = {}  # nnabla.x.y -> nablite.x.y covers every module so far
 _FALLBACKS = {"tiny_digits": "nablite.datasets.tiny_digits"}
 # Submodules the package attribute of the same name hides: ``nnabla.logger`` is
 # NNabla's Logger object (what ``import nnabla.logger as logger`` reads) while
