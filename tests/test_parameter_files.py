@@ -271,7 +271,7 @@ def test_bad_extensions(tmp_path):
 def test_missing_h5py_explains_the_fix(tmp_path, monkeypatch):
     make_params()
     monkeypatch.setitem(sys.modules, "h5py", None)
-    with pytest.raises(ImportError, match=r"pip install nablite\[io\]"):
+    with pytest.raises(ImportError, match=r'pip install "nablite\[io\]"'):
         nn.save_parameters(str(tmp_path / "p.h5"))
     assert not os.listdir(tmp_path)
 
