@@ -125,3 +125,35 @@ def test_a_negative_t_in_a_state_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="t=-5 must be in"):
         s.load_states(path)
     assert s.get_states()["p"].t == 1
+
+
+@pytest.mark.parametrize("t,match", [
+    (None, r"state group 'p' has no step count dataset 't'"),
+    (np.int64(-5), r"state group 'p': the step count t=-5 must be in \[0, 4294967294\]"),
+    (np.float64(2.5), r"state group 'p': the step count 't' is a float64 dataset of shape "
+                      r"\(\); expected one integer"),
+    (np.array([1, 2]), r"state group 'p': the step count 't' is a int64 dataset of shape "
+                       r"\(2,\); expected one integer"),
+])
+def test_a_state_file_without_a_valid_step_count_is_refused_at_load(tmp_path, t, match):
+    """NNabla 1.39 loads a missing t as 0 and t=-5 as it is (then the update fails
+    or Adam's bias correction is wrong); nablite refuses the file, naming it."""
+    h5py = pytest.importorskip("h5py")
+    s = S.Adam()
+    s.set_parameters({"p": _param()})
+    s.update()
+    before = {k: v.d.copy() for k, v in s.get_states()["p"].pstate.items()}
+    path = str(tmp_path / "states.h5")
+    s.save_states(path)
+    with h5py.File(path, "r+") as f:
+        del f["p/t"]
+        if t is not None:
+            f["p"].create_dataset("t", data=t)
+    with pytest.raises(ValueError,
+                       match=rf"^load_states: cannot read .*states.h5' as \.h5 \(FileFormatError: "
+                             rf"{match}\); no state was changed"):
+        s.load_states(path)
+    st = s.get_states()["p"]
+    assert st.t == 1
+    for k, v in st.pstate.items():
+        np.testing.assert_array_equal(v.d, before[k])

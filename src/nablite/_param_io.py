@@ -281,16 +281,34 @@ def _read_h5_states(path):
                 return
             key, _, leaf = name.rpartition("/")
             entry = groups.setdefault(key, [int(obj.parent.attrs.get("index", len(groups))),
-                                            0, []])
+                                            None, []])
             if leaf == "t":
-                entry[1] = int(obj[()])
+                entry[1] = _h5_step_count(obj, key)
             else:
                 entry[2].append((int(obj.attrs.get("index", 0)), leaf, np.array(obj[()])))
         f.visititems(visit)
     records = OrderedDict()
     for key, (_, t, arrays) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        # NNabla reads a missing t as 0 and takes t=-5; a step count is never
+        # guessed here (Adam's bias correction depends on it).
+        if t is None:
+            raise FileFormatError(f"state group {key!r} has no step count dataset 't'")
         records[key] = (t, OrderedDict((n, a) for _, n, a in sorted(arrays, key=lambda x: x[0])))
     return records
+
+
+def _h5_step_count(dataset, key):
+    """The ``t`` dataset of state group ``key``: one integer in NNabla's range."""
+    from ._solver_base import _T_MAX  # (_solver_base imports this module lazily)
+    if dataset.shape not in ((), (1,)) or dataset.dtype.kind not in "iu":
+        raise FileFormatError(f"state group {key!r}: the step count 't' is a "
+                              f"{dataset.dtype} dataset of shape {dataset.shape}; expected "
+                              "one integer")
+    t = int(np.asarray(dataset[()]).reshape(()))
+    if not 0 <= t <= _T_MAX:
+        raise FileFormatError(f"state group {key!r}: the step count t={t} must be in "
+                              f"[0, {_T_MAX}]")
+    return t
 
 
 def states_to_optimizer(records, optimizer):
