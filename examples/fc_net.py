@@ -62,9 +62,9 @@ def svm_loss(scores: nn.Variable, labels: np.ndarray) -> nn.Variable:
     """Multiclass SVM (hinge) loss sum_{j != y} max(0, s_j - s_y + 1) / N.
     ``labels`` is a NumPy integer array; the class mask is a constant."""
     n, c = scores.shape
-    onehot = np.zeros((n, c), dtype=scores.d.dtype)
-    onehot[np.arange(n), labels] = 1
-    onehot = nn.Variable.from_numpy_array(onehot)
+    mask = np.zeros((n, c), dtype=scores.d.dtype)
+    mask[np.arange(n), labels] = 1
+    onehot = nn.Variable.from_numpy_array(mask)
     correct = F.sum(scores * onehot, axis=1, keepdims=True)
     margins = F.relu(scores - correct + 1.0) * (1.0 - onehot)
     return F.sum(margins) / n

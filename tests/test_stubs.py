@@ -56,3 +56,55 @@ def test_mypy_accepts_typical_code_and_reports_wrong_argument_types(tmp_path):
     assert 'Argument "inplace" to "relu" has incompatible type "str"' in bad.stdout
     assert 'Argument "base_axis" to "affine" has incompatible type "str"' in bad.stdout
     assert 'Argument "lr" to "Sgd" has incompatible type "str"' in bad.stdout
+
+
+def test_mypy_knows_variable_ndarray_and_parameter_types(tmp_path):
+    """Variable, NdArray and the parameter functions are annotated: the types users
+    get back are the real ones, and wrong arguments are reported."""
+    proc = _mypy(tmp_path, """
+        import numpy as np
+        import nablite as nn
+        import nablite.functions as F
+
+        def make() -> nn.Variable:
+            return nn.Variable((2, 3), need_grad=True)
+
+        x = make()
+        reveal_type(make().d)
+        reveal_type(x.shape)
+        reveal_type(1.0 - x * 2.0)
+        reveal_type(F.relu(x) @ np.ones((3, 2)))
+        reveal_type(1 - x.data + 1)
+        reveal_type(nn.get_parameters())
+        reveal_type(x.parent)
+        with nn.parameter_scope("fc") as scope:
+            reveal_type(scope)
+        x.d = np.ones((2, 3))
+        x.g = 0.5
+        x.need_grad = "yes"
+        nn.parameter_scope(3)
+        nn.save_parameters(1.5)
+        x.forward(clear_buffer="no")
+        nn.NdArray("a")
+    """)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    revealed = [line.split('Revealed type is "', 1)[1][:-1] for line in lines
+                if "Revealed type" in line]
+    assert revealed == [
+        "numpy.ndarray[tuple[Any, ...], numpy.dtype[Any]]", "tuple[int, ...]",
+        "nablite.variable.Variable", "nablite.variable.Variable", "nablite._array.NdArray",
+        "dict[str, nablite.variable.Variable]", "nablite.function.Function | None",
+        "collections.OrderedDict[str, Any]"], proc.stdout
+    errors = [line.split(": error: ", 1)[1] for line in lines if ": error: " in line]
+    assert errors == [
+        'Incompatible types in assignment (expression has type "str", variable has type '
+        '"bool")  [assignment]',
+        'Argument 1 to "parameter_scope" has incompatible type "int"; expected "str"  '
+        '[arg-type]',
+        'Argument 1 to "save_parameters" has incompatible type "float"; expected '
+        '"str | PathLike[str] | IO[bytes]"  [arg-type]',
+        'Argument "clear_buffer" to "forward" of "Variable" has incompatible type "str"; '
+        'expected "bool"  [arg-type]',
+        'Argument 1 to "NdArray" has incompatible type "str"; expected "int | Sequence[int]"  '
+        '[arg-type]'], proc.stdout

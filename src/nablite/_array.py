@@ -4,12 +4,22 @@ A fresh NdArray holds no memory; it is allocated (as zeros) the first time its
 values are read. ``zero()`` only marks the array as zero, so a solver can tell
 "no gradient was written since zero_grad()" from "the gradient is zero".
 """
+from __future__ import annotations  # hints are strings: no cost when a method is called
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
 
 from . import backend
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-def _shape_of(args, where="NdArray"):
+    from .context import Context
+    from .variable import Variable
+
+
+def _shape_of(args: Any, where: str = "NdArray") -> tuple[int, ...]:
     if len(args) == 1 and isinstance(args[0], (tuple, list, np.ndarray)):
         args = args[0]
     shape = []
@@ -32,13 +42,13 @@ def _shape_of(args, where="NdArray"):
 # raises ZeroDivisionError as NNabla does; array zeros give inf/nan quietly.
 _F32 = np.float32
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)
-_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+_QUIET: dict[str, Any] = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
 _REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floating point
 
 
-def check_real(arr, where):
+def check_real(arr: NDArray[Any], where: str) -> NDArray[Any]:
     """``arr`` unless its dtype is not a real number type (complex, object,
     strings, ...): NNabla refuses those, nablite too, naming ``where``."""
     if arr.dtype.kind not in _REAL_KINDS:
@@ -47,7 +57,7 @@ def check_real(arr, where):
     return arr
 
 
-def real_array(value, where, copy=True):
+def real_array(value: Any, where: str, copy: bool = True) -> NDArray[Any]:
     """``value`` (array, sequence or real number) as a numpy array of real numbers."""
     if value is None:
         raise TypeError(f"{where}: got None; expected an array or a real number")
@@ -62,12 +72,12 @@ def real_array(value, where, copy=True):
     return check_real(arr, where)
 
 
-def _kind(x):
+def _kind(x: object) -> str:
     shape = getattr(x, "shape", None)
     return f"{type(x).__name__} of shape {tuple(shape)}" if shape is not None else type(x).__name__
 
 
-def _operand(x, expr, name, matrix=False):
+def _operand(x: Any, expr: str, name: str, matrix: bool = False) -> Any:
     """``x`` as a float32 array, or as a Python float when it is a real scalar."""
     if isinstance(x, NdArray):
         arr = x._get()
@@ -86,7 +96,7 @@ def _operand(x, expr, name, matrix=False):
     return arr if arr.dtype == _F32 else arr.astype(_F32)
 
 
-def _compute(ufunc, x, y, expr):
+def _compute(ufunc: Any, x: Any, y: Any, expr: str) -> NdArray:
     """ufunc(x, y) in float32 (x, y: float32 arrays or Python floats) as a new NdArray."""
     with np.errstate(**_QUIET):
         if type(x) is float:
@@ -105,7 +115,7 @@ def _compute(ufunc, x, y, expr):
     return _wrap(r)
 
 
-def _wrap(arr):
+def _wrap(arr: Any) -> NdArray:
     if isinstance(arr, np.generic):
         arr = np.asarray(arr)
     out = NdArray._empty(arr.shape)
@@ -113,7 +123,7 @@ def _wrap(arr):
     return out
 
 
-def _index(key):
+def _index(key: Any) -> Any:
     """NdArray keys as arrays; float index arrays truncated to integers (as NNabla)."""
     if type(key) is tuple:
         return tuple(_index(k) for k in key)
@@ -131,8 +141,14 @@ class NdArray:
     # integers replacing its float values must reach that function
     __slots__ = ("_shape", "_dtype", "_arr", "_zeroing", "modification_count", "_read",
                  "__weakref__")
+    _shape: tuple[int, ...]
+    _dtype: Any
+    _arr: Any  # the numpy (or CuPy) array, or None before allocation
+    _zeroing: bool
+    modification_count: int
+    _read: bool
 
-    def __init__(self, *shape):
+    def __init__(self, *shape: int | Sequence[int]) -> None:
         self._shape = _shape_of(shape)
         self._dtype = np.float32
         self._arr = None
@@ -141,7 +157,7 @@ class NdArray:
         self._read = False
 
     @classmethod
-    def _empty(cls, shape):
+    def _empty(cls, shape: tuple[int, ...]) -> NdArray:
         """A lazily allocated float32 array of an already normalized shape (engine use)."""
         a = cls.__new__(cls)
         a._shape = shape
@@ -153,19 +169,19 @@ class NdArray:
         return a
 
     @staticmethod
-    def from_numpy_array(nparr):
+    def from_numpy_array(nparr: ArrayLike) -> NdArray:
         """A new NdArray holding a copy of ``nparr`` (its dtype is kept)."""
         arr = real_array(nparr, "NdArray.from_numpy_array")
         a = NdArray(arr.shape)
         a._set(arr)
         return a
 
-    def _set(self, arr):
+    def _set(self, arr: Any) -> None:
         """Adopt ``arr`` as the storage (no copy); the engine's fast path."""
         self._arr = arr
         self._zeroing = False
 
-    def _get(self):
+    def _get(self) -> NDArray[Any]:
         """The storage, allocating or zeroing it if needed."""
         arr = self._arr
         if arr is None:
@@ -180,15 +196,15 @@ class NdArray:
         return arr
 
     @property
-    def data(self):
+    def data(self) -> NDArray[Any]:
         """The values as a numpy array; in-place writes go to this array."""
         return self._get()
 
     @data.setter
-    def data(self, value):
+    def data(self, value: ArrayLike | NdArray) -> None:
         self._assign(value, "NdArray.data")
 
-    def _assign(self, value, where):
+    def _assign(self, value: Any, where: str) -> None:
         """Write ``value`` (broadcast to this shape); an array of another dtype
         replaces the storage with one of its dtype, as in NNabla."""
         if type(value) is np.ndarray:  # the common case, checked cheaply
@@ -219,60 +235,60 @@ class NdArray:
         self.modification_count += 1
         self._set(arr)
 
-    def _shape_message(self, value, where):
+    def _shape_message(self, value: Any, where: str) -> str:
         return (f"{where}: cannot assign an array of shape {np.shape(value)} to an array "
                 f"of shape {self._shape} (the shapes must be equal or broadcast)")
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self._shape
 
     @property
-    def size(self):
+    def size(self) -> int:
         return int(np.prod(self._shape, dtype=np.int64))
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self._shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> type[np.generic]:
         return self._arr.dtype.type if self._arr is not None else np.dtype(self._dtype).type
 
     @property
-    def strides(self):
+    def strides(self) -> tuple[int, ...]:
         return self._get().strides
 
     @property
-    def zeroing(self):
+    def zeroing(self) -> bool:
         return self._zeroing
 
     @property
-    def clear_called(self):
+    def clear_called(self) -> bool:
         return self._arr is None
 
-    def size_from_axis(self, axis=-1):
+    def size_from_axis(self, axis: int = -1) -> int:
         return int(np.prod(self._shape[axis:], dtype=np.int64))
 
-    def zero(self):
+    def zero(self) -> None:
         """Mark as all zeros (memory is written lazily, on the next read)."""
         self._zeroing = True
 
-    def fill(self, value):
+    def fill(self, value: float) -> None:
         self._get()[...] = value
 
-    def clear(self):
+    def clear(self) -> None:
         """Release the memory; the next read sees zeros (of the same dtype)."""
         if self._arr is not None:
             self._dtype = self._arr.dtype.type
         self._arr = None
         self._zeroing = True
 
-    def get_data(self, mode="rw", dtype=None):
+    def get_data(self, mode: str = "rw", dtype: DTypeLike | None = None) -> NDArray[Any]:
         arr = self._get()
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
-    def cast(self, dtype, ctx=None):
+    def cast(self, dtype: DTypeLike, ctx: Context | None = None) -> NDArray[Any]:
         """Change the storage dtype and return the numpy view."""
         try:
             kind = np.dtype(dtype).kind
@@ -285,22 +301,22 @@ class NdArray:
         self._dtype = np.dtype(dtype).type
         return self._arr
 
-    def copy_from(self, arr, use_current_context=True):
+    def copy_from(self, arr: NdArray | ArrayLike, use_current_context: bool = True) -> None:
         self.data = arr.data if isinstance(arr, NdArray) else arr
 
-    def view(self, shape):
+    def view(self, shape: int | Sequence[int]) -> NdArray:
         v = NdArray(shape)
         v._set(self._get().reshape(v._shape))
         return v
 
-    def narrow(self, dim, start, length):
+    def narrow(self, dim: int, start: int, length: int) -> NdArray:
         index = [slice(None)] * self.ndim
         index[dim] = slice(start, start + length)
         v = NdArray(self._shape[:dim] + (length,) + self._shape[dim + 1:])
         v._set(self._get()[tuple(index)])
         return v
 
-    def reset_shape(self, shape, force=False):
+    def reset_shape(self, shape: int | Sequence[int], force: bool = False) -> None:
         shape = _shape_of((shape,))
         if self._arr is not None:
             if int(np.prod(shape)) == self._arr.size:
@@ -322,13 +338,13 @@ class NdArray:
     # no len() and no in-place @ (a @= b rebinds a to a new array).
     __array_priority__ = 1000  # numpy_array + NdArray defers to NdArray.__radd__
 
-    def _binary(self, other, ufunc, expr, reflected=False):
+    def _binary(self, other: Any, ufunc: Any, expr: str, reflected: bool = False) -> NdArray:
         x = self._get()
         x = x if x.dtype == _F32 else x.astype(_F32)
         y = _operand(other, expr, "the left operand" if reflected else "the right operand")
         return _compute(ufunc, y, x, expr) if reflected else _compute(ufunc, x, y, expr)
 
-    def _inplace(self, other, ufunc, expr):
+    def _inplace(self, other: Any, ufunc: Any, expr: str) -> NdArray:
         y = _operand(other, expr, "the right operand")
         arr = self._get()
         if arr.dtype != _F32 or (backend.cupy is not None
@@ -350,7 +366,7 @@ class NdArray:
         return self
 
     @staticmethod
-    def _reciprocal(other, expr):
+    def _reciprocal(other: Any, expr: str) -> float | None:
         """A scalar divisor as the float 1 / other (NNabla multiplies by it), else other."""
         if isinstance(other, _SCALARS):
             if other == 0:
@@ -359,80 +375,80 @@ class NdArray:
             return 1.0 / float(other)
         return None
 
-    def __add__(self, other):
+    def __add__(self, other: Operand) -> NdArray:
         return self._binary(other, np.add, "a + b")
 
-    def __radd__(self, other):
+    def __radd__(self, other: ReflectedOperand) -> NdArray:
         return self._binary(other, np.add, "b + a", True)
 
-    def __iadd__(self, other):
+    def __iadd__(self, other: Operand) -> NdArray:
         return self._inplace(other, np.add, "a += b")
 
-    def __sub__(self, other):
+    def __sub__(self, other: Operand) -> NdArray:
         return self._binary(other, np.subtract, "a - b")
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: ReflectedOperand) -> NdArray:
         return self._binary(other, np.subtract, "b - a", True)
 
-    def __isub__(self, other):
+    def __isub__(self, other: Operand) -> NdArray:
         return self._inplace(other, np.subtract, "a -= b")
 
-    def __mul__(self, other):
+    def __mul__(self, other: Operand) -> NdArray:
         return self._binary(other, np.multiply, "a * b")
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: ReflectedOperand) -> NdArray:
         return self._binary(other, np.multiply, "b * a", True)
 
-    def __imul__(self, other):
+    def __imul__(self, other: Operand) -> NdArray:
         return self._inplace(other, np.multiply, "a *= b")
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Operand) -> NdArray:
         inv = self._reciprocal(other, "a / b")
         if inv is not None:
             return self._binary(inv, np.multiply, "a / b")
         return self._binary(other, np.divide, "a / b")
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: ReflectedOperand) -> NdArray:
         return self._binary(other, np.divide, "b / a", True)
 
-    def __itruediv__(self, other):
+    def __itruediv__(self, other: Operand) -> NdArray:
         inv = self._reciprocal(other, "a /= b")
         if inv is not None:
             return self._inplace(inv, np.multiply, "a /= b")
         return self._inplace(other, np.divide, "a /= b")
 
-    def __pow__(self, other, modulo=None):
+    def __pow__(self, other: Operand, modulo: None = None) -> NdArray:
         if modulo is not None:
             raise TypeError("NdArray pow(a, b, modulo): modulo is not supported; got "
                             f"{_kind(modulo)}, expected None")
         return self._binary(other, np.power, "a ** b")
 
-    def __rpow__(self, other):
+    def __rpow__(self, other: ReflectedOperand) -> NdArray:
         return self._binary(other, np.power, "b ** a", True)
 
-    def __ipow__(self, other):
+    def __ipow__(self, other: Operand) -> NdArray:
         return self._inplace(other, np.power, "a **= b")
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: NdArray | Variable | NDArray[Any]) -> NdArray:
         x = self._get()
         x = x if x.dtype == _F32 else x.astype(_F32)
         return _compute(np.matmul, x, _operand(other, "a @ b", "the right operand", True),
                         "a @ b")
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: NDArray[Any]) -> NdArray:
         x = self._get()
         x = x if x.dtype == _F32 else x.astype(_F32)
         return _compute(np.matmul, _operand(other, "b @ a", "the left operand", True), x,
                         "b @ a")
 
-    def __neg__(self):
+    def __neg__(self) -> NdArray:
         x = self._get()
         return _wrap(-(x if x.dtype == _F32 else x.astype(_F32)))
 
-    def __pos__(self):
+    def __pos__(self) -> NdArray:
         return self  # NNabla's +a is a itself
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> NdArray:
         """``a[key]``: a new float32 NdArray holding a copy of the selected values."""
         arr = self._get()
         try:
@@ -442,7 +458,7 @@ class NdArray:
                              f"of shape {self._shape}: {e}") from None
         return _wrap(backend.array_module(arr).array(r, dtype=_F32))
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: Any, value: Any) -> None:
         """``a[key] = value`` in place (a non-float32 array becomes float32, as in NNabla)."""
         if isinstance(value, NdArray):
             value = value._get()
@@ -467,15 +483,15 @@ class NdArray:
             self._set(out)
         self.modification_count += 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<NdArray({self._shape}) at {hex(id(self))}>"
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
         arr = self._get()
         return arr if dtype is None else arr.astype(dtype)
 
 
-def _reading_functions_see_integers(nd):
+def _reading_functions_see_integers(nd: NdArray) -> None:
     """Integer values now fill ``nd``, whose graph was built for floats: the
     functions that read it compute them as float32 from now on (function.py)."""
     from .function import integers_arrived
@@ -488,30 +504,40 @@ class _ReshapedView(NdArray):
     forward gives it a buffer, reads and writes go to the input's storage."""
 
     __slots__ = ("_base",)
+    _base: NdArray
 
-    def __init__(self, base, shape):
+    def __init__(self, base: NdArray, shape: int | Sequence[int]) -> None:
         NdArray.__init__(self, shape)
         self._base = base
         self._dtype = base.dtype
 
-    def _get(self):
+    def _get(self) -> NDArray[Any]:
         if self._arr is None:
             return self._base._get().reshape(self._shape)
         return NdArray._get(self)
 
     @property
-    def dtype(self):
+    def dtype(self) -> type[np.generic]:
         return self._base.dtype if self._arr is None else self._arr.dtype.type
 
     @property
-    def data(self):
+    def data(self) -> NDArray[Any]:
         return self._get()
 
     @data.setter
-    def data(self, value):
+    def data(self, value: ArrayLike | NdArray) -> None:
         self._assign(value, "NdArray.data")
 
-    def _assign(self, value, where):
+    def _assign(self, value: Any, where: str) -> None:
         if self._arr is None:
             self._set(self._get())  # bind the input's storage, then write into it
         NdArray._assign(self, value, where)
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # What an NdArray operator takes besides another NdArray (Variable - NdArray
+    # is Variable's operator, so the reflected forms see only the others).
+    Operand: TypeAlias = "NdArray | Variable | NDArray[Any] | float"
+    ReflectedOperand: TypeAlias = "NDArray[Any] | float"

@@ -4,34 +4,45 @@
 ``get_parameter_or_create`` returns the parameter at a path, creating it on
 first use, so calling the same layer again in the same scope shares weights.
 """
+from __future__ import annotations  # hints are strings: no cost when a function is called
+
 import contextlib
 import os
 from collections import OrderedDict
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ._array import check_real
 from .variable import Variable
 
-_root = OrderedDict()
-_current = _root
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    # A scope maps names to sub-scopes and parameter Variables.
+    Scope = OrderedDict[str, Any]
+    # A parameter file: a path or a binary file object (with ``extension=``).
+    ParamFile = str | os.PathLike[str] | IO[bytes]
+
+_root: Scope = OrderedDict()
+_current: Scope = _root
 _no_grad = False
 
 
 class _ParamInfo:
     __slots__ = ("initializer",)
 
-    def __init__(self, initializer):
+    def __init__(self, initializer: Any) -> None:
         self.initializer = initializer
 
 
-def get_current_parameter_scope():
+def get_current_parameter_scope() -> Scope:
     """The current scope (an OrderedDict of names to sub-scopes and Variables)."""
     return _current
 
 
 @contextlib.contextmanager
-def parameter_scope(name, scope=None):
+def parameter_scope(name: str, scope: Scope | None = None) -> Iterator[Scope]:
     """Enter the sub-scope ``name`` ('a/b' nests); ``scope`` replaces the parent scope."""
     global _current
     if not isinstance(name, str):
@@ -54,7 +65,7 @@ def parameter_scope(name, scope=None):
         _current = previous
 
 
-def _split(key):
+def _split(key: str) -> tuple[list[str], str]:
     if not isinstance(key, str):
         raise TypeError(f"parameter key must be a str, got {type(key).__name__} {key!r}")
     parts = [p for p in key.split("/") if p]
@@ -63,7 +74,7 @@ def _split(key):
     return parts[:-1], parts[-1]
 
 
-def _scope_of(parts, create):
+def _scope_of(parts: Sequence[str], create: bool) -> Scope | None:
     node = _current
     for i, p in enumerate(parts):
         child = node.get(p)
@@ -80,7 +91,7 @@ def _scope_of(parts, create):
     return node
 
 
-def get_parameter(key):
+def get_parameter(key: str) -> Variable | None:
     """The parameter Variable at ``key`` (relative to the current scope), or None."""
     parts, name = _split(key)
     node = _scope_of(parts, create=False)
@@ -88,21 +99,23 @@ def get_parameter(key):
     return v if isinstance(v, Variable) else None
 
 
-def set_parameter(key, param):
+def set_parameter(key: str, param: Variable) -> None:
     """Register the Variable ``param`` at ``key``."""
     parts, name = _split(key)
     _scope_of(parts, create=True)[name] = param
 
 
-def pop_parameter(key):
+def pop_parameter(key: str) -> Variable | None:
     """Remove and return the parameter at ``key`` (None if absent)."""
     parts, name = _split(key)
     node = _scope_of(parts, create=False)
     return None if node is None else node.pop(name, None)
 
 
-def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
-                            as_need_grad=None):
+def get_parameter_or_create(name: str, shape: Sequence[int] | None = None,
+                            initializer: NDArray[Any] | Callable[..., Any] | None = None,
+                            need_grad: bool = True,
+                            as_need_grad: bool | None = None) -> Variable:
     """The parameter ``name`` in the current scope, created on first use.
 
     Args:
@@ -147,9 +160,9 @@ def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
     return v
 
 
-def scope_path(key=""):
+def scope_path(key: str = "") -> str:
     """The full '/'-separated path of ``key`` under the current scope."""
-    def find(node, prefix):
+    def find(node: Scope, prefix: list[str]) -> list[str] | None:
         if node is _current:
             return prefix
         for k, v in node.items():
@@ -161,14 +174,15 @@ def scope_path(key=""):
     return "/".join((find(_root, []) or []) + ([key] if key else []))
 
 
-def get_parameters(params=None, path="", grad_only=True):
+def get_parameters(params: dict[str, Variable] | None = None, path: str = "",
+                   grad_only: bool = True) -> dict[str, Variable]:
     """OrderedDict of 'scope/name' -> Variable for the parameters under the current scope."""
     out = OrderedDict() if params is None else params
     _collect(_current, path, out, grad_only)
     return out
 
 
-def _collect(node, prefix, out, grad_only):
+def _collect(node: Scope, prefix: str, out: dict[str, Variable], grad_only: bool) -> None:
     for k, v in node.items():
         key = f"{prefix}/{k}" if prefix else k
         if isinstance(v, OrderedDict):
@@ -177,13 +191,13 @@ def _collect(node, prefix, out, grad_only):
             out[key] = v
 
 
-def clear_parameters():
+def clear_parameters() -> None:
     """Delete every parameter and sub-scope in the current scope."""
     _current.clear()
 
 
 @contextlib.contextmanager
-def no_grad(no_grad_=True):
+def no_grad(no_grad_: bool = True) -> Iterator[None]:
     """Parameters fetched inside come back with need_grad=False."""
     global _no_grad
     previous, _no_grad = _no_grad, bool(no_grad_)
@@ -193,7 +207,8 @@ def no_grad(no_grad_=True):
         _no_grad = previous
 
 
-def save_parameters(path, params=None, extension=None):
+def save_parameters(path: ParamFile, params: Mapping[str, Variable] | None = None,
+                    extension: str | None = None) -> None:
     """Save parameters to ``path`` in NNabla's format (``.h5`` or ``.protobuf``).
 
     The write is atomic: a crash leaves the previous file intact.
@@ -210,7 +225,8 @@ def save_parameters(path, params=None, extension=None):
     logger.info(f"Parameter save ({_ext_of(path, extension)}): {path}")
 
 
-def load_parameters(path, proto=None, needs_proto=False, extension=".nntxt"):
+def load_parameters(path: ParamFile, proto: Any = None, needs_proto: bool = False,
+                    extension: str = ".nntxt") -> Any:
     """Load parameters from ``.h5``, ``.protobuf``, ``.nntxt``/``.prototxt`` or ``.nnp``.
 
     Keys are registered relative to the current scope; missing parameters are
@@ -240,24 +256,24 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".nntxt"):
     return parsed
 
 
-def set_parameter_from_proto(proto):
+def set_parameter_from_proto(proto: Any) -> None:
     """Create or overwrite parameters from the ``proto.parameter`` entries."""
     from . import _param_io
     _assign_parameters(_param_io.proto_parameters(proto), "set_parameter_from_proto")
 
 
-def _ext_of(path, extension):
+def _ext_of(path: ParamFile, extension: str | None) -> str | None:
     if isinstance(path, (str, os.PathLike)):
         return os.path.splitext(os.fspath(path))[1] or extension
     return extension
 
 
-def _assign_parameters(items, where):
+def _assign_parameters(items: Iterable[tuple[str, Any, bool]], where: str) -> None:
     """Register (key, array, need_grad) items: every item is checked against the
     scope tree and the other items before anything is written, so a load that
     fails changes nothing."""
     items = [(key, np.asarray(arr), need_grad) for key, arr, need_grad in items]
-    planned = OrderedDict()  # path -> shape
+    planned: OrderedDict[tuple[str, ...], tuple[int, ...]] = OrderedDict()  # path -> shape
     for key, arr, _ in items:
         try:
             parts, name = _split(key)
@@ -281,7 +297,7 @@ def _assign_parameters(items, where):
         param.d = arr
 
 
-def _check_place(path, shape, where):
+def _check_place(path: Sequence[str], shape: Sequence[int], where: str) -> None:
     """Whether a parameter of ``shape`` may be set at ``path`` under the current
     scope: no parameter on the way, no scope or parameter of another shape there."""
     key = "/".join(path)

@@ -1,15 +1,23 @@
 """Variable: a node holding data and grad arrays, linked to the function that made it."""
+from __future__ import annotations  # hints are strings: no cost when a method is called
+
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
 from ._array import NdArray, _shape_of, real_array
 from . import graph
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from .function import Function
+
 _F = None
 
 
-def _functions():
+def _functions() -> Any:
     global _F
     if _F is None:
         from . import functions
@@ -17,7 +25,8 @@ def _functions():
     return _F
 
 
-def _with_callbacks(post_hook, callbacks):
+def _with_callbacks(post_hook: FunctionHook | None,
+                    callbacks: Sequence[Any]) -> FunctionHook | None:
     """``post_hook`` followed by each communicator callback's
     ``on_finish_function_backward``, so an all-reduce overlaps backward."""
     hooks = [getattr(cb, "on_finish_function_backward", None) for cb in callbacks]
@@ -25,7 +34,7 @@ def _with_callbacks(post_hook, callbacks):
     if not hooks:
         return post_hook
 
-    def hook(function):
+    def hook(function: Function) -> None:
         if post_hook is not None:
             post_hook(function)
         for h in hooks:
@@ -44,8 +53,19 @@ class Variable:
 
     __slots__ = ("_data", "_grad", "_need_grad", "_persistent", "name", "_parent",
                  "info", "rank", "_recompute", "_order", "__weakref__")
+    _data: NdArray
+    _grad: NdArray
+    _need_grad: bool
+    _persistent: bool
+    name: str
+    _parent: Function | None
+    info: Any
+    rank: int
+    _recompute: bool
+    _order: Any
 
-    def __init__(self, shape=(), need_grad=None, info=None):
+    def __init__(self, shape: int | Sequence[int] = (), need_grad: bool | None = None,
+                 info: Any = None) -> None:
         shape = (_shape_of((shape,), "Variable") if not isinstance(shape, numbers.Integral)
                  else _shape_of((shape,), "Variable"))
         self._data = NdArray(shape)
@@ -60,7 +80,7 @@ class Variable:
         self._order = None
 
     @classmethod
-    def _output(cls, shape, parent, need_grad):
+    def _output(cls, shape: Sequence[int], parent: Function, need_grad: bool) -> Variable:
         """A function output (the engine's fast constructor)."""
         v = cls.__new__(cls)
         shape = tuple(map(int, shape))
@@ -77,7 +97,8 @@ class Variable:
         return v
 
     @staticmethod
-    def from_numpy_array(data, grad=None, need_grad=None):
+    def from_numpy_array(data: ArrayLike, grad: ArrayLike | None = None,
+                         need_grad: bool | None = None) -> Variable:
         """A leaf Variable holding a copy of ``data`` (dtype kept) and optionally ``grad``
         (of the same shape, or one that broadcasts to it)."""
         arr = real_array(data, "Variable.from_numpy_array: data")
@@ -95,36 +116,36 @@ class Variable:
 
     # -- arrays ----------------------------------------------------------
     @property
-    def data(self):
+    def data(self) -> NdArray:
         return self._data
 
     @data.setter
-    def data(self, value):
+    def data(self, value: NdArray) -> None:
         if not isinstance(value, NdArray):
             raise TypeError(f"Variable.data: expected an NdArray, got {type(value).__name__}")
         self._data = value
 
     @property
-    def grad(self):
+    def grad(self) -> NdArray:
         return self._grad
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: NdArray) -> None:
         if not isinstance(value, NdArray):
             raise TypeError(f"Variable.grad: expected an NdArray, got {type(value).__name__}")
         self._grad = value
 
     @property
-    def d(self):
+    def d(self) -> NDArray[Any]:
         """The data as a numpy array (writes go through)."""
         return self._data._get()
 
     @d.setter
-    def d(self, value):
+    def d(self, value: ArrayLike | NdArray) -> None:
         self._data._assign(value, "Variable.d")
 
     @property
-    def g(self):
+    def g(self) -> NDArray[Any]:
         """The gradient as a numpy array (writes go through)."""
         grad = self._grad
         if grad._arr is None:  # allocate in the data's dtype (float64 data, float64 grad)
@@ -132,81 +153,82 @@ class Variable:
         return grad._get()
 
     @g.setter
-    def g(self, value):
+    def g(self, value: ArrayLike | NdArray) -> None:
         grad = self._grad
         if grad._arr is None:
             grad._dtype = self._data.dtype
         grad._assign(value, "Variable.g")
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self._data._shape
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self._data.size
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self._data._shape)
 
-    def size_from_axis(self, axis=-1):
+    def size_from_axis(self, axis: int = -1) -> int:
         return self._data.size_from_axis(axis)
 
     @property
-    def dtype(self):
+    def dtype(self) -> type[np.generic]:
         return self._data.dtype
 
     @property
-    def need_grad(self):
+    def need_grad(self) -> bool:
         return self._need_grad
 
     @need_grad.setter
-    def need_grad(self, value):
+    def need_grad(self, value: bool) -> None:
         self._need_grad = bool(value)
         graph.graph_changed()  # which gradients backward computes may change
 
     @property
-    def persistent(self):
+    def persistent(self) -> bool:
         """Whether clear_buffer / clear_no_need_grad must keep this variable's arrays."""
         return self._persistent
 
     @persistent.setter
-    def persistent(self, value):
+    def persistent(self, value: bool) -> None:
         self._persistent = bool(value)
         graph.graph_changed()
 
     @property
-    def recompute(self):
+    def recompute(self) -> bool:
         """Whether forward frees this intermediate's data after its last use and
         backward computes it again when needed (less memory, more arithmetic)."""
         return self._recompute
 
     @recompute.setter
-    def recompute(self, value):
+    def recompute(self, value: bool) -> None:
         self._recompute = bool(value)
         graph.graph_changed()
 
     @property
-    def parent(self):
+    def parent(self) -> Function | None:
         return self._parent
 
     @parent.setter
-    def parent(self, func):
+    def parent(self, func: Function | None) -> None:
         self._parent = func
         graph.graph_changed()
 
     @property
-    def function_references(self):
+    def function_references(self) -> list[Function]:
         return [f for f in graph.consumers(self)]
 
     @property
-    def get_number_of_references(self):
+    def get_number_of_references(self) -> int:
         return len(self.function_references)
 
     # -- execution -------------------------------------------------------
-    def forward(self, clear_buffer=False, clear_no_need_grad=False,
-                function_pre_hook=None, function_post_hook=None):
+    def forward(self, clear_buffer: bool = False, clear_no_need_grad: bool = False,
+                function_pre_hook: FunctionHook | None = None,
+                function_post_hook: FunctionHook | None = None) -> None:
         """Compute every function up to this variable, in topological order."""
         try:
             graph.forward(self, clear_buffer, clear_no_need_grad,
@@ -217,8 +239,10 @@ class Variable:
                 raise
             raise named from e
 
-    def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
-                 function_pre_hook=None, function_post_hook=None):
+    def backward(self, grad: ArrayLike | NdArray | None = 1, clear_buffer: bool = False,
+                 communicator_callbacks: Any = None,
+                 function_pre_hook: FunctionHook | None = None,
+                 function_post_hook: FunctionHook | None = None) -> None:
         """Back-propagate from this variable; leaf gradients accumulate."""
         if not (grad is None or type(grad) in (int, float)):
             _check_backward_grad(self, grad)
@@ -236,19 +260,19 @@ class Variable:
         for cb in callbacks or ():
             getattr(cb, "on_finish", lambda: None)()
 
-    def visit(self, f):
+    def visit(self, f: Callable[[Function], Any]) -> None:
         """Call ``f(function)`` for every function up to here, in forward order."""
         for func in graph.order_of(self):
             f(func)
 
-    def visit_check(self, f):
+    def visit_check(self, f: Callable[[Function], Any]) -> bool:
         for func in graph.order_of(self):
             if f(func):
                 return True
         return False
 
     # -- graph surgery ---------------------------------------------------
-    def get_unlinked_variable(self, need_grad=None):
+    def get_unlinked_variable(self, need_grad: bool | None = None) -> Variable:
         """A new parentless Variable sharing this one's data and grad arrays."""
         v = Variable.__new__(Variable)
         v._data, v._grad = self._data, self._grad
@@ -257,16 +281,16 @@ class Variable:
         v._parent, v.rank, v._recompute, v._order = None, 0, False, None
         return v
 
-    def unlinked(self, need_grad=None):
+    def unlinked(self, need_grad: bool | None = None) -> Variable:
         """Deprecated alias of :meth:`get_unlinked_variable`."""
         return self.get_unlinked_variable(need_grad)
 
-    def reset_shape(self, shape, force=False):
+    def reset_shape(self, shape: Sequence[int], force: bool = False) -> None:
         """Change this variable's shape in place."""
         self._data.reset_shape(shape, force)
         self._grad.reset_shape(shape, force)
 
-    def reshape(self, shape, unlink=False):
+    def reshape(self, shape: Sequence[int], unlink: bool = False) -> Variable:
         if unlink:
             v = Variable(shape, need_grad=self._need_grad)
             v._data = self._data.view(v.shape)
@@ -274,7 +298,7 @@ class Variable:
             return v
         return _functions().reshape(self, shape, inplace=True)
 
-    def rewire_on(self, var):
+    def rewire_on(self, var: Variable) -> None:
         """Take over ``var``'s arrays and parent; ``var`` loses its parent."""
         self._data, self._grad = var._data, var._grad
         self._parent, var._parent = var._parent, None
@@ -284,7 +308,7 @@ class Variable:
             self._parent._outputs = [weakref.ref(self) if o() is var else o for o in outs]
         graph.graph_changed()
 
-    def clear_all_graph_links(self):
+    def clear_all_graph_links(self) -> None:
         """Cut the graph above every intermediate up to here (truncated BPTT)."""
         for f in graph.order_of(self):
             for y in f.outputs:
@@ -293,114 +317,114 @@ class Variable:
         self._parent = None
         graph.graph_changed()
 
-    def apply(self, **kwargs):
+    def apply(self, **kwargs: Any) -> Variable:
         """Set attributes by name and return self."""
         for k, v in kwargs.items():
             setattr(self, k, v)
         return self
 
-    def no_grad(self):
+    def no_grad(self) -> Variable:
         """A copy of the graph up to here that needs no gradients."""
         return graph.rebuild(self, need_grad=False)
 
     # -- operators -------------------------------------------------------
-    def __pos__(self):
+    def __pos__(self) -> Variable:
         return self
 
-    def __neg__(self):
+    def __neg__(self) -> Variable:
         return _functions().mul_scalar(self, -1.0)
 
-    def __add__(self, other):
+    def __add__(self, other: Operand) -> Variable:
         return _binary(self, other, "add2", "add_scalar")
 
     __radd__ = __add__
 
-    def __sub__(self, other):
+    def __sub__(self, other: Operand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.add_scalar(self, -other)
         return F.sub2(self, _operand(other))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: ReflectedOperand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.r_sub_scalar(self, other)
         return F.sub2(_operand(other), self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: Operand) -> Variable:
         return _binary(self, other, "mul2", "mul_scalar")
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Operand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.mul_scalar(self, 1.0 / other)
         return F.div2(self, _operand(other))
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: ReflectedOperand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.r_div_scalar(self, other)
         return F.div2(_operand(other), self)
 
-    def __pow__(self, other):
+    def __pow__(self, other: Operand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.pow_scalar(self, other)
         return F.pow2(self, _operand(other))
 
-    def __rpow__(self, other):
+    def __rpow__(self, other: ReflectedOperand) -> Variable:
         F = _functions()
         if _is_scalar(other):
             return F.r_pow_scalar(self, other)
         return F.pow2(_operand(other), self)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Variable | NdArray | NDArray[Any]) -> Variable:
         return _matmul(self, _operand(other))
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: NDArray[Any]) -> Variable:
         return _matmul(_operand(other), self)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Variable:
         from .variable_indexing import getitem
         return getitem(self, key)
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: Any, value: Any) -> None:
         from .variable_indexing import setitem
         setitem(self, key, value)
 
-    def __lt__(self, other):
+    def __lt__(self, other: object) -> NoReturn:
         raise TypeError("'<' is not supported between Variables (NNabla defines no "
                         "comparison operators); use F.less or F.less_scalar")
 
     __le__ = __gt__ = __ge__ = __lt__
 
-    def __mod__(self, other):
+    def __mod__(self, other: object) -> NoReturn:
         raise TypeError("'%' is not supported on Variables; use F.mod2")
 
     __floordiv__ = __rfloordiv__ = __rmod__ = __mod__
 
-    def __abs__(self):
+    def __abs__(self) -> NoReturn:
         raise TypeError("abs() is not supported on Variables; use F.abs")
 
-    def __bool__(self):
+    def __bool__(self) -> NoReturn:
         raise TypeError("the truth value of a Variable is ambiguous (NNabla defines none)")
 
     __hash__ = object.__hash__
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return self is not other
 
-    def __len__(self):
+    def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d Variable")
         return self.shape[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Variable({self.shape}, need_grad={self._need_grad}) at {hex(id(self))}>"
 
 
@@ -408,7 +432,7 @@ _ARRAY_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, FloatingP
                  OverflowError, MemoryError)
 
 
-def _check_backward_grad(var, grad):
+def _check_backward_grad(var: Variable, grad: Any) -> None:
     """``backward(grad=...)``: real numbers that broadcast to the variable's shape."""
     where = "Variable.backward: grad"
     if isinstance(grad, (bool, np.bool_)) or not isinstance(grad, numbers.Real):
@@ -421,16 +445,16 @@ def _check_backward_grad(var, grad):
                              f"shape {var.shape}") from None
 
 
-def _named_error(e):
+def _named_error(e: BaseException) -> BaseException:
     from .function import named_error
     return named_error(e)
 
 
-def _is_scalar(x):
+def _is_scalar(x: object) -> bool:
     return isinstance(x, numbers.Real)  # a complex scalar is refused (_operand)
 
 
-def _operand(x):
+def _operand(x: Any) -> Variable | NdArray:
     if isinstance(x, (Variable, NdArray)):
         return x
     if isinstance(x, np.ndarray):
@@ -438,14 +462,14 @@ def _operand(x):
     raise TypeError(f"unsupported operand type for a Variable: {type(x).__name__}")
 
 
-def _binary(a, b, pair, scalar):
+def _binary(a: Variable, b: Any, pair: str, scalar: str) -> Variable:
     F = _functions()
     if _is_scalar(b):
         return getattr(F, scalar)(a, b)
     return getattr(F, pair)(a, _operand(b))
 
 
-def _matmul(a, b):
+def _matmul(a: Any, b: Any) -> Variable:
     """numpy.matmul semantics over F.affine (2-D) and F.batch_matmul (N-D)."""
     F = _functions()
     if a.ndim == 0 or b.ndim == 0:
@@ -476,7 +500,7 @@ def _matmul(a, b):
     return y if shape == y.shape else F.reshape(y, shape)
 
 
-def as_variable(x, fname="function"):
+def as_variable(x: Any, fname: str = "function") -> Variable:
     """A leaf Variable for an input that is an NdArray or numpy array."""
     if isinstance(x, NdArray):
         v = Variable.__new__(Variable)
@@ -492,3 +516,13 @@ def as_variable(x, fname="function"):
         return v
     raise TypeError(f"{fname}: inputs must be Variables or NdArrays (or numpy arrays), "
                     f"got {type(x).__name__}")
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # What a Variable operator takes besides another Variable (NdArray - Variable
+    # is NdArray's operator, so the reflected forms see only the others).
+    Operand: TypeAlias = "Variable | NdArray | NDArray[Any] | float"
+    ReflectedOperand: TypeAlias = "NDArray[Any] | float"
+    FunctionHook: TypeAlias = "Callable[[Function], Any]"
