@@ -1,6 +1,8 @@
 """Data-parallel training over MPI (tests/mpi/suite.py on 1, 2 and 4 ranks):
-the same parameters as one process on the concatenated batch, the all-reduce
-callback equal to an explicit all_reduce; and a dying rank ends the job."""
+the same parameters as one process on the concatenated batch; the all-reduce
+callback equal to an explicit all_reduce, sending during backward with
+``loss.backward(communicator_callbacks=cb)`` alone (also with the hook passed
+as well, and with a list of callbacks); and a dying rank ends the job."""
 import pytest
 
 from mpi.launch import assert_check, mpiexec

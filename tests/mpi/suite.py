@@ -244,12 +244,21 @@ def plain(loss):
     loss.backward(clear_buffer=True)
 
 
-def through_callback(pack_size, hooked):
+def through_callback(pack_size, how):
+    """Reduce with all_reduce_callback. ``how``: "auto" passes the callback
+    only (backward tells it of each function itself); "hook too" also passes
+    its on_finish_function_backward as function_post_hook, as scripts written
+    before backward did so still do (each function must count once);
+    "list" splits the gradients between two callbacks passed as a list."""
     def run(loss):
-        cb = comm.all_reduce_callback(grads(), pack_size, division=True)
-        # Until Variable.backward tells the callbacks of each function itself,
-        # the hook does; on_finish alone is correct too, without the overlap.
-        hook = cb.on_finish_function_backward if hooked else None
+        gs = grads()
+        if how == "list":
+            cbs = [comm.all_reduce_callback(gs[:2], pack_size, division=True),
+                   comm.all_reduce_callback(gs[2:], pack_size, division=True)]
+            loss.backward(clear_buffer=True, communicator_callbacks=cbs)
+            return
+        cb = comm.all_reduce_callback(gs, pack_size, division=True)
+        hook = cb.on_finish_function_backward if how == "hook too" else None
         loss.backward(clear_buffer=True, communicator_callbacks=cb, function_post_hook=hook)
     return run
 
@@ -281,14 +290,16 @@ def sync_bn_training_equals_concatenated_batch():
 @check
 def callbacks_equal_explicit_all_reduce():
     want = train(B, local_bn, explicit)
-    for pack_size, hooked in [(1, True), (50, True), (10 ** 9, True), (50, False)]:
-        got = train(B, local_bn, through_callback(pack_size, hooked))
-        same_params(got, want, f"all_reduce_callback(pack_size={pack_size}, hooked={hooked})",
+    for pack_size, how in [(1, "auto"), (50, "auto"), (10 ** 9, "auto"), (50, "hook too"),
+                           (1, "list")]:
+        got = train(B, local_bn, through_callback(pack_size, how))
+        same_params(got, want, f"all_reduce_callback(pack_size={pack_size}), {how}",
                     rtol=1e-6, atol=1e-7)
 
 
-@check
-def callback_sends_during_backward():
+def one_backward(reduce_grads):
+    """One backward of the small CNN on this rank's batch, its gradients
+    reduced by ``reduce_grads(loss, grad_arrays)``; {name: gradient}."""
     nn.clear_parameters()
     nn.seed(7)
     x, t = nn.Variable((B, 1, 8, 8)), nn.Variable((B, 1))
@@ -296,11 +307,57 @@ def callback_sends_during_backward():
     xs, ts = digits_batch(0)
     x.d, t.d = mine(xs), mine(ts)
     loss.forward()
-    cb = comm.all_reduce_callback(grads(), 1)
-    loss.backward(communicator_callbacks=cb, function_post_hook=cb.on_finish_function_backward)
-    # fc's and bn's gradients leave during backward (one message each), conv's
-    # (the last function's) at on_finish
-    assert cb._messages == [] and cb._early_messages == 2, cb._early_messages
+    params = nn.get_parameters()
+    for v in params.values():
+        v.g = 0
+    reduce_grads(loss, [v.grad for v in params.values()])
+    return {k: v.g.copy() for k, v in params.items()}
+
+
+@check
+def callback_sends_during_backward():
+    # Parameters in backward order: fc (W, b), bn (beta, gamma), conv (W, b).
+    # With one value per pack, fc's gradients leave when the next function
+    # reports, bn's when conv reports, conv's (the last function's) at on_finish.
+    def explicit_one(loss, gs):
+        loss.backward()
+        comm.all_reduce(gs, division=True)
+    want = one_backward(explicit_one)
+    names = list(want)
+    assert [n.split("/")[0] for n in names] == ["conv", "conv", "bn", "bn", "fc", "fc"], names
+    seen = {}
+
+    def alone(loss, gs):  # no function_post_hook: backward tells the callback itself
+        cb = seen["alone"] = comm.all_reduce_callback(gs, 1, division=True)
+        loss.backward(communicator_callbacks=cb)
+
+    def hook_too(loss, gs):  # the hook as well: each function still counts once
+        cb = seen["hook too"] = comm.all_reduce_callback(gs, 1, division=True)
+        loss.backward(communicator_callbacks=cb,
+                      function_post_hook=cb.on_finish_function_backward)
+
+    def as_list(loss, gs):  # conv's and bn's gradients in one callback, fc's in another
+        seen["list"] = [comm.all_reduce_callback(gs[:4], 1, division=True),
+                        comm.all_reduce_callback(gs[4:], 1, division=True)]
+        loss.backward(communicator_callbacks=seen["list"])
+
+    def as_tuple(loss, gs):
+        seen["tuple"] = (comm.all_reduce_callback(gs[:4], 1, division=True),
+                         comm.all_reduce_callback(gs[4:], 1, division=True))
+        loss.backward(communicator_callbacks=seen["tuple"])
+
+    early = {"alone": [2], "hook too": [2], "list": [1, 1], "tuple": [1, 1]}
+    for how, run in [("alone", alone), ("hook too", hook_too), ("list", as_list),
+                     ("tuple", as_tuple)]:
+        got = one_backward(run)
+        same_params(got, want, f"callback {how} vs explicit all_reduce", rtol=1e-6, atol=1e-7)
+        cbs = seen[how] if isinstance(seen[how], (list, tuple)) else [seen[how]]
+        counts = [cb._early_messages for cb in cbs]
+        assert counts == early[how], f"{how}: messages sent before on_finish {counts}"
+        assert all(cb._messages == [] for cb in cbs), how  # all waited for at on_finish
+        # a function counted twice would look like a second consumer (shared weights)
+        shared = [i for cb in cbs for i, g in enumerate(cb._nds) if id(g) in comm._shared_grads]
+        assert not shared, f"{how}: parameters taken for shared ones: {shared}"
 
 
 @check
@@ -318,8 +375,7 @@ def shared_parameters_with_callback():
             v.g = 0
         if use_callback:
             cb = comm.all_reduce_callback([v.grad for v in params.values()], 1)
-            y.backward(communicator_callbacks=cb,
-                       function_post_hook=cb.on_finish_function_backward)
+            y.backward(communicator_callbacks=cb)
         else:
             y.backward()
             comm.all_reduce([v.grad for v in params.values()])
