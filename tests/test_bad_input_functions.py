@@ -260,3 +260,59 @@ def test_huge_shapes_name_the_function_and_the_shape():
         F.constant(0, (10 ** 6, 10 ** 6))
     with pytest.raises(MemoryError, match=r"^Broadcast: an output of shape"):
         F.broadcast(V(np.ones((1, 1))), (10 ** 6, 10 ** 6))
+
+
+def test_python_function_inputs_keep_their_integer_dtype_as_nnabla():
+    """NNabla 1.39 (oracle) hands a PythonFunction its inputs as they are: int32
+    labels as int32, uint8 as uint8 (so 200 * 2 wraps to 144 there, too), and its
+    outputs are float32. nablite cast them all to float32 (uint8 gave 400)."""
+    from nablite.function import PythonFunction
+    seen = []
+
+    class Pick(PythonFunction):  # y[i] = x[i, label[i]] * 2
+        name = "Pick"
+
+        def min_outputs(self):
+            return 1
+
+        def setup_impl(self, inputs, outputs):
+            outputs[0].reset_shape(inputs[1].shape, True)
+
+        def forward_impl(self, inputs, outputs):
+            seen.append([i.d.dtype for i in inputs])
+            x, label = inputs[0].d, inputs[1].d
+            outputs[0].d = x[np.arange(len(label)), label] * 2
+
+        def backward_impl(self, inputs, outputs, propagate_down, accum):
+            seen.append([i.d.dtype for i in inputs] + [inputs[0].g.dtype])
+            label = inputs[1].d
+            g = np.zeros(inputs[0].shape, np.float32)
+            g[np.arange(len(label)), label] = 2 * outputs[0].g
+            inputs[0].g = g
+
+        def grad_depends_output_data(self, i, o):
+            return False
+
+        def grad_depends_input_data(self, i, j):
+            return j == 1
+
+    label = V(np.array([1, 0], np.int32))
+    x = V(np.array([[1, 200], [100, 3]], np.uint8))
+    y = Pick()(x, label)
+    y.forward()
+    assert seen.pop() == [np.uint8, np.int32]
+    assert y.d.dtype == np.float32
+    np.testing.assert_array_equal(y.d, [144, 200])  # uint8 arithmetic, as in NNabla
+    xf = V(np.array([[1, 2], [3, 4]], np.float32), need_grad=True)
+    xf.g = 0
+    y = Pick()(xf, label)
+    y.forward()
+    y.backward(np.ones(2, np.float32))
+    assert seen.pop() == [np.float32, np.int32, np.float32]
+    np.testing.assert_array_equal(xf.g, [[0, 2], [2, 0]])
+    y = Pick()(V(np.array([[1, 2], [3, 4]], np.int64)), label)
+    y.forward()
+    assert y.d.dtype == np.float32  # an int64 result is stored as float32
+    y = Pick()(V(np.array([[1, 2], [3, 4]], np.float64)), label)
+    y.forward()
+    assert y.d.dtype == np.float64  # float64 inputs stay float64, as everywhere in nablite

@@ -63,6 +63,11 @@ def _nd(arr, shape=None, dtype=np.float32):
     return a
 
 
+def _grad_dtype(x):
+    """Gradients are floating point, also for an integer input."""
+    return x.dtype if x.dtype.kind == "f" else np.float32
+
+
 class UnsafeVariable:
     """One input or output as the ``*_impl`` methods see it: ``data`` / ``grad``
     NdArrays with their ``d`` / ``g`` numpy views, ``shape`` and ``reset_shape``
@@ -186,6 +191,12 @@ class PythonFunction:
 class Callback(Function):
     """The graph node of a PythonFunction (NNabla's type name for it)."""
 
+    # Every input reaches forward_impl/backward_impl with its own dtype (integer
+    # labels stay integers, uint8 stays uint8), as in NNabla: a range holds every
+    # position. Not True, which would also mark the outputs as integer: they are
+    # float32 whatever forward_impl writes, as NNabla's.
+    integer_inputs = range(1 << 31)
+
     def __init__(self, python_function, n_outputs=-1):
         self._pyfunc = python_function
         self._n_outputs = n_outputs
@@ -225,20 +236,25 @@ class Callback(Function):
         return shapes if n > 1 else shapes[0]
 
     def forward(self, xp, *xs):
-        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, x.dtype)) for x in xs]
+        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, _grad_dtype(x))) for x in xs]
         outs = [UnsafeVariable(_nd(None, s), _nd(None, s))
                 for s in self.out_shapes]
         self._pyfunc.forward_impl(ins, outs)
+        # Outputs in the inputs' floating-point type (float32 when all are integers,
+        # as NNabla's): int64 * 2 + float32 inputs is float64 in NumPy.
+        floats = [x.dtype for x in xs if x.dtype.kind == "f"]
+        dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
         ys = []
         for i, (o, want) in enumerate(zip(outs, self.out_shapes)):
             if o.shape != tuple(want):
                 raise ValueError(f"{self._pyfunc.name}.forward_impl: output {i} has shape "
                                  f"{o.shape}, but setup_impl gave {tuple(want)}")
-            ys.append(o.data._get())
+            y = o.data._get()
+            ys.append(y if y.dtype == dtype else y.astype(dtype))
         return ys if len(ys) > 1 else ys[0]
 
     def backward(self, xp, xs, ys, gys):
-        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, x.dtype)) for x in xs]
+        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, _grad_dtype(x))) for x in xs]
         outs = [UnsafeVariable(_nd(y, s), _nd(g))
                 for y, s, g in zip(ys, self.out_shapes, gys)]
         need = [bool(n) for n in self.need]
