@@ -13,8 +13,8 @@ import numpy as np
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, renamed, require
 
-__all__ = ["Function", "require", "named", "Unary", "Binary", "unary", "binary", "sum_to",
-           "contiguous",
+__all__ = ["Function", "require", "named", "keep_args", "Unary", "Binary", "unary", "binary",
+           "sum_to", "contiguous",
            "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
 
@@ -47,6 +47,16 @@ def named(f):
                 err = renamed(e, f"{name}: {msg}")
             raise err from e
     return public
+
+
+def keep_args(fn, args, private=()):
+    """Keep a Function's constructor arguments as its attributes, where
+    ``Function.args`` and the .nnp writer read them: ``keep_args(self, locals())``
+    in ``__init__``. Names in ``private`` are kept as ``_name`` (switches that
+    nablite reads but NNabla does not store as arguments)."""
+    for k, v in args.items():
+        if k != "self" and k != "__class__":
+            setattr(fn, "_" + k if k in private else k, v)
 
 
 def prod(shape):
@@ -139,13 +149,18 @@ def _real_arguments(fn, args):
             raise TypeError(f"{fn.name}: {k}={v!r} must be a real number")
 
 
-class Unary(Function):
-    """Elementwise ``y = f(x)``; ``vjp(xp, gy, x, y, **args)`` gives dL/dx."""
+class _Elementwise(Function):
+    """A table row's function: its keyword arguments are its attributes and are
+    passed on to the row's formulas."""
 
     def __init__(self, **args):
         _real_arguments(self, args)
         self.__dict__.update(args)
         self._args = args
+
+
+class Unary(_Elementwise):
+    """Elementwise ``y = f(x)``; ``vjp(xp, gy, x, y, **args)`` gives dL/dx."""
 
     def forward(self, xp, x):
         return self.f(xp, x, **self._args)
@@ -184,17 +199,12 @@ def unary(name, f, vjp, doc="", reads="xy", graph=None):
                                  "__doc__": doc or f"Elementwise {name}."})
 
 
-class Binary(Function):
+class Binary(_Elementwise):
     """Elementwise ``y = f(x0, x1)`` with numpy broadcasting.
 
     ``vjp0``/``vjp1`` give the gradients at the broadcast shape; the base sums
     them back to each input's shape.
     """
-
-    def __init__(self, **args):
-        _real_arguments(self, args)
-        self.__dict__.update(args)
-        self._args = args
 
     def setup(self, a, b):
         return broadcast_shape(self, a, b)

@@ -14,7 +14,7 @@ NNabla 1.39's layout, measured on the real library:
   the next channel its column shift. Deformable group d covers the channels
   [d*C/dg, (d+1)*C/dg) of x.
 """
-from .base import Function, require, prod, named
+from .base import Function, keep_args, require, prod, named
 from ._conv_utils import spatial_tuple
 
 __all__ = ["deformable_convolution", "adaptive_separable_convolution"]
@@ -57,14 +57,7 @@ class DeformableConvolution(Function):
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                  deformable_group=1, channel_last=False, has_mask=False):
-        self.base_axis = base_axis
-        self.pad = pad
-        self.stride = stride
-        self.dilation = dilation
-        self.group = group
-        self.deformable_group = deformable_group
-        self.channel_last = channel_last
-        self._has_mask = has_mask
+        keep_args(self, locals(), private=('has_mask',))
 
     def setup(self, x, w, offset, *rest):
         mask = rest[0] if self._has_mask else None

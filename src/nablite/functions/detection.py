@@ -5,7 +5,7 @@ suppression; no gradient), following NNabla 1.39's CPU kernel.
 """
 import numpy as np
 
-from .base import Function, require, named
+from .base import Function, keep_args, require, named
 
 __all__ = ["nms_detection2d"]
 
@@ -32,9 +32,7 @@ class NmsDetection2d(Function):
     grad_reads_outputs = False
 
     def __init__(self, thresh=0.5, nms=0.45, nms_per_class=True):
-        self.thresh = thresh
-        self.nms = nms
-        self.nms_per_class = nms_per_class
+        keep_args(self, locals())
 
     def setup(self, x):
         require(self, len(x) == 3, f"x {x} must be 3-D (batch, boxes, 5 + classes)")

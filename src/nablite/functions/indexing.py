@@ -6,7 +6,7 @@ nablite/variable_indexing.py, next to the Variable.
 """
 import numpy as np
 
-from .base import Function, normalize_axes, prod, require, contiguous, named
+from .base import Function, keep_args, normalize_axes, prod, require, contiguous, named
 from .._array import NdArray
 from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
@@ -110,9 +110,7 @@ class ScatterNd(Function):
     integer_inputs = (1, 2)  # indices; ``out`` is written in place
 
     def __init__(self, shape=None, add=False, _in_place=True):
-        self.shape = shape
-        self.add = add
-        self._in_place = _in_place
+        keep_args(self, locals())
 
     def setup(self, data, indices, out=None):
         require(self, self.shape is not None or out is not None,
@@ -391,9 +389,7 @@ class PadPackedSequence(Function):
     forward_state = ('_mask',)  # kept from forward for backward; freed with the buffers
 
     def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
-        self.batch_first = batch_first
-        self.padding_value = padding_value
-        self.total_length = total_length
+        keep_args(self, locals())
 
     def setup(self, packed, batch_sizes):
         sizes = np.asarray(self.inputs[1].d).astype(np.int64)

@@ -8,7 +8,7 @@ import math as _math
 
 import numpy as np
 
-from .base import Function, binary, require, unary, named
+from .base import Function, keep_args, binary, require, unary, named
 
 __all__ = ["constant", "arange", "linspace", "abs", "exp", "log", "identity", "round",
            "ceil", "floor", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan",
@@ -52,9 +52,7 @@ class Arange(_Generator):
     """
 
     def __init__(self, start, stop, step):
-        self.start = start
-        self.stop = stop
-        self.step = step
+        keep_args(self, locals())
 
     def setup(self):
         require(self, self.step != 0, "step=0 must not be zero")
@@ -89,9 +87,7 @@ class Linspace(_Generator):
     """``num`` evenly spaced values from start to stop, both included."""
 
     def __init__(self, start, stop, num):
-        self.start = start
-        self.stop = stop
-        self.num = num
+        keep_args(self, locals())
 
     def setup(self):
         require(self, isinstance(self.num, (int, np.integer)) and self.num >= 0,

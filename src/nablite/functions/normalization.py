@@ -9,7 +9,7 @@ math (one forward, one backward) for a "view" of x (group normalization splits
 the channel axis) and a set of reduced axes; each function only states which.
 Batch normalization adds NNabla's running statistics, updated in place.
 """
-from .base import Function, require, normalize_axes, prod, sum_to, named
+from .base import Function, keep_args, require, normalize_axes, prod, sum_to, named
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
            "instance_normalization", "group_normalization", "tensor_normalization",
@@ -163,14 +163,8 @@ class BatchNormalization(Standardization):
 
     def __init__(self, axes=(1,), decay_rate=0.9, eps=1e-05, batch_stat=True, no_scale=False,
                  no_bias=False, output_stat=False, has_running=True):
+        keep_args(self, locals(), private=("output_stat", "has_running"))
         self.axes = list(axes)
-        self.decay_rate = decay_rate
-        self.eps = eps
-        self.batch_stat = batch_stat
-        self.no_scale = no_scale
-        self.no_bias = no_bias
-        self._output_stat = output_stat
-        self._has_running = has_running
 
     def _plan(self, x):
         axes = normalize_axes(self, self.axes, len(x), "axes")

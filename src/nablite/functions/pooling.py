@@ -10,7 +10,7 @@ strided slice of the padded input). Window geometry follows NNabla exactly:
 and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
 """
 from ..backend import scatter_add
-from .base import Function, require, prod, named
+from .base import Function, keep_args, require, prod, named
 from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 
 # Max pooling works on blocks of the batch this size (see _batch_blocks).
@@ -35,11 +35,7 @@ class _WindowPooling(Function):
     """Geometry and layout shared by max, average and sum pooling."""
 
     def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False):
-        self.kernel = kernel
-        self.stride = stride
-        self.ignore_border = ignore_border
-        self.pad = pad
-        self.channel_last = channel_last
+        keep_args(self, locals())
 
     def setup(self, x):
         kernel = self.kernel
@@ -467,12 +463,7 @@ class MaxPoolingBackward(Function):
 
     grad_reads_outputs = False
 
-    def __init__(self, kernel, stride=None, ignore_border=True, pad=None, channel_last=False):
-        self.kernel = kernel
-        self.stride = stride
-        self.ignore_border = ignore_border
-        self.pad = pad
-        self.channel_last = channel_last
+    __init__ = _WindowPooling.__init__  # the pooling's own arguments
 
     def setup(self, dy, x):
         pool = self._pool = MaxPooling(self.kernel, self.stride, self.ignore_border, self.pad,

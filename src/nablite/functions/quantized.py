@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .. import random as _random
-from .base import require, prod, named
+from .base import keep_args, require, prod, named
 from .convolutions import Convolution
 from .layers import Affine
 
@@ -123,11 +123,7 @@ class _QuantizedConvolution(Convolution):
     """Convolution without channel_last (the quantized layers have none)."""
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1):
-        self.base_axis = base_axis
-        self.pad = pad
-        self.stride = stride
-        self.dilation = dilation
-        self.group = group
+        keep_args(self, locals())
 
 
 class BinaryConnectConvolution(_BinaryConnect, _QuantizedConvolution):

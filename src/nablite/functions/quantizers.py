@@ -13,7 +13,7 @@ nudges into qr_min / qr_max during forward, as NNabla does.
 """
 import numpy as np
 
-from .base import Function, require, sum_to, unary, named
+from .base import Function, keep_args, require, sum_to, unary, named
 from .math import _round_half_away
 
 __all__ = ["binary_sigmoid", "binary_tanh", "prune", "fixed_point_quantize", "pow2_quantize",
@@ -314,11 +314,7 @@ class MinMaxQuantize(Function):
 
     def __init__(self, decay=0.999, x_min_max=False, ema=False, ste_fine_grained=True,
                  eps=0.01):
-        self.decay = decay
-        self.x_min_max = x_min_max
-        self.ema = ema
-        self.ste_fine_grained = ste_fine_grained
-        self.eps = eps
+        keep_args(self, locals())
 
     def setup(self, x, qr_min, qr_max, ql_min, ql_max):
         for name, s in (("qr_max", qr_max), ("ql_min", ql_min), ("ql_max", ql_max)):

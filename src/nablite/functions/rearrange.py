@@ -5,7 +5,7 @@
 import numpy as np
 
 from .array import _pyslice, _trailing
-from .base import Function, normalize_axes, require, contiguous, named
+from .base import Function, keep_args, normalize_axes, require, contiguous, named
 
 __all__ = ["pad", "tile", "flip", "shift"]
 
@@ -24,9 +24,7 @@ class Pad(Function):
         return adjoint_node(zero_pad, need, gys)
 
     def __init__(self, pad_width, mode='constant', constant_value=0):
-        self.pad_width = pad_width
-        self.mode = mode
-        self.constant_value = constant_value
+        keep_args(self, locals())
 
     def setup(self, x):
         pw = [int(p) for p in self.pad_width]

@@ -8,7 +8,7 @@ the input. Each subclass states only its local rule.
 import builtins
 import warnings
 
-from .base import Function, normalize_axes, prod as _size, require, contiguous, named
+from .base import Function, keep_args, normalize_axes, prod as _size, require, contiguous, named
 
 __all__ = ["sum", "mean", "max", "min", "prod", "norm", "cumsum", "cumprod",
            "reduce_sum", "reduce_mean", "reduce"]
@@ -244,9 +244,7 @@ class CumSum(Function):
     """Running sum along ``axis``; exclusive drops the current element, reverse runs backwards."""
 
     def __init__(self, axis=0, exclusive=False, reverse=False):
-        self.axis = axis
-        self.exclusive = exclusive
-        self.reverse = reverse
+        keep_args(self, locals())
 
     def setup(self, x):
         require(self, len(x) >= 1, "x must have at least one dimension, got shape ()")

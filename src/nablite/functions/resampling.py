@@ -9,7 +9,7 @@ a scatter-add over the whole batch. (Sampling grids and warping are in spatial.p
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, require, contiguous, named
+from .base import Function, keep_args, require, contiguous, named
 from .spatial import _ints, _quiet
 
 __all__ = ["roi_align", "interpolate"]
@@ -26,10 +26,7 @@ class RoiAlign(Function):
 
     def __init__(self, output_size, spatial_scale=(1.0, 1.0), sampling_ratio=-1,
                  channel_last=False):
-        self.output_size = output_size
-        self.spatial_scale = spatial_scale
-        self.sampling_ratio = sampling_ratio
-        self.channel_last = channel_last
+        keep_args(self, locals())
 
     def setup(self, x, boxes):
         out = _ints(self.output_size)

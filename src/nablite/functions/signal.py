@@ -26,7 +26,7 @@ backward passes of the ordinary transforms.
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, require, named
+from .base import Function, keep_args, require, named
 
 __all__ = ["fft", "ifft", "stft", "istft"]
 
@@ -172,13 +172,9 @@ class _STFTBase(Function):
     grad_reads_outputs = False
 
     def __init__(self, window_size, stride, fft_size, window_type, center, pad_mode, flag):
-        self.window_size = window_size
-        self.stride = stride
-        self.fft_size = fft_size
-        self.window_type = window_type
-        self.center = center
-        self.pad_mode = pad_mode
-        setattr(self, self._flag_name, flag)
+        keep_args(self, locals())
+        # the last argument's NNabla name depends on the subclass
+        setattr(self, self._flag_name, vars(self).pop("flag"))
 
     def _check_args(self):
         ws, st, n = self.window_size, self.stride, self.fft_size

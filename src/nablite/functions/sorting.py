@@ -10,7 +10,7 @@ import numpy as np
 from .. import graph
 from .._array import NdArray
 from .array import INDEX_DTYPE, _axis
-from .base import Function, prod, require, contiguous, named
+from .base import Function, keep_args, prod, require, contiguous, named
 
 __all__ = ["unique", "sort", "top_k_data", "top_k_grad"]
 
@@ -23,12 +23,7 @@ class Unique(Function):
 
     def __init__(self, flatten=True, axis=None, sorted=True, with_index=False,
                  with_inverse=False, with_counts=False):
-        self.flatten = flatten
-        self.axis = axis
-        self.sorted = sorted
-        self.with_index = with_index
-        self.with_inverse = with_inverse
-        self.with_counts = with_counts
+        keep_args(self, locals())
 
     def __call__(self, x, n_outputs=-1, outputs=None):
         # As in NNabla: a static graph cannot know the number of unique values.
@@ -111,10 +106,7 @@ def unique(x, flatten=True, axis=None, sorted=True, with_index=False, with_inver
 
 class Sort(Function):
     def __init__(self, axis=-1, reverse=False, with_index=False, only_index=False):
-        self.axis = axis
-        self.reverse = reverse
-        self.with_index = with_index
-        self.only_index = only_index
+        keep_args(self, locals())
 
     def setup(self, x):
         self.axis = _axis(self, self.axis, len(x))

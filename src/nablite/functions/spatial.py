@@ -10,7 +10,7 @@ operations, so float32 results land on the same cells as NNabla's kernels.
 import itertools
 
 from ..backend import scatter_add
-from .base import Function, require, prod, contiguous, named
+from .base import Function, keep_args, require, prod, contiguous, named
 
 __all__ = ["affine_grid", "warp_by_grid", "warp_by_flow", "patch_correlation"]
 
@@ -154,10 +154,7 @@ class WarpByGrid(Function):
 
     def __init__(self, mode="linear", padding_mode="zero", align_corners=False,
                  channel_last=False):
-        self.mode = mode
-        self.padding_mode = padding_mode
-        self.align_corners = align_corners
-        self.channel_last = channel_last
+        keep_args(self, locals())
 
     def setup(self, x, grid):
         require(self, self.mode in ("linear", "nearest"),
