@@ -1,5 +1,6 @@
-"""A core install (numpy + tqdm only) imports and trains: nothing in nablite imports an
-extra's package at import time, and `nablite train` finishes without them.
+"""A core install (numpy, tqdm and protobuf: pyproject.toml's dependencies) imports and
+trains: nothing in nablite imports an extra's package at import time, and `nablite train`
+finishes without them, its parameters in NNabla's .protobuf format.
 
 A fresh virtual environment per test would be too slow for CI, so the extras'
 packages are hidden instead: a ``sitecustomize`` on PYTHONPATH puts a finder in
@@ -15,8 +16,14 @@ import textwrap
 
 import pytest
 
-EXTRAS = ["h5py", "matplotlib", "PIL", "google.protobuf", "onnx", "onnxruntime", "mpi4py",
-          "cupy", "graphviz"]
+# module -> (extra, distribution): the packages a core install lacks
+EXTRA_OF = {"h5py": ("io", "h5py"), "matplotlib": ("plot", "matplotlib"),
+            "PIL": ("image", "pillow"), "onnx": ("onnx", "onnx"),
+            "onnxruntime": ("onnx", "onnxruntime"), "mpi4py": ("dist", "mpi4py"),
+            "cupy": ("cuda13", "cupy-cuda13x"), "graphviz": ("graph", "graphviz"),
+            "numba": ("fast", "numba")}
+EXTRAS = sorted(EXTRA_OF)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc
@@ -115,18 +122,58 @@ def test_train_finishes_on_a_core_install(core_env, tmp_path):
     assert 'plots skipped: they need matplotlib (pip install "nablite[plot]")' in proc.stdout
     assert not (out / "curves.png").exists() and not (out / "params.h5").exists()
     assert (out / "training-loss.series.txt").stat().st_size > 0
-    saved = out / "params.protobuf"
-    if saved.exists():      # NNabla's .protobuf, readable here and by NNabla
-        import nablite as nn
-        nn.clear_parameters()
-        nn.load_parameters(str(saved))
-        shapes = {k: v.shape for k, v in nn.get_parameters(grad_only=False).items()}
-        nn.clear_parameters()
-        assert shapes == {"affine1/affine/W": (1, 8, 8, 10), "affine1/affine/b": (10,)}
-        assert f"wrote {saved}, monitor logs in {out}" in proc.stdout
-    else:                   # the .protobuf writer itself needs an extra
-        assert 'parameters not saved' in proc.stdout
-        assert 'pip install "nablite[io]"' in proc.stdout
+    saved = out / "params.protobuf"          # NNabla's .protobuf, which the core writes
+    import nablite as nn
+    nn.clear_parameters()
+    nn.load_parameters(str(saved))
+    shapes = {k: v.shape for k, v in nn.get_parameters(grad_only=False).items()}
+    nn.clear_parameters()
+    assert shapes == {"affine1/affine/W": (64, 10), "affine1/affine/b": (10,)}
+    assert f"wrote {saved}, monitor logs in {out}" in proc.stdout
+    assert "parameters not saved" not in proc.stdout
+
+
+def _pyproject_lists():
+    """pyproject.toml's core dependencies and extras, as {name: [requirement, ...]}."""
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    core = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    lists = {"": re.findall(r'^\s*"([^"]+)"', core, re.M)}
+    extras = text.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    for name, items in re.findall(r"^(\w+) = \[(.*)\]", extras, re.M):
+        lists[name] = re.findall(r'"([^"]+)"', items)
+    return lists
+
+
+def _names(requirements):
+    return {re.split(r"[<>=\[ ]", r, 1)[0].lower() for r in requirements}
+
+
+def test_core_dependencies_are_what_the_blocker_leaves():
+    """The fixture's 'core install' is pyproject's: numpy, tqdm and protobuf."""
+    lists = _pyproject_lists()
+    assert _names(lists[""]) == {"numpy", "tqdm", "protobuf"}
+    assert not {"numpy", "tqdm", "google.protobuf"} & set(EXTRAS)
+
+
+def test_each_extra_declares_the_packages_its_code_imports():
+    """Every package a core install lacks is in the extra named for it, and nablite
+    (or, for onnxruntime, the tests that check exported graphs) imports it."""
+    lists = _pyproject_lists()
+    src = "\n".join(open(os.path.join(d, f)).read()
+                    for d, _, files in os.walk(os.path.join(ROOT, "src", "nablite"))
+                    for f in files if f.endswith(".py"))
+    tests = "\n".join(open(os.path.join(ROOT, "tests", f)).read()
+                      for f in os.listdir(os.path.join(ROOT, "tests")) if f.endswith(".py"))
+    for module, (extra, dist) in EXTRA_OF.items():
+        assert dist in _names(lists[extra]), (module, extra, lists[extra])
+        used = rf"^\s*(import|from) {module}\b|importorskip\(\"{module}\"\)"
+        assert re.search(used, src if module != "onnxruntime" else tests, re.M), module
+    assert "pillow" in _names(lists["image"])              # image I/O, not the core
+    assert {"cupy-cuda12x"} == _names(lists["cuda12"])      # GPU extras by CUDA version
+    assert "hypothesis" in _names(lists["test"]) and re.search(
+        r"^from hypothesis import", tests, re.M)           # used by the fuzz tests
+    everything = _names(lists["all"]) | _names(lists["test"])
+    assert {"nablite"} <= everything and "gpu" not in lists
 
 
 HINT_CASES = {
