@@ -105,7 +105,8 @@ def test_batch_size_on_load_and_names():
     net2 = NnpLoader(os.path.join(NNP, "cnn.nnp")).get_network("cnn")
     net2.inputs["x"].d = x
     net2.outputs["y"].forward()
-    np.testing.assert_allclose(net.outputs["y"].d[:2], net2.outputs["y"].d, rtol=1e-6)
+    # float32 sums grouped by batch (the convolution's fast paths depend on the work)
+    np.testing.assert_allclose(net.outputs["y"].d[:2], net2.outputs["y"].d, rtol=1e-5, atol=1e-5)
 
 
 def test_info_types_match_nnablas_file():

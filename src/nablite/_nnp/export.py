@@ -138,6 +138,12 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
         fp.input.extend(ins)
         fp.output.extend(outs)
         fill_arguments(fp, spec, f.info.args)
-        if spec.type_name == "Reshape" and id(ys[0]) in batched:
-            fp.reshape_param.shape.dim[0] = -1  # the target shape follows the batch
+        if spec.type_name == "Reshape":
+            # NNabla writes the resolved shape (info.args keeps a given -1), with -1
+            # first where the target follows the batch
+            shape = list(f.out_shapes[0])
+            if id(ys[0]) in batched:
+                shape[0] = -1
+            del fp.reshape_param.shape.dim[:]
+            fp.reshape_param.shape.dim.extend(shape)
     return net, [param_key(v) for v in used_params]

@@ -73,40 +73,48 @@ class MulN(AddN):
         return tuple(grads)
 
 
+def _kept_inplace(f):
+    """``f`` remembering inplace=True for its info.args (and .nnp files), as NNabla's
+    node does; the result is computed out of place all the same. Only set when
+    True (info reads a missing inplace as False), so the usual call costs nothing."""
+    f.inplace = True
+    return f
+
+
 @named
 def add2(x0, x1, inplace=False):
     """Elementwise addition with broadcasting: y = x0 + x1."""
-    return Add2()(x0, x1)
+    return (Add2() if not inplace else _kept_inplace(Add2()))(x0, x1)
 
 
 @named
 def bc_add2(x0, x1, inplace=False):
     """Broadcasting addition (NNabla's legacy BcAdd2): y = x0 + x1."""
-    return BcAdd2()(x0, x1)
+    return (BcAdd2() if not inplace else _kept_inplace(BcAdd2()))(x0, x1)
 
 
 @named
 def sub2(x0, x1, inplace=False):
     """Elementwise subtraction with broadcasting: y = x0 - x1."""
-    return Sub2()(x0, x1)
+    return (Sub2() if not inplace else _kept_inplace(Sub2()))(x0, x1)
 
 
 @named
 def mul2(x0, x1, inplace=False):
     """Elementwise multiplication with broadcasting: y = x0 * x1."""
-    return Mul2()(x0, x1)
+    return (Mul2() if not inplace else _kept_inplace(Mul2()))(x0, x1)
 
 
 @named
 def div2(x0, x1, inplace=False):
     """Elementwise division with broadcasting: y = x0 / x1."""
-    return Div2()(x0, x1)
+    return (Div2() if not inplace else _kept_inplace(Div2()))(x0, x1)
 
 
 @named
 def pow2(x0, x1, inplace=False):
     """Elementwise power with broadcasting: y = x0 ** x1 (x1's gradient uses log x0, x0 > 0)."""
-    return Pow2()(x0, x1)
+    return (Pow2() if not inplace else _kept_inplace(Pow2()))(x0, x1)
 
 
 @named
@@ -124,19 +132,22 @@ def mul_n(*x):
 @named
 def add_scalar(x, val=1, inplace=False):
     """y = x + val."""
-    return AddScalar(val=val)(x)
+    f = AddScalar(val=val)
+    return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named
 def mul_scalar(x, val=1, inplace=False):
     """y = x * val."""
-    return MulScalar(val=val)(x)
+    f = MulScalar(val=val)
+    return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named
 def pow_scalar(x, val=1, inplace=False):
     """y = x ** val."""
-    return PowScalar(val=val)(x)
+    f = PowScalar(val=val)
+    return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named

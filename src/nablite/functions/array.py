@@ -55,7 +55,7 @@ class Reshape(Function):
         if prod(shape) != size:
             require(self, False, f"shape={tuple(self.shape)} has {prod(shape)} elements but "
                                  f"the input {x} has {size}")
-        self.shape = shape
+        # self.shape stays as given (a -1 included): NNabla's info.args and .nnp keep it
         return tuple(shape)
 
     def __call__(self, *inputs, **kwargs):
