@@ -280,7 +280,7 @@ def _spec(row):
 SPECS = OrderedDict((row[0], _spec(row)) for row in _TABLE)
 
 # Where a nablite function class keeps an NNabla argument under another name.
-_ATTRIBUTE = {}
+_ATTRIBUTE = {("Reshape", "shape"): "_shape_given"}  # .shape: the resolved one
 
 # Arguments a nablite class leaves as None until it runs, resolved as NNabla's
 # defaults do from the first input's shape (functions.md: the yaml defaults).

@@ -38,9 +38,10 @@ class Reshape(Function):
     def __init__(self, shape, inplace=True):
         self.shape = shape
         self.inplace = inplace
+        self._shape_given = shape  # info.args's shape, a -1 kept (NNabla's)
 
     def setup(self, x):
-        shape = [int(s) for s in self.shape]
+        shape = [int(s) for s in self._shape_given]
         size = prod(x)
         unknown = [i for i, s in enumerate(shape) if s < 0]
         if len(unknown) > 1 or any(s < -1 for s in shape):
@@ -53,9 +54,9 @@ class Reshape(Function):
                                      f"of shape {x} ({size} elements)")
             shape[unknown[0]] = size // known
         if prod(shape) != size:
-            require(self, False, f"shape={tuple(self.shape)} has {prod(shape)} elements but "
+            require(self, False, f"shape={tuple(self._shape_given)} has {prod(shape)} elements but "
                                  f"the input {x} has {size}")
-        # self.shape stays as given (a -1 included): NNabla's info.args and .nnp keep it
+        self.shape = shape
         return tuple(shape)
 
     def __call__(self, *inputs, **kwargs):
