@@ -34,7 +34,9 @@ class Standardization(Function):
     Inputs are x, then beta unless ``no_bias``, then gamma unless ``no_scale``;
     beta and gamma broadcast to x. With ``_output_stat`` the mean and the
     (biased) variance are extra outputs, and gradients flow back from them too.
-    A subclass's ``_plan(x_shape)`` returns (view shape, reduced axes of the view).
+    A subclass's ``_plan(x_shape)`` returns (view shape, reduced axes of the view);
+    the default keeps the axes its arguments named in ``_keep`` give and reduces
+    the others.
     """
     forward_state = ('_mean', '_inv_std')  # kept from forward for backward; freed with the buffers
 
@@ -43,8 +45,12 @@ class Standardization(Function):
     _n_params = 0
     grad_reads_outputs = False  # backward recomputes from x and the kept statistics
 
+    _keep = ()
+
     def _plan(self, x):
-        raise NotImplementedError
+        keep = [a for arg in self._keep
+                for a in normalize_axes(self, getattr(self, arg), len(x), arg)]
+        return x, tuple(i for i in range(len(x)) if i not in keep)
 
     def setup(self, x, *params):
         view, red = self._plan(x)
@@ -166,9 +172,7 @@ class BatchNormalization(Standardization):
         keep_args(self, locals(), private=("output_stat", "has_running"))
         self.axes = list(axes)
 
-    def _plan(self, x):
-        axes = normalize_axes(self, self.axes, len(x), "axes")
-        return x, tuple(i for i in range(len(x)) if i not in axes)
+    _keep = ("axes",)
 
     def setup(self, x, *params):
         out = super().setup(x, *params[:2 - self.no_bias - self.no_scale])
@@ -288,13 +292,10 @@ class LayerNormalization(Standardization):
 
     def __init__(self, batch_axis=(0,), eps=1e-05, no_scale=False, no_bias=False,
                  output_stat=False):
+        keep_args(self, locals(), private=("output_stat",))
         self.batch_axis = _axes_list(batch_axis)
-        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
-        self._output_stat = output_stat
 
-    def _plan(self, x):
-        keep = normalize_axes(self, self.batch_axis, len(x), "batch_axis")
-        return x, tuple(i for i in range(len(x)) if i not in keep)
+    _keep = ("batch_axis",)
 
 
 class InstanceNormalization(Standardization):
@@ -302,15 +303,10 @@ class InstanceNormalization(Standardization):
 
     def __init__(self, channel_axis=1, batch_axis=(0,), eps=1e-05, no_scale=False,
                  no_bias=False, output_stat=False):
-        self.channel_axis = channel_axis
+        keep_args(self, locals(), private=("output_stat",))
         self.batch_axis = _axes_list(batch_axis)
-        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
-        self._output_stat = output_stat
 
-    def _plan(self, x):
-        keep = normalize_axes(self, self.batch_axis, len(x), "batch_axis")
-        keep += normalize_axes(self, self.channel_axis, len(x), "channel_axis")
-        return x, tuple(i for i in range(len(x)) if i not in keep)
+    _keep = ("batch_axis", "channel_axis")
 
 
 class GroupNormalization(Standardization):
@@ -318,11 +314,8 @@ class GroupNormalization(Standardization):
 
     def __init__(self, num_groups=1, channel_axis=1, batch_axis=(0,), eps=1e-05, no_scale=False,
                  no_bias=False, output_stat=False):
-        self.num_groups = num_groups
-        self.channel_axis = channel_axis
+        keep_args(self, locals(), private=("output_stat",))
         self.batch_axis = _axes_list(batch_axis)
-        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
-        self._output_stat = output_stat
 
     def _plan(self, x):
         c = normalize_axes(self, self.channel_axis, len(x), "channel_axis")[0]
@@ -339,13 +332,10 @@ class TensorNormalization(Standardization):
     """Normalize over every axis except ``axes`` with the current batch only."""
 
     def __init__(self, axes=(1,), eps=1e-05, no_scale=False, no_bias=False, output_stat=False):
+        keep_args(self, locals(), private=("output_stat",))
         self.axes = _axes_list(axes)
-        self.eps, self.no_scale, self.no_bias = eps, no_scale, no_bias
-        self._output_stat = output_stat
 
-    def _plan(self, x):
-        keep = normalize_axes(self, self.axes, len(x), "axes")
-        return x, tuple(i for i in range(len(x)) if i not in keep)
+    _keep = ("axes",)
 
 
 class WeightStandardization(Standardization):
@@ -354,13 +344,9 @@ class WeightStandardization(Standardization):
     no_bias = no_scale = True
 
     def __init__(self, channel_axis=0, eps=1e-05, output_stat=False):
-        self.channel_axis = channel_axis
-        self.eps = eps
-        self._output_stat = output_stat
+        keep_args(self, locals(), private=("output_stat",))
 
-    def _plan(self, x):
-        keep = normalize_axes(self, self.channel_axis, len(x), "channel_axis")
-        return x, tuple(i for i in range(len(x)) if i not in keep)
+    _keep = ("channel_axis",)
 
 
 class MeanSubtraction(Function):

@@ -402,12 +402,7 @@ def average_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channe
     input elements in the window.
 
     Args:
-        x (Variable): input.
-        kernel (tuple of int): window size.
-        stride (tuple of int): window step (default: kernel).
-        ignore_border (bool): drop (True) or keep (False) partial windows at the end.
-        pad (tuple of int): padding on both sides of each axis (default 0).
-        channel_last (bool): the last axis is the channel axis.
+        x, kernel, stride, ignore_border, pad, channel_last: As in :func:`max_pooling`.
         including_pad (bool): count padding in the window size.
 
     Returns:

@@ -39,8 +39,7 @@ class _ComplexFFT(Function):
     grad_reads_outputs = False
 
     def __init__(self, signal_ndim, normalized=False):
-        self.signal_ndim = signal_ndim
-        self.normalized = normalized
+        keep_args(self, locals())
 
     def setup(self, x):
         nd = self.signal_ndim

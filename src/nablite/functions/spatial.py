@@ -26,8 +26,7 @@ class AffineGrid(Function):
     grad_reads_outputs = False
 
     def __init__(self, size, align_corners=False):
-        self.size = size
-        self.align_corners = align_corners
+        keep_args(self, locals())
 
     def setup(self, theta):
         size = _ints(self.size)

@@ -199,17 +199,12 @@ def cpd3_convolution(inp, outmaps, kernel, r, pad=None, stride=None, dilation=No
     float32, the precision NNabla computes with.
 
     Args:
-        inp (Variable): (B..., C, *spatial).
-        outmaps (int): Output channels.
-        kernel (tuple of int): Kernel shape.
+        inp, outmaps, kernel, pad, stride, dilation, b_init, base_axis, with_bias: As in
+            :func:`svd_convolution`.
         r (int): CP rank (>= 1).
-        pad, stride, dilation (tuple of int): Of the depthwise (spatial) stage.
         oik_init: Initializer or array of the full weight (default: Glorot uniform).
-        b_init: Initializer of ``b`` (default zeros).
-        base_axis (int): The channel axis.
         fix_parameters (bool): Do not compute gradients of I, K, O and b.
         rng (numpy.random.RandomState): For the default initializer and the solver.
-        with_bias (bool): Create and add ``b``.
         max_iter (int): Most ALS sweeps (>= 1).
         stopping_criterion (float): Stop when the fit changes by less (negative: never).
         lambda_reg (float): L2 regularization of the least-squares steps.

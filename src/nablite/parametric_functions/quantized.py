@@ -41,6 +41,22 @@ def _float_and_binary_weights(shape, fan_in, fan_out, kernel, w_init, wb_init, f
     return w, wb
 
 
+def _affine_weights(make, inp, n_outmaps, base_axis, w_init, x_init, fix_parameters, rng):
+    """The weight pair ``make`` (``_float_and_binary_weights`` or ``_inq_weights``)
+    creates for an affine, and its output shape."""
+    w_shape, outs = _quantized_affine_shapes(inp, n_outmaps, base_axis)
+    w, x = make(w_shape, w_shape[0], int(np.prod(outs)), (1, 1), w_init, x_init,
+                fix_parameters, rng)
+    return w, x, outs
+
+
+def _conv_weights(make, inp, outmaps, kernel, base_axis, w_init, x_init, fix_parameters, rng):
+    """The weight pair ``make`` creates for a convolution: (outmaps, C, *kernel)."""
+    kernel = tuple(kernel)
+    c = _quantized_conv_channels(inp, base_axis)
+    return make((outmaps, c) + kernel, c, outmaps, kernel, w_init, x_init, fix_parameters, rng)
+
+
 def _alpha(shape):
     return get_parameter_or_create("alpha", tuple(int(s) for s in shape),
                                    ConstantInitializer(0), False)
@@ -88,9 +104,8 @@ def binary_connect_affine(inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_i
 
         h = PF.binary_connect_affine(x, 64, name="fc1")   # fc1/bicon_affine/{W,Wb,b}
     """
-    w_shape, outs = _quantized_affine_shapes(inp, n_outmaps, base_axis)
-    w, wb = _float_and_binary_weights(w_shape, w_shape[0], int(np.prod(outs)), (1, 1), w_init,
-                                      wb_init, fix_parameters, rng)
+    w, wb, outs = _affine_weights(_float_and_binary_weights, inp, n_outmaps, base_axis, w_init,
+                                  wb_init, fix_parameters, rng)
     b = _bias("b", outs, b_init, fix_parameters, with_bias)
     return F.binary_connect_affine(inp, w, wb, b, base_axis, quantize_zero_to)
 
@@ -126,10 +141,8 @@ def binary_connect_convolution(inp, outmaps, kernel, pad=None, stride=None, dila
 
         h = PF.binary_connect_convolution(x, 16, (3, 3), pad=(1, 1), name="c1")
     """
-    kernel = tuple(kernel)
-    c = _quantized_conv_channels(inp, base_axis)
-    w, wb = _float_and_binary_weights((outmaps, c) + kernel, c, outmaps, kernel, w_init, wb_init,
-                                      fix_parameters, rng)
+    w, wb = _conv_weights(_float_and_binary_weights, inp, outmaps, kernel, base_axis, w_init,
+                          wb_init, fix_parameters, rng)
     b = _bias("b", (outmaps,), b_init, fix_parameters, with_bias)
     return F.binary_connect_convolution(inp, w, wb, b, base_axis, pad, stride, dilation, group,
                                         quantize_zero_to)
@@ -160,9 +173,8 @@ def binary_weight_affine(inp, n_outmaps, base_axis=1, quantize_zero_to=1.0, w_in
 
         h = PF.binary_weight_affine(x, 64, name="fc1")   # fc1/bwn_affine/{W,Wb,alpha,b}
     """
-    w_shape, outs = _quantized_affine_shapes(inp, n_outmaps, base_axis)
-    w, wb = _float_and_binary_weights(w_shape, w_shape[0], int(np.prod(outs)), (1, 1), w_init,
-                                      wb_init, fix_parameters, rng)
+    w, wb, outs = _affine_weights(_float_and_binary_weights, inp, n_outmaps, base_axis, w_init,
+                                  wb_init, fix_parameters, rng)
     alpha = _alpha(outs)
     b = _bias("b", outs, b_init, fix_parameters, with_bias)
     return F.binary_weight_affine(inp, w, wb, alpha, b, base_axis, quantize_zero_to)
@@ -193,10 +205,8 @@ def binary_weight_convolution(inp, outmaps, kernel, pad=None, stride=None, dilat
 
         h = PF.binary_weight_convolution(x, 16, (3, 3), pad=(1, 1), name="c1")
     """
-    kernel = tuple(kernel)
-    c = _quantized_conv_channels(inp, base_axis)
-    w, wb = _float_and_binary_weights((outmaps, c) + kernel, c, outmaps, kernel, w_init, wb_init,
-                                      fix_parameters, rng)
+    w, wb = _conv_weights(_float_and_binary_weights, inp, outmaps, kernel, base_axis, w_init,
+                          wb_init, fix_parameters, rng)
     alpha = _alpha((outmaps,))
     b = _bias("b", (outmaps,), b_init, fix_parameters, with_bias)
     return F.binary_weight_convolution(inp, w, wb, alpha, b, base_axis, pad, stride, dilation,
@@ -239,9 +249,8 @@ def inq_affine(inp, n_outmaps, base_axis=1, num_bits=4, inq_iterations=(),
 
         h = PF.inq_affine(x, 64, inq_iterations=(100, 200), name="fc1")
     """
-    w_shape, outs = _quantized_affine_shapes(inp, n_outmaps, base_axis)
-    w, i = _inq_weights(w_shape, w_shape[0], int(np.prod(outs)), (1, 1), w_init, i_init,
-                        fix_parameters, rng)
+    w, i, outs = _affine_weights(_inq_weights, inp, n_outmaps, base_axis, w_init, i_init,
+                                 fix_parameters, rng)
     b = _bias("b", outs, b_init, fix_parameters, with_bias)
     return F.inq_affine(inp, w, i, b, base_axis, num_bits, inq_iterations, selection_algorithm,
                         seed)
@@ -278,10 +287,8 @@ def inq_convolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, 
 
         h = PF.inq_convolution(x, 16, (3, 3), pad=(1, 1), inq_iterations=(100,))
     """
-    kernel = tuple(kernel)
-    c = _quantized_conv_channels(inp, base_axis)
-    w, i = _inq_weights((outmaps, c) + kernel, c, outmaps, kernel, w_init, i_init,
-                        fix_parameters, rng)
+    w, i = _conv_weights(_inq_weights, inp, outmaps, kernel, base_axis, w_init, i_init,
+                         fix_parameters, rng)
     b = _bias("b", (outmaps,), b_init, fix_parameters, with_bias)
     return F.inq_convolution(inp, w, i, b, base_axis, pad, stride, dilation, group, num_bits,
                              inq_iterations, selection_algorithm, seed)
