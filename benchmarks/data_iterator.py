@@ -107,11 +107,12 @@ def main():
     p.add_argument("--worker", choices=["nnabla", "nablite"])
     p.add_argument("--csv")
     args = p.parse_args()
+    # nablite sets its logger's level from NABLITE_LOG_LEVEL when imported
+    # (later here), so a setLevel before that import would be overridden
+    os.environ.setdefault("NABLITE_LOG_LEVEL", "WARNING")
     if args.worker:
         print(json.dumps(measure(args.worker, args.csv, args.repeat)))
         return
-    import logging
-    logging.getLogger("nablite").setLevel(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="nablite-bench-data-")
     try:
         csv_path = make_dataset(folder, args.images, args.size)

@@ -78,3 +78,26 @@ def test_ragged_samples_cannot_be_cached(tmp_path):
     src = SimpleDataSource(lambda i: (np.zeros(i + 1),), 3)
     with pytest.raises(ValueError, match="variable 'x0' have different shapes"):
         DataSourceWithFileCache(src, cache_dir=str(tmp_path))
+
+
+def test_create_cache_writes_a_readable_folder(tmp_path):
+    """CreateCache (NNabla's conv_dataset class) on a CSV of numbers: chunks of
+    100 rows in CSV order (shuffle=False), the CSV copied, the order kept."""
+    from nablite.utils.create_cache import CreateCache
+    lines = ["x__0,x__1,y"] + [f"{i},{-i},{i % 7}" for i in range(130)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    CreateCache(str(tmp_path / "d.csv")).create(str(tmp_path / "out"))
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == [
+        "cache_00000000_00000099.npy", "cache_00000100_00000129.npy", "cache_index.csv",
+        "cache_info.csv", "order.csv", "original.csv"]
+    assert (out / "cache_info.csv").read_text() == "x\ny\n"
+    assert (out / "original.csv").read_bytes() == (tmp_path / "d.csv").read_bytes()
+    assert (out / "order.csv").read_text().splitlines()[5] == "5,5"
+    src = CacheDataSource(str(out))
+    x, y = zip(*(src.next() for _ in range(130)))
+    assert x[42].dtype == np.float32 and x[42].tolist() == [42.0, -42.0]
+    assert [float(v[0]) for v in y[:8]] == [0, 1, 2, 3, 4, 5, 6, 0]
+    with pytest.raises(ValueError, match="CreateCache: num_of_threads must be a "
+                                         "positive int or None, got 0"):
+        CreateCache(str(tmp_path / "d.csv"), num_of_threads=0)

@@ -134,7 +134,7 @@ def _files(folder):
     return {n: open(os.path.join(folder, n), "rb").read() for n in sorted(os.listdir(folder))}
 
 
-def test_caches_both_ways(tmp_path):
+def test_caches_both_ways(tmp_path, monkeypatch):
     csv_path = _png_csv(tmp_path, n=9, seed=3)
     got = run_in_nnabla(_NNABLA_WRITES, csv_path=csv_path, out_dir=str(tmp_path / "nn"))
     if got is None:
@@ -151,10 +151,25 @@ def test_caches_both_ways(tmp_path):
         assert ours[name] == theirs[name], name
     chunk = [n for n in ours if n.endswith(".npy")][0]
     assert ours[chunk] == theirs[chunk]  # byte for byte
-    # ... and each reads the other's (and conv_dataset's) caches as NNabla does.
+    # ... and the same folder as NNabla's CreateCache (conv_dataset), every file ...
+    from nablite.utils.create_cache import CreateCache
+    CreateCache(csv_path, shuffle=True, rng=np.random.RandomState(6)).create(
+        str(tmp_path / "nl_conv"))
+    assert _files(tmp_path / "nl_conv") == _files(tmp_path / "nn" / "conv")
+    # ... and each reads the other's (and conv_dataset's) caches as NNabla does,
+    # nablite's HDF5 chunks too.
+    pytest.importorskip("h5py")
+    from nablite.utils.data_source import DataSourceWithFileCache
+    monkeypatch.setattr(DataSourceWithFileCache, "cache_file_format", ".h5")
+    data_iterator_csv_dataset(csv_path, 4, shuffle=True, rng=np.random.RandomState(6),
+                              cache_dir=str(tmp_path / "nl_h5"), use_thread=False).close()
+    assert sorted(os.listdir(tmp_path / "nl_h5")) == [
+        "cache_00000000_00000008.h5", "cache_index.csv", "order.csv", "original.csv"]
     mine, _ = check_same_source(read_caches, folders=[str(tmp_path / f) for f in
-                                                      ("nn/iterator", "nn/conv", "nl")])
-    assert len(mine) == 9 and mine["0_variables"] == ["x", "y", "v"]
+                                                      ("nn/iterator", "nn/conv", "nl",
+                                                       "nl_conv", "nl_h5")])
+    assert len(mine) == 15 and mine["0_variables"] == ["x", "y", "v"]
+    assert mine["4_variables"] == ["v", "x", "y"]  # HDF5 lists names sorted, in both
 
 
 def read_images(folder):
@@ -216,3 +231,43 @@ def test_same_wav_as_nnabla(tmp_path):
             w.writeframes(frames.tobytes())
     mine, _ = check_same_source(read_wavs, folder=str(tmp_path))
     assert mine["s2_2.wav"].shape == (50, 2)
+
+
+
+def exhausted():
+    import nnabla.utils.data_iterator as D
+    out = {}
+
+    def load(i):
+        return (np.array([i], np.int64),)
+    for thread in (False, True):
+        for cache in (False, True):
+            for n in (9, 10):  # a last partial batch, and batches that fit exactly
+                log = []
+                di = D.data_iterator_simple(load, n, 3, shuffle=True,
+                                            rng=np.random.RandomState(2), use_thread=thread,
+                                            with_memory_cache=cache, stop_exhausted=True)
+                di.register_epoch_end_callback(lambda e: log.append(-1 - e))
+                di.register_epoch_begin_callback(lambda e: log.append(e))
+                got = []
+                for _ in range(5):
+                    try:
+                        got.extend(di.next())
+                    except StopIteration:
+                        got.append(np.array([-99] + log + [di.epoch]))
+                        break  # (NNabla's next() hangs when called again with its thread)
+                    got.append(np.array(log + [di.epoch, di.position]))
+                di.close()
+                out[f"thread{thread}_cache{cache}_{n}"] = got
+    return out
+
+
+def test_stop_exhausted_and_callbacks_as_nnabla():
+    """With stop_exhausted: the same batches, StopIteration at the same call,
+    the same epoch, position and callback calls as NNabla,
+    with and without the prefetch thread and the memory cache. (NNabla's
+    DataIterator has no public reset(); nablite's is tested in
+    test_data_iterator.py.)"""
+    mine, _ = check_same_source(exhausted)
+    assert len(mine) == 8
+    assert int(mine["threadTrue_cacheFalse_9"][-1][0]) == -99

@@ -314,3 +314,55 @@ def test_plot_stats_draws_on_windowless_pyplot(capsys):
     assert len(images) == 1 and images[0].get_array().shape == (72, 72)  # first 64 only
     plt.close("all")
     assert "Num images: 360" in capsys.readouterr().out
+
+
+# --- through a local HTTP server ---------------------------------------------------
+@pytest.fixture
+def www(tmp_path, monkeypatch):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/www; an empty data home."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NABLITE_DATA_HOME", str(tmp_path / "home"))
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_mnist_and_cifar10_downloaded_from_a_server(www, tmp_path, monkeypatch):
+    """The loaders fetch their archives once through download() (the server
+    here stands in for NNabla's URLs), keep them in the data home, and read
+    them from there the next time without the server."""
+    import nablite.datasets.cifar10 as C
+    import nablite.datasets.mnist as M
+    root, url = www
+    imgs, labs = _mnist_files(root, n=6, train=False)
+    monkeypatch.setitem(M.MNIST_URLS, False, tuple(
+        f"{url}/{name}" for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")))
+    folder, expected = _cifar_dir(tmp_path)
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    monkeypatch.setitem(C._KINDS, 10, (f"{url}/cifar-10-python.tar.gz",) + C._KINDS[10][1:])
+    for _ in range(2):
+        x, t = D.load_mnist(train=False)
+        np.testing.assert_array_equal(x[:, 0], imgs)
+        np.testing.assert_array_equal(t[:, 0], labs)
+        di = D.data_iterator_cifar10(4, train=False, shuffle=False)
+        bx, bt = di.next()
+        di.close()
+        np.testing.assert_array_equal(bx.reshape(4, -1), expected["test_batch"][0])
+        assert bt[:, 0].tolist() == expected["test_batch"][1]
+        for name in os.listdir(root):  # the second pass: no server files at all
+            if os.path.isfile(root / name):
+                os.remove(root / name)
+    assert sorted(os.listdir(tmp_path / "home")) == [
+        "cifar-10-python.tar.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]

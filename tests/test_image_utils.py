@@ -125,3 +125,37 @@ def test_sixteen_bit_channels(tmp_path):
     np.testing.assert_array_equal(rgba[..., 0], img)
     g3 = imread(str(tmp_path / "g16.png"), grayscale=True, num_channels=3)
     assert g3.shape == (1, 3, 3)
+
+
+def rescaled(images):
+    from nnabla.utils.image_utils import minmax_auto_scale, rescale_pixel_intensity
+    out = {}
+    for k, img in enumerate(images):
+        img = np.asarray(img, dtype=["float32", "uint8", "float64"][k % 3])
+        out[f"{k}_u8"] = minmax_auto_scale(img, False)
+        out[f"{k}_u16"] = minmax_auto_scale(img, True)
+        out[f"{k}_to01"] = rescale_pixel_intensity(img, 0, 255, 0, 1, np.float32)
+        out[f"{k}_same"] = rescale_pixel_intensity(img, 3, 9, 3, 3)
+    return out
+
+
+def test_pixel_rescaling_as_nnabla():
+    """minmax_auto_scale / rescale_pixel_intensity give NNabla's values and
+    dtypes, constant images included (a zero range divides by the low end)."""
+    from nnabla_parity import check_same_source
+    rng = np.random.RandomState(1)
+    images = [rng.rand(3, 4).tolist(), rng.randint(0, 256, (2, 5, 3)).tolist(),
+              (rng.randn(4, 4) * 7).tolist(), [[0.5, 0.5]], [[7, 7, 7]], [[0.0, 0.0]]]
+    mine, _ = check_same_source(rescaled, images=images)
+    assert mine["0_u8"].dtype == np.uint8 and mine["0_u8"].max() == 255
+    assert mine["4_u16"].tolist() == [[65535] * 3]  # 7 / 7 stretched to the top
+
+
+def test_nnabla_aliases_and_rescale_errors():
+    from nablite.utils import image_utils as iu
+    assert iu.imload is iu.imread and iu.imwrite is iu.imsave
+    with pytest.raises(ValueError, match="rescale_pixel_intensity: img must be a "
+                                         "numpy.ndarray, got list"):
+        iu.rescale_pixel_intensity([1, 2])
+    with pytest.raises(ValueError, match="minmax_auto_scale: img must be"):
+        iu.minmax_auto_scale(3.0, False)

@@ -220,6 +220,45 @@ class DataSourceWithMemoryCache(DataSource):
         super().close()
 
 
+def write_cache_folder(cache_dir, source, prefix, file_format, cache_size,
+                       num_of_threads, who):
+    """Write the samples of ``source`` (``source._get_data(position)`` for each
+    position of its current order) into ``cache_dir`` in NNabla's layout:
+    chunks of ``cache_size`` samples, ``cache_index.csv``, ``cache_info.csv``
+    (``.npy``) and, for a CSV source, ``original.csv`` and ``order.csv``.
+    Returns [(chunk path, number of samples)]."""
+    names = [str(v) for v in source.variables]
+    per = max(1, int(cache_size))
+    files = []
+    with ThreadPoolExecutor(max(1, int(num_of_threads))) as pool:
+        for start in progress_bar(range(0, source.size, per), desc="Create cache",
+                                  unit="file"):
+            end = min(start + per, source.size)
+            samples = list(pool.map(source._get_data, range(start, end)))
+            name = f"{prefix}_{start:08d}_{end - 1:08d}{file_format}"
+            write_chunk(os.path.join(cache_dir, name), names, samples, who)
+            files.append((os.path.join(cache_dir, name), end - start))
+    write_rows(os.path.join(cache_dir, CACHE_INDEX),
+               [(os.path.basename(p), n) for p, n in files])
+    if file_format == ".npy":
+        write_rows(os.path.join(cache_dir, CACHE_INFO), [(n,) for n in names])
+    uri = getattr(source, "_original_source_uri", None)
+    if uri is not None:
+        from .data_source_loader import FileReader
+        with FileReader(uri).open() as f:
+            text = f.read()
+
+        def copy(tmp):
+            with open(tmp, "wb") as o:
+                o.write(text)
+        atomic_write(os.path.join(cache_dir, "original.csv"), copy)
+    order, original = getattr(source, "_order", None), getattr(source, "_original_order", None)
+    if order is not None and original is not None:
+        write_rows(os.path.join(cache_dir, "order.csv"),
+                   [[int(a), int(b)] for a, b in zip(original, order)])
+    return files
+
+
 class DataSourceWithFileCacheError(Exception):
     """The file cache cannot be written."""
 
@@ -281,36 +320,9 @@ class DataSourceWithFileCache(DataSource):
         return self._cache_dir
 
     def _create_cache(self):
-        names = [str(v) for v in self._variables]
-        per = max(1, int(self.cache_size))
-        self._files = []
-        with ThreadPoolExecutor(max(1, int(self.num_of_threads))) as pool:
-            for start in progress_bar(range(0, self._size, per), desc="Create cache",
-                                      unit="file"):
-                end = min(start + per, self._size)
-                samples = list(pool.map(self._data_source._get_data, range(start, end)))
-                name = f"{self._prefix}_{start:08d}_{end - 1:08d}{self.cache_file_format}"
-                write_chunk(os.path.join(self._cache_dir, name), names, samples,
-                            "DataSourceWithFileCache")
-                self._files.append((os.path.join(self._cache_dir, name), end - start))
-        write_rows(os.path.join(self._cache_dir, CACHE_INDEX),
-                   [(os.path.basename(p), n) for p, n in self._files])
-        if self.cache_file_format == ".npy":
-            write_rows(os.path.join(self._cache_dir, CACHE_INFO), [(n,) for n in names])
-        source = self._data_source
-        if source._original_source_uri is not None:
-            from .data_source_loader import FileReader
-            with FileReader(source._original_source_uri).open() as f:
-                text = f.read()
-
-            def copy(tmp):
-                with open(tmp, "wb") as o:
-                    o.write(text)
-            atomic_write(os.path.join(self._cache_dir, "original.csv"), copy)
-        if source._order is not None and source._original_order is not None:
-            write_rows(os.path.join(self._cache_dir, "order.csv"),
-                       [[int(a), int(b)] for a, b in zip(source._original_order,
-                                                         source._order)])
+        self._files = write_cache_folder(
+            self._cache_dir, self._data_source, self._prefix, self.cache_file_format,
+            self.cache_size, self.num_of_threads, "DataSourceWithFileCache")
 
     def _build_table(self):
         """Where each position of the pass lies: (chunk, sample in chunk)."""

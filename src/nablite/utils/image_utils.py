@@ -24,7 +24,8 @@ import numpy as np
 from ._data_bounded import max_read_bytes
 
 __all__ = ["imread", "imsave", "imresize", "set_backend", "get_backend",
-           "get_available_backends"]
+           "get_available_backends", "imload", "imwrite", "rescale_pixel_intensity",
+           "minmax_auto_scale"]
 
 _RESAMPLE = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")
 
@@ -426,3 +427,42 @@ def imresize(img, size, interpolate="bilinear", channel_first=False, **kwargs):
         channel_first (bool): ``img`` (and the result) is (C, H, W).
     """
     return _BACKENDS[_current[0]][3](img, size, interpolate, channel_first)
+
+
+# NNabla's other names for the two
+imwrite = imsave
+imload = imread
+
+
+def rescale_pixel_intensity(img, input_low=0, input_high=255, output_low=0,
+                            output_high=255, output_type=None):
+    """Map ``img``'s values linearly from [input_low, input_high] to
+    [output_low, output_high] and cast to ``output_type`` (default: img's
+    dtype), as NNabla's helper of that name.
+
+    Where ``input_low == input_high`` every value becomes
+    ``img / input_low`` (0 for a zero range at 0) before the mapping; where
+    ``input_low == output_low == output_high`` the image is only cast.
+    """
+    if not isinstance(img, np.ndarray):
+        raise ValueError(f"rescale_pixel_intensity: img must be a numpy.ndarray, "
+                         f"got {type(img).__name__}")
+    dtype = img.dtype if output_type is None else output_type
+    if input_low == output_low == output_high:  # NNabla's shortcut, kept
+        return np.asarray(img, dtype)
+    span = input_high - input_low
+    if span == 0:
+        unit = img if input_low == 0 else img / input_low
+    else:
+        unit = (img - input_low) / span
+    return (unit * (output_high - output_low) + output_low).astype(dtype)
+
+
+def minmax_auto_scale(img, as_uint16):
+    """``img`` stretched from its own [min, max] to [0, 255] as uint8 (to
+    [0, 65535] as uint16 with ``as_uint16``)."""
+    if not isinstance(img, np.ndarray):
+        raise ValueError(f"minmax_auto_scale: img must be a numpy.ndarray, got "
+                         f"{type(img).__name__}")
+    top, dtype = (65535, np.uint16) if as_uint16 else (255, np.uint8)
+    return rescale_pixel_intensity(img, img.min(), img.max(), 0, top, dtype)
