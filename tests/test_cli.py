@@ -227,6 +227,11 @@ def test_progress_outside_a_terminal_is_a_few_plain_lines(tmp_path):
 def test_help_of_every_command_describes_options_and_defaults():
     top = nablite("--help")
     assert top.returncode == 0 and "train" in top.stdout and "bench" in top.stdout
+    listed = re.findall(r"^    (\w+)", top.stdout.split("  COMMAND\n", 1)[1], re.M)
+    described = " ".join(top.stdout.split("positional arguments:")[0].split())
+    assert len(listed) >= 3 and all(f"{name}," in described or f"{name})" in described
+                                    or f"({name}" in described for name in listed), listed
+    assert "NABLITE_LOG_LEVEL" in described and "print nablite's version" in top.stdout
     train = nablite("train", "--help").stdout
     for text in ("--no-progress", "(default: 1000)", "(default: 64)", "(default: 0)",
                  "(default: runs/MODEL)", "-c CONFIG.nnp", "-o DIR", "take about"):

@@ -10,15 +10,20 @@ import importlib
 import os
 import runpy
 import sys
+import textwrap
 from typing import List, Optional, Sequence
 
 from . import commands
 
-DESCRIPTION = """\
-nablite runs NNabla's Python API in pure Python and NumPy. This command trains
-the NNabla tutorial's models on the bundled 8x8 digits, runs NNabla scripts
-unchanged (import nnabla resolves to nablite) and runs the speed benchmarks.
-Run `nablite COMMAND --help` for each command's options."""
+# {nnabla} is filled with the commands that nablite.commands registers
+DESCRIPTION = (
+    "nablite runs NNabla's Python API in pure Python and NumPy. This command trains "
+    "the NNabla tutorial's models on the bundled 8x8 digits (train), runs NNabla "
+    "scripts unchanged with import nnabla resolving to nablite (run), runs the "
+    "speed benchmarks of a checkout (bench), and has NNabla's nnabla_cli commands "
+    "for model and parameter files ({nnabla}). Run `nablite COMMAND --help` for each "
+    "command's options. Log messages of level INFO and above go to stderr; "
+    "NABLITE_LOG_LEVEL=WARNING quiets them.")
 
 TRAIN_DESCRIPTION = """\
 Train one of the NNabla tutorial's models on the bundled 8x8 digits (1,500
@@ -62,9 +67,9 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="nablite", description=DESCRIPTION,
-                                     formatter_class=fmt)
-    parser.add_argument("--version", action="version", version=f"nablite {_version()}")
+    parser = argparse.ArgumentParser(prog="nablite", formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"nablite {_version()}",
+                        help="print nablite's version (the installed package's) and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a tutorial model on the bundled 8x8 digits",
@@ -106,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     modules: Sequence[str] = commands.MODULES  # NNabla's own commands: convert, infer, ...
     for module in modules:
         importlib.import_module(f"{commands.__name__}.{module}").register(sub)
+    nnabla = [name for name in sub.choices if name not in ("train", "run", "bench")]
+    parser.description = textwrap.fill(DESCRIPTION.format(nnabla=", ".join(nnabla)), 79)
     return parser
 
 
