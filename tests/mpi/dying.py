@@ -1,7 +1,10 @@
 """A rank that dies in the middle of data-parallel training:
-``python dying.py raise|exit`` makes the last rank raise an uncaught error, or
-call ``sys.exit(3)``, at step 2 while the others go on all-reducing; the job
-must end at once with a non-zero status, not hang."""
+``python dying.py raise|exit|kill`` makes the last rank raise an uncaught
+error, call ``sys.exit(3)``, or be killed by SIGKILL (as the OOM killer does;
+mpiexec itself notices that one) at step 2 while the others go on
+all-reducing; the job must end at once with a non-zero status, not hang."""
+import os
+import signal
 import sys
 
 import numpy as np
@@ -23,6 +26,8 @@ for step in range(1000):
     if step == 2 and comm.rank == comm.size - 1:
         if sys.argv[1] == "raise":
             raise RuntimeError("rank died on purpose")
+        if sys.argv[1] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         sys.exit(3)
     loss.forward()
     solver.zero_grad()
