@@ -316,3 +316,40 @@ def test_python_function_inputs_keep_their_integer_dtype_as_nnabla():
     y = Pick()(V(np.array([[1, 2], [3, 4]], np.float64)), label)
     y.forward()
     assert y.d.dtype == np.float64  # float64 inputs stay float64, as everywhere in nablite
+
+
+@pytest.mark.parametrize("f,xs,ws,nb,kw", _CONVS[:1] + _CONVS[4:])
+@pytest.mark.parametrize("arg,value,exc,match", [
+    ("base_axis", None, TypeError, r"base_axis=None must be an integer, got NoneType"),
+    ("base_axis", "a", TypeError, r"base_axis='a' must be an integer, got str"),
+    ("base_axis", 1.5, TypeError, r"base_axis=1.5 must be an integer, got float"),
+    ("pad", "a", TypeError, r"pad='a' must be a tuple of 2 integers"),
+    ("pad", (1.5, 1), TypeError, r"pad=\(1.5, 1\) must hold integers, got float 1.5"),
+    ("stride", [1, "a"], TypeError, r"stride=\(1, 'a'\) must hold integers, got str 'a'"),
+    ("dilation", (None, 1), TypeError, r"dilation=\(None, 1\) must hold integers"),
+])
+def test_convolution_arguments_name_the_function_and_argument(f, xs, ws, nb, kw, arg, value,
+                                                              exc, match):
+    """These were raw "'<=' not supported" / "invalid literal for int()" messages
+    behind the function's name, and pad=(1.5, 1) was silently truncated to 1."""
+    name = {"convolution": "Convolution", "deconvolution": "Deconvolution",
+            "depthwise_convolution": "DepthwiseConvolution",
+            "depthwise_deconvolution": "DepthwiseDeconvolution"}[f.__name__]
+    with pytest.raises(exc, match=rf"^{name}: {match}"):
+        f(V(np.ones(xs, np.float32)), V(np.ones(ws, np.float32)), **dict(kw, **{arg: value}))
+    y = f(V(np.ones(xs, np.float32)), V(np.ones(ws, np.float32)), **dict(kw, pad=(1.0, 1)))
+    assert y.shape == f(V(np.ones(xs, np.float32)), V(np.ones(ws, np.float32)), pad=(1, 1),
+                        **kw).shape  # 1.0 is 1, as for shapes
+
+
+def test_fused_convolution_and_depthwise_multiplier_arguments():
+    x, w = V(np.ones((2, 3, 5, 5), np.float32)), V(np.ones((4, 3, 3, 3), np.float32))
+    with pytest.raises(TypeError, match=r"^FusedConvolution: base_axis='a' must be an integer"):
+        F.fused_convolution(x, w, base_axis="a")
+    with pytest.raises(ValueError, match=r"^FusedConvolution: base_axis=3 must leave a channel"):
+        F.fused_convolution(x, w, base_axis=3)
+    with pytest.raises(TypeError, match=r"^DepthwiseConvolution: multiplier=None must be an "
+                                        "integer"):
+        F.depthwise_convolution(x, V(np.ones((3, 3, 3), np.float32)), multiplier=None)
+    with pytest.raises(ValueError, match=r"^DepthwiseConvolution: multiplier=0 must be >= 1"):
+        F.depthwise_convolution(x, V(np.ones((0, 3, 3), np.float32)), multiplier=0)

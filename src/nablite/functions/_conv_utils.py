@@ -72,16 +72,42 @@ def give_scratch(xp, arr):
     _pooled_bytes += flat.nbytes
 
 
+def int_arg(fn, name, value):
+    """An integer argument (2.0 is 2, as for shapes); anything else names ``fn``
+    and ``name`` (was a raw "'<=' not supported" or a silent truncation of 1.5)."""
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    raise TypeError(f"{_name(fn)}: {name}={value!r} must be an integer, got "
+                    f"{type(value).__name__}")
+
+
+def _name(fn):
+    return fn if isinstance(fn, str) else fn.name
+
+
 def spatial_tuple(fn, name, value, n, default):
     """``value`` as a tuple of ``n`` ints (``default`` when None); errors name ``fn``."""
     if value is None:
         return (default,) * n
-    if isinstance(value, int):
+    if isinstance(value, numbers.Real):
         value = (value,)
-    value = tuple(int(v) for v in value)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{_name(fn)}: {name}={value!r} must be a tuple of {n} integers, "
+                        f"one per spatial dimension")
+    value = tuple(value)
     require(fn, len(value) == n, f"{name}={value} must have {n} entries, one per spatial "
             f"dimension")
-    return value
+    out = []
+    for v in value:
+        if isinstance(v, numbers.Real) and (isinstance(v, numbers.Integral)
+                                            or float(v).is_integer()):
+            out.append(int(v))
+        else:
+            raise TypeError(f"{_name(fn)}: {name}={value!r} must hold integers, got "
+                            f"{type(v).__name__} {v!r}")
+    return tuple(out)
 
 
 def pad_spatial(xp, x, lo, hi, value=0):
@@ -173,6 +199,7 @@ class ConvolutionFamily(Function):
         """Validate shapes, fill self._* and resolve pad/stride/dilation."""
         self._col = None  # a copied node (graph rebuild) must not share a cached matrix
         ndim = len(x)
+        base_axis = self.base_axis = int_arg(self, "base_axis", base_axis)
         require(self, -ndim <= base_axis < ndim - 1,
                 f"base_axis={base_axis} must leave a channel axis and at least one "
                 f"spatial axis in x {x}")

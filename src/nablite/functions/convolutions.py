@@ -11,8 +11,8 @@ fused_convolution is a composition of existing functions. (affine,
 batch_matmul and embed are in layers.py.)
 """
 from .base import prod, require
-from ._conv_utils import (ConvolutionFamily, spatial_tuple, im2col, col2im, take_scratch,
-                          give_scratch)
+from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
+                          take_scratch, give_scratch)
 from ._conv_blocked import BlockedConvolution
 from . import _winograd
 
@@ -170,6 +170,7 @@ class Convolution(ConvolutionFamily):
 def _depthwise_channels(fn, x):
     """The channel count of x at ``fn.base_axis``, which must leave a spatial axis."""
     ndim = len(x)
+    fn.base_axis = int_arg(fn, "base_axis", fn.base_axis)
     require(fn, -ndim <= fn.base_axis < ndim - 1,
             f"base_axis={fn.base_axis} must leave a channel axis and at least one "
             f"spatial axis in x {x}")
@@ -192,7 +193,8 @@ class DepthwiseConvolution(Convolution):
         c = _depthwise_channels(self, x)
         self._geometry(x, w, self.base_axis, c, False, "channels*multiplier",
                        depthwise=True)
-        m = self.multiplier
+        m = self.multiplier = int_arg(self, "multiplier", self.multiplier)
+        require(self, m >= 1, f"multiplier={m} must be >= 1")
         require(self, w[0] == c * m, f"weight {w} must have channels*multiplier = {c}*{m} = "
                 f"{c * m} filters for x {x}")
         self._check_bias(b, c * m)
@@ -387,6 +389,10 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
                 f"{nonlinearity_args!r}")
     require(name, pad_mode in ("constant", "reflect", "repeat"),
             f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
+    base_axis = int_arg(name, "base_axis", base_axis)
+    require(name, -len(x.shape) <= base_axis < len(x.shape) - 1,
+            f"base_axis={base_axis} must leave a channel axis and at least one spatial "
+            f"axis in x {x.shape}")
     n_spatial = len(x.shape) - (base_axis % len(x.shape)) - 1
     pads = spatial_tuple(name, "pad", pad, n_spatial, 0)
     if any(pads) and (pad_mode != "constant" or constant_value != 0):
