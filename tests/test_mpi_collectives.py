@@ -1,5 +1,7 @@
 """The MPI communicator's collectives against NumPy, on 1, 2 and 4 ranks
 started by mpiexec (tests/mpi/suite.py), and what needs no MPI at all."""
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -39,6 +41,25 @@ def test_without_mpi4py_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "nablite\[dist\]"'):
         C.MultiProcessDataParallelCommunicator(get_extension_context("cpu"))
+
+
+_WITHOUT_MPI4PY = """
+import sys
+sys.modules["mpi4py"] = None  # as if it were not installed
+import pytest
+sys.exit(pytest.main(sys.argv[1:]))
+"""
+
+
+def test_mpi_tests_skip_cleanly_without_mpi4py():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, "-c", _WITHOUT_MPI4PY, "-q", "-rs", "-p", "no:randomly",
+                        "-p", "no:cacheprovider", "-o", "addopts=",
+                        os.path.join(here, "test_mpi_training.py"), "-k", "test_training"],
+                       capture_output=True, text=True, cwd=here, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "12 skipped" in p.stdout and "passed" not in p.stdout, p.stdout
+    assert 'mpi4py is not installed (pip install "nablite[dist]")' in p.stdout, p.stdout
 
 
 def test_gpu_context_is_refused_clearly():
