@@ -13,7 +13,7 @@ import numpy as np
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, renamed, require
 
-__all__ = ["Function", "require", "named", "keep_args", "Unary", "Binary", "unary", "binary",
+__all__ = ["Function", "require", "named", "public", "docstring", "keep_args", "Unary", "Binary", "unary", "binary",
            "sum_to", "contiguous",
            "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
@@ -47,6 +47,25 @@ def named(f):
                 err = renamed(e, f"{name}: {msg}")
             raise err from e
     return public
+
+
+def public(name, call, doc):
+    """A public F function made from a table row, for families of functions that
+    differ only in their node and words: ``call`` is a lambda with NNabla's
+    parameter names and defaults that builds and applies the node, ``doc`` the
+    docstring (see ``docstring``). The function is @named; inspect.signature
+    (and tools/make_stubs.py) read the lambda's parameters through __wrapped__."""
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = doc
+    return named(call)
+
+
+def docstring(summary, args, returns, notes=""):
+    """A docstring in the layout of the hand-written ones: the summary line, an
+    optional paragraph, ``Args:`` (lines "name (type): text") and ``Returns:``."""
+    lines = [summary, ""] + ([notes, ""] if notes else []) + ["Args:"]
+    lines += ["    " + a for a in args] + ["", "Returns:", "    " + returns, ""]
+    return "\n".join(lines)
 
 
 def keep_args(fn, args, private=()):

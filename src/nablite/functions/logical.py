@@ -14,7 +14,8 @@ Gradient tie rules follow NNabla 1.39 (measured): ``minimum2``/``maximum2``
 send a tie's gradient to x1; ``minimum_scalar``/``maximum_scalar`` give 0 to x
 when x == val. ``sign`` passes its gradient straight through.
 """
-from .base import Binary, Function, Unary, binary, prod, require, unary, named
+from .base import (Binary, Function, Unary, binary, docstring, prod, public, require, unary,
+                   named)
 
 __all__ = ["sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and",
            "logical_or", "logical_xor", "equal", "not_equal", "greater_equal", "greater",
@@ -64,27 +65,22 @@ def binary_test(name, test):
     return type(name, (_BinaryTest,), {"f": staticmethod(test), "__doc__": f"Elementwise {name} (0/1)."})
 
 
-#                        NNabla type   test(xp, x0, x1) -> bool array
-LogicalAnd = binary_test("LogicalAnd",     lambda xp, a, b: xp.logical_and(a, b))
-LogicalOr = binary_test("LogicalOr",       lambda xp, a, b: xp.logical_or(a, b))
-LogicalXor = binary_test("LogicalXor",     lambda xp, a, b: xp.logical_xor(a, b))
-Equal = binary_test("Equal",               lambda xp, a, b: a == b)
-NotEqual = binary_test("NotEqual",         lambda xp, a, b: a != b)
-GreaterEqual = binary_test("GreaterEqual", lambda xp, a, b: a >= b)
-Greater = binary_test("Greater",           lambda xp, a, b: a > b)
-LessEqual = binary_test("LessEqual",       lambda xp, a, b: a <= b)
-Less = binary_test("Less",                 lambda xp, a, b: a < b)
+def test_pair(name, test):
+    """NNabla's test ``name`` of two inputs and its ``<name>Scalar`` form, from one
+    ``test(xp, x, val)`` (the scalar form passes ``val`` by keyword)."""
+    return binary_test(name, test), unary_test(name + "Scalar", test)
 
-#                                NNabla type    test(xp, x, ...) -> bool array
-LogicalAndScalar = unary_test("LogicalAndScalar",     lambda xp, x, val: xp.logical_and(x, val))
-LogicalOrScalar = unary_test("LogicalOrScalar",       lambda xp, x, val: xp.logical_or(x, val))
-LogicalXorScalar = unary_test("LogicalXorScalar",     lambda xp, x, val: xp.logical_xor(x, val))
-EqualScalar = unary_test("EqualScalar",               lambda xp, x, val: x == val)
-NotEqualScalar = unary_test("NotEqualScalar",         lambda xp, x, val: x != val)
-GreaterEqualScalar = unary_test("GreaterEqualScalar", lambda xp, x, val: x >= val)
-GreaterScalar = unary_test("GreaterScalar",           lambda xp, x, val: x > val)
-LessEqualScalar = unary_test("LessEqualScalar",       lambda xp, x, val: x <= val)
-LessScalar = unary_test("LessScalar",                 lambda xp, x, val: x < val)
+
+# NNabla types and test(xp, x, other) -> bool array
+LogicalAnd, LogicalAndScalar = test_pair("LogicalAnd", lambda xp, x, val: xp.logical_and(x, val))
+LogicalOr, LogicalOrScalar = test_pair("LogicalOr", lambda xp, x, val: xp.logical_or(x, val))
+LogicalXor, LogicalXorScalar = test_pair("LogicalXor", lambda xp, x, val: xp.logical_xor(x, val))
+Equal, EqualScalar = test_pair("Equal", lambda xp, x, val: x == val)
+NotEqual, NotEqualScalar = test_pair("NotEqual", lambda xp, x, val: x != val)
+GreaterEqual, GreaterEqualScalar = test_pair("GreaterEqual", lambda xp, x, val: x >= val)
+Greater, GreaterScalar = test_pair("Greater", lambda xp, x, val: x > val)
+LessEqual, LessEqualScalar = test_pair("LessEqual", lambda xp, x, val: x <= val)
+Less, LessScalar = test_pair("Less", lambda xp, x, val: x < val)
 LogicalNot = unary_test("LogicalNot",                 lambda xp, x: xp.logical_not(x))
 IsNaN = unary_test("IsNaN",                           lambda xp, x: xp.isnan(x))
 IsInf = unary_test("IsInf",                           lambda xp, x: xp.isinf(x))
@@ -179,202 +175,91 @@ class SearchSorted(Function):
         return None, None
 
 
-@named
-def sign(x, alpha=1.0):
-    """Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.
+# -- the public functions: one row each where a family shares its words ------
 
-    The backward is the identity (straight-through estimator), as in NNabla.
-
-    Args:
-        x (Variable): Input.
-        alpha (float): Value output where x == 0.
-
-    Returns:
-        Variable: same shape.
-    """
-    return Sign(alpha=float(alpha))(x)
+def _binary_test(name, cls, says):
+    return public(name, lambda x0, x1: cls()(x0, x1), docstring(
+        f"Elementwise {says}, as 0/1 (broadcasting).",
+        ["x0 (Variable): Input.", "x1 (Variable): Input."],
+        "Variable: 0/1 values, the broadcast shape."))
 
 
-@named
-def minimum2(x0, x1):
-    """Elementwise minimum, y = min(x0, x1), with broadcasting (ties send the gradient to x1).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: the broadcast shape of x0 and x1.
-    """
-    return Minimum2()(x0, x1)
+def _scalar_test(name, cls, says):
+    return public(name, lambda x0, val=1: cls(val=float(val))(x0), docstring(
+        f"Elementwise {says}, as 0/1.",
+        ["x0 (Variable): Input.", "val (float): The scalar operand."],
+        "Variable: 0/1 values, same shape."))
 
 
-@named
-def maximum2(x0, x1):
-    """Elementwise maximum, y = max(x0, x1), with broadcasting (ties send the gradient to x1).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: the broadcast shape of x0 and x1.
-    """
-    return Maximum2()(x0, x1)
+def _logical_scalar(name, cls, op):
+    return public(name, lambda x0, val: cls(val=bool(val))(x0), docstring(
+        f"Elementwise (x0 != 0) {op} val, as 0/1.",
+        ["x0 (Variable): Input.", "val (bool): The scalar operand."],
+        "Variable: 0/1 values, same shape."))
 
 
-@named
-def minimum_scalar(x, val=1.0):
-    """y = min(x, val); the gradient is 1 where x < val, else 0.
-
-    Args:
-        x (Variable): Input.
-        val (float): The cap.
-
-    Returns:
-        Variable: same shape.
-    """
-    return MinimumScalar(val=float(val))(x)
+def _unary_test(name, cls, says):
+    return public(name, lambda x0: cls()(x0),
+                  docstring(says, ["x0 (Variable): Input."], "Variable: 0/1 values, same shape."))
 
 
-@named
-def maximum_scalar(x, val=1.0):
-    """y = max(x, val); the gradient is 1 where x > val, else 0.
-
-    Args:
-        x (Variable): Input.
-        val (float): The floor.
-
-    Returns:
-        Variable: same shape.
-    """
-    return MaximumScalar(val=float(val))(x)
+def _extremum2(name, cls, says):
+    return public(name, lambda x0, x1: cls()(x0, x1), docstring(
+        f"Elementwise {says}, with broadcasting (ties send the gradient to x1).",
+        ["x0 (Variable): Input.", "x1 (Variable): Input."],
+        "Variable: the broadcast shape of x0 and x1."))
 
 
-@named
-def logical_and(x0, x1):
-    """Elementwise AND of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return LogicalAnd()(x0, x1)
+def _extremum_scalar(name, cls, says, val):
+    return public(name, lambda x, val=1.0: cls(val=float(val))(x), docstring(
+        f"{says}, else 0.", ["x (Variable): Input.", f"val (float): {val}"],
+        "Variable: same shape."))
 
 
-@named
-def logical_or(x0, x1):
-    """Elementwise OR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return LogicalOr()(x0, x1)
+def _reset(name, cls, which):
+    return public(name, lambda x0, val=0: cls(val=float(val))(x0), docstring(
+        f"Replace {which} entries by ``val`` (their gradient is 0, others pass through).",
+        ["x0 (Variable): Input.", "val (float): Replacement value."], "Variable: same shape."))
 
 
-@named
-def logical_xor(x0, x1):
-    """Elementwise XOR of x0 != 0 and x1 != 0, as 0/1 (broadcasting).
+#                            public name     node          what it tests
+logical_and = _binary_test("logical_and",     LogicalAnd,   "AND of x0 != 0 and x1 != 0")
+logical_or = _binary_test("logical_or",       LogicalOr,    "OR of x0 != 0 and x1 != 0")
+logical_xor = _binary_test("logical_xor",     LogicalXor,   "XOR of x0 != 0 and x1 != 0")
+equal = _binary_test("equal",                 Equal,        "x0 == x1")
+not_equal = _binary_test("not_equal",         NotEqual,     "x0 != x1")
+greater_equal = _binary_test("greater_equal", GreaterEqual, "x0 >= x1")
+greater = _binary_test("greater",             Greater,      "x0 > x1")
+less_equal = _binary_test("less_equal",       LessEqual,    "x0 <= x1")
+less = _binary_test("less",                   Less,         "x0 < x1")
 
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
+equal_scalar = _scalar_test("equal_scalar",                 EqualScalar,        "x0 == val")
+not_equal_scalar = _scalar_test("not_equal_scalar",         NotEqualScalar,     "x0 != val")
+greater_equal_scalar = _scalar_test("greater_equal_scalar", GreaterEqualScalar, "x0 >= val")
+greater_scalar = _scalar_test("greater_scalar",             GreaterScalar,      "x0 > val")
+less_equal_scalar = _scalar_test("less_equal_scalar",       LessEqualScalar,    "x0 <= val")
+less_scalar = _scalar_test("less_scalar",                   LessScalar,         "x0 < val")
+logical_and_scalar = _logical_scalar("logical_and_scalar", LogicalAndScalar, "AND")
+logical_or_scalar = _logical_scalar("logical_or_scalar",   LogicalOrScalar,  "OR")
+logical_xor_scalar = _logical_scalar("logical_xor_scalar", LogicalXorScalar, "XOR")
 
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return LogicalXor()(x0, x1)
+logical_not = _unary_test("logical_not", LogicalNot, "Elementwise NOT (x0 == 0), as 0/1.")
+isnan = _unary_test("isnan",             IsNaN,      "1 where x0 is NaN, else 0.")
+isinf = _unary_test("isinf",             IsInf,      "1 where x0 is +inf or -inf, else 0.")
 
+minimum2 = _extremum2("minimum2", Minimum2, "minimum, y = min(x0, x1)")
+maximum2 = _extremum2("maximum2", Maximum2, "maximum, y = max(x0, x1)")
+minimum_scalar = _extremum_scalar("minimum_scalar", MinimumScalar,
+                                  "y = min(x, val); the gradient is 1 where x < val", "The cap.")
+maximum_scalar = _extremum_scalar("maximum_scalar", MaximumScalar,
+                                  "y = max(x, val); the gradient is 1 where x > val", "The floor.")
+reset_nan = _reset("reset_nan", ResetNaN, "NaN")
+reset_inf = _reset("reset_inf", ResetInf, "+inf and -inf")
 
-@named
-def equal(x0, x1):
-    """Elementwise x0 == x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return Equal()(x0, x1)
-
-
-@named
-def not_equal(x0, x1):
-    """Elementwise x0 != x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return NotEqual()(x0, x1)
-
-
-@named
-def greater_equal(x0, x1):
-    """Elementwise x0 >= x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return GreaterEqual()(x0, x1)
-
-
-@named
-def greater(x0, x1):
-    """Elementwise x0 > x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return Greater()(x0, x1)
-
-
-@named
-def less_equal(x0, x1):
-    """Elementwise x0 <= x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return LessEqual()(x0, x1)
-
-
-@named
-def less(x0, x1):
-    """Elementwise x0 < x1, as 0/1 (broadcasting).
-
-    Args:
-        x0 (Variable): Input.
-        x1 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, the broadcast shape.
-    """
-    return Less()(x0, x1)
+sign = public("sign", lambda x, alpha=1.0: Sign(alpha=float(alpha))(x), docstring(
+    "Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.",
+    ["x (Variable): Input.", "alpha (float): Value output where x == 0."], "Variable: same shape.",
+    notes="The backward is the identity (straight-through estimator), as in NNabla."))
 
 
 @named
@@ -393,199 +278,6 @@ def searchsorted(sorted_sequence, values, right=None):
         Variable: indices (as float values) of values' shape.
     """
     return SearchSorted(bool(right))(sorted_sequence, values)
-
-
-@named
-def logical_and_scalar(x0, val):
-    """Elementwise (x0 != 0) AND val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (bool): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LogicalAndScalar(val=bool(val))(x0)
-
-
-@named
-def logical_or_scalar(x0, val):
-    """Elementwise (x0 != 0) OR val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (bool): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LogicalOrScalar(val=bool(val))(x0)
-
-
-@named
-def logical_xor_scalar(x0, val):
-    """Elementwise (x0 != 0) XOR val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (bool): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LogicalXorScalar(val=bool(val))(x0)
-
-
-@named
-def equal_scalar(x0, val=1):
-    """Elementwise x0 == val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return EqualScalar(val=float(val))(x0)
-
-
-@named
-def not_equal_scalar(x0, val=1):
-    """Elementwise x0 != val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return NotEqualScalar(val=float(val))(x0)
-
-
-@named
-def greater_equal_scalar(x0, val=1):
-    """Elementwise x0 >= val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return GreaterEqualScalar(val=float(val))(x0)
-
-
-@named
-def greater_scalar(x0, val=1):
-    """Elementwise x0 > val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return GreaterScalar(val=float(val))(x0)
-
-
-@named
-def less_equal_scalar(x0, val=1):
-    """Elementwise x0 <= val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LessEqualScalar(val=float(val))(x0)
-
-
-@named
-def less_scalar(x0, val=1):
-    """Elementwise x0 < val, as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-        val (float): The scalar operand.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LessScalar(val=float(val))(x0)
-
-
-@named
-def logical_not(x0):
-    """Elementwise NOT (x0 == 0), as 0/1.
-
-    Args:
-        x0 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return LogicalNot()(x0)
-
-
-@named
-def isnan(x0):
-    """1 where x0 is NaN, else 0.
-
-    Args:
-        x0 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return IsNaN()(x0)
-
-
-@named
-def isinf(x0):
-    """1 where x0 is +inf or -inf, else 0.
-
-    Args:
-        x0 (Variable): Input.
-
-    Returns:
-        Variable: 0/1 values, same shape.
-    """
-    return IsInf()(x0)
-
-
-@named
-def reset_nan(x0, val=0):
-    """Replace NaN entries by ``val`` (their gradient is 0, others pass through).
-
-    Args:
-        x0 (Variable): Input.
-        val (float): Replacement value.
-
-    Returns:
-        Variable: same shape.
-    """
-    return ResetNaN(val=float(val))(x0)
-
-
-@named
-def reset_inf(x0, val=0):
-    """Replace +inf and -inf entries by ``val`` (their gradient is 0, others pass through).
-
-    Args:
-        x0 (Variable): Input.
-        val (float): Replacement value.
-
-    Returns:
-        Variable: same shape.
-    """
-    return ResetInf(val=float(val))(x0)
 
 
 @named
