@@ -24,26 +24,35 @@ def _params(value, n=4, size=(128, 256)):
 
 
 def _killed_while_saving(save, delay):
-    """Fork a child that saves versions 1, 2, 3, ... with ``save(k)`` in a loop;
-    kill -9 it ``delay`` seconds after it starts."""
+    """Fork a child that saves versions 1, 2, 3, ... with ``save(k)`` in a loop,
+    reporting each finished save; kill -9 it ``delay`` seconds after it starts.
+    Returns the last version the child reported as saved (0: none)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         try:
             os.close(r)
-            os.write(w, b"go")
+            os.write(w, b"go\n")
             k = 1
             while True:
                 save(k)
+                os.write(w, b"%d\n" % k)
                 k += 1
         finally:
             os._exit(0)
     os.close(w)
-    os.read(r, 2)
-    os.close(r)
+    got = os.read(r, 3)
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)  # reaped: its pid no longer runs
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        got += chunk
+    os.close(r)
+    done = got.split()[1:]
+    return int(done[-1]) if done else 0
 
 
 def _one_version(arrays):
@@ -53,22 +62,28 @@ def _one_version(arrays):
     return values.pop()
 
 
+TRIALS = 20  # kills of each kind of save
+
+
 def test_kill_9_during_save_parameters_leaves_the_last_good_file(tmp_path):
     rng = random.Random(0)
     left = 0
-    for trial in range(10):
+    for trial in range(TRIALS):
         path = str(tmp_path / ("params.h5" if trial % 2 else "params.protobuf"))
         nn.save_parameters(path, _params(0.0))
-        _killed_while_saving(lambda k: nn.save_parameters(path, _params(float(k))),
-                             rng.uniform(0.0, 0.06))
+        last = _killed_while_saving(lambda k: nn.save_parameters(path, _params(float(k))),
+                                    rng.uniform(0.0, 0.06))
         nn.clear_parameters()
         nn.load_parameters(path)  # loadable, every time
-        assert _one_version([p.d for p in nn.get_parameters(grad_only=False).values()]) >= 0
+        version = _one_version([p.d for p in nn.get_parameters(grad_only=False).values()])
+        # the last save that finished (or the one the kill caught just after its rename)
+        assert version in (last, last + 1), (version, last)
         left += bool(temporaries(path))
         nn.save_parameters(path, _params(-1.0))  # the next save removes what the kill left
         assert temporaries(path) == []
     nn.clear_parameters()
-    print(f"{left} of 10 kills left a temporary file behind")
+    # the kills did land inside saves (else the test would show nothing)
+    assert left >= 1, f"none of {TRIALS} kills interrupted a save"
 
 
 def test_kill_9_during_save_states_leaves_the_last_good_file(tmp_path):
@@ -86,14 +101,19 @@ def test_kill_9_during_save_states_leaves_the_last_good_file(tmp_path):
                 v.d = k
         solver.save_states(path)
 
-    for trial in range(10):
+    left = 0
+    for trial in range(TRIALS):
         path = str(tmp_path / ("states.h5" if trial % 2 else "states.protobuf"))
         save(0.0)
-        _killed_while_saving(save, rng.uniform(0.0, 0.06))
+        last = _killed_while_saving(save, rng.uniform(0.0, 0.06))
         solver.load_states(path)
-        _one_version([v.d for st in solver.get_states().values() for v in st.pstate.values()])
+        version = _one_version([v.d for st in solver.get_states().values()
+                                for v in st.pstate.values()])
+        assert version in (last, last + 1), (version, last)
+        left += bool(temporaries(path))
         save(-1.0)
         assert temporaries(path) == []
+    assert left >= 1, f"none of {TRIALS} kills interrupted a save"
 
 
 def test_a_save_in_progress_elsewhere_keeps_its_temporary(tmp_path):
