@@ -7,13 +7,14 @@ and broadcasting, so a row is all a new elementwise function needs.
 """
 import functools
 import re
+import sys
 
 import numpy as np
 
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, renamed, require
 
-__all__ = ["Function", "require", "named", "public", "docstring", "keep_args", "Unary", "Binary", "unary", "binary",
+__all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args", "Unary", "Binary", "unary", "binary",
            "sum_to", "contiguous",
            "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
@@ -49,14 +50,17 @@ def named(f):
     return public
 
 
-def public(name, call, doc):
+def public(name, call, doc, module=None):
     """A public F function made from a table row, for families of functions that
     differ only in their node and words: ``call`` is a lambda with NNabla's
     parameter names and defaults that builds and applies the node, ``doc`` the
     docstring (see ``docstring``). The function is @named; inspect.signature
-    (and tools/make_stubs.py) read the lambda's parameters through __wrapped__."""
+    (and tools/make_stubs.py) read the lambda's parameters through __wrapped__;
+    ``module`` is the family's module where the lambda is made elsewhere."""
     call.__name__ = call.__qualname__ = name
     call.__doc__ = doc
+    if module is not None:
+        call.__module__ = module
     return named(call)
 
 
@@ -66,6 +70,16 @@ def docstring(summary, args, returns, notes=""):
     lines = [summary, ""] + ([notes, ""] if notes else []) + ["Args:"]
     lines += ["    " + a for a in args] + ["", "Returns:", "    " + returns, ""]
     return "\n".join(lines)
+
+
+def unary_public(name, cls, summary, returns=None, x="Input.", notes=""):
+    """A public ``name(x)`` applying the argument-less node ``cls``, documented by
+    ``summary``, ``notes``, what ``x`` is and what it ``returns`` (by default
+    "name(x), same shape")."""
+    returns = returns or f"Variable: {name}(x), same shape."
+    doc = docstring(summary, [f"x (Variable): {x}"], returns, notes)
+    module = sys._getframe(1).f_globals["__name__"]  # the family's module, as namedtuple does
+    return public(name, lambda x: cls()(x), doc, module)
 
 
 def keep_args(fn, args, private=()):

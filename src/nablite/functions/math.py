@@ -8,7 +8,7 @@ import math as _math
 
 import numpy as np
 
-from .base import Function, keep_args, binary, require, unary, named
+from .base import Function, keep_args, binary, require, unary, unary_public, named
 
 __all__ = ["constant", "arange", "linspace", "abs", "exp", "log", "identity", "round",
            "ceil", "floor", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan",
@@ -243,201 +243,33 @@ def linspace(start, stop, num):
     return Linspace(float(start), float(stop), num)()
 
 
-@named
-def abs(x):
-    """Absolute value, y = |x| (gradient +1 at x = 0, as NNabla).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: |x|, same shape.
-    """
-    return Abs()(x)
-
-
-@named
-def exp(x):
-    """Natural exponential, y = e^x.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: exp(x), same shape.
-    """
-    return Exp()(x)
-
-
-@named
-def log(x):
-    """Natural logarithm, y = ln x.
-
-    Args:
-        x (Variable): Input (positive).
-
-    Returns:
-        Variable: log(x), same shape.
-    """
-    return Log()(x)
-
-
-@named
-def identity(x):
-    """A copy of the input, y = x (gradient passes unchanged).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: x, same shape.
-    """
-    return Identity()(x)
-
-
-@named
-def round(x):
-    """Round to nearest integer, halves away from zero (0.5 -> 1, -2.5 -> -3).
-
-    The backward is the identity (straight-through estimator).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: round(x), same shape.
-    """
-    return Round()(x)
-
-
-@named
-def ceil(x):
-    """Ceiling, y = ceil(x); the backward is the identity (straight-through).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: ceil(x), same shape.
-    """
-    return Ceil()(x)
-
-
-@named
-def floor(x):
-    """Floor, y = floor(x); the backward is the identity (straight-through).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: floor(x), same shape.
-    """
-    return Floor()(x)
-
-
-@named
-def sin(x):
-    """Sine, y = sin x. dy/dx = cos x.
-
-    Args:
-        x (Variable): Input in radians.
-
-    Returns:
-        Variable: sin(x), same shape.
-    """
-    return Sin()(x)
-
-
-@named
-def cos(x):
-    """Cosine, y = cos x. dy/dx = -sin x.
-
-    Args:
-        x (Variable): Input in radians.
-
-    Returns:
-        Variable: cos(x), same shape.
-    """
-    return Cos()(x)
-
-
-@named
-def tan(x):
-    """Tangent, y = tan x. dy/dx = 1 + tan^2 x.
-
-    Args:
-        x (Variable): Input in radians.
-
-    Returns:
-        Variable: tan(x), same shape.
-    """
-    return Tan()(x)
-
-
-@named
-def sinh(x):
-    """Hyperbolic sine, y = (e^x - e^-x) / 2. dy/dx = cosh x.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: sinh(x), same shape.
-    """
-    return Sinh()(x)
-
-
-@named
-def cosh(x):
-    """Hyperbolic cosine, y = (e^x + e^-x) / 2. dy/dx = sinh x.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: cosh(x), same shape.
-    """
-    return Cosh()(x)
-
-
-@named
-def asin(x):
-    """Arcsine, y = arcsin x. dy/dx = 1 / sqrt(1 - x^2).
-
-    Args:
-        x (Variable): Input in [-1, 1].
-
-    Returns:
-        Variable: arcsin(x), same shape.
-    """
-    return ASin()(x)
-
-
-@named
-def acos(x):
-    """Arccosine, y = arccos x. dy/dx = -1 / sqrt(1 - x^2).
-
-    Args:
-        x (Variable): Input in [-1, 1].
-
-    Returns:
-        Variable: arccos(x), same shape.
-    """
-    return ACos()(x)
-
-
-@named
-def atan(x):
-    """Arctangent, y = arctan x. dy/dx = 1 / (1 + x^2).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: arctan(x), same shape.
-    """
-    return ATan()(x)
+# The public functions of one input: name, node, summary; then what they return
+# where it is not "name(x), same shape", and what x must be where not any input.
+abs = unary_public("abs", Abs, "Absolute value, y = |x| (gradient +1 at x = 0, as NNabla).",
+                   "Variable: |x|, same shape.")
+exp = unary_public("exp", Exp, "Natural exponential, y = e^x.")
+log = unary_public("log", Log, "Natural logarithm, y = ln x.", x="Input (positive).")
+identity = unary_public("identity", Identity,
+                        "A copy of the input, y = x (gradient passes unchanged).",
+                        "Variable: x, same shape.")
+round = unary_public("round", Round,
+                     "Round to nearest integer, halves away from zero (0.5 -> 1, -2.5 -> -3).",
+                     notes="The backward is the identity (straight-through estimator).")
+ceil = unary_public("ceil", Ceil,
+                    "Ceiling, y = ceil(x); the backward is the identity (straight-through).")
+floor = unary_public("floor", Floor,
+                     "Floor, y = floor(x); the backward is the identity (straight-through).")
+sin = unary_public("sin", Sin, "Sine, y = sin x. dy/dx = cos x.", x="Input in radians.")
+cos = unary_public("cos", Cos, "Cosine, y = cos x. dy/dx = -sin x.", x="Input in radians.")
+tan = unary_public("tan", Tan, "Tangent, y = tan x. dy/dx = 1 + tan^2 x.", x="Input in radians.")
+sinh = unary_public("sinh", Sinh, "Hyperbolic sine, y = (e^x - e^-x) / 2. dy/dx = cosh x.")
+cosh = unary_public("cosh", Cosh, "Hyperbolic cosine, y = (e^x + e^-x) / 2. dy/dx = sinh x.")
+asin = unary_public("asin", ASin, "Arcsine, y = arcsin x. dy/dx = 1 / sqrt(1 - x^2).",
+                    "Variable: arcsin(x), same shape.", x="Input in [-1, 1].")
+acos = unary_public("acos", ACos, "Arccosine, y = arccos x. dy/dx = -1 / sqrt(1 - x^2).",
+                    "Variable: arccos(x), same shape.", x="Input in [-1, 1].")
+atan = unary_public("atan", ATan, "Arctangent, y = arctan x. dy/dx = 1 / (1 + x^2).",
+                    "Variable: arctan(x), same shape.")
 
 
 @named
@@ -456,55 +288,11 @@ def atan2(x0, x1):
     return ATan2()(x0, x1)
 
 
-@named
-def asinh(x):
-    """Inverse hyperbolic sine. dy/dx = 1 / sqrt(x^2 + 1).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: arcsinh(x), same shape.
-    """
-    return ASinh()(x)
-
-
-@named
-def acosh(x):
-    """Inverse hyperbolic cosine. dy/dx = 1 / sqrt(x^2 - 1).
-
-    Args:
-        x (Variable): Input (>= 1).
-
-    Returns:
-        Variable: arccosh(x), same shape.
-    """
-    return ACosh()(x)
-
-
-@named
-def atanh(x):
-    """Inverse hyperbolic tangent. dy/dx = 1 / (1 - x^2).
-
-    Args:
-        x (Variable): Input in (-1, 1).
-
-    Returns:
-        Variable: arctanh(x), same shape.
-    """
-    return ATanh()(x)
-
-
-@named
-def erf(x):
-    """Gauss error function, y = 2/sqrt(pi) * integral_0^x exp(-t^2) dt.
-
-    dy/dx = 2/sqrt(pi) * exp(-x^2).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: erf(x), same shape.
-    """
-    return Erf()(x)
+asinh = unary_public("asinh", ASinh, "Inverse hyperbolic sine. dy/dx = 1 / sqrt(x^2 + 1).",
+                     "Variable: arcsinh(x), same shape.")
+acosh = unary_public("acosh", ACosh, "Inverse hyperbolic cosine. dy/dx = 1 / sqrt(x^2 - 1).",
+                     "Variable: arccosh(x), same shape.", x="Input (>= 1).")
+atanh = unary_public("atanh", ATanh, "Inverse hyperbolic tangent. dy/dx = 1 / (1 - x^2).",
+                     "Variable: arctanh(x), same shape.", x="Input in (-1, 1).")
+erf = unary_public("erf", Erf, "Gauss error function, y = 2/sqrt(pi) * integral_0^x exp(-t^2) dt.",
+                   notes="dy/dx = 2/sqrt(pi) * exp(-x^2).")
