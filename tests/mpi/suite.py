@@ -6,6 +6,7 @@ prints ``CHECK <name> <rank> ok`` or ``CHECK <name> <rank> FAIL <why>``;
 tests/test_mpi_*.py read those lines. Checks raise AssertionError only after
 their collectives, so a failing one does not leave the ranks out of step.
 """
+import gc
 import sys
 import traceback
 
@@ -356,14 +357,16 @@ def callback_sends_during_backward():
         assert counts == early[how], f"{how}: messages sent before on_finish {counts}"
         assert all(cb._messages == [] for cb in cbs), how  # all waited for at on_finish
         # a function counted twice would look like a second consumer (shared weights)
-        shared = [i for cb in cbs for i, g in enumerate(cb._nds) if id(g) in comm._shared_grads]
+        shared = [i for cb in cbs for i, g in enumerate(cb._nds) if g in comm._shared_grads]
         assert not shared, f"{how}: parameters taken for shared ones: {shared}"
 
 
 @check
 def shared_parameters_with_callback():
-    # The same affine applied twice: its gradient gets two contributions.
-    def run(use_callback):
+    # The same affine applied twice: its gradient gets two contributions. The
+    # first backward finds out (and reduces them again, whole, at on_finish);
+    # the second holds them back from the start.
+    def run(use_callback, backwards=1):
         nn.clear_parameters()
         nn.seed(3)
         x = nn.Variable.from_numpy_array(data(RANK, (B, 5), 40))
@@ -371,16 +374,26 @@ def shared_parameters_with_callback():
         y = F.sum(PF.affine(h, 5, name="shared") ** 2)
         y.forward()
         params = nn.get_parameters()
-        for v in params.values():
-            v.g = 0
-        if use_callback:
-            cb = comm.all_reduce_callback([v.grad for v in params.values()], 1)
-            y.backward(communicator_callbacks=cb)
-        else:
-            y.backward()
-            comm.all_reduce([v.grad for v in params.values()])
-        return {k: v.g.copy() for k, v in params.items()}
-    same_params(run(True), run(False), "shared parameters", rtol=1e-6, atol=1e-6)
+        held = []
+        for _ in range(backwards):
+            for v in params.values():
+                v.g = 0
+            if use_callback:
+                cb = comm.all_reduce_callback([v.grad for v in params.values()], 1)
+                held.append(sorted(cb._held))
+                y.backward(communicator_callbacks=cb)
+            else:
+                y.backward()
+                comm.all_reduce([v.grad for v in params.values()])
+        return {k: v.g.copy() for k, v in params.items()}, held
+    want, _ = run(False)
+    got, held = run(True, backwards=2)
+    same_params(got, want, "shared parameters", rtol=1e-6, atol=1e-6)
+    assert held == [[], [0, 1]], held  # W and b held back the second time
+    nn.clear_parameters()
+    gc.collect()
+    # forgotten with the arrays: a new array that reuses a freed one's id is not held
+    assert len(comm._shared_grads) == 0, len(comm._shared_grads)
 
 
 # -- sync batch normalization against batch normalization on the whole batch ---

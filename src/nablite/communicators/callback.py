@@ -39,7 +39,7 @@ class AllReduceCallback:
         self._pack_size = int(pack_size)
         self._division = division
         self._scale_grad = scale_grad
-        self._held = {i for i, nd in enumerate(self._nds) if id(nd) in comm._shared_grads}
+        self._held = {i for i, nd in enumerate(self._nds) if nd in comm._shared_grads}
         self._early_messages = 0  # sent before on_finish, over this callback's life
         self._start()
 
@@ -65,7 +65,7 @@ class AllReduceCallback:
                 continue
             if i in self._queued:
                 self._again.add(i)
-                self._comm._shared_grads.add(id(self._nds[i]))
+                self._comm._shared_grads.add(self._nds[i])
             else:
                 self._queued.add(i)
                 self._last.append(i)

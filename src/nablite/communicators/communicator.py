@@ -6,6 +6,8 @@ Every collective is non-blocking underneath (``Iallreduce``, ``Ibcast``, ...)
 and completed through ``Watch.wait``, so a rank that has left the job is
 noticed instead of waited for (see ``_mpi.py``).
 """
+import weakref
+
 import numpy as np
 
 from ._arrays import by_dtype, host_arrays, ndarrays, pack, unpack
@@ -98,7 +100,9 @@ class MultiProcessDataParallelCommunicator(Communicator):
                 "supported yet); pass get_extension_context('cpu')")
         super().__init__(ctx)
         self._MPI = mpi()
-        self._shared_grads = set()  # ids of gradient arrays all_reduce_callback saw shared
+        # gradient arrays all_reduce_callback saw shared; weak, so that a freed
+        # array's id reused by a new one does not hold the new one back
+        self._shared_grads = weakref.WeakSet()
 
     def init(self):
         """Join the MPI job: learn rank, size and local rank, create the world
