@@ -7,7 +7,10 @@ tests/test_mpi_*.py read those lines. Checks raise AssertionError only after
 their collectives, so a failing one does not leave the ranks out of step.
 """
 import gc
+import os
 import sys
+import tempfile
+import time
 import traceback
 
 import numpy as np
@@ -50,7 +53,17 @@ def basics():
     assert (comm.size, comm.rank, comm.local_rank) == (SIZE, RANK, RANK)  # one host
     assert comm.list_groups() == {"world": list(range(SIZE))}
     assert comm.find_group("world") == list(range(SIZE)) and comm.find_group("none") == []
+    # barrier: no rank passes it before rank 0, late on purpose, has come
+    marker = os.path.join(tempfile.gettempdir(), f"nablite-barrier-{os.getppid()}")  # one job
+    if RANK == 0:
+        time.sleep(0.3)
+        open(marker, "w").close()
     comm.barrier()
+    came = os.path.exists(marker)
+    comm.barrier()
+    if RANK == 0:
+        os.remove(marker)
+    assert came, "passed the barrier before rank 0 came to it"
 
 
 @check
@@ -123,6 +136,22 @@ def groups():
     comm.bcast(x, len(even) - 1, group="even")  # src is a rank within the group
     if RANK in even:
         close(x.data, sum(data(r, (4,), 6) for r in even) / len(even), "bcast in 'even'")
+    # reduce, all_gather and reduce_scatter over the group; the others are left alone
+    x = nd(data(RANK, (3,), 41))
+    comm.reduce(x, 0, group="even")  # into the group's rank 0 (world rank 0)
+    close(x.data, sum(data(r, (3,), 41) for r in even) if RANK == 0 else data(RANK, (3,), 41),
+          "reduce in 'even'")
+    ys = [nd(np.zeros(3, np.float32)) for _ in even]
+    comm.all_gather(nd(data(RANK, (3,), 42)), ys, group="even")
+    for i, y in enumerate(ys):
+        close(y.data, data(even[i], (3,), 42) if RANK in even else np.zeros(3),
+              f"all_gather in 'even'[{i}]")
+    y = nd(np.zeros(3, np.float32))
+    comm.reduce_scatter([nd(data(RANK, (3,), 43 + i)) for i in range(len(even))], y,
+                        group="even")
+    want = sum(data(r, (3,), 43 + even.index(RANK)) for r in even) if RANK in even \
+        else np.zeros(3)
+    close(y.data, want, "reduce_scatter in 'even'")
 
 
 @check
