@@ -8,7 +8,8 @@ the negative side; HardSigmoid and HardTanh include their boundaries.
 import math as _math
 import numbers
 
-from .base import _F, Function, normalize_axes, require, sum_to, unary, named
+from .base import (_F, Function, docstring, normalize_axes, public, require, sum_to, unary,
+                   unary_public, named)
 
 __all__ = ["sigmoid", "swish", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "elu",
            "selu", "crelu", "celu", "prelu", "gelu", "mish", "relu6", "hard_sigmoid",
@@ -267,43 +268,11 @@ class PReLU(Function):
         return gx, gw
 
 
-@named
-def sigmoid(x):
-    """Logistic sigmoid, y = 1 / (1 + exp(-x)).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in (0, 1), same shape.
-    """
-    return Sigmoid()(x)
-
-
-@named
-def swish(x):
-    """Swish (SiLU), y = x * sigmoid(x).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: same shape.
-    """
-    return Swish()(x)
-
-
-@named
-def tanh(x):
-    """Hyperbolic tangent, y = tanh(x).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in (-1, 1), same shape.
-    """
-    return Tanh()(x)
+sigmoid = unary_public("sigmoid", Sigmoid, "Logistic sigmoid, y = 1 / (1 + exp(-x)).",
+                       "Variable: values in (0, 1), same shape.")
+swish = unary_public("swish", Swish, "Swish (SiLU), y = x * sigmoid(x).", "Variable: same shape.")
+tanh = unary_public("tanh", Tanh, "Hyperbolic tangent, y = tanh(x).",
+                    "Variable: values in (-1, 1), same shape.")
 
 
 @named
@@ -335,32 +304,19 @@ def leaky_relu(x, alpha=0.1, inplace=False):
     return LeakyReLU(alpha=float(alpha), inplace=inplace)(x)
 
 
-@named
-def softmax(x, axis=None):
-    """Softmax along one axis, y_i = exp(x_i) / sum_j exp(x_j).
-
-    Args:
-        x (Variable): Input.
-        axis (int): Axis to normalise over; None means the last axis.
-
-    Returns:
-        Variable: non-negative values summing to 1 along ``axis``, same shape.
-    """
-    return Softmax(axis)(x)
+def _along_axis(name, cls, summary, returns):
+    return public(name, lambda x, axis=None: cls(axis)(x), docstring(
+        summary, ["x (Variable): Input.",
+                  "axis (int): Axis to normalise over; None means the last axis."], returns))
 
 
-@named
-def log_softmax(x, axis=None):
-    """Log of softmax along one axis, y_i = x_i - log(sum_j exp(x_j)), computed stably.
-
-    Args:
-        x (Variable): Input.
-        axis (int): Axis to normalise over; None means the last axis.
-
-    Returns:
-        Variable: same shape.
-    """
-    return LogSoftmax(axis)(x)
+softmax = _along_axis("softmax", Softmax,
+                      "Softmax along one axis, y_i = exp(x_i) / sum_j exp(x_j).",
+                      "Variable: non-negative values summing to 1 along ``axis``, same shape.")
+log_softmax = _along_axis(
+    "log_softmax", LogSoftmax,
+    "Log of softmax along one axis, y_i = x_i - log(sum_j exp(x_j)), computed stably.",
+    "Variable: same shape.")
 
 
 @named
@@ -437,83 +393,21 @@ def prelu(x0, x1, base_axis=1):
     return PReLU(base_axis)(x0, x1)
 
 
-@named
-def gelu(x):
-    """Gaussian error linear unit, tanh approximation:
-    y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: same shape.
-    """
-    return GELU()(x)
-
-
-@named
-def mish(x):
-    """Mish, y = x * tanh(softplus(x)).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: same shape.
-    """
-    return Mish()(x)
-
-
-@named
-def relu6(x):
-    """ReLU capped at 6, y = min(max(x, 0), 6) (gradient 1 only for 0 < x < 6).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in [0, 6], same shape.
-    """
-    return ReLU6()(x)
-
-
-@named
-def hard_sigmoid(x):
-    """Piecewise-linear sigmoid, y = clip(0.2 x + 0.5, 0, 1).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in [0, 1], same shape.
-    """
-    return HardSigmoid()(x)
-
-
-@named
-def hard_tanh(x):
-    """Piecewise-linear tanh, y = clip(x, -1, 1).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in [-1, 1], same shape.
-    """
-    return HardTanh()(x)
-
-
-@named
-def log_sigmoid(x):
-    """Log of the sigmoid, y = -log(1 + exp(-x)), computed without overflow.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: non-positive values, same shape.
-    """
-    return LogSigmoid()(x)
+gelu = unary_public("gelu", GELU, "Gaussian error linear unit, tanh approximation:\n"
+                    "y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).",
+                    "Variable: same shape.")
+mish = unary_public("mish", Mish, "Mish, y = x * tanh(softplus(x)).", "Variable: same shape.")
+relu6 = unary_public("relu6", ReLU6,
+                     "ReLU capped at 6, y = min(max(x, 0), 6) (gradient 1 only for 0 < x < 6).",
+                     "Variable: values in [0, 6], same shape.")
+hard_sigmoid = unary_public("hard_sigmoid", HardSigmoid,
+                            "Piecewise-linear sigmoid, y = clip(0.2 x + 0.5, 0, 1).",
+                            "Variable: values in [0, 1], same shape.")
+hard_tanh = unary_public("hard_tanh", HardTanh, "Piecewise-linear tanh, y = clip(x, -1, 1).",
+                         "Variable: values in [-1, 1], same shape.")
+log_sigmoid = unary_public("log_sigmoid", LogSigmoid,
+                           "Log of the sigmoid, y = -log(1 + exp(-x)), computed without overflow.",
+                           "Variable: non-positive values, same shape.")
 
 
 @named
@@ -530,40 +424,9 @@ def softplus(x, beta=1.0):
     return SoftPlus(beta=float(beta))(x)
 
 
-@named
-def softsign(x):
-    """Softsign, y = x / (1 + |x|).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: values in (-1, 1), same shape.
-    """
-    return SoftSign()(x)
-
-
-@named
-def tanh_shrink(x):
-    """Tanh shrink, y = x - tanh(x).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: same shape.
-    """
-    return TanhShrink()(x)
-
-
-@named
-def sinc(x):
-    """Unnormalised sinc, y = sin(x) / x, with y = 1 at x = 0.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: same shape.
-    """
-    return Sinc()(x)
+softsign = unary_public("softsign", SoftSign, "Softsign, y = x / (1 + |x|).",
+                        "Variable: values in (-1, 1), same shape.")
+tanh_shrink = unary_public("tanh_shrink", TanhShrink, "Tanh shrink, y = x - tanh(x).",
+                           "Variable: same shape.")
+sinc = unary_public("sinc", Sinc, "Unnormalised sinc, y = sin(x) / x, with y = 1 at x = 0.",
+                    "Variable: same shape.")
