@@ -6,7 +6,9 @@ fusing, layout changes, removing functions, ...).
 
 Modules: graph_converter (the converter and the modifier base), batch_normalization
 (folding, self-folding, fused/unfused, batch-stat, test mode), layout (channel
-first/last), basic (identity, no-grad, remove-function, pruning).
+first/last), basic (identity, no-grad, remove-function, pruning), quantization
+(quantization-aware training's recording and training graphs, with
+nablite.utils.qnn).
 """
 from .graph_converter import FunctionModifier, GraphConverter
 from .batch_normalization import (AddBiasModifier, BatchNormBatchStatModifier,
@@ -18,6 +20,7 @@ from .batch_normalization import (AddBiasModifier, BatchNormBatchStatModifier,
                                   UnfusedBatchNormalizationModifier)
 from .layout import ChannelFirstModifier, ChannelLastModifier
 from .basic import IdentityModifier, NoGradModifier, PruningModifier, RemoveFunctionModifier
+from .quantization import QuantizeNonQNNToRecordingModifier, QuantizeRecordingToTrainingModifier
 
 __all__ = ["GraphConverter", "FunctionModifier", "AddBiasModifier",
            "BatchNormBatchStatModifier", "BatchNormalizationFoldingModifier",
@@ -26,4 +29,5 @@ __all__ = ["GraphConverter", "FunctionModifier", "AddBiasModifier",
            "BatchNormalizationSelfFoldingModifier", "FusedBatchNormalizationModifier",
            "TestModeModifier", "UnfusedBatchNormalizationModifier", "ChannelFirstModifier",
            "ChannelLastModifier", "IdentityModifier", "NoGradModifier", "PruningModifier",
-           "RemoveFunctionModifier"]
+           "RemoveFunctionModifier", "QuantizeNonQNNToRecordingModifier",
+           "QuantizeRecordingToTrainingModifier"]
