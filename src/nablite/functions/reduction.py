@@ -8,7 +8,8 @@ the input. Each subclass states only its local rule.
 import builtins
 import warnings
 
-from .base import Function, keep_args, normalize_axes, prod as _size, require, contiguous, named
+from .base import (Function, docstring, keep_args, normalize_axes, prod as _size, public, require,
+                   contiguous, unary_public, named)
 
 __all__ = ["sum", "mean", "max", "min", "prod", "norm", "cumsum", "cumprod",
            "reduce_sum", "reduce_mean", "reduce"]
@@ -327,94 +328,57 @@ def _cumprod_grad(xp, x, gy, axis):
     return contiguous(xp, xp.moveaxis(gx, -1, axis))
 
 
-@named
-def sum(x, axis=None, keepdims=False):
-    """Sum of elements over the given axes.
+# -- the public functions: one row per member of a family --------------------
 
-    .. math:: y = \\sum_{i \\in \\text{axis}} x_i
-
-    Args:
-        x (Variable): Input.
-        axis (None, int or tuple of ints): Axes to reduce; None means all.
-        keepdims (bool): Keep the reduced axes as size-1 dimensions.
-
-    Returns:
-        Variable: The sums.
-    """
-    return Sum(axis, keepdims)(x)
+_X = "x (Variable): Input."
+_AXES = "axis (None, int or tuple of ints): Axes to reduce; None means all."
+_KEEPDIMS = "keepdims (bool): Keep the reduced axes as size-1 dimensions."
 
 
-@named
-def mean(x, axis=None, keepdims=False):
-    """Mean of elements over the given axes.
-
-    .. math:: y = \\frac{1}{N} \\sum_{i \\in \\text{axis}} x_i
-
-    Args:
-        x (Variable): Input.
-        axis (None, int or tuple of ints): Axes to reduce; None means all.
-        keepdims (bool): Keep the reduced axes as size-1 dimensions.
-
-    Returns:
-        Variable: The means.
-    """
-    return Mean(axis, keepdims)(x)
+def _reduction(name, cls, what, formula, notes=""):
+    return public(name, lambda x, axis=None, keepdims=False: cls(axis, keepdims)(x), docstring(
+        f"{what.capitalize()} of elements over the given axes.", [_X, _AXES, _KEEPDIMS],
+        f"Variable: The {what}s.", f".. math:: y = {formula}" + notes))
 
 
-@named
-def max(x, axis=None, keepdims=False, with_index=False, only_index=False):
-    """Maximum over the given axes, optionally with its position.
-
-    The index is the flat position inside the reduced axes (in their order),
-    first occurrence on ties, as uint64; the gradient goes to that element.
-
-    Args:
-        x (Variable): Input.
-        axis (None, int or tuple of ints): Axes to reduce; None means all.
-        keepdims (bool): Keep the reduced axes as size-1 dimensions.
-        with_index (bool): Return ``(values, indices)``.
-        only_index (bool): Return only the indices.
-
-    Returns:
-        Variable or tuple of Variables.
-    """
-    return Max(axis, keepdims, with_index, only_index)(x)
+def _extremum(name, cls, summary, notes=""):
+    return public(
+        name, lambda x, axis=None, keepdims=False, with_index=False, only_index=False:
+        cls(axis, keepdims, with_index, only_index)(x),
+        docstring(summary, [_X, _AXES, _KEEPDIMS,
+                            "with_index (bool): Return ``(values, indices)``.",
+                            "only_index (bool): Return only the indices."],
+                  "Variable or tuple of Variables.", notes))
 
 
-@named
-def min(x, axis=None, keepdims=False, with_index=False, only_index=False):
-    """Minimum over the given axes, optionally with its position (see :func:`max`).
-
-    Args:
-        x (Variable): Input.
-        axis (None, int or tuple of ints): Axes to reduce; None means all.
-        keepdims (bool): Keep the reduced axes as size-1 dimensions.
-        with_index (bool): Return ``(values, indices)``.
-        only_index (bool): Return only the indices.
-
-    Returns:
-        Variable or tuple of Variables.
-    """
-    return Min(axis, keepdims, with_index, only_index)(x)
+def _cumulative(name, cls, what, symbol):
+    return public(
+        name, lambda x, axis=None, exclusive=False, reverse=False:
+        cls(0 if axis is None else axis, exclusive, reverse)(x),
+        docstring(f"Cumulative {what} along an axis.",
+                  [_X, f"axis (int): Axis of the running {what}; None means 0.",
+                   "exclusive (bool): Leave out the current element.",
+                   "reverse (bool): Accumulate from the last element towards the first."],
+                  "Variable: Same shape as ``x``.",
+                  f".. math:: y_i = \\{symbol}_{{j \\le i}} x_j\n\n"
+                  "(``j < i`` if exclusive; counted from the end if reverse.)"))
 
 
-@named
-def prod(x, axis=None, keepdims=False):
-    """Product of elements over the given axes.
-
-    .. math:: y = \\prod_{i \\in \\text{axis}} x_i
-
-    The gradient is the product of the other elements (correct with zeros).
-
-    Args:
-        x (Variable): Input.
-        axis (None, int or tuple of ints): Axes to reduce; None means all.
-        keepdims (bool): Keep the reduced axes as size-1 dimensions.
-
-    Returns:
-        Variable: The products.
-    """
-    return Prod(axis, keepdims)(x)
+sum = _reduction("sum", Sum, "sum", "\\sum_{i \\in \\text{axis}} x_i")
+mean = _reduction("mean", Mean, "mean", "\\frac{1}{N} \\sum_{i \\in \\text{axis}} x_i")
+prod = _reduction("prod", Prod, "product", "\\prod_{i \\in \\text{axis}} x_i",
+                  "\n\nThe gradient is the product of the other elements (correct with zeros).")
+max = _extremum("max", Max, "Maximum over the given axes, optionally with its position.",
+                "The index is the flat position inside the reduced axes (in their order),\n"
+                "first occurrence on ties, as uint64; the gradient goes to that element.")
+min = _extremum("min", Min, "Minimum over the given axes, optionally with its position "
+                "(see :func:`max`).")
+cumsum = _cumulative("cumsum", CumSum, "sum", "sum")
+cumprod = _cumulative("cumprod", CumProd, "product", "prod")
+reduce_sum = unary_public("reduce_sum", ReduceSum, "Sum of all elements, as a 0-d result "
+                          "(legacy; prefer :func:`sum`).", "Variable: Shape ``()``.")
+reduce_mean = unary_public("reduce_mean", ReduceMean, "Mean of all elements, as a 0-d result "
+                           "(legacy; prefer :func:`mean`).", "Variable: Shape ``()``.")
 
 
 @named
@@ -435,72 +399,6 @@ def norm(x, p=None, axis=None, keepdims=False):
     p = 2.0 if p is None else float(p)
     require("Norm", p >= 1, f"p={p} must be >= 1")
     return Norm(p, axis, keepdims)(x)
-
-
-@named
-def cumsum(x, axis=None, exclusive=False, reverse=False):
-    """Cumulative sum along an axis.
-
-    .. math:: y_i = \\sum_{j \\le i} x_j
-
-    (``j < i`` if exclusive; counted from the end if reverse.)
-
-    Args:
-        x (Variable): Input.
-        axis (int): Axis of the running sum; None means 0.
-        exclusive (bool): Leave out the current element.
-        reverse (bool): Accumulate from the last element towards the first.
-
-    Returns:
-        Variable: Same shape as ``x``.
-    """
-    return CumSum(0 if axis is None else axis, exclusive, reverse)(x)
-
-
-@named
-def cumprod(x, axis=None, exclusive=False, reverse=False):
-    """Cumulative product along an axis.
-
-    .. math:: y_i = \\prod_{j \\le i} x_j
-
-    (``j < i`` if exclusive; counted from the end if reverse.)
-
-    Args:
-        x (Variable): Input.
-        axis (int): Axis of the running product; None means 0.
-        exclusive (bool): Leave out the current element.
-        reverse (bool): Accumulate from the last element towards the first.
-
-    Returns:
-        Variable: Same shape as ``x``.
-    """
-    return CumProd(0 if axis is None else axis, exclusive, reverse)(x)
-
-
-@named
-def reduce_sum(x):
-    """Sum of all elements, as a 0-d result (legacy; prefer :func:`sum`).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: Shape ``()``.
-    """
-    return ReduceSum()(x)
-
-
-@named
-def reduce_mean(x):
-    """Mean of all elements, as a 0-d result (legacy; prefer :func:`mean`).
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: Shape ``()``.
-    """
-    return ReduceMean()(x)
 
 
 @named
