@@ -287,3 +287,28 @@ def test_bad_configurations():
         GC.QuantizeRecordingToTrainingModifier({}, config=cfg)
     with pytest.raises(ValueError, match="MaxMvaRecorder: a range input"):
         qnn.max_mva_recorder(x, nn.Variable((1, 2)))
+
+
+def test_nnablas_module_paths_under_nablite_run(tmp_path):
+    """Scripts importing the converters from NNabla's per-modifier modules (and
+    nnabla.utils.qnn) run under ``nablite run`` with nablite's classes."""
+    import subprocess
+    import sys
+    (tmp_path / "s.py").write_text(
+        "from nnabla.experimental.graph_converters.identity import IdentityModifier\n"
+        "from nnabla.experimental.graph_converters.quantize import (\n"
+        "    QuantizeNonQNNToRecordingModifier, QuantizeRecordingToTrainingModifier)\n"
+        "import nnabla.experimental.graph_converters.batch_normalization_folding as bnf\n"
+        "from nnabla.utils.qnn import QATConfig, QATScheduler, MaxMvaRecorderCallback\n"
+        "import nnabla.experimental.graph_converters as GC\n"
+        "print(IdentityModifier is GC.IdentityModifier,\n"
+        "      bnf.BatchNormalizationFoldingModifier is GC.BatchNormalizationFoldingModifier,\n"
+        "      QuantizeRecordingToTrainingModifier.__module__, QATConfig.__module__)\n")
+    proc = subprocess.run([sys.executable, "-m", "nablite.cli", "run", "s.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True",
+                                   "nablite.experimental.graph_converters.quantization",
+                                   "nablite.utils.qnn"]
+    import nablite.experimental.graph_converters.prune as prune
+    assert prune.PruningModifier is GC.PruningModifier
