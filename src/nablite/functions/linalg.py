@@ -10,7 +10,7 @@ import string
 
 import numpy as np
 
-from .base import Function, require, sum_to, contiguous, named
+from .base import Function, require, sum_to, contiguous, unary_public, named
 
 __all__ = ["matrix_diag", "matrix_diag_part", "trilu", "batch_det", "batch_inv", "batch_logdet",
            "batch_cholesky", "eye_like", "einsum"]
@@ -133,30 +133,12 @@ class BatchCholesky(_BatchMatrix):
         return (0.5 * (ga + _t(ga)),)
 
 
-@named
-def matrix_diag(x):
-    """Diagonal matrices whose diagonals are the last dimension of ``x``.
-
-    Args:
-        x (Variable): Input (..., n).
-
-    Returns:
-        Variable: Shape (..., n, n).
-    """
-    return MatrixDiag()(x)
-
-
-@named
-def matrix_diag_part(x):
-    """Diagonals of the (square) matrices in the last two dimensions.
-
-    Args:
-        x (Variable): Input (..., n, n).
-
-    Returns:
-        Variable: Shape (..., n).
-    """
-    return MatrixDiagPart()(x)
+matrix_diag = unary_public("matrix_diag", MatrixDiag,
+                           "Diagonal matrices whose diagonals are the last dimension of ``x``.",
+                           "Variable: Shape (..., n, n).", x="Input (..., n).")
+matrix_diag_part = unary_public("matrix_diag_part", MatrixDiagPart,
+                                "Diagonals of the (square) matrices in the last two dimensions.",
+                                "Variable: Shape (..., n).", x="Input (..., n, n).")
 
 
 @named
@@ -174,43 +156,12 @@ def trilu(x, k=0, upper=True):
     return Trilu(k, upper)(x)
 
 
-@named
-def batch_det(x):
-    """Determinant of each matrix in a batch.
-
-    Args:
-        x (Variable): Input (B, n, n).
-
-    Returns:
-        Variable: Shape (B,).
-    """
-    return BatchDet()(x)
-
-
-@named
-def batch_inv(x):
-    """Inverse of each matrix in a batch.
-
-    Args:
-        x (Variable): Input (B, n, n).
-
-    Returns:
-        Variable: Shape (B, n, n).
-    """
-    return BatchInv()(x)
-
-
-@named
-def batch_logdet(x):
-    """log|det| of each matrix in a batch.
-
-    Args:
-        x (Variable): Input (B, n, n).
-
-    Returns:
-        Variable: Shape (B,).
-    """
-    return BatchLogdet()(x)
+batch_det = unary_public("batch_det", BatchDet, "Determinant of each matrix in a batch.",
+                         "Variable: Shape (B,).", x="Input (B, n, n).")
+batch_inv = unary_public("batch_inv", BatchInv, "Inverse of each matrix in a batch.",
+                         "Variable: Shape (B, n, n).", x="Input (B, n, n).")
+batch_logdet = unary_public("batch_logdet", BatchLogdet, "log|det| of each matrix in a batch.",
+                            "Variable: Shape (B,).", x="Input (B, n, n).")
 
 
 @named
