@@ -29,6 +29,11 @@ def _with_callbacks(post_hook: FunctionHook | None,
                     callbacks: Sequence[Any]) -> FunctionHook | None:
     """``post_hook`` followed by each communicator callback's
     ``on_finish_function_backward``, so an all-reduce overlaps backward."""
+    for cb in callbacks:
+        if not (hasattr(cb, "on_finish_function_backward") or hasattr(cb, "on_finish")):
+            raise TypeError("Variable.backward: communicator_callbacks must be a callback or "
+                            "a list of them (what comm.all_reduce_callback(...) returns), got "
+                            f"{type(cb).__name__}")
     hooks = [getattr(cb, "on_finish_function_backward", None) for cb in callbacks]
     hooks = [h for h in hooks if h is not None]
     if not hooks:
