@@ -339,6 +339,18 @@ def data_iterator(data_source, batch_size, rng=None, use_thread=True,
                         stop_exhausted=stop_exhausted)
 
 
+_FACTORY_OPTIONS = ("use_thread", "with_memory_cache", "with_file_cache", "cache_dir",
+                    "epoch_begin_callbacks", "epoch_end_callbacks", "stop_exhausted")
+
+
+def _over(source, batch_size, options):
+    """``data_iterator(source, batch_size, ...)`` with the options a factory
+    took (its ``locals()``; those it lacks keep data_iterator's defaults, and
+    no ``rng``: the source shuffles with it, the caches with their own)."""
+    return data_iterator(source, batch_size,
+                         **{k: options[k] for k in _FACTORY_OPTIONS if k in options})
+
+
 def data_iterator_simple(load_func, num_examples, batch_size, shuffle=False,
                          rng=None, use_thread=True, with_memory_cache=False,
                          with_file_cache=False, cache_dir=None,
@@ -351,12 +363,7 @@ def data_iterator_simple(load_func, num_examples, batch_size, shuffle=False,
     ``x0, x1, ...``); every call must give values of the same shapes.
     """
     source = SimpleDataSource(load_func, num_examples, shuffle=shuffle, rng=rng)
-    return data_iterator(source, batch_size, use_thread=use_thread,
-                         with_memory_cache=with_memory_cache,
-                         with_file_cache=with_file_cache, cache_dir=cache_dir,
-                         epoch_begin_callbacks=epoch_begin_callbacks,
-                         epoch_end_callbacks=epoch_end_callbacks,
-                         stop_exhausted=stop_exhausted)
+    return _over(source, batch_size, locals())
 
 
 def data_iterator_csv_dataset(uri, batch_size, shuffle=False, rng=None,
@@ -368,12 +375,7 @@ def data_iterator_csv_dataset(uri, batch_size, shuffle=False, rng=None,
     :class:`~nablite.utils.data_source_implements.CsvDataSource`): a path,
     ``file://`` or ``http(s)://`` URL."""
     source = CsvDataSource(uri, shuffle=shuffle, rng=rng, normalize=normalize)
-    return data_iterator(source, batch_size, use_thread=use_thread,
-                         with_memory_cache=with_memory_cache,
-                         with_file_cache=with_file_cache, cache_dir=cache_dir,
-                         epoch_begin_callbacks=epoch_begin_callbacks,
-                         epoch_end_callbacks=epoch_end_callbacks,
-                         stop_exhausted=stop_exhausted)
+    return _over(source, batch_size, locals())
 
 
 def data_iterator_cache(uri, batch_size, shuffle=False, rng=None,
@@ -382,12 +384,7 @@ def data_iterator_cache(uri, batch_size, shuffle=False, rng=None,
                         epoch_end_callbacks=[], stop_exhausted=False):
     """Mini-batches read from a cache directory written by a file cache."""
     source = CacheDataSource(uri, shuffle=shuffle, rng=rng, normalize=normalize)
-    return data_iterator(source, batch_size, use_thread=use_thread,
-                         with_memory_cache=with_memory_cache,
-                         with_file_cache=False,
-                         epoch_begin_callbacks=epoch_begin_callbacks,
-                         epoch_end_callbacks=epoch_end_callbacks,
-                         stop_exhausted=stop_exhausted)
+    return _over(source, batch_size, locals())
 
 
 def data_iterator_concat_datasets(data_source_list, batch_size, shuffle=False,
@@ -398,9 +395,4 @@ def data_iterator_concat_datasets(data_source_list, batch_size, shuffle=False,
                                   epoch_end_callbacks=[], stop_exhausted=False):
     """Mini-batches over several data sources joined end to end."""
     source = ConcatDataSource(data_source_list, shuffle=shuffle, rng=rng)
-    return data_iterator(source, batch_size, use_thread=use_thread,
-                         with_memory_cache=with_memory_cache,
-                         with_file_cache=with_file_cache, cache_dir=cache_dir,
-                         epoch_begin_callbacks=epoch_begin_callbacks,
-                         epoch_end_callbacks=epoch_end_callbacks,
-                         stop_exhausted=stop_exhausted)
+    return _over(source, batch_size, locals())

@@ -209,17 +209,26 @@ def load_image(file, shape=None, normalize=False):
     return load_image_imread(file, shape, 1.0 if normalize else -1)
 
 
+@contextlib.contextmanager
+def _binary(file, fn, arg):
+    """``file`` as a binary stream: a path is opened (and closed after), a
+    file object is used as it is."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as f:
+            yield f
+        return
+    if not hasattr(file, "read"):
+        raise TypeError(f"{fn}: {arg} must be a path or a binary file object, got "
+                        f"{type(file).__name__}")
+    yield file
+
+
 def load_csv(file, shape=None, normalize=False):
     """A CSV file of numbers (a binary file object or a path) as a float64
     array of its rows, reshaped to ``shape`` if given."""
-    if isinstance(file, (str, os.PathLike)):
-        with open(file, "rb") as f:
-            return load_csv(f, shape, normalize)
-    if not hasattr(file, "read"):
-        raise TypeError(f"load_csv: file must be a path or a binary file object, got "
-                        f"{type(file).__name__}")
-    data = file.read(max_read_bytes() + 1)
-    name = _source_name(file)
+    with _binary(file, "load_csv", "file") as f:
+        data = f.read(max_read_bytes() + 1)
+        name = _source_name(f)
     if len(data) > max_read_bytes():
         raise ValueError(f"load_csv: {name} is larger than the limit of "
                          f"{max_read_bytes()} bytes (NABLITE_MAX_READ_BYTES)")
@@ -243,19 +252,15 @@ def load_csv(file, shape=None, normalize=False):
 def load_npy(path, shape=None, normalize=False):
     """An ``.npy`` file (a path or binary file object); object arrays
     (pickles) are refused."""
-    if isinstance(path, (str, os.PathLike)):
-        with open(path, "rb") as f:
-            return load_npy(f, shape, normalize)
-    if not hasattr(path, "read"):
-        raise TypeError(f"load_npy: path must be a path or a binary file object, got "
-                        f"{type(path).__name__}")
-    a = read_npy(path, "load_npy", _source_name(path))
+    with _binary(path, "load_npy", "path") as f:
+        name = _source_name(f)
+        a = read_npy(f, "load_npy", name)
     if shape is None:
         return a
     try:
         return a.reshape(shape)
     except ValueError as e:
-        raise ValueError(f"load_npy: {_source_name(path)} cannot be reshaped "
+        raise ValueError(f"load_npy: {name} cannot be reshaped "
                          f"to {shape} ({e})") from None
 
 
