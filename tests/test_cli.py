@@ -303,16 +303,86 @@ def _readme_block(heading, lang):
     return re.search(rf"```{lang}\n(.*?)```", section, re.S).group(1)
 
 
+def _readme_section(heading):
+    """README.md's text from ``heading`` to the next heading of its level (the test
+    fails, not skips, when the section is missing)."""
+    text = open(README).read()
+    assert f"\n{heading}\n" in text, f"README.md has no {heading!r} section"
+    level = heading.split()[0]
+    body = text.split(f"\n{heading}\n", 1)[1]
+    return re.split(rf"\n{level} ", body, 1)[0]
+
+
+def _masked(line):
+    return re.sub(r"\d+\.\d+", "N", line)
+
+
 def test_readme_quick_start_trains_the_cnn(tmp_path):
-    """The README's first command, as a newcomer runs it (after the install)."""
+    """The README's first command, as a newcomer runs it (after the install), prints
+    what the quick start shows and writes the files it names."""
     first = _readme_block("## Quick start", "bash").splitlines()[0]
     assert first.endswith("&& nablite train cnn")
-    proc = nablite("train", "cnn", "--no-progress", cwd=tmp_path)
+    proc = nablite("train", "cnn", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     acc = float(re.search(r"training accuracy: ([0-9.]+)", proc.stdout).group(1))
     assert acc > 0.9
-    for name in ("params.h5", "curves.png"):
-        assert (tmp_path / "runs" / "cnn" / name).stat().st_size > 0
+    section = _readme_section("## Quick start")
+    bar, shown = re.findall(r"```text\n(.*?)```", section, re.S)
+    # the summary, numbers aside, and the log line on stderr
+    info, *summary = shown.strip().splitlines()
+    assert [_masked(line) for line in proc.stdout.strip().splitlines()] == \
+        [_masked(line) for line in summary]
+    assert info.split("]: ", 1)[1] in proc.stderr
+    # the bar's last state (outside a terminal tqdm draws it with '#' instead of blocks)
+    last = [line for line in proc.stderr.splitlines() if line.startswith("train cnn:")][-1]
+    assert re.sub(r"\|.*?\|", "|", _masked(last)).split("[")[0] == \
+        re.sub(r"\|.*?\|", "|", _masked(bar.strip())).split("[")[0]
+    assert re.search(r"held_out=N, loss=N\]$", _masked(last)), last
+    named = re.findall(r"`(?:runs/cnn/)?([\w-]+\.(?:h5|png|txt))`", section)
+    assert len(named) >= 5, named                    # params.h5 (h5py is here), the logs
+    for name in named:
+        assert (tmp_path / "runs" / "cnn" / name).stat().st_size > 0, name
+
+
+def test_readme_cli_section_covers_every_command_and_option():
+    section = _readme_section("## The `nablite` command")
+    assert "<!-- section: cli" not in section
+    top = nablite("--help").stdout
+    commands = re.findall(r"^    (\w+)", top.split("  COMMAND\n", 1)[1], re.M)
+    assert len(commands) >= 3
+    for name in commands:
+        assert f"`{name}`" in section or f"nablite {name}" in section, name
+    train = nablite("train", "--help").stdout
+    for option in sorted(set(re.findall(r"  (--[\w-]+)", train)) - {"--help"}):
+        assert option in section, option
+    for text in ("--no-progress", "NABLITE_LOG_LEVEL", "python -m nablite", "--version",
+                 "nablite.__version__", "--quick", "sys.exit(\"message\")"):
+        assert text in section, text
+    assert "](#nnablas-commands)" in section and "\n## NNabla's commands\n" in open(README).read()
+    # the models' run times agree with nablite train --help's
+    rows = dict(re.findall(r"^\| `(\w+)` \|.*\| ([0-9.]+) s \|$", section, re.M))
+    assert sorted(rows) == ["cnn", "logreg", "mlp", "rnn", "siamese"]
+    helped = " ".join(train.split())
+    for model, seconds in rows.items():
+        said = re.search(rf"about ([0-9.]+) s \([a-z, ]*\b{model}\b", helped) or \
+            re.search(rf"([0-9.]+) s \([a-z, ]*\b{model}\b", helped)
+        assert said and abs(float(said.group(1)) - float(seconds)) <= 0.5, (model, seconds)
+
+
+def test_readme_examples_table_names_scripts_whose_help_gives_the_same_time():
+    section = _readme_section("## Examples")
+    rows = re.findall(r"^\| `(examples/\w+\.py)` \|.*\| ([0-9.]+) s \|$", section, re.M)
+    assert len(rows) >= 8, rows
+    for script, seconds in rows:
+        path = os.path.join(ROOT, script)
+        assert os.path.isfile(path), script
+        helped = subprocess.run([sys.executable, path, "--help"], capture_output=True,
+                                text=True, timeout=120)
+        assert helped.returncode == 0, (script, helped.stderr)
+        said = re.search(r"takes about ([0-9.]+) s", " ".join(helped.stdout.split()))
+        assert said, f"{script} --help does not say how long its default run takes"
+        told, measured = float(said.group(1)), float(seconds)
+        assert abs(told - measured) <= max(1.0, 0.25 * measured), (script, told, measured)
 
 
 def test_readme_tour_runs():

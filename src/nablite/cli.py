@@ -7,6 +7,7 @@
 """
 import argparse
 import importlib
+import math
 import os
 import runpy
 import sys
@@ -57,6 +58,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type for rates (learning rates): a finite number above 0."""
+    value = float(text)  # not a number: argparse says "invalid positive_float value"
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {value}")
     return value
 
 
