@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .base import Function, binary, require, prod, sum_rows, named
+from .base import Function, binary, docstring, public, require, prod, sum_rows, named
 
 __all__ = ["sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy",
            "categorical_cross_entropy", "squared_error", "absolute_error", "huber_loss",
@@ -405,65 +405,33 @@ def categorical_cross_entropy(x, target, axis=None, n_outputs=-1, outputs=None):
     return CategoricalCrossEntropy(axis)(x, target, n_outputs=n_outputs, outputs=outputs)
 
 
-@named
-def squared_error(x0, x1, n_outputs=-1, outputs=None):
-    """Element-wise squared error: y = (x0 - x1)^2.
-
-    Args:
-        x0 (Variable): input.
-        x1 (Variable): input, broadcastable with x0.
-
-    Returns:
-        Variable: element-wise loss.
-    """
-    return SquaredError()(x0, x1, n_outputs=n_outputs, outputs=outputs)
+# The element-wise losses of two broadcast inputs share their arguments' words.
+_X0_X1 = ["x0 (Variable): input.", "x1 (Variable): input, broadcastable with x0."]
 
 
-@named
-def absolute_error(x0, x1, n_outputs=-1, outputs=None):
-    """Element-wise absolute error: y = |x0 - x1|.
-
-    Args:
-        x0 (Variable): input.
-        x1 (Variable): input, broadcastable with x0.
-
-    Returns:
-        Variable: element-wise loss.
-    """
-    return AbsoluteError()(x0, x1, n_outputs=n_outputs, outputs=outputs)
+def _pair_loss(name, cls, says):
+    return public(
+        name, lambda x0, x1, n_outputs=-1, outputs=None:
+        cls()(x0, x1, n_outputs=n_outputs, outputs=outputs),
+        docstring(f"Element-wise {says}.", _X0_X1, "Variable: element-wise loss."))
 
 
-@named
-def huber_loss(x0, x1, delta=1.0, n_outputs=-1, outputs=None):
-    """Element-wise Huber loss (NNabla's scaling: twice the textbook one).
-
-    .. math:: y = d^2 \\text{ if } |d| < \\delta \\text{ else } \\delta (2|d| - \\delta),
-              \\quad d = x_0 - x_1
-
-    Args:
-        x0 (Variable): input.
-        x1 (Variable): input, broadcastable with x0.
-        delta (float): where the quadratic part ends.
-
-    Returns:
-        Variable: element-wise loss.
-    """
-    return HuberLoss(delta=delta)(x0, x1, n_outputs=n_outputs, outputs=outputs)
-
-
-@named
-def epsilon_insensitive_loss(x0, x1, epsilon, n_outputs=-1, outputs=None):
-    """Element-wise epsilon-insensitive loss: y = max(|x0 - x1| - epsilon, 0).
-
-    Args:
-        x0 (Variable): input.
-        x1 (Variable): input, broadcastable with x0.
-        epsilon (float): width of the zero-loss band.
-
-    Returns:
-        Variable: element-wise loss.
-    """
-    return EpsilonInsensitiveLoss(epsilon=epsilon)(x0, x1, n_outputs=n_outputs, outputs=outputs)
+squared_error = _pair_loss("squared_error", SquaredError, "squared error: y = (x0 - x1)^2")
+absolute_error = _pair_loss("absolute_error", AbsoluteError, "absolute error: y = |x0 - x1|")
+huber_loss = public(
+    "huber_loss", lambda x0, x1, delta=1.0, n_outputs=-1, outputs=None:
+    HuberLoss(delta=delta)(x0, x1, n_outputs=n_outputs, outputs=outputs),
+    docstring("Element-wise Huber loss (NNabla's scaling: twice the textbook one).",
+              _X0_X1 + ["delta (float): where the quadratic part ends."],
+              "Variable: element-wise loss.",
+              ".. math:: y = d^2 \\text{ if } |d| < \\delta \\text{ else } "
+              "\\delta (2|d| - \\delta),\n          \\quad d = x_0 - x_1"))
+epsilon_insensitive_loss = public(
+    "epsilon_insensitive_loss", lambda x0, x1, epsilon, n_outputs=-1, outputs=None:
+    EpsilonInsensitiveLoss(epsilon=epsilon)(x0, x1, n_outputs=n_outputs, outputs=outputs),
+    docstring("Element-wise epsilon-insensitive loss: y = max(|x0 - x1| - epsilon, 0).",
+              _X0_X1 + ["epsilon (float): width of the zero-loss band."],
+              "Variable: element-wise loss."))
 
 
 @named
