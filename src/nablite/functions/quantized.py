@@ -313,13 +313,9 @@ def binary_weight_affine(x, weight, binary_weight, alpha, bias=None, base_axis=1
     ``binary_weight`` and ``alpha`` get none.
 
     Args:
-        x (Variable): input (N..., D...), prod(D...) = weight.shape[0].
-        weight (Variable): float weight (prod(D...), L...).
-        binary_weight (Variable): storage for the binarized weight, weight's shape.
+        x, weight, binary_weight, bias, base_axis, quantize_zero_to: as in
+            :func:`binary_connect_affine`.
         alpha (Variable): storage for the scales, prod(L...) elements.
-        bias (Variable, optional): (L...).
-        base_axis (int): first axis of the features of x.
-        quantize_zero_to (float): value a weight of exactly 0 binarizes to.
 
     Returns:
         Variable: (N..., L...).
@@ -339,13 +335,9 @@ def binary_weight_convolution(x, weight, binary_weight, alpha, bias=None, base_a
     ``alpha[o]`` is the mean |weight| of filter ``o``.
 
     Args:
-        x (Variable): (B..., C, *S).
-        weight (Variable): float weight (OC, C / group, *K).
-        binary_weight (Variable): storage for the binarized weight, weight's shape.
+        x, weight, binary_weight, bias, base_axis, pad, stride, dilation, group,
+            quantize_zero_to: as in :func:`binary_connect_convolution`.
         alpha (Variable): storage for the scales, OC elements.
-        bias (Variable, optional): (OC,).
-        base_axis, pad, stride, dilation, group: as in :func:`convolution`.
-        quantize_zero_to (float): value a weight of exactly 0 binarizes to.
 
     Returns:
         Variable: (B..., OC, *O).
