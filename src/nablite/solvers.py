@@ -136,14 +136,20 @@ class SgdW(Solver):
         w -= m + decay * w if decay else m
 
 
-class Momentum(Solver):
-    """SGD with momentum: m = momentum * m + lr * g;  w -= m."""
+class _MomentumSolver(Solver):
+    """A step with one buffer ``m`` per parameter and a momentum (Momentum, Nesterov);
+    each rule states ``packable`` itself."""
 
-    packable = True  # elementwise
     _state_names = ("m",)
 
     def __init__(self, lr=0.001, momentum=0.9):
         super().__init__(lr=lr, momentum=momentum)
+
+
+class Momentum(_MomentumSolver):
+    """SGD with momentum: m = momentum * m + lr * g;  w -= m."""
+
+    packable = True  # elementwise
 
     def _update(self, w, g, s, t):
         tmp = None
@@ -183,14 +189,10 @@ class Lars(Solver):
         w -= v
 
 
-class Nesterov(Solver):
+class Nesterov(_MomentumSolver):
     """Nesterov accelerated gradient: m' = mu * m - lr * g;  w += -mu * m + (1 + mu) * m'."""
 
     packable = True  # elementwise
-    _state_names = ("m",)
-
-    def __init__(self, lr=0.001, momentum=0.9):
-        super().__init__(lr=lr, momentum=momentum)
 
     def _update(self, w, g, s, t):
         m, mu = s["m"], self.momentum
