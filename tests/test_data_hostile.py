@@ -65,6 +65,12 @@ def test_idx_declaring_a_huge_shape(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 0]))
     refused(lambda: D.load_mnist(False, path=str(tmp_path)), ValueError,
             "declares .*more than the limit")
+    # under the limit (3.9 GB) but a gzip of 1 kB: refused without setting 3.9 GB aside
+    head = bytes([0, 0, 8, 3]) + np.array([5000, 28000, 28], ">u4").tobytes()
+    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(head + b"\0" * 1000)
+    refused(lambda: D.read_idx(str(tmp_path / "t10k-images-idx3-ubyte.gz")), ValueError,
+            r"holds 1000 bytes of data, but its header \(5000, 28000, 28\) needs 3920000000")
 
 
 def test_cache_chunk_declaring_a_huge_shape(tmp_path):
@@ -224,6 +230,20 @@ def test_truncated_and_corrupt_archives(tmp_path):
             "not a readable tar archive")
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_tar_member_declaring_more_than_it_holds(tmp_path, gz):
+    """A header declaring 3 GB (under the limit) before a few kB of data:
+    refused as truncated without setting the 3 GB aside."""
+    raw = pickle.dumps({"data": np.zeros((1, 3072), np.uint8), "labels": [0]})
+    info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+    info.size = 3 << 30
+    data = info.tobuf(format=tarfile.GNU_FORMAT) + raw
+    p = tmp_path / ("short.tar.gz" if gz else "short.tar")
+    p.write_bytes(gzip.compress(data) if gz else data)
+    refused(lambda: D.load_cifar10(False, path=str(p)), ValueError,
+            "load_cifar10: the archive .*short.tar.* is truncated")
+
+
 # --- tar links (issue 13: a raw KeyError before) ---------------------------------------
 @pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
 def test_tar_members_that_are_links(tmp_path, kind):
@@ -235,3 +255,24 @@ def test_tar_members_that_are_links(tmp_path, kind):
     msg = refused(lambda: D.load_cifar10(False, path=str(archive)), ValueError,
                   "test_batch in the archive .* is a (symbolic|hard) link")
     assert "only regular files are read" in msg
+
+
+# --- CSV files ---------------------------------------------------------------------------
+def test_hostile_csv_files(tmp_path, monkeypatch):
+    """A CSV data set or a CSV of numbers over the read limit, with a field
+    over the csv module's limit, or not UTF-8: a ValueError naming the reader
+    and the file (not a raw csv.Error / UnicodeDecodeError)."""
+    from nablite.utils.data_source_implements import CsvDataSource
+    (tmp_path / "field.csv").write_text("x,y\n1," + "2" * 200000 + "\n")
+    (tmp_path / "latin1.csv").write_bytes("x,y\n1,caf\xe9.png\n".encode("latin-1"))
+    (tmp_path / "long.csv").write_text("x,y\n" + "1,2\n" * 300)
+    for reader in (CsvDataSource, L.load_csv):
+        who = reader.__name__
+        refused(lambda: reader(str(tmp_path / "field.csv")), ValueError,
+                f"{who}: line 2 of .*field.csv cannot be read as CSV .*field limit")
+        refused(lambda: reader(str(tmp_path / "latin1.csv")), ValueError,
+                f"{who}: .*latin1.csv is not UTF-8 text")
+    monkeypatch.setenv("NABLITE_MAX_READ_BYTES", "1000")
+    for reader in (CsvDataSource, L.load_csv):
+        refused(lambda: reader(str(tmp_path / "long.csv")), ValueError,
+                f"{reader.__name__}: .*long.csv is larger than the limit of 1000 bytes")

@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from ..utils._data_bounded import max_read_bytes
+from ..utils._data_bounded import max_read_bytes, read_at_most
 from ..utils.data_iterator import data_iterator
 from ._in_memory import InMemoryDataSource
 from ..utils.data_source_loader import download, get_data_home
@@ -76,7 +76,7 @@ def read_idx(path, ndim=None):
                 raise ValueError(f"read_idx: {path} declares {shape} ({need} bytes), "
                                  f"more than the limit of {max_read_bytes()} bytes "
                                  "(NABLITE_MAX_READ_BYTES)")
-            raw = f.read(need + 1)
+            raw = read_at_most(f, need)  # in pieces: a gzip may hold less than it declares
     except (OSError, EOFError, zlib.error) as e:
         raise ValueError(f"read_idx: {path} is truncated or corrupt ({e})") from None
     if len(raw) != need:

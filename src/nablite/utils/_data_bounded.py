@@ -14,8 +14,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["max_read_bytes", "read_npy", "decompress", "tar_member_bytes",
-           "safe_load_pickle"]
+__all__ = ["max_read_bytes", "read_at_most", "read_npy", "decompress",
+           "tar_member_bytes", "safe_load_pickle"]
 
 
 def max_read_bytes():
@@ -24,6 +24,23 @@ def max_read_bytes():
         return int(os.environ.get("NABLITE_MAX_READ_BYTES", 4 << 30))
     except ValueError:
         return 4 << 30
+
+
+def read_at_most(f, limit=None):
+    """Up to ``limit + 1`` bytes (or characters) of ``f`` (default limit: the
+    read limit), so a caller sees whether it is over; read in 1 MiB pieces,
+    as ``f.read(n)`` sets aside all ``n`` bytes before reading."""
+    limit = max_read_bytes() if limit is None else int(limit)
+    pieces, total = [], 0
+    while total <= limit:
+        piece = f.read(min(1 << 20, limit + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    if not pieces:
+        return f.read(0)  # b"" or "", as the stream gives
+    return pieces[0][:0].join(pieces)
 
 
 def _remaining(f):
@@ -128,7 +145,8 @@ def tar_member_bytes(tar, name, who, source):
                          f"{member.size} bytes, more than the limit of "
                          f"{max_read_bytes()} (NABLITE_MAX_READ_BYTES)")
     try:
-        data = tar.extractfile(member).read()
+        # in pieces: a truncated archive holds less than its header declares
+        data = read_at_most(tar.extractfile(member), member.size)
     except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
         raise ValueError(f"{who}: the archive {source} is truncated or corrupt "
                          f"in {name} ({e})") from None

@@ -4,7 +4,6 @@ sources joined.
 Each draws its shuffled orders from its ``rng`` at the moments NNabla 1.39's
 does, so the same seeded generator gives the same samples in the same order.
 """
-import csv
 import os
 from collections import deque
 
@@ -13,7 +12,7 @@ import numpy as np
 from ..logger import logger
 from ._data_cache import read_cache_folder, read_chunk
 from .data_source import DataSource, SlicedDataSource, check_source  # noqa: F401
-from .data_source_loader import FileReader, load
+from .data_source_loader import FileReader, load, read_csv_rows
 
 __all__ = ["SimpleDataSource", "CsvDataSource", "CacheDataSource", "ConcatDataSource",
            "SlicedDataSource"]
@@ -116,8 +115,8 @@ class CsvDataSource(DataSource):
         self._normalize = normalize
         self._generation = -1
         self._filereader = FileReader(filename)
-        with self._filereader.open(textmode=True, encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
+        with self._filereader.open() as f:
+            rows = read_csv_rows(f, "CsvDataSource", filename)
         if not rows:
             raise ValueError(f"CsvDataSource: {filename!r} is empty; expected a "
                              "header row and data rows")

@@ -21,13 +21,13 @@ import urllib.request
 
 import numpy as np
 
-from ._data_bounded import max_read_bytes, read_npy
+from ._data_bounded import max_read_bytes, read_at_most, read_npy
 from ._data_download import _timeout, download, get_data_home, urlopen_with_deadline
 from .image_utils import imread, imresize  # noqa: F401 (NNabla's names here)
 
 __all__ = ["FileReader", "ResourceFileReader", "get_file_extension",
            "load_image", "load_image_imread", "load_csv", "load_npy", "load_wav", "load",
-           "register_load_function", "download", "get_data_home"]
+           "register_load_function", "download", "get_data_home", "read_csv_rows"]
 
 _REMOTE = ("http://", "https://")
 
@@ -80,7 +80,7 @@ class FileReader:
         if _is_remote(name):
             try:
                 with urlopen_with_deadline(name, _timeout()) as r:
-                    data = r.read(max_read_bytes() + 1)
+                    data = read_at_most(r)
             except OSError as e:
                 raise ConnectionError(f"FileReader: cannot fetch {name} "
                                       f"({getattr(e, 'reason', e)})") from None
@@ -209,6 +209,28 @@ def load_image(file, shape=None, normalize=False):
     return load_image_imread(file, shape, 1.0 if normalize else -1)
 
 
+def read_csv_rows(f, who, name):
+    """The rows of the CSV text in the binary (or text) stream ``f``, read
+    only up to the read limit; a file over it, not UTF-8 or not CSV (a field
+    over the csv module's size limit, a NUL byte) gives a ValueError naming
+    ``name``."""
+    data = read_at_most(f)
+    if len(data) > max_read_bytes():
+        raise ValueError(f"{who}: {name} is larger than the limit of "
+                         f"{max_read_bytes()} bytes (NABLITE_MAX_READ_BYTES)")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{who}: {name} is not UTF-8 text ({e})") from None
+    reader = csv.reader(io.StringIO(data, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as e:
+        raise ValueError(f"{who}: line {reader.line_num} of {name} cannot be read "
+                         f"as CSV ({e})") from None
+
+
 @contextlib.contextmanager
 def _binary(file, fn, arg):
     """``file`` as a binary stream: a path is opened (and closed after), a
@@ -227,14 +249,10 @@ def load_csv(file, shape=None, normalize=False):
     """A CSV file of numbers (a binary file object or a path) as a float64
     array of its rows, reshaped to ``shape`` if given."""
     with _binary(file, "load_csv", "file") as f:
-        data = f.read(max_read_bytes() + 1)
         name = _source_name(f)
-    if len(data) > max_read_bytes():
-        raise ValueError(f"load_csv: {name} is larger than the limit of "
-                         f"{max_read_bytes()} bytes (NABLITE_MAX_READ_BYTES)")
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+        table = read_csv_rows(f, "load_csv", name)
     rows = []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), 1):
+    for n, row in enumerate(table, 1):
         if row:
             try:
                 rows.append([float(c) for c in row])
