@@ -206,7 +206,8 @@ def main(out: str = "runs/optimizers", steps: int = 30, iterations: int = 2000, 
                 OrderedDict((k, (np.arange(len(v)), smooth_curve(v))) for k, v in losses.items()),
                 title="4x100 ReLU MLP on the 8x8 digits, one per solver",
                 xlabel="iteration (mini-batches of 128)",
-                ylabel="cross-entropy loss (nats, moving average of 11)")
+                ylabel="cross-entropy loss (nats, moving average of 11)",
+                yscale="log")  # near 0 the solvers differ by orders of magnitude
     tail = max(len(next(iter(losses.values()))) // 10, 1)
     final_loss = OrderedDict((k, float(np.mean(v[-tail:]))) for k, v in losses.items())
     log("mean loss over the last %d iterations: " % tail +

@@ -134,3 +134,22 @@ def test_by_examples_rejects_unknown_sections():
 def test_example_mains_reject_zero_counts(name, kwargs):
     with pytest.raises(ValueError, match=rf"{name}.main: .*must be at least 1"):
         load_example(name).main(os.devnull, **kwargs)
+
+
+def test_save_stacked_curves_puts_each_quantity_on_its_own_axes(tmp_path):
+    """gradient_penalty's wgan_gp.png: the Wasserstein estimate and the gradient
+    norm have different units, so each gets its own y axis."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+    from nablite.utils.plot import save_stacked_curves
+    path = str(tmp_path / "two.png")
+    steps = np.arange(50)
+    assert save_stacked_curves(path, [("a (m)", {"a": (steps, steps * 2.0)}),
+                                      ("b (s)", {"b": (steps, np.sqrt(steps))})],
+                               title="two panels", xlabel="step") == path
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert (width, height) == (640, 620)              # 6.4 x 6.2 inches: two rows
+    with pytest.raises(TypeError, match="save_stacked_curves: panels must be"):
+        save_stacked_curves(path, {"a": (steps, steps)})
+    with pytest.raises(ValueError, match=r"series\['b'\] has 50 x values but 3 y values"):
+        save_stacked_curves(path, [("b", {"b": (steps, [1, 2, 3])})])

@@ -1,6 +1,8 @@
 """PNG figures of training runs (matplotlib's Agg canvas: no window, pyplot untouched).
 
 - ``save_curves``: several curves on one pair of axes.
+- ``save_stacked_curves``: quantities of different units, each on its own axes,
+  one above the other with a shared x axis.
 - ``save_training_curves``: the loss and, below it on its own axes, the accuracy.
 - ``save_embedding``: 2-D points coloured by class, one legend entry per class.
 
@@ -8,12 +10,13 @@ Each figure has a title, labelled axes and a legend placed where it does not
 cover the data. Needs matplotlib (``pip install "nablite[plot]"``).
 """
 import os
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["save_curves", "save_training_curves", "save_embedding", "PLOT_HINT"]
+__all__ = ["save_curves", "save_stacked_curves", "save_training_curves", "save_embedding",
+           "PLOT_HINT"]
 
 PLOT_HINT = 'pip install "nablite[plot]"'
 Curve = Tuple[ArrayLike, ArrayLike]   # (x values, y values)
@@ -89,6 +92,43 @@ def save_curves(path: str, series: Mapping[str, Curve], title: str = "",
 def _moving_average(y: np.ndarray, window: int) -> np.ndarray:
     kernel = np.ones(window) / window
     return np.convolve(y, kernel, mode="valid")
+
+
+def save_stacked_curves(path: str, panels: Sequence[Tuple[str, Mapping[str, Curve]]],
+                        title: str = "", xlabel: str = "iteration") -> str:
+    """Save curves of different units on separate axes, stacked, sharing the x axis.
+
+    Args:
+        path (str): Output file (the extension picks the format, e.g. .png).
+        panels (sequence): ``(ylabel, {label: (x, y)})`` per axes, top first; the
+            y label names the quantity and its unit.
+        title (str): Title above the top axes.
+        xlabel (str): Label of the shared x axis (with its unit), under the bottom one.
+
+    Returns:
+        str: ``path``.
+    """
+    if isinstance(panels, Mapping) or not len(panels):
+        raise TypeError("save_stacked_curves: panels must be a non-empty sequence of "
+                        f"(ylabel, {{label: (x, y)}}) pairs, got {type(panels).__name__}")
+    fig = _figure("save_stacked_curves", (6.4, 2.2 + 2.0 * len(panels)))
+    first = None
+    for i, (ylabel, series) in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, i + 1, sharex=first)
+        first = first or ax
+        for label, xy in series.items():
+            x, y = _pair("save_stacked_curves", label, xy)
+            ax.plot(x, y, label=str(label), color=f"C{i}" if len(series) == 1 else None)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+        if i == 0:
+            ax.set_title(title)
+        if i < len(panels) - 1:
+            ax.tick_params(labelbottom=False)
+        else:
+            ax.set_xlabel(xlabel)
+    return _save(fig, path)
 
 
 def save_training_curves(path: str, loss: Curve, accuracy: Optional[Curve] = None,
