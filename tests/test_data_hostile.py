@@ -276,3 +276,14 @@ def test_hostile_csv_files(tmp_path, monkeypatch):
     for reader in (CsvDataSource, L.load_csv):
         refused(lambda: reader(str(tmp_path / "long.csv")), ValueError,
                 f"{reader.__name__}: .*long.csv is larger than the limit of 1000 bytes")
+
+
+def test_wav_declaring_more_than_it_holds(tmp_path):
+    """A .wav header declaring 2 GB of 16-bit samples before 100 bytes:
+    refused as truncated without setting the 2 GB aside."""
+    n = 1 << 31
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)
+    (tmp_path / "h.wav").write_bytes(b"RIFF" + struct.pack("<I", 36 + n) + b"WAVE" + fmt
+                                     + b"data" + struct.pack("<I", n) + b"\0" * 100)
+    refused(lambda: L.load_wav(str(tmp_path / "h.wav")), ValueError,
+            "load_wav: .*h.wav is truncated: 100 of the 2147483648 bytes")

@@ -300,7 +300,15 @@ def load_wav(path, shape=None, normalize=False):
                 raise ValueError(f"load_wav: {name} declares {frames} frames of "
                                  f"{channels} channels ({need} bytes), more than the "
                                  f"limit of {max_read_bytes()} bytes")
-            data = w.readframes(frames)
+            # in pieces: a truncated file holds less than its header declares
+            step, pieces, got = max(1, (1 << 20) // (width * channels)), [], 0
+            while got < need:
+                piece = w.readframes(step)
+                if not piece:
+                    break
+                pieces.append(piece)
+                got += len(piece)
+            data = b"".join(pieces)
     except (wave.Error, EOFError) as e:
         raise ValueError(f"load_wav: {name} is not a readable PCM .wav file ({e})") from None
     if len(data) != need:
