@@ -206,6 +206,18 @@ def test_truncated_h5_cache(tmp_path):
             "CacheDataSource: .*cache_00000000_00000019.h5 is not a readable HDF5")
 
 
+def test_h5_cache_declaring_more_than_the_file_holds(tmp_path):
+    """An .h5 chunk whose unfiltered dataset declares 80 MB (under the limit)
+    with no data stored: refused before h5py makes 80 MB of fill values."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "cache_00000000_00000009.h5", "w") as f:
+        f.create_dataset("x", shape=(10, 2000, 1000), dtype="f4")
+        f.create_dataset("y", data=np.zeros((10, 1)))
+    refused(lambda: CacheDataSource(str(tmp_path)).next(), ValueError,
+            r"CacheDataSource: .*cache_00000000_00000009.h5 dataset 'x' declares "
+            r"\(10, 2000, 1000\) \(80000000 bytes\), more than the \d+ bytes of the file")
+
+
 def _cifar_tar(path, members):
     with tarfile.open(path, "w:gz") as tar:
         for info, data in members:

@@ -105,6 +105,13 @@ def _read_h5(path, who):
                     raise ValueError(f"{who}: {path} dataset {name!r} declares "
                                      f"{ds.shape} ({nbytes} bytes), more than the "
                                      f"limit of {max_read_bytes()}")
+                # unfiltered data is stored as it is: more than the file holds
+                # is a truncated or forged file (filtered data has the limit only)
+                if not ds.compression and ds.compression_opts is None \
+                        and nbytes > os.path.getsize(path):
+                    raise ValueError(f"{who}: {path} dataset {name!r} declares "
+                                     f"{ds.shape} ({nbytes} bytes), more than the "
+                                     f"{os.path.getsize(path)} bytes of the file")
                 out[name] = ds[()]
             return out
     except (OSError, RuntimeError, KeyError) as e:  # h5py's errors on corrupt files
