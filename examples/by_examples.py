@@ -83,24 +83,28 @@ def scale01(h: np.ndarray) -> np.ndarray:
 
 
 def show_layers(x: nn.Variable, hs: List[nn.Variable], y: nn.Variable, name: str,
-                figsize: Tuple[float, float], title: str) -> None:
+                title: str) -> None:
+    """The first sample's input, activations and scores side by side, each panel
+    titled with what its pixels are (each layer scaled to black = min, white = max)."""
     num_plot = len(hs) + 2
     gid = [1]
 
     def imshow(img: np.ndarray, title: str) -> None:
-        plt.subplot(num_plot, 1, gid[0])
+        plt.subplot(1, num_plot, gid[0])
         gid[0] += 1
-        plt.title(title)
+        plt.title(title, fontsize="small")
         plt.imshow(img, **imshow_opt)
         plt.axis('off')
-    plt.figure(figsize=figsize)
-    imshow(x.d[0, 0], 'x')
+    plt.figure(figsize=(1.9 * num_plot, 2.8))
+    imshow(x.d[0, 0], f"x: input\n{x.shape[-2]}x{x.shape[-1]} pixels")
     for hid, h in enumerate(hs):
         d = h.d[0]
+        what = (f"{d.shape[0]} maps of {d.shape[1]}x{d.shape[2]}" if d.ndim == 3
+                else f"{d.size} units, rows of 8")
         imshow(tile_images(d[:, None]) if d.ndim == 3 else scale01(d).reshape(-1, 8),
-               'h{}'.format(hid + 1))
-    imshow(scale01(y.d[0]).reshape(2, 5), 'y')
-    plt.suptitle(title, fontsize="small", y=1.0, va="bottom")  # above the first panel
+               f"h{hid + 1}: {what}")
+    imshow(scale01(y.d[0]).reshape(2, 5), "y: scores of\ndigits 0-4 / 5-9")
+    plt.suptitle(f"{title} (black = the layer's min, white = its max)", fontsize="medium")
     savefig(name)
 
 
@@ -183,8 +187,7 @@ def section_mlp(data: Any, img: np.ndarray, steps: int) -> None:
     y, hs = mlp(x)
     loss = logreg_loss(y, t)
     training(x, t, data, loss, steps, 1e-2, "mlp")
-    show_layers(x, hs, y, "mlp_layers.png", (2, 5),
-                "MLP: input,\nhidden layers\nand scores")
+    show_layers(x, hs, y, "mlp_layers.png", "MLP: one digit's input, hidden layers and scores")
 
 
 def cnn(x: nn.Variable) -> Tuple[nn.Variable, List[nn.Variable]]:
@@ -214,7 +217,7 @@ def section_cnn(data: Any, img: np.ndarray, steps: int) -> str:
     y, hs = cnn(x)
     loss = logreg_loss(y, t)
     training(x, t, data, loss, steps, 1e-1, "cnn")
-    show_layers(x, hs, y, "cnn_layers.png", (2, 8), "CNN: input,\nfeature maps,\nfc3 and scores")
+    show_layers(x, hs, y, "cnn_layers.png", "CNN: one digit's input, feature maps, fc3 and scores")
     # training accuracy over the whole set, with the graph of the last mini-batch size
     correct = total = 0
     for _ in range(digits_batches(data)):
@@ -286,8 +289,8 @@ def section_rnn(data: Any, img: np.ndarray, steps: int) -> None:
         history.setdefault("rnn", []).append(float(loss.d))
         if i % 100 == 0:  # Print for each 10 iterations
             print(i, loss.d)
-    show_layers(seq_x[0], hs, y, "rnn_layers.png", (2, 8),
-                "RNN: first quadrant,\nhidden states\nand scores")
+    show_layers(seq_x[0], hs, y, "rnn_layers.png",
+                "RNN: one digit's first quadrant, hidden states and scores")
 
 
 def cnn_embed(x: nn.Variable,
