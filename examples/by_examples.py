@@ -45,7 +45,8 @@ def plot_losses(keys: Sequence[str]) -> None:
                  label=f"moving average of {window}")
         plt.title(f"{key}: training loss")
         plt.xlabel("iteration (solver updates)")
-        plt.ylabel("contrastive loss" if key == "siamese" else "cross-entropy loss (nats)")
+        plt.ylabel("contrastive loss (squared embedding distance)" if key == "siamese"
+                   else "cross-entropy loss (nats)")
         plt.grid(alpha=0.3)
         plt.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)  # below the data
         savefig(f"{key}_loss.png")
