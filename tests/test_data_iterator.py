@@ -109,6 +109,27 @@ def test_stop_exhausted():
     assert len(list(di2)) == 2
 
 
+@pytest.mark.parametrize("thread", [False, True])
+def test_reset_mid_epoch(thread):
+    """reset() after part of a pass ends that epoch (callbacks run once, in
+    NNabla's end-then-begin order), and the next batch opens a new shuffled
+    pass from position 0; a reset with nothing read since runs no callbacks."""
+    log = []
+    di = _di(size=10, batch=4, shuffle=True, rng=np.random.RandomState(5), use_thread=thread,
+             epoch_begin_callbacks=[lambda e: log.append(("begin", e))],
+             epoch_end_callbacks=[lambda e: log.append(("end", e))])
+    rng = np.random.RandomState(5)
+    first, second = rng.permutation(10), rng.permutation(10)
+    assert _first_col(di.next()) == first[:4].tolist()
+    di.reset()
+    assert log == [("end", 0), ("begin", 1)] and di.epoch == 1
+    di.reset()
+    assert log == [("end", 0), ("begin", 1)] and di.epoch == 1
+    assert _first_col(di.next()) == second[:4].tolist()
+    assert di.position == (8 if thread else 4)  # after the prefetched batch, as NNabla
+    di.close()
+
+
 def test_context_manager_closes_file_cache(tmp_path):
     with _di(with_file_cache=True) as di:
         cache = di._data_source._cache_dir

@@ -106,6 +106,7 @@ class DataIterator:
         self._epoch_end_callbacks = list(epoch_end_callbacks)
         self._epoch = 0
         self._served = False  # whether next() returned a batch of this pass
+        self._fresh = True  # no batch returned since construction or reset()
         self._closed = False
         data_source.reset()
         self._use_thread = bool(use_thread)
@@ -196,6 +197,7 @@ class DataIterator:
             raise StopIteration
         batch, crossed = got
         self._served = not crossed
+        self._fresh = False
         for _ in range(crossed):
             self._fire(self._epoch_end_callbacks)
             self._epoch += 1
@@ -223,7 +225,11 @@ class DataIterator:
     def reset(self):
         """Start the next pass now: the current epoch ends (its callbacks run
         if any sample of it was read), the sources start over from position 0
-        and draw a new order."""
+        and draw a new order. Nothing happens when no batch was returned since
+        the iterator was made or last reset (it is at the start of a pass)."""
+        if self._fresh:
+            return
+        self._fresh = True
         self._settle()
         if self._served:
             self._served = False
