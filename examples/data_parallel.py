@@ -22,7 +22,7 @@ import nablite.communicators as C
 import nablite.functions as F
 import nablite.solvers as S
 from nablite import tutorial
-from nablite.cli import positive_int
+from nablite.cli import positive_float, positive_int
 from nablite.datasets import load_digits
 from nablite.ext_utils import get_extension_context
 from nablite.logger import progress_bar
@@ -45,6 +45,16 @@ def accuracy(images, labels):
     y = tutorial.cnn(x, test=True)
     y.forward(clear_buffer=True)
     return float(np.mean(np.argmax(y.d, axis=1) == labels.ravel()))
+
+
+HELP = ("The tutorial's CNN on the bundled 8x8 digits, trained data-parallel over MPI: "
+        "each rank reads its slice of the training split and the gradients are "
+        "all-reduced during backward, so N ranks of batch 64/N reach the accuracy of "
+        "nablite train cnn (about 95% held out). Run it under mpiexec (mpiexec -n 2 python "
+        "examples/data_parallel.py), or alone as one rank; needs pip install "
+        "\"nablite[dist]\". The default run (1000 steps) takes about 2 s as one rank and 2.5 s on 2 "
+        "ranks on a quiet 2-core machine (scaled from its time against nablite train "
+        "cnn's 1.5 s on a busy one).")
 
 
 def main(steps=1000, batch_size=64, lr=0.1, seed=0, progress=True):
@@ -95,12 +105,15 @@ def main(steps=1000, batch_size=64, lr=0.1, seed=0, progress=True):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=positive_int, default=1000)
+    parser = argparse.ArgumentParser(description=HELP)
+    parser.add_argument("--steps", type=positive_int, default=1000,
+                        help="solver updates, at least 1 (default: 1000)")
     parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="global batch, split over the ranks (default 64)")
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+                        help="global batch, split over the ranks (default: 64)")
+    parser.add_argument("--lr", type=positive_float, default=0.1,
+                        help="SGD learning rate, finite and positive (default: 0.1)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, the split and the batches (default: 0)")
     opts = parser.parse_args()
     result = main(opts.steps, opts.batch_size, opts.lr, opts.seed)
     if result["rank"] == 0:
