@@ -2,16 +2,15 @@
 bookkeeping of the Solver base (lazy zero_grad, weight decay, registration, states)."""
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
 import nablite as nn
 import nablite.solvers as S
+from nnabla_parity import check_same_source
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-NNABLA_PYTHON = os.environ.get("NNABLA_PYTHON", "/tmp/nnref/bin/python")
 
 
 def f32(x):
@@ -220,25 +219,48 @@ def run_reference(cls, kwargs, ref, w0, grads, decays, lr_scale=1.0):
     return w, state
 
 
+def solver_runs(cases, S=None, solvers=None):
+    """Each (solver name, kwargs, per-step decays) case: four halved-rate steps on one
+    (3, 4) parameter. Written once: test_rule_matches_reference calls it here (with
+    nablite's solvers, keeping each solver in ``solvers``), and its source runs under
+    NNabla and under nablite (nnabla_parity.check_same_source), so it sees only nn,
+    np and its arguments."""
+    if S is None:
+        import nnabla.solvers as S
+    out = {}
+    for name, kwargs, decays in cases:
+        rng = np.random.RandomState(0)
+        w0 = rng.randn(3, 4).astype(np.float32)
+        grads = [rng.randn(3, 4).astype(np.float32) for _ in range(4)]
+        p = nn.Variable.from_numpy_array(w0.copy(), need_grad=True)
+        s = getattr(S, name)(**kwargs)
+        s.set_parameters({"w": p})
+        s.set_learning_rate(s.learning_rate() * 0.5)
+        for g, rate in zip(grads, decays):
+            s.zero_grad()
+            p.g = g
+            if rate is not None:
+                s.weight_decay(rate)
+            s.update()
+        key = f"{name}({kwargs}) decays={decays}"
+        out[key] = p.d.ravel()
+        if solvers is not None:
+            solvers[key] = s
+    return out
+
+
 @pytest.mark.parametrize("cls,kwargs,ref", CASES, ids=lambda c: getattr(c, "__name__", ""))
 @pytest.mark.parametrize("decays", [[None] * 4, [0.05, None, 0.1, 0.0]])
 def test_rule_matches_reference(cls, kwargs, ref, decays):
-    rng = np.random.RandomState(0)
+    solvers = {}
+    (got,) = solver_runs([(cls.__name__, kwargs, decays)], S, solvers).values()
+    (solver,) = solvers.values()
+    rng = np.random.RandomState(0)  # the draws solver_runs makes
     w0 = rng.randn(3, 4).astype(np.float32)
     grads = [rng.randn(3, 4).astype(np.float32) for _ in range(4)]
-    p = nn.Variable.from_numpy_array(w0.copy(), need_grad=True)
-    solver = cls(**kwargs)
-    solver.set_parameters({"w": p})
-    solver.set_learning_rate(solver.learning_rate() * 0.5)
-    for g, rate in zip(grads, decays):
-        solver.zero_grad()
-        p.g = g
-        if rate is not None:
-            solver.weight_decay(rate)
-        solver.update()
     want_w, want_state = run_reference(cls, kwargs, ref, w0, grads, decays, lr_scale=0.5)
-    assert p.d.dtype == np.float32
-    np.testing.assert_allclose(p.d, want_w, rtol=2e-5, atol=2e-6)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want_w.ravel(), rtol=2e-5, atol=2e-6)
     st = solver.get_states()["w"]
     assert st.t == 4 and set(st.pstate) == set(want_state)
     for name, v in st.pstate.items():
@@ -499,57 +521,12 @@ def test_adam_matches_nnabla_run():
     nn.clear_parameters()
 
 
-_PARITY_SCRIPT = r"""
-import json, sys, numpy as np
-import nnabla as nn, nnabla.solvers as S
-cases = json.loads(sys.stdin.read())
-out = []
-for name, kwargs, decays in cases:
-    rng = np.random.RandomState(0)
-    w0 = rng.randn(3, 4).astype(np.float32)
-    grads = [rng.randn(3, 4).astype(np.float32) for _ in range(4)]
-    p = nn.Variable.from_numpy_array(w0.copy(), need_grad=True)
-    s = getattr(S, name)(**kwargs)
-    s.set_parameters({"w": p})
-    s.set_learning_rate(s.learning_rate() * 0.5)
-    for g, rate in zip(grads, decays):
-        s.zero_grad()
-        p.g = g
-        if rate is not None:
-            s.weight_decay(rate)
-        s.update()
-    out.append(p.d.ravel().tolist())
-print(json.dumps(out))
-"""
-
-
 def test_parity_with_real_nnabla():
     """Same runs as test_rule_matches_reference, in NNabla 1.39 when it is installed."""
-    if not os.path.exists(NNABLA_PYTHON):
-        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
     cases = [(cls.__name__, kwargs, decays) for cls, kwargs, _ in CASES
              for decays in ([None] * 4, [0.05, None, 0.1, 0.0])]
-    proc = subprocess.run([NNABLA_PYTHON, "-c", _PARITY_SCRIPT], input=json.dumps(cases),
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        pytest.skip(f"NNabla could not run: {proc.stderr[-300:]}")
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
-    for (name, kwargs, decays), want in zip(cases, results):
-        rng = np.random.RandomState(0)
-        w0 = rng.randn(3, 4).astype(np.float32)
-        grads = [rng.randn(3, 4).astype(np.float32) for _ in range(4)]
-        p = nn.Variable.from_numpy_array(w0.copy(), need_grad=True)
-        s = getattr(S, name)(**kwargs)
-        s.set_parameters({"w": p})
-        s.set_learning_rate(s.learning_rate() * 0.5)
-        for g, rate in zip(grads, decays):
-            s.zero_grad()
-            p.g = g
-            if rate is not None:
-                s.weight_decay(rate)
-            s.update()
-        np.testing.assert_allclose(p.d.ravel(), want, rtol=1e-5, atol=2e-6,
-                                   err_msg=f"{name}({kwargs}) decays={decays}")
+    mine, _ = check_same_source(solver_runs, rtol=1e-5, atol=2e-6, cases=cases)
+    assert len(mine) == len(cases)
 
 
 def test_saved_states_equal_nnabla_file_bytes(tmp_path):
@@ -572,6 +549,18 @@ def _two_params(rng):
     return [rng.randn(3, 4).astype(np.float32), 5 * rng.randn(5).astype(np.float32)]
 
 
+def _steps(solver, params, grads, decays):
+    """One update per entry of ``decays`` (None: no weight decay call), with
+    ``grads[step][i]`` the gradient of the i-th parameter."""
+    for step, rate in enumerate(decays):
+        solver.zero_grad()
+        for i, p in enumerate(params.values()):
+            p.g = grads[step][i]
+        if rate is not None:
+            solver.weight_decay(rate)
+        solver.update()
+
+
 @pytest.mark.parametrize("cls,kwargs,ref", [c for c in CASES if c[0] in (S.Lars, S.Lamb)],
                          ids=lambda c: getattr(c, "__name__", ""))
 def test_norm_solvers_use_each_parameters_own_norm(cls, kwargs, ref):
@@ -583,13 +572,7 @@ def test_norm_solvers_use_each_parameters_own_norm(cls, kwargs, ref):
               for i, w in enumerate(w0s)}
     solver = cls(**kwargs)
     solver.set_parameters(params)
-    for step, rate in enumerate(decays):
-        solver.zero_grad()
-        for i, p in enumerate(params.values()):
-            p.g = grads[step][i]
-        if rate is not None:
-            solver.weight_decay(rate)
-        solver.update()
+    _steps(solver, params, grads, decays)
     for i, p in enumerate(params.values()):
         want, _ = run_reference(cls, kwargs, ref, w0s[i], [g[i] for g in grads], decays)
         np.testing.assert_allclose(p.d, want, rtol=2e-5, atol=2e-6, err_msg=f"p{i}")
@@ -667,13 +650,7 @@ def test_rule_matches_reference_with_several_parameters(cls, kwargs, ref, decays
     solver = cls(**kwargs)
     solver.set_parameters(params)
     solver.set_learning_rate(solver.learning_rate() * 0.5)
-    for step, rate in enumerate(decays):
-        solver.zero_grad()
-        for i, p in enumerate(params.values()):
-            p.g = grads[step][i]
-        if rate is not None:
-            solver.weight_decay(rate)
-        solver.update()
+    _steps(solver, params, grads, decays)
     assert (solver._pack is not None) is cls.packable, "packed path taken iff packable"
     states = solver.get_states()
     for i, (name, p) in enumerate(params.items()):
