@@ -272,3 +272,29 @@ def test_stop_exhausted_and_callbacks_as_nnabla():
     mine, _ = check_same_source(exhausted)
     assert len(mine) == 8
     assert int(mine["threadTrue_cacheFalse_9"][-1][0]) == -99
+
+
+def read_files(folder):
+    import os
+    from nnabla.utils.data_source_loader import load
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        ext = os.path.splitext(name)[1]
+        for normalize in (False, True):
+            with open(path, "rb") as f:
+                out[f"{name}_{normalize}"] = load(ext)(f, normalize=normalize)
+    return out
+
+
+def test_same_csv_and_npy_values_as_nnabla(tmp_path):
+    """The .csv and .npy loaders CSV data sets use (load(ext)(file)) give
+    NNabla's arrays: values, shapes and dtypes."""
+    rng = np.random.RandomState(0)
+    np.save(tmp_path / "f.npy", rng.rand(3, 4).astype(np.float32))
+    np.save(tmp_path / "i.npy", rng.randint(0, 9, (2, 5)).astype(np.uint8))
+    np.save(tmp_path / "s.npy", np.float64(2.5))
+    (tmp_path / "m.csv").write_text("1,2,3\n4.5,-6,7e-3\n")
+    (tmp_path / "v.csv").write_text("0.25\n0.5\n")
+    mine, _ = check_same_source(read_files, folder=str(tmp_path))
+    assert mine["m.csv_False"].shape == (2, 3) and mine["i.npy_True"].dtype == np.uint8
