@@ -3,10 +3,14 @@ packing / padding of variable-length sequences.
 
 The ``x[key]`` / ``x[key] = v`` machinery built on gather_nd / scatter_nd is in
 nablite/variable_indexing.py, next to the Variable.
+
+The module is ~600 lines and stays one file: the index-array functions share
+``_ints``, the scatters ``_writable_out`` and ``_last_writers``, and the two
+sequence-packing functions are too small for a file of their own.
 """
 import numpy as np
 
-from .base import Function, keep_args, normalize_axes, prod, require, contiguous, named
+from .base import Function, keep_args, normalize_axes, prod, require, contiguous, unary_public, named
 from .._array import NdArray
 from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
@@ -561,17 +565,9 @@ def bool_fill(data, mask, value=0):
     return BoolFill(value)(data, mask)
 
 
-@named
-def nonzero(x):
-    """Indices of the non-zero elements, one row per dimension.
-
-    Args:
-        x (Variable): Input.
-
-    Returns:
-        Variable: uint64, shape ``(x.ndim, count)``.
-    """
-    return NonZero()(x)
+nonzero = unary_public("nonzero", NonZero,
+                       "Indices of the non-zero elements, one row per dimension.",
+                       "Variable: uint64, shape ``(x.ndim, count)``.")
 
 
 @named
