@@ -52,6 +52,7 @@ import nablite.functions as F
 import nablite.parametric_functions as PF
 import nablite.solvers as S
 from nablite._atomic_file import atomic_write
+from nablite.cli import positive_int
 from nablite.datasets import load_digits
 from nablite.testing import numerical_grad
 
@@ -618,16 +619,6 @@ def parse_sections(text):
         raise argparse.ArgumentTypeError(f"unknown sections {unknown or [text]}; choose from "
                                          f"{','.join(SECTIONS)}")
     return sections
-
-
-def positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def test_gradient_penalty_holds_the_critic_near_1_lipschitz(tmp_path):
 # example -> its count option (each must reject 0 before doing any work)
 COUNT_OPTIONS = {"by_examples": "--steps", "fc_net": "--epochs", "gradient_penalty": "--iterations",
                  "linear_regression": "--steps", "optimizers": "--iterations",
-                 "spiral": "--net-steps", "weight_init": "--iterations"}
+                 "spiral": "--net-steps", "weight_init": "--iterations",
+                 "data_parallel": "--steps", "from_scratch": "--epochs"}
 
 
 def run_example(name, *args):
@@ -115,6 +116,14 @@ def test_example_help_and_bad_counts(name):
     proc = run_example(name, option, "0", "--out", os.devnull)
     assert proc.returncode == 2
     assert f"argument {option}: must be at least 1, got 0" in proc.stderr
+
+
+def test_data_parallel_rejects_bad_learning_rates():
+    for value in ("-1", "nan", "0"):
+        proc = run_example("data_parallel", "--lr", value)
+        assert proc.returncode == 2
+        assert f"argument --lr: must be a finite positive number, got {float(value)}" \
+            in proc.stderr, proc.stderr
 
 
 def test_by_examples_rejects_unknown_sections():
