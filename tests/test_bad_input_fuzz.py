@@ -166,6 +166,47 @@ def _names_a_function(message):
     return re.sub(r"[^a-z0-9]", "", head.lower()) in NAMES
 
 
+def _raw_behind_a_name(e):
+    """The function type's name when ``e`` is a NumPy/Python error that the engine
+    only prefixed with it (function.named_error: "MulScalar: ufunc 'multiply' did
+    not contain a loop ..."), else None."""
+    cause = e.__cause__
+    head = str(e).split(":", 1)[0]
+    if cause is not None and str(e) == f"{head}: {cause}":
+        return head
+    return None
+
+
+# NumPy's or Python's own message behind a function's name ("MulScalar: ufunc
+# 'multiply' did not contain a loop ...", "interpolate: 'int' object is not
+# iterable") names the function but not the argument, what was given or what was
+# expected. These function types check every argument when they are set up, so
+# for them such a message fails the fuzz. About 60 other types and composites
+# still let some bad arguments through to NumPy (issue 13's remaining work: a
+# 3,000-example run lists them); add a type here once its arguments are checked.
+# (A list of the failing ones instead would be flaky: which of them a run meets
+# depends on its examples.)
+ARGUMENTS_CHECKED = {
+    "Convolution", "Deconvolution", "DepthwiseConvolution", "DepthwiseDeconvolution",
+    "FusedConvolution", "convolution", "deconvolution", "depthwise_convolution",
+    "depthwise_deconvolution", "fused_convolution",
+}
+
+
+def test_a_raw_message_behind_a_name_is_recognised():
+    import nablite.functions as F_
+    with pytest.raises(Exception) as info:
+        F_.convolution(nn.Variable((2, 3, 5, 5)), nn.Variable((4, 3, 3, 3)), pad="a")
+    assert _raw_behind_a_name(info.value) is None  # checked at setup, named
+    try:
+        try:
+            raise ValueError("invalid literal for int() with base 10: 'a'")
+        except ValueError as inner:
+            raise ValueError(f"Tile: {inner}") from inner
+    except ValueError as e:
+        assert _raw_behind_a_name(e) == "Tile"
+
+
 class _Timeout(Exception):
     pass
 
@@ -293,6 +334,12 @@ def _check(call):
                     f"{f.__name__}({_describe(spoiled)}, {new_kwargs}) raised "
                     f"{type(e).__name__}: {e!s:.300} -- the message does not start with a "
                     "function's name")
+                raw = _raw_behind_a_name(e)
+                assert raw not in ARGUMENTS_CHECKED, (
+                    f"{f.__name__}({_describe(spoiled)}, {new_kwargs}) raised "
+                    f"{type(e).__name__}: {e!s:.300} -- NumPy's or Python's own message "
+                    f"behind the name {raw}: check the argument when the function is set up "
+                    "and name it, what was given and what was expected")
                 return
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -364,3 +411,35 @@ def test_fuzz_public_functions(call):
 
 def test_the_fuzz_covers_many_functions():
     assert len({c[0].__name__ for c in CASES}) >= 170
+
+
+_CONV_CALLS = [  # (function, inputs, arguments) of the ARGUMENTS_CHECKED types
+    (F.convolution, [_r(2, 3, 5, 5), _r(4, 3, 3, 3, seed=1), _r(4, seed=2)],
+     ["base_axis", "pad", "stride", "dilation", "group", "channel_last"]),
+    (F.deconvolution, [_r(2, 3, 4, 4), _r(3, 2, 3, 3, seed=1)],
+     ["base_axis", "pad", "stride", "dilation", "group", "channel_last", "output_padding"]),
+    (F.depthwise_convolution, [_r(2, 3, 5, 5), _r(3, 3, 3, seed=1)],
+     ["base_axis", "pad", "stride", "dilation", "multiplier"]),
+    (F.depthwise_deconvolution, [_r(2, 3, 5, 5), _r(3, 3, 3, seed=1)],
+     ["base_axis", "pad", "stride", "dilation", "divisor"]),
+    (F.fused_convolution, [_r(2, 3, 5, 5), _r(4, 3, 3, 3, seed=1)],
+     ["base_axis", "pad", "stride", "dilation", "group", "pad_mode", "nonlinearity",
+      "nonlinearity_args", "constant_value"]),
+]
+_BAD_ARGUMENTS = [None, "a", -1, 0, 10 ** 12, float("nan"), 1.5, (1,), [1, "a"], (1.5, 1),
+                  (-1, -1), (10 ** 12, 1), (None, 1)]
+
+
+@pytest.mark.parametrize("f,inputs,arguments", _CONV_CALLS,
+                         ids=[c[0].__name__ for c in _CONV_CALLS])
+def test_checked_functions_name_every_bad_argument(f, inputs, arguments):
+    """Every argument of the ARGUMENTS_CHECKED functions with every bad value: a
+    result of real numbers or an error naming the function -- never NumPy's or
+    Python's own message behind the name (the sampled fuzz meets few of these)."""
+    for name in arguments:
+        for value in _BAD_ARGUMENTS:
+            call = (f, inputs, {}, None, [np.array(a) for a in inputs], {name: value}, False)
+            try:
+                _check(call)
+            except AssertionError as e:
+                raise AssertionError(f"{f.__name__}({name}={value!r}): {e}") from None

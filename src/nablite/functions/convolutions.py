@@ -10,6 +10,8 @@ the shared shape checks and the scratch pool live in ``_conv_utils``.
 fused_convolution is a composition of existing functions. (affine,
 batch_matmul and embed are in layers.py.)
 """
+import numbers
+
 from .base import prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
                           take_scratch, give_scratch)
@@ -381,13 +383,18 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
         "elu": lambda y: activation.elu(y, nonlinearity_args[0]),
         "relu6": activation.relu6,
     }
-    require(name, nonlinearity in activations,
+    require(name, isinstance(nonlinearity, str) and nonlinearity in activations,
             f"nonlinearity={nonlinearity!r} is not one of {sorted(activations)}")
+    require(name, isinstance(nonlinearity_args, (list, tuple)) and all(
+        isinstance(a, numbers.Real) and not isinstance(a, bool) for a in nonlinearity_args),
+        f"nonlinearity_args={nonlinearity_args!r} must be a list of numbers", TypeError)
+    require(name, isinstance(constant_value, numbers.Real) and not isinstance(constant_value, bool),
+            f"constant_value={constant_value!r} must be a number", TypeError)
     if nonlinearity in ("leaky_relu", "elu"):
         require(name, len(nonlinearity_args) == 1,
                 f"nonlinearity={nonlinearity!r} needs nonlinearity_args=[alpha], got "
                 f"{nonlinearity_args!r}")
-    require(name, pad_mode in ("constant", "reflect", "repeat"),
+    require(name, isinstance(pad_mode, str) and pad_mode in ("constant", "reflect", "repeat"),
             f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
     base_axis = int_arg(name, "base_axis", base_axis)
     require(name, -len(x.shape) <= base_axis < len(x.shape) - 1,
