@@ -83,6 +83,9 @@ def test_train_writes_params_log_and_plot(tmp_path, model):
     names += ["embedding.png"] if model == "siamese" else []
     for name in names:
         assert (tmp_path / name).stat().st_size > 0, name
+    # curves.png has the accuracy's axes under the loss's (6.4 x 6 inches; 4.2 without)
+    import matplotlib.image
+    assert matplotlib.image.imread(str(tmp_path / "curves.png")).shape[:2] == (600, 640)
     # the held-out accuracy is logged every 3 steps, the last entry the printed one
     rows = (tmp_path / "held-out-accuracy.series.txt").read_text().split("\n")
     rows = [r.split() for r in rows if r]
@@ -251,9 +254,11 @@ def test_version_from_the_package_metadata():
 
 
 def test_python_m_nablite_is_the_command(tmp_path):
-    proc = python_m_nablite("run")
-    assert proc.returncode == 2
-    assert "required: script" in proc.stderr and "args" not in proc.stderr.splitlines()[-1]
+    """`nablite run` without a script names only the script as missing (args is
+    optional), through the console script and python -m nablite alike."""
+    for proc in (nablite("run"), python_m_nablite("run")):
+        assert proc.returncode == 2
+        assert "required: script" in proc.stderr and "args" not in proc.stderr.splitlines()[-1]
 
 
 def test_run_passes_sys_exit_messages_and_codes(tmp_path):
