@@ -159,3 +159,51 @@ def test_nnabla_aliases_and_rescale_errors():
         iu.rescale_pixel_intensity([1, 2])
     with pytest.raises(ValueError, match="minmax_auto_scale: img must be"):
         iu.minmax_auto_scale(3.0, False)
+
+
+def test_cv2_backend_matches_the_pillow_backend(tmp_path):
+    """Every grayscale / num_channels / as_uint16 / channel_first combination
+    gives the Pillow backend's shape, dtype and values (within 1 for colour
+    to gray), from paths and file objects; a bomb header is refused by name."""
+    pytest.importorskip("cv2")
+    import io
+    import itertools
+    import struct
+    import zlib
+    from nablite.utils import image_utils as iu
+    rng = np.random.RandomState(0)
+    rgb = rng.randint(0, 256, (5, 7, 3)).astype(np.uint8)
+    imsave(str(tmp_path / "a.png"), rgb)
+    imsave(str(tmp_path / "g.png"), rgb[..., 0])
+    imsave(str(tmp_path / "r.png"), rng.randint(0, 256, (5, 7, 4)).astype(np.uint8))
+    imsave(str(tmp_path / "g16.png"), rng.randint(0, 65536, (5, 7)).astype(np.uint16),
+           as_uint16=True)
+    try:
+        for name in ("a.png", "g.png", "r.png", "g16.png"):
+            for g, n, u, cf in itertools.product([False, True], [-1, 0, 1, 3, 4],
+                                                 [False, True], [False, True]):
+                kw = dict(grayscale=g, num_channels=n, as_uint16=u, channel_first=cf)
+                got = []
+                for backend in ("PilBackend", "Cv2Backend"):
+                    iu.set_backend(backend)
+                    got.append(iu.imread(str(tmp_path / name), **kw))
+                assert got[0].shape == got[1].shape and got[0].dtype == got[1].dtype, (name, kw)
+                assert np.abs(got[0].astype(int) - got[1].astype(int)).max() <= 1, (name, kw)
+        iu.set_backend("Cv2Backend")
+        with open(tmp_path / "a.png", "rb") as f:
+            np.testing.assert_array_equal(iu.imread(f), rgb)
+        np.testing.assert_array_equal(iu.imread(io.BytesIO((tmp_path / "a.png").read_bytes())),
+                                      rgb)
+
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + \
+                struct.pack(">I", zlib.crc32(kind + data))
+        (tmp_path / "bomb.png").write_bytes(
+            b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10 ** 5, 10 ** 5,
+                                                                 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+        with pytest.raises(ValueError, match="imread: .*bomb.png is refused as a "
+                                             "decompression bomb"):
+            iu.imread(str(tmp_path / "bomb.png"))
+    finally:
+        iu.set_backend("PilBackend")

@@ -17,11 +17,12 @@ header declares more pixels than ``NABLITE_MAX_IMAGE_PIXELS`` (default
 2**28) or more bytes than the read limit is refused, and a file that is not
 an image or is truncated gives an error naming it.
 """
+import io
 import os
 
 import numpy as np
 
-from ._data_bounded import max_read_bytes
+from ._data_bounded import max_read_bytes, read_at_most
 
 __all__ = ["imread", "imsave", "imresize", "set_backend", "get_backend",
            "get_available_backends", "imload", "imwrite", "rescale_pixel_intensity",
@@ -254,18 +255,33 @@ def _cv2_imread(path, grayscale=False, size=None, interpolate="bilinear",
     cv2 = _cv2("imread")
     _check_source(path, "imread")
     if num_channels not in (-1, 0, 1, 3, 4):
-        raise ValueError(f"imread: num_channels must be -1, 1, 3 or 4, got "
+        raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
                          f"{num_channels!r}")
-    try:  # the header's size first, where Pillow can read it
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as f:
+            data = read_at_most(f)
+    else:
+        data = read_at_most(path)
+    if len(data) > max_read_bytes():
+        raise ValueError(f"imread: {_source(path)} is larger than the limit of "
+                         f"{max_read_bytes()} bytes (NABLITE_MAX_READ_BYTES)")
+    try:
         Image = _pil("imread")
-        with Image.open(path) as im:
-            check_declared_size(im.width, im.height, len(im.getbands()), 2,
-                                _source(path))
-    except (ImportError, OSError):
-        pass
-    raw = np.fromfile(path, dtype=np.uint8) if isinstance(path, (str, os.PathLike)) \
-        else np.frombuffer(path.read(), dtype=np.uint8)
-    arr = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    except ImportError:
+        Image = None
+    if Image is not None:  # the header's size first, where Pillow can read it
+        try:
+            im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as e:
+            raise ValueError(f"imread: {_source(path)} is refused as a decompression "
+                             f"bomb ({e})") from None
+        except (OSError, ValueError, SyntaxError):
+            im = None  # a format Pillow lacks: OpenCV may read it
+        if im is not None:
+            with im:
+                check_declared_size(im.width, im.height, len(im.getbands()), 2,
+                                    _source(path))
+    arr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ValueError(f"imread: cannot read {_source(path)} as an image")
     if arr.ndim == 3:
@@ -275,8 +291,11 @@ def _cv2_imread(path, grayscale=False, size=None, interpolate="bilinear",
         if arr.ndim == 3:
             arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2GRAY if arr.shape[2] == 4
                                else cv2.COLOR_RGB2GRAY)
-        if num_channels == 1 and not grayscale:
-            arr = arr[..., None]
+        if num_channels == 4 and arr.dtype == np.uint16:  # opaque, as the Pillow path
+            arr = np.concatenate([np.repeat(arr[..., None], 3, axis=-1),
+                                  np.full(arr.shape + (1,), 65535, np.uint16)], axis=-1)
+        elif num_channels in (1, 3, 4):  # the gray plane repeated, as the Pillow path
+            arr = np.repeat(arr[..., None], num_channels, axis=-1)
     elif num_channels in (3, 4):
         gray = arr.ndim == 2
         if gray:
