@@ -14,6 +14,7 @@ Example::
 writes ``tmp.monitor/Training-loss.series.txt`` ("<iter> <mean>" a line,
 averaged over each interval) and ``tmp.monitor/Training-time.timer.txt``.
 """
+import numbers
 import os
 import time
 
@@ -69,6 +70,30 @@ def _file_name(name):
     return name.replace(" ", "-")
 
 
+def _check_name(name, where):
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: name must be a str, got {type(name).__name__} {name!r}")
+    return name
+
+
+def _check_real(value, what, where):
+    """A real number (NNabla takes interval=0, -1 or 1.5 for series and timers)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {what} must be a number, got {type(value).__name__} "
+                        f"{value!r}")
+    return value
+
+
+def _check_count(value, what, where):
+    """A positive integer (an image interval divides the index; 0 images is nothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {what} must be an integer >= 1, got "
+                        f"{type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: {what} must be an integer >= 1, got {value}")
+    return int(value)
+
+
 class Monitor:
     """A directory where monitors write their files.
 
@@ -105,8 +130,8 @@ class MonitorSeries:
     """
 
     def __init__(self, name, monitor=None, interval=1, verbose=True):
-        self.name = name
-        self.interval = interval
+        self.name = _check_name(name, "MonitorSeries")
+        self.interval = _check_real(interval, "interval", f"MonitorSeries({name!r})")
         self.verbose = verbose
         self.flush_at = -1
         self.buf = []
@@ -119,7 +144,9 @@ class MonitorSeries:
     def add(self, index, value):
         """Store ``value`` (number, array, Variable or NdArray) for ``index``
         and flush the mean when the interval is reached."""
-        self.buf.append(_real_values(value, f"MonitorSeries({self.name!r}).add"))
+        where = f"MonitorSeries({self.name!r}).add"
+        _check_real(index, "index", where)
+        self.buf.append(_real_values(value, where))
         if index - self.flush_at < self.interval:
             return
         mean = np.mean(self.buf)
@@ -150,8 +177,8 @@ class MonitorTimeElapsed:
     """
 
     def __init__(self, name, monitor=None, interval=100, verbose=True):
-        self.name = name
-        self.interval = interval
+        self.name = _check_name(name, "MonitorTimeElapsed")
+        self.interval = _check_real(interval, "interval", f"MonitorTimeElapsed({name!r})")
         self.verbose = verbose
         self.flush_at = -1
         self.path = None
@@ -164,6 +191,7 @@ class MonitorTimeElapsed:
 
     def add(self, index):
         """Flush the timing for ``index`` when the interval is reached."""
+        _check_real(index, "index", f"MonitorTimeElapsed({self.name!r}).add")
         if index - self.flush_at < self.interval:
             return
         now = time.time()
@@ -209,16 +237,21 @@ class MonitorImage:
 
     def __init__(self, name, monitor, interval=1000, verbose=True,
                  num_images=16, normalize_method=None):
-        self.name = name
-        self.interval = interval
+        kind = type(self).__name__
+        self.name = _check_name(name, kind)
+        self.interval = _check_count(interval, "interval", f"{kind}({name!r})")
         self.verbose = verbose
-        self.num_images = num_images
+        self.num_images = _check_count(num_images, "num_images", f"{kind}({name!r})")
+        if normalize_method is not None and not callable(normalize_method):
+            raise TypeError(f"{kind}({name!r}): normalize_method must be None or a callable, "
+                            f"got {type(normalize_method).__name__}")
         self.normalize_method = normalize_method or _min_max
         save_path = _save_path_of(monitor, type(self).__name__, optional=False)
         self.save_dir = os.path.join(save_path, _file_name(name))
         os.makedirs(self.save_dir, exist_ok=True)
 
     def _due(self, index):
+        _check_real(index, "index", f"{type(self).__name__}({self.name!r}).add")
         return index == 0 or (index + 1) % self.interval == 0
 
     def _prepare(self, var):
