@@ -83,15 +83,48 @@ def _bn(x, beta, gamma, mean, var, batch_stat):
     return (x - m) / np.sqrt(v + 1e-5) * gamma + beta
 
 
+def _conv(x, w, pad=(0, 0), stride=(1, 1)):
+    """NumPy's 2-D cross-correlation, (N, C, H, W) by (OC, C, KH, KW)."""
+    x = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    kh, kw = w.shape[2:]
+    oh, ow = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
+    y = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            win = x[:, :, i:i + stride[0] * oh:stride[0], j:j + stride[1] * ow:stride[1]]
+            y = y + np.einsum("nchw,oc->nohw", win, w[:, :, i, j])
+    return y
+
+
+def _deconv(x, w, stride=(1, 1)):
+    """NumPy's transposed convolution, (N, C, H, W) by (C, OC, KH, KW), no padding."""
+    n, _, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    y = np.zeros((n, w.shape[1], (h - 1) * stride[0] + kh, (wd - 1) * stride[1] + kw))
+    for i in range(kh):
+        for j in range(kw):
+            y[:, :, i:i + stride[0] * h:stride[0], j:j + stride[1] * wd:stride[1]] += \
+                np.einsum("nchw,co->nohw", x, w[:, :, i, j])
+    return y
+
+
+def _depthwise(x, w):
+    """NumPy's depthwise 2-D cross-correlation, (N, C, H, W) by (C, KH, KW)."""
+    kh, kw = w.shape[1:]
+    oh, ow = x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    return sum(x[:, :, i:i + oh, j:j + ow] * w[None, :, i, j, None, None]
+               for i in range(kh) for j in range(kw))
+
+
 _LABELS = np.array([[0], [2], [1]])
 # Functions no case table above lists: one valid call each, a NumPy reference
 # where one is short (None: only "a result of real numbers or a named error").
 EXTRA = [
     (F.affine, [_r(2, 3), _r(3, 4, seed=1), _r(4, seed=2)], lambda x, w, b: x @ w + b, {}),
     (F.batch_matmul, [_r(2, 3, 4), _r(2, 4, 5, seed=1)], np.matmul, {}),
-    (F.convolution, [_r(2, 3, 5, 5), _r(4, 3, 3, 3, seed=1)], None, {"pad": (1, 1)}),
-    (F.deconvolution, [_r(2, 3, 4, 4), _r(3, 2, 3, 3, seed=1)], None, {"stride": (2, 2)}),
-    (F.depthwise_convolution, [_r(2, 3, 5, 5), _r(3, 3, 3, seed=1)], None, {}),
+    (F.convolution, [_r(2, 3, 5, 5), _r(4, 3, 3, 3, seed=1)], _conv, {"pad": (1, 1)}),
+    (F.deconvolution, [_r(2, 3, 4, 4), _r(3, 2, 3, 3, seed=1)], _deconv, {"stride": (2, 2)}),
+    (F.depthwise_convolution, [_r(2, 3, 5, 5), _r(3, 3, 3, seed=1)], _depthwise, {}),
     (F.average_pooling, [_r(2, 3, 4, 6)], _pool(np.mean), {"kernel": (2, 2)}),
     (F.max_pooling, [_r(2, 3, 4, 6)], _pool(np.max), {"kernel": (2, 2)}),
     (F.sum_pooling, [_r(2, 3, 4, 6)], _pool(np.sum), {"kernel": (2, 2)}),
@@ -407,6 +440,14 @@ def _describe(inputs):
 def test_fuzz_public_functions(call):
     nn.clear_parameters()
     _check(call)
+
+
+def test_the_convolution_references_agree_with_nablite():
+    """The references above are right (else the fuzz would judge nothing)."""
+    for f, inputs, ref, kwargs in EXTRA[2:5]:
+        y = f(*[nn.Variable.from_numpy_array(a) for a in inputs], **kwargs)
+        y.forward()
+        np.testing.assert_allclose(y.d, ref(*inputs, **kwargs), rtol=1e-5, atol=1e-5)
 
 
 def test_the_fuzz_covers_many_functions():
