@@ -14,11 +14,14 @@ Needs Numba. Nothing here is used by nablite: it measures a change for
 normalization.py / graph.py (see benchmarks/results/conv_winograd.md).
 """
 import argparse
-import statistics
+import os
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import median_ms, timings  # noqa: E402
 
 try:
     import numba
@@ -140,13 +143,7 @@ def main():
                 "F": lambda: bn_relu_forward(x, g1, b1, eps, y, mean, inv),
                 "b": lambda: numpy_backward(gy, y0, x, gamma, mean0, inv0),
                 "B": lambda: bn_relu_backward(gy, y, x, g1, mean, inv, gx, gb, gg)}
-        times = {k: [] for k in runs}
-        for _ in range(opts.rounds):
-            for k, fn in runs.items():
-                t0 = clock()
-                fn()
-                times[k].append(clock() - t0)
-        t = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        t = median_ms(timings(runs, opts.rounds, clock))
         print(f"| ({n}, {c}, {hw}, {hw}) | {t['f']:.2f} | {t['F']:.2f} | {t['f'] / t['F']:.1f}x "
               f"| {t['b']:.2f} | {t['B']:.2f} | {t['b'] / t['B']:.1f}x | {diff:.1e} |")
 

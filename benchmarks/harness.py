@@ -67,19 +67,34 @@ def peak_rss_mb():
     return kb / 1024.0
 
 
+def timings(runs, rounds, clock=time.perf_counter, warm=0):
+    """{name: [seconds of each round]} for the callables ``runs`` ({name: fn}),
+    called ``warm`` times each untimed, then timed in turn for ``rounds`` rounds
+    (alternating, so a change of load on the machine hits every one alike)."""
+    for fn in runs.values():
+        for _ in range(warm):
+            fn()
+    times = {k: [] for k in runs}
+    for _ in range(rounds):
+        for k, fn in runs.items():
+            t0 = clock()
+            fn()
+            times[k].append(clock() - t0)
+    return times
+
+
+def median_ms(times):
+    """{name: median milliseconds} of ``timings``' result."""
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
 def time_steps(step, batch, warmup, repeat):
     # The first step is timed on its own: it carries one-off costs (graph
     # planning, first allocations) that a median over later steps hides.
     t0 = time.perf_counter()
     step()
     first = time.perf_counter() - t0
-    for _ in range(max(warmup - 1, 0)):
-        step()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
+    times = timings({"step": step}, repeat, warm=max(warmup - 1, 0))["step"]
     med = statistics.median(times)
     return {
         'ms_median': med * 1e3,
@@ -95,13 +110,7 @@ def time_steps(step, batch, warmup, repeat):
 
 def time_chain(run, n_funcs, repeat):
     """Median microseconds per function of run() over `repeat` calls."""
-    run()
-    run()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        run()
-        ts.append(time.perf_counter() - t0)
+    ts = timings({"run": run}, repeat, warm=2)["run"]
     return statistics.median(ts) * 1e6 / n_funcs
 
 

@@ -17,13 +17,13 @@ direct path exists).
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import median_ms, timings  # noqa: E402
 
 
 def _batch_last(a):
@@ -47,15 +47,8 @@ def layers(rounds, clock):
         runs = {"f": lambda: direct.forward(np, x, w2), "F": lambda: wino.forward(x, w),
                 "b": lambda: direct.backward(np, x, w2, gy, True, True),
                 "B": lambda: wino.backward(x, w, gy, True, True)}
-        times = {k: [] for k in runs}
-        for fn in runs.values():
-            fn()  # compile, fill the scratch pool
-        for _ in range(rounds):
-            for k, fn in runs.items():
-                t0 = clock()
-                fn()
-                times[k].append(clock() - t0)
-        m = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        # one warm call each: compile, fill the scratch pool
+        m = median_ms(timings(runs, rounds, clock, warm=1))
         print(f"| ({n}, {c}->{c}, {hw}x{hw}) | {m['f']:.2f} | {m['F']:.2f} | {m['f'] / m['F']:.2f}x "
               f"| {m['b']:.2f} | {m['B']:.2f} | {m['b'] / m['B']:.2f}x |")
 
@@ -70,16 +63,7 @@ def step(rounds, clock):
         _winograd._numba = module  # read when each convolution node is set up
         steps[name] = bench_nablite.WORKLOADS["W6"]()[0]
     _winograd._numba = numba
-    times = {k: [] for k in steps}
-    for fn in steps.values():
-        for _ in range(2):
-            fn()
-    for _ in range(rounds):
-        for k, fn in steps.items():
-            t0 = clock()
-            fn()
-            times[k].append(clock() - t0)
-    m = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    m = median_ms(timings(steps, rounds, clock, warm=2))
     print(f"W6 step: direct {m['direct']:.1f} ms, Winograd {m['winograd']:.1f} ms "
           f"({m['direct'] / m['winograd']:.2f}x), medians of {rounds} alternated steps")
 
