@@ -343,7 +343,7 @@ def test_readme_quick_start_trains_the_cnn(tmp_path):
     assert re.sub(r"\|.*?\|", "|", _masked(last)).split("[")[0] == \
         re.sub(r"\|.*?\|", "|", _masked(bar.strip())).split("[")[0]
     assert re.search(r"held_out=N, loss=N\]$", _masked(last)), last
-    named = re.findall(r"`(?:runs/cnn/)?([\w-]+\.(?:h5|png|txt))`", section)
+    named = re.findall(r"`(?:runs/cnn/)?([\w.-]+\.(?:h5|png|txt))`", section)
     assert len(named) >= 5, named                    # params.h5 (h5py is here), the logs
     for name in named:
         assert (tmp_path / "runs" / "cnn" / name).stat().st_size > 0, name
