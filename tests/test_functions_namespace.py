@@ -59,3 +59,27 @@ def test_init_imports_every_name_explicitly():
         short = m.__name__.rsplit(".", 1)[1]
         for name in m.__all__:
             assert imported.get(name) == short, (name, imported.get(name), short)
+
+
+def _readme_section(title):
+    """The text of README.md's ``## title`` section (fails when it is missing)."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert m, f"README.md has no '## {title}' section"
+    return m.group(1)
+
+
+def test_readme_development_section_maps_every_module():
+    """The layout paragraph names each module of functions/ and parametric_functions/
+    (a new module without a line there fails)."""
+    import re
+    import nablite.parametric_functions as PF
+    section = _readme_section("Development")
+    for package in (F, PF):
+        for info in pkgutil.iter_modules(package.__path__):
+            assert re.search(rf"\b{re.escape(info.name)}\b", section), \
+                f"README '## Development' does not name {package.__name__}.{info.name}"
