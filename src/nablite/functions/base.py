@@ -4,6 +4,10 @@ Most NNabla functions are elementwise. Their math is stated once as a row:
 a forward formula and a vector-Jacobian product (the gradient of the input
 given the output gradient ``gy``). ``Unary`` and ``Binary`` hold the chain rule
 and broadcasting, so a row is all a new elementwise function needs.
+
+The public functions of a family that differs only in its node and its words
+are rows too (``public``, ``unary_public``, with ``docstring``), and a Function
+keeps its constructor arguments with ``keep_args``.
 """
 import functools
 import re
@@ -14,9 +18,9 @@ import numpy as np
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, renamed, require
 
-__all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args", "Unary", "Binary", "unary", "binary",
-           "sum_to", "contiguous",
-           "broadcast_shape", "normalize_axes", "prod", "sum_rows", "sum_cols"]
+__all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args",
+           "Unary", "Binary", "unary", "binary", "sum_to", "contiguous", "broadcast_shape",
+           "normalize_axes", "prod", "sum_rows", "sum_cols"]
 
 
 _NAMED = re.compile(r"[A-Za-z_][\w.]*(\(\S*\))?: ")  # "Affine: ...", "F.slice: ..."
