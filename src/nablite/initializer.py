@@ -73,6 +73,16 @@ def _fan(where, inmaps, outmaps, kernel, used):
 class BaseInitializer:
     """Base class: subclasses implement ``__call__(shape)`` returning an array."""
 
+    # The attribute a subclass's repr shows, as NNabla's do ("NormalInitializer(2)");
+    # "" shows empty parentheses, None the default object repr.
+    _repr_arg = None
+
+    def __repr__(self):
+        if self._repr_arg is None:
+            return object.__repr__(self)
+        shown = getattr(self, self._repr_arg) if self._repr_arg else ""
+        return f"{type(self).__name__}({shown})"
+
     def __call__(self, shape):
         raise NotImplementedError(f"{type(self).__name__}.__call__ is not implemented")
 
@@ -101,12 +111,11 @@ class NormalInitializer(BaseInitializer):
         rng (numpy.random.RandomState): Generator (default ``nablite.random.prng``).
     """
 
+    _repr_arg = "sigma"
+
     def __init__(self, sigma=1.0, rng=None):
         self.sigma = _real("NormalInitializer", "sigma", sigma)
         self.rng = _rng(rng)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.sigma})"
 
     def __call__(self, shape):
         return _float(self.rng.randn(*_shape(shape)) * self.sigma)
@@ -120,13 +129,12 @@ class UniformInitializer(BaseInitializer):
         rng (numpy.random.RandomState): Generator (default ``nablite.random.prng``).
     """
 
+    _repr_arg = "lim"
+
     def __init__(self, lim=(-1, 1), rng=None):
         _pair("UniformInitializer", lim)
         self.lim = lim
         self.rng = _rng(rng)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.lim})"
 
     def __call__(self, shape):
         return _float(self.rng.uniform(self.lim[0], self.lim[1], size=_shape(shape)))
@@ -140,13 +148,12 @@ class UniformIntInitializer(BaseInitializer):
         rng (numpy.random.RandomState): Generator (default ``nablite.random.prng``).
     """
 
+    _repr_arg = "lim"
+
     def __init__(self, lim=(0, 10), rng=None):
         _pair("UniformIntInitializer", lim, integer=True)
         self.lim = lim
         self.rng = _rng(rng)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.lim})"
 
     def __call__(self, shape):
         return self.rng.randint(self.lim[0], self.lim[1], size=_shape(shape))
@@ -181,12 +188,11 @@ class OrthogonalInitializer(BaseInitializer):
         rng (numpy.random.RandomState): Generator (default ``nablite.random.prng``).
     """
 
+    _repr_arg = "gain"
+
     def __init__(self, gain=1.0, rng=None):
         self.gain = _real("OrthogonalInitializer", "gain", gain)
         self.rng = _rng(rng)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.gain})"
 
     def __call__(self, shape):
         shape = _shape(shape)
@@ -209,13 +215,12 @@ class WeightNormalizationScaleInitializer(BaseInitializer):
         eps (float): Added under the square root.
     """
 
+    _repr_arg = ""
+
     def __init__(self, w, dim=0, eps=1e-12):
         self.w = w.get_unlinked_variable() if hasattr(w, "get_unlinked_variable") else w
         self.dim = dim
         self.eps = eps
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
     def __call__(self, shape):
         w = np.asarray(self.w.d if hasattr(self.w, "d") else self.w)
