@@ -91,6 +91,9 @@ def test_train_writes_params_log_and_plot(tmp_path, model):
     rows = [r.split() for r in rows if r]
     assert [int(r[0]) for r in rows] == list(range(2, 30, 3))
     assert float(rows[-1][1]) == pytest.approx(printed, abs=1e-4)
+    # ten timings, so that `nablite plot_timer` draws a curve
+    timings = (tmp_path / "training-time.timer.txt").read_text().split("\n")
+    assert [int(r.split()[0]) for r in timings if r] == list(range(2, 30, 3))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -171,7 +171,9 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
     monitor = Monitor(out)
     m_loss = MonitorSeries("training loss", monitor, interval=10, verbose=False)
     m_acc = MonitorSeries("held-out accuracy", monitor, interval=1, verbose=False)
-    m_time = MonitorTimeElapsed("training time", monitor, interval=max(steps, 1), verbose=False)
+    # ten timings (one would make `nablite plot_timer` draw a lone point)
+    m_time = MonitorTimeElapsed("training time", monitor, interval=max(steps // 10, 1),
+                                verbose=False)
     curve_loss: Curve = []
     curve_acc: Curve = []
     last_finite: Optional[Tuple[int, float]] = None
@@ -198,6 +200,7 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
             solver.weight_decay(1e-5)
             solver.update()
             m_loss.add(i, value)
+            m_time.add(i)
             curve_loss.append((i, value))
             if (i + 1) % max(steps // 10, 1) == 0 or i + 1 == steps:
                 acc = held_out_accuracy()
@@ -207,7 +210,6 @@ def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
             elif i % 10 == 0:
                 bar.set_postfix(loss=f"{value:.3f}", refresh=False)
     bar.close()
-    m_time.add(steps)
 
     summary = [f"model {name}: {steps} steps, batch {batch_size}, lr {lr}",
                f"final training loss: {curve_loss[-1][1]:.4f}"]
