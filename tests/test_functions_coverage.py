@@ -16,59 +16,43 @@ import pytest
 
 import nablite.functions as F
 
+def _tables(module, *cases, **named):
+    """Registry rows of tests/test_functions_<module>.py: each table of ``cases``
+    names its functions in its entries; ``named`` maps a table to its one function."""
+    return ([(f"test_functions_{module}", table, None) for table in cases]
+            + [(f"test_functions_{module}", table, fn) for table, fn in named.items()])
+
+
 # (test module, table, the function when its entries do not name it). A table is a
 # module-level list consumed by a parametrized test, or "test_*": that test's own
 # parametrize list(s). Its consumers must run check_function with gradients.
 GRADIENT_TABLES = [
-    ("test_functions_activation", "CASES", None),
-    ("test_functions_arithmetic", "CASES", None),
-    ("test_functions_array", "CASES", None),
-    ("test_functions_indexing", "CASES", None),
-    ("test_functions_logical", "CASES", None),
-    ("test_functions_loss", "CASES", None),
-    ("test_functions_math", "CASES", None),
-    ("test_functions_normalization", "CASES", None),
-    ("test_functions_reduction", "CASES", None),
-    ("test_functions_special", "CASES", None),
-    ("test_functions_recurrent", "CASES", None),  # entries name F.rnn/lstm/gru as strings
-    ("test_functions_layers", "test_fused_convolution", "fused_convolution"),
-    ("test_functions_layers", "AFFINE_CASES", "affine"),
-    ("test_functions_layers", "BATCH_MATMUL_CASES", "batch_matmul"),
-    ("test_functions_layers", "CONV_CASES", "convolution"),
-    ("test_functions_layers", "DECONV_CASES", "deconvolution"),
-    ("test_functions_layers", "test_depthwise_convolution", "depthwise_convolution"),
-    ("test_functions_layers", "test_depthwise_deconvolution", "depthwise_deconvolution"),
-    ("test_functions_layers", "test_embed", "embed"),
-    ("test_functions_normalization", "BN_CASES", "batch_normalization"),
-    ("test_functions_normalization", "test_fused_batch_normalization",
-     "fused_batch_normalization"),
-    ("test_functions_normalization", "test_norm_normalization", "norm_normalization"),
-    ("test_functions_pooling", "test_max_pooling", "max_pooling"),
-    ("test_functions_pooling", "test_sum_pooling", "sum_pooling"),
-    ("test_functions_pooling", "test_average_pooling", "average_pooling"),
-    ("test_functions_pooling", "test_pooling_other_ranks", None),
-    ("test_functions_pooling", "test_global_average_pooling", "global_average_pooling"),
-    ("test_functions_pooling", "test_unpooling", "unpooling"),
-    ("test_functions_deformable", "DEFORM_CASES", "deformable_convolution"),
-    ("test_functions_deformable", "test_adaptive_separable_convolution",
-     "adaptive_separable_convolution"),
-    ("test_functions_detection", "MPB_ARGS", "max_pooling_backward"),
-    ("test_functions_detection", "PC_ARGS", "patch_correlation"),
-    ("test_functions_quantized", "test_binary_connect_affine", "binary_connect_affine"),
-    ("test_functions_quantized", "test_binary_connect_convolution",
-     "binary_connect_convolution"),
-    ("test_functions_quantized", "test_binary_weight_affine", "binary_weight_affine"),
-    ("test_functions_quantized", "test_binary_weight_convolution", "binary_weight_convolution"),
-    ("test_functions_quantized", "test_inq_affine", "inq_affine"),
-    ("test_functions_quantized", "test_inq_convolution", "inq_convolution"),
-    ("test_functions_signal", "test_fft_forward_backward", "fft"),
-    ("test_functions_signal", "test_ifft_forward_backward", "ifft"),
-    ("test_functions_signal", "STFT_CASES", "stft"),
-    ("test_functions_signal", "ISTFT_CASES", "istft"),
-    ("test_functions_spatial", "test_affine_grid", "affine_grid"),
-    ("test_functions_spatial", "test_warp_by_grid_linear", "warp_by_grid"),
-    ("test_functions_spatial", "test_warp_by_flow", "warp_by_flow"),
-    ("test_functions_spatial", "test_roi_align", "roi_align"),
+    *[row for m in ("activation", "arithmetic", "array", "indexing", "logical", "loss", "math",
+                    "reduction", "special") for row in _tables(m, "CASES")],
+    *_tables("recurrent", "CASES"),  # entries name F.rnn/lstm/gru as strings
+    *_tables("normalization", "CASES", BN_CASES="batch_normalization",
+             test_fused_batch_normalization="fused_batch_normalization",
+             test_norm_normalization="norm_normalization"),
+    *_tables("layers", test_fused_convolution="fused_convolution", AFFINE_CASES="affine",
+             BATCH_MATMUL_CASES="batch_matmul", CONV_CASES="convolution",
+             DECONV_CASES="deconvolution", test_depthwise_convolution="depthwise_convolution",
+             test_depthwise_deconvolution="depthwise_deconvolution", test_embed="embed"),
+    *_tables("pooling", "test_pooling_other_ranks", test_max_pooling="max_pooling",
+             test_sum_pooling="sum_pooling", test_average_pooling="average_pooling",
+             test_global_average_pooling="global_average_pooling",
+             test_unpooling="unpooling"),
+    *_tables("deformable", DEFORM_CASES="deformable_convolution",
+             test_adaptive_separable_convolution="adaptive_separable_convolution"),
+    *_tables("detection", MPB_ARGS="max_pooling_backward", PC_ARGS="patch_correlation"),
+    *_tables("quantized", test_binary_connect_affine="binary_connect_affine",
+             test_binary_connect_convolution="binary_connect_convolution",
+             test_binary_weight_affine="binary_weight_affine",
+             test_binary_weight_convolution="binary_weight_convolution",
+             test_inq_affine="inq_affine", test_inq_convolution="inq_convolution"),
+    *_tables("signal", test_fft_forward_backward="fft", test_ifft_forward_backward="ifft",
+             STFT_CASES="stft", ISTFT_CASES="istft"),
+    *_tables("spatial", test_affine_grid="affine_grid", test_warp_by_grid_linear="warp_by_grid",
+             test_warp_by_flow="warp_by_flow", test_roi_align="roi_align"),
 ]
 
 # Backward checked against a stated rule (straight-through, surrogate or kink
