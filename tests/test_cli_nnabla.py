@@ -145,6 +145,22 @@ def test_plot_series_and_timer(tmp_path):
     assert (tmp_path / "Epoch-time.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_plot_of_a_single_point_draws_a_marker(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from nablite.utils import plot
+    drawn = []
+    save = plot._save
+    monkeypatch.setattr(plot, "_save", lambda fig, path: (drawn.append(fig), save(fig, path))[1])
+    s = tmp_path / "one.series.txt"
+    s.write_text("0 1.5\n")
+    t = tmp_path / "many.series.txt"
+    t.write_text("0 1.5\n1 1.0\n")
+    for path in (s, t):
+        assert main("plot_series", path, "-o", tmp_path / "p.png").returncode == 0
+    one, many = (fig.axes[0].lines[0].get_marker() for fig in drawn)
+    assert one == "o" and many in ("None", None, "")
+
+
 def test_plot_errors(tmp_path):
     one_line_error(main("plot_series", tmp_path / "x.series.txt"), "plot_series",
                    "no such series file")

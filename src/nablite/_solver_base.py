@@ -17,9 +17,12 @@ by every method), weight decay (added to the gradient, or handed to the rule
 when the solver fuses it), gradient clipping and scaling, inf/NaN checks,
 learning-rate access, hooks and state files.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from collections import OrderedDict
+from typing import Callable
 
 import numpy as np
 
@@ -34,21 +37,21 @@ _pre_hooks = OrderedDict()
 _post_hooks = OrderedDict()
 
 
-def set_solver_pre_hook(key, solver_pre_hook):
+def set_solver_pre_hook(key: str, solver_pre_hook: Callable[[], object]) -> None:
     """Call ``solver_pre_hook()`` before every per-parameter step of every solver."""
     _pre_hooks[key] = solver_pre_hook
 
 
-def set_solver_post_hook(key, solver_post_hook):
+def set_solver_post_hook(key: str, solver_post_hook: Callable[[], object]) -> None:
     """Call ``solver_post_hook()`` after every per-parameter step of every solver."""
     _post_hooks[key] = solver_post_hook
 
 
-def unset_solver_pre_hook(key):
+def unset_solver_pre_hook(key: str) -> None:
     _pre_hooks.pop(key, None)
 
 
-def unset_solver_post_hook(key):
+def unset_solver_post_hook(key: str) -> None:
     _post_hooks.pop(key, None)
 
 

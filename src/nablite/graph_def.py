@@ -15,10 +15,13 @@ on it; a ProtoGraph holds the file form of the network (nablite.utils.save's
 ``Network`` message) and its parameters, and calling it rebuilds the network
 with nablite's functions on the given inputs.
 """
+from __future__ import annotations
+
 import contextlib
 import gc
 import weakref
 from collections import OrderedDict
+from typing import Sequence
 
 from .variable import Variable
 
@@ -31,7 +34,8 @@ class ProtoVariable(Variable):
     """A variable of a network definition: shape, name, need_grad, type
     ('Buffer' or 'Parameter'); a Variable with no data until given some."""
 
-    def __init__(self, shape, name=None, need_grad=False, var_type="Buffer"):
+    def __init__(self, shape: Sequence[int], name: str | None = None, need_grad: bool = False,
+                 var_type: str = "Buffer") -> None:
         super().__init__(tuple(shape), need_grad=need_grad)
         self.name = name
         self.type = var_type

@@ -38,7 +38,8 @@ def _plot(opts, curves, title, ylabel, default_out):
     fig = _figure("nablite plot", (6.4, 4.2))
     ax = fig.add_subplot(1, 1, 1)
     for k, (name, (x, y)) in enumerate(curves):
-        ax.plot(x, y, label=labels[k] if labels else name)
+        ax.plot(x, y, marker="o" if len(x) == 1 else None,  # one point: a dot, not nothing
+                label=labels[k] if labels else name)
     ax.set_title(opts.title or title)
     ax.set_xlabel(opts.xlabel or "iteration")
     ax.set_ylabel(opts.ylabel or ylabel)
