@@ -447,7 +447,8 @@ def register(subparsers):
     p.add_argument("-o", "--output", help="prefix of the output files (default: print)")
     p.add_argument("-p", "--param", help="parameter file to load over the model's")
     p.add_argument("-t", "--data_type", default="float32",
-                   help="type of the input files' values: uint8, int32 or float32")
+                   help="type of the input files' values: uint8, int32 or float32 "
+                        "(default float32)")
     p.add_argument("-b", "--batch_size", type=int, default=1,
                    help="batch size (default 1; -1 keeps the file's)")
     p.set_defaults(handler=infer)
@@ -475,7 +476,8 @@ def register(subparsers):
                    help="with -F, also each function's inputs, outputs and arguments")
     p.add_argument("-F", "--dump-functions", action="store_true", help="list the functions")
     p.add_argument("-V", "--dump-variables", action="store_true", help="list the variables")
-    p.add_argument("--dump-limit", type=int, default=-1, help="at most this many items a list")
+    p.add_argument("--dump-limit", type=int, default=-1,
+                   help="at most this many items a list (default -1: all)")
     p.add_argument("-n", "--dump-variable-name", help="show only this variable")
     _nnp_import_options(p)
     p.set_defaults(handler=dump)
