@@ -27,6 +27,9 @@ CASES = [
     ("Convolution", "F.convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), v(4), pad=(1, 1), stride=(2, 1))"),
     ("Convolution", "F.convolution(v(2, 4, 7), v(2, 2, 3), None, dilation=(2,), group=2)"),
     ("FusedConvolution", "F.fused_convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), None, v(1, 4, 1, 1), v(1, 4, 1, 1), v(1, 4, 1, 1), v(1, 4, 1, 1), pad=(1, 1), nonlinearity='leaky_relu', nonlinearity_args=[0.2])"),
+    ("FusedConvolution", "F.fused_convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), v(4), z=v(2, 4, 6, 4), pad=(1, 0), stride=(1, 1), pad_mode='reflect', nonlinearity='elu', nonlinearity_args=[0.5], constant_value=0.5)"),
+    ("FusedConvolution", "F.fused_convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), None, v(1, 4, 1, 1), v(1, 4, 1, 1), v(1, 4, 1, 1), v(1, 4, 1, 1), v(2, 4, 4, 4), dilation=(1, 1), decay_rate=0.5, eps=0.001, batch_stat=False, nonlinearity='relu6')"),
+    ("FusedConvolution", "F.fused_convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), z=v(2, 4, 4, 4), nonlinearity='identity')"),
     ("DepthwiseConvolution", "F.depthwise_convolution(v(2, 3, 6, 6), v(6, 3, 3), multiplier=2)"),
     ("Deconvolution", "F.deconvolution(v(2, 4, 5, 5), v(4, 3, 3, 3), v(3), stride=(2, 2), output_padding=(1, 1))"),
     ("DepthwiseDeconvolution", "F.depthwise_deconvolution(v(2, 4, 5, 5), v(4, 3, 3), divisor=2)"),
@@ -331,10 +334,6 @@ ALL = [(False, c) for c in CASES] + [(True, c) for c in AUTO_FORWARD_CASES]
 # Cases where nablite's function code (not its info) differs from NNabla's; fixing
 # them is in functions/ (the test fails once they agree, to take them off here).
 KNOWN_DIFFERENCES = {
-    # nablite builds Convolution -> BatchNormalization -> activation, NNabla one node
-    "F.fused_convolution(v(2, 3, 6, 6), v(4, 3, 3, 3), None, v(1, 4, 1, 1), v(1, 4, 1, 1), "
-    "v(1, 4, 1, 1), v(1, 4, 1, 1), pad=(1, 1), nonlinearity='leaky_relu', "
-    "nonlinearity_args=[0.2])": "composite FusedConvolution",
     # NNabla's wrapper builds BatchNormalization(decay_rate=0) for axes=(1,)
     "F.tensor_normalization(v(2, 4, 3), (1,), v(1, 4, 1), v(1, 4, 1))": "BN form",
 }

@@ -44,8 +44,6 @@ def _absent(spec, args, n_inputs):
     absent = {inp for flag, inp in _INPUT_FLAGS.items() if args.get(flag)}
     if spec.type_name in ("RNN", "LSTM", "GRU") and args.get("num_layers", 1) == 1:
         absent.add("weight")
-    if spec.type_name == "FusedConvolution" and n_inputs >= 6:  # batch norm, not bias
-        absent.add("bias")
     return absent
 
 
@@ -70,8 +68,23 @@ def _place_inputs(spec, inputs, args, where):
     return dict(zip(chosen, inputs))
 
 
+def _fused_convolution():
+    from ..functions.convolutions import FusedConvolution
+    return FusedConvolution
+
+
+# Node types built directly from the file's inputs: their optional inputs are
+# told apart by count and shape (FusedConvolution's 3 inputs are (x, w, bias)
+# when the third is 1-D, else (x, w, z)), as NNabla's node reads them.
+_NODE_CLASSES = {"FusedConvolution": _fused_convolution}
+
+
 def call(spec, inputs, args, where):
     """The outputs (a tuple) of nablite's function for ``spec`` on ``inputs``."""
+    node = _NODE_CLASSES.get(spec.type_name)
+    if node is not None:
+        out = node()(**args)(*inputs)
+        return out if isinstance(out, tuple) else (out,)
     fn = getattr(F, spec.function, None)
     if fn is None:
         raise FileFormatError(f"{where}: function type {spec.type_name!r} is not "

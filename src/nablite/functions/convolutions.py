@@ -7,12 +7,13 @@ and depthwise convolutions and deconvolutions are im2col + one BLAS product per
 group over the whole batch (the im2col matrix of a forward pass is kept until
 backward when the weight needs a gradient); the window views, im2col/col2im,
 the shared shape checks and the scratch pool live in ``_conv_utils``.
-fused_convolution is a composition of existing functions. (affine,
-batch_matmul and embed are in layers.py.)
+FusedConvolution is one node that runs existing functions (Pad, Convolution,
+BatchNormalization, Add2, an activation) on its arrays. (affine, batch_matmul and
+embed are in layers.py.)
 """
 import numbers
 
-from .base import prod, require
+from .base import Function, prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
                           take_scratch, give_scratch)
 from ._conv_blocked import BlockedConvolution
@@ -310,6 +311,281 @@ class DepthwiseDeconvolution(Deconvolution):
         return self._shape_out(self._oc, self._out)
 
 
+class _Slot:
+    """A stand-in input of an inner function: the shape (and need_grad) of an
+    intermediate array that no Variable holds."""
+    __slots__ = ("shape", "need_grad")
+
+    def __init__(self, shape, need_grad=False):
+        self.shape = tuple(shape)
+        self.need_grad = need_grad
+
+
+def _activations():
+    from . import activation
+    return {"identity": None, "relu": lambda a: activation.ReLU(inplace=False),
+            "sigmoid": lambda a: activation.Sigmoid(), "tanh": lambda a: activation.Tanh(),
+            "leaky_relu": lambda a: activation.LeakyReLU(alpha=float(a[0]), inplace=False),
+            "elu": lambda a: activation.ELU(alpha=float(a[0])),
+            "relu6": lambda a: activation.ReLU6()}
+
+
+# Which of the activations' backward reads their output (ReLU, Sigmoid, Tanh).
+_ACT_READS_Y = {"relu": True, "sigmoid": True, "tanh": True}
+
+
+class FusedConvolution(Function):
+    """NNabla's FusedConvolution: one node computing pad -> Convolution ->
+    BatchNormalization -> + z -> activation with nablite's own Function objects
+    (``_pad``, ``_conv``, ``_bn``, ``_add``, ``_act``; absent stages are None).
+
+    The inputs are x, weight and the optional ones that are given, placed as
+    NNabla places them: 3 inputs are (bias) when the third is 1-D, else (z);
+    4 are (bias, z); 6 are (beta, gamma, mean, variance); 7 add z.
+    """
+    forward_state = ("_kept",)  # the inner arrays and inner functions' state for backward
+
+    def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
+                 channel_last=False, decay_rate=0.9, eps=1e-05, batch_stat=True,
+                 nonlinearity='relu', nonlinearity_args=[], pad_mode='constant',
+                 constant_value=0):
+        self.base_axis = base_axis
+        self.pad = pad
+        self.stride = stride
+        self.dilation = dilation
+        self.group = group
+        self.channel_last = channel_last
+        self.decay_rate = decay_rate
+        self.eps = eps
+        self.batch_stat = batch_stat
+        self.nonlinearity = nonlinearity
+        self.nonlinearity_args = nonlinearity_args
+        self.pad_mode = pad_mode
+        self.constant_value = constant_value
+
+    _kept = None
+    _pad = _conv = _bn = _add = _act = None
+
+    @property
+    def grad_reads_outputs(self):  # the activation's backward may read y (our output)
+        return _ACT_READS_Y.get(self.nonlinearity, False)
+
+    # -- setup ---------------------------------------------------------------
+    def _layout(self, shapes):
+        """{input name: position} for the inputs given, as NNabla reads them."""
+        n = len(shapes)
+        require(self, n in (2, 3, 4, 6, 7),
+                f"takes x, weight and optionally bias, (beta, gamma, mean, variance) and z: "
+                f"2, 3, 4, 6 or 7 inputs, got {n}")
+        names = ["x", "weight"]
+        if n == 3:
+            names.append("bias" if len(shapes[2]) == 1 else "z")
+        elif n == 4:
+            names += ["bias", "z"]
+        elif n >= 6:
+            require(self, len(shapes[2]) != 1,
+                    f"input 2 has shape {shapes[2]}: a 1-D bias cannot come with the "
+                    "batch-normalization inputs (beta, gamma, mean, variance)")
+            names += ["beta", "gamma", "mean", "variance"] + (["z"] if n == 7 else [])
+        return {name: i for i, name in enumerate(names)}
+
+    def _check_arguments(self):
+        acts = _activations()
+        nl, nl_args = self.nonlinearity, self.nonlinearity_args
+        require(self, isinstance(nl, str) and nl in acts,
+                f"nonlinearity={nl!r} is not one of {sorted(acts)}")
+        require(self, isinstance(nl_args, (list, tuple)) and all(
+            isinstance(a, numbers.Real) and not isinstance(a, bool) for a in nl_args),
+            f"nonlinearity_args={nl_args!r} must be a list of numbers", TypeError)
+        if nl in ("leaky_relu", "elu"):
+            require(self, len(nl_args) == 1,
+                    f"nonlinearity={nl!r} needs nonlinearity_args=[alpha], got {nl_args!r}")
+        self.nonlinearity_args = [float(a) for a in nl_args]
+        cv = self.constant_value
+        require(self, isinstance(cv, numbers.Real) and not isinstance(cv, bool),
+                f"constant_value={cv!r} must be a number", TypeError)
+        require(self, isinstance(self.pad_mode, str)
+                and self.pad_mode in ("constant", "reflect", "repeat"),
+                f"pad_mode={self.pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
+        for name in ("decay_rate", "eps"):
+            v = getattr(self, name)
+            require(self, isinstance(v, numbers.Real) and not isinstance(v, bool),
+                    f"{name}={v!r} must be a number", TypeError)
+        return acts[nl]
+
+    def setup(self, *shapes):
+        from .rearrange import Pad
+        from .normalization import BatchNormalization
+        from .arithmetic import Add2
+        make_act = self._check_arguments()
+        slots = self._slots = self._layout(shapes)
+        x = shapes[0]
+        ndim = len(x)
+        self.base_axis = int_arg(self, "base_axis", self.base_axis)
+        require(self, -ndim <= self.base_axis < ndim - 1,
+                f"base_axis={self.base_axis} must leave a channel axis and at least one "
+                f"spatial axis in x {x}")
+        n_spatial = ndim - self.base_axis % ndim - 1
+        pads = list(spatial_tuple(self, "pad", self.pad, n_spatial, 0))
+        inputs = self.inputs
+        self._pad = None
+        if any(pads) and (self.pad_mode != "constant" or self.constant_value != 0):
+            width = [p for p in pads for _ in (0, 1)] + ([0, 0] if self.channel_last else [])
+            self._pad = Pad(width, mode=self.pad_mode, constant_value=self.constant_value)
+            x = self._inner(self._pad, [inputs[0]], [x])
+            conv_pad = [0] * n_spatial
+        else:
+            conv_pad = pads
+        self._conv = Convolution(self.base_axis, conv_pad, self.stride, self.dilation,
+                                 self.group, self.channel_last)
+        conv_in = [_Slot(x, inputs[0].need_grad)] + [inputs[slots[n]] for n in ("weight", "bias")
+                                                    if n in slots]
+        y = self._inner(self._conv, conv_in, [v.shape for v in conv_in])
+        # NNabla's names and types: pad, stride and dilation resolved to lists
+        self.pad = pads if self._pad is not None else list(self._conv.pad)
+        self.stride, self.dilation = list(self._conv.stride), list(self._conv.dilation)
+        self.group, self.channel_last = self._conv.group, self._conv.channel_last
+        self._bn = None
+        if "beta" in slots:
+            axis = ndim - 1 if self.channel_last else self.base_axis % ndim
+            self._bn = BatchNormalization([axis], self.decay_rate, self.eps, self.batch_stat)
+            bn_in = [_Slot(y)] + [inputs[slots[n]] for n in ("beta", "gamma", "mean", "variance")]
+            y = self._inner(self._bn, bn_in, [v.shape for v in bn_in])
+            self.batch_stat = self._bn.batch_stat
+        self._add = None
+        if "z" in slots:
+            z = shapes[slots["z"]]
+            require(self, z == y, f"z has shape {z}; it must be the convolution's output "
+                                  f"shape {y}")
+            self._add = Add2()
+            y = self._inner(self._add, [_Slot(y), inputs[slots["z"]]], [y, z])
+        self._act = None if make_act is None else make_act(self.nonlinearity_args)
+        if self._act is not None:
+            y = self._inner(self._act, [_Slot(y)], [y])
+        self._kept = None
+        return y
+
+    def _inner(self, fn, inputs, shapes):
+        """Set up an inner function (its errors named as ours); its output shape."""
+        fn.inputs = inputs
+        try:
+            out = fn.setup(*shapes)
+        except (ValueError, TypeError) as e:
+            msg = str(e)
+            if msg.startswith(fn.name + ": "):
+                msg = msg[len(fn.name) + 2:]
+            raise type(e)(f"{self.name}: {msg}") from e
+        fn.out_shapes = [out]
+        return out
+
+    def _stages(self):
+        return [f for f in (self._pad, self._conv, self._bn, self._add, self._act)
+                if f is not None]
+
+    # -- forward / backward ----------------------------------------------------
+    def forward(self, xp, *xs):
+        slots = self._slots
+        keep = any(v.need_grad for v in self.inputs)  # no backward to come: keep nothing
+        kept = {}
+        h = xs[0]
+        if self._pad is not None:
+            h = self._pad.forward(xp, h)
+        if keep:
+            kept["conv_x"] = h
+        h = self._conv.forward(xp, h, *[xs[slots[n]] for n in ("weight", "bias") if n in slots])
+        if self._bn is not None:
+            if keep:
+                kept["bn_x"] = h
+            h = self._bn.forward(xp, h, *[xs[slots[n]] for n in
+                                          ("beta", "gamma", "mean", "variance")])
+        if self._add is not None:
+            h = self._add.forward(xp, h, xs[slots["z"]])
+        if self._act is not None:
+            if keep and self._act.grad_reads_inputs:
+                kept["act_x"] = h
+            h = self._act.forward(xp, h)
+        if keep:
+            # the inner functions' own forward state moves here, so that the
+            # engine's clearing of ours (forward_state) frees it too
+            for f in self._stages():
+                for name in f.forward_state:
+                    kept[(id(f), name)] = getattr(f, name, None)
+                    setattr(f, name, None)
+            self._kept = kept
+        else:
+            for f in self._stages():
+                for name in f.forward_state:
+                    setattr(f, name, None)
+        return h
+
+    def backward(self, xp, xs, ys, gys):
+        slots, need = self._slots, self.need
+        kept = self._kept or {}
+        for f in self._stages():
+            for name in f.forward_state:
+                setattr(f, name, kept.get((id(f), name)))
+
+        def zeros(shape, dtype):  # an input value a backward does not read
+            return xp.broadcast_to(xp.zeros((), dtype), shape)
+
+        grads = [None] * len(xs)
+        g = gys[0]
+        dtype = g.dtype
+        if self._act is not None:
+            act_x = kept.get("act_x")
+            self._act.need = (True,)
+            g = self._act.backward(xp, [act_x if act_x is not None
+                                        else zeros(self._act.inputs[0].shape, dtype)],
+                                   [ys[0]], [g])[0]
+        if self._add is not None:
+            iz = slots["z"]
+            self._add.need = (True, need[iz])
+            g, grads[iz] = self._add.backward(
+                xp, [zeros(self._add.inputs[0].shape, dtype), xs[iz]], [None], [g])
+        conv_names = [n for n in ("x", "weight", "bias") if n in slots]
+        conv_need = [need[slots[n]] for n in conv_names]
+        if self._bn is not None:
+            bn_names = ("beta", "gamma", "mean", "variance")
+            self._bn.need = (any(conv_need),) + tuple(need[slots[n]] for n in bn_names)
+            bn_grads = self._bn.backward(xp, [kept.get("bn_x")] + [xs[slots[n]] for n in bn_names],
+                                         [None], [g])
+            g = bn_grads[0]
+            for n, gp in zip(bn_names[:2], bn_grads[1:3]):
+                grads[slots[n]] = gp
+        if any(conv_need):
+            self._conv.need = tuple(conv_need)
+            conv_x = kept.get("conv_x")
+            cg = self._conv.backward(xp, [conv_x] + [xs[slots[n]] for n in conv_names[1:]],
+                                     [None], [g])
+            for n, gc in zip(conv_names, cg):
+                grads[slots[n]] = gc
+            if self._pad is not None and need[0] and cg[0] is not None:
+                self._pad.need = (True,)
+                grads[0] = self._pad.backward(xp, [xs[0]], [None], [cg[0]])[0]
+        for f in self._stages():  # state is used once
+            for name in f.forward_state:
+                setattr(f, name, None)
+        return tuple(grads)
+
+    # -- nn.grad: the same computation from F functions (differentiable again) --
+    def composite(self, *xs):
+        from ..grad import detached_copy
+        slots = self._slots
+        h = xs[0]
+        if self._pad is not None:
+            h = detached_copy(self._pad)(h)
+        h = detached_copy(self._conv)(h, *[xs[slots[n]] for n in ("weight", "bias")
+                                           if n in slots])
+        if self._bn is not None:  # BatchNormalization's own composite: no running update
+            h = self._bn.composite(h, *[xs[slots[n]] for n in
+                                        ("beta", "gamma", "mean", "variance")])
+        if self._add is not None:
+            h = detached_copy(self._add)(h, xs[slots["z"]])
+        if self._act is not None:
+            h = detached_copy(self._act)(h)
+        return h
+
+
 def convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
                 group=1, channel_last=False, n_outputs=-1, outputs=None):
     """N-D convolution (cross-correlation) with optional bias.
@@ -347,15 +623,16 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
 
     .. math:: y = \\phi(\\mathrm{BN}(\\mathrm{pad}(x) * W [+ b]) + z)
 
-    Built from :func:`convolution`, ``F.pad`` (for pad_mode 'reflect'/'repeat' or a
-    non-zero constant), ``F.batch_normalization`` and the activation, so the graph
-    holds those functions rather than one FusedConvolution node; the values and
-    gradients are the same.
+    One ``FusedConvolution`` node, as in NNabla: its inputs are x, weight and those
+    of bias, (beta, gamma, mean, variance), z that are given, in that order; it
+    computes with nablite's Pad (pad_mode 'reflect'/'repeat' or a non-zero
+    constant), Convolution, BatchNormalization, Add2 and activation functions.
 
     Args:
         x, weight, bias: as :func:`convolution`; bias excludes the batch-norm inputs.
         beta, gamma, mean, variance (Variable, optional): batch-norm parameters and
-            running statistics (channel axis kept, other axes of size 1).
+            running statistics (channel axis kept, other axes of size 1), all four
+            or none; with batch_stat=True, forward updates mean and variance.
         z (Variable, optional): residual added before the activation.
         base_axis, pad, stride, dilation, group, channel_last: as :func:`convolution`.
         decay_rate, eps, batch_stat: as ``F.batch_normalization``.
@@ -368,53 +645,17 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
     Returns:
         Variable: same shape as :func:`convolution`'s output.
     """
-    from . import activation, normalization, rearrange
-    name = "FusedConvolution"
-    bn_inputs = [v for v in (beta, gamma, mean, variance) if v is not None]
-    require(name, not (bias is not None and bn_inputs),
+    bn = [v for v in (beta, gamma, mean, variance) if v is not None]
+    require("FusedConvolution", not (bias is not None and bn),
             "bias and the batch-normalization inputs (beta, gamma, mean, variance) are "
             "mutually exclusive")
-    activations = {
-        "identity": lambda y: y,
-        "relu": activation.relu,
-        "sigmoid": activation.sigmoid,
-        "tanh": activation.tanh,
-        "leaky_relu": lambda y: activation.leaky_relu(y, nonlinearity_args[0]),
-        "elu": lambda y: activation.elu(y, nonlinearity_args[0]),
-        "relu6": activation.relu6,
-    }
-    require(name, isinstance(nonlinearity, str) and nonlinearity in activations,
-            f"nonlinearity={nonlinearity!r} is not one of {sorted(activations)}")
-    require(name, isinstance(nonlinearity_args, (list, tuple)) and all(
-        isinstance(a, numbers.Real) and not isinstance(a, bool) for a in nonlinearity_args),
-        f"nonlinearity_args={nonlinearity_args!r} must be a list of numbers", TypeError)
-    require(name, isinstance(constant_value, numbers.Real) and not isinstance(constant_value, bool),
-            f"constant_value={constant_value!r} must be a number", TypeError)
-    if nonlinearity in ("leaky_relu", "elu"):
-        require(name, len(nonlinearity_args) == 1,
-                f"nonlinearity={nonlinearity!r} needs nonlinearity_args=[alpha], got "
-                f"{nonlinearity_args!r}")
-    require(name, isinstance(pad_mode, str) and pad_mode in ("constant", "reflect", "repeat"),
-            f"pad_mode={pad_mode!r} must be 'constant', 'reflect' or 'repeat'")
-    base_axis = int_arg(name, "base_axis", base_axis)
-    require(name, -len(x.shape) <= base_axis < len(x.shape) - 1,
-            f"base_axis={base_axis} must leave a channel axis and at least one spatial "
-            f"axis in x {x.shape}")
-    n_spatial = len(x.shape) - (base_axis % len(x.shape)) - 1
-    pads = spatial_tuple(name, "pad", pad, n_spatial, 0)
-    if any(pads) and (pad_mode != "constant" or constant_value != 0):
-        width = [p for p in pads for _ in (0, 1)] + ([0, 0] if channel_last else [])
-        x = rearrange.pad(x, width, mode=pad_mode, constant_value=constant_value)
-        pads = (0,) * n_spatial
-    y = convolution(x, weight, bias, base_axis, pads, stride, dilation, group, channel_last)
-    if bn_inputs:
-        axis = len(y.shape) - 1 if channel_last else base_axis % len(y.shape)
-        y = normalization.batch_normalization(y, beta, gamma, mean, variance, axes=[axis],
-                                              decay_rate=decay_rate, eps=eps,
-                                              batch_stat=batch_stat)
-    if z is not None:
-        y = y + z
-    return activations[nonlinearity](y)
+    require("FusedConvolution", len(bn) in (0, 4),
+            "beta, gamma, mean and variance must be given together (all four or none), "
+            f"got {len(bn)} of them")
+    inputs = [v for v in (x, weight, bias, *bn, z) if v is not None]
+    return FusedConvolution(base_axis, pad, stride, dilation, group, channel_last, decay_rate,
+                            eps, batch_stat, nonlinearity, nonlinearity_args, pad_mode,
+                            constant_value)(*inputs, n_outputs=n_outputs, outputs=outputs)
 
 
 def depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
