@@ -232,6 +232,12 @@ CASES = [
         x, b, None, m, v, batch_stat=False), [IMG] + BN_STATS[:1] + BN_STATS[2:]),
     ("fused_batch_normalization", lambda x, b, g, m, v, z: F.fused_batch_normalization(
         x, b, g, m, v, z, batch_stat=False), [IMG] + BN_STATS + [n(2, 4, 7, 7)]),
+    ("fused_convolution", lambda x, w, b, g, m, v, z: F.fused_convolution(
+        x, w, None, b, g, m, v, z, pad=(1, 1), batch_stat=False), [IMG, n(4, 4, 3, 3)]
+     + BN_STATS + [n(2, 4, 7, 7)]),
+    ("fused_convolution_bias_reflect_elu", lambda x, w, b: F.fused_convolution(
+        x, w, b, pad=(1, 2), pad_mode="reflect", nonlinearity="elu", nonlinearity_args=[0.5]),
+     [IMG, n(3, 4, 3, 3), n(3)]),
     ("layer_normalization", lambda x, b, g: F.layer_normalization(x, b, g),
      [X, n(1, 3, 4), n(1, 3, 4)]),
     ("bc_add2", F.bc_add2, [X, n(2, 3, 4)]), ("mod2", F.mod2, [X * 5, POS]),

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .ops import in_shape, rule, unsupported
+from .ops import EXPORT_RULES, in_shape, rule, unsupported
 
 
 @rule("Affine", "Gemm (MatMul without bias), Reshape")
@@ -187,6 +187,30 @@ def _fused_batch_normalization(e, f, x, *params):
     if getattr(f, "_has_z", False):
         y = e.node("Add", [y, rest[0]])
     return e.node("Relu", [y])
+
+
+@rule("FusedConvolution", "Conv, BatchNormalization, Add, the activation (Pad before Conv "
+                          "for pad_mode reflect/repeat or a non-zero constant)")
+def _fused_convolution(e, f, *names):
+    # The node's own stages (functions/convolutions.py), each by its own rule.
+    given = {n: names[i] for n, i in f._slots.items()}
+    if f._bn is not None and f._bn.batch_stat:
+        unsupported(f, "with batch_stat=True (training form) has no ONNX equivalent; export "
+                       "the graph built with batch_stat=False (test=True)")
+
+    def stage(fn, *inputs):
+        return EXPORT_RULES[fn.name].convert(e, fn, *inputs)
+    h = given["x"]
+    if f._pad is not None:
+        h = stage(f._pad, h)
+    h = stage(f._conv, h, given["weight"], *([given["bias"]] if "bias" in given else []))
+    if f._bn is not None:
+        h = stage(f._bn, h, *[given[n] for n in ("beta", "gamma", "mean", "variance")])
+    if f._add is not None:
+        h = stage(f._add, h, given["z"])
+    if f._act is not None:
+        h = stage(f._act, h)
+    return h
 
 
 def _standardized(e, f, x, params, view, axes, eps):
