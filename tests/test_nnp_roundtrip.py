@@ -175,7 +175,8 @@ def test_load_gives_networks_executors_optimizers(tmp_path):
     assert opt.solver.name == "Adam" and opt.solver.learning_rate() == np.float32(0.01)
     assert [v.name for v in opt.loss_variables] == ["loss"]
     e = info.executors["runtime"]
-    assert list(e.dataset_assign.values()) == ["x"] and list(e.output_assign.values()) == ["y"]
+    assert list(e.dataset_assign.values()) == ["x"]
+    assert list(e.output_assign.values()) == [["", "y"]]    # [type, data name], as NNabla
     assert e.network is info.networks["run"]
     assert list(info.monitors) == ["mon"]
 
@@ -252,10 +253,10 @@ def test_nnabla_written_training_config_loads():
                                                                   True, 4)
     run = info.executors["runtime"]
     (x,) = run.dataset_assign
-    x.d = np.array(facts["x"], np.float32)
-    (y,) = run.forward_target
-    y.forward()
-    np.testing.assert_allclose(y.d, facts["y"], rtol=1e-5, atol=1e-6)
+    x.variable_instance.d = np.array(facts["x"], np.float32)
+    run.forward_target.forward()
+    (y,) = run.output_assign
+    np.testing.assert_allclose(y.variable_instance.d, facts["y"], rtol=1e-5, atol=1e-6)
     opt = info.optimizers["opt"]
     assert opt.solver.name == "Adam" and opt.solver.learning_rate() == np.float32(0.01)
     states = opt.solver.get_states()
@@ -383,3 +384,51 @@ def test_load_options():
     info = nnp_load.load([path], parameter_only=True)
     assert not info.networks
     assert (nn.get_parameters(grad_only=False)["fc/affine/W"].d != 7).all()
+
+
+_NNABLA_LOAD_SCRIPT = """
+import numpy as np
+import nnabla as nn
+from nnabla.utils.load import load
+info = load([PATH])
+net = info.networks["run"]
+out = {"variables": [[v.name, v.type, list(v.shape), bool(v.need_grad)]
+                     for v in net.variables.values()],
+       "functions": [[f.name, f.type] for f in net.functions.values()]}
+e = info.executors["runtime"]
+for v, name in e.dataset_assign.items():
+    v.variable_instance.d = np.array(X, np.float32)
+e.forward_target.forward()
+out["outputs"] = [[name, v.variable_instance.d.tolist()] for v, name in e.output_assign.items()]
+opt = info.optimizers["opt"]
+out["losses"] = [v.name for v in opt.loss_variables]
+out["parameters"] = list(opt.parameters)
+opt.target.forward()
+out["loss_shape"] = list(opt.target.shape)
+RESULT = out
+"""
+
+
+def test_load_gives_nnablas_structure():
+    """A script reading load()'s networks, executors and optimizers as NNabla's
+    users do (variable_instance, output_assign, forward_target) gets the same
+    names, types and numbers from both libraries."""
+    from nnabla_parity import run_in_nnabla
+    path = os.path.join(NNP, "training.nnp")
+    with open(os.path.join(NNP, "training.json")) as f:
+        x = json.load(f)["x"]
+    script = "PATH = %r\nX = %r\n" % (path, x) + _NNABLA_LOAD_SCRIPT.split("\n", 1)[1]
+    ns = {}
+    exec(compile(script.replace("nnabla", "nablite"), "load script", "exec"), ns)
+    mine = json.loads(json.dumps(ns["RESULT"]))
+    assert mine["losses"] == ["loss"] and mine["parameters"] == ["fc/affine/W", "fc/affine/b"]
+    assert [v[0] for v in mine["variables"]] == ["x", "y"]
+    want = run_in_nnabla(script)
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed (set NNABLA_PYTHON)")
+    for key in ("variables", "functions", "losses", "parameters", "loss_shape"):
+        assert mine[key] == want[key], key
+    (name, y), = mine["outputs"]
+    (want_name, want_y), = want["outputs"]
+    assert name == want_name
+    np.testing.assert_allclose(y, want_y, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ ONNX), so a file these commands accept is one nablite's Python API accepts.
 import csv
 import os
 import tempfile
+from collections import OrderedDict
 
 import numpy as np
 
@@ -73,10 +74,10 @@ def _batch(b):
 def infer(opts):
     info = _load(opts.config, opts.param, _batch(opts.batch_size))
     e = _executor(info, opts.config)
-    inputs = list(e.dataset_assign)
+    inputs, outputs = _inputs(e), _outputs(e)
     if len(opts.inputs) != len(inputs):
         raise CommandError(f"the executor {e.name!r} takes {len(inputs)} input file(s) "
-                           f"({', '.join(e.dataset_assign.values())}), got {len(opts.inputs)}")
+                           f"({', '.join(inputs.values())}), got {len(opts.inputs)}")
     dtype = _DATA_TYPES.get(opts.data_type)
     if dtype is None:
         raise CommandError(f"-t/--data_type must be one of {', '.join(_DATA_TYPES)}, "
@@ -85,12 +86,10 @@ def infer(opts):
         existing_file(path, "input file")
         if os.path.getsize(path) != x.size * np.dtype(dtype).itemsize:
             raise CommandError(f"{path} holds {os.path.getsize(path)} bytes; input "
-                               f"{e.dataset_assign[x]!r} of shape {tuple(x.shape)} needs "
+                               f"{inputs[x]!r} of shape {tuple(x.shape)} needs "
                                f"{x.size} {opts.data_type} values")
         x.d = np.fromfile(path, dtype).reshape(x.shape).astype(np.float32)
-    from ..graph import forward_all
-    outputs = e.forward_target
-    forward_all(outputs)
+    e.forward_target.forward()
     if opts.output:
         # NNabla's files: one per output, or one per sample when there is one output
         arrays = [np.asarray(y.d, np.float32) for y in outputs]
@@ -102,7 +101,7 @@ def infer(opts):
             print(f"wrote {opts.output}_{k}.bin (shape {data.shape})")
     else:
         for y in outputs:
-            print(f"{e.output_assign[y]} {tuple(y.shape)}:")
+            print(f"{outputs[y]} {tuple(y.shape)}:")
             print(np.array2string(np.asarray(y.d), threshold=1000))
 
 
@@ -115,9 +114,19 @@ def _dataset_uri(opts, info):
     return next(iter(info.datasets.values())).uri
 
 
-def _columns(e, y):
+def _inputs(e):
+    """OrderedDict Variable -> data name of the executor's inputs."""
+    return OrderedDict((v.variable_instance, name) for v, name in e.dataset_assign.items())
+
+
+def _outputs(e):
+    """OrderedDict Variable -> data name of the executor's outputs."""
+    return OrderedDict((v.variable_instance, name) for v, (_, name) in e.output_assign.items())
+
+
+def _columns(outputs, y):
     """Result columns of output ``y``: its name, or name__<i> per element of a vector."""
-    name, shape = e.output_assign[y], y.shape[1:]
+    name, shape = outputs[y], y.shape[1:]
     if len(shape) == 0 or (len(shape) == 1 and shape[0] == 1):
         return [name]
     if len(shape) == 1:
@@ -128,12 +137,12 @@ def _columns(e, y):
 @handler("forward")
 def forward(opts):
     from .._atomic_file import atomic_write
-    from ..graph import forward_all
     from ..utils.data_iterator import data_iterator_csv_dataset
     info = _load(opts.config, opts.param, _batch(opts.batch_size))
     e = _executor(info, opts.config)
+    inputs, outputs = _inputs(e), _outputs(e)
     uri = _dataset_uri(opts, info)
-    batch = next(iter(e.dataset_assign)).shape[0]
+    batch = next(iter(inputs)).shape[0]
     with open(uri, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     header, rows = rows[0], rows[1:]
@@ -146,7 +155,7 @@ def forward(opts):
                                        e.no_image_normalization, with_file_cache=False,
                                        use_thread=False)
     names = list(it.variables)
-    missing = [n for n in e.dataset_assign.values() if n not in names]
+    missing = [n for n in inputs.values() if n not in names]
     if missing:
         raise CommandError(f"{uri} has no column for {', '.join(missing)} (it has "
                            f"{', '.join(names)})")
@@ -157,18 +166,18 @@ def forward(opts):
     with progress_bar(None, desc="forward", total=it.size, unit="row") as bar:
         while done < it.size:
             data = dict(zip(names, it.next()))
-            for x, name in e.dataset_assign.items():
+            for x, name in inputs.items():
                 x.d = np.asarray(data[name]).reshape(x.shape)
-            forward_all(e.forward_target)
+            e.forward_target.forward()
             n = min(batch, it.size - done)
             for i in range(n):
                 cells = []
-                for y in e.forward_target:
+                for y in outputs:
                     value = np.asarray(y.d[i], np.float32)
                     if value.ndim <= 1:  # one column per element, as NNabla writes
                         cells += [str(v) for v in value.reshape(-1)]
                     else:
-                        name = e.output_assign[y].replace("/", "_")
+                        name = outputs[y].replace("/", "_")
                         rel = os.path.join(name, f"{done + i}.csv")
                         os.makedirs(os.path.join(outdir, name), exist_ok=True)
                         rows2d = value.reshape(value.shape[0], -1)
@@ -184,7 +193,7 @@ def forward(opts):
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            w.writerow(header + [c for y in e.forward_target for c in _columns(e, y)])
+            w.writerow(header + [c for y in outputs for c in _columns(outputs, y)])
             w.writerows(results)
     atomic_write(out, write)
     print(f"wrote {out} ({len(results)} rows)")

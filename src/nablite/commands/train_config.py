@@ -73,10 +73,11 @@ def _feed(assignments, network, it, where):
         if a.data_name not in batch:
             raise CommandError(f"{where}: the dataset has no {a.data_name!r} (it has "
                                f"{', '.join(names)})")
-        v = network.variables.get(a.variable_name)
-        if v is None:
+        entry = network.variables.get(a.variable_name)
+        if entry is None:
             raise CommandError(f"{where}: network {network.name!r} has no variable "
                                f"{a.variable_name!r}")
+        v = entry.variable_instance
         data = np.asarray(batch[a.data_name])
         if data.size != v.size:
             raise CommandError(f"{where}: {a.data_name!r} gives batches of shape "
@@ -91,9 +92,10 @@ def _monitor_value(m, it, config):
     total = 0.0
     for _ in range(steps):
         _feed(m.proto.data_variable, m.network, it, f"{config}: monitor {m.name!r}")
-        for v in m.monitor_variables:
+        watched = [v.variable_instance for v in m.monitor_variables]
+        for v in watched:
             v.forward(clear_no_need_grad=True)
-        total += float(np.mean([np.mean(v.d) for v in m.monitor_variables]))
+        total += float(np.mean([np.mean(v.d) for v in watched]))
     return total / steps
 
 
@@ -174,17 +176,17 @@ def train(config, out, param=None, progress=True):
                     continue
                 _feed(o.proto.data_variable, o.network, train_its[o.name],
                       f"{config}: optimizer {o.name!r}")
-                loss = o.loss_variables[0] if len(o.loss_variables) == 1 else None
-                for v in o.loss_variables:
+                losses = [v.variable_instance for v in o.loss_variables]
+                for v in losses:
                     v.forward(clear_no_need_grad=True)
-                value = float(np.mean([np.mean(v.d) for v in o.loss_variables]))
+                value = float(np.mean([np.mean(v.d) for v in losses]))
                 if not math.isfinite(value):
                     bar.close()
                     raise CommandError(f"the loss of optimizer {o.name!r} became {value} at "
                                        f"iteration {iteration}; stopped without saving")
                 costs.append(value)
-                for v in o.loss_variables:
-                    v.backward(clear_buffer=loss is not None)
+                for v in losses:
+                    v.backward(clear_buffer=len(losses) == 1)
                 if (iteration + 1) % o.update_interval == 0:
                     if o.weight_decay:
                         o.solver.weight_decay(o.weight_decay)

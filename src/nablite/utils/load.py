@@ -24,22 +24,42 @@ class _Record:
         return f"<{type(self).__name__} {getattr(self, 'name', '')!r}>"
 
 
+class NetworkVariable(_Record):
+    """A variable of a loaded network, as NNabla's load gives it (its
+    ``ProtoVariable``): ``name``, ``shape``, ``type`` ("Buffer" or "Parameter"),
+    ``need_grad`` and ``variable_instance``, the nablite Variable itself."""
+
+
+class NetworkFunction(_Record):
+    """A function of a loaded network: ``name``, ``type``, ``inputs`` and
+    ``outputs`` (variable names), ``proto`` and ``function_instance`` (the
+    nablite Function that computes it; None when a network pass removed it)."""
+
+
 class Network(_Record):
-    """A rebuilt network: ``name``, ``batch_size``, ``variables``, ``inputs``,
-    ``outputs`` (OrderedDicts name -> Variable) and ``proto``."""
+    """A rebuilt network, as NNabla's load gives it: ``name``, ``batch_size``,
+    ``variables`` (OrderedDict name -> NetworkVariable, the data and
+    intermediate variables), ``parameters`` (the same for the parameters),
+    ``functions`` (OrderedDict name -> NetworkFunction) and ``proto``; also
+    nablite's ``inputs`` and ``outputs`` (OrderedDicts name -> Variable)."""
 
 
 class Executor(_Record):
-    """``network``, ``dataset_assign`` / ``output_assign`` / ``generator_assign``
-    (OrderedDicts Variable -> data name), ``forward_target``, ``parameters``,
-    ``num_evaluations``, ``repeat_evaluation_type``, ``need_back_propagation``,
-    ``no_image_normalization`` and ``proto``."""
+    """``network``, ``dataset_assign`` / ``generator_assign`` (OrderedDicts
+    NetworkVariable -> data name or generator type), ``output_assign``
+    (NetworkVariable -> [type, data name]), ``forward_target`` (the Variable
+    whose forward computes every output), ``parameters`` (OrderedDict name ->
+    Variable), ``num_evaluations``, ``repeat_evaluation_type``,
+    ``need_back_propagation``, ``no_image_normalization`` and ``proto``."""
 
 
 class Optimizer(_Record):
     """``solver`` (a nablite solver over the network's parameters), ``network``,
-    ``dataset_name``, ``weight_decay``, ``lr_decay``, ``lr_decay_interval``,
-    ``update_interval``, ``loss_variables``, ``parameters`` and ``proto``."""
+    ``dataset_name``, ``dataset_assign`` / ``generator_assign`` (as an
+    Executor's), ``weight_decay``, ``lr_decay``, ``lr_decay_interval``,
+    ``update_interval``, ``loss_variables`` (NetworkVariables), ``target`` (the
+    Variable whose forward/backward computes every loss), ``parameters``
+    (OrderedDict name -> Variable), ``start_iter``, ``end_iter`` and ``proto``."""
 
 
 class Info(_Record):
@@ -90,9 +110,7 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
     for net in proto.network:
         variables, inputs, outputs = build_network(net, registered, batch_size,
                                                    f"{where}, network {net.name!r}")
-        info.networks[net.name] = Network(
-            name=net.name, batch_size=int(batch_size or net.batch_size or 1),
-            variables=variables, inputs=inputs, outputs=outputs, proto=net)
+        info.networks[net.name] = _network(net, variables, inputs, outputs, batch_size)
     for ds in proto.dataset:
         info.datasets[ds.name] = _Record(
             name=ds.name, uri=ds.uri, cache_dir=ds.cache_dir, batch_size=ds.batch_size,
@@ -100,42 +118,103 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
             no_image_normalization=ds.no_image_normalization, proto=ds, data_iterator=None)
     for e in proto.executor:
         network = _network_of(info, e.network_name, f"executor {e.name!r}", where)
-        var = network.variables
+        var = _variable_of(network, f"executor {e.name!r}", where)
+        outputs = OrderedDict((var(o.variable_name), [o.type, o.data_name])
+                              for o in e.output_variable)
         info.executors[e.name] = Executor(
             name=e.name, network=network, proto=e,
-            dataset_assign=OrderedDict((var[d.variable_name], d.data_name)
+            dataset_assign=OrderedDict((var(d.variable_name), d.data_name)
                                        for d in e.data_variable),
-            generator_assign=OrderedDict((var[g.variable_name], g.type)
+            generator_assign=OrderedDict((var(g.variable_name), g.type)
                                          for g in e.generator_variable),
-            output_assign=OrderedDict((var[o.variable_name], o.data_name)
-                                      for o in e.output_variable),
-            forward_target=[var[o.variable_name] for o in e.output_variable],
-            parameters=[p.variable_name for p in e.parameter_variable],
+            output_assign=outputs,
+            forward_target=_target([v.variable_instance for v in outputs]),
+            parameters=_parameters(network, [p.variable_name for p in e.parameter_variable]),
             num_evaluations=e.num_evaluations or 1,
             repeat_evaluation_type=e.repeat_evaluation_type,
             need_back_propagation=e.need_back_propagation,
             no_image_normalization=e.no_image_normalization)
     for o in proto.optimizer:
         network = _network_of(info, o.network_name, f"optimizer {o.name!r}", where)
+        var = _variable_of(network, f"optimizer {o.name!r}", where)
         solver = _solver(o.solver)
-        names = [p.variable_name for p in o.parameter_variable]
-        solver.set_parameters(OrderedDict((k, network.variables[k]) for k in names
-                                          if k in network.variables))
+        parameters = _parameters(network, [p.variable_name for p in o.parameter_variable])
+        solver.set_parameters(parameters)
         _restore_states(solver, o.name, states, where)
+        losses = [var(v.variable_name) for v in o.loss_variable]
         info.optimizers[o.name] = Optimizer(
             name=o.name, solver=solver, network=network, proto=o,
-            dataset_name=list(o.dataset_name), weight_decay=o.solver.weight_decay,
+            dataset_name=list(o.dataset_name),
+            dataset_assign=OrderedDict((var(d.variable_name), d.data_name)
+                                       for d in o.data_variable),
+            generator_assign=OrderedDict((var(g.variable_name), g.type)
+                                         for g in o.generator_variable),
+            weight_decay=o.solver.weight_decay,
             lr_decay=o.solver.lr_decay, lr_decay_interval=o.solver.lr_decay_interval,
-            update_interval=o.update_interval or 1,
-            loss_variables=[network.variables[v.variable_name] for v in o.loss_variable],
-            parameters=names, start_iter=o.start_iter, end_iter=o.end_iter)
+            update_interval=o.update_interval or 1, loss_variables=losses,
+            target=_target([v.variable_instance for v in losses]),
+            parameters=parameters, start_iter=o.start_iter, end_iter=o.end_iter)
     for m in proto.monitor:
         network = _network_of(info, m.network_name, f"monitor {m.name!r}", where)
+        var = _variable_of(network, f"monitor {m.name!r}", where)
+        watched = [var(v.variable_name) for v in m.monitor_variable]
         info.monitors[m.name] = _Record(
             name=m.name, network=network, proto=m, dataset_name=list(m.dataset_name),
-            monitor_variables=[network.variables[v.variable_name]
-                               for v in m.monitor_variable])
+            dataset_assign=OrderedDict((var(d.variable_name), d.data_name)
+                                       for d in m.data_variable),
+            generator_assign=OrderedDict((var(g.variable_name), g.type)
+                                         for g in m.generator_variable),
+            monitor_variables=watched,
+            target=_target([v.variable_instance for v in watched]))
     return info
+
+
+def _network(net, variables, inputs, outputs, batch_size):
+    """The Network of proto ``net`` from what build_network made of it."""
+    entries = OrderedDict()
+    for vp in net.variable:
+        if vp.name in variables:
+            v = variables[vp.name]
+            kind = vp.type or "Buffer"
+            entries[vp.name] = NetworkVariable(  # the file's shape (-1: the batch), as NNabla
+                name=vp.name, shape=tuple(vp.shape.dim), type=kind,
+                need_grad=v.need_grad if kind == "Parameter" else False,
+                variable_instance=v, proto=vp)
+    functions = OrderedDict()
+    for fp in net.function:
+        out = variables.get(fp.output[0]) if fp.output else None
+        functions[fp.name] = NetworkFunction(
+            name=fp.name, type=fp.type, inputs=list(fp.input), outputs=list(fp.output),
+            proto=fp, function_instance=getattr(out, "parent", None))
+    return Network(
+        name=net.name, batch_size=int(batch_size or net.batch_size or 1),
+        variables=OrderedDict((k, e) for k, e in entries.items() if e.type != "Parameter"),
+        parameters=OrderedDict((k, e) for k, e in entries.items() if e.type == "Parameter"),
+        functions=functions, inputs=inputs, outputs=outputs, proto=net)
+
+
+def _variable_of(network, who, where):
+    """name -> the network's NetworkVariable, with an error naming ``who``."""
+    def find(name):
+        entry = network.variables.get(name) or network.parameters.get(name)
+        if entry is None:
+            raise ValueError(f"load: {who} of {where} names variable {name!r}, which "
+                             f"network {network.name!r} does not have")
+        return entry
+    return find
+
+
+def _parameters(network, names):
+    return OrderedDict((k, network.parameters[k].variable_instance) for k in names
+                       if k in network.parameters)
+
+
+def _target(variables):
+    """One Variable whose forward (and backward) reaches every one of ``variables``."""
+    if len(variables) == 1:
+        return variables[0]
+    from .. import functions as F
+    return F.sink(*variables, one_input_grad=False) if variables else None
 
 
 def _network_of(info, name, who, where):
