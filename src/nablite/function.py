@@ -68,6 +68,11 @@ class Function:
     # attributes that forward sets for backward (gradient nodes copy the function
     # without them)
     forward_state = ()
+    # Whether running forward again gives the same outputs and changes nothing
+    # (nn.recompute): False for random draws and for forwards that update state
+    # (running statistics, counters). Outputs of such functions are kept rather
+    # than recomputed (Variable creation and the ``recompute`` setter read it).
+    recomputable = True
     # Input positions whose integer values the function uses as they are
     # (labels, indices, integer arithmetic); True: every input. NNabla reads any
     # other input as floating point, so an integer or bool array there is

@@ -97,7 +97,7 @@ class Variable:
         v._parent = parent
         v.info = None
         v.rank = parent.rank
-        v._recompute = graph.recompute_enabled
+        v._recompute = graph.recompute_enabled and parent.recomputable
         v._order = None
         return v
 
@@ -210,7 +210,8 @@ class Variable:
 
     @recompute.setter
     def recompute(self, value: bool) -> None:
-        self._recompute = bool(value)
+        # a random or state-updating maker (Function.recomputable) keeps its output
+        self._recompute = bool(value) and (self._parent is None or self._parent.recomputable)
         graph.graph_changed()
 
     @property

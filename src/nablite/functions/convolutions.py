@@ -370,6 +370,10 @@ class FusedConvolution(Function):
     def grad_reads_outputs(self):  # the activation's backward may read y (our output)
         return _ACT_READS_Y.get(self.nonlinearity, False)
 
+    @property
+    def recomputable(self):  # batch statistics update the running ones in forward
+        return self._bn is None or self._bn.recomputable
+
     # -- setup ---------------------------------------------------------------
     def _layout(self, shapes):
         """{input name: position} for the inputs given, as NNabla reads them."""

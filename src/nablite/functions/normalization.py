@@ -185,6 +185,10 @@ class BatchNormalization(Standardization):
                 "batch_stat=False needs the running mean and variance")
         return out
 
+    @property
+    def recomputable(self):  # batch statistics update the running ones in forward
+        return not (self.batch_stat and self._has_running)
+
     def forward(self, xp, x, *params):
         beta, gamma, running = self._split(params)
         if not self.batch_stat:
@@ -355,6 +359,10 @@ class MeanSubtraction(Function):
 
     def __init__(self, base_axis=1, update_running_mean=True):
         self.base_axis, self.update_running_mean = base_axis, update_running_mean
+
+    @property
+    def recomputable(self):  # the running mean and count t move in forward
+        return not self.update_running_mean
 
     def setup(self, x, rmean, t):
         require(self, 0 < self.base_axis <= len(x),

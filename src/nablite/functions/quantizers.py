@@ -316,6 +316,10 @@ class MinMaxQuantize(Function):
                  eps=0.01):
         keep_args(self, locals())
 
+    @property
+    def recomputable(self):  # the moving average of the range moves in forward
+        return not (self.x_min_max and self.ema)
+
     def setup(self, x, qr_min, qr_max, ql_min, ql_max):
         for name, s in (("qr_max", qr_max), ("ql_min", ql_min), ("ql_max", ql_max)):
             require(self, tuple(s) == tuple(qr_min),

@@ -74,6 +74,10 @@ class SpectralNorm(Function):
     def __init__(self, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
         self.dim, self.itr, self.eps, self.test, self.output_u = dim, itr, eps, test, output_u
 
+    @property
+    def recomputable(self):  # in training each forward moves u one power iteration on
+        return self.test
+
     def setup(self, w, u):
         require(self, -len(w) <= self.dim < len(w), f"dim={self.dim} is out of range for w {w}")
         self._dim = self.dim % len(w)

@@ -26,6 +26,8 @@ __all__ = ["dropout", "rand", "randint", "randn", "rand_binomial", "rand_beta", 
 class RandomFunction(Function):
     """Owns the generator: a private one for ``seed >= 0``, else the global one."""
 
+    recomputable = False  # a second forward would draw other numbers
+
     def __init__(self, seed=-1):
         self.seed = seed
         self._own_rng = np.random.RandomState(seed) if seed >= 0 else None
