@@ -8,6 +8,8 @@ max, average/max pooling, relu, sigmoid, softmax, squared_error, softmax cross
 entropy all return float32). Labels and indices keep their integer values;
 reshape and identity keep the dtype, as in NNabla.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -353,3 +355,181 @@ def test_fused_convolution_and_depthwise_multiplier_arguments():
         F.depthwise_convolution(x, V(np.ones((3, 3, 3), np.float32)), multiplier=None)
     with pytest.raises(ValueError, match=r"^DepthwiseConvolution: multiplier=0 must be >= 1"):
         F.depthwise_convolution(x, V(np.ones((0, 3, 3), np.float32)), multiplier=0)
+
+
+# -- argument kinds (function_info's table) ----------------------------------------
+def _a(*shape, seed=0):
+    return np.random.RandomState(seed).rand(*shape).astype(np.float32)
+
+
+with nn.auto_forward():
+    _PACKED = F.pack_padded_sequence(V(_a(3, 2, 4)), V(np.array([3, 2])))
+# (function, inputs, a valid call's arguments, the name errors start with)
+_KIND_CALLS = [
+    (F.add_scalar, [_a(2, 3)], {"val": 2.0}, "AddScalar"),
+    (F.mul_scalar, [_a(2, 3)], {"val": 2.0}, "MulScalar"),
+    (F.pow_scalar, [_a(2, 3)], {"val": 2.0}, "PowScalar"),
+    (F.r_div_scalar, [_a(2, 3)], {"val": 2.0}, "RDivScalar"),
+    (F.r_pow_scalar, [_a(2, 3)], {"val": 2.0}, "RPowScalar"),
+    (F.r_sub_scalar, [_a(2, 3)], {"val": 2.0}, "RSubScalar"),
+    (F.affine_grid, [_a(2, 2, 3)], {"size": (4, 4)}, "AffineGrid"),
+    (F.average_pooling, [_a(1, 2, 4, 4)], {"kernel": (2, 2)}, "AveragePooling"),
+    (F.max_pooling, [_a(1, 2, 4, 4)], {"kernel": (2, 2)}, "MaxPooling"),
+    (F.sum_pooling, [_a(1, 2, 4, 4)], {"kernel": (2, 2)}, "SumPooling"),
+    (F.unpooling, [_a(1, 2, 2, 2)], {"kernel": (2, 2)}, "Unpooling"),
+    (F.broadcast, [_a(1, 3)], {"shape": (2, 3)}, "Broadcast"),
+    (F.broadcast_to, [_a(2, 3), _a(3)], {"axis": 1}, "BroadcastTo"),
+    (F.celu, [_a(2, 3)], {"alpha": 1.0, "axis": 1}, "CELU"),
+    (F.softplus, [_a(2, 3)], {"beta": 1.0}, "SoftPlus"),
+    (F.categorical_cross_entropy, [_a(2, 3), np.array([[0], [2]])], {"axis": 1},
+     "CategoricalCrossEntropy"),
+    (F.softmax_cross_entropy, [_a(2, 3), np.array([[0], [2]])], {"axis": 1},
+     "SoftmaxCrossEntropy"),
+    (F.top_n_error, [_a(2, 3), np.array([[0], [2]])], {"axis": 1, "n": 1}, "TopNError"),
+    (F.dropout, [_a(2, 3)], {"p": 0.5, "seed": 1}, "Dropout"),
+    (F.epsilon_insensitive_loss, [_a(2, 3), _a(2, 3, seed=1)], {"epsilon": 0.5},
+     "EpsilonInsensitiveLoss"),
+    (F.huber_loss, [_a(2, 3), _a(2, 3, seed=1)], {"delta": 0.5}, "HuberLoss"),
+    (F.gather, [_a(3, 2), np.array([2, 0])], {"axis": 0, "batch_dims": 0}, "Gather"),
+    (F.group_normalization, [_a(2, 4, 3), _a(1, 4, 1), _a(1, 4, 1)],
+     {"num_groups": 2, "channel_axis": 1, "batch_axis": (0,), "eps": 1e-5}, "GroupNormalization"),
+    (F.instance_normalization, [_a(2, 4, 3), _a(1, 4, 1), _a(1, 4, 1)],
+     {"channel_axis": 1, "batch_axis": (0,), "eps": 1e-5}, "InstanceNormalization"),
+    (F.layer_normalization, [_a(2, 4), _a(1, 4), _a(1, 4)], {"batch_axis": (0,), "eps": 1e-5},
+     "LayerNormalization"),
+    (F.tensor_normalization, [_a(2, 4)], {"axes": (1,), "eps": 1e-5}, "TensorNormalization"),
+    (F.interpolate, [_a(1, 1, 2, 2)], {"output_size": (3, 3), "mode": "linear",
+                                       "align_corners": False, "channel_last": False},
+     "Interpolate"),
+    (F.interpolate, [_a(1, 1, 2, 2)], {"scale": (1.5, 1.5)}, "Interpolate"),
+    (F.max, [_a(2, 3)], {"axis": 1, "keepdims": False, "with_index": False}, "Max"),
+    (F.min, [_a(2, 3)], {"axis": 1, "keepdims": False, "only_index": False}, "Min"),
+    (F.mean, [_a(2, 3)], {"axis": 1, "keepdims": False}, "Mean"),
+    (F.norm, [_a(2, 3)], {"p": 2.0, "axis": 1, "keepdims": False}, "Norm"),
+    (F.one_hot, [np.array([[1], [0]])], {"shape": (3,)}, "OneHot"),
+    (F.prelu, [_a(2, 3), _a(3)], {"base_axis": 1}, "PReLU"),
+    (F.pad, [_a(2, 3)], {"pad_width": (1, 1), "mode": "constant", "constant_value": 0.0}, "Pad"),
+    (F.pad_packed_sequence, [_PACKED[0].d, _PACKED[1].d],
+     {"batch_first": False, "padding_value": 0.0, "total_length": 3}, "PadPackedSequence"),
+    (F.rand, [], {"low": 0.0, "high": 1.0, "shape": (2, 3), "seed": 1}, "Rand"),
+    (F.randint, [], {"low": 0, "high": 5, "shape": (2, 3), "seed": 1}, "Randint"),
+    (F.randn, [], {"mu": 0.0, "sigma": 1.0, "shape": (2, 3), "seed": 1}, "Randn"),
+    (F.random_crop, [_a(2, 3, 6, 6)], {"shape": (3, 4, 4), "base_axis": 1, "seed": 1},
+     "RandomCrop"),
+    (F.random_shift, [_a(2, 3, 4, 4)], {"shifts": (1, 1), "border_mode": "nearest",
+                                        "base_axis": 1, "seed": 1}, "RandomShift"),
+    (F.shape, [_a(2, 3)], {"start": 0, "end": 2}, "Shape"),
+    (F.shift, [_a(2, 3)], {"shifts": (1, 1), "border_mode": "nearest"}, "Shift"),
+    (F.softmax, [_a(2, 3)], {"axis": 1}, "Softmax"),
+    (F.tile, [_a(2, 3)], {"reps": (2, 1)}, "Tile"),
+    (F.top_k_data, [_a(2, 5)], {"k": 2, "abs": False, "reduce": True, "base_axis": 1},
+     "TopKData"),
+    (F.trilu, [_a(3, 3)], {"k": 0, "upper": True}, "Trilu"),
+    (F.clip_by_norm, [_a(2, 3)], {"clip_norm": 1.0, "axis": (1,)}, "clip_by_norm"),
+    (F.constant, [], {"val": 1.0, "shape": (2, 3)}, "Constant"),
+    (F.leaky_relu, [_a(2, 3)], {"alpha": 0.1}, "LeakyReLU"),
+    (F.elu, [_a(2, 3)], {"alpha": 1.0}, "ELU"),
+    (F.selu, [_a(2, 3)], {"scale": 1.0, "alpha": 1.5}, "SELU"),
+    (F.sign, [_a(2, 3)], {"alpha": 1.0}, "Sign"),
+    (F.prune, [_a(2, 3)], {"rate": 0.5}, "Prune"),
+    (F.less_equal_scalar, [_a(2, 3)], {"val": 0.5}, "LessEqualScalar"),
+    (F.maximum_scalar, [_a(2, 3)], {"val": 0.5}, "MaximumScalar"),
+    (F.minimum_scalar, [_a(2, 3)], {"val": 0.5}, "MinimumScalar"),
+    (F.reset_nan, [_a(2, 3)], {"val": 0.0}, "ResetNaN"),
+    (F.linspace, [], {"start": 0.0, "stop": 1.0, "num": 5}, "Linspace"),
+    (F.reshape, [_a(2, 3)], {"shape": (3, 2)}, "Reshape"),
+    (F.scatter_nd, [_a(2), np.array([[0, 2]])], {"shape": (4,)}, "ScatterNd"),
+    (F.slice, [_a(3, 4)], {"start": (0, 1), "stop": (2, 3), "step": (1, 1)}, "Slice"),
+    (F.unique, [np.array([1.0, 2, 1])], {"flatten": True, "axis": 0, "sorted": True}, "Unique"),
+]
+# Values no argument of the kind takes (NNabla: "must be real number, not str",
+# "'int' object is not iterable"; a non-integral float for an integer and a
+# non-0/1 number for a bool are nablite's stricter choice, as for axes).
+_BAD_BY_KIND = {"int": ["a", 1.5, (1,)], "float": ["a", (1.5, 1)], "double": ["a", (1.5, 1)],
+                "bool": ["a", 0.5], "str": [1], "shape": ["a", (1, "a"), (None, 1)],
+                "ints": ["a", (1, "a"), (None, 1)], "floats": ["a", (1, "a")]}
+_NONE_ITEMS = {"slice"}  # NNabla's slice takes None items ("from the start", "to the end")
+_DYNAMIC_ONLY = {"unique"}  # its output shape depends on the values
+
+
+def _kind_rows(f, kwargs):
+    from nablite.function_info import public_checks
+    _, rows, _ = public_checks(f.__name__)
+    return [(label, kind) for label, kind, _, _ in rows if label in kwargs]
+
+
+@pytest.mark.parametrize("f,inputs,kwargs,name", _KIND_CALLS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(_KIND_CALLS)])
+def test_an_argument_of_the_wrong_kind_names_the_function_and_the_argument(f, inputs, kwargs,
+                                                                          name):
+    """Each argument (its kind from NNabla's table in function_info) with values no
+    argument of its kind takes: an error that starts with the function's name and
+    names the argument and the value -- it was NumPy's or Python's own message
+    behind the name ("MulScalar: ufunc 'multiply' did not contain a loop ...",
+    "interpolate: 'int' object is not iterable")."""
+    rows = _kind_rows(f, kwargs)
+    assert rows, f"{f.__name__}: no argument of the call has a kind in the table"
+    with nn.auto_forward():
+        y = f(*[V(a) for a in inputs], **kwargs)  # the valid call works
+    assert y is not None
+    for label, kind in rows:
+        for bad in _BAD_BY_KIND[kind]:
+            if bad == (None, 1) and f.__name__ in _NONE_ITEMS:
+                continue
+            for immediate in (True,) if f.__name__ in _DYNAMIC_ONLY else (True, False):  # built under auto_forward and as a static graph
+                try:
+                    if immediate:
+                        with nn.auto_forward():
+                            f(*[V(a) for a in inputs], **dict(kwargs, **{label: bad}))
+                    else:
+                        out = f(*[V(a) for a in inputs], **dict(kwargs, **{label: bad}))
+                        for v in out if isinstance(out, tuple) else (out,):
+                            v.forward()
+                except (TypeError, ValueError) as e:
+                    msg = str(e)
+                    assert msg.startswith(f"{name}: "), (label, bad, msg)
+                    assert re.search(rf"\b{label}\b", msg), (label, bad, msg)
+                else:
+                    pytest.fail(f"{f.__name__}({label}={bad!r}) was accepted")
+
+
+def test_argument_kinds_accept_what_nnabla_accepts():
+    """NNabla 1.39 (oracle) takes a bool or a NumPy scalar for a number, a 0-d or
+    one-element array for one (nablite's leaky_relu does not yet), 2.0 for an integer, a tuple or an array for a list."""
+    x = V(_a(2, 3))
+    with nn.auto_forward():
+        np.testing.assert_allclose(F.mul_scalar(x, True).d, x.d)
+        np.testing.assert_allclose(F.mul_scalar(x, np.float64(2)).d, x.d * 2)
+        np.testing.assert_allclose(F.mul_scalar(x, np.array(2.0)).d, x.d * 2)
+        np.testing.assert_allclose(F.add_scalar(x, np.array([2.0])).d, x.d + 2)
+        assert F.softmax(x, axis=np.int64(1)).shape == (2, 3)
+        assert F.top_k_data(x, k=2.0).shape == (2, 2)
+        assert F.tile(x, np.array([2, 1])).shape == (4, 3)
+        assert F.tile(x, 2).shape == (2, 6)  # a single number for a list of one
+        assert F.broadcast(V(_a(1, 3)), (2.0, 3)).shape == (2, 3)
+        assert F.pad(x, (1.0, 1)).shape == (2, 5)
+        assert F.max(x, axis=1, keepdims=1).shape == (2, 1)
+        assert F.slice(x, start=(0, None), stop=(1, None)).shape == (1, 3)
+
+
+def test_argument_kind_messages():
+    x = V(_a(2, 3))
+    cases = [
+        (lambda: F.mul_scalar(x, "a"), r"^MulScalar: val='a' must be a number, got str$"),
+        (lambda: F.mul_scalar(x, None), r"^MulScalar: val=None must be a number, got None$"),
+        (lambda: F.interpolate(V(_a(1, 1, 2, 2)), output_size=3),
+         r"^Interpolate: output_size=3 must be a list of integers, got int$"),
+        (lambda: F.tile(x, (None, 1)), r"^Tile: reps=\(None, 1\) must hold integers, got "
+                                       r"NoneType None$"),
+        (lambda: F.sum(x, axis=1, keepdims=10 ** 12),
+         r"^Sum: keepdims=1000000000000 must be a bool, got int$"),
+        (lambda: F.interpolate(V(_a(1, 1, 2, 2)), output_size=(3, 3), align_corners="a"),
+         r"^Interpolate: align_corners='a' must be a bool, got str$"),
+        (lambda: F.gather(x, V(np.array([0])), axis=(1,)),
+         r"^Gather: axis=\(1,\) must be an integer, got tuple$"),
+        (lambda: F.top_k_data(x, 1.5), r"^TopKData: k=1.5 must be an integer, got float$"),
+    ]
+    for build, match in cases:
+        with pytest.raises(TypeError, match=match):
+            with nn.auto_forward():
+                build()

@@ -19,6 +19,8 @@ from . import context as _context
 from . import graph
 from ._array import NdArray
 from .backend import module_for
+from .function_info import (_CHECKS as _ARGUMENT_CHECKS, check_node, node_argument_error,
+                            node_checks)
 from .variable import Variable, as_variable
 
 
@@ -116,6 +118,13 @@ class Function:
         self.inputs = vs
         if not floats:
             self._check_input_dtypes()
+        # The arguments' kinds (function_info's table, precomputed per type): a
+        # value of the wrong kind is refused before forward, so NumPy never meets
+        # it, and after setup, so that a type's own checks of it speak first.
+        checks = _ARGUMENT_CHECKS.get(type(self))
+        if checks is None:
+            checks = node_checks(type(self))
+        wrong = check_node(self, checks) if checks else None
         try:
             out = self.setup(*[v.shape for v in vs])
         except _ARRAY_ERRORS as e:  # an argument setup could not use: name the function
@@ -123,6 +132,8 @@ class Function:
             if named is e:
                 raise
             raise named from e
+        if wrong is not None:
+            raise wrong
         shapes = out if isinstance(out, list) else [out]
         _check_output_sizes(self, shapes)
         self.out_shapes = shapes
@@ -301,6 +312,9 @@ def named_error(e):
     msg = str(e)
     if msg.startswith(fn.name):
         return e
+    better = node_argument_error(fn)
+    if better is not None:  # NumPy's message came from an argument of the wrong kind
+        return better
     if isinstance(e, MemoryError):
         msg = (f"out of memory computing outputs of shapes "
                f"{', '.join(map(str, fn.out_shapes))} ({msg or 'MemoryError'})")

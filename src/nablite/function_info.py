@@ -337,3 +337,259 @@ def nnabla_args(fn):
         elif name in _NOT_KEPT:
             out[name] = _NOT_KEPT[name]
     return out
+
+
+# -- argument kinds ------------------------------------------------------------
+# Function.__call__ checks a node's stored arguments against their kinds in the
+# table above, once per node (before setup), so that a value of the wrong kind
+# gets an error naming the function and the argument instead of NumPy's own
+# message from deep inside forward. What passes: what NNabla 1.39 takes (checked
+# on it): ints, bools and NumPy scalars for numbers, integral floats (2.0) for
+# integers, a 0-d or one-element array for a number, any sequence or 1-D array
+# for a list; None where nablite's function takes None (its default is None).
+# Stricter than NNabla in two places, as nablite's other checks are: a
+# non-integral float for an integer (NNabla truncates 1.5 to 1) and a string,
+# float or int other than 0/1 for a bool (NNabla takes any object's truth).
+_INTEGER_TYPES = frozenset([int, bool, np.bool_, np.int8, np.int16, np.int32, np.int64,
+                            np.uint8, np.uint16, np.uint32, np.uint64, np.intc, np.uintc,
+                            np.longlong, np.ulonglong])
+_NUMBER_TYPES = _INTEGER_TYPES | frozenset([float, np.float16, np.float32, np.float64])
+_EXPECTED = {"int": "an integer", "bool": "a bool", "str": "a string", "float": "a number",
+             "double": "a number", "shape": "a list of integers", "ints": "a list of integers",
+             "floats": "a list of numbers"}
+_LISTS = ("shape", "ints", "floats")
+_ABSENT = object()
+
+# Type arguments that nablite keeps in another form than NNabla's kind, or that
+# the type checks itself, with errors of its own (the convolution family).
+_OWN_CHECKS = {"Convolution", "Deconvolution", "DepthwiseConvolution",
+               "DepthwiseDeconvolution", "FusedConvolution", "SyncBatchNormalization"}
+_NOT_CHECKED = {("QuantizeLinear", "dtype")}  # a NumPy type (np.int8), not an enum number
+# Lists whose items may be None (NNabla's slice: None is "from the start", "to the end").
+_NONE_ITEMS = {("Slice", "start"), ("Slice", "stop"), ("Slice", "step")}
+# List arguments whose public function takes a single number for a list of one (or
+# keeps it as it is): elsewhere a bare number for a list is an error, as in NNabla.
+_SCALAR_FOR_LIST = {("Tile", "reps"), ("Sum", "axes"), ("Mean", "axes"), ("Max", "axes"),
+                    ("Min", "axes"), ("Prod", "axes"), ("Norm", "axes")}
+# Arguments of public functions that the table does not hold (a composite's own,
+# or a python-level argument NNabla's function turns into the stored one).
+_PUBLIC_ONLY = {
+    "interpolate": (("scale", "floats"),),
+    "clip_by_norm": (("clip_norm", "float"), ("axis", "ints")),
+}
+_PUBLIC_SCALAR_OK = {("clip_by_norm", "axis")}
+
+
+def _integral(v):
+    if type(v) in _INTEGER_TYPES:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return float(v).is_integer()
+    if isinstance(v, (int, np.integer)):
+        return True
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return _integral(v[()])
+    return False
+
+
+def _number(v):
+    if type(v) in _NUMBER_TYPES or isinstance(v, (int, float, np.integer, np.floating)):
+        return True
+    return isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf"
+
+
+def _bool(v):
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    return isinstance(v, (int, np.integer)) and v in (0, 1)
+
+
+_ITEM = {"shape": _integral, "ints": _integral, "floats": _number}
+_SCALAR = {"int": _integral, "float": _number, "double": _number, "bool": _bool,
+           "str": lambda v: isinstance(v, str)}
+
+
+def argument_problem(kind, value, none_ok=False, none_items=False, scalar_ok=True):
+    """Why ``value`` is not an argument of ``kind`` ("must be ..., got ..."), or None."""
+    if value is None:
+        return None if none_ok else f"must be {_EXPECTED[kind]}, got None"
+    if kind in _LISTS:
+        item_ok = _ITEM[kind]
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__") or (
+                isinstance(value, np.ndarray) and value.ndim == 0):
+            if scalar_ok and item_ok(value):
+                return None
+            return f"must be {_EXPECTED[kind]}, got {type(value).__name__}"
+        for item in value:
+            if item is None and none_items:
+                continue
+            if item is None or not item_ok(item):
+                want = "integers" if kind != "floats" else "numbers"
+                return f"must hold {want}, got {type(item).__name__} {item!r}"
+        return None
+    if kind in _SCALAR and not _SCALAR[kind](value):
+        return f"must be {_EXPECTED[kind]}, got {type(value).__name__}"
+    return None
+
+
+def _describe(label, value, problem):
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{label}={shown} {problem}"
+
+
+def _public(function):
+    """The public nablite function of a table row and its parameters (None if none)."""
+    import inspect
+    from . import functions
+    f = getattr(functions, function, None)
+    if f is None:
+        return None
+    try:
+        return inspect.signature(inspect.unwrap(f)).parameters
+    except (TypeError, ValueError):
+        return None
+
+
+def _label(name, params):
+    """The public function's name for a table argument (``keepdims`` for
+    ``keep_dims``), so that an error names what the user passed."""
+    if params is None or name in params:
+        return name
+    short = name.replace("_", "")
+    return short if short in params else name
+
+
+_CHECKS = {}
+
+
+def node_checks(cls):
+    """What Function.__call__ checks for a node type, computed once per type:
+    (attribute, kind, label, None allowed, None items allowed) per argument."""
+    checks = _CHECKS.get(cls)
+    if checks is not None:
+        return checks
+    from .python_function import PythonFunction
+    name = cls.__name__
+    spec = SPECS.get(name)
+    rows = []
+    if spec is not None and name not in _OWN_CHECKS and not issubclass(cls, PythonFunction):
+        params = _public(spec.function)
+        for arg, kind in spec.args:
+            if kind == "comm" or (name, arg) in _NOT_CHECKED:
+                continue
+            label = _label(arg, params)
+            p = params.get(label) if params is not None else None
+            none_ok = (p is None or p.default is None or arg in _NONE_MEANS
+                       or (name, arg) in _NONE_MEANS or kind in _LISTS and name in _NONE_LISTS)
+            rows.append((_ATTRIBUTE.get((name, arg), arg), kind, label, none_ok,
+                         (name, arg) in _NONE_ITEMS, (name, arg) in _SCALAR_FOR_LIST))
+    checks = _CHECKS[cls] = tuple(rows)
+    return checks
+
+
+# Types that keep a list argument as None until setup derives it from the
+# inputs (pooling's stride and pad, a random crop's shape).
+_NONE_LISTS = {"MaxPooling", "AveragePooling", "SumPooling", "MaxPoolingBackward",
+               "BinaryConnectConvolution", "BinaryWeightConvolution", "INQConvolution",
+               "DeformableConvolution", "ImageAugmentation", "RandomCrop", "ScatterNd",
+               "ClipGradByNorm", "NormNormalization", "RandomFlip", "RandomShift"}
+
+
+def check_node(fn, checks):
+    """A TypeError naming ``fn`` and the first argument whose stored value is not
+    of its kind (``checks``: node_checks(type(fn))), or None; an integral float
+    for an integer becomes the integer. A single number for a list passes here
+    (some types keep one); node_argument_error is stricter."""
+    stored = fn.__dict__
+    for attr, kind, label, none_ok, none_items, _ in checks:
+        value = stored.get(attr, _ABSENT)
+        if value is _ABSENT:
+            continue
+        t = type(value)
+        if t in _INTEGER_TYPES and kind != "str" and (kind != "bool" or value in (0, 1)):
+            continue  # the common case, without a call
+        if t is float and kind in ("float", "double"):
+            continue
+        if t is str and kind == "str":
+            continue
+        problem = argument_problem(kind, value, none_ok, none_items)
+        if problem is not None:
+            return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
+        if kind == "int" and isinstance(value, (float, np.floating, np.ndarray)):
+            stored[attr] = int(value)  # 2.0 is 2 (NNabla's), for the code that indexes with it
+    return None
+
+
+def node_argument_error(fn):
+    """A TypeError naming ``fn`` and an argument that is not of its kind, a
+    single number for a list included (NNabla: "'int' object is not iterable"),
+    or None. Called only when setup or forward failed with NumPy's own message."""
+    stored = fn.__dict__
+    for attr, kind, label, none_ok, none_items, scalar_ok in node_checks(type(fn)):
+        value = stored.get(attr, _ABSENT)
+        if value is _ABSENT:
+            continue
+        problem = argument_problem(kind, value, none_ok, none_items, scalar_ok)
+        if problem is not None:
+            return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
+    return None
+
+
+_PUBLIC_CHECKS = {}
+
+
+def public_checks(function):
+    """(parameter, kind, scalar for a list allowed) per argument of a public
+    function that the table (or _PUBLIC_ONLY) gives a kind, and the name errors
+    say: the table's type name, or the function's own for a composite."""
+    got = _PUBLIC_CHECKS.get(function)
+    if got is not None:
+        return got
+    spec = next((s for s in SPECS.values() if s.function == function), None)
+    params = _public(function)
+    rows = []
+    if spec is not None and spec.type_name not in _OWN_CHECKS:
+        for arg, kind in spec.args:
+            label = _label(arg, params)
+            if kind == "comm" or (spec.type_name, arg) in _NOT_CHECKED or (
+                    params is not None and label not in params):
+                continue
+            rows.append((label, kind, (spec.type_name, arg) in _SCALAR_FOR_LIST,
+                         (spec.type_name, arg) in _NONE_ITEMS))
+    for arg, kind in _PUBLIC_ONLY.get(function, ()):
+        rows.append((arg, kind, (function, arg) in _PUBLIC_SCALAR_OK, False))
+    got = _PUBLIC_CHECKS[function] = (spec.type_name if spec is not None else function,
+                                      tuple(rows), params)
+    return got
+
+
+def public_type(function):
+    """The name a public function's errors start with (its type's, or its own)."""
+    return public_checks(function)[0]
+
+
+def public_argument_error(function, args, kwargs):
+    """A TypeError naming the function and the first argument of a call
+    ``function(*args, **kwargs)`` that is not of its kind, or None. Called only
+    when the call failed with a message that names no argument, to say why."""
+    name, rows, params = public_checks(function)
+    if not rows or params is None:
+        return None
+    given = dict(kwargs)
+    for p, value in zip(params.values(), args):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break  # *inputs: the rest are inputs
+        given.setdefault(p.name, value)
+    for label, kind, scalar_ok, none_items in rows:
+        if label not in given:
+            continue
+        value = given[label]
+        default = params[label].default if label in params else _ABSENT
+        if value is None and default is None:
+            continue
+        problem = argument_problem(kind, value, False, none_items, scalar_ok)
+        if problem is not None:
+            return TypeError(f"{name}: {_describe(label, value, problem)}")
+    return None

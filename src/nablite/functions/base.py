@@ -17,6 +17,7 @@ import numpy as np
 
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
 from ..function import Function, renamed, require
+from ..function_info import public_argument_error, public_type
 
 __all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args",
            "Unary", "Binary", "unary", "binary", "sum_to", "contiguous", "broadcast_shape",
@@ -28,6 +29,15 @@ _NAMED = re.compile(r"[A-Za-z_][\w.]*(\(\S*\))?: ")  # "Affine: ...", "F.slice: 
 # an argument of the wrong kind (None for a Variable, a string for a number).
 _ARGUMENT_ERRORS = (TypeError, ValueError, IndexError, AttributeError, KeyError,
                     ZeroDivisionError, OverflowError)
+
+
+def _raw(e, msg):
+    """Whether ``msg`` is Python's or NumPy's own: it names no function, or the
+    engine only put a function's name in front of it (function.named_error)."""
+    if not _NAMED.match(msg):
+        return True
+    cause = e.__cause__
+    return cause is not None and msg == f"{msg.split(':', 1)[0]}: {cause}"
 
 
 def named(f):
@@ -44,6 +54,13 @@ def named(f):
             return f(*args, **kwargs)
         except _ARGUMENT_ERRORS as e:
             msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            # Python's or NumPy's own message, or an inner function's that may name
+            # an argument the user did not pass: an argument of the wrong kind says so
+            if not _raw(e, msg) and msg.split(":", 1)[0] in (name, public_type(name)):
+                raise
+            better = public_argument_error(name, args, kwargs)
+            if better is not None:
+                raise better from e
             if _NAMED.match(msg):
                 raise
             if isinstance(e, AttributeError):
@@ -90,7 +107,9 @@ def keep_args(fn, args, private=()):
     """Keep a Function's constructor arguments as its attributes, where
     ``Function.args`` and the .nnp writer read them: ``keep_args(self, locals())``
     in ``__init__``. Names in ``private`` are kept as ``_name`` (switches that
-    nablite reads but NNabla does not store as arguments)."""
+    nablite reads but NNabla does not store as arguments). Function.__call__
+    checks the kept arguments against their kinds in function_info's table, once
+    per node, so a constructor need not check kinds itself."""
     for k, v in args.items():
         if k != "self" and k != "__class__":
             setattr(fn, "_" + k if k in private else k, v)
