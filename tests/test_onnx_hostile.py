@@ -2,7 +2,6 @@
 the file and the problem, allocate nothing near their declared sizes, read no
 file outside the model's folder, and register no parameters."""
 import os
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -15,15 +14,13 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from nablite.onnx import OnnxImportError, import_model  # noqa: E402
 from nablite.onnx import safe_load  # noqa: E402
 
+from _helpers import peak_memory  # noqa: E402
+
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "onnx",
                        "cnn_bn_opset17.onnx")
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def affine_model(weight):
@@ -79,14 +76,10 @@ def test_huge_declared_tensor_is_refused_before_allocating(tmp_path):
     t = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[1 << 20, 1 << 20],
                     raw_data=b"\0" * 16)
     path = save(affine_model(t), tmp_path / "huge.onnx")
-    tracemalloc.start()
-    try:
+    with peak_memory() as mem:
         import_fails(path, r"tensor 'W' declares dims \[1048576, 1048576\] "
                            r"\(4398046511104 bytes\), over the 2147483648-byte limit")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 10 * 2 ** 20
+    assert mem["peak"] < 10 * 2 ** 20
 
 
 def test_declared_size_must_match_the_data(tmp_path):
@@ -252,13 +245,9 @@ def test_huge_folded_constants_are_refused(tmp_path):
     }
     for name, (nodes, inits, match) in cases.items():
         path = save(_shape_graph(nodes, inits), tmp_path / f"{name}.onnx")
-        tracemalloc.start()
-        try:
+        with peak_memory() as mem:
             import_fails(path, match)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        assert peak < 64 * 2 ** 20, name
+        assert mem["peak"] < 64 * 2 ** 20, name
 
 
 def test_huge_input_shape_fails_at_build(tmp_path):
@@ -268,14 +257,10 @@ def test_huge_input_shape_fails_at_build(tmp_path):
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     path = save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
                 tmp_path / "wide.onnx")
-    tracemalloc.start()
-    try:
+    with peak_memory() as mem:
         import_fails(path, r"node 'r' \(Relu\): ReLU: an output of shape "
                            r"\(1073741824, 1073741824\) needs")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 64 * 2 ** 20
+    assert mem["peak"] < 64 * 2 ** 20
 
 
 def test_control_flow_subgraphs_are_refused(tmp_path):

@@ -21,11 +21,7 @@ NNABLA_PYTHON = os.environ.get("NNABLA_PYTHON", "/tmp/nnref/bin/python")
 EXTENSIONS = [".h5", ".protobuf"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def need(ext):
@@ -49,6 +45,16 @@ def snapshot():
     return {k: (v.d.copy(), v.need_grad) for k, v in nn.get_parameters(grad_only=False).items()}
 
 
+def saved_to_file(tmp_path, ext):
+    """make_params() saved to tmp_path/p<ext>, then the registry cleared: (snapshot, path)."""
+    need(ext)
+    saved = make_params()
+    path = str(tmp_path / ("p" + ext))
+    nn.save_parameters(path)
+    nn.clear_parameters()
+    return saved, path
+
+
 def assert_same(a, b):
     assert list(a) == list(b)
     for k in a:
@@ -58,11 +64,7 @@ def assert_same(a, b):
 
 @pytest.mark.parametrize("ext", EXTENSIONS)
 def test_round_trip(tmp_path, ext):
-    need(ext)
-    saved = make_params()
-    path = str(tmp_path / ("p" + ext))
-    nn.save_parameters(path)
-    nn.clear_parameters()
+    saved, path = saved_to_file(tmp_path, ext)
     nn.load_parameters(path)
     assert_same(snapshot(), saved)
     assert nn.get_parameters()["net/fc/W"].d.dtype == np.float32
@@ -83,11 +85,7 @@ def test_file_objects_and_subsets(tmp_path, ext):
 
 @pytest.mark.parametrize("ext", EXTENSIONS)
 def test_load_into_scope_and_overwrite_existing(tmp_path, ext):
-    need(ext)
-    saved = make_params()
-    path = str(tmp_path / ("p" + ext))
-    nn.save_parameters(path)
-    nn.clear_parameters()
+    saved, path = saved_to_file(tmp_path, ext)
     with nn.parameter_scope("sub"):
         nn.load_parameters(path)
     assert list(nn.get_parameters(grad_only=False)) == ["sub/" + k for k in saved]

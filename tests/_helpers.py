@@ -1,0 +1,52 @@
+"""Small helpers several test files share: loading a script as a module,
+measuring peak allocation, seeded batch-norm statistics."""
+import contextlib
+import importlib.util
+import os
+import tracemalloc
+
+import numpy as np
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(TESTS, "..", "examples")
+FIXTURES = os.path.join(TESTS, "fixtures")
+
+
+def load_module(path, name):
+    """Execute the script at ``path`` as a fresh module called ``name`` (examples and
+    fixture makers are scripts, not importable packages)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_example(name):
+    """examples/<name>.py as a module."""
+    return load_module(os.path.join(EXAMPLES, f"{name}.py"), f"example_{name}")
+
+
+def load_fixture_maker(name):
+    """tests/fixtures/<name>.py (a fixture-writing script) as a module."""
+    return load_module(os.path.join(FIXTURES, f"{name}.py"), name)
+
+
+@contextlib.contextmanager
+def peak_memory():
+    """Trace Python allocations in the block; yields a dict whose "peak" (bytes) is
+    set when the block ends, also when it raises."""
+    result = {}
+    tracemalloc.start()
+    try:
+        yield result
+    finally:
+        result["peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+
+def bn_inputs(c, seed=3):
+    """Seeded (beta, gamma, mean, variance) of shape (1, c, 1, 1); gamma and the
+    variance are in [0.5, 1.5) so normalisation stays well conditioned."""
+    rng = np.random.RandomState(seed)
+    return [rng.randn(1, c, 1, 1), rng.rand(1, c, 1, 1) + 0.5, rng.randn(1, c, 1, 1) * 0.1,
+            rng.rand(1, c, 1, 1) + 0.5]
