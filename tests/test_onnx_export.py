@@ -2,7 +2,6 @@
 nablite's forward (1e-4), for the tutorial's models, LeNet, the small ResNet,
 an Elman RNN (the tutorial's unrolled one and F.rnn) and one case per rule of
 the export table; every rule has a case."""
-import importlib.util
 import os
 
 import numpy as np
@@ -17,17 +16,15 @@ ort = pytest.importorskip("onnxruntime")
 from nablite.onnx import export, export_rules, import_model, supported_table  # noqa: E402
 from nablite.onnx.ops import ExportError  # noqa: E402
 
+from _helpers import load_fixture_maker  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 rng = np.random.RandomState(0)
 
 
 def _models():
     """The network builders the .nnp tests use (tests/fixtures/make_nnp_fixtures.py)."""
-    spec = importlib.util.spec_from_file_location(
-        "make_nnp_fixtures", os.path.join(HERE, "fixtures", "make_nnp_fixtures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_fixture_maker("make_nnp_fixtures")
 
 
 def run_onnx(path, feeds):
@@ -50,11 +47,7 @@ def check_export(tmp_path, inputs, outputs, opset=17, tol=1e-4):
     return model
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "lenet", "resnet", "rnn"])

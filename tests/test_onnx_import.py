@@ -5,7 +5,6 @@ torch is installed — and one small graph per supported operator gives
 onnxruntime's output."""
 import functools
 import glob
-import importlib.util
 import os
 import warnings
 
@@ -20,25 +19,19 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from nablite.onnx import OnnxImportError, export, import_model, import_rules  # noqa: E402
 
+from _helpers import load_fixture_maker  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "onnx")
 rng = np.random.RandomState(0)
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 @functools.lru_cache(maxsize=None)
 def _fixture_maker():
-    spec = importlib.util.spec_from_file_location(
-        "make_onnx_fixtures", os.path.join(HERE, "fixtures", "make_onnx_fixtures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_fixture_maker("make_onnx_fixtures")
 
 
 def run_imported(path, x, **kwargs):
