@@ -20,6 +20,28 @@ def _fresh():
     nn.clear_parameters()
 
 
+# The two conversions of quantization-aware training, as source both libraries run
+# (the parity case below, and _convert for the NumPy-reference tests): a float graph
+# to one with recorders, then (recorders removed) to the fake-quantized training graph.
+_CONVERT = """
+def to_recording(y, cfg, **kwargs):
+    ranks = qnn.FunctionsRankRecorder()
+    y.visit(ranks)
+    return GC.GraphConverter([GC.QuantizeNonQNNToRecordingModifier(
+        ranks.functions_ranks, config=cfg, **kwargs)]).convert(y)
+
+
+def to_training(rec, cfg):
+    plain = GC.GraphConverter([GC.RemoveFunctionModifier(rm_funcs=[
+        cfg.recorder_activation().name(), cfg.recorder_weight().name()])]).convert(rec)
+    ranks = qnn.FunctionsRankRecorder()
+    plain.visit(ranks)
+    return GC.GraphConverter([GC.QuantizeRecordingToTrainingModifier(
+        ranks.functions_ranks, config=cfg)]).convert(plain)
+"""
+_QAT = {"GC": GC, "qnn": qnn}
+exec(_CONVERT, _QAT)
+
 # One source for both libraries: build a net, record three batches, convert to the
 # training graph, forward once. RESULT: function types of both graphs, outputs, the
 # parameters the converters made (scope '<type>-<rank>').
@@ -48,22 +70,14 @@ for net, position in CASES:
         cfg.recorder_activation = qnn.MinMaxMvaRecorderCallback
         cfg.narrow_range = True
         cfg.pow2 = cfg.RoundingMethod.NOTROUND
-    ranks = qnn.FunctionsRankRecorder()
-    y.visit(ranks)
-    rec = GC.GraphConverter([GC.QuantizeNonQNNToRecordingModifier(
-        ranks.functions_ranks, config=cfg, training=True)]).convert(y)
+    rec = to_recording(y, cfg, training=True)
     out = {"rec_types": []}
     rec.visit(lambda f: out["rec_types"].append(f.info.type_name))
     for _ in range(3):
         x.d = rng.randn(2, 3, 8, 8).astype(np.float32)
         rec.forward()
     out["rec_y"] = rec.d.tolist()
-    plain = GC.GraphConverter([GC.RemoveFunctionModifier(rm_funcs=[
-        cfg.recorder_activation().name(), cfg.recorder_weight().name()])]).convert(rec)
-    ranks = qnn.FunctionsRankRecorder()
-    plain.visit(ranks)
-    tr = GC.GraphConverter([GC.QuantizeRecordingToTrainingModifier(
-        ranks.functions_ranks, config=cfg)]).convert(plain)
+    tr = to_training(rec, cfg)
     out["tr_types"] = []
     tr.visit(lambda f: out["tr_types"].append(f.info.type_name))
     tr.forward()
@@ -82,7 +96,7 @@ PARITY_CASES = [("res", "BEFORE"), ("seq", "BEFORE"), ("seq", "BOTH")]
 
 def _run_here(cases):
     ns = {"nn": nn, "F": F, "PF": PF, "GC": GC, "qnn": qnn, "CASES": cases}
-    exec(_SOURCE, ns)
+    exec(_CONVERT + _SOURCE, ns)
     return ns["RESULT"]
 
 
@@ -91,7 +105,8 @@ def test_same_graphs_ranges_and_outputs_as_nnabla():
                          "import nnabla.parametric_functions as PF\n"
                          "import nnabla.experimental.graph_converters as GC\n"
                          "from nnabla.utils import qnn\n"
-                         "import warnings\nwarnings.simplefilter('ignore')\n" + _SOURCE,
+                         "import warnings\nwarnings.simplefilter('ignore')\n"
+                         + _CONVERT + _SOURCE,
                          CASES=PARITY_CASES)
     if want is None:
         pytest.skip("NNabla 1.39 is not installed")
@@ -128,19 +143,10 @@ def _mlp():
 
 
 def _convert(y, cfg, forwards=4):
-    ranks = qnn.FunctionsRankRecorder()
-    y.visit(ranks)
-    rec = GC.GraphConverter([GC.QuantizeNonQNNToRecordingModifier(
-        ranks.functions_ranks, config=cfg)]).convert(y)
+    rec = _QAT["to_recording"](y, cfg)
     for _ in range(forwards):
         rec.forward()
-    plain = GC.GraphConverter([GC.RemoveFunctionModifier(rm_funcs=[
-        cfg.recorder_activation().name(), cfg.recorder_weight().name()])]).convert(rec)
-    ranks = qnn.FunctionsRankRecorder()
-    plain.visit(ranks)
-    tr = GC.GraphConverter([GC.QuantizeRecordingToTrainingModifier(
-        ranks.functions_ranks, config=cfg)]).convert(plain)
-    return rec, tr
+    return rec, _QAT["to_training"](rec, cfg)
 
 
 def _types(y):

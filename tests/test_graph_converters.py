@@ -23,11 +23,7 @@ def randomize_parameters(seed=0):
         p.d = rng.rand(*p.shape) + 0.5
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def conv_bn_net(x, with_bias=False):
@@ -238,76 +234,50 @@ def test_user_modifier_sees_original_functions_in_order(x):
                                rtol=1e-6)
 
 
-def converted_outputs(x):
+def converted_outputs(x, graph):
+    """Build network ``graph`` with seeded parameters, then convert it with each list
+    of modifiers: the outputs of the original(s) and of each converted graph, and
+    each converted graph's function types in order. (Sent whole to both processes.)"""
     import nnabla.experimental.graph_converters as GC
     nn.clear_parameters()
     xv = nn.Variable.from_numpy_array(x)
-
-    def net(h):
-        h = PF.convolution(h, 4, (3, 3), pad=(1, 1), name="c1")
+    if graph == "residual":  # conv-BN-ReLU blocks with a residual add
+        h = PF.convolution(xv, 4, (3, 3), pad=(1, 1), name="c1")
         h = F.relu(PF.batch_normalization(h, batch_stat=False, name="bn1"))
         h = F.max_pooling(h, (2, 2))
         r = PF.convolution(h, 4, (1, 1), name="c2")
         h = F.relu(PF.batch_normalization(r, batch_stat=False, name="bn2") + h)
-        return PF.affine(h, 5, name="fc")
-
-    y = net(xv)
-    rng = np.random.RandomState(0)
+        y = PF.affine(h, 5, name="fc")
+        seed, roots = 0, {"original": y}
+        cases = {"folding": (y, [GC.BatchNormalizationFoldingModifier()]),
+                 "self_folding": (y, [GC.BatchNormalizationSelfFoldingModifier()]),
+                 "batch_stat": (y, [GC.BatchNormBatchStatModifier()]),
+                 "remove_relu": (y, [GC.RemoveFunctionModifier(rm_funcs=["ReLU"])]),
+                 "identity": (y, [GC.IdentityModifier()]),
+                 "no_grad": (y, [GC.NoGradModifier()]),
+                 "fused": (y, [GC.FusedBatchNormalizationModifier()])}
+    else:  # "pruned_fused": BN before a conv, and a fused BN with an add
+        h = PF.batch_normalization(xv, batch_stat=False, name="bn0")
+        h = PF.convolution(h, 4, (3, 3), name="c1")
+        h = F.mul_scalar(h, 0.5)
+        y = PF.affine(h, 3, name="fc")
+        f = PF.fused_batch_normalization(PF.convolution(xv, 3, (1, 1), name="c2"), xv,
+                                         batch_stat=False, name="fbn")
+        seed, roots = 1, {"original": y, "fused_original": f}
+        # opposite folding last: NNabla's writes the folded weight into the original W
+        cases = {"pruning": (y, [GC.PruningModifier(0.01)]),
+                 "test_mode": (y, [GC.TestModeModifier(rm_funcs=["MulScalar"])]),
+                 "unfused": (f, [GC.UnfusedBatchNormalizationModifier()]),
+                 "opposite": (y, [GC.BatchNormalizationFoldingModifier(opposite=True)])}
+    rng = np.random.RandomState(seed)
     for k, p in sorted(nn.get_parameters(grad_only=False).items()):
         p.d = (rng.rand(*p.shape) + 0.5).astype(np.float32)
+    if graph == "pruned_fused":
+        nn.get_parameters()["c1/conv/W"].d[1] *= 1e-3  # a channel for pruning to zero
     out = {}
-    y.forward()
-    out["original"] = y.d.copy()
-    cases = {"folding": [GC.BatchNormalizationFoldingModifier()],
-             "self_folding": [GC.BatchNormalizationSelfFoldingModifier()],
-             "batch_stat": [GC.BatchNormBatchStatModifier()],
-             "remove_relu": [GC.RemoveFunctionModifier(rm_funcs=["ReLU"])],
-             "identity": [GC.IdentityModifier()],
-             "no_grad": [GC.NoGradModifier()],
-             "fused": [GC.FusedBatchNormalizationModifier()]}
-    for name, mods in cases.items():
-        y2 = GC.GraphConverter(mods).convert(y)
-        y2.forward()
-        out[name] = y2.d.copy()
-        order = []
-        y2.visit(lambda f: order.append(f.info.type_name))
-        out[name + "_types"] = order
-    return out
-
-
-def test_parity_with_nnabla_converted_graphs():
-    x = np.random.RandomState(5).randn(2, 3, 6, 6).astype(np.float32)
-    # NNabla's FusedBatchNormalizationModifier makes new, freshly initialised
-    # parameters (its output changes); nablite's reuses the BN's, keeping the output.
-    mine, want = check_same_source(converted_outputs, rtol=1e-4, atol=1e-3, x=x,
-                                   differ=("fused",))
-    np.testing.assert_allclose(mine["fused"], mine["original"], rtol=1e-5)
-    assert "FusedBatchNormalization" in mine["fused_types"]
-
-
-def more_converted_outputs(x):
-    import nnabla.experimental.graph_converters as GC
-    nn.clear_parameters()
-    xv = nn.Variable.from_numpy_array(x)
-    h = PF.batch_normalization(xv, batch_stat=False, name="bn0")
-    h = PF.convolution(h, 4, (3, 3), name="c1")
-    h = F.mul_scalar(h, 0.5)
-    y = PF.affine(h, 3, name="fc")
-    f = PF.fused_batch_normalization(PF.convolution(xv, 3, (1, 1), name="c2"), xv,
-                                     batch_stat=False, name="fbn")
-    rng = np.random.RandomState(1)
-    for k, p in sorted(nn.get_parameters(grad_only=False).items()):
-        p.d = (rng.rand(*p.shape) + 0.5).astype(np.float32)
-    nn.get_parameters()["c1/conv/W"].d[1] *= 1e-3  # a channel for pruning to zero
-    out = {}
-    y.forward()
-    f.forward()
-    out["original"], out["fused_original"] = y.d.copy(), f.d.copy()
-    # opposite folding last: NNabla's writes the folded weight into the original W
-    cases = {"pruning": (y, [GC.PruningModifier(0.01)]),
-             "test_mode": (y, [GC.TestModeModifier(rm_funcs=["MulScalar"])]),
-             "unfused": (f, [GC.UnfusedBatchNormalizationModifier()]),
-             "opposite": (y, [GC.BatchNormalizationFoldingModifier(opposite=True)])}
+    for name, root in roots.items():
+        root.forward()
+        out[name] = root.d.copy()
     for name, (root, mods) in cases.items():
         y2 = GC.GraphConverter(mods).convert(root)
         y2.forward()
@@ -318,13 +288,23 @@ def more_converted_outputs(x):
     return out
 
 
+def test_parity_with_nnabla_converted_graphs():
+    x = np.random.RandomState(5).randn(2, 3, 6, 6).astype(np.float32)
+    # NNabla's FusedBatchNormalizationModifier makes new, freshly initialised
+    # parameters (its output changes); nablite's reuses the BN's, keeping the output.
+    mine, want = check_same_source(converted_outputs, rtol=1e-4, atol=1e-3, x=x,
+                                   graph="residual", differ=("fused",))
+    np.testing.assert_allclose(mine["fused"], mine["original"], rtol=1e-5)
+    assert "FusedBatchNormalization" in mine["fused_types"]
+
+
 def test_more_parity_with_nnabla_converted_graphs():
     x = np.random.RandomState(6).randn(2, 3, 5, 5).astype(np.float32)
     # Where NNabla's converted graph computes something else than the original,
     # nablite's keeps the output: opposite folding (NNabla overwrites W in place and
     # folds into it again) and unfusing (NNabla makes new BN parameters at the root
     # scope instead of using the fused node's)
-    mine, want = check_same_source(more_converted_outputs, rtol=1e-4, atol=1e-3, x=x,
-                                   differ=("opposite", "unfused"))
+    mine, want = check_same_source(converted_outputs, rtol=1e-4, atol=1e-3, x=x,
+                                   graph="pruned_fused", differ=("opposite", "unfused"))
     np.testing.assert_allclose(mine["opposite"], mine["original"], rtol=1e-4)
     np.testing.assert_allclose(mine["unfused"], mine["fused_original"], rtol=1e-5)
