@@ -3,7 +3,6 @@ small ResNet go nablite -> .nnp -> nablite, NNabla -> .nnp -> nablite (fixtures
 written by NNabla 1.39, tests/fixtures/make_nnp_fixtures.py) and, when NNabla is
 installed, nablite -> .nnp -> NNabla (NnpLoader and ``nnabla_cli infer``), with
 the same outputs."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,26 +19,20 @@ from nablite.utils import load as nnp_load
 from nablite.utils.nnp_graph import NnpLoader
 from nablite.utils.save import save
 
+from _helpers import FIXTURES, load_fixture_maker
+
 pytest.importorskip("google.protobuf")
 pytest.importorskip("h5py")
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 NNP = os.path.join(FIXTURES, "nnp")
 NNABLA_PYTHON = os.environ.get("NNABLA_PYTHON", "/tmp/nnref/bin/python")
 NNABLA_CLI = os.path.join(os.path.dirname(NNABLA_PYTHON), "nnabla_cli")
 
-_spec = importlib.util.spec_from_file_location(
-    "make_nnp_fixtures", os.path.join(FIXTURES, "make_nnp_fixtures.py"))
-models = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(models)
+models = load_fixture_maker("make_nnp_fixtures")
 MODELS = list(models.MODELS)
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def build(name, seed=0):
@@ -145,25 +138,8 @@ def test_text_and_protobuf_network_files(tmp_path):
 
 def test_load_gives_networks_executors_optimizers(tmp_path):
     import nablite.solvers as S
-    x = nn.Variable((4, 5))
-    t = nn.Variable((4, 1))
-    y = PF.affine(x, 3, name="fc")
-    loss = F.mean(F.softmax_cross_entropy(y, t))
-    solver = S.Adam(0.01)
-    solver.set_parameters(nn.get_parameters())
-    c = {"training_config": {"max_epoch": 3, "iter_per_epoch": 10, "save_best": True},
-         "networks": [{"name": "train", "batch_size": 4, "outputs": {"loss": loss},
-                       "names": {"x": x, "t": t}},
-                      {"name": "run", "batch_size": 4, "outputs": {"y": y},
-                       "names": {"x": x}}],
-         "datasets": [{"name": "ds", "uri": "data.csv", "cache_dir": "cache",
-                       "variables": ["x", "t"], "shuffle": True, "batch_size": 4}],
-         "optimizers": [{"name": "opt", "solver": solver, "network": "train",
-                         "dataset": "ds", "weight_decay": 0, "lr_decay": 1,
-                         "lr_decay_interval": 1, "update_interval": 1}],
-         "monitors": [{"name": "mon", "network": "train", "dataset": "ds"}],
-         "executors": [{"name": "runtime", "network": "run", "data": ["x"],
-                        "output": ["y"]}]}
+    # the training configuration the NNabla fixture is written from (one Adam update)
+    c, _ = models.training(nn, F, PF, S)
     path = str(tmp_path / "train.nnp")
     save(path, c)
     nn.clear_parameters()

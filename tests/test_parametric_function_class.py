@@ -14,11 +14,7 @@ from gradcheck import check_function, randn
 from nnabla_parity import run_in_nnabla
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def data(*shape, seed=1):
