@@ -50,3 +50,20 @@ def bn_inputs(c, seed=3):
     rng = np.random.RandomState(seed)
     return [rng.randn(1, c, 1, 1), rng.rand(1, c, 1, 1) + 0.5, rng.randn(1, c, 1, 1) * 0.1,
             rng.rand(1, c, 1, 1) + 0.5]
+
+
+def ref_bn_add_act(y, beta=None, gamma=None, mean=None, variance=None, z=None,
+                   batch_stat=True, eps=1e-5, act=lambda v: v):
+    """NumPy reference of what FusedConvolution / FusedBatchNormalization do after
+    the convolution: batch normalisation over (N, H, W) (the batch's statistics, or
+    ``mean``/``variance`` when ``batch_stat`` is False; skipped when ``beta`` is
+    None), then ``+ z`` when given, then ``act``."""
+    if beta is not None:
+        if batch_stat:
+            mu, var = y.mean(axis=(0, 2, 3), keepdims=True), y.var(axis=(0, 2, 3), keepdims=True)
+        else:
+            mu, var = mean, variance
+        y = gamma * (y - mu) / np.sqrt(var + eps) + beta
+    if z is not None:
+        y = y + z
+    return act(y)

@@ -6,6 +6,7 @@ import nablite as nn
 import nablite.functions as F
 from nablite.functions import convolutions as convolutions_module
 from nablite.functions import layers as layers_module
+from _helpers import bn_inputs, ref_bn_add_act
 from gradcheck import away_from, check_function, randn
 
 
@@ -361,22 +362,9 @@ def ref_fused_convolution(x, w, b=None, beta=None, gamma=None, mean=None, varian
         mode = {"reflect": "reflect", "repeat": "edge"}[pad_mode]
         x = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pad], mode=mode)
         pad = None
-    y = ref_convolution(x, w, b, pad=pad, stride=stride)
-    if beta is not None:
-        if batch_stat:
-            mu, var = y.mean(axis=(0, 2, 3), keepdims=True), y.var(axis=(0, 2, 3), keepdims=True)
-        else:
-            mu, var = mean, variance
-        y = gamma * (y - mu) / np.sqrt(var + eps) + beta
-    if z is not None:
-        y = y + z
-    return _act(nonlinearity, nonlinearity_args)(y)
-
-
-def _bn_params(c, seed=3):
-    rng = np.random.RandomState(seed)
-    return [rng.randn(1, c, 1, 1), rng.rand(1, c, 1, 1) + 0.5, rng.randn(1, c, 1, 1) * 0.1,
-            rng.rand(1, c, 1, 1) + 0.5]
+    return ref_bn_add_act(ref_convolution(x, w, b, pad=pad, stride=stride), beta, gamma,
+                          mean, variance, z, batch_stat, eps,
+                          _act(nonlinearity, nonlinearity_args))
 
 
 @pytest.mark.parametrize("inputs,kwargs,grad", [
@@ -384,9 +372,9 @@ def _bn_params(c, seed=3):
      {"pad": (1, 1), "nonlinearity": "identity"}, None),
     ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), randn(4, seed=2)],
      {"pad": (2, 1), "stride": (2, 1), "pad_mode": "reflect", "nonlinearity": "tanh"}, None),
-    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + _bn_params(4) + [randn(2, 4, 5, 5)],
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + bn_inputs(4) + [randn(2, 4, 5, 5)],
      {"pad": (1, 1), "nonlinearity": "sigmoid"}, [0, 1, 3, 4, 7]),
-    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + _bn_params(4) + [None],
+    ([randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1), None] + bn_inputs(4) + [None],
      {"pad": (1, 1), "pad_mode": "repeat", "batch_stat": False, "nonlinearity": "elu",
       "nonlinearity_args": [0.7]}, [0, 1, 3, 4]),
 ])

@@ -10,6 +10,7 @@ from nablite.functions.convolutions import FusedConvolution
 from nablite.utils.nnp_graph import NnpLoader
 from nablite.utils.save import save
 
+from _helpers import bn_inputs, ref_bn_add_act
 from gradcheck import check_double_backward, check_function, check_first_order_grad, randn
 from nnabla_parity import check_same_source, run_in_nnabla
 
@@ -40,22 +41,9 @@ def ref_act(name, args, y):
 def ref_fused(x, w, b=None, beta=None, gamma=None, mean=None, variance=None, z=None, pad=(0, 0),
               batch_stat=True, eps=1e-5, nonlinearity="relu", nonlinearity_args=(),
               decay_rate=0.9):
-    y = ref_conv(x, w, b, pad)
-    if beta is not None:
-        if batch_stat:
-            mu, var = y.mean(axis=(0, 2, 3), keepdims=True), y.var(axis=(0, 2, 3), keepdims=True)
-        else:
-            mu, var = mean, variance
-        y = gamma * (y - mu) / np.sqrt(var + eps) + beta
-    if z is not None:
-        y = y + z
-    return ref_act(nonlinearity, list(nonlinearity_args), y)
-
-
-def bn_inputs(c, seed=3):
-    rng = np.random.RandomState(seed)
-    return [rng.randn(1, c, 1, 1), rng.rand(1, c, 1, 1) + 0.5, rng.randn(1, c, 1, 1) * 0.1,
-            rng.rand(1, c, 1, 1) + 0.5]
+    return ref_bn_add_act(ref_conv(x, w, b, pad), beta, gamma, mean, variance, z,
+                          batch_stat, eps,
+                          lambda y: ref_act(nonlinearity, list(nonlinearity_args), y))
 
 
 X, W = randn(2, 3, 5, 5), randn(4, 3, 3, 3, seed=1) * 0.5
@@ -244,24 +232,34 @@ def _values():
         x=X, w=W, b=randn(4, seed=2), z=Z, beta=beta, gamma=gamma, mean=mean, var=var).items()}
 
 
-def _build(name, values):
-    vs = {k: nn.Variable.from_numpy_array(values[k]) for k in USES[name]}
-    return vs, CONFIGS[name](vs)
-
-
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_nnp_nablite_to_nablite(name, tmp_path):
+def _saved(name, tmp_path):
+    """Build config ``name`` on _values(), forward it and save it as one network "n"
+    in tmp_path/net.nnp: (values, y, path)."""
     values = _values()
-    vs, y = _build(name, values)
+    vs = {k: nn.Variable.from_numpy_array(values[k]) for k in USES[name]}
+    y = CONFIGS[name](vs)
     y.forward()
     path = str(tmp_path / "net.nnp")
     save(path, {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y},
                               "names": vs}]})
+    return values, y, path
+
+
+def _loaded(path, name, values):
+    """Network "n" of the .nnp at ``path`` read by nablite, fed ``values``, forwarded:
+    its output y."""
     net = NnpLoader(path).get_network("n")
     for k in USES[name]:
         net.inputs[k].d = values[k]
     out = net.outputs["y"]
     out.forward()
+    return out
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_nnp_nablite_to_nablite(name, tmp_path):
+    values, y, path = _saved(name, tmp_path)
+    out = _loaded(path, name, values)
     fs = _node(out)
     assert [f.info.type_name for f in fs] == ["FusedConvolution"]
     assert fs[0].info.args == y.parent.info.args
@@ -296,12 +294,7 @@ RESULT = y.d.tolist()
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_nnp_nablite_to_nnabla(name, tmp_path):
-    values = _values()
-    vs, y = _build(name, values)
-    y.forward()
-    path = str(tmp_path / "net.nnp")
-    save(path, {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y},
-                              "names": vs}]})
+    values, y, path = _saved(name, tmp_path)
     got = run_in_nnabla(_NNABLA_LOADS, path=path,
                         values={k: values[k].tolist() for k in USES[name]})
     if got is None:
@@ -333,11 +326,7 @@ def test_nnp_nnabla_to_nablite(name, tmp_path):
                          values={k: values[k].tolist() for k in USES[name]})
     if want is None:
         pytest.skip("NNabla 1.39 is not installed")
-    net = NnpLoader(path).get_network("n")
-    for k in USES[name]:
-        net.inputs[k].d = values[k]
-    out = net.outputs["y"]
-    out.forward()
+    out = _loaded(path, name, values)
     assert [f.info.type_name for f in _node(out)] == ["FusedConvolution"]
     np.testing.assert_allclose(out.d, np.array(want, np.float32), rtol=1e-5, atol=1e-5)
 
