@@ -1,20 +1,11 @@
 """The examples run and show what their tutorials describe."""
-import importlib.util
 import os
 import re
 
 import numpy as np
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from _helpers import EXAMPLES, load_example
 
 
 def test_linear_regression_solver_and_gradient_semantics(tmp_path):

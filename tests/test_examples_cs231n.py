@@ -1,22 +1,12 @@
 """examples/fc_net.py (CS231n "Fully-Connected Neural Nets", seed 003),
 examples/optimizers.py and examples/weight_init.py ("Deep Learning from
 Scratch" ch. 6, seed 001), shortened, show what their seeds describe."""
-import importlib.util
 import math
-import os
 
 import numpy as np
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from _helpers import load_example
 
 
 @pytest.fixture(scope="module")
