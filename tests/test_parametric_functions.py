@@ -10,14 +10,12 @@ import nablite.functions as F
 import nablite.initializer as I
 import nablite.parametric_functions as PF
 
+from _helpers import load_fixture_maker
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-@pytest.fixture(autouse=True)
-def fresh_parameters():
-    nn.clear_parameters()
-    yield
-    nn.clear_parameters()
+pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 def var(*shape, seed=0):
@@ -89,14 +87,8 @@ def test_seeded_initial_values_match_nnabla_fixture():
     if not os.path.exists(path):
         pytest.skip("fixture nnabla_params.json is absent")
     rec = json.load(open(path))
-    nn.seed(0)
-    rng = np.random.RandomState(0)
-    x = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
-    img = nn.Variable.from_numpy_array(rng.randn(2, 1, 5, 5).astype(np.float32))
-    with nn.parameter_scope("net"):
-        h = PF.affine(x, 4, name="fc1")
-        PF.batch_normalization(h, name="bn1")
-        PF.convolution(img, 2, (3, 3), name="conv1")
+    # the net and seeds the fixture was written from, built with nablite
+    load_fixture_maker("make_fixtures").seeded_net(nn, PF, np.random.RandomState(0))
     got = nn.get_parameters(grad_only=False)
     assert list(got) == list(rec)
     for key in ["net/fc1/affine/W", "net/conv1/conv/W"]:
