@@ -358,7 +358,18 @@ _EXPECTED = {"int": "an integer", "bool": "a bool", "str": "a string", "float": 
              "double": "a number", "shape": "a list of integers", "ints": "a list of integers",
              "floats": "a list of numbers"}
 _LISTS = ("shape", "ints", "floats")
-_ABSENT = object()
+
+
+class _Absent:
+    """An argument a node does not keep (inplace of some types)."""
+
+
+_ABSENT = _Absent()
+_BOOL_TYPES = frozenset([bool, np.bool_])
+_FAST = {"int": _INTEGER_TYPES, "float": _NUMBER_TYPES, "double": _NUMBER_TYPES,
+         "bool": _BOOL_TYPES, "str": frozenset([str]), "shape": _INTEGER_TYPES,
+         "ints": _INTEGER_TYPES}  # lists: a single number (some types keep one)
+_FAST_ITEMS = {"shape": _INTEGER_TYPES, "ints": _INTEGER_TYPES, "floats": _NUMBER_TYPES}
 
 # Type arguments that nablite keeps in another form than NNabla's kind, or that
 # the type checks itself, with errors of its own (the convolution family).
@@ -483,8 +494,15 @@ def node_checks(cls):
             p = params.get(label) if params is not None else None
             none_ok = (p is None or p.default is None or arg in _NONE_MEANS
                        or (name, arg) in _NONE_MEANS or kind in _LISTS and name in _NONE_LISTS)
-            rows.append((_ATTRIBUTE.get((name, arg), arg), kind, label, none_ok,
-                         (name, arg) in _NONE_ITEMS, (name, arg) in _SCALAR_FOR_LIST))
+            # the types that pass at once, and for lists the items' (the common cases,
+            # so that a check costs a set lookup or two)
+            fast = set(_FAST.get(kind, ()))
+            fast.add(_Absent)
+            if none_ok:
+                fast.add(type(None))
+            rows.append((_ATTRIBUTE.get((name, arg), arg), frozenset(fast), _FAST_ITEMS.get(kind),
+                         kind, label, none_ok, (name, arg) in _NONE_ITEMS,
+                         (name, arg) in _SCALAR_FOR_LIST))
     checks = _CHECKS[cls] = tuple(rows)
     return checks
 
@@ -503,17 +521,17 @@ def check_node(fn, checks):
     for an integer becomes the integer. A single number for a list passes here
     (some types keep one); node_argument_error is stricter."""
     stored = fn.__dict__
-    for attr, kind, label, none_ok, none_items, _ in checks:
+    for attr, fast, items, kind, label, none_ok, none_items, _ in checks:
         value = stored.get(attr, _ABSENT)
-        if value is _ABSENT:
-            continue
         t = type(value)
-        if t in _INTEGER_TYPES and kind != "str" and (kind != "bool" or value in (0, 1)):
-            continue  # the common case, without a call
-        if t is float and kind in ("float", "double"):
+        if t in fast:
             continue
-        if t is str and kind == "str":
-            continue
+        if items is not None and (t is tuple or t is list):
+            for item in value:
+                if type(item) not in items:
+                    break
+            else:
+                continue
         problem = argument_problem(kind, value, none_ok, none_items)
         if problem is not None:
             return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
@@ -527,7 +545,7 @@ def node_argument_error(fn):
     single number for a list included (NNabla: "'int' object is not iterable"),
     or None. Called only when setup or forward failed with NumPy's own message."""
     stored = fn.__dict__
-    for attr, kind, label, none_ok, none_items, scalar_ok in node_checks(type(fn)):
+    for attr, _, _, kind, label, none_ok, none_items, scalar_ok in node_checks(type(fn)):
         value = stored.get(attr, _ABSENT)
         if value is _ABSENT:
             continue
