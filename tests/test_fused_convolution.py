@@ -363,3 +363,18 @@ def test_onnx_export_refuses_the_training_form(tmp_path):
                             vs["var"])
     with pytest.raises(ExportError, match="FusedConvolution with batch_stat=True"):
         export({"y": y}, str(tmp_path / "m.onnx"), inputs={"x": vs["x"]})
+
+
+def test_integer_data_after_a_fused_node_exists():
+    """Giving a graph's input integer data scans the live functions' inputs; the
+    fused node's inner functions (whose inputs are stand-ins) must not break it."""
+    x = nn.Variable((2, 3, 5, 5))
+    w = nn.Variable.from_numpy_array(np.ones((4, 3, 3, 3), np.float32))
+    keep = F.fused_convolution(x, w, None, *[nn.Variable.from_numpy_array(
+        np.full((1, 4, 1, 1), v, np.float32)) for v in (0, 1, 0, 1)], pad=(1, 1))
+    a = nn.Variable((2, 3))
+    y = F.mul2(a, a)
+    a.d = np.arange(6).reshape(2, 3)     # integers: readers of a re-check their dtypes
+    y.forward()
+    np.testing.assert_array_equal(y.d, np.arange(6).reshape(2, 3) ** 2)
+    assert keep.shape == (2, 4, 5, 5)

@@ -13,7 +13,7 @@ embed are in layers.py.)
 """
 import numbers
 
-from .base import Function, prod, require
+from .base import Function, keep_args, prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
                           take_scratch, give_scratch)
 from ._conv_blocked import BlockedConvolution
@@ -30,12 +30,7 @@ class Convolution(ConvolutionFamily):
 
     def __init__(self, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                  channel_last=False):
-        self.base_axis = base_axis
-        self.pad = pad
-        self.stride = stride
-        self.dilation = dilation
-        self.group = group
-        self.channel_last = channel_last
+        keep_args(self, locals())
 
     def setup(self, x, w, b=None):
         self._geometry(x, w, self.base_axis, self.group, self.channel_last,
@@ -315,6 +310,7 @@ class _Slot:
     """A stand-in input of an inner function: the shape (and need_grad) of an
     intermediate array that no Variable holds."""
     __slots__ = ("shape", "need_grad")
+    _data = None  # no array (function.integers_arrived looks at every input's)
 
     def __init__(self, shape, need_grad=False):
         self.shape = tuple(shape)
@@ -349,19 +345,7 @@ class FusedConvolution(Function):
                  channel_last=False, decay_rate=0.9, eps=1e-05, batch_stat=True,
                  nonlinearity='relu', nonlinearity_args=[], pad_mode='constant',
                  constant_value=0):
-        self.base_axis = base_axis
-        self.pad = pad
-        self.stride = stride
-        self.dilation = dilation
-        self.group = group
-        self.channel_last = channel_last
-        self.decay_rate = decay_rate
-        self.eps = eps
-        self.batch_stat = batch_stat
-        self.nonlinearity = nonlinearity
-        self.nonlinearity_args = nonlinearity_args
-        self.pad_mode = pad_mode
-        self.constant_value = constant_value
+        keep_args(self, locals())
 
     _kept = None
     _pad = _conv = _bn = _add = _act = None
