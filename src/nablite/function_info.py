@@ -476,8 +476,9 @@ _CHECKS = {}
 
 
 def node_checks(cls):
-    """What Function.__call__ checks for a node type, computed once per type:
-    (attribute, kind, label, None allowed, None items allowed) per argument."""
+    """What Function.__call__ checks for a node type, computed once per type: per
+    argument (attribute, the types that pass at once, the list items' that do,
+    (kind, label, None allowed, None items allowed, a number for a list allowed))."""
     checks = _CHECKS.get(cls)
     if checks is not None:
         return checks
@@ -501,8 +502,8 @@ def node_checks(cls):
             if none_ok:
                 fast.add(type(None))
             rows.append((_ATTRIBUTE.get((name, arg), arg), frozenset(fast), _FAST_ITEMS.get(kind),
-                         kind, label, none_ok, (name, arg) in _NONE_ITEMS,
-                         (name, arg) in _SCALAR_FOR_LIST))
+                         (kind, label, none_ok, (name, arg) in _NONE_ITEMS,
+                          (name, arg) in _SCALAR_FOR_LIST)))
     checks = _CHECKS[cls] = tuple(rows)
     return checks
 
@@ -520,23 +521,32 @@ def check_node(fn, checks):
     of its kind (``checks``: node_checks(type(fn))), or None; an integral float
     for an integer becomes the integer. A single number for a list passes here
     (some types keep one); node_argument_error is stricter."""
-    stored = fn.__dict__
-    for attr, fast, items, kind, label, none_ok, none_items, _ in checks:
-        value = stored.get(attr, _ABSENT)
-        t = type(value)
+    get = fn.__dict__.get
+    for attr, fast, items, row in checks:
+        t = type(get(attr, _ABSENT))
         if t in fast:
             continue
+        value = get(attr)
         if items is not None and (t is tuple or t is list):
             for item in value:
                 if type(item) not in items:
                     break
             else:
                 continue
-        problem = argument_problem(kind, value, none_ok, none_items)
-        if problem is not None:
-            return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
-        if kind == "int" and isinstance(value, (float, np.floating, np.ndarray)):
-            stored[attr] = int(value)  # 2.0 is 2 (NNabla's), for the code that indexes with it
+        wrong = _stored_problem(fn, attr, value, row)
+        if wrong is not None:
+            return wrong
+    return None
+
+
+def _stored_problem(fn, attr, value, row):
+    """check_node's slow path: a value of no type that passes at once."""
+    kind, label, none_ok, none_items, _ = row
+    problem = argument_problem(kind, value, none_ok, none_items)
+    if problem is not None:
+        return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
+    if kind == "int" and isinstance(value, (float, np.floating, np.ndarray)):
+        fn.__dict__[attr] = int(value)  # 2.0 is 2 (NNabla's), for the code that indexes with it
     return None
 
 
@@ -545,7 +555,7 @@ def node_argument_error(fn):
     single number for a list included (NNabla: "'int' object is not iterable"),
     or None. Called only when setup or forward failed with NumPy's own message."""
     stored = fn.__dict__
-    for attr, _, _, kind, label, none_ok, none_items, scalar_ok in node_checks(type(fn)):
+    for attr, _, _, (kind, label, none_ok, none_items, scalar_ok) in node_checks(type(fn)):
         value = stored.get(attr, _ABSENT)
         if value is _ABSENT:
             continue
