@@ -252,10 +252,12 @@ class Variable:
         """Back-propagate from this variable; leaf gradients accumulate."""
         if not (grad is None or type(grad) in (int, float)):
             _check_backward_grad(self, grad)
-        callbacks = communicator_callbacks
-        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-            callbacks = [callbacks]
-        post_hook = _with_callbacks(function_post_hook, callbacks or ())
+        callbacks, post_hook = (), function_post_hook
+        if communicator_callbacks is not None:  # off the hot path: nothing to do without
+            callbacks = communicator_callbacks
+            if not isinstance(callbacks, (list, tuple)):
+                callbacks = [callbacks]
+            post_hook = _with_callbacks(function_post_hook, callbacks)
         try:
             graph.backward(self, grad, clear_buffer, function_pre_hook, post_hook)
         except _ARRAY_ERRORS as e:
@@ -263,7 +265,7 @@ class Variable:
             if named is e:
                 raise
             raise named from e
-        for cb in callbacks or ():
+        for cb in callbacks:
             getattr(cb, "on_finish", lambda: None)()
 
     def visit(self, f: Callable[[Function], Any]) -> None:
