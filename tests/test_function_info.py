@@ -334,8 +334,6 @@ ALL = [(False, c) for c in CASES] + [(True, c) for c in AUTO_FORWARD_CASES]
 # Cases where nablite's function code (not its info) differs from NNabla's; fixing
 # them is in functions/ (the test fails once they agree, to take them off here).
 KNOWN_DIFFERENCES = {
-    # NNabla's wrapper builds BatchNormalization(decay_rate=0) for axes=(1,)
-    "F.tensor_normalization(v(2, 4, 3), (1,), v(1, 4, 1), v(1, 4, 1))": "BN form",
 }
 
 

@@ -426,3 +426,25 @@ def test_sync_batch_normalization_errors(comm, group, exc, match):
         F.sync_batch_normalization(x, beta, gamma, mean, var, comm, group=group)
     with pytest.raises(ValueError, match="batch_stat=False needs the running mean"):
         F.sync_batch_normalization(x, beta, gamma, None, None, None, batch_stat=False)
+
+
+def tensor_normalization_graph(x, b, g, c):
+    x, b, g, c = (nn.Variable.from_numpy_array(a) for a in (x, b, g, c))
+    ys = F.tensor_normalization(x, (0, 2), b, g, output_stat=True)
+    types = []
+    F.sink(*ys).visit(lambda f: types.append(f.info.type_name))
+    y1 = F.tensor_normalization(x, (-2,), None, c)
+    F.sink(*ys, y1).forward()
+    return {"y": ys[0], "mean": ys[1], "var": ys[2], "types": types, "one_axis": y1}
+
+
+def test_tensor_normalization_is_nnablas_graph():
+    """The same nodes as NNabla's wrapper (Transposes/Reshapes around one
+    BatchNormalization with decay 0) and the same outputs and statistics."""
+    from nnabla_parity import check_same_source
+    rng = np.random.RandomState(0)
+    mine, _ = check_same_source(tensor_normalization_graph, x=rng.randn(2, 4, 3).astype("f4"),
+                                b=rng.randn(2, 1, 3).astype("f4"),
+                                g=rng.randn(2, 1, 3).astype("f4"),
+                                c=rng.randn(1, 4, 1).astype("f4"), dtypes=False)
+    assert mine["types"].count("BatchNormalization") == 1

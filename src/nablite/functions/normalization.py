@@ -9,6 +9,7 @@ math (one forward, one backward) for a "view" of x (group normalization splits
 the channel axis) and a set of reduced axes; each function only states which.
 Batch normalization adds NNabla's running statistics, updated in place.
 """
+from ..variable import Variable
 from .base import Function, keep_args, require, normalize_axes, prod, sum_to, named
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
@@ -499,9 +500,38 @@ def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0
 
 @named
 def tensor_normalization(x, axes, beta=None, gamma=None, eps=1e-05, output_stat=False):
-    """Standardize over every axis except ``axes`` (batch statistics, no running ones)."""
-    return TensorNormalization(axes, eps, gamma is None, beta is None,
-                               output_stat)(*_present(x, beta, gamma))
+    """Standardize over every axis except ``axes`` (batch statistics, no running ones).
+
+    Built as NNabla builds it, so the graph and its files are NNabla's: one
+    BatchNormalization (decay_rate 0, batch statistics, throw-away running
+    statistics) over the kept axis; with several kept axes the others are moved
+    first and the kept ones flattened into one, and the results moved back.
+    Files holding NNabla's TensorNormalization type load as that one node."""
+    from .array import reshape, transpose
+    kept = sorted(normalize_axes("TensorNormalization", axes, x.ndim, "axes"))
+    stat_shape = tuple(n if i in kept else 1 for i, n in enumerate(x.shape))
+    params = [beta, gamma] + [Variable(stat_shape) for _ in range(2)]  # mean, variance
+    if len(kept) == 1:
+        return batch_normalization(x, *params, axes=kept, decay_rate=0.0, eps=eps,
+                                   batch_stat=True, output_stat=output_stat)
+    order = [i for i in range(x.ndim) if i not in kept] + kept
+    back = [order.index(i) for i in range(x.ndim)]
+    moved = [x.shape[i] for i in order]
+    rows, cols = prod(moved[:x.ndim - len(kept)]), prod(moved[x.ndim - len(kept):])
+
+    def flat(v, n):
+        return None if v is None else reshape(transpose(v, order), (n, cols))
+    out = batch_normalization(flat(x, rows), *[flat(v, 1) for v in params], axes=[1],
+                              decay_rate=0.0, eps=eps, batch_stat=True,
+                              output_stat=output_stat)
+
+    def unflat(v, shape):
+        return transpose(reshape(v, shape), back)
+    stat_moved = [1] * (x.ndim - len(kept)) + moved[x.ndim - len(kept):]
+    if not output_stat:
+        return unflat(out, moved)
+    y, mean, var = out
+    return unflat(y, moved), unflat(mean, stat_moved), unflat(var, stat_moved)
 
 
 @named
