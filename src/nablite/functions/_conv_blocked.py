@@ -28,7 +28,7 @@ copy, or with none at all when there is no padding.
 import itertools
 
 from .base import prod
-from ._conv_utils import take_scratch, give_scratch
+from ._conv_utils import take_scratch, give_scratch, on_host
 
 # A block's column matrix is about this size: half of a 2 MiB L2 cache, the rest
 # holding the weight and the block's output. Other array modules (GPU): one block.
@@ -41,10 +41,6 @@ _BLOCK_BYTES = 1 << 20
 _NS_PER_FLOP = 0.0125
 _NS_PER_COPY = 0.1
 _NS_PER_ADD = 0.55
-
-
-def _is_numpy(xp):
-    return xp.__name__ == "numpy"
 
 
 def batch_last_view(a):
@@ -121,7 +117,7 @@ class BlockedConvolution:
         """(first, rows) of each block of output rows (first spatial axis)."""
         first = self.out[0]
         per_row = self.ck * (self.p_out // first) * self.n * itemsize
-        rows = first if not _is_numpy(xp) else max(1, min(first, _BLOCK_BYTES // per_row))
+        rows = first if not on_host(xp) else max(1, min(first, _BLOCK_BYTES // per_row))
         return [(r0, min(rows, first - r0)) for r0 in range(0, first, rows)], rows
 
     def _columns(self, win, r0, rows, col):

@@ -36,7 +36,7 @@ and 1/24); the tests bound both by 3e-5.
 """
 import numpy as np
 
-from ._conv_utils import take_scratch, give_scratch
+from ._conv_utils import take_scratch, give_scratch, on_host
 
 _UNSET = object()
 _numba = _UNSET  # the numba module, None when absent; imported at first need
@@ -465,8 +465,9 @@ python_kernels = False
 
 
 def takes(xp, dtype):
-    """NumPy arrays of float32 or float64 (others: the direct path)."""
-    return xp.__name__ == "numpy" and dtype in (np.float32, np.float64)
+    """NumPy arrays of float32 or float64 (others, and other array modules: the
+    direct path; the transforms are Numba loops over host memory)."""
+    return on_host(xp) and dtype in (np.float32, np.float64)
 
 
 def _planes(buf, p, rows, t):

@@ -1,8 +1,11 @@
 """Convolution layers: convolution, fused_convolution, depthwise_convolution,
 deconvolution and depthwise_deconvolution.
 
-A group-1 convolution runs in ``_conv_blocked``: a batch-last copy of the input
-and cache-sized blocks of im2col columns, one BLAS product per block. Grouped
+A group-1 convolution on the CPU runs in ``_conv_blocked``: a batch-last copy of
+the input and cache-sized blocks of im2col columns, one BLAS product per block
+(or in ``_winograd`` where Numba makes that faster). On another array module
+(a GPU) every convolution takes the im2col path: one im2col over the whole batch
+and one matrix product per group (cuBLAS), no cache blocking to gain. Grouped
 and depthwise convolutions and deconvolutions are im2col + one BLAS product per
 group over the whole batch (the im2col matrix of a forward pass is kept until
 backward when the weight needs a gradient); the window views, im2col/col2im,
@@ -15,7 +18,7 @@ import numbers
 
 from .base import Function, keep_args, prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
-                          take_scratch, give_scratch)
+                          take_scratch, give_scratch, on_host)
 from ._conv_blocked import BlockedConvolution
 from . import _winograd
 
@@ -70,7 +73,7 @@ class Convolution(ConvolutionFamily):
             y = self._wino.forward(self._to_ncs(x, self._c, self._spatial),
                                        self._weight_4d(w), b)
             return self._from_ncs(y)
-        if self._blocked is not None:
+        if self._blocked is not None and on_host(xp):
             y = self._blocked.forward(xp, self._to_ncs(x, self._c, self._spatial),
                                       self._weight_stack(w)[0], b)
             return self._from_ncs(y)
@@ -95,7 +98,7 @@ class Convolution(ConvolutionFamily):
             return self._empty_backward(xp, xs, gys[0])
         if self._wino is not None and _winograd.takes(xp, gys[0].dtype):
             return self._blocked_backward(xp, xs, gys[0], self._winograd_grads)
-        if self._blocked is not None:
+        if self._blocked is not None and on_host(xp):
             return self._blocked_backward(xp, xs, gys[0], self._blocked.backward)
         x, w = xs[0], xs[1]
         need = self.need

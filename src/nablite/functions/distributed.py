@@ -13,6 +13,7 @@ parameters' gradients sums them like any other.
 import numpy as np
 
 from .._array import NdArray
+from ..backend import to_numpy
 from .base import named, require, sum_to
 from .normalization import BatchNormalization, _dot_over, _present
 
@@ -33,10 +34,13 @@ class SyncBatchNormalization(BatchNormalization):
         return self._comm is not None and self._comm.size > 1
 
     def _sum_over_group(self, xp, *parts):
-        """``parts`` summed over the group's ranks, in one message."""
-        flat = NdArray.from_numpy_array(np.concatenate([np.ravel(p) for p in parts]))
+        """``parts`` (arrays of ``xp``) summed over the group's ranks, in one message.
+
+        The message travels through the communicator's host buffer: one explicit
+        copy to the host and one back (none on the CPU)."""
+        flat = NdArray.from_numpy_array(to_numpy(xp.concatenate([p.ravel() for p in parts])))
         self._comm.all_reduce(flat, division=False, inplace=True, group=self.group)
-        total, out, offset = flat.data, [], 0
+        total, out, offset = xp.asarray(flat.data), [], 0
         for p in parts:
             out.append(total[offset:offset + p.size].reshape(p.shape).astype(p.dtype, copy=False))
             offset += p.size
@@ -48,8 +52,9 @@ class SyncBatchNormalization(BatchNormalization):
         red = self._red
         local_sum = x.sum(axis=red, keepdims=True)
         total, count = self._sum_over_group(xp, local_sum,
-                                            np.array([self._local_n], np.float64))
-        self._n = int(round(float(count[0])))  # the group's count: backward and running update
+                                            xp.full(1, self._local_n, dtype=np.float64))
+        # the group's count (backward and the running update need it as a number)
+        self._n = int(round(float(to_numpy(count)[0])))
         mean = total * (1 / self._n)
         y = x - mean
         var = self._sum_over_group(xp, _dot_over(xp, y, y, red))[0] * (1 / self._n)

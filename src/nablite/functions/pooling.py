@@ -11,7 +11,7 @@ and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
 """
 from ..backend import scatter_add
 from .base import Function, keep_args, require, prod, named
-from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
+from ._conv_utils import pad_spatial, offset_slices, kernel_offsets, on_host
 
 # Max pooling works on blocks of the batch this size (see _batch_blocks).
 _BLOCK_BYTES = 256 << 10
@@ -100,7 +100,7 @@ class _WindowPooling(Function):
         instead of the whole input from memory (2-3x faster for 2x2 windows over
         a few MB). One block when there is no leading axis or off NumPy."""
         lead = xpad.ndim - len(self.kernel)
-        if lead == 0 or xp.__name__ != "numpy":
+        if lead == 0 or not on_host(xp):
             return [(Ellipsis,)]
         axis = max(range(lead), key=lambda i: abs(xpad.strides[i]))
         per = max(1, xpad.nbytes // max(1, xpad.shape[axis]))
@@ -179,22 +179,31 @@ class AveragePooling(_SumLikePooling):
         super().__init__(kernel, stride, ignore_border, pad, channel_last)
         self.including_pad = including_pad
 
+    def setup(self, x):
+        out = super().setup(x)
+        # Window sizes, from the geometry alone: separable, one count per output
+        # position of each axis. Kept as Python ints; forward gets them as an
+        # array of its module and dtype once (_div_arrays).
+        self._counts = []
+        for o, s, k, st, p in zip(self._out, self._spatial, self.kernel, self.stride, self.pad):
+            start = [i * st - p for i in range(o)]
+            end = [min(a + k, s + p) for a in start]
+            self._counts.append([b - a for a, b in zip(start, end)] if self.including_pad
+                                else [min(b, s) - max(a, 0) for a, b in zip(start, end)])
+        self._uniform = all(c == k for cs, k in zip(self._counts, self.kernel) for c in cs)
+        self._div_arrays = {}
+        return out
+
     def _divisor(self, xp, dtype):
-        """Window sizes: separable, so an outer product of one count per axis."""
-        div = None
-        uniform = True
-        for i, (o, s, k, st, p) in enumerate(zip(self._out, self._spatial, self.kernel,
-                                                 self.stride, self.pad)):
-            start = xp.arange(o) * st - p
-            end = xp.minimum(start + k, s + p)
-            count = (end - start) if self.including_pad else (
-                xp.minimum(end, s) - xp.maximum(start, 0))
-            uniform = uniform and bool((count == k).all())
-            count = count.reshape((o,) + (1,) * (len(self._out) - i - 1))
-            div = count if div is None else div * count
-        if uniform:
+        if self._uniform:
             return float(prod(self.kernel))
-        return div.astype(dtype)
+        div = self._div_arrays.get((xp, dtype))
+        if div is None:
+            for i, counts in enumerate(self._counts):
+                c = xp.asarray(counts).reshape((-1,) + (1,) * (len(self._counts) - i - 1))
+                div = c if div is None else div * c
+            div = self._div_arrays[(xp, dtype)] = div.astype(dtype)
+        return div
 
 
 class MaxPooling(_WindowPooling):
@@ -289,7 +298,9 @@ class MaxPooling(_WindowPooling):
                     hit &= free
                     free ^= hit
                 xp.multiply(hit, gyb, out=gxb[sl])
-            if free.any():  # NaN windows (no element equals the max): offset 0, as NNabla
+            # NaN windows (no element equals the max): offset 0, as NNabla. Off the
+            # CPU the add runs always: testing first would wait for the device.
+            if not on_host(xp) or free.any():
                 gxb[slices[0]] += free * gyb
         return gxpad
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from ..backend import to_numpy
 from .base import keep_args, require, prod, named
 from .convolutions import Convolution
 from .layers import Affine
@@ -151,7 +152,9 @@ def _pow2_quantize(xp, w, num_bits):
     """Powers of two (and 0) for ``w``: exponents within [n2, n1] where 2^n1 is the
     rounded max |w| and ``2^(num_bits-2)`` exponents are available; below 2^(n2-1)
     an entry becomes 0."""
-    m = float(xp.abs(w).max()) if w.size else 0.0
+    # The exponent range is Python arithmetic on the largest |w|: one explicit
+    # copy of that scalar to the host.
+    m = float(to_numpy(xp.abs(w).max())) if w.size else 0.0
     m = m if m != 0 else 1.0
     lm = math.log2(m)
     n1 = int(math.floor(lm) + (lm - math.floor(lm) >= _LOG2_1_5))
@@ -198,10 +201,12 @@ class _INQ(_ProductOnQuantizedWeight):
                 self._fix_largest(xp, w, ind)
             else:
                 rng = self._own_rng if self._own_rng is not None else _random.function_rng
+                # a host draw (reproducible seeds), then moved to ind's device
                 learnable = ind == 0
-                ind[learnable] = rng.rand(int(learnable.sum())) < 0.5
+                draw = rng.rand(int(to_numpy(learnable.sum()))) < 0.5
+                ind[learnable] = xp.asarray(draw)
         fixed = ind == 1
-        if fixed.any():
+        if bool(to_numpy(fixed.any())):
             w[fixed] = _pow2_quantize(xp, w, self.num_bits)[fixed]
         self._counter += 1
         self._old_w, self._old_fixed = w.copy(), fixed

@@ -344,9 +344,9 @@ class MinMaxQuantize(Function):
                 qr_min[...] = lo
                 qr_max[...] = hi
         # Keep the range at least eps wide, in the qr_max input itself (as NNabla does).
+        # (a masked copy, not "if narrow.any()", which would wait for a device)
         narrow = qr_max - qr_min < self.eps
-        if narrow.any():
-            qr_max[narrow] = qr_min[narrow] + self.eps
+        xp.copyto(qr_max, qr_min + self.eps, where=narrow, casting="unsafe")
         lo, hi, scale = self._nudged(xp, qr_min, qr_max, ql_min, ql_max)
         y = xp.minimum(xp.maximum(x, lo), hi)
         return (_round_half_away(xp, (y - lo) / scale) * scale + lo).astype(x.dtype, copy=False)
