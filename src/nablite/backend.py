@@ -1,53 +1,127 @@
 """Array backends. The only module that imports cupy.
 
 Functions never import numpy or cupy to compute: the engine hands them ``xp``,
-the array module of the context they run in.
+the array module of the context they run in. Where NumPy and CuPy differ, a
+named helper here says how (``scatter_add``, ``to_numpy``, ``to_device``).
+
+Device simulation (``use_device_sim(True)``, or ``NABLITE_DEVICE_SIM=1`` in the
+environment) makes the 'cuda' / 'cudnn' contexts run on ``_device_sim.xp``: a
+NumPy-backed module whose arrays refuse to mix with host NumPy as CuPy's do,
+so the device code path can be tested on a machine without a GPU.
 """
+import os
+
 import numpy
+
+from . import _device_sim
 
 try:  # CPU-only installs are the normal case.
     import cupy  # type: ignore
 except Exception:  # ImportError, or a CUDA runtime that fails to load
     cupy = None
 
+_sim = os.environ.get("NABLITE_DEVICE_SIM", "") not in ("", "0")
+_gpu_problem = None  # why CuPy cannot use a GPU here ("" when it can), found once
+
+
+def use_device_sim(on=True):
+    """Run the 'cuda' / 'cudnn' contexts on the simulated device (True) or on
+    CuPy (False). New functions pick it up; existing ones keep their module."""
+    global _sim
+    _sim = bool(on)
+
+
+def device_sim_enabled():
+    """Whether the 'cuda' / 'cudnn' contexts run on the simulated device."""
+    return _sim
+
 
 def array_module(*arrays):
-    """numpy, or cupy if any of ``arrays`` lives on a GPU."""
-    if cupy is not None:
-        for a in arrays:
-            if isinstance(a, cupy.ndarray):
-                return cupy
+    """numpy, or the device module (cupy, the simulated device) of the first
+    of ``arrays`` that lives on a device."""
+    for a in arrays:
+        if type(a) is _device_sim.DeviceArray:
+            return _device_sim.xp
+        if cupy is not None and isinstance(a, cupy.ndarray):
+            return cupy
     return numpy
 
 
+def is_device_array(a):
+    """Whether ``a`` is a device array (CuPy's or the simulated device's)."""
+    return type(a) is _device_sim.DeviceArray or (cupy is not None and isinstance(a, cupy.ndarray))
+
+
 def module_for(backend_name):
-    """'cpu' -> numpy; 'cuda' / 'cudnn' -> cupy (a clear error when it is missing)."""
+    """'cpu' -> numpy; 'cuda' / 'cudnn' -> cupy, or the simulated device when
+    device simulation is on. Without CuPy, or without a usable GPU, the error
+    says which and how to fix it."""
     if backend_name == "cpu":
         return numpy
+    if _sim:
+        return _device_sim.xp
     if cupy is None:
         raise RuntimeError(
             f"context backend '{backend_name}' needs CuPy and a CUDA GPU, and CuPy "
             "is not importable here. Install it with pip install \"nablite[cuda13]\" "
-            "(or \"nablite[cuda12]\") on a machine with an NVIDIA driver, or use "
+            "(or \"nablite[cuda12]\" for CUDA 12) on a machine with an NVIDIA driver, "
+            "or use get_extension_context('cpu'). (NABLITE_DEVICE_SIM=1 simulates a "
+            "device on the CPU, for tests.)")
+    problem = _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
+    if problem:
+        raise RuntimeError(
+            f"context backend '{backend_name}' needs a CUDA GPU: CuPy is installed, but "
+            f"{problem}. Check the NVIDIA driver (nvidia-smi) and that the CuPy package "
+            "matches the CUDA version (nablite[cuda13] or nablite[cuda12]), or use "
             "get_extension_context('cpu').")
     return cupy
 
 
-def to_numpy(a):
-    """A host (numpy) copy or view of ``a``."""
+def _find_gpu_problem():
+    global _gpu_problem
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+        _gpu_problem = "" if n > 0 else "it finds no GPU (device count 0)"
+    except Exception as e:  # noqa: BLE001 - CUDARuntimeError, a missing libcuda, ...
+        _gpu_problem = f"it finds no usable GPU ({type(e).__name__}: {e})"
+    return _gpu_problem
+
+
+def to_numpy(a, out=None):
+    """A host (numpy) copy of a device array, or ``a`` itself when it is on the
+    host already; a device array is copied into ``out`` when that is given."""
+    if type(a) is _device_sim.DeviceArray:
+        return a.get(out=out)
     if cupy is not None and isinstance(a, cupy.ndarray):
-        return cupy.asnumpy(a)
+        return a.get(out=out)
     return a
+
+
+def to_device(xp, a):
+    """``a`` on ``xp``'s side: a host copy for numpy, a device copy (or ``a``
+    itself when it is there already) for a device module."""
+    if xp is numpy:
+        return to_numpy(a)
+    return xp.asarray(a)
 
 
 def scatter_add(xp, target, index, values):
     """target[index] += values, adding repeated indices (np.add.at / cupyx)."""
-    if xp is numpy:
-        numpy.add.at(target, index, values)
-    else:  # pragma: no cover - GPU only
+    if xp is cupy and cupy is not None:  # pragma: no cover - GPU only
         import cupyx
         cupyx.scatter_add(target, index, values)
+    else:  # numpy, and the simulated device's ufuncs
+        xp.add.at(target, index, values)
     return target
+
+
+def synchronize(xp=None):
+    """Wait until the device has finished the work queued so far (for timing):
+    CuPy's current device; nothing to wait for on the CPU or the simulated device."""
+    if cupy is not None and (xp is None or xp is cupy):
+        problem = _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
+        if not problem:  # without a usable GPU nothing ran there
+            cupy.cuda.Device().synchronize()
 
 
 def _keep_freed_memory():

@@ -18,7 +18,8 @@ _TYPE_CONFIGS = {
 def list_extensions():
     """Names of the usable extensions: 'cpu', plus 'cuda' and 'cudnn' with CuPy."""
     from . import backend
-    return ["cpu"] + (["cuda", "cudnn"] if backend.cupy is not None else [])
+    usable = backend.cupy is not None or backend.device_sim_enabled()
+    return ["cpu"] + (["cuda", "cudnn"] if usable else [])
 
 
 def import_extension_module(ext_name):
@@ -50,3 +51,16 @@ def get_extension_context(ext_name, **kw):
     from . import backend
     backend.module_for(ext_name)  # raises with install instructions when CuPy is absent
     return Context(configs[type_config], "CudaCachedArray", str(kw.get("device_id", "0")))
+
+
+def synchronize(**kw):
+    """Wait until the GPU has finished the work queued so far (for timing), as
+    NNabla's extension modules' ``synchronize(device_id=...)``; a no-op on the
+    CPU and on the simulated device."""
+    from . import backend
+    backend.synchronize()
+
+
+def device_synchronize(device):
+    """``synchronize`` for one device id (NNabla's name; one GPU per process here)."""
+    synchronize(device_id=device)
