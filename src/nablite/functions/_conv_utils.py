@@ -27,7 +27,9 @@ __all__ = []
 # (up to twice its size): one set of buffers then serves every layer's shapes,
 # and the pool stays the size of the few buffers in use at once rather than one
 # per shape. Only scratch goes here, never an array handed to the engine.
-_free = {}      # (array module, dtype) -> free flat buffers, ascending size
+# Host (NumPy) memory only: another array module allocates from its own pool
+# (CuPy's memory pool keeps freed device blocks for reuse already).
+_free = {}      # dtype -> free flat buffers, ascending size
 # Buffers handed out by take_scratch, by id; weak, so one never given back (a
 # kept forward matrix whose backward never runs) is simply freed.
 _lent = weakref.WeakValueDictionary()
@@ -45,8 +47,10 @@ def on_host(xp):
 def take_scratch(xp, shape, dtype):
     """An uninitialised C-contiguous array of ``shape``, recycled when one is free."""
     global _pooled_bytes
+    if not on_host(xp):
+        return xp.empty(shape, dtype=dtype)
     size = prod(shape)
-    free = _free.get((xp.__name__, xp.dtype(dtype).str))
+    free = _free.get(xp.dtype(dtype).str)
     flat = None
     if free:
         for i, buf in enumerate(free):
@@ -64,12 +68,12 @@ def take_scratch(xp, shape, dtype):
 def give_scratch(xp, arr):
     """Return ``arr`` (from take_scratch, no longer referenced) for reuse."""
     global _pooled_bytes
-    if arr is None:
+    if arr is None or not on_host(xp):
         return
     flat = arr if arr.base is None else arr.base
     if _lent.pop(id(flat), None) is None or _pooled_bytes + flat.nbytes > _POOL_MAX_BYTES:
         return
-    free = _free.setdefault((xp.__name__, flat.dtype.str), [])
+    free = _free.setdefault(flat.dtype.str, [])
     i = 0
     while i < len(free) and free[i].size < flat.size:
         i += 1
