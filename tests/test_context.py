@@ -5,6 +5,7 @@ from nablite.ext_utils import get_extension_context
 from nablite import backend
 
 
+@pytest.mark.host_context
 def test_default_context_and_repr():
     ctx = nn.get_current_context()
     assert ctx.backend == ["cpu:float"]
@@ -39,7 +40,8 @@ def test_context_scope_restores_and_blocks_set_default():
 
 @pytest.mark.skipif(backend.cupy is not None, reason="CuPy is installed here")
 @pytest.mark.parametrize("name", ["cuda", "cudnn"])
-def test_gpu_context_without_cupy_says_what_is_missing(name):
+def test_gpu_context_without_cupy_says_what_is_missing(name, monkeypatch):
+    monkeypatch.setattr(backend, "_sim", False)
     with pytest.raises(RuntimeError, match="CuPy"):
         get_extension_context(name, device_id="0")
 

@@ -1,8 +1,18 @@
-"""NdArray: one logical array with lazy allocation and lazy zeroing.
+"""NdArray: one logical array with lazy allocation and lazy zeroing, on the
+host or on a device (NNabla's synced array).
 
 A fresh NdArray holds no memory; it is allocated (as zeros) the first time its
 values are read. ``zero()`` only marks the array as zero, so a solver can tell
 "no gradient was written since zero_grad()" from "the gradient is zero".
+
+``_arr`` is the newest copy: a host NumPy array or a device array (CuPy's, or
+the simulated device's). ``_get()`` (``.data``, ``.d``, ``.g``) returns it on
+the host, copying it from the device once when the device copy is the newest;
+the host copy is then the newest, so an in-place edit of it is seen by the
+next device use. ``_on(xp)`` returns it on ``xp``'s device, copying only when
+the newest copy is elsewhere. While the device copy is the newest, the host
+buffer it came from is kept (``_other``) and reused by the next copy back, so
+a host array a user kept sees the values of the next read, as in NNabla.
 """
 from __future__ import annotations  # hints are strings: no cost when a method is called
 
@@ -41,6 +51,7 @@ def _shape_of(args: Any, where: str = "NdArray") -> tuple[int, ...]:
 # a * float32(1 / s), bit for bit NNabla's result), so dividing by the scalar 0
 # raises ZeroDivisionError as NNabla does; array zeros give inf/nan quietly.
 _F32 = np.float32
+_ndarray = np.ndarray
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)
 _QUIET: dict[str, Any] = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
@@ -83,8 +94,7 @@ def _operand(x: Any, expr: str, name: str, matrix: bool = False) -> Any:
         arr = x._get()
     elif isinstance(x, _SCALARS) and not matrix:
         return float(x)
-    elif isinstance(x, np.ndarray) or (backend.cupy is not None
-                                       and isinstance(x, backend.cupy.ndarray)):
+    elif isinstance(x, np.ndarray) or backend.is_device_array(x):
         arr = x
     else:
         from .variable import Variable
@@ -103,7 +113,7 @@ def _compute(ufunc: Any, x: Any, y: Any, expr: str) -> NdArray:
             x = _F32(x)
         if type(y) is float:
             y = _F32(y)
-        if backend.cupy is not None:
+        if backend.is_device_array(x) or backend.is_device_array(y):
             xp = backend.array_module(x, y)
             x, y = xp.asarray(x), xp.asarray(y)
         try:
@@ -139,11 +149,14 @@ class NdArray:
 
     # _read: whether a function of a graph reads this array (function.py), so that
     # integers replacing its float values must reach that function
-    __slots__ = ("_shape", "_dtype", "_arr", "_zeroing", "modification_count", "_read",
-                 "__weakref__")
+    # _other: while the newest copy is on a device, the host buffer kept for the
+    # next copy back (or None)
+    __slots__ = ("_shape", "_dtype", "_arr", "_other", "_zeroing", "modification_count",
+                 "_read", "__weakref__")
     _shape: tuple[int, ...]
     _dtype: Any
-    _arr: Any  # the numpy (or CuPy) array, or None before allocation
+    _arr: Any  # the newest copy (host numpy or a device array), or None before allocation
+    _other: Any
     _zeroing: bool
     modification_count: int
     _read: bool
@@ -152,6 +165,7 @@ class NdArray:
         self._shape = _shape_of(shape)
         self._dtype = np.float32
         self._arr = None
+        self._other = None
         self._zeroing = True
         self.modification_count = 0
         self._read = False
@@ -163,6 +177,7 @@ class NdArray:
         a._shape = shape
         a._dtype = np.float32
         a._arr = None
+        a._other = None
         a._zeroing = True
         a.modification_count = 0
         a._read = False
@@ -177,23 +192,87 @@ class NdArray:
         return a
 
     def _set(self, arr: Any) -> None:
-        """Adopt ``arr`` as the storage (no copy); the engine's fast path."""
+        """Adopt ``arr`` (host or device) as the newest copy (no copy); the
+        engine's fast path."""
         self._arr = arr
         self._zeroing = False
 
     def _get(self) -> NDArray[Any]:
-        """The storage, allocating or zeroing it if needed."""
+        """The values on the host, allocating, zeroing or copying them back from
+        the device if needed (the host copy becomes the newest)."""
+        arr = self._arr
+        if type(arr) is not _ndarray:  # not allocated, on a device, or a NumPy scalar
+            return self._fetch()
+        if self._zeroing:
+            arr[...] = 0
+            self._zeroing = False
+        return arr
+
+    def _fetch(self) -> NDArray[Any]:
         arr = self._arr
         if arr is None:
-            try:
-                arr = self._arr = np.zeros(self._shape, self._dtype)
-            except (MemoryError, ValueError) as e:  # ValueError: beyond NumPy's sizes
-                raise MemoryError(f"NdArray: cannot allocate an array of shape "
-                                  f"{self._shape} ({np.dtype(self._dtype)}): {e}") from None
-        elif self._zeroing:
+            arr = self._arr = self._allocate(np)
+        elif isinstance(arr, np.generic):  # a function returned a NumPy scalar
+            arr = self._arr = np.asarray(arr)
+        elif not isinstance(arr, np.ndarray):  # the newest copy is on a device
+            host = self._other
+            if host is None or host.shape != arr.shape or host.dtype != arr.dtype:
+                host = None
+            if self._zeroing:
+                host = np.zeros(arr.shape, arr.dtype) if host is None else host
+                host[...] = 0
+                self._zeroing = False
+            else:
+                host = backend.to_numpy(arr, out=host)
+            self._other = None
+            self._arr = arr = host
+        if self._zeroing:
             arr[...] = 0
-        self._zeroing = False
+            self._zeroing = False
         return arr
+
+    def _allocate(self, xp: Any) -> Any:
+        """Zeros of this shape and dtype on ``xp``'s device (numpy: the host)."""
+        self._zeroing = False
+        try:
+            return xp.zeros(self._shape, self._dtype)
+        except (MemoryError, ValueError) as e:  # ValueError: beyond NumPy's sizes
+            raise MemoryError(f"NdArray: cannot allocate an array of shape "
+                              f"{self._shape} ({np.dtype(self._dtype)}): {e}") from None
+
+    def _on(self, xp: Any) -> Any:
+        """The values on ``xp``'s device (numpy: the host, as ``_get``), copying
+        them there only if the newest copy is elsewhere (``xp``'s side then holds
+        the newest); zeros allocated there when nothing is allocated yet."""
+        if xp is np:
+            return self._get()
+        arr = self._arr
+        if arr is None:
+            arr = self._arr = self._allocate(xp)
+            return arr
+        if not isinstance(arr, xp.ndarray):  # on the host: copy it over
+            if self._zeroing:
+                dev = xp.zeros(arr.shape, arr.dtype)
+                self._zeroing = False
+            else:
+                dev = backend.to_device(xp, arr)
+            if isinstance(arr, np.ndarray):
+                self._other = arr  # reused by the next copy back
+            self._arr = arr = dev
+        elif self._zeroing:
+            arr.fill(0)
+            self._zeroing = False
+        return arr
+
+    def _current(self) -> Any:
+        """The values where the newest copy is (host or device), allocated and zeroed."""
+        arr = self._arr
+        if arr is not None and backend.is_device_array(arr):
+            if self._zeroing:
+                arr.fill(0)
+                self._zeroing = False
+            return arr
+        return self._get()
 
     @property
     def data(self) -> NDArray[Any]:
@@ -215,6 +294,14 @@ class NdArray:
         elif not isinstance(value, _SCALARS):
             value = real_array(value, where, copy=False)
         arr = self._arr
+        if arr is not None and not isinstance(arr, np.ndarray):
+            # the newest copy is on a device (or a NumPy scalar): the value replaces
+            # all of it, written on the host without copying the old values back
+            host = self._other
+            if host is None or host.shape != self._shape or host.dtype != arr.dtype:
+                host = np.empty(self._shape, arr.dtype)
+            arr = host
+            self._other = None
         if isinstance(value, np.ndarray) and value.dtype != self.dtype:
             try:
                 new = np.array(np.broadcast_to(value, self._shape))
@@ -227,7 +314,7 @@ class NdArray:
                 _reading_functions_see_integers(self)
             return
         if arr is None or arr.shape != self._shape:
-            arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self._dtype)
+            arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self.dtype)
         try:
             np.copyto(arr, value, casting="unsafe")
         except ValueError:
@@ -282,14 +369,16 @@ class NdArray:
         if self._arr is not None:
             self._dtype = self._arr.dtype.type
         self._arr = None
+        self._other = None
         self._zeroing = True
 
     def get_data(self, mode: str = "rw", dtype: DTypeLike | None = None) -> NDArray[Any]:
         arr = self._get()
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
-    def cast(self, dtype: DTypeLike, ctx: Context | None = None) -> NDArray[Any]:
-        """Change the storage dtype and return the numpy view."""
+    def cast(self, dtype: DTypeLike, ctx: Context | None = None) -> Any:
+        """Change the storage dtype and return the array: the numpy array without
+        ``ctx``, else the array on ``ctx``'s device (NNabla returns None then)."""
         try:
             kind = np.dtype(dtype).kind
         except TypeError:
@@ -297,7 +386,9 @@ class NdArray:
         if kind not in _REAL_KINDS:
             raise TypeError(f"NdArray.cast: dtype={np.dtype(dtype)} is not a real number "
                             "type; expected a bool, integer or floating-point dtype")
-        self._set(self._get().astype(dtype))
+        from .backend import module_for
+        xp = np if ctx is None else module_for(ctx.backend_name)
+        self._set(self._on(xp).astype(dtype))
         self._dtype = np.dtype(dtype).type
         return self._arr
 
@@ -306,18 +397,19 @@ class NdArray:
 
     def view(self, shape: int | Sequence[int]) -> NdArray:
         v = NdArray(shape)
-        v._set(self._get().reshape(v._shape))
+        v._set(self._current().reshape(v._shape))
         return v
 
     def narrow(self, dim: int, start: int, length: int) -> NdArray:
         index = [slice(None)] * self.ndim
         index[dim] = slice(start, start + length)
         v = NdArray(self._shape[:dim] + (length,) + self._shape[dim + 1:])
-        v._set(self._get()[tuple(index)])
+        v._set(self._current()[tuple(index)])
         return v
 
     def reset_shape(self, shape: int | Sequence[int], force: bool = False) -> None:
         shape = _shape_of((shape,))
+        self._other = None
         if self._arr is not None:
             if int(np.prod(shape)) == self._arr.size:
                 self._arr = self._arr.reshape(shape)
@@ -347,8 +439,7 @@ class NdArray:
     def _inplace(self, other: Any, ufunc: Any, expr: str) -> NdArray:
         y = _operand(other, expr, "the right operand")
         arr = self._get()
-        if arr.dtype != _F32 or (backend.cupy is not None
-                                 and backend.array_module(arr) is not backend.array_module(y)):
+        if arr.dtype != _F32 or backend.is_device_array(y):
             r = self._binary(y, ufunc, expr)._arr
             if r.shape != self._shape:
                 raise ValueError(f"NdArray {expr}: the result has shape {r.shape}, this "
@@ -462,6 +553,8 @@ class NdArray:
         """``a[key] = value`` in place (a non-float32 array becomes float32, as in NNabla)."""
         if isinstance(value, NdArray):
             value = value._get()
+        elif backend.is_device_array(value):
+            value = backend.to_numpy(value)
         elif value is None or isinstance(value, (str, bytes)):
             raise TypeError(f"NdArray a[key] = value: value must be an NdArray, a Variable, "
                             f"an array, a sequence or a real number; got {_kind(value)}")
@@ -515,6 +608,16 @@ class _ReshapedView(NdArray):
         if self._arr is None:
             return self._base._get().reshape(self._shape)
         return NdArray._get(self)
+
+    def _on(self, xp: Any) -> Any:
+        if self._arr is None:
+            return self._base._on(xp).reshape(self._shape)
+        return NdArray._on(self, xp)
+
+    def _current(self) -> Any:
+        if self._arr is None:
+            return self._base._current().reshape(self._shape)
+        return NdArray._current(self)
 
     @property
     def dtype(self) -> type[np.generic]:

@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import backend
+from ._array import NdArray
 from .function import Function
 from .graph import topological_order
 from .variable import Variable, _functions
@@ -376,7 +378,7 @@ def _seed(y, g):
         return g
     if isinstance(g, (int, float, np.number)):
         return F.constant(float(g), y.shape)
-    arr = np.asarray(g)
+    arr = np.asarray(backend.to_numpy(g.data if isinstance(g, NdArray) else g))
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"grad: a grad_output must be numeric, got dtype {arr.dtype}")
     try:

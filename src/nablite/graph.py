@@ -8,6 +8,13 @@ graph (a parent is set, ``rewire_on``, ``clear_all_graph_links``) or changes a
 functions on top never changes the graph below an existing variable, so it
 invalidates nothing. The forward and backward loops inline what ``run_forward``
 and ``NdArray._set`` do: they run once per function per step.
+
+Devices: each function computes on its own ``xp`` (``Function.xp``, from the
+context it was built in). A plan knows whether all its functions run on the
+host (``host``: the loops below are the CPU's, unchanged) and whether they run
+on more than one device (``mixed``). Otherwise inputs reach a device function
+through ``NdArray._on(xp)``, which copies only when the newest copy is on the
+other side; in a mixed graph, gradients cross between functions on the host.
 """
 import contextlib
 import sys
@@ -15,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from . import backend
 from ._array import NdArray
 
 auto_forward_enabled = False
@@ -79,7 +87,7 @@ class _Plan:
     the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
-                 "releases", "consumed", "recompute", "stateful")
+                 "releases", "consumed", "recompute", "stateful", "host", "mixed")
 
     def __init__(self, root):
         self.version = _version
@@ -105,6 +113,9 @@ class _Plan:
         # as (the function's __dict__, {name: None}) to drop it with one update
         self.stateful = [(vars(f), dict.fromkeys(f.forward_state))
                          for f in self.order if f.forward_state]
+        modules = {f.xp for f in self.order}
+        self.host = modules <= {np}  # every function computes with NumPy
+        self.mixed = len(modules) > 1  # functions on more than one device
 
     def clearing_steps(self, root):
         """``backward_steps`` for ``backward(clear_buffer=True)``: a reduction of a
@@ -141,7 +152,8 @@ class _ReducedLoss:
     def backward(self, xp, xs, ys, gys):
         loss, mid = self.loss, self.mid
         loss.need = self.need
-        gxs = loss.backward(xp, xs, [mid._data._arr], [self.reduction.broadcastable_grad(xp, gys[0])])
+        y = mid._data._arr if xp is np else mid._data._on(xp)
+        gxs = loss.backward(xp, xs, [y], [self.reduction.broadcastable_grad(xp, gys[0])])
         mid._data.clear()
         mid._grad.clear()
         return gxs
@@ -233,18 +245,27 @@ def _store(y, a, root):
     nd = y._data
     old = nd._arr
     if (old is not None and old is not a and (y is root or y._persistent)
-            and sys.getrefcount(old) > 3  # more than nd._arr, ``old`` and the call
-            and type(old) is type(a) and not isinstance(old, np.generic) and old.base is None
-            and old.shape == a.shape and old.dtype == a.dtype):
-        old[...] = a
-        nd._zeroing = False
-    else:
-        nd._set(a)
+            and sys.getrefcount(old) > 3):  # more than nd._arr, ``old`` and the call
+        if (type(old) is type(a) and not isinstance(old, np.generic) and old.base is None
+                and old.shape == a.shape and old.dtype == a.dtype):
+            old[...] = a
+            nd._zeroing = False
+            return
+        if isinstance(old, np.ndarray) and backend.is_device_array(a):
+            # computed on a device: the kept host buffer gets the values when
+            # they are next read on the host (NdArray._get)
+            nd._set(a)
+            nd._other = old
+            return
+    nd._set(a)
 
 
 def run_forward(f, root=None):
     """Compute one function and store its outputs."""
-    _store_outputs(f, f.forward(f.xp, *[x._data._get() for x in f.inputs]), root)
+    xp = f.xp
+    xs = ([x._data._get() for x in f.inputs] if xp is np
+          else [x._data._on(xp) for x in f.inputs])
+    _store_outputs(f, f.forward(xp, *xs), root)
 
 
 def _store_outputs(f, ys, root):
@@ -268,7 +289,7 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
                    if any(key) or plan.recompute else [() for _ in plan.order])
         steps = plan.releases[key] = [step + (tuple(rel),)
                                       for step, rel in zip(plan.forward_steps, release)]
-    if not (pre_hook or post_hook):
+    if not (pre_hook or post_hook) and plan.host:
         for f, inputs, single, held, release in steps:
             ys = f.forward(f.xp, *[x._data._get() for x in inputs])
             if single is not None:
@@ -291,7 +312,7 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
             for state, nones in plan.stateful:
                 state.update(nones)
         return
-    for f, _, _, _, release in steps:
+    for f, _, _, _, release in steps:  # with hooks, or on a device
         if pre_hook:
             pre_hook(f)
         run_forward(f, root)
@@ -299,6 +320,9 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
             post_hook(f)
         for nd in release:
             nd.clear()
+    if clear_buffer:
+        for state, nones in plan.stateful:
+            state.update(nones)
 
 
 def _releasable(plan, root, clear_buffer, clear_no_need_grad):
@@ -366,6 +390,36 @@ def _read(xp, nd):
     return arr
 
 
+def _read_on(xp, nd):
+    """``_read`` for a function of a plan that is not all on the host: the
+    array on the function's device (copied there if the newest copy is not)."""
+    if nd._arr is None:
+        return _read(xp, nd)
+    return nd._on(xp)
+
+
+def _accumulate(nd, gx):
+    """A leaf's ``x.g += gx`` (``x.g = gx`` after ``zero()``) in the general case:
+    nothing allocated yet, another dtype or shape, or the gradient on the other
+    side (the sum is then made on the gradient's side)."""
+    xp = backend.array_module(gx)
+    arr = nd._arr
+    if nd._zeroing or arr is None:
+        nd._arr = xp.array(xp.broadcast_to(gx, nd._shape))
+        nd._zeroing = False
+    else:
+        arr = nd._on(xp)
+        arr += gx
+
+
+def _across(f, xp, xs, ys, gys):
+    """``f.backward`` in a graph whose functions run on more than one device:
+    the output gradients are brought to ``f``'s device, the input gradients
+    leave on the host."""
+    gxs = f.backward(xp, xs, ys, [backend.to_device(xp, g) for g in gys])
+    return [None if g is None else backend.to_numpy(g) for g in gxs]
+
+
 def _unwritten_grad(xp, y, shape, consumed):
     """The gradient of an output that no function of this backward wrote, as NNabla
     has it: what ``.g`` holds when it feeds a function that leaves its inputs'
@@ -378,7 +432,7 @@ def _unwritten_grad(xp, y, shape, consumed):
     if id(y) in consumed:
         if nd._arr is None:
             nd._dtype = y._data.dtype
-        return nd._get()
+        return nd._on(xp)
     g = xp.zeros(shape, y._data.dtype)
     nd._set(g)
     return g
@@ -395,7 +449,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             if arr is None or arr.dtype != root._data.dtype:
                 g._set(np.full(root.shape, grad, dtype=root._data.dtype))
             else:
-                arr.fill(grad)
+                arr.fill(grad)  # on the device, when it lives there
                 g._zeroing = False
         else:
             root._grad.data = grad
@@ -404,9 +458,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         return
     if clear_buffer and not (pre_hook or post_hook):
         steps = plan.clearing_steps(root)
-    grads = {id(root): root._grad._get()}
+    host, mixed = plan.host, plan.mixed
+    grads = {id(root): root._grad._get() if host else root._grad._on(root._parent.xp)}
     pop, get = grads.pop, grads.get
     consumed, recompute = plan.consumed, plan.recompute
+    read = _read if host else _read_on
     for f, need, targets in steps:
         refs = f._outputs
         if len(refs) == 1:  # the common case, without the general loop's lists
@@ -436,8 +492,9 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         restored = _restore(f.inputs) + _restore(outs) if recompute else None
         f.need = need
         xp = f.xp
-        gxs = f.backward(xp, [_read(xp, x._data) for x in f.inputs],
-                         [_read(xp, y._data) if y is not None else None for y in outs], gys)
+        xs = [read(xp, x._data) for x in f.inputs]
+        ys = [read(xp, y._data) if y is not None else None for y in outs]
+        gxs = _across(f, xp, xs, ys, gys) if mixed else f.backward(xp, xs, ys, gys)
         if restored:
             for nd in restored:
                 nd.clear()
@@ -448,12 +505,14 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             if leaf:  # accumulate into its reused buffer
                 nd = x._grad
                 arr = nd._arr
-                if nd._zeroing or arr is None:
-                    if arr is None or arr.dtype != gx.dtype or arr.shape != nd._shape:
-                        nd._arr = np.array(np.broadcast_to(gx, nd._shape))
+                if type(arr) is not type(gx):  # None, or on the other side
+                    _accumulate(nd, gx)
+                elif nd._zeroing:
+                    if arr.dtype != gx.dtype or arr.shape != nd._shape:
+                        _accumulate(nd, gx)
                     else:
-                        np.copyto(arr, gx)
-                    nd._zeroing = False
+                        arr[...] = gx
+                        nd._zeroing = False
                 else:
                     arr += gx
             else:

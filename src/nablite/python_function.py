@@ -43,6 +43,10 @@ fresh zeroed input gradients, and every ``accum[i]`` is False; the engine then
 adds the result to what the input already holds. Both branches of the usual
 ``if accum[i]: += else: =`` code give the same gradients, so code written for
 NNabla runs unchanged.
+
+In a device context the ``*_impl`` methods see the arrays through ``.d`` / ``.g``
+on the host (copied back from the device when read), and what they write goes
+to the device for the functions around them.
 """
 import numpy as np
 
@@ -249,7 +253,7 @@ class Callback(Function):
             if o.shape != tuple(want):
                 raise ValueError(f"{self._pyfunc.name}.forward_impl: output {i} has shape "
                                  f"{o.shape}, but setup_impl gave {tuple(want)}")
-            y = o.data._get()
+            y = o.data._on(xp)
             ys.append(y if y.dtype == dtype else y.astype(dtype))
         return ys if len(ys) > 1 else ys[0]
 
@@ -259,5 +263,5 @@ class Callback(Function):
                 for y, s, g in zip(ys, self.out_shapes, gys)]
         need = [bool(n) for n in self.need]
         self._pyfunc.backward_impl(ins, outs, need, [False] * len(ins))
-        return [v.grad._get() if n and v.grad._arr is not None else None
+        return [v.grad._on(xp) if n and v.grad._arr is not None else None
                 for v, n in zip(ins, need)]

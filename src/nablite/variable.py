@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
-from ._array import NdArray, _shape_of, real_array
+from ._array import NdArray, _shape_of, check_real, real_array
 from . import graph
 
 if TYPE_CHECKING:
@@ -521,6 +521,12 @@ def as_variable(x: Any, fname: str = "function") -> Variable:
         v = Variable.__new__(Variable)
         Variable.__init__(v, x.shape)
         v._data._set(real_array(x, fname))
+        return v
+    from . import backend
+    if backend.is_device_array(x):  # kept on its device
+        v = Variable.__new__(Variable)
+        Variable.__init__(v, x.shape)
+        v._data._set(check_real(x, fname))
         return v
     raise TypeError(f"{fname}: inputs must be Variables or NdArrays (or numpy arrays), "
                     f"got {type(x).__name__}")
