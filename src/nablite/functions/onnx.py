@@ -163,23 +163,39 @@ class ONNXResize(Function):
             if coord == "tf_crop_and_resize":
                 outside = (fx < 0) | (fx > _f32(n - 1))
             self._plan.append((d, idx, w, outside))
+        self._plans = {}  # (array module, dtype) -> the plan's arrays there
         return out
+
+    def _arrays(self, xp, ndim, dtype):
+        """The plan's index, weight and mask arrays in ``xp`` (on its device) and
+        ``dtype``, made once: [(axis, [taps' indices], [taps' weights] or None,
+        mask or None)]."""
+        key = (xp, dtype)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
+            for d, idx, w, out_mask in self._plan:
+                shape = [1] * ndim
+                shape[d] = idx.shape[1]
+                plan.append((d, [xp.asarray(i) for i in idx],
+                             None if w is None else
+                             [xp.asarray(wk.reshape(shape), dtype=dtype) for wk in w],
+                             None if out_mask is None else xp.asarray(out_mask.reshape(shape))))
+            self._plans[key] = plan
+        return plan
 
     def forward(self, xp, x):
         y = x
         outside = None
-        for d, idx, w, out_mask in self._plan:
-            shape = [1] * x.ndim
-            shape[d] = idx.shape[1]
+        for d, idx, w, m in self._arrays(xp, x.ndim, x.dtype):
             acc = None
-            for k in range(idx.shape[0]):
-                term = xp.take(y, xp.asarray(idx[k]), axis=d)
+            for k in range(len(idx)):
+                term = xp.take(y, idx[k], axis=d)
                 if w is not None:
-                    term = term * xp.asarray(w[k].reshape(shape), dtype=x.dtype)
+                    term = term * w[k]
                 acc = term if acc is None else acc + term
             y = acc
-            if out_mask is not None:
-                m = xp.asarray(out_mask.reshape(shape))
+            if m is not None:
                 outside = m if outside is None else outside | m
         if outside is not None:
             y = xp.where(outside, xp.asarray(self.extrapolation_value, dtype=x.dtype), y)
