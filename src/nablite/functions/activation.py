@@ -26,6 +26,8 @@ def _sigmoid(xp, x):
     """exp(min(x, 0)) / (1 + exp(-|x|)), which is 1 / (1 + exp(-x)) on both sides:
     it never overflows and keeps relative precision for very negative x (so
     log(sigmoid(-20)) stays finite in float32)."""
+    if not x.ndim:  # NumPy gives a 0-d input's results as scalars, which out= cannot take
+        return _sigmoid(xp, x.reshape(1)).reshape(())
     d = xp.abs(x)
     xp.negative(d, out=d)
     xp.exp(d, out=d)
@@ -38,6 +40,8 @@ def _sigmoid(xp, x):
 
 def _softplus(xp, x):
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)) (no overflow; 10x faster than logaddexp)."""
+    if not x.ndim:  # as in _sigmoid
+        return _softplus(xp, x.reshape(1)).reshape(())
     y = xp.abs(x)
     xp.negative(y, out=y)
     xp.exp(y, out=y)
@@ -64,6 +68,8 @@ def _elu(xp, x, alpha):
 
 def _elu_vjp(xp, g, x, alpha):
     """g * (1 if x >= 0 else alpha * exp(x))."""
+    if not x.ndim:  # as in _sigmoid
+        return _elu_vjp(xp, g.reshape(1), x.reshape(1), alpha).reshape(())
     d = xp.minimum(x, 0)
     xp.exp(d, out=d)
     d *= alpha
@@ -149,7 +155,23 @@ Sinc = unary("Sinc",            _sinc,                           _sinc_vjp)
 def _one_axis(fn, axis, ndim):
     require(fn, isinstance(axis, numbers.Integral), f"axis={axis!r} must be an integer",
             exc=TypeError)
+    require(fn, ndim >= 1, f"axis={axis} of a 0-d input (shape ()); expected an input "
+                           "with at least one axis")
     return normalize_axes(fn, axis, ndim)[0]
+
+
+def number(fn, arg, value):
+    """A scalar argument as a float: a Python or NumPy number, or an array of one
+    element (NNabla takes ``alpha=np.array([0.1])`` as 0.1); anything else is a
+    TypeError that names ``fn`` and ``arg``."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array (NumPy's or not)
+        require(fn, value.size == 1 and value.dtype.kind in "biuf",
+                f"{arg}={value!r} must be a number or an array of one real number, got "
+                f"shape {value.shape} and dtype {value.dtype}", TypeError)
+        value = value.reshape(()).item()
+    require(fn, isinstance(value, numbers.Real),
+            f"{arg}={value!r} must be a real number, got {type(value).__name__}", TypeError)
+    return float(value)
 
 
 class Softmax(Function):
@@ -161,6 +183,9 @@ class Softmax(Function):
     def setup(self, x):
         require(self, len(x) >= 1, "x must have at least 1 dimension, got a 0-d input")
         self.axis = _one_axis(self, len(x) - 1 if self.axis is None else self.axis, len(x))
+        # NNabla stops with a floating-point exception here
+        require(self, x[self.axis] > 0, f"axis={self.axis} of an input of shape {x} has "
+                                        "size 0; expected at least one element to normalize over")
         return x
 
     def forward(self, xp, x):
@@ -301,7 +326,7 @@ def leaky_relu(x, alpha=0.1, inplace=False):
     Returns:
         Variable: same shape.
     """
-    return LeakyReLU(alpha=float(alpha), inplace=inplace)(x)
+    return LeakyReLU(alpha=number("LeakyReLU", "alpha", alpha), inplace=inplace)(x)
 
 
 def _along_axis(name, cls, summary, returns):
@@ -330,7 +355,7 @@ def elu(x, alpha=1.0):
     Returns:
         Variable: same shape.
     """
-    return ELU(alpha=float(alpha))(x)
+    return ELU(alpha=number("ELU", "alpha", alpha))(x)
 
 
 @named
@@ -345,7 +370,8 @@ def selu(x, scale=1.05070098735548, alpha=1.673263242354377):
     Returns:
         Variable: same shape.
     """
-    return SELU(scale=float(scale), alpha=float(alpha))(x)
+    return SELU(scale=number("SELU", "scale", scale),
+                alpha=number("SELU", "alpha", alpha))(x)
 
 
 @named
@@ -374,7 +400,7 @@ def celu(x, alpha=1.0, axis=1):
     Returns:
         Variable: x's shape with ``axis`` doubled.
     """
-    return CELU(float(alpha), axis)(x)
+    return CELU(number("CELU", "alpha", alpha), axis)(x)
 
 
 @named
@@ -421,7 +447,7 @@ def softplus(x, beta=1.0):
     Returns:
         Variable: positive values, same shape.
     """
-    return SoftPlus(beta=float(beta))(x)
+    return SoftPlus(beta=number("SoftPlus", "beta", beta))(x)
 
 
 softsign = unary_public("softsign", SoftSign, "Softsign, y = x / (1 + |x|).",

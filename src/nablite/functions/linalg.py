@@ -66,7 +66,12 @@ class Trilu(Function):
 
 
 class _BatchMatrix(Function):
-    """Base of the batch_* linear algebra: input (B, n, n)."""
+    """Base of the batch_* linear algebra: input (B, n, n).
+
+    LAPACK has no float16: such input is computed in float32 and the results
+    are given in the input's dtype. A matrix with no inverse (or no Cholesky
+    factor) gives NaN entries instead of an error, as NNabla gives non-finite
+    or meaningless values and goes on."""
 
     def setup(self, x):
         require(self, len(x) == 3 and x[1] == x[2],
@@ -81,30 +86,57 @@ def _t(a):
     return a.swapaxes(-1, -2)
 
 
+def _lapack(xp, a):
+    """``a`` in a dtype LAPACK takes (float32 for float16)."""
+    return a if a.dtype.char in "fd" else a.astype(xp.float32)
+
+
+def _per_matrix(xp, f, a):
+    """``f`` (inv, cholesky) of each matrix of the batch ``a``, NaN for the matrices
+    it refuses (singular, not positive definite). NumPy raises for the whole batch
+    at once, so only then are the matrices taken one by one."""
+    try:
+        return f(a)
+    except np.linalg.LinAlgError:
+        out = xp.empty_like(a)
+        for i in range(a.shape[0]):
+            try:
+                out[i] = f(a[i])
+            except np.linalg.LinAlgError:
+                out[i] = xp.nan
+        return out
+
+
+def _inv(xp, a):
+    return _per_matrix(xp, xp.linalg.inv, _lapack(xp, a))
+
+
 class BatchDet(_BatchMatrix):
     def _out(self, x):
         return x[:1]
 
     def forward(self, xp, x):
-        return xp.linalg.det(x)
+        return xp.linalg.det(_lapack(xp, x)).astype(x.dtype, copy=False)
 
     def backward(self, xp, xs, ys, gys):
         # d det(X) / dX = det(X) X^{-T}
-        inv = xp.linalg.inv(xs[0])
-        return ((gys[0] * ys[0])[:, None, None] * _t(inv),)
+        x = xs[0]
+        g = (gys[0] * ys[0])[:, None, None] * _t(_inv(xp, x))
+        return (g.astype(x.dtype, copy=False),)
 
 
 class BatchLogdet(BatchDet):
     def forward(self, xp, x):
-        return xp.linalg.slogdet(x)[1].astype(x.dtype)
+        return xp.linalg.slogdet(_lapack(xp, x))[1].astype(x.dtype, copy=False)
 
     def backward(self, xp, xs, ys, gys):
-        return (gys[0][:, None, None] * _t(xp.linalg.inv(xs[0])),)
+        x = xs[0]
+        return ((gys[0][:, None, None] * _t(_inv(xp, x))).astype(x.dtype, copy=False),)
 
 
 class BatchInv(_BatchMatrix):
     def forward(self, xp, x):
-        return xp.linalg.inv(x)
+        return _inv(xp, x).astype(x.dtype, copy=False)
 
     def backward(self, xp, xs, ys, gys):
         yt = _t(ys[0])
@@ -116,7 +148,7 @@ class BatchCholesky(_BatchMatrix):
         self.upper = upper
 
     def forward(self, xp, x):
-        lower = xp.linalg.cholesky(x)
+        lower = _per_matrix(xp, xp.linalg.cholesky, _lapack(xp, x)).astype(x.dtype, copy=False)
         return contiguous(xp, _t(lower)) if self.upper else lower
 
     def backward(self, xp, xs, ys, gys):
@@ -128,7 +160,7 @@ class BatchCholesky(_BatchMatrix):
         n = lower.shape[-1]
         diag = xp.arange(n)
         phi[..., diag, diag] *= 0.5
-        inv = xp.linalg.inv(lower)
+        inv = _inv(xp, lower).astype(lower.dtype, copy=False)
         ga = _t(inv) @ phi @ inv
         return (0.5 * (ga + _t(ga)),)
 

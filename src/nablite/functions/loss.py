@@ -36,6 +36,9 @@ class _LabelLoss(Function):
         require(self, ndim > 0 and -ndim <= axis < ndim,
                 f"axis={self.axis} is out of range for x of shape {x}")
         axis = self._axis = axis % ndim
+        # NNabla stops with a floating-point exception here
+        require(self, x[axis] > 0, f"axis={axis} of x of shape {x} has size 0: no classes for "
+                                   "the labels to pick; expected at least one class")
         want = tuple(x[:axis]) + (1,) + tuple(x[axis + 1:])
         require(self, tuple(t) == want,
                 f"target {t} must have x's shape {x} with axis {axis} of size 1, i.e. {want}")
@@ -306,10 +309,12 @@ class KLMultinomial(Function):
         require(self, -ndim <= self.base_axis < max(ndim, 1),
                 f"base_axis={self.base_axis} is out of range for p of shape {p}")
         self._axis = self.base_axis % ndim
+        # (samples, elements per sample), stated: an empty p cannot reshape to (n, -1)
+        self._matrix = (prod(p[:self._axis]), prod(p[self._axis:]))
         return tuple(p[:self._axis]) + (1,)
 
     def _flat(self, a):
-        return a.reshape(prod(a.shape[:self._axis]), -1)
+        return a.reshape(self._matrix)
 
     def forward(self, xp, p, q):
         p2, q2 = self._flat(p), self._flat(q)

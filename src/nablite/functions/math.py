@@ -55,6 +55,9 @@ class Arange(_Generator):
         keep_args(self, locals())
 
     def setup(self):
+        for arg in ("start", "stop", "step"):  # NaN never ends the sequence, inf never starts it
+            value = getattr(self, arg)
+            require(self, _math.isfinite(value), f"{arg}={value} must be a finite number")
         require(self, self.step != 0, "step=0 must not be zero")
         return (self._length(),)
 

@@ -11,6 +11,7 @@ Batch normalization adds NNabla's running statistics, updated in place.
 """
 from ..variable import Variable
 from .base import Function, keep_args, require, normalize_axes, prod, sum_to, named
+from .reduction import input_axes
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
            "instance_normalization", "group_normalization", "tensor_normalization",
@@ -50,7 +51,7 @@ class Standardization(Function):
 
     def _plan(self, x):
         keep = [a for arg in self._keep
-                for a in normalize_axes(self, getattr(self, arg), len(x), arg)]
+                for a in input_axes(self, getattr(self, arg), len(x), arg)]
         return x, tuple(i for i in range(len(x)) if i not in keep)
 
     def setup(self, x, *params):
@@ -323,13 +324,13 @@ class GroupNormalization(Standardization):
         self.batch_axis = _axes_list(batch_axis)
 
     def _plan(self, x):
-        c = normalize_axes(self, self.channel_axis, len(x), "channel_axis")[0]
+        c = input_axes(self, self.channel_axis, len(x), "channel_axis")[0]
         g = self.num_groups
         require(self, isinstance(g, int) and g > 0 and x[c] % g == 0,
                 f"num_groups={g} must divide the {x[c]} channels of x {x}")
         view = x[:c] + (g, x[c] // g) + x[c + 1:]
         keep = [a if a < c else a + 1 for a in
-                normalize_axes(self, self.batch_axis, len(x), "batch_axis")] + [c]
+                input_axes(self, self.batch_axis, len(x), "batch_axis")] + [c]
         return view, tuple(i for i in range(len(view)) if i not in keep)
 
 
@@ -372,6 +373,9 @@ class MeanSubtraction(Function):
                 f"mean has shape {rmean}, expected {x[self.base_axis:]}")
         require(self, prod(t) == 1, f"t must hold one value, got shape {t}")
         self._n = prod(x[:self.base_axis])
+        require(self, self._n > 0 or not self.update_running_mean,
+                f"x {x} holds no samples (axes before base_axis={self.base_axis}) to update "
+                "the running mean with; expected at least one")
         return x
 
     def forward(self, xp, x, rmean, t):
@@ -429,6 +433,14 @@ def _present(*xs):
     return [x for x in xs if x is not None]
 
 
+def _inputs(fn, x, *params):
+    """``[x]`` and the given ones of ``params``: x may not be None (beta would take
+    its place), an error naming ``fn``, NNabla's type name."""
+    require(fn, x is not None, "x is None; expected a Variable (or an NdArray / numpy array)",
+            TypeError)
+    return [x] + _present(*params)
+
+
 @named
 def batch_normalization(x, beta, gamma, mean, variance, axes=[1], decay_rate=0.9, eps=1e-05,
                         batch_stat=True, output_stat=False, n_outputs=None):
@@ -456,7 +468,7 @@ def batch_normalization(x, beta, gamma, mean, variance, axes=[1], decay_rate=0.9
     f = BatchNormalization(axes, decay_rate, eps, batch_stat, gamma is None, beta is None,
                            output_stat, mean is not None and variance is not None)
     running = [mean, variance] if mean is not None and variance is not None else []
-    return f(*_present(x, beta, gamma), *running)
+    return f(*_inputs(f.name, x, beta, gamma), *running)
 
 
 @named
@@ -470,23 +482,24 @@ def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1], 
     f = FusedBatchNormalization(axes, decay_rate, eps, batch_stat, nonlinearity, gamma is None,
                                 beta is None, output_stat, has_running, z is not None)
     running = [mean, variance] if has_running else []
-    return f(*_present(x, beta, gamma), *running, *_present(z))
+    return f(*_inputs(f.name, x, beta, gamma), *running, *_present(z))
 
 
 @named
 def layer_normalization(x, beta, gamma, batch_axis=0, eps=1e-05, output_stat=False):
     """Layer normalization: standardize each sample over all non-batch axes, then
     ``gamma * x_hat + beta`` (either may be None). Returns y (and mean, var if output_stat)."""
-    return LayerNormalization(batch_axis, eps, gamma is None, beta is None,
-                              output_stat)(*_present(x, beta, gamma))
+    f = LayerNormalization(batch_axis, eps, gamma is None, beta is None, output_stat)
+    return f(*_inputs(f.name, x, beta, gamma))
 
 
 @named
 def instance_normalization(x, beta, gamma, channel_axis=1, batch_axis=0, eps=1e-05,
                            output_stat=False):
     """Instance normalization: standardize each (sample, channel) over the other axes."""
-    return InstanceNormalization(channel_axis, batch_axis, eps, gamma is None, beta is None,
-                                 output_stat)(*_present(x, beta, gamma))
+    f = InstanceNormalization(channel_axis, batch_axis, eps, gamma is None, beta is None,
+                              output_stat)
+    return f(*_inputs(f.name, x, beta, gamma))
 
 
 @named
@@ -494,8 +507,9 @@ def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0
                         output_stat=False):
     """Group normalization: channels split into ``num_groups``; each (sample, group)
     is standardized. Statistics have the grouped shape, e.g. (B, G, 1, 1, 1)."""
-    return GroupNormalization(num_groups, channel_axis, batch_axis, eps, gamma is None,
-                              beta is None, output_stat)(*_present(x, beta, gamma))
+    f = GroupNormalization(num_groups, channel_axis, batch_axis, eps, gamma is None,
+                           beta is None, output_stat)
+    return f(*_inputs(f.name, x, beta, gamma))
 
 
 @named
@@ -508,7 +522,8 @@ def tensor_normalization(x, axes, beta=None, gamma=None, eps=1e-05, output_stat=
     first and the kept ones flattened into one, and the results moved back.
     Files holding NNabla's TensorNormalization type load as that one node."""
     from .array import reshape, transpose
-    kept = sorted(normalize_axes("TensorNormalization", axes, x.ndim, "axes"))
+    _inputs("TensorNormalization", x)
+    kept = sorted(input_axes("TensorNormalization", axes, x.ndim, "axes"))
     stat_shape = tuple(n if i in kept else 1 for i, n in enumerate(x.shape))
     params = [beta, gamma] + [Variable(stat_shape) for _ in range(2)]  # mean, variance
     if len(kept) == 1:

@@ -23,6 +23,15 @@ def _as_array(xp, y, dtype):
     return y if isinstance(y, xp.ndarray) else xp.asarray(y, dtype=dtype)
 
 
+def input_axes(fn, axes, ndim, arg="axis"):
+    """``normalize_axes`` for axes that must exist in the input: NNabla refuses an
+    axis of a 0-d input (``normalize_axes`` lets ``axis=0`` through for those)."""
+    out = normalize_axes(fn, axes, ndim, arg)
+    require(fn, ndim or not out, f"{arg}={axes!r} names an axis of a 0-d input (shape ()); "
+                                 f"expected {arg}=None or an input with at least one axis")
+    return out
+
+
 class Reduction(Function):
     """Reduce ``x`` over ``axes`` (all by default), optionally keeping them as size 1."""
 
@@ -31,7 +40,7 @@ class Reduction(Function):
         self.keep_dims = keep_dims
 
     def setup(self, x):
-        axes = normalize_axes(self, self.axes, len(x))
+        axes = input_axes(self, self.axes, len(x))
         self.axes = sorted(axes)
         self._axes = tuple(self.axes)
         count = _size(x[a] for a in axes)
@@ -93,6 +102,8 @@ class Prod(Reduction):
         # zeros in x give the true gradient instead of y / x = 0 / 0.
         x = xs[0]
         rows, perm = _reduced_last(xp, x, self.axes)
+        if not rows.shape[-1]:  # a product of no elements (1) depends on none
+            return (xp.zeros(x.shape, dtype=gys[0].dtype),)
         ones = xp.ones(rows.shape[:-1] + (1,), dtype=x.dtype)
         before = xp.cumprod(xp.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
         after = xp.cumprod(xp.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
@@ -137,6 +148,10 @@ class Max(Reduction):
 
     def setup(self, x):
         shape = super().setup(x)
+        # NNabla stops with a floating-point exception here
+        require(self, _size(x[a] for a in self.axes) > 0,
+                f"axis={self.axes} of an input of shape {x} holds no elements; expected at "
+                f"least one element to take the {self.pick[3:]}imum of")
         if self.with_index and not self.only_index:
             return [shape, shape]
         return shape

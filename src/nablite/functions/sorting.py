@@ -45,7 +45,7 @@ class Unique(Function):
             slices = x.reshape(-1, 1)
         else:
             moved = xp.moveaxis(x, self.axis, 0)
-            slices = moved.reshape(moved.shape[0], -1)
+            slices = moved.reshape(moved.shape[0], prod(moved.shape[1:]))
         # Row-wise unique: lexicographic order, first occurrences, as NNabla.
         y, index, inverse, counts = xp.unique(slices, axis=0, return_index=True,
                                               return_inverse=True, return_counts=True)
@@ -166,12 +166,13 @@ class TopKData(Function):
                 f"base_axis={self.base_axis} is out of range for x {x}")
         m = prod(x[self.base_axis:])
         require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
+        # (samples, values per sample), stated: an empty x cannot reshape to (b, -1)
+        self._matrix = (prod(x[:self.base_axis]), m)
         shape = x[:self.base_axis] + (self.k,) if self.reduce else x
         return [shape, x[:self.base_axis] + (self.k,)] if self.with_index else shape
 
     def forward(self, xp, x):
-        b = prod(x.shape[:self.base_axis])
-        flat = x.reshape(b, -1)
+        flat = x.reshape(self._matrix)
         key = xp.abs(flat) if self.abs else flat
         self._idx = idx = _top_k(xp, key, self.k, self.largest)
         vals = xp.take_along_axis(flat, idx, axis=1)
@@ -189,9 +190,8 @@ class TopKData(Function):
         x, gy = xs[0], gys[0]
         if not self.reduce:
             return (gy,)  # NNabla passes the whole gradient through
-        b = self._idx.shape[0]
-        gx = xp.zeros((b, prod(x.shape[self.base_axis:])), gy.dtype)
-        xp.put_along_axis(gx, self._idx, gy.reshape(b, -1), axis=1)
+        gx = xp.zeros(self._matrix, gy.dtype)
+        xp.put_along_axis(gx, self._idx, gy.reshape(self._matrix[0], self.k), axis=1)
         return (gx.reshape(x.shape),)
 
 
@@ -215,6 +215,7 @@ class TopKGrad(Function):
                 f"base_axis={self.base_axis} is out of range for x {x}")
         m = prod(x[self.base_axis:])
         require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
+        self._matrix = (prod(x[:self.base_axis]), m)  # as in TopKData
         return x
 
     def forward(self, xp, x):
@@ -222,8 +223,7 @@ class TopKGrad(Function):
 
     def backward(self, xp, xs, ys, gys):
         gy = gys[0]
-        b = prod(gy.shape[:self.base_axis])
-        flat = gy.reshape(b, -1)
+        flat = gy.reshape(self._matrix)
         idx = _top_k(xp, xp.abs(flat) if self.abs else flat, self.k, True)
         gx = xp.zeros_like(flat)
         xp.put_along_axis(gx, idx, xp.take_along_axis(flat, idx, axis=1), axis=1)
