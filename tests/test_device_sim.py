@@ -6,7 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from nablite import _device_sim, backend
+import nablite as nn
+from nablite import backend
 from nablite._device_sim import DeviceArray, xp
 
 
@@ -216,3 +217,187 @@ def test_backend_with_cupy_but_no_gpu_says_so(monkeypatch):
     with pytest.raises(RuntimeError, match="CuPy is installed, but it finds no usable GPU "
                                            r"\(NoDevice: cudaErrorNoDevice"):
         backend.module_for("cuda")
+
+
+# -- NdArray's two copies and the engine on the simulated device ---------------------
+
+@pytest.fixture
+def on_device(sim):
+    """The 'cudnn' context on the simulated device; counts host<->device copies."""
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    counts = {"to_device": 0, "to_host": 0}
+    to_device, to_numpy = backend.to_device, backend.to_numpy
+
+    def counted_to_device(m, a):
+        counts["to_device"] += isinstance(a, np.ndarray)
+        return to_device(m, a)
+
+    def counted_to_numpy(a, out=None):
+        counts["to_host"] += type(a) is DeviceArray
+        return to_numpy(a, out)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(backend, "to_device", counted_to_device)
+    mp.setattr(backend, "to_numpy", counted_to_numpy)
+    with context_scope(get_extension_context("cudnn")):
+        yield counts
+    mp.undo()
+
+
+def test_ndarray_copies_move_only_when_the_newest_copy_moves(on_device):
+    from nablite._array import NdArray
+    nd = NdArray.from_numpy_array(np.arange(4.0))
+    dev = nd._on(xp)
+    assert type(dev) is DeviceArray and on_device["to_device"] == 1
+    assert nd._on(xp) is dev and on_device["to_device"] == 1  # newest there already
+    dev += 1  # device work
+    host = nd.data
+    np.testing.assert_array_equal(host, np.arange(4.0) + 1)
+    assert on_device["to_host"] == 1 and nd.data is host and nd.get_data() is host
+    host[0] = 42  # an in-place edit on the host is seen by the next device use
+    assert nd._on(xp)[0].item() == 42 and on_device["to_device"] == 2
+    nd._on(xp)[1] = 7
+    assert nd.data is host and host[1] == 7  # copied back into the same host buffer
+    nd.zero()
+    assert type(nd._on(xp)) is DeviceArray and float(nd._on(xp).sum()) == 0
+    lazy = NdArray((2, 3))
+    assert type(lazy._on(xp)) is DeviceArray and lazy._on(xp).shape == (2, 3)
+    assert on_device["to_device"] == 2  # lazy zeros are made on the device
+    assert type(nd.cast(np.float32, nn.get_current_context())) is DeviceArray
+    assert nd.data.dtype == np.float32
+
+
+def test_assigning_on_the_host_does_not_copy_the_device_values_back(on_device):
+    x = nn.Variable((3,))
+    x.d = 1
+    x._data._on(xp)
+    x.d = np.array([1.0, 2.0, 3.0], np.float32)
+    assert on_device["to_host"] == 0
+    np.testing.assert_array_equal(x._data._on(xp).get(), [1, 2, 3])
+
+
+def _net():
+    import nablite.functions as F
+    import nablite.parametric_functions as PF
+    x, t = nn.Variable((4, 3)), nn.Variable((4, 1))
+    y = PF.affine(F.tanh(PF.affine(x, 5, name="l1")), 2, name="l2")
+    return x, t, F.mean(F.softmax_cross_entropy(y, t))
+
+
+def _train(steps, rng):
+    import nablite.solvers as S
+    nn.clear_parameters()
+    nn.seed(3)
+    x, t, loss = _net()
+    solver = S.Sgd(0.5)
+    solver.set_parameters(nn.get_parameters())
+    losses = []
+    for _ in range(steps):
+        x.d = rng.randn(4, 3)
+        t.d = rng.randint(0, 2, (4, 1))
+        loss.forward(clear_no_need_grad=True)
+        solver.zero_grad()
+        loss.backward(clear_buffer=True)
+        solver.update()
+        losses.append(float(loss.d))
+    params = {k: v.d.copy() for k, v in nn.get_parameters().items()}
+    nn.clear_parameters()
+    return losses, params
+
+
+def test_training_on_the_device_equals_the_cpu_and_copies_only_inputs_and_loss(on_device):
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    dev_losses, dev_params = _train(4, np.random.RandomState(0))
+    # per step: x and t go to the device, the loss comes back; the first step
+    # also moves the initial parameters, the end reads them once
+    assert on_device["to_device"] == 2 * 4 + 4
+    assert on_device["to_host"] == 4 + 4
+    with context_scope(get_extension_context("cpu")):
+        cpu_losses, cpu_params = _train(4, np.random.RandomState(0))
+    np.testing.assert_allclose(dev_losses, cpu_losses, rtol=1e-6)
+    for k in cpu_params:
+        np.testing.assert_allclose(dev_params[k], cpu_params[k], rtol=1e-5, atol=1e-7)
+
+
+def test_leaf_gradients_accumulate_on_the_device(on_device):
+    import nablite.functions as F
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0], np.float32), need_grad=True)
+    y = F.sum(x * x)
+    y.forward()
+    x.g = 1  # set on the host, then backward adds on the device
+    y.backward()
+    assert type(x._grad._arr) is DeviceArray
+    y.backward()
+    np.testing.assert_allclose(x.g, 1 + 2 * 2 * np.array([1.0, 2.0]))
+    x.grad.zero()
+    y.backward(grad=np.array(3.0, np.float32))
+    np.testing.assert_allclose(x.g, 3 * 2 * np.array([1.0, 2.0]))
+
+
+def test_a_graph_over_host_and_device_functions(on_device):
+    """Functions built in the CPU context next to device ones: inputs reach each
+    function on its side, gradients cross on the host."""
+    import nablite.functions as F
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    x = nn.Variable.from_numpy_array(np.array([0.5, -1.0, 2.0], np.float32), need_grad=True)
+    h = F.tanh(x)  # on the device
+    with context_scope(get_extension_context("cpu")):
+        z = F.exp(h) * x  # on the host
+    loss = F.sum(F.sin(z))  # on the device
+    loss.forward()
+    loss.backward()
+    v = np.array([0.5, -1.0, 2.0])
+    zz = np.exp(np.tanh(v)) * v
+    np.testing.assert_allclose(loss.d, np.sin(zz).sum(), rtol=1e-6)
+    dz = np.cos(zz)
+    ref = dz * (np.exp(np.tanh(v)) * (1 - np.tanh(v) ** 2) * v + np.exp(np.tanh(v)))
+    np.testing.assert_allclose(x.g, ref, rtol=1e-5)
+
+
+def test_python_function_on_the_device(on_device):
+    from nablite.function import PythonFunction
+    import nablite.functions as F
+
+    class Square(PythonFunction):
+        name = "Square"
+
+        def min_outputs(self):
+            return 1
+
+        def setup_impl(self, inputs, outputs):
+            outputs[0].reset_shape(inputs[0].shape, True)
+
+        def forward_impl(self, inputs, outputs):
+            outputs[0].d = inputs[0].d ** 2  # host NumPy inside, as in NNabla
+
+        def backward_impl(self, inputs, outputs, propagate_down, accum):
+            inputs[0].g = 2 * inputs[0].d * outputs[0].g
+
+        def grad_depends_output_data(self, i, o):
+            return False
+
+        def grad_depends_input_data(self, i, j):
+            return True
+
+    x = nn.Variable.from_numpy_array(np.array([1.0, -2.0], np.float32), need_grad=True)
+    y = F.sum(F.tanh(Square()(x)))
+    y.forward()
+    y.backward()
+    np.testing.assert_allclose(y.d, np.tanh([1.0, 4.0]).sum(), rtol=1e-6)
+    np.testing.assert_allclose(x.g, (1 - np.tanh([1.0, 4.0]) ** 2) * 2 * np.array([1, -2]),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_function_info_and_hooks_on_the_device(on_device):
+    import nablite.functions as F
+    x = nn.Variable.from_numpy_array(np.ones((2, 2), np.float32), need_grad=True)
+    y = F.sum(F.relu(x) * 3)
+    seen = []
+    y.forward(function_pre_hook=lambda f: seen.append(f.name))
+    y.backward(function_post_hook=lambda f: seen.append(type(f.inputs[0]._data._arr).__name__))
+    assert seen[:3] == ["ReLU", "MulScalar", "Sum"] and set(seen[3:]) <= {"DeviceArray"}
+    assert y.parent.xp is xp
+    np.testing.assert_array_equal(x.g, np.full((2, 2), 3.0))

@@ -447,7 +447,8 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             g = root._grad
             arr = g._arr
             if arr is None or arr.dtype != root._data.dtype:
-                g._set(np.full(root.shape, grad, dtype=root._data.dtype))
+                xp = np if plan.host else root._parent.xp
+                g._set(xp.full(root.shape, grad, dtype=root._data.dtype))
             else:
                 arr.fill(grad)  # on the device, when it lives there
                 g._zeroing = False
