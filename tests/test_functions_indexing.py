@@ -165,7 +165,7 @@ def test_scatter_nd_keeps_last_value_on_repeats():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda x: F.gather_nd(x, nn.Variable((4, 2))), r"GatherNd: indices \(4, 2\) must have shape \(M, \.\.\.\) with M <= x.ndim = 3"),
+    (lambda x: F.gather_nd(x, nn.Variable((4, 2))), r"GatherNd: indices \(4, 2\) must have shape \(M, \.\.\.\) with 1 <= M <= x.ndim = 3"),
     (lambda x: F.scatter_nd(nn.Variable((3,)), nn.Variable((2, 2)), shape=(2, 3)),
      r"ScatterNd: data \(3,\) must have shape \(2,\)"),
     (lambda x: F.scatter_nd(nn.Variable((2,)), nn.Variable((2, 2))), r"ScatterNd: give the output shape="),

@@ -21,6 +21,10 @@ _pyslice = slice  # the builtin; this module defines F.slice
 
 
 def _axis(fn, axis, ndim, arg="axis"):
+    # normalize_axes lets axis 0 through for a 0-d input (reductions over all of
+    # it); a function that takes an axis of the array needs one.
+    require(fn, ndim >= 1, f"{arg}={axis!r} of a 0-d input (shape ()); expected an input "
+                           "with at least one axis")
     return normalize_axes(fn, axis, ndim, arg)[0]
 
 
@@ -514,6 +518,9 @@ def clip_by_norm(x, clip_norm, axis=None):
     """
     from . import logical as L
     from .reduction import sum as reduce_sum_axes
+    if not isinstance(x, Variable):  # a composite: its parts would see None or a raw array
+        require("clip_by_norm", x is not None, "x is None; expected a Variable", TypeError)
+        x = as_variable(x, "clip_by_norm")
     if np.isscalar(clip_norm):
         require("clip_by_norm", clip_norm > 0, f"clip_norm={clip_norm} must be > 0")
     axes = tuple(range(len(x.shape))) if axis is None else axis

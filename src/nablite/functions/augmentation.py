@@ -275,7 +275,17 @@ class ImageAugmentation(RandomFunction):
         shape = x if self.shape is None else _shape_tuple(self.shape)
         require(self, len(shape) >= 3 and shape[-3] == x[-3],
                 f"shape={tuple(shape)} must end with (C={x[-3]}, H, W)")
-        return x[:-3] + tuple(shape[-3:])
+        pad = self.pad
+        require(self, isinstance(pad, (tuple, list)) and len(pad) in (1, 2) and all(
+            isinstance(p, (int, np.integer)) for p in pad),
+            f"pad={pad!r}; expected (pad_h, pad_w), two integers", TypeError)
+        require(self, all(p >= 0 for p in pad), f"pad={tuple(pad)} must be >= 0")
+        out = x[:-3] + tuple(shape[-3:])
+        require(self, 0 not in x[-2:] or 0 in out,
+                f"x {x} has an empty image (H, W) = {tuple(x[-2:])}, and shape="
+                f"{tuple(shape)} asks for pixels: there is nothing to sample; expected "
+                "H, W >= 1")
+        return out
 
     def forward(self, xp, x):
         n = prod(x.shape[:-3])

@@ -23,8 +23,33 @@ INDEX_DTYPE = "uint64"  # NNabla's dtype for index outputs (nonzero)
 
 
 def _ints(xp, a):
-    """Index arrays may arrive as floats (NNabla's default dtype); index with integers."""
+    """Index arrays may arrive as floats (NNabla's default dtype); index with integers
+    (truncated toward zero, as NNabla does)."""
     return a if a.dtype.kind in "iu" else a.astype(np.int64)
+
+
+def _check_range(fn, name, raw, idx, sizes, where, negative=False):
+    """Refuse an index of ``idx`` (M, ...) outside [0, sizes[m]) in row m
+    (or [-size, size) with ``negative``), naming the value and the axis: NumPy
+    would wrap a negative index silently and say nothing of the argument for a
+    large one. ``raw`` is the index array as given (a float NaN is named). Two
+    reductions per row, on the values, so it runs in forward."""
+    rows = idx.reshape(len(sizes), -1)
+    if rows.shape[1] == 0:
+        return
+    lows, highs = rows.min(axis=1).tolist(), rows.max(axis=1).tolist()
+    for m, (size, lo, hi) in enumerate(zip(sizes, lows, highs)):
+        first = -size if negative else 0
+        if first <= lo and hi < size:
+            continue
+        value = lo if lo < first else hi
+        if raw.dtype.kind == "f":
+            bad = raw.reshape(len(sizes), -1)[m]
+            nan = bad != bad
+            if bool(nan.any()):
+                value = "NaN"
+        raise IndexError(f"{fn.name}: index {value} is out of bounds for {where(m)}, which "
+                         f"has size {size}: {name} must hold values in [{first}, {size})")
 
 
 class OneHot(Function):
@@ -67,12 +92,15 @@ class GatherNd(Function):
     integer_inputs = (1,)
 
     def setup(self, x, indices):
-        require(self, len(indices) >= 1 and indices[0] <= len(x),
-                f"indices {indices} must have shape (M, ...) with M <= x.ndim = {len(x)}")
+        require(self, len(indices) >= 1 and 1 <= indices[0] <= len(x),
+                f"indices {indices} must have shape (M, ...) with 1 <= M <= x.ndim = {len(x)}")
         return indices[1:] + x[indices[0]:]
 
     def forward(self, xp, x, indices):
-        return x[tuple(_ints(xp, indices))]
+        idx = _ints(xp, indices)
+        _check_range(self, "indices", indices, idx, x.shape[:len(idx)],
+                     lambda m: f"axis {m} of data {x.shape}", negative=True)
+        return x[tuple(idx)]
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
@@ -122,8 +150,9 @@ class ScatterNd(Function):
         shape = tuple(int(s) for s in (self.shape if self.shape is not None else out))
         require(self, out is None or tuple(out) == shape,
                 f"out {out} must have shape={shape}")
-        require(self, len(indices) >= 1 and indices[0] <= len(shape),
-                f"indices {indices} must have shape (M, ...) with M <= {len(shape)}")
+        require(self, len(indices) >= 1 and 1 <= indices[0] <= len(shape),
+                f"indices {indices} must have shape (M, ...) with 1 <= M <= {len(shape)} "
+                f"(the output's rank)")
         want = indices[1:] + shape[indices[0]:]
         require(self, data == want,
                 f"data {data} must have shape {want} (indices.shape[1:] + shape[M:])")
@@ -136,7 +165,10 @@ class ScatterNd(Function):
         else:
             y = (_writable_out(out, self.inputs[2]) if self._in_place
                  else out.copy() if out.dtype.kind == "f" else out.astype(np.float32))
-        key = tuple(_ints(xp, indices))
+        idx = _ints(xp, indices)
+        _check_range(self, "indices", indices, idx, y.shape[:len(idx)],
+                     lambda m: f"axis {m} of the output {y.shape}", negative=True)
+        key = tuple(idx)
         if self.add:
             _scatter_add(xp, y, key, data)
         else:
@@ -174,6 +206,8 @@ class Gather(Function):
 
     def setup(self, x, indices):
         b = self.batch_dims
+        require(self, len(x) >= 1, f"x {x} is 0-d; expected an array with an axis to gather "
+                                   "along")
         require(self, 0 <= b <= len(indices) and b <= len(x) - 1,
                 f"batch_dims={b} must be within the ranks of x {x} and indices {indices}")
         axis = normalize_axes(self, self.axis, len(x))[0]
@@ -190,9 +224,13 @@ class Gather(Function):
         mid = x_shape[b:a]
         return b, a, batch, mid
 
-    def _key(self, xp, x_shape, indices):
+    def _key(self, xp, x_shape, indices, check=False):
         b, a, batch, mid = self._layout(x_shape, indices.shape)
-        idx = _ints(xp, indices).reshape((batch,) + indices.shape[b:])
+        idx = _ints(xp, indices)
+        if check:
+            _check_range(self, "Indices", indices, idx.reshape(1, -1), x_shape[a:a + 1],
+                         lambda m: f"axis {a} of x {tuple(x_shape)}")
+        idx = idx.reshape((batch,) + indices.shape[b:])
         bidx = xp.arange(batch).reshape((batch,) + (1,) * (idx.ndim - 1))
         return bidx, idx
 
@@ -200,7 +238,7 @@ class Gather(Function):
         b, a, batch, mid = self._layout(x.shape, indices.shape)
         # (B, n, mid..., rest...): the gathered axis right after the merged batch.
         xm = xp.moveaxis(x.reshape((batch,) + x.shape[b:]), 1 + a - b, 1)
-        picked = xm[self._key(xp, x.shape, indices)]       # (B, I..., mid..., rest...)
+        picked = xm[self._key(xp, x.shape, indices, check=True)]  # (B, I..., mid..., rest...)
         n_i = indices.ndim - b
         picked = xp.moveaxis(picked, tuple(range(1, 1 + n_i)),
                              tuple(range(1 + len(mid), 1 + len(mid) + n_i)))
@@ -231,6 +269,8 @@ class ScatterAdd(Function):
         self.axis = axis
 
     def setup(self, x0, indices, x1):
+        require(self, len(x0) >= 1, f"x0 {x0} is 0-d; expected an array with an axis to add "
+                                    "along")
         axis = normalize_axes(self, self.axis, len(x0))[0]
         require(self, len(indices) == len(x0) == len(x1),
                 f"x0 {x0}, indices {indices} and x1 {x1} must have the same rank")
@@ -248,6 +288,9 @@ class ScatterAdd(Function):
         return tuple(grid)
 
     def forward(self, xp, x0, indices, x1):
+        a = self.axis
+        _check_range(self, "indices", indices, _ints(xp, indices).reshape(1, -1),
+                     x0.shape[a:a + 1], lambda m: f"axis {a} of x0 {x0.shape}")
         y = x0.copy()
         region = tuple(slice(0, n) for n in indices.shape)
         _scatter_add(xp, y, self._key(xp, indices), x1[region])
@@ -339,6 +382,8 @@ class NonZero(Function):
         return (len(x), int(np.count_nonzero(self.inputs[0].d)))
 
     def forward(self, xp, x):
+        if x.ndim == 0:  # no axis to index: (0, count), as NNabla gives
+            return xp.zeros(self.out_shapes[0], INDEX_DTYPE)
         return xp.stack(xp.nonzero(x)).reshape(self.out_shapes[0]).astype(INDEX_DTYPE)
 
     def backward(self, xp, xs, ys, gys):
@@ -396,6 +441,8 @@ class PadPackedSequence(Function):
         keep_args(self, locals())
 
     def setup(self, packed, batch_sizes):
+        require(self, len(packed) >= 1, f"packed_sequence {packed} is 0-d; expected packed "
+                                        "rows (sum(lengths), ...)")
         sizes = np.asarray(self.inputs[1].d).astype(np.int64)
         require(self, len(batch_sizes) == 1 and len(sizes) >= 1 and
                 bool(np.all(sizes[:-1] >= sizes[1:])) and int(sizes.sum()) == packed[0],
@@ -506,6 +553,16 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
         Variable: Shape ``shape``.
     """
     if not isinstance(indices, (Variable, NdArray)):
+        try:
+            given = np.asarray(indices, dtype=float) if indices is not None else None
+        except (TypeError, ValueError):
+            given = None
+        if given is None or given.ndim == 0:
+            raise TypeError(f"scatter_nd: indices={indices!r}; expected a Variable, an "
+                            "NdArray or a nested list of integers of shape (M, ...)")
+        if not np.isfinite(given).all():
+            raise ValueError(f"scatter_nd: indices={indices!r} holds NaN or inf; expected "
+                             "integers")
         indices = Variable.from_numpy_array(np.asarray(indices, dtype=int))
     if shape is not None and out is not None:
         raise TypeError("scatter_nd: give only one of `shape` and `out`")

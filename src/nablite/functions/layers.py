@@ -144,6 +144,8 @@ class Embed(Function):
         if not outside.any():
             return xp.take(w, idx, axis=0)
         # NNabla gives zeros for an index outside the table (negative or too big)
+        if w.shape[0] == 0:  # an empty table: every index is outside
+            return xp.zeros(idx.shape + w.shape[1:], w.dtype)
         y = xp.take(w, xp.where(outside, 0, idx), axis=0)
         y[outside] = 0
         return y

@@ -38,6 +38,12 @@ class Pad(Function):
         if self.mode == "reflect":
             require(self, all(s > 1 or (a, b) == (0, 0) for s, (a, b) in zip(x, pairs)),
                     f"mode='reflect' needs at least 2 elements on every padded axis, got {x}")
+        if self.mode == "repeat":
+            empty = [i for i, (s, p) in enumerate(zip(x, pairs)) if s == 0 and p != (0, 0)]
+            require(self, not empty,
+                    f"mode='repeat' pads axis {empty[0] if empty else 0} of x {x}, which is "
+                    "empty: there is no edge value to repeat; expected at least 1 element on "
+                    "every padded axis (or mode='constant')")
         self._pairs = pairs
         self.pad_width = pw
         return tuple(s + a + b for s, (a, b) in zip(x, pairs))
@@ -106,7 +112,11 @@ class Flip(Function):
         self.axes = axes
 
     def setup(self, x):
-        self.axes = list(normalize_axes(self, self.axes, len(x), "axes"))
+        axes = list(normalize_axes(self, self.axes, len(x), "axes"))
+        require(self, len(x) >= 1 or not axes,
+                f"axes={self.axes!r} of a 0-d input (shape ()); expected an input with at "
+                "least one axis")
+        self.axes = axes
         return x
 
     def forward(self, xp, x):

@@ -60,7 +60,7 @@ class RoiAlign(Function):
             count = xp.ceil(step).astype(xp.int64)
         k = lo.shape[0]
         most = int(count.max()) if k else 0
-        if most <= 0:
+        if most <= 0 or size == 0:  # no samples, or no pixels to sample (zeros, as NNabla)
             return xp.zeros((k, n_out, size), dtype), count
         o = xp.arange(n_out, dtype=dtype)[None, :, None]
         j = xp.arange(most, dtype=dtype)[None, None, :]
@@ -208,6 +208,11 @@ class Interpolate(Function):
                 "align_corners=True and half_pixel=True cannot be combined")
         first = len(x) - nd - (1 if self.channel_last else 0)
         self._axes = list(range(first, first + nd))
+        empty = [a for a in self._axes if x[a] == 0]
+        require(self, not empty,
+                f"x {x} is empty along axis {empty[0] if empty else 0}, which output_size="
+                f"{tuple(self.output_size)} resizes: there is nothing to interpolate from; "
+                "expected at least 1 element on every resized axis")
         y = list(x)
         for a, s in zip(self._axes, self.output_size):
             y[a] = s

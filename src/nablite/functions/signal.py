@@ -49,6 +49,10 @@ class _ComplexFFT(Function):
                 f"x {x} must have at least signal_ndim + 1 = {nd + 1} dimensions and a "
                 "last dimension of size 2 (real, imaginary)")
         self._axes = tuple(range(-nd, 0))  # of the complex array, without the (re, im) axis
+        points = x[-nd - 1:-1]
+        require(self, 0 not in points,
+                f"x {x} has {tuple(points)} points along its signal_ndim={nd} signal axes; "
+                "expected at least 1 point on each")
         return tuple(x)
 
     def _transform(self, xp, x, inverse, norm):

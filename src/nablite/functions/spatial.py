@@ -174,11 +174,13 @@ class WarpByGrid(Function):
         return (x[0], channels) + out
 
     def _to_rows(self, x):
-        """x as (B, pixels, C): the layout the gathers index."""
+        """x as (B, pixels, C): the layout the gathers index (sizes spelled out:
+        -1 is ambiguous for an empty array)."""
         b, c = x.shape[0], (x.shape[-1] if self.channel_last else x.shape[1])
+        pixels = prod(x.shape[1:-1] if self.channel_last else x.shape[2:])
         if self.channel_last:
-            return x.reshape(b, -1, c)
-        return x.reshape(b, c, -1).transpose(0, 2, 1)
+            return x.reshape(b, pixels, c)
+        return x.reshape(b, c, pixels).transpose(0, 2, 1)
 
     def _from_rows(self, rows, spatial):
         b, c = rows.shape[0], rows.shape[-1]
@@ -220,6 +222,8 @@ class WarpByGrid(Function):
         return corners, coefs
 
     def forward(self, xp, x, grid):
+        if prod(self._in) == 0:  # no pixel to sample: every position is outside (zeros)
+            return xp.zeros(self.out_shapes[0], x.dtype)
         rows = contiguous(xp, self._to_rows(x))
         bidx = xp.arange(x.shape[0])[:, None]
         y = None
@@ -240,6 +244,9 @@ class WarpByGrid(Function):
         bidx = xp.arange(x.shape[0])[:, None]
         corners, coefs = self._corners(xp, grid)
         gx = ggrid = None
+        if prod(self._in) == 0:  # the output did not depend on anything
+            return (xp.zeros(x.shape, gy.dtype) if need_x else None,
+                    xp.zeros(grid.shape, grid.dtype) if need_grid else None)
         if need_x:
             gx = xp.zeros((x.shape[0], prod(self._in), gy.shape[-1]), dtype=gy.dtype)
             for flat, valid, weights in corners:
@@ -311,26 +318,28 @@ class WarpByFlow(Function):
         xf = flow[:, 0] + xp.arange(w, dtype=flow.dtype)
         yf = flow[:, 1] + xp.arange(h, dtype=flow.dtype)[:, None]
         x0, y0 = xp.floor(xf), xp.floor(yf)
-        xl, xr = xp.clip(x0, 0, w - 1), xp.clip(x0 + 1, 0, w - 1)
-        yt, yb = xp.clip(y0, 0, h - 1), xp.clip(y0 + 1, 0, h - 1)
+        # fmax/fmin clamp like clip but send a NaN flow to pixel 0: its fractions
+        # stay NaN, so the output there is NaN (as in NNabla), not a wild index
+        xl, xr = xp.fmin(xp.fmax(x0, 0), w - 1), xp.fmin(xp.fmax(x0 + 1, 0), w - 1)
+        yt, yb = xp.fmin(xp.fmax(y0, 0), h - 1), xp.fmin(xp.fmax(y0 + 1, 0), h - 1)
         flat = {}
         for name, yi, xi in (("tl", yt, xl), ("tr", yt, xr), ("bl", yb, xl), ("br", yb, xr)):
-            flat[name] = (yi * w + xi).astype(xp.int64).reshape(n, 1, -1)
+            flat[name] = (yi * w + xi).astype(xp.int64).reshape(n, 1, h * w)
         return flat, xf, yf, xl, xr, yt, yb
 
     @staticmethod
     def _gather(xp, data, flat):
         n, c = data.shape[:2]
-        rows = data.reshape(n, c, -1)
+        rows = data.reshape(n, c, prod(data.shape[2:]))
         return {k: xp.take_along_axis(rows, xp.broadcast_to(v, (n, c, v.shape[-1])), axis=2)
                 for k, v in flat.items()}
 
     def forward(self, xp, data, flow):
         flat, xf, yf, xl, _, yt, _ = self._cell(xp, flow)
         v = self._gather(xp, data, flat)
-        n, c = data.shape[:2]
-        alpha = (xf - xl).reshape(n, 1, -1)
-        beta = (yf - yt).reshape(n, 1, -1)
+        n, c, h, w = data.shape
+        alpha = (xf - xl).reshape(n, 1, h * w)
+        beta = (yf - yt).reshape(n, 1, h * w)
         upper = alpha * (v["tr"] - v["tl"]) + v["tl"]
         lower = alpha * (v["br"] - v["bl"]) + v["bl"]
         return (beta * (lower - upper) + upper).reshape(data.shape)
@@ -340,11 +349,11 @@ class WarpByFlow(Function):
         need_data, need_flow = self.need
         n, c, h, w = data.shape
         flat, xf, yf, xl, xr, yt, yb = self._cell(xp, flow)
-        gy = gys[0].reshape(n, c, -1)
+        gy = gys[0].reshape(n, c, h * w)
         gdata = gflow = None
         if need_data:
-            alpha = (xf - xl).reshape(n, 1, -1)
-            beta = (yf - yt).reshape(n, 1, -1)
+            alpha = (xf - xl).reshape(n, 1, h * w)
+            beta = (yf - yt).reshape(n, 1, h * w)
             weights = {"tl": (1 - alpha) * (1 - beta), "tr": alpha * (1 - beta),
                        "bl": (1 - alpha) * beta, "br": alpha * beta}
             # One flat index over (N, C, H*W) for each corner: a 1-D scatter-add.
@@ -358,8 +367,8 @@ class WarpByFlow(Function):
             v = self._gather(xp, data, flat)
             # Derivatives as NNabla states them: from the clamped far corners, so a
             # sample on a clamped (border) axis gets zero slope along that axis.
-            ay = (yb - yf).reshape(n, 1, -1)
-            ax = (xr - xf).reshape(n, 1, -1)
+            ay = (yb - yf).reshape(n, 1, h * w)
+            ax = (xr - xf).reshape(n, 1, h * w)
             dx = ay * (v["tr"] - v["tl"]) + (1 - ay) * (v["br"] - v["bl"])
             dy = ax * (v["bl"] - v["tl"]) + (1 - ax) * (v["br"] - v["tr"])
             gflow = xp.stack([(gy * dx).sum(1), (gy * dy).sum(1)], axis=1).reshape(flow.shape)

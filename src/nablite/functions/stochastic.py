@@ -45,6 +45,11 @@ def _shape_tuple(shape):
     return (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
 
 
+def _check_sizes(fn, shape):
+    require(fn, all(s >= 0 for s in shape),
+            f"shape={tuple(shape)} has a negative size; expected sizes >= 0")
+
+
 class Dropout(RandomFunction):
     """Zero each element with probability p and scale the others by 1 / (1 - p)."""
 
@@ -70,7 +75,8 @@ class Dropout(RandomFunction):
 
 
 class _Generator(RandomFunction):
-    """No inputs; ``draw(rng, shape)`` gives the values."""
+    """No inputs; ``draw(rng, shape)`` gives the values. ``check()`` refuses
+    parameters outside the distribution's domain (as NNabla does), in setup."""
 
     dtype = np.float32
 
@@ -80,7 +86,21 @@ class _Generator(RandomFunction):
         self.shape = list(_shape_tuple(shape))
 
     def setup(self):
+        _check_sizes(self, self.shape)
+        self.check()
         return tuple(self.shape)
+
+    def check(self):
+        pass
+
+    def _positive(self, *names):
+        for name in names:  # ``not v > 0`` also refuses NaN
+            v = getattr(self, name)
+            require(self, v > 0, f"{name}={v!r} must be > 0")
+
+    def _ordered(self):
+        require(self, self.high > self.low,  # NaN fails too
+                f"high={self.high!r} must be greater than low={self.low!r}")
 
     def forward(self, xp):
         return _on(xp, np.asarray(self.draw(self.rng, tuple(self.shape)), dtype=self.dtype))
@@ -90,12 +110,15 @@ class _Generator(RandomFunction):
 
 
 class Rand(_Generator):
+    check = _Generator._ordered
+
     def draw(self, rng, shape):
         return rng.uniform(self.low, self.high, shape)
 
 
 class Randint(_Generator):
     dtype = np.int32
+    check = _Generator._ordered
 
     def draw(self, rng, shape):
         return rng.randint(self.low, self.high, shape)
@@ -103,20 +126,32 @@ class Randint(_Generator):
 
 class Randn(_Generator):
     def draw(self, rng, shape):
-        return rng.normal(self.mu, self.sigma, shape)
+        # mu + sigma * z (the values rng.normal gives), so that a negative sigma
+        # draws from N(mu, sigma^2) as in NNabla instead of failing
+        return self.mu + self.sigma * rng.standard_normal(shape)
 
 
 class RandBinomial(_Generator):
+    def check(self):
+        self._positive("n")
+        require(self, 0 <= self.p <= 1, f"p={self.p!r} must be in [0, 1]")
+
     def draw(self, rng, shape):
         return rng.binomial(self.n, self.p, shape)
 
 
 class RandBeta(_Generator):
+    def check(self):
+        self._positive("alpha", "beta")
+
     def draw(self, rng, shape):
         return rng.beta(self.alpha, self.beta, shape)
 
 
 class RandGamma(_Generator):
+    def check(self):
+        self._positive("k", "theta")
+
     def draw(self, rng, shape):
         return rng.gamma(self.k, self.theta, shape)
 
@@ -132,6 +167,7 @@ class RandomChoice(RandomFunction):
     def setup(self, x, w):
         require(self, x == w, f"w has shape {w}, it must equal x's shape {x}")
         require(self, len(x) >= 1, "x must have at least one axis")
+        _check_sizes(self, self.shape)
         n, s = x[-1], prod(self.shape)
         require(self, self.replace or s <= n,
                 f"replace=False cannot draw {s} samples from {n} choices")

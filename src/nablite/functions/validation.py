@@ -49,6 +49,8 @@ class ConfusionMatrix(_NoGradient, _LabelLoss):
     def setup(self, x, t):
         super().setup(x, t)
         c = x[self._axis]
+        require(self, c >= 1, f"x {x} has no classes along axis {self._axis}; expected at "
+                              "least 1 (the prediction is the argmax over them)")
         return (c, c)
 
     def forward(self, xp, x, t):
