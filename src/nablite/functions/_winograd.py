@@ -34,7 +34,7 @@ Accuracy (float32, against the direct path, relative to the same sum over
 |terms|): F(2x2) 1-4e-7, F(4x4) 2-6e-6 (its transforms multiply by up to 8
 and 1/24); the tests bound both by 3e-5.
 """
-import numpy as np
+import numpy as np  # host-only by design: Convolution takes this path on NumPy arrays only
 
 from ._conv_utils import take_scratch, give_scratch, on_host
 
