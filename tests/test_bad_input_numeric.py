@@ -89,8 +89,10 @@ ERRORS = [
     (lambda: F.arange(0, float("inf"), 1), ValueError, r"^Arange: stop=inf must be a finite"),
     (lambda: F.arange(float("nan"), 5), ValueError, r"^Arange: start=nan"),
     (lambda: F.leaky_relu(V(np.ones((2, 3))), alpha=np.array([0.1, 0.2])), TypeError,
-     r"^LeakyReLU: alpha=.* must be a number or an array of one real number"),
-    (lambda: F.elu(V(np.ones((2, 3))), alpha="a"), TypeError, r"^ELU: alpha='a'"),
+     r"^LeakyReLU: alpha=array\(\[0.1, 0.2\]\) must be a number"),
+    (lambda: F.add_scalar(V(np.ones((2, 3))), np.array([1.0, 2.0])), TypeError,
+     r"^AddScalar: val=array\(\[1., 2.\]\) must be a number"),
+    (lambda: F.elu(V(np.ones((2, 3))), alpha="a"), TypeError, r"^ELU: alpha='a' must be a number"),
 ]
 
 
@@ -141,6 +143,16 @@ def test_scalar_arguments_take_numpy_numbers_and_one_element_arrays():
         np.testing.assert_allclose(y, np.where(x > 0, x, 0.25 * np.expm1(x)))
     (y,) = _forward(F.softplus(V(x), beta=np.array([2.0])))
     np.testing.assert_allclose(y, _softplus(2 * x) / 2)
+    # a 0-d x keeps its shape (an array val used to broadcast it to (1,))
+    for f, ref in ((F.add_scalar, np.add), (F.mul_scalar, np.multiply),
+                   (F.r_sub_scalar, lambda a, b: b - a), (F.greater_scalar, np.greater),
+                   (F.maximum_scalar, np.maximum)):
+        (y,) = _forward(f(V(np.array(1.5)), np.array([0.5])))
+        assert y.shape == ()
+        np.testing.assert_allclose(y, ref(1.5, 0.5))
+    # a NumPy float64 scalar keeps float32 results float32
+    (y,) = _forward(F.mul_scalar(V(x.astype(np.float32)), np.float64(2)))
+    assert y.dtype == np.float32
 
 
 def _batch(seed=0):

@@ -8,6 +8,7 @@ the negative side; HardSigmoid and HardTanh include their boundaries.
 import math as _math
 import numbers
 
+from .arithmetic import number
 from .base import (_F, Function, docstring, normalize_axes, public, require, sum_to, unary,
                    unary_public, named)
 
@@ -158,20 +159,6 @@ def _one_axis(fn, axis, ndim):
     require(fn, ndim >= 1, f"axis={axis} of a 0-d input (shape ()); expected an input "
                            "with at least one axis")
     return normalize_axes(fn, axis, ndim)[0]
-
-
-def number(fn, arg, value):
-    """A scalar argument as a float: a Python or NumPy number, or an array of one
-    element (NNabla takes ``alpha=np.array([0.1])`` as 0.1); anything else is a
-    TypeError that names ``fn`` and ``arg``."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array (NumPy's or not)
-        require(fn, value.size == 1 and value.dtype.kind in "biuf",
-                f"{arg}={value!r} must be a number or an array of one real number, got "
-                f"shape {value.shape} and dtype {value.dtype}", TypeError)
-        value = value.reshape(()).item()
-    require(fn, isinstance(value, numbers.Real),
-            f"{arg}={value!r} must be a real number, got {type(value).__name__}", TypeError)
-    return float(value)
 
 
 class Softmax(Function):
@@ -326,7 +313,7 @@ def leaky_relu(x, alpha=0.1, inplace=False):
     Returns:
         Variable: same shape.
     """
-    return LeakyReLU(alpha=number("LeakyReLU", "alpha", alpha), inplace=inplace)(x)
+    return LeakyReLU(alpha=number(alpha), inplace=inplace)(x)
 
 
 def _along_axis(name, cls, summary, returns):
@@ -355,7 +342,7 @@ def elu(x, alpha=1.0):
     Returns:
         Variable: same shape.
     """
-    return ELU(alpha=number("ELU", "alpha", alpha))(x)
+    return ELU(alpha=number(alpha))(x)
 
 
 @named
@@ -370,8 +357,7 @@ def selu(x, scale=1.05070098735548, alpha=1.673263242354377):
     Returns:
         Variable: same shape.
     """
-    return SELU(scale=number("SELU", "scale", scale),
-                alpha=number("SELU", "alpha", alpha))(x)
+    return SELU(scale=number(scale), alpha=number(alpha))(x)
 
 
 @named
@@ -400,7 +386,7 @@ def celu(x, alpha=1.0, axis=1):
     Returns:
         Variable: x's shape with ``axis`` doubled.
     """
-    return CELU(number("CELU", "alpha", alpha), axis)(x)
+    return CELU(number(alpha), axis)(x)
 
 
 @named
@@ -447,7 +433,7 @@ def softplus(x, beta=1.0):
     Returns:
         Variable: positive values, same shape.
     """
-    return SoftPlus(beta=number("SoftPlus", "beta", beta))(x)
+    return SoftPlus(beta=number(beta))(x)
 
 
 softsign = unary_public("softsign", SoftSign, "Softsign, y = x / (1 + |x|).",

@@ -4,6 +4,8 @@ ops mod2 and bit_shift.
 mod2 and bit_shift have no gradient (NNabla 1.39 raises when asked; nablite
 passes nothing, as for logical ops).
 """
+import numbers
+
 import numpy as np
 
 from .base import Function, Unary, Binary, binary, broadcast_shape, unary, require, named
@@ -32,6 +34,23 @@ RSubScalar = unary("RSubScalar", lambda xp, x, val: val - x,   lambda xp, g, x, 
 RDivScalar = unary("RDivScalar", lambda xp, x, val: val / x,   lambda xp, g, x, y, val: -g * y / x)
 RPowScalar = unary("RPowScalar", lambda xp, x, val: val ** x,
                    lambda xp, g, x, y, val: g * y * xp.log(val))
+
+
+def number(value):
+    """A scalar argument as a Python float where it is a number: a Python or NumPy
+    number, or an array of one element (NNabla takes ``alpha=np.array([0.1])`` as
+    0.1; a NumPy float64 kept as it is would make float32 results float64).
+    Anything else is passed on as it is, for the node's argument check
+    (function_info) to refuse in its words."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array or a NumPy scalar
+        if value.size != 1 or value.dtype.kind not in "biuf":
+            return value
+        value = value.reshape(()).item()
+    return float(value) if isinstance(value, numbers.Real) else value
 
 
 class AddN(Function):
@@ -132,40 +151,40 @@ def mul_n(*x):
 @named
 def add_scalar(x, val=1, inplace=False):
     """y = x + val."""
-    f = AddScalar(val=val)
+    f = AddScalar(val=number(val))
     return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named
 def mul_scalar(x, val=1, inplace=False):
     """y = x * val."""
-    f = MulScalar(val=val)
+    f = MulScalar(val=number(val))
     return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named
 def pow_scalar(x, val=1, inplace=False):
     """y = x ** val."""
-    f = PowScalar(val=val)
+    f = PowScalar(val=number(val))
     return (f if not inplace else _kept_inplace(f))(x)
 
 
 @named
 def r_sub_scalar(x, val=1):
     """y = val - x."""
-    return RSubScalar(val=val)(x)
+    return RSubScalar(val=number(val))(x)
 
 
 @named
 def r_div_scalar(x, val=1):
     """y = val / x."""
-    return RDivScalar(val=val)(x)
+    return RDivScalar(val=number(val))(x)
 
 
 @named
 def r_pow_scalar(x, val=1):
     """y = val ** x."""
-    return RPowScalar(val=val)(x)
+    return RPowScalar(val=number(val))(x)
 
 
 def _mod(xp, x0, x1, fmod):

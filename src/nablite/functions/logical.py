@@ -14,6 +14,7 @@ Gradient tie rules follow NNabla 1.39 (measured): ``minimum2``/``maximum2``
 send a tie's gradient to x1; ``minimum_scalar``/``maximum_scalar`` give 0 to x
 when x == val. ``sign`` passes its gradient straight through.
 """
+from .arithmetic import number
 from .base import (Binary, Function, Unary, binary, docstring, prod, public, require, unary,
                    named)
 
@@ -185,10 +186,10 @@ def _binary_test(name, cls, says):
 
 
 def _scalar_test(name, cls, says):
-    return public(name, lambda x0, val=1: cls(val=float(val))(x0), docstring(
-        f"Elementwise {says}, as 0/1.",
-        ["x0 (Variable): Input.", "val (float): The scalar operand."],
-        "Variable: 0/1 values, same shape."))
+    doc = docstring(f"Elementwise {says}, as 0/1.",
+                    ["x0 (Variable): Input.", "val (float): The scalar operand."],
+                    "Variable: 0/1 values, same shape.")
+    return public(name, lambda x0, val=1: cls(val=number(val))(x0), doc)
 
 
 def _logical_scalar(name, cls, op):
@@ -211,15 +212,16 @@ def _extremum2(name, cls, says):
 
 
 def _extremum_scalar(name, cls, says, val):
-    return public(name, lambda x, val=1.0: cls(val=float(val))(x), docstring(
-        f"{says}, else 0.", ["x (Variable): Input.", f"val (float): {val}"],
-        "Variable: same shape."))
+    doc = docstring(f"{says}, else 0.", ["x (Variable): Input.", f"val (float): {val}"],
+                    "Variable: same shape.")
+    return public(name, lambda x, val=1.0: cls(val=number(val))(x), doc)
 
 
 def _reset(name, cls, which):
-    return public(name, lambda x0, val=0: cls(val=float(val))(x0), docstring(
+    doc = docstring(
         f"Replace {which} entries by ``val`` (their gradient is 0, others pass through).",
-        ["x0 (Variable): Input.", "val (float): Replacement value."], "Variable: same shape."))
+        ["x0 (Variable): Input.", "val (float): Replacement value."], "Variable: same shape.")
+    return public(name, lambda x0, val=0: cls(val=number(val))(x0), doc)
 
 
 #                            public name     node          what it tests
@@ -256,10 +258,11 @@ maximum_scalar = _extremum_scalar("maximum_scalar", MaximumScalar,
 reset_nan = _reset("reset_nan", ResetNaN, "NaN")
 reset_inf = _reset("reset_inf", ResetInf, "+inf and -inf")
 
-sign = public("sign", lambda x, alpha=1.0: Sign(alpha=float(alpha))(x), docstring(
-    "Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.",
-    ["x (Variable): Input.", "alpha (float): Value output where x == 0."], "Variable: same shape.",
-    notes="The backward is the identity (straight-through estimator), as in NNabla."))
+sign = public("sign", lambda x, alpha=1.0: Sign(alpha=number(alpha))(x),
+              docstring("Sign of x: +1 for x > 0, -1 for x < 0, ``alpha`` at x = 0.",
+                        ["x (Variable): Input.", "alpha (float): Value output where x == 0."],
+                        "Variable: same shape.", notes="The backward is the identity "
+                        "(straight-through estimator), as in NNabla."))
 
 
 @named
