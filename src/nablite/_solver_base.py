@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import array_module, to_numpy
+from . import backend
 from .context import get_current_context
 
 __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
@@ -113,13 +113,20 @@ class _Slot:
         self.param, self.state, self.t = param, state, t
 
 
+def _array(nd, xp):
+    """``nd``'s newest values as an array of ``xp``; on a device the first use moves
+    them there (later uses find them there)."""
+    return nd._get() if xp is np else nd._on(xp)
+
+
 class _Pack:
     """Every parameter, gradient and state array of a solver laid end to end.
 
-    The parameters' own arrays become views into ``w`` and ``g``, so an
-    elementwise rule (one that states ``packable = True``; not Lars and Lamb,
-    which take norms per parameter) updates all of them in one pass of a few NumPy calls instead of a few calls
-    per parameter: what makes small models (many small parameters) fast.
+    The parameters' own arrays become views into ``w`` and ``g`` (on the
+    solver's device), so an elementwise rule (one that states ``packable =
+    True``; not Lars and Lamb, which take norms per parameter) updates all of
+    them in one pass of a few array calls instead of a few calls per
+    parameter: what makes small models (many small parameters) fast.
     ``valid()`` re-checks the views each update; anything that swapped an
     array out (a user assigning ``.d`` of another dtype, a skipped gradient)
     sends the update back to the per-parameter loop.
@@ -127,24 +134,25 @@ class _Pack:
 
     __slots__ = ("w", "g", "state", "views", "slots", "t")
 
-    def __init__(self, slots, state_names, dtype):
-        total = sum(s.param._data._get().size for s in slots)
-        self.w = np.empty(total, dtype)
-        self.g = np.empty(total, dtype)
-        self.state = {k: np.empty(total, dtype) for k in state_names}
+    def __init__(self, slots, state_names, dtype, xp):
+        sizes = [s.param._data.size for s in slots]
+        total = sum(sizes)
+        self.w = xp.empty(total, dtype)
+        self.g = xp.empty(total, dtype)
+        self.state = {k: xp.empty(total, dtype) for k in state_names}
         self.views = []
         self.slots = list(slots)
         self.t = slots[0].t
         offset = 0
-        for slot in slots:
+        for slot, n in zip(slots, sizes):
             data, grad = slot.param._data, slot.param._grad
             shape = data._shape
-            n = data._get().size
             wv = self.w[offset:offset + n].reshape(shape)
             gv = self.g[offset:offset + n].reshape(shape)
-            wv[...] = data._arr
-            gv[...] = grad._arr
-            data._arr, grad._arr = wv, gv
+            wv[...] = _array(data, xp)
+            gv[...] = _array(grad, xp)
+            data._set(wv)
+            grad._set(gv)
             for k, flat in self.state.items():
                 view = flat[offset:offset + n].reshape(shape)
                 view[...] = slot.state[k]
@@ -158,27 +166,32 @@ class _Pack:
         t = self.t
         for slot, data, grad, wv, gv in self.views:
             param = slot.param
-            if (param._data is not data or param._grad is not grad or data._arr is not wv
-                    or grad._arr is not gv or grad._zeroing or slot.t != t):
+            if (param._data is not data or param._grad is not grad or grad._zeroing
+                    or slot.t != t or data._arr is not wv or grad._arr is not gv):
                 return False
         return True
 
 
-def _packable(slots, state_names):
-    """Whether the parameters can share flat arrays (same dtype, NumPy, equal t)."""
+def _packable(slots, state_names, xp):
+    """The dtype the parameters can share flat arrays of (same dtype, arrays of
+    ``xp``, equal t), or None."""
     if len(slots) < 2:
         return None
-    first = slots[0].param._data._arr
-    if type(first) is not np.ndarray:
-        return None
+    t = slots[0].t
     for s in slots:
-        d, g = s.param._data._arr, s.param._grad._arr
-        if (type(d) is not np.ndarray or type(g) is not np.ndarray or d.dtype != first.dtype
-                or g.dtype != first.dtype or g.shape != d.shape or s.param._grad._zeroing
-                or s.t != slots[0].t or any(s.state[k].dtype != first.dtype
-                                            for k in state_names)):
+        if s.param._grad._zeroing or s.t != t:
             return None
-    return first.dtype
+    arrays = [(_array(s.param._data, xp), _array(s.param._grad, xp), s) for s in slots]
+    kind = type(arrays[0][0])
+    if xp is np and kind is not np.ndarray:  # a memmap or other subclass keeps its own
+        return None
+    dtype = arrays[0][0].dtype
+    for d, g, s in arrays:
+        if (type(d) is not kind or type(g) is not kind or d.dtype != dtype
+                or g.dtype != dtype or g.shape != d.shape
+                or any(s.state[k].dtype != dtype for k in state_names)):
+            return None
+    return dtype
 
 
 def _state_variable(arr):
@@ -224,10 +237,15 @@ class Solver:
         self._pack = None
         self._pack_builds = 0
         self.ctx = get_current_context()
+        # the array module of the solver's device: states live there, rules compute there
+        self.xp = backend.module_for(self.ctx.backend_name)
 
     # -- what a subclass states -----------------------------------------------
     def _init_state(self, w):
-        return {name: np.zeros_like(w) for name in self._state_names}
+        """Zero state arrays on the solver's device, of ``w``'s shape and dtype
+        (``w``: an array or an NdArray, whose values are not read)."""
+        xp = self.xp
+        return {name: xp.zeros(w.shape, w.dtype) for name in self._state_names}
 
     def _update(self, w, g, s, t):
         raise NotImplementedError
@@ -281,14 +299,14 @@ class Solver:
         for key, p in param_dict.items():
             slot = self._slots.get(key)
             if slot is None:
-                self._slots[key] = _Slot(p, self._init_state(p.d))
+                self._slots[key] = _Slot(p, self._init_state(p._data))
             elif retain_state:
                 if tuple(p.shape) != tuple(slot.param.shape):
                     raise ValueError(
                         f"{self.name}.set_parameters: retain_state=True but {key!r} has shape "
                         f"{tuple(p.shape)}, while the registered one has {slot.param.shape}")
             else:
-                slot.state, slot.t = self._init_state(slot.param.d), 0
+                slot.state, slot.t = self._init_state(slot.param._data), 0
 
     def remove_parameters(self, keys):
         """Unregister the parameters ``keys`` and drop their states."""
@@ -307,7 +325,9 @@ class Solver:
 
     # -- states ------------------------------------------------------------------
     def get_states(self):
-        """OrderedDict ``name -> SolverState``; its Variables share the solver's arrays."""
+        """OrderedDict ``name -> SolverState``; its Variables share the solver's arrays
+        (their ``.d`` is a host array: on a device, a copy the solver does not see;
+        change states with ``set_states``)."""
         out = OrderedDict()
         for key, slot in self._slots.items():
             st = SolverState()
@@ -358,8 +378,9 @@ class Solver:
                 if tuple(arr.shape) != old.shape:
                     raise ValueError(f"{self.name}.set_states: state {name!r} of {key!r} has "
                                      f"shape {tuple(arr.shape)}, the parameter has {old.shape}")
-                xp = array_module(old)  # the state stays on the parameter's device
-                new[name] = xp.array(arr, dtype=old.dtype)
+                if self.xp is np:
+                    arr = backend.to_numpy(arr)
+                new[name] = self.xp.array(arr, dtype=old.dtype)  # on the solver's device
             staged.append((slot, new, t))
         for slot, new, t in staged:
             slot.state, slot.t = new, t
@@ -387,6 +408,7 @@ class Solver:
         self._set_state_records(_param_io.states_from_optimizer(optimizer_proto))
 
     def _state_records(self):
+        to_numpy = backend.to_numpy
         return OrderedDict((k, (s.t, OrderedDict((n, to_numpy(a)) for n, a in s.state.items())))
                            for k, s in self._slots.items())
 
@@ -413,26 +435,37 @@ class Solver:
         if not self.packable or self._pack_builds >= 3:  # stop retrying what breaks
             return None
         slots = list(self._slots.values())
-        dtype = _packable(slots, self._state_names)
+        dtype = _packable(slots, self._state_names, self.xp)
         if dtype is None:
             return None
         self._pack_builds += 1
-        self._pack = _Pack(slots, self._state_names, dtype)
+        self._pack = _Pack(slots, self._state_names, dtype, self.xp)
         return self._pack
 
     def _written(self, pre_hook=None, post_hook=None):
-        """(w, g) of each parameter whose gradient was written, running the hooks."""
+        """(slot, w, g) of each parameter whose gradient was written, as arrays on
+        the solver's device, running the hooks."""
         pres = [h for h in (*_pre_hooks.values(), pre_hook) if h is not None]
         posts = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+        xp = self.xp
         for slot in self._slots.values():
-            grad = slot.param.grad
-            if grad.zeroing:
+            grad = slot.param._grad
+            if grad._zeroing:
                 continue
             for h in pres:
                 h()
-            yield slot, slot.param.data.data, grad.data
+            yield slot, _array(slot.param._data, xp), _array(grad, xp)
             for h in posts:
                 h()
+
+    def _grads(self, pre_hook, post_hook):
+        """The written gradients (on the solver's device): the pack's one flat
+        array when no hook runs and the pack is valid, else one per parameter."""
+        if not (pre_hook or post_hook or _pre_hooks or _post_hooks):
+            pack = self._packed()
+            if pack is not None:
+                return [pack.g]
+        return [g for _, _, g in self._written(pre_hook, post_hook)]
 
     def update(self, update_pre_hook=None, update_post_hook=None):
         """Apply the rule to every parameter whose gradient was written since ``zero_grad()``.
@@ -455,13 +488,18 @@ class Solver:
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
                 rule(w, g, slot.state, t)
         else:
+            xp = self.xp
+            host = xp is np
             for slot in self._slots.values():  # the hot loop: engine internals, no properties
                 p = slot.param
                 grad = p._grad
                 if grad._zeroing:
                     continue
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
-                rule(p._data._get(), grad._get(), slot.state, t)
+                if host:
+                    rule(p._data._get(), grad._get(), slot.state, t)
+                else:
+                    rule(p._data._on(xp), grad._on(xp), slot.state, t)
         self._decay = self._default_decay
 
     def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):
@@ -481,43 +519,53 @@ class Solver:
         if pack is not None:
             pack.g += decay_rate * pack.w
             return
+        xp = self.xp
+        host = xp is np
         for slot in self._slots.values():  # hot path: engine internals, no generator
             grad = slot.param._grad
             if not grad._zeroing:
-                g = grad._get()
-                g += decay_rate * slot.param._data._get()
+                if host:
+                    g = grad._get()
+                    g += decay_rate * slot.param._data._get()
+                else:
+                    g = grad._on(xp)
+                    g += decay_rate * slot.param._data._on(xp)
 
     def clip_grad_by_norm(self, clip_norm, pre_hook=None, post_hook=None):
         """Rescale each gradient whose L2 norm exceeds ``clip_norm`` to that norm."""
         _real(clip_norm, f"{self.name}.clip_grad_by_norm: clip_norm")
         if clip_norm == 0:
             return
+        xp = self.xp
         for _, _, g in self._written(pre_hook, post_hook):
             flat = g.reshape(-1)
-            norm = float(np.sqrt(np.dot(flat, flat)))
-            if norm > clip_norm:
-                g *= clip_norm / norm
+            # computed where g lives: scale = clip / max(norm, clip), 1 below the threshold
+            norm = xp.sqrt(xp.dot(flat, flat).astype(xp.float64))
+            g *= (clip_norm / xp.maximum(norm, clip_norm)).astype(g.dtype)
 
     def scale_grad(self, scale, pre_hook=None, post_hook=None):
         """``g *= scale`` for every written gradient."""
         _real(scale, f"{self.name}.scale_grad: scale")
-        for _, _, g in self._written(pre_hook, post_hook):
+        for g in self._grads(pre_hook, post_hook):
             g *= scale
 
     def check_inf_grad(self, pre_hook=None, post_hook=None):
         """True if any written gradient contains +-inf."""
-        return self._any_grad(np.isinf, pre_hook, post_hook)
+        return self._any_grad(self.xp.isinf, pre_hook, post_hook)
 
     def check_nan_grad(self, pre_hook=None, post_hook=None):
         """True if any written gradient contains NaN."""
-        return self._any_grad(np.isnan, pre_hook, post_hook)
+        return self._any_grad(self.xp.isnan, pre_hook, post_hook)
 
     def check_inf_or_nan_grad(self, pre_hook=None, post_hook=None):
         """True if any written gradient contains inf or NaN."""
-        return self._any_grad(lambda g: ~np.isfinite(g), pre_hook, post_hook)
+        isfinite = self.xp.isfinite
+        return self._any_grad(lambda g: ~isfinite(g), pre_hook, post_hook)
 
     def _any_grad(self, test, pre_hook, post_hook):
-        found = False
-        for _, _, g in self._written(pre_hook, post_hook):
-            found = found or bool(test(g).any())
-        return found
+        """Whether ``test`` holds anywhere: one flag per gradient on the device,
+        then one transfer of them all to the host."""
+        flags = [test(g).any() for g in self._grads(pre_hook, post_hook)]
+        if not flags:
+            return False
+        return bool(backend.to_numpy(self.xp.stack(flags)).any())

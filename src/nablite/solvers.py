@@ -4,7 +4,9 @@ Each class states its constructor (NNabla's exact signature), the names of its
 state arrays and an ``_update(w, g, s, t)`` that changes ``w`` in place, with
 ``t`` the parameter's step count after this update (1 on the first), and
 ``packable = True`` when that rule is elementwise (all but Lars and Lamb), which
-lets the base update every parameter in one flat pass. The base class ``Solver``
+lets the base update every parameter in one flat pass. Rules compute through
+``self.xp``, the array module of the solver's context (NumPy on the CPU), on
+arrays that live on that device. The base class ``Solver``
 (_solver_base.py) does everything else. ``nablite.solver`` (NNabla's other name
 for this module) exposes the same classes. ``self.lr`` is the current
 learning rate (``alpha``/``eta`` for the solvers that call it so), ``self.lr0``
@@ -44,11 +46,11 @@ def _moments(s, g, beta1, beta2, m="mean", v="var"):
     return s[m], s[v]
 
 
-def _adam_step(w, rate, m, v, eps):
+def _adam_step(xp, w, rate, m, v, eps):
     """w -= rate * m / (sqrt(v) + eps), with a single temporary array."""
-    d = np.sqrt(v)
+    d = xp.sqrt(v)
     d += eps
-    np.divide(m, d, out=d)
+    xp.divide(m, d, out=d)
     d *= rate
     w -= d
 
@@ -73,22 +75,22 @@ def _chunks(*arrays):
         yield tuple(f[i:i + _CHUNK] for f in flats)
 
 
-def _adam(w, g, m, v, beta1, beta2, rate, eps):
+def _adam(xp, w, g, m, v, beta1, beta2, rate, eps):
     """_moments and _adam_step fused, chunk by chunk, one scratch chunk."""
     tmp = None
     for wc, gc, mc, vc in _chunks(w, g, m, v):
         if tmp is None or tmp.shape != gc.shape:
-            tmp = np.empty_like(gc)
+            tmp = xp.empty_like(gc)
         mc *= beta1
-        np.multiply(gc, 1 - beta1, out=tmp)
+        xp.multiply(gc, 1 - beta1, out=tmp)
         mc += tmp
-        np.multiply(gc, gc, out=tmp)
+        xp.multiply(gc, gc, out=tmp)
         tmp *= 1 - beta2
         vc *= beta2
         vc += tmp
-        np.sqrt(vc, out=tmp)
+        xp.sqrt(vc, out=tmp)
         tmp += eps
-        np.divide(mc, tmp, out=tmp)
+        xp.divide(mc, tmp, out=tmp)
         tmp *= rate
         wc -= tmp
 
@@ -98,9 +100,26 @@ def _adam_rate(alpha, beta1, beta2, t):
     return alpha * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
 
 
-def _norm(a):
+def _norm(xp, a):
+    """The L2 norm of ``a``: a float on the host; on a device a float64 0-d array
+    that stays there (no transfer: the rules choose with _where, not with if)."""
     flat = a.reshape(-1)
-    return math.sqrt(float(np.dot(flat, flat)))
+    if xp is np:
+        return math.sqrt(float(np.dot(flat, flat)))
+    return xp.sqrt(xp.asarray(xp.dot(flat, flat), xp.float64))
+
+
+def _where(xp, cond, a, b):
+    """``a if cond else b`` for host floats, ``xp.where`` for device 0-d arrays."""
+    if type(cond) is bool:
+        return a if cond else b
+    return xp.where(cond, a, b)
+
+
+def _factor(x, dtype):
+    """A scalar factor ready to multiply arrays of ``dtype``: a Python float already
+    is; a device 0-d float64 array is cast (else it would promote the product)."""
+    return x if type(x) is float else x.astype(dtype)
 
 
 class Sgd(Solver):
@@ -152,12 +171,12 @@ class Momentum(_MomentumSolver):
     packable = True  # elementwise
 
     def _update(self, w, g, s, t):
-        tmp = None
+        xp, tmp = self.xp, None
         for wc, gc, mc in _chunks(w, g, s["m"]):
             if tmp is None or tmp.shape != gc.shape:
-                tmp = np.empty_like(gc)
+                tmp = xp.empty_like(gc)
             mc *= self.momentum
-            np.multiply(gc, self.lr, out=tmp)
+            xp.multiply(gc, self.lr, out=tmp)
             mc += tmp
             wc -= mc
 
@@ -177,12 +196,12 @@ class Lars(Solver):
         super().__init__(lr=lr, momentum=momentum, coefficient=coefficient, eps=eps)
 
     def _update(self, w, g, s, t):
-        decay, eps = self._decay, self.eps
-        g_norm, w_norm = _norm(g), _norm(w)
+        xp, decay, eps = self.xp, self._decay, self.eps
+        g_norm, w_norm = _norm(xp, g), _norm(xp, w)
         x = g_norm + decay * w_norm
-        if x < eps:
-            x += eps
-        local_lr = self.lr if w_norm < eps else self.lr * self.coefficient * w_norm / x
+        x = _where(xp, x < eps, x + eps, x)
+        local_lr = _where(xp, w_norm < eps, self.lr, self.lr * self.coefficient * w_norm / x)
+        local_lr = _factor(local_lr, w.dtype)
         v = s["v"]
         v *= self.momentum
         v += local_lr * (g + decay * w)
@@ -216,7 +235,7 @@ class Adadelta(Solver):
         e_g, e_d = s["e_sqr_grad"], s["e_sqr_delta"]
         e_g *= rho
         e_g += (1 - rho) * (g * g)
-        delta = np.sqrt((e_d + eps) / (e_g + eps)) * g
+        delta = self.xp.sqrt((e_d + eps) / (e_g + eps)) * g
         e_d *= rho
         e_d += (1 - rho) * (delta * delta)
         w -= self.lr * delta
@@ -234,7 +253,7 @@ class Adagrad(Solver):
     def _update(self, w, g, s, t):
         v = s["v"]
         v += g * g
-        w -= self.lr * g / (np.sqrt(v) + self.eps)
+        w -= self.lr * g / (self.xp.sqrt(v) + self.eps)
 
 
 class AdaBelief(Solver):
@@ -268,7 +287,7 @@ class AdaBelief(Solver):
             w *= 1 - (self._decay if self.fixed_decay else self._decay * alpha)
         if self.amsgrad:
             s_hat = s["s_max"]
-            np.maximum(s_hat, var, out=s_hat)
+            self.xp.maximum(s_hat, var, out=s_hat)
             s_hat += eps
         else:
             var += eps
@@ -283,7 +302,7 @@ class AdaBelief(Solver):
             rate = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                              / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         alpha_t = alpha * rate / (1 - b1 ** t)
-        w -= alpha_t * m / (np.sqrt(s_hat) / math.sqrt(1 - b2 ** t) + eps)
+        w -= alpha_t * m / (self.xp.sqrt(s_hat) / math.sqrt(1 - b2 ** t) + eps)
 
 
 class RMSprop(Solver):
@@ -299,7 +318,7 @@ class RMSprop(Solver):
         v = s["v"]
         v *= self.decay
         v += (1 - self.decay) * (g * g)
-        w -= self.lr * g / (np.sqrt(v) + self.eps)
+        w -= self.lr * g / (self.xp.sqrt(v) + self.eps)
 
 
 class RMSpropGraves(Solver):
@@ -319,7 +338,7 @@ class RMSpropGraves(Solver):
         g_avg *= rho
         g_avg += (1 - rho) * g
         d *= self.momentum
-        d -= self.lr * g / np.sqrt(n - g_avg * g_avg + self.eps)
+        d -= self.lr * g / self.xp.sqrt(n - g_avg * g_avg + self.eps)
         w += d
 
 
@@ -333,7 +352,7 @@ class Adam(Solver):
         super().__init__(alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
 
     def _update(self, w, g, s, t):
-        _adam(w, g, s["mean"], s["var"], self.beta1, self.beta2,
+        _adam(self.xp, w, g, s["mean"], s["var"], self.beta1, self.beta2,
               _adam_rate(self.lr, self.beta1, self.beta2, t), self.eps)
 
 
@@ -355,14 +374,15 @@ class AdamW(Solver):
         decay = self.lr / self.lr0 * self._decay if self.lr0 else 0.0
         if decay:  # decoupled decay uses the old w
             w -= decay * w
-        _adam_step(w, _adam_rate(self.lr, self.beta1, self.beta2, t), m, v, self.eps)
+        _adam_step(self.xp, w, _adam_rate(self.lr, self.beta1, self.beta2, t), m, v, self.eps)
 
 
 def _bounded_step(self, m, v, alpha_t, t, hi):
     """AdaBound/AMSBound: the per-element rate clipped to [lo, hi] around final_lr."""
     final = self.final_lr * self.lr / self.lr0 if self.lr0 else 0.0
     lo = final * (1 - 1 / (self.gamma * t + 1))
-    rate = np.clip(alpha_t / (np.sqrt(v) + self.eps), lo, final * hi)
+    xp = self.xp
+    rate = xp.clip(alpha_t / (xp.sqrt(v) + self.eps), lo, final * hi)
     return rate * m
 
 
@@ -397,7 +417,7 @@ class Adamax(Solver):
         m *= self.beta1
         m += (1 - self.beta1) * g
         u *= self.beta2
-        np.maximum(u, np.abs(g), out=u)
+        self.xp.maximum(u, self.xp.abs(g), out=u)
         w -= self.lr / (1 - self.beta1 ** t) * m / (u + self.eps)
 
 
@@ -413,10 +433,10 @@ class AMSGRAD(Solver):
 
     def _update(self, w, g, s, t):
         m, v = _moments(s, g, self.beta1, self.beta2, "m", "v")
-        v_hat = np.maximum(s["v_hat"], v, out=s["v_hat"])
+        v_hat = self.xp.maximum(s["v_hat"], v, out=s["v_hat"])
         alpha_t = (_adam_rate(self.lr, self.beta1, self.beta2, t) if self.bias_correction
                    else self.lr)
-        _adam_step(w, alpha_t, m, v_hat, self.eps)
+        _adam_step(self.xp, w, alpha_t, m, v_hat, self.eps)
 
 
 class AMSBound(Solver):
@@ -435,7 +455,7 @@ class AMSBound(Solver):
 
     def _update(self, w, g, s, t):
         m, v = _moments(s, g, self.beta1, self.beta2, "m", "v")
-        v_hat = np.maximum(s["v_hat"], v, out=s["v_hat"])
+        v_hat = self.xp.maximum(s["v_hat"], v, out=s["v_hat"])
         alpha_t = (_adam_rate(self.lr, self.beta1, self.beta2, t) if self.bias_correction
                    else self.lr)
         w -= _bounded_step(self, m, v_hat, alpha_t, t, 1 + t / self.gamma)
@@ -455,16 +475,19 @@ class Lamb(Solver):
                          eps=eps, bias_correction=bias_correction)
 
     def _update(self, w, g, s, t):
+        xp = self.xp
         m, v = _moments(s, g, self.beta1, self.beta2)
         c1, c2 = ((1 - self.beta1 ** t, 1 - self.beta2 ** t) if self.bias_correction
                   else (1.0, 1.0))
-        r = (m / c1) / (np.sqrt(v / c2) + self.eps)
+        r = (m / c1) / (xp.sqrt(v / c2) + self.eps)
         if self._decay:
             r += self._decay * w
-        phi = min(max(_norm(w), self.gamma_l), self.gamma_u)
-        r_norm = _norm(r)
-        ratio = phi / r_norm if r_norm > self.eps else 1.0
-        w -= self.lr * ratio * r
+        w_norm, r_norm = _norm(xp, w), _norm(xp, r)
+        phi = _where(xp, w_norm < self.gamma_l, self.gamma_l, w_norm)
+        phi = _where(xp, phi > self.gamma_u, self.gamma_u, phi)
+        big = r_norm > self.eps
+        ratio = _where(xp, big, phi / _where(xp, big, r_norm, 1.0), 1.0)
+        w -= _factor(self.lr * ratio, w.dtype) * r
 
 
 class Lion(Solver):
@@ -479,7 +502,7 @@ class Lion(Solver):
 
     def _update(self, w, g, s, t):
         m = s["m"]
-        u = np.sign(self.beta1 * m + (1 - self.beta1) * g)
+        u = self.xp.sign(self.beta1 * m + (1 - self.beta1) * g)
         m *= self.beta2
         m += (1 - self.beta2) * g
         if self._decay:
