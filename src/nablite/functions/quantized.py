@@ -193,7 +193,7 @@ class _INQ(_ProductOnQuantizedWeight):
 
     def _quantize(self, xp, w, ind):
         if self._old_fixed is not None:  # undo what a solver did to fixed weights
-            w[self._old_fixed] = self._old_w[self._old_fixed]
+            xp.copyto(w, self._old_w, where=self._old_fixed)  # (a mask index would sync)
         if self._counter in self.inq_iterations:
             if self._counter == self.inq_iterations[-1]:
                 ind[...] = 1
@@ -207,7 +207,7 @@ class _INQ(_ProductOnQuantizedWeight):
                 ind[learnable] = xp.asarray(draw)
         fixed = ind == 1
         if bool(to_numpy(fixed.any())):
-            w[fixed] = _pow2_quantize(xp, w, self.num_bits)[fixed]
+            xp.copyto(w, _pow2_quantize(xp, w, self.num_bits), where=fixed, casting="unsafe")
         self._counter += 1
         self._old_w, self._old_fixed = w.copy(), fixed
         return w
