@@ -614,6 +614,18 @@ class _ReshapedView(NdArray):
             return self._base._on(xp).reshape(self._shape)
         return NdArray._on(self, xp)
 
+    def _fetch(self) -> NDArray[Any]:
+        # A device view of the input's device copy comes to the host as a view of
+        # the input's host copy, so that the two still share memory there.
+        arr, base = self._arr, self._base._arr
+        if (backend.is_device_array(arr) and backend.is_device_array(base)
+                and not self._zeroing and backend.array_module(arr).shares_memory(arr, base)):
+            host = self._base._get().reshape(self._shape)
+            if np.shares_memory(host, self._base._arr):
+                self._arr = host
+                return host
+        return NdArray._fetch(self)
+
     def _current(self) -> Any:
         if self._arr is None:
             return self._base._current().reshape(self._shape)

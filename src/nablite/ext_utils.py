@@ -49,7 +49,10 @@ def get_extension_context(ext_name, **kw):
     if ext_name == "cpu":
         return Context(configs[type_config], "CpuCachedArray", "")
     from . import backend
-    backend.module_for(ext_name)  # raises with install instructions when CuPy is absent
+    try:
+        backend.module_for(ext_name)
+    except RuntimeError as e:  # says whether CuPy or a GPU is missing, and the fix
+        raise RuntimeError(f"get_extension_context('{ext_name}'): {e}") from None
     return Context(configs[type_config], "CudaCachedArray", str(kw.get("device_id", "0")))
 
 
