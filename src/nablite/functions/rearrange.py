@@ -56,8 +56,9 @@ class Pad(Function):
 
     def forward(self, xp, x):
         if self.mode == "constant":
+            # a host scalar of x's dtype: CuPy's pad reads constant_values on the host
             return xp.pad(x, self._pairs, mode="constant",
-                          constant_values=xp.asarray(self.constant_value, dtype=x.dtype))
+                          constant_values=x.dtype.type(self.constant_value))
         for ax, index in self._maps(x.shape):
             x = xp.take(x, xp.asarray(index), axis=ax)
         return x

@@ -41,6 +41,12 @@ def _on(xp, a):
     return a if xp is np else xp.asarray(a)
 
 
+def _stable_argsort(xp, a, axis):
+    """argsort that keeps the order of ties: NumPy needs kind='stable', CuPy's
+    argsort is always stable and refuses the argument."""
+    return xp.argsort(a, axis=axis, kind="stable") if xp is np else xp.argsort(a, axis=axis)
+
+
 def _shape_tuple(shape):
     return (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
 
@@ -175,21 +181,23 @@ class RandomChoice(RandomFunction):
 
     def forward(self, xp, x, w):
         n = x.shape[-1]
-        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
-        p = np.asarray(w, np.float64).reshape(rows, n)
+        rows = prod(x.shape[:-1])
+        p = w.reshape(rows, n).astype(np.float64, copy=False)
         s = prod(self.shape)
+        # The draws come from the host generator (reproducible seeds); the rest on xp.
         if self.replace:
-            cdf = np.cumsum(p, axis=1)
+            cdf = xp.cumsum(p, axis=1)
             cdf /= cdf[:, -1:]
-            u = self.rng.random_sample((rows, s))
+            u = _on(xp, self.rng.random_sample((rows, s)))
             # One searchsorted over all rows: row r's values live in [r, r + 1).
-            offset = np.arange(rows)[:, None]
-            idx = np.searchsorted((cdf + offset).ravel(), (u + offset).ravel(), side="right")
-            idx = np.minimum(idx.reshape(rows, s) - offset * n, n - 1)
+            offset = xp.arange(rows)[:, None]
+            idx = xp.searchsorted((cdf + offset).ravel(), (u + offset).ravel(), side="right")
+            idx = xp.minimum(idx.reshape(rows, s) - offset * n, n - 1)
         else:  # Gumbel top-k: a weighted draw without replacement
-            keys = np.log(np.where(p > 0, p, 1e-300)) + self.rng.gumbel(size=(rows, n))
-            idx = np.argsort(-keys, axis=1, kind="stable")[:, :s]
-        self._idx = idx = _on(xp, idx)
+            gumbel = _on(xp, self.rng.gumbel(size=(rows, n)))
+            keys = xp.log(xp.where(p > 0, p, 1e-300)) + gumbel
+            idx = _stable_argsort(xp, -keys, 1)[:, :s]
+        self._idx = idx
         y = xp.take_along_axis(x.reshape(rows, n), idx, axis=1)
         return y.reshape(self.out_shapes[0])
 
