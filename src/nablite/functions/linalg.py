@@ -71,7 +71,8 @@ class _BatchMatrix(Function):
     LAPACK has no float16: such input is computed in float32 and the results
     are given in the input's dtype. A matrix with no inverse (or no Cholesky
     factor) gives NaN entries instead of an error, as NNabla gives non-finite
-    or meaningless values and goes on."""
+    or meaningless values and goes on (CuPy does not raise either, by default:
+    on a GPU such a matrix's entries are whatever cuSOLVER gives)."""
 
     def setup(self, x):
         require(self, len(x) == 3 and x[1] == x[2],
