@@ -401,3 +401,15 @@ def test_function_info_and_hooks_on_the_device(on_device):
     assert seen[:3] == ["ReLU", "MulScalar", "Sum"] and set(seen[3:]) <= {"DeviceArray"}
     assert y.parent.xp is xp
     np.testing.assert_array_equal(x.g, np.full((2, 2), 3.0))
+
+
+def test_fill_and_view_stay_on_the_device(on_device):
+    from nablite._array import NdArray
+    nd = NdArray((2, 3))
+    dev = nd._on(xp)
+    nd.fill(2.5)
+    assert nd._arr is dev and on_device["to_host"] == 0
+    v = nd.view((3, 2))
+    assert type(v._arr) is DeviceArray and xp.shares_memory(v._arr, dev)
+    np.testing.assert_array_equal(v.data, np.full((3, 2), 2.5))
+    np.testing.assert_array_equal(nd.narrow(1, 1, 2).data, np.full((2, 2), 2.5))

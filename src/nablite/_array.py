@@ -362,7 +362,12 @@ class NdArray:
         self._zeroing = True
 
     def fill(self, value: float) -> None:
-        self._get()[...] = value
+        arr = self._arr
+        if arr is not None and backend.is_device_array(arr):  # filled where it is
+            arr.fill(value)
+            self._zeroing = False
+        else:
+            self._get()[...] = value
 
     def clear(self) -> None:
         """Release the memory; the next read sees zeros (of the same dtype)."""
