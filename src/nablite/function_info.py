@@ -521,12 +521,13 @@ def check_node(fn, checks):
     of its kind (``checks``: node_checks(type(fn))), or None; an integral float
     for an integer becomes the integer. A single number for a list passes here
     (some types keep one); node_argument_error is stricter."""
-    get = fn.__dict__.get
     for attr, fast, items, row in checks:
-        t = type(get(attr, _ABSENT))
+        # getattr, not fn.__dict__: reading __dict__ makes CPython build the
+        # instance's dict, which cost more than the rest of the check
+        value = getattr(fn, attr, _ABSENT)
+        t = type(value)
         if t in fast:
             continue
-        value = get(attr)
         if items is not None and (t is tuple or t is list):
             for item in value:
                 if type(item) not in items:
@@ -546,7 +547,7 @@ def _stored_problem(fn, attr, value, row):
     if problem is not None:
         return TypeError(f"{fn.name}: {_describe(label, value, problem)}")
     if kind == "int" and isinstance(value, (float, np.floating, np.ndarray)):
-        fn.__dict__[attr] = int(value)  # 2.0 is 2 (NNabla's), for the code that indexes with it
+        setattr(fn, attr, int(value))  # 2.0 is 2 (NNabla's), for the code that indexes with it
     return None
 
 
