@@ -68,6 +68,8 @@ ERRORS = [
      r"^WeightStandardization: channel_axis=0 .*0-d"),
     (lambda: F.layer_normalization(V(np.array(1.0)), None, None), ValueError,
      r"^LayerNormalization: batch_axis=\[0\] .*0-d"),
+    (lambda: F.clip_grad_by_norm(V(np.array(1.0)), 1.0, axes=0), ValueError,
+     r"^ClipGradByNorm: axes=0 .*0-d"),
     # x None with beta / gamma given (beta would take its place)
     (lambda: F.layer_normalization(None, V(np.zeros((1, 5))), V(np.ones((1, 5)))), TypeError,
      r"^LayerNormalization: x is None"),

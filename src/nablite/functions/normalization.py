@@ -10,7 +10,7 @@ the channel axis) and a set of reduced axes; each function only states which.
 Batch normalization adds NNabla's running statistics, updated in place.
 """
 from ..variable import Variable
-from .base import Function, keep_args, require, normalize_axes, prod, sum_to, named
+from .base import Function, keep_args, require, prod, sum_to, named
 from .reduction import input_axes
 
 __all__ = ["batch_normalization", "fused_batch_normalization", "layer_normalization",
@@ -417,7 +417,7 @@ class ClipGradByNorm(Function):
 
     def setup(self, x):
         require(self, self.clip_norm > 0, f"clip_norm={self.clip_norm} must be positive")
-        self._red = normalize_axes(self, self.axes, len(x), "axes")
+        self._red = input_axes(self, self.axes, len(x), "axes")
         return x
 
     def forward(self, xp, x):
