@@ -96,7 +96,9 @@ class SoftmaxCrossEntropy(_LabelLoss):
     def forward(self, xp, x, t):
         axis = self._axis
         self._valid_labels = None
-        if x.ndim == 2 and axis == 1:
+        # the rows path decides on values (label range, finite max, underflow): on the
+        # host those are free, on a device each would wait for the device and copy
+        if x.ndim == 2 and axis == 1 and xp is np:
             y = self._forward_rows(xp, x, t)
             if y is not None:
                 return y
@@ -151,7 +153,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
             softmax = z / z.sum(axis=axis, keepdims=True)
             self._valid_labels = None
         gy = gys[0]
-        if x.ndim == 2 and axis == 1:
+        if x.ndim == 2 and axis == 1 and xp is np:  # as in forward
             labels = self._valid_labels
             if labels is None:
                 labels = t.reshape(-1).astype(xp.intp, copy=False)
