@@ -11,7 +11,7 @@ sequence-packing functions are too small for a file of their own.
 import numpy as np
 
 from .base import Function, keep_args, normalize_axes, prod, require, contiguous, unary_public, named
-from .._array import NdArray
+from .._array import NdArray, _ReshapedView
 from ..backend import scatter_add as _scatter_add
 from ..variable import Variable
 
@@ -28,15 +28,14 @@ def _ints(xp, a):
     return a if a.dtype.kind in "iu" else a.astype(np.int64)
 
 
-def _check_range(fn, name, raw, idx, sizes, where, negative=False):
-    """Refuse an index of ``idx`` (M, ...) outside [0, sizes[m]) in row m
-    (or [-size, size) with ``negative``), naming the value and the axis: NumPy
-    would wrap a negative index silently and say nothing of the argument for a
-    large one. ``raw`` is the index array as given (a float NaN is named). Two
-    reductions per row, on the values, so it runs in forward."""
+def _range_error(fn, name, raw, idx, sizes, where, negative):
+    """The IndexError naming the first index of ``idx`` (M, ...) outside
+    [0, sizes[m]) in row m (or [-size, size) with ``negative``), its axis and
+    size; None when all are inside. ``raw`` is the index array as given (a
+    float NaN is named)."""
     rows = idx.reshape(len(sizes), -1)
     if rows.shape[1] == 0:
-        return
+        return None
     lows, highs = rows.min(axis=1).tolist(), rows.max(axis=1).tolist()
     for m, (size, lo, hi) in enumerate(zip(sizes, lows, highs)):
         first = -size if negative else 0
@@ -45,11 +44,34 @@ def _check_range(fn, name, raw, idx, sizes, where, negative=False):
         value = lo if lo < first else hi
         if raw.dtype.kind == "f":
             bad = raw.reshape(len(sizes), -1)[m]
-            nan = bad != bad
-            if bool(nan.any()):
+            if bool((bad != bad).any()):
                 value = "NaN"
-        raise IndexError(f"{fn.name}: index {value} is out of bounds for {where(m)}, which "
-                         f"has size {size}: {name} must hold values in [{first}, {size})")
+        return IndexError(f"{fn.name}: index {value} is out of bounds for {where(m)}, which "
+                          f"has size {size}: {name} must hold values in [{first}, {size})")
+    return None
+
+
+def _in_range(xp, op, fn, name, raw, idx, sizes, where, negative=False):
+    """``op()``, an indexing by ``idx`` (M, ...) of axes of ``sizes``, with an index
+    outside its axis refused by name (``_range_error``). NumPy refuses such an
+    index itself (IndexError, caught here: no cost when all are inside) but wraps
+    a negative one, so without ``negative`` one reduction looks for those; CuPy
+    wraps every out-of-range index silently, so on other array modules all are
+    checked first."""
+    if xp is not np:
+        err = _range_error(fn, name, raw, idx, sizes, where, negative)
+        if err is not None:
+            raise err
+        return op()
+    if not negative and idx.size and idx.min() < 0:
+        raise _range_error(fn, name, raw, idx, sizes, where, negative)
+    try:
+        return op()
+    except IndexError:
+        err = _range_error(fn, name, raw, idx, sizes, where, negative)
+        if err is None:
+            raise
+    raise err
 
 
 class OneHot(Function):
@@ -98,9 +120,8 @@ class GatherNd(Function):
 
     def forward(self, xp, x, indices):
         idx = _ints(xp, indices)
-        _check_range(self, "indices", indices, idx, x.shape[:len(idx)],
-                     lambda m: f"axis {m} of data {x.shape}", negative=True)
-        return x[tuple(idx)]
+        return _in_range(xp, lambda: x[tuple(idx)], self, "indices", indices, idx,
+                         x.shape[:len(idx)], lambda m: f"axis {m} of data {x.shape}", True)
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
@@ -125,6 +146,18 @@ def _writable_out(out, base_var):
     return out
 
 
+def _share_out(fn, y, k):
+    """The output of a scatter into input ``k`` in place shares that input's
+    memory, as in NNabla, on a device too (a same-shape _ReshapedView: its host
+    copy is a view of the input's). Not when the input's maker reads it in
+    backward: the scatter then writes a copy (_writable_out)."""
+    if len(fn.inputs) > k and isinstance(y, Variable):
+        parent = fn.inputs[k]._parent
+        if parent is None or not parent.grad_reads_outputs:
+            y._data = _ReshapedView(fn.inputs[k]._data, y.shape)
+    return y
+
+
 def _last_writers(xp, key, index_shape, base_shape):
     """True for each index column whose value survives an overwriting scatter
     (of repeated positions the last one wins, in the forward as in numpy)."""
@@ -143,6 +176,10 @@ class ScatterNd(Function):
 
     def __init__(self, shape=None, add=False, _in_place=True):
         keep_args(self, locals())
+
+    def __call__(self, *inputs, **kwargs):
+        y = Function.__call__(self, *inputs, **kwargs)
+        return _share_out(self, y, 2) if self._in_place else y
 
     def setup(self, data, indices, out=None):
         require(self, self.shape is not None or out is not None,
@@ -166,14 +203,16 @@ class ScatterNd(Function):
             y = (_writable_out(out, self.inputs[2]) if self._in_place
                  else out.copy() if out.dtype.kind == "f" else out.astype(np.float32))
         idx = _ints(xp, indices)
-        _check_range(self, "indices", indices, idx, y.shape[:len(idx)],
-                     lambda m: f"axis {m} of the output {y.shape}", negative=True)
         key = tuple(idx)
-        if self.add:
-            _scatter_add(xp, y, key, data)
-        else:
-            y[key] = data
-        return y
+
+        def scatter():
+            if self.add:
+                _scatter_add(xp, y, key, data)
+            else:
+                y[key] = data
+            return y
+        return _in_range(xp, scatter, self, "indices", indices, idx, y.shape[:len(idx)],
+                         lambda m: f"axis {m} of the output {y.shape}", True)
 
     def backward(self, xp, xs, ys, gys):
         gy = gys[0]
@@ -224,13 +263,9 @@ class Gather(Function):
         mid = x_shape[b:a]
         return b, a, batch, mid
 
-    def _key(self, xp, x_shape, indices, check=False):
+    def _key(self, xp, x_shape, indices):
         b, a, batch, mid = self._layout(x_shape, indices.shape)
-        idx = _ints(xp, indices)
-        if check:
-            _check_range(self, "Indices", indices, idx.reshape(1, -1), x_shape[a:a + 1],
-                         lambda m: f"axis {a} of x {tuple(x_shape)}")
-        idx = idx.reshape((batch,) + indices.shape[b:])
+        idx = _ints(xp, indices).reshape((batch,) + indices.shape[b:])
         bidx = xp.arange(batch).reshape((batch,) + (1,) * (idx.ndim - 1))
         return bidx, idx
 
@@ -238,7 +273,10 @@ class Gather(Function):
         b, a, batch, mid = self._layout(x.shape, indices.shape)
         # (B, n, mid..., rest...): the gathered axis right after the merged batch.
         xm = xp.moveaxis(x.reshape((batch,) + x.shape[b:]), 1 + a - b, 1)
-        picked = xm[self._key(xp, x.shape, indices, check=True)]  # (B, I..., mid..., rest...)
+        key = self._key(xp, x.shape, indices)
+        picked = _in_range(xp, lambda: xm[key], self, "Indices", indices, key[1].reshape(1, -1),
+                           x.shape[a:a + 1], lambda m: f"axis {a} of x {x.shape}")
+        # picked: (B, I..., mid..., rest...)
         n_i = indices.ndim - b
         picked = xp.moveaxis(picked, tuple(range(1, 1 + n_i)),
                              tuple(range(1 + len(mid), 1 + len(mid) + n_i)))
@@ -289,12 +327,12 @@ class ScatterAdd(Function):
 
     def forward(self, xp, x0, indices, x1):
         a = self.axis
-        _check_range(self, "indices", indices, _ints(xp, indices).reshape(1, -1),
-                     x0.shape[a:a + 1], lambda m: f"axis {a} of x0 {x0.shape}")
         y = x0.copy()
         region = tuple(slice(0, n) for n in indices.shape)
-        _scatter_add(xp, y, self._key(xp, indices), x1[region])
-        return y
+        key = self._key(xp, indices)
+        return _in_range(xp, lambda: _scatter_add(xp, y, key, x1[region]), self, "indices",
+                         indices, key[a].reshape(1, -1), x0.shape[a:a + 1],
+                         lambda m: f"axis {a} of x0 {x0.shape}")
 
     def backward(self, xp, xs, ys, gys):
         x0, indices, x1 = xs
@@ -328,6 +366,9 @@ class BoolGather(Function):
 
 class BoolScatter(Function):
     integer_inputs = (1, 2)  # the mask; ``output`` is written in place
+
+    def __call__(self, *inputs, **kwargs):
+        return _share_out(self, Function.__call__(self, *inputs, **kwargs), 2)
 
     def setup(self, x, mask, output=None):
         count = int(np.count_nonzero(self.inputs[1].d))
