@@ -21,17 +21,17 @@ def _batch_view(shape, base_axis):
     return prod(shape[:base_axis]), tuple(shape[base_axis:])
 
 
-def _grid(b, sizes, offsets):
+def _grid(xp, b, sizes, offsets):
     """Index arrays (sample, axis 1, axis 2, ...) broadcasting to (b, *sizes);
-    ``offsets[j]`` (b,) is added to axis j's range (None: no offset)."""
+    ``offsets[j]`` (b,), a host draw, is added to axis j's range (None: no offset)."""
     nd = len(sizes)
-    out = [np.arange(b).reshape((b,) + (1,) * nd)]
+    out = [xp.arange(b).reshape((b,) + (1,) * nd)]
     for j, n in enumerate(sizes):
         shape = [1] * (nd + 1)
         shape[j + 1] = n
-        idx = np.arange(n).reshape(shape)
+        idx = xp.arange(n).reshape(shape)
         if offsets[j] is not None:
-            idx = idx + offsets[j].reshape((b,) + (1,) * nd)
+            idx = idx + _on(xp, offsets[j]).reshape((b,) + (1,) * nd)
         out.append(idx)
     return out
 
@@ -60,7 +60,7 @@ class RandomCrop(RandomFunction):
         b, sample = _batch_view(x.shape, self.base_axis)
         offsets = [self.rng.randint(0, s - c + 1, size=b) if c < s else None
                    for s, c in zip(sample, self._crop)]
-        self._idx = tuple(_on(xp, a) for a in _grid(b, self._crop, offsets))
+        self._idx = tuple(_grid(xp, b, self._crop, offsets))
         return x.reshape((b,) + sample)[self._idx].reshape(self.out_shapes[0])
 
     def backward(self, xp, xs, ys, gys):
@@ -103,13 +103,13 @@ class RandomFlip(RandomFunction):
         return (self._apply(xp, gys[0]),)  # flips are their own inverse
 
 
-def _border(idx, n, mode):
+def _border(xp, idx, n, mode):
     """Map source indices outside [0, n) inside, per border mode."""
     if mode == "reflect":  # mirror with the edge repeated: -1 -> 0, n -> n - 1
         period = 2 * n
-        idx = np.mod(idx, period)
-        return np.where(idx >= n, period - 1 - idx, idx)
-    return np.clip(idx, 0, n - 1)
+        idx = xp.mod(idx, period)
+        return xp.where(idx >= n, period - 1 - idx, idx)
+    return xp.clip(idx, 0, n - 1)
 
 
 class RandomShift(RandomFunction):
@@ -148,18 +148,17 @@ class RandomShift(RandomFunction):
         shape, nd = x.shape, x.ndim
         idx, valid = [], None
         for d, (n, s) in enumerate(zip(shape, self._shifts)):
-            src = np.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
+            src = xp.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
             if s:
                 lead = shape[:min(d, self._base)]
-                shift = self.rng.randint(-s, s + 1, size=lead)
+                shift = _on(xp, self.rng.randint(-s, s + 1, size=lead))
                 src = src - shift.reshape(lead + (1,) * (nd - len(lead)))
                 inside = (src >= 0) & (src < n)
                 valid = inside if valid is None else valid & inside
-                src = _border(src, n, self.border_mode)
+                src = _border(xp, src, n, self.border_mode)
             idx.append(src)
-        self._idx = tuple(_on(xp, a) for a in idx)
-        self._valid = (_on(xp, valid) if self.border_mode == "constant" and valid is not None
-                       else None)
+        self._idx = tuple(idx)
+        self._valid = valid if self.border_mode == "constant" else None
         y = x[self._idx]
         if self._valid is not None:
             y = xp.where(self._valid, y, xp.asarray(self.constant_value, y.dtype))
@@ -209,10 +208,13 @@ class RandomErase(RandomFunction):
         y = xp.moveaxis(x.reshape((b,) + x.shape[self.base_axis:]), -1, -3) \
             if self.channel_last else x
         y = y.reshape(b, c, h, w).copy()
-        erased = np.zeros((b, c, h, w), bool)
+        erased = xp.zeros((b, c, h, w), bool)
         units = (b, 1) if self.share else (b, c)
         rng = self.rng
+        rows = xp.arange(h)[None, None, :, None]
+        cols = xp.arange(w)[None, None, None, :]
         for _ in range(self.n):
+            # the draws (one per sample or channel) on the host; the boxes on xp
             hit = rng.random_sample(units) < self.prob
             area = rng.uniform(*self.area_ratios, size=units) * h * w
             aspect = rng.uniform(*self.aspect_ratios, size=units)
@@ -221,16 +223,14 @@ class RandomErase(RandomFunction):
             top = (rng.random_sample(units) * (h - eh + 1)).astype(int)
             left = (rng.random_sample(units) * (w - ew + 1)).astype(int)
             value = rng.uniform(*self.replacements, size=units)
-            rows = np.arange(h)[None, None, :, None]
-            cols = np.arange(w)[None, None, None, :]
-            box = (hit[..., None, None] & (rows >= top[..., None, None])
-                   & (rows < (top + eh)[..., None, None]) & (cols >= left[..., None, None])
-                   & (cols < (left + ew)[..., None, None]))
-            box = np.broadcast_to(box, (b, c, h, w))
-            fill = np.broadcast_to(value[..., None, None], (b, c, h, w))
-            y = xp.where(_on(xp, box), _on(xp, fill.astype(x.dtype)), y)
+            hit, top, bottom, left, right, value = (
+                _on(xp, a[..., None, None]) for a in
+                (hit, top, top + eh, left, left + ew, value.astype(x.dtype)))
+            box = (hit & (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right))
+            box = xp.broadcast_to(box, (b, c, h, w))
+            y = xp.where(box, value, y)
             erased |= box
-        self._erased = _on(xp, erased)
+        self._erased = erased
         return self._restore(xp, y, x.shape)
 
     def _restore(self, xp, y, shape):
@@ -306,11 +306,14 @@ class ImageAugmentation(RandomFunction):
         cx = (w - 1) / 2 + rng.uniform(-1, 1, n) * room_x
         fy = np.where(self.flip_ud & (rng.random_sample(n) < 0.5), -1.0, 1.0)
         fx = np.where(self.flip_lr & (rng.random_sample(n) < 0.5), -1.0, 1.0)
-        oy = (np.arange(ho) - (ho - 1) / 2)[None, :, None] * fy[:, None, None]
-        ox = (np.arange(wo) - (wo - 1) / 2)[None, None, :] * fx[:, None, None]
-        cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-        src_y = cy[:, None, None] + (cos * oy + sin * ox) / sy[:, None, None]
-        src_x = cx[:, None, None] + (-sin * oy + cos * ox) / sx[:, None, None]
+        # the per-image draws (host, n values each) go to xp; the per-pixel geometry there
+        fy, fx, cos, sin, cy, cx, sy, sx = (
+            _on(xp, v)[:, None, None]
+            for v in (fy, fx, np.cos(theta), np.sin(theta), cy, cx, sy, sx))
+        oy = (xp.arange(ho) - (ho - 1) / 2)[None, :, None] * fy
+        ox = (xp.arange(wo) - (wo - 1) / 2)[None, None, :] * fx
+        src_y = cy + (cos * oy + sin * ox) / sy
+        src_x = cx + (-sin * oy + cos * ox) / sx
         imgs = x.reshape(n, c, h, w).transpose(0, 2, 3, 1)
         y = _bilinear(xp, imgs, src_y, src_x).transpose(0, 3, 1, 2)
         units = (n, c) if self.brightness_each else (n, 1)
@@ -331,19 +334,15 @@ class ImageAugmentation(RandomFunction):
 def _bilinear(xp, imgs, sy, sx):
     """imgs (N, H, W, C) sampled at float coordinates (N, h, w), edges repeated."""
     n, h, w, _ = imgs.shape
-    sy, sx = np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)
-    y0, x0 = np.floor(sy).astype(np.int64), np.floor(sx).astype(np.int64)
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    sy, sx = xp.clip(sy, 0, h - 1), xp.clip(sx, 0, w - 1)
+    y0, x0 = xp.floor(sy).astype(np.int64), xp.floor(sx).astype(np.int64)
+    y1, x1 = xp.minimum(y0 + 1, h - 1), xp.minimum(x0 + 1, w - 1)
     wy, wx = (sy - y0)[..., None], (sx - x0)[..., None]
-    b = np.arange(n)[:, None, None]
+    b = xp.arange(n)[:, None, None]
     dt = imgs.dtype
-
-    def at(yy, xx):
-        return imgs[_on(xp, b), _on(xp, yy), _on(xp, xx)]
-
-    top = at(y0, x0) * _on(xp, (1 - wx).astype(dt)) + at(y0, x1) * _on(xp, wx.astype(dt))
-    bottom = at(y1, x0) * _on(xp, (1 - wx).astype(dt)) + at(y1, x1) * _on(xp, wx.astype(dt))
-    return top * _on(xp, (1 - wy).astype(dt)) + bottom * _on(xp, wy.astype(dt))
+    top = imgs[b, y0, x0] * (1 - wx).astype(dt) + imgs[b, y0, x1] * wx.astype(dt)
+    bottom = imgs[b, y1, x0] * (1 - wx).astype(dt) + imgs[b, y1, x1] * wx.astype(dt)
+    return top * (1 - wy).astype(dt) + bottom * wy.astype(dt)
 
 
 @named
