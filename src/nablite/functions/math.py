@@ -8,6 +8,7 @@ import math as _math
 
 import numpy as np
 
+from .arithmetic import number
 from .base import Function, keep_args, binary, require, unary, unary_public, named
 
 __all__ = ["constant", "arange", "linspace", "abs", "exp", "log", "identity", "round",
@@ -208,7 +209,7 @@ def constant(val=0, shape=[]):
     Returns:
         Variable: float32 array of ``shape`` with every entry ``val``.
     """
-    return Constant(float(val), list(shape))()
+    return Constant(float(number(val)), list(shape))()
 
 
 @named
@@ -226,7 +227,7 @@ def arange(start, stop, step=1):
     Returns:
         Variable: 1-d float32 array.
     """
-    return Arange(float(start), float(stop), float(step))()
+    return Arange(float(number(start)), float(number(stop)), float(number(step)))()
 
 
 @named
@@ -243,7 +244,7 @@ def linspace(start, stop, num):
     """
     if isinstance(num, (int, np.integer)) and num < 0:
         raise ValueError(f"Linspace: num={num} (the number of samples) must be non-negative")
-    return Linspace(float(start), float(stop), num)()
+    return Linspace(float(number(start)), float(number(stop)), num)()
 
 
 # The public functions of one input: name, node, summary; then what they return
