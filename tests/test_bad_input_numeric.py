@@ -157,6 +157,8 @@ def test_scalar_arguments_take_numpy_numbers_and_one_element_arrays():
     (y,) = _forward(F.arange(np.array([0]), np.float32(2), np.array([0.5])))
     np.testing.assert_array_equal(y, [0.0, 0.5, 1.0, 1.5])
     np.testing.assert_array_equal(_forward(F.linspace(np.array([0.0]), 1, 3))[0], [0.0, 0.5, 1.0])
+    (y,) = _forward(F.norm(V(np.array([3.0, 4.0])), p=np.array([2])))
+    np.testing.assert_allclose(y, 5.0)
     # a NumPy float64 scalar keeps float32 results float32
     (y,) = _forward(F.mul_scalar(V(x.astype(np.float32)), np.float64(2)))
     assert y.dtype == np.float32

@@ -8,6 +8,7 @@ the input. Each subclass states only its local rule.
 import builtins
 import warnings
 
+from .arithmetic import number
 from .base import (Function, docstring, keep_args, normalize_axes, prod as _size, public, require,
                    contiguous, unary_public, named)
 
@@ -411,7 +412,7 @@ def norm(x, p=None, axis=None, keepdims=False):
     Returns:
         Variable: The norms.
     """
-    p = 2.0 if p is None else float(p)
+    p = 2.0 if p is None else float(number(p))
     require("Norm", p >= 1, f"p={p} must be >= 1")
     return Norm(p, axis, keepdims)(x)
 
