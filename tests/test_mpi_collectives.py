@@ -14,7 +14,8 @@ from mpi.launch import assert_check
 
 RANKS = [1, 2, 4]
 COLLECTIVES = ["basics", "all_reduce", "bcast", "reduce", "all_gather", "reduce_scatter",
-               "groups", "allreduce_registered", "bad_arguments", "create_communicator"]
+               "groups", "allreduce_registered", "bad_arguments", "create_communicator",
+               "device_collectives", "device_training_equals_cpu"]
 
 
 @pytest.mark.parametrize("n", RANKS)
@@ -62,13 +63,21 @@ def test_mpi_tests_skip_cleanly_without_mpi4py():
     assert 'mpi4py is not installed (pip install "nablite[dist]")' in p.stdout, p.stdout
 
 
-def test_gpu_context_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="GPU context.*get_extension_context\\('cpu'\\)"):
-        C.MultiProcessDataParallelCommunicator(nn.Context(["cudnn:float"]))
+def test_gpu_context_without_cupy_says_what_is_missing(monkeypatch):
+    from nablite import backend
+    monkeypatch.setattr(backend, "_sim", False)
+    monkeypatch.setattr(backend, "cupy", None)
+    for make in (C.MultiProcessDataParallelCommunicator, C.DataParallelCommunicator):
+        with pytest.raises(RuntimeError, match="needs CuPy and a CUDA GPU.*nablite\\[cuda13\\]"):
+            make(nn.Context(["cudnn:float"]))  # before MPI is touched
 
 
-def test_data_parallel_communicator_reduces_between_replicas():
-    ctx = get_extension_context("cpu")
+@pytest.mark.parametrize("ext", ["cpu", "cudnn"])
+def test_data_parallel_communicator_reduces_between_replicas(ext, monkeypatch):
+    from nablite import backend
+    if ext == "cudnn":  # on the simulated device: the sums are made there
+        monkeypatch.setattr(backend, "_sim", True)
+    ctx = get_extension_context(ext)
     comm = C.DataParallelCommunicator(ctx)
     rng = np.random.RandomState(0)
     replicas = [{n: nn.Variable.from_numpy_array(rng.randn(2, 3), need_grad=True)
@@ -85,6 +94,7 @@ def test_data_parallel_communicator_reduces_between_replicas():
     comm.allreduce(division=True)
     for params in replicas:
         for n, v in params.items():
+            assert backend.is_device_array(v.grad._arr) is (ext == "cudnn")
             np.testing.assert_allclose(v.g, sum(g[n] for g in grads) / 3, rtol=1e-6)
     with pytest.raises(TypeError, match="add_context_and_parameters: expected a"):
         comm.add_context_and_parameters({"w": 1})

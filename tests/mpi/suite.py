@@ -425,6 +425,97 @@ def shared_parameters_with_callback():
     assert len(comm._shared_grads) == 0, len(comm._shared_grads)
 
 
+# -- a 'cudnn' communicator on the simulated device ----------------------------
+
+def _on_sim_device(run):
+    """``run(dcomm, dxp, counts)`` with a 'cudnn' communicator on the simulated
+    device; ``counts`` tallies device->host copies (backend.to_numpy of device
+    arrays) and host->device copies (the device module's asarray of host arrays)."""
+    from nablite import _device_sim, backend
+    from nablite.context import context_scope
+    counts = {"to_host": 0, "to_device": 0}
+    to_numpy, asarray = backend.to_numpy, _device_sim.xp.asarray
+
+    def counted_to_numpy(a, out=None):
+        counts["to_host"] += type(a) is _device_sim.DeviceArray
+        return to_numpy(a, out)
+
+    def counted_asarray(a, *args, **kw):
+        counts["to_device"] += isinstance(a, np.ndarray)
+        return asarray(a, *args, **kw)
+    backend.use_device_sim(True)
+    backend.to_numpy, _device_sim.xp.asarray = counted_to_numpy, counted_asarray
+    try:
+        ctx = get_extension_context("cudnn")
+        dcomm = C.MultiProcessDataParallelCommunicator(ctx)
+        dcomm.init()
+        with context_scope(ctx):
+            run(dcomm, _device_sim.xp, counts)
+    finally:
+        backend.to_numpy = to_numpy
+        del _device_sim.xp.asarray
+        backend.use_device_sim(False)
+
+
+@check
+def device_collectives():
+    def run(dcomm, dxp, counts):
+        shapes = [(3, 4), (5,), (2, 1, 3)]
+        for inplace in (False, True):
+            xs = [nd(data(RANK, s, i)) for i, s in enumerate(shapes)]
+            xs.append(nd(data(RANK, (4,), 9, np.float64)))  # a second dtype: its own message
+            for x in xs:
+                x._on(dxp)  # the newest copies on the device
+            counts.update(to_host=0, to_device=0)
+            dcomm.all_reduce(xs, division=True, inplace=inplace)
+            # one packed message per dtype, each across once each way; not per array
+            assert counts == {"to_host": 2, "to_device": 2}, (inplace, counts)
+            assert all(type(x._arr) is dxp.ndarray for x in xs), "results left the device"
+            for i, (x, s) in enumerate(zip(xs, shapes + [(4,)])):
+                dt = np.float64 if i == 3 else np.float32
+                want = sum(data(r, s, 9 if i == 3 else i, dt) for r in range(SIZE)) / SIZE
+                close(x.data, want, f"device all_reduce[{i}] inplace={inplace}")
+        xs = [nd(data(RANK, (2, 3), 1)), nd(data(RANK, (4,), 2))]
+        for x in xs:
+            x._on(dxp)
+        dcomm.bcast(xs, SIZE - 1)
+        close(xs[0].data, data(SIZE - 1, (2, 3), 1), "device bcast")
+        x = nd(data(RANK, (3, 2), 4))
+        x._on(dxp)
+        dcomm.reduce(x, 0)
+        close(x.data, sum(data(r, (3, 2), 4) for r in range(SIZE)) if RANK == 0
+              else data(RANK, (3, 2), 4), "device reduce")
+        ys = [nd(np.zeros((2, 2), np.float32)) for _ in range(SIZE)]
+        dcomm.all_gather(nd(data(RANK, (2, 2), 5)), ys)
+        for r, y in enumerate(ys):
+            assert type(y._arr) is dxp.ndarray
+            close(y.data, data(r, (2, 2), 5), f"device all_gather[{r}]")
+        y = nd(np.zeros(3, np.float32))
+        dcomm.reduce_scatter([nd(data(RANK, (3,), 10 + i)) for i in range(SIZE)], y)
+        close(y.data, sum(data(r, (3,), 10 + RANK) for r in range(SIZE)), "device reduce_scatter")
+    _on_sim_device(run)
+
+
+@check
+def device_training_equals_cpu():
+    def run(dcomm, dxp, counts):
+        def explicit_on_device(loss):
+            loss.backward(clear_buffer=True)
+            dcomm.all_reduce(grads(), division=True)
+
+        def callback_on_device(loss):
+            cb = dcomm.all_reduce_callback(grads(), 50, division=True)
+            loss.backward(clear_buffer=True, communicator_callbacks=cb)
+        got = {"explicit": train(B, local_bn, explicit_on_device),
+               "callback": train(B, local_bn, callback_on_device)}
+        from nablite.context import context_scope
+        with context_scope(get_extension_context("cpu")):
+            want = train(B, local_bn, explicit)
+        for how, params in got.items():
+            same_params(params, want, f"device training, {how}", rtol=1e-5, atol=1e-6)
+    _on_sim_device(run)
+
+
 # -- sync batch normalization against batch normalization on the whole batch ---
 
 @check

@@ -14,10 +14,13 @@ A parameter used by several functions (shared weights) gets contributions
 after its first consumer: when a second consumer reports, that parameter is
 reduced again, whole, at ``on_finish`` (its early result is dropped), and
 the communicator remembers to hold it back the next time.
+
+Device gradients (a 'cuda' / 'cudnn' communicator) are packed on the device;
+each message crosses to the host once for MPI and back once at ``on_finish``.
 """
 import numpy as np
 
-from ._arrays import by_dtype, pack
+from ._arrays import by_dtype, from_host, on, pack, to_host
 
 __all__ = ["AllReduceCallback"]
 
@@ -82,16 +85,18 @@ class AllReduceCallback:
         self._send(final=True)
         self._comm._wait([m[0] for m in self._messages], self._group, "all_reduce_callback")
         scale = 1.0 / self._mpi.Get_size() if self._division else None
+        xp = self._comm.xp
         for _, buf, indices, final in self._messages:
+            buf = from_host(buf, xp)
             offset = 0
             for i in indices:
-                a = self._nds[i].data
+                a = on(self._nds[i], xp)
                 if final or i not in self._again:
                     part = buf[offset:offset + a.size].reshape(a.shape)
                     if scale is None:
-                        np.copyto(a, part, casting="unsafe")
+                        xp.copyto(a, part, casting="unsafe")
                     else:
-                        np.multiply(part, scale, out=a, casting="unsafe")
+                        xp.multiply(part, scale, out=a, casting="unsafe")
                 offset += a.size
         self._start()
 
@@ -105,12 +110,12 @@ class AllReduceCallback:
             self._early_messages += 1
 
     def _send(self, final=False):
-        MPI = self._comm._MPI
-        arrays = [(i, self._nds[i].data) for i in self._pack]
+        MPI, xp = self._comm._MPI, self._comm.xp
+        arrays = [(i, on(self._nds[i], xp)) for i in self._pack]
         for same in by_dtype([a for _, a in arrays]):
             ids = {id(a) for a in same}
             indices = [i for i, a in arrays if id(a) in ids]
-            buf = pack(same)
+            buf = to_host(pack(same, xp))
             if self._scale_grad != 1:
                 buf *= self._scale_grad
             req = self._mpi.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM)

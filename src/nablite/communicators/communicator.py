@@ -1,6 +1,8 @@
 """NNabla's ``Communicator`` interface and its MPI implementation,
 ``MultiProcessDataParallelCommunicator``: one process per rank, started by
-``mpiexec``, exchanging NumPy arrays through mpi4py.
+``mpiexec``, exchanging NumPy arrays through mpi4py. Device arrays (a 'cuda' /
+'cudnn' context) are packed on the device and cross to the host once per
+message (see ``_arrays``).
 
 Every collective is non-blocking underneath (``Iallreduce``, ``Ibcast``, ...)
 and completed through ``Watch.wait``, so a rank that has left the job is
@@ -10,7 +12,8 @@ import weakref
 
 import numpy as np
 
-from ._arrays import by_dtype, host_arrays, ndarrays, pack, unpack
+from .. import backend
+from ._arrays import by_dtype, device_arrays, from_host, ndarrays, pack, to_host, unpack
 from ._mpi import mpi, watch
 
 __all__ = ["Communicator", "MultiProcessDataParallelCommunicator"]
@@ -30,6 +33,14 @@ class Communicator:
         self.ctx = ctx
         self._ctx_params = []
         self._initialized = False
+        backends = getattr(ctx, "backend", None) or ["cpu"]
+        # the array module of the context's device: arrays are reduced there
+        self.xp = backend.module_for(backends[0].split(":")[0])
+
+    def _arrays(self, data, where):
+        """The arrays behind ``data`` (an NdArray or a list of them) on this
+        communicator's device; in-place writes reach the NdArrays."""
+        return device_arrays(data, where, self.xp)
 
     def _check_init(self, where):
         if not self._initialized:
@@ -85,19 +96,15 @@ class MultiProcessDataParallelCommunicator(Communicator):
     non-zero status instead of hanging.
 
     Args:
-        ctx (Context): The context of the arrays reduced; the CPU context here
-            (GPU arrays over NCCL are not supported yet).
+        ctx (Context): The context of the arrays reduced. With a 'cuda' /
+            'cudnn' context the arrays stay on the device; each packed message
+            goes through one host copy, as MPI here is not CUDA-aware (NCCL is
+            not supported yet).
     """
 
     name = "MultiProcessDataParallelCommunicatorMpi"
 
     def __init__(self, ctx):
-        backends = [b.split(":")[0] for b in getattr(ctx, "backend", None) or ["cpu"]]
-        if any(b in ("cuda", "cudnn") for b in backends):
-            raise NotImplementedError(
-                f"MultiProcessDataParallelCommunicator: context {ctx} is a GPU context; "
-                "nablite's communicator runs on the CPU context over MPI (NCCL is not "
-                "supported yet); pass get_extension_context('cpu')")
         super().__init__(ctx)
         self._MPI = mpi()
         # gradient arrays all_reduce_callback saw shared; weak, so that a freed
@@ -172,14 +179,16 @@ class MultiProcessDataParallelCommunicator(Communicator):
 
     # -- collectives ------------------------------------------------------
     def _reduce_arrays(self, arrays, group, where, division=False, inplace=False):
-        """Sum ``arrays`` (host arrays, in place) over ``group``: one packed
-        message per dtype, or with ``inplace`` one message per array."""
+        """Sum ``arrays`` (of this communicator's device, in place) over ``group``:
+        one packed message per dtype, or with ``inplace`` on the host one
+        message per array (on a device every message crosses the host, so
+        ``inplace`` packs too: one copy each way per dtype)."""
         comm = self._comm(group, where)
         if comm is None or not arrays:
             return
-        MPI = self._MPI
+        MPI, xp = self._MPI, self.xp
         scale = 1.0 / comm.Get_size() if division else None
-        if inplace:
+        if inplace and xp is np:
             direct = [a for a in arrays if a.flags.c_contiguous]
             self._wait([comm.Iallreduce(MPI.IN_PLACE, a, op=MPI.SUM) for a in direct],
                        group, where)
@@ -188,9 +197,9 @@ class MultiProcessDataParallelCommunicator(Communicator):
                     np.multiply(a, scale, out=a, casting="unsafe")
             arrays = [a for a in arrays if not a.flags.c_contiguous]
         for same in by_dtype(arrays):
-            buf = pack(same)
+            buf = to_host(pack(same, xp))
             self._wait([comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM)], group, where)
-            unpack(buf, same, scale)
+            unpack(from_host(buf, xp), same, scale, xp)
 
     def all_reduce(self, data, division=False, inplace=False, group="world"):
         """Sum ``data`` (an NdArray or a list of them) over the ranks of
@@ -204,7 +213,7 @@ class MultiProcessDataParallelCommunicator(Communicator):
                 memory). The results are the same.
             group (str): Name of the group.
         """
-        self._reduce_arrays(host_arrays(data, "all_reduce"), group, "all_reduce", division,
+        self._reduce_arrays(self._arrays(data, "all_reduce"), group, "all_reduce", division,
                             inplace)
 
     def all_reduce_callback(self, data, pack_size, division=False, group="world",
@@ -239,66 +248,67 @@ class MultiProcessDataParallelCommunicator(Communicator):
         """Sum ``data`` over ``group`` into the arrays of rank ``dst`` (a rank
         within the group); the others' arrays are left as they are."""
         comm = self._comm(group, "reduce")
-        arrays = host_arrays(data, "reduce")
+        arrays = self._arrays(data, "reduce")
         if comm is None:
             return
         dst = self._root(dst, comm, "reduce", "dst")
-        MPI, me = self._MPI, comm.Get_rank()
+        MPI, me, xp = self._MPI, comm.Get_rank(), self.xp
         scale = 1.0 / comm.Get_size() if division else None
         for same in by_dtype(arrays):
-            buf = pack(same)
+            buf = to_host(pack(same, xp))
             if me == dst:
                 req = comm.Ireduce(MPI.IN_PLACE, buf, op=MPI.SUM, root=dst)
             else:
                 req = comm.Ireduce(buf, None, op=MPI.SUM, root=dst)
             self._wait([req], group, "reduce")
             if me == dst:
-                unpack(buf, same, scale)
+                unpack(from_host(buf, xp), same, scale, xp)
 
     def bcast(self, data, src, inplace=False, group="world"):
         """Copy the arrays of rank ``src`` (a rank within ``group``) into
         everyone's ``data``."""
         comm = self._comm(group, "bcast")
-        arrays = host_arrays(data, "bcast")
+        arrays = self._arrays(data, "bcast")
         if comm is None:
             return
         src = self._root(src, comm, "bcast", "src")
+        xp = self.xp
         for same in by_dtype(arrays):
-            buf = pack(same)
+            buf = to_host(pack(same, xp))
             self._wait([comm.Ibcast(buf, root=src)], group, "bcast")
-            unpack(buf, same)
+            unpack(from_host(buf, xp), same, None, xp)
 
     def all_gather(self, ndarray, ndarray_list, group="world"):
         """Every rank's ``ndarray`` into ``ndarray_list`` (one NdArray per rank
         of the group, in rank order)."""
         comm = self._comm(group, "all_gather")
-        x = host_arrays(ndarray, "all_gather")
-        ys = host_arrays(ndarray_list, "all_gather")
+        x = self._arrays(ndarray, "all_gather")
+        ys = self._arrays(ndarray_list, "all_gather")
         if comm is None:
             return
-        x = x[0]
+        x, xp = x[0], self.xp
         self._check_parts(ys, x.shape, x.dtype, comm.Get_size(), "all_gather", "ndarray_list")
         out = np.empty((len(ys),) + x.shape, x.dtype)
-        self._wait([comm.Iallgather(np.ascontiguousarray(x), out)], group, "all_gather")
-        for y, part in zip(ys, out):
-            np.copyto(y, part)
+        send = to_host(xp.ascontiguousarray(x))
+        self._wait([comm.Iallgather(send, out)], group, "all_gather")
+        unpack(from_host(out.reshape(-1), xp), ys, None, xp)
 
     def reduce_scatter(self, ndarray_list, ndarray, division=False, group="world"):
         """Sum ``ndarray_list`` (one NdArray per rank of the group) over the
         group, and give rank i the i-th sum in ``ndarray``."""
         comm = self._comm(group, "reduce_scatter")
-        xs = host_arrays(ndarray_list, "reduce_scatter")
-        y = host_arrays(ndarray, "reduce_scatter")
+        xs = self._arrays(ndarray_list, "reduce_scatter")
+        y = self._arrays(ndarray, "reduce_scatter")
         if comm is None:
             return
-        y = y[0]
+        y, xp = y[0], self.xp
         self._check_parts(xs, y.shape, y.dtype, comm.Get_size(), "reduce_scatter",
                           "ndarray_list")
-        send = np.concatenate([x.ravel() for x in xs])
+        send = to_host(xp.concatenate([x.ravel() for x in xs]))
         out = np.empty(y.size, y.dtype)
         self._wait([comm.Ireduce_scatter_block(send, out, op=self._MPI.SUM)], group,
                    "reduce_scatter")
-        unpack(out, [y], 1.0 / comm.Get_size() if division else None)
+        unpack(from_host(out, xp), [y], 1.0 / comm.Get_size() if division else None, xp)
 
     def barrier(self):
         """Wait until every rank has come here."""

@@ -3,12 +3,10 @@ reduces between the devices (contexts) of one process.
 
 Each registered (context, parameters) pair is one replica of the model;
 ``allreduce`` sums (or averages) the gradients of corresponding parameters
-(the i-th of every dict) and gives every replica the result. On the CPU all
-replicas live in host memory, so this is plain NumPy; no MPI is involved.
+(the i-th of every dict) and gives every replica the result, computed on the
+communicator's device (the context's ``xp``); no MPI is involved.
 """
-import numpy as np
-
-from ._arrays import host_arrays
+from ._arrays import device_arrays
 from .communicator import Communicator
 
 __all__ = ["DataParallelCommunicator"]
@@ -53,16 +51,17 @@ class DataParallelCommunicator(Communicator):
         if group != "world":
             raise ValueError(f"DataParallelCommunicator.all_reduce: only the group 'world' "
                              f"exists, got {group!r}")
-        arrays = host_arrays(data, "all_reduce")
+        xp = self.xp
+        arrays = device_arrays(data, "all_reduce", xp)
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"DataParallelCommunicator.all_reduce: the arrays have different "
                              f"shapes {sorted(shapes)}")
-        total = np.sum(arrays, axis=0)
+        total = xp.sum(xp.stack(arrays), axis=0)
         if division:
             total = total / len(arrays)
         for a in arrays:
-            np.copyto(a, total, casting="unsafe")
+            xp.copyto(a, total, casting="unsafe")
 
     def barrier(self):
         """Nothing to wait for in one process."""
