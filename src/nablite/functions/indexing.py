@@ -532,7 +532,9 @@ def gather(x, Indices, axis=None, batch_dims=None):
 
     Args:
         x (Variable): Data.
-        Indices (Variable): Integer indices; its first ``batch_dims`` dims match x's.
+        Indices (Variable): Integer indices in [0, x.shape[axis]) (floats are
+            truncated toward zero; others raise IndexError, as in NNabla); its
+            first ``batch_dims`` dims match x's.
         axis (int): Axis to gather along (default 0).
         batch_dims (int): Leading dims shared by x and Indices (default 0).
 
@@ -549,7 +551,9 @@ def gather_nd(data, indices):
 
     Args:
         data (Variable): Data.
-        indices (Variable): Shape (M, ...); column entries index the first M axes.
+        indices (Variable): Shape (M, ...); column entries index the first M axes,
+            each in [-size, size) of its axis (negative ones count from the end;
+            others raise IndexError, as in NNabla).
 
     Returns:
         Variable: Shape ``indices.shape[1:] + data.shape[M:]``.
@@ -585,7 +589,7 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
     Args:
         data (Variable): Values, shape ``indices.shape[1:] + shape[M:]``.
         indices (Variable, numpy array or list): Shape (M, ...), integer positions
-            in the first M axes.
+            in the first M axes, each in [-size, size) of its axis.
         shape (tuple of int): Output shape.
         out (Variable or NdArray): Array scattered into (its shape is the output's).
         add (bool): Accumulate instead of overwriting.
@@ -621,7 +625,8 @@ def scatter_add(x0, indices, x1, axis=None):
 
     Args:
         x0 (Variable): Base values.
-        indices (Variable): Integer positions along ``axis``, same rank as x0.
+        indices (Variable): Integer positions in [0, x0.shape[axis]) along ``axis``,
+            same rank as x0.
         x1 (Variable): Values added (at least indices' shape).
         axis (int): Axis the indices refer to (default 0).
 

@@ -219,7 +219,9 @@ def embed(x0, w, n_outputs=-1, outputs=None):
     Only ``w`` gets a gradient (repeated indices add up).
 
     Args:
-        x0 (Variable): integer indices in [0, w.shape[0]), any shape.
+        x0 (Variable): integer indices in [0, w.shape[0]), any shape; an index
+            outside the table (or any, when w has no rows) gives a row of zeros,
+            as in NNabla.
         w (Variable): table of shape (V, E...).
 
     Returns:
