@@ -12,7 +12,7 @@ import numpy as np
 
 from .base import Function, keep_args, normalize_axes, prod, require, contiguous, unary_public, named
 from .._array import NdArray, _ReshapedView
-from ..backend import scatter_add as _scatter_add
+from ..backend import scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
 
 __all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
@@ -598,6 +598,7 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
         Variable: Shape ``shape``.
     """
     if not isinstance(indices, (Variable, NdArray)):
+        indices = to_numpy(indices)  # a device array is index data too
         try:
             given = np.asarray(indices, dtype=float) if indices is not None else None
         except (TypeError, ValueError):
