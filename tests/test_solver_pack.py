@@ -52,8 +52,9 @@ def test_packed_updates_equal_the_per_parameter_loop(make):
 def test_pack_is_used_and_parameters_become_views():
     params, solver = _run(lambda: S.Adam(0.01), 2)
     pack = solver._pack
-    assert pack is not None
-    assert all(np.shares_memory(p.d, pack.w) for p in params.values())
+    assert pack is not None and type(pack.w) is type(solver.xp.zeros(1))
+    pack.w.fill(5.0)  # every parameter's newest copy is a view into the pack
+    assert all((p.d == 5.0).all() for p in params.values())
 
 
 def test_skipped_parameter_keeps_state_and_step_count():
@@ -80,4 +81,120 @@ def test_states_returned_by_get_states_share_memory_after_packing():
     params, solver = _run(lambda: S.Momentum(0.1), 2)
     m = solver.get_states()["c"].pstate["m"]
     m.d[...] = 0
-    assert not solver._slots["c"].state["m"].any()
+    if solver.xp is np:
+        assert not solver._slots["c"].state["m"].any()
+    else:  # on a device .d is a host copy: set_states changes the solver's state
+        assert solver._slots["c"].state["m"].any()
+        st = solver.get_states()["c"]
+        st.pstate = {"m": np.zeros(st.pstate["m"].shape, np.float32)}
+        solver.set_states({"c": st})
+        assert not solver._slots["c"].state["m"].any()
+
+
+# -- on the simulated device: states there, no copies in the step ----------------------
+
+@pytest.fixture
+def device():
+    """The 'cudnn' context on the simulated device; counts host<->device copies
+    (backend's transfers and the device module's asarray of host arrays)."""
+    from nablite import _device_sim, backend
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    counts = {"to_device": 0, "to_host": 0}
+    to_numpy, asarray = backend.to_numpy, _device_sim.xp.asarray
+
+    def counted_to_numpy(a, out=None):
+        counts["to_host"] += type(a) is _device_sim.DeviceArray
+        return to_numpy(a, out)
+
+    def counted_asarray(a, *args, **kw):
+        counts["to_device"] += isinstance(a, np.ndarray)
+        return asarray(a, *args, **kw)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(backend, "_sim", True)
+    mp.setattr(backend, "to_numpy", counted_to_numpy)
+    mp.setattr(_device_sim.xp, "asarray", counted_asarray, raising=False)
+    with context_scope(get_extension_context("cudnn")):
+        yield _device_sim.xp, counts
+    mp.undo()
+
+
+def _device_steps(make, steps, xp=None, counts=None, read_between=False):
+    """``steps`` of weight decay, clipping, scaling, the inf/NaN check and update
+    on the gradients a backward would leave (on the solver's device). With
+    ``counts``, each step's copies are checked: none but the check's one flag."""
+    params = _params()
+    solver = make()
+    solver.set_parameters(params)
+    rng = np.random.RandomState(1)
+    for i in range(steps):
+        solver.zero_grad()
+        for p in params.values():
+            g = rng.randn(*p.shape).astype(np.float32)
+            if xp is None:
+                p.g = g
+            else:  # as backward leaves it: written into the device array
+                p.grad._on(xp)[...] = xp.asarray(g)
+        if read_between and i == 2:
+            params["a"].d[0, 0] = 0.5  # a host edit of a parameter between steps
+        if counts is not None and i > 0:  # the first step moves the parameters over
+            counts.update(to_device=0, to_host=0)
+        solver.weight_decay(1e-3)
+        solver.clip_grad_by_norm(2.0)
+        solver.scale_grad(0.5)
+        assert not solver.check_inf_or_nan_grad()
+        solver.update()
+        if counts is not None and i > 0 and not (read_between and i == 2):
+            assert counts == {"to_device": 0, "to_host": 1}, (i, counts)  # the check's flags
+    return params, solver
+
+
+@pytest.mark.parametrize("make", SOLVERS)
+@pytest.mark.parametrize("read_between", [False, True])
+def test_steps_on_the_device_equal_the_cpu_without_copies(device, make, read_between):
+    from nablite import _device_sim
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    xp, counts = device
+    got, solver = _device_steps(make, 5, xp, counts, read_between)
+    assert solver.xp is xp
+    for slot in solver._slots.values():
+        assert all(type(a) is _device_sim.DeviceArray for a in slot.state.values())
+    assert (solver._pack is not None) is make().packable  # packed on the device too
+    with context_scope(get_extension_context("cpu")):
+        want, cpu = _device_steps(make, 5, read_between=read_between)
+    for name in want:
+        np.testing.assert_allclose(got[name].d, want[name].d, rtol=1e-6, atol=1e-7)
+    for key, st in solver.get_states().items():
+        for k, v in st.pstate.items():
+            assert type(v.d) is np.ndarray  # get_states gives host arrays
+            np.testing.assert_allclose(v.d, cpu.get_states()[key].pstate[k].d, rtol=1e-6,
+                                       atol=1e-7)
+
+
+def test_device_states_save_load_and_inf_checks(device, tmp_path):
+    pytest.importorskip("h5py")
+    xp, _ = device
+    params, solver = _device_steps(lambda: S.Adam(0.01), 3, xp)
+    path = str(tmp_path / "states.h5")
+    solver.save_states(path)
+    other = S.Adam(0.01)
+    other.set_parameters(params)
+    other.load_states(path)
+    for key, st in solver.get_states().items():
+        got = other._slots[key]
+        assert got.t == st.t == 3
+        for k, v in st.pstate.items():
+            assert backend_type(got.state[k]) == "device"
+            np.testing.assert_array_equal(got.state[k].get(), v.d)
+    solver.zero_grad()
+    for p in params.values():
+        p.grad._set(xp.zeros(p.shape, np.float32))
+    params["b"].grad._on(xp)[1] = np.inf
+    assert solver.check_inf_grad() and solver.check_inf_or_nan_grad()
+    assert not solver.check_nan_grad()
+
+
+def backend_type(a):
+    from nablite import backend
+    return "device" if backend.is_device_array(a) else "host"

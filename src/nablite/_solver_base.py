@@ -129,12 +129,15 @@ class _Pack:
     parameter: what makes small models (many small parameters) fast.
     ``valid()`` re-checks the views each update; anything that swapped an
     array out (a user assigning ``.d`` of another dtype, a skipped gradient)
-    sends the update back to the per-parameter loop.
+    sends the update back to the per-parameter loop. On a device, reading or
+    writing ``.d``/``.g`` moves the newest copy to the host; ``valid()`` copies
+    it back into the view (the transfer the next device use makes anyway).
     """
 
-    __slots__ = ("w", "g", "state", "views", "slots", "t")
+    __slots__ = ("w", "g", "state", "views", "slots", "t", "xp")
 
     def __init__(self, slots, state_names, dtype, xp):
+        self.xp = xp
         sizes = [s.param._data.size for s in slots]
         total = sum(sizes)
         self.w = xp.empty(total, dtype)
@@ -167,8 +170,31 @@ class _Pack:
         for slot, data, grad, wv, gv in self.views:
             param = slot.param
             if (param._data is not data or param._grad is not grad or grad._zeroing
-                    or slot.t != t or data._arr is not wv or grad._arr is not gv):
+                    or slot.t != t):
                 return False
+            if ((data._arr is not wv and not self._back(data, wv))
+                    or (grad._arr is not gv and not self._back(grad, gv))):
+                return False
+        return True
+
+    def _back(self, nd, view):
+        """On a device: when ``nd``'s newest copy left the view with its shape and
+        dtype (``.d`` read or written on the host; a backward that made a new
+        device array after that), copy it into the view, which holds the newest
+        copy again (a host buffer is kept for the next read)."""
+        arr = nd._arr
+        if (self.xp is np or arr is None or nd._zeroing or arr.shape != view.shape
+                or arr.dtype != view.dtype):
+            return False
+        if type(arr) is np.ndarray:
+            view[...] = backend.to_device(self.xp, arr)
+            nd._set(view)
+            nd._other = arr
+        elif type(arr) is type(view):
+            view[...] = arr
+            nd._set(view)
+        else:
+            return False
         return True
 
 
