@@ -2,6 +2,7 @@
 ``nnabla`` import alias, so both libraries execute identical scripts.
 
     python benchmarks/bench_nablite.py [--workloads W1,W2] [--json out.json]
+    python benchmarks/bench_nablite.py --device cudnn --batch 512 --workloads W5,W6,W7
 """
 import os
 import sys
@@ -43,6 +44,24 @@ def version():
 
 def setup():
     ref_nnabla.setup()
+
+
+def use_device(ext_name):
+    """ref_nnabla's GPU set-up (the same context and synchronize calls), plus
+    what nablite's device is and how much memory CuPy's pool holds: the pool
+    keeps freed blocks for reuse, so what it holds at the end is its peak."""
+    hooks = ref_nnabla.use_device(ext_name)
+    from nablite import backend
+    if backend.device_sim_enabled():
+        hooks['device'] += " on the simulated device (NABLITE_DEVICE_SIM=1: NumPy on the CPU)"
+        return hooks
+    import cupy
+    pool = cupy.get_default_memory_pool()
+    name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)['name']
+    hooks['memory'] = lambda: {'gpu_mb': pool.total_bytes() / 2**20,
+                               'gpu_mb_in_use': pool.used_bytes() / 2**20}
+    hooks['device'] += " on CuPy %s, %s" % (cupy.__version__, name.decode(errors='replace'))
+    return hooks
 
 
 if __name__ == "__main__":

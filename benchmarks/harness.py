@@ -10,6 +10,12 @@ A benchmark script (ref_nnabla.py, ref_torch.py, and the nablite one) defines
     overhead()-- optional; returns {"add_scalar": {"forward_us": .., "backward_us": ..},
                  "tanh": {...}}
 
+    use_device(name) -- optional, for --device NAME: called in each child before
+                 the workload is built; puts the library on that device and returns
+                 {"sync": fn, "memory": fn, "device": str}: sync() waits for the
+                 device (called after every step, timed with it), memory() gives
+                 {"gpu_mb": .., ...} after the timed steps, device says what ran
+
 and calls ``harness.main(sys.modules[__name__])``. The parent process runs each
 workload (and the overhead test) in a fresh child process of the same Python,
 so every peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) belongs to
@@ -18,7 +24,9 @@ that workload alone.
 Timing: ``warmup`` untimed steps, then ``repeat`` steps timed one by one with
 ``time.perf_counter``; ms_median/ms_min/ms_max are over those steps and
 images_per_s = batch / median seconds. Inputs are random arrays of the right
-shape, set once before warm-up (the same batch is reused every step).
+shape, set once before warm-up (the same batch is reused every step). With
+--device, every step ends with the device's synchronize, inside the timing.
+--batch N builds the workloads that take a batch size (W5, W6, W7) with N.
 
 Output JSON (also printed as a table):
     {"library": str, "version": str,
@@ -30,6 +38,7 @@ Output JSON (also printed as a table):
                   "tanh": {"forward_us": float, "backward_us": float}}}
 """
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -114,29 +123,61 @@ def time_chain(run, n_funcs, repeat):
     return statistics.median(ts) * 1e6 / n_funcs
 
 
-def _child(mod, what, warmup, repeat):
+def takes_batch(builder):
+    """Whether a workload builder takes ``batch=`` (W5, W6, W7)."""
+    return 'batch' in inspect.signature(builder).parameters
+
+
+def _synced(step, sync):
+    def synced_step():
+        step()
+        sync()
+    return synced_step
+
+
+def _child(mod, what, warmup, repeat, device=None, batch=None):
     if hasattr(mod, 'setup'):
         mod.setup()
+    hooks = mod.use_device(device) if device else None
     if what == 'overhead':
         res = mod.overhead()
     else:
-        step, batch = mod.WORKLOADS[what]()
+        builder = mod.WORKLOADS[what]
+        step, batch = builder(batch=batch) if batch else builder()
+        if hooks:
+            step = _synced(step, hooks['sync'])
         res = time_steps(step, batch, warmup, repeat)
+        if hooks:
+            res.update(hooks['memory']())
+            res['device'] = hooks['device']
     res['peak_rss_mb'] = peak_rss_mb()
     res['version'] = mod.version()
     print('@@RESULT@@' + json.dumps(res))
 
 
-def _run_child(script, what, warmup, repeat):
+class ChildFailed(RuntimeError):
+    """A child process gave no result; ``last`` is the last line it wrote to stderr."""
+
+    def __init__(self, message, last):
+        super().__init__(message)
+        self.last = last
+
+
+def _run_child(script, what, warmup, repeat, device=None, batch=None):
     cmd = [sys.executable, script, '--_child', what,
            '--warmup', str(warmup), '--repeat', str(repeat)]
+    if device:
+        cmd += ['--device', device]
+    if batch and what != 'overhead':
+        cmd += ['--batch', str(batch)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True)
     for line in p.stdout.splitlines():
         if line.startswith('@@RESULT@@'):
             return json.loads(line[len('@@RESULT@@'):])
     sys.stderr.write(p.stdout[-2000:] + p.stderr[-4000:])
-    raise RuntimeError('%s failed in %s (exit %d)' % (what, script, p.returncode))
+    raise ChildFailed('%s failed in %s (exit %d)' % (what, script, p.returncode),
+                      (p.stderr.strip().splitlines() or ['(no output)'])[-1])
 
 
 def main(mod, argv=None):
@@ -151,13 +192,24 @@ def main(mod, argv=None):
     ap.add_argument('--json', default=None, help='write the results here')
     ap.add_argument('--no-overhead', action='store_true',
                     help='skip the per-function overhead micro-benchmark')
+    ap.add_argument('--device', default=None,
+                    help="run on this device (the module's use_device: 'cudnn' for "
+                         "nablite/NNabla, 'cuda' or 'cpu' for PyTorch), with a "
+                         "synchronize after every step (default: the CPU, as before)")
+    ap.add_argument('--batch', type=int, default=None,
+                    help='batch size of the workloads that take one (W5, W6, W7; '
+                         'default: their own)')
     ap.add_argument('--_child', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     script = os.path.abspath(sys.modules[mod.__name__].__file__)
 
     if args._child:
-        _child(mod, args._child, args.warmup or 0, args.repeat or 1)
+        _child(mod, args._child, args.warmup or 0, args.repeat or 1, args.device, args.batch)
         return
+    if args.device and not hasattr(mod, 'use_device'):
+        raise SystemExit('%s: --device: this benchmark has no use_device' % mod.LIBRARY)
+    if args.batch is not None and args.batch < 1:
+        raise SystemExit('%s: --batch must be at least 1, got %d' % (mod.LIBRARY, args.batch))
 
     out = {'library': mod.LIBRARY, 'version': None,
            'meta': {'python': platform.python_version(),
@@ -168,23 +220,39 @@ def main(mod, argv=None):
     if hasattr(mod, 'META'):
         out['meta'].update(mod.META)
     names = [w.strip() for w in args.workloads.split(',') if w.strip()]
+    for w in names:
+        if w not in mod.WORKLOADS:
+            raise SystemExit('unknown workload %r' % w)
+        if args.batch and not takes_batch(mod.WORKLOADS[w]):
+            raise SystemExit('%s: --batch applies to the workloads that take a batch '
+                             'size (%s), not %s' % (mod.LIBRARY, ', '.join(
+                                 k for k, b in mod.WORKLOADS.items() if takes_batch(b)), w))
     t_start = time.time()
     print('%-4s %10s %10s %10s %12s %9s  %s' % (
         'id', 'ms_median', 'ms_min', 'ms_max', 'images/s', 'rss_MB', 'workload'))
     for w in names:
-        if w not in mod.WORKLOADS:
-            raise SystemExit('unknown workload %r' % w)
         dw, dr = DEFAULT_RUNS[w]
         warmup = dw if args.warmup is None else args.warmup
         repeat = dr if args.repeat is None else args.repeat
-        r = _run_child(script, w, warmup, repeat)
+        try:
+            r = _run_child(script, w, warmup, repeat, args.device, args.batch)
+        except ChildFailed as e:
+            if not args.device:
+                raise
+            # A device run is rare and short: keep the other workloads' numbers.
+            out.setdefault('failed', {})[w] = e.last
+            print('%-4s failed: %s' % (w, e.last), flush=True)
+            continue
         out['version'] = r.pop('version')
+        if 'device' in r:
+            out['meta']['device'] = r.pop('device')
         out['workloads'][w] = r
-        print('%-4s %10.3f %10.3f %10.3f %12.1f %9.1f  %s' % (
+        print('%-4s %10.3f %10.3f %10.3f %12.1f %9.1f  %s%s' % (
             w, r['ms_median'], r['ms_min'], r['ms_max'], r['images_per_s'],
-            r['peak_rss_mb'], DESCRIPTIONS.get(w, '')), flush=True)
+            r['peak_rss_mb'], DESCRIPTIONS.get(w, ''),
+            ' (run at batch %d)' % args.batch if args.batch else ''), flush=True)
     if not args.no_overhead and hasattr(mod, 'overhead'):
-        r = _run_child(script, 'overhead', 0, 1)
+        r = _run_child(script, 'overhead', 0, 1, args.device)
         out['version'] = r.pop('version')
         r.pop('peak_rss_mb', None)
         out['overhead'] = r

@@ -44,6 +44,18 @@ def setup():
     logger.setLevel(logging.WARNING)
 
 
+def use_device(ext_name):
+    """For harness.py's --device: build every workload in NNabla's
+    get_extension_context(ext_name) ('cudnn', 'cuda') and wait for the device
+    after each step with the extension's synchronize, as NNabla's users time."""
+    import nnabla as nn
+    from nnabla.ext_utils import get_extension_context, import_extension_module
+    nn.set_default_context(get_extension_context(ext_name))
+    ext = import_extension_module(ext_name)
+    return {'sync': lambda: ext.synchronize(device_id='0'), 'memory': dict,
+            'device': "get_extension_context('%s')" % ext_name}
+
+
 def _data(shape, n_classes, batch):
     import nnabla as nn
     rng = np.random.RandomState(0)
@@ -136,12 +148,12 @@ def w4():
     return _trainer(loss, S.Adam()), 64
 
 
-def w5():
+def w5(batch=128):
     import nnabla.functions as F
     import nnabla.parametric_functions as PF
     import nnabla.solvers as S
     _fresh()
-    x, t = _data((128, 1, 28, 28), 10, 128)
+    x, t = _data((batch, 1, 28, 28), 10, batch)
     h = PF.convolution(x, 20, (5, 5), name='conv1')
     h = F.relu(F.max_pooling(h, (2, 2)))
     h = PF.convolution(h, 50, (5, 5), name='conv2')
@@ -149,7 +161,7 @@ def w5():
     h = F.relu(PF.affine(h, 500, name='fc3'))
     y = PF.affine(h, 10, name='fc4')
     loss = F.mean(F.softmax_cross_entropy(y, t))
-    return _trainer(loss, S.Adam()), 128
+    return _trainer(loss, S.Adam()), batch
 
 
 def w6(batch=64, widths=(16, 32, 64)):

@@ -1,7 +1,8 @@
-"""Reference timings with PyTorch (CPU, 2 threads), for comparison.
+"""Reference timings with PyTorch (CPU, 2 threads; or a GPU), for comparison.
 
     python3 benchmarks/ref_torch.py --json benchmarks/results/torch_ref.json
     python3 benchmarks/ref_torch.py --workloads W5,W6 --repeat 20
+    python3 benchmarks/ref_torch.py --device cuda --batch 512 --workloads W5,W6,W7
 
 The same seven training workloads as ref_nnabla.py (one step = forward +
 backward + optimizer step on a fixed random batch), with the same shapes,
@@ -33,6 +34,8 @@ import harness  # noqa: E402
 LIBRARY = 'torch'
 THREADS = 2
 META = {'threads': THREADS}
+DEVICE = 'cpu'           # harness.py's --device cuda moves data and models there
+CUDNN_BENCHMARK = True   # on the GPU, as PyTorch users set it for fixed shapes
 
 
 def version():
@@ -46,12 +49,35 @@ def setup():
     torch.manual_seed(313)
 
 
+def use_device(name):
+    """For harness.py's --device: 'cuda' (torch.backends.cudnn.benchmark set to
+    CUDNN_BENCHMARK, torch.cuda.synchronize after each step, peak memory of
+    PyTorch's caching allocator) or 'cpu' (as without --device)."""
+    import torch
+    global DEVICE
+    DEVICE = name
+    if name != 'cuda':
+        return {'sync': lambda: None, 'memory': dict,
+                'device': 'cpu, %d threads' % torch.get_num_threads()}
+    torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
+    return {'sync': torch.cuda.synchronize,
+            'memory': lambda: {'gpu_mb': torch.cuda.max_memory_reserved() / 2**20,
+                               'gpu_mb_allocated': torch.cuda.max_memory_allocated() / 2**20},
+            'device': 'cuda, %s, torch.backends.cudnn.benchmark=%s' % (
+                torch.cuda.get_device_name(), CUDNN_BENCHMARK)}
+
+
 def _data(shape, n_classes, batch):
     import torch
     rng = np.random.RandomState(0)
     x = torch.from_numpy(rng.rand(*shape).astype(np.float32))
     t = torch.from_numpy(rng.randint(0, n_classes, size=(batch,)).astype(np.int64))
-    return x, t
+    return x.to(DEVICE), t.to(DEVICE)
+
+
+def _on_device(model):
+    # Before the optimizer is made, so that it holds the parameters that train.
+    return model.to(DEVICE)
 
 
 def _trainer(model, opt, x, t):
@@ -67,12 +93,12 @@ def _trainer(model, opt, x, t):
 
 def _sgd_wd(model):
     import torch
-    return torch.optim.SGD(model.parameters(), lr=0.01, weight_decay=1e-5)
+    return torch.optim.SGD(_on_device(model).parameters(), lr=0.01, weight_decay=1e-5)
 
 
 def _adam(model):
     import torch
-    return torch.optim.Adam(model.parameters())
+    return torch.optim.Adam(_on_device(model).parameters())
 
 
 def _scaled(body):
@@ -128,7 +154,7 @@ def w4():
         def forward(self, x):
             x = x * (1.0 / 255)
             n = x.shape[0]
-            h = torch.zeros(n, 32)
+            h = torch.zeros(n, 32, device=x.device)
             for q in (x[:, :, :4, :4], x[:, :, :4, 4:],
                       x[:, :, 4:, :4], x[:, :, 4:, 4:]):
                 h = torch.tanh(self.cell(torch.cat((q.reshape(n, 16), h), 1)))
@@ -138,14 +164,14 @@ def w4():
     return _trainer(model, _adam(model), x, t), 64
 
 
-def w5():
+def w5(batch=128):
     import torch.nn as tnn
-    x, t = _data((128, 1, 28, 28), 10, 128)
+    x, t = _data((batch, 1, 28, 28), 10, batch)
     model = tnn.Sequential(
         tnn.Conv2d(1, 20, 5), tnn.MaxPool2d(2), tnn.ReLU(),
         tnn.Conv2d(20, 50, 5), tnn.MaxPool2d(2), tnn.ReLU(),
         tnn.Flatten(), tnn.Linear(800, 500), tnn.ReLU(), tnn.Linear(500, 10))
-    return _trainer(model, _adam(model), x, t), 128
+    return _trainer(model, _adam(model), x, t), batch
 
 
 def w6(batch=64, widths=(16, 32, 64)):
@@ -178,7 +204,7 @@ def w6(batch=64, widths=(16, 32, 64)):
             layers.append(Block(cin, c, 2 if (si > 0 and bi == 0) else 1))
             cin = c
     layers += [tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(widths[-1], 10)]
-    model = tnn.Sequential(*layers)
+    model = _on_device(tnn.Sequential(*layers))
     x, t = _data((batch, 3, 32, 32), 10, batch)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     return _trainer(model, opt, x, t), batch
