@@ -84,16 +84,17 @@ class GraphProfiler:
         return f"{convert_time_scale(total / count, self.time_scale):.8}", count
 
     def _backward_once(self, f):
-        xp = f.xp
-        xs = [x._data._get() for x in f.inputs]
-        ys = [y._data._get() if y is not None else None for y in f.outputs]
+        xp = f.xp  # the function's arrays where it computes (host or device)
+        xs = [x._data._on(xp) for x in f.inputs]
+        ys = [y._data._on(xp) if y is not None else None for y in f.outputs]
         gys = [xp.zeros(shape, dtype=np.float32) for shape in f.out_shapes]
         f.need = [x.need_grad for x in f.inputs]
         gxs = f.backward(xp, xs, ys, gys)
         if self.backward_accum:
             for x, gx in zip(f.inputs, gxs):
                 if gx is not None and x.need_grad:
-                    x.g = x.g + gx
+                    g = x._grad
+                    g._set(g._on(xp) + gx)
 
     def _stat(self, f, mean_time, count):
         scope = None

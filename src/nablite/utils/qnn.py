@@ -23,6 +23,7 @@ from enum import Enum
 
 import numpy as np
 
+from .. import backend
 from .. import parameter as _parameter
 from ..function import PythonFunction
 from ..initializer import ConstantInitializer
@@ -42,7 +43,11 @@ _ROUNDINGS = {"CEIL": np.ceil, "ROUND": np.round, "FLOOR": np.floor, "NOTROUND":
 # -- the recorders ------------------------------------------------------------------
 class _Recorder(PythonFunction):
     """y = x; in training, the range inputs (parameters) are updated in place from
-    the batch. The gradient passes straight through to x only."""
+    the batch. The gradient passes straight through to x only.
+
+    The arrays are used where the graph put them (``NdArray._current``, no copy):
+    on a device the ranges are the parameters' device arrays, updated there with
+    its array module ``xp`` (a host copy written through ``.d`` would be lost)."""
 
     n_ranges = 1
 
@@ -69,17 +74,15 @@ class _Recorder(PythonFunction):
         outputs[0].reset_shape(x.shape, True)
 
     def forward_impl(self, inputs, outputs):
-        x = inputs[0].d
-        outputs[0].d = x.copy()
-        if self.training:
-            self.record(x, *[r.d for r in inputs[1:]])  # written in place: parameters
+        x = inputs[0].data._current()
+        outputs[0].data._set(x.copy())
+        if self.training:  # written in place: the range parameters' own arrays
+            self.record(backend.array_module(x), x,
+                        *[r.data._current() for r in inputs[1:]])
 
     def backward_impl(self, inputs, outputs, propagate_down, accum):
-        if propagate_down[0]:
-            if accum[0]:
-                inputs[0].g += outputs[0].g
-            else:
-                inputs[0].g = outputs[0].g.copy()
+        if propagate_down[0]:  # accum is always False here (python_function.py)
+            inputs[0].grad._set(outputs[0].grad._current().copy())
 
     def grad_depends_output_data(self, i, o):
         return False
@@ -93,23 +96,23 @@ class MinMaxMinMaxRecorder(_Recorder):
 
     n_ranges = 2
 
-    def record(self, x, m, M):
-        np.minimum(m, x.min(), out=m)
-        np.maximum(M, x.max(), out=M)
+    def record(self, xp, x, m, M):
+        xp.minimum(m, x.min(), out=m)
+        xp.maximum(M, x.max(), out=M)
 
 
 class AbsMaxRecorder(_Recorder):
     """Records the largest |x| seen over the iterations."""
 
-    def record(self, x, M):
-        np.maximum(M, np.abs(x).max(), out=M)
+    def record(self, xp, x, M):
+        xp.maximum(M, xp.abs(x).max(), out=M)
 
 
 class MaxMaxRecorder(_Recorder):
     """Records the largest value seen over the iterations."""
 
-    def record(self, x, M):
-        np.maximum(M, x.max(), out=M)
+    def record(self, xp, x, M):
+        xp.maximum(M, x.max(), out=M)
 
 
 class _MovingAverage(_Recorder):
@@ -126,7 +129,7 @@ class MinMaxMvaRecorder(_MovingAverage):
 
     n_ranges = 2
 
-    def record(self, x, m, M):
+    def record(self, xp, x, m, M):
         self._update(m, x.min())
         self._update(M, x.max())
 
@@ -134,7 +137,7 @@ class MinMaxMvaRecorder(_MovingAverage):
 class MaxMvaRecorder(_MovingAverage):
     """Records a moving average (``decay``) of the batches' max."""
 
-    def record(self, x, M):
+    def record(self, xp, x, M):
         self._update(M, x.max())
 
 
