@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-c", "--config", default=None, metavar="CONFIG.nnp",
                        help="train the network of an NNabla .nnp configuration instead of "
                             "a tutorial model")
+    train.add_argument("--context", default="cpu", choices=["cpu", "cuda", "cudnn"],
+                       help="where the model computes: cpu (default), or cuda / cudnn on a "
+                            "GPU (needs CuPy: pip install \"nablite[cuda13]\")")
     train.add_argument("--no-progress", action="store_true",
                        help="do not show the progress bar (default: shown; outside a "
                             "terminal it prints a plain line every 10 s)")
@@ -157,7 +160,7 @@ def train_command(opts: argparse.Namespace) -> int:
         result = train_tutorial_model(opts.model, steps=opts.steps, batch_size=opts.batch_size,
                                       lr=opts.lr, seed=opts.seed,
                                       out=opts.outdir or os.path.join("runs", opts.model),
-                                      progress=not opts.no_progress)
+                                      progress=not opts.no_progress, context=opts.context)
     except TrainingDiverged as e:
         print(f"nablite train: {e}", file=sys.stderr)
         return 1

@@ -126,19 +126,47 @@ def _evaluate(model: Model, images: np.ndarray, labels: np.ndarray,
     return correct / len(images)
 
 
+CONTEXTS = ("cpu", "cuda", "cudnn")
+
+
+def _context(name: str) -> Any:
+    """The extension context ``name`` ('cpu', 'cuda', 'cudnn'), or TrainingError
+    saying why it is unusable here (no CuPy, no GPU)."""
+    from .ext_utils import get_extension_context
+    if name not in CONTEXTS:
+        raise TrainingError(f"--context must be one of {', '.join(CONTEXTS)}, got {name!r}")
+    try:
+        return get_extension_context(name)
+    except RuntimeError as e:
+        raise TrainingError(f"--context {name}: {e}") from None
+
+
 def train_tutorial_model(name: str, steps: int = 1000, batch_size: int = 64,
                          lr: Optional[float] = None, seed: int = 0, out: str = "runs",
-                         progress: bool = True) -> Dict[str, Any]:
+                         progress: bool = True, context: str = "cpu") -> Dict[str, Any]:
     """Train ``name`` ('logreg', 'mlp', 'cnn', 'rnn' or 'siamese') and write its files.
 
+    ``context`` ('cpu', 'cuda' or 'cudnn') is where the model computes; the
+    initial weights (seeded on the host) and the results are the same.
     Returns a dict with the accuracies, the paths written and summary lines.
-    Raises TrainingError before training for unusable options or output
+    Raises TrainingError before training for unusable options, contexts or output
     folders, and TrainingDiverged (nothing saved) when the loss stops being finite.
     """
+    from .context import context_scope
+    check_options(name, steps, batch_size, lr)
+    ctx = _context(context)
+    with context_scope(ctx):
+        result = _train(name, steps, batch_size, lr, seed, out, progress)
+    if context != "cpu":
+        result["summary"][0] += f", context {context}"
+    return result
+
+
+def _train(name: str, steps: int, batch_size: int, lr: Optional[float], seed: int, out: str,
+           progress: bool) -> Dict[str, Any]:
     from .datasets import load_digits
     from .monitor import Monitor, MonitorSeries, MonitorTimeElapsed
 
-    check_options(name, steps, batch_size, lr)
     prepare_out(out)
     clear_parameters()
     seed_all(seed)
