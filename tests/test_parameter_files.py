@@ -288,3 +288,38 @@ def test_text_format_parser_skips_unknown_fields():
     p = proto.parameter[0]
     assert p.variable_name == "a/b" and list(p.shape.dim) == [2, 1] and p.need_grad
     np.testing.assert_allclose(p.data, [1.5, -2e-3])
+
+
+@pytest.mark.parametrize("ext", EXTENSIONS)
+def test_save_and_load_with_the_newest_copy_on_the_device(tmp_path, ext, monkeypatch):
+    """Parameters last changed on the (simulated) device are saved with those
+    values; a load over device copies is what the next device use sees."""
+    from nablite import _device_sim, backend
+    need(ext)
+    monkeypatch.setattr(backend, "_sim", True)
+    xp = _device_sim.xp
+    made = make_params()
+    for v in nn.get_parameters(grad_only=False).values():
+        v.data._on(xp)[...] = xp.asarray(np.full(v.shape, 3.0, np.float32))  # device work
+    path = str(tmp_path / ("p" + ext))
+    nn.save_parameters(path)
+    params = nn.get_parameters(grad_only=False)
+    for k, v in params.items():
+        assert type(v.d) is np.ndarray and (v.d == 3.0).all(), k  # read once, on the host
+        v.data._on(xp)  # back on the device before the load
+    nn.load_parameters(path)
+    loaded = nn.get_parameters(grad_only=False)
+    assert all(loaded[k] is params[k] for k in params)  # the same Variables, overwritten
+    for k, v in loaded.items():
+        np.testing.assert_array_equal(v.data._on(xp).get(), np.full(v.shape, 3.0), err_msg=k)
+    nn.clear_parameters()
+    nn.load_parameters(path)
+    assert list(snapshot()) == list(made)
+    # a device array as the initializer: the parameter is made on the host from it
+    w = get_parameter_or_create("dev/W", (2, 2), xp.asarray(np.eye(2, dtype=np.float32)))
+    assert type(w.data._arr) is np.ndarray and (w.d == np.eye(2)).all()
+    from nablite.initializer import WeightNormalizationScaleInitializer
+    scale = WeightNormalizationScaleInitializer(
+        xp.asarray(np.array([[3.0, 4.0], [0.0, 1.0]], np.float32)))
+    g = get_parameter_or_create("dev/g", (2,), scale)
+    np.testing.assert_allclose(g.d, [5.0, 1.0], rtol=1e-6)

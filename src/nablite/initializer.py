@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from . import random as _random
 
 __all__ = ["BaseInitializer", "ConstantInitializer", "NormalInitializer",
@@ -223,7 +224,8 @@ class WeightNormalizationScaleInitializer(BaseInitializer):
         self.eps = eps
 
     def __call__(self, shape):
-        w = np.asarray(self.w.d if hasattr(self.w, "d") else self.w)
+        # initializers run on the host: a Variable's .d, or a device array copied once
+        w = np.asarray(self.w.d if hasattr(self.w, "d") else backend.to_numpy(self.w))
         dim = self.dim % w.ndim
         axes = tuple(i for i in range(w.ndim) if i != dim)
         return _float(np.sqrt(np.sum(w ** 2, axis=axes) + self.eps))

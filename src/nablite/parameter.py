@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from . import backend
 from ._array import check_real
 from .variable import Variable
 
@@ -131,6 +132,8 @@ def get_parameter_or_create(name: str, shape: Sequence[int] | None = None,
     """
     param = get_parameter(name)
     if param is None:
+        if backend.is_device_array(initializer):  # parameters are made on the host
+            initializer = backend.to_numpy(initializer)
         if isinstance(initializer, np.ndarray):
             value = initializer
             if shape is not None and tuple(value.shape) != tuple(shape):
@@ -142,7 +145,7 @@ def get_parameter_or_create(name: str, shape: Sequence[int] | None = None,
                                  "give a shape to create it")
             value = np.zeros(tuple(shape), np.float32)
         else:
-            value = np.asarray(initializer(shape=[int(s) for s in shape]))
+            value = np.asarray(backend.to_numpy(initializer(shape=[int(s) for s in shape])))
         param = Variable.from_numpy_array(value, need_grad=need_grad)
         param.info = _ParamInfo(initializer)
         set_parameter(name, param)
