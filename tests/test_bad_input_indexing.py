@@ -211,6 +211,31 @@ def test_0d_inputs_to_functions_that_take_an_axis(call, message):
         call()
 
 
+def test_pad_of_a_0d_input_with_no_padding():
+    x = V(np.array(2.0), need_grad=True)
+    y = F.pad(x, ())
+    assert _run(y).shape == ()
+    y.backward(np.array(3.0))
+    assert x.g == 3.0
+
+
+def test_split_of_an_axis_of_size_1_gives_one_output():  # NNabla refuses it
+    x = V(np.arange(3.0)[None], need_grad=True)
+    ys = F.split(x, axis=0)
+    assert isinstance(ys, tuple) and len(ys) == 1
+    np.testing.assert_array_equal(_run(ys[0]), [0.0, 1.0, 2.0])
+    ys[0].backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x.g, [[1.0, 2.0, 3.0]])
+
+
+def test_meshgrid_of_one_input_is_that_grid():
+    x = V(np.arange(3.0), need_grad=True)
+    y = F.meshgrid(x)  # a Variable, as in NNabla
+    np.testing.assert_array_equal(_run(y), np.meshgrid(np.arange(3.0))[0])
+    y.backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x.g, [1.0, 2.0, 3.0])
+
+
 def test_stack_of_0d_inputs_is_a_vector():
     got = _run(F.stack(V(np.array(1.0)), V(np.array(2.0))))
     np.testing.assert_array_equal(got, [1.0, 2.0])

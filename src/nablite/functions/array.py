@@ -180,6 +180,8 @@ class Split(Function):
 
     def forward(self, xp, x):
         moved = xp.moveaxis(x, self.axis, 0)
+        if len(moved) == 1:  # the engine takes a single output as a bare array
+            return contiguous(xp, moved[0])
         return tuple(contiguous(xp, m) for m in moved)
 
     def backward(self, xp, xs, ys, gys):
@@ -288,6 +290,8 @@ class Meshgrid(Function):
 
     def forward(self, xp, *xs):
         grids = xp.meshgrid(*xs, indexing="ij" if self.ij_indexing else "xy")
+        if len(grids) == 1:  # the engine takes a single output as a bare array
+            return contiguous(xp, grids[0])
         return tuple(contiguous(xp, g) for g in grids)
 
     def backward(self, xp, xs, ys, gys):
@@ -464,9 +468,10 @@ def meshgrid(*x, ij_indexing=False):
         ij_indexing (bool): Matrix ('ij') indexing; default Cartesian ('xy').
 
     Returns:
-        tuple of Variable: One grid per input.
+        tuple of Variable: One grid per input (a Variable for one input).
     """
-    return Meshgrid(ij_indexing)(*x)
+    grids = Meshgrid(ij_indexing)(*x)
+    return grids[0] if len(x) == 1 else grids  # one grid: the Variable itself, as NNabla
 
 
 @named

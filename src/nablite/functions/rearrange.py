@@ -56,6 +56,8 @@ class Pad(Function):
 
     def forward(self, xp, x):
         if self.mode == "constant":
+            if not self._pairs:  # a 0-d input: nothing to pad (numpy's pad needs an axis)
+                return x.copy()
             # a host scalar of x's dtype: CuPy's pad reads constant_values on the host
             return xp.pad(x, self._pairs, mode="constant",
                           constant_values=x.dtype.type(self.constant_value))
