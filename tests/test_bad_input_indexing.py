@@ -362,3 +362,18 @@ def test_image_augmentation_of_an_empty_image():
 def test_image_augmentation_pad_of_the_wrong_kind():
     with pytest.raises(TypeError, match=r"^ImageAugmentation: pad=None; expected \(pad_h, pad_w\)"):
         F.image_augmentation(V(np.zeros((2, 3, 5, 5))), shape=(3, 4, 4), pad=None)
+
+
+# -- None given to a public function that reads a shape before its node exists -----
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.flip(None), r"^flip: x is None; expected a Variable"),
+    (lambda: F.shift(None), r"^shift: x is None; expected a Variable"),
+    (lambda: F.concatenate(None, V(np.ones(2))), r"^concatenate: x\[0\] is None; expected"),
+    (lambda: F.interpolate(None, scale=(2, 2)), r"^interpolate: x is None; expected a Variable"),
+    (lambda: F.patch_correlation(V(np.ones((1, 1, 3, 3))), "a"),
+     r"^patch_correlation: x2 is str; expected a Variable"),
+])
+def test_none_where_a_shape_is_read_first(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()

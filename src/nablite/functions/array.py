@@ -28,6 +28,17 @@ def _axis(fn, axis, ndim, arg="axis"):
     return normalize_axes(fn, axis, ndim, arg)[0]
 
 
+def input_shape(fname, x, arg="x"):
+    """The shape of input ``x`` of a public function that reads it before its
+    node exists (the node itself names a None input); a named TypeError for None
+    or anything without a shape."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{fname}: {arg} is {'None' if x is None else type(x).__name__}; "
+                        "expected a Variable (or an NdArray / numpy array)")
+    return tuple(shape)
+
+
 def _trailing(values, ndim, fill):
     """Per-axis values given for the trailing axes only, padded in front with ``fill``."""
     values = list(values)
@@ -394,7 +405,9 @@ def concatenate(*x, axis=None):
         Variable: The joined array.
     """
     require("Concatenate", len(x) >= 1, "needs at least one input")
-    return Concatenate(len(x[0].shape) - 1 if axis is None else axis)(*x)
+    if axis is None:
+        axis = len(input_shape("concatenate", x[0], "x[0]")) - 1
+    return Concatenate(axis)(*x)
 
 
 @named

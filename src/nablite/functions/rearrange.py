@@ -4,7 +4,7 @@
 """
 import numpy as np
 
-from .array import _pyslice, _trailing
+from .array import _pyslice, _trailing, input_shape
 from .base import Function, keep_args, normalize_axes, require, contiguous, named
 
 __all__ = ["pad", "tile", "flip", "shift"]
@@ -213,7 +213,7 @@ def flip(x, axes=None):
     Returns:
         Variable: The flipped array.
     """
-    return Flip([len(x.shape) - 1] if axes is None else axes)(x)
+    return Flip([len(input_shape("flip", x)) - 1] if axes is None else axes)(x)
 
 
 @named
@@ -228,4 +228,6 @@ def shift(x, shifts=None, border_mode='nearest'):
     Returns:
         Variable: Same shape as ``x``.
     """
-    return Shift((0,) * len(x.shape) if shifts is None else tuple(shifts), border_mode)(x)
+    if shifts is None:
+        shifts = (0,) * len(input_shape("shift", x))
+    return Shift(tuple(shifts), border_mode)(x)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backend import scatter_add
 from .base import Function, keep_args, require, contiguous, named
+from .array import input_shape
 from .spatial import _ints, _quiet
 
 __all__ = ["roi_align", "interpolate"]
@@ -282,7 +283,8 @@ def interpolate(x, scale=None, output_size=None, mode='linear', align_corners=Fa
         raise ValueError("Interpolate: either scale or output_size must be given")
     if output_size is None:
         n = len(scale)
-        sizes = x.shape[-n - 1:-1] if channel_last else x.shape[-n:]
+        shape = input_shape("interpolate", x)
+        sizes = shape[-n - 1:-1] if channel_last else shape[-n:]
         output_size = [int(np.floor(s * d)) for d, s in zip(sizes, scale)]
     return Interpolate(output_size, mode, align_corners, half_pixel, half_pixel_for_nn,
                        channel_last)(x)

@@ -528,11 +528,12 @@ def patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1), shi
         Variable: (N, C_y, C_x, H_o, W_o) with H_o = (H + top + bottom - patch_h) //
         patch_step_h + 1 and C_y = 2 shift_h // shift_step_h + 1 (W_o, C_x alike).
     """
-    from .array import reshape, transpose
-    if not len(x1.shape) == len(x2.shape) == 4:
+    from .array import input_shape, reshape, transpose
+    s1, s2 = input_shape("patch_correlation", x1, "x1"), input_shape("patch_correlation", x2, "x2")
+    if not len(s1) == len(s2) == 4:
         raise ValueError(f"patch_correlation: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} "
                          "must both have 4 dimensions")
-    if tuple(x1.shape) != tuple(x2.shape):
+    if s1 != s2:
         raise ValueError(f"patch_correlation: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} "
                          "must have equal shapes")
     patch, shift, patch_step, shift_step = map(_pair, (patch, shift, patch_step, shift_step))
