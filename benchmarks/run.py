@@ -21,6 +21,7 @@ NABLITE_DEVICE_SIM=1 it runs on the simulated device (PyTorch on its CPU), to
 test the benchmark itself, and says so in the table's title.
 """
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -319,12 +320,14 @@ def torch_plan(opts, sim):
     """('cuda' | 'cpu' | None, the line that says so)."""
     if opts.no_torch:
         return None, "PyTorch: left out (--no-torch)."
+    if sim:  # no need to ask torch about CUDA (importing it twice costs seconds)
+        if importlib.util.find_spec("torch") is None:
+            return None, "PyTorch: not importable here; column left out."
+        return "cpu", "PyTorch ran on its CPU: the simulated device is no GPU."
     probe = torch_gpu_probe()
     if probe is None:
         return None, "PyTorch: not importable here; column left out."
     version, cuda = probe
-    if sim:
-        return "cpu", f"PyTorch {version} ran on its CPU: the simulated device is no GPU."
     if not cuda:
         return None, (f"PyTorch {version}: torch.cuda.is_available() is False (a CPU-only "
                       "build, or no GPU for it); column left out.")
@@ -400,7 +403,8 @@ def gpu_main(opts, argv):
     command = shlex.join(["python", "benchmarks/run.py",
                           *(sys.argv[1:] if argv is None else argv)])
     versions = ", ".join(f"{k} {v['version']}" for k, v in results.items())
-    runs = f"{repeat} timed step{'s' * (repeat != 1)} after {warmup} warm-up"
+    runs = (f"{repeat} timed step{'s' * (repeat != 1)} after {warmup} warm-up "
+            f"step{'s' * (warmup != 1)}")
     measured = f"measured {time.strftime('%Y-%m-%d')} with `{command}`; {versions}"
     if sim:
         title = f"**Simulated device, not GPU timings** ({measured}): a test run of the GPU benchmark."
@@ -415,7 +419,7 @@ def gpu_main(opts, argv):
     lines = [title, "", devices,
              f"One step = forward + backward + solver update on a fixed random batch of "
              f"{opts.batch}, then a device synchronize, inside the timing ({synced}); "
-             f"median (min–max) over {runs} steps, each workload in a fresh process.",
+             f"median (min–max) over {runs}, each workload in a fresh process.",
              "", gpu_table(results, names, opts.batch), "",
              "GPU MB: for nablite, what CuPy's memory pool holds after the timed steps (the "
              "pool keeps freed blocks for reuse, so this is its peak); for PyTorch, "
