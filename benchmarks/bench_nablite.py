@@ -58,9 +58,11 @@ def use_device(ext_name):
     import cupy
     pool = cupy.get_default_memory_pool()
     name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)['name']
+    if isinstance(name, bytes):
+        name = name.decode(errors='replace')
     hooks['memory'] = lambda: {'gpu_mb': pool.total_bytes() / 2**20,
                                'gpu_mb_in_use': pool.used_bytes() / 2**20}
-    hooks['device'] += " on CuPy %s, %s" % (cupy.__version__, name.decode(errors='replace'))
+    hooks['device'] += " on CuPy %s, %s" % (cupy.__version__, name)
     return hooks
 
 

@@ -76,19 +76,24 @@ def peak_rss_mb():
     return kb / 1024.0
 
 
-def timings(runs, rounds, clock=time.perf_counter, warm=0):
+def timings(runs, rounds, clock=time.perf_counter, warm=0, budget_s=None):
     """{name: [seconds of each round]} for the callables ``runs`` ({name: fn}),
     called ``warm`` times each untimed, then timed in turn for ``rounds`` rounds
-    (alternating, so a change of load on the machine hits every one alike)."""
+    (alternating, so a change of load on the machine hits every one alike);
+    with ``budget_s``, no new round starts once the timed ones took that long."""
     for fn in runs.values():
         for _ in range(warm):
             fn()
     times = {k: [] for k in runs}
+    spent = 0.0
     for _ in range(rounds):
         for k, fn in runs.items():
             t0 = clock()
             fn()
             times[k].append(clock() - t0)
+            spent += times[k][-1]
+        if budget_s is not None and spent > budget_s:
+            break
     return times
 
 
@@ -97,13 +102,13 @@ def median_ms(times):
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 
-def time_steps(step, batch, warmup, repeat):
+def time_steps(step, batch, warmup, repeat, budget_s=None):
     # The first step is timed on its own: it carries one-off costs (graph
     # planning, first allocations) that a median over later steps hides.
     t0 = time.perf_counter()
     step()
     first = time.perf_counter() - t0
-    times = timings({"step": step}, repeat, warm=max(warmup - 1, 0))["step"]
+    times = timings({"step": step}, repeat, warm=max(warmup - 1, 0), budget_s=budget_s)["step"]
     med = statistics.median(times)
     return {
         'ms_median': med * 1e3,
@@ -112,7 +117,7 @@ def time_steps(step, batch, warmup, repeat):
         'images_per_s': batch / med,
         'first_step_ms': first * 1e3,
         'batch': batch,
-        'repeat': repeat,
+        'repeat': len(times),
         'warmup': warmup,
     }
 
@@ -135,7 +140,7 @@ def _synced(step, sync):
     return synced_step
 
 
-def _child(mod, what, warmup, repeat, device=None, batch=None):
+def _child(mod, what, warmup, repeat, device=None, batch=None, budget_s=None):
     if hasattr(mod, 'setup'):
         mod.setup()
     hooks = mod.use_device(device) if device else None
@@ -146,7 +151,7 @@ def _child(mod, what, warmup, repeat, device=None, batch=None):
         step, batch = builder(batch=batch) if batch else builder()
         if hooks:
             step = _synced(step, hooks['sync'])
-        res = time_steps(step, batch, warmup, repeat)
+        res = time_steps(step, batch, warmup, repeat, budget_s)
         if hooks:
             res.update(hooks['memory']())
             res['device'] = hooks['device']
@@ -163,9 +168,11 @@ class ChildFailed(RuntimeError):
         self.last = last
 
 
-def _run_child(script, what, warmup, repeat, device=None, batch=None):
+def _run_child(script, what, warmup, repeat, device=None, batch=None, budget_s=None):
     cmd = [sys.executable, script, '--_child', what,
            '--warmup', str(warmup), '--repeat', str(repeat)]
+    if budget_s is not None and what != 'overhead':
+        cmd += ['--max-seconds', str(budget_s)]
     if device:
         cmd += ['--device', device]
     if batch and what != 'overhead':
@@ -199,12 +206,16 @@ def main(mod, argv=None):
     ap.add_argument('--batch', type=int, default=None,
                     help='batch size of the workloads that take one (W5, W6, W7; '
                          'default: their own)')
+    ap.add_argument('--max-seconds', type=float, default=None,
+                    help='stop the timed steps of a workload once they took this long '
+                         '(its "repeat" in the JSON says how many ran; default: no limit)')
     ap.add_argument('--_child', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     script = os.path.abspath(sys.modules[mod.__name__].__file__)
 
     if args._child:
-        _child(mod, args._child, args.warmup or 0, args.repeat or 1, args.device, args.batch)
+        _child(mod, args._child, args.warmup or 0, args.repeat or 1, args.device, args.batch,
+               args.max_seconds)
         return
     if args.device and not hasattr(mod, 'use_device'):
         raise SystemExit('%s: --device: this benchmark has no use_device' % mod.LIBRARY)
@@ -235,7 +246,8 @@ def main(mod, argv=None):
         warmup = dw if args.warmup is None else args.warmup
         repeat = dr if args.repeat is None else args.repeat
         try:
-            r = _run_child(script, w, warmup, repeat, args.device, args.batch)
+            r = _run_child(script, w, warmup, repeat, args.device, args.batch,
+                           args.max_seconds)
         except ChildFailed as e:
             if not args.device:
                 raise

@@ -149,6 +149,7 @@ GPU_WORKLOADS = "W5,W6,W7"   # the ones that take a batch size
 GPU_BATCH = 512
 GPU_RUNS = (5, 50)           # warm-up and timed steps per workload on a GPU
 QUICK_GPU_RUNS = (3, 20)
+GPU_TIMED_S = 20             # a workload's timed steps stop after this many seconds
 
 
 def parse_options(argv=None):
@@ -380,7 +381,8 @@ def gpu_main(opts, argv):
     warmup, repeat = QUICK_GPU_RUNS if opts.quick else GPU_RUNS
     if opts.steps:
         warmup, repeat = 1, opts.steps
-    extra = ["--batch", str(opts.batch), "--warmup", str(warmup), "--repeat", str(repeat)]
+    extra = ["--batch", str(opts.batch), "--warmup", str(warmup), "--repeat", str(repeat),
+             "--max-seconds", str(GPU_TIMED_S)]
     if opts.no_overhead:
         extra.append("--no-overhead")
     os.makedirs(opts.out, exist_ok=True)
@@ -425,11 +427,17 @@ def gpu_main(opts, argv):
              "pool keeps freed blocks for reuse, so this is its peak); for PyTorch, "
              "`torch.cuda.max_memory_reserved()` (`max_memory_allocated()` is in the JSON).",
              "", NNABLA_GPU_NOTE]
+    fewer = [f"{lib} {w} {r['repeat']}" for lib, res in results.items()
+             for w, r in res["workloads"].items() if r["repeat"] < repeat]
+    if fewer:
+        lines += ["", f"Timed steps stop after {GPU_TIMED_S} s; fewer than {repeat} ran for: "
+                  + ", ".join(fewer) + "."]
     if torch_note:
         lines += ["", torch_note]
     if any(r.get("overhead") for r in results.values()):
-        lines += ["", "Per-function overhead on the device (100 chained functions on a (64, 10) "
-                  "input, no synchronize):", "", overhead_table(results)]
+        lines += ["", "Per-function overhead in the same context (100 chained functions on a "
+                  "(64, 10) input; the host's time per function, no synchronize inside):", "",
+                  overhead_table(results)]
     lines += ["", first_steps(results, names)]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(opts.out, "gpu_latest.md"), "w") as f:

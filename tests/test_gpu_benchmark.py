@@ -156,6 +156,15 @@ def test_harness_synchronizes_after_every_step_and_reports_memory(harness, capsy
         (4, 3, 12.5, "fake cudnn")
 
 
+def test_timed_steps_stop_once_they_used_their_seconds(harness):
+    ticks = iter(range(100))                    # a clock where every step takes 1 s
+    ran = []
+    times = harness.timings({"step": lambda: ran.append(1)}, 10, clock=lambda: next(ticks),
+                            budget_s=2.5)["step"]
+    assert times == [1, 1, 1] and len(ran) == 3
+    assert len(harness.timings({"step": lambda: None}, 4)["step"]) == 4   # no budget: all
+
+
 def test_batch_size_is_a_parameter_of_w5_w6_w7_only(harness):
     ref = _load("benchmarks_ref_nnabla", os.path.join(BENCH, "ref_nnabla.py"))
     takes = {w for w, b in ref.WORKLOADS.items() if harness.takes_batch(b)}

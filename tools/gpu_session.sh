@@ -23,7 +23,7 @@
 #
 # Knobs (environment): PYTHON (default python3: the GPU machine's, with PyTorch
 # and CuPy), GPU_SESSION_BUDGET (seconds for all parts, default 480),
-# GPU_SESSION_WORKERS (pytest-xdist workers, default 4; 0 runs the tests in one
+# GPU_SESSION_WORKERS (pytest-xdist workers, default 8; 0 runs the tests in one
 # process), GPU_SESSION_MAXFAIL (default 25), TUTORIAL_STEPS (default 1000),
 # GPU_SESSION_PARTS (comma-separated parts to run, default all),
 # GPU_BENCH_ARGS (more options for run.py --gpu, e.g. "--steps 1 --batch 4" to
@@ -45,7 +45,7 @@ fi
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 BUDGET=${GPU_SESSION_BUDGET:-480}
-WORKERS=${GPU_SESSION_WORKERS:-4}
+WORKERS=${GPU_SESSION_WORKERS:-8}
 MAXFAIL=${GPU_SESSION_MAXFAIL:-25}
 STEPS=${TUTORIAL_STEPS:-1000}
 PARTS=${GPU_SESSION_PARTS:-env,install,smoke,bench,train_cnn,tutorial,pytest}
@@ -57,7 +57,7 @@ export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PY OUT WORK
 
 if [ "$DRY" = 0 ]; then
   {
-    echo "tools/gpu_session.sh, started $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname)"
+    echo "tools/gpu_session.sh, started $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(uname -n)"
     echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), budget ${BUDGET} s"
     printf '%-10s %5s %8s %6s  %s\n' part rc seconds limit log
   } >"$SUMMARY"
@@ -94,8 +94,12 @@ part() {
   return $rc
 }
 
-left() {  # seconds of the budget left, keeping $1 s for what comes after
-  local n=$(( BUDGET - ($(date +%s) - START) - $1 ))
+# lim CAP [KEEP]: a part's time limit: CAP seconds, or less where the budget
+# would then leave under KEEP seconds (default 120, for the test suite) for
+# what comes after; 30 s at least.
+lim() {
+  local n=$(( BUDGET - ($(date +%s) - START) - ${2:-120} ))
+  [ "$n" -gt "$1" ] && n=$1
   [ "$n" -lt 30 ] && n=30
   echo "$n"
 }
@@ -127,7 +131,7 @@ except Exception as e:  # noqa: BLE001
     print("torch:", type(e).__name__, e)
 EOF
 }
-part env 60 env.txt env_info
+part env "$(lim 60)" env.txt env_info
 
 # --- install --------------------------------------------------------------
 install() {
@@ -142,7 +146,7 @@ install() {
   echo "-- pip install failed; using PYTHONPATH=src"
   return 1
 }
-if ! part install 120 env.txt install && [ "$DRY" = 0 ]; then
+if ! part install "$(lim 120)" env.txt install && [ "$DRY" = 0 ]; then
   export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
@@ -166,7 +170,7 @@ assert float(y.d) == 2 * a[a > 0].sum() and (x.g == 2 * (a > 0)).all()
 print("smoke: ok")
 EOF
 }
-part smoke 90 env.txt smoke
+part smoke "$(lim 90)" env.txt smoke
 
 # --- the GPU benchmark ----------------------------------------------------
 bench() {
@@ -178,34 +182,34 @@ bench() {
   done
   return $rc
 }
-part bench 200 bench.txt bench
+part bench "$(lim 200)" bench.txt bench
 
 # --- nablite train cnn in the cudnn context -------------------------------
 train_args=(train cnn --no-progress -o "$WORK/train_cnn")
 if [ "$DRY" = 1 ]; then
   echo "[train_cnn] with --context cudnn if \`nablite train --help\` lists it, else through tools/on_cudnn.py:"
-  part train_cnn 90 examples.txt "$PY" -m nablite "${train_args[@]}" --context cudnn
-  part train_cnn 90 examples.txt "$PY" tools/on_cudnn.py "${train_args[@]}"
+  part train_cnn "$(lim 90)" examples.txt "$PY" -m nablite "${train_args[@]}" --context cudnn
+  part train_cnn "$(lim 90)" examples.txt "$PY" tools/on_cudnn.py "${train_args[@]}"
 elif want train_cnn && "$PY" -m nablite train --help 2>/dev/null | grep -q -- "--context"; then
-  part train_cnn 90 examples.txt "$PY" -m nablite "${train_args[@]}" --context cudnn
+  part train_cnn "$(lim 90)" examples.txt "$PY" -m nablite "${train_args[@]}" --context cudnn
 else
-  part train_cnn 90 examples.txt "$PY" tools/on_cudnn.py "${train_args[@]}"
+  part train_cnn "$(lim 90)" examples.txt "$PY" tools/on_cudnn.py "${train_args[@]}"
 fi
 
 # --- the tutorial (NNabla by examples, seed 000) in the cudnn context -----
 tut_args=(examples/by_examples.py --steps "$STEPS" --out "$WORK/tutorial")
 if [ "$DRY" = 1 ]; then
   echo "[tutorial] with --context cudnn if by_examples.py --help lists it, else through tools/on_cudnn.py:"
-  part tutorial 150 examples.txt "$PY" "${tut_args[@]}" --context cudnn
-  part tutorial 150 examples.txt "$PY" tools/on_cudnn.py "${tut_args[@]}"
+  part tutorial "$(lim 150)" examples.txt "$PY" "${tut_args[@]}" --context cudnn
+  part tutorial "$(lim 150)" examples.txt "$PY" tools/on_cudnn.py "${tut_args[@]}"
 elif want tutorial && "$PY" examples/by_examples.py --help 2>/dev/null | grep -q -- "--context"; then
-  part tutorial 150 examples.txt "$PY" "${tut_args[@]}" --context cudnn
+  part tutorial "$(lim 150)" examples.txt "$PY" "${tut_args[@]}" --context cudnn
 else
-  part tutorial 150 examples.txt "$PY" tools/on_cudnn.py "${tut_args[@]}"
+  part tutorial "$(lim 150)" examples.txt "$PY" tools/on_cudnn.py "${tut_args[@]}"
 fi
 
 # --- the suite on the GPU, in the time that is left -----------------------
-pytest_args=(-m pytest -q -p no:randomly --backend=cuda --tb=short -rfE
+pytest_args=(-m pytest -q -p no:randomly --backend=cuda --tb=short -rfEs
              --maxfail="$MAXFAIL" --durations=15)
 if [ "$DRY" = 1 ] || { want pytest && "$PY" -c "import pytest_timeout" 2>/dev/null; }; then
   pytest_args+=(--timeout=120)   # per test (pytest-timeout, where installed)
@@ -215,9 +219,7 @@ if [ "$WORKERS" != 0 ] && { [ "$DRY" = 1 ] || { want pytest && "$PY" -c "import 
 fi
 read -r -a more <<<"${GPU_PYTEST_ARGS:-}"
 pytest_args+=("${more[@]}")
-limit=300
-[ "$DRY" = 0 ] && limit=$(left 20) && [ "$limit" -gt 300 ] && limit=300
-part pytest "$limit" pytest_cuda.txt "$PY" "${pytest_args[@]}"
+part pytest "$(lim 300 20)" pytest_cuda.txt "$PY" "${pytest_args[@]}"
 
 # --- what comes back ------------------------------------------------------
 if [ "$DRY" = 0 ]; then
