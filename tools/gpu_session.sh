@@ -5,6 +5,10 @@
 #   OUT=/some/folder bash tools/gpu_session.sh            # the device tool sets OUT
 #   OUT=$(mktemp -d) bash tools/gpu_session.sh --dry-run  # print the parts, run nothing
 #
+# In a session lent a GPU: the device tool's run with command
+# `bash tools/gpu_session.sh` and timeout_s 600, once (it ends within about
+# GPU_SESSION_BUDGET + 1 minute); the files come back from $OUT.
+#
 # Parts, in this order (each runs under its own time limit; a part that fails
 # or times out is recorded and the next one runs all the same):
 #   env        nvidia-smi, Python and package versions
@@ -209,7 +213,8 @@ else
 fi
 
 # --- the suite on the GPU, in the time that is left -----------------------
-pytest_args=(-m pytest -q -p no:randomly --backend=cuda --tb=short -rfEs
+# (no -q: pyproject.toml adds it; twice would hide the closing "N passed" line)
+pytest_args=(-m pytest -p no:randomly --backend=cuda --tb=short -rfEs
              --maxfail="$MAXFAIL" --durations=15)
 if [ "$DRY" = 1 ] || { want pytest && "$PY" -c "import pytest_timeout" 2>/dev/null; }; then
   pytest_args+=(--timeout=120)   # per test (pytest-timeout, where installed)
