@@ -263,6 +263,48 @@ def test_recorders_against_numpy(callback, ranges):
     np.testing.assert_array_equal(zp.d, [[0]])
 
 
+@pytest.fixture
+def on_device():
+    """The 'cudnn' context on the simulated device, whatever --backend says."""
+    from nablite import backend
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    was = backend.device_sim_enabled()
+    backend.use_device_sim(True)
+    try:
+        with context_scope(get_extension_context("cudnn")):
+            yield
+    finally:
+        backend.use_device_sim(was)
+
+
+def test_recorders_update_their_ranges_on_the_device(on_device):
+    from nablite import backend
+    rng = np.random.RandomState(4)
+    batches = [rng.randn(2, 3).astype(np.float32) * (i + 1) for i in range(3)]
+    x = nn.Variable((2, 3), need_grad=True)
+    with nn.parameter_scope("s"):
+        y = qnn.MinMaxMinMaxRecorderCallback()(x, name="a")
+        z = qnn.MaxMvaRecorderCallback()(x, name="b")
+    loss = F.sum(y + 2 * z)
+    mva = np.float32(0)
+    for d in batches:
+        x.d = d
+        loss.forward()
+        mva = np.float32(0.99) * mva + np.float32(0.01) * d.max()
+    P = nn.get_parameters(grad_only=False)
+    for k in ("s/m-a", "s/M-a", "s/M-b"):  # written in place where the graph runs
+        assert backend.is_device_array(P[k].data._arr), k
+    seen = np.concatenate(batches)
+    np.testing.assert_allclose(P["s/m-a"].d, [[min(0, seen.min())]])
+    np.testing.assert_allclose(P["s/M-a"].d, [[max(0, seen.max())]])
+    np.testing.assert_allclose(P["s/M-b"].d, [[mva]], rtol=1e-6)
+    np.testing.assert_allclose(loss.d, 3 * batches[-1].sum(), rtol=1e-5)
+    x.grad.zero()
+    loss.backward()  # straight through both recorders
+    np.testing.assert_array_equal(x.g, np.full((2, 3), 3, np.float32))
+
+
 def test_scheduler_switches_the_graph():
     x, y = _mlp()
     cfg = qnn.QATConfig()

@@ -81,6 +81,44 @@ def test_nan_inf_tracer_passes_clean_graphs(net):
     assert NanInfTracer(trace_nan=False, trace_inf=False).forward_post_hook is None
 
 
+@pytest.fixture
+def on_device():
+    """The 'cudnn' context on the simulated device, whatever --backend says."""
+    from nablite import backend
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    was = backend.device_sim_enabled()
+    backend.use_device_sim(True)
+    try:
+        with context_scope(get_extension_context("cudnn")):
+            yield
+    finally:
+        backend.use_device_sim(was)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_inf_tracer_counts_on_the_device(on_device):
+    """On a device the values are counted there: the outputs and gradients stay
+    on the device (no copy to the host and back between the functions)."""
+    from nablite import backend
+    x = nn.Variable.from_numpy_array(np.array([0.0, 4.0, -1.0]), need_grad=True)
+    h = F.pow_scalar(x, 0.5)  # sqrt(-1) = nan forward; d sqrt(x)/dx at 0 = inf
+    y = F.sum(F.mul_scalar(h, 2.0))
+    nit = NanInfTracer()
+    y.forward(function_post_hook=nit.forward_post_hook)
+    assert backend.is_device_array(h.data._arr) and backend.is_device_array(y.data._arr)
+    y.backward(function_post_hook=nit.backward_post_hook)
+    stat = next(iter(nit.key_to_stat_fwd.values()))
+    assert stat["name"] == "PowScalar" and stat["nan"] == [1] and stat["inf"] == [0]
+    with pytest.raises(ValueError, match=r"forward.*1st output of function 'PowScalar'.*1 NaN"):
+        nit.check()
+    nit.key_to_stat_fwd.clear()
+    with pytest.raises(ValueError, match=r"backward.*input gradient of function 'PowScalar'"
+                                         r" \(rank \d+\) has 1 NaN and 1 Inf"):
+        nit.check()
+    assert backend.is_device_array(x.grad._arr)
+
+
 def test_time_profiler_tables(net, tmp_path, capsys):
     x, h, y = net
     tp = TimeProfiler("cpu", "0")

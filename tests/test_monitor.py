@@ -58,6 +58,26 @@ def test_series_accepts_variables_ndarrays_and_arrays(tmp_path):
     assert _lines(tmp_path / "v.series.txt") == ["0 0.25", "1 2", "2 3", "3 1.23457e-07"]
 
 
+def test_device_arrays_come_to_the_host(tmp_path):
+    """Monitors and tile_images take device arrays (copied to the host)."""
+    from nablite._device_sim import xp
+    pytest.importorskip("PIL")
+    m = Monitor(str(tmp_path))
+    s = MonitorSeries("dev", m, interval=2, verbose=False)
+    s.add(0, xp.asarray(np.array([1.0, 2.0])))
+    s.add(1, xp.asarray(np.array([4.0, 5.0])))
+    s.add(2, xp.asarray(np.float32(4.5)))  # a 0-d device array
+    s.add(3, xp.asarray(np.float32(5.5)))
+    assert _lines(tmp_path / "dev.series.txt") == ["1 3", "3 5"]
+    x = np.random.RandomState(1).rand(3, 3, 2, 2).astype(np.float32)
+    np.testing.assert_array_equal(tile_images(xp.asarray(x)), tile_images(x))
+    MonitorImage("host", m, interval=1, verbose=False).add(0, x)
+    MonitorImage("dev", m, interval=1, verbose=False).add(0, xp.asarray(x))
+    for j in range(3):
+        assert _png(tmp_path / "dev" / f"000000-{j:03d}.png")[1].tolist() == \
+            _png(tmp_path / "host" / f"000000-{j:03d}.png")[1].tolist()
+
+
 def test_series_copies_variable_data(tmp_path):
     v = FakeVariable(np.array([1.0]))
     s = MonitorSeries("c", Monitor(str(tmp_path)), interval=2, verbose=False)

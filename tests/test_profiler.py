@@ -72,3 +72,37 @@ def test_bad_arguments(loss):
     with pytest.raises(ValueError, match="run the GraphProfiler first"):
         GraphProfilerCsvWriter(GraphProfiler(loss, "0", "cpu"), io.StringIO()).write()
     assert convert_time_scale(2.0, "u") == 2e6
+
+
+@pytest.fixture
+def on_device():
+    """The 'cudnn' context on the simulated device, whatever --backend says."""
+    from nablite import backend
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    was = backend.device_sim_enabled()
+    backend.use_device_sim(True)
+    try:
+        with context_scope(get_extension_context("cudnn")):
+            yield
+    finally:
+        backend.use_device_sim(was)
+
+
+@pytest.mark.parametrize("accum", [False, True])
+def test_profiles_on_the_device(on_device, accum):
+    """Each function's backward is run on its device's arrays (the graph's own,
+    not host copies), accumulating into the inputs' gradients there if asked."""
+    from nablite import backend
+    nn.clear_parameters()
+    x = nn.Variable.from_numpy_array(np.random.RandomState(1).randn(2, 3, 5, 5),
+                                     need_grad=True)
+    loss = F.mean(PF.affine(F.relu(PF.convolution(x, 2, (3, 3), name="c1")), 3, name="fc"))
+    p = GraphProfiler(loss, device_id="0", ext_name="cudnn", n_run=2, backward_accum=accum)
+    p.run()
+    assert [s.function_name for s in p.result["backward"]] == ["Convolution", "ReLU",
+                                                              "Affine", "Mean"]
+    w = nn.get_parameters()["fc/affine/W"]
+    assert backend.is_device_array(w.data._arr) and backend.is_device_array(x.grad._arr)
+    assert np.isfinite(x.g).all() and x.g.shape == x.shape
+    nn.clear_parameters()

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from . import backend
 from .logger import logger
 
 __all__ = [
@@ -29,10 +30,12 @@ __all__ = [
 
 
 def _as_numpy(value):
-    """The data of a Variable (``.d``), an NdArray (``.data``), an array or a
-    number, as a NumPy array copy."""
+    """The data of a Variable (``.d``), an NdArray (``.data``), an array (host
+    or device: copied to the host) or a number, as a NumPy array copy."""
     if isinstance(value, np.ndarray):
         return value.copy()
+    if backend.is_device_array(value):  # before .data: CuPy's is a memory pointer
+        return backend.to_numpy(value)
     if hasattr(value, "d"):
         return np.array(value.d)
     data = getattr(value, "data", None)
@@ -314,7 +317,7 @@ def tile_images(data, padsize=1, padval=0):
     Returns:
         numpy.ndarray: (n*(H+padsize), n*(W+padsize), C), or 2-D when C == 1.
     """
-    data = np.asarray(data)
+    data = np.asarray(backend.to_numpy(data))  # a device array comes to the host
     assert data.ndim == 4, f"tile_images: data must be (N, C, H, W), got shape {data.shape}"
     n_img, c, h, w = data.shape
     n = int(np.ceil(np.sqrt(n_img)))

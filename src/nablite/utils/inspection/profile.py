@@ -14,11 +14,11 @@ from .base import FunctionHookCallbackBase
 
 
 def synchronize(ext_name):
-    """Wait for the device of ``ext_name`` ('cpu': nothing to wait for)."""
+    """Wait for the device of ``ext_name`` ('cpu': nothing to wait for; CuPy
+    without a usable GPU, or the simulated device: nothing ran on a GPU)."""
     if ext_name != "cpu":
         from ... import backend
-        if backend.cupy is not None:
-            backend.cupy.cuda.Device().synchronize()
+        backend.synchronize()
 
 
 class CpuTimerCallback(FunctionHookCallbackBase):

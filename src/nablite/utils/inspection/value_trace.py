@@ -2,7 +2,7 @@
 import contextlib
 from collections import OrderedDict
 
-import numpy as np
+from ... import backend
 
 
 def _ordinal(n):
@@ -33,12 +33,19 @@ class NanInfTracer:
         self.key_to_stat_fwd = OrderedDict()
         self.key_to_stat_bwd = OrderedDict()
 
-    def _counts(self, arrays):
+    def _counts(self, nds):
+        """NaN/Inf counts of NdArrays, counted where their newest copy is (on a
+        device only the counts cross to the host, not the arrays)."""
         out = {"nan": [], "inf": []}
-        for a in arrays:
-            a = np.asarray(a)
-            out["nan"].append(int(np.isnan(a).sum()) if self.trace_nan else 0)
-            out["inf"].append(int(np.isinf(a).sum()) if self.trace_inf else 0)
+        for nd in nds:
+            if nd._arr is None or nd._zeroing:  # zeros (not allocated yet): none
+                out["nan"].append(0)
+                out["inf"].append(0)
+                continue
+            a = nd._current()
+            xp = backend.array_module(a)
+            out["nan"].append(int(xp.isnan(a).sum()) if self.trace_nan else 0)
+            out["inf"].append(int(xp.isinf(a).sum()) if self.trace_inf else 0)
         return out
 
     def _record(self, table, f):
@@ -63,7 +70,7 @@ class NanInfTracer:
         def callback(f):
             self._record(self.key_to_stat_fwd, f)
             self.key_to_stat_fwd[f].update(
-                self._counts([y.d for y in f.outputs if y is not None]))
+                self._counts([y.data for y in f.outputs if y is not None]))
         return callback
 
     @property
@@ -107,4 +114,4 @@ class NanInfTracer:
     def check(self):
         """Raise ValueError naming the first function with NaN/Inf (forward, then backward)."""
         self._check(self.key_to_stat_fwd, "forward", lambda f: [])
-        self._check(self.key_to_stat_bwd, "backward", lambda f: [x.g for x in f.inputs])
+        self._check(self.key_to_stat_bwd, "backward", lambda f: [x.grad for x in f.inputs])
