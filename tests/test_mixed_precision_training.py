@@ -143,3 +143,71 @@ def dynamic_scaling_case():
 
 def test_same_steps_as_nnabla():
     check_same_source(dynamic_scaling_case, rtol=1e-5, atol=1e-6, dtypes=False)
+
+
+# -- solvers in mixed precision: float16 gradients or parameters, float32 updates -----
+
+MIXED_SOLVERS = [("Sgd", {"lr": 1e-4}), ("Momentum", {"lr": 0.01}), ("Adam", {"alpha": 1e-3}),
+                 ("AdamW", {"alpha": 1e-3}), ("Lamb", {"eta": 1e-2}), ("Lars", {"lr": 0.1})]
+
+
+def mixed_runs(solvers, param_dtype, S=None):
+    """Three updates of each solver on two parameters of ``param_dtype`` whose
+    gradients are float16 (small values that float16 arithmetic would lose).
+    Its source also runs under NNabla (test_mixed_precision_like_nnabla)."""
+    if S is None:
+        import nnabla.solvers as S
+    out = {}
+    for name, kwargs in solvers:
+        rng = np.random.RandomState(0)
+        ps = {k: nn.Variable.from_numpy_array(rng.randn(*shape).astype(np.dtype(param_dtype)),
+                                              need_grad=True)
+              for k, shape in (("a", (3, 4)), ("b", (5,)))}
+        s = getattr(S, name)(**kwargs)
+        s.set_parameters(ps)
+        for _ in range(3):
+            s.zero_grad()
+            for p in ps.values():
+                p.g = (rng.randn(*p.shape) * 1e-3).astype(np.float16)
+            s.weight_decay(1e-4)
+            s.update()
+        for k, p in ps.items():
+            out[f"{name} {k}"] = p.d.copy()
+            for sname, v in s.get_states()[k].pstate.items():
+                out[f"{name} {k} {sname}"] = v.d.copy()
+    return out
+
+
+@pytest.mark.parametrize("param_dtype", [np.float32, np.float16])
+def test_mixed_precision_updates_in_float32(param_dtype):
+    got = mixed_runs(MIXED_SOLVERS, param_dtype, S)
+    # the reference: the same gradients (float16 values) given as float32, on float32
+    # parameters made from the same (possibly float16-rounded) values
+    want = {}
+    for name, kwargs in MIXED_SOLVERS:
+        rng = np.random.RandomState(0)
+        ps = {k: nn.Variable.from_numpy_array(
+                  rng.randn(*shape).astype(param_dtype).astype(np.float32), need_grad=True)
+              for k, shape in (("a", (3, 4)), ("b", (5,)))}
+        s = getattr(S, name)(**kwargs)
+        s.set_parameters(ps)
+        for _ in range(3):
+            s.zero_grad()
+            for p in ps.values():
+                p.g = (rng.randn(*p.shape) * 1e-3).astype(np.float16).astype(np.float32)
+            s.weight_decay(1e-4)
+            s.update()
+        for k, p in ps.items():
+            want[f"{name} {k}"] = p.d
+            for sname, v in s.get_states()[k].pstate.items():
+                want[f"{name} {k} {sname}"] = v.d
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key].dtype == np.float32, key  # master weights and states in float32
+        np.testing.assert_allclose(got[key], want[key], rtol=2e-3, atol=1e-7, err_msg=key)
+
+
+def test_mixed_precision_like_nnabla():
+    """NNabla's CPU solvers also update float16 parameters and gradients in float32."""
+    check_same_source(mixed_runs, rtol=1e-3, atol=1e-7,
+                      solvers=[list(c) for c in MIXED_SOLVERS], param_dtype="float16")

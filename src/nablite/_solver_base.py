@@ -33,6 +33,7 @@ __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook
            "unset_solver_pre_hook", "unset_solver_post_hook"]
 
 _T_MAX = 2 ** 32 - 2  # NNabla's step counter saturates here
+_F16 = np.dtype(np.float16)
 _pre_hooks = OrderedDict()
 _post_hooks = OrderedDict()
 
@@ -170,9 +171,7 @@ class _Pack:
         for slot, data, grad, wv, gv in self.views:
             param = slot.param
             if (param._data is not data or param._grad is not grad or grad._zeroing
-                    or slot.t != t):
-                return False
-            if ((data._arr is not wv and not self._back(data, wv))
+                    or slot.t != t or (data._arr is not wv and not self._back(data, wv))
                     or (grad._arr is not gv and not self._back(grad, gv))):
                 return False
         return True
@@ -212,6 +211,8 @@ def _packable(slots, state_names, xp):
     if xp is np and kind is not np.ndarray:  # a memmap or other subclass keeps its own
         return None
     dtype = arrays[0][0].dtype
+    if dtype == _F16:  # float16 parameters take the loop, which updates them in float32
+        return None
     for d, g, s in arrays:
         if (type(d) is not kind or type(g) is not kind or d.dtype != dtype
                 or g.dtype != dtype or g.shape != d.shape
@@ -269,9 +270,22 @@ class Solver:
     # -- what a subclass states -----------------------------------------------
     def _init_state(self, w):
         """Zero state arrays on the solver's device, of ``w``'s shape and dtype
-        (``w``: an array or an NdArray, whose values are not read)."""
+        (float32 for a float16 ``w``: the solver computes in float32, as
+        NNabla's; ``w``: an array or an NdArray, whose values are not read)."""
         xp = self.xp
-        return {name: xp.zeros(w.shape, w.dtype) for name in self._state_names}
+        dtype = np.float32 if np.dtype(w.dtype) == _F16 else w.dtype
+        return {name: xp.zeros(w.shape, dtype) for name in self._state_names}
+
+    @staticmethod
+    def _master(p, w, g):
+        """``w`` and ``g`` as the rule takes them in mixed precision (float16
+        parameters or gradients): a float16 parameter becomes float32 (its master
+        copy from now on, as in NNabla, whose solvers compute in float32), and a
+        gradient of another dtype is read in the parameter's."""
+        if w.dtype == _F16:
+            w = w.astype(np.float32)
+            p._data._set(w)
+        return w, (g if g.dtype == w.dtype else g.astype(w.dtype))
 
     def _update(self, w, g, s, t):
         raise NotImplementedError
@@ -509,9 +523,12 @@ class Solver:
                     slot.t = t
                 self._decay = self._default_decay
                 return
+        master = self._master
         if update_pre_hook or update_post_hook or _pre_hooks or _post_hooks:
             for slot, w, g in self._written(update_pre_hook, update_post_hook):
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
+                if g.dtype is not w.dtype or w.dtype is _F16:
+                    w, g = master(slot.param, w, g)
                 rule(w, g, slot.state, t)
         else:
             xp = self.xp
@@ -523,9 +540,12 @@ class Solver:
                     continue
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
                 if host:
-                    rule(p._data._get(), grad._get(), slot.state, t)
+                    w, g = p._data._get(), grad._get()
                 else:
-                    rule(p._data._on(xp), grad._on(xp), slot.state, t)
+                    w, g = p._data._on(xp), grad._on(xp)
+                if g.dtype is not w.dtype or w.dtype is _F16:  # mixed precision
+                    w, g = master(p, w, g)
+                rule(w, g, slot.state, t)
         self._decay = self._default_decay
 
     def weight_decay(self, decay_rate, pre_hook=None, post_hook=None):
