@@ -5,7 +5,9 @@ They share stochastic.py's RandomFunction: draws happen in ``forward`` (every
 forward draws anew) and are kept for ``backward``; ``seed=-1`` draws from
 ``nablite.random.function_rng``, ``seed >= 0`` gives the function its own
 ``RandomState(seed)``. Draws are made with NumPy on the host, so sequences
-differ from NNabla's generator.
+differ from NNabla's generator; only the draws (one value or a few per sample)
+cross to the function's array module, where the index grids, boxes and sampling
+geometry are computed.
 """
 import numpy as np
 

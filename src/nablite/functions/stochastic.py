@@ -11,7 +11,10 @@ Random draws happen in ``forward`` (every forward draws anew) and the choices
 are kept for ``backward``. ``seed=-1`` draws from ``nablite.random.function_rng``
 (reseeded by ``nn.seed``), read when forward runs; ``seed >= 0`` gives the
 function its own ``RandomState(seed)``, created with the function. Draws are
-made with NumPy on the host, so sequences differ from NNabla's generator.
+made with NumPy on the host, so sequences differ from NNabla's generator; they
+are moved to the function's array module (``xp.asarray``) and everything else
+computes there. Parameters outside a distribution's domain (high <= low, a
+negative size, alpha <= 0, ...) are refused when the graph is built, as in NNabla.
 """
 import numpy as np
 
