@@ -406,6 +406,21 @@ def test_transformer_layers_draw_from_the_global_seed_as_nnabla():
     assert stored[scope + "q_weight"].g.any()
 
 
+def test_low_rank_layers_take_a_device_array_as_the_full_weight(monkeypatch):
+    from nablite import _device_sim, backend
+    monkeypatch.setattr(backend, "_sim", True)
+    w = np.random.RandomState(5).randn(12, 6).astype(np.float32)
+    x = var(2, 3, 4)
+    PF.svd_affine(x, (2, 3), 3, uv_init=w.reshape(12, 2, 3))
+    host = pvalues()
+    nn.clear_parameters()
+    PF.svd_affine(x, (2, 3), 3, uv_init=_device_sim.xp.asarray(w.reshape(12, 2, 3)))
+    dev = pvalues()  # decomposed on the host, the same factors
+    assert host.keys() == dev.keys()
+    for k in host:
+        np.testing.assert_array_equal(dev[k], host[k], err_msg=k)
+
+
 def test_svd_affine_factors_are_the_truncated_svd_of_the_seeded_draw():
     x = var(2, 3, 4)
     PF.svd_affine(x, (2, 3), 3, rng=np.random.RandomState(4))

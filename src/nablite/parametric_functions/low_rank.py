@@ -2,6 +2,7 @@
 CP-ALS decomposition that initializes its factors)."""
 import numpy as np
 
+from .. import backend
 from .. import functions as F
 from ..function import require
 from ..parameter import get_parameter
@@ -22,8 +23,11 @@ def _check_rank(fn, r, largest=None):
 
 
 def _full_weight(fn, init, shape):
-    """The full weight to decompose: ``init`` itself if it is an array, else drawn from it."""
-    w = init if isinstance(init, np.ndarray) else np.asarray(init(list(shape)))
+    """The full weight to decompose, on the host (the decomposition is made there
+    once): ``init`` itself if it is an array, else drawn from it."""
+    if not (isinstance(init, np.ndarray) or backend.is_device_array(init)):
+        init = init(list(shape))
+    w = np.asarray(backend.to_numpy(init))
     require(fn, w.size == int(np.prod(shape)),
             f"the initial weight has shape {w.shape}, expected {tuple(shape)}")
     return w
