@@ -377,3 +377,17 @@ def test_image_augmentation_pad_of_the_wrong_kind():
 def test_none_where_a_shape_is_read_first(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+# -- a negative size in a shape argument (NNabla crashes on some) ----------------
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: F.one_hot(V(np.array([[0]])), (-1,)), "OneHot"),
+    (lambda: F.broadcast(V(np.ones((1, 3))), (-2, 3)), "Broadcast"),
+    (lambda: F.scatter_nd(V(np.ones(2)), [[0, 1]], shape=(-3,)), "ScatterNd"),
+    (lambda: F.image_augmentation(V(np.ones((2, 3, 4, 4))), shape=(3, -4, 4)), "ImageAugmentation"),
+])
+def test_negative_sizes_in_a_shape_argument(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}: shape=\(.*-\d.*\) has a negative size; "
+                                         r"expected sizes >= 0"):
+        call()

@@ -28,6 +28,14 @@ def _axis(fn, axis, ndim, arg="axis"):
     return normalize_axes(fn, axis, ndim, arg)[0]
 
 
+def check_sizes(fn, arg, shape):
+    """Refuse a negative size in a shape argument when the node is set up
+    (NumPy would say "negative dimensions are not allowed" in forward, or a
+    Variable of a negative shape would be made)."""
+    require(fn, all(s >= 0 for s in shape),
+            f"{arg}={tuple(shape)} has a negative size; expected sizes >= 0")
+
+
 def input_shape(fname, x, arg="x"):
     """The shape of input ``x`` of a public function that reads it before its
     node exists (the node itself names a None input); a named TypeError for None
@@ -116,6 +124,7 @@ class Broadcast(Function):
 
     def setup(self, x):
         shape = tuple(int(s) for s in self.shape)
+        check_sizes(self, "shape", shape)
         ok = len(shape) >= len(x) and all(
             a == b or a == 1 for a, b in zip(x[::-1], shape[::-1]))
         if not ok:

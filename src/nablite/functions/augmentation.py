@@ -13,6 +13,7 @@ import numpy as np
 
 from ..backend import scatter_add
 from .base import prod, require, named
+from .array import check_sizes
 from .stochastic import RandomFunction, _on, _shape_tuple
 
 __all__ = ["random_crop", "random_flip", "random_shift", "random_erase", "image_augmentation"]
@@ -277,6 +278,7 @@ class ImageAugmentation(RandomFunction):
         shape = x if self.shape is None else _shape_tuple(self.shape)
         require(self, len(shape) >= 3 and shape[-3] == x[-3],
                 f"shape={tuple(shape)} must end with (C={x[-3]}, H, W)")
+        check_sizes(self, "shape", shape)
         pad = self.pad
         require(self, isinstance(pad, (tuple, list)) and len(pad) in (1, 2) and all(
             isinstance(p, (int, np.integer)) for p in pad),

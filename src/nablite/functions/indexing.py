@@ -14,6 +14,7 @@ from .base import Function, keep_args, normalize_axes, prod, require, contiguous
 from .._array import NdArray, _ReshapedView
 from ..backend import scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
+from .array import check_sizes
 
 __all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
            "bool_scatter", "bool_fill", "nonzero", "pack_padded_sequence",
@@ -82,6 +83,7 @@ class OneHot(Function):
 
     def setup(self, x):
         shape = [int(s) for s in self.shape]
+        check_sizes(self, "shape", shape)
         require(self, len(x) >= 1 and x[-1] == len(shape),
                 f"the last dimension of x {x} must hold one index per entry of "
                 f"shape={tuple(shape)} ({len(shape)})")
@@ -185,6 +187,7 @@ class ScatterNd(Function):
         require(self, self.shape is not None or out is not None,
                 "give the output shape= or an out= array")
         shape = tuple(int(s) for s in (self.shape if self.shape is not None else out))
+        check_sizes(self, "shape", shape)
         require(self, out is None or tuple(out) == shape,
                 f"out {out} must have shape={shape}")
         require(self, len(indices) >= 1 and 1 <= indices[0] <= len(shape),

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import random as _random
 from ..backend import scatter_add
+from .array import check_sizes
 from .base import Function, require, prod, named
 
 __all__ = ["dropout", "rand", "randint", "randn", "rand_binomial", "rand_beta", "rand_gamma",
@@ -55,8 +56,7 @@ def _shape_tuple(shape):
 
 
 def _check_sizes(fn, shape):
-    require(fn, all(s >= 0 for s in shape),
-            f"shape={tuple(shape)} has a negative size; expected sizes >= 0")
+    check_sizes(fn, "shape", shape)
 
 
 class Dropout(RandomFunction):
