@@ -198,3 +198,34 @@ def test_device_states_save_load_and_inf_checks(device, tmp_path):
 def backend_type(a):
     from nablite import backend
     return "device" if backend.is_device_array(a) else "host"
+
+
+def test_device_training_keeps_one_pack_when_parameters_and_gradients_are_read(device):
+    """A real backward on the device, with a parameter's .d and .g read on the host
+    every step (monitoring): the pack is built once and its views stay the storage."""
+    import nablite.functions as F
+    import nablite.parametric_functions as PF
+    xp, counts = device
+    nn.clear_parameters()
+    nn.seed(1)
+    x, t = nn.Variable((4, 3)), nn.Variable((4, 1))
+    loss = F.mean(F.softmax_cross_entropy(PF.affine(F.tanh(PF.affine(x, 5, name="l1")), 2,
+                                                    name="l2"), t))
+    params = nn.get_parameters()
+    solver = S.Adam(0.01)
+    solver.set_parameters(params)
+    rng = np.random.RandomState(0)
+    seen = []
+    for _ in range(6):
+        x.d, t.d = rng.randn(4, 3).astype(np.float32), rng.randint(0, 2, (4, 1))
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        seen.append((params["l1/affine/W"].d.copy(), params["l2/affine/b"].g.copy()))
+        solver.weight_decay(1e-4)
+        solver.update()
+    assert solver._pack is not None and solver._pack_builds == 1
+    for (slot, data, grad, wv, gv) in solver._pack.views:
+        assert data._arr is wv and grad._arr is gv  # the device views hold the newest
+    nn.clear_parameters()
+    assert all(np.isfinite(w).all() and np.isfinite(g).all() for w, g in seen)

@@ -281,7 +281,7 @@ class Solver:
         """``w`` and ``g`` as the rule takes them in mixed precision (float16
         parameters or gradients): a float16 parameter becomes float32 (its master
         copy from now on, as in NNabla, whose solvers compute in float32), and a
-        gradient of another dtype is read in the parameter's."""
+        float16 gradient is read in the parameter's dtype."""
         if w.dtype == _F16:
             w = w.astype(np.float32)
             p._data._set(w)
@@ -527,7 +527,7 @@ class Solver:
         if update_pre_hook or update_post_hook or _pre_hooks or _post_hooks:
             for slot, w, g in self._written(update_pre_hook, update_post_hook):
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
-                if g.dtype is not w.dtype or w.dtype is _F16:
+                if w.dtype is _F16 or g.dtype is _F16:
                     w, g = master(slot.param, w, g)
                 rule(w, g, slot.state, t)
         else:
@@ -543,7 +543,7 @@ class Solver:
                     w, g = p._data._get(), grad._get()
                 else:
                     w, g = p._data._on(xp), grad._on(xp)
-                if g.dtype is not w.dtype or w.dtype is _F16:  # mixed precision
+                if w.dtype is _F16 or g.dtype is _F16:  # mixed precision
                     w, g = master(p, w, g)
                 rule(w, g, slot.state, t)
         self._decay = self._default_decay
