@@ -207,10 +207,10 @@ def cnn(x: nn.Variable) -> Tuple[nn.Variable, List[nn.Variable]]:
     return y, [c1, c2, fc3]
 
 
-def section_cnn(data: Any, img: np.ndarray, steps: int) -> str:
+def section_cnn(data: Any, img: np.ndarray, steps: int, context: str = 'cpu') -> str:
     from nablite.ext_utils import get_extension_context
     nn.clear_parameters()
-    ctx = get_extension_context('cpu')  # the tutorial's 'cudnn' needs a GPU and CuPy
+    ctx = get_extension_context(context)  # the tutorial's 'cudnn' needs a GPU and CuPy
     print("Context: {}".format(ctx))
     nn.set_default_context(ctx)
     x = nn.Variable(img.shape)
@@ -387,8 +387,9 @@ SECTIONS = ["logreg", "mlp", "cnn", "rnn", "siamese"]
 
 
 def main(out: str = "runs/by_examples", steps: int = 1000, sections: Sequence[str] = SECTIONS,
-         seed: int = 0) -> Dict[str, Any]:
-    """Run the tutorial's sections (logreg always: the others use its data)."""
+         seed: int = 0, context: str = 'cpu') -> Dict[str, Any]:
+    """Run the tutorial's sections (logreg always: the others use its data); the
+    CNN section and those after it run in ``context`` ('cudnn' on a GPU)."""
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise ValueError(f"by_examples.main: unknown section(s) {', '.join(unknown)}; "
@@ -412,7 +413,7 @@ def main(out: str = "runs/by_examples", steps: int = 1000, sections: Sequence[st
         section_mlp(data, img, steps)
     params = ""
     if "cnn" in sections or "siamese" in sections:
-        params = section_cnn(data, img, steps)
+        params = section_cnn(data, img, steps, context)
     if "rnn" in sections:
         section_rnn(data, img, steps)
     if "siamese" in sections:
@@ -454,7 +455,11 @@ if __name__ == "__main__":
     p.add_argument("--sections", type=section_list, default=SECTIONS,
                    help="comma-separated sections to run; logreg always runs, its data "
                         "feeds the others (default: " + ",".join(SECTIONS) + ")")
+    p.add_argument("--context", default="cpu", choices=["cpu", "cuda", "cudnn"],
+                   help="the CNN section's context, the tutorial's get_extension_context "
+                        "argument; 'cudnn' needs a GPU and nablite[cuda13] (default: "
+                        "%(default)s)")
     opts = p.parse_args()
-    main(opts.out, opts.steps, opts.sections)
+    main(opts.out, opts.steps, opts.sections, context=opts.context)
     if "cnn_accuracy" in history:
         print("CNN training accuracy: {:.2%}".format(history["cnn_accuracy"]))

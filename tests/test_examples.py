@@ -86,11 +86,11 @@ COUNT_OPTIONS = {"by_examples": "--steps", "fc_net": "--epochs", "gradient_penal
                  "data_parallel": "--steps", "from_scratch": "--epochs"}
 
 
-def run_example(name, *args):
+def run_example(name, *args, env=None):
     import subprocess
     import sys
     return subprocess.run([sys.executable, os.path.join(EXAMPLES, f"{name}.py"), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.mark.parametrize("name", sorted(COUNT_OPTIONS))
@@ -153,3 +153,14 @@ def test_save_stacked_curves_puts_each_quantity_on_its_own_axes(tmp_path):
         save_stacked_curves(path, {"a": (steps, steps)})
     with pytest.raises(ValueError, match=r"series\['b'\] has 50 x values but 3 y values"):
         save_stacked_curves(path, [("b", {"b": (steps, [1, 2, 3])})])
+
+
+def test_by_examples_cnn_on_the_simulated_device(tmp_path):
+    """--context cudnn: the CNN section on the device code path (the simulated
+    device here), to the CPU's accuracy."""
+    env = dict(os.environ, NABLITE_DEVICE_SIM="1")
+    proc = run_example("by_examples", "--steps", "60", "--sections", "cnn", "--context", "cudnn",
+                       "--out", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Context: Context(backend=['cudnn:float'" in proc.stdout
+    assert "CNN training accuracy" in proc.stdout
