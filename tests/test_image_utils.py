@@ -20,6 +20,15 @@ def test_roundtrip_gray_and_rgb(tmp_path):
     np.testing.assert_array_equal(imread(str(tmp_path / "c.png"), channel_first=True), rgb)
 
 
+def test_imsave_takes_a_device_array(tmp_path):
+    from nablite._device_sim import xp
+    rgb = np.random.RandomState(2).randint(0, 256, (3, 4, 5)).astype(np.uint8)
+    imsave(str(tmp_path / "d.png"), xp.asarray(rgb), channel_first=True)
+    np.testing.assert_array_equal(imread(str(tmp_path / "d.png"), channel_first=True), rgb)
+    imsave(str(tmp_path / "f.png"), xp.asarray(np.array([[0.0, 0.5, 1.0]])))
+    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 128, 255]])
+
+
 def test_imsave_float_auto_scale(tmp_path):
     img = np.array([[0.0, 0.5, 1.0]])
     imsave(str(tmp_path / "f.png"), img)

@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from .. import backend as _backend
 from ._data_bounded import max_read_bytes, read_at_most
 
 __all__ = ["imread", "imsave", "imresize", "set_backend", "get_backend",
@@ -421,7 +422,8 @@ def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True,
     Args:
         path (str): File to write.
         img (numpy.ndarray): (H, W), (H, W, 1), (H, W, 3), (H, W, 4), or the
-            channel-first layouts with ``channel_first=True``.
+            channel-first layouts with ``channel_first=True`` (a device array
+            is copied to the host first).
         channel_first (bool): ``img`` is (C, H, W).
         as_uint16 (bool): Write 16-bit pixels (grayscale PNG/TIFF only with
             Pillow).
@@ -429,6 +431,7 @@ def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True,
             [0, 255] (or [0, 65535]); without it floats are rounded as they
             are. Integer images are written as they are (clipped to range).
     """
+    img = _backend.to_numpy(img)
     return _BACKENDS[_current[0]][2](path, img, channel_first, as_uint16, auto_scale)
 
 
