@@ -81,14 +81,15 @@ def test_states_returned_by_get_states_share_memory_after_packing():
     params, solver = _run(lambda: S.Momentum(0.1), 2)
     m = solver.get_states()["c"].pstate["m"]
     m.d[...] = 0
-    if solver.xp is np:
-        assert not solver._slots["c"].state["m"].any()
-    else:  # on a device .d is a host copy: set_states changes the solver's state
-        assert solver._slots["c"].state["m"].any()
-        st = solver.get_states()["c"]
-        st.pstate = {"m": np.zeros(st.pstate["m"].shape, np.float32)}
-        solver.set_states({"c": st})
-        assert not solver._slots["c"].state["m"].any()
+    assert not solver.get_states()["c"].pstate["m"].d.any()
+    before = {k: p.d.copy() for k, p in params.items()}
+    m.d[...] = 1.0  # seen by the next update, on the CPU and on a device
+    solver.zero_grad()
+    for p in params.values():
+        p.g = np.zeros(p.shape, np.float32)
+    solver.update()  # m = 0.9 * m + lr * 0; w -= m
+    np.testing.assert_allclose(params["c"].d, before["c"] - np.float32(0.9), rtol=1e-6)
+    np.testing.assert_allclose(m.d, 0.9, rtol=1e-6)  # the same array, updated
 
 
 # -- on the simulated device: states there, no copies in the step ----------------------
@@ -229,3 +230,23 @@ def test_device_training_keeps_one_pack_when_parameters_and_gradients_are_read(d
         assert data._arr is wv and grad._arr is gv  # the device views hold the newest
     nn.clear_parameters()
     assert all(np.isfinite(w).all() and np.isfinite(g).all() for w, g in seen)
+
+
+def test_device_states_from_get_states_are_the_solvers(device, tmp_path):
+    """On a device get_states' Variables share the solver's states as on the CPU:
+    an in-place edit of .d, or an assignment to a Variable dropped at once, is what
+    the next update, get_states or save_states sees."""
+    xp, counts = device
+    params, solver = _device_steps(lambda: S.Adam(0.01), 2, xp)
+    for st in solver.get_states().values():  # the Variables are freed after the loop
+        for v in st.pstate.values():
+            v.d = 0.25
+    for key, st in solver.get_states().items():
+        for name, v in st.pstate.items():
+            assert type(solver._slots[key].state[name]) is type(xp.zeros(1))
+            np.testing.assert_array_equal(v.d, 0.25, err_msg=f"{key} {name}")
+    kept = solver.get_states()["a"].pstate["mean"]
+    kept.d[...] = 0.5  # in place, on the host copy
+    records = solver._state_records()  # what save_states writes
+    np.testing.assert_array_equal(records["a"][1]["mean"], 0.5)
+    assert type(kept._data._arr) is type(xp.zeros(1))  # the device copy is the newest again

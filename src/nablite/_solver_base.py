@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 
 from . import backend
+from ._array import NdArray
 from .context import get_current_context
 
 __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
@@ -221,11 +223,49 @@ def _packable(slots, state_names, xp):
     return dtype
 
 
-def _state_variable(arr):
+def _state_variable(arr, slot, key, xp):
+    """A Variable over the solver's state array ``arr`` (``slot.state[key]``)."""
     from .variable import Variable
     v = Variable(arr.shape)
+    if xp is not np:
+        v._data = _StateArray(slot, key, xp)
     v._data._set(arr)  # shares memory with the solver's array
     return v
+
+
+class _StateArray(NdArray):
+    """The data of a state Variable from ``get_states`` on a device. Its ``.d`` is
+    the host copy; values read or written there go back into the solver's array
+    at the solver's next use of its states (``Solver._take_back``) or when this
+    array is freed, so the Variables share the solver's states as on the CPU."""
+
+    __slots__ = ("_origin", "_slot", "_key", "_xp")
+
+    def __init__(self, slot, key, xp):
+        origin = slot.state[key]
+        NdArray.__init__(self, origin.shape)
+        self._origin, self._slot, self._key, self._xp = origin, slot, key, xp
+
+    def _write_back(self):
+        """Copy host values back into the solver's array; whether this array still
+        shares it (a pack or set_states replaces the solver's arrays, as on the CPU)."""
+        host, origin = self._arr, self._origin
+        if self._slot.state.get(self._key) is not origin:
+            return False
+        if host is origin:
+            return True
+        if type(host) is not np.ndarray or host.shape != origin.shape or self._zeroing:
+            return False
+        origin[...] = backend.to_device(self._xp, host.astype(origin.dtype, copy=False))
+        self._set(origin)
+        self._other = host
+        return True
+
+    def __del__(self):
+        try:
+            self._write_back()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
 
 
 class Solver:
@@ -263,6 +303,7 @@ class Solver:
         self._slots = OrderedDict()
         self._pack = None
         self._pack_builds = 0
+        self._handed = []  # on a device: the state arrays get_states handed out (_take_back)
         self.ctx = get_current_context()
         # the array module of the solver's device: states live there, rules compute there
         self.xp = backend.module_for(self.ctx.backend_name)
@@ -366,15 +407,26 @@ class Solver:
     # -- states ------------------------------------------------------------------
     def get_states(self):
         """OrderedDict ``name -> SolverState``; its Variables share the solver's arrays
-        (their ``.d`` is a host array: on a device, a copy the solver does not see;
-        change states with ``set_states``)."""
+        (on a device their ``.d`` is the host copy, and what is written there is
+        taken back by the solver's next use of its states)."""
+        self._take_back()
         out = OrderedDict()
+        xp = self.xp
         for key, slot in self._slots.items():
             st = SolverState()
-            st.pstate = {k: _state_variable(a) for k, a in slot.state.items()}
+            st.pstate = {k: _state_variable(a, slot, k, xp) for k, a in slot.state.items()}
             st.t = slot.t
             out[key] = st
+            if xp is not np:
+                self._handed.extend(weakref.ref(v._data) for v in st.pstate.values())
         return out
+
+    def _take_back(self):
+        """On a device: what was read or written on the host in the state Variables
+        that ``get_states`` handed out goes back into the solver's arrays."""
+        if self._handed:
+            self._handed = [ref for ref in self._handed
+                            if (nd := ref()) is not None and nd._write_back()]
 
     def set_states(self, states):
         """Replace the states of registered parameters (values are copied).
@@ -448,6 +500,7 @@ class Solver:
         self._set_state_records(_param_io.states_from_optimizer(optimizer_proto))
 
     def _state_records(self):
+        self._take_back()
         to_numpy = backend.to_numpy
         return OrderedDict((k, (s.t, OrderedDict((n, to_numpy(a)) for n, a in s.state.items())))
                            for k, s in self._slots.items())
@@ -478,6 +531,8 @@ class Solver:
         dtype = _packable(slots, self._state_names, self.xp)
         if dtype is None:
             return None
+        if self._handed:  # the pack starts from the states' newest values
+            self._take_back()
         self._pack_builds += 1
         self._pack = _Pack(slots, self._state_names, dtype, self.xp)
         return self._pack
@@ -514,6 +569,8 @@ class Solver:
         rate set by ``weight_decay()`` applies to this update only.
         """
         rule = self._update
+        if self._handed:
+            self._take_back()
         if not (update_pre_hook or update_post_hook or _pre_hooks or _post_hooks):
             pack = self._packed()
             if pack is not None:
