@@ -25,6 +25,11 @@ class Context:
                 f"device_id='{self.device_id}')")
 
     @property
+    def half(self) -> bool:
+        """Whether functions compute in float16 (type_config 'half' or 'mixed_half')."""
+        return self.backend[0].endswith("half")
+
+    @property
     def backend_name(self) -> str:
         """'cpu', 'cuda' or 'cudnn': the first entry without its type config."""
         return self.backend[0].split(":")[0]

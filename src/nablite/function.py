@@ -137,8 +137,10 @@ class Function:
         shapes = out if isinstance(out, list) else [out]
         _check_output_sizes(self, shapes)
         self.out_shapes = shapes
-        self.ctx = _context._current
-        self.xp = module_for(self.ctx.backend_name)
+        ctx = self.ctx = _context._current
+        self.xp = module_for(ctx.backend_name)
+        if ctx.half and not isinstance(self, _InHalf):
+            self.__class__ = _in_half(type(self))
         need = False
         rank = 0
         for v in vs:
@@ -252,6 +254,40 @@ def _in_float(cls):
             return cls.backward(self, xp, self._as_float(xs), ys, gys)
 
         sub = _in_float_classes[cls] = type(cls.__name__, (_InFloat, cls), {
+            "forward": forward, "backward": backward, "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return sub
+
+
+class _InHalf:
+    """Marks a function that computes in float16 (a 'half' context)."""
+
+
+_in_half_classes = {}
+_F16 = np.float16
+
+
+def _half(a):
+    return a if a is None or a.dtype.kind != "f" or a.dtype == _F16 else a.astype(_F16)
+
+
+def _in_half(cls):
+    """``cls`` computing in float16, as NNabla's functions do in a context of
+    type_config 'half': float inputs (float32 parameters too) are read as float16,
+    float outputs and gradients are float16; integer inputs (labels) are kept. The
+    parameters themselves stay float32 (solvers update them in float32)."""
+    sub = _in_half_classes.get(cls)
+    if sub is None:
+        def forward(self, xp, *xs):
+            ys = cls.forward(self, xp, *[_half(x) for x in xs])
+            return tuple(_half(y) for y in ys) if isinstance(ys, (tuple, list)) else _half(ys)
+
+        def backward(self, xp, xs, ys, gys):
+            gxs = cls.backward(self, xp, [_half(x) for x in xs], [_half(y) for y in ys],
+                               [_half(g) for g in gys])
+            return [_half(g) for g in gxs]
+
+        sub = _in_half_classes[cls] = type(cls.__name__, (_InHalf, cls), {
             "forward": forward, "backward": backward, "__module__": cls.__module__,
             "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
     return sub

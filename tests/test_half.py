@@ -1,0 +1,128 @@
+"""type_config='half': functions compute in float16, as NNabla's CPU functions
+do in a 'half' context (float16 outputs and gradients; float32 parameters,
+updated by the solvers in float32)."""
+import numpy as np
+import pytest
+
+import nablite as nn
+import nablite.functions as F
+import nablite.parametric_functions as PF
+import nablite.solvers as S
+from nablite.ext_utils import get_extension_context
+
+
+def _mlp(x, t):
+    h = F.relu(PF.affine(x, 16, name="fc1"))
+    y = PF.affine(h, 3, name="fc2")
+    return F.mean(F.softmax_cross_entropy(y, t))
+
+
+def _batch(seed=0):
+    rng = np.random.RandomState(seed)
+    x = rng.randn(8, 5).astype(np.float32)
+    return x, (x[:, :3].argmax(1)[:, None]).astype(np.int32)
+
+
+@pytest.fixture
+def half():
+    return get_extension_context("cpu", type_config="half")
+
+
+def test_half_context_says_so(half):
+    assert half.backend[0] == "cpu:half" and half.half
+    assert not get_extension_context("cpu").half
+
+
+def test_outputs_and_gradients_are_float16_parameters_float32(half, fresh_parameters):
+    """The dtypes NNabla 1.39 gives for the same graph in its 'half' CPU context."""
+    x, t = _batch()
+    with nn.context_scope(half):
+        vx = nn.Variable.from_numpy_array(x)
+        h = PF.affine(vx, 5, name="fc")
+        y = F.relu(h)
+        loss = F.mean(y)
+    loss.forward()
+    loss.backward()
+    assert (h.d.dtype, y.d.dtype, loss.d.dtype) == (np.float16,) * 3
+    for p in nn.get_parameters().values():
+        assert p.d.dtype == np.float32 and p.g.dtype == np.float16
+    assert vx.d.dtype == np.float32
+
+
+def test_half_values_match_float32_to_float16_precision(half, fresh_parameters):
+    x, t = _batch()
+    vx, vt = nn.Variable.from_numpy_array(x), nn.Variable.from_numpy_array(t)
+    loss32 = _mlp(vx, vt)
+    loss32.forward()
+    loss32.backward()
+    want = {k: (p.d.copy(), p.g.copy()) for k, p in nn.get_parameters().items()}
+    for p in nn.get_parameters().values():
+        p.grad.zero()
+    with nn.context_scope(half):
+        loss16 = _mlp(vx, vt)  # the same parameters, read as float16
+    loss16.forward()
+    loss16.backward()
+    assert loss16.d.dtype == np.float16
+    np.testing.assert_allclose(float(loss16.d), float(loss32.d), rtol=5e-3)
+    for k, p in nn.get_parameters().items():
+        np.testing.assert_allclose(p.g.astype(np.float32), want[k][1], rtol=2e-2, atol=2e-3,
+                                   err_msg=k)
+
+
+def test_labels_stay_integers(half):
+    with nn.context_scope(half):
+        y = F.softmax_cross_entropy(nn.Variable.from_numpy_array(np.zeros((2, 3), np.float32)),
+                                    nn.Variable.from_numpy_array(np.array([[0], [2]], np.int32)))
+    y.forward()
+    np.testing.assert_allclose(y.d.astype(np.float32), np.log(3.0) * np.ones((2, 1)), rtol=1e-3)
+
+
+def test_training_in_half_with_dynamic_loss_scaling(half, fresh_parameters):
+    """NNabla's mixed-precision recipe on the CPU: float16 compute, float32
+    parameters, a loss scale; the loss falls and the parameters stay float32."""
+    from nablite.experimental.mixed_precision_training import DynamicLossScalingUpdater
+    x, t = _batch()
+    vx, vt = nn.Variable.from_numpy_array(x), nn.Variable.from_numpy_array(t)
+    with nn.context_scope(half):
+        loss = _mlp(vx, vt)
+    solver = S.Sgd(lr=0.5)
+    solver.set_parameters(nn.get_parameters())
+    updater = DynamicLossScalingUpdater(solver, loss, data_feeder=lambda: None, scale=8.0, N=10)
+    loss.forward()
+    first = float(loss.d)
+    for _ in range(30):
+        updater.update()
+    loss.forward()
+    assert float(loss.d) < 0.7 * first
+    assert all(p.d.dtype == np.float32 for p in nn.get_parameters().values())
+
+
+_DTYPES = """
+import numpy as np
+import {lib} as nn
+import {lib}.functions as F
+import {lib}.parametric_functions as PF
+from {lib}.ext_utils import get_extension_context
+nn.clear_parameters()
+with nn.context_scope(get_extension_context("cpu", type_config="half")):
+    x = nn.Variable.from_numpy_array(np.ones((4, 3), np.float32))
+    h = F.tanh(PF.affine(x, 5, name="fc"))
+    loss = F.mean(F.relu(h))
+loss.forward()
+loss.backward()
+RESULT = [str(a.dtype) for a in (h.d, loss.d)] + sorted(
+    f"{{k}}:{{p.d.dtype}}:{{p.g.dtype}}" for k, p in nn.get_parameters().items())
+"""
+
+
+def test_dtypes_as_nnabla():
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from nnabla_parity import run_in_nnabla
+    want = run_in_nnabla(_DTYPES.format(lib="nnabla"))
+    if want is None:
+        pytest.skip("NNabla 1.39 is not installed (tests/nnabla_parity.py)")
+    scope = {}
+    exec(_DTYPES.format(lib="nablite"), scope)
+    assert scope["RESULT"] == want
