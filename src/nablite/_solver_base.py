@@ -642,9 +642,13 @@ class Solver:
         xp = self.xp
         for _, _, g in self._written(pre_hook, post_hook):
             flat = g.reshape(-1)
-            # computed where g lives: scale = clip / max(norm, clip), 1 below the threshold
-            norm = xp.sqrt(xp.dot(flat, flat).astype(xp.float64))
-            g *= (clip_norm / xp.maximum(norm, clip_norm)).astype(g.dtype)
+            if xp is np:
+                norm = float(np.sqrt(np.dot(flat, flat)))
+                if norm > clip_norm:
+                    g *= clip_norm / norm
+            else:  # no host value: g *= clip / max(norm, clip), 1 below the threshold
+                norm = xp.sqrt(xp.dot(flat, flat)).astype(xp.float64)
+                g *= (clip_norm / xp.maximum(norm, clip_norm)).astype(g.dtype)
 
     def scale_grad(self, scale, pre_hook=None, post_hook=None):
         """``g *= scale`` for every written gradient."""
