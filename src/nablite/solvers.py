@@ -106,7 +106,7 @@ def _norm(xp, a):
     flat = a.reshape(-1)
     if xp is np:
         return math.sqrt(float(np.dot(flat, flat)))
-    return xp.sqrt(xp.asarray(xp.dot(flat, flat), xp.float64))
+    return xp.sqrt(xp.dot(flat, flat).astype(xp.float64))
 
 
 def _where(xp, cond, a, b):
