@@ -211,3 +211,30 @@ def test_mixed_precision_like_nnabla():
     """NNabla's CPU solvers also update float16 parameters and gradients in float32."""
     check_same_source(mixed_runs, rtol=1e-3, atol=1e-7,
                       solvers=[list(c) for c in MIXED_SOLVERS], param_dtype="float16")
+
+
+@pytest.mark.parametrize("name, kwargs", [c for c in MIXED_SOLVERS if c[0] not in ("Lamb", "Lars")])
+def test_mixed_precision_packs_float16_gradients_with_float32_parameters(name, kwargs):
+    """Elementwise rules keep their one flat pass: a float16 gradient pack read as
+    float32 once per update; the results are the per-parameter loop's."""
+    def run(hook):
+        rng = np.random.RandomState(2)
+        ps = {k: nn.Variable.from_numpy_array(rng.randn(*shape).astype(np.float32),
+                                              need_grad=True)
+              for k, shape in (("a", (3, 4)), ("b", (5,)), ("c", (2, 3)))}
+        s = getattr(S, name)(**kwargs)
+        s.set_parameters(ps)
+        for _ in range(4):
+            s.zero_grad()
+            for p in ps.values():
+                p.g = (rng.randn(*p.shape) * 1e-2).astype(np.float16)
+            s.weight_decay(1e-4)
+            s.update(update_pre_hook=hook)
+        return ps, s
+    packed, s = run(None)
+    loop, _ = run(lambda: None)  # a hook forces the per-parameter loop
+    assert s._pack is not None and s._pack.g.dtype == np.float16
+    assert s._pack.w.dtype == np.float32
+    for k in packed:
+        assert packed[k].d.dtype == np.float32 and packed[k].g.dtype == np.float16
+        np.testing.assert_allclose(packed[k].d, loop[k].d, rtol=1e-6, atol=1e-7, err_msg=k)

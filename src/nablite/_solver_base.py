@@ -139,12 +139,12 @@ class _Pack:
 
     __slots__ = ("w", "g", "state", "views", "slots", "t", "xp")
 
-    def __init__(self, slots, state_names, dtype, xp):
+    def __init__(self, slots, state_names, dtype, xp, grad_dtype=None):
         self.xp = xp
         sizes = [s.param._data.size for s in slots]
         total = sum(sizes)
         self.w = xp.empty(total, dtype)
-        self.g = xp.empty(total, dtype)
+        self.g = xp.empty(total, grad_dtype or dtype)  # float16 in mixed precision
         self.state = {k: xp.empty(total, dtype) for k in state_names}
         self.views = []
         self.slots = list(slots)
@@ -200,8 +200,9 @@ class _Pack:
 
 
 def _packable(slots, state_names, xp):
-    """The dtype the parameters can share flat arrays of (same dtype, arrays of
-    ``xp``, equal t), or None."""
+    """The dtypes (parameters, gradients) of the flat arrays the parameters can
+    share (one dtype each, arrays of ``xp``, equal t), or None. The gradients
+    may be float16 where the parameters are float32 (mixed precision)."""
     if len(slots) < 2:
         return None
     t = slots[0].t
@@ -212,15 +213,17 @@ def _packable(slots, state_names, xp):
     kind = type(arrays[0][0])
     if xp is np and kind is not np.ndarray:  # a memmap or other subclass keeps its own
         return None
-    dtype = arrays[0][0].dtype
+    dtype, grad_dtype = arrays[0][0].dtype, arrays[0][1].dtype
     if dtype == _F16:  # float16 parameters take the loop, which updates them in float32
+        return None
+    if grad_dtype != dtype and not (grad_dtype == _F16 and dtype == np.float32):
         return None
     for d, g, s in arrays:
         if (type(d) is not kind or type(g) is not kind or d.dtype != dtype
-                or g.dtype != dtype or g.shape != d.shape
+                or g.dtype != grad_dtype or g.shape != d.shape
                 or any(s.state[k].dtype != dtype for k in state_names)):
             return None
-    return dtype
+    return dtype, grad_dtype
 
 
 def _state_variable(arr, slot, key, xp):
@@ -528,13 +531,13 @@ class Solver:
         if not self.packable or self._pack_builds >= 3:  # stop retrying what breaks
             return None
         slots = list(self._slots.values())
-        dtype = _packable(slots, self._state_names, self.xp)
-        if dtype is None:
+        dtypes = _packable(slots, self._state_names, self.xp)
+        if dtypes is None:
             return None
         if self._handed:  # the pack starts from the states' newest values
             self._take_back()
         self._pack_builds += 1
-        self._pack = _Pack(slots, self._state_names, dtype, self.xp)
+        self._pack = _Pack(slots, self._state_names, dtypes[0], self.xp, dtypes[1])
         return self._pack
 
     def _written(self, pre_hook=None, post_hook=None):
@@ -575,7 +578,10 @@ class Solver:
             pack = self._packed()
             if pack is not None:
                 t = pack.t = pack.t + 1 if pack.t < _T_MAX else pack.t
-                rule(pack.w, pack.g, pack.state, t)
+                g = pack.g
+                if g.dtype is _F16:  # mixed precision: float16 gradients read in float32
+                    g = g.astype(pack.w.dtype)
+                rule(pack.w, g, pack.state, t)
                 for slot in pack.slots:
                     slot.t = t
                 self._decay = self._default_decay
