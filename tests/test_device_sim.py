@@ -95,6 +95,10 @@ def test_explicit_transfers_and_host_values(a):
     out = np.empty((2, 3), np.float32)
     assert backend.to_numpy(a, out=out) is out
     np.testing.assert_array_equal(out, h)
+    with pytest.raises(RuntimeError, match="non-contiguous"):  # as CuPy's get(out=)
+        a.get(out=np.empty((2, 6), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match="shape"):
+        a.get(out=np.empty((3, 2), np.float32))
 
 
 def test_synchronizing_conversions(a):
@@ -266,6 +270,10 @@ def test_ndarray_copies_move_only_when_the_newest_copy_moves(on_device):
     assert on_device["to_device"] == 2  # lazy zeros are made on the device
     assert type(nd.cast(np.float32, nn.get_current_context())) is DeviceArray
     assert nd.data.dtype == np.float32
+    strided = NdArray.from_numpy_array(np.zeros(8))
+    strided._set(np.arange(8.0)[::2])  # a host view CuPy's get(out=) cannot fill
+    strided._on(xp)
+    np.testing.assert_array_equal(strided.data, [0, 2, 4, 6])
 
 
 def test_assigning_on_the_host_does_not_copy_the_device_values_back(on_device):

@@ -215,8 +215,9 @@ class NdArray:
         elif isinstance(arr, np.generic):  # a function returned a NumPy scalar
             arr = self._arr = np.asarray(arr)
         elif not isinstance(arr, np.ndarray):  # the newest copy is on a device
-            host = self._other
-            if host is None or host.shape != arr.shape or host.dtype != arr.dtype:
+            host = self._other  # reused when CuPy's get(out=) can fill it
+            if (host is None or host.shape != arr.shape or host.dtype != arr.dtype
+                    or not host.flags.c_contiguous):
                 host = None
             if self._zeroing:
                 host = np.zeros(arr.shape, arr.dtype) if host is None else host

@@ -199,7 +199,16 @@ class DeviceArray:
     # -- what CuPy allows (with a synchronization) -------------------------------
     def get(self, stream=None, order="C", out=None):
         """A host copy (CuPy's ``ndarray.get``); into ``out`` when given."""
-        if out is not None:
+        if out is not None:  # CuPy's conditions on ``out``
+            if not isinstance(out, _np.ndarray):
+                raise TypeError(f"DeviceArray.get: out must be a numpy.ndarray, got "
+                                f"{type(out).__name__}")
+            if out.shape != self._a.shape or out.dtype != self._a.dtype:
+                raise ValueError(f"DeviceArray.get: out has shape {out.shape} and dtype "
+                                 f"{out.dtype}; expected {self._a.shape} and {self._a.dtype}")
+            if not (out.flags.c_contiguous or out.flags.f_contiguous):
+                raise RuntimeError("DeviceArray.get: `out` cannot be specified when copying "
+                                   "to non-contiguous ndarray")
             _np.copyto(out, self._a)
             return out
         return _np.array(self._a, order=order)
