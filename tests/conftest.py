@@ -87,3 +87,18 @@ def fresh_parameters():
     nn.clear_parameters()
     yield
     nn.clear_parameters()
+
+
+@pytest.fixture
+def on_device():
+    """The 'cudnn' context on the simulated device, whatever --backend says."""
+    from nablite import backend
+    from nablite.context import context_scope
+    from nablite.ext_utils import get_extension_context
+    was = backend.device_sim_enabled()
+    backend.use_device_sim(True)
+    try:
+        with context_scope(get_extension_context("cudnn")):
+            yield
+    finally:
+        backend.use_device_sim(was)

@@ -263,21 +263,6 @@ def test_recorders_against_numpy(callback, ranges):
     np.testing.assert_array_equal(zp.d, [[0]])
 
 
-@pytest.fixture
-def on_device():
-    """The 'cudnn' context on the simulated device, whatever --backend says."""
-    from nablite import backend
-    from nablite.context import context_scope
-    from nablite.ext_utils import get_extension_context
-    was = backend.device_sim_enabled()
-    backend.use_device_sim(True)
-    try:
-        with context_scope(get_extension_context("cudnn")):
-            yield
-    finally:
-        backend.use_device_sim(was)
-
-
 def test_recorders_update_their_ranges_on_the_device(on_device):
     from nablite import backend
     rng = np.random.RandomState(4)

@@ -81,21 +81,6 @@ def test_nan_inf_tracer_passes_clean_graphs(net):
     assert NanInfTracer(trace_nan=False, trace_inf=False).forward_post_hook is None
 
 
-@pytest.fixture
-def on_device():
-    """The 'cudnn' context on the simulated device, whatever --backend says."""
-    from nablite import backend
-    from nablite.context import context_scope
-    from nablite.ext_utils import get_extension_context
-    was = backend.device_sim_enabled()
-    backend.use_device_sim(True)
-    try:
-        with context_scope(get_extension_context("cudnn")):
-            yield
-    finally:
-        backend.use_device_sim(was)
-
-
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_nan_inf_tracer_counts_on_the_device(on_device):
     """On a device the values are counted there: the outputs and gradients stay

@@ -74,21 +74,6 @@ def test_bad_arguments(loss):
     assert convert_time_scale(2.0, "u") == 2e6
 
 
-@pytest.fixture
-def on_device():
-    """The 'cudnn' context on the simulated device, whatever --backend says."""
-    from nablite import backend
-    from nablite.context import context_scope
-    from nablite.ext_utils import get_extension_context
-    was = backend.device_sim_enabled()
-    backend.use_device_sim(True)
-    try:
-        with context_scope(get_extension_context("cudnn")):
-            yield
-    finally:
-        backend.use_device_sim(was)
-
-
 @pytest.mark.parametrize("accum", [False, True])
 def test_profiles_on_the_device(on_device, accum):
     """Each function's backward is run on its device's arrays (the graph's own,
