@@ -420,3 +420,33 @@ def test_scatter_nd_argument_forms():
 
 
 # -- pad_packed_sequence: total_length, batch_first, padding_value -----------------
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pack_and_pad_sequence_run_again_after_clearing_buffers(batch_first):
+    """The masks come from setup: forward and backward with clear_buffer=True, run
+    twice, give the NumPy reference both times (PadPackedSequence lost its mask to
+    the buffer clearing, as forward state, and its second backward failed)."""
+    x = randn(4, 3, 2) if not batch_first else randn(3, 4, 2)
+    lengths = I(4, 2, 1)
+    xv = nn.Variable.from_numpy_array(x, need_grad=True)
+    with nn.auto_forward():
+        packed, sizes = F.pack_padded_sequence(xv, nn.Variable.from_numpy_array(lengths),
+                                               batch_first=batch_first)
+        y, lens = F.pad_packed_sequence(packed, sizes, batch_first=batch_first,
+                                        padding_value=-1.0, total_length=5)
+    weights = randn(*y.shape)
+    loss = F.sum(y * nn.Variable.from_numpy_array(weights))
+    ref_packed, ref_sizes = ref_pack(x, lengths, batch_first)
+    ref_y, ref_lens = ref_unpack(ref_packed, ref_sizes, batch_first, -1.0, 5)
+    # d loss / dx: the weight where x is a valid step, 0 on the padding
+    valid = ref_unpack(np.ones_like(ref_packed), ref_sizes, batch_first, 0.0, 5)[0]
+    ref_gx = (weights * valid)[:, :x.shape[1]] if batch_first else (weights * valid)[:x.shape[0]]
+    for _ in range(2):
+        xv.grad.zero()
+        loss.forward(clear_buffer=True)
+        loss.backward(clear_buffer=True)
+        np.testing.assert_allclose(loss.d, (ref_y * weights).sum(), rtol=1e-5)
+        np.testing.assert_allclose(xv.g, ref_gx, rtol=1e-6)
+    y.forward()
+    np.testing.assert_allclose(y.d, ref_y, rtol=1e-6)
+    np.testing.assert_array_equal(lens.d, ref_lens)

@@ -7,11 +7,13 @@ gather/scatter style functions (gather, gather_nd, scatter_nd, bool_* ...) in
 ``nablite/variable_indexing.py``); diagonals, triangles and batched matrix
 algebra in ``linalg.py``.
 """
+import itertools
+
 import numpy as np
 
 from .._array import _ReshapedView
 from ..variable import Variable, as_variable
-from .base import Function, normalize_axes, prod, require, sum_to, contiguous, named
+from .base import Function, node_constant, normalize_axes, prod, require, sum_to, contiguous, named
 
 __all__ = ["reshape", "transpose", "broadcast", "broadcast_to", "concatenate", "split", "stack",
            "slice", "shape", "meshgrid", "assign", "clip_by_value", "clip_by_norm", "dot"]
@@ -113,7 +115,7 @@ class Transpose(Function):
         return contiguous(xp, x.transpose(self.axes))
 
     def backward(self, xp, xs, ys, gys):
-        inverse = tuple(int(i) for i in np.argsort(self.axes))
+        inverse = tuple(sorted(range(len(self.axes)), key=self.axes.__getitem__))
         return (contiguous(xp, gys[0].transpose(inverse)),)
 
 
@@ -184,7 +186,7 @@ class Concatenate(Function):
         return xp.concatenate(xs, axis=self.axis)
 
     def backward(self, xp, xs, ys, gys):
-        cuts = [int(c) for c in np.cumsum([x.shape[self.axis] for x in xs])[:-1]]
+        cuts = list(itertools.accumulate(x.shape[self.axis] for x in xs[:-1]))
         return tuple(xp.split(gys[0], cuts, axis=self.axis))
 
 
@@ -285,11 +287,14 @@ class Shape(Function):
 
     def setup(self, x):
         self._value = list(x)[self.start:(self.end if self.end else None)]
+        self._constants = {}
         return (len(self._value),)
 
     def forward(self, xp, x):
-        # NNabla reads the shape back as float32 data.
-        return xp.asarray(self._value, dtype=np.float32)
+        # NNabla reads the shape back as float32 data; moved once (node_constant),
+        # each output a copy of its own
+        return node_constant(self, xp, "value",
+                             lambda: xp.asarray(self._value, dtype=np.float32)).copy()
 
     def backward(self, xp, xs, ys, gys):
         return (None,)

@@ -12,7 +12,7 @@ geometry are computed.
 import numpy as np
 
 from ..backend import scatter_add
-from .base import prod, require, named
+from .base import node_constant, prod, require, named
 from .array import check_sizes
 from .stochastic import RandomFunction, _on, _shape_tuple
 
@@ -145,6 +145,7 @@ class RandomShift(RandomFunction):
                 f"shifts={shifts} must be maximum shifts (>= 0)")
         shifts = shifts[len(shifts) - nd:] if len(shifts) > nd else shifts
         self._shifts = (0,) * (nd - len(shifts)) + shifts
+        self._constants = {}  # constant_value per module and dtype (node_constant)
         return x
 
     def forward(self, xp, x):
@@ -164,7 +165,10 @@ class RandomShift(RandomFunction):
         self._valid = valid if self.border_mode == "constant" else None
         y = x[self._idx]
         if self._valid is not None:
-            y = xp.where(self._valid, y, xp.asarray(self.constant_value, y.dtype))
+            dtype = y.dtype
+            fill = node_constant(self, xp, dtype,
+                                 lambda: xp.asarray(self.constant_value, dtype))
+            y = xp.where(self._valid, y, fill)
         return y
 
     def backward(self, xp, xs, ys, gys):

@@ -21,7 +21,7 @@ from ..function_info import public_argument_error, public_type
 
 __all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args",
            "Unary", "Binary", "unary", "binary", "sum_to", "contiguous", "broadcast_shape",
-           "normalize_axes", "prod", "sum_rows", "sum_cols"]
+           "normalize_axes", "prod", "sum_rows", "sum_cols", "node_constant"]
 
 
 _NAMED = re.compile(r"[A-Za-z_][\w.]*(\(\S*\))?: ")  # "Affine: ...", "F.slice: ..."
@@ -137,6 +137,24 @@ def sum_to(xp, g, shape):
         lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     g = g.sum(axis=axes, keepdims=True) if axes else g
     return g.reshape(shape)
+
+
+def node_constant(fn, xp, key, make):
+    """``make()`` -- the constant arrays of ``xp`` that ``fn``'s forward or backward
+    reads (index maps, windows, masks, fill values), built on the host and moved
+    with ``xp.asarray`` -- made once per node, array module and ``key``, so that a
+    device forward copies nothing from the host after its first (on NumPy the move
+    is no copy). Kept in ``fn._constants``; a setup() that changes what they are
+    made from starts it afresh (``self._constants = {}``), as a graph's copy of a
+    node shares its dict until its own setup."""
+    cache = fn.__dict__.get("_constants")
+    if cache is None:
+        cache = fn._constants = {}
+    k = (xp, key)
+    v = cache.get(k)
+    if v is None:
+        v = cache[k] = make()
+    return v
 
 
 _ones = {}

@@ -10,7 +10,8 @@ sequence-packing functions are too small for a file of their own.
 """
 import numpy as np
 
-from .base import Function, keep_args, normalize_axes, prod, require, contiguous, unary_public, named
+from .base import (Function, keep_args, node_constant, normalize_axes, prod, require, contiguous,
+                   unary_public, named)
 from .._array import NdArray, _ReshapedView
 from ..backend import scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
@@ -88,13 +89,15 @@ class OneHot(Function):
                 f"the last dimension of x {x} must hold one index per entry of "
                 f"shape={tuple(shape)} ({len(shape)})")
         self.shape = shape
+        self._constants = {}  # shape as an array of forward's module (node_constant)
         return x[:-1] + tuple(shape)
 
     def forward(self, xp, x):
         idx = _ints(xp, x).reshape(-1, len(self.shape))
         n = prod(self.shape)
         if len(idx):
-            bad = (idx < 0) | (idx >= xp.asarray(self.shape))
+            bad = (idx < 0) | (idx >= node_constant(self, xp, "shape",
+                                                    lambda: xp.asarray(self.shape)))
             if bad.any():
                 # NNabla writes outside the row (or the array) for these
                 i, j = (int(k[0]) for k in xp.nonzero(bad))
@@ -410,10 +413,13 @@ class BoolFill(Function):
             out = None
         require(self, out == tuple(data),
                 f"mask {mask} must broadcast to the shape of data {data}")
+        self._constants = {}  # value as a 0-d array per module and dtype (node_constant)
         return data
 
     def forward(self, xp, data, mask):
-        return xp.where(mask != 0, xp.asarray(self.value, dtype=data.dtype), data)
+        dtype = data.dtype
+        value = node_constant(self, xp, dtype, lambda: xp.asarray(self.value, dtype=dtype))
+        return xp.where(mask != 0, value, data)
 
     def backward(self, xp, xs, ys, gys):
         return xp.where(xs[1] != 0, xp.zeros((), dtype=gys[0].dtype), gys[0]), None
@@ -459,27 +465,35 @@ class PackPaddedSequence(Function):
         self._mask = _time_mask(lens, int(lens.max()) if len(lens) else 0)
         sizes = self._mask.sum(axis=1)
         self._sizes = sizes.astype(np.int32)
+        self._constants = {}  # _mask and _sizes on forward's module (_on_module)
         return [(int(sizes.sum()),) + tuple(x[2:]), (len(sizes),)]
 
     def _time_major(self, xp, x):
         return x.swapaxes(0, 1) if self.batch_first else x
 
     def forward(self, xp, x, lengths):
-        x = self._time_major(xp, x)[:self._mask.shape[0]]
-        return x[xp.asarray(self._mask)], xp.asarray(self._sizes)
+        mask, sizes = _on_module(self, xp, "_mask", "_sizes")
+        x = self._time_major(xp, x)[:mask.shape[0]]
+        return x[mask], sizes.copy()  # an output of its own, not the node's array
 
     def backward(self, xp, xs, ys, gys):
         x = xs[0]
+        mask, = _on_module(self, xp, "_mask")
         g = xp.zeros(x.shape, dtype=gys[0].dtype)
-        self._time_major(xp, g)[:self._mask.shape[0]][xp.asarray(self._mask)] = gys[0]
+        self._time_major(xp, g)[:mask.shape[0]][mask] = gys[0]
         return g, None
+
+
+def _on_module(fn, xp, *names):
+    """The node's host arrays ``names`` (set by setup) as arrays of ``xp``, moved
+    once per node and module: no host-to-device copy per forward."""
+    return [node_constant(fn, xp, n, lambda n=n: xp.asarray(getattr(fn, n))) for n in names]
 
 
 class PadPackedSequence(Function):
     """Inverse of PackPaddedSequence: back to (T, B, ...) filled with padding_value."""
 
-    integer_inputs = (1,)
-    forward_state = ('_mask',)  # kept from forward for backward; freed with the buffers
+    integer_inputs = (1,)  # _mask comes from setup (batch_sizes' values), not forward
 
     def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
         keep_args(self, locals())
@@ -497,19 +511,22 @@ class PadPackedSequence(Function):
         steps = max(len(sizes), self.total_length)
         self._mask = _time_mask(lens, steps)
         self._lengths = lens.astype(np.int32)
+        self._constants = {}  # _mask and _lengths on forward's module (_on_module)
         shape = (batch, steps) if self.batch_first else (steps, batch)
         return [shape + tuple(packed[1:]), (batch,)]
 
     def forward(self, xp, packed, batch_sizes):
-        steps, batch = self._mask.shape
+        mask, lengths = _on_module(self, xp, "_mask", "_lengths")
+        steps, batch = mask.shape
         y = xp.full((steps, batch) + packed.shape[1:], self.padding_value, dtype=packed.dtype)
-        y[xp.asarray(self._mask)] = packed
+        y[mask] = packed
         y = contiguous(xp, y.swapaxes(0, 1)) if self.batch_first else y
-        return y, xp.asarray(self._lengths)
+        return y, lengths.copy()  # an output of its own, not the node's array
 
     def backward(self, xp, xs, ys, gys):
         g = gys[0].swapaxes(0, 1) if self.batch_first else gys[0]
-        return g[xp.asarray(self._mask)], None
+        mask, = _on_module(self, xp, "_mask")
+        return g[mask], None
 
 
 @named

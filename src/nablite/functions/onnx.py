@@ -17,7 +17,7 @@ Behaviour follows NNabla 1.39's CPU kernels (measured against them):
 """
 import numpy as np
 
-from .base import Function, require, contiguous, named
+from .base import Function, node_constant, require, contiguous, named
 
 __all__ = ["onnx_resize", "onnx_non_max_suppression"]
 
@@ -164,6 +164,7 @@ class ONNXResize(Function):
                 outside = (fx < 0) | (fx > _f32(n - 1))
             self._plan.append((d, idx, w, outside))
         self._plans = {}  # (array module, dtype) -> the plan's arrays there
+        self._constants = {}  # extrapolation_value per module and dtype (node_constant)
         return out
 
     def _arrays(self, xp, ndim, dtype):
@@ -198,7 +199,10 @@ class ONNXResize(Function):
             if m is not None:
                 outside = m if outside is None else outside | m
         if outside is not None:
-            y = xp.where(outside, xp.asarray(self.extrapolation_value, dtype=x.dtype), y)
+            dtype = x.dtype
+            fill = node_constant(self, xp, dtype,
+                                 lambda: xp.asarray(self.extrapolation_value, dtype=dtype))
+            y = xp.where(outside, fill, y)
         return contiguous(xp, y.astype(x.dtype, copy=False))
 
     def backward(self, xp, xs, ys, gys):
@@ -293,6 +297,7 @@ class ONNXNonMaxSuppression(Function):
                 f"max_output_boxes_per_class={self.max_output_boxes_per_class} must be >= 0")
         # The output shape follows the values, so (as NNabla) the result is computed here.
         self._result = self._select(np.asarray(self.inputs[0].d), np.asarray(self.inputs[1].d))
+        self._constants = {}  # _result on forward's module (node_constant)
         return self._result.shape
 
     def _select(self, boxes, scores):
@@ -317,7 +322,8 @@ class ONNXNonMaxSuppression(Function):
         return np.stack([bi, ci, order[bi, ci, ri]], axis=1).astype(NMS_INDEX_DTYPE)
 
     def forward(self, xp, boxes, scores):
-        return xp.asarray(self._result)
+        # moved once; each output a copy of its own
+        return node_constant(self, xp, "result", lambda: xp.asarray(self._result)).copy()
 
     def backward(self, xp, xs, ys, gys):
         return None, None  # no gradient; NNabla leaves boxes.g and scores.g as they are

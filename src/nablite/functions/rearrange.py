@@ -5,7 +5,7 @@
 import numpy as np
 
 from .array import _pyslice, _trailing, input_shape
-from .base import Function, keep_args, normalize_axes, require, contiguous, named
+from .base import Function, keep_args, node_constant, normalize_axes, require, contiguous, named
 
 __all__ = ["pad", "tile", "flip", "shift"]
 
@@ -46,6 +46,7 @@ class Pad(Function):
                     "every padded axis (or mode='constant')")
         self._pairs = pairs
         self.pad_width = pw
+        self._constants = {}  # the index maps per array module (_index_maps)
         return tuple(s + a + b for s, (a, b) in zip(x, pairs))
 
     def _maps(self, shape):
@@ -61,8 +62,8 @@ class Pad(Function):
             # a host scalar of x's dtype: CuPy's pad reads constant_values on the host
             return xp.pad(x, self._pairs, mode="constant",
                           constant_values=x.dtype.type(self.constant_value))
-        for ax, index in self._maps(x.shape):
-            x = xp.take(x, xp.asarray(index), axis=ax)
+        for ax, index in _index_maps(self, xp, x.shape):
+            x = xp.take(x, index, axis=ax)
         return x
 
     def backward(self, xp, xs, ys, gys):
@@ -70,18 +71,26 @@ class Pad(Function):
         if self.mode == "constant":
             key = tuple(_pyslice(a, a + n) for n, (a, b) in zip(xs[0].shape, self._pairs))
             return (g[key],)
-        for ax, index in reversed(self._maps(xs[0].shape)):
+        for ax, index in reversed(_index_maps(self, xp, xs[0].shape)):
             g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
         return (g,)
+
+
+def _index_maps(fn, xp, shape):
+    """``fn._maps(shape)`` (Pad's, Shift's) with the indices as arrays of ``xp``,
+    made once per node and module: no host-to-device copy per forward."""
+    return node_constant(fn, xp, shape,
+                         lambda: [(ax, xp.asarray(index)) for ax, index in fn._maps(shape)])
 
 
 def _take_grad(xp, g, index, n, axis):
     """Gradient of ``take(x, index, axis)``: sum g over the outputs that read each input.
 
     A (len(index), n) one-hot matrix makes this one BLAS product along the axis.
+    ``index`` is an array of ``xp``.
     """
     onehot = xp.zeros((len(index), n), dtype=g.dtype)
-    onehot[xp.arange(len(index)), xp.asarray(index)] = 1
+    onehot[xp.arange(len(index)), index] = 1
     moved = xp.moveaxis(g, axis, -1)
     return contiguous(xp, xp.moveaxis(moved @ onehot, -1, axis))
 
@@ -142,6 +151,7 @@ class Shift(Function):
         require(self, self.border_mode in ("nearest", "reflect"),
                 f"border_mode={self.border_mode!r} must be 'nearest' or 'reflect'")
         self.shifts = [int(s) for s in self.shifts]
+        self._constants = {}  # the index maps per array module (_index_maps)
         return x
 
     def _maps(self, shape):
@@ -160,13 +170,14 @@ class Shift(Function):
         return out
 
     def forward(self, xp, x):
-        for ax, index in self._maps(x.shape):
-            x = xp.take(x, xp.asarray(index), axis=ax)
-        return x if self._maps(x.shape) else x.copy()
+        maps = _index_maps(self, xp, x.shape)
+        for ax, index in maps:
+            x = xp.take(x, index, axis=ax)
+        return x if maps else x.copy()
 
     def backward(self, xp, xs, ys, gys):
         g = gys[0]
-        for ax, index in reversed(self._maps(xs[0].shape)):
+        for ax, index in reversed(_index_maps(self, xp, xs[0].shape)):
             g = _take_grad(xp, g, index, xs[0].shape[ax], ax)
         return (g,)
 

@@ -26,7 +26,7 @@ backward passes of the ordinary transforms.
 import numpy as np
 
 from ..backend import scatter_add
-from .base import Function, keep_args, require, named
+from .base import Function, keep_args, node_constant, require, named
 
 __all__ = ["fft", "ifft", "stft", "istft"]
 
@@ -194,6 +194,7 @@ class _STFTBase(Function):
         self._bins = n // 2 + 1
         w = _window(self.window_type, int(ws), int(n))
         self._w = w
+        self._constants = {}  # these host arrays on forward's module (_on)
         # irfft(H, n)[m] = (1/n) sum_k c'_k Re(H_k e^{2 pi i k m / n}) with c' = 1 at
         # DC (and Nyquist for even n), 2 elsewhere; these factors undo that.
         plain = np.full(self._bins, n / 2.0)
@@ -234,12 +235,20 @@ class _STFTBase(Function):
     def _reflect_index(self, length):
         return np.pad(np.arange(length), self._p, mode="reflect")
 
+    def _on(self, xp, name, dtype=None):
+        """The host array ``self.<name>`` (made at setup) as an array of ``xp`` (and
+        ``dtype``), moved once per node, module and dtype: none per forward."""
+        return node_constant(self, xp, (name, dtype),
+                             lambda: xp.asarray(getattr(self, name), dtype))
+
     # -- padding of the signal and its adjoint --------------------------------
     def _pad(self, xp, x):
         if self._p == 0:
             return x
         if self.pad_mode == "reflect":
-            return x[:, xp.asarray(self._reflect_index(x.shape[1]))]
+            n = x.shape[1]
+            return x[:, node_constant(self, xp, ("reflect", n),
+                                      lambda: xp.asarray(self._reflect_index(n)))]
         return xp.pad(x, ((0, 0), (self._p, self._p)))
 
     def _unpad(self, xp, g, length):
@@ -248,27 +257,33 @@ class _STFTBase(Function):
             return g[:, :length]
         out = g[:, p:p + length].copy()
         if self.pad_mode == "reflect":
-            idx = self._reflect_index(length)
-            edges = np.r_[0:p, p + length:length + 2 * p]  # the padded samples
-            scatter_add(xp, out, (slice(None), xp.asarray(idx[edges])),
-                        g[:, xp.asarray(edges)])
+            src, edges = node_constant(self, xp, ("unpad", length), lambda: [
+                xp.asarray(a) for a in self._reflect_edges(length)])
+            scatter_add(xp, out, (slice(None), src), g[:, edges])
         return out
+
+    def _reflect_edges(self, length):
+        """(where each padded sample came from, the padded samples)."""
+        p = self._p
+        edges = np.r_[0:p, p + length:length + 2 * p]
+        return self._reflect_index(length)[edges], edges
 
     # -- the DFT parts ---------------------------------------------------------
     def _analysis(self, xp, z, weights=None):
-        """Windowed rfft of every frame of z: (B, P) -> (y_r, y_i), each (B, bins, T)."""
-        w = xp.asarray(self._w, z.dtype)
+        """Windowed rfft of every frame of z: (B, P) -> (y_r, y_i), each (B, bins, T);
+        ``weights`` names the host array of per-bin factors, if any."""
+        w = self._on(xp, "_w", z.dtype)
         y = xp.fft.rfft(_frames(xp, z, self._n, self._s, self._t) * w, axis=-1)
         if weights is not None:
-            y = y * xp.asarray(weights)
+            y = y * self._on(xp, weights)
         y = y.transpose(0, 2, 1)
         return y.real.astype(z.dtype), y.imag.astype(z.dtype)
 
     def _synthesis(self, xp, yr, yi, weights):
         """sum_k weights_k Re(Y_k e^{2 pi i k n / N}) per frame, windowed and
-        overlap-added: (B, bins, T) pair -> (B, _full)."""
-        y = (yr + 1j * yi).transpose(0, 2, 1) * xp.asarray(weights)
-        f = xp.fft.irfft(y, n=self._n, axis=-1) * xp.asarray(self._w)
+        overlap-added: (B, bins, T) pair -> (B, _full); ``weights`` names the host array."""
+        y = (yr + 1j * yi).transpose(0, 2, 1) * self._on(xp, weights)
+        f = xp.fft.irfft(y, n=self._n, axis=-1) * self._on(xp, "_w")
         return _overlap_add(xp, f.astype(yr.dtype, copy=False), self._s, self._full)
 
     # -- the two transforms and their adjoints -----------------------------------
@@ -276,20 +291,20 @@ class _STFTBase(Function):
         return self._analysis(xp, self._pad(xp, x))
 
     def _stft_adjoint(self, xp, gr, gi, length):
-        g = self._synthesis(xp, gr, gi, self._plain)
+        g = self._synthesis(xp, gr, gi, "_plain")
         if g.shape[1] < length + 2 * self._p:  # samples past the last frame get none
             g = xp.pad(g, ((0, 0), (0, length + 2 * self._p - g.shape[1])))
         return self._unpad(xp, g, length)
 
     def _istft_full(self, xp, yr, yi):
         """istft before the centring cut: (B, _full)."""
-        return self._synthesis(xp, yr, yi, self._synth) * xp.asarray(self._rinv, yr.dtype)
+        return self._synthesis(xp, yr, yi, "_synth") * self._on(xp, "_rinv", yr.dtype)
 
     def _istft_adjoint(self, xp, g):
         z = xp.zeros((g.shape[0], self._full), g.dtype)
         m = min(g.shape[1], self._full - self._p)
         z[:, self._p:self._p + m] = g[:, :m]
-        return self._analysis(xp, z * xp.asarray(self._rinv, g.dtype), self._alpha)
+        return self._analysis(xp, z * self._on(xp, "_rinv", g.dtype), "_alpha")
 
 
 class STFT(_STFTBase):
