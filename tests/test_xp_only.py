@@ -21,6 +21,7 @@ masks, fill values) copy none in a forward or backward after their first.
 """
 import ast
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ from nablite import _device_sim as sim
 from nablite.functions import _winograd
 
 FUNCTIONS = pathlib.Path(F.__file__).parent
-SOURCES = sorted(p for p in FUNCTIONS.glob("*.py"))
+SOURCES = sorted(FUNCTIONS.glob("*.py"))
 
 # NumPy calls that read no array values: dtypes, limits, error state, promotion
 SAFE = {"dtype", "finfo", "iinfo", "errstate", "result_type", "promote_types", "can_cast",
@@ -290,7 +291,7 @@ def test_audit_names_an_unlisted_call(monkeypatch, tmp_path):
     bad_file = tmp_path / "bad.py"
     bad_file.write_text("import numpy as np\n\nclass G:\n    def backward(self, xp, xs, ys, gys):\n"
                         "        return np.exp(gys[0]), xp.asarray(xs[0])\n")
-    monkeypatch.setattr(__import__(__name__), "SOURCES", [bad_file])
+    monkeypatch.setattr(sys.modules[__name__], "SOURCES", [bad_file])
     bad_calls, bad_moves, _ = _audit()
     assert bad_calls == ["bad.py:5: np.exp(...) in G.backward"]
     assert bad_moves == ["bad.py:5: a host-to-device copy (xp.asarray & co) in G.backward, "
