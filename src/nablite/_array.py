@@ -622,10 +622,15 @@ class _ReshapedView(NdArray):
 
     def _fetch(self) -> NDArray[Any]:
         # A device view of the input's device copy comes to the host as a view of
-        # the input's host copy, so that the two still share memory there.
+        # the input's host copy, so that the two still share memory there. If the
+        # input came to the host first, its host copy holds the memory this view
+        # shared on the device (a later device write would have moved it back).
         arr, base = self._arr, self._base._arr
-        if (backend.is_device_array(arr) and backend.is_device_array(base)
-                and not self._zeroing and backend.array_module(arr).shares_memory(arr, base)):
+        if backend.is_device_array(arr) and not self._zeroing and (
+                backend.is_device_array(base)
+                and backend.array_module(arr).shares_memory(arr, base)
+                or type(base) is np.ndarray and base.size == arr.size
+                and base.dtype == arr.dtype):
             host = self._base._get().reshape(self._shape)
             if np.shares_memory(host, self._base._arr):
                 self._arr = host
