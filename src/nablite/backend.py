@@ -1,8 +1,11 @@
 """Array backends. The only module that imports cupy.
 
-Functions never import numpy or cupy to compute: the engine hands them ``xp``,
-the array module of the context they run in. Where NumPy and CuPy differ, a
-named helper here says how (``scatter_add``, ``to_numpy``, ``to_device``).
+Functions compute with the ``xp`` the engine hands them, the array module of
+the context they run in, never with numpy itself: tests/test_xp_only.py reads
+every forward and backward and fails on a host NumPy call or a host-to-device
+copy that its short allow-list does not explain (the host generator's random
+draws, the CPU-only Winograd path). Where NumPy and CuPy differ, a named helper
+says how (``scatter_add``, ``to_numpy``, ``to_device`` here).
 
 Device simulation (``use_device_sim(True)``, or ``NABLITE_DEVICE_SIM=1`` in the
 environment) makes the 'cuda' / 'cudnn' contexts run on ``_device_sim.xp``: a
