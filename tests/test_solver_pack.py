@@ -101,21 +101,9 @@ def device():
     from nablite import _device_sim, backend
     from nablite.context import context_scope
     from nablite.ext_utils import get_extension_context
-    counts = {"to_device": 0, "to_host": 0}
-    to_numpy, asarray = backend.to_numpy, _device_sim.xp.asarray
-
-    def counted_to_numpy(a, out=None):
-        counts["to_host"] += type(a) is _device_sim.DeviceArray
-        return to_numpy(a, out)
-
-    def counted_asarray(a, *args, **kw):
-        counts["to_device"] += isinstance(a, np.ndarray)
-        return asarray(a, *args, **kw)
     mp = pytest.MonkeyPatch()
     mp.setattr(backend, "_sim", True)
-    mp.setattr(backend, "to_numpy", counted_to_numpy)
-    mp.setattr(_device_sim.xp, "asarray", counted_asarray, raising=False)
-    with context_scope(get_extension_context("cudnn")):
+    with _device_sim.count_transfers() as counts, context_scope(get_extension_context("cudnn")):
         yield _device_sim.xp, counts
     mp.undo()
 

@@ -20,6 +20,7 @@ the explicit transfers ``xp.asarray`` / ``xp.array`` / ``xp.asanyarray`` /
 ``xp.ascontiguousarray`` of host data. Reductions return 0-d arrays, as CuPy's
 do. The values are computed by NumPy, so results match the CPU bit for bit.
 """
+import contextlib
 import numbers
 import types
 
@@ -445,3 +446,28 @@ xp.asnumpy = lambda a, stream=None, order="C", out=None: (
 
 # host functions that only look at shapes and dtypes (no values): allowed on device arrays
 _HARMLESS = {_np.shape, _np.ndim, _np.size, _np.result_type, _np.can_cast, _np.min_scalar_type}
+
+
+@contextlib.contextmanager
+def count_transfers():
+    """Count the copies between host and simulated device inside the block:
+    yields ``{"to_device": n, "to_host": n}``, the host arrays given to
+    ``xp.asarray`` (every explicit transfer, ``backend.to_device`` included) and
+    the device arrays given to ``backend.to_numpy``. For tests that check that a
+    step copies nothing, or one flag."""
+    from . import backend
+    counts = {"to_device": 0, "to_host": 0}
+    to_numpy, asarray = backend.to_numpy, xp.asarray
+
+    def counted_to_numpy(a, out=None):
+        counts["to_host"] += type(a) is DeviceArray
+        return to_numpy(a, out)
+
+    def counted_asarray(a, *args, **kw):
+        counts["to_device"] += isinstance(a, _np.ndarray)
+        return asarray(a, *args, **kw)
+    backend.to_numpy, xp.asarray = counted_to_numpy, counted_asarray
+    try:
+        yield counts
+    finally:
+        backend.to_numpy, xp.asarray = to_numpy, asarray

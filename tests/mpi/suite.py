@@ -433,27 +433,15 @@ def _on_sim_device(run):
     arrays) and host->device copies (the device module's asarray of host arrays)."""
     from nablite import _device_sim, backend
     from nablite.context import context_scope
-    counts = {"to_host": 0, "to_device": 0}
-    to_numpy, asarray = backend.to_numpy, _device_sim.xp.asarray
-
-    def counted_to_numpy(a, out=None):
-        counts["to_host"] += type(a) is _device_sim.DeviceArray
-        return to_numpy(a, out)
-
-    def counted_asarray(a, *args, **kw):
-        counts["to_device"] += isinstance(a, np.ndarray)
-        return asarray(a, *args, **kw)
     backend.use_device_sim(True)
-    backend.to_numpy, _device_sim.xp.asarray = counted_to_numpy, counted_asarray
     try:
-        ctx = get_extension_context("cudnn")
-        dcomm = C.MultiProcessDataParallelCommunicator(ctx)
-        dcomm.init()
-        with context_scope(ctx):
-            run(dcomm, _device_sim.xp, counts)
+        with _device_sim.count_transfers() as counts:
+            ctx = get_extension_context("cudnn")
+            dcomm = C.MultiProcessDataParallelCommunicator(ctx)
+            dcomm.init()
+            with context_scope(ctx):
+                run(dcomm, _device_sim.xp, counts)
     finally:
-        backend.to_numpy = to_numpy
-        del _device_sim.xp.asarray
         backend.use_device_sim(False)
 
 
