@@ -151,31 +151,22 @@ def test_root_and_persistent_data_are_live_views():
     np.testing.assert_allclose(kept_h, np.tanh(2.0) * np.ones(3))
 
 
-def test_kept_host_arrays_get_device_results_when_next_read():
+def test_kept_host_arrays_get_device_results_when_next_read(on_device):
     """On a device (NNabla's synced array) a kept ``.d`` is the host copy: the next
     forward leaves it as it was, and the next read of ``.d`` copies the new values
     into that same array."""
-    from nablite import backend
-    from nablite.context import context_scope
-    from nablite.ext_utils import get_extension_context
-    was = backend.device_sim_enabled()
-    backend.use_device_sim(True)
-    try:
-        with context_scope(get_extension_context("cudnn")):
-            x = V(np.ones(3))
-            h = F.tanh(x)
-            h.persistent = True
-            loss = F.sum(h * 2)
-        loss.forward()
-        kept_loss, kept_h = loss.d, h.d
-        x.d = 2
-        loss.forward()
-        np.testing.assert_allclose(kept_h, np.tanh(1.0) * np.ones(3))  # not read yet
-        assert h.d is kept_h and loss.d is kept_loss
-        np.testing.assert_allclose(kept_loss, 6 * np.tanh(2.0), rtol=1e-6)
-        np.testing.assert_allclose(kept_h, np.tanh(2.0) * np.ones(3), rtol=1e-6)
-    finally:
-        backend.use_device_sim(was)
+    x = V(np.ones(3))
+    h = F.tanh(x)
+    h.persistent = True
+    loss = F.sum(h * 2)
+    loss.forward()
+    kept_loss, kept_h = loss.d, h.d
+    x.d = 2
+    loss.forward()
+    np.testing.assert_allclose(kept_h, np.tanh(1.0) * np.ones(3))  # not read yet
+    assert h.d is kept_h and loss.d is kept_loss
+    np.testing.assert_allclose(kept_loss, 6 * np.tanh(2.0), rtol=1e-6)
+    np.testing.assert_allclose(kept_h, np.tanh(2.0) * np.ones(3), rtol=1e-6)
 
 
 def test_reshape_shares_its_input_memory():

@@ -95,17 +95,12 @@ def test_states_returned_by_get_states_share_memory_after_packing():
 # -- on the simulated device: states there, no copies in the step ----------------------
 
 @pytest.fixture
-def device():
+def device(on_device):
     """The 'cudnn' context on the simulated device; counts host<->device copies
     (backend's transfers and the device module's asarray of host arrays)."""
-    from nablite import _device_sim, backend
-    from nablite.context import context_scope
-    from nablite.ext_utils import get_extension_context
-    mp = pytest.MonkeyPatch()
-    mp.setattr(backend, "_sim", True)
-    with _device_sim.count_transfers() as counts, context_scope(get_extension_context("cudnn")):
+    from nablite import _device_sim
+    with _device_sim.count_transfers() as counts:
         yield _device_sim.xp, counts
-    mp.undo()
 
 
 def _device_steps(make, steps, xp=None, counts=None, read_between=False):
