@@ -259,3 +259,63 @@ def test_parity_with_nnabla_running_the_same_classes():
     rng = np.random.RandomState(0)
     A, B, GY = (rng.randn(2, 3).round(3) for _ in range(3))
     check_same_source(_SAME_CLASSES_CASE, rtol=1e-5, atol=1e-6, A=A, B=B, GY=GY)
+
+
+class CountCalls(PythonFunction):
+    """y = x; forward adds 1 to a state input in place through ``.d`` (and backward
+    adds 10 through an in-place write and then an assignment), NNabla's way of
+    keeping state in a PythonFunction."""
+
+    @property
+    def name(self):
+        return "CountCalls"
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].d = inputs[0].d
+        inputs[1].d += 1  # in place, into the host view
+        inputs[2].d = inputs[2].d + 1  # an assignment of a new array
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        if propagate_down[0]:
+            inputs[0].g = outputs[0].g
+        inputs[1].d[...] += 10
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return False
+
+
+def _count_calls_twice():
+    x = nn.Variable.from_numpy_array(np.arange(3, dtype=np.float32), need_grad=True)
+    n, m = nn.Variable((1,)), nn.Variable((1,))
+    y = F.mul_scalar(CountCalls()(x, n, m), 2.0)  # a function after it on the device
+    # the state read by a function of the same graph after the PythonFunction wrote it
+    z = F.add2(y, F.broadcast(F.mul_scalar(n, 1.0), (3,)))
+    for _ in range(2):
+        z.forward()
+        z.backward()
+    return x, n, m, z
+
+
+def test_in_place_writes_to_input_data_persist():
+    """Writes into ``inputs[i].d`` reach the Variable (the next function and the next
+    step see them): forward twice, backward twice."""
+    x, n, m, z = _count_calls_twice()
+    assert float(n.d[0]) == 22 and float(m.d[0]) == 2
+    np.testing.assert_allclose(z.d, 2 * np.arange(3) + 12)  # n was 12 when z was computed
+    np.testing.assert_allclose(x.g, 4)
+
+
+def test_in_place_writes_to_input_data_persist_on_a_device(on_device):
+    """The same on the simulated device: the host view the user writes is the
+    newest copy, which the next device use (the next function, the next step)
+    reads, as NNabla's synced arrays do."""
+    test_in_place_writes_to_input_data_persist()

@@ -46,7 +46,10 @@ NNabla runs unchanged.
 
 In a device context the ``*_impl`` methods see the arrays through ``.d`` / ``.g``
 on the host (copied back from the device when read), and what they write goes
-to the device for the functions around them.
+to the device for the functions around them. The inputs (and, in backward, the
+outputs) are the Variables' own NdArrays, so a write into ``inputs[i].d`` (in
+place or by assignment) changes the Variable, as in NNabla: the host view is
+then the newest copy, which the next device use reads.
 """
 import numpy as np
 
@@ -65,6 +68,14 @@ def _nd(arr, shape=None, dtype=np.float32):
     else:
         a._dtype = dtype
     return a
+
+
+def _own(v, arr):
+    """``v``'s NdArray when the engine handed its storage ``arr`` to the function
+    (writes through it then reach ``v``), else a wrapper of ``arr`` (a float16 copy
+    in a 'half' context, a cleared buffer's zero view)."""
+    nd = v._data if v is not None else None
+    return nd if nd is not None and nd._arr is arr else _nd(arr)
 
 
 def _grad_dtype(x):
@@ -240,7 +251,8 @@ class Callback(Function):
         return shapes if n > 1 else shapes[0]
 
     def forward(self, xp, *xs):
-        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, _grad_dtype(x))) for x in xs]
+        ins = [UnsafeVariable(_own(v, x), _nd(None, x.shape, _grad_dtype(x)))
+               for v, x in zip(self.inputs, xs)]
         outs = [UnsafeVariable(_nd(None, s), _nd(None, s))
                 for s in self.out_shapes]
         self._pyfunc.forward_impl(ins, outs)
@@ -258,9 +270,10 @@ class Callback(Function):
         return ys if len(ys) > 1 else ys[0]
 
     def backward(self, xp, xs, ys, gys):
-        ins = [UnsafeVariable(_nd(x), _nd(None, x.shape, _grad_dtype(x))) for x in xs]
-        outs = [UnsafeVariable(_nd(y, s), _nd(g))
-                for y, s, g in zip(ys, self.out_shapes, gys)]
+        ins = [UnsafeVariable(_own(v, x), _nd(None, x.shape, _grad_dtype(x)))
+               for v, x in zip(self.inputs, xs)]
+        outs = [UnsafeVariable(_own(y, a) if a is not None else _nd(None, s), _nd(g))
+                for y, a, s, g in zip(self.outputs, ys, self.out_shapes, gys)]
         need = [bool(n) for n in self.need]
         self._pyfunc.backward_impl(ins, outs, need, [False] * len(ins))
         return [v.grad._on(xp) if n and v.grad._arr is not None else None

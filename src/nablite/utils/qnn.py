@@ -47,7 +47,9 @@ class _Recorder(PythonFunction):
 
     The arrays are used where the graph put them (``NdArray._current``, no copy):
     on a device the ranges are the parameters' device arrays, updated there with
-    its array module ``xp`` (a host copy written through ``.d`` would be lost)."""
+    its array module ``xp``. Writing through ``.d`` would work too (the inputs are
+    the parameters' own NdArrays), but would copy the batch and the ranges to the
+    host and back every step."""
 
     n_ranges = 1
 
