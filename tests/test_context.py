@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 import nablite as nn
@@ -54,3 +55,52 @@ def test_seed_makes_initial_draws_reproducible():
     assert (r.prng.rand(3) == a).all()
     with pytest.raises(TypeError, match="int"):
         nn.seed(1.5)
+
+
+@pytest.fixture
+def sim_gpus(monkeypatch):
+    """The simulated machine (4 GPUs), its current device put back afterwards."""
+    from nablite import _device_sim
+    monkeypatch.setattr(backend, "_sim", True)
+    before = _device_sim.xp.cuda.Device().id
+    yield _device_sim.xp.cuda
+    _device_sim.xp.cuda.Device(before).use()
+
+
+@pytest.mark.host_context
+def test_device_id_selects_the_gpu(sim_gpus):
+    ctx2 = get_extension_context("cudnn", device_id="2")
+    ctx1 = get_extension_context("cuda", device_id=1)  # an int, as str(...) in NNabla
+    assert (ctx2.device_id, ctx1.device_id) == ("2", "1")
+    before = nn.get_current_context()
+    nn.set_default_context(ctx2)
+    try:
+        assert sim_gpus.Device().id == 2
+        with nn.context_scope(ctx1):
+            assert sim_gpus.Device().id == 1
+            with nn.context_scope(get_extension_context("cpu")):
+                assert sim_gpus.Device().id == 1  # the CPU selects no GPU
+            x = nn.Variable.from_numpy_array(np.arange(3.0))
+            y = x + 1
+            y.forward()
+            assert y.d.tolist() == [1.0, 2.0, 3.0]
+        assert sim_gpus.Device().id == 2, "context_scope did not restore the GPU"
+    finally:
+        nn.set_default_context(before)
+
+
+@pytest.mark.host_context
+@pytest.mark.parametrize("device_id", ["4", "-1", "gpu0"])
+def test_a_device_id_that_is_no_gpu_is_named(sim_gpus, device_id):
+    with pytest.raises(ValueError, match=rf"get_extension_context\('cudnn'\): "
+                                         rf"device_id='{device_id}' is not a GPU of this "
+                                         r"machine: expected an integer in 0\.\.3 \(4 GPUs"):
+        get_extension_context("cudnn", device_id=device_id)
+    made = nn.Context(["cudnn:float"], "CudaCachedArray", device_id)
+    with pytest.raises(ValueError, match=rf"set_default_context: Context\(.*\): "
+                                         rf"device_id='{device_id}'"):
+        nn.set_default_context(made)
+    with pytest.raises(ValueError, match=rf"context_scope: .*device_id='{device_id}'"):
+        with nn.context_scope(made):
+            pass
+    assert sim_gpus.Device().id == 0 and nn.get_current_context() is not made

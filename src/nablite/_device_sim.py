@@ -444,6 +444,40 @@ xp.ndarray = DeviceArray
 xp.asnumpy = lambda a, stream=None, order="C", out=None: (
     a.get(out=out, order=order) if type(a) is DeviceArray else _np.array(a, order=order))
 
+
+
+class _Device:
+    """``cupy.cuda.Device`` of the simulated machine (``DEVICE_COUNT`` GPUs): the
+    current device is recorded, so tests see which one a context selected; the
+    arrays themselves do not belong to one (NumPy computes them all)."""
+
+    current = 0
+
+    def __init__(self, device=None):
+        self.id = _Device.current if device is None else int(device)
+        if not 0 <= self.id < DEVICE_COUNT:  # as CUDA's invalid device ordinal
+            raise ValueError(f"simulated device {self.id} does not exist "
+                             f"(DEVICE_COUNT={DEVICE_COUNT})")
+
+    def use(self):
+        _Device.current = self.id
+
+    def synchronize(self):
+        pass
+
+    def __enter__(self):
+        self._previous = _Device.current
+        _Device.current = self.id
+        return self
+
+    def __exit__(self, *exc):
+        _Device.current = self._previous
+
+
+DEVICE_COUNT = 4  # GPUs of the simulated machine: enough for device_id = MPI rank tests
+xp.cuda = types.SimpleNamespace(
+    Device=_Device, runtime=types.SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT))
+
 # host functions that only look at shapes and dtypes (no values): allowed on device arrays
 _HARMLESS = {_np.shape, _np.ndim, _np.size, _np.result_type, _np.can_cast, _np.min_scalar_type}
 

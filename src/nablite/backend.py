@@ -90,6 +90,39 @@ def _find_gpu_problem():
     return _gpu_problem
 
 
+def device_index(backend_name, device_id):
+    """``device_id`` ('0', 1, ...) as the index of a GPU of this machine, for the
+    'cuda' / 'cudnn' module; the error names the id given and the ids there are."""
+    xp = module_for(backend_name)
+    count = xp.cuda.runtime.getDeviceCount()
+    try:
+        index = int(str(device_id).strip() or "0")
+    except ValueError:
+        index = None
+    if index is None or not 0 <= index < count:
+        raise ValueError(f"device_id={device_id!r} is not a GPU of this machine: expected an "
+                         f"integer in 0..{count - 1} ({count} GPU{'s' * (count != 1)} found)")
+    return index
+
+
+def select_device(ctx):
+    """Make ``ctx``'s GPU (its device_id) the current device of its array module,
+    where CuPy makes new arrays and runs kernels, and return the context whose
+    device was current before (to restore); nothing to select on the CPU (None)."""
+    if ctx.backend_name == "cpu":
+        return None
+    xp = module_for(ctx.backend_name)
+    previous = xp.cuda.Device().id
+    xp.cuda.Device(device_index(ctx.backend_name, ctx.device_id)).use()
+    return previous
+
+
+def restore_device(backend_name, previous):
+    """Make GPU ``previous`` (from select_device) current again."""
+    if previous is not None:
+        module_for(backend_name).cuda.Device(previous).use()
+
+
 def to_numpy(a, out=None):
     """A host (numpy) copy of a device array, or ``a`` itself when it is on the
     host already; a device array is copied into ``out`` when that is given."""
@@ -118,13 +151,15 @@ def scatter_add(xp, target, index, values):
     return target
 
 
-def synchronize(xp=None):
+def synchronize(xp=None, device_id=None):
     """Wait until the device has finished the work queued so far (for timing):
-    CuPy's current device; nothing to wait for on the CPU or the simulated device."""
+    CuPy's current device, or GPU ``device_id``; nothing to wait for on the CPU
+    or the simulated device."""
     if cupy is not None and (xp is None or xp is cupy):
         problem = _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
         if not problem:  # without a usable GPU nothing ran there
-            cupy.cuda.Device().synchronize()
+            index = None if device_id is None else device_index("cuda", device_id)
+            cupy.cuda.Device(index).synchronize()
 
 
 def _keep_freed_memory():

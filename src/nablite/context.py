@@ -2,6 +2,8 @@
 import contextlib
 from typing import Any, Iterator, Sequence
 
+from . import backend
+
 
 class Context:
     """A backend list such as ``['cpu:float']``, an array class and a device id."""
@@ -51,6 +53,7 @@ def set_default_context(ctx: Context) -> None:
         raise AssertionError("set_default_context: cannot be called inside context_scope")
     if not isinstance(ctx, Context):
         raise TypeError(f"set_default_context: ctx must be a Context, got {type(ctx).__name__}")
+    _select(ctx, "set_default_context")
     _current = ctx
 
 
@@ -60,6 +63,7 @@ def context_scope(ctx: Context) -> Iterator[None]:
     global _current, _scope_depth
     if not isinstance(ctx, Context):
         raise TypeError(f"context_scope: ctx must be a Context, got {type(ctx).__name__}")
+    device = _select(ctx, "context_scope")
     previous, _current = _current, ctx
     _scope_depth += 1
     try:
@@ -67,3 +71,13 @@ def context_scope(ctx: Context) -> Iterator[None]:
     finally:
         _current = previous
         _scope_depth -= 1
+        if device is not None:
+            backend.restore_device(ctx.backend_name, device)
+
+
+def _select(ctx, caller):
+    """Make ``ctx``'s GPU current (``backend.select_device``); errors name ``caller``."""
+    try:
+        return backend.select_device(ctx)
+    except (RuntimeError, ValueError) as e:
+        raise type(e)(f"{caller}: {ctx}: {e}") from None

@@ -49,11 +49,12 @@ def get_extension_context(ext_name, **kw):
     if ext_name == "cpu":
         return Context(configs[type_config], "CpuCachedArray", "")
     from . import backend
-    try:
-        backend.module_for(ext_name)
-    except RuntimeError as e:  # says whether CuPy or a GPU is missing, and the fix
-        raise RuntimeError(f"get_extension_context('{ext_name}'): {e}") from None
-    return Context(configs[type_config], "CudaCachedArray", str(kw.get("device_id", "0")))
+    device_id = str(kw.get("device_id", "0"))
+    try:  # says whether CuPy or a GPU is missing, and the fix; or that the id is none
+        backend.device_index(ext_name, device_id)
+    except (RuntimeError, ValueError) as e:
+        raise type(e)(f"get_extension_context('{ext_name}'): {e}") from None
+    return Context(configs[type_config], "CudaCachedArray", device_id)
 
 
 def synchronize(**kw):
@@ -61,7 +62,7 @@ def synchronize(**kw):
     NNabla's extension modules' ``synchronize(device_id=...)``; a no-op on the
     CPU and on the simulated device."""
     from . import backend
-    backend.synchronize()
+    backend.synchronize(device_id=kw.get("device_id"))
 
 
 def device_synchronize(device):

@@ -201,13 +201,31 @@ def create_communicator():
         made.all_reduce(x)  # a second communicator beside ``comm``
         close(x.data, sum(data(r, (3,), 7) for r in range(SIZE)), "create_communicator")
     assert cu.single_or_rankzero() is (RANK == 0)
+    # extension_module='cudnn' by default, as in NNabla: without CuPy (and no
+    # simulated device) it says so; on the simulated device each rank gets GPU = rank
+    from nablite import _device_sim, backend
     try:
-        cu.create_communicator()  # extension_module='cudnn' by default, as in NNabla
+        cu.create_communicator()
     except RuntimeError as e:
-        assert SIZE > 1 and "NCCL is not supported yet" in str(e), str(e)
+        assert SIZE > 1 and "needs CuPy" in str(e) and "ignore_error=True" in str(e), str(e)
     else:
         assert SIZE == 1
-    assert cu.create_communicator(ignore_error=True) is None
+    assert cu.create_communicator(ignore_error=True) is None or backend.cupy is not None
+    backend.use_device_sim(True)
+    try:
+        gpu = cu.create_communicator()
+        if SIZE > 1:
+            assert cu.current_communicator() is gpu and gpu.rank == RANK
+            assert gpu.ctx.backend_name == "cudnn" and gpu.ctx.device_id == str(RANK)
+            with nn.context_scope(gpu.ctx):
+                assert _device_sim.xp.cuda.Device().id == RANK, "device_id did not select"
+                x = nd(data(RANK, (3,), 8))
+                x._on(_device_sim.xp)
+                gpu.all_reduce(x)
+                close(x.data, sum(data(r, (3,), 8) for r in range(SIZE)), "cudnn communicator")
+            assert _device_sim.xp.cuda.Device().id == 0, "context_scope did not restore GPU 0"
+    finally:
+        backend.use_device_sim(False)
 
 
 # -- data-parallel training against one process on the concatenated batch -----

@@ -43,17 +43,18 @@ def create_communicator(ignore_error=False, extension_module="cudnn", type_confi
     Without an MPI launcher (or with a one-process job) this returns None, as
     NNabla does. Launched as one of several MPI processes it creates and
     initializes a ``MultiProcessDataParallelCommunicator`` for the context of
-    ``extension_module``, and sets that context's ``device_id`` to the rank.
-    nablite's communicator runs on the CPU context (``extension_module='cpu'``);
-    when the communicator cannot be made this raises RuntimeError, or with
-    ``ignore_error=True`` logs a warning and returns None (the process then
-    trains alone, as NNabla does in that case).
+    ``extension_module``, and sets that context's ``device_id`` to the rank (as
+    NNabla: one GPU per process; pass the context to ``nn.set_default_context``
+    to run there). The processes exchange through MPI: with a 'cuda' / 'cudnn'
+    context the gradients are packed on the device and cross to the host once
+    per packed buffer (no NCCL). When the communicator cannot be made this
+    raises RuntimeError, or with ``ignore_error=True`` logs a warning and
+    returns None (the process then trains alone, as NNabla does in that case).
 
     Args:
         ignore_error (bool): Return None instead of raising when a communicator
             was asked for and cannot be created.
-        extension_module (str): 'cpu' (MPI); 'cuda' and 'cudnn' (NCCL) are not
-            supported yet.
+        extension_module (str): 'cpu', 'cuda' or 'cudnn'.
         type_config (str): The extension's type configuration.
     """
     global _current_communicator
@@ -65,11 +66,6 @@ def create_communicator(ignore_error=False, extension_module="cudnn", type_confi
     where = (f"create_communicator: {variable}={size} says this process is one of {size} MPI "
              f"processes, but")
     try:
-        if extension_module != "cpu":
-            raise RuntimeError(
-                f"{where} nablite has no multi-process communicator "
-                f"(extension_module={extension_module!r}, type_config={type_config!r}) on a GPU "
-                "context (NCCL is not supported yet); pass extension_module='cpu' for MPI")
         from ..communicators import MultiProcessDataParallelCommunicator
         from ..communicators._mpi import mpi
         from ..ext_utils import get_extension_context
@@ -81,7 +77,7 @@ def create_communicator(ignore_error=False, extension_module="cudnn", type_confi
                                "of the MPI that mpi4py was built with")
         comm.init()
         ctx.device_id = str(comm.rank % comm.size)
-    except (ImportError, RuntimeError, NotImplementedError) as e:
+    except (ImportError, RuntimeError, ValueError, NotImplementedError) as e:
         message = str(e) if str(e).startswith("create_communicator") else f"{where} {e}"
         if not ignore_error:
             raise RuntimeError(f"{message}; or pass ignore_error=True to continue as one "
