@@ -285,12 +285,8 @@ class NdArray:
         self._assign(value, "NdArray.data")
 
     def _assign(self, value: Any, where: str) -> None:
-        """Write ``value`` (broadcast to this shape). Allocated float storage keeps
-        its dtype for a float array of another precision (NNabla computes a float
-        context's graph in float32 whatever float ``.d`` was given, so a float32
-        parameter must keep float32 gradients and updates); any other array of
-        another dtype (integers, or anything before allocation) replaces the
-        storage with one of its dtype, as ``.d`` reads in NNabla."""
+        """Write ``value`` (broadcast to this shape); an array of another dtype
+        replaces the storage with one of its dtype, as in NNabla."""
         if type(value) is np.ndarray:  # the common case, checked cheaply
             if value.dtype.kind not in _REAL_KINDS:
                 check_real(value, where)
@@ -307,8 +303,7 @@ class NdArray:
                 host = np.empty(self._shape, arr.dtype)
             arr = host
             self._other = None
-        if isinstance(value, np.ndarray) and value.dtype != self.dtype and not (
-                arr is not None and value.dtype.kind == "f" and arr.dtype.kind == "f"):
+        if isinstance(value, np.ndarray) and value.dtype != self.dtype:
             try:
                 new = np.array(np.broadcast_to(value, self._shape))
             except ValueError:
@@ -319,10 +314,8 @@ class NdArray:
             if was_float and self._read and value.dtype.kind != "f":
                 _reading_functions_see_integers(self)
             return
-        if arr is None:
+        if arr is None or arr.shape != self._shape:
             arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self.dtype)
-        elif arr.shape != self._shape:
-            arr = np.empty(self._shape, arr.dtype)
         try:
             np.copyto(arr, value, casting="unsafe")
         except ValueError:
