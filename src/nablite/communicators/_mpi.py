@@ -21,6 +21,7 @@ import time
 
 _EXIT_TAG = 7317
 _SPINS_BEFORE_SLEEP = 2000  # busy-poll short waits; sleep between polls in long ones
+_FORWARD_SECONDS = 0.5  # how long an aborting rank leaves mpiexec to forward its output
 _watch = None
 
 
@@ -79,6 +80,10 @@ class Watch:
         # one write, so that the lines of ranks aborting together do not mix
         sys.stderr.write(f"nablite.communicators: {why}; aborting all {self.size} ranks\n")
         sys.stderr.flush()
+        # mpiexec forwards a rank's output through a proxy, and Abort kills the
+        # ranks at once: output not yet forwarded (this message, the traceback)
+        # would be lost. A moment on the way out lets it through.
+        time.sleep(_FORWARD_SECONDS)
         self.world.Abort(code)
         os._exit(code)  # Abort returns only when the launcher is gone already
 
