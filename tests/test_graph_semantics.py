@@ -254,3 +254,28 @@ def graph_order(v):
     out = []
     v.visit(out.append)
     return out
+
+
+def test_backward_seeds_the_roots_function_and_leaves_root_g_alone():
+    # as NNabla: root.g is neither written by the seed nor replaced by an
+    # NdArray seed; grad=None seeds with root.g (values checked against
+    # NNabla in test_parity_same_source.test_root_gradient_is_left_alone)
+    x = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32), need_grad=True)
+    y = F.sum(x * 2)
+    y.forward()
+    y.backward()
+    assert y.g == 0  # never allocated: reads as zeros
+    np.testing.assert_array_equal(x.g, np.full((2, 3), 2))
+    y.g = 5
+    y.backward(grad=3)
+    assert y.g == 5
+    np.testing.assert_array_equal(x.g, np.full((2, 3), 8))
+    y.backward(grad=None)
+    np.testing.assert_array_equal(x.g, np.full((2, 3), 18))
+    seed = nn.NdArray.from_numpy_array(np.full((2, 3), 0.5, np.float32))
+    z = x * 3
+    z.forward()
+    z.backward(grad=seed)
+    assert z.grad is not seed and np.all(z.g == 0)
+    np.testing.assert_array_equal(x.g, np.full((2, 3), 19.5))
+    np.testing.assert_array_equal(seed.data, np.full((2, 3), 0.5))

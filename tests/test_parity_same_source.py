@@ -245,3 +245,31 @@ def test_a_difference_is_reported():
     with pytest.raises(AssertionError, match="differs_on_purpose"):
         check_same_source("x = nn.Variable.from_numpy_array(np.ones(3))\n"
                           "OUT = {'differs_on_purpose': np.array([float(nn.__name__ == 'nablite')])}")
+
+
+def root_gradient_is_left_alone():
+    # backward's seed reaches the root's function only: root.g keeps what it held
+    # (unallocated: zeros), and grad=None seeds with root.g itself
+    x = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32), need_grad=True)
+    y, z = F.sum(x * 2), x * 3
+    out = {}
+    y.forward()
+    y.backward()
+    out["y.g after backward()"], out["x.g 1"] = y.g.copy(), x.g.copy()
+    y.g = 5
+    y.backward()
+    out["y.g set to 5"], out["x.g 2"] = y.g.copy(), x.g.copy()
+    y.backward(grad=None)
+    out["x.g seeded by y.g"] = x.g.copy()
+    z.forward()
+    x.grad.zero()
+    z.backward(grad=np.full((2, 3), 2.0))
+    out["z.g after an array seed"], out["x.g 3"] = z.g.copy(), x.g.copy()
+    x.grad.zero()
+    z.backward(grad=nn.NdArray.from_numpy_array(np.full((2, 3), 4.0, np.float32)))
+    out["z.g after an NdArray seed"], out["x.g 4"] = z.g.copy(), x.g.copy()
+    return out
+
+
+def test_root_gradient_is_left_alone():
+    check_same_source(root_gradient_is_left_alone)

@@ -440,27 +440,26 @@ def _unwritten_grad(xp, y, shape, consumed):
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
-    if grad is not None:
-        if isinstance(grad, NdArray):
-            root._grad = grad
-        elif grad.__class__ in _SCALARS or np.isscalar(grad):
-            g = root._grad
-            arr = g._arr
-            if arr is None or arr.dtype != root._data.dtype:
-                xp = np if plan.host else root._parent.xp
-                g._set(xp.full(root.shape, grad, dtype=root._data.dtype))
-            else:
-                arr.fill(grad)  # on the device, when it lives there
-                g._zeroing = False
-        else:
-            root._grad.data = grad
     steps = plan.backward_steps
     if not steps:
         return
+    xp = np if plan.host else root._parent.xp
+    # The seed goes to the root's function only: root.g is left as it was, as
+    # NNabla leaves it (grad=None seeds with root.g itself).
+    if grad is None:
+        seed = root._grad._get() if plan.host else root._grad._on(xp)
+    elif grad.__class__ in _SCALARS or np.isscalar(grad):
+        seed = xp.full(root.shape, grad, dtype=root._data.dtype)
+    else:  # an array or NdArray broadcasting to the root's shape (Variable.backward checks)
+        if isinstance(grad, NdArray):
+            values = grad._get() if plan.host else grad._on(xp)
+        else:
+            values = backend.to_device(xp, np.asarray(grad))
+        seed = xp.array(xp.broadcast_to(values, root.shape), dtype=root._data.dtype)
     if clear_buffer and not (pre_hook or post_hook):
         steps = plan.clearing_steps(root)
     host, mixed = plan.host, plan.mixed
-    grads = {id(root): root._grad._get() if host else root._grad._on(root._parent.xp)}
+    grads = {id(root): seed}
     pop, get = grads.pop, grads.get
     consumed, recompute = plan.consumed, plan.recompute
     read = _read if host else _read_on

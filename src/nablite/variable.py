@@ -249,7 +249,11 @@ class Variable:
                  communicator_callbacks: Any = None,
                  function_pre_hook: FunctionHook | None = None,
                  function_post_hook: FunctionHook | None = None) -> None:
-        """Back-propagate from this variable; leaf gradients accumulate."""
+        """Back-propagate from this variable; leaf gradients accumulate.
+
+        ``grad`` seeds the gradient of this variable: a number or an array that
+        broadcasts to its shape, or None to seed with ``self.g``. As in NNabla the
+        seed is not written into ``self.g``, which keeps what it held."""
         if not (grad is None or type(grad) in (int, float)):
             _check_backward_grad(self, grad)
         callbacks, post_hook = (), function_post_hook
