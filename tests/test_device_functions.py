@@ -301,6 +301,26 @@ def test_quantization_on_the_device(build, arrays):
     _same_on_device(build, *arrays, rtol=1e-5)
 
 
+def test_inq_forward_between_its_iterations_copies_nothing_to_the_host():
+    """Once weights are fixed, each forward re-quantizes them to powers of two:
+    the exponent range (from max |w|) stays on the device, as does the choice
+    of which weights to overwrite."""
+    x, w = _rand((2, 3), 0), _rand((3, 4), 1)
+    ind = np.zeros(w.shape, np.int32)
+    f = F.inq_affine(*[nn.Variable.from_numpy_array(a) for a in (x, w, ind)],
+                     inq_iterations=(0, 10)).parent
+    xs = [xp.asarray(a) for a in (x, w, ind)]
+    f.forward(xp, *xs)  # iteration 0: half the weights get fixed (a sort, on the device)
+    fixed = xs[2].get() == 1
+    assert 0 < fixed.sum() < fixed.size
+    with sim.count_transfers() as counts:
+        for _ in range(3):
+            f.forward(xp, *xs)
+    assert counts == {"to_device": 0, "to_host": 0}
+    q = xs[1].get()[fixed]
+    assert np.all(np.exp2(np.round(np.log2(np.abs(q)))) == np.abs(q))  # powers of two
+
+
 # -- synchronized batch normalization ----------------------------------------------
 class _TwoIdenticalRanks:
     """A communicator of 2 ranks holding the same data: all_reduce doubles."""

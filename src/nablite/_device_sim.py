@@ -482,26 +482,37 @@ xp.cuda = types.SimpleNamespace(
 _HARMLESS = {_np.shape, _np.ndim, _np.size, _np.result_type, _np.can_cast, _np.min_scalar_type}
 
 
+# every way a device array's values reach the host (each one a sync on CuPy)
+_TO_HOST = ("get", "item", "tolist", "__float__", "__int__", "__complex__", "__bool__")
+
+
 @contextlib.contextmanager
 def count_transfers():
     """Count the copies between host and simulated device inside the block:
-    yields ``{"to_device": n, "to_host": n}``, the host arrays given to
+    yields ``{"to_device": n, "to_host": n}``: the host arrays given to
     ``xp.asarray`` (every explicit transfer, ``backend.to_device`` included) and
-    the device arrays given to ``backend.to_numpy``. For tests that check that a
-    step copies nothing, or one flag."""
-    from . import backend
+    every read of a device array's values on the host (``get``, so
+    ``backend.to_numpy``; ``item``, ``tolist``, ``float()``, ``bool()``...). For
+    tests that check that a step copies nothing, or one flag."""
     counts = {"to_device": 0, "to_host": 0}
-    to_numpy, asarray = backend.to_numpy, xp.asarray
+    asarray = xp.asarray
+    originals = {name: getattr(DeviceArray, name) for name in _TO_HOST}
 
-    def counted_to_numpy(a, out=None):
-        counts["to_host"] += type(a) is DeviceArray
-        return to_numpy(a, out)
+    def counted(method):
+        def read(self, *args, **kw):
+            counts["to_host"] += 1
+            return method(self, *args, **kw)
+        return read
 
     def counted_asarray(a, *args, **kw):
         counts["to_device"] += isinstance(a, _np.ndarray)
         return asarray(a, *args, **kw)
-    backend.to_numpy, xp.asarray = counted_to_numpy, counted_asarray
+    for name, method in originals.items():
+        setattr(DeviceArray, name, counted(method))
+    xp.asarray = counted_asarray
     try:
         yield counts
     finally:
-        backend.to_numpy, xp.asarray = to_numpy, asarray
+        for name, method in originals.items():
+            setattr(DeviceArray, name, method)
+        xp.asarray = asarray

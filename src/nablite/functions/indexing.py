@@ -440,9 +440,11 @@ class NonZero(Function):
         return (None,)
 
 
-def _time_mask(lengths, steps):
-    """(steps, B) mask of the valid time steps: t < lengths[b]."""
-    return np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
+def _valid_steps(lengths, steps):
+    """The (t, b) of the valid time steps (t < lengths[b]) of a (steps, B) batch,
+    time-major: two integer index arrays, so that the device gathers and scatters
+    them without the host sync a boolean mask needs to size its result."""
+    return np.nonzero(np.arange(steps)[:, None] < np.asarray(lengths)[None, :])
 
 
 class PackPaddedSequence(Function):
@@ -462,25 +464,24 @@ class PackPaddedSequence(Function):
                 (len(lens) == 0 or (lens.max() <= steps and lens.min() >= 1)),
                 f"lengths {lens.tolist()} must hold B={batch} values in 1..{steps}, sorted "
                 "in decreasing order")
-        self._mask = _time_mask(lens, int(lens.max()) if len(lens) else 0)
-        sizes = self._mask.sum(axis=1)
-        self._sizes = sizes.astype(np.int32)
-        self._constants = {}  # _mask and _sizes on forward's module (_on_module)
-        return [(int(sizes.sum()),) + tuple(x[2:]), (len(sizes),)]
+        steps = int(lens.max()) if len(lens) else 0
+        self._t, self._b = _valid_steps(lens, steps)
+        self._sizes = np.bincount(self._t, minlength=steps).astype(np.int32)
+        self._constants = {}  # _t, _b and _sizes on forward's module (_on_module)
+        return [(len(self._t),) + tuple(x[2:]), (steps,)]
 
     def _time_major(self, xp, x):
         return x.swapaxes(0, 1) if self.batch_first else x
 
     def forward(self, xp, x, lengths):
-        mask, sizes = _on_module(self, xp, "_mask", "_sizes")
-        x = self._time_major(xp, x)[:mask.shape[0]]
-        return x[mask], sizes.copy()  # an output of its own, not the node's array
+        t, b, sizes = _on_module(self, xp, "_t", "_b", "_sizes")
+        return self._time_major(xp, x)[t, b], sizes.copy()  # sizes: an output of its own
 
     def backward(self, xp, xs, ys, gys):
         x = xs[0]
-        mask, = _on_module(self, xp, "_mask")
+        t, b = _on_module(self, xp, "_t", "_b")
         g = xp.zeros(x.shape, dtype=gys[0].dtype)
-        self._time_major(xp, g)[:mask.shape[0]][mask] = gys[0]
+        self._time_major(xp, g)[t, b] = gys[0]  # each (t, b) once: no sums needed
         return g, None
 
 
@@ -493,7 +494,7 @@ def _on_module(fn, xp, *names):
 class PadPackedSequence(Function):
     """Inverse of PackPaddedSequence: back to (T, B, ...) filled with padding_value."""
 
-    integer_inputs = (1,)  # _mask comes from setup (batch_sizes' values), not forward
+    integer_inputs = (1,)  # _t, _b come from setup (batch_sizes' values), not forward
 
     def __init__(self, batch_first=False, padding_value=0.0, total_length=-1):
         keep_args(self, locals())
@@ -509,24 +510,25 @@ class PadPackedSequence(Function):
         batch = int(sizes[0])
         lens = (sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
         steps = max(len(sizes), self.total_length)
-        self._mask = _time_mask(lens, steps)
+        self._steps = steps
+        self._t, self._b = _valid_steps(lens, steps)
         self._lengths = lens.astype(np.int32)
-        self._constants = {}  # _mask and _lengths on forward's module (_on_module)
+        self._constants = {}  # _t, _b and _lengths on forward's module (_on_module)
         shape = (batch, steps) if self.batch_first else (steps, batch)
         return [shape + tuple(packed[1:]), (batch,)]
 
     def forward(self, xp, packed, batch_sizes):
-        mask, lengths = _on_module(self, xp, "_mask", "_lengths")
-        steps, batch = mask.shape
-        y = xp.full((steps, batch) + packed.shape[1:], self.padding_value, dtype=packed.dtype)
-        y[mask] = packed
+        t, b, lengths = _on_module(self, xp, "_t", "_b", "_lengths")
+        y = xp.full((self._steps, len(lengths)) + packed.shape[1:], self.padding_value,
+                    dtype=packed.dtype)
+        y[t, b] = packed
         y = contiguous(xp, y.swapaxes(0, 1)) if self.batch_first else y
         return y, lengths.copy()  # an output of its own, not the node's array
 
     def backward(self, xp, xs, ys, gys):
         g = gys[0].swapaxes(0, 1) if self.batch_first else gys[0]
-        mask, = _on_module(self, xp, "_mask")
-        return g[mask], None
+        t, b = _on_module(self, xp, "_t", "_b")
+        return g[t, b], None
 
 
 @named

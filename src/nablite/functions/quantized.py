@@ -152,20 +152,19 @@ def _pow2_quantize(xp, w, num_bits):
     """Powers of two (and 0) for ``w``: exponents within [n2, n1] where 2^n1 is the
     rounded max |w| and ``2^(num_bits-2)`` exponents are available; below 2^(n2-1)
     an entry becomes 0."""
-    # The exponent range is Python arithmetic on the largest |w|: one explicit
-    # copy of that scalar to the host.
-    m = float(to_numpy(xp.abs(w).max())) if w.size else 0.0
-    m = m if m != 0 else 1.0
-    lm = math.log2(m)
-    n1 = int(math.floor(lm) + (lm - math.floor(lm) >= _LOG2_1_5))
-    n2 = n1 + 1 - int(2.0 ** (num_bits - 2))
     a = xp.abs(w)
+    # The exponent range stays a 0-d array on w's device (no copy to the host),
+    # computed in float64 as the per-entry exponents' bounds.
+    m = a.max().astype(np.float64) if w.size else xp.zeros((), np.float64)
+    lm = xp.log2(xp.where(m != 0, m, 1.0))
+    n1 = xp.floor(lm) + (lm - xp.floor(lm) >= _LOG2_1_5)
+    n2 = n1 + 1 - int(2.0 ** (num_bits - 2))
     with np.errstate(divide="ignore", invalid="ignore"):  # log2(0): those become 0 below
         b = xp.log2(a)
         fb = xp.floor(b)
-        e = xp.clip(fb + (b - fb >= _LOG2_1_5), n2, n1)
+        e = xp.minimum(xp.maximum(fb + (b - fb >= _LOG2_1_5), n2), n1)
     q = xp.where(w < 0, -1.0, 1.0) * xp.exp2(e)
-    return xp.where(a < 2.0 ** (n2 - 1), 0.0, q)
+    return xp.where(a < xp.exp2(n2 - 1), 0.0, q)
 
 
 class _INQ(_ProductOnQuantizedWeight):
@@ -205,9 +204,8 @@ class _INQ(_ProductOnQuantizedWeight):
                 learnable = ind == 0
                 draw = rng.rand(int(to_numpy(learnable.sum()))) < 0.5
                 ind[learnable] = xp.asarray(draw)
-        fixed = ind == 1
-        if bool(to_numpy(fixed.any())):
-            xp.copyto(w, _pow2_quantize(xp, w, self.num_bits), where=fixed, casting="unsafe")
+        fixed = ind == 1  # (no `if fixed.any()`: that would copy a flag to the host)
+        xp.copyto(w, _pow2_quantize(xp, w, self.num_bits), where=fixed, casting="unsafe")
         self._counter += 1
         self._old_w, self._old_fixed = w.copy(), fixed
         return w
