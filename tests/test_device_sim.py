@@ -111,6 +111,36 @@ def test_synchronizing_conversions(a):
     assert f"{a.sum():.1f}" == "15.0"
 
 
+def test_every_host_read_is_counted(a):
+    from nablite._device_sim import count_transfers
+    with count_transfers() as counts:
+        float(a[0, 0]), bool(a[0, 1]), a.item(1), a.tolist(), backend.to_numpy(a)
+        xp.asarray(np.ones(2)), xp.asarray(a)  # a device array is no transfer
+    assert counts == {"to_host": 5, "to_device": 1}
+
+
+def test_argsort_is_stable_and_refuses_kind_as_older_cupy_does():
+    ties = np.array([2, 1, 2, 1, 0, 2] * 50)
+    stable = np.argsort(ties, kind="stable")
+    np.testing.assert_array_equal(xp.argsort(xp.asarray(ties)).get(), stable)
+    for call in (lambda v: xp.argsort(v, kind="stable"), lambda v: v.argsort(kind="stable")):
+        with pytest.raises(TypeError, match="stable_argsort"):
+            call(xp.asarray(ties))
+    for module, to in ((np, np.asarray), (xp, xp.asarray)):
+        got = backend.to_numpy(backend.stable_argsort(module, to(ties.reshape(3, 100)), 1))
+        np.testing.assert_array_equal(got, np.argsort(ties.reshape(3, 100), 1, kind="stable"))
+
+
+def test_sum_at_adds_repeated_indices_on_host_and_device():
+    index, values = np.array([0, 3, 3, 1, 0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32)
+    for module, to in ((np, np.asarray), (xp, xp.asarray)):
+        got = backend.sum_at(module, 5, to(index), to(values))
+        assert backend.to_numpy(got).dtype == np.float64
+        np.testing.assert_array_equal(backend.to_numpy(got), [6, 4, 0, 5, 0])
+    assert backend.on_host(np) and not backend.on_host(xp)
+    assert backend.refuses_out_of_range(np) and not backend.refuses_out_of_range(xp)
+
+
 def test_reductions_return_0d_device_arrays(a):
     for r in (a.sum(), a.max(), xp.sum(a), xp.add.reduce(a, axis=None), xp.mean(a)):
         assert type(r) is DeviceArray and r.shape == ()

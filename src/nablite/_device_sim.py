@@ -445,6 +445,22 @@ xp.asnumpy = lambda a, stream=None, order="C", out=None: (
     a.get(out=out, order=order) if type(a) is DeviceArray else _np.array(a, order=order))
 
 
+def _argsort_without_kind(argsort, where):
+    """CuPy's argsort is always stable and older CuPy has no ``kind``: stable here
+    too, and ``kind`` refused, so that code asking NumPy for a stable sort goes
+    through backend.stable_argsort."""
+    def no_kind(*args, **kw):
+        if kw.pop("kind", None) is not None:
+            raise TypeError(f"{where}() got an unexpected keyword argument 'kind' (CuPy's "
+                            "argsort is always stable: use backend.stable_argsort)")
+        return argsort(*args, kind="stable", **kw)
+    return no_kind
+
+
+xp.argsort = _argsort_without_kind(xp.argsort, "argsort")
+DeviceArray.argsort = _argsort_without_kind(DeviceArray.argsort, "ndarray.argsort")
+
+
 
 class _Device:
     """``cupy.cuda.Device`` of the simulated machine (``DEVICE_COUNT`` GPUs): the
@@ -483,7 +499,7 @@ _HARMLESS = {_np.shape, _np.ndim, _np.size, _np.result_type, _np.can_cast, _np.m
 
 
 # every way a device array's values reach the host (each one a sync on CuPy)
-_TO_HOST = ("get", "item", "tolist", "__float__", "__int__", "__complex__", "__bool__")
+_HOST_READS = ("get", "item", "tolist", "__float__", "__int__", "__complex__", "__bool__")
 
 
 @contextlib.contextmanager
@@ -496,7 +512,7 @@ def count_transfers():
     tests that check that a step copies nothing, or one flag."""
     counts = {"to_device": 0, "to_host": 0}
     asarray = xp.asarray
-    originals = {name: getattr(DeviceArray, name) for name in _TO_HOST}
+    originals = {name: getattr(DeviceArray, name) for name in _HOST_READS}
 
     def counted(method):
         def read(self, *args, **kw):

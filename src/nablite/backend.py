@@ -5,7 +5,11 @@ the context they run in, never with numpy itself: tests/test_xp_only.py reads
 every forward and backward and fails on a host NumPy call or a host-to-device
 copy that its short allow-list does not explain (the host generator's random
 draws, the CPU-only Winograd path). Where NumPy and CuPy differ, a named helper
-says how (``scatter_add``, ``to_numpy``, ``to_device`` here).
+here says how, and functions call it instead of testing ``xp is numpy``:
+``on_host`` (values free to read, CPU-tuned paths), ``to_numpy`` / ``to_device``
+(explicit copies), ``scatter_add`` and ``sum_at`` (repeated indices add up),
+``stable_argsort`` (ties keep their order), ``refuses_out_of_range`` (IndexError
+or silent wrapping).
 
 Device simulation (``use_device_sim(True)``, or ``NABLITE_DEVICE_SIM=1`` in the
 environment) makes the 'cuda' / 'cudnn' contexts run on ``_device_sim.xp``: a
@@ -139,6 +143,35 @@ def to_device(xp, a):
     if xp is numpy:
         return to_numpy(a)
     return xp.asarray(a)
+
+
+def on_host(xp):
+    """Whether ``xp`` computes on the host (NumPy). There a value can be read for
+    free and the paths tuned for CPU caches apply (blocked convolution, Winograd,
+    pooling in batch blocks, softmax by rows); on a device reading one waits for
+    the device and copies, so device code decides with ``where``, not ``if``."""
+    return xp is numpy
+
+
+def stable_argsort(xp, a, axis=-1):
+    """argsort keeping the order of ties: NumPy needs kind='stable'; CuPy's
+    argsort is always stable, and older CuPy refuses the ``kind`` argument."""
+    return xp.argsort(a, axis=axis, kind="stable") if xp is numpy else xp.argsort(a, axis=axis)
+
+
+def sum_at(xp, size, index, values):
+    """(size,) float64 sums of ``values`` at integer ``index`` (repeats add up).
+    NumPy: one bincount (much faster than np.add.at); on a device a scatter-add,
+    as bincount there sizes its result from max(index), read back to the host."""
+    if xp is numpy:
+        return numpy.bincount(index, weights=values, minlength=size)
+    return scatter_add(xp, xp.zeros(size, dtype=xp.float64), index, values.astype(xp.float64))
+
+
+def refuses_out_of_range(xp):
+    """Whether indexing with ``xp`` raises IndexError for an index past the end
+    (NumPy). CuPy wraps it silently, so callers must check the bounds first."""
+    return xp is numpy
 
 
 def scatter_add(xp, target, index, values):

@@ -28,7 +28,8 @@ copy, or with none at all when there is no padding.
 import itertools
 
 from .base import prod
-from ._conv_utils import take_scratch, give_scratch, on_host
+from ..backend import on_host
+from ._conv_utils import take_scratch, give_scratch
 
 # A block's column matrix is about this size: half of a 2 MiB L2 cache, the rest
 # holding the weight and the block's output. Other array modules (GPU): one block.

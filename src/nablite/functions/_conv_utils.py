@@ -16,6 +16,7 @@ import itertools
 import numbers
 import weakref
 
+from ..backend import on_host
 from .base import Function, require, prod
 
 __all__ = []
@@ -35,13 +36,6 @@ _free = {}      # dtype -> free flat buffers, ascending size
 _lent = weakref.WeakValueDictionary()
 _POOL_MAX_BYTES = 48 << 20
 _pooled_bytes = 0
-
-
-def on_host(xp):
-    """Whether ``xp`` is NumPy. The paths tuned for CPU caches (blocked
-    convolution, Winograd, pooling in batch blocks) run only there; another
-    array module (a GPU's) takes the plain whole-batch path."""
-    return xp.__name__ == "numpy"
 
 
 def take_scratch(xp, shape, dtype):

@@ -36,7 +36,8 @@ and 1/24); the tests bound both by 3e-5.
 """
 import numpy as np  # host-only by design: Convolution takes this path on NumPy arrays only
 
-from ._conv_utils import take_scratch, give_scratch, on_host
+from ..backend import on_host
+from ._conv_utils import take_scratch, give_scratch
 
 _UNSET = object()
 _numba = _UNSET  # the numba module, None when absent; imported at first need

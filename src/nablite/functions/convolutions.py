@@ -16,9 +16,10 @@ embed are in layers.py.)
 """
 import numbers
 
+from ..backend import on_host
 from .base import Function, keep_args, prod, require
 from ._conv_utils import (ConvolutionFamily, spatial_tuple, int_arg, im2col, col2im,
-                          take_scratch, give_scratch, on_host)
+                          take_scratch, give_scratch)
 from ._conv_blocked import BlockedConvolution
 from . import _winograd
 

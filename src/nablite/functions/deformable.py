@@ -14,9 +14,9 @@ NNabla 1.39's layout, measured on the real library:
   the next channel its column shift. Deformable group d covers the channels
   [d*C/dg, (d+1)*C/dg) of x.
 """
-from ..backend import scatter_add
+from ..backend import sum_at
 from .base import Function, keep_args, require, prod, named
-from ._conv_utils import spatial_tuple, on_host
+from ._conv_utils import spatial_tuple
 
 __all__ = ["deformable_convolution", "adaptive_separable_convolution"]
 
@@ -50,16 +50,6 @@ def _bilinear_corners(xp, py, px, h, w):
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         idx = xp.where(inside, yy * w + xx, 0)
         yield idx, wgt * inside, gy * inside, gx * inside
-
-
-def _add_at(xp, size, index, values):
-    """(size,) float64 sums of ``values`` at ``index`` (repeats add up). NumPy:
-    one bincount (much faster than np.add.at). Elsewhere a scatter-add, as
-    bincount there sizes its result from max(index), read back to the host."""
-    if on_host(xp):
-        return xp.bincount(index, weights=values, minlength=size)
-    return scatter_add(xp, xp.zeros(size, dtype=xp.float64), index,
-                       values.astype(xp.float64))
 
 
 class DeformableConvolution(Function):
@@ -245,7 +235,7 @@ class DeformableConvolution(Function):
                 dsx = dsx + v * wx[:, :, None, :]
                 idxs.append(xp.broadcast_to(idx[:, :, None, :] + plane, gs.shape).ravel())
                 vals.append((gs * wgt[:, :, None, :]).ravel())
-            gx += _add_at(xp, gx.size, xp.concatenate(idxs),
+            gx += sum_at(xp, gx.size, xp.concatenate(idxs),
                           xp.concatenate(vals)).astype(gx.dtype)
             goff_v[:, :, k, 0] = (gs * dsy).sum(axis=2).reshape(goff_v.shape[:2] + out)
             goff_v[:, :, k, 1] = (gs * dsx).sum(axis=2).reshape(goff_v.shape[:2] + out)

@@ -5,6 +5,7 @@ suppression; no gradient), following NNabla 1.39's CPU kernel.
 """
 import numpy as np
 
+from ..backend import stable_argsort
 from .base import Function, keep_args, require, named
 
 __all__ = ["nms_detection2d"]
@@ -54,7 +55,7 @@ class NmsDetection2d(Function):
         else:
             # Suppression by objectness: a box loses to every better-ranked box it
             # overlaps, even one that was itself suppressed (as NNabla does).
-            order = xp.argsort(-obj, axis=1, kind="stable")
+            order = stable_argsort(xp, -obj, 1)
             rank = xp.argsort(order, axis=1)
             before = rank[:, :, None] < rank[:, None, :]
             lost = (overlap & before & (obj != 0)[:, :, None]).any(axis=1)
@@ -69,7 +70,7 @@ class NmsDetection2d(Function):
         rank positions; each step is vectorised over the batch and the classes."""
         s = scores.transpose(0, 2, 1)  # (N, C, B)
         n, c, b = s.shape
-        order = xp.argsort(-s, axis=2, kind="stable")
+        order = stable_argsort(xp, -s, 2)
         rank = xp.argsort(order, axis=2)
         alive = s != 0
         batch = xp.arange(n)[:, None]

@@ -13,7 +13,7 @@ import numpy as np
 from .base import (Function, keep_args, node_constant, normalize_axes, prod, require, contiguous,
                    unary_public, named)
 from .._array import NdArray, _ReshapedView
-from ..backend import scatter_add as _scatter_add, to_numpy
+from ..backend import refuses_out_of_range, scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
 from .array import check_sizes
 
@@ -60,7 +60,7 @@ def _in_range(xp, op, fn, name, raw, idx, sizes, where, negative=False):
     a negative one, so without ``negative`` one reduction looks for those; CuPy
     wraps every out-of-range index silently, so on other array modules all are
     checked first."""
-    if xp is not np:
+    if not refuses_out_of_range(xp):
         err = _range_error(fn, name, raw, idx, sizes, where, negative)
         if err is not None:
             raise err

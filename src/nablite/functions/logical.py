@@ -14,6 +14,7 @@ Gradient tie rules follow NNabla 1.39 (measured): ``minimum2``/``maximum2``
 send a tie's gradient to x1; ``minimum_scalar``/``maximum_scalar`` give 0 to x
 when x == val. ``sign`` passes its gradient straight through.
 """
+from ..backend import stable_argsort
 from .arithmetic import number
 from .base import (Binary, Function, Unary, binary, docstring, prod, public, require, unary,
                    named)
@@ -164,7 +165,7 @@ class SearchSorted(Function):
         parts = [values.reshape(rows, m), seq.reshape(rows, n)]
         if self.right:
             parts.reverse()
-        order = xp.argsort(xp.concatenate(parts, axis=1), axis=1, kind="stable")
+        order = stable_argsort(xp, xp.concatenate(parts, axis=1), 1)
         from_seq = order >= m if not self.right else order < n
         before = xp.cumsum(from_seq, axis=1) - from_seq
         at = xp.empty_like(before)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ..backend import on_host
 from .base import Function, binary, docstring, public, require, prod, sum_rows, named
 
 __all__ = ["sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy",
@@ -98,7 +99,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
         self._valid_labels = None
         # the rows path decides on values (label range, finite max, underflow): on the
         # host those are free, on a device each would wait for the device and copy
-        if x.ndim == 2 and axis == 1 and xp is np:
+        if x.ndim == 2 and axis == 1 and on_host(xp):
             y = self._forward_rows(xp, x, t)
             if y is not None:
                 return y
@@ -153,7 +154,7 @@ class SoftmaxCrossEntropy(_LabelLoss):
             softmax = z / z.sum(axis=axis, keepdims=True)
             self._valid_labels = None
         gy = gys[0]
-        if x.ndim == 2 and axis == 1 and xp is np:  # as in forward
+        if x.ndim == 2 and axis == 1 and on_host(xp):  # as in forward
             labels = self._valid_labels
             if labels is None:
                 labels = t.reshape(-1).astype(xp.intp, copy=False)

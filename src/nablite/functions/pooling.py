@@ -9,9 +9,9 @@ strided slice of the padded input). Window geometry follows NNabla exactly:
   ignore_border=False: O = (S + pad - 1) // stride + 1   (partial windows kept)
 and a window starting at ``o * stride - pad`` covers at most up to ``S + pad``.
 """
-from ..backend import scatter_add
+from ..backend import on_host, scatter_add
 from .base import Function, keep_args, require, prod, named
-from ._conv_utils import pad_spatial, offset_slices, kernel_offsets, on_host
+from ._conv_utils import pad_spatial, offset_slices, kernel_offsets
 
 # Max pooling works on blocks of the batch this size (see _batch_blocks).
 _BLOCK_BYTES = 256 << 10

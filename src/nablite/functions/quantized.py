@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .. import random as _random
-from ..backend import to_numpy
+from ..backend import stable_argsort, to_numpy
 from .base import keep_args, require, prod, named
 from .convolutions import Convolution
 from .layers import Affine
@@ -214,7 +214,7 @@ class _INQ(_ProductOnQuantizedWeight):
     def _fix_largest(xp, w, ind):
         """Fix the (number learnable) // 2 learnable weights of largest |w|. When that
         is 0, NNabla still fixes the largest weight of all if it is learnable."""
-        order = xp.argsort(-xp.abs(w).reshape(-1), kind="stable")
+        order = stable_argsort(xp, -xp.abs(w).reshape(-1))
         flat = ind.reshape(-1)
         learnable_in_order = order[flat[order] == 0]
         k = learnable_in_order.size // 2

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import graph
 from .._array import NdArray
+from ..backend import stable_argsort
 from .array import INDEX_DTYPE, _axis
 from .base import Function, keep_args, prod, require, contiguous, named
 
@@ -51,7 +52,7 @@ class Unique(Function):
                                               return_inverse=True, return_counts=True)
         inverse = inverse.reshape(-1)
         if not self.sorted:  # order of first occurrence instead
-            order = xp.argsort(index, kind="stable")
+            order = stable_argsort(xp, index)
             y, index, counts = y[order], index[order], counts[order]
             inverse = xp.argsort(order)[inverse]
         if self.flatten:
@@ -115,7 +116,7 @@ class Sort(Function):
         return x
 
     def _order(self, xp, x):
-        return xp.argsort(-x if self.reverse else x, axis=self.axis, kind="stable")
+        return stable_argsort(xp, -x if self.reverse else x, self.axis)
 
     def forward(self, xp, x):
         order = self._order(xp, x)
@@ -201,7 +202,7 @@ def _top_k(xp, key, k, largest):
     part = xp.argpartition(order_key, k - 1, axis=1)[:, :k] if k < key.shape[1] else \
         xp.broadcast_to(xp.arange(key.shape[1]), key.shape).copy()
     sub = xp.take_along_axis(order_key, part, axis=1)
-    return xp.take_along_axis(part, xp.argsort(sub, axis=1, kind="stable"), axis=1)
+    return xp.take_along_axis(part, stable_argsort(xp, sub, 1), axis=1)
 
 
 class TopKGrad(Function):

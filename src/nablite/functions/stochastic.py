@@ -19,7 +19,7 @@ negative size, alpha <= 0, ...) are refused when the graph is built, as in NNabl
 import numpy as np
 
 from .. import random as _random
-from ..backend import scatter_add
+from ..backend import scatter_add, stable_argsort
 from .array import check_sizes
 from .base import Function, require, prod, named
 
@@ -43,12 +43,6 @@ class RandomFunction(Function):
 
 def _on(xp, a):
     return a if xp is np else xp.asarray(a)
-
-
-def _stable_argsort(xp, a, axis):
-    """argsort that keeps the order of ties: NumPy needs kind='stable', CuPy's
-    argsort is always stable and refuses the argument."""
-    return xp.argsort(a, axis=axis, kind="stable") if xp is np else xp.argsort(a, axis=axis)
 
 
 def _shape_tuple(shape):
@@ -199,7 +193,7 @@ class RandomChoice(RandomFunction):
         else:  # Gumbel top-k: a weighted draw without replacement
             gumbel = _on(xp, self.rng.gumbel(size=(rows, n)))
             keys = xp.log(xp.where(p > 0, p, 1e-300)) + gumbel
-            idx = _stable_argsort(xp, -keys, 1)[:, :s]
+            idx = stable_argsort(xp, -keys, 1)[:, :s]
         self._idx = idx
         y = xp.take_along_axis(x.reshape(rows, n), idx, axis=1)
         return y.reshape(self.out_shapes[0])
