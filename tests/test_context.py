@@ -90,6 +90,21 @@ def test_device_id_selects_the_gpu(sim_gpus):
 
 
 @pytest.mark.host_context
+def test_a_scope_on_the_current_gpu_switches_nothing(sim_gpus, monkeypatch):
+    """PythonFunction enters its context's scope on every call: on the GPU that
+    is current already, no device switch (CuPy's use()) there and back."""
+    switches = []
+    use = sim_gpus.Device.use
+    monkeypatch.setattr(sim_gpus.Device, "use", lambda self: (switches.append(self.id), use(self)))
+    ctx1 = get_extension_context("cudnn", device_id="1")
+    with nn.context_scope(ctx1):
+        for _ in range(3):
+            with nn.context_scope(ctx1):
+                assert sim_gpus.Device().id == 1
+    assert switches == [1, 0] and sim_gpus.Device().id == 0
+
+
+@pytest.mark.host_context
 @pytest.mark.parametrize("device_id", ["4", "-1", "gpu0"])
 def test_a_device_id_that_is_no_gpu_is_named(sim_gpus, device_id):
     with pytest.raises(ValueError, match=rf"get_extension_context\('cudnn'\): "

@@ -461,7 +461,6 @@ xp.argsort = _argsort_without_kind(xp.argsort, "argsort")
 DeviceArray.argsort = _argsort_without_kind(DeviceArray.argsort, "ndarray.argsort")
 
 
-
 class _Device:
     """``cupy.cuda.Device`` of the simulated machine (``DEVICE_COUNT`` GPUs): the
     current device is recorded, so tests see which one a context selected; the

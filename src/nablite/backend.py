@@ -112,12 +112,16 @@ def device_index(backend_name, device_id):
 def select_device(ctx):
     """Make ``ctx``'s GPU (its device_id) the current device of its array module,
     where CuPy makes new arrays and runs kernels, and return the context whose
-    device was current before (to restore); nothing to select on the CPU (None)."""
+    device was current before (to restore); None when there is nothing to select
+    (the CPU, or the GPU already current: a scope per call then switches nothing)."""
     if ctx.backend_name == "cpu":
         return None
     xp = module_for(ctx.backend_name)
     previous = xp.cuda.Device().id
-    xp.cuda.Device(device_index(ctx.backend_name, ctx.device_id)).use()
+    index = device_index(ctx.backend_name, ctx.device_id)
+    if index == previous:
+        return None
+    xp.cuda.Device(index).use()
     return previous
 
 
