@@ -136,8 +136,9 @@ def test_persistent_intermediate_gradient_is_overwritten_by_its_consumer():
     np.testing.assert_allclose(x.g, 2 * (1 - np.tanh(x.d) ** 2))
 
 
-@pytest.mark.host_context  # on a device, see the next test
-def test_root_and_persistent_data_are_live_views():
+def _forward_twice_keeping_data():
+    """loss = sum(2 tanh(h)) forward at x = 1, its and the persistent h's ``.d``
+    kept, then forward again at x = 2. -> (loss, h, kept loss.d, kept h.d)"""
     x = V(np.ones(3))
     h = F.tanh(x)
     h.persistent = True
@@ -146,6 +147,12 @@ def test_root_and_persistent_data_are_live_views():
     kept_loss, kept_h = loss.d, h.d
     x.d = 2
     loss.forward()
+    return loss, h, kept_loss, kept_h
+
+
+@pytest.mark.host_context  # on a device, see the next test
+def test_root_and_persistent_data_are_live_views():
+    loss, h, kept_loss, kept_h = _forward_twice_keeping_data()
     assert kept_loss is loss.d or np.shares_memory(kept_loss, loss.d)
     np.testing.assert_allclose(kept_loss, 6 * np.tanh(2.0))
     np.testing.assert_allclose(kept_h, np.tanh(2.0) * np.ones(3))
@@ -155,14 +162,7 @@ def test_kept_host_arrays_get_device_results_when_next_read(on_device):
     """On a device (NNabla's synced array) a kept ``.d`` is the host copy: the next
     forward leaves it as it was, and the next read of ``.d`` copies the new values
     into that same array."""
-    x = V(np.ones(3))
-    h = F.tanh(x)
-    h.persistent = True
-    loss = F.sum(h * 2)
-    loss.forward()
-    kept_loss, kept_h = loss.d, h.d
-    x.d = 2
-    loss.forward()
+    loss, h, kept_loss, kept_h = _forward_twice_keeping_data()
     np.testing.assert_allclose(kept_h, np.tanh(1.0) * np.ones(3))  # not read yet
     assert h.d is kept_h and loss.d is kept_loss
     np.testing.assert_allclose(kept_loss, 6 * np.tanh(2.0), rtol=1e-6)

@@ -93,29 +93,23 @@ def _operand(x, where):
     return NotImplemented
 
 
-def _binary(name, symbol):
+def _binary(name, symbol, inplace=False):
+    """The operator ``name`` of DeviceArray: a device operand or a number, never a
+    host array; in place (``__iadd__`` & co) it returns the array itself."""
     op = getattr(_np.ndarray, name)
 
     def method(self, other):
         o = _operand(other, f"DeviceArray {symbol}")
         if o is NotImplemented:
             return o
-        return _wrap(op(self._a, o))
+        result = op(self._a, o)
+        return self if inplace else _wrap(result)
     method.__name__ = name
     return method
 
 
 def _inplace(name, symbol):
-    op = getattr(_np.ndarray, name)
-
-    def method(self, other):
-        o = _operand(other, f"DeviceArray {symbol}")
-        if o is NotImplemented:
-            return o
-        op(self._a, o)
-        return self
-    method.__name__ = name
-    return method
+    return _binary(name, symbol, inplace=True)
 
 
 def _unary(name):
