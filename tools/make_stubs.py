@@ -57,10 +57,10 @@ F_OVERRIDES = {("stft", "stride"): "int", ("istft", "stride"): "int",
                ("linspace", "num"): "int", ("clip_by_value", "min"): "Variable | NdArray | float",
                ("clip_by_value", "max"): "Variable | NdArray | float"}
 F_TUPLES = {"split", "unique", "lstm", "gru", "rnn", "stft", "fft", "ifft", "pack_padded_sequence",
-            "pad_packed_sequence", "multi_head_attention", "meshgrid", "broadcast_to_shapes"}
+            "pad_packed_sequence", "multi_head_attention", "broadcast_to_shapes"}
 F_VARYING = {"max", "min", "sort", "top_k_data", "batch_normalization",
              "fused_batch_normalization", "sync_batch_normalization", "spectral_norm",
-             "unique", "image_augmentation", "istft"}
+             "unique", "image_augmentation", "istft", "meshgrid"}
 # Types by parameter name, for parameters whose default says little (None) or nothing.
 NAMED = {
     "axis": "int | Sequence[int] | None", "axes": "Sequence[int] | None",
