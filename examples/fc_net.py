@@ -23,7 +23,7 @@ import nablite.solvers as S
 from nablite.cli import positive_int
 from nablite.datasets import load_digits
 from nablite.parameter import get_parameter_or_create
-from nablite.testing import numerical_grad, rel_error
+from nablite.testing import float64_compute, numerical_grad, rel_error
 
 
 # --------------------------------------------------------------------------------------
@@ -303,6 +303,11 @@ def layer_checks(log: Callable[..., None] = print) -> Dict[str, float]:
     """Affine/ReLU/sandwich layers, losses, the two-layer net and the update
     rules, each against the seed's expected numbers or numerical gradients.
     Returns {check name: relative error (or value)}."""
+    with float64_compute():  # float64 Variables in float64 ('float' would read float32)
+        return _layer_checks(log)
+
+
+def _layer_checks(log: Callable[..., None]) -> Dict[str, float]:
     r = OrderedDict()
     # affine forward on linspace data: error ~1e-9 (the expected numbers have 8 decimals)
     x = np.linspace(-0.1, 0.5, num=240).reshape(2, 4, 5, 6)

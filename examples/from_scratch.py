@@ -35,9 +35,11 @@ also written to <out>/from_scratch.json. --quick is the shortened run the
 tests use. The default run (all sections) takes about 8 s on a quiet 2-core
 machine; on a busy one set OPENBLAS_NUM_THREADS=1.
 
-Float64 throughout the first three sections: the gradient check's
-differences (1e-10 to 1e-13, as in the seed) are below float32's resolution,
-where the same check gives mean differences of about 1e-4 to 1e-3.
+Float64 throughout the first three sections, built inside
+nablite.testing.float64_compute() (in a 'float' context, NNabla's default,
+float64 data computes in float32): the gradient check's differences (1e-10 to
+1e-13, as in the seed) are below float32's resolution, where the same check
+gives mean differences of about 1e-4 to 1e-3.
 """
 import argparse
 import json
@@ -54,7 +56,7 @@ import nablite.solvers as S
 from nablite._atomic_file import atomic_write
 from nablite.cli import positive_int
 from nablite.datasets import load_digits
-from nablite.testing import numerical_grad
+from nablite.testing import float64_compute, numerical_grad
 
 SECTIONS = ["numerical", "twolayer", "graph", "batchnorm"]
 H = 1e-4  # the seed's step for every central difference
@@ -591,15 +593,16 @@ def main(out="runs/from_scratch", sections=SECTIONS, epochs=None, bn_epochs=None
     log = tqdm.write if verbose else (lambda *a, **k: None)  # lines above the progress bars
     os.makedirs(out, exist_ok=True)
     facts = {"settings": settings}
-    if "numerical" in sections:
-        log("== numerical: ch. 4, numerical differentiation and gradient descent ==")
-        facts["numerical"] = section_numerical(out, log)
-    if "twolayer" in sections:
-        log("== twolayer: ch. 4-5, the two-layer net and the gradient check ==")
-        facts["twolayer"] = section_twolayer(out, log, settings["epochs"], seed, verbose)
-    if "graph" in sections:
-        log("== graph: ch. 5, the computational graph ==")
-        facts["graph"] = section_graph(log, seed)
+    with float64_compute():  # the float64 sections: a 'float' context reads float32
+        if "numerical" in sections:
+            log("== numerical: ch. 4, numerical differentiation and gradient descent ==")
+            facts["numerical"] = section_numerical(out, log)
+        if "twolayer" in sections:
+            log("== twolayer: ch. 4-5, the two-layer net and the gradient check ==")
+            facts["twolayer"] = section_twolayer(out, log, settings["epochs"], seed, verbose)
+        if "graph" in sections:
+            log("== graph: ch. 5, the computational graph ==")
+            facts["graph"] = section_graph(log, seed)
     if "batchnorm" in sections:
         log("== batchnorm: ch. 6, batch normalization ==")
         facts["batchnorm"] = section_batchnorm(out, log, settings["bn_epochs"],

@@ -1,12 +1,13 @@
 """Fixtures shared by test files, and the ``--backend`` option.
 
-``--backend=cpu`` (the default) runs the suite as it is. ``--backend=device-sim``
-runs every test in the 'cudnn' context on the simulated device (nablite's
+``--backend=cpu`` (the default) runs every test in the CPU context of
+type_config 'double' (float64 data computes in float64; see _backend_context).
+``--backend=device-sim`` runs every test in the 'cudnn' one on the simulated device (nablite's
 ``_device_sim``: arrays that refuse to mix with host NumPy as CuPy's do), so
 the device code path is tested without a GPU; ``--backend=cuda`` runs it on
 CuPy and a real GPU (every test is skipped, with the reason, when there is
 none). A test that sets a context itself keeps it; one marked ``host_context``
-(it checks the default context) is left in the CPU context.
+(it checks the default context) is left in the default context.
 
 Under device-sim, the tests listed in ``device_sim_known_failures.txt`` (one
 node id a line) are expected to fail (strict xfail: one that passes fails the
@@ -65,15 +66,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _backend_context(request):
-    """The 'cudnn' context for the test under --backend=device-sim / cuda."""
-    if (request.config.getoption("--backend") == "cpu"
-            or request.node.get_closest_marker("host_context") is not None):
+    """Each test runs in the type_config 'double' context of its backend ('cpu',
+    or 'cudnn' under --backend=device-sim / cuda), where float64 test data
+    computes in float64 as the NumPy references and numerical gradients need
+    (in 'float' contexts, NNabla's default, it would be read as float32:
+    tests/test_float_contexts.py checks that)."""
+    if request.node.get_closest_marker("host_context") is not None:
         yield
         return
     from nablite import context
     from nablite.ext_utils import get_extension_context
     previous = context._current
-    context._current = get_extension_context("cudnn")
+    ext = "cpu" if request.config.getoption("--backend") == "cpu" else "cudnn"
+    context._current = get_extension_context(ext, type_config="double")
     try:
         yield
     finally:

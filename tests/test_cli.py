@@ -403,6 +403,16 @@ def test_readme_higher_order_gradients_runs():
     exec(compile(code, "README nn.grad", "exec"), {})
 
 
+@pytest.mark.host_context  # the block shows the default ('float') context
+def test_readme_precision_block_prints_what_it_says(capsys):
+    code = _readme_block("### Precision", "python")
+    exec(compile(code, "README precision", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    said = [line.split("# ", 1)[1].split(" (")[0] for line in code.splitlines()
+            if line.startswith("print(")]
+    assert printed == said
+
+
 def test_run_shows_an_nnabla_scripts_log_messages(tmp_path):
     script = tmp_path / "logs.py"
     script.write_text("import nnabla.logger as logger\nlogger.info('epoch 1 done')\n")

@@ -18,8 +18,11 @@ def test_cpu_extension_context():
     assert ctx.backend == ["cpu:float"] and ctx.array_class == "CpuCachedArray"
     assert ctx.device_id == "" and ctx["backend"] == ["cpu:float"]
     assert get_extension_context("cpu", type_config="half").backend == ["cpu:half", "cpu:float"]
+    double = get_extension_context("cpu", type_config="double")  # nablite's own
+    assert double.backend == ["cpu:double", "cpu:float"] and double.double
+    assert not ctx.double and not ctx.half
     with pytest.raises(ValueError, match="type_config"):
-        get_extension_context("cpu", type_config="double")
+        get_extension_context("cpu", type_config="mixed_half")  # CUDA only, as in NNabla
     with pytest.raises(ValueError, match="ext_name"):
         get_extension_context("tpu")
 

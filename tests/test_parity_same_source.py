@@ -273,3 +273,26 @@ def root_gradient_is_left_alone():
 
 def test_root_gradient_is_left_alone():
     check_same_source(root_gradient_is_left_alone)
+
+
+def float64_data_computes_in_float32(x_data, w_data):
+    # NNabla's 'float' context reads float64 inputs as float32: outputs and
+    # gradients are float32, the Variable keeps its float64 values
+    x = nn.Variable.from_numpy_array(x_data, need_grad=True)
+    w = nn.Variable.from_numpy_array(w_data.astype(np.float32), need_grad=True)
+    t = nn.Variable.from_numpy_array(np.array([[1], [3]]))
+    h = F.affine(x, w)
+    loss = F.mean(F.softmax_cross_entropy(h, t))
+    late = nn.Variable((2, 3), need_grad=True)
+    y = F.sum(F.tanh(F.reshape(late, (3, 2))) * 2)
+    late.d = x_data + 0.25  # float64 given after the graph was built
+    F.sink(loss, y).forward()
+    loss.backward()
+    y.backward()
+    return {"x.d": x.d.copy(), "h": h.d.copy(), "loss": loss.d.copy(), "x.g": x.g.copy(),
+            "w.g": w.g.copy(), "late.d": late.d.copy(), "y": y.d.copy(), "late.g": late.g.copy()}
+
+
+def test_float64_data_computes_in_float32():
+    check_same_source(float64_data_computes_in_float32,
+                      x_data=np.linspace(-1.0, 1.0, 6).reshape(2, 3), w_data=randn(3, 4))

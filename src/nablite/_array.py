@@ -308,11 +308,10 @@ class NdArray:
                 new = np.array(np.broadcast_to(value, self._shape))
             except ValueError:
                 raise ValueError(self._shape_message(value, where)) from None
-            was_float = np.dtype(self.dtype).kind == "f"
             self.modification_count += 1
             self._set(new)
-            if was_float and self._read and value.dtype.kind != "f":
-                _reading_functions_see_integers(self)
+            if self._read:  # graphs built for the old dtype read it
+                _reading_functions_see_new_dtype(self)
             return
         if arr is None or arr.shape != self._shape:
             arr = np.empty(self._shape, value.dtype if isinstance(value, np.ndarray) else self.dtype)
@@ -590,9 +589,10 @@ class NdArray:
         return arr if dtype is None else arr.astype(dtype)
 
 
-def _reading_functions_see_integers(nd: NdArray) -> None:
-    """Integer values now fill ``nd``, whose graph was built for floats: the
-    functions that read it compute them as float32 from now on (function.py)."""
+def _reading_functions_see_new_dtype(nd: NdArray) -> None:
+    """Values of another dtype now fill ``nd``, read by graphs built for the old
+    one: integers where floats were, or floats of another precision. The
+    functions that read it compute them as NNabla does from now on (function.py)."""
     from .function import integers_arrived
     integers_arrived(nd)
 

@@ -36,6 +36,7 @@ __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook
 
 _T_MAX = 2 ** 32 - 2  # NNabla's step counter saturates here
 _F16 = np.dtype(np.float16)
+_F64 = np.dtype(np.float64)
 _pre_hooks = OrderedDict()
 _post_hooks = OrderedDict()
 
@@ -320,15 +321,17 @@ class Solver:
         dtype = np.float32 if np.dtype(w.dtype) == _F16 else w.dtype
         return {name: xp.zeros(w.shape, dtype) for name in self._state_names}
 
-    @staticmethod
-    def _master(p, w, g):
-        """``w`` and ``g`` as the rule takes them in mixed precision (float16
-        parameters or gradients): a float16 parameter becomes float32 (its master
-        copy from now on, as in NNabla, whose solvers compute in float32), and a
-        float16 gradient is read in the parameter's dtype."""
-        if w.dtype == _F16:
+    def _master(self, slot, w, g):
+        """``w`` and ``g`` as the rule takes them when their dtypes differ or are
+        float16: a float16 parameter becomes float32 (its master copy from now
+        on, as in NNabla, whose solvers compute in float32), as does a float64 one
+        (float64 assigned to ``.d``) unless the solver's context is 'double';
+        the states follow, and the gradient is read in the parameter's dtype."""
+        if w.dtype == _F16 or (w.dtype == _F64 and not self.ctx.double):
             w = w.astype(np.float32)
-            p._data._set(w)
+            slot.param._data._set(w)
+            slot.state = {k: v.astype(np.float32) if v.dtype != np.float32 else v
+                          for k, v in slot.state.items()}
         return w, (g if g.dtype == w.dtype else g.astype(w.dtype))
 
     def _update(self, w, g, s, t):
@@ -590,8 +593,8 @@ class Solver:
         if update_pre_hook or update_post_hook or _pre_hooks or _post_hooks:
             for slot, w, g in self._written(update_pre_hook, update_post_hook):
                 t = slot.t = slot.t + 1 if slot.t < _T_MAX else slot.t
-                if w.dtype is _F16 or g.dtype is _F16:
-                    w, g = master(slot.param, w, g)
+                if w.dtype is not g.dtype or w.dtype is _F16:
+                    w, g = master(slot, w, g)
                 rule(w, g, slot.state, t)
         else:
             xp = self.xp
@@ -606,8 +609,8 @@ class Solver:
                     w, g = p._data._get(), grad._get()
                 else:
                     w, g = p._data._on(xp), grad._on(xp)
-                if w.dtype is _F16 or g.dtype is _F16:  # mixed precision
-                    w, g = master(p, w, g)
+                if w.dtype is not g.dtype or w.dtype is _F16:  # mixed precision, float64 .d
+                    w, g = master(slot, w, g)
                 rule(w, g, slot.state, t)
         self._decay = self._default_decay
 

@@ -32,6 +32,14 @@ class Context:
         return self.backend[0].endswith("half")
 
     @property
+    def double(self) -> bool:
+        """Whether functions compute each float input in its own precision, so
+        float64 data in float64 (nablite's type_config 'double', for numerical
+        work such as gradient checks; NNabla has none). In 'float' contexts, as
+        in NNabla's, float64 inputs are read as float32."""
+        return self.backend[0].endswith(":double")
+
+    @property
     def backend_name(self) -> str:
         """'cpu', 'cuda' or 'cudnn': the first entry without its type config."""
         return self.backend[0].split(":")[0]

@@ -3,12 +3,15 @@ import warnings
 
 from .context import Context
 
+# 'double' is nablite's own (NNabla refuses it): float64 data computes in float64
 _TYPE_CONFIGS = {
-    "cpu": {"float": ["cpu:float"], "half": ["cpu:half", "cpu:float"]},
-    "cuda": {"float": ["cuda:float", "cpu:float"],
+    "cpu": {"float": ["cpu:float"], "half": ["cpu:half", "cpu:float"],
+            "double": ["cpu:double", "cpu:float"]},
+    "cuda": {"float": ["cuda:float", "cpu:float"], "double": ["cuda:double", "cpu:double"],
              "half": ["cuda:half", "cuda:float", "cpu:float"],
              "mixed_half": ["cuda:mixed_half", "cuda:float", "cpu:float"]},
     "cudnn": {"float": ["cudnn:float", "cuda:float", "cpu:float"],
+              "double": ["cudnn:double", "cuda:double", "cpu:double"],
               "half": ["cudnn:half", "cudnn:float", "cuda:half", "cuda:float", "cpu:float"],
               "mixed_half": ["cudnn:mixed_half", "cudnn:half", "cudnn:float",
                              "cuda:mixed_half", "cuda:half", "cuda:float", "cpu:float"]},

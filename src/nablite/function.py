@@ -96,6 +96,7 @@ class Function:
         immediate = False
         vs = []
         floats = True
+        single = True  # every input float32 (or not allocated yet)
         for x in inputs:
             if isinstance(x, Variable):
                 vs.append(x)
@@ -111,13 +112,15 @@ class Function:
             nd._read = True
             arr = nd._arr
             if arr is not None:
-                if arr.dtype.kind != "f":
-                    floats = False
+                if arr.dtype is not _F32_DTYPE:
+                    single = False
+                    if arr.dtype.kind != "f":
+                        floats = False
             elif nd._dtype is not np.float32 and np.dtype(nd.dtype).kind != "f":
-                floats = False  # a static graph's output known to hold integers
+                floats = single = False  # a static graph's output known to hold integers
         self.inputs = vs
-        if not floats:
-            self._check_input_dtypes()
+        if not single:
+            self._check_input_dtypes(_context._current)
         # The arguments' kinds (function_info's table, precomputed per type): a
         # value of the wrong kind is refused before forward, so NumPy never meets
         # it, and after setup, so that a type's own checks of it speak first.
@@ -171,15 +174,22 @@ class Function:
         return ys[0] if not isinstance(out, list) else tuple(ys)
 
     # -- input dtypes --------------------------------------------------------
-    def _check_input_dtypes(self):
+    def _check_input_dtypes(self, ctx=None):
         """Refuse non-real inputs; compute integer inputs in float32 where NNabla
-        does. Runs when the graph is built (and when integers later arrive in a
-        float input, see integers_arrived), never per forward."""
+        does, and float64 (or float16) ones in float32 as NNabla's 'float'
+        contexts do (not in nablite's 'double' ones, nor in 'half' ones, whose
+        wrapper casts to float16). Runs when the graph is built in ``ctx`` (and
+        when other values later arrive in an input, see integers_arrived), never
+        per forward."""
+        ctx = ctx or self.ctx
+        narrow = not (ctx.double or ctx.half)
         keep = self.integer_inputs
         cast = False
         for i, v in enumerate(self.inputs):
-            kind = np.dtype(v._data.dtype).kind
+            dtype = np.dtype(v._data.dtype)
+            kind = dtype.kind
             if kind == "f":
+                cast = cast or (narrow and dtype != _F32_DTYPE)
                 continue
             if kind not in "biu":
                 raise TypeError(f"{self.name}: input {i} has dtype {np.dtype(v._data.dtype)}; "
@@ -191,9 +201,13 @@ class Function:
             self.__class__ = _in_float(type(self))
 
     def _as_float(self, xs):
+        """The inputs as this function computes them: float32 for integers it does
+        not keep, and for other floats unless the context keeps their precision."""
         keep = self.integer_inputs
-        return [x if x is None or x.dtype.kind == "f" or i in keep else x.astype(np.float32)
-                for i, x in enumerate(xs)]
+        narrow = not (self.ctx.double or self.ctx.half)
+        return [x if x is None or x.dtype == _F32_DTYPE or (
+                    (not narrow) if x.dtype.kind == "f" else (keep is True or i in keep))
+                else x.astype(np.float32) for i, x in enumerate(xs)]
 
     # -- what NNabla exposes on var.parent ---------------------------------
     @property
@@ -235,8 +249,12 @@ class Function:
 _ENGINE_FIELDS = {"inputs", "out_shapes", "ctx", "xp", "rank", "need"}
 
 
+_F32_DTYPE = np.dtype(np.float32)
+
+
 class _InFloat:
-    """Marks a function whose integer inputs are computed as float32."""
+    """Marks a function with inputs computed as float32: integers it does not
+    keep, and float64 or float16 arrays in a 'float' context."""
 
 
 _in_float_classes = {}
@@ -303,10 +321,11 @@ def _integer_outputs(fn, ys):
 
 
 def integers_arrived(nd):
-    """Integer values replaced the float storage of ``nd`` after graphs reading it
-    were built: those functions re-check their input dtypes, and the consumers of
-    functions that pass integers on (reshape) too. Rare (a static graph's float
-    input first given integer data), so a scan of the live functions is affordable."""
+    """Values of another kind (integers for floats, float64 for float32, ...)
+    replaced the storage of ``nd`` after graphs reading it were built: those
+    functions re-check their input dtypes, and the consumers of functions that
+    pass integers on (reshape) too. Rare (once per input, the first time it gets
+    such data), so a scan of the live functions is affordable."""
     # type(), not isinstance(): some objects (lazy modules) run code for __class__
     functions = [f for f in gc.get_objects() if issubclass(type(f), Function)]
     pending, seen = [nd], set()
@@ -318,7 +337,7 @@ def integers_arrived(nd):
         for f in functions:
             if not any(x._data is nd for x in f.inputs):
                 continue
-            if f.integer_inputs is True:
+            if f.integer_inputs is True and np.dtype(nd.dtype).kind != "f":
                 ys = [y for y in f.outputs if y is not None]
                 _integer_outputs(f, ys)
                 pending.extend(y._data for y in ys)

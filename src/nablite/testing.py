@@ -1,4 +1,7 @@
-"""Testing support: allclose, numerical gradients, CS231n's rel_error."""
+"""Testing support: allclose, numerical gradients, CS231n's rel_error, and a
+scope where float64 data computes in float64."""
+import contextlib
+
 import numpy as np
 
 
@@ -7,6 +10,21 @@ def assert_allclose(actual, desired, rtol=1e-05, atol=1e-06, equal_nan=True,
     """numpy.testing.assert_allclose that also accepts Variables and NdArrays."""
     np.testing.assert_allclose(_arr(actual), _arr(desired), rtol=rtol, atol=atol,
                                equal_nan=equal_nan, err_msg=err_msg, verbose=verbose)
+
+
+@contextlib.contextmanager
+def float64_compute():
+    """Build graphs in which float64 data computes in float64, inside the block:
+    nablite's type_config 'double' context of the current backend and device.
+    A 'float' context (NNabla's default) reads float64 inputs as float32, too
+    coarse for gradient checks whose differences are 1e-10. Functions keep the
+    context they were built in, so build (not only run) the graph in here."""
+    from .context import context_scope, get_current_context
+    from .ext_utils import get_extension_context
+    ctx = get_current_context()
+    kw = {} if ctx.backend_name == "cpu" else {"device_id": ctx.device_id}
+    with context_scope(get_extension_context(ctx.backend_name, type_config="double", **kw)):
+        yield
 
 
 def rel_error(x, y):
@@ -41,8 +59,8 @@ def numerical_grad(f, x, df=None, h=1e-5):
 def check_grad(y, inputs, h=1e-4, rtol=1e-3, atol=1e-4, seed=0):
     """Check backward of the graph up to ``y`` against central differences.
 
-    ``inputs`` are leaf Variables with need_grad=True (use float64 data for
-    tight tolerances). Pre-existing ``.g`` values are kept and must be added
+    ``inputs`` are leaf Variables with need_grad=True (for tight tolerances use
+    float64 data, and build the graph inside ``float64_compute()``). Pre-existing ``.g`` values are kept and must be added
     to, as NNabla accumulates leaf gradients. Raises AssertionError on mismatch.
     """
     rng = np.random.RandomState(seed)
