@@ -63,6 +63,24 @@ def test_float64_given_after_the_graph_was_built_is_read_as_float32():
     np.testing.assert_allclose(x.g, 2 * (1 - np.tanh(X + 0.25) ** 2), rtol=1e-6)
 
 
+def test_reshape_and_identity_pass_float64_on_and_the_next_function_reads_float32():
+    x = nn.Variable.from_numpy_array(X, need_grad=True)
+    r = F.reshape(F.identity(x), (3, 2))
+    y = F.tanh(r)
+    late = nn.Variable((2, 3))
+    z = F.exp(F.reshape(late, (6,)))
+    late.d = X  # float64 arriving later reaches the consumer of the reshape too
+    F.sink(y, z).forward()
+    assert r.d.dtype == np.float64 and y.d.dtype == z.d.dtype == np.float32
+
+
+def test_an_unwritten_gradient_is_float32_in_a_float_context():
+    assert nn.Variable.from_numpy_array(X, need_grad=True).g.dtype == np.float32
+    with float64_compute():
+        assert nn.Variable.from_numpy_array(X, need_grad=True).g.dtype == np.float64
+    assert nn.Variable.from_numpy_array(X.astype(np.int64)).g.dtype == np.float32
+
+
 def test_float16_data_is_read_as_float32_too():
     x = nn.Variable.from_numpy_array(X.astype(np.float16))
     y = F.exp(x)

@@ -286,11 +286,14 @@ def float64_data_computes_in_float32(x_data, w_data):
     late = nn.Variable((2, 3), need_grad=True)
     y = F.sum(F.tanh(F.reshape(late, (3, 2))) * 2)
     late.d = x_data + 0.25  # float64 given after the graph was built
-    F.sink(loss, y).forward()
+    r = F.reshape(x, (3, 2))  # reshape passes float64 on
+    F.sink(loss, y, r).forward()
     loss.backward()
     y.backward()
+    fresh = nn.Variable.from_numpy_array(x_data, need_grad=True)
     return {"x.d": x.d.copy(), "h": h.d.copy(), "loss": loss.d.copy(), "x.g": x.g.copy(),
-            "w.g": w.g.copy(), "late.d": late.d.copy(), "y": y.d.copy(), "late.g": late.g.copy()}
+            "w.g": w.g.copy(), "late.d": late.d.copy(), "y": y.d.copy(), "late.g": late.g.copy(),
+            "reshaped": r.d.copy(), "unwritten g": fresh.g.copy()}
 
 
 def test_float64_data_computes_in_float32():

@@ -95,7 +95,6 @@ class Function:
     def __call__(self, *inputs, n_outputs=-1, outputs=None):
         immediate = False
         vs = []
-        floats = True
         single = True  # every input float32 (or not allocated yet)
         for x in inputs:
             if isinstance(x, Variable):
@@ -114,10 +113,8 @@ class Function:
             if arr is not None:
                 if arr.dtype is not _F32_DTYPE:
                     single = False
-                    if arr.dtype.kind != "f":
-                        floats = False
-            elif nd._dtype is not np.float32 and np.dtype(nd.dtype).kind != "f":
-                floats = single = False  # a static graph's output known to hold integers
+            elif nd._dtype is not np.float32:
+                single = False  # a static graph's output known to hold another dtype
         self.inputs = vs
         if not single:
             self._check_input_dtypes(_context._current)
@@ -153,7 +150,7 @@ class Function:
                 rank = r
         self.rank = rank + 1
         ys = [Variable._output(s, self, need) for s in shapes]
-        if not floats and self.integer_inputs is True:
+        if not single and self.integer_inputs is True:
             _integer_outputs(self, ys)
         self._outputs = [weakref.ref(y) for y in ys]
         if immediate or graph.auto_forward_enabled:
@@ -189,7 +186,7 @@ class Function:
             dtype = np.dtype(v._data.dtype)
             kind = dtype.kind
             if kind == "f":
-                cast = cast or (narrow and dtype != _F32_DTYPE)
+                cast = cast or (narrow and dtype != _F32_DTYPE and keep is not True)
                 continue
             if kind not in "biu":
                 raise TypeError(f"{self.name}: input {i} has dtype {np.dtype(v._data.dtype)}; "
@@ -205,8 +202,10 @@ class Function:
         not keep, and for other floats unless the context keeps their precision."""
         keep = self.integer_inputs
         narrow = not (self.ctx.double or self.ctx.half)
+        if keep is True:  # (reshape, identity: NNabla passes any dtype on)
+            return xs
         return [x if x is None or x.dtype == _F32_DTYPE or (
-                    (not narrow) if x.dtype.kind == "f" else (keep is True or i in keep))
+                    (not narrow) if x.dtype.kind == "f" else i in keep)
                 else x.astype(np.float32) for i, x in enumerate(xs)]
 
     # -- what NNabla exposes on var.parent ---------------------------------
@@ -313,8 +312,8 @@ def _in_half(cls):
 
 def _integer_outputs(fn, ys):
     """The outputs of a function that keeps its inputs' dtype (reshape, identity)
-    hold integers when an input does: consumers built on them know it."""
-    dtypes = [v._data.dtype for v in fn.inputs if np.dtype(v._data.dtype).kind in "biu"]
+    hold integers, or float64, when an input does: consumers built on them know it."""
+    dtypes = [v._data.dtype for v in fn.inputs if np.dtype(v._data.dtype) != _F32_DTYPE]
     for y in ys:
         if y is not None and y._data._arr is None and dtypes:
             y._data._dtype = dtypes[0]
@@ -337,7 +336,7 @@ def integers_arrived(nd):
         for f in functions:
             if not any(x._data is nd for x in f.inputs):
                 continue
-            if f.integer_inputs is True and np.dtype(nd.dtype).kind != "f":
+            if f.integer_inputs is True:
                 ys = [y for y in f.outputs if y is not None]
                 _integer_outputs(f, ys)
                 pending.extend(y._data for y in ys)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 import numpy as np
 
 from ._array import NdArray, _shape_of, check_real, real_array
-from . import graph
+from . import context as _context, graph
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -45,6 +45,14 @@ def _with_callbacks(post_hook: FunctionHook | None,
         for h in hooks:
             h(function)
     return hook
+
+
+def _grad_dtype(data_dtype: Any) -> Any:
+    """The dtype of a gradient first read or written by hand: float32, as a
+    'float' context computes it (NNabla's); the data's own in a 'double' or
+    'half' context, where functions compute in that precision."""
+    ctx = _context._current
+    return data_dtype if ctx.double or ctx.half else np.float32
 
 
 class Variable:
@@ -153,15 +161,15 @@ class Variable:
     def g(self) -> NDArray[Any]:
         """The gradient as a numpy array (writes go through)."""
         grad = self._grad
-        if grad._arr is None:  # allocate in the data's dtype (float64 data, float64 grad)
-            grad._dtype = self._data.dtype
+        if grad._arr is None:
+            grad._dtype = _grad_dtype(self._data.dtype)
         return grad._get()
 
     @g.setter
     def g(self, value: ArrayLike | NdArray) -> None:
         grad = self._grad
         if grad._arr is None:
-            grad._dtype = self._data.dtype
+            grad._dtype = _grad_dtype(self._data.dtype)
         grad._assign(value, "Variable.g")
 
     @property
