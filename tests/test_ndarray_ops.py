@@ -306,3 +306,11 @@ def test_parity_with_real_nnabla():
         assert np.dtype(r.dtype).name == dtype, key
         assert list(r.shape) == shape, key
         np.testing.assert_allclose(r.data.ravel(), values, rtol=2e-6, atol=1e-6, err_msg=key)
+
+
+def test_dtype_is_a_numpy_dtype_as_nnabla_gives():
+    a = nn.NdArray.from_numpy_array(np.ones(3))
+    assert isinstance(a.dtype, np.dtype) and str(a.dtype) == "float64" and a.dtype.kind == "f"
+    assert a.dtype == np.float64 and nn.NdArray((2,)).dtype == np.dtype(np.float32)
+    v = nn.Variable.from_numpy_array(np.arange(3, dtype=np.int32))
+    assert v.data.dtype == np.dtype(np.int32) and v.data.view((3, 1)).dtype == np.int32

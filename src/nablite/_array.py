@@ -339,8 +339,9 @@ class NdArray:
         return len(self._shape)
 
     @property
-    def dtype(self) -> type[np.generic]:
-        return self._arr.dtype.type if self._arr is not None else np.dtype(self._dtype).type
+    def dtype(self) -> np.dtype[Any]:
+        """The values' dtype, a ``numpy.dtype`` as NNabla's (float32 before allocation)."""
+        return self._arr.dtype if self._arr is not None else np.dtype(self._dtype)
 
     @property
     def strides(self) -> tuple[int, ...]:
@@ -643,8 +644,8 @@ class _ReshapedView(NdArray):
         return NdArray._current(self)
 
     @property
-    def dtype(self) -> type[np.generic]:
-        return self._base.dtype if self._arr is None else self._arr.dtype.type
+    def dtype(self) -> np.dtype[Any]:
+        return self._base.dtype if self._arr is None else self._arr.dtype
 
     @property
     def data(self) -> NDArray[Any]:

@@ -188,7 +188,7 @@ class Variable:
         return self._data.size_from_axis(axis)
 
     @property
-    def dtype(self) -> type[np.generic]:
+    def dtype(self) -> np.dtype[Any]:
         return self._data.dtype
 
     @property
