@@ -17,7 +17,9 @@ A failure names file:line. Both allow-lists must stay exact (an entry that no
 longer matches fails too), and unit checks on small sources show the rules
 can fail. Then, on the simulated device, a counter of host-to-device copies
 shows that the functions which kept host constants (index maps, windows,
-masks, fill values) copy none in a forward or backward after their first.
+masks, fill values) copy none in a forward or backward after their first, and
+a counter of device values read on the host (each a wait for the device) that
+common functions read none, and index checks one.
 """
 import ast
 import pathlib
@@ -412,15 +414,14 @@ def _node_run(f, xs, need, gys):
     return gys
 
 
-@pytest.mark.parametrize("build, arrays, expected, grad",
-                         [pytest.param(b, a, e, n not in NO_BACKWARD, id=n)
-                          for n, b, a, e in CASES])
-def test_no_host_copies_after_the_first_forward(monkeypatch, build, arrays, expected, grad):
+def _node_runs(build, arrays, grad):
+    """Every node of the graph ``build(*variables)`` with device copies of what
+    reaches it on the CPU, run once (constants move then). -> [(node, inputs,
+    need)], their outputs' gradients."""
     vs = [nn.Variable.from_numpy_array(a.copy(), need_grad=grad and a.dtype.kind == "f")
           for a in arrays]
     out = build(*vs)
     outs = list(out) if isinstance(out, tuple) else [out]
-    # every node of the graph, run on device copies of what reaches it on the CPU
     order, seen = [], set()
 
     def visit(v):
@@ -439,11 +440,51 @@ def test_no_host_copies_after_the_first_forward(monkeypatch, build, arrays, expe
         xs = [sim.xp.asarray(np.array(x.d)) for x in f.inputs]
         need = tuple(bool(x.need_grad) and x.d.dtype.kind == "f" for x in f.inputs)
         runs.append((f, xs, need))
-    gys = [_node_run(f, xs, need, None) for f, xs, need in runs]  # constants move here
+    return runs, [_node_run(f, xs, need, None) for f, xs, need in runs]
+
+
+@pytest.mark.parametrize("build, arrays, expected, grad",
+                         [pytest.param(b, a, e, n not in NO_BACKWARD, id=n)
+                          for n, b, a, e in CASES])
+def test_no_host_copies_after_the_first_forward(monkeypatch, build, arrays, expected, grad):
+    runs, gys = _node_runs(build, arrays, grad)
     counter = _Transfers(monkeypatch)
     for (f, xs, need), g in zip(runs, gys):
         _node_run(f, xs, need, g)
     assert counter.n == expected
+
+
+# (name, build, inputs, device values each forward + backward reads on the host):
+# each read waits for the device. Index bounds are checked (CuPy would wrap an
+# index past the end silently), one read of all bounds per call.
+READS = [
+    ("embed, an index outside the table", lambda i, w: F.embed(i, w),
+     [np.array([[0, 3], [5, 1]]), _rand((4, 3))], 0),
+    ("gather", lambda x, i: F.gather(x, i, axis=1), [_rand((3, 4)), np.array([[0, 3, 1]])], 1),
+    ("gather_nd", lambda x, i: F.gather_nd(x, i), [_rand((3, 4)), np.array([[0, 2], [1, 3]])],
+     1),
+    ("mean_subtraction", lambda x, m, t: F.mean_subtraction(x, m, t),
+     [_rand((4, 3)), np.zeros(3, np.float32), np.zeros(1, np.float32)], 0),
+    ("batch_normalization", lambda x, b, g, m, v: F.batch_normalization(x, b, g, m, v),
+     [_rand((4, 3, 2, 2)), *[_rand((1, 3, 1, 1), s) for s in (1, 2, 3)],
+      np.ones((1, 3, 1, 1), np.float32)], 0),
+    ("pack_padded_sequence", lambda x, n: F.pack_padded_sequence(x, n),
+     [_rand((4, 3, 2)), np.array([4, 2, 1])], 0),
+    ("lstm", lambda x, h, c, w0, w: F.lstm(x, h, c, w0, w, num_layers=2)[0],
+     [_rand((3, 2, 4)), _rand((2, 1, 2, 5), 1), _rand((2, 1, 2, 5), 2), _rand((1, 4, 5, 9), 3),
+      _rand((1, 1, 4, 5, 10), 4)], 0),
+    *[(n, b, a, 0) for n, b, a, _ in CASES[-5:]],  # affine relu ... concatenate transpose
+]
+
+
+@pytest.mark.parametrize("build, arrays, expected",
+                         [pytest.param(b, a, e, id=n) for n, b, a, e in READS])
+def test_device_values_read_on_the_host_per_forward(build, arrays, expected):
+    runs, gys = _node_runs(build, arrays, True)
+    with sim.count_transfers() as counts:
+        for (f, xs, need), g in zip(runs, gys):
+            _node_run(f, xs, need, g)
+    assert counts["to_host"] == expected
 
 
 def test_the_counter_counts(monkeypatch):

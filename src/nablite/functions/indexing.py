@@ -13,7 +13,7 @@ import numpy as np
 from .base import (Function, keep_args, node_constant, normalize_axes, prod, require, contiguous,
                    unary_public, named)
 from .._array import NdArray, _ReshapedView
-from ..backend import refuses_out_of_range, scatter_add as _scatter_add, to_numpy
+from ..backend import array_module, refuses_out_of_range, scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
 from .array import check_sizes
 
@@ -38,7 +38,8 @@ def _range_error(fn, name, raw, idx, sizes, where, negative):
     rows = idx.reshape(len(sizes), -1)
     if rows.shape[1] == 0:
         return None
-    lows, highs = rows.min(axis=1).tolist(), rows.max(axis=1).tolist()
+    xp = array_module(rows)  # one read of the bounds on a device, not two
+    lows, highs = xp.stack([rows.min(axis=1), rows.max(axis=1)]).tolist()
     for m, (size, lo, hi) in enumerate(zip(sizes, lows, highs)):
         first = -size if negative else 0
         if first <= lo and hi < size:

@@ -2,7 +2,7 @@
 
 (The convolution layers are in convolutions.py.)
 """
-from ..backend import scatter_add
+from ..backend import on_host, scatter_add
 from .base import Function, require, sum_to, prod, sum_cols, named
 
 __all__ = ["affine", "batch_matmul", "embed"]
@@ -141,14 +141,13 @@ class Embed(Function):
     def forward(self, xp, x0, w):
         idx = x0.astype(xp.intp, copy=False)
         outside = (idx < 0) | (idx >= w.shape[0])
-        if not outside.any():
-            return xp.take(w, idx, axis=0)
-        # NNabla gives zeros for an index outside the table (negative or too big)
         if w.shape[0] == 0:  # an empty table: every index is outside
             return xp.zeros(idx.shape + w.shape[1:], w.dtype)
+        if on_host(xp) and not outside.any():  # (on a device, any() would wait for it)
+            return xp.take(w, idx, axis=0)
+        # NNabla gives zeros for an index outside the table (negative or too big)
         y = xp.take(w, xp.where(outside, 0, idx), axis=0)
-        y[outside] = 0
-        return y
+        return xp.where(outside.reshape(outside.shape + (1,) * (w.ndim - 1)), w.dtype.type(0), y)
 
     def backward(self, xp, xs, ys, gys):
         if not self.need[1]:
@@ -157,7 +156,9 @@ class Embed(Function):
         rows = x0.reshape(-1).astype(xp.intp, copy=False)
         gy = gys[0].reshape(rows.size, -1)
         inside = (rows >= 0) & (rows < w.shape[0])
-        if not inside.all():  # rows outside the table got zeros: no gradient
+        if not on_host(xp):  # rows outside the table got zeros: no gradient (no sync)
+            rows, gy = xp.where(inside, rows, 0), xp.where(inside[:, None], gy, gy.dtype.type(0))
+        elif not inside.all():
             rows, gy = rows[inside], gy[inside]
         gw = xp.zeros((w.shape[0], prod(w.shape[1:])), dtype=gys[0].dtype)
         # NumPy >= 1.25's add.at is a fast indexed loop (faster here than sorting

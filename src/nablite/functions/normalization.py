@@ -383,7 +383,7 @@ class MeanSubtraction(Function):
             batch_axes = tuple(range(self.base_axis))
             rmean += (x.mean(axis=batch_axes) - rmean) / (t.reshape(()) + 1)
             t += 1
-        self._t = float(t.reshape(-1)[0])
+        self._t = t.reshape(()).astype(x.dtype)  # a copy, on t's device (no host read)
         return x - rmean
 
     def backward(self, xp, xs, ys, gys):
