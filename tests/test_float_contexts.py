@@ -158,3 +158,12 @@ def test_in_the_double_context_a_float64_parameter_stays_float64():
     s.update()
     assert w.d.dtype == np.float64
     np.testing.assert_allclose(w.d, W * 0.8, rtol=1e-6)
+
+
+def test_a_float64_root_of_reshape_seeds_backward_in_float32():
+    x = nn.Variable.from_numpy_array(X, need_grad=True)
+    r = F.reshape(x, (3, 2))  # float64, as NNabla's reshape passes it on
+    r.forward()
+    r.backward()
+    assert r.d.dtype == np.float64 and x.g.dtype == np.float32
+    np.testing.assert_array_equal(x.g, np.ones((2, 3)))

@@ -438,6 +438,20 @@ def _unwritten_grad(xp, y, shape, consumed):
     return g
 
 
+def _seed_dtype(root):
+    """The root's dtype; float32 for a float64 (or float16) root of a 'float'
+    context, as NNabla seeds it (reshape and identity pass float64 on)."""
+    dtype = root._data.dtype
+    if dtype != _F32_DTYPE and dtype.kind == "f":
+        ctx = root._parent.ctx
+        if not (ctx.double or ctx.half):
+            return _F32_DTYPE
+    return dtype
+
+
+_F32_DTYPE = np.dtype(np.float32)
+
+
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     plan = _plan(root)
     steps = plan.backward_steps
@@ -449,14 +463,15 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     if grad is None:
         seed = root._grad._get() if plan.host else root._grad._on(xp)
     elif grad.__class__ in _SCALARS or np.isscalar(grad):
-        seed = xp.empty(root._data._shape, dtype=root._data.dtype)
+        dtype = root._data.dtype
+        seed = xp.empty(root._data._shape, dtype if dtype is _F32_DTYPE else _seed_dtype(root))
         seed.fill(grad)  # (xp.full: the same, at twice the cost of this per step)
     else:  # an array or NdArray broadcasting to the root's shape (Variable.backward checks)
         if isinstance(grad, NdArray):
             values = grad._get() if plan.host else grad._on(xp)
         else:
             values = backend.to_device(xp, np.asarray(grad))
-        seed = xp.array(xp.broadcast_to(values, root.shape), dtype=root._data.dtype)
+        seed = xp.array(xp.broadcast_to(values, root.shape), dtype=_seed_dtype(root))
     if clear_buffer and not (pre_hook or post_hook):
         steps = plan.clearing_steps(root)
     host, mixed = plan.host, plan.mixed
