@@ -51,6 +51,7 @@ def _shape_of(args: Any, where: str = "NdArray") -> tuple[int, ...]:
 # a * float32(1 / s), bit for bit NNabla's result), so dividing by the scalar 0
 # raises ZeroDivisionError as NNabla does; array zeros give inf/nan quietly.
 _F32 = np.float32
+F32_DTYPE = np.dtype(np.float32)  # the engine's "nothing to cast" test: dtype is F32_DTYPE
 _ndarray = np.ndarray
 _SCALARS = (int, float, np.integer, np.floating, np.bool_)
 _QUIET: dict[str, Any] = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import context as _context
 from . import graph
-from ._array import NdArray
+from ._array import F32_DTYPE as _F32_DTYPE, NdArray
 from .backend import module_for
 from .function_info import (_CHECKS as _ARGUMENT_CHECKS, check_node, node_argument_error,
                             node_checks)
@@ -201,9 +201,9 @@ class Function:
         """The inputs as this function computes them: float32 for integers it does
         not keep, and for other floats unless the context keeps their precision."""
         keep = self.integer_inputs
-        narrow = not (self.ctx.double or self.ctx.half)
         if keep is True:  # (reshape, identity: NNabla passes any dtype on)
             return xs
+        narrow = not (self.ctx.double or self.ctx.half)
         return [x if x is None or x.dtype == _F32_DTYPE or (
                     (not narrow) if x.dtype.kind == "f" else i in keep)
                 else x.astype(np.float32) for i, x in enumerate(xs)]
@@ -246,9 +246,6 @@ class Function:
 
 
 _ENGINE_FIELDS = {"inputs", "out_shapes", "ctx", "xp", "rank", "need"}
-
-
-_F32_DTYPE = np.dtype(np.float32)
 
 
 class _InFloat:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from . import backend
-from ._array import NdArray
+from ._array import F32_DTYPE as _F32_DTYPE, NdArray
 
 auto_forward_enabled = False
 recompute_enabled = False  # the flag new function outputs get (nn.recompute)
@@ -447,9 +447,6 @@ def _seed_dtype(root):
         if not (ctx.double or ctx.half):
             return _F32_DTYPE
     return dtype
-
-
-_F32_DTYPE = np.dtype(np.float32)
 
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
