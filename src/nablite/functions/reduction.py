@@ -324,24 +324,26 @@ def _shift_backward(xp, g, axis):
 
 
 def _cumprod_grad(xp, x, gy, axis):
-    """gx[j] = sum over i >= j of gy[i] * prod(x[k] for k <= i, k != j)."""
-    y = xp.cumprod(x, axis=axis)
-    if bool((x != 0).all()):
-        tail = xp.flip(xp.cumsum(xp.flip(gy * y, axis), axis=axis), axis)
-        return tail / x
-    # With zeros, division is undefined: build prod(x[j+1..i]) for every (j, i)
-    # pair (n^2 along the axis only), then weight by the prefix product before j.
-    xm = xp.moveaxis(x, axis, -1)
-    gm = xp.moveaxis(gy, axis, -1)
-    n = xm.shape[-1]
-    later = xp.arange(n)[None, :] > xp.arange(n)[:, None]          # k > j
-    factors = xp.where(later, xm[..., None, :], xp.ones((), dtype=x.dtype))
-    partial = xp.cumprod(factors, axis=-1)                          # prod x[j+1..i]
-    partial = xp.where(xp.arange(n)[None, :] >= xp.arange(n)[:, None], partial, 0)
-    before = xp.cumprod(xp.concatenate(
-        [xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype), xm[..., :-1]], axis=-1), axis=-1)
-    gx = before * (partial * gm[..., None, :]).sum(axis=-1)
-    return contiguous(xp, xp.moveaxis(gx, -1, axis))
+    """gx[j] = sum over i >= j of gy[i] * prod(x[k] for k <= i, k != j).
+
+    With zeros in x that product cannot divide y by x[j]. Instead count the
+    zeros up to i (z) and multiply only the non-zero factors (p): for a
+    non-zero x[j] the product is p[i] / x[j] while no zero came yet (z[i] ==
+    0); for a zero x[j] it is p[i] while that zero is the only one (z[i] ==
+    1). Two running sums from the back, no branch on the data (no wait for a
+    device).
+    """
+    zero = x == 0
+    z = xp.cumsum(zero, axis=axis)
+    one = xp.ones((), dtype=x.dtype)
+    gp = gy * xp.cumprod(xp.where(zero, one, x), axis=axis)
+    none_yet = _sum_from_back(xp, xp.where(z == 0, gp, 0), axis)
+    only_this = _sum_from_back(xp, xp.where(z == 1, gp, 0), axis)
+    return xp.where(zero, only_this, none_yet / xp.where(zero, one, x))
+
+
+def _sum_from_back(xp, v, axis):
+    return xp.flip(xp.cumsum(xp.flip(v, axis), axis=axis), axis)
 
 
 # -- the public functions: one row per member of a family --------------------

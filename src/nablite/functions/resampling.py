@@ -6,9 +6,11 @@ Coordinates are computed in the input's dtype in NNabla's order of operations,
 so float32 results land on the same cells as NNabla's kernels; each gradient is
 a scatter-add over the whole batch. (Sampling grids and warping are in spatial.py.)
 """
+import itertools
+
 import numpy as np
 
-from ..backend import scatter_add
+from ..backend import scatter_add, stable_argsort, sum_at, to_numpy
 from .base import Function, keep_args, require, contiguous, named
 from .array import input_shape
 from .spatial import _ints, _quiet
@@ -47,22 +49,25 @@ class RoiAlign(Function):
             return (boxes[0],) + tuple(out) + (channels,)
         return (boxes[0], channels) + tuple(out)
 
-    def _axis_weights(self, xp, lo, hi, scale, n_out, size):
-        """(K, n_out, size) weights of the samples of each box along one axis (summed
-        over the axis' sampling points), and the number of those points per box."""
+    def _axis_grid(self, xp, lo, hi, scale, n_out):
+        """Per box along one axis: its first edge and cell size in input pixels, and
+        its number of sampling points per cell."""
         dtype = lo.dtype
         # The half-pixel shift of 'aligned' RoIAlign, which NNabla 1.39 always applies.
         lo = lo * dtype.type(scale) - dtype.type(0.5)
         hi = hi * dtype.type(scale) - dtype.type(0.5)
         step = (hi - lo) / dtype.type(n_out)
         if self.sampling_ratio > 0:
-            count = xp.full(lo.shape, self.sampling_ratio, dtype=xp.int64)
-        else:
-            count = xp.ceil(step).astype(xp.int64)
-        k = lo.shape[0]
-        most = int(count.max()) if k else 0
+            return lo, step, xp.full(lo.shape, self.sampling_ratio, dtype=xp.int64)
+        return lo, step, xp.ceil(step).astype(xp.int64)
+
+    @staticmethod
+    def _axis_weights(xp, lo, step, count, most, n_out, size):
+        """(K, n_out, size) weights of the samples of each box along one axis (summed
+        over the axis' sampling points); ``most`` is the largest count."""
+        dtype, k = lo.dtype, lo.shape[0]
         if most <= 0 or size == 0:  # no samples, or no pixels to sample (zeros, as NNabla)
-            return xp.zeros((k, n_out, size), dtype), count
+            return xp.zeros((k, n_out, size), dtype)
         o = xp.arange(n_out, dtype=dtype)[None, :, None]
         j = xp.arange(most, dtype=dtype)[None, None, :]
         with _quiet(xp):  # boxes without samples divide by 0; they are masked out
@@ -83,36 +88,51 @@ class RoiAlign(Function):
         for idx, w in ((low, 1 - frac), (high, frac)):
             scatter_add(xp, weights, (row + idx.astype(xp.int64)).reshape(-1),
                         (w * use.astype(dtype)).reshape(-1))
-        return weights.reshape(k, n_out, size), count
+        return weights.reshape(k, n_out, size)
 
     def _plan(self, xp, x_shape, boxes):
-        """Per box: its image, row and column weight matrices and 1 / sample count.
-        ``x_shape`` is (N, C, H, W)."""
+        """-> the boxes of each image (a list of (image, box indices)), and per box
+        its row and column weight matrices and 1 / sample count. ``x_shape`` is
+        (N, C, H, W). What the host must know (the bounds check, the most samples
+        per axis, the boxes per image) is read back in one transfer."""
         b, h, w = x_shape[0], x_shape[2], x_shape[3]
-        image = boxes[:, 0].astype(xp.int64)  # truncation toward zero, as in C++
-        bad = (image < 0) | (image >= b)
-        if bool(bad.any()):
-            raise ValueError(f"RoiAlign: boxes[:, 0] holds batch indices "
-                             f"{boxes[bad, 0].tolist()} outside the {b} input samples")
         (oh, ow), (sy, sx) = self.output_size, self.spatial_scale
-        ay, cy = self._axis_weights(xp, boxes[:, 2], boxes[:, 4], sy, oh, h)
-        ax, cx = self._axis_weights(xp, boxes[:, 1], boxes[:, 3], sx, ow, w)
+        k = boxes.shape[0]
+        image = boxes[:, 0].astype(xp.int64)  # truncation toward zero, as in C++
+        gy = self._axis_grid(xp, boxes[:, 2], boxes[:, 4], sy, oh)
+        gx = self._axis_grid(xp, boxes[:, 1], boxes[:, 3], sx, ow)
+        if k:
+            bad = (image < 0) | (image >= b)
+            per_image = sum_at(xp, b, xp.where(bad, 0, image), xp.ones(k, dtype=xp.int64))
+            facts = to_numpy(xp.concatenate([xp.stack([bad.sum(), gy[2].max(), gx[2].max()]),
+                                             per_image.astype(xp.int64)])).tolist()
+        else:
+            facts = [0] * (3 + b)
+        if facts[0]:
+            bad = to_numpy(bad)
+            raise ValueError(f"RoiAlign: boxes[:, 0] holds batch indices "
+                             f"{to_numpy(boxes)[bad, 0].tolist()} outside the {b} input samples")
+        ay = self._axis_weights(xp, *gy, facts[1], oh, h)
+        ax = self._axis_weights(xp, *gx, facts[2], ow, w)
         with _quiet(xp):  # no samples: 0 / 0, NaN as in NNabla
-            inv = (1 / (cy * cx).astype(boxes.dtype)).astype(boxes.dtype)
-        return image, ay, ax, inv
+            inv = (1 / (gy[2] * gx[2]).astype(boxes.dtype)).astype(boxes.dtype)
+        # Boxes sorted by image: each image's boxes are one slice of ``order``.
+        order, counts = stable_argsort(xp, image), facts[3:]
+        groups = [(i, order[end - n:end])
+                  for i, (n, end) in enumerate(zip(counts, itertools.accumulate(counts))) if n]
+        return groups, ay, ax, inv
 
     def forward(self, xp, x, boxes):
         if self.channel_last:
             x = x.transpose(0, 3, 1, 2)
-        image, ay, ax, inv = self._plan(xp, x.shape, boxes)
+        groups, ay, ax, inv = self._plan(xp, x.shape, boxes)
         y = xp.zeros((boxes.shape[0], x.shape[1]) + tuple(self.output_size), x.dtype)
         c, h, w = x.shape[1:]
         oh, ow = self.output_size
         # One pass per image: its boxes share the feature map, so no per-box copy.
         # Rows of all its boxes in one BLAS product, then columns box by box.
-        for b in sorted(set(image.tolist())):
-            sel = image == b
-            k = int(sel.sum())
+        for b, sel in groups:
+            k = sel.shape[0]
             rows = ay[sel].reshape(k * oh, h) @ x[b].transpose(1, 0, 2).reshape(h, c * w)
             cells = rows.reshape(k, oh * c, w) @ ax[sel].transpose(0, 2, 1)
             y[sel] = cells.reshape(k, oh, c, ow).transpose(0, 2, 1, 3)
@@ -127,15 +147,14 @@ class RoiAlign(Function):
         gy = gys[0].transpose(0, 3, 1, 2) if self.channel_last else gys[0]
         shape = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if self.channel_last \
             else x.shape
-        image, ay, ax, inv = self._plan(xp, shape, boxes)
+        groups, ay, ax, inv = self._plan(xp, shape, boxes)
         # A box without samples (NaN output) sends nothing back, as in NNabla.
         gy = gy * xp.where(xp.isfinite(inv), inv, 0)[:, None, None, None]
         gx = xp.zeros(shape, dtype=gy.dtype)
         c, h, w = shape[1:]
         oh, ow = self.output_size
-        for b in sorted(set(image.tolist())):
-            sel = image == b
-            k = int(sel.sum())
+        for b, sel in groups:
+            k = sel.shape[0]
             cols = gy[sel].transpose(0, 2, 1, 3).reshape(k, oh * c, ow) @ ax[sel]
             gx[b] = (ay[sel].reshape(k * oh, h).T @ cols.reshape(k * oh, c * w)).reshape(
                 h, c, w).transpose(1, 0, 2)
