@@ -228,8 +228,79 @@ def test_image_augmentation():
     x.g = 0
     y.backward(np.ones(y.shape, np.float32))
     assert not x.g.any()  # no gradient reaches x (as in NNabla)
-    with pytest.raises(ValueError, match="ImageAugmentation"):
-        F.image_augmentation(V(np.zeros((4, 4))))
+    with pytest.raises(ValueError, match="ImageAugmentation: x \\(4,\\) needs \\(H, W\\)"):
+        F.image_augmentation(V(np.zeros(4)))
+    with pytest.raises(ValueError, match=r"may change only \(H, W\).*expected \(1, 2, 3\)"):
+        F.image_augmentation(x, shape=(3, 2, 3))
+
+
+def test_image_augmentation_of_plain_images_and_a_shape_of_h_w():
+    """As in NNabla: (H, W) images (one channel), and ``shape`` giving only (H, W)."""
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    np.testing.assert_array_equal(run(F.image_augmentation(V(x))).d, x)
+    y = run(F.image_augmentation(V(x), shape=(2, 3), seed=0)).d
+    assert y.shape == (2, 3) and np.allclose(np.diff(y, axis=1), 1) and np.allclose(
+        np.diff(y, axis=0), 6)  # a crop, at some sub-pixel place
+    y = run(F.image_augmentation(V(np.stack([x, -x])[None]), shape=(2, 3), seed=0))
+    assert y.shape == (1, 2, 2, 3)
+
+
+def augmentation_stats(n=400):
+    """Per-image facts of image_augmentation's random draws, read off ramp images
+    (channel 0 holds the column index, channel 1 the row index), over ``n``
+    images: the noise level, the lens factor (and how closely the lens formula
+    fits every pixel), the zoom and the crop position. A parity case too."""
+    h, w = 16, 16
+    cols = np.broadcast_to(np.arange(w, dtype=np.float32), (n, h, w))
+    rows = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (n, h, w))
+    ramps = nn.Variable.from_numpy_array(np.stack([cols, rows], axis=1))
+
+    def augment(**kw):
+        y = F.image_augmentation(ramps, seed=3, **kw)
+        y.forward()
+        return y.d.astype(np.float64)
+
+    out = {}
+    # noise: the standard deviation added to each image, as a fraction of noise=0.2
+    sd = (augment(noise=0.2) - ramps.d).std(axis=(1, 2, 3)) / 0.2
+    out["noise"] = np.array([sd.mean(), sd.max(), (sd < 0.25).mean()])
+    # lens: the column read at (h/2, w/4) gives each image's factor d; the rows
+    # and columns read everywhere must then follow (1 + d r^2) / (1 + d)
+    y = augment(distortion=0.3)
+    q = 2 * (1 - y[:, 0, h // 2, w // 4] / (w / 2))
+    d = (1 - q) / (q - 0.25)
+    u = np.arange(w) / (w / 2) - 1
+    v = np.arange(h)[:, None] / (h / 2) - 1
+    bend = (1 + d[:, None, None] * (u * u + v * v)) / (1 + d[:, None, None])
+    want = np.stack([np.clip((u * bend + 1) * (w / 2), 0, w - 1),
+                     np.clip((v * bend + 1) * (h / 2), 0, h - 1)], axis=1)
+    log_lens = np.log1p(d) / 0.3
+    out["lens"] = np.array([log_lens.min(), log_lens.max(), np.abs(log_lens).mean()])
+    out["lens_fit"] = np.array(np.abs(y - want).max())
+    # zoom in [1, 4]: each image's step between neighbouring pixels is 1 / scale
+    y = augment(min_scale=1.0, max_scale=4.0)
+    log_scale = np.log(1 / (y[:, 0, 0, 1] - y[:, 0, 0, 0])) / np.log(4)
+    out["zoom"] = np.array([log_scale.mean(), (log_scale < 0.5).mean()])
+    # a (6, 4) crop of the image padded by (1, 2): where its first pixel reads
+    y = augment(shape=(2, 6, 4), pad=(1, 2))
+    first_col, first_row = y[:, 0, 0, 0], y[:, 1, 0, 0]
+    out["crop"] = np.array([first_col.max(), first_col.mean(), (first_col == 0).mean(),
+                            first_row.max(), first_row.mean(), (first_row == 0).mean()])
+    return out
+
+
+def test_image_augmentation_draws_as_nnabla():
+    """NNabla's distributions: a noise level uniform in [0, noise] per image
+    (mean 1/2), a radial lens log-uniform in [-D, D], a log-uniform zoom, a crop
+    start uniform over the padded image (edges repeated, so padding reads 0)."""
+    got = augmentation_stats()
+    np.testing.assert_allclose(got["noise"], [0.5, 1.0, 0.25], atol=0.08)
+    np.testing.assert_allclose(got["lens"], [-1, 1, 0.5], atol=0.06)
+    assert got["lens_fit"] < 1e-4
+    np.testing.assert_allclose(got["zoom"], [0.5, 0.5], atol=0.06)
+    # columns start uniformly in [-2, 14], rows in [-1, 11]; below 0 reads 0
+    want = np.array([14, 98 / 16, 2 / 16, 11, 121 / 24, 1 / 12])
+    assert (np.abs(got["crop"] - want) <= [0.3, 0.6, 0.05, 0.3, 0.6, 0.05]).all(), got["crop"]
 
 
 def test_identity_forwards_have_gradients():

@@ -16,6 +16,7 @@ import test_functions_indexing as indexing
 import test_functions_loss as loss
 import test_functions_normalization as normalization
 import test_functions_reduction as reduction
+import test_functions_stochastic as stochastic
 
 
 def multi_head_attention(inputs, heads):
@@ -299,3 +300,11 @@ def float64_data_computes_in_float32(x_data, w_data):
 def test_float64_data_computes_in_float32():
     check_same_source(float64_data_computes_in_float32,
                       x_data=np.linspace(-1.0, 1.0, 6).reshape(2, 3), w_data=randn(3, 4))
+
+
+def test_image_augmentation_draws():
+    """The same summary of many random draws (noise level, lens, zoom, crop
+    place) from both libraries; their generators differ, so within sampling
+    error."""
+    check_same_source(stochastic.augmentation_stats, dtypes=False, tol=dict(
+        noise=(0, 0.08), lens=(0, 0.08), lens_fit=(0, 1e-4), zoom=(0, 0.06), crop=(0, 0.7)))

@@ -256,14 +256,17 @@ class RandomErase(RandomFunction):
 
 
 class ImageAugmentation(RandomFunction):
-    """Random geometric and photometric augmentation of images (the last three axes
-    are C, H, W; earlier ones index images). Per image: zoom by a scale in
-    [min_scale, max_scale], stretch by an aspect ratio in [1/a, a], rotate by up to
-    ``angle`` radians, jitter the axes' scales by up to ``distortion``, crop ``shape``
-    at a random position of the ``pad``-ed image (bilinear sampling, edges
-    repeated), flip, then add brightness in [-b, b], scale the contrast around
-    ``contrast_center`` by a factor in [1/c, c] (log-uniform) and add Gaussian
-    noise. With the defaults the output equals the input. No gradient flows back.
+    """Random geometric and photometric augmentation of images (the last two axes
+    are H, W, the one before them C when there is one; earlier ones index images).
+    Per image, with NNabla's distributions: zoom by a log-uniform scale in
+    [min_scale, max_scale], stretch by a log-uniform aspect ratio in [1/a, a],
+    rotate by up to ``angle`` radians, crop ``shape`` at a uniform position of
+    the ``pad``-ed image (bilinear sampling, edges repeated), bend the crop
+    radially by a lens factor ``exp(U(-distortion, distortion)) - 1``, flip, then
+    add brightness in [-b, b], scale the contrast around ``contrast_center`` by
+    a log-uniform factor in [1/c, c] and add Gaussian noise of a standard
+    deviation drawn uniformly in [0, noise]. With the defaults the output equals
+    the input. No gradient flows back.
     """
 
     def __init__(self, shape=None, pad=(0, 0), min_scale=1.0, max_scale=1.0, angle=0.0,
@@ -278,50 +281,65 @@ class ImageAugmentation(RandomFunction):
         self.contrast_center, self.contrast_each, self.noise = contrast_center, contrast_each, noise
 
     def setup(self, x):
-        require(self, len(x) >= 3, f"x {x} needs (C, H, W) as its last three axes")
+        require(self, len(x) >= 2, f"x {x} needs (H, W) as its last two axes")
         shape = x if self.shape is None else _shape_tuple(self.shape)
-        require(self, len(shape) >= 3 and shape[-3] == x[-3],
-                f"shape={tuple(shape)} must end with (C={x[-3]}, H, W)")
+        require(self, 2 <= len(shape) <= len(x),
+                f"shape={tuple(shape)} must give (H, W), or (C, H, W), ... ending like x {x}")
+        require(self, tuple(shape[:-2]) == tuple(x[len(x) - len(shape):-2]),
+                f"shape={tuple(shape)} may change only (H, W) of x {x}; expected "
+                f"{tuple(x[len(x) - len(shape):-2]) + tuple(shape[-2:])}")
         check_sizes(self, "shape", shape)
         pad = self.pad
-        require(self, isinstance(pad, (tuple, list)) and len(pad) in (1, 2) and all(
+        require(self, isinstance(pad, (tuple, list)) and len(pad) == 2 and all(
             isinstance(p, (int, np.integer)) for p in pad),
             f"pad={pad!r}; expected (pad_h, pad_w), two integers", TypeError)
         require(self, all(p >= 0 for p in pad), f"pad={tuple(pad)} must be >= 0")
-        out = x[:-3] + tuple(shape[-3:])
+        out = x[:-2] + tuple(shape[-2:])
         require(self, 0 not in x[-2:] or 0 in out,
                 f"x {x} has an empty image (H, W) = {tuple(x[-2:])}, and shape="
                 f"{tuple(shape)} asks for pixels: there is nothing to sample; expected "
                 "H, W >= 1")
         return out
 
-    def forward(self, xp, x):
-        n = prod(x.shape[:-3])
-        c, h, w = x.shape[-3:]
-        ho, wo = self.out_shapes[0][-2:]
+    def _geometry(self, xp, n, h, w, ho, wo):
+        """Per image and output pixel, where it samples the input: (src_y, src_x)."""
         rng = self.rng
-        scale = rng.uniform(self.min_scale, self.max_scale, n)
+        lo, hi = np.log(self.min_scale), np.log(self.max_scale)
+        scale = np.exp(lo + rng.random_sample(n) * (hi - lo))
         log_ar = np.log(max(self.aspect_ratio, 1e-12))
         ar = np.exp(rng.uniform(-abs(log_ar), abs(log_ar), n))
-        sx = scale * np.sqrt(ar) * (1 + rng.uniform(-self.distortion, self.distortion, n))
-        sy = scale / np.sqrt(ar) * (1 + rng.uniform(-self.distortion, self.distortion, n))
+        sx, sy = scale * np.sqrt(ar), scale / np.sqrt(ar)
         theta = rng.uniform(-self.angle, self.angle, n)
-        # Crop centre: anywhere the output window (in input pixels) fits in the padded image.
-        py, px = (tuple(self.pad) + (0, 0))[:2]
-        room_y = np.maximum(h + 2 * py - ho / sy, 0) / 2
-        room_x = np.maximum(w + 2 * px - wo / sx, 0) / 2
-        cy = (h - 1) / 2 + rng.uniform(-1, 1, n) * room_y
-        cx = (w - 1) / 2 + rng.uniform(-1, 1, n) * room_x
+        # Crop centre (input pixels): uniform over where NNabla places the scaled
+        # window inside the scaled, padded image.
+        py, px = self.pad
+        cy = rng.random_sample(n) * (h + 2 * py - ho / sy) + (ho - 1) / (2 * sy) - py
+        cx = rng.random_sample(n) * (w + 2 * px - wo / sx) + (wo - 1) / (2 * sx) - px
         fy = np.where(self.flip_ud & (rng.random_sample(n) < 0.5), -1.0, 1.0)
         fx = np.where(self.flip_lr & (rng.random_sample(n) < 0.5), -1.0, 1.0)
+        lens = np.expm1(rng.uniform(-self.distortion, self.distortion, n))
         # the per-image draws (host, n values each) go to xp; the per-pixel geometry there
-        fy, fx, cos, sin, cy, cx, sy, sx = (
+        fy, fx, cos, sin, cy, cx, sy, sx, lens = (
             _on(xp, v)[:, None, None]
-            for v in (fy, fx, np.cos(theta), np.sin(theta), cy, cx, sy, sx))
-        oy = (xp.arange(ho) - (ho - 1) / 2)[None, :, None] * fy
-        ox = (xp.arange(wo) - (wo - 1) / 2)[None, None, :] * fx
-        src_y = cy + (cos * oy + sin * ox) / sy
-        src_x = cx + (-sin * oy + cos * ox) / sx
+            for v in (fy, fx, np.cos(theta), np.sin(theta), cy, cx, sy, sx, lens))
+        iy = xp.arange(ho, dtype=np.float64)[None, :, None]
+        ix = xp.arange(wo, dtype=np.float64)[None, None, :]
+        if self.distortion:
+            # Lens: output offsets from the crop's middle, as fractions of its half
+            # sizes, stretch by (1 + lens r^2) / (1 + lens).
+            u, v = ix / (wo / 2) - 1, iy / (ho / 2) - 1
+            bend = (1 + lens * (u * u + v * v)) / (1 + lens)
+            iy, ix = (v * bend + 1) * (ho / 2), (u * bend + 1) * (wo / 2)
+        oy = (iy - (ho - 1) / 2) * fy
+        ox = (ix - (wo - 1) / 2) * fx
+        return cy + (cos * oy + sin * ox) / sy, cx + (-sin * oy + cos * ox) / sx
+
+    def forward(self, xp, x):
+        c, (h, w) = (x.shape[-3] if x.ndim > 2 else 1), x.shape[-2:]
+        n = prod(x.shape[:-3])
+        ho, wo = self.out_shapes[0][-2:]
+        rng = self.rng
+        src_y, src_x = self._geometry(xp, n, h, w, ho, wo)
         imgs = x.reshape(n, c, h, w).transpose(0, 2, 3, 1)
         y = _bilinear(xp, imgs, src_y, src_x).transpose(0, 3, 1, 2)
         units = (n, c) if self.brightness_each else (n, 1)
@@ -332,7 +350,8 @@ class ImageAugmentation(RandomFunction):
         gain = _on(xp, np.exp(rng.uniform(-log_c, log_c, units))[..., None, None].astype(x.dtype))
         y = (y - self.contrast_center) * gain + self.contrast_center
         if self.noise > 0:
-            y = y + _on(xp, rng.normal(0, self.noise, y.shape).astype(x.dtype))
+            level = rng.random_sample((n, 1, 1, 1)) * self.noise  # one per image, as NNabla
+            y = y + _on(xp, (rng.standard_normal(y.shape) * level).astype(x.dtype))
         return y.astype(x.dtype, copy=False).reshape(self.out_shapes[0])
 
     def backward(self, xp, xs, ys, gys):
