@@ -78,11 +78,31 @@ def test_comparisons_are_not_defined(op):
         getattr(a, op)(a)
 
 
-def test_abs_and_bool_raise():
-    with pytest.raises(TypeError):
+def test_abs_mod_and_floordiv_raise_and_a_variable_is_true():
+    with pytest.raises(TypeError, match=r"abs\(\) is not supported on Variables; use F.abs"):
         abs(nn.Variable((2,)))
+    with pytest.raises(TypeError, match="'%' is not supported on Variables; use F.mod2"):
+        3 % nn.Variable((2,))
+    with pytest.raises(TypeError, match="'//' is not supported on Variables"):
+        nn.Variable((2,)) // 2
+    # As in NNabla, any Variable is true (``if d_real:`` tests for None) and has no len().
+    assert bool(nn.Variable((2,))) and bool(nn.Variable(())) and bool(nn.Variable((0,)))
     with pytest.raises(TypeError):
-        bool(nn.Variable((2,)))
+        len(nn.Variable((2,)))
+
+
+def test_numpy_scalars_and_arrays_on_the_left_of_a_variable():
+    """np.float64(2) - v (as in nnabla-rl's log-densities) is a Variable, not a
+    NumPy broadcast over v."""
+    x = nn.Variable.from_numpy_array(np.array([3.0, 4.0], np.float32))
+    ys = [np.float64(1) - x, np.float32(6) / x, np.log(2.0) * x, np.int64(2) ** x,
+          np.ones(2) + x, np.array(2.0) - x]
+    for y in ys:
+        assert isinstance(y, nn.Variable)
+    F.sink(*ys).forward()
+    for y, want in zip(ys, [[-2, -3], [2, 1.5], np.log(2.0) * np.array([3, 4]), [8, 16], [4, 5],
+                            [-1, -2]]):
+        np.testing.assert_allclose(y.d, want, rtol=1e-6)
 
 
 def test_eq_is_identity():

@@ -348,6 +348,10 @@ class Variable:
         return graph.rebuild(self, need_grad=False)
 
     # -- operators -------------------------------------------------------
+    # A NumPy scalar or array on the left (np.float64(2) - v, np.log(2.0) * v)
+    # defers to the reflected operator here instead of NumPy broadcasting over v.
+    __array_ufunc__ = None
+
     def __pos__(self) -> Variable:
         return self
 
@@ -423,13 +427,13 @@ class Variable:
     def __mod__(self, other: object) -> NoReturn:
         raise TypeError("'%' is not supported on Variables; use F.mod2")
 
-    __floordiv__ = __rfloordiv__ = __rmod__ = __mod__
+    def __floordiv__(self, other: object) -> NoReturn:
+        raise TypeError("'//' is not supported on Variables; use F.floor(a / b)")
+
+    __rmod__, __rfloordiv__ = __mod__, __floordiv__
 
     def __abs__(self) -> NoReturn:
         raise TypeError("abs() is not supported on Variables; use F.abs")
-
-    def __bool__(self) -> NoReturn:
-        raise TypeError("the truth value of a Variable is ambiguous (NNabla defines none)")
 
     __hash__ = object.__hash__
 
@@ -438,11 +442,6 @@ class Variable:
 
     def __ne__(self, other: object) -> bool:
         return self is not other
-
-    def __len__(self) -> int:
-        if not self.shape:
-            raise TypeError("len() of a 0-d Variable")
-        return self.shape[0]
 
     def __repr__(self) -> str:
         return f"<Variable({self.shape}, need_grad={self._need_grad}) at {hex(id(self))}>"
