@@ -2,8 +2,10 @@
 gradients set by hand on a multi-output function's outputs flow on through
 ``F.sink(..., one_input_grad=False)``, an output nothing consumes gets zeros,
 a persistent intermediate's ``.g`` is overwritten by its consumer, ``.d`` of a
-root or persistent variable is updated in place by the next forward, and an
-in-place reshape shares its input's memory."""
+root or persistent variable is updated in place by the next forward, an
+in-place reshape shares its input's memory, need_grad set on an intermediate
+rules backward there, and nn.grad reaches parameters through their unlinked
+copies in the graph."""
 import numpy as np
 import pytest
 
@@ -279,3 +281,108 @@ def test_backward_seeds_the_roots_function_and_leaves_root_g_alone():
     assert z.grad is not seed and np.all(z.g == 0)
     np.testing.assert_array_equal(x.g, np.full((2, 3), 19.5))
     np.testing.assert_array_equal(seed.data, np.full((2, 3), 0.5))
+
+
+def need_grad_on_intermediates():
+    """need_grad set by hand on a function's output rules backward there (NNabla
+    1.39's results, also a parity case): False stops the gradient (set before or
+    after the consumers are built), True again lets it through, True below inputs
+    needing none gives that output its .g (overwritten by each backward), and
+    rewire_on takes the new parent's flag. A flag that was only computed does
+    not stop anything: switching a leaf on afterwards still reaches it."""
+    def ones(need_grad):
+        return nn.Variable.from_numpy_array(np.ones(3, np.float32), need_grad=need_grad)
+
+    def grad_of(leaf, loss):
+        loss.forward()
+        leaf.grad.zero()
+        loss.backward()
+        return leaf.g.copy()
+
+    out = {}
+    x, w = ones(True), ones(True)
+    t = F.exp(x)
+    t.need_grad = False  # a target network's output, say
+    loss = F.sum(t * w)
+    out["stopped_before"], out["w_through"] = grad_of(x, loss), w.g.copy()
+    t2 = F.exp(x)
+    loss2 = F.sum(t2 * 2)
+    t2.need_grad = False
+    out["stopped_after"] = grad_of(x, loss2)
+    t2.need_grad = True
+    out["let_through"] = grad_of(x, loss2)
+    a = ones(False)
+    b = F.exp(a)
+    b.need_grad = True
+    c = F.sum(b * 2)
+    c.forward()
+    c.backward()
+    c.backward()
+    out["asked_for"] = b.g.copy()
+    leaf = ones(False)
+    loss3 = F.sum(F.exp(leaf) * 2)
+    loss3.forward()
+    leaf.need_grad = True
+    out["leaf_switched_on"] = grad_of(leaf, loss3)
+    src = ones(False)
+    r = nn.Variable((3,), need_grad=True)
+    top = F.sum(F.exp(r))
+    r.rewire_on(src * 2.0)
+    out["rewired_flag"] = np.array(r.need_grad)
+    return out
+
+
+def test_need_grad_on_intermediates():
+    got = need_grad_on_intermediates()
+    e = np.float32(np.e)
+    np.testing.assert_array_equal(got["stopped_before"], 0)
+    np.testing.assert_allclose(got["w_through"], e, rtol=1e-6)
+    np.testing.assert_array_equal(got["stopped_after"], 0)
+    np.testing.assert_allclose(got["let_through"], 2 * e, rtol=1e-6)
+    np.testing.assert_array_equal(got["asked_for"], 2)
+    np.testing.assert_allclose(got["leaf_switched_on"], 2 * e, rtol=1e-6)
+    assert not got["rewired_flag"]
+
+
+def grad_of_parameters():
+    """nn.grad with respect to nn.get_parameters().values(): the graph holds
+    unlinked copies of the parameters, which stand for them (as in NNabla);
+    the values match what backward leaves in each parameter's .g."""
+    x = nn.Variable.from_numpy_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10)
+    with nn.parameter_scope("grad_of_parameters"):
+        loss = F.sum(PF.affine(F.tanh(PF.affine(x, 3, name="a")), 2, name="b") ** 2)
+        params = nn.get_parameters()
+    grads = nn.grad([loss], params.values())
+    F.sink(*grads).forward()
+    loss.forward()
+    for p in params.values():
+        p.grad.zero()
+    loss.backward()
+    out = {"grads": [g.d.copy() for g in grads], "backward": [p.g.copy() for p in params.values()]}
+    nn.clear_parameters()
+    return out
+
+
+def test_grad_of_parameters_matches_backward():
+    got = grad_of_parameters()
+    assert len(got["grads"]) == 4 and all(np.abs(g).sum() > 0 for g in got["grads"])
+    for g, b in zip(got["grads"], got["backward"]):
+        np.testing.assert_allclose(g, b, rtol=1e-5)
+
+
+def test_grad_of_a_parameter_used_twice_sums_both_uses():
+    x = V(randn(4, 3))
+    with nn.parameter_scope("shared"):
+        y = PF.affine(x, 3, name="fc")
+        y = PF.affine(F.tanh(y), 3, name="fc")  # the same W and b again
+        params = nn.get_parameters()
+    loss = F.sum(y ** 2)
+    grads = nn.grad([loss], list(params.values()))
+    F.sink(*grads).forward()
+    loss.forward()
+    for p in params.values():
+        p.grad.zero()
+    loss.backward()
+    for g, p in zip(grads, params.values()):
+        np.testing.assert_allclose(g.d, p.g, rtol=1e-6)
+    nn.clear_parameters()

@@ -17,6 +17,7 @@ import test_functions_loss as loss
 import test_functions_normalization as normalization
 import test_functions_reduction as reduction
 import test_functions_stochastic as stochastic
+import test_graph_semantics as semantics
 
 
 def multi_head_attention(inputs, heads):
@@ -308,3 +309,11 @@ def test_image_augmentation_draws():
     error."""
     check_same_source(stochastic.augmentation_stats, dtypes=False, tol=dict(
         noise=(0, 0.08), lens=(0, 0.08), lens_fit=(0, 1e-4), zoom=(0, 0.06), crop=(0, 0.7)))
+
+
+def test_need_grad_on_intermediates():
+    check_same_source(semantics.need_grad_on_intermediates, dtypes=False)
+
+
+def test_grad_of_parameters():
+    check_same_source(semantics.grad_of_parameters, rtol=1e-5, atol=1e-6)

@@ -22,7 +22,7 @@ import numpy as np
 from . import backend
 from ._array import NdArray
 from .function import Function
-from .graph import topological_order
+from .graph import input_wants_grad, topological_order
 from .variable import Variable, _functions
 
 def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
@@ -55,11 +55,13 @@ def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
         raise ValueError(f"grad: grad_outputs has {len(grad_outputs)} entries, "
                          f"but there are {len(outputs)} outputs")
     seeds = [_seed(y, g) for y, g in zip(outputs, grad_outputs)]
-    grads = backpropagate(outputs, seeds, [x for x in inputs if x.need_grad])
+    stand_ins = _in_the_graph(outputs, inputs)
+    grads = backpropagate(outputs, seeds, [v for vs in stand_ins for v in vs])
     F = _functions()
     result = []
-    for x in inputs:
-        g = grads.get(id(x)) if x.need_grad else None
+    for x, vs in zip(inputs, stand_ins):
+        parts = [grads[id(v)] for v in vs if id(v) in grads]
+        g = parts[0] if len(parts) == 1 else F.add_n(*parts) if parts else None
         if g is None:
             g = F.constant(0, x.shape)
         elif g.shape != x.shape:
@@ -68,6 +70,26 @@ def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
             g._data = x._grad
         result.append(g)
     return result
+
+
+def _in_the_graph(outputs, inputs):
+    """Per input, the Variables of the graph that stand for it (those needing a
+    gradient): itself, and for a leaf also the graph's leaves sharing its arrays.
+    A parametric function puts an unlinked copy of each parameter in the graph,
+    so ``nn.grad(loss, nn.get_parameters().values())`` reaches them, as in NNabla
+    (a parameter used twice gets the sum of both uses' gradients)."""
+    leaves = {}
+    for f in topological_order(outputs):
+        for v in f.inputs:
+            if v._parent is None:
+                leaves.setdefault(id(v._data), {})[id(v)] = v
+    found = []
+    for x in inputs:
+        vs = {id(x): x}
+        if x._parent is None:
+            vs.update(leaves.get(id(x._data), {}))
+        found.append([v for v in vs.values() if v.need_grad])
+    return found
 
 
 def backpropagate(outputs, seeds, inputs, stop=None):
@@ -83,7 +105,7 @@ def backpropagate(outputs, seeds, inputs, stop=None):
     for y, g in zip(outputs, seeds):
         _accumulate(grads, y, g)
     for f in reversed(order):
-        need = tuple(id(x) in wants and (x.need_grad or x.parent is not None) for x in f.inputs)
+        need = tuple(id(x) in wants and input_wants_grad(x, True) for x in f.inputs)
         if True not in need:
             continue
         ys = f.outputs
@@ -357,10 +379,10 @@ vmath = VariableMath()
 
 
 def _as_list(v, arg):
-    if isinstance(v, (list, tuple)):
-        return list(v)
     if isinstance(v, Variable) or v is None or isinstance(v, (int, float, np.ndarray)):
         return [v]
+    if isinstance(v, (list, tuple, type({}.values()))):  # nn.get_parameters().values()
+        return list(v)
     raise TypeError(f"grad: {arg} must be a Variable or a list of Variables, "
                     f"got {type(v).__name__}")
 

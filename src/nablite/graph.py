@@ -18,6 +18,7 @@ other side; in a mixed graph, gradients cross between functions on the host.
 """
 import contextlib
 import sys
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -33,6 +34,20 @@ _version = 0
 def graph_changed():
     global _version
     _version += 1
+
+
+# need_grad set by hand on a function's output: backward sends a gradient through
+# it exactly when the flag says so, whatever its inputs want (as in NNabla: False
+# stops the gradient, True asks for its .g). Other outputs follow their inputs.
+set_on_outputs = weakref.WeakKeyDictionary()
+
+
+def input_wants_grad(x, upstream):
+    """Whether backward computes a gradient for ``x``, an input of some function;
+    ``upstream`` is whether a variable above it wants one (for an output)."""
+    if x._parent is None:
+        return x._need_grad
+    return set_on_outputs.get(x, upstream) if set_on_outputs else upstream
 
 
 def get_auto_forward() -> bool:
@@ -87,7 +102,7 @@ class _Plan:
     the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
-                 "releases", "consumed", "recompute", "stateful", "host", "mixed")
+                 "releases", "consumed", "recompute", "stateful", "host", "mixed", "unstepped")
 
     def __init__(self, root):
         self.version = _version
@@ -100,6 +115,12 @@ class _Plan:
         self.needs = _need_flags(self.order)
         self.backward_steps = [_step(f, n) for f, n in zip(reversed(self.order),
                                                            reversed(self.needs)) if True in n]
+        # outputs whose gradient is wanted (need_grad set on them) though their
+        # maker's backward does not run: backward stores their .g at the end
+        stepping = {id(f) for f, _, _ in self.backward_steps}
+        self.unstepped = list({id(x): x for _, _, targets in self.backward_steps
+                               for _, x, leaf in targets
+                               if not leaf and id(x._parent) not in stepping}.values())
         # inputs of functions whose backward leaves their gradients as they are
         # (``F.sink(..., one_input_grad=False)``; see _unwritten_grad)
         self.consumed = {id(x) for f, _, _ in self.backward_steps if f.leaves_input_grads
@@ -356,8 +377,7 @@ def _need_flags(order):
     wants = {}
     flags = []
     for f in order:
-        need = tuple(x._need_grad if x._parent is None else wants.get(id(x), False)
-                     for x in f.inputs)
+        need = tuple(input_wants_grad(x, wants.get(id(x), False)) for x in f.inputs)
         flags.append(need)
         if True in need:
             for o in f._outputs:
@@ -542,6 +562,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 if y is not None and y is not root and not y._persistent:
                     y._data.clear()
                     y._grad.clear()
+    for x in plan.unstepped:
+        g = pop(id(x), None)
+        if g is not None:
+            x._grad._arr = g
+            x._grad._zeroing = False
     if clear_buffer:  # what functions kept from forward for backward goes too
         for state, nones in plan.stateful:
             state.update(nones)

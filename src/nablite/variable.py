@@ -198,6 +198,8 @@ class Variable:
     @need_grad.setter
     def need_grad(self, value: bool) -> None:
         self._need_grad = bool(value)
+        if self._parent is not None:  # a function's output: its flag now rules backward
+            graph.set_on_outputs[self] = self._need_grad
         graph.graph_changed()  # which gradients backward computes may change
 
     @property
@@ -322,6 +324,10 @@ class Variable:
         """Take over ``var``'s arrays and parent; ``var`` loses its parent."""
         self._data, self._grad = var._data, var._grad
         self._parent, var._parent = var._parent, None
+        self._need_grad = var._need_grad  # the flag comes with the parent, as in NNabla
+        graph.set_on_outputs.pop(self, None)
+        if var in graph.set_on_outputs:
+            graph.set_on_outputs[self] = graph.set_on_outputs.pop(var)
         if self._parent is not None:
             outs = self._parent._outputs
             import weakref
