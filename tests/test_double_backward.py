@@ -200,3 +200,23 @@ def test_relu_mask_comes_from_the_forward_values():
     (g,) = nn.grad([F.sum(F.relu(x) * x)], [x])
     g.forward()
     np.testing.assert_allclose(g.d, 2 * x.d * (x.d > 0))
+
+
+def test_grad_keeps_its_outputs_and_results_under_buffer_clearing():
+    """As in NNabla: nn.grad makes its outputs persistent (persistent_outputs,
+    default all), and forward(clear_no_need_grad=True) of the gradients leaves
+    the values of those the script holds (here fed to F.sink together)."""
+    rng = np.random.RandomState(0)
+    a, b = (nn.Variable.from_numpy_array(rng.randn(2, 3), need_grad=True) for _ in range(2))
+    y = F.concatenate(a, b, axis=0)
+    g = rng.randn(4, 3)
+    ga, gb = nn.grad([y], [a, b], grad_outputs=[g])
+    assert y.persistent
+    F.sink(ga, gb).forward(clear_no_need_grad=True)
+    np.testing.assert_allclose(ga.d, g[:2], rtol=1e-6)
+    np.testing.assert_allclose(gb.d, g[2:], rtol=1e-6)
+    z = F.tanh(a)
+    nn.grad([z], [a], persistent_outputs=[False])
+    assert not z.persistent
+    with pytest.raises(ValueError, match="grad: persistent_outputs has 2 entries"):
+        nn.grad([z], [a], persistent_outputs=[True, True])

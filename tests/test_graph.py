@@ -191,7 +191,7 @@ def _residual_net(seed=0):
     s = F.relu(PF.batch_normalization(PF.convolution(r, 4, (3, 3), pad=(1, 1), name="c2"),
                                       name="bn2") + r)
     y = PF.affine(F.tanh(F.global_average_pooling(s)), 5, name="fc")
-    return F.mean(F.softmax_cross_entropy(y, t)), bn
+    return F.mean(F.softmax_cross_entropy(y, t)), bn.data  # (a held Variable is kept)
 
 
 def test_clear_no_need_grad_frees_what_no_backward_reads_with_identical_gradients():
@@ -201,7 +201,7 @@ def test_clear_no_need_grad_frees_what_no_backward_reads_with_identical_gradient
         loss, bn = _residual_net()
         loss.forward(clear_no_need_grad=clear)
         # batch norm's output feeds only ReLU, whose backward reads its own output
-        assert bn.data.clear_called == clear
+        assert bn.clear_called == clear
         loss.backward(clear_buffer=clear)
         grads.append({k: p.g.copy() for k, p in nn.get_parameters().items()})
     assert grads[0].keys() == grads[1].keys()
@@ -218,6 +218,21 @@ def test_clear_buffer_forward_frees_intermediates_but_keeps_persistent():
     assert h.data.clear_called
     np.testing.assert_allclose(k.d, [4.0, 6.0])
     np.testing.assert_allclose(y.d, [5.0, 7.0])
+
+
+def test_clear_no_need_grad_spares_what_the_user_holds():
+    """As in NNabla 1.39: a Variable the script holds keeps its values under
+    forward(clear_no_need_grad=True) (nn.grad's results fed to F.sink, say);
+    clear_buffer=True frees it all the same."""
+    x = nn.Variable.from_numpy_array(np.array([1.0, 2.0]))
+    held = F.tanh(x)
+    y = F.sum(F.exp(F.mul_scalar(held, 2.0)))
+    unheld = y.parent.inputs[0].parent.inputs[0].data  # mul_scalar's output array
+    y.forward(clear_no_need_grad=True)
+    np.testing.assert_allclose(held.d, np.tanh([1.0, 2.0]))
+    assert unheld.clear_called
+    y.forward(clear_buffer=True)
+    assert held.data.clear_called
 
 
 def test_clear_no_need_grad_keeps_what_backward_needs():

@@ -36,8 +36,9 @@ def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
         inputs (list of Variable): With respect to what.
         grad_outputs (list): One per output: None (ones), a number, a numpy array or a
             Variable; the gradient that flows into that output. None means all ones.
-        persistent_outputs (list of bool): Kept for NNabla's signature; every
-            Variable returned here keeps its values, so it has no effect.
+        persistent_outputs (list of bool): One per output: make it persistent
+            (kept by buffer clearing: the gradient graph reads it). Empty (the
+            default) means all, as in NNabla.
         bind_grad_output (bool): Make each returned Variable's data the ``.grad``
             array of its input, so ``forward()`` leaves the gradient in ``x.g``.
 
@@ -54,7 +55,13 @@ def grad(outputs: Sequence[Variable], inputs: Sequence[Variable],
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: grad_outputs has {len(grad_outputs)} entries, "
                          f"but there are {len(outputs)} outputs")
+    persistent_outputs = list(persistent_outputs) or [True] * len(outputs)
+    if len(persistent_outputs) != len(outputs):
+        raise ValueError(f"grad: persistent_outputs has {len(persistent_outputs)} entries, "
+                         f"but there are {len(outputs)} outputs (or give none)")
     seeds = [_seed(y, g) for y, g in zip(outputs, grad_outputs)]
+    for y, keep in zip(outputs, persistent_outputs):
+        y.persistent = bool(keep)
     stand_ins = _in_the_graph(outputs, inputs)
     grads = backpropagate(outputs, seeds, [v for vs in stand_ins for v in vs])
     F = _functions()

@@ -102,11 +102,13 @@ class _Plan:
     the buffers to free after each (``releases``).
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
-                 "releases", "consumed", "recompute", "stateful", "host", "mixed", "unstepped")
+                 "releases", "consumed", "recompute", "stateful", "host", "mixed", "unstepped",
+                 "held")
 
     def __init__(self, root):
         self.version = _version
         self.order = _topological_order(root)
+        self.held = _held_by_user(self.order)
         # (function, inputs, the weakref of its only output or None, whether an
         # output is one the user holds, whose buffer forward reuses: see _store)
         self.forward_steps = [(f, f.inputs, f._outputs[0] if len(f._outputs) == 1 else None,
@@ -367,9 +369,29 @@ def _releasable(plan, root, clear_buffer, clear_no_need_grad):
     for key, (i, x) in last_use.items():
         if x._parent is None or x.persistent or x is root:
             continue
-        if x._recompute or ((clear_buffer or clear_no_need_grad) and key not in keep):
+        if x._recompute:
             release[i].append(x._data)
+        elif (clear_buffer or clear_no_need_grad) and key not in keep:
+            # As in NNabla, clear_no_need_grad spares what the user holds (a
+            # gradient from nn.grad fed to F.sink, say); clear_buffer does not.
+            if clear_buffer or key not in plan.held:
+                release[i].append(x._data)
     return release
+
+
+def _held_by_user(order):
+    """ids of the intermediates that something besides their consumers in
+    ``order`` refers to (the script, another graph), seen as the plan is made."""
+    found, uses = {}, {}
+    for f in order:
+        for x in f.inputs:
+            if x._parent is not None:
+                found[id(x)] = x
+                uses[id(x)] = uses.get(id(x), 0) + 1
+    x = None  # (the loop's last one would count as held)
+    # the consumers' input lists refer to each n times, ``found`` and
+    # getrefcount's argument once each
+    return {key for key, n in uses.items() if sys.getrefcount(found[key]) > n + 2}
 
 
 def _need_flags(order):
