@@ -198,6 +198,33 @@ def test_graph_node_looks_like_nnabla_callback():
     assert len(ys) == 3 and isinstance(ys, tuple) and ys[2].shape == ()
 
 
+class Doubled(PythonFunction):
+    """``name`` as a plain method (FastSpeech2's Regulator writes it so), which
+    NNabla takes as well as a property."""
+
+    def name(self):
+        return "Doubled"
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].data.copy_from(inputs[0].data * 2)
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        pass
+
+
+def test_name_may_be_a_method():
+    y = Doubled(nn.get_current_context())(nn.Variable.from_numpy_array(np.ones((2, 3))))
+    y.forward()
+    np.testing.assert_array_equal(y.d, 2)
+    assert y.parent.info.type_name == "Doubled"
+
+
 def test_auto_forward_and_ndarray_inputs():
     a, b = randn(2, 3).astype(np.float32), randn(2, 3, seed=1).astype(np.float32)
     with nn.auto_forward():

@@ -203,6 +203,12 @@ class PythonFunction:
             return node(*inputs, outputs=outputs)
 
 
+def _type_name(pf):
+    """A PythonFunction's ``name``: a property, or (as NNabla also takes) a method."""
+    name = pf.name
+    return name() if callable(name) else name
+
+
 class Callback(Function):
     """The graph node of a PythonFunction (NNabla's type name for it)."""
 
@@ -218,7 +224,7 @@ class Callback(Function):
 
     @property
     def info(self):
-        return _Info({}, self._pyfunc.name)
+        return _Info({}, _type_name(self._pyfunc))
 
     @property
     def args(self):
@@ -228,7 +234,7 @@ class Callback(Function):
 
     def setup(self, *shapes):
         pf = self._pyfunc
-        fname = pf.name
+        fname = _type_name(pf)
         if not isinstance(fname, str):
             raise TypeError(f"{type(pf).__name__}: name must be a str, got "
                             f"{type(fname).__name__} {fname!r}")
@@ -263,7 +269,7 @@ class Callback(Function):
         ys = []
         for i, (o, want) in enumerate(zip(outs, self.out_shapes)):
             if o.shape != tuple(want):
-                raise ValueError(f"{self._pyfunc.name}.forward_impl: output {i} has shape "
+                raise ValueError(f"{_type_name(self._pyfunc)}.forward_impl: output {i} has shape "
                                  f"{o.shape}, but setup_impl gave {tuple(want)}")
             y = o.data._on(xp)
             ys.append(y if y.dtype == dtype else y.astype(dtype))
