@@ -226,6 +226,19 @@ class Callback(Function):
     def info(self):
         return _Info({}, _type_name(self._pyfunc))
 
+    # Asked only by buffer clearing, as in NNabla (a subclass that never clears
+    # need not define grad_depends_*).
+    @property
+    def grad_reads_inputs(self):
+        n = len(self.inputs)
+        return any(bool(self._pyfunc.grad_depends_input_data(i, j))
+                   for i in range(n) for j in range(n))
+
+    @property
+    def grad_reads_outputs(self):
+        return any(bool(self._pyfunc.grad_depends_output_data(i, o))
+                   for i in range(len(self.inputs)) for o in range(len(self.out_shapes)))
+
     @property
     def args(self):
         return {}
@@ -248,11 +261,6 @@ class Callback(Function):
         ins = [UnsafeVariable(v._data, v._grad) for v in self.inputs]
         outs = [UnsafeVariable(NdArray(()), NdArray(())) for _ in range(n)]
         pf.setup_impl(ins, outs)
-        n_in = len(ins)
-        self.grad_reads_inputs = any(bool(pf.grad_depends_input_data(i, j))
-                                     for i in range(n_in) for j in range(n_in))
-        self.grad_reads_outputs = any(bool(pf.grad_depends_output_data(i, o))
-                                      for i in range(n_in) for o in range(n))
         shapes = [o.shape for o in outs]
         return shapes if n > 1 else shapes[0]
 
