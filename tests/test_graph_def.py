@@ -68,8 +68,12 @@ def test_create_graph_from_variable_and_files(tmp_path):
     y = F.sigmoid(PF.affine(x, 4, name="fc"))
     g = G.create_graph_from_variable("net", y, names={"x": x})
     net = g.default_graph()
-    assert net.inputs == ["x"] and net.outputs == ["y"]
+    # unnamed ones are named as NNabla names them, after their function
+    assert net.inputs == ["x"] and net.outputs == ["@net/Sigmoid_out"]
     assert [f.type for f in net.functions.values()] == ["Affine", "Sigmoid"]
+    assert list(net.functions) == ["@net/Affine", "@net/Sigmoid"]
+    assert list(net.variables) == ["x", "@net/Affine_out", "@net/Sigmoid_out"]
+    assert list(net.parameters) == ["fc/affine/W", "fc/affine/b"]
     g.save(str(tmp_path / "g.nnp"))
     nn.clear_parameters()
     g2 = G.load(str(tmp_path / "g.nnp"))
@@ -84,19 +88,22 @@ def recorded_in_both(x):
     import importlib
     G = nn.graph_def if hasattr(nn, "graph_def") else importlib.import_module("nablite.graph_def")
     nn.clear_parameters()
-    px = G.ProtoVariable(x.shape)
+    px, scale = G.ProtoVariable(x.shape), G.ProtoVariable((1, 1, 1, 1), name="scale")
     with G.graph() as g:
-        y = F.max_pooling(F.relu(PF.convolution(px, 3, (3, 3), pad=(1, 1), name="c")),  # noqa: F841
-                          (2, 2))
+        h = F.relu(PF.convolution(px, 3, (3, 3), pad=(1, 1), name="c"))
+        y = F.max_pooling(h, (2, 2)) * scale  # noqa: F841
+        y2 = F.tanh(F.relu(h))  # noqa: F841 (a second output)
     rng = np.random.RandomState(0)
     for k, p in sorted(g.get_parameters().items()):
         p.d = rng.randn(*p.shape).astype(np.float32)
-    out = g(nn.Variable.from_numpy_array(x))
+    out, out2 = g(nn.Variable.from_numpy_array(x), nn.Variable.from_numpy_array(np.full(
+        (1, 1, 1, 1), 2.0, np.float32)))
     out.forward()
     net = g.default_graph()
     return {"y": out.d, "types": [f.type for f in net.functions.values()],
             "args": [sorted(f.args.items()) for f in net.functions.values()],
-            "parameters": sorted(net.parameters)}
+            "parameters": sorted(net.parameters), "functions": list(net.functions),
+            "variables": list(net.variables), "inputs": net.inputs, "outputs": net.outputs}
 
 
 def test_parity_with_nnabla_graph_def():

@@ -85,6 +85,7 @@ class ProtoNetwork:
         self.inputs = []
         self.outputs = []
         self.parameters = OrderedDict()
+        self._parameter_names = set()  # those the network's functions read
         self._proto = None
 
     @classmethod
@@ -93,13 +94,15 @@ class ProtoNetwork:
         n._proto = proto
         made = {o for f in proto.function for o in f.output}
         for vp in proto.variable:
-            shape = [int(d) for d in vp.shape.dim]
-            v = ProtoVariable(tuple(abs(d) for d in shape), vp.name, var_type=vp.type)
-            n.variables[vp.name] = v
-            if vp.type == "Parameter":
+            if vp.type == "Parameter":  # listed in parameters, not variables (as NNabla)
+                n._parameter_names.add(vp.name)
                 if vp.name in parameters:
                     n.parameters[vp.name] = parameters[vp.name]
-            elif vp.name not in made:
+                continue
+            shape = [int(d) for d in vp.shape.dim]
+            n.variables[vp.name] = ProtoVariable(tuple(abs(d) for d in shape), vp.name,
+                                                 var_type=vp.type)
+            if vp.name not in made:
                 n.inputs.append(vp.name)
         read = {i for f in proto.function for i in f.input}
         n.outputs = [o for f in proto.function for o in f.output if o not in read]
@@ -185,7 +188,7 @@ class ProtoGraph:
     def set_parameter(self, key, param):
         self.parameters[key] = param
         for n in self.networks.values():
-            if key in n.variables:
+            if key in n._parameter_names:
                 n.parameters[key] = param
 
     def set_parameters(self, params):
@@ -230,23 +233,19 @@ class ProtoGraph:
         write_network_file(filename, proto, items, include_params=include_parameter)
 
 
-def create_graph_from_variable(name, variables, names=None, parameter_scope=None):
+def create_graph_from_variable(name, variables, names=None, parameter_scope=None,
+                               prefix=None):
     """The ProtoGraph of the nablite graph up to ``variables`` (a Variable or a
     list), as network ``name``; ``names`` ({name: Variable}) names inputs and
     outputs, ``parameter_scope`` ({name: Variable}) the parameters (default:
-    all registered ones)."""
+    all registered ones). The others are named as NNabla names them: after
+    their function, behind '@<name>/' (``prefix``)."""
     from ._nnp.export import network_proto
     from .parameter import get_parameters
-    outs = variables if isinstance(variables, (list, tuple)) else [variables]
-    given = dict(names or {})
-    by_id = {id(v): k for k, v in given.items()}
-    outputs = OrderedDict()
-    for k, v in enumerate(outs):
-        outputs[by_id.get(id(v), f"y{k}" if len(outs) > 1 else "y")] = v
+    outs = list(variables) if isinstance(variables, (list, tuple)) else [variables]
     params = get_parameters(grad_only=False) if parameter_scope is None else parameter_scope
-    inputs = {k: v for k, v in given.items() if id(v) not in {id(o) for o in outs}}
-    proto, used = network_proto(name, outs[0].shape[0] if outs[0].shape else 1, outputs,
-                                inputs, True, params)
+    proto, used = network_proto(name, outs[0].shape[0] if outs[0].shape else 1, outs,
+                                dict(names or {}), True, params, prefix)
     used_params = OrderedDict((k, params[k]) for k in used if k in params)
     from ._nnp.proto import pb2
     full = pb2().NNablaProtoBuf()
@@ -293,17 +292,15 @@ def graph(**kwargs):
     if not outputs:
         raise ValueError("graph(): no function ran on a ProtoVariable inside the block "
                          "(keep the output Variables in names: a graph nobody holds is gone)")
-    names = {}
-    for f in new:
-        for x in f.inputs:
-            if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer":
-                names.setdefault(x.name or f"x{len(names)}", x)
-    made = create_graph_from_variable(_names[-1], outputs, names=names)
+    inputs = {id(x): x for f in new for x in f.inputs
+              if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer"}
+    # as NNabla's recorder names them: 'Affine', 'Affine_in', 'Affine_out', ...
+    made = create_graph_from_variable(_names[-1], outputs, prefix="")
     g.networks.update(made.networks)
     g.parameters.update(made.parameters)
     for n in g.networks.values():
         n.owner = weakref.ref(g)
-    for v in list(names.values()) + outputs:
+    for v in list(inputs.values()) + outputs:
         try:
             _owner_of[v] = g
         except TypeError:

@@ -72,10 +72,15 @@ def _batched(functions, buffers):
 
 
 def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
-                  parameters=None):
-    """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable}),
-    with ``names`` ({name: Variable}) naming inputs and other variables; returns it and
-    the parameter names it uses (in order)."""
+                  parameters=None, prefix=None):
+    """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable},
+    or a list of Variables named as the rest), with ``names`` ({name: Variable})
+    naming inputs and other variables; returns it and the parameter names it uses
+    (in order). Unnamed functions and variables are named after the function
+    type, behind ``prefix`` (NNabla's save: '@<network>/'; its graph_def: none)."""
+    prefix = f"@{name}/" if prefix is None else prefix
+    named_outputs = outputs if isinstance(outputs, dict) else {}
+    outputs = list(outputs.values()) if isinstance(outputs, dict) else list(outputs)
     net = pb2().Network()
     net.name = name
     net.batch_size = int(batch_size)
@@ -83,9 +88,9 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
     # a graph holds parameters as unlinked Variables sharing the registered arrays
     param_of = {id(v.data): k for k, v in params.items()}
     given = {}
-    for key, v in list((names or {}).items()) + list(outputs.items()):
+    for key, v in list((names or {}).items()) + list(named_outputs.items()):
         given.setdefault(id(v), key)
-    order = graph.topological_order(list(outputs.values()))
+    order = graph.topological_order(outputs)
     fnames, vnames = _Names(), _Names()
     for key in given.values():
         vnames(key)
@@ -116,11 +121,11 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
                 f"{f.info.type_name} ({f.name})"
             raise ValueError(f"save: function {shown!r} of network {name!r} has no NNabla "
                              "function type, so it cannot be written to a network file")
-        fname = fnames(f"@{name}/{f.name}")
-        ins = [name_of(x, f"@{name}/{f.name}_in") for x in f.inputs]
+        fname = fnames(f"{prefix}{f.name}")
+        ins = [name_of(x, f"{prefix}{f.name}_in") for x in f.inputs]
         ys = [y if y is not None else _Unused(shape)  # an output nobody kept
               for y, shape in zip(f.outputs, f.out_shapes)]
-        outs = [name_of(y, f"@{name}/{f.name}_out") for y in ys]
+        outs = [name_of(y, f"{prefix}{f.name}_out") for y in ys]
         functions.append((f, spec, fname, ins, outs, ys))
     batched = _batched(functions, buffers) if variable_batch_size else set()
     for v in buffers + used_params:
