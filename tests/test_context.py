@@ -122,3 +122,14 @@ def test_a_device_id_that_is_no_gpu_is_named(sim_gpus, device_id):
         with nn.context_scope(made):
             pass
     assert sim_gpus.Device().id == 0 and nn.get_current_context() is not made
+
+
+def test_available_contexts_and_array_preference():
+    """NNabla's names around contexts: the list of loaded extensions, and the
+    allocator preference (taken; nablite has no allocator to steer)."""
+    assert "cpu" in nn.available_contexts
+    nn.add_available_context("cpu")
+    assert nn.available_contexts.count("cpu") == 1
+    assert nn.prefer_cached_array(False) is None and nn.reset_array_preference() is None
+    with pytest.raises(TypeError, match="prefer_cached_array: prefer must be a bool"):
+        nn.prefer_cached_array("yes")

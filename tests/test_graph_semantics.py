@@ -252,6 +252,51 @@ def test_recompute_flag_and_nesting():
         nn.set_global_recompute(False)
 
 
+def test_recompute_fn_marks_what_the_function_makes():
+    x = V(randn(2, 3), True)
+
+    @nn.recompute_fn()
+    def block(h):
+        return F.sin(F.tanh(h))
+
+    @nn.recompute_fn(False)
+    def plain(h):
+        return F.exp(h)
+
+    y = block(x)
+    z = plain(y)
+    assert y.recompute and y.parent.inputs[0].recompute and not z.recompute
+    assert block.__name__ == "block" and not F.cos(x).recompute
+
+
+def function_hooks():
+    """nn.set_function_pre_hook / post_hook: global hooks around each function's
+    forward and backward, outside the call's own (NNabla's order; a parity case)."""
+    seen = []
+    x = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32), need_grad=True)
+    y = F.sum(F.tanh(x * 2))
+    nn.set_function_pre_hook("pre", lambda f: seen.append("pre " + f.name))
+    nn.set_function_post_hook("post", lambda f: seen.append("post " + f.name))
+    try:
+        y.forward(function_pre_hook=lambda f: seen.append("call-pre " + f.name))
+        y.backward(function_post_hook=lambda f: seen.append("call-post " + f.name))
+    finally:
+        nn.unset_function_pre_hook("pre")
+        nn.unset_function_post_hook("post")
+    y.forward()
+    seen.append("after unset")
+    nn.forward_all([y])
+    return {"seen": seen}
+
+
+def test_function_hooks():
+    forward = [f"{k} {name}" for name in ("MulScalar", "Tanh", "Sum")
+               for k in ("pre", "call-pre", "post")]
+    backward = [f"{k} {name}" for name in ("Sum", "Tanh", "MulScalar")
+                for k in ("pre", "call-post", "post")]
+    assert function_hooks()["seen"] == forward + backward + ["after unset"]
+
+
 def graph_order(v):
     out = []
     v.visit(out.append)

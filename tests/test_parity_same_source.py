@@ -317,3 +317,7 @@ def test_need_grad_on_intermediates():
 
 def test_grad_of_parameters():
     check_same_source(semantics.grad_of_parameters, rtol=1e-5, atol=1e-6)
+
+
+def test_function_hooks():
+    check_same_source(semantics.function_hooks)

@@ -16,9 +16,12 @@ from .logger import logger  # noqa: F401
 from ._array import NdArray  # noqa: F401
 from .variable import Variable  # noqa: F401
 from .context import (Context, context_scope, get_current_context,  # noqa: F401
-                      set_default_context)
+                      set_default_context, available_contexts, add_available_context,
+                      prefer_cached_array, reset_array_preference)
 from .graph import (auto_forward, forward_all, get_auto_forward, set_auto_forward,  # noqa: F401
-                    recompute, get_global_recompute, set_global_recompute)
+                    recompute, recompute_fn, get_global_recompute, set_global_recompute,
+                    set_function_pre_hook, set_function_post_hook, unset_function_pre_hook,
+                    unset_function_post_hook)
 from .parameter import (clear_parameters, get_current_parameter_scope,  # noqa: F401
                         load_parameters, save_parameters,
                         get_parameters, no_grad, parameter_scope)

@@ -49,6 +49,30 @@ _current = Context()
 _scope_depth = 0
 
 
+# NNabla's list of the extensions loaded so far: get_extension_context('cuda' or
+# 'cudnn') adds its name once it has found CuPy and the GPU.
+available_contexts = ["cpu"]
+
+
+def add_available_context(ctx: str) -> None:
+    if ctx not in available_contexts:
+        available_contexts.append(ctx)
+
+
+def prefer_cached_array(prefer: bool) -> None:
+    """NNabla's choice between its pooled and plain array allocators. nablite has
+    no allocator of its own (NumPy allocates host arrays; on a GPU, CuPy's memory
+    pool always caches device memory), so the choice changes nothing; it is taken
+    so that scripts calling it run."""
+    if not isinstance(prefer, (bool, int)):
+        raise TypeError(f"prefer_cached_array: prefer must be a bool, got "
+                        f"{type(prefer).__name__} {prefer!r}")
+
+
+def reset_array_preference() -> None:
+    """Undo ``prefer_cached_array`` (nothing to undo here: see there)."""
+
+
 def get_current_context() -> Context:
     """The context new functions, parameters and solvers use."""
     return _current

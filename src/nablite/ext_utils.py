@@ -1,7 +1,7 @@
 """Extension contexts: get_extension_context('cpu' | 'cuda' | 'cudnn')."""
 import warnings
 
-from .context import Context
+from .context import Context, add_available_context
 
 # 'double' is nablite's own (NNabla refuses it): float64 data computes in float64
 _TYPE_CONFIGS = {
@@ -57,6 +57,7 @@ def get_extension_context(ext_name, **kw):
         backend.device_index(ext_name, device_id)
     except (RuntimeError, ValueError) as e:
         raise type(e)(f"get_extension_context('{ext_name}'): {e}") from None
+    add_available_context(ext_name)
     return Context(configs[type_config], "CudaCachedArray", device_id)
 
 

@@ -36,6 +36,48 @@ def graph_changed():
     _version += 1
 
 
+# -- hooks every forward and backward calls (nn.set_function_pre_hook) ------------
+_pre_hooks = {}
+_post_hooks = {}
+
+
+def set_function_pre_hook(key: str, function_pre_hook: Callable[[Any], object]) -> None:
+    """Call ``function_pre_hook(function)`` before each function's forward and
+    backward, in every graph, until ``unset_function_pre_hook(key)``."""
+    _pre_hooks[key] = function_pre_hook
+
+
+def set_function_post_hook(key: str, function_post_hook: Callable[[Any], object]) -> None:
+    """Call ``function_post_hook(function)`` after each function's forward and
+    backward, in every graph, until ``unset_function_post_hook(key)``."""
+    _post_hooks[key] = function_post_hook
+
+
+def unset_function_pre_hook(key: str) -> None:
+    _pre_hooks.pop(key, None)
+
+
+def unset_function_post_hook(key: str) -> None:
+    _post_hooks.pop(key, None)
+
+
+def _with_global_hooks(pre_hook, post_hook):
+    """The hooks of one forward or backward call with the global ones: those
+    before the call's pre-hook, after its post-hook."""
+    pres = [h for h in (*_pre_hooks.values(), pre_hook) if h is not None]
+    posts = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+
+    def run_all(hooks):
+        if not hooks:
+            return None
+
+        def hook(f):
+            for h in hooks:
+                h(f)
+        return hook
+    return run_all(pres), run_all(posts)
+
+
 # need_grad set by hand on a function's output: backward sends a gradient through
 # it exactly when the flag says so, whatever its inputs want (as in NNabla: False
 # stops the gradient, True asks for its .g). Other outputs follow their inputs.
@@ -80,6 +122,20 @@ def set_global_recompute(recompute: bool) -> None:
 
 def get_global_recompute() -> bool:
     return recompute_enabled
+
+
+def recompute_fn(recompute_: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator: the outputs of the functions the decorated function calls are
+    recomputed in backward (``with recompute(recompute_)`` around each call)."""
+    import functools
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with recompute(recompute_):
+                return fn(*args, **kwargs)
+        return wrapped
+    return decorate
 
 
 @contextlib.contextmanager
@@ -302,6 +358,8 @@ def _store_outputs(f, ys, root):
 
 
 def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, post_hook=None):
+    if _pre_hooks or _post_hooks:
+        pre_hook, post_hook = _with_global_hooks(pre_hook, post_hook)
     plan = root._order
     if plan is None or plan.version != _version:
         plan = _plan(root)
@@ -492,6 +550,8 @@ def _seed_dtype(root):
 
 
 def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
+    if _pre_hooks or _post_hooks:
+        pre_hook, post_hook = _with_global_hooks(pre_hook, post_hook)
     plan = _plan(root)
     steps = plan.backward_steps
     if not steps:
@@ -638,6 +698,9 @@ def forward_all(variables: Iterable[Any], clear_buffer: bool = False,
                 function_pre_hook: Callable[[Any], object] | None = None,
                 function_post_hook: Callable[[Any], object] | None = None) -> None:
     """Forward several roots, running shared sub-graphs once."""
+    if _pre_hooks or _post_hooks:
+        function_pre_hook, function_post_hook = _with_global_hooks(function_pre_hook,
+                                                                   function_post_hook)
     done = set()
     for v in variables:
         for f in order_of(v):
