@@ -52,9 +52,11 @@ _DRAWS = ("the host generator's draws (NNabla's seeded streams), computed on the
 HOST_CALLS = {
     ("augmentation.py", "RandomErase.forward"): (
         {"clip", "round", "sqrt"}, "the erase boxes' sizes from " + _DRAWS),
+    ("augmentation.py", "ImageAugmentation._geometry"): (
+        {"log", "exp", "expm1", "sqrt", "where", "cos", "sin"},
+        "the per-image scales, angles, crops and lenses from " + _DRAWS),
     ("augmentation.py", "ImageAugmentation.forward"): (
-        {"log", "exp", "sqrt", "maximum", "where", "cos", "sin"},
-        "the per-image scales, angles, crops and gains from " + _DRAWS),
+        {"log", "exp"}, "the per-image contrast gains from " + _DRAWS),
     ("stochastic.py", "_Generator.forward"): ({"asarray"}, "the draw itself: " + _DRAWS),
 }
 # modules that compute on the host by design, and why device arrays never get there
