@@ -105,6 +105,31 @@ def test_second_order_layers(f, inputs, kwargs):
     check_double_backward(f, inputs, kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [{"kernel": (2, 2)},
+                                    {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1)}])
+def test_max_pooling_third_order(kwargs):
+    """max_pooling_backward is linear in dy: its gradient (a gather at the maxima)
+    and that one's gradient (max_pooling_backward again) are graphs, so max
+    pooling has every order (NNabla's max_pooling double-backward test's third
+    order); x gets no gradient."""
+    x = randn(1, 2, 5, 5)
+    dy = randn(*F.max_pooling(nn.Variable(x.shape), **kwargs).shape, seed=1)
+    check_double_backward(F.max_pooling_backward, [dy, x], kwargs, grad=[0])
+    rng = np.random.RandomState(2)
+    xv = nn.Variable.from_numpy_array(x)
+    dyv = nn.Variable.from_numpy_array(dy, need_grad=True)
+    gdx = nn.Variable.from_numpy_array(rng.randn(*x.shape), need_grad=True)
+    (g,) = nn.grad([F.max_pooling_backward(dyv, xv, **kwargs)], [dyv], grad_outputs=[gdx])
+    g.forward()
+    gdx.g = 0
+    g.backward(np.ones(g.shape))
+    # d sum(g) / d gdx: 1 at each window's maximum (counted per window that picks it)
+    want = F.max_pooling_backward(nn.Variable.from_numpy_array(np.ones(g.shape)), xv, **kwargs)
+    want.forward()
+    np.testing.assert_allclose(gdx.g, want.d)
+    assert gdx.g.sum() == g.size
+
+
 def _bn(x, beta, gamma, batch_stat=True, output_stat=False, axes=(1,)):
     stat = tuple(1 if i not in axes else s for i, s in enumerate(x.shape))
     mean = nn.Variable.from_numpy_array(np.zeros(stat) + 0.1)

@@ -490,24 +490,65 @@ class MaxPoolingBackward(Function):
     def backward(self, xp, xs, ys, gys):
         if not self.need[0]:
             return None, None
-        # Linear in dy: gdy gathers gdx at each window's first maximum.
-        pool, d = self._pool, len(self.kernel)
-        x = xs[1]
-        y = pool.forward(xp, x)
-        if self.channel_last:
-            y = _to_last(y, d)
-        xpad = pool._padded(xp, x, -xp.inf)
-        gpad = pool._padded(xp, gys[0], 0)
-        slices = list(pool._slices())
-        gdy = xp.zeros(y.shape, dtype=gys[0].dtype)
-        free = xp.ones(y.shape, dtype=bool)  # windows whose maximum is not yet found
-        for sl in slices:
-            hit = (xpad[sl] == y) & free
-            free &= ~hit
-            gdy += xp.where(hit, gpad[sl], 0)
-        # NaN windows (no element equals the max) route to offset 0, as max_pooling does.
-        gdy += xp.where(free, gpad[slices[0]], 0)
-        return pool._output(gdy), None
+        return _gather_at_maxima(self._pool, xp, gys[0], xs[1]), None
+
+    def grad_graph(self, need, xs, ys, gys):
+        # Linear in dy, its gradient is the adjoint (a gather at the maxima), whose
+        # gradient is this function again: every order is defined. x gets none.
+        gather = MaxPoolingGather(self.kernel, self.stride, self.ignore_border, self.pad,
+                                  self.channel_last)
+        return [gather(gys[0], xs[1]) if need[0] else None, None]
+
+
+def _gather_at_maxima(pool, xp, g, x):
+    """g (x's shape) read at each window's first maximum of x: the pooled shape."""
+    d = len(pool.kernel)
+    y = pool.forward(xp, x)
+    if pool.channel_last:
+        y = _to_last(y, d)
+    xpad = pool._padded(xp, x, -xp.inf)
+    gpad = pool._padded(xp, g, 0)
+    slices = list(pool._slices())
+    out = xp.zeros(y.shape, dtype=g.dtype)
+    free = xp.ones(y.shape, dtype=bool)  # windows whose maximum is not yet found
+    for sl in slices:
+        hit = (xpad[sl] == y) & free
+        free &= ~hit
+        out += xp.where(hit, gpad[sl], 0)
+    # NaN windows (no element equals the max) route to offset 0, as max_pooling does.
+    out += xp.where(free, gpad[slices[0]], 0)
+    return pool._output(out)
+
+
+class MaxPoolingGather(Function):
+    """g read at each pooling window's first maximum of x (max_pooling_backward's
+    adjoint, a node of its higher-order gradients); linear in g, x gets none."""
+
+    grad_reads_outputs = False
+
+    __init__ = _WindowPooling.__init__
+
+    def setup(self, g, x):
+        self._pool = MaxPooling(self.kernel, self.stride, self.ignore_border, self.pad,
+                                self.channel_last)
+        pooled = self._pool.setup(x)
+        self.kernel, self.stride, self.pad = self._pool.kernel, self._pool.stride, self._pool.pad
+        require(self, tuple(g) == tuple(x), f"g {g} must have the shape of x {x}")
+        return pooled
+
+    def forward(self, xp, g, x):
+        return _gather_at_maxima(self._pool, xp, g, x)
+
+    def backward(self, xp, xs, ys, gys):
+        if not self.need[0]:
+            return None, None
+        pool = self._pool
+        return pool.backward(xp, [xs[1]], [pool.forward(xp, xs[1])], [gys[0]])[0], None
+
+    def grad_graph(self, need, xs, ys, gys):
+        back = MaxPoolingBackward(self.kernel, self.stride, self.ignore_border, self.pad,
+                                  self.channel_last)
+        return [back(gys[0], xs[1]) if need[0] else None, None]
 
 
 @named
