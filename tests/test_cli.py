@@ -49,6 +49,10 @@ def test_run_resolves_nnabla_imports_to_nablite(tmp_path):
         y = F.mul_scalar(x, 3.0)
         y.forward()
         print("ok", y.d.tolist(), np.array([1.7]).astype(np.int).tolist(), sys.argv[1:])
+        # NumPy 1.x names of the NNabla era that NumPy 2 removed
+        assert np.product([2, 3]) == 6 and np.float_ is np.float64 and np.isnan(np.NaN)
+        assert np.alltrue([1, 1]) and np.asfarray([1, 2]).dtype == np.float64
+        assert np.in1d([[1, 5]], [5]).tolist() == [False, True] and np.NINF < 0
         print(get_extension_context("cpu"))
         print(len(tiny_digits.load_digits().images))
     """))

@@ -41,7 +41,7 @@ RUN_DESCRIPTION = """\
 Run a Python script written for NNabla with `import nnabla` (and every
 nnabla.* module) resolving to nablite, `import tiny_digits` to the bundled
 tutorial helper unless a local file has that name, NumPy's removed aliases
-(np.int, np.float, ...) restored and INFO log messages shown as NNabla shows
+(np.int, np.float, np.product, np.NaN, ...) restored and INFO log messages shown as NNabla shows
 them. Everything after the script is passed to it as its sys.argv[1:]. The
 exit status is the script's (sys.exit("message") prints the message and exits 1)."""
 

@@ -83,16 +83,42 @@ def uninstall() -> None:
 
 
 def restore_legacy_numpy_aliases() -> None:
-    """Give back ``np.int``, ``np.float``, ``np.bool``... that NumPy 1.24 removed.
-
-    The NNabla tutorials predate that removal (``astype(np.int)``); ``nablite run``
-    restores the aliases for the script's process only, so such code runs unchanged.
+    """Give back the NumPy 1.x names that NNabla-era scripts use and NumPy 1.24
+    and 2.x removed: ``np.int``, ``np.float``, ``np.bool``... (``astype(np.int)``
+    in the tutorials), ``np.product``, ``np.float_``, ``np.NaN``, ``np.asfarray``
+    and the like. ``nablite run`` restores them for the script's process only,
+    so such code runs unchanged; a name NumPy still has is left alone.
     """
     import builtins
     import numpy as np
     for name in ("int", "float", "bool", "object", "complex", "str"):
         if name not in np.__dict__:
             setattr(np, name, getattr(builtins, name))
+    for name, value in _numpy_1_names(np).items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+
+
+def _numpy_1_names(np):
+    """NumPy 2's replacement for each name it removed (the same meaning)."""
+    def asfarray(a, dtype=np.float64):
+        dtype = np.dtype(dtype)
+        return np.asarray(a, dtype=dtype if dtype.kind in "fc" else np.float64)
+
+    def in1d(ar1, ar2, assume_unique=False, invert=False, **kw):
+        return np.isin(ar1, ar2, assume_unique=assume_unique, invert=invert, **kw).ravel()
+
+    return {
+        "product": np.prod, "cumproduct": np.cumprod, "sometrue": np.any, "alltrue": np.all,
+        "round_": np.round, "asscalar": lambda a: a.item(), "asfarray": asfarray,
+        "mat": np.asmatrix, "msort": lambda a: np.sort(a, axis=0), "in1d": in1d,
+        "trapz": getattr(np, "trapezoid", None),
+        "float_": np.float64, "complex_": np.complex128, "cfloat": np.complex128,
+        "longfloat": np.longdouble, "unicode_": np.str_, "string_": np.bytes_,
+        "int0": np.intp, "uint0": np.uintp, "bool8": np.bool_,
+        "Inf": np.inf, "Infinity": np.inf, "infty": np.inf, "PINF": np.inf, "NINF": -np.inf,
+        "NaN": np.nan, "PZERO": 0.0, "NZERO": -0.0,
+    }
 
 
 def log_like_nnabla() -> None:
