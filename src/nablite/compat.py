@@ -99,13 +99,14 @@ def restore_legacy_numpy_aliases() -> None:
             setattr(np, name, value)
 
 
-def _numpy_1_names(np):
+def _numpy_1_names(np: Any) -> Dict[str, Any]:
     """NumPy 2's replacement for each name it removed (the same meaning)."""
-    def asfarray(a, dtype=np.float64):
+    def asfarray(a: Any, dtype: Any = np.float64) -> Any:
         dtype = np.dtype(dtype)
         return np.asarray(a, dtype=dtype if dtype.kind in "fc" else np.float64)
 
-    def in1d(ar1, ar2, assume_unique=False, invert=False, **kw):
+    def in1d(ar1: Any, ar2: Any, assume_unique: bool = False, invert: bool = False,
+             **kw: Any) -> Any:
         return np.isin(ar1, ar2, assume_unique=assume_unique, invert=invert, **kw).ravel()
 
     return {
