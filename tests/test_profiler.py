@@ -60,6 +60,7 @@ def test_csv_like_nnabla(loss):
     totals = {x[0]: x[1] for x in rows if len(x) == 2}
     assert totals["forward all"] == p.result["forward_all"] and totals["forward_all_n_run"] == "1"
     assert not [x for x in rows if x and x[0].startswith("training")]  # no solver given
+    assert rows[-1] == ["backward_all_n_run", "1"] and rows[-3] == []  # no empty row at the end
 
 
 def test_bad_arguments(loss):

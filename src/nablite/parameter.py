@@ -255,7 +255,7 @@ def load_parameters(path: ParamFile, proto: Any = None, needs_proto: bool = Fals
     if proto is not None:
         proto.MergeFromString(parsed.SerializeToString())
         parsed = proto
-    logger.info(f"Parameter load ({_ext_of(path, extension)}): {path}")
+    logger.debug(f"Parameter load ({_ext_of(path, extension)}): {path}")  # NNabla says nothing
     return parsed
 
 

@@ -192,10 +192,9 @@ class GraphProfilerCsvWriter:
             args = ", ".join(f"{k}: {v}" for k, v in f.args_info)
             w.writerow([f.parameter_scope or "", f.function_name, str(f.inputs_shape), args,
                         f.mean_time, b.mean_time, f.n_run, b.n_run])
-        w.writerow([])
         for label, key in (("forward all", "forward_all"), ("backward all", "backward_all"),
                            ("training(forward + backward + update)", "training")):
-            if key in r:
+            if key in r:  # blocks apart by an empty row, none after the last (as NNabla)
+                w.writerow([])
                 w.writerow([label, r[key]])
                 w.writerow([f"{key}_n_run", r[f"n_run_{key}"]])
-                w.writerow([])
