@@ -132,3 +132,33 @@ RESULT = y.d.tolist()
     if got is None:
         pytest.skip("NNabla 1.39 is not installed")
     np.testing.assert_allclose(np.array(got), out.d, rtol=1e-6)
+
+
+class _ConvNet(nn.Module):
+    def call(self, x):
+        return F.relu(PF.convolution(x, 4, (3, 3), pad=(1, 1)))
+
+
+def test_a_module_recorded_on_a_proto_variable(tmp_path):
+    """An nn.Module called on a ProtoVariable inside graph(name=...): its own
+    parameters are the network's parameters (not inputs), the network is
+    g[name], and it runs on real inputs, also after a save and load."""
+    net = _ConvNet()
+    x = nn.Variable.from_numpy_array(np.random.RandomState(0).rand(2, 3, 8, 8))
+    want = net(x)
+    want.forward()
+    with G.graph(name="test_net") as g:
+        out = net(G.ProtoVariable((2, 3, 8, 8)))  # noqa: F841
+    n = g["test_net"]
+    assert n is g.test_net and list(g.networks) == ["test_net"]
+    assert n.inputs == ["Convolution_in"] and list(n.parameters) == ["conv/W", "conv/b"]
+    y = n(x)
+    y.forward()
+    np.testing.assert_allclose(y.d, want.d, rtol=1e-6)
+    g.save(str(tmp_path / "m.nnp"))
+    loaded = G.load(str(tmp_path / "m.nnp"))
+    y2 = loaded["test_net"](x)
+    y2.forward()
+    np.testing.assert_allclose(y2.d, want.d, rtol=1e-6)
+    with pytest.raises(KeyError, match="ProtoGraph has no network 'other'"):
+        g["other"]

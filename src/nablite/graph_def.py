@@ -172,6 +172,12 @@ class ProtoGraph:
             raise ValueError("ProtoGraph: the graph holds no network")
         return next(iter(self.networks.values()))
 
+    def __getitem__(self, name):
+        """The network ``name`` (``g['net']``, as ``g.net``)."""
+        if name not in self.networks:
+            raise KeyError(f"ProtoGraph has no network {name!r}; it has {list(self.networks)}")
+        return self.networks[name]
+
     def __getattr__(self, name):
         networks = self.__dict__.get("networks", {})
         if name in networks:
@@ -278,12 +284,18 @@ def _functions():
 @contextlib.contextmanager
 def graph(**kwargs):
     """Record the functions run on ProtoVariables inside the block as one
-    network; the ProtoGraph is filled when the block ends."""
+    network (named ``name=`` if given, else by ``graph_name``, else 'model');
+    the ProtoGraph is filled when the block ends."""
     global _default
+    from .core import module
     existing = _functions()  # held, so that no new function can take an old one's id
     before = {id(f) for f in existing}
     g = ProtoGraph()
-    yield g
+    outer, module.recorded_calls = module.recorded_calls, []
+    try:
+        yield g
+    finally:
+        modules, module.recorded_calls = module.recorded_calls, outer
     new = [f for f in _functions() if id(f) not in before
            and any(isinstance(x, ProtoVariable) or x.parent is not None for x in f.inputs)]
     read = {id(x) for f in new for x in f.inputs}
@@ -294,8 +306,14 @@ def graph(**kwargs):
                          "(keep the output Variables in names: a graph nobody holds is gone)")
     inputs = {id(x): x for f in new for x in f.inputs
               if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer"}
-    # as NNabla's recorder names them: 'Affine', 'Affine_in', 'Affine_out', ...
-    made = create_graph_from_variable(_names[-1], outputs, prefix="")
+    # as NNabla's recorder names them: 'Affine', 'Affine_in', 'Affine_out', ...;
+    # the parameters: the registered ones and those of the modules called
+    from .parameter import get_parameters
+    params = get_parameters(grad_only=False)
+    for m in modules:
+        params.update(m.get_parameters())
+    made = create_graph_from_variable(kwargs.get("name", _names[-1]), outputs,
+                                      parameter_scope=params, prefix="")
     g.networks.update(made.networks)
     g.parameters.update(made.parameters)
     for n in g.networks.values():

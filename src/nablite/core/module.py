@@ -39,6 +39,11 @@ from ..variable import Variable
 
 __all__ = ["Module"]
 
+# The modules called outside any other while nn.graph_def.graph() records (None
+# otherwise): their parameters are the recorded network's.
+recorded_calls: list[Any] | None = None
+_depth = 0
+
 
 def _in_own_scope(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
@@ -240,7 +245,16 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.call(*args, **kwargs)
+        if recorded_calls is None:
+            return self.call(*args, **kwargs)
+        global _depth  # nn.graph_def.graph() is recording: note the outermost modules
+        if _depth == 0 and all(m is not self for m in recorded_calls):
+            recorded_calls.append(self)
+        _depth += 1
+        try:
+            return self.call(*args, **kwargs)
+        finally:
+            _depth -= 1
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """Build the graph of this module (a subclass defines it)."""
