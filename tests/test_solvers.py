@@ -670,3 +670,19 @@ def test_every_solver_has_a_reference_case():
     solvers = {n for n in S.__all__ if n not in ("Solver", "SolverState")}
     assert solvers == {c[0].__name__ for c in CASES}
     assert len(solvers) == 18
+
+
+@pytest.mark.parametrize("cls,kwargs,ref", CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_a_0d_parameter_updates_as_a_1_element_one(cls, kwargs, ref):
+    """NNabla's solver tests use 0-d parameters (AMSGRAD raised on them)."""
+    got = []
+    for shape in ((), (1,)):
+        p = nn.Variable.from_numpy_array(np.full(shape, 0.7, np.float32), need_grad=True)
+        s = cls(**kwargs)
+        s.set_parameters({"p": p})
+        for step in range(3):
+            p.g = np.full(shape, 0.3 - 0.2 * step, np.float32)
+            s.update()
+        assert p.d.shape == shape
+        got.append(float(p.d.reshape(-1)[0]))
+    assert got[0] == pytest.approx(got[1], rel=1e-6) and got[0] != 0.7

@@ -48,7 +48,7 @@ def _moments(s, g, beta1, beta2, m="mean", v="var"):
 
 def _adam_step(xp, w, rate, m, v, eps):
     """w -= rate * m / (sqrt(v) + eps), with a single temporary array."""
-    d = xp.sqrt(v)
+    d = xp.sqrt(v, out=xp.empty_like(v))  # (an array for a 0-d v too, for out=)
     d += eps
     xp.divide(m, d, out=d)
     d *= rate
