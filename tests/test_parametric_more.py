@@ -170,7 +170,7 @@ SIGNATURES = {
 def test_signature_matches_nnabla(fname):
     assert fname in PF.__all__
     f = getattr(PF, fname)
-    assert str(inspect.signature(f)) == "(" + SIGNATURES[fname] + ", *, name=None)"
+    assert str(inspect.signature(f)) == "(" + SIGNATURES[fname] + ", name=None)"  # NNabla's
     assert f.__doc__ and "Args:" in f.__doc__ and "Returns:" in f.__doc__
 
 
@@ -1136,3 +1136,19 @@ def check_pf_parity(cases):
 
 def test_parity_with_real_nnabla():
     check_pf_parity(PARITY_CASES)
+
+
+def test_name_may_be_given_by_position():
+    """As in NNabla, parametric_function_api adds ``name`` after the function's
+    own arguments, a positional-or-keyword argument."""
+    @PF.parametric_function_api("dummy")
+    def dummy(shape, f=10, fix_parameters=False):
+        """Doc"""
+        return nn.parameter.get_parameter_or_create("w", shape)
+
+    assert str(inspect.signature(dummy)) == "(shape, f=10, fix_parameters=False, name=None)"
+    nn.clear_parameters()
+    dummy((2,), 10, False, "grp")
+    dummy((3,), name="kw")
+    assert sorted(nn.get_parameters()) == ["grp/dummy/w", "kw/dummy/w"]
+    nn.clear_parameters()

@@ -23,15 +23,26 @@ def parametric_function_api(scope_name=None, param_desc=None):
     """
     def decorator(func):
         scope = scope_name or func.__name__
+        sig = inspect.signature(func)
+        params = list(sig.parameters.values())
+        kinds = [p.kind for p in params]
+        # As in NNabla, ``name`` follows the function's own arguments, so it may
+        # also be given by position (after all of them); not after a *args.
+        n_pos = sum(k in (inspect.Parameter.POSITIONAL_ONLY,
+                          inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+        by_position = inspect.Parameter.VAR_POSITIONAL not in kinds
 
         @functools.wraps(func)
         def wrapped(*args, name=None, **kwargs):
+            if by_position and len(args) == n_pos + 1 and name is None:
+                args, name = args[:n_pos], args[n_pos]
             with parameter_scope(scope if name is None else f"{name}/{scope}"):
                 return func(*args, **kwargs)
 
-        sig = inspect.signature(func)
-        params = list(sig.parameters.values())
-        params.append(inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None))
+        kind = (inspect.Parameter.POSITIONAL_OR_KEYWORD if by_position
+                else inspect.Parameter.KEYWORD_ONLY)
+        params.insert(n_pos if by_position else len(params) - (
+            inspect.Parameter.VAR_KEYWORD in kinds), inspect.Parameter("name", kind, default=None))
         wrapped.__signature__ = sig.replace(parameters=params)
         wrapped.param_desc = param_desc
         return wrapped
