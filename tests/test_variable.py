@@ -121,11 +121,17 @@ def test_function_attributes():
 
 def test_ndarray_lazy_zero_and_fill():
     a = nn.NdArray(2, 3)
-    assert a.shape == (2, 3) and a.zeroing and a.clear_called
+    # NNabla's flags: a new array is not "cleared"; clear() makes it so until a write
+    assert a.shape == (2, 3) and a.zeroing and not a.clear_called
     a.fill(2)
-    assert (a.data == 2).all() and not a.zeroing
+    assert (a.data == 2).all() and not a.zeroing and not a.clear_called
+    a.clear()
+    assert a.clear_called
     a.zero()
-    assert a.zeroing and (a.data == 0).all()
+    assert a.zeroing and not a.clear_called and (a.data == 0).all()
+    a.clear()
+    a.data[0] = -1
+    assert not a.clear_called
     assert nn.NdArray((4,)).shape == (4,) and nn.NdArray().shape == ()
 
 

@@ -153,7 +153,7 @@ class NdArray:
     # _other: while the newest copy is on a device, the host buffer kept for the
     # next copy back (or None)
     __slots__ = ("_shape", "_dtype", "_arr", "_other", "_zeroing", "modification_count",
-                 "_read", "__weakref__")
+                 "_read", "_cleared", "__weakref__")
     _shape: tuple[int, ...]
     _dtype: Any
     _arr: Any  # the newest copy (host numpy or a device array), or None before allocation
@@ -170,6 +170,7 @@ class NdArray:
         self._zeroing = True
         self.modification_count = 0
         self._read = False
+        self._cleared = False
 
     @classmethod
     def _empty(cls, shape: tuple[int, ...]) -> NdArray:
@@ -182,6 +183,7 @@ class NdArray:
         a._zeroing = True
         a.modification_count = 0
         a._read = False
+        a._cleared = False
         return a
 
     @staticmethod
@@ -354,7 +356,9 @@ class NdArray:
 
     @property
     def clear_called(self) -> bool:
-        return self._arr is None
+        """Whether clear() freed the memory and nothing has been written since
+        (a new array, not yet allocated, is not cleared: as NNabla)."""
+        return self._arr is None and self._cleared
 
     def size_from_axis(self, axis: int = -1) -> int:
         return int(np.prod(self._shape[axis:], dtype=np.int64))
@@ -362,6 +366,7 @@ class NdArray:
     def zero(self) -> None:
         """Mark as all zeros (memory is written lazily, on the next read)."""
         self._zeroing = True
+        self._cleared = False
 
     def fill(self, value: float) -> None:
         arr = self._arr
@@ -378,6 +383,7 @@ class NdArray:
         self._arr = None
         self._other = None
         self._zeroing = True
+        self._cleared = True
 
     def get_data(self, mode: str = "rw", dtype: DTypeLike | None = None) -> NDArray[Any]:
         arr = self._get()
