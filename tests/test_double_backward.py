@@ -245,3 +245,24 @@ def test_grad_keeps_its_outputs_and_results_under_buffer_clearing():
     assert not z.persistent
     with pytest.raises(ValueError, match="grad: persistent_outputs has 2 entries"):
         nn.grad([z], [a], persistent_outputs=[True, True])
+
+
+@pytest.mark.parametrize("f,inputs,kwargs", [
+    (F.interpolate, [randn(1, 2, 3, 3)], {"output_size": (5, 4), "mode": "linear"}),
+    (F.interpolate, [randn(1, 1, 2, 3)], {"output_size": (4, 6), "mode": "nearest"}),
+    (F.gather_nd, [randn(4, 3), np.array([[0, 2, 2], [1, 0, 2]])], {}),
+    (F.scatter_nd, [randn(3, 2), np.array([[0, 2, 0]])], {"shape": (4, 2), "add": True}),
+], ids=["interpolate-linear", "interpolate-nearest", "gather_nd", "scatter_nd-add"])
+def test_second_order_of_linear_resampling_and_indexing(f, inputs, kwargs):
+    """Linear in their data (the sampling weights and indices are constants), so
+    every order is defined (NNabla's double-backward tests of these functions)."""
+    check_double_backward(f, inputs, kwargs, grad=[0])
+
+
+def test_an_overwriting_scatter_has_a_first_order_gradient_graph_only():
+    x = nn.Variable.from_numpy_array(randn(3, 2), need_grad=True)
+    y = F.scatter_nd(x, nn.Variable.from_numpy_array(np.array([[0, 2, 0]])), shape=(4, 2))
+    (g,) = nn.grad([F.sum(y ** 2)], [x])
+    with pytest.raises(NotImplementedError, match="ScatterNd: its gradient cannot be "
+                                                  "differentiated again"):
+        nn.grad([F.sum(g ** 2)], [x])

@@ -181,13 +181,16 @@ class Backward(_InputGradients):
                            xp.asarray(xp.broadcast_to(g, x.shape), dtype=x.dtype))
         return out if len(out) > 1 else out[0]
 
-    def backward(self, xp, xs, ys, gys):
-        raise NotImplementedError(
+    def _not_again(self):
+        return NotImplementedError(
             f"{self._target.name}: its gradient cannot be differentiated again (no "
             f"second-order gradient is defined for {self._target.name})")
 
+    def backward(self, xp, xs, ys, gys):
+        raise self._not_again()
+
     def grad_graph(self, need, xs, ys, gys):
-        self.backward(None, None, None, None)
+        raise self._not_again()  # (not through backward: a float-cast class wraps it)
 
 
 class Adjoint(_InputGradients):

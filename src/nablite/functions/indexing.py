@@ -136,6 +136,11 @@ class GatherNd(Function):
         _scatter_add(xp, gx, tuple(_ints(xp, xs[1])), gys[0])
         return gx, None
 
+    def grad_graph(self, need, xs, ys, gys):
+        # linear in x: the gradient scatter-adds (whose gradient gathers again)
+        return [scatter_nd(gys[0], xs[1], shape=xs[0].shape, add=True) if need[0] else None,
+                None]
+
 
 def _writable_out(out, base_var):
     """``out``'s own array when the scatter may write into it (NNabla's in-place
@@ -220,6 +225,14 @@ class ScatterNd(Function):
             return y
         return _in_range(xp, scatter, self, "indices", indices, idx, y.shape[:len(idx)],
                          lambda m: f"axis {m} of the output {y.shape}", True)
+
+    def grad_graph(self, need, xs, ys, gys):
+        # A scatter-add into zeros is linear in data: its gradient gathers (whose
+        # gradient scatter-adds again). Overwriting or writing into ``out``: the
+        # array backward as one node (first order).
+        if self.add and len(xs) == 2:
+            return [gather_nd(gys[0], xs[1]) if need[0] else None, None]
+        return None
 
     def backward(self, xp, xs, ys, gys):
         gy = gys[0]

@@ -207,6 +207,9 @@ class Interpolate(Function):
     coordinate, as NNabla 1.39 does.
     """
 
+    linear = True  # nn.grad: its gradient is its adjoint (every order)
+    grad_reads_inputs = grad_reads_outputs = False
+
     def __init__(self, output_size, mode, align_corners=True, half_pixel=False,
                  half_pixel_for_nn=False, channel_last=False):
         self.output_size, self.mode = [int(s) for s in output_size], mode
