@@ -81,6 +81,12 @@ def test_file_objects_and_subsets(tmp_path, ext):
     buf.seek(0)
     nn.load_parameters(buf, extension=ext)
     assert list(nn.get_parameters()) == ["net/fc/W"]
+    # a buffer left at its end, just written, is read from its start (NNabla's own test)
+    buf = io.BytesIO()
+    nn.save_parameters(buf, params, extension=ext)
+    nn.clear_parameters()
+    nn.load_parameters(buf, extension=ext)
+    assert list(nn.get_parameters()) == ["net/fc/W"]
 
 
 @pytest.mark.parametrize("ext", EXTENSIONS)

@@ -87,6 +87,14 @@ def read_bytes(source, where=None, limit=None):
                                   + hint)
         with open(source, "rb") as f:
             return f.read()
+    if getattr(source, "seekable", lambda: False)():
+        # A stream left at its end (a BytesIO just written) is read from the start,
+        # as NNabla reads it; one positioned elsewhere is read from there.
+        pos = source.tell()
+        if pos and source.seek(0, os.SEEK_END) == pos:
+            source.seek(0)
+        else:
+            source.seek(pos)
     data = source.read(limit + 1)
     if isinstance(data, str):
         data = data.encode("utf-8")
