@@ -199,6 +199,17 @@ def test_top_k_data_unreduced_and_index():
         F.top_k_data(x, k=5)
 
 
+def test_top_k_data_negative_base_axis():
+    """As NNabla's own top_k_data test: base_axis counts from the end when negative."""
+    x = V(np.arange(24.0).reshape(2, 3, 4) * np.array([1, -1, 1, -1]))
+    y = run(F.top_k_data(x, 2, base_axis=-1))
+    assert y.shape == (2, 3, 2) and y.d[0].tolist() == [[2, 0], [6, 4], [10, 8]]
+    y = run(F.top_k_data(x, 2, base_axis=-2))
+    assert y.shape == (2, 2) and y.d[0].tolist() == [10, 8]
+    with pytest.raises(ValueError, match="TopKData: base_axis=-4 is out of range"):
+        F.top_k_data(x, 2, base_axis=-4)
+
+
 def test_top_k_grad():
     x = V(X, need_grad=True)
     y = run(F.top_k_grad(x, k=2))

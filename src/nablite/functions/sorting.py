@@ -163,8 +163,9 @@ class TopKData(Function):
         self.largest, self.with_index = largest, with_index
 
     def setup(self, x):
-        require(self, 0 <= self.base_axis < len(x),
+        require(self, -len(x) <= self.base_axis < len(x),
                 f"base_axis={self.base_axis} is out of range for x {x}")
+        self.base_axis %= len(x)  # a negative one counts from the end, as in NNabla
         m = prod(x[self.base_axis:])
         require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
         # (samples, values per sample), stated: an empty x cannot reshape to (b, -1)
@@ -212,8 +213,9 @@ class TopKGrad(Function):
         self.k, self.abs, self.base_axis = k, abs, base_axis
 
     def setup(self, x):
-        require(self, 0 <= self.base_axis < len(x),
+        require(self, -len(x) <= self.base_axis < len(x),
                 f"base_axis={self.base_axis} is out of range for x {x}")
+        self.base_axis %= len(x)  # a negative one counts from the end, as in NNabla
         m = prod(x[self.base_axis:])
         require(self, 0 < self.k <= m, f"k={self.k} must be in [1, {m}] for x {x}")
         self._matrix = (prod(x[:self.base_axis]), m)  # as in TopKData
