@@ -162,3 +162,22 @@ def test_a_module_recorded_on_a_proto_variable(tmp_path):
     np.testing.assert_allclose(y2.d, want.d, rtol=1e-6)
     with pytest.raises(KeyError, match="ProtoGraph has no network 'other'"):
         g["other"]
+
+
+def test_a_loaded_network_called_bare_makes_its_inputs(tmp_path):
+    """As NNabla: net() with no arguments creates the input Variables, reachable
+    as variables[name].variable_instance (the outputs' too)."""
+    with G.graph() as g:
+        x = G.ProtoVariable((2, 3))
+        y = PF.affine(x, 4, name="fc")  # noqa: F841
+    g.save(str(tmp_path / "m.nnp"))
+    loaded = G.load(str(tmp_path / "m.nnp"))
+    out = loaded()
+    net = loaded.default_graph()
+    (inp,) = [net.variables[n].variable_instance for n in net.inputs]
+    assert inp.shape == (2, 3) and out.shape == (2, 4)
+    assert net.variables[net.outputs[0]].variable_instance is out
+    inp.d = np.random.RandomState(0).rand(2, 3)
+    out.forward()
+    w, b = params()
+    np.testing.assert_allclose(out.d, inp.d @ w + b, rtol=1e-5)

@@ -122,6 +122,10 @@ class ProtoNetwork:
         from .experimental.graph_converters import GraphConverter, IdentityModifier
         given = dict(zip(self.inputs, args))
         given.update(kwargs)
+        if not given:  # called bare: the inputs are made here, as NNabla does
+            batch = self.batch_size or 1
+            given = {n: Variable(tuple(batch if d < 0 else d for d in
+                                       self._proto_shape(n))) for n in self.inputs}
         missing = [n for n in self.inputs if n not in given]
         if missing or len(args) > len(self.inputs):
             raise TypeError(f"ProtoNetwork {self.name!r}: takes inputs {self.inputs}, got "
@@ -139,7 +143,19 @@ class ProtoNetwork:
         built = [outputs[n] for n in self.outputs]
         mapping = {inputs[n]: given[n] for n in self.inputs if n in inputs}
         ys = GraphConverter([IdentityModifier(mapping)]).convert(built)
+        # as NNabla: each ProtoVariable names the Variable that stands for it now
+        for n in self.inputs:
+            self.variables[n].variable_instance = given[n]
+        for n, y in zip(self.outputs, ys):
+            self.variables[n].variable_instance = y
         return ys[0] if len(ys) == 1 else tuple(ys)
+
+    def _proto_shape(self, name):
+        """The file's shape of variable ``name`` (-1 for the batch axis)."""
+        for vp in self._proto.variable:
+            if vp.name == name:
+                return [int(d) for d in vp.shape.dim]
+        raise KeyError(name)
 
     def save(self, filename, include_parameter=False, variable_batch_size=True, executors=None):
         self.owner().save(filename, include_parameter, variable_batch_size, executors,
