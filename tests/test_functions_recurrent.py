@@ -283,3 +283,23 @@ def test_parity_with_nnabla():
              for kind, (t, b, i, hidden, layers, d), bias, kw in CASES]
     tol = {f"{k} {case[0]} grads": (1e-3, 1e-4) for k, case in enumerate(cases)}
     check_same_source(recurrent_cases, rtol=1e-4, atol=1e-5, tol=tol, cases=cases)
+
+
+@pytest.mark.parametrize("fn", ["rnn", "lstm", "gru"])
+def test_backward_without_its_forward_says_so(fn):
+    """A recurrent node keeps its per-step states from forward for backward; a
+    backward without one (or after backward(clear_buffer=True)) names the
+    function and the fix instead of failing inside."""
+    rng = np.random.RandomState(0)
+    gates = {"rnn": (), "lstm": (4,), "gru": (3,)}[fn]
+    v = lambda *s: nn.Variable.from_numpy_array(rng.randn(*s).astype(np.float32),  # noqa: E731
+                                                need_grad=True)
+    x, h = v(2, 3, 2), v(1, 1, 3, 4)
+    args = [x, h] + ([v(1, 1, 3, 4)] if fn == "lstm" else []) + [v(1, *gates, 4, 6)]
+    y = getattr(F, fn)(*args)[0]
+    with pytest.raises(RuntimeError, match=r"backward needs the states of a forward"):
+        y.backward()
+    y.forward()
+    y.backward(clear_buffer=True)
+    with pytest.raises(RuntimeError, match=r"again after backward\(clear_buffer=True\)"):
+        y.backward()

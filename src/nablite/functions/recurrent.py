@@ -146,6 +146,9 @@ class _Recurrent(Function):
                 "c0": c_first, "c_last": c}
 
     def backward(self, xp, xs, ys, gys):
+        if getattr(self, "_tape", None) is None:  # no forward yet, or its buffers cleared
+            raise RuntimeError(f"{self.name}: backward needs the states of a forward; run "
+                               "forward first (again after backward(clear_buffer=True))")
         x, h0, c0, w0, w, b = self._unpack(xs)
         gy, ghn = gys[0], gys[1]
         gcn = gys[2] if self.has_cell else None
