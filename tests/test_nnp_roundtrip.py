@@ -316,6 +316,16 @@ def test_file_objects(tmp_path):
     net.inputs["x"].d = inputs["x"].d
     net.outputs["y"].forward()
     np.testing.assert_allclose(net.outputs["y"].d, want, rtol=1e-6)
+    # text formats go to a text stream as text (NNabla's own save test), parameters too
+    for ext in (".nntxt", ".prototxt"):
+        text = io.StringIO()
+        save(text, contents("mlp", inputs, outputs), extension=ext, include_params=True)
+        text.seek(0)
+        nn.clear_parameters()
+        net = NnpLoader(text, extension=ext).get_network("mlp")
+        net.inputs["x"].d = inputs["x"].d
+        net.outputs["y"].forward()
+        np.testing.assert_allclose(net.outputs["y"].d, want, rtol=1e-6)
 
 
 def test_a_function_nnabla_has_no_type_for_is_named_and_nothing_is_written(tmp_path):

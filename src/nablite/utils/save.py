@@ -11,6 +11,7 @@
      "datasets": [...], "optimizers": [...], "monitors": [...],
      "training_config": {...}, "global_config": {...}}
 """
+import io
 import os
 import tempfile
 
@@ -79,7 +80,10 @@ def save(filename, contents, include_params=False, variable_batch_size=True,
             save(path, contents, include_params, variable_batch_size, extension, parameters,
                  parameter_format, include_solver_state, solver_state_format)
             with open(path, "rb") as f:
-                filename.write(f.read())
+                data = f.read()
+            # a text stream (io.StringIO) gets the text of .nntxt/.prototxt
+            filename.write(data.decode("utf-8") if isinstance(filename, io.TextIOBase)
+                           else data)
         return
     proto, params, optimizers = _contents_proto(contents, variable_batch_size, parameters)
     items = [(k, v.d, v.need_grad) for k, v in params.items()]
