@@ -318,6 +318,7 @@ def test_file_objects(tmp_path):
     np.testing.assert_allclose(net.outputs["y"].d, want, rtol=1e-6)
     # text formats go to a text stream as text (NNabla's own save test), parameters too
     for ext in (".nntxt", ".prototxt"):
+        inputs, outputs, want = build("mlp")
         text = io.StringIO()
         save(text, contents("mlp", inputs, outputs), extension=ext, include_params=True)
         text.seek(0)
