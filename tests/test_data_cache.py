@@ -98,6 +98,8 @@ def test_create_cache_writes_a_readable_folder(tmp_path):
     x, y = zip(*(src.next() for _ in range(130)))
     assert x[42].dtype == np.float32 and x[42].tolist() == [42.0, -42.0]
     assert [float(v[0]) for v in y[:8]] == [0, 1, 2, 3, 4, 5, 6, 0]
-    with pytest.raises(ValueError, match="CreateCache: num_of_threads must be a "
-                                         "positive int or None, got 0"):
-        CreateCache(str(tmp_path / "d.csv"), num_of_threads=0)
+    with pytest.raises(ValueError, match="CreateCache: num_of_threads must be an int >= 0 "
+                                         "or None, got -1"):
+        CreateCache(str(tmp_path / "d.csv"), num_of_threads=-1)
+    CreateCache(str(tmp_path / "d.csv"), num_of_threads=0).create(str(tmp_path / "zero"))
+    assert (tmp_path / "zero" / "cache_index.csv").exists()  # 0: the default, as NNabla

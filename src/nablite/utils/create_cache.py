@@ -22,7 +22,7 @@ class CreateCache(CsvDataSource):
         shuffle (bool): Write the rows in a permutation drawn from ``rng``
             (once, here), as NNabla's.
         num_of_threads (None or int): Threads that load the files of a chunk
-            (default ``DataSourceWithFileCache.num_of_threads``).
+            (None or 0, as NNabla takes it: ``DataSourceWithFileCache.num_of_threads``).
 
     The chunk size and file format are
     ``DataSourceWithFileCache.cache_size`` (100) and ``.cache_file_format``
@@ -33,9 +33,9 @@ class CreateCache(CsvDataSource):
         super().__init__(input_csv_filename, shuffle=shuffle, rng=rng)
         if num_of_threads is not None and (isinstance(num_of_threads, bool) or not
                                            isinstance(num_of_threads, int)
-                                           or num_of_threads <= 0):
-            raise ValueError(f"CreateCache: num_of_threads must be a positive int or "
-                             f"None, got {num_of_threads!r}")
+                                           or num_of_threads < 0):
+            raise ValueError(f"CreateCache: num_of_threads must be an int >= 0 or None, "
+                             f"got {num_of_threads!r}")
         self._num_of_threads = num_of_threads or DataSourceWithFileCache.num_of_threads
 
     def create(self, output_cache_dirname, normalize=True, cache_file_name_prefix="cache"):
