@@ -155,6 +155,13 @@ def test_load_gives_networks_executors_optimizers(tmp_path):
     assert list(e.output_assign.values()) == [["", "y"]]    # [type, data name], as NNabla
     assert e.network is info.networks["run"]
     assert list(info.monitors) == ["mon"]
+    # NNabla's info.proto_graph: the networks as nn.graph_def, linked to what was built
+    run = info.proto_graph["run"]
+    assert list(info.proto_graph.networks) == ["train", "run"]
+    assert run.outputs == list(info.networks["run"].outputs)
+    y = run.variables[run.outputs[0]].variable_instance
+    assert y is info.networks["run"].variables[run.outputs[0]].variable_instance
+    assert set(run.parameters) == set(info.networks["run"].parameters)
 
 
 _NNABLA_RUN = """

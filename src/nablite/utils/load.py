@@ -111,6 +111,7 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
         variables, inputs, outputs = build_network(net, registered, batch_size,
                                                    f"{where}, network {net.name!r}")
         info.networks[net.name] = _network(net, variables, inputs, outputs, batch_size)
+    info.proto_graph = _proto_graph(proto, info.networks)
     for ds in proto.dataset:
         info.datasets[ds.name] = _Record(
             name=ds.name, uri=ds.uri, cache_dir=ds.cache_dir, batch_size=ds.batch_size,
@@ -167,6 +168,21 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
             monitor_variables=watched,
             target=_target([v.variable_instance for v in watched]))
     return info
+
+
+def _proto_graph(proto, networks):
+    """The nn.graph_def ProtoGraph of the networks (NNabla's ``info.proto_graph``),
+    each ProtoVariable naming the Variable ``load`` built for it."""
+    from ..graph_def import ProtoGraph
+    params = OrderedDict((k, e.variable_instance) for n in networks.values()
+                         for k, e in n.parameters.items())
+    graph = ProtoGraph.from_proto(proto, params)
+    for name, net in graph.networks.items():
+        for key, v in net.variables.items():
+            entry = networks[name].variables.get(key)
+            if entry is not None:
+                v.variable_instance = entry.variable_instance
+    return graph
 
 
 def _network(net, variables, inputs, outputs, batch_size):
