@@ -87,6 +87,23 @@ def test_nnabla_written_fixture_gives_nnablas_output(name):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_a_first_base_axis_of_0_has_no_batch_axis(tmp_path):
+    """As NNabla: when the first function with a base_axis has base_axis=0, no
+    axis is the batch, so loading with batch_size keeps the shapes."""
+    x = nn.Variable.from_numpy_array(np.random.RandomState(0).randn(3, 8, 8))
+    y = F.reshape(PF.convolution(x, 3, (3, 3), name="c1", base_axis=0), (3, -1))
+    y.forward()
+    path = str(tmp_path / "m.nnp")
+    save(path, {"networks": [{"name": "m", "batch_size": 1, "outputs": {"y": y},
+                              "names": {"x": x}}]}, variable_batch_size=True)
+    net = NnpLoader(path).get_network("m", batch_size=4)
+    assert net.inputs["x"].shape == (3, 8, 8) and net.outputs["y"].shape == (3, 36)
+    net.inputs["x"].d = x.d
+    net.outputs["y"].forward()
+    np.testing.assert_allclose(net.outputs["y"].d, y.d, rtol=1e-5)
+    nn.clear_parameters()
+
+
 def test_batch_size_on_load_and_names():
     with open(os.path.join(NNP, "cnn.json")) as f:
         x = np.array(json.load(f)["inputs"]["x"], np.float32)

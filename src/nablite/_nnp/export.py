@@ -56,12 +56,13 @@ def fill_arguments(fproto, spec, args):
 def _batched(functions, buffers):
     """ids of the buffers whose first dimension NNabla 1.39 writes as -1 (the
     batch): the batch size is the first dimension of the first input of the first
-    function with a ``base_axis`` (affine, convolution, ...; none: no -1 at all),
+    function with a ``base_axis`` (affine, convolution, ...; none, or base_axis 0:
+    no -1 at all),
     and a buffer is batched when its first dimension is that size and it is, or
     is computed from, a data input (not from constants and parameters only)."""
     first = next((f for f, spec, *_ in functions if "base_axis" in dict(spec.args)), None)
-    if first is None or not first.inputs[0].shape:
-        return set()
+    if first is None or not first.inputs[0].shape or first.info.args.get("base_axis") == 0:
+        return set()  # (base_axis 0: the first axis is not a batch, as NNabla reads it)
     size = first.inputs[0].shape[0]
     from_data = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
     for f, _, _, _, _, ys in functions:
