@@ -99,7 +99,7 @@ def _conv_filters(inp, outmaps, kernel, group, channel_last, base_axis, w_init, 
 def _into(y, param):
     """Let the function output ``y`` keep its values in ``param``'s array (NNabla's
     ``outputs=[param.data]``); persistent, so clearing buffers keeps it."""
-    if not y.data.clear_called:  # computed already, under auto_forward
+    if y.data._arr is not None:  # computed already, under auto_forward
         param.d = y.d
     y.data = param.data
     y.persistent = True
