@@ -148,7 +148,7 @@ def test_a_module_recorded_on_a_proto_variable(tmp_path):
     want = net(x)
     want.forward()
     with G.graph(name="test_net") as g:
-        out = net(G.ProtoVariable((2, 3, 8, 8)))  # noqa: F841
+        net(G.ProtoVariable((2, 3, 8, 8)))  # the output needs no name (as in NNabla)
     n = g["test_net"]
     assert n is g.test_net and list(g.networks) == ["test_net"]
     assert n.inputs == ["Convolution_in"] and list(n.parameters) == ["conv/W", "conv/b"]

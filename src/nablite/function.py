@@ -153,6 +153,8 @@ class Function:
         if not single and self.integer_inputs is True:
             _integer_outputs(self, ys)
         self._outputs = [weakref.ref(y) for y in ys]
+        if graph.recording is not None:  # nn.graph_def.graph() keeps what is built
+            graph.recording.append((self, ys))
         if immediate or graph.auto_forward_enabled:
             try:
                 graph.run_forward(self)

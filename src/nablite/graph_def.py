@@ -18,7 +18,6 @@ with nablite's functions on the given inputs.
 from __future__ import annotations
 
 import contextlib
-import gc
 import weakref
 from collections import OrderedDict
 from typing import Sequence
@@ -292,35 +291,32 @@ def graph_name(name):
         _names.pop()
 
 
-def _functions():
-    from .function import Function
-    return [o for o in gc.get_objects() if isinstance(o, Function)]
-
-
 @contextlib.contextmanager
 def graph(**kwargs):
     """Record the functions run on ProtoVariables inside the block as one
     network (named ``name=`` if given, else by ``graph_name``, else 'model');
-    the ProtoGraph is filled when the block ends."""
+    the ProtoGraph is filled when the block ends. What the block builds is kept
+    for it, so its outputs need no names."""
     global _default
+    from . import graph as engine
     from .core import module
-    existing = _functions()  # held, so that no new function can take an old one's id
-    before = {id(f) for f in existing}
     g = ProtoGraph()
     outer, module.recorded_calls = module.recorded_calls, []
+    outer_made, engine.recording = engine.recording, []
     try:
         yield g
     finally:
         modules, module.recorded_calls = module.recorded_calls, outer
-    new = [f for f in _functions() if id(f) not in before
-           and any(isinstance(x, ProtoVariable) or x.parent is not None for x in f.inputs)]
-    read = {id(x) for f in new for x in f.inputs}
-    outputs = [y for f in new for y in f.outputs if y is not None and id(y) not in read]
-    del existing
+        made, engine.recording = engine.recording, outer_made
+        if outer_made is not None:  # an enclosing block records these too
+            outer_made.extend(made)
+    new = [(f, ys) for f, ys in made
+           if any(isinstance(x, ProtoVariable) or x.parent is not None for x in f.inputs)]
+    read = {id(x) for f, _ in new for x in f.inputs}
+    outputs = [y for _, ys in new for y in ys if id(y) not in read]
     if not outputs:
-        raise ValueError("graph(): no function ran on a ProtoVariable inside the block "
-                         "(keep the output Variables in names: a graph nobody holds is gone)")
-    inputs = {id(x): x for f in new for x in f.inputs
+        raise ValueError("graph(): no function ran on a ProtoVariable inside the block")
+    inputs = {id(x): x for f, _ in new for x in f.inputs
               if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer"}
     # as NNabla's recorder names them: 'Affine', 'Affine_in', 'Affine_out', ...;
     # the parameters: the registered ones and those of the modules called
