@@ -30,6 +30,7 @@ import numpy as np
 from . import backend
 from ._array import NdArray
 from .context import get_current_context
+from .graph import hooks_around
 
 __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
            "unset_solver_pre_hook", "unset_solver_post_hook"]
@@ -546,8 +547,8 @@ class Solver:
     def _written(self, pre_hook=None, post_hook=None):
         """(slot, w, g) of each parameter whose gradient was written, as arrays on
         the solver's device, running the hooks."""
-        pres = [h for h in (*_pre_hooks.values(), pre_hook) if h is not None]
-        posts = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+        pres, posts = hooks_around(_pre_hooks.values(), pre_hook, post_hook,
+                                   _post_hooks.values())
         xp = self.xp
         for slot in self._slots.values():
             grad = slot.param._grad

@@ -15,6 +15,7 @@ How a function's gradient becomes a graph, from the most to the least general:
     a correct first-order gradient, which cannot be differentiated again
     (doing so raises an error naming the function).
 """
+from collections.abc import ValuesView
 from typing import Any, Sequence
 
 import numpy as np
@@ -391,7 +392,7 @@ vmath = VariableMath()
 def _as_list(v, arg):
     if isinstance(v, Variable) or v is None or isinstance(v, (int, float, np.ndarray)):
         return [v]
-    if isinstance(v, (list, tuple, type({}.values()))):  # nn.get_parameters().values()
+    if isinstance(v, (list, tuple, ValuesView)):  # nn.get_parameters().values()
         return list(v)
     raise TypeError(f"grad: {arg} must be a Variable or a list of Variables, "
                     f"got {type(v).__name__}")

@@ -17,6 +17,7 @@ through ``NdArray._on(xp)``, which copies only when the newest copy is on the
 other side; in a mixed graph, gradients cross between functions on the host.
 """
 import contextlib
+import functools
 import sys
 import weakref
 from typing import Any, Callable, Iterable, Iterator
@@ -62,11 +63,17 @@ def unset_function_post_hook(key: str) -> None:
     _post_hooks.pop(key, None)
 
 
+def hooks_around(global_pres, pre_hook, post_hook, global_posts):
+    """The hooks to run before and after each step, as NNabla orders them: the
+    global pre-hooks before the call's own, the global post-hooks after it
+    (function hooks here, solver hooks in _solver_base)."""
+    return ([h for h in (*global_pres, pre_hook) if h is not None],
+            [h for h in (post_hook, *global_posts) if h is not None])
+
+
 def _with_global_hooks(pre_hook, post_hook):
-    """The hooks of one forward or backward call with the global ones: those
-    before the call's pre-hook, after its post-hook."""
-    pres = [h for h in (*_pre_hooks.values(), pre_hook) if h is not None]
-    posts = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+    """A forward or backward call's hooks with the global ones, each one callable."""
+    pres, posts = hooks_around(_pre_hooks.values(), pre_hook, post_hook, _post_hooks.values())
 
     def run_all(hooks):
         if not hooks:
@@ -128,8 +135,6 @@ def get_global_recompute() -> bool:
 def recompute_fn(recompute_: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator: the outputs of the functions the decorated function calls are
     recomputed in backward (``with recompute(recompute_)`` around each call)."""
-    import functools
-
     def decorate(fn):
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):

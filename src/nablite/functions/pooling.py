@@ -472,13 +472,7 @@ class MaxPoolingBackward(Function):
     __init__ = _WindowPooling.__init__  # the pooling's own arguments
 
     def setup(self, dy, x):
-        pool = self._pool = MaxPooling(self.kernel, self.stride, self.ignore_border, self.pad,
-                                       self.channel_last)
-        try:
-            pooled = pool.setup(x)
-        except ValueError as e:  # the same checks, named after this function
-            raise ValueError(f"{self.name}: {str(e).split(': ', 1)[-1]}") from None
-        self.kernel, self.stride, self.pad = pool.kernel, pool.stride, pool.pad
+        pooled = _own_pooling(self, x)
         require(self, tuple(dy) == tuple(pooled),
                 f"dy {dy} must have the max-pooled shape {pooled} of x {x}")
         return x
@@ -498,6 +492,19 @@ class MaxPoolingBackward(Function):
         gather = MaxPoolingGather(self.kernel, self.stride, self.ignore_border, self.pad,
                                   self.channel_last)
         return [gather(gys[0], xs[1]) if need[0] else None, None]
+
+
+def _own_pooling(fn, x):
+    """Set up the MaxPooling of ``fn``'s arguments on x's shape as ``fn._pool``
+    (its checks named after ``fn``); -> the pooled shape."""
+    pool = fn._pool = MaxPooling(fn.kernel, fn.stride, fn.ignore_border, fn.pad,
+                                 fn.channel_last)
+    try:
+        pooled = pool.setup(x)
+    except ValueError as e:  # the same checks, named after this function
+        raise ValueError(f"{fn.name}: {str(e).split(': ', 1)[-1]}") from None
+    fn.kernel, fn.stride, fn.pad = pool.kernel, pool.stride, pool.pad
+    return pooled
 
 
 def _gather_at_maxima(pool, xp, g, x):
@@ -529,10 +536,7 @@ class MaxPoolingGather(Function):
     __init__ = _WindowPooling.__init__
 
     def setup(self, g, x):
-        self._pool = MaxPooling(self.kernel, self.stride, self.ignore_border, self.pad,
-                                self.channel_last)
-        pooled = self._pool.setup(x)
-        self.kernel, self.stride, self.pad = self._pool.kernel, self._pool.stride, self._pool.pad
+        pooled = _own_pooling(self, x)
         require(self, tuple(g) == tuple(x), f"g {g} must have the shape of x {x}")
         return pooled
 

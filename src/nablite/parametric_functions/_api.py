@@ -39,10 +39,13 @@ def parametric_function_api(scope_name=None, param_desc=None):
             with parameter_scope(scope if name is None else f"{name}/{scope}"):
                 return func(*args, **kwargs)
 
-        kind = (inspect.Parameter.POSITIONAL_OR_KEYWORD if by_position
-                else inspect.Parameter.KEYWORD_ONLY)
-        params.insert(n_pos if by_position else len(params) - (
-            inspect.Parameter.VAR_KEYWORD in kinds), inspect.Parameter("name", kind, default=None))
+        if by_position:
+            params.insert(n_pos, inspect.Parameter(
+                "name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+        else:  # keyword-only, before a **kwargs
+            at = len(params) - (inspect.Parameter.VAR_KEYWORD in kinds)
+            params.insert(at, inspect.Parameter(
+                "name", inspect.Parameter.KEYWORD_ONLY, default=None))
         wrapped.__signature__ = sig.replace(parameters=params)
         wrapped.param_desc = param_desc
         return wrapped
