@@ -31,7 +31,10 @@ def test_record_a_network_and_call_it():
     x = G.ProtoVariable((2, 3))
     with G.graph() as g:
         y = F.relu(PF.affine(x, 4, name="fc"))
-    assert G.get_default_graph() is g and G.get_default_graph_by_variable(y) is g
+    # the block's graph is its own: the default graph does not see it (as NNabla)
+    assert G.get_default_graph() is not g and not G.get_default_graph().networks
+    with pytest.raises(ValueError, match="ReLU_out is the output of no network of the default"):
+        G.get_default_graph_by_variable(y)
     net = g.default_graph()
     assert net.name == "model" and list(g.networks) == ["model"]
     assert [f.type for f in net.functions.values()] == ["Affine", "ReLU"]
@@ -50,10 +53,11 @@ def test_record_a_network_and_call_it():
 
 def test_graph_name_and_errors():
     x = G.ProtoVariable((1, 2))
-    with G.graph_name("net"):
-        with G.graph() as g:
-            y = F.tanh(x)  # noqa: F841 (the graph lives while its output does)
+    with G.graph() as g:
+        with G.graph_name("net"):  # names the block's next network
+            y = F.tanh(x)  # noqa: F841
     assert list(g.networks) == ["net"] and g.net is g.default_graph()
+    assert list(g.net.functions) == ["@net/Tanh"]
     with pytest.raises(TypeError, match="takes inputs"):
         g(nn.Variable((1, 2)), nn.Variable((1, 2)))
     with pytest.raises(ValueError, match="no function ran"):
@@ -151,7 +155,8 @@ def test_a_module_recorded_on_a_proto_variable(tmp_path):
         net(G.ProtoVariable((2, 3, 8, 8)))  # the output needs no name (as in NNabla)
     n = g["test_net"]
     assert n is g.test_net and list(g.networks) == ["test_net"]
-    assert n.inputs == ["Convolution_in"] and list(n.parameters) == ["conv/W", "conv/b"]
+    assert n.inputs == ["@__conv_net/Convolution_in"]  # the module's name, as NNabla's
+    assert list(n.parameters) == ["conv/W", "conv/b"]
     y = n(x)
     y.forward()
     np.testing.assert_allclose(y.d, want.d, rtol=1e-6)
@@ -181,3 +186,86 @@ def test_a_loaded_network_called_bare_makes_its_inputs(tmp_path):
     out.forward()
     w, b = params()
     np.testing.assert_allclose(out.d, inp.d @ w + b, rtol=1e-5)
+
+
+class _Lin(nn.Module):
+    def call(self, x):
+        return PF.affine(x, 3)
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        self.body = _ConvNet()
+
+    def call(self, x):
+        return F.relu(self.body(x))
+
+
+def test_the_default_graph_records_without_a_block():
+    """Outside any graph() block, functions on ProtoVariables go to the default
+    graph, cut into networks: one per outermost module call (named after the
+    module, its functions behind the module path), one for the rest when the
+    default graph is asked for; a later network reads an earlier one's output
+    by the name it got."""
+    x = G.ProtoVariable((2, 3, 4, 4))
+    h = _Net()(x)
+    y = F.tanh(_Lin()(h))
+    g = G.get_default_graph()
+    assert list(g.networks) == ["__net", "__lin", "model"]
+    net, lin, rest = g.networks.values()
+    assert list(net.functions) == ["@__net/@body/Convolution", "@__net/@body/ReLU",
+                                   "@__net/ReLU"]
+    assert net.outputs == ["@__net/ReLU_out"] and lin.inputs == ["@__net/ReLU_out"]
+    assert rest.inputs == ["@__lin/Affine_out"] and rest.outputs == ["Tanh_out"]
+    assert list(net.parameters) == ["@body/conv/W", "@body/conv/b"]
+    assert G.get_default_graph() is g and G.get_default_graph("__lin") is lin
+    assert G.get_default_graph(name="other") is None
+    assert G.get_default_graph_by_variable(y) is rest
+    z = F.sigmoid(G.ProtoVariable((2,)))  # noqa: F841
+    assert list(G.get_default_graph().networks) == ["__net", "__lin", "model", "model_1"]
+    with G.graph_name("named"):
+        F.exp(G.ProtoVariable((2,)))
+    assert list(g.named.functions) == ["@named/Exp"]
+    # the recorded networks run: conv -> relu -> relu -> affine -> tanh
+    xd = np.random.RandomState(0).rand(2, 3, 4, 4).astype(np.float32)
+    out = rest(lin(net(nn.Variable.from_numpy_array(xd))))
+    out.forward()
+    assert out.shape == (2, 3) and np.all(np.abs(out.d) < 1)
+    G.reset_default_graph()
+    assert not G.get_default_graph().networks
+
+
+def default_graph_in_both():
+    import importlib
+    G = nn.graph_def if hasattr(nn, "graph_def") else importlib.import_module("nablite.graph_def")
+    M = importlib.import_module(nn.__name__ + ".core.module")
+    G.reset_default_graph()
+    nn.clear_parameters()
+
+    class Block(M.Module):
+        def call(self, x):
+            return F.relu(PF.convolution(x, 2, (3, 3), pad=(1, 1)))
+
+    class Net(M.Module):
+        def __init__(self):
+            self.b1 = Block()
+            self.b2 = Block()
+
+        def call(self, x):
+            return F.max_pooling(self.b2(self.b1(x)), (2, 2))
+
+    y = Net()(G.ProtoVariable((1, 3, 4, 4)))
+    y = F.sigmoid(PF.affine(y, 2, name="fc"))
+    out = {}
+    for name, n in G.get_default_graph().networks.items():
+        if not n.functions:  # NNabla 1.39 also leaves an empty network behind a module
+            continue         # (so its 'net_1' is nablite's 'net')
+        out[name[:-2] if name.endswith("_1") else name] = {"functions": list(n.functions), "inputs": n.inputs,
+                                    "outputs": n.outputs, "parameters": list(n.parameters),
+                                    "variables": list(n.variables)}
+    G.reset_default_graph()
+    return out
+
+
+def test_parity_default_graph_with_nnabla():
+    check_same_source(default_graph_in_both)

@@ -29,7 +29,7 @@ from ._array import F32_DTYPE as _F32_DTYPE, NdArray
 
 auto_forward_enabled = False
 recompute_enabled = False  # the flag new function outputs get (nn.recompute)
-recording = None  # [(function, outputs)] made while nn.graph_def.graph() records
+recording = None  # graph_def._Recorder noting each function built while networks record
 _version = 0
 
 

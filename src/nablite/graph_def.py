@@ -39,6 +39,9 @@ class ProtoVariable(Variable):
         self.name = name
         self.type = var_type
         self.required = True
+        from . import graph as engine
+        if engine.recording is None:  # functions on it go to the default graph
+            engine.recording = _default_recorder()
 
 
 class ProtoFunction:
@@ -92,6 +95,8 @@ class ProtoNetwork:
         n = cls(owner, proto.name, proto.batch_size)
         n._proto = proto
         made = {o for f in proto.function for o in f.output}
+        from . import graph as engine
+        recording = engine.recording  # a file's variables start no default graph
         for vp in proto.variable:
             if vp.type == "Parameter":  # listed in parameters, not variables (as NNabla)
                 n._parameter_names.add(vp.name)
@@ -103,6 +108,7 @@ class ProtoNetwork:
                                                  var_type=vp.type)
             if vp.name not in made:
                 n.inputs.append(vp.name)
+        engine.recording = recording
         read = {i for f in proto.function for i in f.input}
         n.outputs = [o for f in proto.function for o in f.output if o not in read]
         for fp in proto.function:
@@ -275,89 +281,174 @@ def create_graph_from_variable(name, variables, names=None, parameter_scope=None
     return g
 
 
-# -- recording networks: with graph() as g ---------------------------------------
-_default = None
-_names = ["model"]
-_owner_of = weakref.WeakKeyDictionary()
+# -- recording networks ------------------------------------------------------------
+class _Recorder:
+    """What one ``graph()`` block, or the default graph outside every block,
+    records: the functions run on ProtoVariables or on what those made, cut
+    into networks as NNabla cuts them. An outermost Module call ends a network
+    named after the module; the functions run outside modules make one when
+    the default graph is asked for, or when a block or ``graph_name`` ends. The
+    first network takes the given name (``graph(name=)``, ``graph_name``), a
+    module's its own, the others 'model' (then 'model_1', ...). Unnamed
+    functions and variables are named after their type, behind the module path
+    ('@net/@conv1/Convolution') or, outside modules, '@<given name>/'."""
+
+    def __init__(self, name=None, parameter_scope=None):
+        self.graph = ProtoGraph(parameter_scope=parameter_scope)
+        self.name = name
+        self.pending = []   # (function, outputs, name prefix) for the next network
+        self.made = {}      # id -> every Variable a recorded function made
+        self.modules = []   # outermost modules of the pending functions
+        self.path = []      # names of the modules being called, outermost first
+        self.network_of = {}  # id(output) -> the network it ends
+
+    def append(self, entry):
+        """The engine's note of one function call (Function.__call__)."""
+        f, ys = entry
+        if not any(isinstance(x, ProtoVariable) or id(x) in self.made for x in f.inputs):
+            return  # a real graph built meanwhile: not part of any network
+        prefix = "".join(f"@{n}/" for n in self.path) or (f"@{self.name}/" if self.name else "")
+        self.pending.append((f, ys, prefix))
+        for y in ys:
+            self.made[id(y)] = y
+
+    def module_called(self, module, call, args, kwargs):
+        """Run ``module.call`` noting its name in the path; the outermost call
+        ends a network when it recorded anything."""
+        top = not self.path
+        if top and all(m is not module for m in self.modules):
+            self.modules.append(module)
+        before = len(self.pending)
+        self.path.append(module.name)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.path.pop()
+            if top and len(self.pending) > before:
+                self.commit(module.name)
+
+    def commit(self, module_name=None):
+        """Make a network of the pending functions (none: nothing to do)."""
+        if not self.pending:
+            return
+        from ._nnp.export import network_proto
+        from .parameter import get_parameters
+        entries, self.pending = self.pending, []
+        modules, self.modules = self.modules, []
+        name = self.name or module_name or "model"
+        self.name = None
+        taken, n = self.graph.networks, 0
+        unique = name
+        while unique in taken:
+            n += 1
+            unique = f"{name}_{n}"
+        own = {id(y) for _, ys, _ in entries for y in ys}
+        read = {id(x) for f, _, _ in entries for x in f.inputs}
+        outputs = [y for _, ys, _ in entries for y in ys if y is not None and id(y) not in read]
+        earlier = [x for f, _, _ in entries for x in f.inputs
+                   if id(x) in self.made and id(x) not in own]
+        prefixes = {id(f): p for f, _, p in entries}
+        params = get_parameters(grad_only=False)
+        for m in modules:
+            params.update(m.get_parameters())
+        assigned = {}
+        proto, used = network_proto(unique, outputs[0].shape[0] if outputs[0].shape else 1,
+                                    outputs, None, True, params,
+                                    lambda f: prefixes.get(id(f), ""), earlier, assigned)
+        used_params = OrderedDict((k, params[k]) for k in used if k in params)
+        net = ProtoNetwork.from_proto(self.graph, proto, used_params)
+        self.graph.networks[unique] = net
+        self.graph.parameters.update(used_params)
+        # as NNabla: a recorded variable keeps the name the network gave it, so
+        # a later network reading it names it alike
+        for v in [x for f, _, _ in entries for x in f.inputs] + outputs:
+            if not v.name and id(v) in assigned and (isinstance(v, ProtoVariable)
+                                                         or id(v) in own):
+                v.name = assigned[id(v)]
+        for y in outputs:
+            self.network_of[id(y)] = net
+
+
+_default = None  # the default graph's recorder (made by the first ProtoVariable)
+
+
+def _default_recorder():
+    global _default
+    if _default is None:
+        _default = _Recorder()
+    return _default
+
+
+def _current_recorder():
+    from . import graph as engine
+    return engine.recording if engine.recording is not None else _default_recorder()
 
 
 @contextlib.contextmanager
 def graph_name(name):
-    """Name the network the enclosed ``graph()`` records (default 'model')."""
-    _names.append(name)
+    """Name the next network the current recording makes (the default graph's,
+    or the enclosing ``graph()`` block's); what the block records outside
+    modules becomes that network when it ends."""
+    rec = _current_recorder()
+    outer, rec.name = rec.name, name
     try:
-        yield
+        yield rec.graph
     finally:
-        _names.pop()
+        rec.commit()
+        rec.name = outer
 
 
 @contextlib.contextmanager
 def graph(**kwargs):
-    """Record the functions run on ProtoVariables inside the block as one
-    network (named ``name=`` if given, else by ``graph_name``, else 'model');
-    the ProtoGraph is filled when the block ends. What the block builds is kept
-    for it, so its outputs need no names."""
-    global _default
+    """Record the functions run on ProtoVariables inside the block into a new
+    ProtoGraph (``name=``: the first network's name, ``parameter_scope=``:
+    its parameters). Networks are cut as the default graph's are (_Recorder);
+    the default graph does not see what the block records."""
     from . import graph as engine
-    from .core import module
-    g = ProtoGraph()
-    outer, module.recorded_calls = module.recorded_calls, []
-    outer_made, engine.recording = engine.recording, []
+    rec = _Recorder(kwargs.get("name"), kwargs.get("parameter_scope"))
+    outer, engine.recording = engine.recording, rec
     try:
-        yield g
+        yield rec.graph
     finally:
-        modules, module.recorded_calls = module.recorded_calls, outer
-        made, engine.recording = engine.recording, outer_made
-        if outer_made is not None:  # an enclosing block records these too
-            outer_made.extend(made)
-    new = [(f, ys) for f, ys in made
-           if any(isinstance(x, ProtoVariable) or x.parent is not None for x in f.inputs)]
-    read = {id(x) for f, _ in new for x in f.inputs}
-    outputs = [y for _, ys in new for y in ys if id(y) not in read]
-    if not outputs:
+        engine.recording = outer
+    rec.commit()
+    if not rec.graph.networks:
         raise ValueError("graph(): no function ran on a ProtoVariable inside the block")
-    inputs = {id(x): x for f, _ in new for x in f.inputs
-              if isinstance(x, ProtoVariable) and x.parent is None and x.type == "Buffer"}
-    # as NNabla's recorder names them: 'Affine', 'Affine_in', 'Affine_out', ...;
-    # the parameters: the registered ones and those of the modules called
-    from .parameter import get_parameters
-    params = get_parameters(grad_only=False)
-    for m in modules:
-        params.update(m.get_parameters())
-    made = create_graph_from_variable(kwargs.get("name", _names[-1]), outputs,
-                                      parameter_scope=params, prefix="")
-    g.networks.update(made.networks)
-    g.parameters.update(made.parameters)
-    for n in g.networks.values():
-        n.owner = weakref.ref(g)
-    for v in list(inputs.values()) + outputs:
-        try:
-            _owner_of[v] = g
-        except TypeError:
-            pass
-    _default = g
 
 
 def get_default_graph(*args, **kwargs):
-    """The ProtoGraph the last ``graph()`` block recorded (an empty one if none)."""
-    global _default
-    if _default is None:
-        _default = ProtoGraph()
-    return _default
+    """The default ProtoGraph: the networks recorded outside every ``graph()``
+    block (what is pending becomes a network now); with a name (positional or
+    ``name=``), that network, or None."""
+    rec = _default_recorder()
+    rec.commit()
+    name = args[0] if args and isinstance(args[0], str) else kwargs.get("name")
+    if name is None:
+        return rec.graph
+    return rec.graph.networks.get(name)
 
 
 def get_default_graph_by_variable(proto_variable):
-    """The ProtoGraph a recorded variable belongs to."""
-    g = _owner_of.get(proto_variable)
-    if g is None:
-        raise ValueError("get_default_graph_by_variable: the variable belongs to no recorded "
-                         "graph")
-    return g
+    """The network of the default graph that ``proto_variable`` is an output of."""
+    rec = _default_recorder()
+    rec.commit()
+    net = rec.network_of.get(id(proto_variable))
+    if net is not None and rec.made.get(id(proto_variable)) is proto_variable:
+        return net
+    for net in rec.graph.networks.values():
+        if proto_variable.name is not None and proto_variable.name in net.outputs:
+            return net
+    raise ValueError(f"get_default_graph_by_variable: {proto_variable.name or 'the variable'!s} "
+                     "is the output of no network of the default graph (networks recorded "
+                     "in a graph() block belong to that block's ProtoGraph)")
 
 
 def reset_default_graph():
-    """Forget the recorded default graph."""
+    """Forget the default graph and what it is recording."""
     global _default
+    from . import graph as engine
+    if engine.recording is _default:
+        engine.recording = None
     _default = None
 
 

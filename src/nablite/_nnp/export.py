@@ -73,13 +73,17 @@ def _batched(functions, buffers):
 
 
 def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
-                  parameters=None, prefix=None):
+                  parameters=None, prefix=None, stop=None, assigned=None):
     """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable},
     or a list of Variables named as the rest), with ``names`` ({name: Variable})
     naming inputs and other variables; returns it and the parameter names it uses
     (in order). Unnamed functions and variables are named after the function
-    type, behind ``prefix`` (NNabla's save: '@<network>/'; its graph_def: none)."""
+    type, behind ``prefix`` (NNabla's save: '@<network>/'; its graph_def: none, or
+    the module path: ``prefix`` may be a function of the function). The graph is
+    not followed above the variables in ``stop``; ``assigned`` (a dict), if given,
+    receives id(variable) -> name for the variables written."""
     prefix = f"@{name}/" if prefix is None else prefix
+    prefix_of = prefix if callable(prefix) else (lambda f: prefix)
     named_outputs = outputs if isinstance(outputs, dict) else {}
     outputs = list(outputs.values()) if isinstance(outputs, dict) else list(outputs)
     net = pb2().Network()
@@ -91,7 +95,7 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
     given = {}
     for key, v in list((names or {}).items()) + list(named_outputs.items()):
         given.setdefault(id(v), key)
-    order = graph.topological_order(outputs)
+    order = graph.topological_order(outputs, stop)
     fnames, vnames = _Names(), _Names()
     for key in given.values():
         vnames(key)
@@ -122,11 +126,12 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
                 f"{f.info.type_name} ({f.name})"
             raise ValueError(f"save: function {shown!r} of network {name!r} has no NNabla "
                              "function type, so it cannot be written to a network file")
-        fname = fnames(f"{prefix}{f.name}")
-        ins = [name_of(x, f"{prefix}{f.name}_in") for x in f.inputs]
+        pre = prefix_of(f)
+        fname = fnames(f"{pre}{f.name}")
+        ins = [name_of(x, f"{pre}{f.name}_in") for x in f.inputs]
         ys = [y if y is not None else _Unused(shape)  # an output nobody kept
               for y, shape in zip(f.outputs, f.out_shapes)]
-        outs = [name_of(y, f"{prefix}{f.name}_out") for y in ys]
+        outs = [name_of(y, f"{pre}{f.name}_out") for y in ys]
         functions.append((f, spec, fname, ins, outs, ys))
     batched = _batched(functions, buffers) if variable_batch_size else set()
     for v in buffers + used_params:
@@ -152,4 +157,6 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
                 shape[0] = -1
             del fp.reshape_param.shape.dim[:]
             fp.reshape_param.shape.dim.extend(shape)
+    if assigned is not None:
+        assigned.update(var_name)
     return net, [param_key(v) for v in used_params]

@@ -26,24 +26,19 @@ parameters appear under ``@<attribute>/`` (measured on NNabla 1.39)::
     net.get_parameters()    # '@cb1/conv/W', '@cb1/bn/beta', ..., 'fc/affine/W', 'fc/affine/b'
 
 A subclass need not call ``Module.__init__``: all state is created on first use.
-(NNabla also records modules for its ``graph_def`` protobuf builder; nablite
-has no ``graph_def``, so that part is absent.)
+Called on ProtoVariables, a module names the network nn.graph_def records
+(graph_def._Recorder).
 """
 import functools
 import inspect
 from collections import OrderedDict
 from typing import IO, Any, Callable, Mapping
 
+from .. import graph as _engine
 from .. import parameter as _parameter
 from ..variable import Variable
 
 __all__ = ["Module"]
-
-# The modules called outside any other while nn.graph_def.graph() records (None
-# otherwise): their parameters are the recorded network's.
-recorded_calls: list[Any] | None = None
-_depth = 0
-
 
 def _in_own_scope(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
@@ -245,16 +240,12 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if recorded_calls is None:
+        recorder = _engine.recording
+        if recorder is None:
             return self.call(*args, **kwargs)
-        global _depth  # nn.graph_def.graph() is recording: note the outermost modules
-        if _depth == 0 and all(m is not self for m in recorded_calls):
-            recorded_calls.append(self)
-        _depth += 1
-        try:
-            return self.call(*args, **kwargs)
-        finally:
-            _depth -= 1
+        # nn.graph_def is recording: the module's name goes into the names of
+        # what it builds, and an outermost call ends a network
+        return recorder.module_called(self, self.call, args, kwargs)
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """Build the graph of this module (a subclass defines it)."""
