@@ -89,6 +89,7 @@ class ProtoNetwork:
         self.parameters = OrderedDict()
         self._parameter_names = set()  # those the network's functions read
         self._proto = None
+        self._call_proto = None
 
     @classmethod
     def from_proto(cls, owner, proto, parameters):
@@ -115,9 +116,19 @@ class ProtoNetwork:
             n.functions[fp.name] = ProtoFunction._from_proto(fp, n)
         return n
 
-    def as_proto(self, **kwargs):
-        """The ``Network`` message of this network."""
-        return self._proto
+    def as_proto(self, variable_batch_size=True, **kwargs):
+        """The ``Network`` message of this network, with the batch axis as -1 as
+        NNabla writes it (``variable_batch_size``; _nnp/batch.py)."""
+        return self._batched(merge_axes=True) if variable_batch_size else self._proto
+
+    def _batched(self, merge_axes):
+        from ._nnp.batch import variable_batch_size
+        proto = type(self._proto)()
+        proto.CopyFrom(self._proto)
+        size = variable_batch_size(proto, merge_axes)
+        if size is not None and merge_axes:
+            proto.batch_size = size
+        return proto
 
     def __call__(self, *args, **kwargs):
         """The network built with nablite's functions on ``args`` (one Variable per
@@ -143,7 +154,9 @@ class ProtoNetwork:
                 raise ValueError(f"ProtoNetwork {self.name!r}: parameter {name!r} has no "
                                  f"values; load them or set them with ProtoGraph.set_parameter")
             return p
-        variables, inputs, outputs = build_network(self._proto, parameter, batch,
+        if self._call_proto is None:  # any batch size; the inputs' shapes as recorded
+            self._call_proto = self._batched(merge_axes=False)
+        variables, inputs, outputs = build_network(self._call_proto, parameter, batch,
                                                    f"network {self.name!r}")
         built = [outputs[n] for n in self.outputs]
         mapping = {inputs[n]: given[n] for n in self.inputs if n in inputs}
@@ -157,7 +170,7 @@ class ProtoNetwork:
 
     def _proto_shape(self, name):
         """The file's shape of variable ``name`` (-1 for the batch axis)."""
-        for vp in self._proto.variable:
+        for vp in self._batched(merge_axes=False).variable:
             if vp.name == name:
                 return [int(d) for d in vp.shape.dim]
         raise KeyError(name)
@@ -222,12 +235,12 @@ class ProtoGraph:
         for k, v in params.items():
             self.set_parameter(k, v)
 
-    def as_proto(self, **kwargs):
+    def as_proto(self, variable_batch_size=True, **kwargs):
         """The ``NNablaProtoBuf`` message of all the networks (no parameters)."""
         from ._nnp.proto import pb2
         proto = pb2().NNablaProtoBuf()
         for n in self.networks.values():
-            proto.network.add().CopyFrom(n.as_proto())
+            proto.network.add().CopyFrom(n.as_proto(variable_batch_size))
         return proto
 
     def save(self, filename, include_parameter=False, variable_batch_size=True, executors=None,
@@ -235,7 +248,7 @@ class ProtoGraph:
         """Write the networks (and an executor per network unless ``executors``
         gives them) as .nnp, .nntxt or .protobuf."""
         from ._nnp.files import write_network_file
-        proto = self.as_proto()
+        proto = self.as_proto(variable_batch_size)
         if networks is not None:
             keep = [n for n in proto.network if n.name in networks]
             del proto.network[:]
@@ -272,7 +285,7 @@ def create_graph_from_variable(name, variables, names=None, parameter_scope=None
     outs = list(variables) if isinstance(variables, (list, tuple)) else [variables]
     params = get_parameters(grad_only=False) if parameter_scope is None else parameter_scope
     proto, used = network_proto(name, outs[0].shape[0] if outs[0].shape else 1, outs,
-                                dict(names or {}), True, params, prefix)
+                                dict(names or {}), False, params, prefix)
     used_params = OrderedDict((k, params[k]) for k in used if k in params)
     from ._nnp.proto import pb2
     full = pb2().NNablaProtoBuf()
@@ -307,7 +320,9 @@ class _Recorder:
         f, ys = entry
         if not any(isinstance(x, ProtoVariable) or id(x) in self.made for x in f.inputs):
             return  # a real graph built meanwhile: not part of any network
-        prefix = "".join(f"@{n}/" for n in self.path) or (f"@{self.name}/" if self.name else "")
+        prefix = "".join(f"@{n}/" for n in self.path)
+        if not prefix and self.name and self.name != "model":  # NNabla: 'model' gets none
+            prefix = f"@{self.name}/"
         self.pending.append((f, ys, prefix))
         for y in ys:
             self.made[id(y)] = y
@@ -353,7 +368,7 @@ class _Recorder:
             params.update(m.get_parameters())
         assigned = {}
         proto, used = network_proto(unique, outputs[0].shape[0] if outputs[0].shape else 1,
-                                    outputs, None, True, params,
+                                    outputs, None, False, params,
                                     lambda f: prefixes.get(id(f), ""), earlier, assigned)
         used_params = OrderedDict((k, params[k]) for k in used if k in params)
         net = ProtoNetwork.from_proto(self.graph, proto, used_params)

@@ -204,6 +204,8 @@ def build_network(net, parameter, batch_size=None, where="network", network_pass
             raise FileFormatError(f"{fwhere} has type {fp.type!r}, which is not an NNabla "
                                   "function nablite knows")
         args = read_arguments(fp, spec)
+        if fp.type == "Broadcast" and args.get("shape") and args["shape"][0] < 0:
+            args["shape"] = (batch_size,) + tuple(args["shape"][1:])  # the batch (-1)
         missing = [n for n in fp.input if n not in variables]
         if missing:
             raise FileFormatError(f"{fwhere} reads {missing}, which no variable or earlier "

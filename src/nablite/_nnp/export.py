@@ -10,6 +10,7 @@ from .. import graph
 from ..function_info import SPECS, convert
 from ..parameter import get_parameters
 from ..variable import Variable
+from .batch import variable_batch_size as variable_batch_size_of
 from .proto import pb2
 
 
@@ -53,27 +54,8 @@ def fill_arguments(fproto, spec, args):
             setattr(msg, name, value)
 
 
-def _batched(functions, buffers):
-    """ids of the buffers whose first dimension NNabla 1.39 writes as -1 (the
-    batch): the batch size is the first dimension of the first input of the first
-    function with a ``base_axis`` (affine, convolution, ...; none, or base_axis 0:
-    no -1 at all),
-    and a buffer is batched when its first dimension is that size and it is, or
-    is computed from, a data input (not from constants and parameters only)."""
-    first = next((f for f, spec, *_ in functions if "base_axis" in dict(spec.args)), None)
-    if first is None or not first.inputs[0].shape or first.info.args.get("base_axis") == 0:
-        return set()  # (base_axis 0: the first axis is not a batch, as NNabla reads it)
-    size = first.inputs[0].shape[0]
-    from_data = {id(v) for v in buffers if getattr(v, "parent", 1) is None}
-    for f, _, _, _, _, ys in functions:
-        if any(id(x) in from_data for x in f.inputs):
-            from_data.update(id(y) for y in ys)
-    return {id(v) for v in buffers
-            if id(v) in from_data and v.shape and v.shape[0] == size}
-
-
 def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
-                  parameters=None, prefix=None, stop=None, assigned=None):
+                  parameters=None, prefix=None, stop=None, assigned=None, merge_axes=True):
     """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable},
     or a list of Variables named as the rest), with ``names`` ({name: Variable})
     naming inputs and other variables; returns it and the parameter names it uses
@@ -81,8 +63,10 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
     type, behind ``prefix`` (NNabla's save: '@<network>/'; its graph_def: none, or
     the module path: ``prefix`` may be a function of the function). The graph is
     not followed above the variables in ``stop``; ``assigned`` (a dict), if given,
-    receives id(variable) -> name for the variables written."""
-    prefix = f"@{name}/" if prefix is None else prefix
+    receives id(variable) -> name for the variables written. ``variable_batch_size``
+    marks the batch axis as NNabla does (batch.py; ``merge_axes`` as there)."""
+    if prefix is None:  # NNabla's default network name 'model' gets no prefix
+        prefix = "" if name == "model" else f"@{name}/"
     prefix_of = prefix if callable(prefix) else (lambda f: prefix)
     named_outputs = outputs if isinstance(outputs, dict) else {}
     outputs = list(outputs.values()) if isinstance(outputs, dict) else list(outputs)
@@ -133,15 +117,11 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
               for y, shape in zip(f.outputs, f.out_shapes)]
         outs = [name_of(y, f"{pre}{f.name}_out") for y in ys]
         functions.append((f, spec, fname, ins, outs, ys))
-    batched = _batched(functions, buffers) if variable_batch_size else set()
     for v in buffers + used_params:
         vp = net.variable.add()
         vp.name = var_name[id(v)]
         vp.type = "Parameter" if param_key(v) is not None else "Buffer"
-        shape = list(v.shape)
-        if id(v) in batched:
-            shape[0] = -1
-        vp.shape.dim.extend(shape)
+        vp.shape.dim.extend(v.shape)
         vp.shape.SetInParent()
     for f, spec, fname, ins, outs, ys in functions:
         fp = net.function.add()
@@ -149,14 +129,11 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
         fp.input.extend(ins)
         fp.output.extend(outs)
         fill_arguments(fp, spec, f.info.args)
-        if spec.type_name == "Reshape":
-            # NNabla writes the resolved shape (info.args keeps a given -1), with -1
-            # first where the target follows the batch
-            shape = list(f.out_shapes[0])
-            if id(ys[0]) in batched:
-                shape[0] = -1
+        if spec.type_name == "Reshape":  # NNabla writes the resolved shape (no -1)
             del fp.reshape_param.shape.dim[:]
-            fp.reshape_param.shape.dim.extend(shape)
+            fp.reshape_param.shape.dim.extend(f.out_shapes[0])
+    if variable_batch_size:
+        variable_batch_size_of(net, merge_axes)
     if assigned is not None:
         assigned.update(var_name)
     return net, [param_key(v) for v in used_params]
