@@ -245,6 +245,24 @@ def test_recurrent_parameters(monkeypatch, pf, fname, gates, bias_gates, layers,
     assert k["num_layers"] == layers and k["bidirectional"] == (d == 2)
 
 
+@pytest.mark.parametrize("fname", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("which,key", [("w0_init", "weight_l0"), ("w_init", "weight"),
+                                       ("b_init", "bias")])
+def test_recurrent_initial_values_may_be_arrays(fname, which, key):
+    """As NNabla documents: a NumPy array is the parameter's initial value (an
+    array's truth value was asked before)."""
+    t, b, i, hidden, layers, d = 3, 2, 4, 5, 2, 2
+    gates = {"rnn": (), "lstm": (4,), "gru": (3,)}[fname]
+    shape = {"w0_init": (d,) + gates + (hidden, i + hidden),
+             "w_init": (layers - 1, d) + gates + (hidden, d * hidden + hidden),
+             "b_init": (layers, d) + ({"rnn": (), "lstm": (4,), "gru": (4,)}[fname]) + (hidden,)}
+    value = np.random.RandomState(0).randn(*shape[which]).astype(np.float32)
+    x, h = var(t, b, i), var(layers, d, b, hidden)
+    args = (x, h, var(layers, d, b, hidden)) if fname == "lstm" else (x, h)
+    getattr(PF, fname)(*args, num_layers=layers, bidirectional=True, **{which: value})
+    np.testing.assert_array_equal(nn.get_parameters()[f"{fname}/{key}"].d, value)
+
+
 FAMILY_MODULES = ["_api", "layers", "recurrent", "normalization", "quantized", "quantized_copy",
                   "low_rank", "attention"]
 

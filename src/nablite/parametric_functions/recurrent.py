@@ -29,15 +29,15 @@ def _recurrent_weights(x, h, gates, w0_init, w_init, b_init, bias_gates, rng, wi
         return init
 
     w0 = _param("weight_l0", lead + (hidden, i_size + hidden),
-                w0_init or glorot_concat(i_size), fix_parameters)
+                glorot_concat(i_size) if w0_init is None else w0_init, fix_parameters)
     w = None
     if layers > 1:
         w = _param("weight", (layers - 1,) + lead + (hidden, d * hidden + hidden),
-                   w_init or glorot_concat(d * hidden), fix_parameters)
+                   glorot_concat(d * hidden) if w_init is None else w_init, fix_parameters)
     b = None
     if with_bias:
         shape = (layers, d) + ((bias_gates,) if bias_gates else ()) + (hidden,)
-        b = _param("bias", shape, b_init or ConstantInitializer(), fix_parameters)
+        b = _param("bias", shape, ConstantInitializer() if b_init is None else b_init, fix_parameters)
     return w0, w, b, layers
 
 
