@@ -277,6 +277,89 @@ def test_mean_subtraction():
     np.testing.assert_allclose(xv.g, gy)
 
 
+def test_fused_batch_normalization_grad_graph_equals_backward():
+    """nn.grad through fused batch normalization has the ReLU and z (its
+    composite was plain batch normalization's)."""
+    rng = np.random.RandomState(0)
+    xd, zd = rng.randn(2, 3, 2, 2) * 2, rng.randn(2, 3, 2, 2)
+    bd, gd, dy = rng.randn(1, 3, 1, 1), rng.randn(1, 3, 1, 1), rng.randn(2, 3, 2, 2)
+    for with_z in (False, True):
+        x, b, g = [nn.Variable.from_numpy_array(a.astype(np.float32), need_grad=True)
+                   for a in (xd, bd, gd)]
+        stats = [nn.Variable.from_numpy_array(a) for a in
+                 (np.zeros((1, 3, 1, 1), np.float32), np.ones((1, 3, 1, 1), np.float32))]
+        z = nn.Variable.from_numpy_array(zd.astype(np.float32), need_grad=True) if with_z \
+            else None
+        y = F.fused_batch_normalization(x, b, g, *stats, z)
+        y.forward()
+        wrt = [x, b, g] + ([z] if with_z else [])
+        for v in wrt:
+            v.grad.zero()
+        y.backward(dy.astype(np.float32))
+        want = [v.g.copy() for v in wrt]
+        grads = nn.grad([y], wrt, grad_outputs=[dy.astype(np.float32)])
+        F.sink(*grads).forward()
+        assert np.abs(want[1]).max() > 0.1  # the ReLU cuts some, not all
+        for got, w in zip(grads, want):
+            np.testing.assert_allclose(got.d, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.host_context  # NNabla's 'float' context, where float64 computes in float32
+def test_state_held_in_float64_is_updated_and_becomes_float32():
+    """Running statistics given as float64 arrays (``v.d = np.zeros(...)``) are
+    updated, as NNabla updates them: the stored array becomes float32 (the
+    float32 copy forward computed in was thrown away)."""
+    rng = np.random.RandomState(0)
+    x = nn.Variable.from_numpy_array(rng.randn(4, 3, 2, 2).astype(np.float32))
+    beta = nn.Variable.from_numpy_array(np.zeros((1, 3, 1, 1), np.float32))
+    gamma = nn.Variable.from_numpy_array(np.ones((1, 3, 1, 1), np.float32))
+    mean, var = nn.Variable((1, 3, 1, 1)), nn.Variable((1, 3, 1, 1))
+    mean.d, var.d = np.zeros((1, 3, 1, 1)), np.ones((1, 3, 1, 1))
+    F.batch_normalization(x, beta, gamma, mean, var, batch_stat=True).forward()
+    xs = x.d.transpose(1, 0, 2, 3).reshape(3, -1)
+    np.testing.assert_allclose(mean.d.ravel(), 0.1 * xs.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(var.d.ravel(), 0.9 + 0.1 * xs.var(1, ddof=1), rtol=1e-5)
+    assert mean.d.dtype == np.float32 and var.d.dtype == np.float32
+    rm, t = nn.Variable((3, 2, 2)), nn.Variable((1,))
+    rm.d, t.d = np.zeros((3, 2, 2)), np.array([3])
+    F.mean_subtraction(x, rm, t).forward()
+    np.testing.assert_allclose(rm.d, x.d.mean(0) / 4, rtol=1e-5)
+    assert t.d[0] == 4
+
+
+@pytest.mark.parametrize("base_axis,stat_shape", [(0, (2, 3, 4)), (-1, (4,)), (-2, (3, 4)),
+                                                  (-3, (2, 3, 4))])
+def test_mean_subtraction_base_axis_zero_and_negative(base_axis, stat_shape):
+    """base_axis counts from the end when negative; 0 is one sample (x itself
+    is the mean), as NNabla accepts."""
+    x = randn(2, 3, 4)
+    rmean = nn.Variable.from_numpy_array(np.zeros(stat_shape, np.float32))
+    t = nn.Variable.from_numpy_array(np.zeros(1, np.float32))
+    y = F.mean_subtraction(nn.Variable.from_numpy_array(x), rmean, t, base_axis)
+    y.forward()
+    batch = tuple(range(3 - len(stat_shape)))
+    np.testing.assert_allclose(rmean.d, x.mean(batch), rtol=1e-6)
+    np.testing.assert_allclose(y.d, x - x.mean(batch), atol=1e-6)
+
+
+def test_clip_grad_edge_cases_as_nnabla():
+    """min > max: above max gives max, else below min gives min; clip_norm <= 0
+    scales as any other (NNabla refuses neither)."""
+    x = nn.Variable.from_numpy_array(np.zeros(4, np.float32), need_grad=True)
+    lo = nn.Variable.from_numpy_array(np.array([-1, 2, 2, 2], np.float32))
+    hi = nn.Variable.from_numpy_array(np.ones(4, np.float32))
+    y = F.clip_grad_by_value(x, lo, hi)
+    y.forward()
+    x.g = 0
+    y.backward(np.array([-5, -5, 1.5, 5], np.float32))
+    np.testing.assert_array_equal(x.g, [-1, 2, 1, 1])
+    y = F.clip_grad_by_norm(x, clip_norm=-5.0)
+    y.forward()
+    x.g = 0
+    y.backward(np.array([3, 4, 0, 0], np.float32))
+    np.testing.assert_allclose(x.g, [-3, -4, 0, 0])
+
+
 def test_clip_grad_by_value_and_norm():
     x = nn.Variable.from_numpy_array(randn(2, 3), need_grad=True)
     lo = nn.Variable.from_numpy_array(np.full((2, 3), -0.5))

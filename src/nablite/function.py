@@ -264,7 +264,15 @@ def _in_float(cls):
     sub = _in_float_classes.get(cls)
     if sub is None:
         def forward(self, xp, *xs):
-            return cls.forward(self, xp, *self._as_float(xs))
+            cast = self._as_float(xs)
+            if not self.recomputable:  # forward updates inputs in place (running
+                # statistics): those stored become the float32 arrays, as NNabla casts
+                # its arrays, so that the updates stay
+                for v, x, c in zip(self.inputs, xs, cast):
+                    if c is not x:
+                        v._data._set(c)
+                        v._data._dtype = _F32_DTYPE.type
+            return cls.forward(self, xp, *cast)
 
         def backward(self, xp, xs, ys, gys):
             return cls.backward(self, xp, self._as_float(xs), ys, gys)

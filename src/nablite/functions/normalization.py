@@ -292,6 +292,15 @@ class FusedBatchNormalization(BatchNormalization):
         self.need = need
         return grads + ((g if need[-1] else None),) if self._has_z else grads
 
+    def composite(self, x, *params):
+        """relu(batch normalization's composite + z), for nn.grad."""
+        from . import relu
+        z = params[-1] if self._has_z else None
+        out = super().composite(x, *(params[:-1] if self._has_z else params))
+        y = out[0] if self._output_stat else out
+        y = relu(y if z is None else y + z)
+        return (y,) + tuple(out[1:]) if self._output_stat else y
+
 
 class LayerNormalization(Standardization):
     """Normalize each sample over all axes except the batch axes."""
@@ -367,12 +376,14 @@ class MeanSubtraction(Function):
         return not self.update_running_mean
 
     def setup(self, x, rmean, t):
-        require(self, 0 < self.base_axis <= len(x),
+        # a negative base_axis counts from the end; 0: no batch axes (the mean of one
+        # sample, x itself), as NNabla accepts
+        axis = self._axis = self.base_axis + len(x) if self.base_axis < 0 else self.base_axis
+        require(self, 0 <= axis <= len(x),
                 f"base_axis={self.base_axis} is out of range for x {x}")
-        require(self, rmean == x[self.base_axis:],
-                f"mean has shape {rmean}, expected {x[self.base_axis:]}")
+        require(self, rmean == x[axis:], f"mean has shape {rmean}, expected {x[axis:]}")
         require(self, prod(t) == 1, f"t must hold one value, got shape {t}")
-        self._n = prod(x[:self.base_axis])
+        self._n = prod(x[:axis])
         require(self, self._n > 0 or not self.update_running_mean,
                 f"x {x} holds no samples (axes before base_axis={self.base_axis}) to update "
                 "the running mean with; expected at least one")
@@ -380,7 +391,7 @@ class MeanSubtraction(Function):
 
     def forward(self, xp, x, rmean, t):
         if self.update_running_mean:
-            batch_axes = tuple(range(self.base_axis))
+            batch_axes = tuple(range(self._axis))
             rmean += (x.mean(axis=batch_axes) - rmean) / (t.reshape(()) + 1)
             t += 1
         self._t = t.reshape(()).astype(x.dtype)  # a copy, on t's device (no host read)
@@ -406,7 +417,11 @@ class ClipGradByValue(Function):
         return x.copy()
 
     def backward(self, xp, xs, ys, gys):
-        return xp.clip(gys[0], xs[1], xs[2]) if self.need[0] else None, None, None
+        if not self.need[0]:
+            return None, None, None
+        gy, lo, hi = gys[0], xs[1], xs[2]
+        # above max -> max, else below min -> min (NNabla's order where min > max)
+        return xp.where(gy > hi, hi, xp.where(gy < lo, lo, gy)).astype(gy.dtype), None, None
 
 
 class ClipGradByNorm(Function):
@@ -415,8 +430,7 @@ class ClipGradByNorm(Function):
     def __init__(self, clip_norm=1.0, axes=None):
         self.clip_norm, self.axes = clip_norm, axes
 
-    def setup(self, x):
-        require(self, self.clip_norm > 0, f"clip_norm={self.clip_norm} must be positive")
+    def setup(self, x):  # (any clip_norm: NNabla scales by a negative one too)
         self._red = input_axes(self, self.axes, len(x), "axes")
         return x
 
