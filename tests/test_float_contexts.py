@@ -167,3 +167,30 @@ def test_a_float64_root_of_reshape_seeds_backward_in_float32():
     r.backward()
     assert r.d.dtype == np.float64 and x.g.dtype == np.float32
     np.testing.assert_array_equal(x.g, np.ones((2, 3)))
+
+
+def test_what_a_half_function_writes_into_its_inputs_is_kept():
+    """In a 'half' context a function computes on float16 copies; what it writes
+    into an input (binary_connect's binarized weight, the running statistics)
+    reaches the stored float32 array, so backward and the next step see it."""
+    rng = np.random.RandomState(0)
+    xd, wd = rng.randn(2, 4).astype(np.float32), rng.randn(4, 3).astype(np.float32)
+    with nn.context_scope(get_extension_context("cpu", type_config="half")):
+        x = nn.Variable.from_numpy_array(xd, need_grad=True)
+        w = nn.Variable.from_numpy_array(wd, need_grad=True)
+        wb = nn.Variable.from_numpy_array(np.zeros((4, 3), np.float32))
+        y = F.binary_connect_affine(x, w, wb)
+        h = nn.Variable.from_numpy_array(rng.randn(8, 3).astype(np.float32))
+        mean = nn.Variable.from_numpy_array(np.zeros((1, 3), np.float32))
+        var = nn.Variable.from_numpy_array(np.ones((1, 3), np.float32))
+        one = nn.Variable.from_numpy_array(np.ones((1, 3), np.float32))
+        zero = nn.Variable.from_numpy_array(np.zeros((1, 3), np.float32))
+        z = F.batch_normalization(h, zero, one, mean, var, batch_stat=True)
+    y.forward()
+    z.forward()
+    sign = np.where(wd > 0, 1.0, -1.0)
+    assert wb.d.dtype == np.float32 and np.array_equal(wb.d, sign)
+    x.grad.zero()
+    y.backward(np.ones((2, 3), np.float32))
+    np.testing.assert_allclose(x.g, np.ones((2, 3)) @ sign.T, rtol=1e-3)
+    np.testing.assert_allclose(mean.d, 0.1 * h.d.mean(0, keepdims=True), rtol=2e-3, atol=1e-4)

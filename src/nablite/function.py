@@ -75,6 +75,10 @@ class Function:
     # (running statistics, counters). Outputs of such functions are kept rather
     # than recomputed (Variable creation and the ``recompute`` setter read it).
     recomputable = True
+    # Input positions forward writes in place (running statistics, quantized
+    # weights): where the function computes in a cast copy (_in_float, _in_half),
+    # what it wrote there must reach the stored array.
+    writes_inputs = ()
     # Input positions whose integer values the function uses as they are
     # (labels, indices, integer arithmetic); True: every input. NNabla reads any
     # other input as floating point, so an integer or bool array there is
@@ -265,13 +269,11 @@ def _in_float(cls):
     if sub is None:
         def forward(self, xp, *xs):
             cast = self._as_float(xs)
-            if not self.recomputable:  # forward updates inputs in place (running
-                # statistics): those stored become the float32 arrays, as NNabla casts
-                # its arrays, so that the updates stay
-                for v, x, c in zip(self.inputs, xs, cast):
-                    if c is not x:
-                        v._data._set(c)
-                        v._data._dtype = _F32_DTYPE.type
+            for i in self.writes_inputs:  # written in place: the stored array becomes
+                if cast[i] is not xs[i]:  # the float32 one, as NNabla casts its arrays
+                    nd = self.inputs[i]._data
+                    nd._set(cast[i])
+                    nd._dtype = _F32_DTYPE.type
             return cls.forward(self, xp, *cast)
 
         def backward(self, xp, xs, ys, gys):
@@ -303,7 +305,11 @@ def _in_half(cls):
     sub = _in_half_classes.get(cls)
     if sub is None:
         def forward(self, xp, *xs):
-            ys = cls.forward(self, xp, *[_half(x) for x in xs])
+            halves = [_half(x) for x in xs]
+            ys = cls.forward(self, xp, *halves)
+            for i in self.writes_inputs:  # written in place: into the stored (float32) array
+                if halves[i] is not xs[i]:
+                    xp.copyto(xs[i], halves[i], casting="unsafe")
             return tuple(_half(y) for y in ys) if isinstance(ys, (tuple, list)) else _half(ys)
 
         def backward(self, xp, xs, ys, gys):

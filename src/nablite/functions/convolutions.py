@@ -362,6 +362,10 @@ class FusedConvolution(Function):
     def recomputable(self):  # batch statistics update the running ones in forward
         return self._bn is None or self._bn.recomputable
 
+    @property
+    def writes_inputs(self):  # x, weight, beta, gamma, mean, variance[, z]
+        return () if self.recomputable else (4, 5)
+
     # -- setup ---------------------------------------------------------------
     def _layout(self, shapes):
         """{input name: position} for the inputs given, as NNabla reads them."""

@@ -191,6 +191,13 @@ class BatchNormalization(Standardization):
     def recomputable(self):  # batch statistics update the running ones in forward
         return not (self.batch_stat and self._has_running)
 
+    @property
+    def writes_inputs(self):  # the running mean and variance, after beta and gamma
+        if self.recomputable:
+            return ()
+        k = 1 + (not self.no_bias) + (not self.no_scale)
+        return (k, k + 1)
+
     def forward(self, xp, x, *params):
         beta, gamma, running = self._split(params)
         if not self.batch_stat:
@@ -374,6 +381,10 @@ class MeanSubtraction(Function):
     @property
     def recomputable(self):  # the running mean and count t move in forward
         return not self.update_running_mean
+
+    @property
+    def writes_inputs(self):
+        return (1, 2) if self.update_running_mean else ()
 
     def setup(self, x, rmean, t):
         # a negative base_axis counts from the end; 0: no batch axes (the mean of one

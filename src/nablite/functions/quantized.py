@@ -32,6 +32,10 @@ class _ProductOnQuantizedWeight:
     _n_extra = 1
     integer_inputs = (2,)  # the extra input is state written in place (INQ's int indicators)
 
+    @property
+    def writes_inputs(self):  # the quantized weight (and scale) kept in the extra inputs
+        return tuple(range(2, 2 + self._n_extra))
+
     def setup(self, x, w, *rest):
         extra, b = rest[:self._n_extra], rest[self._n_extra:]
         self._check_extra(w, *extra)

@@ -311,6 +311,7 @@ class MinMaxQuantize(Function):
     [ql_min, ql_max]; the ranges hold one value per slice of x (size-1 axes reduce)."""
 
     integer_inputs = (1, 2, 3, 4)  # running ranges written in place; integer levels
+    writes_inputs = (1, 2)  # the range (at least eps wide, moved with x_min_max)
 
     def __init__(self, decay=0.999, x_min_max=False, ema=False, ste_fine_grained=True,
                  eps=0.01):

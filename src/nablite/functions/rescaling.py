@@ -78,6 +78,10 @@ class SpectralNorm(Function):
     def recomputable(self):  # in training each forward moves u one power iteration on
         return self.test
 
+    @property
+    def writes_inputs(self):
+        return () if self.test else (1,)
+
     def setup(self, w, u):
         require(self, -len(w) <= self.dim < len(w), f"dim={self.dim} is out of range for w {w}")
         self._dim = self.dim % len(w)
