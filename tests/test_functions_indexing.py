@@ -409,6 +409,39 @@ def test_scatter_out_whose_parent_reads_its_output_is_not_overwritten():
                    ref=lambda x, d, i: ref_scatter_nd(d, i, out=np.exp(x)), grad=[0, 1])
 
 
+def test_bool_scatter_with_a_mask_computed_in_the_graph():
+    # The mask has no values when the static graph is built: setup checks shapes
+    # only, forward the number of rows (NNabla 1.39 runs this case too).
+    m = _v(np.array([[1, 0, 1], [0, 1, 0]], np.float32))
+    s = _v(np.array([1.0, 2.0, 3.0], np.float32), need_grad=True)
+    y = F.bool_scatter(s, F.identity(m))
+    assert y.shape == (2, 3)
+    y.forward()
+    np.testing.assert_array_equal(y.d, [[1, 0, 2], [0, 3, 0]])
+    s.g = 0
+    y.backward(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(s.g, [0, 2, 4])
+    rows = _v(np.array([[1.0, 2], [3, 4], [5, 6]], np.float32))
+    y2 = F.bool_scatter(rows, F.identity(m))
+    assert y2.shape == (2, 3, 2)
+    y2.forward()
+    np.testing.assert_array_equal(y2.d[1, 1], [5, 6])
+    wrong = F.bool_scatter(_v(np.array([1.0, 2.0], np.float32)), F.identity(m))
+    with pytest.raises(ValueError, match="BoolScatter: the mask has 3 non-zero entries, "
+                                         "but the input has 2 rows"):
+        wrong.forward()
+
+
+def test_bool_gather_says_when_its_mask_changed_after_setup():
+    # Its output length comes from the mask's values at setup; a mask computed
+    # in the graph (NNabla sets up 0 rows, then crashes) is refused clearly.
+    m = _v(np.array([[1, 0, 1], [0, 1, 0]], np.float32))
+    y = F.bool_gather(_v(randn(2, 3)), F.identity(m))
+    with pytest.raises(ValueError, match=r"BoolGather: the mask has 3 non-zero entries, but "
+                                         r"the output was set up .* with 0 rows"):
+        y.forward()
+
+
 def test_scatter_nd_argument_forms():
     y = F.scatter_nd(_v([1.0, 2.0]), [[0, 2]], shape=(3,))  # list indices, as NNabla
     y.forward()

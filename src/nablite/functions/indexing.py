@@ -15,7 +15,7 @@ from .base import (Function, keep_args, node_constant, normalize_axes, prod, req
 from .._array import NdArray, _ReshapedView
 from ..backend import array_module, refuses_out_of_range, scatter_add as _scatter_add, to_numpy
 from ..variable import Variable
-from .array import check_sizes
+from .array import check_sizes, reshape
 
 __all__ = ["one_hot", "gather", "gather_nd", "bool_gather", "scatter_nd", "scatter_add",
            "bool_scatter", "bool_fill", "nonzero", "pack_padded_sequence",
@@ -369,19 +369,36 @@ def _mask_of(fn, mask, prefix):
             f"mask {mask} must match the leading dimensions of {prefix}")
 
 
+def _check_count(fn, count, rows, what):
+    """Forward's check that the mask has ``rows`` non-zero entries (``what`` says
+    whose rows): a mask computed in the graph has its values only now."""
+    require(fn, count == rows, f"the mask has {count} non-zero entries, but {what} "
+                               f"{rows} rows")
+
+
 class BoolGather(Function):
     def setup(self, x, mask):
         _mask_of(self, mask, x)
-        count = int(np.count_nonzero(self.inputs[1].d))  # known only from the mask's values
+        # The output's length is known only from the mask's values: those it has
+        # now (forward checks that they have not changed).
+        count = int(np.count_nonzero(self.inputs[1].d))
         return (count,) + x[len(mask):]
 
     def forward(self, xp, x, mask):
-        return x[mask != 0]
+        y = x[mask != 0]
+        _check_count(self, y.shape[0], self.out_shapes[0][0],
+                     "the output was set up (from the mask's values when the graph was "
+                     "built) with")
+        return y
 
     def backward(self, xp, xs, ys, gys):
         gx = xp.zeros(xs[0].shape, dtype=gys[0].dtype)
         gx[xs[1] != 0] = gys[0]
         return gx, None
+
+    def grad_graph(self, need, xs, ys, gys):
+        # linear in x: the gradient scatters (whose gradient gathers again)
+        return [bool_scatter(gys[0], xs[1]) if need[0] else None, None]
 
 
 class BoolScatter(Function):
@@ -391,20 +408,23 @@ class BoolScatter(Function):
         return _share_out(self, Function.__call__(self, *inputs, **kwargs), 2)
 
     def setup(self, x, mask, output=None):
-        count = int(np.count_nonzero(self.inputs[1].d))
-        require(self, len(x) >= 1 and x[0] == count,
-                f"input {x} must have one row per non-zero mask entry ({count})")
+        # Shapes only: the mask may be computed in the graph, its values not yet
+        # known (forward checks the count of rows).
+        require(self, len(x) >= 1, f"input {x} must have one row per non-zero mask entry, "
+                                   "and so at least one dimension")
         shape = tuple(mask) + tuple(x[1:])
         require(self, output is None or tuple(output) == shape,
                 f"output {output} must have shape {shape}")
         return shape
 
     def forward(self, xp, x, mask, output=None):
+        m = mask != 0
+        _check_count(self, int(xp.count_nonzero(m)), x.shape[0], "the input has")
         if output is None:
             y = xp.zeros(self.out_shapes[0], dtype=x.dtype)
         else:  # in place, as in NNabla
             y = _writable_out(output, self.inputs[2])
-        y[mask != 0] = x
+        y[m] = x
         return y
 
     def backward(self, xp, xs, ys, gys):
@@ -414,6 +434,16 @@ class BoolScatter(Function):
             g_out = gys[0].copy()
             g_out[m] = 0
         return (gys[0][m], None) + ((g_out,) if len(xs) > 2 else ())
+
+    def grad_graph(self, need, xs, ys, gys):
+        # linear: the input's gradient gathers (whose gradient scatters again);
+        # ``output``'s is gy with the written positions zeroed, a bool_fill
+        gy, mask = gys[0], xs[1]
+        out = [bool_gather(gy, mask) if need[0] else None, None]
+        if len(xs) > 2:
+            spread = reshape(mask, mask.shape + (1,) * (len(gy.shape) - len(mask.shape)))
+            out.append(bool_fill(gy, spread, 0) if need[2] else None)
+        return out
 
 
 class BoolFill(Function):
@@ -437,6 +467,9 @@ class BoolFill(Function):
 
     def backward(self, xp, xs, ys, gys):
         return xp.where(xs[1] != 0, xp.zeros((), dtype=gys[0].dtype), gys[0]), None
+
+    def grad_graph(self, need, xs, ys, gys):
+        return [bool_fill(gys[0], xs[1], 0) if need[0] else None, None]  # linear in data
 
 
 class NonZero(Function):
