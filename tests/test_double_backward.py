@@ -48,6 +48,8 @@ SECOND_ORDER = {
     # activations
     "sigmoid", "swish", "tanh", "relu", "leaky_relu", "elu", "selu", "relu6", "hard_tanh",
     "hard_sigmoid", "log_sigmoid", "softplus", "softsign", "softmax", "log_softmax",
+    "prelu", "sinc", "celu", "crelu", "add_n", "mul_n",
+    "matrix_diag", "matrix_diag_part", "trilu", "batch_inv",
     # reductions, array
     "sum", "mean", "reshape", "transpose", "broadcast", "concatenate", "split", "stack",
     "slice", "pad", "tile", "flip",
@@ -266,3 +268,110 @@ def test_an_overwriting_scatter_has_a_first_order_gradient_graph_only():
     with pytest.raises(NotImplementedError, match="ScatterNd: its gradient cannot be "
                                                   "differentiated again"):
         nn.grad([F.sum(g ** 2)], [x])
+
+
+_MASK = np.array([[1, 0, 1], [0, 1, 1]], np.float64)  # for where and the bool_* functions
+
+
+def _spd(b, n, seed=0):
+    """Well-conditioned matrices (B, n, n), for batch_inv."""
+    return randn(b, n, n, seed=seed) * 0.3 + 2 * np.eye(n)
+
+
+# Squares (** 2) make the output gradient depend on x, so the second order also
+# runs through the gradient graph's own gradient; x * x inside a straight-through
+# quantizer keeps its (non-differentiable) forward value out of the gradient.
+SECOND_ORDER_MORE = [
+    ("maximum2", F.maximum2, [randn(2, 3), randn(2, 3, seed=1)], {}, None),
+    ("maximum2-squared-broadcast", lambda a, b: F.maximum2(a, b) ** 2,
+     [randn(2, 3), randn(3, seed=1)], {}, None),
+    ("minimum2", F.minimum2, [randn(2, 3), randn(2, 3, seed=1)], {}, None),
+    ("minimum2-squared-broadcast", lambda a, b: F.minimum2(a, b) ** 2,
+     [randn(3), randn(2, 3, seed=1)], {}, None),
+    ("maximum_scalar", lambda x: F.maximum_scalar(x, 0.3) ** 2,
+     [away_from(0.3, randn(2, 3))], {}, None),
+    ("minimum_scalar", lambda x: F.minimum_scalar(x, 0.3) ** 2,
+     [away_from(0.3, randn(2, 3))], {}, None),
+    ("where", lambda c, t, f: F.where(c, t * t, F.sin(f)),
+     [_MASK, randn(2, 3, 2), randn(2, 3, 2, seed=1)], {}, [1, 2]),
+    ("prelu-per-channel", F.prelu, [away_from(0, randn(2, 3, 4)), randn(3, seed=1)],
+     {"base_axis": 1}, None),
+    ("prelu-shared-squared", lambda x, w: F.prelu(x, w, 0) ** 2,
+     [away_from(0, randn(2, 3)), np.array([0.3])], {}, None),
+    ("sinc", F.sinc, [away_from(0, randn(2, 3))], {}, None),
+    ("celu", F.celu, [away_from(0, randn(2, 3))], {"alpha": 1.5, "axis": 1}, None),
+    ("celu-4d-axis1", F.celu, [away_from(0, randn(2, 3, 2, 2))], {"axis": 1}, None),
+    ("crelu-squared", lambda x: F.crelu(x, 1) ** 2, [away_from(0, randn(2, 3, 2))], {}, None),
+    ("crelu-axis0", lambda x: F.crelu(x, 0) ** 2, [away_from(0, randn(2, 3))], {}, None),
+    ("unpooling", lambda x: F.unpooling(x, (2, 2)) ** 2, [randn(1, 2, 2, 3)], {}, None),
+    ("prune", lambda x: F.prune(x * x, 0.5), [randn(2, 3)], {}, None),
+    ("quantize_linear", F.quantize_linear,
+     [randn(2, 3), np.full((1, 3), 0.1) + np.arange(3) * 0.05, np.zeros((1, 3))], {}, [0, 1]),
+    ("binary_tanh", lambda x: F.binary_tanh(x * x), [away_from([-1, 1], randn(2, 3))], {}, None),
+    ("binary_sigmoid", lambda x: F.binary_sigmoid(x * x), [away_from([-1, 1], randn(2, 3))],
+     {}, None),
+    ("matrix_diag", lambda x: F.matrix_diag(x) ** 2, [randn(2, 3)], {}, None),
+    ("matrix_diag_part", lambda x: F.matrix_diag_part(x) ** 2, [randn(2, 3, 3)], {}, None),
+    ("trilu", lambda x: F.trilu(x, 1, False) ** 2, [randn(2, 3, 4)], {}, None),
+    ("trilu-upper", F.trilu, [randn(3, 3)], {"k": 0, "upper": True}, None),
+    ("batch_inv", F.batch_inv, [_spd(2, 3)], {}, None),
+    ("add_n", lambda a, b, c: F.add_n(a, b, c) ** 2,
+     [randn(2, 3), randn(2, 3, seed=1), randn(2, 3, seed=2)], {}, None),
+    ("mul_n", F.mul_n, [randn(2, 3), randn(2, 3, seed=1), randn(2, 3, seed=2)], {}, None),
+    ("mul_n-one-input", lambda a: F.mul_n(a) ** 2, [randn(2, 3)], {}, None),
+    ("bool_fill", lambda x, m: F.bool_fill(x, m, 0.5) ** 2, [randn(2, 3), _MASK], {}, [0]),
+    ("bool_gather", lambda x, m: F.bool_gather(x, m) ** 2, [randn(2, 3, 2), _MASK], {}, [0]),
+    ("bool_scatter", lambda x, m: F.bool_scatter(x, m) ** 2, [randn(4, 2), _MASK], {}, [0]),
+    ("bool_scatter-output", lambda x, m, o: F.bool_scatter(x, m, o) ** 2,
+     [randn(4), _MASK, randn(2, 3, seed=1)], {}, [0, 2]),
+]
+
+
+@pytest.mark.parametrize("f,inputs,kwargs,grad", [c[1:] for c in SECOND_ORDER_MORE],
+                         ids=[c[0] for c in SECOND_ORDER_MORE])
+def test_second_order_of_masks_quantizers_linalg_and_n_ary(f, inputs, kwargs, grad):
+    """Functions whose gradient is a mask (kinks: the forward's own tie rules),
+    straight-through, linear (adjoints) or a product: nn.grad differentiates it
+    again, as NNabla 1.39 does."""
+    check_double_backward(f, inputs, kwargs, grad)
+
+
+def _second_order_parity(a, b, w, cond, m):
+    """Second-order gradients (nn.grad of nn.grad) of a few of these functions,
+    run under both libraries: values and kink conventions agree."""
+    out = {}
+    eye2 = nn.Variable.from_numpy_array(2 * np.eye(2, dtype=np.float32)[None])
+    cases = {
+        "maximum2": lambda x, y: F.maximum2(x, y),
+        "minimum_scalar": lambda x, y: F.minimum_scalar(x, 0.5) * y,
+        "prelu": lambda x, y: F.prelu(x, nn.Variable.from_numpy_array(w), 0) * y,
+        "celu": lambda x, y: F.celu(x, 1.5, 1) * F.concatenate(y, y, axis=1),
+        "where": lambda x, y: F.where(nn.Variable.from_numpy_array(cond), x * x, F.sin(y)),
+        "batch_inv": lambda x, y: F.batch_inv(F.reshape(F.concatenate(x, y, axis=0) * 0.3,
+                                                        (3, 2, 2)) + eye2),
+        # (away from 0: NNabla's first order divides the product by each input)
+        "mul_n": lambda x, y: F.mul_n(x + 2.0, y + 3.0, x * y + 5.0),
+        "bool_scatter": lambda x, y: F.bool_scatter(
+            F.bool_gather(x * y, nn.Variable.from_numpy_array(m)),
+            nn.Variable.from_numpy_array(m)),
+    }
+    for name, f in cases.items():
+        x = nn.Variable.from_numpy_array(a, need_grad=True)
+        y = nn.Variable.from_numpy_array(b, need_grad=True)
+        z = f(x, y)
+        gx, gy = nn.grad([F.sum(z * z)], [x, y])
+        ggx, ggy = nn.grad([F.sum(gx * gx) + F.sum(gy * gy)], [x, y])
+        F.sink(gx, gy, ggx, ggy).forward()
+        out[name] = [gx.d.copy(), gy.d.copy(), ggx.d.copy(), ggy.d.copy()]
+    return out
+
+
+def test_second_order_matches_nnabla():
+    from nnabla_parity import check_same_source
+    # ties and zeros on purpose (x == y, x == 0.5, x == 0): the kink rules
+    a = np.array([[0.0, 1.0, -1.0], [0.5, 0.5, -0.3]], np.float32)
+    b = np.array([[0.0, 1.0, 0.2], [-2.0, 0.7, 1.0]], np.float32)
+    check_same_source(_second_order_parity, rtol=1e-4, atol=1e-5, a=a, b=b,
+                      w=np.array([0.25, -0.5], np.float32),
+                      cond=np.array([[1, 0, 1], [0, 1, 1]], np.float32),
+                      m=np.array([[1, 0, 1], [0, 1, 1]], np.float32))

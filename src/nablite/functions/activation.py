@@ -111,6 +111,22 @@ def _sinc_vjp(xp, g, x, y):
     return xp.where(zero, 0, g * (xp.cos(safe) - y) / safe)
 
 
+def _sinc_d_graph(F, g, x, y):
+    """_sinc_vjp on Variables: x = 0 is replaced by 1 before dividing, so neither
+    value nor gradient meets 0 / 0, and there the derivative is -x / 3 (sinc's
+    own near 0): 0, as backward gives, with the right slope for nn.grad again."""
+    zero = F.equal_scalar(x, 0.0)
+    safe = F.where(zero, F.constant(1, x.shape), x)
+    return F.where(zero, g * (x * (-1.0 / 3)), g * (F.cos(safe) - y) / safe)
+
+
+def _elu_d_graph(F, x, alpha):
+    """d elu(x) / dx on Variables as _elu_vjp has it: 1 for x >= 0, else
+    alpha * exp(x) (exp of min(x, 0), so positive x cannot overflow)."""
+    p = F.greater_equal_scalar(x, 0.0)
+    return p + (1 - p) * (alpha * F.exp(F.minimum_scalar(x, 0.0)))
+
+
 #                      NNabla type  forward f(xp, x, ...)        vjp(xp, gy, x, y, ...): dL/dx
 Sigmoid = unary("Sigmoid",      _sigmoid,                        lambda xp, g, x, y: g * y * (1 - y), reads="y")
 Swish = unary("Swish",          lambda xp, x: x * _sigmoid(xp, x),
@@ -150,7 +166,8 @@ SoftPlus = unary("SoftPlus",    lambda xp, x, beta: _softplus(xp, beta * x) / be
 SoftSign = unary("SoftSign",    lambda xp, x: x / (1 + xp.abs(x)),
                  lambda xp, g, x, y: g / xp.square(1 + xp.abs(x)))
 TanhShrink = unary("TanhShrink", lambda xp, x: x - xp.tanh(x),  lambda xp, g, x, y: g * xp.square(x - y))
-Sinc = unary("Sinc",            _sinc,                           _sinc_vjp)
+Sinc = unary("Sinc",            _sinc,                           _sinc_vjp,
+             graph=lambda F, g, x, y: _sinc_d_graph(F, g, x, y))
 
 
 def _one_axis(fn, axis, ndim):
@@ -231,6 +248,22 @@ class CReLU(Function):
         # NNabla counts x = 0 in the negative half (gradient -1 there)
         return (g_pos * (x > 0) - g_neg * (x <= 0),)
 
+    def _gy_halves(self, gy):
+        """gy's two halves along the axis, as Variables (slices: linear)."""
+        F, n, a = _F(), self.inputs[0].shape[self.axis], self.axis
+        start, stop = [0] * len(gy.shape), list(gy.shape)
+        halves = []
+        for lo, hi in ((0, n), (n, 2 * n)):
+            start[a], stop[a] = lo, hi
+            halves.append(F.slice(gy, tuple(start), tuple(stop)))
+        return halves
+
+    def grad_graph(self, need, xs, ys, gys):
+        F = _F()
+        g_pos, g_neg = self._gy_halves(gys[0])
+        pos = F.greater_scalar(xs[0], 0.0)  # as backward: x = 0 is negative
+        return [g_pos * pos - g_neg * (1 - pos)]
+
 
 class CELU(CReLU):
     """concat(elu(x), elu(-x)) along ``axis``, which doubles in size."""
@@ -246,6 +279,12 @@ class CELU(CReLU):
         x = xs[0]
         g_pos, g_neg = xp.split(gys[0], [x.shape[self.axis]], axis=self.axis)
         return (_elu_vjp(xp, g_pos, x, self.alpha) - _elu_vjp(xp, g_neg, -x, self.alpha),)
+
+    def grad_graph(self, need, xs, ys, gys):
+        F = _F()
+        g_pos, g_neg = self._gy_halves(gys[0])
+        x = xs[0]
+        return [g_pos * _elu_d_graph(F, x, self.alpha) - g_neg * _elu_d_graph(F, -x, self.alpha)]
 
 
 class PReLU(Function):
@@ -278,6 +317,20 @@ class PReLU(Function):
         if self.need[1]:
             gw = sum_to(xp, gy * xp.minimum(x, 0), self._slope_shape).reshape(w.shape)
         return gx, gw
+
+    def grad_graph(self, need, xs, ys, gys):
+        from ..grad import sum_to as sum_to_graph
+        F = _F()
+        (x, w), gy = xs, gys[0]
+        slope = F.reshape(w, self._slope_shape)
+        gx = gw = None
+        if need[0]:  # as backward: x = 0 is positive
+            pos = F.greater_equal_scalar(x, 0.0)
+            gx = gy * pos + (slope * gy) * (1 - pos)
+        if need[1]:
+            gw = F.reshape(sum_to_graph(gy * F.minimum_scalar(x, 0.0), self._slope_shape),
+                           w.shape)
+        return [gx, gw]
 
 
 sigmoid = unary_public("sigmoid", Sigmoid, "Logistic sigmoid, y = 1 / (1 + exp(-x)).",

@@ -71,6 +71,9 @@ class AddN(Function):
     def backward(self, xp, xs, ys, gys):
         return tuple(gys[0] for _ in xs)
 
+    def grad_graph(self, need, xs, ys, gys):
+        return [gys[0] if n else None for n in need]  # (MulN states its own)
+
 
 class MulN(AddN):
     """Product of any number of same-shape inputs."""
@@ -90,6 +93,15 @@ class MulN(AddN):
                     g = g * x
             grads.append(g)
         return tuple(grads)
+
+    def grad_graph(self, need, xs, ys, gys):
+        # gy times the product of the other inputs, in backward's order
+        from . import mul_n
+        grads = []
+        for i, n in enumerate(need):
+            others = xs[:i] + xs[i + 1:]
+            grads.append(None if not n else mul_n(gys[0], *others) if others else gys[0])
+        return grads
 
 
 def _kept_inplace(f):

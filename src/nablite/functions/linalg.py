@@ -16,6 +16,8 @@ __all__ = ["matrix_diag", "matrix_diag_part", "trilu", "batch_det", "batch_inv",
            "batch_cholesky", "eye_like", "einsum"]
 
 class MatrixDiag(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
+
     def setup(self, x):
         require(self, len(x) >= 1, "x must have at least one dimension, got shape ()")
         return x + (x[-1],)
@@ -32,6 +34,8 @@ class MatrixDiag(Function):
 
 
 class MatrixDiagPart(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
+
     def setup(self, x):
         require(self, len(x) >= 2 and x[-1] == x[-2],
                 f"x must end with a square matrix (..., n, n), got shape {x}")
@@ -45,6 +49,8 @@ class MatrixDiagPart(Function):
 
 
 class Trilu(Function):
+    linear = True  # nn.grad: its gradient is its adjoint
+
     def __init__(self, k=0, upper=True):
         self.k = k
         self.upper = upper
@@ -142,6 +148,13 @@ class BatchInv(_BatchMatrix):
     def backward(self, xp, xs, ys, gys):
         yt = _t(ys[0])
         return (-(yt @ gys[0] @ yt),)
+
+    def grad_graph(self, need, xs, ys, gys):
+        # -Y^T gy Y^T from batch matmuls of the output, which nn.grad
+        # differentiates on (through Y back into this inverse)
+        from . import batch_matmul
+        y = ys[0]
+        return [-batch_matmul(batch_matmul(y, gys[0], transpose_a=True), y, transpose_b=True)]
 
 
 class BatchCholesky(_BatchMatrix):

@@ -16,7 +16,7 @@ when x == val. ``sign`` passes its gradient straight through.
 """
 from ..backend import stable_argsort
 from .arithmetic import number
-from .base import (Binary, Function, Unary, binary, docstring, prod, public, require, unary,
+from .base import (_F, Binary, Function, Unary, binary, docstring, prod, public, require, unary,
                    named)
 
 __all__ = ["sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and",
@@ -91,9 +91,11 @@ IsInf = unary_test("IsInf",                           lambda xp, x: xp.isinf(x))
 Sign = unary("Sign",            lambda xp, x, alpha: xp.where(x == 0, alpha, xp.sign(x)),
              lambda xp, g, x, y, alpha: g)
 MinimumScalar = unary("MinimumScalar", lambda xp, x, val: xp.minimum(x, val),
-                      lambda xp, g, x, y, val: g * (x < val))
+                      lambda xp, g, x, y, val: g * (x < val),
+                      graph=lambda F, g, x, y, val: g * F.less_scalar(x, val))
 MaximumScalar = unary("MaximumScalar", lambda xp, x, val: xp.maximum(x, val),
-                      lambda xp, g, x, y, val: g * (x > val))
+                      lambda xp, g, x, y, val: g * (x > val),
+                      graph=lambda F, g, x, y, val: g * F.greater_scalar(x, val))
 ResetNaN = unary("ResetNaN",    lambda xp, x, val: xp.where(xp.isnan(x), val, x),
                  lambda xp, g, x, y, val: g * ~xp.isnan(x))
 ResetInf = unary("ResetInf",    lambda xp, x, val: xp.where(xp.isinf(x), val, x),
@@ -101,9 +103,13 @@ ResetInf = unary("ResetInf",    lambda xp, x, val: xp.where(xp.isinf(x), val, x)
 
 #                    NNabla type  forward                       dL/dx0                       dL/dx1 (gets ties)
 Minimum2 = binary("Minimum2", lambda xp, a, b: xp.minimum(a, b),
-                  lambda xp, g, a, b, y: g * (a < b), lambda xp, g, a, b, y: g * (a >= b))
+                  lambda xp, g, a, b, y: g * (a < b), lambda xp, g, a, b, y: g * (a >= b),
+                  graph=(lambda F, g, a, b, y: g * F.less(a, b),
+                         lambda F, g, a, b, y: g * F.greater_equal(a, b)))
 Maximum2 = binary("Maximum2", lambda xp, a, b: xp.maximum(a, b),
-                  lambda xp, g, a, b, y: g * (a > b), lambda xp, g, a, b, y: g * (a <= b))
+                  lambda xp, g, a, b, y: g * (a > b), lambda xp, g, a, b, y: g * (a <= b),
+                  graph=(lambda F, g, a, b, y: g * F.greater(a, b),
+                         lambda F, g, a, b, y: g * F.less_equal(a, b)))
 
 
 class Where(Function):
@@ -135,6 +141,15 @@ class Where(Function):
         mask = self._mask(condition, x_true)
         return (None, gy * mask if self.need[1] else None,
                 gy * ~mask if self.need[2] else None)
+
+    def grad_graph(self, need, xs, ys, gys):
+        # Linear in x_true and x_false: their gradients select gy by the same
+        # condition (and where's gradient selects again); the condition gets none.
+        F = _F()
+        condition, gy = xs[0], gys[0]
+        zero = F.constant(0, gy.shape)
+        return [None, F.where(condition, gy, zero) if need[1] else None,
+                F.where(condition, zero, gy) if need[2] else None]
 
 
 class SearchSorted(Function):

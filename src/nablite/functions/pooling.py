@@ -333,6 +333,7 @@ class GlobalAveragePooling(Function):
 
 class Unpooling(Function):
     """Nearest-neighbour upsampling: every element repeated kernel[i] times along axis i."""
+    linear = True  # nn.grad: its gradient is its adjoint
 
     def __init__(self, kernel, channel_last=False):
         self.kernel = kernel

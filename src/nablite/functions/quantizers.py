@@ -21,9 +21,11 @@ __all__ = ["binary_sigmoid", "binary_tanh", "prune", "fixed_point_quantize", "po
 
 #                     NNabla type       forward                                     dL/dx (clipped straight-through)
 BinarySigmoid = unary("BinarySigmoid", lambda xp, x: (x > 0).astype(x.dtype),
-                      lambda xp, g, x, y: xp.where(xp.abs(x) < 1, 0.5 * g, 0))
+                      lambda xp, g, x, y: xp.where(xp.abs(x) < 1, 0.5 * g, 0),
+                      graph=lambda F, g, x, y: (0.5 * g) * F.less_scalar(F.abs(x), 1.0))
 BinaryTanh = unary("BinaryTanh",       lambda xp, x: xp.where(x > 0, 1, -1).astype(x.dtype),
-                   lambda xp, g, x, y: g * (xp.abs(x) < 1))
+                   lambda xp, g, x, y: g * (xp.abs(x) < 1),
+                   graph=lambda F, g, x, y: g * F.less_scalar(F.abs(x), 1.0))
 
 _INT_CODES = {np.int8: 1, np.uint8: 2}
 _INT_RANGES = {1: (-128, 127), 2: (0, 255)}
@@ -49,6 +51,9 @@ class Prune(Function):
 
     def backward(self, xp, xs, ys, gys):
         return (gys[0],)
+
+    def grad_graph(self, need, xs, ys, gys):
+        return [gys[0]]  # straight-through: the identity, for every order
 
 
 class FixedPointQuantize(Function):
@@ -160,6 +165,11 @@ class QuantizeLinear(Function):
 
     def backward(self, xp, xs, ys, gys):
         return (gys[0] / xs[1] if self.need[0] else None), None, None
+
+    def grad_graph(self, need, xs, ys, gys):
+        # gy / scale on Variables: differentiated again, scale gets -gy / scale^2
+        # from it, as in NNabla (its first-order gradient stays none)
+        return [gys[0] / xs[1] if need[0] else None, None, None]
 
 
 class DequantizeLinear(Function):
