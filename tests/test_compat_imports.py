@@ -147,3 +147,19 @@ def test_communicator_util_under_the_alias(tmp_path):
     """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "None None True"
+
+
+def test_function_bases_are_the_functions_and_raw_patch_correlation_is_channel_last():
+    import numpy as np
+    import nablite as nn
+    import nablite.function_bases as FB
+    import nablite.functions as F
+    assert nn.function_bases is FB and FB.affine is F.affine and set(F.__all__) <= set(dir(FB))
+    rng = np.random.RandomState(0)
+    a, b = [nn.Variable.from_numpy_array(rng.randn(2, 5, 6, 3).astype(np.float32))
+            for _ in range(2)]
+    y = FB.patch_correlation(a, b, (1, 1), (1, 2))
+    want = F.patch_correlation(F.transpose(a, (0, 3, 1, 2)), F.transpose(b, (0, 3, 1, 2)),
+                               (1, 1), (1, 2))
+    F.sink(y, want).forward()
+    np.testing.assert_allclose(y.d, want.d.transpose(0, 3, 4, 1, 2), rtol=1e-6)

@@ -194,3 +194,24 @@ def test_what_a_half_function_writes_into_its_inputs_is_kept():
     y.backward(np.ones((2, 3), np.float32))
     np.testing.assert_allclose(x.g, np.ones((2, 3)) @ sign.T, rtol=1e-3)
     np.testing.assert_allclose(mean.d, 0.1 * h.d.mean(0, keepdims=True), rtol=2e-3, atol=1e-4)
+
+
+def test_inq_layers_in_half_quantize_the_stored_weight_as_in_float():
+    """INQ writes the fixed weights into its weight input; in 'half' that write
+    reaches the stored array, so the gradient is the float one's."""
+    rng = np.random.RandomState(0)
+    xd, wd = rng.randn(2, 4).astype(np.float32), rng.randn(4, 3).astype(np.float32)
+    out = {}
+    for tc in ("float", "half"):
+        with nn.context_scope(get_extension_context("cpu", type_config=tc)):
+            x = nn.Variable.from_numpy_array(xd, need_grad=True)
+            w = nn.Variable.from_numpy_array(wd, need_grad=True)
+            ind = nn.Variable.from_numpy_array(np.zeros((4, 3), np.int32))
+            y = F.inq_affine(x, w, ind, inq_iterations=(0,))
+        y.forward()
+        x.grad.zero()
+        y.backward(np.ones((2, 3), np.float32))
+        out[tc] = (w.d.copy(), x.g.copy())
+    assert not np.array_equal(out["float"][0], wd)  # quantized in place
+    np.testing.assert_allclose(out["half"][0], out["float"][0], rtol=1e-3)
+    np.testing.assert_allclose(out["half"][1], out["float"][1], rtol=2e-3, atol=1e-3)

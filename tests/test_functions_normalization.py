@@ -342,6 +342,25 @@ def test_mean_subtraction_base_axis_zero_and_negative(base_axis, stat_shape):
     np.testing.assert_allclose(y.d, x - x.mean(batch), atol=1e-6)
 
 
+def test_batch_normalization_axes_may_be_an_int():
+    x = randn(4, 3, 2)
+    vs = [nn.Variable.from_numpy_array(a) for a in
+          (x, np.zeros((1, 3, 1)), np.ones((1, 3, 1)), np.zeros((1, 3, 1)), np.ones((1, 3, 1)))]
+    y, y1 = F.batch_normalization(*vs, axes=1), F.batch_normalization(*vs, axes=[1])
+    F.sink(y, y1).forward()
+    np.testing.assert_array_equal(y.d, y1.d)
+    assert y.parent.info.args["axes"] == [1]
+
+
+def test_a_refusal_is_a_value_error_and_a_runtime_error():
+    """NNabla raises RuntimeError where nablite's functions refuse their inputs;
+    the error is both, so either except clause catches it."""
+    from nablite.function import FunctionError
+    with pytest.raises(RuntimeError, match="MeanSubtraction: mean has shape"):
+        F.mean_subtraction(nn.Variable((2, 3)), nn.Variable((4,)), nn.Variable((1,)))
+    assert issubclass(FunctionError, ValueError) and issubclass(FunctionError, RuntimeError)
+
+
 def test_clip_grad_edge_cases_as_nnabla():
     """min > max: above max gives max, else below min gives min; clip_norm <= 0
     scales as any other (NNabla refuses neither)."""

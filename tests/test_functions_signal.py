@@ -342,3 +342,26 @@ def test_istft_parity_with_real_nnabla():
         yr, yi = _stft_output(shape, kwargs)
         cases.append(("istft", [yr, yi], dict(kwargs, as_stft_backward=True), [0, 1]))
     assert check_parity(cases, rtol=1e-4, atol=1e-5, grad_rtol=1e-4, grad_atol=1e-5) == len(cases)
+
+
+@pytest.mark.parametrize("f,shape,kwargs", [
+    (F.fft, (2, 4, 2), dict(signal_ndim=1)),
+    (F.ifft, (3, 4, 2), dict(signal_ndim=2, normalized=True)),
+    (F.stft, (1, 32), dict(window_size=8, stride=4, fft_size=8, window_type="hamming")),
+    (F.istft, None, dict(window_size=8, stride=4, fft_size=8, window_type="hanning",
+                         center=True, pad_mode="constant")),
+])
+def test_second_order_through_the_transforms(f, shape, kwargs):
+    """All four are linear, so nn.grad differentiates their gradients again
+    (they were first order only)."""
+    from gradcheck import check_double_backward
+    if f is F.istft:  # a spectrogram of 32 samples: 9 frames of 5 bins
+        inputs = [randn(1, 5, 9, seed=1), randn(1, 5, 9, seed=2)]
+        g = lambda yr, yi: F.istft(yr, yi, **kwargs) ** 2  # noqa: E731
+    else:
+        inputs = [randn(*shape, seed=1)]
+
+        def g(x):
+            y = f(x, **kwargs)
+            return y[0] ** 2 + y[1] ** 2 if isinstance(y, tuple) else y ** 2
+    check_double_backward(g, inputs)

@@ -314,3 +314,12 @@ def test_dtype_is_a_numpy_dtype_as_nnabla_gives():
     assert a.dtype == np.float64 and nn.NdArray((2,)).dtype == np.dtype(np.float32)
     v = nn.Variable.from_numpy_array(np.arange(3, dtype=np.int32))
     assert v.data.dtype == np.dtype(np.int32) and v.data.view((3, 1)).dtype == np.int32
+
+
+def test_copy_from_returns_the_array():
+    """As NNabla: ``nn.NdArray(shape).copy_from(a)`` is a copy of ``a``."""
+    import numpy as np
+    import nablite as nn
+    a = nn.NdArray.from_numpy_array(np.arange(3.0))
+    b = nn.NdArray(a.shape).copy_from(a)
+    assert isinstance(b, nn.NdArray) and b is not a and np.array_equal(b.data, a.data)

@@ -27,6 +27,7 @@ from .parameter import (clear_parameters, get_current_parameter_scope,  # noqa: 
                         get_parameters, no_grad, parameter_scope)
 from .random import seed  # noqa: F401
 from . import functions  # noqa: F401
+from . import function_bases  # noqa: F401,E402  (nn.function_bases, as NNabla)
 from .grad import grad  # noqa: F401
 from .solver import (set_solver_post_hook, set_solver_pre_hook,  # noqa: F401
                      unset_solver_post_hook, unset_solver_pre_hook)

@@ -405,8 +405,11 @@ class NdArray:
         self._dtype = np.dtype(dtype).type
         return self._arr
 
-    def copy_from(self, arr: NdArray | ArrayLike, use_current_context: bool = True) -> None:
+    def copy_from(self, arr: NdArray | ArrayLike, use_current_context: bool = True) -> NdArray:
+        """Copy ``arr``'s values in; returns this array (as NNabla's, so that
+        ``nn.NdArray(shape).copy_from(a)`` makes a copy)."""
         self.data = arr.data if isinstance(arr, NdArray) else arr
+        return self
 
     def view(self, shape: int | Sequence[int]) -> NdArray:
         v = NdArray(shape)

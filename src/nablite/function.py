@@ -427,7 +427,13 @@ def _check_output_sizes(fn, shapes):
                                   f"{_MEMORY / 2 ** 30:.3g} GiB of memory")
 
 
-def require(fn, condition, message, exc=ValueError):
+class FunctionError(ValueError, RuntimeError):
+    """A function refusing its inputs or arguments. A ValueError, and also a
+    RuntimeError, which is what NNabla raises for the same checks (its C++
+    functions'), so that the except clauses of either kind of script catch it."""
+
+
+def require(fn, condition, message, exc=FunctionError):
     """Raise ``exc("<fn name>: message")`` unless ``condition`` holds."""
     if not condition:
         name = fn if isinstance(fn, str) else fn.name

@@ -172,7 +172,7 @@ class BatchNormalization(Standardization):
     def __init__(self, axes=(1,), decay_rate=0.9, eps=1e-05, batch_stat=True, no_scale=False,
                  no_bias=False, output_stat=False, has_running=True):
         keep_args(self, locals(), private=("output_stat", "has_running"))
-        self.axes = list(axes)
+        self.axes = _axes_list(axes)  # (an int too, as NNabla takes it)
 
     _keep = ("axes",)
 

@@ -176,6 +176,8 @@ class _INQ(_ProductOnQuantizedWeight):
     of two and stay at their value; at each of ``inq_iterations`` (counted in forward
     calls from 0) half of the learnable ones get fixed (all at the last one)."""
 
+    writes_inputs = (1, 2)  # the weight (fixed ones restored) and the indicator
+
     recomputable = False  # forward counts its calls and fixes weights
 
     def _init_inq(self, num_bits, inq_iterations, selection_algorithm, seed):

@@ -35,6 +35,7 @@ __all__ = ["fft", "ifft", "stft", "istft"]
 # FFT / IFFT
 
 class _ComplexFFT(Function):
+    linear = True  # nn.grad: the adjoint (backward) is again linear, every order
     grad_reads_inputs = False
     grad_reads_outputs = False
 
@@ -171,6 +172,7 @@ class _STFTBase(Function):
     Names: N = fft_size, p = N // 2 when centred (else 0), T frames, and
     ``_full`` = (T - 1) * stride + N, the length an overlap-add of T frames covers.
     """
+    linear = True  # nn.grad: the adjoint (backward) is again linear, every order
     grad_reads_inputs = False
     grad_reads_outputs = False
 
@@ -225,7 +227,8 @@ class _STFTBase(Function):
         bad = np.flatnonzero(inv[lo:hi] < 1e-11)
         require(self, bad.size == 0,
                 f"the overlap-add of the squared {self.window_type} window is zero at "
-                f"sample {lo + bad[0] if bad.size else 0} (NOLA condition not met for "
+                f"sample {lo + bad[0] if bad.size else 0} (the NOLA (nonzero overlap-add) "
+                f"condition is not met for "
                 f"window_size={self.window_size}, stride={self._s}, fft_size={self._n}, "
                 f"center={self.center}); use a smaller stride or another window")
         rinv = np.zeros(self._full)
