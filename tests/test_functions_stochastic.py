@@ -116,6 +116,20 @@ def test_random_crop():
         F.random_crop(V(np.zeros((2, 3, 4))), shape=(5,))
 
 
+def test_random_crop_with_a_shape_longer_than_a_sample():
+    """As NNabla: ``shape`` lines up with x's last axes; its first entries crop
+    the batch with one window for all samples (shape=x.shape keeps the batch,
+    DARTS's padded-image crop)."""
+    x, y = adjoint_check(F.random_crop, (4, 3, 8, 8), shape=(2, 3, 5, 5), seed=3)
+    assert y.shape == (2, 3, 5, 5)
+    firsts = [next(k for k in range(4) if np.isin(y.d[b], x.d[k]).all()) for b in range(2)]
+    assert firsts[1] == firsts[0] + 1  # a contiguous window of two samples
+    x2, y2 = adjoint_check(F.random_crop, (2, 3, 10, 10), shape=(2, 3, 8, 8), seed=0)
+    assert y2.shape == (2, 3, 8, 8)
+    with pytest.raises(ValueError, match="more dimensions than x"):
+        F.random_crop(V(np.zeros((2, 3, 4))), shape=(1, 2, 3, 4))
+
+
 def test_random_flip():
     x, y = adjoint_check(F.random_flip, (16, 3, 4), axes=[1, 2], seed=0)
     seen = set()

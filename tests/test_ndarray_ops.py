@@ -323,3 +323,52 @@ def test_copy_from_returns_the_array():
     a = nn.NdArray.from_numpy_array(np.arange(3.0))
     b = nn.NdArray(a.shape).copy_from(a)
     assert isinstance(b, nn.NdArray) and b is not a and np.array_equal(b.data, a.data)
+
+
+def test_zero_reaches_views_and_packed_parameters_train():
+    """zero() on an array a view shares (or on the view) is seen through the
+    other; a solver over one packed parameter whose pieces are views of it
+    (neu's PackedParameterSolver) zeroes and updates them (it left them
+    untouched)."""
+    import numpy as np
+    import nablite as nn
+    import nablite.functions as F
+    import nablite.solvers as S
+    a = nn.NdArray((4,))
+    a.fill(5)
+    v = a.narrow(0, 0, 2)
+    a.zero()
+    assert v.data.tolist() == [0, 0]
+    v.fill(3)
+    v.zero()
+    assert a.data.tolist() == [0, 0, 0, 0]
+    big = nn.Variable((8,), need_grad=True)
+    w = nn.Variable((2, 2), need_grad=True)
+    w.d = 1
+    view = big.data.narrow(0, 0, 4).view((2, 2))
+    view.copy_from(w.data)
+    w.data = view
+    w.grad = big.grad.narrow(0, 0, 4).view((2, 2))
+    y = F.sum(w * 3.0)
+    solver = S.Sgd(0.1)
+    solver.set_parameters({"big": big})
+    for want in (0.7, 0.4):
+        solver.zero_grad()
+        y.forward()
+        y.backward()
+        solver.update()
+        np.testing.assert_allclose(w.d, np.full((2, 2), want), rtol=1e-6)
+
+
+def test_composites_on_ndarrays_compute_at_once():
+    import numpy as np
+    import nablite as nn
+    import nablite.functions as F
+    g = nn.NdArray.from_numpy_array(np.array([[3.0, 4.0], [0.0, 0.0]], np.float32))
+    r = F.clip_by_norm(g, 1.0)
+    assert isinstance(r, nn.NdArray)
+    np.testing.assert_allclose(r.data, [[0.6, 0.8], [0, 0]], rtol=1e-6)
+    a = nn.NdArray.from_numpy_array(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    d = F.dot(a, nn.NdArray.from_numpy_array(np.ones((2, 2), np.float32)))
+    assert isinstance(d, nn.NdArray)
+    np.testing.assert_array_equal(d.data, [[3, 3], [7, 7]])

@@ -425,6 +425,22 @@ def test_states_share_memory_and_set_states_validates():
     assert s.get_states()["p"].t == 5  # unchanged by the failed calls
 
 
+def test_set_states_adopts_the_given_variables_arrays():
+    """As NNabla: the state Variables given to set_states are the solver's
+    states from then on (writes reach the solver, updates are seen in them)."""
+    p = _param([1.0, 1.0, 1.0], [0.5, 0.5, 0.5])
+    s = S.Adam(0.1)
+    s.set_parameters({"p": p})
+    st = S.SolverState()
+    st.t = 0
+    st.pstate = {"mean": nn.Variable((3,)), "var": nn.Variable((3,))}
+    s.set_states({"p": st})
+    s.update()
+    np.testing.assert_allclose(st.pstate["mean"].d, 0.05, rtol=1e-5)
+    st.pstate["mean"].d = 100.0
+    assert (s.get_states()["p"].pstate["mean"].d == 100.0).all()
+
+
 @pytest.mark.parametrize("ext", [".h5", ".protobuf"])
 def test_states_round_trip(tmp_path, ext):
     pytest.importorskip("h5py") if ext == ".h5" else None

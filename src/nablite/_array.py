@@ -16,6 +16,7 @@ a host array a user kept sees the values of the next read, as in NNabla.
 """
 from __future__ import annotations  # hints are strings: no cost when a method is called
 
+import weakref
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -364,9 +365,13 @@ class NdArray:
         return int(np.prod(self._shape[axis:], dtype=np.int64))
 
     def zero(self) -> None:
-        """Mark as all zeros (memory is written lazily, on the next read)."""
-        self._zeroing = True
+        """Mark as all zeros (memory is written lazily, on the next read; at once
+        where a view shares it, so that the other array sees the zeros)."""
         self._cleared = False
+        if views_made and self._arr is not None and self in aliased:
+            self._current()[...] = 0
+            return
+        self._zeroing = True
 
     def fill(self, value: float) -> None:
         arr = self._arr
@@ -412,15 +417,20 @@ class NdArray:
         return self
 
     def view(self, shape: int | Sequence[int]) -> NdArray:
+        """An NdArray of ``shape`` over this one's memory."""
         v = NdArray(shape)
         v._set(self._current().reshape(v._shape))
+        _share(self, v)
         return v
 
     def narrow(self, dim: int, start: int, length: int) -> NdArray:
+        """The NdArray of ``length`` entries from ``start`` along ``dim``, over
+        this one's memory."""
         index = [slice(None)] * self.ndim
         index[dim] = slice(start, start + length)
         v = NdArray(self._shape[:dim] + (length,) + self._shape[dim + 1:])
         v._set(self._current()[tuple(index)])
+        _share(self, v)
         return v
 
     def reset_shape(self, shape: int | Sequence[int], force: bool = False) -> None:
@@ -598,6 +608,21 @@ class NdArray:
     def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
         arr = self._get()
         return arr if dtype is None else arr.astype(dtype)
+
+
+# NdArrays whose memory another one shares (view, narrow): their zero() writes the
+# zeros at once, since the lazy mark would not reach the other (neu's packed
+# solvers give parameters views of one buffer). ``views_made`` keeps the common
+# case to one global check.
+aliased: weakref.WeakSet[NdArray] = weakref.WeakSet()
+views_made = False
+
+
+def _share(a: NdArray, b: NdArray) -> None:
+    global views_made
+    views_made = True
+    aliased.add(a)
+    aliased.add(b)
 
 
 def _reading_functions_see_new_dtype(nd: NdArray) -> None:

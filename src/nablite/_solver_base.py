@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import backend
+from . import _array as _ndarray_module, backend
 from ._array import NdArray
 from .context import get_current_context
 from .graph import hooks_around
@@ -436,7 +436,10 @@ class Solver:
                             if (nd := ref()) is not None and nd._write_back()]
 
     def set_states(self, states):
-        """Replace the states of registered parameters (values are copied).
+        """Replace the states of registered parameters. On the CPU a Variable's
+        or NdArray's array of the state's dtype is adopted (shared, as NNabla
+        shares it: writes to it reach the solver and updates are seen in it,
+        until the solver packs its parameters); other values are copied.
 
         Everything is validated first, so a bad entry changes nothing.
         """
@@ -464,6 +467,9 @@ class Solver:
             new = {}
             for name, old in slot.state.items():
                 v = pstate[name]
+                shared = None
+                if isinstance(v, NdArray) or hasattr(v, "d"):  # an NdArray or a Variable
+                    shared = v if isinstance(v, NdArray) else getattr(v, "data", None)
                 if hasattr(v, "d"):  # a Variable
                     arr = v.d
                 elif hasattr(v, "dtype"):  # a numpy / cupy array
@@ -479,6 +485,10 @@ class Solver:
                                      f"shape {tuple(arr.shape)}, the parameter has {old.shape}")
                 if self.xp is np:
                     arr = backend.to_numpy(arr)
+                    if (isinstance(shared, NdArray) and type(arr) is np.ndarray
+                            and arr.dtype == old.dtype and shared._arr is arr):
+                        new[name] = arr  # adopted
+                        continue
                 new[name] = self.xp.array(arr, dtype=old.dtype)  # on the solver's device
             staged.append((slot, new, t))
         for slot, new, t in staged:
@@ -522,9 +532,14 @@ class Solver:
 
     # -- gradients ---------------------------------------------------------------
     def zero_grad(self):
-        """Mark every registered gradient as zero (no memory is written now)."""
+        """Mark every registered gradient as zero (no memory is written now,
+        unless a view shares it: NdArray.zero)."""
+        views = _ndarray_module.views_made
         for slot in self._slots.values():
-            slot.param._grad._zeroing = True
+            if views:
+                slot.param._grad.zero()
+            else:
+                slot.param._grad._zeroing = True
 
     def _packed(self):
         """The valid flat pack of all parameters, building it when possible, else None."""

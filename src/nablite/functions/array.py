@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from .._array import _ReshapedView
+from .._array import NdArray, _ReshapedView
 from ..variable import Variable, as_variable
 from .base import Function, node_constant, normalize_axes, prod, require, sum_to, contiguous, named
 
@@ -550,7 +550,8 @@ def clip_by_norm(x, clip_norm, axis=None):
     """
     from . import logical as L
     from .reduction import sum as reduce_sum_axes
-    if not isinstance(x, Variable):  # a composite: its parts would see None or a raw array
+    if not isinstance(x, (Variable, NdArray)):  # a composite: its parts would see None or
+        # a raw array (an NdArray goes through: each part computes it at once)
         require("clip_by_norm", x is not None, "x is None; expected a Variable", TypeError)
         x = as_variable(x, "clip_by_norm")
     if np.isscalar(clip_norm):
@@ -580,7 +581,7 @@ def dot(a, b, out=None):
     from .layers import affine
     from .reduction import sum as reduce_sum_axes
     require("dot", out is None, "out= is not supported; use the returned Variable")
-    a, b = (x if isinstance(x, Variable) else as_variable(x, "dot") for x in (a, b))
+    a, b = (x if isinstance(x, (Variable, NdArray)) else as_variable(x, "dot") for x in (a, b))
     if len(a.shape) == 0 or len(b.shape) == 0:
         return a * b
     if len(a.shape) == 1 and len(b.shape) == 1:

@@ -41,8 +41,10 @@ def _grid(xp, b, sizes, offsets):
 
 class RandomCrop(RandomFunction):
     """Crop each sample (axes from base_axis on) to ``shape`` at a random position;
-    ``shape`` lines up with the trailing axes."""
-    forward_state = ('_idx',)  # kept from forward for backward; freed with the buffers
+    ``shape`` lines up with the trailing axes. Where it is longer than a sample,
+    its first entries crop the axes before base_axis (the batch), with one
+    random window for all samples, as NNabla does (``shape=x.shape`` keeps them)."""
+    forward_state = ('_idx', '_window')  # kept from forward for backward
 
     def __init__(self, shape=None, base_axis=1, seed=-1):
         super().__init__(seed)
@@ -53,13 +55,29 @@ class RandomCrop(RandomFunction):
         require(self, 0 <= self.base_axis <= len(x),
                 f"base_axis={self.base_axis} is out of range for x {x}")
         tail = x[self.base_axis:]
-        require(self, len(crop) <= len(tail) and all(
-            0 < c <= s for c, s in zip(crop[::-1], tail[::-1])),
-            f"shape={tuple(crop)} does not fit in the sample shape {tail}")
-        self._crop = tail[:len(tail) - len(crop)] + tuple(crop)
-        return x[:self.base_axis] + self._crop
+        n_lead = max(0, len(crop) - len(tail))
+        require(self, n_lead <= self.base_axis,
+                f"shape={tuple(crop)} has more dimensions than x {x}")
+        lead = tuple(zip(range(self.base_axis - n_lead, self.base_axis), crop[:n_lead]))
+        crop = tuple(crop[n_lead:])
+        require(self, all(0 < c <= s for c, s in zip(crop[::-1], tail[::-1])) and all(
+            0 < c <= x[a] for a, c in lead),
+            f"shape={tuple(c for _, c in lead) + crop} does not fit in x {x} (its last "
+            f"{len(tail)} axes are a sample)")
+        self._lead = lead  # (axis, size) of the axes before base_axis it crops
+        self._crop = tail[:len(tail) - len(crop)] + crop
+        head = list(x[:self.base_axis])
+        for a, c in lead:
+            head[a] = c
+        return tuple(head) + self._crop
 
     def forward(self, xp, x):
+        window = [slice(None)] * x.ndim  # one window over the leading axes
+        for a, c in self._lead:
+            o = int(self.rng.randint(0, x.shape[a] - c + 1))
+            window[a] = slice(o, o + c)
+        self._window = tuple(window)
+        x = x[self._window]
         b, sample = _batch_view(x.shape, self.base_axis)
         offsets = [self.rng.randint(0, s - c + 1, size=b) if c < s else None
                    for s, c in zip(sample, self._crop)]
@@ -68,10 +86,13 @@ class RandomCrop(RandomFunction):
 
     def backward(self, xp, xs, ys, gys):
         x = xs[0]
-        b, sample = _batch_view(x.shape, self.base_axis)
-        gx = xp.zeros((b,) + sample, gys[0].dtype)
-        gx[self._idx] = gys[0].reshape((b,) + self._crop)
-        return (gx.reshape(x.shape),)
+        gx = xp.zeros(x.shape, gys[0].dtype)
+        inner = gx[self._window]  # (a view: the window's gradient lands in gx)
+        b, sample = _batch_view(inner.shape, self.base_axis)
+        flat = xp.zeros((b,) + sample, gys[0].dtype)
+        flat[self._idx] = gys[0].reshape((b,) + self._crop)
+        inner[...] = flat.reshape(inner.shape)
+        return (gx,)
 
 
 class RandomFlip(RandomFunction):
