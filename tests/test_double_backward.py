@@ -307,6 +307,8 @@ SECOND_ORDER_MORE = [
     ("prune", lambda x: F.prune(x * x, 0.5), [randn(2, 3)], {}, None),
     ("quantize_linear", F.quantize_linear,
      [randn(2, 3), np.full((1, 3), 0.1) + np.arange(3) * 0.05, np.zeros((1, 3))], {}, [0, 1]),
+    ("dequantize_linear", lambda x, s, z: F.dequantize_linear(x, s, z) ** 2,
+     [randn(2, 3), np.full((1, 3), 0.5) + np.arange(3) * 0.25, np.zeros((1, 3))], {}, [0]),
     ("binary_tanh", lambda x: F.binary_tanh(x * x), [away_from([-1, 1], randn(2, 3))], {}, None),
     ("binary_sigmoid", lambda x: F.binary_sigmoid(x * x), [away_from([-1, 1], randn(2, 3))],
      {}, None),

@@ -431,3 +431,21 @@ def test_grad_of_a_parameter_used_twice_sums_both_uses():
     for g, p in zip(grads, params.values()):
         np.testing.assert_allclose(g.d, p.g, rtol=1e-6)
     nn.clear_parameters()
+
+
+def test_sink_inputs_survive_buffer_clearing():
+    """As NNabla (its Sink prohibits clearing its input buffers): the values a
+    sink gathers are still there after forward(clear_buffer=True) and after
+    backward(clear_buffer=True); the gradient is unchanged."""
+    v = nn.Variable.from_numpy_array(np.array([0.5, -1.0, 2.0], np.float32), need_grad=True)
+    h0, h1 = F.tanh(v), F.sigmoid(v)
+    F.sink(h0, h1).forward(clear_buffer=True)
+    np.testing.assert_allclose(h0.d, np.tanh(v.d), rtol=1e-6)
+    np.testing.assert_allclose(h1.d, 1 / (1 + np.exp(-v.d)), rtol=1e-6)
+    s = F.sink(h0, h1)
+    s.forward(clear_no_need_grad=True)
+    v.grad.zero()
+    s.backward(clear_buffer=True)
+    np.testing.assert_allclose(h0.d, np.tanh(v.d), rtol=1e-6)
+    sig = 1 / (1 + np.exp(-v.d))
+    np.testing.assert_allclose(v.g, (1 - np.tanh(v.d) ** 2) + sig * (1 - sig), rtol=1e-5)

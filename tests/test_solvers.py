@@ -425,6 +425,7 @@ def test_states_share_memory_and_set_states_validates():
     assert s.get_states()["p"].t == 5  # unchanged by the failed calls
 
 
+@pytest.mark.host_context  # on a device the states are copied there (the docstring)
 def test_set_states_adopts_the_given_variables_arrays():
     """As NNabla: the state Variables given to set_states are the solver's
     states from then on (writes reach the solver, updates are seen in them)."""

@@ -534,12 +534,12 @@ class Solver:
     def zero_grad(self):
         """Mark every registered gradient as zero (no memory is written now,
         unless a view shares it: NdArray.zero)."""
-        views = _ndarray_module.views_made
-        for slot in self._slots.values():
-            if views:
+        if _ndarray_module.views_made:
+            for slot in self._slots.values():
                 slot.param._grad.zero()
-            else:
-                slot.param._grad._zeroing = True
+            return
+        for slot in self._slots.values():
+            slot.param._grad._zeroing = True
 
     def _packed(self):
         """The valid flat pack of all parameters, building it when possible, else None."""

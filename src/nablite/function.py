@@ -79,6 +79,9 @@ class Function:
     # weights): where the function computes in a cast copy (_in_float, _in_half),
     # what it wrote there must reach the stored array.
     writes_inputs = ()
+    # Whether clearing never frees this function's inputs (NNabla's "prohibit
+    # clear input buffers": F.sink's inputs are what the script reads after).
+    keeps_inputs = False
     # Input positions whose integer values the function uses as they are
     # (labels, indices, integer arithmetic); True: every input. NNabla reads any
     # other input as floating point, so an integer or bool array there is

@@ -165,7 +165,7 @@ class _Plan:
     """
     __slots__ = ("version", "order", "forward_steps", "needs", "backward_steps", "fused_steps",
                  "releases", "consumed", "recompute", "stateful", "host", "mixed", "unstepped",
-                 "held")
+                 "held", "kept")
 
     def __init__(self, root):
         self.version = _version
@@ -189,6 +189,8 @@ class _Plan:
         # (``F.sink(..., one_input_grad=False)``; see _unwritten_grad)
         self.consumed = {id(x) for f, _, _ in self.backward_steps if f.leaves_input_grads
                          for x in f.inputs}
+        # inputs no clearing frees (F.sink's: Function.keeps_inputs), or None
+        self.kept = {id(x) for f in self.order if f.keeps_inputs for x in f.inputs} or None
         self.fused_steps = None
         self.releases = {}
         # intermediates forward frees and backward computes again (Variable.recompute)
@@ -425,6 +427,8 @@ def _releasable(plan, root, clear_buffer, clear_no_need_grad):
                     keep.update(id(x) for x in f.inputs)
                 if f.grad_reads_outputs:
                     keep.update(id(o()) for o in f._outputs)
+    if plan.kept:
+        keep.update(plan.kept)
     if plan.recompute:  # what recomputation reads must stay
         for f in plan.order:
             if any(y is not None and y._recompute for y in f.outputs):
@@ -582,7 +586,7 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
     host, mixed = plan.host, plan.mixed
     grads = {id(root): seed}
     pop, get = grads.pop, grads.get
-    consumed, recompute = plan.consumed, plan.recompute
+    consumed, recompute, kept = plan.consumed, plan.recompute, plan.kept
     read = _read if host else _read_on
     for f, need, targets in steps:
         refs = f._outputs
@@ -647,7 +651,8 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
             post_hook(f)
         if clear_buffer:
             for y in outs:
-                if y is not None and y is not root and not y._persistent:
+                if y is not None and y is not root and not y._persistent and (
+                        kept is None or id(y) not in kept):
                     y._data.clear()
                     y._grad.clear()
     for x in plan.unstepped:

@@ -189,6 +189,11 @@ class DequantizeLinear(Function):
             return None, None, None
         return sum_to(xp, gys[0] * xs[1], xs[0].shape).astype(gys[0].dtype), None, None
 
+    def grad_graph(self, need, xs, ys, gys):
+        # gy * scale on Variables (scale broadcasts to x): differentiated again,
+        # scale gets x's gradient's weighting, as in NNabla
+        return [gys[0] * xs[1] if need[0] else None, None, None]
+
 
 @named
 def binary_sigmoid(x, n_outputs=-1, outputs=None):

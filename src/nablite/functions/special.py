@@ -22,6 +22,8 @@ class Unlink(Function):
 class Sink(Function):
     """A () output that depends on every input, so one forward/backward runs them all."""
 
+    keeps_inputs = True  # clearing spares them (the values the script reads)
+
     def __init__(self, one_input_grad=True):
         self.one_input_grad = one_input_grad
 
