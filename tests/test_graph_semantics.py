@@ -449,3 +449,24 @@ def test_sink_inputs_survive_buffer_clearing():
     np.testing.assert_allclose(h0.d, np.tanh(v.d), rtol=1e-6)
     sig = 1 / (1 + np.exp(-v.d))
     np.testing.assert_allclose(v.g, (1 - np.tanh(v.d) ** 2) + sig * (1 - sig), rtol=1e-5)
+
+
+def test_a_variable_equals_its_unlinked_copies():
+    """As NNabla: an unlinked copy (data and grad shared) is equal and hashes
+    alike, so a graph's copy of a parameter is found among the parameters;
+    sharing only the data is not enough, and other Variables stay unequal."""
+    import nablite.parametric_functions as PF
+    nn.clear_parameters()
+    x = nn.Variable((2, 3))
+    y = x.get_unlinked_variable()
+    z = y.get_unlinked_variable(need_grad=True)
+    assert x == y == z and hash(x) == hash(z) and y in {x} and not (x != z)
+    w = nn.Variable((2, 3))
+    w.data = x.data
+    assert w != x and x != nn.Variable((2, 3)) and x != 1
+    h = PF.affine(x, 4, name="fc")
+    W = nn.get_parameters()["fc/affine/W"]
+    copy = h.parent.inputs[1]
+    assert copy is not W and copy == W and copy in nn.get_parameters().values()
+    assert {W: "weight"}[copy] == "weight"
+    nn.clear_parameters()

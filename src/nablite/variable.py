@@ -65,7 +65,7 @@ class Variable:
     """
 
     __slots__ = ("_data", "_grad", "_need_grad", "_persistent", "name", "_parent",
-                 "info", "rank", "_recompute", "_order", "__weakref__")
+                 "info", "rank", "_recompute", "_order", "_root", "__weakref__")
     _data: NdArray
     _grad: NdArray
     _need_grad: bool
@@ -91,6 +91,7 @@ class Variable:
         self.rank = 0
         self._recompute = False
         self._order = None
+        self._root = None  # id of the Variable an unlinked copy was made from
 
     @classmethod
     def _output(cls, shape: Sequence[int], parent: Function, need_grad: bool) -> Variable:
@@ -107,6 +108,7 @@ class Variable:
         v.rank = parent.rank
         v._recompute = graph.recompute_enabled and parent.recomputable
         v._order = None
+        v._root = None
         return v
 
     @staticmethod
@@ -301,6 +303,7 @@ class Variable:
         v._need_grad = self._need_grad if need_grad is None else bool(need_grad)
         v._persistent, v.name, v.info = self._persistent, self.name, self.info
         v._parent, v.rank, v._recompute, v._order = None, 0, False, None
+        v._root = self._root if self._root is not None else id(self)  # equal to self
         return v
 
     def unlinked(self, need_grad: bool | None = None) -> Variable:
@@ -441,13 +444,25 @@ class Variable:
     def __abs__(self) -> NoReturn:
         raise TypeError("abs() is not supported on Variables; use F.abs")
 
-    __hash__ = object.__hash__
+    # As NNabla's: a Variable equals itself and its unlinked copies (which share
+    # its data and grad), so a graph's copy of a parameter is found among
+    # nn.get_parameters().values() and as a dict key. (The data-and-grad check
+    # keeps a copy from equalling a later Variable that reuses a dead one's id.)
+    def __hash__(self) -> int:
+        root = self._root
+        return hash(id(self) if root is None else root)
 
     def __eq__(self, other: object) -> bool:
-        return self is other
+        if self is other:
+            return True
+        if not isinstance(other, Variable):
+            return False
+        a = id(self) if self._root is None else self._root
+        b = id(other) if other._root is None else other._root
+        return a == b and self._data is other._data and self._grad is other._grad
 
     def __ne__(self, other: object) -> bool:
-        return self is not other
+        return not self.__eq__(other)
 
     def __repr__(self) -> str:
         return f"<Variable({self.shape}, need_grad={self._need_grad}) at {hex(id(self))}>"

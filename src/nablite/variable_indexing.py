@@ -200,6 +200,7 @@ def _stand_in(var):
                  "rank", "recompute"):
         setattr(old, name, getattr(var, name))
     old._order = None
+    old._root = None
     if old._parent is not None:
         old._parent._outputs = [weakref.ref(old) if o() is var else o
                                 for o in old._parent._outputs]
