@@ -163,3 +163,9 @@ def test_function_bases_are_the_functions_and_raw_patch_correlation_is_channel_l
                                (1, 1), (1, 2))
     F.sink(y, want).forward()
     np.testing.assert_allclose(y.d, want.d.transpose(0, 3, 4, 1, 2), rtol=1e-6)
+
+
+def test_nnp_format_version_is_the_one_files_carry():
+    from nablite._nnp.files import NNP_VERSION
+    from nablite.utils.nnp_format import nnp_version
+    assert nnp_version() == "0.1" == NNP_VERSION.strip()
