@@ -129,11 +129,15 @@ def test_negative_labels_are_ignored_as_in_nnabla():
     np.testing.assert_allclose(y.ravel(), [0, np.log(3)], rtol=1e-6)
 
 
-def test_one_hot_index_out_of_range():
-    for bad in (3, -1):
-        with pytest.raises(ValueError, match=rf"^OneHot: x holds the index {bad} for an axis "
-                                             r"of size 3"):
-            _run(F.one_hot(V(np.array([[bad]])), (3,)))
+def test_one_hot_index_out_of_range_as_nnabla():
+    """An index in [-size, 0) counts from the end; a row with one outside
+    [-size, size) is all zeros (NNabla's results; it raises nothing)."""
+    y = _run(F.one_hot(V(np.array([[9], [-9], [10], [-11]])), (10,)))
+    np.testing.assert_array_equal(y.argmax(1), [9, 1, 0, 0])
+    np.testing.assert_array_equal(y.sum(1), [1, 1, 0, 0])
+    y = _run(F.one_hot(V(np.array([[1, 5], [-2, 1], [2, -4], [0, 0]])), (3, 4)))
+    np.testing.assert_array_equal(y.reshape(4, -1).argmax(1), [0, 5, 8, 0])
+    np.testing.assert_array_equal(y.reshape(4, -1).sum(1), [0, 1, 1, 1])
 
 
 def test_gather_index_out_of_range_names_the_function():

@@ -362,7 +362,9 @@ class NdArray:
         return self._arr is None and self._cleared
 
     def size_from_axis(self, axis: int = -1) -> int:
-        return int(np.prod(self._shape[axis:], dtype=np.int64))
+        """The number of elements from ``axis`` on; a negative axis (the default)
+        counts them all, as NNabla's does."""
+        return int(np.prod(self._shape[max(axis, 0):], dtype=np.int64))
 
     def zero(self) -> None:
         """Mark as all zeros (memory is written lazily, on the next read; at once

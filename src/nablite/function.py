@@ -170,6 +170,10 @@ class Function:
                 if named is e:
                     raise
                 raise named from e
+            if graph.no_grad_enabled and not immediate:  # values only (nn.no_grad)
+                for y in ys:
+                    y._parent = None
+                    y._need_grad = False
             if immediate:
                 arrays = [y.data for y in ys]
                 if outputs is not None:
@@ -252,6 +256,9 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name} rank={self.rank}>"
+
+    def __str__(self):  # print(y.parent) and hooks print the type name, as NNabla's
+        return self.name
 
 
 _ENGINE_FIELDS = {"inputs", "out_shapes", "ctx", "xp", "rank", "need"}

@@ -29,6 +29,7 @@ from ._array import F32_DTYPE as _F32_DTYPE, NdArray
 
 auto_forward_enabled = False
 recompute_enabled = False  # the flag new function outputs get (nn.recompute)
+no_grad_enabled = False  # inside nn.no_grad(): dynamic-graph outputs are cut off
 recording = None  # graph_def._Recorder noting each function built while networks record
 _version = 0
 

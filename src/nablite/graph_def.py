@@ -175,6 +175,10 @@ class ProtoNetwork:
                 return [int(d) for d in vp.shape.dim]
         raise KeyError(name)
 
+    def forward_sequence(self):
+        """The ProtoFunctions in the order forward runs them."""
+        return iter(list(self.functions.values()))
+
     def save(self, filename, include_parameter=False, variable_batch_size=True, executors=None):
         self.owner().save(filename, include_parameter, variable_batch_size, executors,
                           networks=[self.name])
@@ -254,23 +258,69 @@ class ProtoGraph:
             del proto.network[:]
             proto.network.extend(keep)
         for n in proto.network:
-            entries = executors if executors is not None else [None]
-            for e in entries:
-                net = self.networks[n.name]
+            mine = [e for e in executors if e.get("network", n.name) == n.name] \
+                if executors is not None else [None]
+            for e in mine:
                 ex = proto.executor.add()
-                ex.name = (e or {}).get("name", f"{n.name}_runtime") if e else f"{n.name}_runtime"
+                ex.name = (e or {}).get("name") or f"{n.name}_runtime"
                 ex.network_name = n.name
-                for name in net.inputs:
+                data, output = _executor_names(n, e or {})
+                for name in data:
                     d = ex.data_variable.add()
                     d.variable_name = d.data_name = name
-                for name in net.outputs:
+                for name in output:
                     o = ex.output_variable.add()
                     o.variable_name = o.data_name = name
-                for name in net.parameters:
-                    p = ex.parameter_variable.add()
-                    p.variable_name = name
+                for vp in n.variable:
+                    if vp.type == "Parameter":
+                        p = ex.parameter_variable.add()
+                        p.variable_name = vp.name
         items = [(k, v.d, v.need_grad) for k, v in self.parameters.items()]
         write_network_file(filename, proto, items, include_params=include_parameter)
+
+
+def _executor_names(net, executor):
+    """(data names, output names) of ``executor`` (NNabla's dict: 'data' and
+    'output' as lists of names, or as {name: Variable}, which renames that
+    variable in network message ``net`` first); the network's ends by default."""
+    made = {o for f in net.function for o in f.output}
+    read = {i for f in net.function for i in f.input}
+    buffers = [v.name for v in net.variable if v.type != "Parameter"]
+    ends = {"data": [n for n in buffers if n not in made],
+            "output": [n for n in buffers if n in made and n not in read]}
+    result = []
+    for key in ("data", "output"):
+        given = executor.get(key)
+        if given is None:
+            result.append(ends[key])
+            continue
+        if isinstance(given, dict):
+            for new, v in given.items():
+                old = v if isinstance(v, str) else getattr(v, "name", "")
+                if old and old != new:
+                    _rename(net, old, new)
+            given = list(given)
+        names = [g if isinstance(g, str) else g.name for g in given]
+        missing = [n for n in names if n not in buffers and
+                   n not in {v.name for v in net.variable}]
+        if missing:
+            raise ValueError(f"ProtoGraph.save: executor {executor.get('name')!r} names "
+                             f"{key} {missing}, which network {net.name!r} does not have "
+                             f"(its variables: {buffers})")
+        result.append(names)
+    return result
+
+
+def _rename(net, old, new):
+    """Call variable ``old`` of network message ``net`` ``new``, everywhere."""
+    for v in net.variable:
+        if v.name == old:
+            v.name = new
+    for f in net.function:
+        for field in (f.input, f.output):
+            for k, n in enumerate(field):
+                if n == old:
+                    field[k] = new
 
 
 def create_graph_from_variable(name, variables, names=None, parameter_scope=None,
@@ -489,7 +539,14 @@ def load(filename, batch_size=None, exclude_parameter=False, parameter_only=Fals
 
 def save(filename, content, include_parameters=False, variable_batch_size=True,
          extension=".nnp", executors=None):
-    """Save a ProtoGraph, or NNabla's ``contents`` dict (nablite.utils.save.save)."""
+    """Save a ProtoGraph (or a list of them, of which NNabla saves the first; a
+    ProtoNetwork: its graph's that network), or NNabla's ``contents`` dict
+    (nablite.utils.save.save)."""
+    if isinstance(content, (list, tuple)) and content and isinstance(
+            content[0], (ProtoGraph, ProtoNetwork)):
+        content = content[0]
+    if isinstance(content, ProtoNetwork):
+        return content.save(filename, include_parameters, variable_batch_size, executors)
     if isinstance(content, ProtoGraph):
         return content.save(filename, include_parameters, variable_batch_size, executors)
     from .utils.save import save as save_contents

@@ -201,13 +201,18 @@ def clear_parameters() -> None:
 
 @contextlib.contextmanager
 def no_grad(no_grad_: bool = True) -> Iterator[None]:
-    """Parameters fetched inside come back with need_grad=False."""
+    """Parameters fetched inside come back with need_grad=False; under
+    auto_forward, function outputs come back as values cut from the graph
+    (no parent, need_grad False: nothing is kept for a backward), as NNabla's."""
     global _no_grad
+    from . import graph
     previous, _no_grad = _no_grad, bool(no_grad_)
+    graph.no_grad_enabled = _no_grad
     try:
         yield
     finally:
         _no_grad = previous
+        graph.no_grad_enabled = previous
 
 
 def save_parameters(path: ParamFile, params: Mapping[str, Variable] | None = None,

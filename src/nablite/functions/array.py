@@ -573,15 +573,34 @@ def dot(a, b, out=None):
     Args:
         a (Variable): Left operand.
         b (Variable): Right operand.
-        out (Variable): Unused (kept for the signature).
+        out (Variable or NdArray): Where to put the product (NNabla's): an NdArray
+            receives its values, a Variable becomes the product's output (its
+            forward computes it); dot then returns None.
 
     Returns:
-        Variable: The product.
+        Variable: The product (None with ``out``).
     """
+    a, b = (x if isinstance(x, (Variable, NdArray)) else as_variable(x, "dot") for x in (a, b))
+    y = _dot(a, b)
+    if out is None:
+        return y
+    require("dot", isinstance(out, (Variable, NdArray)) and tuple(out.shape) == tuple(y.shape),
+            f"out must be a Variable or NdArray of the product's shape {tuple(y.shape)}, got "
+            f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}", TypeError)
+    if isinstance(out, Variable) and isinstance(y, Variable):
+        out.rewire_on(y)
+    else:
+        if isinstance(y, Variable):
+            y.forward()
+            y = y.data
+        (out.data if isinstance(out, Variable) else out).copy_from(y)
+    return None
+
+
+def _dot(a, b):
+    """dot's product, built from affine / sum / reshape (as Variables or NdArrays)."""
     from .layers import affine
     from .reduction import sum as reduce_sum_axes
-    require("dot", out is None, "out= is not supported; use the returned Variable")
-    a, b = (x if isinstance(x, (Variable, NdArray)) else as_variable(x, "dot") for x in (a, b))
     if len(a.shape) == 0 or len(b.shape) == 0:
         return a * b
     if len(a.shape) == 1 and len(b.shape) == 1:

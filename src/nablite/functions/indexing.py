@@ -96,18 +96,16 @@ class OneHot(Function):
     def forward(self, xp, x):
         idx = _ints(xp, x).reshape(-1, len(self.shape))
         n = prod(self.shape)
-        if len(idx):
-            bad = (idx < 0) | (idx >= node_constant(self, xp, "shape",
-                                                    lambda: xp.asarray(self.shape)))
-            if bad.any():
-                # NNabla writes outside the row (or the array) for these
-                i, j = (int(k[0]) for k in xp.nonzero(bad))
-                raise ValueError(f"OneHot: x holds the index {int(idx[i, j])} for an axis of "
-                                 f"size {self.shape[j]} (shape={tuple(self.shape)}); indices "
-                                 f"must be in [0, size)")
-        flat = xp.ravel_multi_index(tuple(idx.T), self.shape) if len(idx) else idx[:, 0]
         y = xp.zeros((len(idx), n), dtype=np.float32)
-        y[xp.arange(len(idx)), flat] = 1
+        if len(idx):
+            # As NNabla: an index in [-size, 0) counts from the end; a row with one
+            # outside [-size, size) stays all zeros (no host check of the values)
+            size = node_constant(self, xp, "shape", lambda: xp.asarray(self.shape))
+            ok = ((idx >= -size) & (idx < size)).all(axis=1)
+            idx = xp.where(idx < 0, idx + size, idx)
+            idx = xp.where(ok[:, None], idx, 0)
+            flat = xp.ravel_multi_index(tuple(idx.T), self.shape)
+            y[xp.arange(len(idx)), flat] = ok
         return y.reshape(self.out_shapes[0])
 
     def backward(self, xp, xs, ys, gys):
@@ -627,6 +625,8 @@ def gather_nd(data, indices):
     Returns:
         Variable: Shape ``indices.shape[1:] + data.shape[M:]``.
     """
+    if isinstance(indices, (list, tuple)):  # (NNabla takes a list of index rows)
+        indices = np.asarray(indices)
     return GatherNd()(data, indices)
 
 

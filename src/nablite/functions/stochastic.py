@@ -166,21 +166,23 @@ class RandomChoice(RandomFunction):
     def __init__(self, shape=(), replace=True, seed=-1):
         super().__init__(seed)
         self.shape, self.replace = list(_shape_tuple(shape)), replace
+        # an empty shape draws one sample per row (NNabla's default: shape=[] -> (.., 1))
+        self._draws = self.shape or [1]
 
     def setup(self, x, w):
         require(self, x == w, f"w has shape {w}, it must equal x's shape {x}")
         require(self, len(x) >= 1, "x must have at least one axis")
-        _check_sizes(self, self.shape)
-        n, s = x[-1], prod(self.shape)
+        _check_sizes(self, self._draws)
+        n, s = x[-1], prod(self._draws)
         require(self, self.replace or s <= n,
                 f"replace=False cannot draw {s} samples from {n} choices")
-        return x[:-1] + tuple(self.shape)
+        return x[:-1] + tuple(self._draws)
 
     def forward(self, xp, x, w):
         n = x.shape[-1]
         rows = prod(x.shape[:-1])
         p = w.reshape(rows, n).astype(np.float64, copy=False)
-        s = prod(self.shape)
+        s = prod(self._draws)
         # The draws come from the host generator (reproducible seeds); the rest on xp.
         if self.replace:
             cdf = xp.cumsum(p, axis=1)
