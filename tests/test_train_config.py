@@ -113,3 +113,70 @@ def test_errors(tmp_path):
           "dataset 'train.csv'")
     (tmp_path / "file").write_text("x")
     error(main("train", "-c", CONFIG, "-o", tmp_path / "file", cwd=HERE), "not a folder")
+
+
+def _config_with(tmp_path, **training_config):
+    """A copy of CONFIG (next to its data) with training_config fields changed."""
+    from nablite._nnp.files import read_network_files, write_network_file
+    proto, items = read_network_files([CONFIG])
+    for k, v in training_config.items():
+        setattr(proto.training_config, k, v)
+    work = tmp_path / "cfg"
+    shutil.copytree(HERE, work)
+    path = work / "config.nnp"
+    write_network_file(str(path), proto, items)
+    return path, work
+
+
+def _params_of(path):
+    nn.clear_parameters()
+    nn.load_parameters(str(path))
+    got = {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
+    nn.clear_parameters()
+    return got
+
+
+def _report_keys(path):
+    report, epoch = {}, None
+    for line in path.read_text().splitlines():
+        if not line.startswith(" "):
+            epoch = int(line.rstrip(":"))
+            report[epoch] = set()
+        else:
+            report[epoch].add(line.strip().split(":")[0])
+    return report
+
+
+def test_monitor_epochs_results_files_resume_and_param_as_nnabla(tmp_path):
+    """As NNabla's train: monitors run after epochs 1-5 and every
+    monitor_interval-th (0 means 10); results.nnp holds the parameters of the
+    last evaluation (save_best off), results_current_<epoch>.nnp the last
+    epoch's; -r continues from results_current_<epoch>.nnp; -p loads
+    parameters first."""
+    config, work = _config_with(tmp_path, max_epoch=7, save_best=False)
+    out = tmp_path / "out"
+    proc = main("train", "-c", config, "-o", out, "--no-progress", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    report = _report_keys(out / "monitoring_report.yml")
+    assert [e for e, keys in report.items() if "valid_error" in keys] == [0, 1, 2, 3, 4]
+    assert set(report) == set(range(7))
+    final, best = _params_of(out / "results_current_7.nnp"), _params_of(out / "results.nnp")
+    last = _params_of(out / "params.h5")
+    assert all(np.array_equal(final[k], last[k]) for k in last)
+    assert any(not np.array_equal(best[k], last[k]) for k in last)  # epoch 5's
+    assert "network {" in (out / "network.nntxt").read_text()  # the configuration
+    # -r: from results_current_5.nnp, two more epochs (6 and 7, not monitored)
+    again = tmp_path / "again"
+    again.mkdir()
+    shutil.copy(out / "results_current_7.nnp", again / "results_current_5.nnp")
+    proc = main("train", "-c", config, "-o", again, "-r", "--no-progress", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert set(_report_keys(again / "monitoring_report.yml")) == {5, 6}
+    assert not (again / "results_current_5.nnp").exists()
+    assert (again / "results_current_7.nnp").exists()
+    proc = main("train", "-c", config, "-o", tmp_path / "none", "-r", "--no-progress", cwd=work)
+    assert proc.returncode == 1 and "holds no results_current_<epoch>.nnp" in proc.stderr
+    # -p PARAMS -C cpu: starts from the given parameters
+    proc = main("train", "-c", config, "-o", tmp_path / "p", "-p", out / "params.h5",
+                "-C", "cpu", "--no-progress", cwd=work)
+    assert proc.returncode == 0, proc.stderr

@@ -102,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-c", "--config", default=None, metavar="CONFIG.nnp",
                        help="train the network of an NNabla .nnp configuration instead of "
                             "a tutorial model")
-    train.add_argument("--context", default="cpu", choices=["cpu", "cuda", "cudnn"],
+    train.add_argument("-p", "--param", default=None, metavar="PARAMS",
+                       help="with -c: a parameter file (.h5, .protobuf, .nnp) loaded over "
+                            "the configuration's parameters before training (NNabla's -p)")
+    train.add_argument("-r", "--resume", action="store_true",
+                       help="with -c: continue from the output folder's "
+                            "results_current_<epoch>.nnp (NNabla's -r)")
+    train.add_argument("-C", "--context", default="cpu", choices=["cpu", "cuda", "cudnn"],
                        help="where the model computes: cpu (default), or cuda / cudnn on a "
                             "GPU (needs CuPy: pip install \"nablite[cuda13]\")")
     train.add_argument("--no-progress", action="store_true",

@@ -6,16 +6,23 @@ The file gives the networks, the datasets (CSV files or NNabla cache folders;
 relative paths are looked up from the working folder, then from the file's),
 the optimizers (solver, data assignment, loss, weight decay, learning-rate
 decay, update interval), the monitors and ``training_config`` (epochs,
-iterations per epoch). Training starts from the parameters the file holds
-(``-p``/``--param``, where the command has it, loads others over them); NNabla's
-own ``train`` starts from the variables' initializers unless given ``-p``.
+iterations per epoch, monitor_interval, save_best). Training starts from the
+parameters the file holds (``-p``/``--param`` loads others over them; ``-r``
+continues from OUT's ``results_current_<epoch>.nnp``); NNabla's own ``train``
+starts from the variables' initializers unless given ``-p``. ``-C``/``--context``
+says where it computes.
 
-OUT receives what ``nablite train`` writes: ``params.h5`` (``params.protobuf``
-without h5py) and the monitor files (``cost.series.txt``, one
-``<monitor>.series.txt`` per monitor, ``training-time.timer.txt``); and, as
-NNabla writes them, ``results.nnp`` (the configuration with the trained
-parameters, which ``nablite infer`` runs) and ``monitoring_report.yml``.
+Monitors are evaluated as NNabla evaluates them: after epochs 1 to 5 and every
+``monitor_interval``-th. OUT receives what ``nablite train`` writes: ``params.h5``
+(``params.protobuf`` without h5py) and the monitor files (``cost.series.txt``,
+one ``<monitor>.series.txt`` per monitor, ``training-time.timer.txt``); and, as
+NNabla writes them, ``results.nnp`` (the configuration with the parameters of
+the last evaluation, or with ``save_best`` of the one with the lowest
+``valid_error``), ``results_current_<epoch>.nnp`` (the last epoch's),
+``network.nntxt`` (the configuration) and ``monitoring_report.yml``.
 """
+import glob
+import re
 import math
 import os
 import sys
@@ -27,10 +34,18 @@ from ._common import CommandError, existing_file, quiet
 
 def main(opts):
     """Train as ``opts`` says (``config``, ``outdir``, ``no_progress``); the exit status."""
+    from .. import train as _train
+    from ..context import context_scope
     try:
-        summary = train(opts.config, opts.outdir or os.path.join(
-            "runs", os.path.splitext(os.path.basename(opts.config))[0]),
-            param=getattr(opts, "param", None), progress=not opts.no_progress)
+        ctx = _train._context(getattr(opts, "context", "cpu"))
+        with context_scope(ctx):
+            summary = train(opts.config, opts.outdir or os.path.join(
+                "runs", os.path.splitext(os.path.basename(opts.config))[0]),
+                param=getattr(opts, "param", None), progress=not opts.no_progress,
+                resume=getattr(opts, "resume", False))
+    except _train.TrainingError as e:
+        print(f"nablite train: {e}", file=sys.stderr)
+        return 1
     except (CommandError, FileNotFoundError, ValueError, TypeError, KeyError, ImportError,
             RuntimeError, NotImplementedError) as e:
         message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
@@ -112,7 +127,24 @@ def _write_report(path, report):
     atomic_write(path, write)
 
 
-def train(config, out, param=None, progress=True):
+def _latest_current(out):
+    """(epoch, path) of OUT's newest results_current_<epoch>.nnp, or None."""
+    found = []
+    for path in glob.glob(os.path.join(out, "results_current_*.nnp")):
+        m = re.fullmatch(r"results_current_(\d+)\.nnp", os.path.basename(path))
+        if m:
+            found.append((int(m.group(1)), path))
+    return max(found) if found else None
+
+
+def _save_results(path, files, params):
+    """The configuration with ``params`` (name -> array) as an .nnp at ``path``."""
+    from .._nnp.files import read_network_files, write_network_file
+    proto, _ = read_network_files(files[:1])
+    write_network_file(path, proto, [(k, a, g) for k, (a, g) in params.items()])
+
+
+def train(config, out, param=None, progress=True, resume=False):
     """Train from ``config``; writes into ``out`` and returns summary lines."""
     from .. import train as _train
     from .._nnp.files import read_network_files, write_network_file
@@ -124,12 +156,21 @@ def train(config, out, param=None, progress=True):
     files = [existing_file(config, "configuration")]
     if param:
         files.append(existing_file(param, "parameter file"))
+    start_epoch = 0
+    if resume:
+        current = _latest_current(out)
+        if current is None:
+            raise CommandError(f"-r/--resume: {out} holds no results_current_<epoch>.nnp to "
+                               "continue from")
+        start_epoch = current[0]
+        files.append(current[1])
     with quiet():
         info = load(files)
     if not info.optimizers:
         raise CommandError(f"{config} has no optimizer: it is not a training configuration")
     tc = info.training_config
     max_epoch = int(tc.max_epoch) or 1
+    interval = int(tc.monitor_interval) if tc.monitor_interval > 0 else 10  # (NNabla: 0 is 10)
     try:
         _train.prepare_out(out)
     except _train.TrainingError as e:
@@ -164,9 +205,13 @@ def train(config, out, param=None, progress=True):
     m_time = MonitorTimeElapsed("training time", monitor, interval=1, verbose=False)
     for o in optimizers:
         o.solver.zero_grad()
-    report, iteration = {}, 0
-    bar = progress_bar(range(max_epoch * iter_per_epoch), desc=f"train {os.path.basename(config)}",
-                       disable=not progress, unit="it")
+    report, iteration, best, evaluated = {}, 0, None, None
+    if start_epoch >= max_epoch:
+        raise CommandError(f"-r/--resume: {out} is at epoch {start_epoch} of {max_epoch} "
+                           "already")
+    bar = progress_bar(range(start_epoch * iter_per_epoch, max_epoch * iter_per_epoch),
+                       desc=f"train {os.path.basename(config)}", disable=not progress,
+                       unit="it")
     costs = []
     with np.errstate(over="ignore", invalid="ignore"):
         for iteration in bar:
@@ -200,10 +245,16 @@ def train(config, out, param=None, progress=True):
                 costs = []
                 m_cost.add(epoch, cost)
                 report[epoch] = {"cost": cost}
-                for name, it in monitor_its.items():
-                    value = _monitor_value(info.monitors[name], it, config)
-                    m_values[name].add(epoch, value)
-                    report[epoch][name] = value
+                if (epoch + 1) % interval == 0 or epoch + 1 <= 5:  # NNabla's epochs
+                    for name, it in monitor_its.items():
+                        value = _monitor_value(info.monitors[name], it, config)
+                        m_values[name].add(epoch, value)
+                        report[epoch][name] = value
+                    error = report[epoch].get("valid_error", 0.0)
+                    if not tc.save_best or not best or error <= best:
+                        best = error  # results.nnp: these parameters (as NNabla's)
+                        evaluated = {k: (v.d.copy(), v.need_grad)
+                                     for k, v in get_parameters(grad_only=False).items()}
                 m_time.add(epoch)
     bar.close()
 
@@ -213,10 +264,17 @@ def train(config, out, param=None, progress=True):
     with quiet():
         save_parameters(path, params)
     written.append(path)
-    proto, _ = read_network_files(files)
+    final = {k: (v.d, v.need_grad) for k, v in params.items()}
     results = os.path.join(out, "results.nnp")
-    write_network_file(results, proto, [(k, v.d, v.need_grad) for k, v in params.items()])
-    written.append(results)
+    _save_results(results, files, evaluated if evaluated is not None else final)
+    for old in glob.glob(os.path.join(out, "results_current_*.nnp")):
+        os.remove(old)
+    current = os.path.join(out, f"results_current_{max_epoch}.nnp")
+    _save_results(current, files, final)
+    proto, _ = read_network_files(files[:1])
+    network = os.path.join(out, "network.nntxt")
+    write_network_file(network, proto, [])
+    written += [results, current, network]
     report_path = os.path.join(out, "monitoring_report.yml")
     _write_report(report_path, report)
     written.append(report_path)
