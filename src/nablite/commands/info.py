@@ -53,28 +53,35 @@ def function_info(opts):
         lines = [f"{opts.query} (nablite.functions.{name})"]
         lines += [f"  {a}: {kind}" for a, kind in args] or ["  (no arguments)"]
     else:
+        # As NNabla's: the names only (what this is goes to stderr); with files and
+        # -f, the files' functions the format supports (the others on stderr)
+        used = []
+        for path in opts.files:
+            used += [t for t in model_function_types(existing_file(path, "model file"))
+                     if t not in used]
         if opts.all_support:
             fmt = opts.all_support.upper()
             if fmt != "ONNX":
                 raise CommandError(f"-f/--all_support: nablite lists ONNX only, got {fmt!r}")
-            types = _onnx_types()
-            header = "functions nablite exports to ONNX:"
+            supported = _onnx_types()
+            types = [t for t in used if t in supported] if opts.files else supported
+            note = f"functions nablite exports to ONNX{' of ' + ', '.join(opts.files) if opts.files else ''}"
+            left = [t for t in used if t not in supported]
+            if left:
+                note += f" ({len(left)} not exportable: {', '.join(left)})"
         elif opts.files:
-            types = []
-            for path in opts.files:
-                types += [t for t in model_function_types(existing_file(path, "model file"))
-                          if t not in types]
-            header = f"functions used in {', '.join(opts.files)}:"
-        else:
-            types = list(specs)
-            header = f"{len(types)} NNabla functions nablite implements:"
-        excluded = set((opts.exclude or "").split(",")) - {""}
-        types = [t for t in types if t not in excluded]
-        if opts.files and not opts.all_support:
+            types = used
+            note = f"functions used in {', '.join(opts.files)}"
             missing = [t for t in types if t not in specs]
             if missing:
-                header += f" ({len(missing)} unsupported by nablite: {', '.join(missing)})"
-        lines = [header] + types
+                note += f" ({len(missing)} unsupported by nablite: {', '.join(missing)})"
+        else:
+            types = list(specs)
+            note = f"{len(types)} NNabla functions nablite implements"
+        excluded = {t for x in (opts.exclude or []) for t in x.split(",")} - {""}
+        types = [t for t in types if t not in excluded]
+        print(f"{note}:", file=sys.stderr)
+        lines = types
     text = "\n".join(lines) + "\n"
     if opts.output:
         from .._atomic_file import atomic_write
@@ -83,7 +90,7 @@ def function_info(opts):
             with open(tmp, "w") as f:
                 f.write(text)
         atomic_write(opts.output, write)
-        print(f"wrote {opts.output}")
+        print(f"wrote {opts.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
 
@@ -103,7 +110,8 @@ def register(subparsers):
     p.add_argument("-o", "--output", help="write the list to this file")
     p.add_argument("-f", "--all_support", help="list what an export format supports: ONNX")
     p.add_argument("-c", "--config", help="(NNabla's NNB target constraints; not in nablite)")
-    p.add_argument("-x", "--exclude", help="comma-separated function types to leave out")
+    p.add_argument("-x", "--exclude", action="append",
+                   help="function types to leave out (comma-separated; may be repeated)")
     p.add_argument("-t", "--target", action="store_true",
                    help="list for the target format given with -f")
     p.add_argument("-q", "--query", help="show one function's arguments")
