@@ -159,8 +159,22 @@ def forward(opts):
     if missing:
         raise CommandError(f"{uri} has no column for {', '.join(missing)} (it has "
                            f"{', '.join(names)})")
-    outdir = opts.result_outdir or opts.outdir
+    # as NNabla's: per-sample arrays under OUTDIR/RESULT_OUTDIR/<output>_<row // 1000>/,
+    # named in the table relative to OUTDIR ('./...'), as the input paths are
+    outdir = os.path.join(opts.outdir, opts.result_outdir) if opts.result_outdir \
+        else opts.outdir
     os.makedirs(outdir, exist_ok=True)
+    rel_base = os.path.relpath(outdir, opts.outdir)
+
+    def dotted(cell, column):
+        if column.startswith("#") or not cell:
+            return cell
+        try:
+            float(cell)
+            return cell
+        except ValueError:
+            return cell if os.path.isabs(cell) or cell.startswith("./") else "./" + cell
+    rows = [[dotted(c, h) for c, h in zip(row, header)] + row[len(header):] for row in rows]
     results, done = [], 0
     from ..logger import progress_bar
     with progress_bar(None, desc="forward", total=it.size, unit="row") as bar:
@@ -172,18 +186,23 @@ def forward(opts):
             n = min(batch, it.size - done)
             for i in range(n):
                 cells = []
-                for y in outputs:
+                for k, y in enumerate(outputs):
                     value = np.asarray(y.d[i], np.float32)
                     if value.ndim <= 1:  # one column per element, as NNabla writes
                         cells += [str(v) for v in value.reshape(-1)]
                     else:
-                        name = outputs[y].replace("/", "_")
-                        rel = os.path.join(name, f"{done + i}.csv")
-                        os.makedirs(os.path.join(outdir, name), exist_ok=True)
+                        row = done + i
+                        folder = f"{k}_{row // 1000:04d}"
+                        os.makedirs(os.path.join(outdir, folder), exist_ok=True)
                         rows2d = value.reshape(value.shape[0], -1)
-                        atomic_write(os.path.join(outdir, rel),
-                                     lambda tmp: np.savetxt(tmp, rows2d, delimiter=","))
-                        cells.append(rel)
+
+                        def write_rows(tmp, rows2d=rows2d):
+                            with open(tmp, "w", newline="") as f:
+                                csv.writer(f, lineterminator="\n").writerows(
+                                    [[str(v) for v in r] for r in rows2d])
+                        atomic_write(os.path.join(outdir, folder, f"{row}.csv"), write_rows)
+                        cells.append("./" + os.path.normpath(os.path.join(
+                            rel_base, folder, f"{row}.csv")))
                 results.append(rows[done + i] + cells)
             done += n
             bar.update(n)
