@@ -301,6 +301,35 @@ def test_forward_over_a_csv_dataset(model, tmp_path):
                    "forward", "no column for x")
 
 
+def test_forward_writes_array_outputs_and_paths_as_nnabla(tmp_path):
+    """Per-sample (2, 3) outputs go to OUTDIR/RESULT_OUTDIR/<output>_<row//1000>/
+    <row>.csv, named './...' from OUTDIR in the table; input paths get './'."""
+    pytest.importorskip("google.protobuf")
+    import nablite.functions as F
+    from nablite.utils.save import save
+    nn.clear_parameters()
+    x = nn.Variable((1, 6))
+    y = F.reshape(x * 2.0, (1, 2, 3))
+    save(str(tmp_path / "m.nnp"), {"networks": [{"name": "net", "batch_size": 1,
+                                                 "outputs": {"y": y}, "names": {"x": x}}],
+                                   "executors": [{"name": "runtime", "network": "net",
+                                                  "data": ["x"], "output": ["y"]}]})
+    (tmp_path / "data").mkdir()
+    for i in range(2):
+        np.savetxt(tmp_path / "data" / f"x{i}.csv", np.arange(6.0).reshape(1, 6) + i,
+                   delimiter=",")
+    (tmp_path / "ds.csv").write_text("x\ndata/x0.csv\ndata/x1.csv\n")
+    proc = cli("forward", "-c", tmp_path / "m.nnp", "-d", "ds.csv", "-o", "res",
+               "--result_outdir", "arrays", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "res" / "output_result.csv").read_text().splitlines()
+    assert lines[1:] == ["./data/x0.csv,./arrays/0_0000/0.csv",
+                         "./data/x1.csv,./arrays/0_0000/1.csv"]
+    got = np.loadtxt(tmp_path / "res" / "arrays" / "0_0000" / "1.csv", delimiter=",")
+    np.testing.assert_allclose(got, (np.arange(6.0) + 1).reshape(2, 3) * 2)
+    nn.clear_parameters()
+
+
 def test_dump(model):
     path, _ = model
     proc = cli("dump", "-F", "-V", "-v", path)

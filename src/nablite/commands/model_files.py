@@ -491,7 +491,8 @@ def register(subparsers):
     p.add_argument("-f", "--outfile", default="output_result.csv", help="result file name")
     p.add_argument("--replace_path", action="store_true",
                    help="write the dataset's relative file paths as absolute ones")
-    p.add_argument("--result_outdir", help="folder for per-row output files (default -o)")
+    p.add_argument("--result_outdir", help="folder for per-row output files, inside -o "
+                   "(default: -o itself)")
     p.add_argument("-b", "--batch_size", type=int, default=-1,
                    help="batch size (default -1: the file's)")
     p.set_defaults(handler=forward)
