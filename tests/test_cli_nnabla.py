@@ -330,6 +330,15 @@ def test_forward_writes_array_outputs_and_paths_as_nnabla(tmp_path):
     nn.clear_parameters()
 
 
+def test_convert_nnp_version(model, tmp_path):
+    """--nnp-version is NNabla's NNP option: 0.1 (the only version) converts,
+    another is refused naming it."""
+    path, _ = model
+    assert main("convert", "--nnp-version", "0.1", path, tmp_path / "c.nnp").returncode == 0
+    one_line_error(main("convert", "--nnp-version", "0.2", path, tmp_path / "d.nnp"),
+                   "convert", "--nnp-version 0.2", "version 0.1")
+
+
 def test_dump(model):
     path, _ = model
     proc = cli("dump", "-F", "-V", "-v", path)

@@ -305,7 +305,7 @@ _NNABLA_ONLY_OPTIONS = (("outputs", "--outputs"), ("inputs", "--inputs"), ("spli
                         ("enable_optimize_pb", "--enable-optimize-pb"),
                         ("channel_last", "--channel-last"), ("quantization", "--quantization"),
                         ("dataset", "--dataset"), ("ir_version", "--ir_version"),
-                        ("config", "-c/--config"), ("nnp_version", "--nnp-version"),
+                        ("config", "-c/--config"),
                         ("default_variable_type", "-T/--default-variable-type"),
                         ("settings", "-s/--settings"), ("api", "--api"))
 
@@ -317,6 +317,10 @@ def convert(opts):
             raise CommandError(f"{flag} is an option of NNabla's converters for TensorFlow, "
                                f"TFLite, NNB and C sources; nablite converts between NNP and "
                                f"ONNX and does not take it")
+    if getattr(opts, "nnp_version", None) not in (None, "0.1"):
+        from ..utils.nnp_format import nnp_version
+        raise CommandError(f"--nnp-version {opts.nnp_version}: nablite writes .nnp version "
+                           f"{nnp_version()}, NNabla 1.39's only one")
     if len(opts.files) < 2:
         raise CommandError("give the input file(s) and then the output file")
     *inputs, output = opts.files
@@ -528,13 +532,15 @@ def register(subparsers):
                    help="store the parameters inside an .nntxt output")
     p.add_argument("--nnp-exclude-parameter", action="store_true",
                    help="write no parameters")
+    p.add_argument("--nnp-version", default=None,
+                   help="the .nnp version to write: 0.1, the only one (as NNabla 1.39)")
     nnabla_only = p.add_argument_group("NNabla's options for other targets (TensorFlow, "
                                        "TFLite, NNB, C); nablite refuses them")
     for flags, kw in ((("--outputs",), {}), (("--inputs",), {}), (("-S", "--split"), {}),
                       (("--enable-optimize-pb",), {"action": "store_true"}),
                       (("--channel-last",), {"action": "store_true"}),
                       (("--quantization",), {"action": "store_true"}), (("--dataset",), {}),
-                      (("--ir_version",), {}), (("-c", "--config"), {}), (("--nnp-version",), {}),
+                      (("--ir_version",), {}), (("-c", "--config"), {}),
                       (("-T", "--default-variable-type"), {}), (("-s", "--settings"), {}),
                       (("--api",), {})):
         nnabla_only.add_argument(*flags, help="(not in nablite)", **kw)
