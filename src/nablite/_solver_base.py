@@ -467,9 +467,8 @@ class Solver:
             new = {}
             for name, old in slot.state.items():
                 v = pstate[name]
-                shared = None
-                if isinstance(v, NdArray) or hasattr(v, "d"):  # an NdArray or a Variable
-                    shared = v if isinstance(v, NdArray) else getattr(v, "data", None)
+                # the NdArray an NdArray or a Variable holds, which may be adopted
+                shared = v if isinstance(v, NdArray) else getattr(v, "_data", None)
                 if hasattr(v, "d"):  # a Variable
                     arr = v.d
                 elif hasattr(v, "dtype"):  # a numpy / cupy array

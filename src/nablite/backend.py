@@ -74,7 +74,7 @@ def module_for(backend_name):
             "(or \"nablite[cuda12]\" for CUDA 12) on a machine with an NVIDIA driver, "
             "or use get_extension_context('cpu'). (NABLITE_DEVICE_SIM=1 simulates a "
             "device on the CPU, for tests.)")
-    problem = _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
+    problem = gpu_problem()
     if problem:
         raise RuntimeError(
             f"context backend '{backend_name}' needs a CUDA GPU: CuPy is installed, but "
@@ -82,6 +82,11 @@ def module_for(backend_name):
             "matches the CUDA version (nablite[cuda13] or nablite[cuda12]), or use "
             "get_extension_context('cpu').")
     return cupy
+
+
+def gpu_problem():
+    """Why CuPy (imported) cannot use a GPU here, "" when it can; found once."""
+    return _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
 
 
 def _find_gpu_problem():
@@ -193,8 +198,7 @@ def synchronize(xp=None, device_id=None):
     CuPy's current device, or GPU ``device_id``; nothing to wait for on the CPU
     or the simulated device."""
     if cupy is not None and (xp is None or xp is cupy):
-        problem = _gpu_problem if _gpu_problem is not None else _find_gpu_problem()
-        if not problem:  # without a usable GPU nothing ran there
+        if not gpu_problem():  # without a usable GPU nothing ran there
             index = None if device_id is None else device_index("cuda", device_id)
             cupy.cuda.Device(index).synchronize()
 

@@ -78,7 +78,7 @@ def get_devices():
     """The ids of the devices the extension runs on, as strings (NNabla's): the
     GPUs with CuPy and a GPU, else the CPU's one, ['0']."""
     from . import backend
-    if backend.cupy is not None and not backend._find_gpu_problem():
+    if backend.cupy is not None and not backend.gpu_problem():
         return [str(i) for i in range(backend.cupy.cuda.runtime.getDeviceCount())]
     return ["0"]
 
@@ -92,6 +92,6 @@ def clear_memory_cache():
     """Give the GPU memory CuPy's pools keep for reuse back to the device (NNabla's
     name for its cache); nothing to do on the CPU."""
     from . import backend
-    if backend.cupy is not None and not backend._find_gpu_problem():
+    if backend.cupy is not None and not backend.gpu_problem():
         backend.cupy.get_default_memory_pool().free_all_blocks()
         backend.cupy.get_default_pinned_memory_pool().free_all_blocks()

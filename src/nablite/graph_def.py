@@ -98,18 +98,20 @@ class ProtoNetwork:
         made = {o for f in proto.function for o in f.output}
         from . import graph as engine
         recording = engine.recording  # a file's variables start no default graph
-        for vp in proto.variable:
-            if vp.type == "Parameter":  # listed in parameters, not variables (as NNabla)
-                n._parameter_names.add(vp.name)
-                if vp.name in parameters:
-                    n.parameters[vp.name] = parameters[vp.name]
-                continue
-            shape = [int(d) for d in vp.shape.dim]
-            n.variables[vp.name] = ProtoVariable(tuple(abs(d) for d in shape), vp.name,
-                                                 var_type=vp.type)
-            if vp.name not in made:
-                n.inputs.append(vp.name)
-        engine.recording = recording
+        try:
+            for vp in proto.variable:
+                if vp.type == "Parameter":  # listed in parameters, not variables (NNabla)
+                    n._parameter_names.add(vp.name)
+                    if vp.name in parameters:
+                        n.parameters[vp.name] = parameters[vp.name]
+                    continue
+                shape = [int(d) for d in vp.shape.dim]
+                n.variables[vp.name] = ProtoVariable(tuple(abs(d) for d in shape), vp.name,
+                                                     var_type=vp.type)
+                if vp.name not in made:
+                    n.inputs.append(vp.name)
+        finally:
+            engine.recording = recording
         read = {i for f in proto.function for i in f.input}
         n.outputs = [o for f in proto.function for o in f.output if o not in read]
         for fp in proto.function:
@@ -120,6 +122,13 @@ class ProtoNetwork:
         """The ``Network`` message of this network, with the batch axis as -1 as
         NNabla writes it (``variable_batch_size``; _nnp/batch.py)."""
         return self._batched(merge_axes=True) if variable_batch_size else self._proto
+
+    def _for_calls(self):
+        """The message calls build from (made once): any batch size, the inputs'
+        shapes as recorded."""
+        if self._call_proto is None:
+            self._call_proto = self._batched(merge_axes=False)
+        return self._call_proto
 
     def _batched(self, merge_axes):
         from ._nnp.batch import variable_batch_size
@@ -154,9 +163,7 @@ class ProtoNetwork:
                 raise ValueError(f"ProtoNetwork {self.name!r}: parameter {name!r} has no "
                                  f"values; load them or set them with ProtoGraph.set_parameter")
             return p
-        if self._call_proto is None:  # any batch size; the inputs' shapes as recorded
-            self._call_proto = self._batched(merge_axes=False)
-        variables, inputs, outputs = build_network(self._call_proto, parameter, batch,
+        variables, inputs, outputs = build_network(self._for_calls(), parameter, batch,
                                                    f"network {self.name!r}")
         built = [outputs[n] for n in self.outputs]
         mapping = {inputs[n]: given[n] for n in self.inputs if n in inputs}
@@ -170,7 +177,7 @@ class ProtoNetwork:
 
     def _proto_shape(self, name):
         """The file's shape of variable ``name`` (-1 for the batch axis)."""
-        for vp in self._batched(merge_axes=False).variable:
+        for vp in self._for_calls().variable:
             if vp.name == name:
                 return [int(d) for d in vp.shape.dim]
         raise KeyError(name)
@@ -301,8 +308,8 @@ def _executor_names(net, executor):
                     _rename(net, old, new)
             given = list(given)
         names = [g if isinstance(g, str) else g.name for g in given]
-        missing = [n for n in names if n not in buffers and
-                   n not in {v.name for v in net.variable}]
+        known = {v.name for v in net.variable}  # (after the renames)
+        missing = [n for n in names if n not in known]
         if missing:
             raise ValueError(f"ProtoGraph.save: executor {executor.get('name')!r} names "
                              f"{key} {missing}, which network {net.name!r} does not have "

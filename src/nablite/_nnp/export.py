@@ -55,7 +55,7 @@ def fill_arguments(fproto, spec, args):
 
 
 def network_proto(name, batch_size, outputs, names=None, variable_batch_size=True,
-                  parameters=None, prefix=None, stop=None, assigned=None, merge_axes=True):
+                  parameters=None, prefix=None, stop=None, assigned=None):
     """A ``Network`` message of the graph that computes ``outputs`` ({name: Variable},
     or a list of Variables named as the rest), with ``names`` ({name: Variable})
     naming inputs and other variables; returns it and the parameter names it uses
@@ -64,7 +64,7 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
     the module path: ``prefix`` may be a function of the function). The graph is
     not followed above the variables in ``stop``; ``assigned`` (a dict), if given,
     receives id(variable) -> name for the variables written. ``variable_batch_size``
-    marks the batch axis as NNabla does (batch.py; ``merge_axes`` as there)."""
+    marks the batch axis as NNabla writes it (batch.py)."""
     if prefix is None:  # NNabla's default network name 'model' gets no prefix
         prefix = "" if name == "model" else f"@{name}/"
     prefix_of = prefix if callable(prefix) else (lambda f: prefix)
@@ -133,7 +133,7 @@ def network_proto(name, batch_size, outputs, names=None, variable_batch_size=Tru
             del fp.reshape_param.shape.dim[:]
             fp.reshape_param.shape.dim.extend(f.out_shapes[0])
     if variable_batch_size:
-        variable_batch_size_of(net, merge_axes)
+        variable_batch_size_of(net)
     if assigned is not None:
         assigned.update(var_name)
     return net, [param_key(v) for v in used_params]
