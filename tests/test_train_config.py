@@ -43,8 +43,8 @@ def main(*args, cwd=None):
 
 
 def test_training_matches_nnabla_cli_train(tmp_path):
-    out = tmp_path / "out"
-    proc = cli("train", "-c", CONFIG, "-o", out, "--no-progress", cwd=HERE)
+    out = tmp_path / "out"  # -p CONFIG: from the file's values, as the reference was made
+    proc = cli("train", "-c", CONFIG, "-p", CONFIG, "-o", out, "--no-progress", cwd=HERE)
     assert proc.returncode == 0, proc.stderr
     assert "final cost:" in proc.stdout and "final valid_error:" in proc.stdout
     ref = json.load(open(os.path.join(HERE, "reference.json")))
@@ -86,6 +86,61 @@ def test_training_matches_nnabla_cli_train(tmp_path):
         np.testing.assert_array_equal(trained[k], v.d)
     nn.clear_parameters()
     assert set(net.inputs) == {"x", "y"} and "loss" in net.outputs
+
+
+def _report(path):
+    report, epoch = {}, None
+    for line in path.read_text().splitlines():
+        if not line.startswith(" "):
+            epoch = line.rstrip(":")
+            report[epoch] = {}
+        else:
+            k, v = line.strip().split(": ")
+            report[epoch][k] = float(v)
+    return report
+
+
+def test_training_starts_from_the_initializer_specs_as_nnabla(tmp_path):
+    """Without -p, NNabla's train leaves the file's parameter values out and
+    draws each parameter from its initializer spec (reference_init.json: where
+    nnabla_cli train started from mlp_init.nntxt and what it ended with)."""
+    ref = json.load(open(os.path.join(HERE, "reference_init.json")))
+    from nablite.utils.load import load
+    nn.clear_parameters()
+    load([os.path.join(HERE, "mlp_init.nntxt")], exclude_parameter=True)
+    start = {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
+    nn.clear_parameters()
+    assert set(start) == set(ref["start"])
+    for k, want in ref["start"].items():  # the same draws, not just the same kind
+        np.testing.assert_allclose(start[k], np.asarray(want, np.float32), rtol=1e-6,
+                                   err_msg=k)
+    out = tmp_path / "out"
+    proc = main("train", "-c", os.path.join(HERE, "mlp_init.nntxt"), "-o", out,
+                "--no-progress", cwd=HERE)
+    assert proc.returncode == 0, proc.stderr
+    assert "start at zero" not in proc.stderr
+    got = _params_of(out / "results.nnp")
+    for k, want in ref["params"].items():
+        np.testing.assert_allclose(got[k], np.asarray(want, np.float32), rtol=1e-4,
+                                   atol=1e-6, err_msg=k)
+    report = _report(out / "monitoring_report.yml")
+    for epoch, values in ref["monitoring_report"].items():
+        for k, v in values.items():
+            assert report[str(epoch)][k] == pytest.approx(v, rel=1e-5), (epoch, k)
+
+
+def test_parameters_without_a_spec_start_at_zero_with_a_warning(tmp_path):
+    """mlp_train.nnp (saved by NNabla's save) holds values but no specs: NNabla's
+    train starts those parameters at zero; nablite does too, and says so."""
+    out = tmp_path / "out"
+    proc = main("train", "-c", CONFIG, "-o", out, "--no-progress", cwd=HERE)
+    assert proc.returncode == 0, proc.stderr
+    assert "gives no initializer for fc1/affine/W" in proc.stderr
+    assert "start at zero" in proc.stderr and "-p " in proc.stderr
+    ref = json.load(open(os.path.join(HERE, "reference.json")))
+    first = _report(out / "monitoring_report.yml")["0"]["cost"]
+    assert first == pytest.approx(0.6969319, rel=1e-5)  # NNabla's first cost from zeros
+    assert first != pytest.approx(ref["monitoring_report"]["0"]["cost"], rel=1e-3)
 
 
 def test_datasets_are_found_next_to_the_configuration(tmp_path):

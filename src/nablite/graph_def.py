@@ -22,6 +22,8 @@ import weakref
 from collections import OrderedDict
 from typing import Sequence
 
+import numpy as np
+
 from .variable import Variable
 
 __all__ = ["ProtoVariable", "ProtoFunction", "ProtoNetwork", "ProtoGraph", "graph",
@@ -142,13 +144,20 @@ class ProtoNetwork:
     def __call__(self, *args, **kwargs):
         """The network built with nablite's functions on ``args`` (one Variable per
         input, in ``inputs`` order, or by name in ``kwargs``); its output
-        Variable, or a tuple of them."""
+        Variable, or a tuple of them. Called bare, it makes its inputs, with
+        ``batch_size`` (default the network's) on the batch axis. ``ctx``: the
+        context to build in (default the current one)."""
+        from .context import context_scope
+        batch_size, ctx = kwargs.pop("batch_size", None), kwargs.pop("ctx", None)
+        if ctx is not None:
+            with context_scope(ctx):
+                return self(*args, batch_size=batch_size, **kwargs)
         from ._nnp.build import build_network
         from .experimental.graph_converters import GraphConverter, IdentityModifier
         given = dict(zip(self.inputs, args))
         given.update(kwargs)
         if not given:  # called bare: the inputs are made here, as NNabla does
-            batch = self.batch_size or 1
+            batch = batch_size or self.batch_size or 1
             given = {n: Variable(tuple(batch if d < 0 else d for d in
                                        self._proto_shape(n))) for n in self.inputs}
         missing = [n for n in self.inputs if n not in given]
@@ -159,9 +168,8 @@ class ProtoNetwork:
 
         def parameter(name, shape):
             p = self.parameters.get(name)
-            if p is None:
-                raise ValueError(f"ProtoNetwork {self.name!r}: parameter {name!r} has no "
-                                 f"values; load them or set them with ProtoGraph.set_parameter")
+            if p is None:  # not loaded: made as the file says (or zeros), as NNabla
+                p = self.owner()._initial_parameter(name, shape)
             return p
         variables, inputs, outputs = build_network(self._for_calls(), parameter, batch,
                                                    f"network {self.name!r}")
@@ -202,14 +210,32 @@ class ProtoGraph:
     def __init__(self, networks=None, parameter_scope=None):
         self.networks = OrderedDict(networks or {})
         self.parameters = OrderedDict(parameter_scope or {})
+        self._initializers = {}
 
     @classmethod
-    def from_proto(cls, proto, parameters=None):
+    def from_proto(cls, proto, parameters=None, rng=None):
+        """The graph of an ``NNablaProtoBuf`` message; parameters missing from
+        ``parameters`` are made when a network is called, from the file's
+        initializer specs drawn from ``rng`` (NNabla's ``RandomState(0)`` by
+        default), or zeros."""
+        from ._nnp.initializers import parameter_initializers
         g = cls(parameter_scope=parameters)
         for net in proto.network:
             g.networks[net.name] = ProtoNetwork.from_proto(g, net, g.parameters)
         g._proto = proto
+        g._initializers = parameter_initializers(
+            proto, rng if rng is not None else np.random.RandomState(0))
         return g
+
+    def _initial_parameter(self, name, shape):
+        """A new parameter ``name`` with the values its initializer gives (zeros
+        without one), set in this graph's networks."""
+        init = self._initializers.get(name)
+        value = np.zeros(shape, np.float32) if init is None else np.asarray(init(shape))
+        param = Variable.from_numpy_array(value.astype(np.float32, copy=False), need_grad=True)
+        param.name = name
+        self.set_parameter(name, param)
+        return param
 
     def default_graph(self):
         """The first network."""
@@ -527,7 +553,9 @@ def reset_default_graph():
 def load(filename, batch_size=None, exclude_parameter=False, parameter_only=False,
          extension=".nntxt", parameter_scope=None, rng=None):
     """The ProtoGraph of an NNabla file (.nnp, .nntxt, .protobuf); its parameters
-    are also registered in the current scope unless ``exclude_parameter``."""
+    are also registered in the current scope unless ``exclude_parameter``. Those
+    it does not load are made when a network is called, from the file's
+    initializer specs drawn from ``rng`` (``RandomState(0)`` by default), or zeros."""
     from ._nnp.files import read_network_files
     from .parameter import _assign_parameters, get_parameter_or_create
     proto, items = read_network_files(filename)
@@ -541,7 +569,7 @@ def load(filename, batch_size=None, exclude_parameter=False, parameter_only=Fals
             params[k] = get_parameter_or_create(k, arr.shape, need_grad=need_grad)
     if parameter_only:
         return ProtoGraph(parameter_scope=params)
-    return ProtoGraph.from_proto(proto, params)
+    return ProtoGraph.from_proto(proto, params, rng)
 
 
 def save(filename, content, include_parameters=False, variable_batch_size=True,

@@ -127,13 +127,16 @@ def standalone_parameters(values):
     return parameter
 
 
-def registered_parameters(values):
+def registered_parameters(values, initializers=None):
     """A parameter source of the registered parameters (current scope), created
-    where missing; ``values`` gives their need_grad flags."""
+    where missing: from ``initializers`` (name -> init, _nnp/initializers.py), or
+    zeros; ``values`` gives their need_grad flags."""
     from ..parameter import get_parameter_or_create
+    initializers = initializers or {}
 
     def parameter(name, shape):
-        return get_parameter_or_create(name, shape, need_grad=values.get(name, (None, True))[1])
+        return get_parameter_or_create(name, shape, initializer=initializers.get(name),
+                                       need_grad=values.get(name, (None, True))[1])
     return parameter
 
 
@@ -159,6 +162,19 @@ def _make_variable(vp, batch_size, where, parameter):
     return var
 
 
+def _creation_order(net):
+    """The variable messages in the order NNabla makes them: the others as
+    declared, then the parameters as the functions first read them (so
+    parameters drawn from initializers get NNabla's numbers), unread ones last."""
+    first_read = {}
+    for fp in net.function:
+        for name in fp.input:
+            first_read.setdefault(name, len(first_read))
+    last = len(first_read)
+    return sorted(net.variable, key=lambda vp: (
+        vp.type == "Parameter", first_read.get(vp.name, last) if vp.type == "Parameter" else 0))
+
+
 def build_network(net, parameter, batch_size=None, where="network", network_pass=None):
     """(variables, inputs, outputs) dicts of ``net`` built with nablite's functions.
 
@@ -170,7 +186,7 @@ def build_network(net, parameter, batch_size=None, where="network", network_pass
     produced = {o for f in net.function for o in f.output}
     params = {v.name for v in net.variable if v.type == "Parameter"}
     variables, removed = {}, set()
-    for vp in net.variable:
+    for vp in _creation_order(net):
         if vp.type != "Parameter" and vp.name in produced:
             continue
         if network_pass is not None:

@@ -6,11 +6,12 @@ The file gives the networks, the datasets (CSV files or NNabla cache folders;
 relative paths are looked up from the working folder, then from the file's),
 the optimizers (solver, data assignment, loss, weight decay, learning-rate
 decay, update interval), the monitors and ``training_config`` (epochs,
-iterations per epoch, monitor_interval, save_best). Training starts from the
-parameters the file holds (``-p``/``--param`` loads others over them; ``-r``
-continues from OUT's ``results_current_<epoch>.nnp``); NNabla's own ``train``
-starts from the variables' initializers unless given ``-p``. ``-C``/``--context``
-says where it computes.
+iterations per epoch, monitor_interval, save_best). As NNabla's ``train``, it
+starts from the parameters' initializer specs (_nnp/initializers.py: the same
+numbers as NNabla's), not from the values the file holds; a parameter without a
+spec starts at zero (with a warning). ``-p``/``--param`` loads parameters over
+them (``-p CONFIG`` starts from the file's values); ``-r`` continues from OUT's
+``results_current_<epoch>.nnp``. ``-C``/``--context`` says where it computes.
 
 Monitors are evaluated as NNabla evaluates them: after epochs 1 to 5 and every
 ``monitor_interval``-th. OUT receives what ``nablite train`` writes: ``params.h5``
@@ -150,7 +151,8 @@ def train(config, out, param=None, progress=True, resume=False):
     from .._nnp.files import read_network_files, write_network_file
     from ..logger import progress_bar
     from ..monitor import Monitor, MonitorSeries, MonitorTimeElapsed
-    from ..parameter import get_parameters, save_parameters
+    from .._nnp.initializers import parameter_initializers
+    from ..parameter import _assign_parameters, get_parameters, save_parameters
     from ..utils.load import load
 
     files = [existing_file(config, "configuration")]
@@ -164,8 +166,10 @@ def train(config, out, param=None, progress=True, resume=False):
                                "continue from")
         start_epoch = current[0]
         files.append(current[1])
-    with quiet():
-        info = load(files)
+    with quiet():  # as NNabla's train: the configuration's parameter values are left out
+        info = load(files, exclude_parameter=True)
+        given = read_network_files(files[1:])[1] if files[1:] else []
+        _assign_parameters(given, ", ".join(files[1:]))
     if not info.optimizers:
         raise CommandError(f"{config} has no optimizer: it is not a training configuration")
     tc = info.training_config
@@ -198,6 +202,12 @@ def train(config, out, param=None, progress=True, resume=False):
         batch = next(iter(m.network.inputs.values())).shape[0] if m.network.inputs else 1
         monitor_its[m.name] = _iterator(record, batch, config, shuffle=False)
 
+    zero = sorted(set(get_parameters(grad_only=False)) - {k for k, _, _ in given}
+                  - set(parameter_initializers(info.proto, None)))
+    if zero:
+        print(f"nablite train: {config} gives no initializer for {', '.join(zero[:3])}"
+              f"{' ...' if len(zero) > 3 else ''}: they start at zero, as in NNabla's train "
+              f"(-p {config} starts from the values the file holds)", file=sys.stderr)
     monitor = Monitor(out)
     m_cost = MonitorSeries("cost", monitor, interval=1, verbose=False)
     m_values = {name: MonitorSeries(name, monitor, interval=1, verbose=False)

@@ -5,8 +5,11 @@ name, with the networks rebuilt as nablite graphs and the parameters registered
 in the current scope (only after everything was read and built)."""
 from collections import OrderedDict
 
+import numpy as np
+
 from .. import solvers as S
 from .._nnp.build import build_network, registered_parameters, standalone_parameters
+from .._nnp.initializers import parameter_initializers
 from .._nnp.files import read_network_files
 from .._nnp.proto import describe
 from ..parameter import _assign_parameters
@@ -81,7 +84,9 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
          parameter_only=False, extension=".nntxt", context=None):
     """Read ``filenames`` (one path or a list; their contents merge) and rebuild what
     they hold. ``batch_size`` replaces the files' batch sizes; ``exclude_parameter``
-    keeps the current parameters; ``parameter_only`` only loads parameters.
+    leaves the files' parameter values out (the current parameters are used, and
+    those missing start from the files' initializer specs, or at zero, as in
+    NNabla); ``parameter_only`` only loads parameters.
     ``prepare_data_iterator`` and ``context`` are accepted for NNabla's signature:
     datasets are returned as their file records (``uri``, ``variables``, ...), and
     the current context is used."""
@@ -105,7 +110,10 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
                       f"{where}, network {net.name!r}")
     if not exclude_parameter:
         _assign_parameters(params, f"load({where})")
-    registered = registered_parameters(values)
+    # parameters neither loaded nor registered start as the file says (NNabla's
+    # RandomState(0) per load)
+    registered = registered_parameters(values, parameter_initializers(
+        proto, np.random.RandomState(0)))
 
     for net in proto.network:
         variables, inputs, outputs = build_network(net, registered, batch_size,
