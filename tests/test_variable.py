@@ -116,7 +116,10 @@ def test_function_attributes():
     f = y.parent
     assert f.name == "AddScalar" and f.info.args == {"val": 2.5, "inplace": False}  # NNabla's
     assert f.inputs[0] is x and f.outputs[0] is y
-    assert f.rank == 1 and y.rank == 1 and x.rank == 0 and f.need_grad and y.need_grad
+    assert f.need_grad and y.need_grad
+    # NNabla's ranks: a function is as deep as its deepest input, its outputs one deeper
+    z = F.relu(y)
+    assert (x.rank, f.rank, y.rank, z.parent.rank, z.rank) == (0, 0, 1, 1, 2)
 
 
 def test_ndarray_lazy_zero_and_fill():

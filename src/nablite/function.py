@@ -155,7 +155,7 @@ class Function:
             r = v.rank
             if r > rank:
                 rank = r
-        self.rank = rank + 1
+        self.rank = rank  # NNabla's: the deepest input's; its outputs are one deeper
         ys = [Variable._output(s, self, need) for s in shapes]
         if not single and self.integer_inputs is True:
             _integer_outputs(self, ys)

@@ -105,7 +105,7 @@ class Variable:
         v.name = ""
         v._parent = parent
         v.info = None
-        v.rank = parent.rank
+        v.rank = parent.rank + 1
         v._recompute = graph.recompute_enabled and parent.recomputable
         v._order = None
         v._root = None
