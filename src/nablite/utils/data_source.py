@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._atomic_file import atomic_write
+from ..config import get_int, nnabla_config
 from ..logger import logger, progress_bar
 from ._data_cache import CACHE_INDEX, CACHE_INFO, read_chunk, write_chunk, write_rows
 
@@ -159,8 +160,8 @@ class DataSourceWithMemoryCache(DataSource):
     The first pass reads the wrapped source in its own order and keeps each
     sample; the second pass serves them in the same order, and each later
     pass in a new permutation drawn from ``rng`` (when ``shuffle``). Sources
-    larger than ``buffer_max_size`` bytes (1 GiB, as NNabla's default) are
-    passed through uncached.
+    larger than ``buffer_max_size`` bytes (``data_source_buffer_max_size`` of
+    nablite.config: 1 GiB by default, as NNabla's) are passed through uncached.
 
     Args:
         data_source (DataSource): Source to cache.
@@ -168,7 +169,7 @@ class DataSourceWithMemoryCache(DataSource):
         rng (None or :obj:`numpy.random.RandomState`): Generator for shuffling.
     """
 
-    buffer_max_size = 1 << 30
+    buffer_max_size = get_int("DATA_ITERATOR", "data_source_buffer_max_size")
 
     def __init__(self, data_source, shuffle=False, rng=None):
         logger.info("Using DataSourceWithMemoryCache")
@@ -263,12 +264,22 @@ class DataSourceWithFileCacheError(Exception):
     """The file cache cannot be written."""
 
 
+def _temporary_location():
+    """Where temporary caches go: nablite.config's data_source_file_cache_location,
+    or the system's temporary folder when it is empty."""
+    where = nnabla_config.get("DATA_ITERATOR", "data_source_file_cache_location")
+    if where:
+        os.makedirs(where, exist_ok=True)
+    return where or None
+
+
 class DataSourceWithFileCache(DataSource):
     """Copies another source into cache files once, then reads from them.
 
     All samples are written when the object is made, in chunks of
     ``cache_size`` samples (``<prefix>_<first>_<last>.npy``; set the class
-    attribute ``cache_file_format = '.h5'`` for HDF5), with
+    attribute ``cache_file_format = '.h5'`` for HDF5; both, and the threads that
+    write them, ``num_of_threads``, default to nablite.config's settings), with
     ``cache_index.csv``, ``cache_info.csv`` and, for a CSV source,
     ``original.csv`` and ``order.csv``: NNabla's layout, which
     :class:`~nablite.utils.data_source_implements.CacheDataSource` and
@@ -284,9 +295,10 @@ class DataSourceWithFileCache(DataSource):
         rng (None or :obj:`numpy.random.RandomState`): Generator for shuffling.
     """
 
-    cache_file_format = ".npy"
-    cache_size = 100
-    num_of_threads = 8
+    # from nablite.config (NNabla's configuration files) when nablite is imported
+    cache_file_format = nnabla_config.get("DATA_ITERATOR", "cache_file_format")
+    cache_size = get_int("DATA_ITERATOR", "data_source_file_cache_size")
+    num_of_threads = get_int("DATA_ITERATOR", "data_source_file_cache_num_of_threads")
 
     def __init__(self, data_source, cache_dir=None, cache_file_name_prefix="cache",
                  shuffle=False, rng=None):
@@ -300,7 +312,7 @@ class DataSourceWithFileCache(DataSource):
         self._variables = data_source.variables
         self._prefix = cache_file_name_prefix
         self._tempdir_created = cache_dir is None
-        self._cache_dir = tempfile.mkdtemp(prefix="nablite-cache-") \
+        self._cache_dir = tempfile.mkdtemp(prefix="nablite-cache-", dir=_temporary_location()) \
             if cache_dir is None else os.fspath(cache_dir)
         os.makedirs(self._cache_dir, exist_ok=True)
         self._lock = threading.Lock()
