@@ -8,6 +8,7 @@ computes it, and ``backward()`` or another ``grad`` differentiates it again
 (gradient penalties, double backprop, Hessian-vector products).
 
 How a function's gradient becomes a graph, from the most to the least general:
+  - a rule registered for its type name (nablite.backward_functions.register);
   - its own ``grad_graph(need, xs, ys, gys)``, written with F functions
     (tables of elementwise functions evaluate their derivative formula on
     Variables; linear, bilinear and composite functions have their own);
@@ -22,6 +23,7 @@ import numpy as np
 
 from . import backend
 from ._array import NdArray
+from .backward_functions import registered_grad
 from .function import Function
 from .graph import input_wants_grad, topological_order
 from .variable import Variable, _functions
@@ -132,9 +134,9 @@ def grad_graph(f, need, gys):
     """Gradient Variables of ``f``'s inputs (None where ``need`` is False): the
     function's own rule, else its composition's gradient, else the adjoint of a
     linear function, else its array backward as one node (first order only)."""
-    gxs = None
+    gxs = registered_grad(f, need, gys)  # nnabla.backward_functions.register
     rule = getattr(f, "grad_graph", None)
-    if rule is not None:
+    if gxs is None and rule is not None:
         gxs = rule(need, f.inputs, f.outputs, gys)
     if gxs is None and getattr(f, "composite", None) is not None:
         gxs = composite_grad(f, need, gys)
