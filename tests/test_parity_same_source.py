@@ -321,3 +321,38 @@ def test_grad_of_parameters():
 
 def test_function_hooks():
     check_same_source(semantics.function_hooks)
+
+
+def test_hooks_through_the_callback_module():
+    """nnabla.callback's global hooks: around each function's forward and backward
+    (outside a call's own hooks) and around solver updates, unset by key."""
+    mine, _ = check_same_source('''
+import nnabla.callback as cb
+import nnabla.solvers as S
+calls = []
+cb.set_function_pre_hook("a", lambda f: calls.append("pre " + str(f)))
+cb.set_function_post_hook("a", lambda f: calls.append("post " + str(f)))
+x = nn.Variable.from_numpy_array(np.ones((2, 2), np.float32), need_grad=True)
+y = F.sum(F.relu(x))
+y.forward()
+calls.append("backward")
+y.backward()
+calls.append("local")
+y.forward(function_pre_hook=lambda f: calls.append("local " + str(f)))
+cb.unset_function_pre_hook("a")
+cb.unset_function_post_hook("a")
+y.forward()
+calls.append("solver")
+s = S.Sgd(0.1)
+s.set_parameters({"x": x})
+cb.set_solver_pre_hook("s", lambda: calls.append("solver pre"))
+cb.set_solver_post_hook("s", lambda: calls.append("solver post"))
+s.update()
+s.weight_decay(0.1)
+cb.unset_solver_pre_hook("s")
+cb.unset_solver_post_hook("s")
+s.update()
+OUT = {"calls": calls}
+''')
+    assert mine["calls"][:4] == ["pre ReLU", "post ReLU", "pre Sum", "post Sum"]
+    assert mine["calls"].count("solver pre") == 2
