@@ -249,3 +249,23 @@ def check_directional_grad(f, inputs, kwargs=None, grad=None, outputs=None, h=1e
             f"central differences along d")
         results[i] = (analytic, numeric)
     return results
+
+
+def check_index_output_grad(f, inputs, kwargs, seed=0):
+    """``f(..., only_index=True)``'s backward (NNabla's convention: as if the index
+    output were the values) equals the values' backward, checked numerically."""
+    values = {k: v for k, v in kwargs.items() if k not in ("only_index", "with_index")}
+    check_function(f, inputs, kwargs=values)  # the values' gradient, numerically
+    grads = []
+    for kw in (values, kwargs):
+        x = nn.Variable.from_numpy_array(np.asarray(inputs[0], np.float32), need_grad=True)
+        out = f(x, **kw)
+        y = out[0] if isinstance(out, tuple) else out
+        weights = nn.Variable.from_numpy_array(np.random.RandomState(seed).randn(*y.shape))
+        loss = nn.functions.sum(y * weights)  # float gradients reach the index output
+        loss.forward()
+        x.g = 0
+        loss.backward()
+        grads.append(x.g.copy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6,
+                               err_msg="only_index's gradient differs from the values'")

@@ -5,7 +5,7 @@ import pytest
 import nablite as nn
 import nablite.functions as F
 from nablite.functions import array, linalg, rearrange
-from gradcheck import away_from, check_function, randn, uniform
+from gradcheck import away_from, check_function, check_index_output_grad, randn, uniform
 
 X = randn(2, 3, 4)
 
@@ -171,9 +171,11 @@ NOT_DIFFERENTIABLE = {F.broadcast_to: "NNabla raises when its gradient is reques
 @pytest.mark.parametrize("f, inputs, kwargs, ref", CASES,
                          ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_function(f, inputs, kwargs, ref):
-    grad = [] if f in NOT_DIFFERENTIABLE else None
+    grad = [] if f in NOT_DIFFERENTIABLE or kwargs.get("only_index") else None
     outputs = [0] if kwargs.get("with_index") else None
     check_function(f, inputs, ref=ref, kwargs=kwargs, grad=grad, outputs=outputs)
+    if kwargs.get("only_index"):  # its gradient is NNabla's convention, not the index's
+        check_index_output_grad(f, inputs, kwargs)
 
 
 def test_batch_cholesky_direct():

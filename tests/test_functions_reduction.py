@@ -7,7 +7,7 @@ import pytest
 import nablite as nn
 import nablite.functions as F
 from nablite.functions import reduction
-from gradcheck import away_from, check_function, randn, uniform
+from gradcheck import away_from, check_function, check_index_output_grad, randn, uniform
 
 
 def with_zeros(x, *where):
@@ -113,6 +113,9 @@ CASES = [
                          ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_function(f, inputs, kwargs, ref):
     outputs = [0] if kwargs.get("with_index") else None
+    if kwargs.get("only_index"):  # its gradient is NNabla's convention, not the index's
+        check_function(f, inputs, ref=ref, kwargs=kwargs, grad=[])
+        return check_index_output_grad(f, inputs, kwargs)
     check_function(f, inputs, ref=ref, kwargs=kwargs, outputs=outputs)
 
 
@@ -198,9 +201,14 @@ INDEX_ARGS = [dict(axis=2, with_index=True), dict(axis=1, with_index=True, keepd
 @pytest.mark.parametrize("kwargs", INDEX_ARGS, ids=str)
 def test_max_min_index_outputs_backward(pick, kwargs):
     f = getattr(F, pick)
-    # values: the gradient goes to the first extreme (ties included); index: none
+    # the gradient goes to the first extreme (ties included); an only_index output's
+    # too, as NNabla's (as if it were the values); a second, index output's: none
     x = away_from([], randn(2, 3, 4))
-    check_function(f, [x], ref=ref_arg(pick), kwargs=kwargs)
+    if kwargs.get("only_index"):
+        check_function(f, [x], ref=ref_arg(pick), kwargs=kwargs, grad=[])
+        check_index_output_grad(f, [x], kwargs)
+    else:
+        check_function(f, [x], ref=ref_arg(pick), kwargs=kwargs)
     xv = nn.Variable.from_numpy_array(TIES, need_grad=True)
     out = f(xv, **kwargs)
     outs = out if isinstance(out, tuple) else (out,)
@@ -208,14 +216,44 @@ def test_max_min_index_outputs_backward(pick, kwargs):
     loss.forward()
     xv.g = 0
     loss.backward()
-    want = np.zeros(TIES.shape)
-    if not kwargs.get("only_index"):  # 2 at the first extreme of each reduced group
-        _, idx = ref_arg(pick)(TIES, **dict(kwargs, with_index=True))
-        axes = kwargs.get("axis")
-        axes = list(range(3)) if axes is None else sorted(np.atleast_1d(axes) % 3)
-        perm = [i for i in range(3) if i not in axes] + axes
-        moved = np.zeros(np.transpose(TIES, perm).shape)
-        rows = moved.reshape(-1, int(np.prod([TIES.shape[a] for a in axes])))
-        rows[np.arange(len(rows)), idx.reshape(-1).astype(int)] = 2.0
-        want = np.transpose(moved, np.argsort(perm))
+    # 2 at the first extreme of each reduced group
+    _, idx = ref_arg(pick)(TIES, **dict(kwargs, with_index=True, only_index=False))
+    axes = kwargs.get("axis")
+    axes = list(range(3)) if axes is None else sorted(np.atleast_1d(axes) % 3)
+    perm = [i for i in range(3) if i not in axes] + axes
+    moved = np.zeros(np.transpose(TIES, perm).shape)
+    rows = moved.reshape(-1, int(np.prod([TIES.shape[a] for a in axes])))
+    rows[np.arange(len(rows)), idx.reshape(-1).astype(int)] = 2.0
+    want = np.transpose(moved, np.argsort(perm))
     np.testing.assert_array_equal(xv.g, want)
+
+
+def test_only_index_outputs_pass_their_gradient_to_the_picked_elements_as_nnabla():
+    """NNabla's max/min/sort with only_index=True backpropagate the index output's
+    gradient as if it were the values (face-alignment's landmark head relies on it)."""
+    from nnabla_parity import check_same_source
+    x = np.random.RandomState(0).randn(2, 3, 2, 2).astype(np.float32)
+    check_same_source('''
+xv = nn.Variable.from_numpy_array(x, need_grad=True)
+OUT = {}
+for name, make in [("max", lambda v: F.max(v, axis=(2, 3), only_index=True)),
+                   ("min", lambda v: F.min(v, axis=1, only_index=True)),
+                   ("sort", lambda v: F.sort(v, axis=1, reverse=True, only_index=True))]:
+    xv.grad.zero()
+    y = make(xv)
+    w = F.constant(1, y.shape)
+    w.d = np.arange(y.size).reshape(y.shape) + 1.0
+    loss = F.sum(y * w)
+    loss.forward()
+    loss.backward()
+    OUT[name] = [y.d.copy(), xv.g.copy()]
+''', x=x)
+    xv = nn.Variable.from_numpy_array(x, need_grad=True)
+    y = F.max(xv, axis=(2, 3), only_index=True)
+    loss = F.sum(y * 2.0)
+    loss.forward()
+    loss.backward()
+    rows = x.reshape(2, 3, 4)
+    want = np.zeros_like(rows)
+    np.put_along_axis(want, rows.argmax(-1)[..., None], 2.0, axis=-1)  # NumPy's reference
+    np.testing.assert_array_equal(xv.g, want.reshape(x.shape))

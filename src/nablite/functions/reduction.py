@@ -168,23 +168,21 @@ class Max(Reduction):
         return (y, idx) if self.with_index else y
 
     def backward(self, xp, xs, ys, gys):
-        if self.only_index:
-            return (None,)  # an index carries no gradient
+        # As NNabla's: with only_index too, the output's gradient goes to the picked
+        # elements (as if the output were the values)
         x = xs[0]
         rows, perm = _reduced_last(xp, x, self.axes)
-        idx = (ys[1] if self.with_index else None)
+        idx = ys[0] if self.only_index else ys[1] if self.with_index else None
         if idx is None:
             index = getattr(xp, self.pick)(rows, axis=-1)
         else:
             index = idx.astype("int64").reshape(rows.shape[:-1])
-        g = xp.zeros(rows.shape, dtype=gys[0].dtype)
+        g = xp.zeros(rows.shape, dtype=x.dtype)
         xp.put_along_axis(g, index[..., None], gys[0].reshape(rows.shape[:-1] + (1,)), axis=-1)
         return (_undo_reduced_last(xp, g, x.shape, perm),)
 
 
     def grad_graph(self, need, xs, ys, gys):
-        if self.only_index:
-            return [None]
         from . import broadcast, reshape
         gy = broadcast(reshape(gys[0], self._kept_shape), xs[0].shape)
         return [gy * _SelectionMask(self)(xs[0])]
@@ -365,7 +363,9 @@ def _extremum(name, cls, summary, notes=""):
         cls(axis, keepdims, with_index, only_index)(x),
         docstring(summary, [_X, _AXES, _KEEPDIMS,
                             "with_index (bool): Return ``(values, indices)``.",
-                            "only_index (bool): Return only the indices."],
+                            "only_index (bool): Return only the indices (whose gradient, "
+                            "as NNabla's, goes to the picked elements as if they were the "
+                            "values)."],
                   "Variable or tuple of Variables.", notes))
 
 

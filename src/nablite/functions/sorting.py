@@ -127,11 +127,10 @@ class Sort(Function):
 
     def backward(self, xp, xs, ys, gys):
         # The true gradient scatters gy back through the permutation (NNabla 1.39's
-        # CPU kernel gathers instead, which is only right for self-inverse orders).
-        if self.only_index:
-            return (None,)
+        # CPU kernel gathers instead, which is only right for self-inverse orders);
+        # with only_index too, as NNabla's, as if the output were the sorted values.
         order = self._order(xp, xs[0])
-        gx = xp.empty_like(gys[0])
+        gx = xp.empty(xs[0].shape, dtype=xs[0].dtype)
         xp.put_along_axis(gx, order, gys[0], axis=self.axis)
         return (gx,)
 
@@ -145,7 +144,8 @@ def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
         axis (int): Axis to sort along.
         reverse (bool): Descending order.
         with_index (bool): Return ``(values, indices)``.
-        only_index (bool): Return only the indices.
+        only_index (bool): Return only the indices (whose gradient, as NNabla's,
+            goes back through the permutation as if they were the sorted values).
 
     Returns:
         Variable or tuple of Variables.
