@@ -56,14 +56,7 @@ def test_training_matches_nnabla_cli_train(tmp_path):
     for k, want in ref["params"].items():
         np.testing.assert_allclose(got[k], np.asarray(want, np.float32), rtol=1e-4, atol=1e-6,
                                    err_msg=k)
-    report = {}
-    for line in (out / "monitoring_report.yml").read_text().splitlines():
-        if not line.startswith(" "):
-            epoch = line.rstrip(":")
-            report[epoch] = {}
-        else:
-            k, v = line.strip().split(": ")
-            report[epoch][k] = float(v)
+    report = _report(out / "monitoring_report.yml")
     assert set(report) == set(ref["monitoring_report"])
     for epoch, values in ref["monitoring_report"].items():
         for k, v in values.items():
