@@ -339,19 +339,114 @@ def test_convert_nnp_version(model, tmp_path):
                    "convert", "--nnp-version 0.2", "version 0.1")
 
 
-def test_dump(model):
-    path, _ = model
-    proc = cli("dump", "-F", "-V", "-v", path)
+def _dump_lines(*args):
+    proc = cli("dump", *args)
     assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert "Executor [0]: runtime (network net)" in out
-    assert "Network: net (batch size 2, 5 variables, 2 functions)" in out
-    assert "Function[0]: Affine" in out and "Function[1]: ReLU" in out
-    assert "fc/affine/W" in out and "Parameter  shape [3, 4]" in out
-    proc = cli("dump", "-n", "y", path)
-    assert "Variable y: type Buffer, shape [-1, 4]" in proc.stdout
-    one_line_error(main("dump", "-n", "nope", path), "dump", "no variable 'nope'")
-    one_line_error(main("dump", "-E", "3", path), "dump", "-E 3")
+    return proc.stdout.splitlines()
+
+
+def test_dump_sections_as_nnabla():
+    """nnabla_cli dump's layout (its lines after the version banner), here for an
+    NNabla training configuration: optimizer, monitor, executor, their variables."""
+    path = os.path.join(os.path.dirname(__file__), "fixtures", "train_nnp", "mlp_train.nnp")
+    pad = " " * 29
+    def arg(section, label, i, name, shape):
+        return f"  {section}:  {label} variable[{i}]: Name:{name}{pad[len(name) - 1:]} Shape:{shape}"
+    assert _dump_lines(path) == [
+        f"Importing {path}", " Expanding training.",
+        "  Optimizer[0]: optimizer",
+        arg("Optimizer[0]", "(In) Data     ", 0, "x", "[-1, 2]"),
+        arg("Optimizer[0]", "(In) Data     ", 1, "y", "[-1, 1]"),
+        arg("Optimizer[0]", "(Out)Loss     ", 0, "loss", "[]"),
+        "  Monitor  [0]: valid_error",
+        arg("Monitor  [0]", "(In) Data     ", 0, "x", "[-1, 2]"),
+        arg("Monitor  [0]", "(In) Data     ", 1, "y", "[-1, 1]"),
+        arg("Monitor  [0]", "(Out)Monitor  ", 0, "loss", "[]"),
+        "  Executor [0]: runtime",
+        arg("Executor [0]", "(In) Data     ", 0, "x", "[-1, 2]"),
+        arg("Executor [0]", "(In) Data     ", 1, "y", "[-1, 1]"),
+        arg("Executor [0]", "(Out)Output   ", 0, "loss", "[]")]
+
+
+@pytest.fixture
+def branch_model(tmp_path):
+    """y = relu(affine a(x)) + tanh(affine b(x)): two paths, so NNabla's expander
+    reorders the functions (b's path first)."""
+    pytest.importorskip("google.protobuf")
+    import nablite.functions as F
+    from nablite.utils.save import save
+    nn.clear_parameters()
+    x = nn.Variable((2, 3))
+    y = F.relu(PF.affine(x, 4, name="a")) + F.tanh(PF.affine(x, 4, name="b"))
+    path = tmp_path / "branch.nnp"
+    save(str(path), {"networks": [{"name": "net", "batch_size": 2, "outputs": {"y": y},
+                                   "names": {"x": x}}],
+                     "executors": [{"name": "runtime", "network": "net", "data": ["x"],
+                                    "output": ["y"]}]})
+    nn.clear_parameters()
+    return path
+
+
+def test_dump_functions_in_nnabla_order(branch_model):
+    path = branch_model
+    head = "  Executor [0]:   Function[{:^5}]: "
+    lines = _dump_lines("-F", "-V", path)
+    assert lines[:5] == [
+        f"Importing {path}", " Expanding net.", "  Executor [0]: runtime",
+        "  Executor [0]:  (In) Data      variable[0]: Name:x" + " " * 29 + " Shape:[-1, 3]",
+        "  Executor [0]:  (Out)Output    variable[0]: Name:y" + " " * 29 + " Shape:[-1, 4]"]
+    assert lines[5:10] == [
+        head.format(0) + "Type: Affine               Name: @net/Affine_1",
+        head.format(0) + "  Input0: Name: x                    Shape: [-1, 3]",
+        head.format(0) + "  Input1: Name: b/affine/W           Shape: [3, 4]",
+        head.format(0) + "  Input2: Name: b/affine/b           Shape: [4]",
+        head.format(0) + " Output0: Name: @net/Affine_out_1    Shape: [-1, 4]"]
+    types = [line.split("Type: ")[1].split()[0] for line in lines if "Type: " in line]
+    assert types == ["Affine", "Tanh", "Affine", "ReLU", "Add2"]
+    kept = _dump_lines("-F", "--nnp-no-expand-network", path)
+    assert [line.split("Name: ")[1] for line in kept if "Type: " in line] == [
+        "@net/Affine", "@net/ReLU", "@net/Affine_1", "@net/Tanh", "@net/Add2"]
+    assert not any("Expanding" in line for line in kept)
+    # -V alone adds nothing, as in NNabla; -E names the executor it keeps
+    assert _dump_lines("-V", path) == lines[:5]
+    assert _dump_lines("-E", "0", path)[1] == " Try to leave only executor[runtime]."
+
+
+def test_dump_variable_name_and_verbose(branch_model):
+    path = branch_model
+    assert _dump_lines("-n", "x", path)[-1] == "Variable Name: x" + " " * 19 + " Shape: [-1, 3]"
+    proc = main("dump", "-n", "nope", path)
+    assert proc.stdout.splitlines()[-1] == "DUMP ERROR: variable nope not found."
+    one_line_error(proc, "dump", "no variable 'nope'")
+    # -v: every field; --dump-limit is a slice end, the default -1 drops each list's last
+    verbose = _dump_lines("-v", "--dump-limit", "2", path)
+    assert verbose[2:8] == ["NNP has 1 network(s).", "NNP:network[0]:name: net",
+                            "NNP:network[0]:batch_size: 2", "NNP:network[0] has 10 variable(s).",
+                            "NNP:network[0]:variable[0]:name: x",
+                            "NNP:network[0]:variable[0]:type: Buffer"]
+    assert "NNP:network[0]:function[0]:affine_param:base_axis: 1" in verbose
+    default = _dump_lines("-v", path)
+    assert default[2:] == ["NNP has 1 network(s).", "NNP has 4 parameter(s).",
+                           "NNP:parameter[0]:variable_name: a/affine/W"] + default[5:] \
+        and "NNP has 1 executor(s)." in default and not any("network[0]" in x for x in default)
+
+
+def test_dump_errors(model, tmp_path):
+    path, _ = model
+    one_line_error(main("dump", "-E", "3", path), "dump", "-E 3", "1 executor(s)")
+    one_line_error(main("dump", tmp_path / "none.nnp"), "dump", "no such model file")
+    one_line_error(main("dump", "-I", "TFLITE", path), "dump", "TFLITE")
+
+
+def test_dump_matches_nnabla_cli(branch_model):
+    if not os.path.exists(NNABLA_CLI):
+        pytest.skip("NNabla 1.39's nnabla_cli is not installed")
+    files = [str(branch_model)] + [os.path.join(FIXTURES, f) for f in ("cnn.nnp", "resnet.nnp")]
+    for f in files:
+        for opts in ([], ["-F", "-V"], ["-n", "x"], ["-E", "0", "-F"]):
+            ref = subprocess.run([NNABLA_CLI, "dump", *opts, f], capture_output=True,
+                                 text=True, timeout=120)
+            assert _dump_lines(*opts, f) == ref.stdout.splitlines()[1:], (f, opts)
 
 
 def _infer_values(path, tmp_path, tag):
@@ -374,7 +469,8 @@ def test_convert_among_nnabla_formats(model, tmp_path):
     assert "parameter.h5" in zipfile.ZipFile(tmp_path / "h5.nnp").namelist()
     proc = cli("convert", tmp_path / "m.nntxt", tmp_path / "back.nnp", "-b", "5")
     assert proc.returncode == 0, proc.stderr
-    assert "batch size 5" in cli("dump", tmp_path / "back.nnp").stdout
+    assert "NNP:network[0]:batch_size: 5" in cli("dump", "-v", "--dump-limit", "9",
+                                                 tmp_path / "back.nnp").stdout
     one_line_error(main("convert", path, tmp_path / "m.nntxt"), "convert", "exists",
                    "-f/--force")
     one_line_error(main("convert", path, tmp_path / "m.nnb"), "convert", "extension")

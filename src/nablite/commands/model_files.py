@@ -219,65 +219,233 @@ def forward(opts):
 
 
 # -- dump ------------------------------------------------------------------------
-def _shape(v):
-    return list(v.shape.dim)
+# The layout is nnabla_cli dump's, line for line (after its version banner):
+# "Importing" each file, " Expanding" each network, then the optimizers, monitors
+# and executors, each with its variables (and -n / -F / -V from its network);
+# -v instead walks the whole message as NNabla's code does.
+_ARG_LABELS = {"data_variable": " (In) Data     ", "generator_variable": " (In) Generator",
+               "loss_variable": " (Out)Loss     ", "output_variable": " (Out)Output   ",
+               "monitor_variable": " (Out)Monitor  "}
+_SECTIONS = (("optimizer", "  Optimizer[{}]: ", ("data_variable", "generator_variable",
+                                                   "loss_variable")),
+             ("monitor", "  Monitor  [{}]: ", ("data_variable", "generator_variable",
+                                                 "monitor_variable")),
+             ("executor", "  Executor [{}]: ", ("data_variable", "generator_variable",
+                                                  "loss_variable", "output_variable")))
+_UNEXPANDED = ("RepeatStart", "RepeatEnd", "RecurrentInput", "RecurrentOutput", "Delay")
 
 
-def _dump_network(net, opts, emit):
-    emit(f"  Network: {net.name} (batch size {net.batch_size}, {len(net.variable)} "
-         f"variables, {len(net.function)} functions)")
+def _dump_format(opts):
+    fmt = (opts.import_format or "").upper()
+    if not fmt:  # NNabla guesses from the extension of a single file only
+        one = opts.files[0] if len(opts.files) == 1 else ""
+        fmt = "ONNX" if _ext(one) == ".onnx" else "NNP"
+    if fmt not in ("NNP", "ONNX"):
+        raise CommandError(f"-I/--import-format: nablite reads NNP and ONNX, got {fmt!r}")
+    return fmt
+
+
+def _add_parameters(proto, params):
+    for key, array, need_grad in params:
+        p = proto.parameter.add()
+        p.variable_name = key
+        p.shape.dim.extend(array.shape)
+        p.data.extend(np.asarray(array, np.float32).reshape(-1).tolist())
+        p.need_grad = bool(need_grad)
+
+
+def _start_parameters(proto):
+    """As NNabla's importer: a model without any parameter values gets the ones
+    its first executor's network starts with (initializer specs, RandomState(0))."""
+    from .._nnp.initializers import initializer_of
+    nets = {n.name: n for n in proto.network}
+    net = nets.get(proto.executor[0].network_name) if proto.executor else None
+    if proto.parameter or net is None:
+        return
+    rng = np.random.RandomState(0)
+    for v in net.variable:
+        if v.type == "Parameter":
+            shape = [d if d >= 1 else net.batch_size for d in v.shape.dim]
+            init = initializer_of(v, rng)
+            data = init(shape) if init is not None else np.zeros(shape)
+            _add_parameters(proto, [(v.name, np.asarray(data), False)])
+
+
+def _import_for_dump(opts, fmt):
+    """The model as NNabla's importer leaves it for dump, printing its progress lines."""
+    from .._nnp.files import read_network_files
+    if fmt == "ONNX":
+        if len(opts.files) != 1:
+            raise CommandError(f"-I ONNX reads one file, got {len(opts.files)}")
+        proto, params = read_model(opts.files[0], params=True, onnx=True)
+        _add_parameters(proto, params)
+        return proto
+    for path in opts.files:
+        existing_file(path, "model file")
+    for path in opts.files:
+        print(f"Importing {path}")
+    proto, params = read_network_files(list(opts.files))
+    _add_parameters(proto, params)
+    _start_parameters(proto)
+    if opts.nnp_import_executor_index is not None:
+        _keep_one_executor(proto, opts)
+    if not opts.nnp_no_expand_network:
+        for net in proto.network:
+            _expand(net, opts)
+        for section in (proto.optimizer, proto.executor):
+            for item in section:
+                names = sorted(pv.variable_name for pv in item.parameter_variable)
+                del item.parameter_variable[:]
+                for n in names:
+                    item.parameter_variable.add().variable_name = n
+    return proto
+
+
+def _keep_one_executor(proto, opts):
+    """-E K: only executor K and its network, no optimizers or monitors (negative
+    K counts from the end, as NNabla indexes)."""
+    k, executors = opts.nnp_import_executor_index, list(proto.executor)
+    if not -len(executors) <= k < len(executors):
+        raise CommandError(f"{', '.join(opts.files)} has {len(executors)} executor(s); "
+                           f"-E {k} is none")
+    e = executors[k]
+    print(f" Try to leave only executor[{e.name}].")
+    net = [n for n in proto.network if n.name == e.network_name]
+    if not net:
+        raise CommandError(f"executor {e.name!r} names network {e.network_name!r}, "
+                           f"which {', '.join(opts.files)} does not have")
+    e, net = type(e)(), type(net[-1])()
+    e.CopyFrom(executors[k])
+    net.CopyFrom([n for n in proto.network if n.name == e.network_name][-1])
+    for field in ("optimizer", "monitor", "network", "executor"):
+        proto.ClearField(field)
+    proto.network.add().CopyFrom(net)
+    proto.executor.add().CopyFrom(e)
+
+
+def _expand(net, opts):
+    print(f" Expanding {net.name}.")
+    if net.repeat_info or any(f.type in _UNEXPANDED for f in net.function):
+        raise CommandError(f"network {net.name!r} of {', '.join(opts.files)} repeats or "
+                           f"recurs (RepeatStart, RecurrentInput, Delay), which nablite does "
+                           f"not expand; add --nnp-no-expand-network")
+    order = _topological_order(list(net.function), net.name)
+    functions = [type(f)() for f in order]
+    for copy, f in zip(functions, order):
+        copy.CopyFrom(f)
+    del net.function[:]
+    net.function.extend(functions)
+
+
+def _topological_order(functions, net_name):
+    """The functions in NNabla's expander order: a depth-first walk from each
+    function in file order to the functions reading its outputs, each function
+    placed before everything it feeds (reverse post-order)."""
+    def readers(f):  # one entry per input slot reading an output, in file order
+        return iter([g for out in f.output for g in functions for i in g.input if i == out])
+    state, order = {}, []  # state: 1 while on the walk's path, 2 once placed
+    for root in functions:
+        if root.name in state:
+            continue
+        state[root.name] = 1
+        stack = [(root, readers(root))]
+        while stack:
+            f, nexts = stack[-1]
+            g = next(nexts, None)
+            if g is None:
+                stack.pop()
+                state[f.name] = 2
+                order.append(f)
+            elif state.get(g.name) == 1:
+                raise CommandError(f"network {net_name!r} has a cycle through function "
+                                   f"{g.name!r}")
+            elif g.name not in state:
+                state[g.name] = 1
+                stack.append((g, readers(g)))
+    return order[::-1]
+
+
+def _check_parameters(proto, path):
+    have = {p.variable_name for p in proto.parameter}
+    for net in proto.network:
+        for v in net.variable:
+            if v.type == "Parameter" and v.name not in have:
+                raise CommandError(f"{path}: parameter {v.name!r} of network {net.name!r} "
+                                   f"has no values (give its .h5/.protobuf file too)")
+
+
+def _repeated(desc):
+    # protobuf 5 and later say is_repeated; older ones only have the label
+    flag = getattr(desc, "is_repeated", None)
+    return flag if flag is not None else desc.label == desc.LABEL_REPEATED
+
+
+def _dump_message(msg, prefix, limit):
+    """-v: every set field, lists as '<prefix> has N <field>(s).' and then their
+    items up to ``limit`` as a Python slice end (NNabla's default -1 leaves out
+    the last item)."""
+    where = ":".join(prefix)
+    for desc, value in msg.ListFields():
+        if _repeated(desc):
+            print(f"{where} has {len(value)} {desc.name}(s).")
+            for n, item in enumerate(value[:limit]):
+                if desc.message_type is None:
+                    print(f"{where}:{desc.name}[{n}]: {item}")
+                else:
+                    _dump_message(item, prefix + [f"{desc.name}[{n}]"], limit)
+        elif desc.message_type is not None:
+            _dump_message(value, prefix + [desc.name], limit)
+        else:
+            print(f"{where}:{desc.name}: {value}")
+
+
+def _dump_section(prefix, item, fields, net, opts):
+    shapes = {v.name: list(v.shape.dim) for v in net.variable}
+    print(f"{prefix}{item.name}")
+    for field in fields:
+        for i, v in enumerate(getattr(item, field)):
+            shape = shapes.get(v.variable_name, " - ")
+            print(f"{prefix}{_ARG_LABELS[field]} variable[{i}]: Name:{v.variable_name:30} "
+                  f"Shape:{shape}")
     if opts.dump_variable_name:
-        found = [v for v in net.variable if v.name == opts.dump_variable_name]
-        for v in found:
-            made = [f.name for f in net.function if v.name in f.output]
-            read = [f.name for f in net.function if v.name in f.input]
-            emit(f"   Variable {v.name}: type {v.type}, shape {_shape(v)}, made by "
-                 f"{made or '-'}, read by {read or '-'}")
-        return bool(found)
-    limit = opts.dump_limit if opts.dump_limit and opts.dump_limit > 0 else None
-    if opts.dump_variables:
-        for k, v in enumerate(net.variable[:limit]):
-            emit(f"   Variable[{k}]: {v.name:<28} {v.type:<10} shape {_shape(v)}")
+        name = opts.dump_variable_name
+        if name in shapes:
+            print(f"Variable Name: {name:20} Shape: {shapes[name]}")
+        else:
+            print(f"DUMP ERROR: variable {name} not found.")
+        return name in shapes
     if opts.dump_functions:
-        from .._nnp.proto import to_text
-        for k, f in enumerate(net.function[:limit]):
-            emit(f"   Function[{k}]: {f.type:<22} {f.name}")
-            if opts.dump_verbose:
-                emit(f"     inputs {list(f.input)} -> outputs {list(f.output)}")
-                field = f.WhichOneof("parameter") if f.DESCRIPTOR.oneofs else None
-                if field:
-                    emit("     " + to_text(getattr(f, field)).strip().replace("\n", ", "))
+        for i, f in enumerate(net.function):
+            head = f"{prefix}  Function[{i:^5}]: "
+            print(f"{head}Type: {f.type:20} Name: {f.name}")
+            if opts.dump_variables:
+                for j, v in enumerate(f.input):
+                    print(f"{head}  Input{j}: Name: {v:20} Shape: {shapes.get(v, ' - ')}")
+                for j, v in enumerate(f.output):
+                    print(f"{head} Output{j}: Name: {v:20} Shape: {shapes.get(v, ' - ')}")
     return True
 
 
 @handler("dump")
 def dump(opts):
-    for path in opts.files:
-        if opts.import_format:
-            fmt = opts.import_format.upper()
-            if fmt not in ("NNP", "ONNX"):
-                raise CommandError(f"-I/--import-format: nablite reads NNP and ONNX, got {fmt!r}")
-        fmt = (opts.import_format or "").upper()
-        proto = read_model(path, onnx={"ONNX": True, "NNP": False}.get(fmt))
-        print(f"{path}:")
-        executors = list(proto.executor)
-        if opts.nnp_import_executor_index is not None:
-            k = opts.nnp_import_executor_index
-            if not 0 <= k < len(executors):
-                raise CommandError(f"{path} has {len(executors)} executor(s); -E {k} is none")
-            executors = [executors[k]]
-        nets = {n.name: n for n in proto.network}
-        for k, e in enumerate(executors):
-            print(f"  Executor [{k}]: {e.name} (network {e.network_name})")
-            for d in e.data_variable:
-                print(f"   (In)  {d.variable_name:<28} data {d.data_name}")
-            for o in e.output_variable:
-                print(f"   (Out) {o.variable_name:<28} data {o.data_name}")
-        shown = [nets[e.network_name] for e in executors if e.network_name in nets] \
-            if opts.nnp_import_executor_index is not None else list(proto.network)
-        found = [_dump_network(net, opts, print) for net in shown]
-        if opts.dump_variable_name and not any(found):
-            raise CommandError(f"{path} has no variable {opts.dump_variable_name!r}")
+    fmt = _dump_format(opts)
+    proto = _import_for_dump(opts, fmt)
+    files = ", ".join(opts.files)
+    if opts.dump_verbose:
+        _dump_message(proto, [fmt], opts.dump_limit)
+        return
+    _check_parameters(proto, files)
+    nets = {n.name: n for n in proto.network}
+    found = []
+    for field, prefix, fields in _SECTIONS:
+        for i, item in enumerate(getattr(proto, field)):
+            if item.network_name not in nets:
+                raise CommandError(f"{files}: {field} {item.name!r} names network "
+                                   f"{item.network_name!r}, which is not there")
+            found.append(_dump_section(prefix.format(i), item, fields,
+                                       nets[item.network_name], opts))
+    if opts.dump_variable_name and found and not any(found):
+        raise CommandError(f"{files} has no variable {opts.dump_variable_name!r}")
 
 
 # -- convert ---------------------------------------------------------------------
@@ -465,7 +633,9 @@ def _nnp_import_options(p):
     p.add_argument("--nnp-exclude-preprocess", action="store_true",
                    help="(NNabla's preprocess removal; nablite keeps the network whole)")
     p.add_argument("--nnp-no-expand-network", action="store_true",
-                   help="(nablite never expands repeat/recurrent blocks)")
+                   help="dump: keep the functions in file order (without it they are "
+                   "sorted as NNabla's expander sorts them; nablite expands no "
+                   "repeat/recurrent blocks)")
 
 
 def register(subparsers):
@@ -502,16 +672,21 @@ def register(subparsers):
     p.set_defaults(handler=forward)
 
     p = subparsers.add_parser("dump", help="print the networks and executors of model files",
-                              description="Print the executors, networks, variables and "
-                              "functions of model files.")
+                              description="Print the optimizers, monitors and executors of "
+                              "model files (several files are read as one model), with their "
+                              "variables and, with -F, their networks' functions, in "
+                              "nnabla_cli dump's layout.")
     p.add_argument("files", nargs="+", metavar="FILE", help="model file(s)")
     p.add_argument("-v", "--dump-verbose", action="store_true",
-                   help="with -F, also each function's inputs, outputs and arguments")
-    p.add_argument("-F", "--dump-functions", action="store_true", help="list the functions")
-    p.add_argument("-V", "--dump-variables", action="store_true", help="list the variables")
+                   help="print every field of the model instead")
+    p.add_argument("-F", "--dump-functions", action="store_true",
+                   help="list each network's functions")
+    p.add_argument("-V", "--dump-variables", action="store_true",
+                   help="with -F, also each function's inputs and outputs")
     p.add_argument("--dump-limit", type=int, default=-1,
-                   help="at most this many items a list (default -1: all)")
-    p.add_argument("-n", "--dump-variable-name", help="show only this variable")
+                   help="with -v, the items of a list shown, as a Python slice end "
+                   "(default -1: all but the last, as NNabla)")
+    p.add_argument("-n", "--dump-variable-name", help="show only this variable's shape")
     _nnp_import_options(p)
     p.set_defaults(handler=dump)
 
