@@ -330,6 +330,98 @@ def test_forward_writes_array_outputs_and_paths_as_nnabla(tmp_path):
     nn.clear_parameters()
 
 
+@pytest.fixture
+def map_model(tmp_path):
+    """x (48 values a sample) reshaped into per-sample outputs of each kind NNabla's
+    forward tells apart: 1, 3 and 2 maps (images), a matrix (CSV), 4-D (columns)."""
+    pytest.importorskip("google.protobuf")
+    import nablite.functions as F
+    from nablite.utils.save import save
+    nn.clear_parameters()
+    x = nn.Variable((2, 48))
+    def first(n, shape):
+        return F.reshape(F.slice(x, (0, 0), (2, n)), (2,) + shape)
+    outs = {"g": first(16, (1, 4, 4)), "rgb": F.reshape(x, (2, 3, 4, 4)),
+            "two": first(32, (2, 4, 4)), "mat": first(6, (2, 3)), "d4": first(4, (1, 1, 2, 2))}
+    save(str(tmp_path / "maps.nnp"), {
+        "networks": [{"name": "net", "batch_size": 2, "outputs": outs, "names": {"x": x}}],
+        "executors": [{"name": "runtime", "network": "net", "data": ["x"],
+                       "output": list(outs)}]})
+    xd = np.random.RandomState(0).uniform(-0.5, 1.5, (3, 48)).astype(np.float32)
+    rows = [",".join(f"x__{i}" for i in range(48))] + [",".join(repr(float(v)) for v in r)
+                                                       for r in xd]
+    (tmp_path / "maps.csv").write_text("\n".join(rows) + "\n")
+    nn.clear_parameters()
+    return tmp_path / "maps.nnp", tmp_path / "maps.csv", xd
+
+
+def _png(path):
+    from PIL import Image
+    with Image.open(path) as im:
+        return im.mode, np.asarray(im)
+
+
+def test_forward_writes_maps_as_png_as_nnabla(map_model, tmp_path):
+    """1 map: grayscale, 3 maps: RGB, else one grayscale PNG a map ('<map>_<row>.png',
+    a column each); pixels are value * 255 clipped to [0, 255] and truncated."""
+    path, data, xd = map_model
+    proc = cli("forward", "-c", path, "-d", data, "-o", tmp_path / "res")
+    assert proc.returncode == 0, proc.stderr
+    res = tmp_path / "res"
+    lines = (res / "output_result.csv").read_text().splitlines()
+    assert lines[0].split(",")[48:] == ["g", "rgb", "two__0", "two__1", "mat", "d4__0",
+                                        "d4__1", "d4__2", "d4__3"]
+    assert lines[2].split(",")[48:53] == ["./0_0000/1.png", "./1_0000/1.png",
+                                          "./2_0000/0_1.png", "./2_0000/1_1.png",
+                                          "./3_0000/1.csv"]
+    np.testing.assert_array_equal(np.array(lines[3].split(",")[53:], np.float32), xd[2, :4])
+    # as NNabla, the sample the iterator adds to fill the last batch gets files too
+    assert sorted(os.listdir(res / "0_0000")) == ["0.png", "1.png", "2.png", "3.png"]
+    assert sorted(os.listdir(res / "2_0000")) == [f"{m}_{r}.png" for m in (0, 1)
+                                                  for r in range(4)]
+
+    def pixels(a):
+        return (a * np.float32(255)).clip(0, 255).astype(np.uint8)
+    for r in range(3):
+        assert _png(res / "0_0000" / f"{r}.png")[0] == "L"
+        np.testing.assert_array_equal(_png(res / "0_0000" / f"{r}.png")[1],
+                                      pixels(xd[r, :16].reshape(4, 4)))
+        mode, rgb = _png(res / "1_0000" / f"{r}.png")
+        assert mode == "RGB"
+        np.testing.assert_array_equal(rgb, pixels(xd[r].reshape(3, 4, 4)).transpose(1, 2, 0))
+        for m in (0, 1):
+            np.testing.assert_array_equal(_png(res / "2_0000" / f"{m}_{r}.png")[1],
+                                          pixels(xd[r, :32].reshape(2, 4, 4)[m]))
+    assert (res / "3_0000" / "2.csv").read_text() == "".join(
+        ",".join(str(v) for v in row) + "\n" for row in xd[2, :6].reshape(2, 3))
+    proc = cli("forward", "-c", path, "-d", data, "-o", tmp_path / "r2", "--result_outdir",
+               "out", "-b", "1")
+    assert proc.returncode == 0, proc.stderr
+    cells = (tmp_path / "r2" / "output_result.csv").read_text().splitlines()[1].split(",")
+    assert cells[48] == "./out/0_0000/0.png" and (tmp_path / "r2" / "out" / "0_0000").is_dir()
+
+
+def test_forward_images_match_nnabla_cli(map_model, tmp_path):
+    if not os.path.exists(NNABLA_CLI):
+        pytest.skip("NNabla 1.39's nnabla_cli is not installed")
+    path, data, _ = map_model
+    (tmp_path / "ref").mkdir()  # NNabla's forward needs the folder (its progress.txt)
+    subprocess.run([NNABLA_CLI, "forward", "-c", str(path), "-d", str(data), "-o",
+                    str(tmp_path / "ref")], capture_output=True, timeout=120, check=True)
+    assert cli("forward", "-c", path, "-d", data, "-o", tmp_path / "mine").returncode == 0
+    def files(root):
+        return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root)
+                      for f in fs if f != "progress.txt")
+    assert files(tmp_path / "mine") == files(tmp_path / "ref")
+    for f in files(tmp_path / "ref"):
+        if f.endswith(".png"):
+            ref, mine = _png(tmp_path / "ref" / f), _png(tmp_path / "mine" / f)
+            assert ref[0] == mine[0], f
+            np.testing.assert_array_equal(mine[1], ref[1])
+        else:
+            assert (tmp_path / "mine" / f).read_text() == (tmp_path / "ref" / f).read_text(), f
+
+
 def test_convert_nnp_version(model, tmp_path):
     """--nnp-version is NNabla's NNP option: 0.1 (the only version) converts,
     another is refused naming it."""

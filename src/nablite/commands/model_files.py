@@ -124,14 +124,64 @@ def _outputs(e):
     return OrderedDict((v.variable_instance, name) for v, (_, name) in e.output_assign.items())
 
 
-def _columns(outputs, y):
-    """Result columns of output ``y``: its name, or name__<i> per element of a vector."""
-    name, shape = outputs[y], y.shape[1:]
-    if len(shape) == 0 or (len(shape) == 1 and shape[0] == 1):
-        return [name]
-    if len(shape) == 1:
-        return [f"{name}__{i}" for i in range(shape[0])]
-    return [name]
+def _output_kind(shape):
+    """How forward writes a per-sample output of ``shape``, as NNabla decides by rank:
+    ("csv", 1) for a matrix, ("png", files) for maps (one RGB or grayscale image
+    for 1 or 3 maps, else one grayscale image a map), ("col", n) for n values."""
+    if len(shape) == 2:
+        return "csv", 1
+    if len(shape) == 3:
+        return "png", 1 if shape[0] in (1, 3) else shape[0]
+    return "col", int(np.prod(shape))
+
+
+def _columns(name, shape):
+    """Result columns of an output: its name, or name__<i> when it fills several."""
+    n = _output_kind(shape)[1]
+    return [name] if n == 1 else [f"{name}__{i}" for i in range(n)]
+
+
+def _pixels(maps, k):
+    """The uint8 image of map ``k`` of (C, H, W) ``maps``: values times 255,
+    clipped and truncated as NNabla does; (H, W, 3) for 3 maps, (H, W) otherwise."""
+    with np.errstate(invalid="ignore"):  # NaN casts to some byte, as in NNabla
+        x = (np.asarray(maps, np.float32) * np.float32(255)).clip(0, 255).astype(np.uint8)
+    if x.shape[0] == 3:
+        return x.transpose(1, 2, 0)
+    return x[k] if x.shape[0] > 1 else x[0]
+
+
+def _write_sample_file(path, value, kind, k):
+    from PIL import Image
+
+    from .._atomic_file import atomic_write
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if kind == "png":
+        image = Image.fromarray(_pixels(value, k))
+        atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+        return
+
+    def write_rows(tmp):
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows([[str(v) for v in r] for r in value])
+    atomic_write(path, write_rows)
+
+
+def _sample_cells(opts, k, row, value):
+    """The result cells of output number ``k`` for sample ``row``, writing its files
+    as NNabla names them: <k>_<row // 1000>/[<map>_]<row>.<csv|png> under
+    OUTDIR/RESULT_OUTDIR, each cell './RESULT_OUTDIR/<that name>'."""
+    kind, n = _output_kind(value.shape)
+    if kind == "col":
+        return [str(v) for v in value.reshape(-1)]
+    cells = []
+    for m in range(n):
+        name = os.path.join(f"{k}_{row // 1000:04d}",
+                            f"{m}_{row}.{kind}" if n > 1 else f"{row}.{kind}")
+        _write_sample_file(os.path.join(opts.outdir, opts.result_outdir or "", name),
+                           value, kind, m)
+        cells.append(os.path.join(".", opts.result_outdir or "", name))
+    return cells
 
 
 @handler("forward")
@@ -139,32 +189,27 @@ def forward(opts):
     from .._atomic_file import atomic_write
     from ..utils.data_iterator import data_iterator_csv_dataset
     info = _load(opts.config, opts.param, _batch(opts.batch_size))
-    e = _executor(info, opts.config)
-    inputs, outputs = _inputs(e), _outputs(e)
+    _executor(info, opts.config)
+    executors = list(info.executors.values())  # NNabla runs them all, outputs in turn
     uri = _dataset_uri(opts, info)
-    batch = next(iter(inputs)).shape[0]
+    batch = next(iter(_inputs(executors[0]))).shape[0]
     with open(uri, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    header, rows = rows[0], rows[1:]
+        rows = [row for row in csv.reader(f)]
+    header, rows = rows[0], [row for row in rows[1:] if row]
     if opts.replace_path:
         base = os.path.dirname(os.path.abspath(uri))
         rows = [[os.path.join(base, c) if os.path.exists(os.path.join(base, c)) else c
                  for c in row] for row in rows]
     with quiet():  # the iterator's INFO lines say nothing a user of this command needs
-        it = data_iterator_csv_dataset(uri, batch, shuffle=False, normalize=not
-                                       e.no_image_normalization, with_file_cache=False,
-                                       use_thread=False)
+        it = data_iterator_csv_dataset(uri, batch, shuffle=False, normalize=not any(
+            e.no_image_normalization for e in executors), with_file_cache=False,
+            use_thread=False)
     names = list(it.variables)
-    missing = [n for n in inputs.values() if n not in names]
+    missing = [n for e in executors for n in _inputs(e).values() if n not in names]
     if missing:
         raise CommandError(f"{uri} has no column for {', '.join(missing)} (it has "
                            f"{', '.join(names)})")
-    # as NNabla's: per-sample arrays under OUTDIR/RESULT_OUTDIR/<output>_<row // 1000>/,
-    # named in the table relative to OUTDIR ('./...'), as the input paths are
-    outdir = os.path.join(opts.outdir, opts.result_outdir) if opts.result_outdir \
-        else opts.outdir
-    os.makedirs(outdir, exist_ok=True)
-    rel_base = os.path.relpath(outdir, opts.outdir)
+    os.makedirs(opts.outdir, exist_ok=True)
 
     def dotted(cell, column):
         if column.startswith("#") or not cell:
@@ -175,44 +220,36 @@ def forward(opts):
         except ValueError:
             return cell if os.path.isabs(cell) or cell.startswith("./") else "./" + cell
     rows = [[dotted(c, h) for c, h in zip(row, header)] + row[len(header):] for row in rows]
-    results, done = [], 0
+    results, columns, done = [], None, 0
     from ..logger import progress_bar
     with progress_bar(None, desc="forward", total=it.size, unit="row") as bar:
         while done < it.size:
             data = dict(zip(names, it.next()))
-            for x, name in inputs.items():
-                x.d = np.asarray(data[name]).reshape(x.shape)
-            e.forward_target.forward()
+            outputs = []
+            for e in executors:
+                for x, name in _inputs(e).items():
+                    x.d = np.asarray(data[name]).reshape(x.shape)
+                e.forward_target.forward()
+                outputs += [(name, np.asarray(y.d, np.float32)) for y, name in
+                            _outputs(e).items()]
+            if columns is None:
+                columns = [c for name, d in outputs for c in _columns(name, d.shape[1:])]
+            # as NNabla: every sample of the batch gets its files, also the ones the
+            # iterator adds past the last row to fill the batch; only rows get a line
+            for i in range(batch):
+                cells = [c for k, (_, d) in enumerate(outputs)
+                         for c in _sample_cells(opts, k, done + i, d[i])]
+                if done + i < it.size:
+                    results.append(rows[done + i] + cells)
             n = min(batch, it.size - done)
-            for i in range(n):
-                cells = []
-                for k, y in enumerate(outputs):
-                    value = np.asarray(y.d[i], np.float32)
-                    if value.ndim <= 1:  # one column per element, as NNabla writes
-                        cells += [str(v) for v in value.reshape(-1)]
-                    else:
-                        row = done + i
-                        folder = f"{k}_{row // 1000:04d}"
-                        os.makedirs(os.path.join(outdir, folder), exist_ok=True)
-                        rows2d = value.reshape(value.shape[0], -1)
-
-                        def write_rows(tmp, rows2d=rows2d):
-                            with open(tmp, "w", newline="") as f:
-                                csv.writer(f, lineterminator="\n").writerows(
-                                    [[str(v) for v in r] for r in rows2d])
-                        atomic_write(os.path.join(outdir, folder, f"{row}.csv"), write_rows)
-                        cells.append("./" + os.path.normpath(os.path.join(
-                            rel_base, folder, f"{row}.csv")))
-                results.append(rows[done + i] + cells)
             done += n
             bar.update(n)
     out = os.path.join(opts.outdir, opts.outfile)
-    os.makedirs(opts.outdir, exist_ok=True)
 
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            w.writerow(header + [c for y in outputs for c in _columns(outputs, y)])
+            w.writerow(header + columns)
             w.writerows(results)
     atomic_write(out, write)
     print(f"wrote {out} ({len(results)} rows)")
@@ -655,9 +692,11 @@ def register(subparsers):
                    help="batch size (default 1; -1 keeps the file's)")
     p.set_defaults(handler=infer)
 
-    p = subparsers.add_parser("forward", help="run a model's executor over a CSV dataset",
-                              description="Run the first executor of a model file over every "
-                              "row of a CSV dataset and write the rows with the outputs added.")
+    p = subparsers.add_parser("forward", help="run a model's executors over a CSV dataset",
+                              description="Run the executors of a model file over every row "
+                              "of a CSV dataset and write the rows with the outputs added, as "
+                              "NNabla does: a value per column, a per-sample matrix as a CSV "
+                              "file, 1 or 3 maps as a PNG image (other counts: one a map).")
     p.add_argument("-c", "--config", required=True, help="model file (.nnp, .nntxt, ...)")
     p.add_argument("-p", "--param", help="parameter file to load over the model's")
     p.add_argument("-d", "--dataset", help="CSV dataset (default: the model's first dataset)")
