@@ -169,3 +169,52 @@ def test_nnp_format_version_is_the_one_files_carry():
     from nablite._nnp.files import NNP_VERSION
     from nablite.utils.nnp_format import nnp_version
     assert nnp_version() == "0.1" == NNP_VERSION.strip()
+
+
+def test_nnabla_ext_modules_under_the_alias(tmp_path):
+    """nnabla_ext.cpu imports and gives NNabla's context; nnabla_ext.cuda, where it
+    cannot run, raises ImportError saying why (scripts fall back on it)."""
+    proc = run_script(tmp_path, """
+        import nnabla_ext.cpu
+        from nnabla_ext.cpu import context
+        print(context(), nnabla_ext.cpu.array_classes(), nnabla_ext.cpu.get_devices())
+        try:
+            import nnabla_ext.cuda.cudnn
+        except ImportError as e:
+            print("ImportError", e)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("Context(backend=['cpu:float'], array_class='CpuCachedArray', "
+                               "device_id='') ['CpuCachedArray', 'CpuArray']")  # NNabla's
+    from nablite import backend
+    if backend.cupy is None or backend.gpu_problem():
+        assert lines[1].startswith("ImportError nnabla_ext.cuda: context backend 'cuda' "
+                                   "needs")
+    else:  # a machine with a GPU: it imports
+        assert len(lines) == 1
+
+
+def test_nnabla_ext_cuda_on_a_device(tmp_path, monkeypatch):
+    """With a device (here the simulated one): cuda and cudnn contexts, the helpers
+    and NVTX ranges (no-ops without CuPy's NVTX)."""
+    monkeypatch.setenv("NABLITE_DEVICE_SIM", "1")
+    proc = run_script(tmp_path, """
+        import nnabla_ext.cuda as cuda
+        import nnabla_ext.cuda.cudnn as cudnn
+        import nnabla_ext.cuda.nvtx as nvtx
+        print(cuda.context(type_config="half").backend)
+        print(cudnn.context(device_id="0"))
+        nvtx.range_push("step")
+        nvtx.mark("here")
+        nvtx.range_pop()
+        cuda.synchronize(device_id="0")
+        cuda.clear_memory_cache()
+        print(cudnn.array_classes()[0])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    half, cudnn, classes = proc.stdout.strip().splitlines()
+    assert half == "['cuda:half', 'cuda:float', 'cpu:float']"
+    assert cudnn == ("Context(backend=['cudnn:float', 'cuda:float', 'cpu:float'], "
+                     "array_class='CudaCachedArray', device_id='0')")
+    assert classes == "CudaCachedArray"

@@ -1,7 +1,8 @@
 """The ``nnabla`` import alias: run NNabla scripts unchanged on nablite.
 
 ``install()`` makes ``import nnabla`` (and every ``nnabla.x.y``) resolve to
-``nablite`` (``nablite.x.y``), and ``import tiny_digits`` (the tutorial's helper)
+``nablite`` (``nablite.x.y``), ``nnabla_ext.*`` (NNabla's extension packages)
+to ``nablite.ext.*``, and ``import tiny_digits`` (the tutorial's helper)
 to ``nablite.datasets.tiny_digits`` unless a local file of that name exists.
 It is installed only by ``nablite run`` or an explicit call, and it refuses to
 shadow a real NNabla that is already imported.
@@ -13,7 +14,7 @@ import sys
 from types import ModuleType
 from typing import Any, Dict, Optional, Sequence
 
-_ALIASES = {"nnabla": "nablite", "nnabla_ext.cpu": "nablite.ext_utils"}
+_ALIASES = {"nnabla": "nablite", "nnabla_ext": "nablite.ext"}
 _RENAMES: Dict[str, str] = {}  # nnabla.x.y -> nablite.x.y covers every module so far
 _FALLBACKS = {"tiny_digits": "nablite.datasets.tiny_digits"}
 # Submodules the package attribute of the same name hides: ``nnabla.logger`` is
