@@ -113,10 +113,11 @@ CASES = [
                          ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_function(f, inputs, kwargs, ref):
     outputs = [0] if kwargs.get("with_index") else None
-    if kwargs.get("only_index"):  # its gradient is NNabla's convention, not the index's
-        check_function(f, inputs, ref=ref, kwargs=kwargs, grad=[])
-        return check_index_output_grad(f, inputs, kwargs)
-    check_function(f, inputs, ref=ref, kwargs=kwargs, outputs=outputs)
+    index_only = kwargs.get("only_index")  # its gradient is NNabla's convention
+    grad = [] if index_only else None
+    check_function(f, inputs, ref=ref, kwargs=kwargs, grad=grad, outputs=outputs)
+    if index_only:
+        check_index_output_grad(f, inputs, kwargs)
 
 
 def test_reduce_is_deprecated_and_dispatches():
@@ -257,3 +258,25 @@ for name, make in [("max", lambda v: F.max(v, axis=(2, 3), only_index=True)),
     want = np.zeros_like(rows)
     np.put_along_axis(want, rows.argmax(-1)[..., None], 2.0, axis=-1)  # NumPy's reference
     np.testing.assert_array_equal(xv.g, want.reshape(x.shape))
+
+
+def test_an_index_root_is_seeded_in_float32_as_nnabla():
+    """backward(seed) on an index output keeps the seed's fractions (NNabla keeps
+    an integer root's gradient in float32)."""
+    from nnabla_parity import check_same_source
+    check_same_source('''
+x = nn.Variable.from_numpy_array(np.array([[1., 5., 2.], [7., 0., 3.]], np.float32),
+                                 need_grad=True)
+y = F.max(x, axis=1, only_index=True)
+y.forward()
+x.g = 0
+y.backward(np.array([0.5, 2.7], np.float32))
+OUT = {"g": x.g.copy()}
+''')
+    x = nn.Variable.from_numpy_array(np.array([[1., 5., 2.], [7., 0., 3.]], np.float32),
+                                     need_grad=True)
+    y = F.max(x, axis=1, only_index=True)
+    y.forward()
+    x.g = 0
+    y.backward(np.array([0.5, 2.7], np.float32))
+    np.testing.assert_array_equal(x.g, np.array([[0, 0.5, 0], [2.7, 0, 0]], np.float32))

@@ -551,9 +551,12 @@ def _unwritten_grad(xp, y, shape, consumed):
 
 def _seed_dtype(root):
     """The root's dtype; float32 for a float64 (or float16) root of a 'float'
-    context, as NNabla seeds it (reshape and identity pass float64 on)."""
+    context, as NNabla seeds it (reshape and identity pass float64 on), and for
+    an integer root (an index output), whose gradient NNabla keeps in float32."""
     dtype = root._data.dtype
-    if dtype != _F32_DTYPE and dtype.kind == "f":
+    if dtype.kind != "f":
+        return _F32_DTYPE
+    if dtype != _F32_DTYPE:
         ctx = root._parent.ctx
         if not (ctx.double or ctx.half):
             return _F32_DTYPE
