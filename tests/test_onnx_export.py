@@ -483,3 +483,27 @@ def test_rnn_unrolled(tmp_path, name):
     got = run_onnx(path, {f"x{i}": a for i, a in enumerate(arrays)})
     for i, y in enumerate(ys):
         np.testing.assert_allclose(got[f"y{i}"], y.d, rtol=1e-4, atol=1e-4)
+
+
+def test_nnp_to_onnx_outputs_are_the_executors(tmp_path):
+    """As NNabla's converter: the graph outputs are the executor's output variables
+    (an unused piece of a split is no output), and the executor picks the network."""
+    from nablite.onnx import nnp_to_onnx
+    from nablite.utils.save import save
+    x = nn.Variable((2, 3))
+    a, b, c = F.split(x, axis=1)
+    y = a + b
+    other = F.relu(x)
+    save(str(tmp_path / "m.nnp"), {
+        "networks": [{"name": "first", "batch_size": 2, "outputs": {"r": other},
+                      "names": {"x": x}},
+                     {"name": "net", "batch_size": 2, "outputs": {"y": y}, "names": {"x": x}}],
+        "executors": [{"name": "runtime", "network": "net", "data": ["x"], "output": ["y"]}]})
+    model = nnp_to_onnx(str(tmp_path / "m.nnp"), str(tmp_path / "m.onnx"))
+    assert [o.name for o in model.graph.output] == ["y"]
+    data = rng.randn(2, 3).astype(np.float32)
+    got = run_onnx(tmp_path / "m.onnx", {"x": data})
+    np.testing.assert_allclose(got["y"], data[:, 0] + data[:, 1], rtol=1e-6)
+    # a network no executor runs: every variable no function reads
+    model = nnp_to_onnx(str(tmp_path / "m.nnp"), str(tmp_path / "f.onnx"), network="first")
+    assert [o.name for o in model.graph.output] == ["r"]

@@ -9,7 +9,10 @@ from ._deps import DEFAULT_OPSET
 
 
 def nnp_to_onnx(nnp_path, onnx_path, network=None, batch_size=None, opset=DEFAULT_OPSET):
-    """Write network ``network`` of an .nnp file (default: its first) as ONNX.
+    """Write network ``network`` of an .nnp file as ONNX: by default the first
+    executor's network (else the first network). As NNabla's converter, the graph
+    outputs are the executor's output variables, in its order, where an executor
+    runs the network; otherwise every variable no function reads.
 
     Args:
         nnp_path (str): the .nnp (or .nntxt/.protobuf with parameters) to read.
@@ -29,12 +32,27 @@ def nnp_to_onnx(nnp_path, onnx_path, network=None, batch_size=None, opset=DEFAUL
     names = list(loader.get_network_names())
     if not names:
         raise ValueError(f"nnp_to_onnx: {nnp_path} holds no network")
+    executors = [e for e in loader.proto.executor if e.network_name in names]
     if network is None:
-        network = names[0]
+        network = executors[0].network_name if executors else names[0]
     elif network not in names:
         raise ValueError(f"nnp_to_onnx: {nnp_path} has no network {network!r}; it has {names}")
     net = loader.get_network(network, batch_size=batch_size)
-    return export(dict(net.outputs), onnx_path, inputs=dict(net.inputs), opset=opset)
+    return export(_executor_outputs(net, executors, nnp_path), onnx_path,
+                  inputs=dict(net.inputs), opset=opset)
+
+
+def _executor_outputs(net, executors, where):
+    """name -> Variable of the first executor of ``net``'s outputs, or its leaves."""
+    for e in executors:
+        if e.network_name == net.name and e.output_variable:
+            missing = [o.variable_name for o in e.output_variable
+                       if o.variable_name not in net.variables]
+            if missing:
+                raise ValueError(f"nnp_to_onnx: {where}: executor {e.name!r} outputs "
+                                 f"{missing}, which network {net.name!r} does not have")
+            return {o.variable_name: net.variables[o.variable_name] for o in e.output_variable}
+    return dict(net.outputs)
 
 
 def onnx_to_nnp(onnx_path, nnp_path, batch_size=1, network_name=None):
