@@ -305,9 +305,11 @@ def _assign_parameters(items: Iterable[tuple[str, Any, bool]], where: str) -> No
         param.d = arr
 
 
-def _check_place(path: Sequence[str], shape: Sequence[int], where: str) -> None:
+def _check_place(path: Sequence[str], shape: Sequence[int], where: str,
+                 any_shape: bool = False) -> None:
     """Whether a parameter of ``shape`` may be set at ``path`` under the current
-    scope: no parameter on the way, no scope or parameter of another shape there."""
+    scope: no parameter on the way, no scope (or, unless ``any_shape``, parameter
+    of another shape) there."""
     key = "/".join(path)
     node = _current
     for i, p in enumerate(path):
@@ -323,7 +325,7 @@ def _check_place(path: Sequence[str], shape: Sequence[int], where: str) -> None:
             raise ValueError(f"{where}: {key!r} names the parameter scope "
                              f"{scope_path(key)!r}, not a parameter; loading it would "
                              "replace that scope's parameters, so no parameter was changed")
-        if last and child.shape != tuple(shape):
+        if last and not any_shape and child.shape != tuple(shape):
             raise ValueError(f"{where}: {scope_path(key)!r} exists with shape {child.shape}, "
                              f"the file has {tuple(shape)}; no parameter was changed "
                              "(use nn.clear_parameters() or another parameter_scope)")

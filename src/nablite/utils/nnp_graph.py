@@ -25,10 +25,11 @@ from ..parameter import _check_place, _split, get_parameter, get_parameter_or_cr
 __all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
 
 
-def check_parameter_place(key, shape, where):
-    """Raise unless a parameter of ``shape`` may be registered at ``key``."""
+def check_parameter_place(key, shape, where, any_shape=False):
+    """Raise unless a parameter of ``shape`` may be registered at ``key`` (with
+    ``any_shape``, replacing a parameter of another shape)."""
     parts, leaf = _split(key)
-    _check_place(tuple(parts) + (leaf,), shape, where)
+    _check_place(tuple(parts) + (leaf,), shape, where, any_shape)
 
 
 class NnpNetwork:
@@ -64,38 +65,44 @@ class NnpLoader:
         self.proto, params = read_network_files(filepath, extension=extension)
         self._params = OrderedDict((k, (a, g)) for k, a, g in params)
         self.network_dict = OrderedDict((n.name, n) for n in self.proto.network)
+        self._values_registered = False
 
     def get_network_names(self):
         """Names of the networks in the file, in file order."""
         return list(self.network_dict)
 
     def get_network(self, name, batch_size=None, callback=None):
-        """The network ``name`` as an ``NnpNetwork``. Its parameters are the ones
-        registered in the current scope; those missing are created with the file's
-        values (as NNabla's loader does). ``batch_size`` replaces the file's;
+        """The network ``name`` as an ``NnpNetwork``, on the parameters registered
+        in the current scope. As NNabla's loader, the first network a loader
+        builds registers the file's parameter values, replacing parameters of the
+        same names (whatever their shapes); later ones use the registered
+        parameters as they are then, and parameters the file has no values for
+        are the registered ones or new zeros. ``batch_size`` replaces the file's;
         ``callback`` is an ``NnpNetworkPass`` editing the network as it is built."""
         if name not in self.network_dict:
             raise ValueError(f"NnpLoader: {self._where} has no network {name!r}; it has "
                              f"{self.get_network_names()}")
         proto = self.network_dict[name]
         where = f"{self._where}, network {name!r}"
-        # As NNabla's loader: a parameter already registered is used as it is, a
-        # missing one is made from the file's values; those are registered only
-        # once the whole network is built, so a file that fails changes nothing.
+        # What is made here is registered only once the whole network is built,
+        # so a file that fails changes nothing.
         made = OrderedDict()
         standalone = standalone_parameters(self._params)
+        replacing = not self._values_registered
 
         def parameter(key, shape):
-            if get_parameter(key) is not None:
+            if get_parameter(key) is not None and not (replacing and key in self._params):
                 return get_parameter_or_create(key, shape,
                                                need_grad=get_parameter(key).need_grad)
             made[key] = var = standalone(key, shape)
             return var
         network = NnpNetwork(proto, batch_size, callback, parameter, where)
         for key, var in made.items():
-            check_parameter_place(key, var.shape, f"NnpLoader.get_network({name!r})")
+            check_parameter_place(key, var.shape, f"NnpLoader.get_network({name!r})",
+                                  any_shape=replacing and key in self._params)
         for key, var in made.items():
             set_parameter(key, var)
+        self._values_registered = True
         if getattr(callback, "_fix_parameters", False):
             for key in (v.name for v in proto.variable if v.type == "Parameter"):
                 if get_parameter(key) is not None:
