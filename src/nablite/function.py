@@ -34,6 +34,32 @@ class _Info:
         self.type_name = type_name
 
 
+def into_outputs(name, result, outputs):
+    """NNabla's ``outputs=[NdArray, ...]`` of every F function: each result lands
+    in the given array (an NdArray result is copied into it; a graph output
+    computes into it from then on, as ``y.data``); returns the result."""
+    if outputs is None:
+        return result
+    results = result if isinstance(result, tuple) else (result,)
+    outputs = list(outputs)
+    if len(outputs) > len(results):
+        raise ValueError(f"{name}: outputs has {len(outputs)} arrays; the function gives "
+                         f"{len(results)} outputs")
+    for k, (r, o) in enumerate(zip(results, outputs)):
+        if not isinstance(o, NdArray):
+            raise TypeError(f"{name}: outputs[{k}] must be an NdArray, got {type(o).__name__}")
+        if tuple(o.shape) != tuple(r.shape):
+            raise ValueError(f"{name}: outputs[{k}] has shape {tuple(o.shape)}; output {k} "
+                             f"has shape {tuple(r.shape)}")
+        if isinstance(r, NdArray):
+            o.data = r.data
+        else:
+            if r._data._arr is not None:  # computed already (auto_forward)
+                o.data = r._data.data
+            r.data = o
+    return result
+
+
 class Function:
     """Base class of all NNabla functions. The class name is NNabla's type name."""
 
@@ -181,7 +207,8 @@ class Function:
                         o.data = a.data
                     arrays = list(outputs)
                 return arrays[0] if not isinstance(out, list) else tuple(arrays)
-        return ys[0] if not isinstance(out, list) else tuple(ys)
+        result = ys[0] if not isinstance(out, list) else tuple(ys)
+        return result if outputs is None else into_outputs(self.name, result, outputs)
 
     # -- input dtypes --------------------------------------------------------
     def _check_input_dtypes(self, ctx=None):

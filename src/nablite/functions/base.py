@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from ..grad import sum_to as _sum_to_graph, vmath as _vmath
-from ..function import Function, renamed, require
+from ..function import Function, into_outputs, renamed, require
 from ..function_info import public_argument_error, public_type
 
 __all__ = ["Function", "require", "named", "public", "unary_public", "docstring", "keep_args",
@@ -50,6 +50,9 @@ def named(f):
 
     @functools.wraps(f)
     def public(*args, **kwargs):
+        if kwargs and "outputs" in kwargs and "outputs" not in _own_parameters(f):
+            outputs = kwargs.pop("outputs")
+            return into_outputs(name, public(*args, **kwargs), outputs)
         try:
             return f(*args, **kwargs)
         except _ARGUMENT_ERRORS as e:
@@ -69,6 +72,12 @@ def named(f):
                 err = renamed(e, f"{name}: {msg}")
             raise err from e
     return public
+
+
+@functools.lru_cache(maxsize=None)
+def _own_parameters(f):
+    import inspect
+    return frozenset(inspect.signature(f).parameters)
 
 
 def public(name, call, doc, module=None):
