@@ -26,13 +26,13 @@ def test_imsave_takes_a_device_array(tmp_path):
     imsave(str(tmp_path / "d.png"), xp.asarray(rgb), channel_first=True)
     np.testing.assert_array_equal(imread(str(tmp_path / "d.png"), channel_first=True), rgb)
     imsave(str(tmp_path / "f.png"), xp.asarray(np.array([[0.0, 0.5, 1.0]])))
-    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 128, 255]])
+    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 127, 255]])
 
 
 def test_imsave_float_auto_scale(tmp_path):
     img = np.array([[0.0, 0.5, 1.0]])
-    imsave(str(tmp_path / "f.png"), img)
-    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 128, 255]])
+    imsave(str(tmp_path / "f.png"), img)  # 0.5 * 255 truncated, as NNabla's
+    np.testing.assert_array_equal(imread(str(tmp_path / "f.png")), [[0, 127, 255]])
     imsave(str(tmp_path / "n.png"), np.array([[3.0, 200.4]]), auto_scale=False)
     np.testing.assert_array_equal(imread(str(tmp_path / "n.png")), [[3, 200]])
     with pytest.raises(ValueError, match=r"imsave: float image values must lie in \[0, 1\]"):
@@ -58,7 +58,10 @@ def test_imread_options(tmp_path):
     imsave(str(tmp_path / "r.png"), rgb)
     g = imread(str(tmp_path / "r.png"), grayscale=True)
     assert g.shape == (4, 6) and g[0, 0] == 76  # ITU-R 601 luma of pure red
-    assert imread(str(tmp_path / "r.png"), num_channels=1).shape == (4, 6, 1)
+    assert imread(str(tmp_path / "r.png"), grayscale=True, num_channels=1).shape == (4, 6, 1)
+    with pytest.raises(ValueError, match="imread: num_channels=1 reads a gray image; pass "
+                                         "grayscale=True"):  # as NNabla
+        imread(str(tmp_path / "r.png"), num_channels=1)
     assert imread(str(tmp_path / "r.png"), num_channels=4).shape == (4, 6, 4)
     assert imread(str(tmp_path / "r.png"), size=(3, 2)).shape == (2, 3, 3)
     assert imread(str(tmp_path / "r.png"), size=(3, 2), channel_first=True).shape == (3, 2, 3)
@@ -216,3 +219,23 @@ def test_cv2_backend_matches_the_pillow_backend(tmp_path):
             iu.imread(str(tmp_path / "bomb.png"))
     finally:
         iu.set_backend("PilBackend")
+
+
+def test_float_images_and_gray_channel_counts_as_nnabla(tmp_path):
+    """imsave truncates scaled floats (15.3 -> 15, 127.5 -> 127) and imread refuses
+    num_channels 0/1 without grayscale=True, in both libraries."""
+    from nnabla_parity import check_same_source
+    mine, _ = check_same_source('''
+import os
+from nnabla.utils import image_utils
+image_utils.set_backend("PilBackend")
+path = os.path.join(folder, "f.png")
+image_utils.imsave(path, np.array([[[0.06, 0.5, 0.999]]]), auto_scale=True)
+OUT = {"back": image_utils.imread(path).ravel().tolist(), "refused": []}
+for nc in (0, 1):
+    try:
+        image_utils.imread(path, grayscale=False, num_channels=nc)
+    except ValueError:
+        OUT["refused"].append(nc)
+''', folder=str(tmp_path))
+    assert mine["back"] == [15, 127, 254] and mine["refused"] == [0, 1]

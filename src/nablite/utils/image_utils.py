@@ -143,9 +143,7 @@ def _pil_imresize(img, size, interpolate="bilinear", channel_first=False):
 def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
                 channel_first=False, as_uint16=False, num_channels=-1):
     Image = _pil("imread")
-    if num_channels not in (-1, 0, 1, 3, 4):
-        raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
-                         f"{num_channels!r}")
+    _check_channels(grayscale, num_channels)
     _check_source(path, "imread")
     try:
         im = Image.open(path)
@@ -196,6 +194,15 @@ def _pil_imread(path, grayscale=False, size=None, interpolate="bilinear",
     return _from_hwc(arr, channel_first)
 
 
+def _check_channels(grayscale, num_channels):
+    if num_channels not in (-1, 0, 1, 3, 4):
+        raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
+                         f"{num_channels!r}")
+    if not grayscale and num_channels in (0, 1):  # as NNabla's
+        raise ValueError(f"imread: num_channels={num_channels} reads a gray image; pass "
+                         "grayscale=True (with grayscale=False it must be -1, 3 or 4)")
+
+
 def _pil_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
     Image = _pil("imsave")
     hwc = _to_hwc(img, channel_first, "imsave")
@@ -216,7 +223,7 @@ def _pil_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True
                     f"imsave: float image values must lie in [0, 1] with "
                     f"auto_scale=True, got range [{lo}, {hi}]")
             values = values * top
-        out = np.clip(np.rint(values), 0, top).astype(dtype)
+        out = np.clip(values, 0, top).astype(dtype)  # truncated, as NNabla's
     else:
         out = np.clip(hwc, 0, top).astype(dtype)
     if as_uint16:
@@ -255,9 +262,7 @@ def _cv2_imread(path, grayscale=False, size=None, interpolate="bilinear",
                 channel_first=False, as_uint16=False, num_channels=-1):
     cv2 = _cv2("imread")
     _check_source(path, "imread")
-    if num_channels not in (-1, 0, 1, 3, 4):
-        raise ValueError(f"imread: num_channels must be -1, 0, 1, 3 or 4, got "
-                         f"{num_channels!r}")
+    _check_channels(grayscale, num_channels)
     if isinstance(path, (str, os.PathLike)):
         with open(path, "rb") as f:
             data = read_at_most(f)
@@ -347,7 +352,7 @@ def _cv2_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True
                 raise ValueError("imsave: float image values must lie in [0, 1] "
                                  "with auto_scale=True")
             values = values * top
-        out = np.clip(np.rint(values), 0, top).astype(dtype)
+        out = np.clip(values, 0, top).astype(dtype)  # truncated, as NNabla's
     else:
         out = np.clip(hwc, 0, top).astype(dtype)
     if out.ndim == 3 and out.shape[2] in (3, 4):
@@ -428,8 +433,9 @@ def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True,
         as_uint16 (bool): Write 16-bit pixels (grayscale PNG/TIFF only with
             Pillow).
         auto_scale (bool): Float images must lie in [0, 1] and are scaled to
-            [0, 255] (or [0, 65535]); without it floats are rounded as they
-            are. Integer images are written as they are (clipped to range).
+            [0, 255] (or [0, 65535]) and truncated, as NNabla's; without it
+            floats are truncated as they are (NNabla refuses them). Integer
+            images are written as they are (clipped to range).
     """
     img = _backend.to_numpy(img)
     return _BACKENDS[_current[0]][2](path, img, channel_first, as_uint16, auto_scale)
