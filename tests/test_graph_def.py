@@ -58,8 +58,9 @@ def test_graph_name_and_errors():
             y = F.tanh(x)  # noqa: F841
     assert list(g.networks) == ["net"] and g.net is g.default_graph()
     assert list(g.net.functions) == ["@net/Tanh"]
-    with pytest.raises(TypeError, match="takes inputs"):
-        g(nn.Variable((1, 2)), nn.Variable((1, 2)))
+    with pytest.raises(TypeError, match=r"takes inputs \['@net/Tanh_in'\], got 0 positional and "
+                                        r"\['other'\]"):
+        g(other=nn.Variable((1, 2)))
     with pytest.raises(ValueError, match="no function ran"):
         with G.graph():
             pass
@@ -269,3 +270,18 @@ def default_graph_in_both():
 
 def test_parity_default_graph_with_nnabla():
     check_same_source(default_graph_in_both)
+
+
+def test_calling_with_more_inputs_than_the_network_has_ignores_the_extra_as_nnabla():
+    from nnabla_parity import check_same_source
+    mine, _ = check_same_source('''
+x = nn.ProtoVariable((2, 3))
+with nn.graph_def.graph() as g:
+    y = F.relu(x)
+a = nn.Variable.from_numpy_array(np.array([[1., -2, 3], [-4, 5, -6]], np.float32))
+b = nn.Variable.from_numpy_array(np.full((2, 3), 7., np.float32))
+out = g(a, b)
+out.forward()
+OUT = {"y": out.d.copy()}
+''')
+    np.testing.assert_array_equal(mine["y"], [[1, 0, 3], [0, 5, 0]])

@@ -143,7 +143,8 @@ class ProtoNetwork:
 
     def __call__(self, *args, **kwargs):
         """The network built with nablite's functions on ``args`` (one Variable per
-        input, in ``inputs`` order, or by name in ``kwargs``); its output
+        input, in ``inputs`` order, extra ones ignored as NNabla does, or by name
+        in ``kwargs``); its output
         Variable, or a tuple of them. Called bare, it makes its inputs, with
         ``batch_size`` (default the network's) on the batch axis. ``ctx``: the
         context to build in (default the current one)."""
@@ -161,7 +162,7 @@ class ProtoNetwork:
             given = {n: Variable(tuple(batch if d < 0 else d for d in
                                        self._proto_shape(n))) for n in self.inputs}
         missing = [n for n in self.inputs if n not in given]
-        if missing or len(args) > len(self.inputs):
+        if missing:  # (positional inputs past the network's are ignored, as NNabla)
             raise TypeError(f"ProtoNetwork {self.name!r}: takes inputs {self.inputs}, got "
                             f"{len(args)} positional and {sorted(kwargs)}")
         batch = next(iter(given.values())).shape[0] if given else self.batch_size
