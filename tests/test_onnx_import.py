@@ -547,3 +547,77 @@ def test_dynamic_batch_fixture_at_another_batch_size():
     y, net = run_imported(path, x, batch_size=5)
     assert net.inputs["x"].shape == (5, 1, 8, 8)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+# NNabla's elementwise functions of two or more inputs refuse inputs of different
+# ranks ("Dimensions of inputs must match"): what import writes must run there too.
+_SAME_RANK = {"Add2", "Sub2", "Mul2", "Div2", "Pow2", "Maximum2", "Minimum2", "Greater",
+              "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual", "LogicalAnd",
+              "LogicalOr", "LogicalXor", "Mod2", "Where", "BcAdd2"}
+
+
+@pytest.mark.parametrize("op", sorted(OP_CASES))
+def test_elementwise_inputs_have_one_rank(op):
+    net = import_model(make_model(OP_CASES[op]))
+    ranks = {}
+
+    def check(f):
+        if f.info.type_name in _SAME_RANK:
+            ranks[f.name] = [x.ndim for x in f.inputs]
+    for y in net.outputs.values():
+        y.visit(check)
+    for name, found in ranks.items():
+        assert len(set(found)) == 1, f"{op}: {name} reads inputs of ranks {found}"
+
+
+def test_broadcast_operands_get_leading_unit_axes():
+    """A 0-d constant, a (W,) row and a (C, 1, 1) slope against 3-d/4-d inputs."""
+    case = graph_case("Greater", [("x", X3)], [("zero", np.array(0.0, np.float32))])
+    net = import_model(make_model(case))
+    g = net.outputs["y0"].parent
+    assert [x.shape for x in g.inputs] == [(2, 3, 4), (1, 1, 1)]
+    case = graph_case("Add", [("x", X3)], [("row", f32(4))])
+    _run_both(make_model(case), {"x": X3})
+    net = import_model(make_model(case))
+    assert [x.shape for x in net.outputs["y0"].parent.inputs] == [(2, 3, 4), (1, 1, 4)]
+
+
+BROADCASTING = ["Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min", "Mod", "Round",
+                "Sum", "Mean", "Gemm", "LayerNormalization", "Clip"]
+
+
+def test_imported_files_run_in_nnabla(tmp_path):
+    """The .nnp files import writes for operators that broadcast run in NNabla 1.39
+    and give onnxruntime's outputs."""
+    from nablite.onnx import onnx_to_nnp
+    from nnabla_parity import run_in_nnabla, _nnabla_runs
+    ort = pytest.importorskip("onnxruntime")
+    if not _nnabla_runs():
+        pytest.skip("NNabla 1.39 is not available")
+    jobs = {}
+    cases = [(op, make_model(OP_CASES[op]), dict(OP_CASES[op]["inputs"])) for op in BROADCASTING]
+    cases.append(("logic", _logic_case(), {"x": X3 * 3, "z": f32(2, 3, 4) * 3}))
+    for op, model, feeds in cases:
+        onnx_path, nnp_path = tmp_path / f"{op}.onnx", tmp_path / f"{op}.nnp"
+        onnx.save(model, str(onnx_path))
+        onnx_to_nnp(str(onnx_path), str(nnp_path))
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        jobs[op] = [str(nnp_path), {k: v.tolist() for k, v in feeds.items()},
+                    [np.asarray(e, np.float64).tolist() for e in session.run(None, feeds)]]
+    result = run_in_nnabla('''
+import numpy as np
+from nnabla.utils.nnp_graph import NnpLoader
+RESULT = {}
+for op, (path, feeds, expected) in jobs.items():
+    loader = NnpLoader(path)
+    net = loader.get_network(loader.get_network_names()[0], batch_size=1)
+    for k, v in feeds.items():
+        net.inputs[k].d = np.array(v)
+    outs = list(net.outputs.values())
+    for y in outs:
+        y.forward()
+    RESULT[op] = max(float(np.max(np.abs(y.d - np.array(e)))) for y, e in zip(outs, expected))
+''', jobs=jobs)
+    assert set(result) == set(BROADCASTING) | {"logic"}
+    for op, err in result.items():
+        assert err < 1e-4, (op, err)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functions as F
 from ..variable import Variable
-from .import_ops import _var, op
+from .import_ops import _var, op, ranked
 
 def _conv_pads(c, node, attrs, x, kernel, strides, dilations, transpose=False):
     nsp = len(kernel)
@@ -143,7 +143,7 @@ def _gemm(c, node, attrs, a, b, bias=None):
     y = F.affine(a, w)
     if bias is None:
         return y
-    bias = _var(c, bias)
+    y, bias = ranked(c, y, bias, need_grad=True)
     return F.add2(y, F.mul_scalar(bias, beta) if beta != 1 else bias)
 
 

@@ -47,6 +47,24 @@ def _var(c, value, hint="constant", need_grad=True):
     return c.param(value, getattr(value, "onnx_name", hint), need_grad)
 
 
+def ranked(c, *values, need_grad=False):
+    """The operands of an elementwise function as Variables of one rank: ONNX's
+    broadcasting's leading unit axes written out (a constant's in its shape, a
+    Variable's by a Reshape), since NNabla's binary functions refuse inputs of
+    different ranks and the .nnp files written must run in NNabla too."""
+    rank = max(v.ndim if isinstance(v, Variable) else np.ndim(v) for v in values)
+    out = []
+    for v in values:
+        if isinstance(v, Variable):
+            out.append(v if v.ndim == rank else F.reshape(v, (1,) * (rank - v.ndim) + v.shape))
+            continue
+        name = getattr(v, "onnx_name", "constant")
+        array = np.asarray(v)
+        array = array.reshape((1,) * (rank - array.ndim) + array.shape)
+        out.append(c.param(array, name, need_grad))
+    return out
+
+
 # -- shapes ----------------------------------------------------------------------
 def _axes(axes, attrs_axes=None):
     a = attrs_axes if axes is None else axes
@@ -123,13 +141,13 @@ def _arith(c, node, attrs, a, b):
         return right(a, sb)
     if sa is not None and isinstance(b, Variable) and np.ndim(a) <= b.ndim:
         return left(sa, b)
-    return pair(_var(c, a, need_grad=False), _var(c, b, need_grad=False))
+    return pair(*ranked(c, a, b))
 
 
 @op("Max", "Min", "Sum", "Mean")
 def _variadic(c, node, attrs, *xs):
     pair = {"Max": F.maximum2, "Min": F.minimum2, "Sum": F.add2, "Mean": F.add2}[node.op_type]
-    vs = [_var(c, x, need_grad=False) for x in xs]
+    vs = ranked(c, *xs)
     y = vs[0]
     for v in vs[1:]:
         y = pair(y, v)
@@ -183,7 +201,7 @@ def _hard_swish(c, node, attrs, x):
 
 @op("PRelu")
 def _prelu(c, node, attrs, x, slope):
-    slope = _var(c, slope)
+    slope, x = ranked(c, slope, x, need_grad=True)
     return F.add2(F.relu(x), F.mul2(slope, F.minimum_scalar(x, 0.0)))
 
 
@@ -355,7 +373,7 @@ _COMPARE = {"Equal": F.equal, "Less": F.less, "Greater": F.greater, "LessOrEqual
 @op(*_COMPARE)
 def _compare(c, node, attrs, a, b):
     # nablite's comparisons give 0/1 floats, which Where and the logic read as booleans
-    return _COMPARE[node.op_type](_var(c, a, need_grad=False), _var(c, b, need_grad=False))
+    return _COMPARE[node.op_type](*ranked(c, a, b))
 
 
 @op("Not")
@@ -417,7 +435,7 @@ def _trilu(c, node, attrs, x, k=None):
 
 @op("Mod")
 def _mod(c, node, attrs, a, b):
-    return F.mod2(_var(c, a, need_grad=False), _var(c, b, need_grad=False), fmod=True)
+    return F.mod2(*ranked(c, a, b), fmod=True)
 
 
 
@@ -435,7 +453,7 @@ def _round(c, node, attrs, x):
     # ONNX rounds halves to even; nablite's round takes them away from zero
     up = F.floor(F.add_scalar(x, 0.5))
     tie = F.equal(up, F.add_scalar(x, 0.5))
-    odd = F.not_equal_scalar(F.mod2(up, _var(c, np.array(2.0, np.float32), "two", False)), 0.0)
+    odd = F.not_equal_scalar(F.mod2(*ranked(c, up, np.array(2.0, np.float32))), 0.0)
     return F.sub2(up, F.mul2(tie, odd))
 
 
