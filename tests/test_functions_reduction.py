@@ -260,11 +260,7 @@ for name, make in [("max", lambda v: F.max(v, axis=(2, 3), only_index=True)),
     np.testing.assert_array_equal(xv.g, want.reshape(x.shape))
 
 
-def test_an_index_root_is_seeded_in_float32_as_nnabla():
-    """backward(seed) on an index output keeps the seed's fractions (NNabla keeps
-    an integer root's gradient in float32)."""
-    from nnabla_parity import check_same_source
-    check_same_source('''
+SEEDED_INDEX_ROOT = '''
 x = nn.Variable.from_numpy_array(np.array([[1., 5., 2.], [7., 0., 3.]], np.float32),
                                  need_grad=True)
 y = F.max(x, axis=1, only_index=True)
@@ -272,11 +268,15 @@ y.forward()
 x.g = 0
 y.backward(np.array([0.5, 2.7], np.float32))
 OUT = {"g": x.g.copy()}
-''')
-    x = nn.Variable.from_numpy_array(np.array([[1., 5., 2.], [7., 0., 3.]], np.float32),
-                                     need_grad=True)
-    y = F.max(x, axis=1, only_index=True)
-    y.forward()
-    x.g = 0
-    y.backward(np.array([0.5, 2.7], np.float32))
-    np.testing.assert_array_equal(x.g, np.array([[0, 0.5, 0], [2.7, 0, 0]], np.float32))
+'''
+
+
+def test_an_index_root_is_seeded_in_float32_as_nnabla():
+    """backward(seed) on an index output keeps the seed's fractions (NNabla keeps
+    an integer root's gradient in float32)."""
+    from nnabla_parity import check_same_source
+    ns = {"nn": nn, "F": F, "np": np}
+    exec(SEEDED_INDEX_ROOT, ns)
+    np.testing.assert_array_equal(ns["OUT"]["g"],
+                                  np.array([[0, 0.5, 0], [2.7, 0, 0]], np.float32))
+    check_same_source(SEEDED_INDEX_ROOT)
