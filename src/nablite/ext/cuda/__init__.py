@@ -6,6 +6,8 @@ from .._module import helpers
 try:
     backend.module_for("cuda")
 except RuntimeError as e:  # as NNabla's, where its CUDA extension cannot load
+    if backend.cupy is None:  # the missing package named, as for any extra's
+        raise ModuleNotFoundError(f"nnabla_ext.cuda: {e}", name="cupy") from None
     raise ImportError(f"nnabla_ext.cuda: {e}") from None
 
 globals().update(helpers("cuda", ["CudaCachedArray", "CudaArray"]))
