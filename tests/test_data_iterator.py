@@ -443,3 +443,32 @@ def test_memory_cache_passes_large_sources_through(monkeypatch):
     # permutation, as nothing asks it for a new one.
     first = np.random.RandomState(1).permutation(6).tolist()
     assert batches == [first[:3], first[3:]] * 2
+
+
+def test_integer_data_reaching_a_static_graph_leaves_prefetching_threads_alone(monkeypatch):
+    """The first integer batch fed to a built graph makes its functions re-check
+    their input dtypes; finding them must not hold the process's other objects
+    (gc.get_objects did, and a DataIterator's prefetching thread then failed to
+    build its batch tuple: SystemError in _read_batch)."""
+    import gc
+    import nablite as nn
+    import nablite.functions as F
+
+    def refuse():
+        raise AssertionError("gc.get_objects was called")
+    monkeypatch.setattr(gc, "get_objects", refuse)
+
+    def load(i):
+        return np.full((3, 4, 4), i % 256, np.uint8), np.array([i % 3], np.int32)
+    it = data_iterator_simple(load, 64, 16, shuffle=False)
+    try:
+        for _ in range(5):
+            x, t = nn.Variable((16, 3, 4, 4)), nn.Variable((16, 1))
+            y = F.mean(F.softmax_cross_entropy(F.mean(x, axis=(2, 3)), t))
+            img, lab = it.next()
+            x.d, t.d = img, lab  # uint8 images, int32 labels arrive after the build
+            y.forward()
+            assert x.d.dtype == np.uint8 and np.isfinite(y.d)
+            np.testing.assert_allclose(float(y.d), np.log(3), rtol=1e-5)  # equal logits
+    finally:
+        it.close()

@@ -9,7 +9,6 @@ The engine (graph.py) does the chain rule bookkeeping: accumulation into ``.g``,
 ``need_grad`` filtering, buffer clearing. ``self.need`` holds, during backward,
 which inputs want a gradient, so a function may skip work nobody asked for.
 """
-import gc
 import os
 import weakref
 
@@ -186,6 +185,8 @@ class Function:
         if not single and self.integer_inputs is True:
             _integer_outputs(self, ys)
         self._outputs = [weakref.ref(y) for y in ys]
+        if not (immediate or graph.auto_forward_enabled):
+            _static_functions.add(self)
         if graph.recording is not None:  # nn.graph_def.graph() keeps what is built
             graph.recording.append((self, ys))
         if immediate or graph.auto_forward_enabled:
@@ -369,14 +370,20 @@ def _integer_outputs(fn, ys):
             y._data._dtype = dtypes[0]
 
 
+# The functions of static graphs, for integers_arrived (weak: graphs die as usual)
+_static_functions = weakref.WeakSet()
+
+
 def integers_arrived(nd):
     """Values of another kind (integers for floats, float64 for float32, ...)
     replaced the storage of ``nd`` after graphs reading it were built: those
     functions re-check their input dtypes, and the consumers of functions that
     pass integers on (reshape) too. Rare (once per input, the first time it gets
-    such data), so a scan of the live functions is affordable."""
-    # type(), not isinstance(): some objects (lazy modules) run code for __class__
-    functions = [f for f in gc.get_objects() if issubclass(type(f), Function)]
+    such data), so a scan of the live functions of static graphs is affordable
+    (functions already run under auto_forward do not run again). The scan is of a
+    registry, not of gc.get_objects(): holding every object of the process broke
+    tuples other threads were building (a DataIterator's prefetching)."""
+    functions = list(_static_functions)
     pending, seen = [nd], set()
     while pending:
         nd = pending.pop()
