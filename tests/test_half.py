@@ -126,3 +126,45 @@ def test_dtypes_as_nnabla():
     scope = {}
     exec(_DTYPES.format(lib="nablite"), scope)
     assert scope["RESULT"] == want
+
+
+GRAD_OPS = '''
+from nnabla.ext_utils import get_extension_context
+import nnabla.solvers as S
+nn.set_default_context(get_extension_context("cpu", type_config="half"))
+scale = 2.0 ** 14
+OUT = {}
+for op in ("scale_grad", "weight_decay", "clip_grad_by_norm", "check_inf_or_nan_grad"):
+    nn.clear_parameters()  # a fresh model per operation: float16 gradients before it
+    x = nn.Variable.from_numpy_array(np.full((1, 2), 1e-4, np.float32))
+    loss = F.mul_scalar(F.sum(PF.affine(x, 1, name="fc", with_bias=False)), 1e-4)  # ~1e-8
+    W = nn.get_parameters()["fc/affine/W"]
+    s = S.Sgd(1.0)
+    s.set_parameters(nn.get_parameters())
+    loss.forward()
+    s.zero_grad()
+    loss.backward(scale)  # a scaled gradient, representable in float16
+    before = str(W.g.dtype)
+    {"scale_grad": lambda: s.scale_grad(1.0 / scale), "weight_decay": lambda: s.weight_decay(0.0),
+     "clip_grad_by_norm": lambda: s.clip_grad_by_norm(1e9),
+     "check_inf_or_nan_grad": lambda: s.check_inf_or_nan_grad()}[op]()
+    OUT[op] = [before, str(W.g.dtype)]
+    if op == "scale_grad":
+        OUT["unscaled"] = W.g.copy()
+nn.set_default_context(get_extension_context("cpu"))
+nn.clear_parameters()
+'''
+
+
+def test_unscaling_float16_gradients_keeps_them_in_float32_as_nnabla(fresh_parameters):
+    """scale_grad / weight_decay / clip_grad_by_norm leave float16 gradients in
+    float32 (NNabla's): unscaling in float16 flushed ~1e-8 gradients to zero."""
+    from nnabla_parity import check_same_source
+    ns = {"nn": nn, "F": F, "PF": PF, "np": np}
+    exec(GRAD_OPS.replace("from nnabla.", "from nablite.").replace("import nnabla.",
+                                                                    "import nablite."), ns)
+    out = ns["OUT"]
+    np.testing.assert_allclose(out["unscaled"], 1e-8, rtol=1e-3)  # not 0
+    assert out["scale_grad"] == ["float16", "float32"]
+    assert out["check_inf_or_nan_grad"] == ["float16", "float16"]
+    check_same_source(GRAD_OPS, rtol=1e-6, atol=0)

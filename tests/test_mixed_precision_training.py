@@ -238,3 +238,37 @@ def test_mixed_precision_packs_float16_gradients_with_float32_parameters(name, k
     for k in packed:
         assert packed[k].d.dtype == np.float32 and packed[k].g.dtype == np.float16
         np.testing.assert_allclose(packed[k].d, loop[k].d, rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_loss_scaled_steps_keep_the_pack_after_scale_grad_widens_the_gradients(
+        fresh_parameters):
+    """backward(scale) -> scale_grad(1/scale) -> update in a 'half' context: the
+    gradients become float32 once (NNabla's scale_grad) and later float16 ones are
+    written into those buffers, so the flat pack is built once, and its updates
+    equal the per-parameter loop's."""
+    from nablite.ext_utils import get_extension_context
+
+    def run(hook):
+        nn.clear_parameters()
+        rng = np.random.RandomState(0)
+        with nn.context_scope(get_extension_context("cpu", type_config="half")):
+            x = nn.Variable.from_numpy_array(rng.randn(8, 5).astype(np.float32))
+            t = nn.Variable.from_numpy_array(rng.randint(0, 3, (8, 1)))
+            h = F.relu(PF.affine(x, 16, name="a"))
+            loss = F.mean(F.softmax_cross_entropy(PF.affine(h, 3, name="b"), t))
+            for p in nn.get_parameters().values():  # the same start in both runs
+                p.d = rng.randn(*p.shape).astype(np.float32) * 0.3
+            s = S.Adam(1e-3)
+            s.set_parameters(nn.get_parameters())
+            for _ in range(6):
+                loss.forward()
+                s.zero_grad()
+                loss.backward(1024.0)
+                s.scale_grad(1 / 1024.0)
+                s.update(update_pre_hook=hook)
+        return {k: v.d.copy() for k, v in nn.get_parameters().items()}, s
+    packed, s = run(None)
+    assert s._pack is not None and s._pack_builds == 1 and s._pack.g.dtype == np.float32
+    loop, _ = run(lambda: None)
+    for k in packed:
+        np.testing.assert_allclose(packed[k], loop[k], rtol=1e-6, atol=1e-7, err_msg=k)

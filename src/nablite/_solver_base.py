@@ -168,6 +168,19 @@ class _Pack:
             self.views.append((slot, data, grad, wv, gv))
             offset += n
 
+    def widen_grads(self):
+        """The float16 gradients as one float32 array, the parameters' gradients
+        re-pointed at its views (what scale_grad & co. leave, as NNabla's)."""
+        self.g = g = self.g.astype(np.float32)
+        views, offset = [], 0
+        for slot, data, grad, wv, gv in self.views:
+            view = g[offset:offset + gv.size].reshape(gv.shape)
+            grad._set(view)
+            grad._dtype = np.float32
+            views.append((slot, data, grad, wv, view))
+            offset += gv.size
+        self.views = views
+
     def valid(self):
         """Whether every parameter still uses its views, had its gradient written
         and is at the pack's step count."""
@@ -658,11 +671,30 @@ class Solver:
                     g = grad._on(xp)
                     g += decay_rate * slot.param._data._on(xp)
 
+    def _widen_half_grads(self):
+        """float16 gradients (a 'half' context) become float32 first, as NNabla's
+        scale_grad and clip_grad_by_norm leave them: unscaling a loss-scaled
+        float16 gradient in float16 flushes its small values to zero. (NNabla's
+        weight_decay widens them too; here it adds in float16, keeping the
+        mixed-precision pack, whose update reads the gradients in float32.)"""
+        pack = self._pack
+        if pack is not None and pack.g.dtype != _F16:  # the common, all-float32 case
+            return
+        if pack is not None and pack.valid():
+            return pack.widen_grads()
+        xp = self.xp
+        for slot in self._slots.values():
+            grad = slot.param._grad
+            if not grad._zeroing and grad.dtype == _F16:
+                grad._set(_array(grad, xp).astype(np.float32))
+                grad._dtype = np.float32
+
     def clip_grad_by_norm(self, clip_norm, pre_hook=None, post_hook=None):
         """Rescale each gradient whose L2 norm exceeds ``clip_norm`` to that norm."""
         _real(clip_norm, f"{self.name}.clip_grad_by_norm: clip_norm")
         if clip_norm == 0:
             return
+        self._widen_half_grads()
         xp = self.xp
         for _, _, g in self._written(pre_hook, post_hook):
             flat = g.reshape(-1)
@@ -675,8 +707,9 @@ class Solver:
                 g *= (clip_norm / xp.maximum(norm, clip_norm)).astype(g.dtype)
 
     def scale_grad(self, scale, pre_hook=None, post_hook=None):
-        """``g *= scale`` for every written gradient."""
+        """``g *= scale`` for every written gradient (float16 ones in float32)."""
         _real(scale, f"{self.name}.scale_grad: scale")
+        self._widen_half_grads()
         for g in self._grads(pre_hook, post_hook):
             g *= scale
 

@@ -33,6 +33,8 @@ no_grad_enabled = False  # inside nn.no_grad(): dynamic-graph outputs are cut of
 recording = None  # graph_def._Recorder noting each function built while networks record
 _version = 0
 
+_F16_DTYPE = np.dtype(np.float16)
+
 
 def graph_changed():
     global _version
@@ -637,10 +639,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                 if type(arr) is not type(gx):  # None, or on the other side
                     _accumulate(nd, gx)
                 elif nd._zeroing:
-                    if arr.dtype != gx.dtype or arr.shape != nd._shape:
+                    if arr.shape != nd._shape or (arr.dtype != gx.dtype and not (
+                            arr.dtype == _F32_DTYPE and gx.dtype == _F16_DTYPE)):
                         _accumulate(nd, gx)
-                    else:
-                        arr[...] = gx
+                    else:  # (a float32 buffer takes float16 gradients: the solver's
+                        arr[...] = gx  # widened mixed-precision pack stays valid)
                         nd._zeroing = False
                 else:
                     arr += gx
