@@ -71,6 +71,9 @@ class Function:
     # frees what no backward to come reads; a freed array reaches backward as a
     # read-only zero view of the right shape and dtype.
     grad_reads_inputs = True
+    # False where NNabla has no float16 kernel (softmax & co.): in a 'half' context
+    # such a function reads float32 copies of its inputs and gives float32 results
+    half_kernel = True
     grad_reads_outputs = True
     # How ``nn.grad`` builds this function's gradient as a graph (grad.py):
     # ``grad_graph(need, xs, ys, gys)`` returns gradient Variables (None: use the
@@ -172,7 +175,8 @@ class Function:
         ctx = self.ctx = _context._current
         self.xp = module_for(ctx.backend_name)
         if ctx.half and not isinstance(self, _InHalf):
-            self.__class__ = _in_half(type(self))
+            cls = type(self)
+            self.__class__ = _in_half(cls) if cls.half_kernel else _in_single(cls)
         need = False
         rank = 0
         for v in vs:
@@ -356,6 +360,34 @@ def _in_half(cls):
             return [_half(g) for g in gxs]
 
         sub = _in_half_classes[cls] = type(cls.__name__, (_InHalf, cls), {
+            "forward": forward, "backward": backward, "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return sub
+
+
+class _InSingle(_InHalf):
+    """Marks a function of a 'half' context that computes in float32 (half_kernel
+    False), as NNabla falls back to its float32 kernel there."""
+
+
+def _single(a):
+    return a if a is None or a.dtype.kind != "f" or a.dtype == _F32_DTYPE else a.astype(
+        np.float32)
+
+
+def _in_single(cls):
+    """``cls`` in a 'half' context without a float16 kernel: float inputs and output
+    gradients read as float32, float32 outputs and input gradients."""
+    sub = _in_half_classes.get(("single", cls))
+    if sub is None:
+        def forward(self, xp, *xs):
+            return cls.forward(self, xp, *[_single(x) for x in xs])
+
+        def backward(self, xp, xs, ys, gys):
+            return cls.backward(self, xp, [_single(x) for x in xs], ys,
+                                [_single(g) for g in gys])
+
+        sub = _in_half_classes[("single", cls)] = type(cls.__name__, (_InSingle, cls), {
             "forward": forward, "backward": backward, "__module__": cls.__module__,
             "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
     return sub

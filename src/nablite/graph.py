@@ -579,8 +579,13 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
         seed = root._grad._get() if plan.host else root._grad._on(xp)
     elif grad.__class__ in _SCALARS or np.isscalar(grad):
         dtype = root._data.dtype
-        seed = xp.empty(root._data._shape, dtype if dtype is _F32_DTYPE else _seed_dtype(root))
-        seed.fill(grad)  # (xp.full: the same, at twice the cost of this per step)
+        if dtype is _F32_DTYPE:
+            seed = xp.empty(root._data._shape, dtype)
+            seed.fill(grad)  # (xp.full: the same, at twice the cost of this per step)
+        else:  # a float16 root: a loss scale beyond its range is inf, silently as NNabla's
+            seed = xp.empty(root._data._shape, _seed_dtype(root))
+            with np.errstate(over="ignore"):
+                seed.fill(grad)
     else:  # an array or NdArray broadcasting to the root's shape (Variable.backward checks)
         if isinstance(grad, NdArray):
             values = grad._get() if plan.host else grad._on(xp)
@@ -640,10 +645,11 @@ def backward(root, grad=1, clear_buffer=False, pre_hook=None, post_hook=None):
                     _accumulate(nd, gx)
                 elif nd._zeroing:
                     if arr.shape != nd._shape or (arr.dtype != gx.dtype and not (
-                            arr.dtype == _F32_DTYPE and gx.dtype == _F16_DTYPE)):
+                            arr.dtype == _F32_DTYPE and gx.dtype == _F16_DTYPE
+                            and arr.base is not None)):
                         _accumulate(nd, gx)
-                    else:  # (a float32 buffer takes float16 gradients: the solver's
-                        arr[...] = gx  # widened mixed-precision pack stays valid)
+                    else:  # (a float32 view, a solver's widened mixed-precision pack,
+                        arr[...] = gx  # takes float16 gradients: the pack stays valid)
                         nd._zeroing = False
                 else:
                     arr += gx

@@ -180,6 +180,7 @@ def _one_axis(fn, axis, ndim):
 
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along one axis, shifted by the max for stability."""
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
 
     def __init__(self, axis):
         self.axis = axis

@@ -301,6 +301,7 @@ class Shape(Function):
 
 
 class Meshgrid(Function):
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
     def __init__(self, ij_indexing=False):
         self.ij_indexing = ij_indexing
 

@@ -28,6 +28,7 @@ def _iou_matrix(xp, boxes):
 
 class NmsDetection2d(Function):
     """Score thresholding and non-maximum suppression of (N, B, 5 + classes) detections."""
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
 
     grad_reads_inputs = False
     grad_reads_outputs = False

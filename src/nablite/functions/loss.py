@@ -84,6 +84,7 @@ class _LabelLoss(Function):
 
 class SoftmaxCrossEntropy(_LabelLoss):
     """y = logsumexp(x) - x[label] along axis; backward is softmax - onehot."""
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
     forward_state = ('_softmax',)  # kept from forward for backward; freed with the buffers
 
     def composite(self, x, t):

@@ -257,6 +257,7 @@ class ReduceMean(ReduceSum):
 
 class CumSum(Function):
     """Running sum along ``axis``; exclusive drops the current element, reverse runs backwards."""
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
 
     def __init__(self, axis=0, exclusive=False, reverse=False):
         keep_args(self, locals())

@@ -35,6 +35,7 @@ __all__ = ["fft", "ifft", "stft", "istft"]
 # FFT / IFFT
 
 class _ComplexFFT(Function):
+    half_kernel = False  # NNabla computes it in float32 in 'half' contexts
     linear = True  # nn.grad: the adjoint (backward) is again linear, every order
     grad_reads_inputs = False
     grad_reads_outputs = False
