@@ -215,7 +215,7 @@ def _pil_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True
                              f"{channel_first})")
     dtype, top = (np.uint16, 65535) if as_uint16 else (np.uint8, 255)
     if np.issubdtype(hwc.dtype, np.floating) or hwc.dtype == np.bool_:
-        values = hwc.astype(np.float64)
+        values = hwc.astype(np.float32)  # scaled in float32, as NNabla (57/255 -> 57)
         if auto_scale:
             lo, hi = (float(values.min()), float(values.max())) if values.size else (0, 0)
             if lo < 0.0 or hi > 1.0 or np.isnan(values).any():
@@ -346,7 +346,7 @@ def _cv2_imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True
     hwc = _to_hwc(img, channel_first, "imsave")
     dtype, top = (np.uint16, 65535) if as_uint16 else (np.uint8, 255)
     if np.issubdtype(hwc.dtype, np.floating):
-        values = hwc.astype(np.float64)
+        values = hwc.astype(np.float32)  # scaled in float32, as NNabla (57/255 -> 57)
         if auto_scale:
             if values.size and (values.min() < 0 or values.max() > 1):
                 raise ValueError("imsave: float image values must lie in [0, 1] "
