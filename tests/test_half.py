@@ -178,14 +178,20 @@ x = nn.Variable.from_numpy_array(np.array([[0.0, -20.0]], np.float32), need_grad
 t = nn.Variable.from_numpy_array(np.array([[0]], np.int32))
 for name, make in [("softmax", lambda: F.softmax(x)), ("log_softmax", lambda: F.log_softmax(x)),
                    ("softmax_cross_entropy", lambda: F.softmax_cross_entropy(x, t)),
-                   ("cumsum", lambda: F.cumsum(x, axis=1)), ("cumprod", lambda: F.cumprod(x, axis=1)),
-                   ("relu", lambda: F.relu(x))]:
+                   ("cumsum", lambda: F.cumsum(x, axis=1)),
+                   ("cumprod", lambda: F.cumprod(x, axis=1)), ("relu", lambda: F.relu(x))]:
     y = make()
     y.forward()
     x.grad.zero()
     F.sum(y * y).backward() if name == "softmax" else y.backward(np.ones(y.shape, np.float32))
     OUT[name] = [str(y.d.dtype), np.abs(y.d.astype(np.float32)) + 0, str(x.g.dtype),
                  x.g.astype(np.float32)]
+for name, make in [("identity", lambda: F.identity(x)), ("reshape", lambda: F.reshape(x, (2, 1))),
+                   ("constant", lambda: F.constant(1 / 3, (2,))),
+                   ("rand", lambda: F.rand(shape=(2,))), ("transpose", lambda: F.transpose(x, (1, 0)))]:
+    y = make()
+    y.forward()
+    OUT[name + " dtype"] = str(y.d.dtype)
 nn.set_default_context(get_extension_context("cpu"))
 '''
 
@@ -199,6 +205,9 @@ def test_functions_without_a_float16_kernel_compute_in_float32_as_nnabla(fresh_p
     for name in ("softmax", "log_softmax", "softmax_cross_entropy", "cumsum", "cumprod"):
         assert mine[name][0] == "float32", name
     assert mine["relu"][0] == "float16"
+    # identity and reshape pass the input's dtype on, constant is float32, the rest float16
+    assert [mine[k + " dtype"] for k in ("identity", "reshape", "constant", "rand",
+                                         "transpose")] == ["float32"] * 3 + ["float16"] * 2
     np.testing.assert_allclose(mine["softmax"][1], [[1, 2.0611537e-09]], rtol=1e-6)
 
 

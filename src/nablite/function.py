@@ -72,7 +72,8 @@ class Function:
     # read-only zero view of the right shape and dtype.
     grad_reads_inputs = True
     # False where NNabla has no float16 kernel (softmax & co.): in a 'half' context
-    # such a function reads float32 copies of its inputs and gives float32 results
+    # such a function reads float32 copies of its inputs and gives float32 results;
+    # None where NNabla passes the input's dtype on there (reshape, identity)
     half_kernel = True
     grad_reads_outputs = True
     # How ``nn.grad`` builds this function's gradient as a graph (grad.py):
@@ -176,7 +177,8 @@ class Function:
         self.xp = module_for(ctx.backend_name)
         if ctx.half and not isinstance(self, _InHalf):
             cls = type(self)
-            self.__class__ = _in_half(cls) if cls.half_kernel else _in_single(cls)
+            if cls.half_kernel is not None:  # None: the input's dtype passes on
+                self.__class__ = _in_half(cls) if cls.half_kernel else _in_single(cls)
         need = False
         rank = 0
         for v in vs:

@@ -57,6 +57,7 @@ def _trailing(values, ndim, fill):
 
 class Reshape(Function):
     integer_inputs = True  # NNabla's reshape keeps the dtype
+    half_kernel = None  # (in 'half' contexts too)
     linear = True  # nn.grad: its gradient is its adjoint
     grad_reads_inputs = grad_reads_outputs = False  # only x's shape
 

@@ -30,6 +30,7 @@ class _Generator(Function):
 
 class Constant(_Generator):
     """An array of shape ``shape`` filled with ``val``."""
+    half_kernel = False  # float32 in 'half' contexts too, as NNabla's
 
     def __init__(self, val, shape):
         self.val = val
@@ -175,6 +176,7 @@ Exp = unary("Exp",           lambda xp, x: xp.exp(x),          lambda xp, g, x, 
 Log = unary("Log",           lambda xp, x: xp.log(x),          lambda xp, g, x, y: g / x)
 Identity = unary("Identity", lambda xp, x: x.copy(),           lambda xp, g, x, y: g, reads="")
 Identity.integer_inputs = True  # NNabla's identity keeps the dtype
+Identity.half_kernel = None  # (in 'half' contexts too)
 # Rounding is flat almost everywhere; NNabla passes the gradient straight through.
 Round = unary("Round",       _round_half_away,                 lambda xp, g, x, y: g)
 Ceil = unary("Ceil",         lambda xp, x: xp.ceil(x),         lambda xp, g, x, y: g)
