@@ -306,6 +306,15 @@ class _InFloat:
 _in_float_classes = {}
 
 
+def _computing_class(marker, cls, forward, backward):
+    """``cls`` with its ``forward``/``backward`` replaced by wrappers computing in
+    a cast copy, marked by ``marker`` (same name, so graph dumps and error
+    messages do not change)."""
+    return type(cls.__name__, (marker, cls), {
+        "forward": forward, "backward": backward, "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+
+
 def _in_float(cls):
     """``cls`` with its integer data inputs cast to float32 in forward and backward
     (same name, so graph dumps and error messages do not change)."""
@@ -323,9 +332,7 @@ def _in_float(cls):
         def backward(self, xp, xs, ys, gys):
             return cls.backward(self, xp, self._as_float(xs), ys, gys)
 
-        sub = _in_float_classes[cls] = type(cls.__name__, (_InFloat, cls), {
-            "forward": forward, "backward": backward, "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        sub = _in_float_classes[cls] = _computing_class(_InFloat, cls, forward, backward)
     return sub
 
 
@@ -361,15 +368,16 @@ def _in_half(cls):
                                [_half(g) for g in gys])
             return [_half(g) for g in gxs]
 
-        sub = _in_half_classes[cls] = type(cls.__name__, (_InHalf, cls), {
-            "forward": forward, "backward": backward, "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        sub = _in_half_classes[cls] = _computing_class(_InHalf, cls, forward, backward)
     return sub
 
 
 class _InSingle(_InHalf):
     """Marks a function of a 'half' context that computes in float32 (half_kernel
     False), as NNabla falls back to its float32 kernel there."""
+
+
+_in_single_classes = {}
 
 
 def _single(a):
@@ -380,7 +388,7 @@ def _single(a):
 def _in_single(cls):
     """``cls`` in a 'half' context without a float16 kernel: float inputs and output
     gradients read as float32, float32 outputs and input gradients."""
-    sub = _in_half_classes.get(("single", cls))
+    sub = _in_single_classes.get(cls)
     if sub is None:
         def forward(self, xp, *xs):
             return cls.forward(self, xp, *[_single(x) for x in xs])
@@ -389,9 +397,7 @@ def _in_single(cls):
             return cls.backward(self, xp, [_single(x) for x in xs], ys,
                                 [_single(g) for g in gys])
 
-        sub = _in_half_classes[("single", cls)] = type(cls.__name__, (_InSingle, cls), {
-            "forward": forward, "backward": backward, "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        sub = _in_single_classes[cls] = _computing_class(_InSingle, cls, forward, backward)
     return sub
 
 
