@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import nablite as nn
+import nablite.functions as F
 import nablite.parametric_functions as PF
 
 NNABLA_CLI = "/tmp/nnref/bin/nnabla_cli"
@@ -201,7 +202,6 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "nnp")
 def model(tmp_path):
     """An .nnp nablite writes: y = relu(x @ W + b), and its parameters."""
     pytest.importorskip("google.protobuf")
-    import nablite.functions as F
     from nablite.utils.save import save
     nn.clear_parameters()
     x = nn.Variable((2, 3))
@@ -593,6 +593,25 @@ def test_convert_to_and_from_onnx(model, tmp_path):
                                 for k in range(2)], ref(feed), rtol=1e-5, atol=1e-6)
     one_line_error(main("convert", path, tmp_path / "x.onnx", "-d", "opset_99"), "convert",
                    "99")
+
+
+def test_convert_to_onnx_defaults_to_nnablas_opset_11(model, tmp_path):
+    """Without -d, NNabla's opset 11; a network with a function that needs a
+    later opset gets the first one it exports at."""
+    onnx = pytest.importorskip("onnx")
+    path, _ = model
+    proc = cli("convert", path, tmp_path / "m.onnx")
+    assert proc.returncode == 0, proc.stderr
+    assert "(ONNX opset 11)" in proc.stdout
+    assert onnx.load(str(tmp_path / "m.onnx")).opset_import[0].version == 11
+    from nablite.utils.save import save
+    x = nn.Variable((2, 3, 3))
+    save(str(tmp_path / "tri.nnp"), {"networks": [{"name": "net", "batch_size": 2,
+                                                   "outputs": {"y": F.trilu(x)},
+                                                   "names": {"x": x}}]})
+    proc = cli("convert", tmp_path / "tri.nnp", tmp_path / "tri.onnx")
+    assert proc.returncode == 0, proc.stderr
+    assert onnx.load(str(tmp_path / "tri.onnx")).opset_import[0].version == 14
 
 
 def test_draw_graph(model, tmp_path):

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.usefixtures("fresh_parameters")
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "lenet", "resnet", "rnn"])
-@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize("opset", [11, 13, 17])
 def test_models(tmp_path, name, opset):
     m = _models()
     inputs, outputs = m.MODELS[name](nn, F, PF)
@@ -365,6 +365,51 @@ def test_function(tmp_path, case):
         np.testing.assert_allclose(o.d, y.d, rtol=1e-4, atol=1e-4, equal_nan=True, err_msg=name)
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_function_at_opset_11(tmp_path, case):
+    """Every case at NNabla's default opset 11 (the opset-13 forms rewritten by
+    nablite.onnx.lower) runs in onnxruntime, and imports back through ONNX's
+    version converter; a function that needs a later opset says which."""
+    name, build, arrays = case[:3]
+    xs = [nn.Variable.from_numpy_array(a) for a in arrays]
+    ys = build(*xs)
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    since = max(export_rules()[f.info.type_name].since
+                for f in nn.graph.topological_order(list(ys)))
+    if since > 11:
+        with pytest.raises(ExportError, match=f"needs opset >= {since}, got opset=11"):
+            export(list(ys), tmp_path / "m.onnx", opset=11)
+        return
+    model = check_export(tmp_path, {f"x{i}": v for i, v in enumerate(xs)},
+                         {f"y{i}": v for i, v in enumerate(ys)}, opset=11)
+    assert model.opset_import[0].version == 11
+    if name in NO_IMPORT:
+        return
+    net = import_model(tmp_path / "model.onnx")
+    for i, a in enumerate(arrays):
+        net.inputs[f"x{i}"].d = a
+    outs = [net.outputs[f"y{i}"] for i in range(len(ys))]
+    nn.forward_all(outs)
+    for o, y in zip(outs, ys):
+        np.testing.assert_allclose(o.d, y.d, rtol=1e-4, atol=1e-4, equal_nan=True, err_msg=name)
+
+
+def test_softmax_off_the_last_axis_at_opset_11(tmp_path):
+    """Opset 11's Softmax flattens from its axis on: a softmax over axis 1 of a
+    3-D input is written between Transposes, on the last axis."""
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 4).astype(np.float32))
+    model = check_export(tmp_path, {"x": x}, {"y": F.softmax(x, axis=1)}, opset=11)
+    assert [n.op_type for n in model.graph.node] == ["Transpose", "Softmax", "Transpose"]
+    assert model.graph.node[1].attribute[0].i == 2
+
+
+def test_default_opset_none_is_the_lowest_that_works(tmp_path):
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 3).astype(np.float32))
+    assert export(F.relu(x), tmp_path / "a.onnx", opset=None).opset_import[0].version == 11
+    y = F.greater_equal(F.trilu(x), x)
+    assert export(y, tmp_path / "b.onnx", opset=None).opset_import[0].version == 14
+
+
 def test_every_rule_has_a_case():
     covered = set()
     for _, build, arrays, *_ in CASES:
@@ -398,8 +443,8 @@ def test_batch_stat_true_is_refused(tmp_path):
 
 def test_bad_arguments(tmp_path):
     x = nn.Variable((2, 3))
-    with pytest.raises(ValueError, match=r"opset=12 is not supported; use one of 13\.\.17"):
-        export(F.relu(x), tmp_path / "m.onnx", opset=12)
+    with pytest.raises(ValueError, match=r"opset=10 is not supported; use one of 11\.\.17"):
+        export(F.relu(x), tmp_path / "m.onnx", opset=10)
     with pytest.raises(TypeError, match="outputs must be Variables"):
         export({"y": np.zeros(3)}, tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="outputs is empty"):
@@ -419,7 +464,8 @@ def test_supported_table_lists_every_rule():
     table = supported_table()
     rows = [line for line in table.splitlines()[2:]]
     assert len(rows) == len(export_rules())
-    assert "| Affine | Gemm (MatMul without bias), Reshape | 13–17 |" in rows
+    assert "| Affine | Gemm (MatMul without bias), Reshape | 11–17 |" in rows
+    assert "| Trilu | Trilu | 14–17 |" in rows and "| Einsum | Einsum | 12–17 |" in rows
 
 
 def _readme_onnx_texts():

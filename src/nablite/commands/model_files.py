@@ -492,11 +492,11 @@ _NNABLA_ONLY = ("NNB", "CSRC", "SAVED_MODEL", "TFLITE", "TF_PB", "TF_CKPT_V1", "
 
 def _opset(define_version):
     if not define_version:
-        return None
+        return None  # NNabla's opset 11, or the first one the network exports at
     text = define_version.lower()
     if text.startswith("opset_") and text[6:].isdigit():
         return int(text[6:])
-    raise CommandError(f"-d/--define_version: nablite takes opset_<N> (13-17), got "
+    raise CommandError(f"-d/--define_version: nablite takes opset_<N> (11-17), got "
                        f"{define_version!r}")
 
 
@@ -548,24 +548,21 @@ def convert(opts):
     if out_ext == ".onnx":
         from ..onnx import nnp_to_onnx
         if len(inputs) == 1 and _ext(inputs[0]) != ".onnx":  # NnpLoader reads every NNabla format
-            nnp_to_onnx(inputs[0], output, batch_size=batch, **_kw(opset))
+            model = nnp_to_onnx(inputs[0], output, batch_size=batch, opset=opset)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 merged = os.path.join(tmp, "model.nnp")
                 _write(inputs, merged, opts, batch)
                 try:
                     with quiet():
-                        nnp_to_onnx(merged, output, batch_size=batch, **_kw(opset))
+                        model = nnp_to_onnx(merged, output, batch_size=batch, opset=opset)
                 except (ValueError, TypeError, KeyError, NotImplementedError) as e:
                     raise CommandError(str(e).replace(repr(merged), " + ".join(inputs))
                                        .replace(merged, " + ".join(inputs))) from None
+        print(f"wrote {output} (ONNX opset {model.opset_import[0].version})")
     else:
         _write(inputs, output, opts, batch)
-    print(f"wrote {output}")
-
-
-def _kw(opset):
-    return {} if opset is None else {"opset": opset}
+        print(f"wrote {output}")
 
 
 def _write(inputs, output, opts, batch):
@@ -739,7 +736,9 @@ def register(subparsers):
                    "extension)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output file")
     p.add_argument("-b", "--batch-size", type=int, help="set the networks' batch size")
-    p.add_argument("-d", "--define_version", help="ONNX opset, as opset_<N> (13-17)")
+    p.add_argument("-d", "--define_version",
+                   help="ONNX opset, as opset_<N> (11-17; default: 11 as NNabla, or the "
+                        "first opset every function of the network exports at)")
     p.add_argument("--nnp-parameter-h5", action="store_true",
                    help="store the parameters of an .nnp as .h5 (default .protobuf)")
     p.add_argument("--nnp-parameter-nntxt", action="store_true",

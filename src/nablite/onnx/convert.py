@@ -20,7 +20,8 @@ def nnp_to_onnx(nnp_path, onnx_path, network=None, batch_size=None, opset=DEFAUL
         network (str): the network's name in the .nnp.
         batch_size (int): the batch size to build the network with (default:
             the one the .nnp states).
-        opset (int): the ONNX opset, 13 to 17.
+        opset (int): the ONNX opset, 11 to 17; None: the lowest from 11
+            (NNabla's default) at which every function of the network exports.
 
     Returns:
         onnx.ModelProto: the model written.

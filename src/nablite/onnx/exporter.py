@@ -14,6 +14,7 @@ from ..parameter import get_parameters
 from ..variable import Variable
 from ._deps import DEFAULT_OPSET, OPSETS, require_onnx
 from . import ops_layers, ops_losses, ops_tensors  # noqa: F401  (they register their rules)
+from .lower import lower
 from .ops import EXPORT_RULES, ExportError
 
 
@@ -164,17 +165,20 @@ def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, unroll_rnn=False,
                 graph_name="nablite"):
     """The ONNX ModelProto of the graph up to ``outputs`` (see export)."""
     onnx = require_onnx("nablite.onnx.export")
-    if opset not in OPSETS:
+    if opset is not None and opset not in OPSETS:
         raise ValueError(f"nablite.onnx.export: opset={opset!r} is not supported; use one of "
                          f"{OPSETS[0]}..{OPSETS[-1]}")
     outs = _named(outputs, "y", "outputs")
     if not outs:
         raise ValueError("nablite.onnx.export: outputs is empty; give the Variables to compute")
     ins = _named(inputs, "x", "inputs")
+    order = graph.topological_order([v for _, v in outs])
+    if opset is None:  # NNabla's default, or the first opset every function exports at
+        opset = max([OPSETS[0]] + [EXPORT_RULES[f.info.type_name].since for f in order
+                                   if f.info.type_name in EXPORT_RULES])
     e = Emitter(onnx, opset, unroll_rnn)
     # PF hands out unlinked Variables that share the registered parameter's array
     params = {id(v._data): (k, v.shape) for k, v in get_parameters(grad_only=False).items()}
-    order = graph.topological_order([v for _, v in outs])
 
     input_infos = []
     for name, v in ins:
@@ -227,6 +231,7 @@ def build_model(outputs, inputs=None, opset=DEFAULT_OPSET, unroll_rnn=False,
                 e.nodes.append(onnx.helper.make_node("Identity", [have], [name],
                                                      name=e.fresh("Identity")))
         output_infos.append(_value_info(onnx, name, v))
+    lower(e, opset)
     initializers = e.finish([i.name for i in output_infos])
     g = onnx.helper.make_graph(e.nodes, graph_name, input_infos, output_infos, initializers)
     opsets = [onnx.helper.make_opsetid("", opset)]
@@ -248,7 +253,8 @@ def export(outputs, path, inputs=None, opset=DEFAULT_OPSET, unroll_rnn=False):
             that is not a registered parameter an input (``x0, x1, ...``).
             Leaves that are neither inputs nor parameters are written as
             constants with their current values.
-        opset (int): the ONNX opset, 13 to 17.
+        opset (int): the ONNX opset, 11 to 17; None: the lowest from 11
+            (NNabla's default) at which every function of the graph exports.
         unroll_rnn (bool): write F.rnn (the Elman RNN) unrolled over time as
             Gemm and activation nodes instead of ONNX RNN nodes (for runtimes
             without RNN).

@@ -187,14 +187,36 @@ def _resize(c, node, attrs, x, roi=None, scales=None, sizes=None):
         if isinstance(v, Variable):
             c.fail(node, "computed roi/scales/sizes are not supported")
         return [float(s) for s in np.asarray(v).reshape(-1)]
-    return F.onnx_resize(x, roi=values(roi), scales=values(scales),
-                         sizes=[int(s) for s in values(sizes)], mode=attrs.get("mode", "nearest"),
+    if attrs.get("antialias", 0):  # opset 18's attributes
+        c.fail(node, "antialias=1 is not supported")
+    policy = attrs.get("keep_aspect_ratio_policy", "stretch")
+    if policy != "stretch" and sizes is not None:
+        c.fail(node, f"keep_aspect_ratio_policy={policy!r} is not supported (stretch)")
+    roi, scales, sizes = values(roi), values(scales), [int(s) for s in values(sizes)]
+    if "axes" in attrs:  # the values are for these axes only: the others keep their size
+        axes = [a % x.ndim for a in attrs["axes"]]
+        roi = _on_axes(axes, x.ndim, roi, [0.0] * x.ndim + [1.0] * x.ndim) if roi else roi
+        scales = _on_axes(axes, x.ndim, scales, [1.0] * x.ndim) if scales else scales
+        sizes = _on_axes(axes, x.ndim, sizes, list(x.shape)) if sizes else sizes
+    return F.onnx_resize(x, roi=roi, scales=scales,
+                         sizes=sizes, mode=attrs.get("mode", "nearest"),
                          coordinate_transformation_mode=attrs.get(
                              "coordinate_transformation_mode", "half_pixel"),
                          cubic_coeff_a=attrs.get("cubic_coeff_a", -0.75),
                          exclude_outside=attrs.get("exclude_outside", 0),
                          extrapolation_value=attrs.get("extrapolation_value", 0.0),
                          nearest_mode=attrs.get("nearest_mode", "round_prefer_floor"))
+
+
+def _on_axes(axes, ndim, given, full):
+    """Resize's per-axis values (roi: starts then ends) spread over all ``ndim`` axes."""
+    full = list(full)
+    k = len(axes)
+    for i, a in enumerate(axes):
+        full[a] = given[i]
+        if len(full) == 2 * ndim:
+            full[a + ndim] = given[i + k]
+    return full
 
 
 # ONNX's gate order -> nablite's: LSTM i o f c -> i f g o; GRU z r h -> r z n

@@ -199,6 +199,14 @@ def _hard_swish(c, node, attrs, x):
     return F.mul2(x, _clip01(F.add_scalar(F.mul_scalar(x, 1.0 / 6), 0.5)))
 
 
+@op("Gelu")
+def _gelu(c, node, attrs, x):  # opset 20
+    if attrs.get("approximate", "none") == "tanh":
+        return F.gelu(x)  # NNabla's GELU is the tanh form
+    # 0.5 x (1 + erf(x / sqrt(2)))
+    return F.mul2(F.mul_scalar(x, 0.5), F.add_scalar(F.erf(F.mul_scalar(x, 1 / math.sqrt(2))), 1.0))
+
+
 @op("PRelu")
 def _prelu(c, node, attrs, x, slope):
     slope, x = ranked(c, slope, x, need_grad=True)
@@ -286,9 +294,10 @@ def _slice(c, node, attrs, x, starts, ends, axes=None, steps=None):
 def _split(c, node, attrs, x, split=None):
     axis = attrs.get("axis", 0) % x.ndim
     split = attrs.get("split") if split is None else [int(s) for s in np.asarray(split)]
-    if split is None:
-        n = len(node.output)
-        split = [x.shape[axis] // n] * n
+    if split is None:  # equal parts; from opset 18 the last may be smaller (num_outputs)
+        n = attrs.get("num_outputs", len(node.output))
+        size = -(-x.shape[axis] // n)
+        split = [min(size, x.shape[axis] - size * i) for i in range(n)]
     outs, at = [], 0
     for size in split:
         start = [0] * x.ndim
@@ -412,6 +421,8 @@ def _arg(c, node, attrs, x):
 @op("ReduceL1", "ReduceL2")
 def _reduce_norm(c, node, attrs, x, axes=None):
     axes = _axes(axes, attrs.get("axes"))
+    if not axes and attrs.get("noop_with_empty_axes", 0):
+        return F.abs(x)  # the norm of each element alone
     axes = tuple(range(x.ndim)) if not axes else tuple(a % x.ndim for a in axes)
     return F.norm(x, p=1 if node.op_type == "ReduceL1" else 2, axis=axes,
                   keepdims=bool(attrs.get("keepdims", 1)))

@@ -19,7 +19,7 @@ import numpy as np
 from ..parameter import parameter_scope, set_parameter
 from ..variable import Variable
 from . import import_fold, import_layers  # noqa: F401  (they register their rules)
-from ._deps import OPSETS, require_onnx
+from ._deps import IMPORT_OPSETS, UPGRADE_TO, require_onnx
 from .import_ops import FOLD, IMPORT_RULES, _var, supported_operators
 from .safe_load import OnnxImportError, load_model, tensor_to_array
 
@@ -146,9 +146,11 @@ def import_model(model, batch_size=None, scope=None):
     c = _Context(where, scope)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     version = opsets.get("ai.onnx")
-    if version not in OPSETS:
+    if version not in IMPORT_OPSETS:
         raise OnnxImportError(f"{where}: default-domain opset {version} is not supported; "
-                              f"import reads opsets {OPSETS[0]}..{OPSETS[-1]}")
+                              f"import reads opsets {IMPORT_OPSETS[0]}..{IMPORT_OPSETS[-1]}")
+    if version < UPGRADE_TO:
+        model = _upgraded(onnx, model, where, version)
     g = model.graph
     values = {}
     for t in g.initializer:
@@ -191,6 +193,19 @@ def import_model(model, batch_size=None, scope=None):
     variables = {k: v for k, v in values.items() if isinstance(v, Variable)}
     c.register()
     return OnnxNetwork(g.name, inputs, outputs, variables, dict(c.parameters))
+
+
+def _upgraded(onnx, model, where, version):
+    """An older file (NNabla's converter writes opset 11 by default) in the
+    opset-13 forms the rules read, by ONNX's own version converter."""
+    from onnx import version_converter
+    try:
+        return version_converter.convert_version(model, UPGRADE_TO)
+    except Exception as e:  # the converter's C++ assertion, as RuntimeError or ValueError
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise OnnxImportError(f"{where}: opset {version} could not be upgraded to opset "
+                              f"{UPGRADE_TO} by onnx.version_converter ({reason}); re-export "
+                              f"the model at opset {UPGRADE_TO} or later") from None
 
 
 def _build(c, node, ins, attrs):

@@ -12,11 +12,13 @@ from collections import namedtuple
 
 import numpy as np
 
+from .lower import softmax
+
 Rule = namedtuple("Rule", "onnx_ops since convert")
 EXPORT_RULES = {}
 
 
-def rule(type_names, onnx_ops, since=13):
+def rule(type_names, onnx_ops, since=11):
     """Register ``convert`` for each NNabla type name; ``onnx_ops`` is what the
     README table shows, ``since`` the first opset the rule works with."""
     def register(convert):
@@ -255,9 +257,10 @@ def _mul_n(e, f, *xs):
 _COMPARE = {"Greater": "Greater", "GreaterEqual": "GreaterOrEqual", "Less": "Less",
             "LessEqual": "LessOrEqual", "Equal": "Equal"}
 for _name, _op in _COMPARE.items():
-    rule(_name, _op + ", Cast")(
+    _since = 12 if _op.endswith("OrEqual") else 11
+    rule(_name, _op + ", Cast", since=_since)(
         lambda e, f, a, b, _op=_op: e.to_float(e.node(_op, [a, b])))
-    rule(_name + "Scalar", _op + ", Cast")(
+    rule(_name + "Scalar", _op + ", Cast", since=_since)(
         lambda e, f, x, _op=_op: e.to_float(e.node(_op, [x, e.scalar(float(f.args["val"]))])))
 
 
@@ -431,12 +434,12 @@ def _stack(e, f, *xs):
 
 @rule("Softmax", "Softmax")
 def _softmax(e, f, x):
-    return e.node("Softmax", [x], axis=f.args["axis"])
+    return softmax(e, "Softmax", x, f.args["axis"], len(in_shape(f)))
 
 
 @rule("LogSoftmax", "LogSoftmax")
 def _log_softmax(e, f, x):
-    return e.node("LogSoftmax", [x], axis=f.args["axis"])
+    return softmax(e, "LogSoftmax", x, f.args["axis"], len(in_shape(f)))
 
 
 @rule("Constant", "(an initializer)")

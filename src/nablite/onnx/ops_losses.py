@@ -1,5 +1,6 @@
 """Export rules of the losses, written out of elementwise ONNX operators (see
 ops.py for how a rule reads)."""
+from .lower import softmax
 from .ops import in_shape, rule
 
 
@@ -57,7 +58,7 @@ def _picked(e, f, logp, t):
 
 @rule("SoftmaxCrossEntropy", "LogSoftmax, Cast, GatherElements, Neg")
 def _softmax_cross_entropy(e, f, x, t):
-    return _picked(e, f, e.node("LogSoftmax", [x], axis=f._axis), t)
+    return _picked(e, f, softmax(e, "LogSoftmax", x, f._axis, len(in_shape(f))), t)
 
 
 @rule("CategoricalCrossEntropy", "Log, Cast, GatherElements, Neg")

@@ -100,7 +100,7 @@ def _shape(e, f, x):
     return e.to_float(shape)
 
 
-@rule("Einsum", "Einsum")
+@rule("Einsum", "Einsum", since=12)
 def _einsum(e, f, *xs):
     return e.node("Einsum", list(xs), equation=f.args["equation"])
 
