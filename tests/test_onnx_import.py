@@ -67,6 +67,24 @@ def test_pytorch_fixture(path):
                                   for k in net.parameters)
 
 
+NNABLA_FILES = sorted(glob.glob(os.path.join(HERE, "fixtures", "onnx_nnabla", "*.onnx")))
+
+
+@pytest.mark.parametrize("path", NNABLA_FILES, ids=os.path.basename)
+def test_nnabla_converter_file(path):
+    """Files NNabla 1.39's converter wrote at its default opset 11 (``nnabla_cli
+    convert net.nnp net.onnx`` on small networks; the ``.npz`` holds NNabla's
+    inputs x0, x1, ... and output y) give NNabla's output."""
+    data = np.load(path[:-len(".onnx")] + ".npz")
+    assert onnx.load(path).opset_import[0].version == 11
+    net = import_model(path)
+    for k, v in enumerate(net.inputs.values()):
+        v.d = data[f"x{k}"]
+    (y,) = net.outputs.values()
+    y.forward()
+    np.testing.assert_allclose(y.d, data["y"], rtol=1e-5, atol=1e-6)
+
+
 def test_batch_normalization_stays_batch_normalization():
     net = import_model(os.path.join(FIXTURES, "cnn_bn_opset17.onnx"))
     names = {f.info.type_name for f in nn.graph.topological_order(list(net.outputs.values()))}
