@@ -218,3 +218,32 @@ def test_nnabla_ext_cuda_on_a_device(tmp_path, monkeypatch):
     assert cudnn == ("Context(backend=['cudnn:float', 'cuda:float', 'cpu:float'], "
                      "array_class='CudaCachedArray', device_id='0')")
     assert classes == "CudaCachedArray"
+
+
+def test_submodules_are_attributes_after_import_nnabla(tmp_path):
+    """``import nnabla`` binds utils, monitor, ... as NNabla's does (loaded on first use)."""
+    proc = run_script(tmp_path, """
+        import nnabla as nn
+        names = ["utils", "config", "callback", "communicator", "communicators", "ext_utils",
+                 "monitor", "initializer"]
+        print([n for n in names if not hasattr(nn, n)], nn.monitor.MonitorSeries.__name__)
+        import nnabla.utils.save
+        print(nn.utils.save.save.__module__)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "MonitorSeries", "nablite.utils.save"]
+    with pytest.raises(AttributeError, match="module 'nablite' has no attribute 'nothing'"):
+        nablite.nothing
+
+
+def test_deprecated_contrib_extension_context(tmp_path):
+    """Old scripts' ``nnabla.contrib.context.extension_context``: the context, and
+    NNabla's deprecation line in the log."""
+    proc = run_script(tmp_path, """
+        from nnabla.contrib.context import extension_context
+        print(extension_context("cpu", device_id=0))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ("Context(backend=['cpu:float'], array_class='CpuCachedArray', "
+                                   "device_id='')")
+    assert "[WARNING]: Deprecated API. Use `nnabla.ext_util.get_extension_context" in proc.stderr

@@ -101,6 +101,10 @@ def test_download_errors_name_the_url_and_the_place(home, server):
     with pytest.raises(ConnectionError, match="404"):
         L.download(base + "/missing.bin")
     assert not (home / "missing.bin").exists()
+    import urllib.error
+    with pytest.raises(urllib.error.URLError, match="404") as e:  # what NNabla scripts catch
+        L.download(base + "/missing.bin")
+    assert str(e.value).startswith("download: cannot fetch")
     with pytest.raises(ValueError, match="download: url must start with"):
         L.download("ftp://example.com/x.bin")
 

@@ -253,6 +253,29 @@ def test_backend_with_cupy_but_no_gpu_says_so(monkeypatch):
         backend.module_for("cuda")
 
 
+@pytest.mark.parametrize("cupy", ["missing", "no GPU"])
+def test_nnablas_cpu_fallback_idiom_works(monkeypatch, cupy):
+    """NNabla scripts write ``try: ctx = get_extension_context('cudnn')
+    except ImportError: <the CPU>``: nablite's refusal is an ImportError too."""
+    class Runtime:
+        @staticmethod
+        def getDeviceCount():
+            return 0
+    fake = type("cupy", (), {"cuda": type("cuda", (), {"runtime": Runtime})})
+    monkeypatch.setattr(backend, "_sim", False)
+    monkeypatch.setattr(backend, "cupy", None if cupy == "missing" else fake)
+    monkeypatch.setattr(backend, "_gpu_problem", None)
+    from nablite.ext_utils import get_extension_context, import_extension_module
+    try:
+        ctx = get_extension_context("cudnn")
+    except ImportError as e:
+        assert isinstance(e, RuntimeError)  # what nablite raised before, still caught
+        ctx = get_extension_context("cpu")
+    assert ctx.backend == ["cpu:float"]
+    with pytest.raises(ImportError, match="CuPy" if cupy == "missing" else "no GPU"):
+        import_extension_module("cudnn")
+
+
 # -- NdArray's two copies and the engine on the simulated device ---------------------
 
 @pytest.fixture

@@ -329,3 +329,29 @@ def test_save_and_load_with_the_newest_copy_on_the_device(tmp_path, ext, monkeyp
         xp.asarray(np.array([[3.0, 4.0], [0.0, 1.0]], np.float32)))
     g = get_parameter_or_create("dev/g", (2,), scale)
     np.testing.assert_allclose(g.d, [5.0, 1.0], rtol=1e-6)
+
+
+def test_saves_and_loads_log_nnablas_info_lines(tmp_path, caplog, monkeypatch):
+    """The INFO lines NNabla 1.39 logs for parameter, solver-state and model files."""
+    import logging
+    import nablite.parametric_functions as PF
+    import nablite.solvers as S
+    from nablite.utils.save import save
+    nn.clear_parameters()
+    x = nn.Variable((2, 3))
+    y = PF.affine(x, 2)
+    solver = S.Adam()
+    solver.set_parameters(nn.get_parameters())
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO, logger="nablite"):
+        solver.save_states("st.protobuf")
+        solver.load_states("st.protobuf")
+        nn.save_parameters("p.h5")
+        save("m.nnp", {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y},
+                                     "names": {"x": x}}]})
+        save("m.nntxt", {"networks": [{"name": "n", "batch_size": 2, "outputs": {"y": y},
+                                       "names": {"x": x}}]})
+    assert [r.getMessage() for r in caplog.records if r.name == "nablite"] == [
+        "Solver state save (.protobuf): st.protobuf", "State load (.protobuf): st.protobuf",
+        "Parameter save (.h5): p.h5", "Saving m.nnp as nnp", "Model file is saved as (.nnp): m.nnp",
+        "Saving m.nntxt as prototxt", "Model file is saved as (.nntxt): m.nntxt"]

@@ -35,3 +35,15 @@ from .core.module import Module  # noqa: F401,E402
 from .core.sequential import Sequential  # noqa: F401,E402
 from . import graph_def  # noqa: F401,E402  (nn.graph_def, as NNabla)
 from .graph_def import ProtoVariable  # noqa: F401,E402
+
+# Submodules ``import nnabla`` binds as attributes (``nn.utils.save.save(...)``,
+# ``nn.monitor``), imported on first use so that ``import nablite`` stays fast.
+_LAZY_SUBMODULES = ("utils", "config", "callback", "communicator", "communicators",
+                    "ext_utils", "monitor", "initializer")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

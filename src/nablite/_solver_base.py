@@ -30,6 +30,8 @@ import numpy as np
 from . import _array as _ndarray_module, backend
 from ._array import NdArray
 from .context import get_current_context
+from .logger import logger
+from .parameter import _ext_of
 from .graph import hooks_around
 
 __all__ = ["Solver", "SolverState", "set_solver_pre_hook", "set_solver_post_hook",
@@ -511,12 +513,14 @@ class Solver:
         """Write the states to ``path`` (``.h5`` or ``.protobuf``, NNabla's layouts)."""
         from . import _param_io
         _param_io.save_states(path, self._state_records())
+        logger.info(f"Solver state save ({_ext_of(path, '.h5')}): {path}")
 
     def load_states(self, path):
         """Read states from ``.h5``, ``.protobuf`` or ``.nntxt``/``.prototxt`` into
         the registered parameters (register them first)."""
         from . import _param_io
         self._set_state_records(_param_io.load_states(path))
+        logger.info(f"State load ({_ext_of(path, '.h5')}): {path}")
 
     def set_states_to_protobuf(self, optimizer):
         """Write the states into an ``nnabla_pb2.Optimizer`` message."""

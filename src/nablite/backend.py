@@ -59,6 +59,12 @@ def is_device_array(a):
     return type(a) is _device_sim.DeviceArray or (cupy is not None and isinstance(a, cupy.ndarray))
 
 
+class DeviceUnavailableError(ModuleNotFoundError, RuntimeError):
+    """A 'cuda'/'cudnn' context without CuPy or without a GPU: an ImportError, as
+    NNabla raises where its CUDA extension cannot load (so that ``except
+    ImportError:`` falls back to the CPU), and a RuntimeError, as before."""
+
+
 def module_for(backend_name):
     """'cpu' -> numpy; 'cuda' / 'cudnn' -> cupy, or the simulated device when
     device simulation is on. Without CuPy, or without a usable GPU, the error
@@ -68,7 +74,7 @@ def module_for(backend_name):
     if _sim:
         return _device_sim.xp
     if cupy is None:
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             f"context backend '{backend_name}' needs CuPy and a CUDA GPU, and CuPy "
             "is not importable here. Install it with pip install \"nablite[cuda13]\" "
             "(or \"nablite[cuda12]\" for CUDA 12) on a machine with an NVIDIA driver, "
@@ -76,7 +82,7 @@ def module_for(backend_name):
             "device on the CPU, for tests.)")
     problem = gpu_problem()
     if problem:
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             f"context backend '{backend_name}' needs a CUDA GPU: CuPy is installed, but "
             f"{problem}. Check the NVIDIA driver (nvidia-smi) and that the CuPy package "
             "matches the CUDA version (nablite[cuda13] or nablite[cuda12]), or use "

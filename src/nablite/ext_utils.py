@@ -35,8 +35,9 @@ def import_extension_module(ext_name):
 def get_extension_context(ext_name, **kw):
     """The Context for 'cpu', 'cuda' or 'cudnn' with ``type_config`` and ``device_id``.
 
-    CUDA contexts need CuPy and a GPU; without them this raises RuntimeError
-    saying what is missing, instead of silently running on the CPU.
+    CUDA contexts need CuPy and a GPU; without them this raises
+    ``backend.DeviceUnavailableError`` (an ImportError, as NNabla's, and a
+    RuntimeError) saying what is missing, instead of silently running on the CPU.
     """
     if ext_name == "cuda.cudnn":
         warnings.warn("'cuda.cudnn' is deprecated; use 'cudnn'", DeprecationWarning, stacklevel=2)

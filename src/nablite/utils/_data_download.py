@@ -24,6 +24,15 @@ DATA_HOME_ENV = "NABLITE_DATA_HOME"
 _CHUNK = 1 << 20
 
 
+class DownloadError(urllib.error.URLError, ConnectionError):
+    """A file that cannot be fetched: a ``urllib.error.URLError`` as NNabla's
+    download raises (scripts catch that), and a ConnectionError; its text says
+    where to place the file by hand."""
+
+    def __str__(self):
+        return str(self.reason)
+
+
 def get_data_home():
     """The folder where :func:`download` keeps files (created if missing):
     ``$NABLITE_DATA_HOME`` if set, else NNabla's ``~/nnabla_data``
@@ -81,7 +90,7 @@ def _fetch(url, cache):
     except (urllib.error.URLError, OSError) as e:
         reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) \
             else getattr(e, "reason", e)
-        raise ConnectionError(
+        raise DownloadError(
             f"download: cannot fetch {url} ({reason}). Without a network, "
             f"place the file at {cache} (the data home is set by "
             f"{DATA_HOME_ENV}) and run again.") from None
@@ -95,7 +104,7 @@ def _fetch(url, cache):
                 try:
                     chunk = response.read(_CHUNK)
                 except (OSError, http.client.HTTPException) as e:
-                    raise ConnectionError(
+                    raise DownloadError(
                         f"download: the connection to {url} broke ({e}); "
                         f"place the file at {cache} and run again") from None
                 if not chunk:
@@ -103,7 +112,7 @@ def _fetch(url, cache):
                 f.write(chunk)
                 bar.update(len(chunk))
         if total and os.path.getsize(tmp) != total:
-            raise ConnectionError(
+            raise DownloadError(
                 f"download: {url} ended after {os.path.getsize(tmp)} of "
                 f"{total} bytes; nothing was written to {cache}")
     atomic_write(cache, write)
@@ -124,7 +133,8 @@ def download(url, output_file=None, open_file=True, allow_overwrite=False):
         The opened file if ``open_file``, else None.
 
     Raises:
-        ConnectionError: The server cannot be reached (the message names the
+        DownloadError: The server cannot be reached (a urllib.error.URLError
+            and a ConnectionError; the message names the
             path to place the file at by hand).
     """
     if not isinstance(url, str):

@@ -85,6 +85,8 @@ def save(filename, contents, include_params=False, variable_batch_size=True,
             filename.write(data.decode("utf-8") if isinstance(filename, io.TextIOBase)
                            else data)
         return
+    kind = {".nnp": "nnp", ".protobuf": "protobuf"}.get(extension_of(filename), "prototxt")
+    logger.info(f"Saving {filename} as {kind}")
     proto, params, optimizers = _contents_proto(contents, variable_batch_size, parameters)
     items = [(k, v.d, v.need_grad) for k, v in params.items()]
     extra = []

@@ -1,0 +1,1 @@
+"""``nnabla.contrib``: NNabla's deprecated context helper, kept for old scripts."""
