@@ -224,3 +224,26 @@ def test_a_loss_scale_beyond_float16_is_inf_without_a_warning(half, fresh_parame
         warnings.simplefilter("error")  # NNabla prints nothing there
         loss.backward(2.0 ** 17)
     assert s.check_inf_or_nan_grad()
+
+
+def test_overflows_inside_half_functions_raise_no_numpy_warning(half, fresh_parameters):
+    """A loss scale that overflows float16 makes inf - inf inside the functions
+    (here softmax cross-entropy's float32 fallback and affine's products); NNabla's
+    kernels print nothing, and neither does nablite (the inf/nan is still found)."""
+    import warnings
+    with nn.context_scope(half):
+        x = nn.Variable.from_numpy_array(np.random.RandomState(0).randn(4, 3))
+        t = nn.Variable.from_numpy_array(np.array([[0], [1], [0], [1]]))
+        loss = F.mean(F.softmax_cross_entropy(PF.affine(x, 2, name="fc"), t))
+    s = S.Sgd(0.1)
+    s.set_parameters(nn.get_parameters())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss.forward()
+        s.zero_grad()
+        loss.backward(1e30)
+    assert s.check_inf_or_nan_grad()
+    with warnings.catch_warnings():  # a float32 context still warns as NumPy does
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            F.exp(nn.Variable.from_numpy_array(np.full(2, 1e4, np.float32))).forward()
