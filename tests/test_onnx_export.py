@@ -342,47 +342,29 @@ NO_IMPORT = {"rnn", "rnn_2layer_bidirectional_relu", "lstm", "lstm_2layer_bidire
              "gru_2layer_bidirectional"}
 
 
+@pytest.mark.parametrize("at", ["own", 11])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_function(tmp_path, case):
+def test_function(tmp_path, case, at):
     """A case runs in onnxruntime at its own opset, else at 13 or 17 (by its input
-    count, so that both are exercised), and imports back into nablite
-    (nablite -> ONNX -> nablite) with the same outputs."""
+    count, so that both are exercised), and again at NNabla's default opset 11
+    (the opset-13 forms rewritten by nablite.onnx.lower; a function that needs a
+    later opset says which), and imports back into nablite (nablite -> ONNX ->
+    nablite; from opset 11 through ONNX's version converter) with the same outputs."""
     name, build, arrays = case[:3]
     opset = case[3] if len(case) > 3 else (13 if len(arrays) % 2 else 17)
-    xs = [nn.Variable.from_numpy_array(a) for a in arrays]
-    ys = build(*xs)
-    ys = ys if isinstance(ys, tuple) else (ys,)
-    check_export(tmp_path, {f"x{i}": v for i, v in enumerate(xs)},
-                 {f"y{i}": v for i, v in enumerate(ys)}, opset=opset)
-    if name in NO_IMPORT:
-        return
-    net = import_model(tmp_path / "model.onnx")
-    for i, a in enumerate(arrays):
-        net.inputs[f"x{i}"].d = a
-    outs = [net.outputs[f"y{i}"] for i in range(len(ys))]
-    nn.forward_all(outs)
-    for o, y in zip(outs, ys):
-        np.testing.assert_allclose(o.d, y.d, rtol=1e-4, atol=1e-4, equal_nan=True, err_msg=name)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_function_at_opset_11(tmp_path, case):
-    """Every case at NNabla's default opset 11 (the opset-13 forms rewritten by
-    nablite.onnx.lower) runs in onnxruntime, and imports back through ONNX's
-    version converter; a function that needs a later opset says which."""
-    name, build, arrays = case[:3]
+    opset = opset if at == "own" else at
     xs = [nn.Variable.from_numpy_array(a) for a in arrays]
     ys = build(*xs)
     ys = ys if isinstance(ys, tuple) else (ys,)
     since = max(export_rules()[f.info.type_name].since
                 for f in nn.graph.topological_order(list(ys)))
-    if since > 11:
-        with pytest.raises(ExportError, match=f"needs opset >= {since}, got opset=11"):
-            export(list(ys), tmp_path / "m.onnx", opset=11)
+    if since > opset:
+        with pytest.raises(ExportError, match=f"needs opset >= {since}, got opset={opset}"):
+            export(list(ys), tmp_path / "m.onnx", opset=opset)
         return
     model = check_export(tmp_path, {f"x{i}": v for i, v in enumerate(xs)},
-                         {f"y{i}": v for i, v in enumerate(ys)}, opset=11)
-    assert model.opset_import[0].version == 11
+                         {f"y{i}": v for i, v in enumerate(ys)}, opset=opset)
+    assert model.opset_import[0].version == opset
     if name in NO_IMPORT:
         return
     net = import_model(tmp_path / "model.onnx")
