@@ -40,12 +40,24 @@ def _digraph_class():
 
 
 def require_dot(where, fmt):
-    """Raise a clear error unless Graphviz's ``dot`` program is on PATH."""
+    """Raise a clear error unless Graphviz's ``dot`` program is on PATH: the
+    graphviz package's ExecutableNotFound (a RuntimeError), which NNabla's
+    viewer raises there and its scripts catch."""
     if shutil.which("dot") is None:
-        raise RuntimeError(
+        raise _dot_not_found(
             f"{where + ': ' if where else ''}drawing {fmt.upper()} needs Graphviz's 'dot' program, which is not on "
             f"PATH; install Graphviz (apt install graphviz, brew install graphviz, conda "
             f"install graphviz) or write the DOT source (format='dot', or a .dot file)")
+
+
+def _dot_not_found(message):
+    try:
+        from graphviz import ExecutableNotFound
+    except ImportError:
+        return RuntimeError(message)
+    error = ExecutableNotFound.__new__(ExecutableNotFound)
+    RuntimeError.__init__(error, message)  # its own __init__ would write graphviz's text
+    return error
 
 
 class SimpleGraph:
