@@ -371,7 +371,7 @@ def section_siamese(digits: Any, data: Any, img: np.ndarray, path_cnn_params: st
         embed, _ = cnn_embed(x_all, test=True)
     plt.figure(figsize=(10, 7))
     for i in range(10):
-        c = plt.cm.tab10(i)  # the tutorial's Set1 has 9 colours: 0 and 9 looked alike
+        c = plt.get_cmap("tab10")(i)  # the tutorial's Set1 has 9 colours: 0 and 9 alike
         plt.plot(embed.d[all_label == i, 0].flatten(), embed.d[
                  all_label == i, 1].flatten(), '.', c=c)
     plt.legend(list(map(str, range(10))), title="digit", loc="center left",

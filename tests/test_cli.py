@@ -322,7 +322,7 @@ def _readme_section(heading):
     assert f"\n{heading}\n" in text, f"README.md has no {heading!r} section"
     level = heading.split()[0]
     body = text.split(f"\n{heading}\n", 1)[1]
-    return re.split(rf"\n{level} ", body, 1)[0]
+    return re.split(rf"\n{level} ", body, maxsplit=1)[0]
 
 
 def _masked(line):

@@ -145,7 +145,7 @@ def _pyproject_lists():
 
 
 def _names(requirements):
-    return {re.split(r"[<>=\[ ]", r, 1)[0].lower() for r in requirements}
+    return {re.split(r"[<>=\[ ]", r, maxsplit=1)[0].lower() for r in requirements}
 
 
 def test_core_dependencies_are_what_the_blocker_leaves():

@@ -4,7 +4,11 @@ example is the text of tests/mpi/readme_snippet.py, which runs on 2 ranks; and
 CI (.ci/run, the README's test command) installs the [dist] extra."""
 import os
 import re
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same module, as tomli
+    import tomli as tomllib
 
 from mpi.launch import check_ok, mpiexec
 

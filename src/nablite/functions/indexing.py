@@ -54,14 +54,17 @@ def _range_error(fn, name, raw, idx, sizes, where, negative):
     return None
 
 
+_NUMPY_BEFORE_2_3 = np.lib.NumpyVersion(np.__version__) < "2.3.0"
+
+
 def _in_range(xp, op, fn, name, raw, idx, sizes, where, negative=False):
     """``op()``, an indexing by ``idx`` (M, ...) of axes of ``sizes``, with an index
     outside its axis refused by name (``_range_error``). NumPy refuses such an
     index itself (IndexError, caught here: no cost when all are inside) but wraps
     a negative one, so without ``negative`` one reduction looks for those; CuPy
     wraps every out-of-range index silently, so on other array modules all are
-    checked first."""
-    if not refuses_out_of_range(xp):
+    checked first (and on NumPy before 2.3, which only warns when the result is empty)."""
+    if not refuses_out_of_range(xp) or _NUMPY_BEFORE_2_3:
         err = _range_error(fn, name, raw, idx, sizes, where, negative)
         if err is not None:
             raise err
