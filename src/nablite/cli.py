@@ -22,7 +22,7 @@ DESCRIPTION = (
     "the NNabla tutorial's models on the bundled 8x8 digits (train), runs NNabla "
     "scripts unchanged with import nnabla resolving to nablite (run), runs the "
     "speed benchmarks of a checkout (bench), and has NNabla's nnabla_cli commands "
-    "for model and parameter files ({nnabla}). Run `nablite COMMAND --help` for each "
+    "for model, parameter and data set files ({nnabla}). Run `nablite COMMAND --help` for each "
     "command's options. Log messages of level INFO and above go to stderr; "
     "NABLITE_LOG_LEVEL=WARNING quiets them.")
 

@@ -4,4 +4,4 @@
 ``register(subparsers)``, whose parsers set ``handler`` (a function of the parsed
 options returning the exit status) with ``set_defaults``. cli.py registers them.
 """
-MODULES = ("model_files", "params", "plots", "info")
+MODULES = ("model_files", "params", "plots", "info", "datasets")
