@@ -12,6 +12,23 @@ EXAMPLES = os.path.join(TESTS, "..", "examples")
 FIXTURES = os.path.join(TESTS, "fixtures")
 
 
+def cli_main(*args):
+    """``nablite.cli.main(args)`` in this process, as a CompletedProcess (stdout,
+    stderr and the exit code); the parameters it registered are cleared after."""
+    import io
+    import subprocess
+    import nablite
+    from nablite import cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code
+    nablite.clear_parameters()
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def load_module(path, name):
     """Execute the script at ``path`` as a fresh module called ``name`` (examples and
     fixture makers are scripts, not importable packages)."""

@@ -2,8 +2,6 @@
 CSV files, pixels and caches NNabla 1.39's nnabla_cli writes (facts observed
 from it and hard-coded here; the parity tests run it where /tmp/nnref has it),
 and one-line errors on bad input."""
-import contextlib
-import io
 import os
 import random
 import re
@@ -17,21 +15,14 @@ import pytest
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
+from _helpers import cli_main  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NNABLA_CLI = os.environ.get("NNABLA_CLI", "/tmp/nnref/bin/nnabla_cli")
 MAKE = "create_image_classification_dataset"
 
 
-def main(*args):
-    """``nablite.cli.main`` in this process, as a CompletedProcess."""
-    from nablite import cli
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+main = cli_main  # nablite.cli.main in this process
 
 
 def nnabla(*args, cwd=None):

@@ -2,8 +2,6 @@
 point (``python -m nablite.cli``): outputs checked against NumPy, the files the
 commands write, NNabla 1.39's own CLI where installed, and the one-line errors
 (those through ``nablite.cli.main`` in this process, to keep the tests quick)."""
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -15,6 +13,8 @@ import nablite as nn
 import nablite.functions as F
 import nablite.parametric_functions as PF
 
+from _helpers import cli_main  # noqa: E402
+
 NNABLA_CLI = "/tmp/nnref/bin/nnabla_cli"
 
 
@@ -23,17 +23,7 @@ def cli(*args, cwd=None):
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
-def main(*args):
-    """``nablite.cli.main`` in this process, as a CompletedProcess."""
-    from nablite import cli as nablite_cli
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = nablite_cli.main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code
-    nn.clear_parameters()
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+main = cli_main  # nablite.cli.main in this process
 
 
 def one_line_error(proc, command, *words):
