@@ -120,6 +120,17 @@ def test_function_attributes():
     # NNabla's ranks: a function is as deep as its deepest input, its outputs one deeper
     z = F.relu(y)
     assert (x.rank, f.rank, y.rank, z.parent.rank, z.rank) == (0, 0, 1, 1, 2)
+    # and NNabla's forward ranks each function one deeper than its deepest input
+    # (what pprint's "Depth" shows after a forward); auto_forward keeps the first ranks
+    w = F.add2(z, y)
+    w.forward()
+    assert (f.rank, z.parent.rank, w.parent.rank, w.rank) == (1, 2, 3, 3)
+    t = F.tanh(y)
+    nn.forward_all([t])
+    assert t.parent.rank == 2
+    with nn.auto_forward():
+        v = F.sigmoid(F.relu(x))
+    assert v.parent.rank == 1 and v.parent.inputs[0].parent.rank == 0
 
 
 def test_ndarray_lazy_zero_and_fill():

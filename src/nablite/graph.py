@@ -274,6 +274,14 @@ def _fuse_reductions(order, steps, root):
     return fused
 
 
+def forward_ranks(order):
+    """Rank each function as NNabla's forward does: one deeper than its deepest
+    input (building the graph ranks it as deep as that input: Function.setup)."""
+    for f in order:
+        if f.inputs:
+            f.rank = 1 + max(x.rank for x in f.inputs)
+
+
 def _plan(root):
     plan = root._order
     if plan is None or plan.version != _version:
@@ -377,6 +385,7 @@ def forward(root, clear_buffer=False, clear_no_need_grad=False, pre_hook=None, p
     key = (clear_buffer, clear_no_need_grad)  # True/1 and False/0 are the same key
     steps = plan.releases.get(key)
     if steps is None:  # the forward steps, each with the arrays to free after it
+        forward_ranks(plan.order)
         release = (_releasable(plan, root, clear_buffer, clear_no_need_grad)
                    if any(key) or plan.recompute else [() for _ in plan.order])
         steps = plan.releases[key] = [step + (tuple(rel),)
@@ -731,6 +740,7 @@ def forward_all(variables: Iterable[Any], clear_buffer: bool = False,
             if id(f) in done:
                 continue
             done.add(id(f))
+            forward_ranks((f,))
             if function_pre_hook:
                 function_pre_hook(f)
             run_forward(f, v)
